@@ -1,0 +1,151 @@
+# emofs — a plain Makefile. `make help` lists the targets.
+
+CC      ?= cc
+PKGS    := libuv libcrypto libzstd
+BUILD   ?= build
+
+DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+DEP_LIBS   := $(shell pkg-config --libs $(PKGS))
+TEST_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
+TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN   := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+          -Wformat=2 -Wvla
+OPT    ?= -O2 -g
+SAN    ?=
+CFLAGS_ALL := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) $(SAN) \
+              $(WARN) -fPIC -MMD -MP -Ilibdht $(DEP_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL := $(SAN) $(LDFLAGS)
+
+LIBDHT_SRC := $(filter-out %/dht_uv.c,$(wildcard libdht/*.c)) $(wildcard libdht/dht_uv.c)
+LIBDHT_OBJ := $(LIBDHT_SRC:%.c=$(BUILD)/%.o)
+
+TEST_SRC  := $(wildcard tests/test_*.c)
+TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_HELPER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/helpers/*.c))
+
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
+EXAMPLE_SRC := $(wildcard libdht/examples/*.c)
+EXAMPLE_BIN := $(EXAMPLE_SRC:libdht/examples/%.c=$(BUILD)/examples/%)
+
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+
+PREFIX ?= /usr/local
+
+.PHONY: all lib test check fuzz bench demo help clean install examples deps run-test run-demo
+
+# `make test` and `make demo` work on a fresh machine: they install the
+# packages first when pkg-config cannot find them, then build in a second
+# make, which sees the packages.
+HAVE_DEPS := $(shell pkg-config --exists $(PKGS) cmocka && echo yes)
+
+all: lib examples
+
+lib: $(BUILD)/libdht.a $(BUILD)/libdht.so $(BUILD)/libdht.pc
+
+examples: $(EXAMPLE_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/libdht.a: $(LIBDHT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libdht.so: $(LIBDHT_OBJ)
+	$(CC) -shared -Wl,-soname,libdht.so.0 $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS)
+
+$(BUILD)/libdht.pc: libdht/libdht.pc.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' $< > $@
+
+$(BUILD)/examples/%: $(BUILD)/libdht/examples/%.o $(BUILD)/libdht.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) -lm
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(BUILD)/libdht.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) $(TEST_LIBS) -lm
+
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/libdht.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) -lm
+
+# The fuzz corpus replayer: each fuzz target linked with a plain main() that
+# feeds it every saved input, so `make test` catches regressions without clang.
+$(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay_main.o $(BUILD)/libdht.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) -lm
+
+REPLAY_BIN := $(FUZZ_TARGETS:%=$(BUILD)/tests/replay_%)
+
+deps:
+	@.ci/deps
+
+ifeq ($(HAVE_DEPS),yes)
+test: run-test
+demo: run-demo
+else
+test demo: deps
+	$(MAKE) $@
+endif
+
+run-test: lib examples $(TEST_BIN) $(REPLAY_BIN)
+	@set -e; for t in $(TEST_BIN); do \
+	    echo "== $$t"; $$t; \
+	done; \
+	for f in $(FUZZ_TARGETS); do \
+	    echo "== replay fuzz corpus $$f"; $(BUILD)/tests/replay_$$f tests/fuzz/corpus/$$f; \
+	done; \
+	echo "== all tests passed"
+
+check:
+	$(MAKE) BUILD=build/check OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+	    test
+
+fuzz:
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 2; }
+	@set -e; mkdir -p build/fuzz; for f in $(FUZZ_TARGETS); do \
+	    clang -std=c11 -D_DEFAULT_SOURCE -g -O1 -Ilibdht $(DEP_CFLAGS) \
+	        -fsanitize=fuzzer,address,undefined tests/fuzz/fuzz_$$f.c $(LIBDHT_SRC) \
+	        -o build/fuzz/fuzz_$$f $(DEP_LIBS); \
+	    mkdir -p tests/fuzz/corpus/$$f; \
+	    echo "== fuzzing $$f for $(FUZZ_SECONDS)s"; \
+	    build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	        tests/fuzz/corpus/$$f; \
+	done
+
+bench: lib $(BENCH_BIN)
+	@set -e; for b in $(BENCH_BIN); do echo "== $$b"; $$b; done
+
+run-demo: examples
+	$(BUILD)/examples/dht_demo
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(BUILD)/libdht.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libdht.so $(DESTDIR)$(PREFIX)/lib/libdht.so.0
+	ln -sf libdht.so.0 $(DESTDIR)$(PREFIX)/lib/libdht.so
+	install -m 644 libdht/dht.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/libdht.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+clean:
+	rm -rf build
+
+help:
+	@echo "make deps     install the Debian packages the build needs (root or sudo)"
+	@echo "make          build libdht (static, shared, libdht.pc) and the examples"
+	@echo "make demo     start 20 libdht nodes on 127.0.0.1, put and get a value"
+	@echo "make test     build and run every test, and replay the fuzz corpora"
+	@echo "make check    the tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+	@echo "make fuzz     fuzz each target for FUZZ_SECONDS (default 60) with libFuzzer"
+	@echo "make bench    run the benchmarks and print their figures"
+	@echo "make install  install libdht under PREFIX (default /usr/local)"
+	@echo "make clean    remove build/"
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,410 @@
+/*
+ * libdht: a Kademlia distributed hash table in C11.
+ *
+ * This header is the manual. It has four parts:
+ *
+ *   1. ids, keys, addresses and errors;
+ *   2. the sans-I/O core (dht_t): it never touches a socket or a clock. The
+ *      caller feeds it received messages and the current time, and it hands
+ *      outgoing messages to a send callback and says when it wants to be
+ *      called again. Every protocol rule lives here;
+ *   3. the libuv shell (dht_uv_t): the core on real UDP and TCP sockets;
+ *   4. the simulator (dht_sim_t): thousands of cores in one process on a
+ *      virtual clock, with loss and delay, deterministic for a seed.
+ *
+ * Conventions, as in libuv and zstd:
+ *   - functions that can fail return int: 0 on success, a negative DHT_E*
+ *     code otherwise; dht_strerror() turns a code into text;
+ *   - handles are opaque, made by *_new() and released by *_free(), which
+ *     accepts NULL;
+ *   - every operation is asynchronous: its callback receives a status first
+ *     and the caller's `void *arg` last, and never fires inside the call that
+ *     started the operation. A call that returns an error has not started
+ *     anything and its callback will not fire;
+ *   - pointers handed to a callback are valid for the duration of the
+ *     callback only: copy what you keep;
+ *   - no global state: two handles never share anything.
+ */
+#ifndef DHT_H
+#define DHT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* 1. Ids, keys, addresses, errors                                          */
+/* ------------------------------------------------------------------------ */
+
+#define DHT_ID_LEN 32 /* bytes: ids and keys are 256 bits */
+#define DHT_MAX_K  32 /* upper bound for dht_config_t.k */
+
+/* A node id or a key. Both live in the same 256-bit space. */
+typedef struct dht_id {
+    uint8_t b[DHT_ID_LEN];
+} dht_id_t;
+
+/* Sets *out to SHA-256(data[0..len)). data may be NULL when len is 0. */
+void dht_id_from_bytes(dht_id_t *out, const void *data, size_t len);
+
+/* Sets *out to a XOR b, the Kademlia distance between a and b. */
+void dht_id_distance(dht_id_t *out, const dht_id_t *a, const dht_id_t *b);
+
+/* Compares the distances of a and b to target.
+ * @return <0 if a is closer to target than b, 0 if a == b, >0 otherwise. */
+int dht_id_cmp_distance(const dht_id_t *target, const dht_id_t *a, const dht_id_t *b);
+
+/* Compares two ids as 256-bit big-endian numbers (memcmp order). */
+int dht_id_cmp(const dht_id_t *a, const dht_id_t *b);
+
+/* Length of the common bit prefix of a and b, 0..256. */
+unsigned dht_id_common_prefix(const dht_id_t *a, const dht_id_t *b);
+
+#define DHT_ID_HEXLEN 65 /* 64 hex digits and a terminator */
+
+/* Writes the 64 lower-case hex digits of id and a terminator into buf,
+ * which must hold DHT_ID_HEXLEN bytes. @return buf. */
+char *dht_id_to_hex(const dht_id_t *id, char *buf);
+
+/* Parses exactly 64 hex digits (either case) from hex.
+ * @return 0, or DHT_EINVAL if hex is not that; *out is then unchanged. */
+int dht_id_from_hex(dht_id_t *out, const char *hex);
+
+/* An endpoint: IPv4 or IPv6 address and UDP/TCP port. */
+typedef struct dht_addr {
+    uint8_t family; /* DHT_AF_INET or DHT_AF_INET6 */
+    uint8_t ip[16]; /* network byte order; IPv4 uses the first 4 bytes */
+    uint16_t port;  /* host byte order */
+} dht_addr_t;
+
+#define DHT_AF_INET    4
+#define DHT_AF_INET6   6
+#define DHT_ADDRSTRLEN 56 /* "[" IPv6 "]:" port and a terminator */
+
+/* Parses "1.2.3.4:5" or "[::1]:5" (numeric addresses only, no DNS).
+ * @return 0, or DHT_EADDR; *out is then unchanged. */
+int dht_addr_parse(dht_addr_t *out, const char *hostport);
+
+/* Formats addr as dht_addr_parse() reads it. buf must hold DHT_ADDRSTRLEN
+ * bytes. @return buf. */
+char *dht_addr_format(const dht_addr_t *addr, char *buf);
+
+/* @return 1 if a and b are the same family, address and port, else 0. */
+int dht_addr_equal(const dht_addr_t *a, const dht_addr_t *b);
+
+/* Every error libdht returns, as XX(name, value, text). */
+#define DHT_ERRNO_MAP(XX)                                                                          \
+    XX(EINVAL, -1, "invalid argument")                                                             \
+    XX(ENOMEM, -2, "out of memory")                                                                \
+    XX(ETIMEDOUT, -3, "timed out")                                                                 \
+    XX(ENOTFOUND, -4, "not found")                                                                 \
+    XX(ENOPEERS, -5, "no peers known or reachable")                                                \
+    XX(ETOOBIG, -6, "value too large")                                                             \
+    XX(ECANCELED, -7, "operation canceled")                                                        \
+    XX(EIO, -8, "input/output error")                                                              \
+    XX(EADDR, -9, "bad or unusable address")                                                       \
+    XX(EPROTO, -10, "malformed message")                                                           \
+    XX(EBUSY, -11, "too many operations in flight")                                                \
+    XX(EREJECTED, -12, "rejected by the peer")                                                     \
+    XX(EBADVALUE, -13, "value does not match its content-addressed key")                           \
+    XX(ECLOSED, -14, "node is shutting down")
+
+typedef enum dht_error {
+    DHT_OK = 0,
+#define DHT_XX_ENUM(name, value, text) DHT_##name = (value),
+    DHT_ERRNO_MAP(DHT_XX_ENUM)
+#undef DHT_XX_ENUM
+} dht_error_t;
+
+/* @return a static, human-readable text for err; never NULL. */
+const char *dht_strerror(int err);
+
+/* @return the static name of err ("DHT_ETIMEDOUT"); never NULL. */
+const char *dht_err_name(int err);
+
+/* ------------------------------------------------------------------------ */
+/* 2. The sans-I/O core                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct dht dht_t;
+
+/* Settings of a node. Fill with dht_config_init(), then change fields. */
+typedef struct dht_config {
+    dht_id_t id;                /* this node's id, used when has_id is 1 */
+    int has_id;                 /* 0: derive a random id from the seed */
+    unsigned k;                 /* bucket size and replication, 1..DHT_MAX_K; 20 */
+    unsigned alpha;             /* lookup requests in flight, 1..16; 3 */
+    unsigned timeout_ms;        /* wait for one datagram reply; 1000 */
+    unsigned retries;           /* resends after a timeout, 0..5; 2 */
+    size_t max_value_size;      /* largest value accepted, bytes; 1 MiB */
+    size_t store_max_bytes;     /* cap on bytes of values stored; 256 MiB */
+    unsigned store_max_per_key; /* cap on values kept per key, 1..256; 16 */
+    uint32_t max_ttl_s;         /* longer TTLs are cut to this; 86400 */
+    unsigned max_ops;           /* operations (lookups) in flight; 4096 */
+    unsigned rate_limit;        /* requests per second per source, 0 = off; 20000 */
+    uint64_t seed;              /* randomness (ids, txids, secrets); 0 = from the OS */
+} dht_config_t;
+
+/* Fills cfg with the defaults above. */
+void dht_config_init(dht_config_t *cfg);
+
+/* How a message travels. The core picks DATAGRAM for anything up to
+ * DHT_MAX_DATAGRAM bytes and STREAM (a reliable, ordered byte stream such as
+ * TCP to the peer's same port) for larger ones; see schema/wire.md. */
+typedef enum dht_transport {
+    DHT_TRANSPORT_DATAGRAM = 0,
+    DHT_TRANSPORT_STREAM = 1,
+} dht_transport_t;
+
+#define DHT_MAX_DATAGRAM 1400 /* bytes: the largest datagram libdht sends */
+
+/* What the core needs from its shell. The core calls these from inside the
+ * dht_* functions; they must not call back into the core. */
+typedef struct dht_io {
+    /* Sends one message. buf is valid only during the call. A shell that
+     * cannot send returns a negative code; the core then treats the message
+     * as lost (a request times out). Required. */
+    int (*send)(void *arg, const dht_addr_t *to, dht_transport_t transport, const uint8_t *buf,
+                size_t len);
+    /* Tells the shell that the core now wants dht_periodic() at when_ms,
+     * earlier than any time it reported before (after an API call started
+     * work, for instance). May be NULL if the shell polls
+     * dht_next_deadline() after every call it makes. */
+    void (*wake)(void *arg, uint64_t when_ms);
+    /* Returns the current time in ms, for API calls made between two
+     * dht_receive()/dht_periodic() calls. May be NULL: the core then uses
+     * the last time it was given. */
+    uint64_t (*clock)(void *arg);
+    void *arg; /* passed to the three functions above */
+} dht_io_t;
+
+/* Creates a node. cfg may be NULL for the defaults; io is copied; now_ms
+ * is the current time on the caller's clock in milliseconds (any epoch,
+ * never decreasing).
+ * @return 0 and *out, or DHT_EINVAL for a bad setting or DHT_ENOMEM. */
+int dht_new(dht_t **out, const dht_config_t *cfg, const dht_io_t *io, uint64_t now_ms);
+
+/* Destroys a node. Every operation still in flight completes first with
+ * DHT_ECANCELED, inside this call. Accepts NULL. */
+void dht_free(dht_t *dht);
+
+/* Hands the core one received message. from is the sender's listening
+ * address (for a stream, the shell learns it from the stream preamble).
+ * A malformed, unsolicited or rate-limited message is dropped and counted
+ * in dht_stats_t; nothing the bytes say can make the node crash or allocate
+ * without bound.
+ * @return 0 if the message was accepted, else the reason it was dropped
+ *         (DHT_EPROTO, DHT_ENOTFOUND for an unmatched reply, DHT_EBUSY for
+ *         rate limiting). Callers may ignore it; it is counted either way. */
+int dht_receive(dht_t *dht, uint64_t now_ms, const uint8_t *buf, size_t len, const dht_addr_t *from,
+                dht_transport_t transport);
+
+/* Runs due timers (timeouts, retries, maintenance) and completes finished
+ * operations. @return the time at which it wants to be called again, which
+ * may be now_ms when work is waiting. */
+uint64_t dht_periodic(dht_t *dht, uint64_t now_ms);
+
+/* @return the time dht_periodic() wants to run next, without running it. */
+uint64_t dht_next_deadline(const dht_t *dht);
+
+/* @return this node's id. */
+const dht_id_t *dht_self(const dht_t *dht);
+
+/* A node as lookups report it. */
+typedef struct dht_node_info {
+    dht_id_t id;
+    dht_addr_t addr;
+} dht_node_info_t;
+
+/* What one lookup cost; reported with its result. */
+typedef struct dht_lookup_stats {
+    unsigned hops;     /* referrals from our table to the closest node found */
+    unsigned requests; /* requests sent, retries included */
+    unsigned replies;  /* replies received */
+    unsigned timeouts; /* requests that got no reply after all retries */
+    uint64_t duration_ms;
+} dht_lookup_stats_t;
+
+/* Adds a node to the routing table without contacting it, as if it had been
+ * seen. For restoring a saved table and for building simulated networks.
+ * @return 0, or DHT_EINVAL (own id, bad address). */
+int dht_insert_node(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr, uint64_t now_ms);
+
+/* Copies up to max nodes of the routing table closest to target into out,
+ * nearest first, bad nodes left out. @return how many were copied. */
+size_t dht_closest_nodes(const dht_t *dht, const dht_id_t *target, dht_node_info_t *out,
+                         size_t max);
+
+typedef void (*dht_status_cb)(int status, void *arg);
+typedef void (*dht_ping_cb)(int status, const dht_id_t *peer_id, void *arg);
+typedef void (*dht_nodes_cb)(int status, const dht_node_info_t *nodes, size_t n,
+                             const dht_lookup_stats_t *stats, void *arg);
+typedef void (*dht_put_cb)(int status, unsigned stored, void *arg);
+
+/* One value found by dht_get(). */
+typedef struct dht_value {
+    const uint8_t *data;
+    size_t len;
+    uint32_t ttl_s; /* seconds left, as the holder reported it */
+    dht_id_t hash;  /* SHA-256 of data */
+} dht_value_t;
+
+typedef void (*dht_get_cb)(int status, const dht_value_t *values, size_t n, void *arg);
+
+/* Joins the network through one or more known addresses: pings each, then
+ * looks up this node's own id so the nodes closest to it learn of it.
+ * cb gets 0 when at least one address answered, else DHT_ENOPEERS.
+ * @return 0, DHT_EINVAL (n == 0), DHT_EBUSY or DHT_ENOMEM. */
+int dht_bootstrap(dht_t *dht, const dht_addr_t *addrs, size_t n, dht_status_cb cb, void *arg);
+
+/* Pings addr. cb gets 0 and the peer's id, or DHT_ETIMEDOUT and NULL. */
+int dht_ping(dht_t *dht, const dht_addr_t *addr, dht_ping_cb cb, void *arg);
+
+/* Iterative FIND_NODE lookup for target: cb gets the k closest nodes that
+ * answered, nearest first (status 0), or DHT_ENOPEERS if none did. */
+int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, void *arg);
+
+/* Stores a value under key on the k nodes closest to key: a lookup, then a
+ * STORE (with the token each node handed out in the lookup) to each.
+ * The value is copied. If key == SHA-256(value), the value is content
+ * addressed and every node that stores it checks that. ttl_s is cut to
+ * max_ttl_s. cb gets 0 and the number of nodes that stored it (at least
+ * one), or a negative code and 0.
+ * @return 0, DHT_EINVAL, DHT_ETOOBIG (len > max_value_size), DHT_EBUSY or
+ *         DHT_ENOMEM. */
+int dht_put(dht_t *dht, const dht_id_t *key, const void *value, size_t len, uint32_t ttl_s,
+            dht_put_cb cb, void *arg);
+
+/* Options of dht_get_ex(). Zero them for the defaults. */
+typedef struct dht_get_opts {
+    unsigned max_values; /* stop once this many distinct values are in; 0 = all */
+} dht_get_opts_t;
+
+/* Finds every value stored under key: an iterative FIND_VALUE lookup that
+ * collects values from the k closest nodes, fetching large values (those
+ * announced by hash) from one holder each, another one on failure.
+ * Values are deduplicated by hash. A value whose hash equals key ends the
+ * lookup at once (nothing else can be stored under a content address); a
+ * value that claims to be content addressed and is not is dropped.
+ * cb gets 0 and the values (n >= 1), or DHT_ENOTFOUND, or DHT_ENOPEERS. */
+int dht_get(dht_t *dht, const dht_id_t *key, dht_get_cb cb, void *arg);
+int dht_get_ex(dht_t *dht, const dht_id_t *key, const dht_get_opts_t *opts, dht_get_cb cb,
+               void *arg);
+
+/* Counters of one node. */
+typedef struct dht_stats {
+    uint64_t msgs_sent, msgs_received; /* datagrams and stream messages */
+    uint64_t bytes_sent, bytes_received;
+    uint64_t stream_msgs_sent, stream_msgs_received;
+    uint64_t send_errors;
+    uint64_t dropped_malformed;   /* failed to parse */
+    uint64_t dropped_unsolicited; /* reply matching no request */
+    uint64_t dropped_rate_limited;
+    uint64_t dropped_bad_token; /* STORE with a wrong or stale token */
+    uint64_t dropped_bad_value; /* content-addressed value that did not verify */
+    uint64_t rpc_timeouts;      /* attempts that got no reply in time */
+    uint64_t lookups_done;
+    size_t nodes, nodes_good, nodes_questionable, nodes_bad, buckets;
+    size_t values, value_bytes;
+    size_t ops_in_flight, rpcs_in_flight;
+} dht_stats_t;
+
+/* Fills *out with the node's counters as of now_ms. */
+void dht_get_stats(const dht_t *dht, uint64_t now_ms, dht_stats_t *out);
+
+/* ------------------------------------------------------------------------ */
+/* 3. The libuv shell                                                       */
+/* ------------------------------------------------------------------------ */
+
+struct uv_loop_s;
+typedef struct dht_uv dht_uv_t;
+
+/* Starts a node on loop: a UDP socket and a TCP listener on the same
+ * address and port (port 0 picks a free one, the same for both).
+ * bind_addr is "HOST:PORT" (numeric). cfg may be NULL.
+ * @return 0 and *out, DHT_EADDR (unparsable or in use), DHT_EINVAL or
+ *         DHT_ENOMEM. */
+int dht_uv_new(dht_uv_t **out, struct uv_loop_s *loop, const dht_config_t *cfg,
+               const char *bind_addr);
+
+/* @return the core driven by this shell, for the dht_* calls above; call
+ * them from the loop's thread only. */
+dht_t *dht_uv_dht(dht_uv_t *node);
+
+/* Sets *out to the address the node listens on (the real port if 0 was
+ * asked). */
+void dht_uv_addr(const dht_uv_t *node, dht_addr_t *out);
+
+/* Closes the sockets and frees the node once libuv has released them; then
+ * calls close_cb (may be NULL). Operations in flight complete with
+ * DHT_ECANCELED first. */
+void dht_uv_close(dht_uv_t *node, void (*close_cb)(void *arg), void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* 4. The simulator                                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef struct dht_sim dht_sim_t;
+
+typedef struct dht_sim_config {
+    uint64_t seed;         /* same seed, same run */
+    double loss;           /* share of datagrams lost, 0..1 */
+    unsigned delay_min_ms; /* one-way delay of a datagram, uniform in [min, max] */
+    unsigned delay_max_ms;
+    double stream_mib_s; /* stream bandwidth for large messages; 100 */
+    dht_config_t node;   /* settings of every node (seed, id are set per node) */
+} dht_sim_config_t;
+
+/* Fills cfg with: seed 1, no loss, delay 5..50 ms, 100 MiB/s, node defaults. */
+void dht_sim_config_init(dht_sim_config_t *cfg);
+
+/* @return 0 and *out, DHT_EINVAL or DHT_ENOMEM. */
+int dht_sim_new(dht_sim_t **out, const dht_sim_config_t *cfg);
+
+/* Frees the simulator and all its nodes. Accepts NULL. */
+void dht_sim_free(dht_sim_t *sim);
+
+/* Adds a node with a random id (from the seed) and a unique simulated
+ * address. @return its index (0, 1, ...), or a negative code. */
+int dht_sim_add_node(dht_sim_t *sim);
+
+size_t dht_sim_node_count(const dht_sim_t *sim);
+
+/* @return node i's core, for dht_* calls, or NULL if i is out of range. */
+dht_t *dht_sim_node(dht_sim_t *sim, size_t i);
+
+/* Sets *out to node i's simulated address. @return 0 or DHT_EINVAL. */
+int dht_sim_node_addr(const dht_sim_t *sim, size_t i, dht_addr_t *out);
+
+/* Takes node i off the network (its messages are lost) or puts it back. */
+int dht_sim_set_online(dht_sim_t *sim, size_t i, int online);
+
+/* Fills every routing table from the global view of the network, as if
+ * every node had learned the best node of each of its buckets: for each
+ * node and bucket, up to k nodes that belong there. No message is sent. */
+int dht_sim_fill_tables(dht_sim_t *sim);
+
+/* @return the virtual time, in milliseconds since the simulation began. */
+uint64_t dht_sim_now(const dht_sim_t *sim);
+
+/* Runs events in time order until done(arg) returns nonzero (checked after
+ * each event; done may be NULL) or the virtual clock passes until_ms.
+ * @return 1 if done() said so, 0 if the time ran out. */
+int dht_sim_run(dht_sim_t *sim, int (*done)(void *arg), void *arg, uint64_t until_ms);
+
+typedef struct dht_sim_stats {
+    uint64_t datagrams_sent, datagrams_lost, datagrams_delivered;
+    uint64_t stream_msgs, stream_bytes;
+    uint64_t events;
+} dht_sim_stats_t;
+
+void dht_sim_get_stats(const dht_sim_t *sim, dht_sim_stats_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DHT_H */

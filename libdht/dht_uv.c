@@ -1,0 +1,623 @@
+/*
+ * The libuv shell: the core on a real UDP socket, a TCP listener on the
+ * same port for large messages, and a timer for the core's deadlines.
+ *
+ * Streams (schema/wire.md): for each peer we send large messages to, one
+ * outgoing TCP connection carrying an 8-byte preamble and then
+ * length-prefixed messages, closed after STREAM_IDLE_MS unused. Incoming
+ * connections are read-only: frames are handed to the core with the
+ * sender's address taken from the connection's IP and the preamble's port.
+ */
+#include "node.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#define RECV_CHUNKS     8           /* datagrams per recvmmsg call */
+#define UDP_CHUNK       (64 * 1024) /* libuv hands recvmmsg buffers in 64 KiB chunks */
+#define STREAM_IDLE_MS  30000       /* close a stream unused this long */
+#define MAX_OUT_STREAMS 256
+#define MAX_IN_STREAMS  512
+#define SWEEP_MS        5000
+
+typedef struct stream stream_t;
+
+struct stream {
+    dht_uv_t *owner;
+    uv_tcp_t tcp;
+    stream_t *next, *prev;
+    int outgoing;
+    dht_addr_t peer; /* outgoing: where to; incoming: sender's listen address */
+    uint64_t last_used;
+    /* incoming: frame assembly */
+    uint8_t head[DHT__STREAM_PREAMBLE];
+    size_t head_have;
+    int have_preamble;
+    uint8_t *frame;
+    size_t frame_len, frame_have;
+};
+
+struct dht_uv {
+    uv_loop_t *loop;
+    dht_t *dht;
+    uv_udp_t udp;
+    uv_tcp_t listener;
+    uv_timer_t timer;
+    uv_timer_t sweeper;
+    dht_addr_t addr;
+    uint64_t timer_at;
+    stream_t *out, *in;
+    unsigned n_out, n_in;
+    unsigned open_handles;
+    void (*close_cb)(void *arg);
+    void *close_arg;
+    uint8_t *recv_buf;       /* RECV_CHUNKS * UDP_CHUNK, reused for every read */
+    uint8_t read_buf[65536]; /* TCP reads, copied out at once */
+};
+
+/* ---- addresses ---- */
+
+static void to_sockaddr(const dht_addr_t *a, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (a->family == DHT_AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(a->port);
+        memcpy(&s6->sin6_addr, a->ip, 16);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(a->port);
+        memcpy(&s4->sin_addr, a->ip, 4);
+    }
+}
+
+static int from_sockaddr(const struct sockaddr *sa, dht_addr_t *a)
+{
+    memset(a, 0, sizeof(*a));
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        a->family = DHT_AF_INET6;
+        a->port = ntohs(s6->sin6_port);
+        memcpy(a->ip, &s6->sin6_addr, 16);
+        return 0;
+    }
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+        a->family = DHT_AF_INET;
+        a->port = ntohs(s4->sin_port);
+        memcpy(a->ip, &s4->sin_addr, 4);
+        return 0;
+    }
+    return DHT_EADDR;
+}
+
+/* ---- timer ---- */
+
+static void on_timer(uv_timer_t *t);
+
+static void arm(dht_uv_t *n, uint64_t when)
+{
+    uint64_t now = uv_now(n->loop);
+
+    if (when == UINT64_MAX) {
+        uv_timer_stop(&n->timer);
+        n->timer_at = UINT64_MAX;
+        return;
+    }
+    n->timer_at = when;
+    uv_timer_start(&n->timer, on_timer, when > now ? when - now : 0, 0);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    dht_uv_t *n = t->data;
+    arm(n, dht_periodic(n->dht, uv_now(n->loop)));
+}
+
+static void io_wake(void *arg, uint64_t when)
+{
+    dht_uv_t *n = arg;
+    if (when < n->timer_at)
+        arm(n, when);
+}
+
+static uint64_t io_clock(void *arg)
+{
+    dht_uv_t *n = arg;
+    return uv_now(n->loop);
+}
+
+/* ---- streams ---- */
+
+static void list_remove(stream_t **head, stream_t *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        *head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+}
+
+static void list_push(stream_t **head, stream_t *s)
+{
+    s->prev = NULL;
+    s->next = *head;
+    if (*head)
+        (*head)->prev = s;
+    *head = s;
+}
+
+static void handle_done(dht_uv_t *n);
+
+static void on_stream_closed(uv_handle_t *h)
+{
+    stream_t *s = h->data;
+    dht_uv_t *n = s->owner;
+
+    free(s->frame);
+    free(s);
+    handle_done(n);
+}
+
+static void stream_close(stream_t *s)
+{
+    dht_uv_t *n = s->owner;
+
+    if (uv_is_closing((uv_handle_t *)&s->tcp))
+        return;
+    if (s->outgoing) {
+        list_remove(&n->out, s);
+        n->n_out--;
+    } else {
+        list_remove(&n->in, s);
+        n->n_in--;
+    }
+    uv_close((uv_handle_t *)&s->tcp, on_stream_closed);
+}
+
+typedef struct write_req {
+    uv_write_t req;
+    size_t len;
+    uint8_t data[]; /* 4-byte length, then the message */
+} write_req_t;
+
+static void on_written(uv_write_t *req, int status)
+{
+    write_req_t *w = (write_req_t *)req;
+    stream_t *s = req->handle->data;
+
+    if (status < 0 && status != UV_ECANCELED)
+        stream_close(s);
+    free(w);
+}
+
+static void on_connected(uv_connect_t *req, int status)
+{
+    stream_t *s = req->handle->data;
+
+    free(req);
+    if (status < 0)
+        stream_close(s); /* queued writes fail; the core's rpcs time out */
+}
+
+static int stream_write(stream_t *s, const uint8_t *buf, size_t len, int with_len)
+{
+    size_t hdr = with_len ? 4 : 0;
+    write_req_t *w = malloc(sizeof(*w) + hdr + len);
+    uv_buf_t b;
+    int err;
+
+    if (w == NULL)
+        return DHT_ENOMEM;
+    if (with_len) {
+        w->data[0] = (uint8_t)len;
+        w->data[1] = (uint8_t)(len >> 8);
+        w->data[2] = (uint8_t)(len >> 16);
+        w->data[3] = (uint8_t)(len >> 24);
+    }
+    memcpy(w->data + hdr, buf, len);
+    w->len = hdr + len;
+    b = uv_buf_init((char *)w->data, (unsigned)w->len);
+    err = uv_write(&w->req, (uv_stream_t *)&s->tcp, &b, 1, on_written);
+    if (err < 0) {
+        free(w);
+        return DHT_EIO;
+    }
+    return 0;
+}
+
+static stream_t *find_out(dht_uv_t *n, const dht_addr_t *to)
+{
+    for (stream_t *s = n->out; s; s = s->next)
+        if (dht_addr_equal(&s->peer, to))
+            return s;
+    return NULL;
+}
+
+/* The least recently used outgoing stream, to make room for a new one. */
+static stream_t *lru_out(dht_uv_t *n)
+{
+    stream_t *old = n->out;
+
+    for (stream_t *s = n->out; s; s = s->next)
+        if (s->last_used < old->last_used)
+            old = s;
+    return old;
+}
+
+static stream_t *open_out(dht_uv_t *n, const dht_addr_t *to)
+{
+    struct sockaddr_storage ss;
+    uv_connect_t *req;
+    stream_t *s;
+    uint8_t pre[DHT__STREAM_PREAMBLE];
+
+    if (n->n_out >= MAX_OUT_STREAMS)
+        stream_close(lru_out(n));
+    s = calloc(1, sizeof(*s));
+    req = malloc(sizeof(*req));
+    if (s == NULL || req == NULL || uv_tcp_init(n->loop, &s->tcp) != 0) {
+        free(s);
+        free(req);
+        return NULL;
+    }
+    s->owner = n;
+    s->outgoing = 1;
+    s->peer = *to;
+    s->tcp.data = s;
+    n->open_handles++;
+    list_push(&n->out, s);
+    n->n_out++;
+    uv_tcp_nodelay(&s->tcp, 1);
+    to_sockaddr(to, &ss);
+    if (uv_tcp_connect(req, &s->tcp, (struct sockaddr *)&ss, on_connected) != 0) {
+        free(req);
+        stream_close(s);
+        return NULL;
+    }
+    /* libuv queues writes made while the connection is being set up. */
+    dht__stream_preamble(pre, n->addr.port);
+    if (stream_write(s, pre, sizeof(pre), 0) != 0) {
+        stream_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int send_stream(dht_uv_t *n, const dht_addr_t *to, const uint8_t *buf, size_t len)
+{
+    stream_t *s = find_out(n, to);
+
+    if (s == NULL && (s = open_out(n, to)) == NULL)
+        return DHT_EIO;
+    s->last_used = uv_now(n->loop);
+    return stream_write(s, buf, len, 1);
+}
+
+static void on_stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    stream_t *s = h->data;
+
+    (void)suggested;
+    buf->base = (char *)s->owner->read_buf;
+    buf->len = sizeof(s->owner->read_buf);
+}
+
+/* Feeds bytes of an incoming stream through preamble and frame assembly.
+ * @return 0, or -1 if the peer broke the format (then the caller closes). */
+static int stream_consume(stream_t *s, const uint8_t *p, size_t len)
+{
+    dht_uv_t *n = s->owner;
+    size_t max = n->dht->cfg.max_value_size + DHT__WIRE_VALUE_OVERHEAD;
+
+    while (len > 0) {
+        size_t want = s->have_preamble ? 4 : DHT__STREAM_PREAMBLE;
+        if (s->frame == NULL) {
+            size_t take = want - s->head_have < len ? want - s->head_have : len;
+            memcpy(s->head + s->head_have, p, take);
+            s->head_have += take;
+            p += take;
+            len -= take;
+            if (s->head_have < want)
+                return 0;
+            s->head_have = 0;
+            if (!s->have_preamble) {
+                if (dht__stream_preamble_parse(s->head, &s->peer.port) != 0)
+                    return -1;
+                s->have_preamble = 1;
+                continue;
+            }
+            s->frame_len = (size_t)s->head[0] | (size_t)s->head[1] << 8 | (size_t)s->head[2] << 16 |
+                           (size_t)s->head[3] << 24;
+            if (s->frame_len == 0 || s->frame_len > max)
+                return -1;
+            s->frame = malloc(s->frame_len);
+            if (s->frame == NULL)
+                return -1;
+            s->frame_have = 0;
+            continue;
+        }
+        {
+            size_t take = s->frame_len - s->frame_have < len ? s->frame_len - s->frame_have : len;
+            memcpy(s->frame + s->frame_have, p, take);
+            s->frame_have += take;
+            p += take;
+            len -= take;
+        }
+        if (s->frame_have == s->frame_len) {
+            uint8_t *frame = s->frame;
+            s->frame = NULL;
+            dht_receive(n->dht, uv_now(n->loop), frame, s->frame_len, &s->peer,
+                        DHT_TRANSPORT_STREAM);
+            free(frame);
+        }
+    }
+    return 0;
+}
+
+static void on_stream_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    stream_t *s = st->data;
+
+    if (nread < 0) {
+        stream_close(s);
+        return;
+    }
+    s->last_used = uv_now(s->owner->loop);
+    if (nread > 0 && stream_consume(s, (const uint8_t *)buf->base, (size_t)nread) != 0) {
+        s->owner->dht->st.dropped_malformed++;
+        stream_close(s);
+    }
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    dht_uv_t *n = server->data;
+    struct sockaddr_storage ss;
+    int sslen = sizeof(ss);
+    stream_t *s;
+
+    if (status < 0)
+        return;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL || uv_tcp_init(n->loop, &s->tcp) != 0) {
+        free(s);
+        return;
+    }
+    s->owner = n;
+    s->tcp.data = s;
+    n->open_handles++;
+    list_push(&n->in, s);
+    n->n_in++;
+    s->last_used = uv_now(n->loop);
+    if (uv_accept(server, (uv_stream_t *)&s->tcp) != 0 ||
+        uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &sslen) != 0 ||
+        from_sockaddr((struct sockaddr *)&ss, &s->peer) != 0 || n->n_in > MAX_IN_STREAMS ||
+        uv_read_start((uv_stream_t *)&s->tcp, on_stream_alloc, on_stream_read) != 0)
+        stream_close(s);
+}
+
+/* Closes streams idle for STREAM_IDLE_MS. */
+static void on_sweep(uv_timer_t *t)
+{
+    dht_uv_t *n = t->data;
+    uint64_t now = uv_now(n->loop);
+    stream_t *s, *next;
+
+    for (s = n->out; s; s = next) {
+        next = s->next;
+        if (now - s->last_used > STREAM_IDLE_MS)
+            stream_close(s);
+    }
+    for (s = n->in; s; s = next) {
+        next = s->next;
+        if (now - s->last_used > 2 * STREAM_IDLE_MS)
+            stream_close(s);
+    }
+}
+
+/* ---- UDP ---- */
+
+typedef struct udp_req {
+    uv_udp_send_t req;
+    uint8_t data[];
+} udp_req_t;
+
+static void on_udp_sent(uv_udp_send_t *req, int status)
+{
+    (void)status; /* a lost datagram is a timeout for the core */
+    free(req);
+}
+
+static int send_datagram(dht_uv_t *n, const dht_addr_t *to, const uint8_t *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+    udp_req_t *r;
+    int err;
+
+    to_sockaddr(to, &ss);
+    err = uv_udp_try_send(&n->udp, &b, 1, (struct sockaddr *)&ss);
+    if (err >= 0)
+        return 0;
+    if (err != UV_EAGAIN && err != UV_ENOSYS)
+        return DHT_EIO;
+    /* The socket is busy: queue a copy. */
+    r = malloc(sizeof(*r) + len);
+    if (r == NULL)
+        return DHT_ENOMEM;
+    memcpy(r->data, buf, len);
+    b = uv_buf_init((char *)r->data, (unsigned)len);
+    if (uv_udp_send(&r->req, &n->udp, &b, 1, (struct sockaddr *)&ss, on_udp_sent) != 0) {
+        free(r);
+        return DHT_EIO;
+    }
+    return 0;
+}
+
+static int io_send(void *arg, const dht_addr_t *to, dht_transport_t transport, const uint8_t *buf,
+                   size_t len)
+{
+    dht_uv_t *n = arg;
+
+    if (to->family != n->addr.family)
+        return DHT_EADDR; /* one socket, one family */
+    if (transport == DHT_TRANSPORT_STREAM)
+        return send_stream(n, to, buf, len);
+    return send_datagram(n, to, buf, len);
+}
+
+static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    dht_uv_t *n = h->data;
+
+    (void)suggested;
+    /* libuv processes a receive synchronously, so one buffer serves all. */
+    buf->base = (char *)n->recv_buf;
+    buf->len = RECV_CHUNKS * UDP_CHUNK;
+}
+
+static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *sa,
+                        unsigned flags)
+{
+    dht_uv_t *n = h->data;
+    dht_addr_t from;
+
+    if (nread <= 0 || sa == NULL || (flags & UV_UDP_PARTIAL))
+        return; /* nothing, an error, or the end of a recvmmsg batch */
+    if (from_sockaddr(sa, &from) != 0)
+        return;
+    dht_receive(n->dht, uv_now(n->loop), (const uint8_t *)buf->base, (size_t)nread, &from,
+                DHT_TRANSPORT_DATAGRAM);
+}
+
+/* ---- life ---- */
+
+static int bind_sockets(dht_uv_t *n, const dht_addr_t *want)
+{
+    struct sockaddr_storage ss;
+    int sslen = sizeof(ss);
+    int af = want->family == DHT_AF_INET6 ? AF_INET6 : AF_INET;
+
+    if (uv_udp_init_ex(n->loop, &n->udp, (unsigned)af | UV_UDP_RECVMMSG) != 0)
+        return DHT_EIO;
+    n->udp.data = n;
+    n->open_handles++;
+    to_sockaddr(want, &ss);
+    if (uv_udp_bind(&n->udp, (struct sockaddr *)&ss, 0) != 0 ||
+        uv_udp_getsockname(&n->udp, (struct sockaddr *)&ss, &sslen) != 0)
+        return DHT_EADDR;
+    from_sockaddr((struct sockaddr *)&ss, &n->addr);
+    if (uv_tcp_init(n->loop, &n->listener) != 0)
+        return DHT_EIO;
+    n->listener.data = n;
+    n->open_handles++;
+    if (uv_tcp_bind(&n->listener, (struct sockaddr *)&ss, 0) != 0 ||
+        uv_listen((uv_stream_t *)&n->listener, 128, on_connection) != 0)
+        return DHT_EADDR;
+    if (uv_udp_recv_start(&n->udp, on_udp_alloc, on_udp_recv) != 0)
+        return DHT_EIO;
+    return 0;
+}
+
+/* One handle is closed; the last one frees the node. */
+static void handle_done(dht_uv_t *n)
+{
+    if (--n->open_handles > 0)
+        return;
+    if (n->close_cb)
+        n->close_cb(n->close_arg);
+    free(n->recv_buf);
+    free(n);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    handle_done(h->data);
+}
+
+static void close_all(dht_uv_t *n)
+{
+    while (n->out)
+        stream_close(n->out);
+    while (n->in)
+        stream_close(n->in);
+    uv_close((uv_handle_t *)&n->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&n->sweeper, on_handle_closed);
+    if (n->udp.data)
+        uv_close((uv_handle_t *)&n->udp, on_handle_closed);
+    if (n->listener.data)
+        uv_close((uv_handle_t *)&n->listener, on_handle_closed);
+}
+
+int dht_uv_new(dht_uv_t **out, uv_loop_t *loop, const dht_config_t *cfg, const char *bind_addr)
+{
+    dht_io_t io = {io_send, io_wake, io_clock, NULL};
+    dht_addr_t want;
+    dht_uv_t *n;
+    int err;
+
+    if (out == NULL || loop == NULL)
+        return DHT_EINVAL;
+    if (dht_addr_parse(&want, bind_addr) != 0)
+        return DHT_EADDR;
+    n = calloc(1, sizeof(*n));
+    if (n == NULL)
+        return DHT_ENOMEM;
+    n->recv_buf = malloc(RECV_CHUNKS * UDP_CHUNK);
+    if (n->recv_buf == NULL) {
+        free(n);
+        return DHT_ENOMEM;
+    }
+    n->loop = loop;
+    n->timer_at = UINT64_MAX;
+    io.arg = n;
+    err = dht_new(&n->dht, cfg, &io, uv_now(loop));
+    if (err) {
+        free(n->recv_buf);
+        free(n);
+        return err;
+    }
+    uv_timer_init(loop, &n->timer);
+    uv_timer_init(loop, &n->sweeper);
+    n->timer.data = n->sweeper.data = n;
+    n->open_handles = 2;
+    err = bind_sockets(n, &want);
+    if (err) {
+        dht_free(n->dht);
+        n->dht = NULL;
+        close_all(n); /* frees n once libuv lets go of the handles */
+        return err;
+    }
+    uv_timer_start(&n->sweeper, on_sweep, SWEEP_MS, SWEEP_MS);
+    uv_unref((uv_handle_t *)&n->sweeper);
+    arm(n, dht_next_deadline(n->dht));
+    *out = n;
+    return 0;
+}
+
+dht_t *dht_uv_dht(dht_uv_t *node)
+{
+    return node->dht;
+}
+
+void dht_uv_addr(const dht_uv_t *node, dht_addr_t *out)
+{
+    *out = node->addr;
+}
+
+void dht_uv_close(dht_uv_t *node, void (*close_cb)(void *arg), void *arg)
+{
+    if (node == NULL)
+        return;
+    node->close_cb = close_cb;
+    node->close_arg = arg;
+    dht_free(node->dht);
+    node->dht = NULL;
+    close_all(node);
+}

@@ -1,0 +1,320 @@
+/*
+ * dht_get: the values found under a key. A FIND_VALUE lookup collects the
+ * values its replies carry inline and the summaries (hash, length) of the
+ * ones too large to carry; when it ends, each value still missing is
+ * fetched with GET_VALUE from one holder, the next holder on failure.
+ * Every value is checked against its hash, and against the key when it
+ * claims to be content addressed.
+ */
+#include "node.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_VALUES  64 /* distinct values one get collects */
+#define MAX_HOLDERS 4  /* holders remembered per summarized value */
+
+typedef struct gval {
+    dht_id_t hash;
+    uint8_t *data; /* NULL until fetched */
+    uint32_t len;
+    uint32_t ttl;
+    uint8_t flags;
+    uint8_t n_holders;
+    uint8_t next_holder;
+    uint8_t fetching;
+    dht_node_info_t holders[MAX_HOLDERS];
+} gval_t;
+
+struct dht__get_state {
+    dht_id_t key;
+    unsigned max_values; /* 0 = all */
+    gval_t vals[MAX_VALUES];
+    size_t n;
+    size_t n_have;        /* values with data */
+    unsigned outstanding; /* follow-up FIND_VALUEs and GET_VALUEs */
+    uint8_t lookup_done;
+};
+
+void dht__get_free(dht__get_state_t *g)
+{
+    if (g == NULL)
+        return;
+    for (size_t i = 0; i < g->n; i++)
+        free(g->vals[i].data);
+    free(g);
+}
+
+static gval_t *find_val(dht__get_state_t *g, const dht_id_t *hash)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (dht_id_cmp(&g->vals[i].hash, hash) == 0)
+            return &g->vals[i];
+    return NULL;
+}
+
+/* @return the entry for hash, a new one if there is room, else NULL. */
+static gval_t *val_for(dht__get_state_t *g, const dht_id_t *hash)
+{
+    gval_t *v = find_val(g, hash);
+
+    if (v || g->n == MAX_VALUES)
+        return v;
+    v = &g->vals[g->n++];
+    memset(v, 0, sizeof(*v));
+    v->hash = *hash;
+    return v;
+}
+
+static int set_data(dht__get_state_t *g, gval_t *v, const uint8_t *data, uint32_t len, uint32_t ttl,
+                    uint8_t flags)
+{
+    if (v->data)
+        return 0;
+    v->data = malloc(len ? len : 1);
+    if (v->data == NULL)
+        return DHT_ENOMEM;
+    memcpy(v->data, data, len);
+    v->len = len;
+    v->ttl = ttl;
+    v->flags = flags;
+    g->n_have++;
+    return 0;
+}
+
+/* Checks bytes against their claims. @return 1 if they may be kept. */
+static int verified(dht_t *dht, const dht_id_t *key, const uint8_t *data, uint32_t len,
+                    uint8_t flags, dht_id_t *hash)
+{
+    dht_id_from_bytes(hash, data, len);
+    if ((flags & DHT__VALUE_CONTENT) && dht_id_cmp(hash, key) != 0) {
+        dht->st.dropped_bad_value++;
+        return 0;
+    }
+    return 1;
+}
+
+/* @return 1 once the get has what it needs: the content-addressed value,
+ * or max_values distinct values. */
+static int satisfied(const dht__get_state_t *g)
+{
+    const gval_t *v;
+
+    for (size_t i = 0; i < g->n; i++) {
+        v = &g->vals[i];
+        if (dht_id_cmp(&v->hash, &g->key) == 0)
+            return 1;
+    }
+    return g->max_values != 0 && g->n >= g->max_values;
+}
+
+static void add_holder(gval_t *v, const dht_node_info_t *node)
+{
+    for (unsigned i = 0; i < v->n_holders; i++)
+        if (dht_id_cmp(&v->holders[i].id, &node->id) == 0)
+            return;
+    if (v->n_holders < MAX_HOLDERS)
+        v->holders[v->n_holders++] = *node;
+}
+
+static void on_more(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply);
+static void maybe_finish(dht_t *dht, dht__op_t *op);
+
+/* Takes in the entries of one VALUES reply from node `from`. */
+static void take_values(dht_t *dht, dht__op_t *op, const dht_node_info_t *from, const dht__msg_t *m)
+{
+    dht__get_state_t *g = op->get;
+
+    for (unsigned i = 0; i < m->n_entries; i++) {
+        const dht__wire_entry_t *e = &m->entries[i];
+        dht_id_t hash;
+        gval_t *v;
+
+        if (e->is_summary) {
+            if (e->len > dht->cfg.max_value_size ||
+                ((e->flags & DHT__VALUE_CONTENT) && dht_id_cmp(&e->hash, &g->key) != 0)) {
+                dht->st.dropped_bad_value++;
+                continue;
+            }
+            v = val_for(g, &e->hash);
+            if (v && v->data == NULL) {
+                v->len = e->len;
+                v->ttl = e->ttl;
+                v->flags = e->flags;
+                add_holder(v, from);
+            }
+            continue;
+        }
+        if (!verified(dht, &g->key, e->data, e->len, e->flags, &hash))
+            continue;
+        v = val_for(g, &hash);
+        if (v)
+            set_data(g, v, e->data, e->len, e->ttl, e->flags);
+    }
+    /* The holder has more than one reply could carry: ask for the rest. */
+    if (m->total > (unsigned)m->first + m->n_entries && m->n_entries > 0 && g->n < MAX_VALUES &&
+        !satisfied(g)) {
+        dht__msg_t q;
+        q.type = DHT__FIND_VALUE;
+        q.target = g->key;
+        q.first = (uint16_t)(m->first + m->n_entries);
+        if (dht__rpc_send(dht, &q, &from->addr, &from->id, 0, 0, on_more, op, 0) == 0)
+            g->outstanding++;
+    }
+}
+
+static void on_more(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply)
+{
+    dht__op_t *op = rpc->op;
+    dht_node_info_t from = {rpc->id, rpc->to};
+
+    if (status == DHT__RPC_STALLED || op->completed)
+        return;
+    op->get->outstanding--;
+    if (status == 0 && reply->type == DHT__VALUES)
+        take_values(dht, op, &from, reply);
+    if (!op->lk.finished && satisfied(op->get))
+        dht__lookup_stop(dht, op);
+    else
+        maybe_finish(dht, op);
+}
+
+void dht__get_on_values(dht_t *dht, dht__op_t *op, const dht__cand_t *from, const dht__msg_t *m)
+{
+    take_values(dht, op, &from->node, m);
+    if (satisfied(op->get))
+        dht__lookup_stop(dht, op);
+}
+
+static void on_fetched(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply);
+
+/* Asks the next holder of v for it. @return 1 if a request went out. */
+static int fetch(dht_t *dht, dht__op_t *op, gval_t *v)
+{
+    dht__get_state_t *g = op->get;
+
+    while (v->next_holder < v->n_holders) {
+        const dht_node_info_t *h = &v->holders[v->next_holder++];
+        uint32_t timeout = dht__timeout_for(dht, v->len);
+        dht__msg_t q;
+        q.type = DHT__GET_VALUE;
+        q.target = g->key;
+        q.hash = v->hash;
+        if (dht__rpc_send(dht, &q, &h->addr, &h->id, timeout, 0, on_fetched, op,
+                          (uintptr_t)(v - g->vals)) == 0) {
+            v->fetching = 1;
+            g->outstanding++;
+            return 1;
+        }
+    }
+    v->fetching = 0;
+    return 0;
+}
+
+static void on_fetched(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply)
+{
+    dht__op_t *op = rpc->op;
+    dht__get_state_t *g = op->get;
+    gval_t *v;
+    dht_id_t hash;
+
+    if (status == DHT__RPC_STALLED || op->completed)
+        return;
+    g->outstanding--;
+    v = &g->vals[rpc->tag];
+    v->fetching = 0;
+    if (status == 0 && reply->type == DHT__VALUE && reply->value_len == v->len &&
+        verified(dht, &g->key, reply->value, reply->value_len, reply->flags, &hash)) {
+        if (dht_id_cmp(&hash, &v->hash) == 0)
+            set_data(g, v, reply->value, reply->value_len, reply->ttl, reply->flags);
+        else
+            dht->st.dropped_bad_value++;
+    }
+    if (v->data == NULL)
+        fetch(dht, op, v); /* the next holder, if any */
+    maybe_finish(dht, op);
+}
+
+/* Once the lookup is over and nothing is outstanding, fetches what is
+ * missing, or completes the get. */
+static void maybe_finish(dht_t *dht, dht__op_t *op)
+{
+    dht__get_state_t *g = op->get;
+
+    if (!g->lookup_done || g->outstanding > 0 || op->completed)
+        return;
+    for (size_t i = 0; i < g->n; i++) {
+        gval_t *v = &g->vals[i];
+        if (v->data == NULL && !v->fetching && v->next_holder < v->n_holders)
+            fetch(dht, op, v);
+    }
+    if (g->outstanding > 0)
+        return;
+    if (g->n_have > 0)
+        dht__op_complete(dht, op, 0);
+    else if (op->lk.stats.replies == 0)
+        dht__op_complete(dht, op, DHT_ENOPEERS);
+    else
+        dht__op_complete(dht, op, DHT_ENOTFOUND);
+}
+
+void dht__get_lookup_done(dht_t *dht, dht__op_t *op)
+{
+    op->get->lookup_done = 1;
+    maybe_finish(dht, op);
+}
+
+/* Takes in the values this node itself holds for the key. */
+static void take_local(dht_t *dht, dht__get_state_t *g)
+{
+    const dht__value_t *local[DHT__MAX_PER_KEY];
+    size_t n = dht__store_get(dht->store, &g->key, dht->now, local, DHT__MAX_PER_KEY);
+
+    if (n > DHT__MAX_PER_KEY)
+        n = DHT__MAX_PER_KEY;
+    for (size_t i = 0; i < n; i++) {
+        const dht__value_t *lv = local[i];
+        uint64_t left = lv->expires_at - dht->now;
+        gval_t *v = val_for(g, &lv->hash);
+        if (v)
+            set_data(g, v, lv->data, lv->len, (uint32_t)(left / 1000), lv->flags);
+    }
+}
+
+int dht__get_start(dht_t *dht, dht__op_t *op, const dht_id_t *key, unsigned max_values)
+{
+    dht__get_state_t *g = calloc(1, sizeof(*g));
+
+    if (g == NULL)
+        return DHT_ENOMEM;
+    g->key = *key;
+    g->max_values = max_values;
+    op->get = g;
+    take_local(dht, g);
+    if (satisfied(g)) {
+        /* Nothing to ask the network: report from the completion queue. */
+        dht__op_complete(dht, op, 0);
+        return 0;
+    }
+    return dht__lookup_start(dht, op, key, 1);
+}
+
+void dht__get_report(dht_t *dht, dht__op_t *op)
+{
+    dht__get_state_t *g = op->get;
+    dht_value_t out[MAX_VALUES];
+    size_t n = 0;
+
+    (void)dht;
+    for (size_t i = 0; g && op->status == 0 && i < g->n; i++) {
+        const gval_t *v = &g->vals[i];
+        if (v->data == NULL)
+            continue;
+        out[n].data = v->data;
+        out[n].len = v->len;
+        out[n].ttl_s = v->ttl;
+        out[n].hash = v->hash;
+        n++;
+    }
+    op->cb.get(op->status, n ? out : NULL, n, op->arg);
+}

@@ -1,0 +1,218 @@
+/*
+ * The iterative lookup. Candidates are kept sorted by distance to the
+ * target; at most alpha requests count as in flight (one that timed out
+ * once and is being retried stops counting, so a dead node does not hold
+ * a slot). The lookup ends when the k closest candidates that have not
+ * failed have all answered.
+ */
+#include "node.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static size_t lower_bound(const dht__lookup_t *lk, const dht_id_t *id)
+{
+    size_t lo = 0, hi = lk->n;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (dht_id_cmp_distance(&lk->target, &lk->cands[mid].node.id, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static dht__cand_t *find(dht__lookup_t *lk, const dht_id_t *id)
+{
+    size_t i = lower_bound(lk, id);
+
+    if (i < lk->n && dht_id_cmp(&lk->cands[i].node.id, id) == 0)
+        return &lk->cands[i];
+    return NULL;
+}
+
+/* Inserts a new candidate in distance order; when full, the farthest goes
+ * (or the new one, if it is the farthest). */
+static void add(dht__lookup_t *lk, const dht_node_info_t *node, unsigned hops)
+{
+    size_t i = lower_bound(lk, &node->id);
+    dht__cand_t *c;
+
+    if (i < lk->n && dht_id_cmp(&lk->cands[i].node.id, &node->id) == 0)
+        return;
+    if (lk->n == lk->cap) {
+        dht__cand_t *last = &lk->cands[lk->n - 1];
+        if (i == lk->n)
+            return;
+        if (last->state == DHT__CAND_INFLIGHT)
+            lk->inflight--;
+        lk->n--;
+    }
+    memmove(&lk->cands[i + 1], &lk->cands[i], (lk->n - i) * sizeof(*c));
+    c = &lk->cands[i];
+    memset(c, 0, sizeof(*c));
+    c->node = *node;
+    c->hops = (uint8_t)(hops > 255 ? 255 : hops);
+    c->state = DHT__CAND_NEW;
+    lk->n++;
+}
+
+static void finish(dht_t *dht, dht__op_t *op)
+{
+    dht__lookup_t *lk = &op->lk;
+
+    if (lk->finished)
+        return;
+    lk->finished = 1;
+    for (size_t i = 0; i < lk->n; i++) {
+        if (lk->cands[i].state == DHT__CAND_ANSWERED) {
+            lk->stats.hops = lk->cands[i].hops;
+            break;
+        }
+    }
+    lk->stats.duration_ms = dht->now - lk->started_at;
+    dht->st.lookups_done++;
+    dht__op_lookup_done(dht, op);
+}
+
+static void on_reply(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply);
+
+static int query(dht_t *dht, dht__op_t *op, dht__cand_t *c)
+{
+    dht__lookup_t *lk = &op->lk;
+    dht__msg_t m;
+
+    m.type = lk->want_values ? DHT__FIND_VALUE : DHT__FIND_NODE;
+    m.target = lk->target;
+    m.first = 0;
+    lk->stats.requests++;
+    return dht__rpc_send(dht, &m, &c->node.addr, &c->node.id, 0, 0, on_reply, op, op->lookup_gen);
+}
+
+/* Sends what alpha allows, or ends the lookup when the k closest live
+ * candidates have all answered. */
+static void advance(dht_t *dht, dht__op_t *op)
+{
+    dht__lookup_t *lk = &op->lk;
+    unsigned seen = 0;
+    int all_answered = 1;
+
+    if (lk->finished)
+        return;
+    for (size_t i = 0; i < lk->n && seen < dht->cfg.k; i++) {
+        dht__cand_t *c = &lk->cands[i];
+        if (c->state == DHT__CAND_FAILED)
+            continue;
+        if (c->state == DHT__CAND_NEW && lk->inflight < dht->cfg.alpha) {
+            if (query(dht, op, c) != 0) {
+                c->state = DHT__CAND_FAILED;
+                continue;
+            }
+            c->state = DHT__CAND_INFLIGHT;
+            lk->inflight++;
+        }
+        seen++;
+        if (c->state != DHT__CAND_ANSWERED)
+            all_answered = 0;
+    }
+    if (all_answered)
+        finish(dht, op);
+}
+
+static void merge_nodes(dht_t *dht, dht__lookup_t *lk, const dht__msg_t *m, unsigned hops)
+{
+    for (unsigned i = 0; i < m->n_nodes; i++) {
+        const dht_node_info_t *n = &m->nodes[i];
+        if (dht_id_cmp(&n->id, &dht->self) == 0 || n->addr.port == 0)
+            continue;
+        add(lk, n, hops);
+    }
+}
+
+static void on_reply(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply)
+{
+    dht__op_t *op = rpc->op;
+    dht__lookup_t *lk = &op->lk;
+    dht__cand_t *c;
+    dht__cand_t from;
+
+    if (rpc->tag != op->lookup_gen || lk->cands == NULL)
+        return; /* an rpc of an earlier lookup of this op */
+    c = find(lk, &rpc->id);
+
+    if (status == DHT__RPC_STALLED) {
+        if (c && c->state == DHT__CAND_INFLIGHT) {
+            c->state = DHT__CAND_STALLED;
+            lk->inflight--;
+        }
+        lk->stats.requests++;
+        advance(dht, op);
+        return;
+    }
+    if (c && c->state == DHT__CAND_INFLIGHT)
+        lk->inflight--;
+    if (lk->finished || status == DHT_ECANCELED)
+        return;
+    if (status != 0 || reply->type == DHT__ERROR) {
+        lk->stats.timeouts += status != 0;
+        if (c)
+            c->state = DHT__CAND_FAILED;
+        advance(dht, op);
+        return;
+    }
+    lk->stats.replies++;
+    if (c == NULL) {
+        /* Pushed out of the candidate list while in flight: still learn. */
+        merge_nodes(dht, lk, reply, 2);
+        advance(dht, op);
+        return;
+    }
+    c->state = DHT__CAND_ANSWERED;
+    if (reply->type == DHT__NODES || reply->type == DHT__VALUES) {
+        memcpy(c->token, reply->token, sizeof(c->token));
+        c->has_token = 1;
+    }
+    from = *c; /* merging moves the array */
+    merge_nodes(dht, lk, reply, from.hops + 1u);
+    if (lk->want_values && reply->type == DHT__VALUES)
+        dht__get_on_values(dht, op, &from, reply);
+    advance(dht, op);
+}
+
+int dht__lookup_start(dht_t *dht, dht__op_t *op, const dht_id_t *target, int want_values)
+{
+    dht__lookup_t *lk = &op->lk;
+    dht__rt_node_t seed[DHT_MAX_K];
+    size_t n;
+
+    memset(lk, 0, sizeof(*lk));
+    op->lookup_gen++;
+    lk->target = *target;
+    lk->want_values = (uint8_t)(want_values != 0);
+    lk->cap = 3 * dht->cfg.k < 16 ? 16 : 3 * dht->cfg.k;
+    lk->cands = malloc(lk->cap * sizeof(*lk->cands));
+    if (lk->cands == NULL)
+        return DHT_ENOMEM;
+    lk->started_at = dht->now;
+    n = dht__rt_closest(dht->rt, target, dht->now, seed, dht->cfg.k);
+    for (size_t i = 0; i < n; i++) {
+        dht_node_info_t info = {seed[i].id, seed[i].addr};
+        add(lk, &info, 1);
+    }
+    advance(dht, op);
+    return 0;
+}
+
+void dht__lookup_stop(dht_t *dht, dht__op_t *op)
+{
+    finish(dht, op);
+}
+
+void dht__lookup_free(dht__lookup_t *lk)
+{
+    free(lk->cands);
+    lk->cands = NULL;
+    lk->n = lk->cap = 0;
+}

@@ -1,0 +1,274 @@
+/*
+ * The inside of a node: the struct behind dht_t and the internal interfaces
+ * between the core's files. Nothing here does I/O or reads a clock.
+ *
+ *   node.c    dht_new/free, message dispatch, timers, stats
+ *   rpc.c     outgoing requests: txids, timeouts, retries, reply matching
+ *   server.c  incoming requests: PING, FIND_NODE, FIND_VALUE, STORE,
+ *             GET_VALUE; tokens; per-source rate limit
+ *   lookup.c  the iterative lookup (FIND_NODE / FIND_VALUE), alpha in flight
+ *   ops.c     the operations of dht.h built on the above, and their
+ *             completion queue
+ *   get.c     dht_get: collecting, verifying and fetching values
+ */
+#ifndef DHT_NODE_H
+#define DHT_NODE_H
+
+#include "dht.h"
+#include "rng.h"
+#include "rt.h"
+#include "store.h"
+#include "wire.h"
+
+#define DHT__TOKEN_ROTATE_MS    (5u * 60u * 1000u)
+#define DHT__TICK_MS            5000u /* liveness pings, refresh checks */
+#define DHT__REFRESH_MS         (15u * 60u * 1000u)
+#define DHT__RPC_MAX            65536u /* requests in flight per node */
+#define DHT__RATE_SLOTS         64u    /* sources tracked by the rate limiter */
+#define DHT__CACHE_SIZE         8u     /* replacement cache per bucket */
+#define DHT__MAX_PER_KEY        256u   /* upper bound of cfg.store_max_per_key */
+#define DHT__BOOTSTRAP_ATTEMPTS 6u     /* pings to a bootstrap address */
+#define DHT__BOOTSTRAP_LOOKUPS  3u     /* self-lookups a bootstrap tries */
+
+typedef struct dht__op dht__op_t;
+typedef struct dht__rpc dht__rpc_t;
+
+/* Called once an rpc is over: status 0 with the reply (which may be an
+ * ERROR message), DHT_ETIMEDOUT after the last attempt, DHT_ECANCELED when
+ * the node is freed. Called with DHT__RPC_STALLED (and reply NULL) when an
+ * attempt timed out and a retry went out: the rpc is still pending. */
+#define DHT__RPC_STALLED 1
+typedef void (*dht__rpc_cb)(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply);
+
+struct dht__rpc {
+    uint32_t txid;
+    uint8_t type;     /* request type */
+    uint8_t attempts; /* sends so far */
+    uint8_t max_attempts;
+    uint8_t has_id; /* id below is known (not a bootstrap ping) */
+    dht_id_t id;
+    dht_addr_t to;
+    uint64_t sent_at; /* first send */
+    uint64_t deadline;
+    uint32_t timeout_ms; /* per attempt */
+    uint32_t heap_idx;
+    dht__rpc_cb cb;
+    dht__op_t *op; /* referenced (op->refs) while the rpc lives */
+    uintptr_t tag; /* the caller's, e.g. an index */
+    size_t len;    /* bytes kept in msg for resends; 0 = none */
+    uint8_t msg[];
+};
+
+/* A candidate of a lookup. */
+typedef struct dht__cand {
+    dht_node_info_t node;
+    uint8_t state; /* DHT__CAND_* */
+    uint8_t hops;
+    uint8_t has_token;
+    uint8_t token[DHT__WIRE_TOKEN_LEN];
+} dht__cand_t;
+
+enum { DHT__CAND_NEW, DHT__CAND_INFLIGHT, DHT__CAND_STALLED, DHT__CAND_ANSWERED, DHT__CAND_FAILED };
+
+typedef struct dht__lookup {
+    dht_id_t target;
+    uint8_t want_values; /* FIND_VALUE instead of FIND_NODE */
+    uint8_t finished;
+    unsigned inflight;  /* requests counting against alpha */
+    dht__cand_t *cands; /* sorted by distance to target */
+    size_t n, cap;
+    dht_lookup_stats_t stats;
+    uint64_t started_at;
+} dht__lookup_t;
+
+/* Per-operation kinds. */
+enum {
+    DHT__OP_PING,
+    DHT__OP_BOOTSTRAP,
+    DHT__OP_FIND_NODE,
+    DHT__OP_PUT,
+    DHT__OP_GET,
+    DHT__OP_REFRESH
+};
+
+typedef struct dht__get_state dht__get_state_t; /* get.c */
+
+struct dht__op {
+    dht__op_t *next, *prev; /* all live ops, for dht_free */
+    dht__op_t *next_done;   /* completion queue */
+    uint8_t kind;
+    uint8_t completed; /* the user callback has been queued or run */
+    unsigned refs;     /* 1 until completed, plus one per live rpc */
+    int status;
+    unsigned count;      /* ping: answered; put: stored; bootstrap: answered */
+    unsigned pending;    /* put/bootstrap: rpcs still out */
+    unsigned lookup_gen; /* which lookup of this op an rpc belongs to */
+    dht__lookup_t lk;
+    union {
+        dht_status_cb status;
+        dht_ping_cb ping;
+        dht_nodes_cb nodes;
+        dht_put_cb put;
+        dht_get_cb get;
+    } cb;
+    void *arg;
+    dht_id_t peer_id; /* ping: who answered */
+    uint8_t *value;   /* put: our copy */
+    size_t value_len;
+    uint32_t ttl;
+    uint8_t value_flags;
+    dht__get_state_t *get; /* get: collected values */
+};
+
+/* Token bucket of one request source. */
+typedef struct dht__rate_slot {
+    dht_addr_t addr;
+    uint64_t refilled_at;
+    double tokens;
+} dht__rate_slot_t;
+
+struct dht {
+    dht_config_t cfg;
+    dht_id_t self;
+    dht_io_t io;
+    uint64_t now;
+    uint64_t reported_deadline; /* last deadline told to io.wake */
+    dht__rng_t rng;
+    dht__rt_t *rt;
+    dht__store_t *store;
+
+    /* rpc.c: slots indexed by the low 16 bits of a txid, a heap by deadline */
+    dht__rpc_t **rpc_slots;
+    uint16_t *rpc_free;
+    uint32_t rpc_cap, rpc_nfree, rpc_count;
+    dht__rpc_t **rpc_heap;
+    uint32_t heap_len, heap_cap;
+
+    /* ops.c */
+    dht__op_t *ops;
+    dht__op_t *done_head, *done_tail;
+    unsigned n_ops;
+    int in_callback; /* completion queue is being drained */
+
+    /* server.c */
+    uint8_t master_secret[32];
+    uint8_t secret[32], prev_secret[32];
+    uint64_t secret_epoch;
+    uint64_t secret_rotated_at;
+    dht__rate_slot_t *rate; /* DHT__RATE_SLOTS, allocated on first request */
+
+    /* node.c */
+    int closing; /* dht_free is running: start nothing new */
+    uint64_t next_tick;
+    dht_stats_t st;
+};
+
+/* ---- node.c ---- */
+
+/* Encodes m (sender and txid filled in by the caller) and sends it, by
+ * datagram if it fits, else by stream. @return 0 or a negative code. */
+int dht__send_msg(dht_t *dht, const dht_addr_t *to, const dht__msg_t *m);
+
+/* The current time for API calls (io.clock, else the last time seen). */
+uint64_t dht__now(dht_t *dht);
+
+/* Time allowed for one attempt of a request whose request or reply
+ * carries a value of len bytes: the plain timeout for a datagram, more for
+ * a stream (room to move the bytes at 256 KiB/s or better). */
+uint32_t dht__timeout_for(const dht_t *dht, size_t len);
+
+/* Tells the shell if the next deadline moved earlier. Called at the end of
+ * every public entry point. */
+void dht__rearm(dht_t *dht);
+
+/* ---- rpc.c ---- */
+
+/* Sends request m (its txid is set here) to `to` and tracks it: resends
+ * after timeout_ms (cfg.timeout_ms if 0), up to `attempts` sends in all
+ * (1 + cfg.retries if 0) for a datagram; a stream request is sent once
+ * and given timeout_ms. id may be
+ * NULL if unknown. op, if not NULL, is referenced until the rpc ends.
+ * @return 0, DHT_EBUSY (too many rpcs), DHT_ENOMEM or a send error; on
+ *         error cb is not called and op is not referenced. */
+int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_t *id,
+                  uint32_t timeout_ms, unsigned attempts, dht__rpc_cb cb, dht__op_t *op,
+                  uintptr_t tag);
+
+/* Matches reply m from `from` to a pending rpc and completes it.
+ * @return 0, or DHT_ENOTFOUND if it matched nothing (counted). */
+int dht__rpc_reply(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from);
+
+/* Handles due timeouts. */
+void dht__rpc_timeouts(dht_t *dht, uint64_t now);
+
+/* @return the earliest rpc deadline, or UINT64_MAX. */
+uint64_t dht__rpc_next_deadline(const dht_t *dht);
+
+/* Cancels every rpc (DHT_ECANCELED) and frees the tables. */
+void dht__rpc_shutdown(dht_t *dht);
+
+/* ---- server.c ---- */
+
+/* Answers request m from `from`. @return 0 or the reason it was dropped. */
+int dht__serve(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from, dht_transport_t transport);
+
+/* Computes the token this node hands to addr under the current secret. */
+void dht__token_make(const dht_t *dht, const dht_addr_t *addr, int previous, uint8_t *out);
+
+/* Rotates the token secret when it is due. */
+void dht__token_tick(dht_t *dht, uint64_t now);
+
+/* Fills m->nodes with up to k nodes closest to target that fit in a
+ * datagram of `budget` bytes, skipping `skip` (may be NULL). @return the
+ * bytes they take. */
+size_t dht__fill_nodes(dht_t *dht, dht__msg_t *m, const dht_id_t *target, const dht_id_t *skip,
+                       size_t budget);
+
+/* ---- lookup.c ---- */
+
+/* Starts op's lookup for target, seeded from the routing table.
+ * @return 0 or DHT_ENOMEM. The lookup then proceeds on its own and calls
+ *         dht__op_lookup_done() when it ends. */
+int dht__lookup_start(dht_t *dht, dht__op_t *op, const dht_id_t *target, int want_values);
+
+/* Ends a lookup early (a get found what it needed). */
+void dht__lookup_stop(dht_t *dht, dht__op_t *op);
+
+/* Frees a lookup's memory. */
+void dht__lookup_free(dht__lookup_t *lk);
+
+/* ---- ops.c ---- */
+
+/* Allocates a live op of the given kind (refs = 1). @return NULL if out of
+ * memory or too many ops in flight (then *err says which). */
+dht__op_t *dht__op_new(dht_t *dht, int kind, void *arg, int *err);
+
+/* Queues op's user callback with status; it runs when the current entry
+ * point returns. Idempotent. */
+void dht__op_complete(dht_t *dht, dht__op_t *op, int status);
+
+/* Drops one reference; frees the op at zero. */
+void dht__op_unref(dht_t *dht, dht__op_t *op);
+
+/* Runs queued user callbacks. */
+void dht__op_run_completions(dht_t *dht);
+
+/* Called by lookup.c when op's lookup has ended. */
+void dht__op_lookup_done(dht_t *dht, dht__op_t *op);
+
+/* Called by lookup.c for every VALUES reply a FIND_VALUE lookup gets. */
+void dht__get_on_values(dht_t *dht, dht__op_t *op, const dht__cand_t *from, const dht__msg_t *m);
+
+/* Called when a get's lookup ends: fetch what is missing, then complete. */
+void dht__get_lookup_done(dht_t *dht, dht__op_t *op);
+
+/* Frees a get's collected state. */
+void dht__get_free(dht__get_state_t *g);
+
+/* Starts a get (ops.c calls it). @return 0 or a negative code. */
+int dht__get_start(dht_t *dht, dht__op_t *op, const dht_id_t *key, unsigned max_values);
+
+/* Runs user callback of a completed get. */
+void dht__get_report(dht_t *dht, dht__op_t *op);
+
+#endif /* DHT_NODE_H */

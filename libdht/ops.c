@@ -1,0 +1,392 @@
+/*
+ * The operations of dht.h (ping, bootstrap, find_node, put) and the life of
+ * an operation: a reference count (one for the pending user callback, one
+ * per rpc in flight) and a completion queue, so that user callbacks run
+ * after the core has finished its own work and never inside the call that
+ * started the operation.
+ */
+#include "node.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+dht__op_t *dht__op_new(dht_t *dht, int kind, void *arg, int *err)
+{
+    dht__op_t *op;
+
+    if (dht->closing) {
+        *err = DHT_ECLOSED;
+        return NULL;
+    }
+    if (dht->n_ops >= dht->cfg.max_ops) {
+        *err = DHT_EBUSY;
+        return NULL;
+    }
+    op = calloc(1, sizeof(*op));
+    if (op == NULL) {
+        *err = DHT_ENOMEM;
+        return NULL;
+    }
+    op->kind = (uint8_t)kind;
+    op->arg = arg;
+    op->refs = 1;
+    op->next = dht->ops;
+    if (dht->ops)
+        dht->ops->prev = op;
+    dht->ops = op;
+    dht->n_ops++;
+    return op;
+}
+
+void dht__op_complete(dht_t *dht, dht__op_t *op, int status)
+{
+    if (op->completed)
+        return;
+    op->completed = 1;
+    op->status = status;
+    op->next_done = NULL;
+    if (dht->done_tail)
+        dht->done_tail->next_done = op;
+    else
+        dht->done_head = op;
+    dht->done_tail = op;
+}
+
+void dht__op_unref(dht_t *dht, dht__op_t *op)
+{
+    if (--op->refs > 0)
+        return;
+    if (op->prev)
+        op->prev->next = op->next;
+    else
+        dht->ops = op->next;
+    if (op->next)
+        op->next->prev = op->prev;
+    dht->n_ops--;
+    dht__lookup_free(&op->lk);
+    dht__get_free(op->get);
+    free(op->value);
+    free(op);
+}
+
+/* The k closest candidates that answered, nearest first. */
+static size_t answered(const dht_t *dht, const dht__op_t *op, dht_node_info_t *out)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < op->lk.n && n < dht->cfg.k; i++)
+        if (op->lk.cands[i].state == DHT__CAND_ANSWERED)
+            out[n++] = op->lk.cands[i].node;
+    return n;
+}
+
+static void report(dht_t *dht, dht__op_t *op)
+{
+    dht_node_info_t nodes[DHT_MAX_K];
+    size_t n;
+
+    switch (op->kind) {
+    case DHT__OP_PING:
+        op->cb.ping(op->status, op->status == 0 ? &op->peer_id : NULL, op->arg);
+        break;
+    case DHT__OP_BOOTSTRAP:
+        op->cb.status(op->status, op->arg);
+        break;
+    case DHT__OP_FIND_NODE:
+        n = op->status == 0 ? answered(dht, op, nodes) : 0;
+        op->cb.nodes(op->status, nodes, n, &op->lk.stats, op->arg);
+        break;
+    case DHT__OP_PUT:
+        op->cb.put(op->status, op->status == 0 ? op->count : 0, op->arg);
+        break;
+    case DHT__OP_GET:
+        dht__get_report(dht, op);
+        break;
+    default:
+        break; /* internal operations report to nobody */
+    }
+}
+
+void dht__op_run_completions(dht_t *dht)
+{
+    /* A callback may start operations that complete at once; they join the
+     * queue and this loop runs them too. */
+    if (dht->in_callback)
+        return;
+    dht->in_callback = 1;
+    while (dht->done_head) {
+        dht__op_t *op = dht->done_head;
+        dht->done_head = op->next_done;
+        if (dht->done_head == NULL)
+            dht->done_tail = NULL;
+        report(dht, op);
+        dht__op_unref(dht, op);
+    }
+    dht->in_callback = 0;
+}
+
+/* ---- ping ---- */
+
+static void on_pong(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply)
+{
+    dht__op_t *op = rpc->op;
+
+    if (status == DHT__RPC_STALLED)
+        return;
+    if (status == 0 && reply->type == DHT__PONG) {
+        op->peer_id = reply->sender;
+        op->count++;
+        status = 0;
+    } else if (status == 0) {
+        status = DHT_EREJECTED;
+    }
+    if (op->kind == DHT__OP_PING) {
+        dht__op_complete(dht, op, status);
+        return;
+    }
+    /* Bootstrap: when the last ping is back, look up our own id. */
+    if (--op->pending > 0 || op->completed)
+        return;
+    if (op->count == 0) {
+        dht__op_complete(dht, op, DHT_ENOPEERS);
+    } else if (dht__lookup_start(dht, op, &dht->self, 0) != 0) {
+        dht__op_complete(dht, op, DHT_ENOMEM);
+    }
+}
+
+int dht_ping(dht_t *dht, const dht_addr_t *addr, dht_ping_cb cb, void *arg)
+{
+    dht__msg_t m;
+    dht__op_t *op;
+    int err;
+
+    if (dht == NULL || addr == NULL || cb == NULL)
+        return DHT_EINVAL;
+    dht__now(dht);
+    op = dht__op_new(dht, DHT__OP_PING, arg, &err);
+    if (op == NULL)
+        return err;
+    op->cb.ping = cb;
+    m.type = DHT__PING;
+    err = dht__rpc_send(dht, &m, addr, NULL, 0, 0, on_pong, op, 0);
+    if (err) {
+        op->completed = 1; /* never report: the caller got the error */
+        dht__op_unref(dht, op);
+        return err;
+    }
+    dht__rearm(dht);
+    return 0;
+}
+
+int dht_bootstrap(dht_t *dht, const dht_addr_t *addrs, size_t n, dht_status_cb cb, void *arg)
+{
+    dht__op_t *op;
+    int err;
+
+    if (dht == NULL || addrs == NULL || n == 0 || cb == NULL)
+        return DHT_EINVAL;
+    dht__now(dht);
+    op = dht__op_new(dht, DHT__OP_BOOTSTRAP, arg, &err);
+    if (op == NULL)
+        return err;
+    op->cb.status = cb;
+    for (size_t i = 0; i < n; i++) {
+        dht__msg_t m;
+        m.type = DHT__PING;
+        if (dht__rpc_send(dht, &m, &addrs[i], NULL, 0, DHT__BOOTSTRAP_ATTEMPTS, on_pong, op, 0) ==
+            0)
+            op->pending++;
+    }
+    if (op->pending == 0)
+        dht__op_complete(dht, op, DHT_ENOPEERS);
+    dht__rearm(dht);
+    return 0;
+}
+
+int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, void *arg)
+{
+    dht__op_t *op;
+    int err;
+
+    if (dht == NULL || target == NULL || cb == NULL)
+        return DHT_EINVAL;
+    dht__now(dht);
+    op = dht__op_new(dht, DHT__OP_FIND_NODE, arg, &err);
+    if (op == NULL)
+        return err;
+    op->cb.nodes = cb;
+    err = dht__lookup_start(dht, op, target, 0);
+    if (err) {
+        op->completed = 1;
+        dht__op_unref(dht, op);
+        return err;
+    }
+    dht__rearm(dht);
+    return 0;
+}
+
+/* ---- put ---- */
+
+static void put_done_if_last(dht_t *dht, dht__op_t *op)
+{
+    if (op->pending > 0)
+        return;
+    if (op->count > 0)
+        dht__op_complete(dht, op, 0);
+    else
+        dht__op_complete(dht, op, op->status ? op->status : DHT_ENOPEERS);
+}
+
+static void on_stored(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply)
+{
+    dht__op_t *op = rpc->op;
+
+    if (status == DHT__RPC_STALLED || op->completed)
+        return;
+    op->pending--;
+    if (status == 0 && reply->type == DHT__STORED)
+        op->count++;
+    else if (status == 0)
+        op->status = reply->err_code == DHT__WERR_BAD_VALUE ? DHT_EBADVALUE : DHT_EREJECTED;
+    else
+        op->status = status;
+    put_done_if_last(dht, op);
+}
+
+/* The lookup found the k closest nodes: store on each, and here too if
+ * this node is one of the k closest. */
+static void put_store_all(dht_t *dht, dht__op_t *op)
+{
+    dht_id_t hash;
+    size_t n = 0;
+    const dht__cand_t *kth = NULL;
+
+    op->status = 0;
+    for (size_t i = 0; i < op->lk.n && n < dht->cfg.k; i++) {
+        dht__cand_t *c = &op->lk.cands[i];
+        dht__msg_t m;
+        if (c->state != DHT__CAND_ANSWERED || !c->has_token)
+            continue;
+        n++;
+        kth = c;
+        m.type = DHT__STORE;
+        memcpy(m.token, c->token, sizeof(m.token));
+        m.target = op->lk.target;
+        m.ttl = op->ttl;
+        m.flags = op->value_flags;
+        m.value_len = (uint32_t)op->value_len;
+        m.value = op->value;
+        if (dht__rpc_send(dht, &m, &c->node.addr, &c->node.id, dht__timeout_for(dht, op->value_len),
+                          0, on_stored, op, 0) == 0)
+            op->pending++;
+    }
+    if (n < dht->cfg.k || dht_id_cmp_distance(&op->lk.target, &dht->self, &kth->node.id) < 0) {
+        dht_id_from_bytes(&hash, op->value, op->value_len);
+        if (dht__store_put(dht->store, &op->lk.target, &hash, op->value, op->value_len,
+                           op->value_flags, dht->now, dht->now + (uint64_t)op->ttl * 1000u) == 0)
+            op->count++;
+    }
+    put_done_if_last(dht, op);
+}
+
+int dht_put(dht_t *dht, const dht_id_t *key, const void *value, size_t len, uint32_t ttl_s,
+            dht_put_cb cb, void *arg)
+{
+    dht_id_t hash;
+    dht__op_t *op;
+    int err;
+
+    if (dht == NULL || key == NULL || (value == NULL && len > 0) || cb == NULL || ttl_s == 0)
+        return DHT_EINVAL;
+    if (len > dht->cfg.max_value_size)
+        return DHT_ETOOBIG;
+    dht__now(dht);
+    op = dht__op_new(dht, DHT__OP_PUT, arg, &err);
+    if (op == NULL)
+        return err;
+    op->cb.put = cb;
+    op->value = malloc(len ? len : 1);
+    if (op->value == NULL) {
+        err = DHT_ENOMEM;
+        goto fail;
+    }
+    if (len)
+        memcpy(op->value, value, len);
+    op->value_len = len;
+    op->ttl = ttl_s < dht->cfg.max_ttl_s ? ttl_s : dht->cfg.max_ttl_s;
+    dht_id_from_bytes(&hash, value, len);
+    op->value_flags = dht_id_cmp(&hash, key) == 0 ? DHT__VALUE_CONTENT : 0;
+    err = dht__lookup_start(dht, op, key, 0);
+    if (err)
+        goto fail;
+    dht__rearm(dht);
+    return 0;
+fail:
+    op->completed = 1;
+    dht__op_unref(dht, op);
+    return err;
+}
+
+/* The self-lookup of a bootstrap ended. If nobody answered it (all its
+ * datagrams lost, say), the node knows only its bootstrap nodes: try again
+ * a few times before giving up. */
+static void bootstrap_lookup_done(dht_t *dht, dht__op_t *op)
+{
+    dht_node_info_t nodes[DHT_MAX_K];
+
+    if (answered(dht, op, nodes) > 0) {
+        dht__op_complete(dht, op, 0);
+        return;
+    }
+    dht__lookup_free(&op->lk);
+    if (++op->pending > DHT__BOOTSTRAP_LOOKUPS || dht__lookup_start(dht, op, &dht->self, 0) != 0)
+        dht__op_complete(dht, op, DHT_ENOPEERS);
+}
+
+void dht__op_lookup_done(dht_t *dht, dht__op_t *op)
+{
+    dht_node_info_t nodes[DHT_MAX_K];
+
+    switch (op->kind) {
+    case DHT__OP_PUT:
+        put_store_all(dht, op);
+        break;
+    case DHT__OP_GET:
+        dht__get_lookup_done(dht, op);
+        break;
+    case DHT__OP_BOOTSTRAP:
+        bootstrap_lookup_done(dht, op);
+        break;
+    default:
+        dht__op_complete(dht, op, answered(dht, op, nodes) > 0 ? 0 : DHT_ENOPEERS);
+        break;
+    }
+}
+
+int dht_get(dht_t *dht, const dht_id_t *key, dht_get_cb cb, void *arg)
+{
+    return dht_get_ex(dht, key, NULL, cb, arg);
+}
+
+int dht_get_ex(dht_t *dht, const dht_id_t *key, const dht_get_opts_t *opts, dht_get_cb cb,
+               void *arg)
+{
+    dht__op_t *op;
+    int err;
+
+    if (dht == NULL || key == NULL || cb == NULL)
+        return DHT_EINVAL;
+    dht__now(dht);
+    op = dht__op_new(dht, DHT__OP_GET, arg, &err);
+    if (op == NULL)
+        return err;
+    op->cb.get = cb;
+    err = dht__get_start(dht, op, key, opts ? opts->max_values : 0);
+    if (err) {
+        op->completed = 1;
+        dht__op_unref(dht, op);
+        return err;
+    }
+    dht__rearm(dht);
+    return 0;
+}

@@ -1,0 +1,262 @@
+/*
+ * Outgoing requests. Each pending request sits in a slot; the low 16 bits
+ * of its txid are the slot index and the high 16 bits are random, so a
+ * reply finds its request in O(1) and a forged reply must guess 16 bits and
+ * come from the right address. A binary heap orders the deadlines.
+ */
+#include "node.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the deadline heap ---- */
+
+static void heap_swap(dht_t *dht, uint32_t a, uint32_t b)
+{
+    dht__rpc_t *t = dht->rpc_heap[a];
+
+    dht->rpc_heap[a] = dht->rpc_heap[b];
+    dht->rpc_heap[b] = t;
+    dht->rpc_heap[a]->heap_idx = a;
+    dht->rpc_heap[b]->heap_idx = b;
+}
+
+static void heap_up(dht_t *dht, uint32_t i)
+{
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+        if (dht->rpc_heap[parent]->deadline <= dht->rpc_heap[i]->deadline)
+            break;
+        heap_swap(dht, i, parent);
+        i = parent;
+    }
+}
+
+static void heap_down(dht_t *dht, uint32_t i)
+{
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < dht->heap_len && dht->rpc_heap[l]->deadline < dht->rpc_heap[m]->deadline)
+            m = l;
+        if (r < dht->heap_len && dht->rpc_heap[r]->deadline < dht->rpc_heap[m]->deadline)
+            m = r;
+        if (m == i)
+            return;
+        heap_swap(dht, i, m);
+        i = m;
+    }
+}
+
+static void heap_remove(dht_t *dht, dht__rpc_t *rpc)
+{
+    uint32_t i = rpc->heap_idx;
+
+    dht->heap_len--;
+    if (i != dht->heap_len) {
+        dht->rpc_heap[i] = dht->rpc_heap[dht->heap_len];
+        dht->rpc_heap[i]->heap_idx = i;
+        heap_down(dht, i);
+        heap_up(dht, i);
+    }
+}
+
+/* ---- slots ---- */
+
+/* Doubles the slot table (and the heap with it), up to DHT__RPC_MAX. */
+static int grow(dht_t *dht)
+{
+    uint32_t cap = dht->rpc_cap ? dht->rpc_cap * 2 : 16;
+    dht__rpc_t **slots, **heap;
+    uint16_t *freel;
+
+    if (dht->rpc_cap >= DHT__RPC_MAX)
+        return DHT_EBUSY;
+    slots = realloc(dht->rpc_slots, cap * sizeof(*slots));
+    if (slots == NULL)
+        return DHT_ENOMEM;
+    dht->rpc_slots = slots;
+    heap = realloc(dht->rpc_heap, cap * sizeof(*heap));
+    if (heap == NULL)
+        return DHT_ENOMEM;
+    dht->rpc_heap = heap;
+    freel = realloc(dht->rpc_free, cap * sizeof(*freel));
+    if (freel == NULL)
+        return DHT_ENOMEM;
+    dht->rpc_free = freel;
+    /* New slots go on the free list highest first, so low ones are used
+     * first. */
+    for (uint32_t i = cap; i > dht->rpc_cap; i--) {
+        slots[i - 1] = NULL;
+        freel[dht->rpc_nfree++] = (uint16_t)(i - 1);
+    }
+    dht->rpc_cap = cap;
+    dht->heap_cap = cap;
+    return 0;
+}
+
+static uint32_t slot_of(uint32_t txid)
+{
+    return txid & 0xffffu;
+}
+
+/* Takes rpc out of the tables; the caller frees it. */
+static void detach(dht_t *dht, dht__rpc_t *rpc)
+{
+    uint32_t slot = slot_of(rpc->txid);
+
+    heap_remove(dht, rpc);
+    dht->rpc_slots[slot] = NULL;
+    dht->rpc_free[dht->rpc_nfree++] = (uint16_t)slot;
+    dht->rpc_count--;
+}
+
+/* Ends rpc: calls its callback, drops its op reference, frees it. */
+static void finish(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply)
+{
+    dht__op_t *op = rpc->op;
+
+    detach(dht, rpc);
+    rpc->cb(dht, rpc, status, reply);
+    if (op)
+        dht__op_unref(dht, op);
+    free(rpc);
+}
+
+static int transmit(dht_t *dht, dht__rpc_t *rpc, const dht__msg_t *m)
+{
+    if (rpc->len > 0) {
+        int err = dht->io.send(dht->io.arg, &rpc->to, DHT_TRANSPORT_DATAGRAM, rpc->msg, rpc->len);
+        if (err < 0) {
+            dht->st.send_errors++;
+            return err;
+        }
+        dht->st.msgs_sent++;
+        dht->st.bytes_sent += rpc->len;
+        return 0;
+    }
+    return dht__send_msg(dht, &rpc->to, m);
+}
+
+int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_t *id,
+                  uint32_t timeout_ms, unsigned attempts, dht__rpc_cb cb, dht__op_t *op,
+                  uintptr_t tag)
+{
+    size_t size = dht__wire_size(m);
+    int stream = size > DHT_MAX_DATAGRAM;
+    dht__rpc_t *rpc;
+    uint32_t slot;
+    int err;
+
+    if (dht->closing)
+        return DHT_ECLOSED;
+    if (dht->rpc_nfree == 0 && (err = grow(dht)) != 0)
+        return err;
+    rpc = malloc(sizeof(*rpc) + (stream ? 0 : size));
+    if (rpc == NULL)
+        return DHT_ENOMEM;
+    memset(rpc, 0, sizeof(*rpc));
+    slot = dht->rpc_free[dht->rpc_nfree - 1];
+    rpc->txid = (uint32_t)(dht__rng_next(&dht->rng) & 0xffff0000u) | slot;
+    m->txid = rpc->txid;
+    m->sender = dht->self;
+    rpc->type = m->type;
+    rpc->to = *to;
+    if (id) {
+        rpc->id = *id;
+        rpc->has_id = 1;
+    }
+    rpc->timeout_ms = timeout_ms ? timeout_ms : dht->cfg.timeout_ms;
+    /* A stream is reliable: no resend, but room for the bytes to move. */
+    rpc->max_attempts = (uint8_t)(stream ? 1 : attempts ? attempts : 1 + dht->cfg.retries);
+    if (!stream) {
+        rpc->len = dht__wire_encode(m, rpc->msg, size);
+        if (rpc->len == 0) {
+            free(rpc);
+            return DHT_EPROTO;
+        }
+    }
+    err = transmit(dht, rpc, m);
+    if (err < 0) {
+        free(rpc);
+        return err;
+    }
+    rpc->attempts = 1;
+    rpc->sent_at = dht->now;
+    rpc->deadline = dht->now + rpc->timeout_ms;
+    rpc->cb = cb;
+    rpc->op = op;
+    rpc->tag = tag;
+    if (op)
+        op->refs++;
+    dht->rpc_nfree--;
+    dht->rpc_slots[slot] = rpc;
+    rpc->heap_idx = dht->heap_len;
+    dht->rpc_heap[dht->heap_len++] = rpc;
+    heap_up(dht, rpc->heap_idx);
+    dht->rpc_count++;
+    return 0;
+}
+
+/* @return 1 if reply type rt answers request type q. */
+static int answers(uint8_t q, uint8_t rt)
+{
+    return rt == DHT__ERROR || rt == (q | 0x80);
+}
+
+int dht__rpc_reply(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from)
+{
+    uint32_t slot = slot_of(m->txid);
+    dht__rpc_t *rpc = slot < dht->rpc_cap ? dht->rpc_slots[slot] : NULL;
+
+    if (rpc == NULL || rpc->txid != m->txid || !dht_addr_equal(&rpc->to, from) ||
+        !answers(rpc->type, m->type)) {
+        dht->st.dropped_unsolicited++;
+        return DHT_ENOTFOUND;
+    }
+    /* A node that answers under another id than the one we asked: the old
+     * entry is stale; the routing table learns the new one below. */
+    if (rpc->has_id && dht_id_cmp(&rpc->id, &m->sender) != 0)
+        dht__rt_failed(dht->rt, &rpc->id, dht->now);
+    if (dht__rt_update(dht->rt, &m->sender, from, dht->now, DHT__RT_REPLY) < 0) {
+        /* Out of memory for a bucket split: the reply still counts. */
+    }
+    finish(dht, rpc, 0, m);
+    return 0;
+}
+
+void dht__rpc_timeouts(dht_t *dht, uint64_t now)
+{
+    while (dht->heap_len > 0 && dht->rpc_heap[0]->deadline <= now) {
+        dht__rpc_t *rpc = dht->rpc_heap[0];
+
+        dht->st.rpc_timeouts++;
+        if (rpc->attempts < rpc->max_attempts && transmit(dht, rpc, NULL) == 0) {
+            rpc->attempts++;
+            rpc->deadline = now + rpc->timeout_ms;
+            heap_down(dht, 0);
+            rpc->cb(dht, rpc, DHT__RPC_STALLED, NULL);
+            continue;
+        }
+        if (rpc->has_id)
+            dht__rt_failed(dht->rt, &rpc->id, now);
+        finish(dht, rpc, DHT_ETIMEDOUT, NULL);
+    }
+}
+
+uint64_t dht__rpc_next_deadline(const dht_t *dht)
+{
+    return dht->heap_len > 0 ? dht->rpc_heap[0]->deadline : UINT64_MAX;
+}
+
+void dht__rpc_shutdown(dht_t *dht)
+{
+    while (dht->heap_len > 0)
+        finish(dht, dht->rpc_heap[dht->heap_len - 1], DHT_ECANCELED, NULL);
+    free(dht->rpc_slots);
+    free(dht->rpc_heap);
+    free(dht->rpc_free);
+    dht->rpc_slots = NULL;
+    dht->rpc_heap = NULL;
+    dht->rpc_free = NULL;
+    dht->rpc_cap = dht->rpc_nfree = 0;
+}

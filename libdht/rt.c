@@ -1,0 +1,628 @@
+/*
+ * The routing table: k-buckets split along the own id (see rt.h).
+ *
+ * Memory is what matters here: the simulator holds up to 100,000 tables in
+ * one process. A table is one small struct and a growable array of bucket
+ * structs; a bucket's node array (k slots) and cache array (cache_size slots)
+ * are allocated only when the first entry arrives, and a split hands a whole
+ * array over instead of copying it when every entry moves.
+ *
+ * Whenever a rule picks one entry among several (the bad node to replace,
+ * the cache entry to push out or promote, the node to ping), ties on
+ * last_seen are broken by the smaller id, so the outcome never depends on
+ * the order of the slots.
+ */
+#include "rt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One array of a bucket: its nodes or its replacement cache. A node array
+ * holds k nodes followed by k failure times (the time of the last failed()
+ * call for the node in the same slot, for dht__rt_ping_candidate()); a cache
+ * array holds cache_size nodes only. */
+typedef struct slots {
+    dht__rt_node_t *v; /* NULL until the first entry */
+    unsigned n;
+} slots_t;
+
+typedef struct bucket {
+    slots_t nodes;
+    slots_t cache;
+    uint64_t last_changed;
+} bucket_t;
+
+struct dht__rt {
+    dht_id_t self;
+    unsigned k;
+    unsigned cache_size;
+    size_t nb;         /* buckets in use, 1..DHT__RT_MAX_BUCKETS */
+    bucket_t *buckets; /* nb of them (the allocation may hold more) */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                            */
+/* ------------------------------------------------------------------------ */
+
+static uint64_t age(uint64_t now, uint64_t t)
+{
+    return now > t ? now - t : 0;
+}
+
+/* Same family, port and address bytes (4 of them for IPv4). */
+static int same_addr(const dht_addr_t *a, const dht_addr_t *b)
+{
+    size_t len = a->family == DHT_AF_INET ? 4 : sizeof a->ip;
+
+    return a->family == b->family && a->port == b->port && memcmp(a->ip, b->ip, len) == 0;
+}
+
+/* @return 1 if a was seen before b (or at the same time with a smaller id). */
+static int older(const dht__rt_node_t *a, const dht__rt_node_t *b)
+{
+    if (a->last_seen != b->last_seen)
+        return a->last_seen < b->last_seen;
+    return dht_id_cmp(&a->id, &b->id) < 0;
+}
+
+/* @return 1 if a was seen after b (or at the same time with a smaller id). */
+static int newer(const dht__rt_node_t *a, const dht__rt_node_t *b)
+{
+    if (a->last_seen != b->last_seen)
+        return a->last_seen > b->last_seen;
+    return dht_id_cmp(&a->id, &b->id) < 0;
+}
+
+static unsigned depth_of(const dht__rt_t *rt, const dht_id_t *id)
+{
+    return dht_id_common_prefix(&rt->self, id);
+}
+
+static size_t bucket_index(const dht__rt_t *rt, const dht_id_t *id)
+{
+    size_t d = depth_of(rt, id);
+
+    return d < rt->nb - 1 ? d : rt->nb - 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Slot arrays                                                              */
+/* ------------------------------------------------------------------------ */
+
+static size_t slots_bytes(const dht__rt_t *rt, int cache)
+{
+    if (cache)
+        return (size_t)rt->cache_size * sizeof(dht__rt_node_t);
+    return (size_t)rt->k * (sizeof(dht__rt_node_t) + sizeof(uint64_t));
+}
+
+/* @return the failure times of a node array, or NULL for a cache. */
+static uint64_t *fail_times(const dht__rt_t *rt, const slots_t *s, int cache)
+{
+    if (cache || s->v == NULL)
+        return NULL;
+    return (uint64_t *)(void *)(s->v + rt->k);
+}
+
+/* Allocates the array of s if it has none yet. @return 0 or DHT_ENOMEM. */
+static int slots_reserve(const dht__rt_t *rt, slots_t *s, int cache)
+{
+    if (s->v == NULL)
+        s->v = malloc(slots_bytes(rt, cache));
+    return s->v == NULL ? DHT_ENOMEM : 0;
+}
+
+/* @return the slot holding id, or -1. */
+static int slots_find(const slots_t *s, const dht_id_t *id)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        if (dht_id_cmp(&s->v[i].id, id) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Copies slot i of from (and its failure time) to slot j of to. */
+static void slot_copy(const dht__rt_t *rt, slots_t *to, unsigned j, const slots_t *from, unsigned i,
+                      int cache)
+{
+    uint64_t *tt = fail_times(rt, to, cache);
+    uint64_t *ft = fail_times(rt, from, cache);
+
+    to->v[j] = from->v[i];
+    if (tt != NULL)
+        tt[j] = ft[i];
+}
+
+/* Removes slot i, moving the last entry into its place. */
+static void slots_remove(const dht__rt_t *rt, slots_t *s, unsigned i, int cache)
+{
+    s->n--;
+    if (i != s->n)
+        slot_copy(rt, s, i, s, s->n, cache);
+}
+
+/* @return the slot of the entry seen longest ago, bad ones only if
+ *         bad_only, or -1 if there is none. */
+static int slots_oldest(const slots_t *s, int bad_only)
+{
+    int best = -1;
+
+    for (unsigned i = 0; i < s->n; i++) {
+        if (bad_only && s->v[i].fails < DHT__RT_BAD_FAILS)
+            continue;
+        if (best < 0 || older(&s->v[i], &s->v[best]))
+            best = (int)i;
+    }
+    return best;
+}
+
+static unsigned slots_count_deeper(const dht__rt_t *rt, const slots_t *s, unsigned depth)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < s->n; i++)
+        n += depth_of(rt, &s->v[i].id) > depth;
+    return n;
+}
+
+/* Moves the entries of from sharing more than depth bits with the own id to
+ * the empty slots to. If they all move, to takes the array itself; otherwise
+ * to->v must already be allocated (or nothing moves). */
+static void slots_move_deeper(const dht__rt_t *rt, slots_t *from, slots_t *to, unsigned depth,
+                              unsigned movers, int cache)
+{
+    unsigned keep = 0;
+
+    if (movers == 0)
+        return;
+    if (movers == from->n) {
+        *to = *from;
+        from->v = NULL;
+        from->n = 0;
+        return;
+    }
+    for (unsigned i = 0; i < from->n; i++) {
+        if (depth_of(rt, &from->v[i].id) > depth)
+            slot_copy(rt, to, to->n++, from, i, cache);
+        else
+            slot_copy(rt, from, keep++, from, i, cache);
+    }
+    from->n = keep;
+}
+
+/* Appends every entry of from to to (which has room: they were one array
+ * before a split) and frees from's array. Never allocates. */
+static void slots_merge(const dht__rt_t *rt, slots_t *to, slots_t *from, int cache)
+{
+    if (to->v == NULL) {
+        *to = *from;
+    } else {
+        for (unsigned i = 0; i < from->n; i++)
+            slot_copy(rt, to, to->n++, from, i, cache);
+        free(from->v);
+    }
+    from->v = NULL;
+    from->n = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Creation                                                                 */
+/* ------------------------------------------------------------------------ */
+
+dht__rt_t *dht__rt_new(const dht_id_t *self, unsigned k, unsigned cache_size)
+{
+    const size_t per_node = sizeof(dht__rt_node_t) + sizeof(uint64_t);
+    dht__rt_t *rt;
+
+    if (k == 0 || k > SIZE_MAX / per_node || cache_size > SIZE_MAX / per_node)
+        return NULL;
+    rt = calloc(1, sizeof *rt);
+    if (rt == NULL)
+        return NULL;
+    rt->buckets = calloc(1, sizeof *rt->buckets);
+    if (rt->buckets == NULL) {
+        free(rt);
+        return NULL;
+    }
+    rt->self = *self;
+    rt->k = k;
+    rt->cache_size = cache_size;
+    rt->nb = 1;
+    return rt;
+}
+
+void dht__rt_free(dht__rt_t *rt)
+{
+    if (rt == NULL)
+        return;
+    for (size_t i = 0; i < rt->nb; i++) {
+        free(rt->buckets[i].nodes.v);
+        free(rt->buckets[i].cache.v);
+    }
+    free(rt->buckets);
+    free(rt);
+}
+
+dht__rt_state_t dht__rt_state(const dht__rt_node_t *n, uint64_t now)
+{
+    if (n->fails >= DHT__RT_BAD_FAILS)
+        return DHT__RT_BAD;
+    if (n->last_reply != 0 && age(now, n->last_seen) < DHT__RT_GOOD_MS)
+        return DHT__RT_GOOD;
+    return DHT__RT_QUESTIONABLE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Splitting                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Splits the last bucket in two: entries sharing exactly nb-1 bits with the
+ * own id stay, deeper ones go to a new last bucket.
+ * @return 0, or DHT_ENOMEM with the table unchanged. */
+static int split(dht__rt_t *rt)
+{
+    unsigned depth = (unsigned)rt->nb - 1;
+    bucket_t *grown, *old, *neu;
+    unsigned mn, mc;
+
+    grown = realloc(rt->buckets, (rt->nb + 1) * sizeof *grown);
+    if (grown == NULL)
+        return DHT_ENOMEM;
+    rt->buckets = grown;
+    old = &grown[depth];
+    neu = &grown[depth + 1];
+    memset(neu, 0, sizeof *neu);
+
+    /* Allocate everything first, so that a failure leaves no trace. */
+    mn = slots_count_deeper(rt, &old->nodes, depth);
+    mc = slots_count_deeper(rt, &old->cache, depth);
+    if (mn > 0 && mn < old->nodes.n && slots_reserve(rt, &neu->nodes, 0) < 0)
+        return DHT_ENOMEM;
+    if (mc > 0 && mc < old->cache.n && slots_reserve(rt, &neu->cache, 1) < 0) {
+        free(neu->nodes.v);
+        return DHT_ENOMEM;
+    }
+    slots_move_deeper(rt, &old->nodes, &neu->nodes, depth, mn, 0);
+    slots_move_deeper(rt, &old->cache, &neu->cache, depth, mc, 1);
+    neu->last_changed = old->last_changed;
+    rt->nb++;
+    return 0;
+}
+
+/* Undoes split(): merges the last bucket back into the one before. */
+static void unsplit(dht__rt_t *rt)
+{
+    bucket_t *prev = &rt->buckets[rt->nb - 2];
+    bucket_t *last = &rt->buckets[rt->nb - 1];
+
+    slots_merge(rt, &prev->nodes, &last->nodes, 0);
+    slots_merge(rt, &prev->cache, &last->cache, 1);
+    rt->nb--;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Updates                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* @return 1 if a message from addr must be ignored because n is good and
+ *         lives elsewhere. */
+static int would_move_good(const dht__rt_node_t *n, const dht_addr_t *addr, uint64_t now)
+{
+    return !same_addr(&n->addr, addr) && dht__rt_state(n, now) == DHT__RT_GOOD;
+}
+
+/* Applies a message from a known node (bucket or cache) to n. */
+static void heard(dht__rt_node_t *n, const dht_addr_t *addr, uint64_t now, dht__rt_event_t ev)
+{
+    if (!same_addr(&n->addr, addr))
+        n->addr = *addr;
+    n->last_seen = now;
+    if (ev == DHT__RT_REPLY) {
+        n->last_reply = now;
+        n->fails = 0;
+    }
+}
+
+static void fresh(dht__rt_node_t *n, const dht_id_t *id, const dht_addr_t *addr, uint64_t now,
+                  dht__rt_event_t ev)
+{
+    memset(n, 0, sizeof *n);
+    n->id = *id;
+    n->addr = *addr;
+    n->last_seen = now;
+    n->last_reply = ev == DHT__RT_REPLY ? now : 0;
+}
+
+/* Puts a new node into slot i of b's nodes (a free one or a bad node's) and
+ * drops it from b's cache. The array must exist. */
+static void put_node(dht__rt_t *rt, bucket_t *b, unsigned i, const dht_id_t *id,
+                     const dht_addr_t *addr, uint64_t now, dht__rt_event_t ev)
+{
+    int c = slots_find(&b->cache, id);
+
+    if (c >= 0)
+        slots_remove(rt, &b->cache, (unsigned)c, 1);
+    fresh(&b->nodes.v[i], id, addr, now, ev);
+    fail_times(rt, &b->nodes, 0)[i] = 0;
+    if (i == b->nodes.n)
+        b->nodes.n++;
+    b->last_changed = now;
+}
+
+/* Keeps a node that found its bucket full in the bucket's cache.
+ * @return CACHED, IGNORED if there is no cache, or DHT_ENOMEM. */
+static int to_cache(dht__rt_t *rt, bucket_t *b, const dht_id_t *id, const dht_addr_t *addr,
+                    uint64_t now, dht__rt_event_t ev)
+{
+    int c = slots_find(&b->cache, id);
+    unsigned i;
+
+    if (c >= 0) {
+        heard(&b->cache.v[c], addr, now, ev);
+        return DHT__RT_CACHED;
+    }
+    if (rt->cache_size == 0)
+        return DHT__RT_IGNORED;
+    if (slots_reserve(rt, &b->cache, 1) < 0)
+        return DHT_ENOMEM;
+    if (b->cache.n < rt->cache_size)
+        i = b->cache.n++;
+    else
+        i = (unsigned)slots_oldest(&b->cache, 0);
+    fresh(&b->cache.v[i], id, addr, now, ev);
+    return DHT__RT_CACHED;
+}
+
+/* Inserts a node that is in no bucket, splitting as needed.
+ * @return ADDED, CACHED, IGNORED, or DHT_ENOMEM with the table unchanged. */
+static int insert(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, uint64_t now,
+                  dht__rt_event_t ev)
+{
+    size_t splits = 0;
+    int rc;
+
+    for (;;) {
+        size_t bi = bucket_index(rt, id);
+        bucket_t *b = &rt->buckets[bi];
+        int bad;
+
+        if (b->nodes.n < rt->k) {
+            rc = slots_reserve(rt, &b->nodes, 0);
+            if (rc == 0) {
+                put_node(rt, b, b->nodes.n, id, addr, now, ev);
+                rc = DHT__RT_ADDED;
+            }
+            break;
+        }
+        bad = slots_oldest(&b->nodes, 1);
+        if (bad >= 0) {
+            put_node(rt, b, (unsigned)bad, id, addr, now, ev);
+            rc = DHT__RT_ADDED;
+            break;
+        }
+        if (bi + 1 < rt->nb || rt->nb >= DHT__RT_MAX_BUCKETS) {
+            rc = to_cache(rt, b, id, addr, now, ev);
+            break;
+        }
+        rc = split(rt);
+        if (rc < 0)
+            break;
+        splits++;
+    }
+    if (rc < 0)
+        while (splits-- > 0)
+            unsplit(rt);
+    return rc;
+}
+
+int dht__rt_update(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, uint64_t now,
+                   dht__rt_event_t ev)
+{
+    bucket_t *b;
+    int i;
+
+    if (dht_id_cmp(id, &rt->self) == 0)
+        return DHT__RT_IGNORED;
+    b = &rt->buckets[bucket_index(rt, id)];
+    i = slots_find(&b->nodes, id);
+    if (i >= 0) {
+        if (would_move_good(&b->nodes.v[i], addr, now))
+            return DHT__RT_IGNORED;
+        heard(&b->nodes.v[i], addr, now, ev);
+        if (ev == DHT__RT_REPLY)
+            b->last_changed = now;
+        return DHT__RT_UPDATED;
+    }
+    /* A good cache entry does not move either, even into the bucket. */
+    i = slots_find(&b->cache, id);
+    if (i >= 0 && would_move_good(&b->cache.v[i], addr, now))
+        return DHT__RT_IGNORED;
+    return insert(rt, id, addr, now, ev);
+}
+
+int dht__rt_failed(dht__rt_t *rt, const dht_id_t *id, uint64_t now)
+{
+    bucket_t *b = &rt->buckets[bucket_index(rt, id)];
+    int i = slots_find(&b->nodes, id);
+    int c;
+
+    if (i < 0)
+        return -1;
+    if (b->nodes.v[i].fails < UINT8_MAX)
+        b->nodes.v[i].fails++;
+    fail_times(rt, &b->nodes, 0)[i] = now;
+    if (b->nodes.v[i].fails < DHT__RT_BAD_FAILS || b->cache.n == 0)
+        return 0;
+
+    /* Bad, and a replacement is waiting: the newest cache entry. */
+    c = 0;
+    for (unsigned j = 1; j < b->cache.n; j++)
+        if (newer(&b->cache.v[j], &b->cache.v[c]))
+            c = (int)j;
+    b->nodes.v[i] = b->cache.v[c];
+    fail_times(rt, &b->nodes, 0)[i] = 0;
+    slots_remove(rt, &b->cache, (unsigned)c, 1);
+    b->last_changed = now;
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Queries                                                                  */
+/* ------------------------------------------------------------------------ */
+
+const dht__rt_node_t *dht__rt_find(const dht__rt_t *rt, const dht_id_t *id)
+{
+    const bucket_t *b = &rt->buckets[bucket_index(rt, id)];
+    int i = slots_find(&b->nodes, id);
+
+    return i < 0 ? NULL : &b->nodes.v[i];
+}
+
+/* Inserts n into out[0..*len), kept sorted by distance to target and at
+ * most max long; n is dropped if max nearer ones are already there. */
+static void keep_nearest(const dht_id_t *target, dht__rt_node_t *out, size_t *len, size_t max,
+                         const dht__rt_node_t *n)
+{
+    size_t lo = 0, hi = *len, shift;
+
+    if (*len == max && dht_id_cmp_distance(target, &n->id, &out[max - 1].id) >= 0)
+        return;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (dht_id_cmp_distance(target, &out[mid].id, &n->id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    shift = (*len < max ? *len : max - 1) - lo;
+    memmove(&out[lo + 1], &out[lo], shift * sizeof *out);
+    out[lo] = *n;
+    if (*len < max)
+        (*len)++;
+}
+
+static void gather(const bucket_t *b, const dht_id_t *target, uint64_t now, dht__rt_node_t *out,
+                   size_t *len, size_t max)
+{
+    for (unsigned i = 0; i < b->nodes.n; i++)
+        if (dht__rt_state(&b->nodes.v[i], now) != DHT__RT_BAD)
+            keep_nearest(target, out, len, max, &b->nodes.v[i]);
+}
+
+/*
+ * With t the common prefix of target and the own id, the buckets fall into
+ * groups whose distances to target do not overlap, nearest group first:
+ *   - bucket g = min(t, nb-1): its nodes agree with target on bit t (or,
+ *     for the last bucket, on every bit down to nb-1 at least);
+ *   - the buckets deeper than g, together: they disagree with target on
+ *     bit t but agree on every bit before it;
+ *   - then bucket g-1, g-2, ..., 0: bucket j first disagrees on bit j.
+ * So whole groups are taken in that order until max nodes are in; within a
+ * group keep_nearest() selects and sorts.
+ */
+size_t dht__rt_closest(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
+                       dht__rt_node_t *out, size_t max)
+{
+    size_t g = bucket_index(rt, target);
+    size_t len = 0;
+
+    if (max == 0)
+        return 0;
+    gather(&rt->buckets[g], target, now, out, &len, max);
+    if (len < max)
+        for (size_t j = g + 1; j < rt->nb; j++)
+            gather(&rt->buckets[j], target, now, out, &len, max);
+    for (size_t j = g; j-- > 0 && len < max;)
+        gather(&rt->buckets[j], target, now, out, &len, max);
+    return len;
+}
+
+size_t dht__rt_count(const dht__rt_t *rt, uint64_t now, size_t *good, size_t *questionable,
+                     size_t *bad)
+{
+    size_t by_state[3] = {0, 0, 0};
+    size_t total = 0;
+
+    for (size_t i = 0; i < rt->nb; i++) {
+        const slots_t *s = &rt->buckets[i].nodes;
+        for (unsigned j = 0; j < s->n; j++)
+            by_state[dht__rt_state(&s->v[j], now)]++;
+        total += s->n;
+    }
+    if (good != NULL)
+        *good = by_state[DHT__RT_GOOD];
+    if (questionable != NULL)
+        *questionable = by_state[DHT__RT_QUESTIONABLE];
+    if (bad != NULL)
+        *bad = by_state[DHT__RT_BAD];
+    return total;
+}
+
+size_t dht__rt_bucket_count(const dht__rt_t *rt)
+{
+    return rt->nb;
+}
+
+int dht__rt_bucket(const dht__rt_t *rt, size_t i, dht__rt_bucket_view_t *out)
+{
+    const bucket_t *b;
+
+    if (i >= rt->nb)
+        return DHT_EINVAL;
+    b = &rt->buckets[i];
+    out->nodes = b->nodes.v;
+    out->n_nodes = b->nodes.n;
+    out->cache = b->cache.v;
+    out->n_cache = b->cache.n;
+    out->last_changed = b->last_changed;
+    return 0;
+}
+
+int dht__rt_random_id_in_bucket(const dht__rt_t *rt, size_t i, const uint8_t *random, dht_id_t *out)
+{
+    size_t whole = i / 8;
+    uint8_t mask = (uint8_t)(0xff00u >> (i % 8)); /* the first i % 8 bits */
+
+    if (i >= rt->nb)
+        return DHT_EINVAL;
+    memcpy(out->b, random, DHT_ID_LEN);
+    memcpy(out->b, rt->self.b, whole);
+    out->b[whole] = (uint8_t)((rt->self.b[whole] & mask) | (out->b[whole] & ~mask));
+    if (i + 1 < rt->nb) {
+        uint8_t bit = (uint8_t)(0x80u >> (i % 8));
+        out->b[whole] = (uint8_t)((out->b[whole] & ~bit) | (~rt->self.b[whole] & bit));
+    }
+    return 0;
+}
+
+void dht__rt_touch_bucket(dht__rt_t *rt, size_t i, uint64_t now)
+{
+    if (i < rt->nb)
+        rt->buckets[i].last_changed = now;
+}
+
+int dht__rt_ping_candidate(const dht__rt_t *rt, uint64_t now, uint64_t min_age_ms,
+                           dht__rt_node_t *out)
+{
+    const dht__rt_node_t *best = NULL;
+
+    for (size_t i = 0; i < rt->nb; i++) {
+        const bucket_t *b = &rt->buckets[i];
+        const uint64_t *failed_at = fail_times(rt, &b->nodes, 0);
+
+        if (b->nodes.n < rt->k || b->cache.n == 0)
+            continue;
+        for (unsigned j = 0; j < b->nodes.n; j++) {
+            const dht__rt_node_t *n = &b->nodes.v[j];
+            if (dht__rt_state(n, now) != DHT__RT_QUESTIONABLE ||
+                age(now, n->last_seen) < min_age_ms || age(now, failed_at[j]) < min_age_ms)
+                continue;
+            if (best == NULL || older(n, best))
+                best = n;
+        }
+    }
+    if (best == NULL)
+        return 0;
+    *out = *best;
+    return 1;
+}

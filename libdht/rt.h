@@ -1,0 +1,144 @@
+/*
+ * The routing table: k-buckets split along the own id, with a replacement
+ * cache per bucket and good / questionable / bad node states.
+ *
+ * Pure code: no I/O, no clock (times are passed in, milliseconds). The core
+ * (node.c) tells the table what it saw; the table never sends anything.
+ *
+ * Buckets. With nb buckets, bucket i < nb-1 holds the nodes whose common
+ * prefix with the own id is exactly i bits; the last bucket holds every node
+ * sharing at least nb-1 bits (it is the one that contains the own id). So the
+ * buckets tile the whole id space. Only the last bucket splits: when it is
+ * full and a node that falls in it is added, it becomes buckets nb-1 and nb.
+ * At most 256 buckets; the own id is never in the table.
+ *
+ * States, as in BitTorrent's BEP 5:
+ *   bad          fails >= DHT__RT_BAD_FAILS consecutive requests unanswered;
+ *   good         answered one of our requests, and was heard from (any
+ *                message) within DHT__RT_GOOD_MS;
+ *   questionable otherwise (never answered us, or silent for too long).
+ */
+#ifndef DHT_RT_H
+#define DHT_RT_H
+
+#include "dht.h"
+
+#define DHT__RT_BAD_FAILS   2
+#define DHT__RT_GOOD_MS     (15u * 60u * 1000u)
+#define DHT__RT_MAX_BUCKETS 256
+
+typedef struct dht__rt_node {
+    dht_id_t id;
+    dht_addr_t addr;
+    uint64_t last_seen;  /* last message of any kind from it */
+    uint64_t last_reply; /* last reply to one of our requests; 0 = never */
+    uint8_t fails;       /* consecutive requests it left unanswered */
+} dht__rt_node_t;
+
+typedef enum dht__rt_state {
+    DHT__RT_GOOD = 0,
+    DHT__RT_QUESTIONABLE = 1,
+    DHT__RT_BAD = 2,
+} dht__rt_state_t;
+
+/* How a node was heard from. */
+typedef enum dht__rt_event {
+    DHT__RT_QUERY = 0,  /* it sent us a request */
+    DHT__RT_REPLY = 1,  /* it answered a request of ours */
+    DHT__RT_INSERT = 2, /* inserted by the application (dht_insert_node) */
+} dht__rt_event_t;
+
+/* What dht__rt_update() did. */
+typedef enum dht__rt_result {
+    DHT__RT_ADDED = 0,   /* new node, now in a bucket */
+    DHT__RT_UPDATED = 1, /* already in a bucket; times refreshed */
+    DHT__RT_CACHED = 2,  /* bucket full: kept in the replacement cache */
+    DHT__RT_IGNORED = 3, /* own id, or a good node's address would change */
+} dht__rt_result_t;
+
+typedef struct dht__rt dht__rt_t;
+
+/* Creates an empty table (one bucket) for own id self, k nodes per bucket
+ * and cache_size replacement entries per bucket.
+ * @return the table, or NULL if out of memory or k == 0. */
+dht__rt_t *dht__rt_new(const dht_id_t *self, unsigned k, unsigned cache_size);
+
+/* Frees the table. Accepts NULL. */
+void dht__rt_free(dht__rt_t *rt);
+
+/* @return the state of n at time now. */
+dht__rt_state_t dht__rt_state(const dht__rt_node_t *n, uint64_t now);
+
+/* Records that node (id, addr) was heard from at time now.
+ * - Known node: last_seen = now; on a REPLY also last_reply = now and
+ *   fails = 0. If addr differs, the address is updated unless the node is
+ *   good (then the message is IGNORED: a good node does not move).
+ * - New node, bucket not full: ADDED.
+ * - New node, bucket full: a bad node in it is replaced (ADDED); otherwise,
+ *   if it is the last bucket and fewer than 256 buckets exist, the bucket
+ *   splits and the insertion is retried; otherwise the node goes to (or is
+ *   refreshed in) the bucket's replacement cache, pushing out the cache
+ *   entry with the oldest last_seen when the cache is full (CACHED).
+ * A new node starts with fails = 0, last_seen = now and last_reply = now
+ * for a REPLY, 0 otherwise. Own id: IGNORED.
+ * @return what happened, or DHT_ENOMEM (negative) if a split could not
+ *         allocate; the table is then unchanged. */
+int dht__rt_update(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, uint64_t now,
+                   dht__rt_event_t ev);
+
+/* Records that a request to node id went unanswered. When the node thereby
+ * becomes bad and its bucket's replacement cache is not empty, the node is
+ * replaced at once by the cache entry with the newest last_seen.
+ * @return 1 if the node was replaced, 0 if it stays, -1 if id is unknown
+ *         (nodes in a cache only are not tracked for failures). */
+int dht__rt_failed(dht__rt_t *rt, const dht_id_t *id, uint64_t now);
+
+/* @return the node with this id in a bucket (not the cache), or NULL. */
+const dht__rt_node_t *dht__rt_find(const dht__rt_t *rt, const dht_id_t *id);
+
+/* Copies up to max non-bad bucket nodes into out, sorted by XOR distance to
+ * target, nearest first. Visits only the buckets it needs (the target's own
+ * bucket, then the deeper ones, then the shallower ones in order).
+ * @return how many were copied. */
+size_t dht__rt_closest(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
+                       dht__rt_node_t *out, size_t max);
+
+/* Counts the bucket nodes (not cache entries) by state. Any pointer may be
+ * NULL. @return the total. */
+size_t dht__rt_count(const dht__rt_t *rt, uint64_t now, size_t *good, size_t *questionable,
+                     size_t *bad);
+
+/* @return the number of buckets, 1..256. */
+size_t dht__rt_bucket_count(const dht__rt_t *rt);
+
+/* Read-only view of bucket i (0 <= i < bucket count) for maintenance and
+ * tests: its nodes and cache entries, and the last time a node in it was
+ * added or answered us.
+ * @return 0, or DHT_EINVAL if i is out of range. */
+typedef struct dht__rt_bucket_view {
+    const dht__rt_node_t *nodes;
+    size_t n_nodes;
+    const dht__rt_node_t *cache;
+    size_t n_cache;
+    uint64_t last_changed;
+} dht__rt_bucket_view_t;
+int dht__rt_bucket(const dht__rt_t *rt, size_t i, dht__rt_bucket_view_t *out);
+
+/* Sets *out to an id inside bucket i's range: the own id's first i bits,
+ * then (for i < count-1) the inverse of the own id's bit i, then bits taken
+ * from random[] (DHT_ID_LEN random bytes the caller supplies).
+ * @return 0, or DHT_EINVAL if i is out of range. */
+int dht__rt_random_id_in_bucket(const dht__rt_t *rt, size_t i, const uint8_t *random,
+                                dht_id_t *out);
+
+/* Marks bucket i as refreshed at now (a lookup into it was started). */
+void dht__rt_touch_bucket(dht__rt_t *rt, size_t i, uint64_t now);
+
+/* Finds a node worth pinging: a questionable node (the one with the oldest
+ * last_seen) in a full bucket whose cache is not empty, and that has not
+ * been seen or failed since now - min_age_ms. Copies it to *out.
+ * @return 1 if one was found, 0 otherwise. */
+int dht__rt_ping_candidate(const dht__rt_t *rt, uint64_t now, uint64_t min_age_ms,
+                           dht__rt_node_t *out);
+
+#endif /* DHT_RT_H */

@@ -1,0 +1,306 @@
+/*
+ * Incoming requests: the answering side of PING, FIND_NODE, FIND_VALUE,
+ * STORE and GET_VALUE, the store tokens, and the per-source rate limit.
+ */
+#include "node.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- tokens (BEP 5): SHA-256(secret || ip || port), first 8 bytes ---- */
+
+static void derive_secret(const dht_t *dht, uint64_t epoch, uint8_t *out)
+{
+    uint8_t material[32 + 8];
+
+    memcpy(material, dht->master_secret, 32);
+    memcpy(material + 32, &epoch, sizeof(epoch));
+    dht_id_from_bytes((dht_id_t *)out, material, sizeof(material));
+}
+
+void dht__token_tick(dht_t *dht, uint64_t now)
+{
+    if (dht->secret_epoch != 0 && now < dht->secret_rotated_at + DHT__TOKEN_ROTATE_MS)
+        return;
+    memcpy(dht->prev_secret, dht->secret, sizeof(dht->secret));
+    dht->secret_epoch++;
+    derive_secret(dht, dht->secret_epoch, dht->secret);
+    if (dht->secret_epoch == 1)
+        memcpy(dht->prev_secret, dht->secret, sizeof(dht->secret));
+    dht->secret_rotated_at = now;
+}
+
+void dht__token_make(const dht_t *dht, const dht_addr_t *addr, int previous, uint8_t *out)
+{
+    uint8_t material[32 + 16 + 2];
+    size_t iplen = addr->family == DHT_AF_INET6 ? 16 : 4;
+    dht_id_t h;
+
+    memcpy(material, previous ? dht->prev_secret : dht->secret, 32);
+    memcpy(material + 32, addr->ip, iplen);
+    material[32 + iplen] = (uint8_t)addr->port;
+    material[33 + iplen] = (uint8_t)(addr->port >> 8);
+    dht_id_from_bytes(&h, material, 34 + iplen);
+    memcpy(out, h.b, DHT__WIRE_TOKEN_LEN);
+}
+
+static int token_valid(const dht_t *dht, const dht_addr_t *addr, const uint8_t *token)
+{
+    uint8_t t[DHT__WIRE_TOKEN_LEN];
+
+    dht__token_make(dht, addr, 0, t);
+    if (memcmp(t, token, sizeof(t)) == 0)
+        return 1;
+    dht__token_make(dht, addr, 1, t);
+    return memcmp(t, token, sizeof(t)) == 0;
+}
+
+/* ---- rate limit: a token bucket per source, in a small direct-mapped
+ * table (a flood from many sources only evicts buckets, never grows it) ---- */
+
+static uint32_t addr_hash(const dht_addr_t *a)
+{
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < 16; i++)
+        h = (h ^ a->ip[i]) * 16777619u;
+    h = (h ^ a->port) * 16777619u;
+    return h;
+}
+
+/* @return 1 if a request from addr may be served now. */
+static int rate_ok(dht_t *dht, const dht_addr_t *addr)
+{
+    double rate = dht->cfg.rate_limit;
+    dht__rate_slot_t *s;
+
+    if (dht->cfg.rate_limit == 0)
+        return 1;
+    if (dht->rate == NULL) {
+        dht->rate = calloc(DHT__RATE_SLOTS, sizeof(*dht->rate));
+        if (dht->rate == NULL)
+            return 1; /* without memory for the limiter, serve */
+    }
+    s = &dht->rate[addr_hash(addr) % DHT__RATE_SLOTS];
+    if (!dht_addr_equal(&s->addr, addr)) {
+        s->addr = *addr;
+        s->tokens = rate; /* a burst of one second's worth */
+        s->refilled_at = dht->now;
+    }
+    s->tokens += (double)(dht->now - s->refilled_at) * rate / 1000.0;
+    if (s->tokens > rate)
+        s->tokens = rate;
+    s->refilled_at = dht->now;
+    if (s->tokens < 1.0)
+        return 0;
+    s->tokens -= 1.0;
+    return 1;
+}
+
+/* ---- replies ---- */
+
+static void reply_header(const dht_t *dht, dht__msg_t *r, uint8_t type, const dht__msg_t *req)
+{
+    r->type = type;
+    r->txid = req->txid;
+    r->sender = dht->self;
+    r->n_nodes = 0;
+    r->n_entries = 0;
+    r->value_len = 0;
+    r->value = NULL;
+}
+
+static int send_error(dht_t *dht, const dht__msg_t *req, const dht_addr_t *to, uint16_t code,
+                      const char *text)
+{
+    dht__msg_t r;
+
+    reply_header(dht, &r, DHT__ERROR, req);
+    r.err_code = code;
+    r.err_len = (uint8_t)strlen(text);
+    r.err_msg = (const uint8_t *)text;
+    return dht__send_msg(dht, to, &r);
+}
+
+size_t dht__fill_nodes(dht_t *dht, dht__msg_t *m, const dht_id_t *target, const dht_id_t *skip,
+                       size_t budget)
+{
+    dht__rt_node_t nodes[DHT_MAX_K + 1];
+    size_t n = dht__rt_closest(dht->rt, target, dht->now, nodes, dht->cfg.k + 1);
+    size_t used = 0;
+
+    m->n_nodes = 0;
+    for (size_t i = 0; i < n && m->n_nodes < dht->cfg.k; i++) {
+        size_t sz = dht__wire_node_size(nodes[i].addr.family);
+        if (skip && dht_id_cmp(&nodes[i].id, skip) == 0)
+            continue;
+        if (used + sz > budget)
+            break;
+        m->nodes[m->n_nodes].id = nodes[i].id;
+        m->nodes[m->n_nodes].addr = nodes[i].addr;
+        m->n_nodes++;
+        used += sz;
+    }
+    return used;
+}
+
+static int serve_ping(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
+{
+    dht__msg_t r;
+
+    reply_header(dht, &r, DHT__PONG, req);
+    r.addr = *from;
+    return dht__send_msg(dht, from, &r);
+}
+
+/* Fixed part of a NODES/VALUES reply before the node records. */
+#define NODES_FIXED  (DHT__WIRE_HEADER + DHT__WIRE_TOKEN_LEN + 1)
+#define VALUES_FIXED (NODES_FIXED + 2 + 2 + 1)
+
+static int serve_find_node(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
+{
+    dht__msg_t r;
+
+    reply_header(dht, &r, DHT__NODES, req);
+    dht__token_make(dht, from, 0, r.token);
+    dht__fill_nodes(dht, &r, &req->target, &req->sender, DHT_MAX_DATAGRAM - NODES_FIXED);
+    return dht__send_msg(dht, from, &r);
+}
+
+static uint32_t ttl_left(const dht__value_t *v, uint64_t now)
+{
+    uint64_t ms = v->expires_at > now ? v->expires_at - now : 0;
+    return (uint32_t)((ms + 999) / 1000);
+}
+
+/* Adds the values of the key from index req->first, inline while they fit
+ * in `budget` bytes, as summaries after that. */
+static void fill_entries(dht_t *dht, dht__msg_t *r, const dht__msg_t *req, size_t budget)
+{
+    const dht__value_t *vals[DHT__WIRE_MAX_ENTRIES];
+    size_t total = dht__store_get(dht->store, &req->target, dht->now, NULL, 0);
+    size_t first = req->first;
+    size_t n;
+
+    r->total = (uint16_t)(total > UINT16_MAX ? UINT16_MAX : total);
+    r->first = req->first;
+    if (first >= total)
+        return;
+    /* dht__store_get returns the oldest first; take a window from first.
+     * store_max_per_key <= DHT__MAX_PER_KEY, so all fit. */
+    {
+        const dht__value_t *all[DHT__MAX_PER_KEY];
+        total = dht__store_get(dht->store, &req->target, dht->now, all, DHT__MAX_PER_KEY);
+        if (total > DHT__MAX_PER_KEY)
+            total = DHT__MAX_PER_KEY;
+        if (first >= total)
+            return;
+        n = total - first;
+        if (n > DHT__WIRE_MAX_ENTRIES)
+            n = DHT__WIRE_MAX_ENTRIES;
+        memcpy(vals, all + first, n * sizeof(*vals));
+    }
+    for (size_t i = 0; i < n; i++) {
+        dht__wire_entry_t *e = &r->entries[r->n_entries];
+        e->flags = vals[i]->flags;
+        e->ttl = ttl_left(vals[i], dht->now);
+        e->len = vals[i]->len;
+        e->is_summary = 0;
+        e->data = vals[i]->data;
+        if (dht__wire_entry_size(e) > budget) {
+            e->is_summary = 1;
+            e->data = NULL;
+            e->hash = vals[i]->hash;
+            if (dht__wire_entry_size(e) > budget)
+                break;
+        }
+        budget -= dht__wire_entry_size(e);
+        r->n_entries++;
+    }
+}
+
+static int serve_find_value(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
+{
+    dht__msg_t r;
+    size_t used;
+
+    reply_header(dht, &r, DHT__VALUES, req);
+    dht__token_make(dht, from, 0, r.token);
+    used = dht__fill_nodes(dht, &r, &req->target, &req->sender, DHT_MAX_DATAGRAM - VALUES_FIXED);
+    fill_entries(dht, &r, req, DHT_MAX_DATAGRAM - VALUES_FIXED - used);
+    return dht__send_msg(dht, from, &r);
+}
+
+static int serve_store(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
+{
+    uint32_t ttl = req->ttl < dht->cfg.max_ttl_s ? req->ttl : dht->cfg.max_ttl_s;
+    dht__msg_t r;
+    dht_id_t hash;
+    int err;
+
+    if (!token_valid(dht, from, req->token)) {
+        dht->st.dropped_bad_token++;
+        return send_error(dht, req, from, DHT__WERR_BAD_TOKEN, "bad or stale token");
+    }
+    if (req->value_len > dht->cfg.max_value_size)
+        return send_error(dht, req, from, DHT__WERR_TOO_BIG, "value too large");
+    dht_id_from_bytes(&hash, req->value, req->value_len);
+    if ((req->flags & DHT__VALUE_CONTENT) && dht_id_cmp(&hash, &req->target) != 0) {
+        dht->st.dropped_bad_value++;
+        return send_error(dht, req, from, DHT__WERR_BAD_VALUE,
+                          "value does not hash to its content-addressed key");
+    }
+    if (ttl == 0)
+        ttl = 1;
+    err =
+        dht__store_put(dht->store, &req->target, &hash, req->value, req->value_len,
+                       req->flags & DHT__VALUE_CONTENT, dht->now, dht->now + (uint64_t)ttl * 1000u);
+    if (err == DHT_ETOOBIG)
+        return send_error(dht, req, from, DHT__WERR_TOO_BIG, "value larger than the store");
+    if (err < 0)
+        return send_error(dht, req, from, DHT__WERR_FULL, "store full");
+    reply_header(dht, &r, DHT__STORED, req);
+    return dht__send_msg(dht, from, &r);
+}
+
+static int serve_get_value(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
+{
+    const dht__value_t *v = dht__store_find(dht->store, &req->target, &req->hash, dht->now);
+    dht__msg_t r;
+
+    if (v == NULL)
+        return send_error(dht, req, from, DHT__WERR_NOT_FOUND, "no such value");
+    reply_header(dht, &r, DHT__VALUE, req);
+    r.flags = v->flags;
+    r.ttl = ttl_left(v, dht->now);
+    r.value_len = v->len;
+    r.value = v->data;
+    return dht__send_msg(dht, from, &r);
+}
+
+int dht__serve(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from, dht_transport_t transport)
+{
+    (void)transport;
+    if (!rate_ok(dht, from)) {
+        dht->st.dropped_rate_limited++;
+        return DHT_EBUSY;
+    }
+    /* Whoever asks us something is a node of the network: that is how a
+     * joining node becomes known to its neighbours. */
+    dht__rt_update(dht->rt, &m->sender, from, dht->now, DHT__RT_QUERY);
+    switch (m->type) {
+    case DHT__PING:
+        return serve_ping(dht, m, from);
+    case DHT__FIND_NODE:
+        return serve_find_node(dht, m, from);
+    case DHT__FIND_VALUE:
+        return serve_find_value(dht, m, from);
+    case DHT__STORE:
+        return serve_store(dht, m, from);
+    case DHT__GET_VALUE:
+        return serve_get_value(dht, m, from);
+    default:
+        dht->st.dropped_malformed++;
+        return DHT_EPROTO;
+    }
+}

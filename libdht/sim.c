@@ -1,0 +1,470 @@
+/*
+ * The simulator: many nodes in one process on a virtual clock. Each node is
+ * the real core (dht_t) with an io that hands its messages to an event
+ * queue instead of a socket. Datagrams are lost with probability `loss` and
+ * delayed uniformly in [delay_min, delay_max]; streams (large messages) are
+ * reliable and also pay size / bandwidth. Events run in (time, sequence)
+ * order and every random choice comes from the seed, so a run replays
+ * exactly.
+ *
+ * Simulated addresses are 10.x.y.z:4000 with x.y.z the node's index, so an
+ * address maps back to its node without a table.
+ */
+#include "node.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SIM_PORT 4000
+
+typedef struct sim_node {
+    dht_sim_t *sim;
+    dht_t *dht;
+    uint32_t idx;
+    uint8_t online;
+    uint64_t wake_at; /* time of this node's pending timer event */
+} sim_node_t;
+
+enum { EV_TIMER, EV_MSG };
+
+typedef struct sim_event {
+    uint64_t time;
+    uint64_t seq;
+    uint32_t dst;
+    uint32_t src;
+    uint8_t kind;
+    uint8_t transport;
+    uint32_t len;
+    uint8_t *data;
+} sim_event_t;
+
+struct dht_sim {
+    dht_sim_config_t cfg;
+    dht__rng_t rng;
+    uint64_t now;
+    uint64_t seq;
+    sim_node_t **nodes;
+    size_t n_nodes, cap_nodes;
+    sim_event_t *heap;
+    size_t heap_len, heap_cap;
+    dht_sim_stats_t st;
+};
+
+void dht_sim_config_init(dht_sim_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->seed = 1;
+    cfg->delay_min_ms = 5;
+    cfg->delay_max_ms = 50;
+    cfg->stream_mib_s = 100.0;
+    dht_config_init(&cfg->node);
+    /* Every simulated node is one trusted process: the per-source limiter
+     * would only cost memory here. */
+    cfg->node.rate_limit = 0;
+}
+
+/* ---- the event heap, ordered by (time, seq) ---- */
+
+static int ev_before(const sim_event_t *a, const sim_event_t *b)
+{
+    return a->time < b->time || (a->time == b->time && a->seq < b->seq);
+}
+
+static int push(dht_sim_t *sim, sim_event_t ev)
+{
+    size_t i;
+
+    if (sim->heap_len == sim->heap_cap) {
+        size_t cap = sim->heap_cap ? sim->heap_cap * 2 : 1024;
+        sim_event_t *h = realloc(sim->heap, cap * sizeof(*h));
+        if (h == NULL)
+            return DHT_ENOMEM;
+        sim->heap = h;
+        sim->heap_cap = cap;
+    }
+    ev.seq = sim->seq++;
+    i = sim->heap_len++;
+    while (i > 0 && ev_before(&ev, &sim->heap[(i - 1) / 2])) {
+        sim->heap[i] = sim->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    sim->heap[i] = ev;
+    return 0;
+}
+
+static sim_event_t pop(dht_sim_t *sim)
+{
+    sim_event_t top = sim->heap[0];
+    sim_event_t last = sim->heap[--sim->heap_len];
+    size_t i = 0;
+
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        const sim_event_t *best = &last;
+        if (l < sim->heap_len && ev_before(&sim->heap[l], best)) {
+            m = l;
+            best = &sim->heap[l];
+        }
+        if (r < sim->heap_len && ev_before(&sim->heap[r], best))
+            m = r;
+        if (m == i)
+            break;
+        sim->heap[i] = sim->heap[m];
+        i = m;
+    }
+    if (sim->heap_len > 0)
+        sim->heap[i] = last;
+    return top;
+}
+
+/* ---- addresses ---- */
+
+static void index_addr(uint32_t idx, dht_addr_t *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->family = DHT_AF_INET;
+    a->ip[0] = 10;
+    a->ip[1] = (uint8_t)(idx >> 16);
+    a->ip[2] = (uint8_t)(idx >> 8);
+    a->ip[3] = (uint8_t)idx;
+    a->port = SIM_PORT;
+}
+
+/* @return the node at a, or NULL. */
+static sim_node_t *addr_node(const dht_sim_t *sim, const dht_addr_t *a)
+{
+    uint32_t idx;
+
+    if (a->family != DHT_AF_INET || a->ip[0] != 10 || a->port != SIM_PORT)
+        return NULL;
+    idx = (uint32_t)a->ip[1] << 16 | (uint32_t)a->ip[2] << 8 | a->ip[3];
+    return idx < sim->n_nodes ? sim->nodes[idx] : NULL;
+}
+
+/* ---- the io of a simulated node ---- */
+
+static uint64_t delay(dht_sim_t *sim)
+{
+    unsigned lo = sim->cfg.delay_min_ms, hi = sim->cfg.delay_max_ms;
+
+    return hi > lo ? lo + dht__rng_below(&sim->rng, hi - lo + 1) : lo;
+}
+
+static int sim_send(void *arg, const dht_addr_t *to, dht_transport_t transport, const uint8_t *buf,
+                    size_t len)
+{
+    sim_node_t *src = arg;
+    dht_sim_t *sim = src->sim;
+    sim_node_t *dst = addr_node(sim, to);
+    sim_event_t ev;
+
+    if (transport == DHT_TRANSPORT_STREAM) {
+        sim->st.stream_msgs++;
+        sim->st.stream_bytes += len;
+    } else {
+        sim->st.datagrams_sent++;
+    }
+    /* Draw the loss first, so the random sequence does not depend on
+     * whether the destination happens to exist. */
+    if (transport == DHT_TRANSPORT_DATAGRAM && sim->cfg.loss > 0 &&
+        dht__rng_double(&sim->rng) < sim->cfg.loss) {
+        sim->st.datagrams_lost++;
+        return 0;
+    }
+    if (dst == NULL || !src->online) {
+        sim->st.datagrams_lost += transport == DHT_TRANSPORT_DATAGRAM;
+        return 0;
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = EV_MSG;
+    ev.transport = (uint8_t)transport;
+    ev.src = src->idx;
+    ev.dst = dst->idx;
+    ev.time = sim->now + delay(sim);
+    if (transport == DHT_TRANSPORT_STREAM && sim->cfg.stream_mib_s > 0)
+        ev.time += (uint64_t)((double)len / (sim->cfg.stream_mib_s * 1048.576));
+    ev.len = (uint32_t)len;
+    ev.data = malloc(len);
+    if (ev.data == NULL)
+        return DHT_ENOMEM;
+    memcpy(ev.data, buf, len);
+    if (push(sim, ev) != 0) {
+        free(ev.data);
+        return DHT_ENOMEM;
+    }
+    return 0;
+}
+
+static void schedule(sim_node_t *node, uint64_t when)
+{
+    sim_event_t ev;
+
+    if (when >= node->wake_at)
+        return;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = EV_TIMER;
+    ev.dst = node->idx;
+    ev.time = when < node->sim->now ? node->sim->now : when;
+    if (push(node->sim, ev) == 0)
+        node->wake_at = ev.time;
+}
+
+static void sim_wake(void *arg, uint64_t when)
+{
+    schedule(arg, when);
+}
+
+static uint64_t sim_clock(void *arg)
+{
+    const sim_node_t *node = arg;
+    return node->sim->now;
+}
+
+/* ---- the public API ---- */
+
+int dht_sim_new(dht_sim_t **out, const dht_sim_config_t *cfg)
+{
+    dht_sim_t *sim;
+
+    if (out == NULL || cfg == NULL || cfg->loss < 0 || cfg->loss > 1 ||
+        cfg->delay_min_ms > cfg->delay_max_ms || cfg->stream_mib_s < 0)
+        return DHT_EINVAL;
+    sim = calloc(1, sizeof(*sim));
+    if (sim == NULL)
+        return DHT_ENOMEM;
+    sim->cfg = *cfg;
+    dht__rng_seed(&sim->rng, cfg->seed);
+    *out = sim;
+    return 0;
+}
+
+void dht_sim_free(dht_sim_t *sim)
+{
+    if (sim == NULL)
+        return;
+    for (size_t i = 0; i < sim->n_nodes; i++) {
+        dht_free(sim->nodes[i]->dht);
+        free(sim->nodes[i]);
+    }
+    for (size_t i = 0; i < sim->heap_len; i++)
+        free(sim->heap[i].data);
+    free(sim->heap);
+    free(sim->nodes);
+    free(sim);
+}
+
+int dht_sim_add_node(dht_sim_t *sim)
+{
+    dht_config_t cfg = sim->cfg.node;
+    dht_io_t io = {sim_send, sim_wake, sim_clock, NULL};
+    sim_node_t *node;
+    int err;
+
+    if (sim->n_nodes >= (1u << 24))
+        return DHT_EINVAL;
+    if (sim->n_nodes == sim->cap_nodes) {
+        size_t cap = sim->cap_nodes ? sim->cap_nodes * 2 : 64;
+        sim_node_t **nodes = realloc(sim->nodes, cap * sizeof(*nodes));
+        if (nodes == NULL)
+            return DHT_ENOMEM;
+        sim->nodes = nodes;
+        sim->cap_nodes = cap;
+    }
+    node = calloc(1, sizeof(*node));
+    if (node == NULL)
+        return DHT_ENOMEM;
+    node->sim = sim;
+    node->idx = (uint32_t)sim->n_nodes;
+    node->online = 1;
+    node->wake_at = UINT64_MAX;
+    cfg.seed = dht__rng_next(&sim->rng) | 1; /* never 0, which means "from the OS" */
+    dht__rng_bytes(&sim->rng, cfg.id.b, DHT_ID_LEN);
+    cfg.has_id = 1;
+    io.arg = node;
+    err = dht_new(&node->dht, &cfg, &io, sim->now);
+    if (err) {
+        free(node);
+        return err;
+    }
+    sim->nodes[sim->n_nodes++] = node;
+    schedule(node, dht_next_deadline(node->dht));
+    return (int)node->idx;
+}
+
+size_t dht_sim_node_count(const dht_sim_t *sim)
+{
+    return sim->n_nodes;
+}
+
+dht_t *dht_sim_node(dht_sim_t *sim, size_t i)
+{
+    return i < sim->n_nodes ? sim->nodes[i]->dht : NULL;
+}
+
+int dht_sim_node_addr(const dht_sim_t *sim, size_t i, dht_addr_t *out)
+{
+    if (i >= sim->n_nodes)
+        return DHT_EINVAL;
+    index_addr((uint32_t)i, out);
+    return 0;
+}
+
+int dht_sim_set_online(dht_sim_t *sim, size_t i, int online)
+{
+    if (i >= sim->n_nodes)
+        return DHT_EINVAL;
+    sim->nodes[i]->online = (uint8_t)(online != 0);
+    return 0;
+}
+
+uint64_t dht_sim_now(const dht_sim_t *sim)
+{
+    return sim->now;
+}
+
+static void run_event(dht_sim_t *sim, sim_event_t *ev)
+{
+    sim_node_t *node = sim->nodes[ev->dst];
+
+    sim->st.events++;
+    if (ev->kind == EV_TIMER) {
+        if (ev->time != node->wake_at)
+            return; /* superseded by an earlier wake-up */
+        node->wake_at = UINT64_MAX;
+        schedule(node, dht_periodic(node->dht, sim->now));
+        return;
+    }
+    if (!node->online || !sim->nodes[ev->src]->online) {
+        sim->st.datagrams_lost += ev->transport == DHT_TRANSPORT_DATAGRAM;
+        free(ev->data);
+        return;
+    }
+    {
+        dht_addr_t from;
+        index_addr(ev->src, &from);
+        sim->st.datagrams_delivered += ev->transport == DHT_TRANSPORT_DATAGRAM;
+        dht_receive(node->dht, sim->now, ev->data, ev->len, &from, (dht_transport_t)ev->transport);
+    }
+    free(ev->data);
+}
+
+int dht_sim_run(dht_sim_t *sim, int (*done)(void *arg), void *arg, uint64_t until_ms)
+{
+    for (;;) {
+        sim_event_t ev;
+        if (done && done(arg))
+            return 1;
+        if (sim->heap_len == 0 || sim->heap[0].time > until_ms) {
+            if (until_ms > sim->now && until_ms != UINT64_MAX)
+                sim->now = until_ms;
+            return 0;
+        }
+        ev = pop(sim);
+        sim->now = ev.time;
+        run_event(sim, &ev);
+    }
+}
+
+void dht_sim_get_stats(const dht_sim_t *sim, dht_sim_stats_t *out)
+{
+    *out = sim->st;
+}
+
+/* ---- fast initialisation from the global view ---- */
+
+typedef struct id_ref {
+    dht_id_t id;
+    uint32_t idx;
+} id_ref_t;
+
+static int cmp_ref(const void *a, const void *b)
+{
+    return dht_id_cmp(&((const id_ref_t *)a)->id, &((const id_ref_t *)b)->id);
+}
+
+/* First position in sorted refs whose id is >= id. */
+static size_t lower(const id_ref_t *refs, size_t n, const dht_id_t *id)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (dht_id_cmp(&refs[mid].id, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The range [lo, hi) of refs whose first `bits` bits equal those of p. */
+static void prefix_range(const id_ref_t *refs, size_t n, const dht_id_t *p, unsigned bits,
+                         size_t *lo, size_t *hi)
+{
+    dht_id_t low = *p, high = *p;
+
+    for (unsigned b = bits; b < DHT_ID_LEN * 8; b++) {
+        uint8_t mask = (uint8_t)(0x80 >> (b % 8));
+        low.b[b / 8] &= (uint8_t)~mask;
+        high.b[b / 8] |= mask;
+    }
+    *lo = lower(refs, n, &low);
+    *hi = lower(refs, n, &high);
+    if (*hi < n && dht_id_cmp(&refs[*hi].id, &high) == 0)
+        (*hi)++;
+}
+
+/* Inserts into node u up to k random members of refs[lo, hi). */
+static void insert_sample(dht_sim_t *sim, sim_node_t *u, const id_ref_t *refs, size_t lo, size_t hi)
+{
+    size_t m = hi - lo, k = sim->cfg.node.k;
+    size_t picked[DHT_MAX_K];
+    size_t np = 0;
+
+    /* Floyd's sampling of min(k, m) distinct offsets. */
+    for (size_t j = m > k ? m - k : 0; j < m; j++) {
+        size_t t = (size_t)dht__rng_below(&sim->rng, j + 1), q;
+        for (q = 0; q < np && picked[q] != t; q++)
+            ;
+        picked[np] = q < np ? j : t; /* t taken already: take j instead */
+        np++;
+    }
+    for (size_t q = 0; q < np; q++) {
+        const id_ref_t *r = &refs[lo + picked[q]];
+        dht_addr_t a;
+        index_addr(r->idx, &a);
+        dht_insert_node(u->dht, &r->id, &a, sim->now);
+    }
+}
+
+int dht_sim_fill_tables(dht_sim_t *sim)
+{
+    id_ref_t *refs = malloc((sim->n_nodes ? sim->n_nodes : 1) * sizeof(*refs));
+
+    if (refs == NULL)
+        return DHT_ENOMEM;
+    for (size_t i = 0; i < sim->n_nodes; i++) {
+        refs[i].id = *dht_self(sim->nodes[i]->dht);
+        refs[i].idx = (uint32_t)i;
+    }
+    qsort(refs, sim->n_nodes, sizeof(*refs), cmp_ref);
+    for (size_t i = 0; i < sim->n_nodes; i++) {
+        sim_node_t *u = sim->nodes[i];
+        const dht_id_t *self = dht_self(u->dht);
+        for (unsigned d = 0; d < DHT_ID_LEN * 8; d++) {
+            dht_id_t p = *self;
+            size_t lo, hi;
+            /* Nodes that share d bits and differ at bit d: bucket d. */
+            p.b[d / 8] ^= (uint8_t)(0x80 >> (d % 8));
+            prefix_range(refs, sim->n_nodes, &p, d + 1, &lo, &hi);
+            if (hi > lo)
+                insert_sample(sim, u, refs, lo, hi);
+            /* Stop once no other node shares d + 1 bits with u. */
+            prefix_range(refs, sim->n_nodes, self, d + 1, &lo, &hi);
+            if (hi - lo <= 1)
+                break;
+        }
+    }
+    free(refs);
+    return 0;
+}

@@ -1,0 +1,77 @@
+/*
+ * The local value store: the values this node holds for others.
+ *
+ * Pure code: no I/O, no clock. Several values per key, each identified by
+ * its hash (SHA-256 of its bytes) and stored once per key: storing the same
+ * (key, hash) again refreshes its expiry. Each value has an expiry time.
+ *
+ * Caps: at most max_per_key values per key and at most max_bytes bytes of
+ * values in all. When a store would pass a cap, values are evicted first:
+ *   - per key: the oldest value (earliest stored_at) of that key;
+ *   - in all: values of the key farthest (XOR) from the own id, oldest of
+ *     that key first, then the next farthest key, and so on. The node is
+ *     least responsible for the keys farthest from it.
+ * A value whose key is farther from the own id than every key that would
+ * have to go to make room is not stored (DHT_EBUSY).
+ */
+#ifndef DHT_STORE_H
+#define DHT_STORE_H
+
+#include "dht.h"
+
+#define DHT__VALUE_CONTENT 0x01 /* flag: content addressed (key == hash) */
+
+typedef struct dht__value {
+    dht_id_t key;
+    dht_id_t hash; /* SHA-256 of data */
+    uint8_t *data; /* owned by the store */
+    uint32_t len;
+    uint8_t flags;       /* DHT__VALUE_* */
+    uint64_t stored_at;  /* first stored, ms */
+    uint64_t expires_at; /* ms */
+} dht__value_t;
+
+typedef struct dht__store dht__store_t;
+
+/* @return an empty store, or NULL if out of memory. */
+dht__store_t *dht__store_new(const dht_id_t *self, size_t max_bytes, unsigned max_per_key);
+
+/* Frees the store and every value. Accepts NULL. */
+void dht__store_free(dht__store_t *st);
+
+/* Stores a copy of data[0..len) under key with the given hash (the caller
+ * has computed SHA-256(data) and checked any content-address claim), or
+ * refreshes expires_at and flags if (key, hash) is already there.
+ * Evicts as the caps demand (see above). Expired values go first.
+ * @return 0, DHT_ETOOBIG (len > max_bytes), DHT_EBUSY (no room without
+ *         evicting closer keys) or DHT_ENOMEM; the store is unchanged on
+ *         error. */
+int dht__store_put(dht__store_t *st, const dht_id_t *key, const dht_id_t *hash, const uint8_t *data,
+                   size_t len, uint8_t flags, uint64_t now, uint64_t expires_at);
+
+/* Points out[0..] at up to max unexpired values of key, oldest first; the
+ * pointers are valid until the next call that modifies the store.
+ * @return the number of unexpired values of key (may exceed max). */
+size_t dht__store_get(const dht__store_t *st, const dht_id_t *key, uint64_t now,
+                      const dht__value_t **out, size_t max);
+
+/* @return the unexpired value (key, hash), or NULL. */
+const dht__value_t *dht__store_find(const dht__store_t *st, const dht_id_t *key,
+                                    const dht_id_t *hash, uint64_t now);
+
+/* Removes every value with expires_at <= now. @return how many went. */
+size_t dht__store_expire(dht__store_t *st, uint64_t now);
+
+/* @return the earliest expires_at of any value, or UINT64_MAX if empty. */
+uint64_t dht__store_next_expiry(const dht__store_t *st);
+
+/* Number of values and bytes held (expired ones included until expired). */
+size_t dht__store_count(const dht__store_t *st);
+size_t dht__store_bytes(const dht__store_t *st);
+
+/* Calls fn for every value, in no particular order, until fn returns
+ * nonzero. fn must not modify the store. @return fn's nonzero result or 0. */
+int dht__store_foreach(const dht__store_t *st, int (*fn)(const dht__value_t *v, void *arg),
+                       void *arg);
+
+#endif /* DHT_STORE_H */

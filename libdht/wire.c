@@ -1,0 +1,440 @@
+/* The wire codec of schema/wire.md: explicit bounds, little-endian fields. */
+#include "wire.h"
+
+#include <string.h>
+
+/* A bounded reader: every get fails (and sets bad) rather than read past end. */
+typedef struct reader {
+    const uint8_t *p;
+    const uint8_t *end;
+    int bad;
+} reader_t;
+
+static const uint8_t *take(reader_t *r, size_t n)
+{
+    const uint8_t *p = r->p;
+
+    if (r->bad || (size_t)(r->end - r->p) < n) {
+        r->bad = 1;
+        return NULL;
+    }
+    r->p += n;
+    return p;
+}
+
+static uint8_t get_u8(reader_t *r)
+{
+    const uint8_t *p = take(r, 1);
+    return p ? p[0] : 0;
+}
+
+static uint16_t get_u16(reader_t *r)
+{
+    const uint8_t *p = take(r, 2);
+    return p ? (uint16_t)(p[0] | p[1] << 8) : 0;
+}
+
+static uint32_t get_u32(reader_t *r)
+{
+    const uint8_t *p = take(r, 4);
+    return p ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24
+             : 0;
+}
+
+static void get_bytes(reader_t *r, void *out, size_t n)
+{
+    const uint8_t *p = take(r, n);
+    if (p)
+        memcpy(out, p, n);
+}
+
+/* A bounded writer: overflow sets bad and writes nothing more. */
+typedef struct writer {
+    uint8_t *p;
+    uint8_t *end;
+    int bad;
+} writer_t;
+
+static uint8_t *room(writer_t *w, size_t n)
+{
+    uint8_t *p = w->p;
+
+    if (w->bad || (size_t)(w->end - w->p) < n) {
+        w->bad = 1;
+        return NULL;
+    }
+    w->p += n;
+    return p;
+}
+
+static void put_u8(writer_t *w, uint8_t v)
+{
+    uint8_t *p = room(w, 1);
+    if (p)
+        p[0] = v;
+}
+
+static void put_u16(writer_t *w, uint16_t v)
+{
+    uint8_t *p = room(w, 2);
+    if (p) {
+        p[0] = (uint8_t)v;
+        p[1] = (uint8_t)(v >> 8);
+    }
+}
+
+static void put_u32(writer_t *w, uint32_t v)
+{
+    uint8_t *p = room(w, 4);
+    if (p) {
+        p[0] = (uint8_t)v;
+        p[1] = (uint8_t)(v >> 8);
+        p[2] = (uint8_t)(v >> 16);
+        p[3] = (uint8_t)(v >> 24);
+    }
+}
+
+static void put_bytes(writer_t *w, const void *src, size_t n)
+{
+    uint8_t *p = room(w, n);
+    if (p && n > 0)
+        memcpy(p, src, n);
+}
+
+static size_t ip_len(uint8_t family)
+{
+    return family == DHT_AF_INET6 ? 16 : 4;
+}
+
+size_t dht__wire_node_size(uint8_t family)
+{
+    return 1 + DHT_ID_LEN + ip_len(family) + 2;
+}
+
+size_t dht__wire_entry_size(const dht__wire_entry_t *e)
+{
+    return 1 + 1 + 4 + 4 + (e->is_summary ? DHT_ID_LEN : e->len);
+}
+
+/* An address record: family, ip, port (also the tail of a node record). */
+static void get_addr(reader_t *r, dht_addr_t *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->family = get_u8(r);
+    if (a->family != DHT_AF_INET && a->family != DHT_AF_INET6) {
+        r->bad = 1;
+        return;
+    }
+    get_bytes(r, a->ip, ip_len(a->family));
+    a->port = get_u16(r);
+}
+
+static void put_addr(writer_t *w, const dht_addr_t *a)
+{
+    if (a->family != DHT_AF_INET && a->family != DHT_AF_INET6) {
+        w->bad = 1;
+        return;
+    }
+    put_u8(w, a->family);
+    put_bytes(w, a->ip, ip_len(a->family));
+    put_u16(w, a->port);
+}
+
+/* A node record is family, id, ip, port: the id sits after the family. */
+static void get_node(reader_t *r, dht_node_info_t *n)
+{
+    uint8_t family = get_u8(r);
+
+    memset(n, 0, sizeof(*n));
+    if (family != DHT_AF_INET && family != DHT_AF_INET6) {
+        r->bad = 1;
+        return;
+    }
+    get_bytes(r, n->id.b, DHT_ID_LEN);
+    n->addr.family = family;
+    get_bytes(r, n->addr.ip, ip_len(family));
+    n->addr.port = get_u16(r);
+}
+
+static void put_node(writer_t *w, const dht_node_info_t *n)
+{
+    if (n->addr.family != DHT_AF_INET && n->addr.family != DHT_AF_INET6) {
+        w->bad = 1;
+        return;
+    }
+    put_u8(w, n->addr.family);
+    put_bytes(w, n->id.b, DHT_ID_LEN);
+    put_bytes(w, n->addr.ip, ip_len(n->addr.family));
+    put_u16(w, n->addr.port);
+}
+
+static void get_nodes(reader_t *r, dht__msg_t *m)
+{
+    m->n_nodes = get_u8(r);
+    if (m->n_nodes > DHT__WIRE_MAX_NODES) {
+        r->bad = 1;
+        return;
+    }
+    for (unsigned i = 0; i < m->n_nodes && !r->bad; i++)
+        get_node(r, &m->nodes[i]);
+}
+
+static void put_nodes(writer_t *w, const dht__msg_t *m)
+{
+    if (m->n_nodes > DHT__WIRE_MAX_NODES) {
+        w->bad = 1;
+        return;
+    }
+    put_u8(w, m->n_nodes);
+    for (unsigned i = 0; i < m->n_nodes; i++)
+        put_node(w, &m->nodes[i]);
+}
+
+static void get_entry(reader_t *r, dht__wire_entry_t *e)
+{
+    uint8_t kind = get_u8(r);
+
+    memset(e, 0, sizeof(*e));
+    if (kind > 1) {
+        r->bad = 1;
+        return;
+    }
+    e->is_summary = kind;
+    e->flags = get_u8(r);
+    e->ttl = get_u32(r);
+    e->len = get_u32(r);
+    if (e->is_summary)
+        get_bytes(r, e->hash.b, DHT_ID_LEN);
+    else
+        e->data = take(r, e->len);
+}
+
+static void put_entry(writer_t *w, const dht__wire_entry_t *e)
+{
+    put_u8(w, e->is_summary ? 1 : 0);
+    put_u8(w, e->flags);
+    put_u32(w, e->ttl);
+    put_u32(w, e->len);
+    if (e->is_summary)
+        put_bytes(w, e->hash.b, DHT_ID_LEN);
+    else
+        put_bytes(w, e->data, e->len);
+}
+
+/* Reads the body of m->type; the header has been read. */
+static void get_body(reader_t *r, dht__msg_t *m)
+{
+    switch (m->type) {
+    case DHT__PING:
+    case DHT__STORED:
+        break;
+    case DHT__FIND_NODE:
+        get_bytes(r, m->target.b, DHT_ID_LEN);
+        break;
+    case DHT__FIND_VALUE:
+        get_bytes(r, m->target.b, DHT_ID_LEN);
+        m->first = get_u16(r);
+        break;
+    case DHT__STORE:
+        get_bytes(r, m->token, DHT__WIRE_TOKEN_LEN);
+        get_bytes(r, m->target.b, DHT_ID_LEN);
+        m->ttl = get_u32(r);
+        m->flags = get_u8(r);
+        m->value_len = get_u32(r);
+        m->value = take(r, m->value_len);
+        break;
+    case DHT__GET_VALUE:
+        get_bytes(r, m->target.b, DHT_ID_LEN);
+        get_bytes(r, m->hash.b, DHT_ID_LEN);
+        break;
+    case DHT__PONG:
+        get_addr(r, &m->addr);
+        break;
+    case DHT__NODES:
+        get_bytes(r, m->token, DHT__WIRE_TOKEN_LEN);
+        get_nodes(r, m);
+        break;
+    case DHT__VALUES:
+        get_bytes(r, m->token, DHT__WIRE_TOKEN_LEN);
+        get_nodes(r, m);
+        m->total = get_u16(r);
+        m->first = get_u16(r);
+        m->n_entries = get_u8(r);
+        if (m->n_entries > DHT__WIRE_MAX_ENTRIES)
+            r->bad = 1;
+        for (unsigned i = 0; i < m->n_entries && !r->bad; i++)
+            get_entry(r, &m->entries[i]);
+        break;
+    case DHT__VALUE:
+        m->flags = get_u8(r);
+        m->ttl = get_u32(r);
+        m->value_len = get_u32(r);
+        m->value = take(r, m->value_len);
+        break;
+    case DHT__ERROR:
+        m->err_code = get_u16(r);
+        m->err_len = get_u8(r);
+        if (m->err_len > DHT__WIRE_MAX_ERRMSG)
+            r->bad = 1;
+        m->err_msg = take(r, m->err_len);
+        break;
+    default:
+        r->bad = 1;
+    }
+}
+
+int dht__wire_decode(dht__msg_t *m, const uint8_t *buf, size_t len)
+{
+    reader_t r = {buf, buf + len, 0};
+    const uint8_t *hdr = take(&r, 4);
+
+    if (hdr == NULL || hdr[0] != DHT__WIRE_MAGIC0 || hdr[1] != DHT__WIRE_MAGIC1 ||
+        hdr[2] != DHT__WIRE_VERSION)
+        return DHT_EPROTO;
+    /* Only the fields every message has are cleared: the node and entry
+     * arrays are written before they are read, and clearing 3 KiB per
+     * datagram would cost more than decoding it. */
+    m->type = hdr[3];
+    m->n_nodes = 0;
+    m->n_entries = 0;
+    m->value = NULL;
+    m->value_len = 0;
+    m->txid = get_u32(&r);
+    get_bytes(&r, m->sender.b, DHT_ID_LEN);
+    get_body(&r, m);
+    if (r.bad || r.p != r.end)
+        return DHT_EPROTO;
+    return 0;
+}
+
+/* Writes the body of m->type; the header has been written. */
+static void put_body(writer_t *w, const dht__msg_t *m)
+{
+    switch (m->type) {
+    case DHT__PING:
+    case DHT__STORED:
+        break;
+    case DHT__FIND_NODE:
+        put_bytes(w, m->target.b, DHT_ID_LEN);
+        break;
+    case DHT__FIND_VALUE:
+        put_bytes(w, m->target.b, DHT_ID_LEN);
+        put_u16(w, m->first);
+        break;
+    case DHT__STORE:
+        put_bytes(w, m->token, DHT__WIRE_TOKEN_LEN);
+        put_bytes(w, m->target.b, DHT_ID_LEN);
+        put_u32(w, m->ttl);
+        put_u8(w, m->flags);
+        put_u32(w, m->value_len);
+        put_bytes(w, m->value, m->value_len);
+        break;
+    case DHT__GET_VALUE:
+        put_bytes(w, m->target.b, DHT_ID_LEN);
+        put_bytes(w, m->hash.b, DHT_ID_LEN);
+        break;
+    case DHT__PONG:
+        put_addr(w, &m->addr);
+        break;
+    case DHT__NODES:
+        put_bytes(w, m->token, DHT__WIRE_TOKEN_LEN);
+        put_nodes(w, m);
+        break;
+    case DHT__VALUES:
+        put_bytes(w, m->token, DHT__WIRE_TOKEN_LEN);
+        put_nodes(w, m);
+        put_u16(w, m->total);
+        put_u16(w, m->first);
+        if (m->n_entries > DHT__WIRE_MAX_ENTRIES)
+            w->bad = 1;
+        put_u8(w, m->n_entries);
+        for (unsigned i = 0; i < m->n_entries && !w->bad; i++)
+            put_entry(w, &m->entries[i]);
+        break;
+    case DHT__VALUE:
+        put_u8(w, m->flags);
+        put_u32(w, m->ttl);
+        put_u32(w, m->value_len);
+        put_bytes(w, m->value, m->value_len);
+        break;
+    case DHT__ERROR:
+        if (m->err_len > DHT__WIRE_MAX_ERRMSG)
+            w->bad = 1;
+        put_u16(w, m->err_code);
+        put_u8(w, m->err_len);
+        put_bytes(w, m->err_msg, m->err_len);
+        break;
+    default:
+        w->bad = 1;
+    }
+}
+
+size_t dht__wire_encode(const dht__msg_t *m, uint8_t *buf, size_t cap)
+{
+    writer_t w = {buf, buf + cap, 0};
+
+    put_u8(&w, DHT__WIRE_MAGIC0);
+    put_u8(&w, DHT__WIRE_MAGIC1);
+    put_u8(&w, DHT__WIRE_VERSION);
+    put_u8(&w, m->type);
+    put_u32(&w, m->txid);
+    put_bytes(&w, m->sender.b, DHT_ID_LEN);
+    put_body(&w, m);
+    return w.bad ? 0 : (size_t)(w.p - buf);
+}
+
+size_t dht__wire_size(const dht__msg_t *m)
+{
+    size_t n = DHT__WIRE_HEADER;
+
+    switch (m->type) {
+    case DHT__FIND_NODE:
+        return n + DHT_ID_LEN;
+    case DHT__FIND_VALUE:
+        return n + DHT_ID_LEN + 2;
+    case DHT__STORE:
+        return n + DHT__WIRE_TOKEN_LEN + DHT_ID_LEN + 4 + 1 + 4 + m->value_len;
+    case DHT__GET_VALUE:
+        return n + 2 * DHT_ID_LEN;
+    case DHT__PONG:
+        return n + 1 + ip_len(m->addr.family) + 2;
+    case DHT__NODES:
+    case DHT__VALUES:
+        n += DHT__WIRE_TOKEN_LEN + 1;
+        for (unsigned i = 0; i < m->n_nodes && i < DHT__WIRE_MAX_NODES; i++)
+            n += dht__wire_node_size(m->nodes[i].addr.family);
+        if (m->type == DHT__NODES)
+            return n;
+        n += 2 + 2 + 1;
+        for (unsigned i = 0; i < m->n_entries && i < DHT__WIRE_MAX_ENTRIES; i++)
+            n += dht__wire_entry_size(&m->entries[i]);
+        return n;
+    case DHT__VALUE:
+        return n + 1 + 4 + 4 + m->value_len;
+    case DHT__ERROR:
+        return n + 2 + 1 + m->err_len;
+    default:
+        return n;
+    }
+}
+
+void dht__stream_preamble(uint8_t *buf, uint16_t port)
+{
+    buf[0] = 'E';
+    buf[1] = 'M';
+    buf[2] = 'S';
+    buf[3] = DHT__WIRE_VERSION;
+    buf[4] = (uint8_t)port;
+    buf[5] = (uint8_t)(port >> 8);
+    buf[6] = 0;
+    buf[7] = 0;
+}
+
+int dht__stream_preamble_parse(const uint8_t *buf, uint16_t *port)
+{
+    if (buf[0] != 'E' || buf[1] != 'M' || buf[2] != 'S' || buf[3] != DHT__WIRE_VERSION ||
+        buf[6] != 0 || buf[7] != 0)
+        return DHT_EPROTO;
+    *port = (uint16_t)(buf[4] | buf[5] << 8);
+    return 0;
+}

@@ -1,0 +1,114 @@
+/*
+ * The wire codec: messages as structs, and their bytes as schema/wire.md
+ * defines them. Pure code: bytes in, structs out, and back.
+ */
+#ifndef DHT_WIRE_H
+#define DHT_WIRE_H
+
+#include "dht.h"
+
+#define DHT__WIRE_MAGIC0         0x45 /* 'E' */
+#define DHT__WIRE_MAGIC1         0x4d /* 'M' */
+#define DHT__WIRE_VERSION        1
+#define DHT__WIRE_HEADER         40 /* magic 2, version 1, type 1, txid 4, sender 32 */
+#define DHT__WIRE_TOKEN_LEN      8
+#define DHT__WIRE_MAX_NODES      DHT_MAX_K
+#define DHT__WIRE_MAX_ENTRIES    64
+#define DHT__WIRE_MAX_ERRMSG     200
+#define DHT__WIRE_VALUE_OVERHEAD 128 /* a STORE or VALUE message, minus its value */
+
+/* Stream preamble: "EMS" version, then the sender's listening port. */
+#define DHT__STREAM_PREAMBLE 8
+
+typedef enum dht__msg_type {
+    DHT__PING = 0x01,
+    DHT__FIND_NODE = 0x02,
+    DHT__FIND_VALUE = 0x03,
+    DHT__STORE = 0x04,
+    DHT__GET_VALUE = 0x05,
+    DHT__PONG = 0x81,
+    DHT__NODES = 0x82,
+    DHT__VALUES = 0x83,
+    DHT__STORED = 0x84,
+    DHT__VALUE = 0x85,
+    DHT__ERROR = 0xff,
+} dht__msg_type_t;
+
+#define DHT__IS_REPLY(type) (((type)&0x80) != 0)
+
+/* Error codes carried by an ERROR reply. */
+typedef enum dht__wire_err {
+    DHT__WERR_MALFORMED = 1,
+    DHT__WERR_BAD_TOKEN = 2,
+    DHT__WERR_TOO_BIG = 3,
+    DHT__WERR_BAD_VALUE = 4,
+    DHT__WERR_FULL = 5,
+    DHT__WERR_NOT_FOUND = 6,
+    DHT__WERR_RATE_LIMITED = 7,
+} dht__wire_err_t;
+
+/* One value entry of a VALUES reply: inline bytes, or a summary (hash and
+ * length) for a value to fetch with GET_VALUE. */
+typedef struct dht__wire_entry {
+    uint8_t is_summary;
+    uint8_t flags;
+    uint32_t ttl;
+    uint32_t len;
+    const uint8_t *data; /* inline: len bytes (into the decoded buffer) */
+    dht_id_t hash;       /* summary: SHA-256 of the value */
+} dht__wire_entry_t;
+
+/* A decoded message. Which fields mean something depends on type; pointers
+ * point into the buffer that was decoded. */
+typedef struct dht__msg {
+    uint8_t type;
+    uint32_t txid;
+    dht_id_t sender;
+    dht_id_t target;                    /* FIND_NODE target; key of FIND_VALUE, STORE, GET_VALUE */
+    dht_id_t hash;                      /* GET_VALUE: the value wanted */
+    uint8_t token[DHT__WIRE_TOKEN_LEN]; /* STORE, NODES, VALUES */
+    dht_addr_t addr;                    /* PONG: the requester's address as the replier saw it */
+    uint16_t first;                     /* FIND_VALUE, VALUES: index of the first entry */
+    uint16_t total;                     /* VALUES: values the replier holds for the key */
+    uint8_t n_nodes;
+    uint8_t n_entries;
+    uint8_t flags;      /* STORE, VALUE */
+    uint32_t ttl;       /* STORE, VALUE */
+    uint32_t value_len; /* STORE, VALUE */
+    const uint8_t *value;
+    uint16_t err_code; /* ERROR */
+    uint8_t err_len;
+    const uint8_t *err_msg;
+    dht_node_info_t nodes[DHT__WIRE_MAX_NODES];
+    dht__wire_entry_t entries[DHT__WIRE_MAX_ENTRIES];
+} dht__msg_t;
+
+/* Decodes buf[0..len) into *m. Reads only inside the buffer and accepts
+ * only a message that fills it exactly.
+ * @return 0, or DHT_EPROTO for anything malformed (bad magic, version or
+ *         type, truncated, trailing bytes, a count over its limit, a node
+ *         record of an unknown family). *m is then unspecified. */
+int dht__wire_decode(dht__msg_t *m, const uint8_t *buf, size_t len);
+
+/* @return the encoded size of m in bytes. */
+size_t dht__wire_size(const dht__msg_t *m);
+
+/* Encodes m into buf (cap bytes).
+ * @return the length written, or 0 if it does not fit or m breaks a limit
+ *         (then nothing useful is in buf). */
+size_t dht__wire_encode(const dht__msg_t *m, uint8_t *buf, size_t cap);
+
+/* Size of one node record for a family (1 + 32 + 4|16 + 2). */
+size_t dht__wire_node_size(uint8_t family);
+
+/* Size of one VALUES entry. */
+size_t dht__wire_entry_size(const dht__wire_entry_t *e);
+
+/* Writes the stream preamble for a sender listening on port into
+ * buf[0..DHT__STREAM_PREAMBLE). */
+void dht__stream_preamble(uint8_t *buf, uint16_t port);
+
+/* Checks a stream preamble. @return 0 and *port, or DHT_EPROTO. */
+int dht__stream_preamble_parse(const uint8_t *buf, uint16_t *port);
+
+#endif /* DHT_WIRE_H */
