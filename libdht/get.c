@@ -145,7 +145,8 @@ static void take_values(dht_t *dht, dht__op_t *op, const dht_node_info_t *from, 
             }
             continue;
         }
-        if (!verified(dht, &g->key, e->data, e->len, e->flags, &hash))
+        if (e->len > dht->cfg.max_value_size ||
+            !verified(dht, &g->key, e->data, e->len, e->flags, &hash))
             continue;
         v = val_for(g, &hash);
         if (v)

@@ -90,10 +90,13 @@ typedef struct dht__msg {
  *         record of an unknown family). *m is then unspecified. */
 int dht__wire_decode(dht__msg_t *m, const uint8_t *buf, size_t len);
 
-/* @return the encoded size of m in bytes. */
+/* @return the size dht__wire_encode() gives m, for a message within the
+ * limits (counts over their limit are capped; an unknown family counts as
+ * IPv4): check the encoder's result, not this, for validity. */
 size_t dht__wire_size(const dht__msg_t *m);
 
-/* Encodes m into buf (cap bytes).
+/* Encodes m into buf (cap bytes). Every pointer m carries with a nonzero
+ * length (value, err_msg, an inline entry's data) must be valid.
  * @return the length written, or 0 if it does not fit or m breaks a limit
  *         (then nothing useful is in buf). */
 size_t dht__wire_encode(const dht__msg_t *m, uint8_t *buf, size_t cap);

@@ -1,0 +1,217 @@
+/*
+ * libdht on real sockets: 32 nodes on 127.0.0.1 in one process and one
+ * libuv loop put and get values of 100 bytes (one datagram), 64 KiB and
+ * 1 MiB (over TCP streams), each put through one node and got through
+ * another. Also a small network on [::1] when the machine has IPv6.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "dht.h"
+
+#define NODES 32
+
+static int pending;
+
+/* Runs the loop until every callback has fired; fails after 20 s. */
+static void wait_all(uv_loop_t *loop)
+{
+    uint64_t deadline = uv_now(loop) + 20000;
+
+    while (pending > 0 && uv_now(loop) < deadline)
+        uv_run(loop, UV_RUN_ONCE);
+    assert_int_equal(pending, 0);
+}
+
+static void on_joined(int status, void *arg)
+{
+    *(int *)arg = status;
+    pending--;
+}
+
+/* Starts n nodes on host (port 0: any free port) and joins them through
+ * the first. @return 0, or -1 if host cannot be bound (no IPv6). */
+static int start(uv_loop_t *loop, dht_uv_t **nodes, int n, const char *host)
+{
+    dht_addr_t first;
+    int *status = calloc((size_t)n, sizeof(int));
+
+    for (int i = 0; i < n; i++) {
+        int err = dht_uv_new(&nodes[i], loop, NULL, host);
+        if (err == DHT_EADDR && i == 0) {
+            free(status);
+            return -1;
+        }
+        assert_int_equal(err, 0);
+    }
+    dht_uv_addr(nodes[0], &first);
+    for (int i = 1; i < n; i++) {
+        pending++;
+        assert_int_equal(dht_bootstrap(dht_uv_dht(nodes[i]), &first, 1, on_joined, &status[i]), 0);
+    }
+    wait_all(loop);
+    for (int i = 1; i < n; i++)
+        assert_int_equal(status[i], 0);
+    free(status);
+    return 0;
+}
+
+static void stop(uv_loop_t *loop, dht_uv_t **nodes, int n)
+{
+    for (int i = 0; i < n; i++)
+        dht_uv_close(nodes[i], NULL, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+}
+
+static void on_put(int status, unsigned stored, void *arg)
+{
+    *(unsigned *)arg = status == 0 ? stored : 0;
+    pending--;
+}
+
+typedef struct got {
+    const uint8_t *want;
+    size_t len;
+    int ok;
+} got_t;
+
+static void on_got(int status, const dht_value_t *v, size_t n, void *arg)
+{
+    got_t *g = arg;
+
+    g->ok = status == 0 && n == 1 && v[0].len == g->len && memcmp(v[0].data, g->want, g->len) == 0;
+    pending--;
+}
+
+/* Puts count values of len bytes, all in flight together, each through a
+ * random node; then gets each through a different node. Odd values are
+ * content addressed, even ones named. */
+static void put_get(uv_loop_t *loop, dht_uv_t **nodes, int n, int count, size_t len,
+                    unsigned min_stored)
+{
+    uint8_t *vals = malloc((size_t)count * len);
+    dht_id_t *keys = calloc((size_t)count, sizeof(*keys));
+    unsigned *stored = calloc((size_t)count, sizeof(*stored));
+    got_t *got = calloc((size_t)count, sizeof(*got));
+    int *from = calloc((size_t)count, sizeof(int));
+
+    for (int i = 0; i < count; i++) {
+        uint8_t *v = vals + (size_t)i * len;
+        for (size_t b = 0; b < len; b++)
+            v[b] = (uint8_t)rand();
+        if (i % 2) {
+            dht_id_from_bytes(&keys[i], v, len);
+        } else {
+            uint64_t name[2] = {len, (uint64_t)i};
+            dht_id_from_bytes(&keys[i], name, sizeof(name));
+        }
+        from[i] = rand() % n;
+        pending++;
+        assert_int_equal(
+            dht_put(dht_uv_dht(nodes[from[i]]), &keys[i], v, len, 600, on_put, &stored[i]), 0);
+    }
+    wait_all(loop);
+    for (int i = 0; i < count; i++) {
+        int via = (from[i] + 1 + rand() % (n - 1)) % n;
+        assert_true(stored[i] >= min_stored);
+        got[i].want = vals + (size_t)i * len;
+        got[i].len = len;
+        pending++;
+        assert_int_equal(dht_get(dht_uv_dht(nodes[via]), &keys[i], on_got, &got[i]), 0);
+    }
+    wait_all(loop);
+    for (int i = 0; i < count; i++)
+        assert_true(got[i].ok);
+    free(vals);
+    free(keys);
+    free(stored);
+    free(got);
+    free(from);
+}
+
+static void test_loopback_32_nodes(void **state)
+{
+    uv_loop_t loop;
+    dht_uv_t *nodes[NODES];
+    uint64_t streamed_out = 0, streamed_in = 0;
+
+    (void)state;
+    srand(7);
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(start(&loop, nodes, NODES, "127.0.0.1:0"), 0);
+    put_get(&loop, nodes, NODES, 20, 100, 20);
+    put_get(&loop, nodes, NODES, 6, 64 * 1024, 20);
+    put_get(&loop, nodes, NODES, 3, 1024 * 1024, 20);
+    /* Large values really went by stream, and every node knows the net. */
+    for (int i = 0; i < NODES; i++) {
+        dht_stats_t st;
+        dht_get_stats(dht_uv_dht(nodes[i]), uv_now(&loop), &st);
+        streamed_out += st.stream_msgs_sent;
+        streamed_in += st.stream_msgs_received;
+        assert_true(st.nodes >= 20);
+        assert_int_equal(st.dropped_malformed, 0);
+    }
+    /* 9 large puts to 19 other nodes at least, 9 large gets. */
+    assert_true(streamed_out >= 9 * 19 + 9);
+    assert_int_equal(streamed_in, streamed_out);
+    stop(&loop, nodes, NODES);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_loopback_ipv6(void **state)
+{
+    uv_loop_t loop;
+    dht_uv_t *nodes[8];
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    if (start(&loop, nodes, 8, "[::1]:0") != 0) {
+        uv_loop_close(&loop);
+        skip(); /* no IPv6 on this machine */
+    }
+    put_get(&loop, nodes, 8, 4, 100, 8);
+    put_get(&loop, nodes, 8, 2, 256 * 1024, 8);
+    stop(&loop, nodes, 8);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* A value too large is refused at once; an unparsable bind address too. */
+static void test_errors(void **state)
+{
+    uv_loop_t loop;
+    dht_uv_t *node;
+    static uint8_t big[(1 << 20) + 1];
+    dht_id_t key;
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(dht_uv_new(&node, &loop, NULL, "localhost:80"), DHT_EADDR);
+    assert_int_equal(dht_uv_new(&node, &loop, NULL, "127.0.0.1:0"), 0);
+    dht_id_from_bytes(&key, "k", 1);
+    assert_int_equal(dht_put(dht_uv_dht(node), &key, big, sizeof(big), 60, on_put, NULL),
+                     DHT_ETOOBIG);
+    stop(&loop, &node, 1);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_loopback_32_nodes),
+        cmocka_unit_test(test_loopback_ipv6),
+        cmocka_unit_test(test_errors),
+    };
+
+    alarm(300);
+    return cmocka_run_group_tests_name("uv", tests, NULL, NULL);
+}
