@@ -188,7 +188,8 @@ typedef struct dht_io {
 int dht_new(dht_t **out, const dht_config_t *cfg, const dht_io_t *io, uint64_t now_ms);
 
 /* Destroys a node. Every operation still in flight completes first with
- * DHT_ECANCELED, inside this call. Accepts NULL. */
+ * DHT_ECANCELED, inside this call. Accepts NULL. Must not be called from
+ * one of the node's own callbacks. */
 void dht_free(dht_t *dht);
 
 /* Hands the core one received message. from is the sender's listening
@@ -271,8 +272,10 @@ int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, void *arg
  * STORE (with the token each node handed out in the lookup) to each.
  * The value is copied. If key == SHA-256(value), the value is content
  * addressed and every node that stores it checks that. ttl_s is cut to
- * max_ttl_s. cb gets 0 and the number of nodes that stored it (at least
- * one), or a negative code and 0.
+ * max_ttl_s. This node keeps a copy when it is itself one of the k
+ * closest. cb gets 0 and the number of nodes that stored it (at least one),
+ * or a negative code and 0: DHT_ENOPEERS when no other node could be
+ * reached (then nothing is stored, not even here).
  * @return 0, DHT_EINVAL, DHT_ETOOBIG (len > max_value_size), DHT_EBUSY or
  *         DHT_ENOMEM. */
 int dht_put(dht_t *dht, const dht_id_t *key, const void *value, size_t len, uint32_t ttl_s,
@@ -283,13 +286,14 @@ typedef struct dht_get_opts {
     unsigned max_values; /* stop once this many distinct values are in; 0 = all */
 } dht_get_opts_t;
 
-/* Finds every value stored under key: an iterative FIND_VALUE lookup that
- * collects values from the k closest nodes, fetching large values (those
- * announced by hash) from one holder each, another one on failure.
- * Values are deduplicated by hash. A value whose hash equals key ends the
- * lookup at once (nothing else can be stored under a content address); a
- * value that claims to be content addressed and is not is dropped.
- * cb gets 0 and the values (n >= 1), or DHT_ENOTFOUND, or DHT_ENOPEERS. */
+#define DHT_GET_MAX_VALUES 64 /* distinct values one dht_get() collects at most */
+
+/* Finds every value stored under key (up to DHT_GET_MAX_VALUES of them): an iterative FIND_VALUE
+ * lookup that collects values from the k closest nodes, fetching large values (those announced by
+ * hash) from one holder each, another one on failure. Values are deduplicated by hash. A value
+ * whose hash equals key ends the lookup at once (nothing else can be stored under a content
+ * address); a value that claims to be content addressed and is not is dropped. cb gets 0 and the
+ * values (n >= 1), or DHT_ENOTFOUND, or DHT_ENOPEERS. */
 int dht_get(dht_t *dht, const dht_id_t *key, dht_get_cb cb, void *arg);
 int dht_get_ex(dht_t *dht, const dht_id_t *key, const dht_get_opts_t *opts, dht_get_cb cb,
                void *arg);

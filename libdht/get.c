@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_VALUES  64 /* distinct values one get collects */
-#define MAX_HOLDERS 4  /* holders remembered per summarized value */
+#define MAX_VALUES  DHT_GET_MAX_VALUES
+#define MAX_HOLDERS 4 /* holders remembered per summarized value */
 
 typedef struct gval {
     dht_id_t hash;
@@ -95,14 +95,14 @@ static int verified(dht_t *dht, const dht_id_t *key, const uint8_t *data, uint32
 }
 
 /* @return 1 once the get has what it needs: the content-addressed value,
- * or max_values distinct values. */
+ * verified, or max_values distinct values (known at least by hash). */
 static int satisfied(const dht__get_state_t *g)
 {
     const gval_t *v;
 
     for (size_t i = 0; i < g->n; i++) {
         v = &g->vals[i];
-        if (dht_id_cmp(&v->hash, &g->key) == 0)
+        if (v->data != NULL && dht_id_cmp(&v->hash, &g->key) == 0)
             return 1;
     }
     return g->max_values != 0 && g->n >= g->max_values;
@@ -119,6 +119,7 @@ static void add_holder(gval_t *v, const dht_node_info_t *node)
 
 static void on_more(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply);
 static void maybe_finish(dht_t *dht, dht__op_t *op);
+static int fetch(dht_t *dht, dht__op_t *op, gval_t *v);
 
 /* Takes in the entries of one VALUES reply from node `from`. */
 static void take_values(dht_t *dht, dht__op_t *op, const dht_node_info_t *from, const dht__msg_t *m)
@@ -142,6 +143,10 @@ static void take_values(dht_t *dht, dht__op_t *op, const dht_node_info_t *from, 
                 v->ttl = e->ttl;
                 v->flags = e->flags;
                 add_holder(v, from);
+                /* The content-addressed value is the whole answer: fetch it
+                 * now, while the lookup goes on in case this holder fails. */
+                if (!v->fetching && dht_id_cmp(&v->hash, &g->key) == 0)
+                    fetch(dht, op, v);
             }
             continue;
         }
@@ -233,7 +238,10 @@ static void on_fetched(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t
     }
     if (v->data == NULL)
         fetch(dht, op, v); /* the next holder, if any */
-    maybe_finish(dht, op);
+    if (!op->lk.finished && satisfied(g))
+        dht__lookup_stop(dht, op); /* ends in maybe_finish() */
+    else
+        maybe_finish(dht, op);
 }
 
 /* Once the lookup is over and nothing is outstanding, fetches what is

@@ -98,11 +98,11 @@ void dht_free(dht_t *dht)
     if (dht == NULL)
         return;
     dht->closing = 1;
-    /* Cancelling the rpcs drops their references; then every op that has
-     * not reported yet does so with DHT_ECANCELED. */
-    dht__rpc_shutdown(dht);
+    /* Every op that has not reported yet is marked cancelled first, so the
+     * rpc handlers that run as the rpcs are cancelled leave it alone. */
     for (dht__op_t *op = dht->ops; op != NULL; op = op->next)
         dht__op_complete(dht, op, DHT_ECANCELED);
+    dht__rpc_shutdown(dht);
     dht__op_run_completions(dht);
     dht__rt_free(dht->rt);
     dht__store_free(dht->store);
@@ -153,10 +153,8 @@ uint64_t dht_next_deadline(const dht_t *dht)
 
 void dht__rearm(dht_t *dht)
 {
-    uint64_t d;
+    uint64_t d = dht_next_deadline(dht);
 
-    dht__op_run_completions(dht);
-    d = dht_next_deadline(dht);
     if (d < dht->reported_deadline) {
         dht->reported_deadline = d;
         if (dht->io.wake)
@@ -224,6 +222,7 @@ int dht_receive(dht_t *dht, uint64_t now_ms, const uint8_t *buf, size_t len, con
     } else {
         err = dht__serve(dht, &m, from, transport);
     }
+    dht__op_run_completions(dht);
     dht__rearm(dht);
     return err;
 }

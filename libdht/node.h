@@ -177,8 +177,9 @@ uint64_t dht__now(dht_t *dht);
  * a stream (room to move the bytes at 256 KiB/s or better). */
 uint32_t dht__timeout_for(const dht_t *dht, size_t len);
 
-/* Tells the shell if the next deadline moved earlier. Called at the end of
- * every public entry point. */
+/* Tells the shell if the next deadline moved earlier (to now, when an
+ * operation completed and its callback waits for dht_periodic()). Called
+ * at the end of every public entry point; runs no callback itself. */
 void dht__rearm(dht_t *dht);
 
 /* ---- rpc.c ---- */
@@ -188,7 +189,9 @@ void dht__rearm(dht_t *dht);
  * (1 + cfg.retries if 0) for a datagram; a stream request is sent once
  * and given timeout_ms. id may be
  * NULL if unknown. op, if not NULL, is referenced until the rpc ends.
- * @return 0, DHT_EBUSY (too many rpcs), DHT_ENOMEM or a send error; on
+ * A send that fails counts as a lost message: the rpc times out.
+ * @return 0, DHT_EBUSY (too many rpcs), DHT_ENOMEM, DHT_EPROTO or
+ *         DHT_ECLOSED; on
  *         error cb is not called and op is not referenced. */
 int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_t *id,
                   uint32_t timeout_ms, unsigned attempts, dht__rpc_cb cb, dht__op_t *op,

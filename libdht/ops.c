@@ -227,6 +227,32 @@ int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, void *arg
 
 /* ---- put ---- */
 
+static int store_here(dht_t *dht, dht__op_t *op)
+{
+    dht_id_t hash;
+
+    dht_id_from_bytes(&hash, op->value, op->value_len);
+    return dht__store_put(dht->store, &op->lk.target, &hash, op->value, op->value_len,
+                          op->value_flags, dht->now, dht->now + (uint64_t)op->ttl * 1000u);
+}
+
+static void on_stored(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply);
+
+static int send_store(dht_t *dht, dht__op_t *op, const dht__cand_t *c)
+{
+    dht__msg_t m;
+
+    m.type = DHT__STORE;
+    memcpy(m.token, c->token, sizeof(m.token));
+    m.target = op->lk.target;
+    m.ttl = op->ttl;
+    m.flags = op->value_flags;
+    m.value_len = (uint32_t)op->value_len;
+    m.value = op->value;
+    return dht__rpc_send(dht, &m, &c->node.addr, &c->node.id, dht__timeout_for(dht, op->value_len),
+                         0, on_stored, op, 0);
+}
+
 static void put_done_if_last(dht_t *dht, dht__op_t *op)
 {
     if (op->pending > 0)
@@ -253,39 +279,35 @@ static void on_stored(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t 
     put_done_if_last(dht, op);
 }
 
-/* The lookup found the k closest nodes: store on each, and here too if
- * this node is one of the k closest. */
+/* The lookup found the k closest nodes: store on each. This node keeps a
+ * copy instead of the k-th when it is closer than that one (or fewer than k
+ * others answered), so the value lives on exactly the k closest. With no
+ * peer reached at all, nothing is stored anywhere: DHT_ENOPEERS. */
 static void put_store_all(dht_t *dht, dht__op_t *op)
 {
-    dht_id_t hash;
+    const dht__cand_t *to[DHT_MAX_K];
     size_t n = 0;
-    const dht__cand_t *kth = NULL;
+    int here;
 
     op->status = 0;
     for (size_t i = 0; i < op->lk.n && n < dht->cfg.k; i++) {
-        dht__cand_t *c = &op->lk.cands[i];
-        dht__msg_t m;
-        if (c->state != DHT__CAND_ANSWERED || !c->has_token)
-            continue;
-        n++;
-        kth = c;
-        m.type = DHT__STORE;
-        memcpy(m.token, c->token, sizeof(m.token));
-        m.target = op->lk.target;
-        m.ttl = op->ttl;
-        m.flags = op->value_flags;
-        m.value_len = (uint32_t)op->value_len;
-        m.value = op->value;
-        if (dht__rpc_send(dht, &m, &c->node.addr, &c->node.id, dht__timeout_for(dht, op->value_len),
-                          0, on_stored, op, 0) == 0)
+        const dht__cand_t *c = &op->lk.cands[i];
+        if (c->state == DHT__CAND_ANSWERED && c->has_token)
+            to[n++] = c;
+    }
+    if (n == 0) {
+        dht__op_complete(dht, op, DHT_ENOPEERS);
+        return;
+    }
+    here =
+        n < dht->cfg.k || dht_id_cmp_distance(&op->lk.target, &dht->self, &to[n - 1]->node.id) < 0;
+    if (here && n == dht->cfg.k)
+        n--;
+    if (here && store_here(dht, op) == 0)
+        op->count++;
+    for (size_t i = 0; i < n; i++)
+        if (send_store(dht, op, to[i]) == 0)
             op->pending++;
-    }
-    if (n < dht->cfg.k || dht_id_cmp_distance(&op->lk.target, &dht->self, &kth->node.id) < 0) {
-        dht_id_from_bytes(&hash, op->value, op->value_len);
-        if (dht__store_put(dht->store, &op->lk.target, &hash, op->value, op->value_len,
-                           op->value_flags, dht->now, dht->now + (uint64_t)op->ttl * 1000u) == 0)
-            op->count++;
-    }
     put_done_if_last(dht, op);
 }
 

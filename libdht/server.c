@@ -18,16 +18,32 @@ static void derive_secret(const dht_t *dht, uint64_t epoch, uint8_t *out)
     dht_id_from_bytes((dht_id_t *)out, material, sizeof(material));
 }
 
-void dht__token_tick(dht_t *dht, uint64_t now)
+static void rotate(dht_t *dht)
 {
-    if (dht->secret_epoch != 0 && now < dht->secret_rotated_at + DHT__TOKEN_ROTATE_MS)
-        return;
     memcpy(dht->prev_secret, dht->secret, sizeof(dht->secret));
     dht->secret_epoch++;
     derive_secret(dht, dht->secret_epoch, dht->secret);
-    if (dht->secret_epoch == 1)
+}
+
+void dht__token_tick(dht_t *dht, uint64_t now)
+{
+    if (dht->secret_epoch == 0) {
+        rotate(dht);
         memcpy(dht->prev_secret, dht->secret, sizeof(dht->secret));
-    dht->secret_rotated_at = now;
+        dht->secret_rotated_at = now;
+        return;
+    }
+    if (now < dht->secret_rotated_at + DHT__TOKEN_ROTATE_MS)
+        return;
+    /* Rotate on schedule even if we were called late, so a token never
+     * lives past two periods; after a long sleep, both secrets are new. */
+    if (now >= dht->secret_rotated_at + 2 * DHT__TOKEN_ROTATE_MS) {
+        rotate(dht);
+        dht->secret_rotated_at = now;
+    } else {
+        dht->secret_rotated_at += DHT__TOKEN_ROTATE_MS;
+    }
+    rotate(dht);
 }
 
 void dht__token_make(const dht_t *dht, const dht_addr_t *addr, int previous, uint8_t *out)
@@ -60,9 +76,10 @@ static int token_valid(const dht_t *dht, const dht_addr_t *addr, const uint8_t *
 
 static uint32_t addr_hash(const dht_addr_t *a)
 {
+    size_t n = a->family == DHT_AF_INET6 ? 16 : 4;
     uint32_t h = 2166136261u;
 
-    for (size_t i = 0; i < 16; i++)
+    for (size_t i = 0; i < n; i++)
         h = (h ^ a->ip[i]) * 16777619u;
     h = (h ^ a->port) * 16777619u;
     return h;
@@ -156,6 +173,7 @@ static int serve_ping(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
 /* Fixed part of a NODES/VALUES reply before the node records. */
 #define NODES_FIXED  (DHT__WIRE_HEADER + DHT__WIRE_TOKEN_LEN + 1)
 #define VALUES_FIXED (NODES_FIXED + 2 + 2 + 1)
+#define SUMMARY_SIZE (1 + 1 + 4 + 4 + DHT_ID_LEN)
 
 static int serve_find_node(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
 {
@@ -221,12 +239,17 @@ static void fill_entries(dht_t *dht, dht__msg_t *r, const dht__msg_t *req, size_
 
 static int serve_find_value(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
 {
+    size_t budget = DHT_MAX_DATAGRAM - VALUES_FIXED;
     dht__msg_t r;
     size_t used;
 
     reply_header(dht, &r, DHT__VALUES, req);
     dht__token_make(dht, from, 0, r.token);
-    used = dht__fill_nodes(dht, &r, &req->target, &req->sender, DHT_MAX_DATAGRAM - VALUES_FIXED);
+    /* With values to give, node records must leave room for one summary,
+     * or a reply full of IPv6 records (k = 32) would carry no value. */
+    if (dht__store_get(dht->store, &req->target, dht->now, NULL, 0) > req->first)
+        budget -= SUMMARY_SIZE;
+    used = dht__fill_nodes(dht, &r, &req->target, &req->sender, budget);
     fill_entries(dht, &r, req, DHT_MAX_DATAGRAM - VALUES_FIXED - used);
     return dht__send_msg(dht, from, &r);
 }
