@@ -120,8 +120,8 @@ fuzz:
 	        tests/fuzz/corpus/$$f; \
 	done
 
-bench: lib $(BENCH_BIN)
-	@set -e; for b in $(BENCH_BIN); do echo "== $$b"; $$b; done
+bench: lib examples $(BENCH_BIN)
+	@set -e; for b in $(BENCH_BIN); do echo "== $$b"; $$b $(BUILD)/examples/dht_node; done
 
 run-demo: examples
 	$(BUILD)/examples/dht_demo

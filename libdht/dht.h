@@ -327,7 +327,9 @@ struct uv_loop_s;
 typedef struct dht_uv dht_uv_t;
 
 /* Starts a node on loop: a UDP socket and a TCP listener on the same
- * address and port (port 0 picks a free one, the same for both).
+ * address and port (port 0 picks a free one, the same for both). The
+ * shell writes to TCP sockets a peer may close: the program should ignore
+ * SIGPIPE, as libuv programs do.
  * bind_addr is "HOST:PORT" (numeric). cfg may be NULL.
  * @return 0 and *out, DHT_EADDR (unparsable or in use), DHT_EINVAL or
  *         DHT_ENOMEM. */

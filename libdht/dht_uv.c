@@ -12,6 +12,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h> /* close */
 
 #include <uv.h>
 
@@ -21,6 +23,8 @@
 #define MAX_OUT_STREAMS 256
 #define MAX_IN_STREAMS  512
 #define SWEEP_MS        5000
+#define UDP_RCVBUF      (4 << 20)
+#define UDP_SNDBUF      (1 << 20)
 
 typedef struct stream stream_t;
 
@@ -498,27 +502,84 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
 
 /* ---- life ---- */
 
+/* Asks for socket buffers that absorb a burst: a full lookup's replies,
+ * or k STOREs answered at once, from many operations in flight. The
+ * default (about 208 KiB) holds only ~90 small datagrams. Best effort: the
+ * kernel caps these at net.core.rmem_max / wmem_max. */
+static void size_buffers(int fd)
+{
+    int rcv = UDP_RCVBUF, snd = UDP_SNDBUF;
+
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
+}
+
+/* Binds a UDP and a TCP socket on the same address and port. With port 0
+ * the kernel picks the UDP port, whose TCP twin may be taken (by another
+ * connection's ephemeral port, say): then it tries again.
+ * @return 0 and both fds, or DHT_EADDR. */
+static int bind_pair(const dht_addr_t *want, int *udp_fd, int *tcp_fd, dht_addr_t *got)
+{
+    int af = want->family == DHT_AF_INET6 ? AF_INET6 : AF_INET;
+    int one = 1;
+
+    for (int attempt = 0; attempt < 16; attempt++) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+        int u = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int t = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+        to_sockaddr(want, &ss);
+        if (u >= 0 && t >= 0 && bind(u, (struct sockaddr *)&ss, sizeof(ss)) == 0 &&
+            getsockname(u, (struct sockaddr *)&ss, &sslen) == 0 &&
+            setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+            bind(t, (struct sockaddr *)&ss, sslen) == 0) {
+            from_sockaddr((struct sockaddr *)&ss, got);
+            size_buffers(u);
+            *udp_fd = u;
+            *tcp_fd = t;
+            return 0;
+        }
+        if (u >= 0)
+            close(u);
+        if (t >= 0)
+            close(t);
+        if (want->port != 0)
+            break;
+    }
+    return DHT_EADDR;
+}
+
 static int bind_sockets(dht_uv_t *n, const dht_addr_t *want)
 {
-    struct sockaddr_storage ss;
-    int sslen = sizeof(ss);
-    int af = want->family == DHT_AF_INET6 ? AF_INET6 : AF_INET;
+    int udp_fd, tcp_fd;
 
-    if (uv_udp_init_ex(n->loop, &n->udp, (unsigned)af | UV_UDP_RECVMMSG) != 0)
+    if (bind_pair(want, &udp_fd, &tcp_fd, &n->addr) != 0)
+        return DHT_EADDR;
+    /* AF_UNSPEC: libuv makes no socket of its own; we hand it ours. */
+    if (uv_udp_init_ex(n->loop, &n->udp, AF_UNSPEC | UV_UDP_RECVMMSG) != 0) {
+        close(udp_fd);
+        close(tcp_fd);
         return DHT_EIO;
+    }
     n->udp.data = n;
     n->open_handles++;
-    to_sockaddr(want, &ss);
-    if (uv_udp_bind(&n->udp, (struct sockaddr *)&ss, 0) != 0 ||
-        uv_udp_getsockname(&n->udp, (struct sockaddr *)&ss, &sslen) != 0)
-        return DHT_EADDR;
-    from_sockaddr((struct sockaddr *)&ss, &n->addr);
-    if (uv_tcp_init(n->loop, &n->listener) != 0)
+    if (uv_udp_open(&n->udp, udp_fd) != 0) {
+        close(udp_fd);
+        close(tcp_fd);
         return DHT_EIO;
+    }
+    if (uv_tcp_init(n->loop, &n->listener) != 0) {
+        close(tcp_fd);
+        return DHT_EIO;
+    }
     n->listener.data = n;
     n->open_handles++;
-    if (uv_tcp_bind(&n->listener, (struct sockaddr *)&ss, 0) != 0 ||
-        uv_listen((uv_stream_t *)&n->listener, 128, on_connection) != 0)
+    if (uv_tcp_open(&n->listener, tcp_fd) != 0) {
+        close(tcp_fd);
+        return DHT_EIO;
+    }
+    if (uv_listen((uv_stream_t *)&n->listener, 128, on_connection) != 0)
         return DHT_EADDR;
     if (uv_udp_recv_start(&n->udp, on_udp_alloc, on_udp_recv) != 0)
         return DHT_EIO;

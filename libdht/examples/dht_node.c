@@ -9,6 +9,7 @@
  */
 #include "dht.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +19,16 @@
 #define MAX_BOOTSTRAP 16
 
 static dht_uv_t *node;
+static uv_signal_t sigint, sigterm;
 
+/* Either signal closes the node and both signal handles: the loop ends. */
 static void on_signal(uv_signal_t *sig, int signum)
 {
+    (void)sig;
     (void)signum;
     dht_uv_close(node, NULL, NULL);
-    uv_close((uv_handle_t *)sig, NULL);
+    uv_close((uv_handle_t *)&sigint, NULL);
+    uv_close((uv_handle_t *)&sigterm, NULL);
 }
 
 static void on_joined(int status, void *arg)
@@ -48,15 +53,15 @@ int main(int argc, char **argv)
     dht_addr_t boot[MAX_BOOTSTRAP], me;
     size_t n_boot = 0;
     uv_loop_t *loop = uv_default_loop();
-    uv_signal_t sigint, sigterm;
     char text[DHT_ADDRSTRLEN];
     int err;
 
+    /* A peer that closes a stream must not kill us, nor a closed stdout. */
+    signal(SIGPIPE, SIG_IGN);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             listen = argv[++i];
-        } else if (strcmp(argv[i], "--bootstrap") == 0 && i + 1 < argc &&
-                   n_boot < MAX_BOOTSTRAP) {
+        } else if (strcmp(argv[i], "--bootstrap") == 0 && i + 1 < argc && n_boot < MAX_BOOTSTRAP) {
             if (dht_addr_parse(&boot[n_boot++], argv[++i]) != 0) {
                 fprintf(stderr, "dht_node: bad address '%s' (want HOST:PORT)\n", argv[i]);
                 return 2;
