@@ -1,0 +1,130 @@
+/*
+ * Fuzz target: a whole node under hostile input. The node has a peer in
+ * its table and a put and a get in flight, so replies can match real
+ * requests. The input is a sequence of chunks:
+ *
+ *   kind u8, len u16 (little-endian), len bytes
+ *
+ * kind bit 0: copy the txid of the node's latest request into bytes 4..7
+ *             (so the chunk can pass reply matching);
+ * kind bit 1: deliver as a stream message instead of a datagram;
+ * kind bit 2: deliver from the peer's address (else a stranger's);
+ * kind bits 3..7: advance the clock by that many 100 ms steps first.
+ *
+ * Any crash, sanitizer report or leak is a bug; the node must also still
+ * answer a PING afterwards.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "node.h"
+
+typedef struct sink {
+    uint32_t last_txid;
+    int replies;
+} sink_t;
+
+static int on_send(void *arg, const dht_addr_t *to, dht_transport_t tr, const uint8_t *buf,
+                   size_t len)
+{
+    sink_t *s = arg;
+
+    (void)to;
+    (void)tr;
+    if (len >= 8 && !DHT__IS_REPLY(buf[3]))
+        s->last_txid = (uint32_t)buf[4] | (uint32_t)buf[5] << 8 | (uint32_t)buf[6] << 16 |
+                       (uint32_t)buf[7] << 24;
+    if (len >= 8 && buf[3] == DHT__PONG)
+        s->replies++;
+    return 0;
+}
+
+static void on_put(int status, unsigned stored, void *arg)
+{
+    (void)status;
+    (void)stored;
+    (void)arg;
+}
+
+static void on_get(int status, const dht_value_t *v, size_t n, void *arg)
+{
+    (void)status;
+    (void)v;
+    (void)n;
+    (void)arg;
+}
+
+/* A PING from a fresh address must still get its PONG. */
+static void check_alive(dht_t *dht, sink_t *sink, uint64_t now)
+{
+    dht_addr_t from;
+    dht__msg_t m;
+    uint8_t buf[DHT_MAX_DATAGRAM];
+    size_t len;
+    int before = sink->replies;
+
+    memset(&m, 0, sizeof(m));
+    m.type = DHT__PING;
+    m.txid = 7;
+    memset(m.sender.b, 0x77, DHT_ID_LEN);
+    len = dht__wire_encode(&m, buf, sizeof(buf));
+    dht_addr_parse(&from, "192.0.2.77:7777");
+    dht_receive(dht, now, buf, len, &from, DHT_TRANSPORT_DATAGRAM);
+    if (sink->replies != before + 1)
+        abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    sink_t sink = {0, 0};
+    dht_io_t io = {on_send, NULL, NULL, &sink};
+    dht_config_t cfg;
+    dht_t *dht;
+    dht_addr_t peer, stranger;
+    dht_id_t peer_id, key;
+    uint64_t now = 1000;
+
+    dht_config_init(&cfg);
+    cfg.seed = 1;
+    cfg.max_value_size = 64 * 1024;
+    cfg.rate_limit = 0;
+    if (dht_new(&dht, &cfg, &io, now) != 0)
+        abort();
+    memset(peer_id.b, 0xab, DHT_ID_LEN);
+    dht_addr_parse(&peer, "10.0.0.1:4000");
+    dht_addr_parse(&stranger, "[2001:db8::1]:4000");
+    dht_insert_node(dht, &peer_id, &peer, now);
+    dht_id_from_bytes(&key, "key", 3);
+    dht_put(dht, &key, "value", 5, 60, on_put, NULL);
+    dht_get(dht, &key, on_get, NULL);
+    while (size >= 3) {
+        uint8_t kind = data[0];
+        size_t len = (size_t)data[1] | (size_t)data[2] << 8;
+        uint8_t *msg;
+        data += 3;
+        size -= 3;
+        if (len > size)
+            len = size;
+        msg = malloc(len ? len : 1);
+        if (msg == NULL)
+            abort();
+        memcpy(msg, data, len);
+        if ((kind & 1) && len >= 8) {
+            msg[4] = (uint8_t)sink.last_txid;
+            msg[5] = (uint8_t)(sink.last_txid >> 8);
+            msg[6] = (uint8_t)(sink.last_txid >> 16);
+            msg[7] = (uint8_t)(sink.last_txid >> 24);
+        }
+        now += (uint64_t)(kind >> 3) * 100;
+        dht_periodic(dht, now);
+        dht_receive(dht, now, msg, len, (kind & 4) ? &peer : &stranger,
+                    (kind & 2) ? DHT_TRANSPORT_STREAM : DHT_TRANSPORT_DATAGRAM);
+        free(msg);
+        data += len;
+        size -= len;
+    }
+    check_alive(dht, &sink, now);
+    dht_free(dht);
+    return 0;
+}
