@@ -24,24 +24,6 @@
 
 #define T0 1000000u /* the fake clock starts here: any epoch will do */
 
-static dht_stats_t stats_of(fake_net_t *net, int i)
-{
-    dht_stats_t st;
-
-    dht_get_stats(fake_dht(net, i), net->now, &st);
-    return st;
-}
-
-/* An id with first byte b and the rest zero. */
-static dht_id_t id_b0(uint8_t b)
-{
-    dht_id_t id;
-
-    memset(&id, 0, sizeof(id));
-    id.b[0] = b;
-    return id;
-}
-
 static fake_net_t *new_net(void)
 {
     fake_net_t *net = fake_net_new(T0);
@@ -144,7 +126,7 @@ static void test_new_ids(void **state)
     dht_io_t io = {dummy_send, NULL, NULL, NULL};
     dht_config_t cfg;
     dht_t *a, *b, *c;
-    dht_id_t id = id_b0(0x42);
+    dht_id_t id = fake_id_b0(0x42);
 
     (void)state;
     fake_config(&cfg, 5, &id);
@@ -173,7 +155,7 @@ static void test_api_misuse(void **state)
     fake_net_t *net = new_net();
     fake_result_t r = {0};
     dht_config_t cfg;
-    dht_id_t key = id_b0(1), peer = id_b0(0x80);
+    dht_id_t key = fake_id_b0(1), peer = fake_id_b0(0x80);
     dht_addr_t a = fake_addr("10.0.0.1:4000"), bad = a;
     uint8_t big[101] = {0};
     dht_t *d;
@@ -212,10 +194,10 @@ static void test_api_misuse(void **state)
 
     /* Nothing started: nothing sent, nothing in flight, no callback ever. */
     assert_int_equal(fake_queued(net), 0);
-    assert_int_equal(stats_of(net, i).ops_in_flight, 0);
+    assert_int_equal(fake_stats(net, i).ops_in_flight, 0);
     fake_run(net, NULL, 10000);
     assert_int_equal(r.calls, 0);
-    assert_int_equal(stats_of(net, i).nodes, 0);
+    assert_int_equal(fake_stats(net, i).nodes, 0);
     fake_net_free(net);
     assert_int_equal(r.calls, 0);
 }
@@ -225,7 +207,7 @@ static void test_value_size_bound(void **state)
     fake_net_t *net = new_net();
     fake_result_t r = {0};
     dht_config_t cfg;
-    dht_id_t key = id_b0(1);
+    dht_id_t key = fake_id_b0(1);
     uint8_t v[100] = {1};
     int i;
 
@@ -284,7 +266,7 @@ static void test_ping_send_fails_is_loss(void **state)
     fake_run(net, &r.calls, 30000);
     assert_int_equal(r.calls, 1);
     assert_int_equal(r.status, DHT_ETIMEDOUT);
-    assert_true(stats_of(net, a).send_errors >= 1);
+    assert_true(fake_stats(net, a).send_errors >= 1);
     fake_net_free(net);
 }
 
@@ -342,7 +324,7 @@ static void test_cb_not_inside_find_node_empty(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t r = {0};
-    dht_id_t target = id_b0(7);
+    dht_id_t target = fake_id_b0(7);
     int a = add(net, "127.0.0.1:4001", 1, NULL);
 
     (void)state;
@@ -358,7 +340,7 @@ static void test_cb_not_inside_put_alone(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t r = {0};
-    dht_id_t key = id_b0(9);
+    dht_id_t key = fake_id_b0(9);
     int a = add(net, "127.0.0.1:4001", 1, NULL);
 
     (void)state;
@@ -368,7 +350,7 @@ static void test_cb_not_inside_put_alone(void **state)
     assert_int_equal(r.calls, 1);
     /* Nobody to store on: nothing is stored, not even here. */
     assert_int_equal(r.status, DHT_ENOPEERS);
-    assert_int_equal(stats_of(net, a).values, 0);
+    assert_int_equal(fake_stats(net, a).values, 0);
     fake_net_free(net);
 }
 
@@ -403,7 +385,7 @@ static void test_ping_pong(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t r = {0};
-    dht_id_t ida = id_b0(0x11), idb = id_b0(0x22);
+    dht_id_t ida = fake_id_b0(0x11), idb = fake_id_b0(0x22);
     int a = add(net, "127.0.0.1:4001", 1, &ida);
     int b = add(net, "127.0.0.1:4002", 2, &idb);
     dht__msg_t m;
@@ -415,7 +397,7 @@ static void test_ping_pong(void **state)
     assert_int_equal(fake_find_msg(net, fake_addr_of(net, b), DHT__PING, &m), 0);
     assert_memory_equal(&m.sender, &ida, sizeof(ida));
     assert_int_equal(fake_peek(net, 0)->transport, DHT_TRANSPORT_DATAGRAM);
-    assert_int_equal(stats_of(net, a).rpcs_in_flight, 1);
+    assert_int_equal(fake_stats(net, a).rpcs_in_flight, 1);
 
     assert_true(fake_pop(net, &raw));
     fake_deliver(net, &raw);
@@ -430,15 +412,15 @@ static void test_ping_pong(void **state)
     assert_int_equal(r.status, 0);
     assert_true(r.has_peer);
     assert_memory_equal(&r.peer, &idb, sizeof(idb));
-    assert_int_equal(stats_of(net, a).nodes, 1);
-    assert_int_equal(stats_of(net, a).nodes_good, 1); /* it answered us */
-    assert_int_equal(stats_of(net, b).nodes, 1);
-    assert_int_equal(stats_of(net, b).nodes_questionable, 1); /* it only asked */
-    assert_int_equal(stats_of(net, a).rpcs_in_flight, 0);
-    assert_int_equal(stats_of(net, a).ops_in_flight, 0);
-    assert_int_equal(stats_of(net, a).msgs_sent, 1);
-    assert_int_equal(stats_of(net, a).msgs_received, 1);
-    assert_int_equal(stats_of(net, b).msgs_sent, 1);
+    assert_int_equal(fake_stats(net, a).nodes, 1);
+    assert_int_equal(fake_stats(net, a).nodes_good, 1); /* it answered us */
+    assert_int_equal(fake_stats(net, b).nodes, 1);
+    assert_int_equal(fake_stats(net, b).nodes_questionable, 1); /* it only asked */
+    assert_int_equal(fake_stats(net, a).rpcs_in_flight, 0);
+    assert_int_equal(fake_stats(net, a).ops_in_flight, 0);
+    assert_int_equal(fake_stats(net, a).msgs_sent, 1);
+    assert_int_equal(fake_stats(net, a).msgs_received, 1);
+    assert_int_equal(fake_stats(net, b).msgs_sent, 1);
     fake_net_free(net);
 }
 
@@ -481,8 +463,8 @@ static void test_bootstrap(void **state)
     }
     fake_run(net, NULL, 1000);
     /* Node 0 heard from everyone; the last one learned the others. */
-    assert_int_equal(stats_of(net, 0).nodes, 5);
-    assert_int_equal(stats_of(net, 5).nodes, 5);
+    assert_int_equal(fake_stats(net, 0).nodes, 5);
+    assert_int_equal(fake_stats(net, 5).nodes, 5);
     for (int i = 0; i < 5; i++)
         assert_int_equal(r[i].calls, 1);
     fake_net_free(net);
@@ -518,7 +500,7 @@ static void test_find_node(void **state)
     enum { N = 12, K = 4 };
     fake_net_t *net = new_net();
     fake_result_t r = {0}, b = {0};
-    dht_id_t ids[N], target = id_b0(0x5a);
+    dht_id_t ids[N], target = fake_id_b0(0x5a);
     dht_config_t cfg;
     char addr[32];
 
@@ -570,7 +552,7 @@ static void test_find_node(void **state)
 static void test_insert_and_closest(void **state)
 {
     fake_net_t *net = new_net();
-    dht_id_t self = id_b0(0x00), target = id_b0(0x00);
+    dht_id_t self = fake_id_b0(0x00), target = fake_id_b0(0x00);
     dht_node_info_t out[DHT_MAX_K];
     uint8_t firsts[] = {0xf0, 0x01, 0x80, 0x10, 0x03, 0x40, 0x02};
     uint8_t order[] = {0x01, 0x02, 0x03, 0x10, 0x40, 0x80, 0xf0};
@@ -580,7 +562,7 @@ static void test_insert_and_closest(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(firsts); i++) {
-        dht_id_t id = id_b0(firsts[i]);
+        dht_id_t id = fake_id_b0(firsts[i]);
         dht_addr_t addr;
         snprintf(s, sizeof(s), "10.0.0.%u:%u", firsts[i], 1000u + firsts[i]);
         addr = fake_addr(s);
@@ -588,8 +570,8 @@ static void test_insert_and_closest(void **state)
     }
     /* Its own id is refused. */
     assert_int_equal(dht_insert_node(d, &self, fake_addr_of(net, a), net->now), DHT_EINVAL);
-    assert_int_equal(stats_of(net, a).nodes, sizeof(firsts));
-    assert_int_equal(stats_of(net, a).nodes_questionable, sizeof(firsts));
+    assert_int_equal(fake_stats(net, a).nodes, sizeof(firsts));
+    assert_int_equal(fake_stats(net, a).nodes_questionable, sizeof(firsts));
 
     assert_int_equal(dht_closest_nodes(d, &target, out, DHT_MAX_K), sizeof(order));
     for (size_t i = 0; i < sizeof(order); i++) {
@@ -602,7 +584,7 @@ static void test_insert_and_closest(void **state)
     }
     /* Another target, another order: 0x12 ^ 0x10 = 0x02 < 0x12 ^ 0x02 = 0x10
      * < 0x12 ^ 0x03 = 0x11 < 0x12 ^ 0x01 = 0x13. */
-    target = id_b0(0x12);
+    target = fake_id_b0(0x12);
     assert_int_equal(dht_closest_nodes(d, &target, out, 4), 4);
     assert_int_equal(out[0].id.b[0], 0x10);
     assert_int_equal(out[1].id.b[0], 0x02);
@@ -622,7 +604,7 @@ static int lonely(fake_net_t *net, dht_id_t *pid, dht_addr_t *paddr)
 {
     int a = add(net, "127.0.0.1:4001", 1, NULL);
 
-    *pid = id_b0(0xa5);
+    *pid = fake_id_b0(0xa5);
     *paddr = fake_addr("10.0.0.2:5000");
     assert_int_equal(dht_insert_node(fake_dht(net, a), pid, paddr, net->now), 0);
     return a;
@@ -632,7 +614,7 @@ static void test_free_cancels(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t rp = {0}, rf = {0}, rg = {0}, ru = {0}, rq = {0};
-    dht_id_t pid, key = id_b0(0x33);
+    dht_id_t pid, key = fake_id_b0(0x33);
     dht_addr_t paddr;
     int a = lonely(net, &pid, &paddr);
     dht_t *d = fake_dht(net, a);
@@ -644,7 +626,7 @@ static void test_free_cancels(void **state)
     assert_int_equal(dht_put(d, &key, "v", 1, 60, fake_put_cb, &ru), 0);
     fake_advance(net, 1500); /* some resent, still in flight */
     assert_int_equal(dht_ping(d, &paddr, fake_ping_cb, &rq), 0);
-    assert_int_equal(stats_of(net, a).ops_in_flight, 5);
+    assert_int_equal(fake_stats(net, a).ops_in_flight, 5);
     assert_int_equal(rp.calls + rf.calls + rg.calls + ru.calls + rq.calls, 0);
 
     fake_remove(net, a);
@@ -689,7 +671,7 @@ static void test_free_cancels_put_storing(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t r = {0};
-    dht_id_t pid, key = id_b0(0x33);
+    dht_id_t pid, key = fake_id_b0(0x33);
     dht_addr_t paddr;
     dht__msg_t q, rep;
     int a = lonely(net, &pid, &paddr);
@@ -714,7 +696,7 @@ static void test_free_cancels_get_fetching(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t r = {0};
-    dht_id_t pid, key = id_b0(0x33);
+    dht_id_t pid, key = fake_id_b0(0x33);
     dht_addr_t paddr;
     dht__msg_t q, rep;
     int a = lonely(net, &pid, &paddr);
@@ -728,7 +710,7 @@ static void test_free_cancels_get_fetching(void **state)
     rep.entries[0].is_summary = 1;
     rep.entries[0].ttl = 60;
     rep.entries[0].len = 5000;
-    rep.entries[0].hash = id_b0(0x77);
+    rep.entries[0].hash = fake_id_b0(0x77);
     fake_clear(net);
     assert_int_equal(fake_inject(net, a, &paddr, &rep, DHT_TRANSPORT_DATAGRAM), 0);
     assert_int_equal(fake_count(net, &paddr, DHT__GET_VALUE), 1); /* now fetching */
@@ -747,7 +729,7 @@ static void test_ipv6(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t rp = {0}, ru = {0}, rg = {0};
-    dht_id_t key = id_b0(0x6b);
+    dht_id_t key = fake_id_b0(0x6b);
     const char *v = "over IPv6";
     int a = add(net, "[::1]:4001", 1, NULL);
     int b = add(net, "[::1]:4002", 2, NULL);
@@ -766,14 +748,14 @@ static void test_ipv6(void **state)
     fake_pump(net);
     assert_int_equal(rp.status, 0);
     assert_memory_equal(&rp.peer, dht_self(fake_dht(net, b)), sizeof(dht_id_t));
-    assert_int_equal(stats_of(net, b).nodes, 1);
+    assert_int_equal(fake_stats(net, b).nodes, 1);
 
     /* Put from A stores on B (token for an IPv6 address) and on A. */
     assert_int_equal(dht_put(fake_dht(net, a), &key, v, strlen(v), 60, fake_put_cb, &ru), 0);
     fake_run(net, &ru.calls, 60000);
     assert_int_equal(ru.status, 0);
     assert_int_equal(ru.stored, 2);
-    assert_int_equal(stats_of(net, b).values, 1);
+    assert_int_equal(fake_stats(net, b).values, 1);
 
     /* C knows only B. */
     assert_int_equal(dht_insert_node(fake_dht(net, c), dht_self(fake_dht(net, b)),

@@ -21,23 +21,6 @@
 
 #define T0 1000000u
 
-static dht_stats_t stats_of(fake_net_t *net, int i)
-{
-    dht_stats_t st;
-
-    dht_get_stats(fake_dht(net, i), net->now, &st);
-    return st;
-}
-
-static dht_id_t id_b0(uint8_t b)
-{
-    dht_id_t id;
-
-    memset(&id, 0, sizeof(id));
-    id.b[0] = b;
-    return id;
-}
-
 static fake_net_t *new_net(void)
 {
     fake_net_t *net = fake_net_new(T0);
@@ -83,7 +66,7 @@ static void test_reply_matching(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t r = {0};
-    dht_id_t pid = id_b0(0x70);
+    dht_id_t pid = fake_id_b0(0x70);
     dht_addr_t p = fake_addr("10.0.0.2:5000"), p_port = fake_addr("10.0.0.2:5001");
     dht_addr_t p_ip = fake_addr("10.0.0.3:5000");
     int a = add(net, "127.0.0.1:4001", 1);
@@ -110,11 +93,11 @@ static void test_reply_matching(void **state)
     assert_int_equal(fake_inject(net, a, &p, &rep, DHT_TRANSPORT_DATAGRAM), DHT_ENOTFOUND);
     fake_msg_init(&rep, DHT__STORED, txid, &pid);
     assert_int_equal(fake_inject(net, a, &p, &rep, DHT_TRANSPORT_DATAGRAM), DHT_ENOTFOUND);
-    assert_int_equal(stats_of(net, a).dropped_unsolicited, 7);
+    assert_int_equal(fake_stats(net, a).dropped_unsolicited, 7);
     assert_int_equal(r.calls, 0);
-    assert_int_equal(stats_of(net, a).rpcs_in_flight, 1);
-    assert_int_equal(stats_of(net, a).nodes, 0); /* learned nothing from them */
-    assert_int_equal(fake_queued(net), 0);       /* a reply never gets a reply */
+    assert_int_equal(fake_stats(net, a).rpcs_in_flight, 1);
+    assert_int_equal(fake_stats(net, a).nodes, 0); /* learned nothing from them */
+    assert_int_equal(fake_queued(net), 0);         /* a reply never gets a reply */
 
     fake_msg_init(&rep, DHT__PONG, txid, &pid);
     rep.addr = *fake_addr_of(net, a);
@@ -122,19 +105,19 @@ static void test_reply_matching(void **state)
     assert_int_equal(r.calls, 1);
     assert_int_equal(r.status, 0);
     assert_memory_equal(&r.peer, &pid, sizeof(pid));
-    assert_int_equal(stats_of(net, a).nodes, 1);
+    assert_int_equal(fake_stats(net, a).nodes, 1);
     /* The same reply again matches nothing. */
     assert_int_equal(fake_inject(net, a, &p, &rep, DHT_TRANSPORT_DATAGRAM), DHT_ENOTFOUND);
-    assert_int_equal(stats_of(net, a).dropped_unsolicited, 8);
+    assert_int_equal(fake_stats(net, a).dropped_unsolicited, 8);
     assert_int_equal(r.calls, 1);
-    assert_int_equal(stats_of(net, a).dropped_malformed, 0);
+    assert_int_equal(fake_stats(net, a).dropped_malformed, 0);
     fake_net_free(net);
 }
 
 static void test_reply_without_request(void **state)
 {
     fake_net_t *net = new_net();
-    dht_id_t pid = id_b0(0x70);
+    dht_id_t pid = fake_id_b0(0x70);
     dht_addr_t p = fake_addr("10.0.0.2:5000");
     int b = add(net, "127.0.0.1:4002", 2);
     dht__msg_t rep;
@@ -145,7 +128,7 @@ static void test_reply_without_request(void **state)
     assert_int_equal(fake_inject(net, b, &p, &rep, DHT_TRANSPORT_DATAGRAM), DHT_ENOTFOUND);
     fake_msg_init(&rep, DHT__ERROR, 17, &pid);
     assert_int_equal(fake_inject(net, b, &p, &rep, DHT_TRANSPORT_DATAGRAM), DHT_ENOTFOUND);
-    assert_int_equal(stats_of(net, b).dropped_unsolicited, 2);
+    assert_int_equal(fake_stats(net, b).dropped_unsolicited, 2);
     assert_int_equal(fake_queued(net), 0);
     fake_net_free(net);
 }
@@ -155,7 +138,7 @@ static void test_error_reply(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t r1 = {0}, r2 = {0};
-    dht_id_t pid = id_b0(0x70);
+    dht_id_t pid = fake_id_b0(0x70);
     dht_addr_t p = fake_addr("10.0.0.2:5000");
     int a = add(net, "127.0.0.1:4001", 1);
     uint16_t codes[2] = {7, 999};
@@ -214,7 +197,7 @@ static void test_timeout_resends(void **state)
         assert_memory_equal(again.buf, first.buf, first.len);
         fake_msg_free(&again);
         assert_int_equal(r.calls, 0);
-        assert_int_equal(stats_of(net, a).rpc_timeouts, (uint64_t)attempt - 1);
+        assert_int_equal(fake_stats(net, a).rpc_timeouts, (uint64_t)attempt - 1);
     }
     fake_set_time(net, T0 + 1499);
     assert_int_equal(r.calls, 0);
@@ -224,9 +207,9 @@ static void test_timeout_resends(void **state)
     assert_false(r.has_peer);
     assert_int_equal(fake_queued(net), 0); /* retries + 1 sends in all */
     assert_int_equal(net->nodes[a].sends, 3);
-    assert_int_equal(stats_of(net, a).rpc_timeouts, 3);
-    assert_int_equal(stats_of(net, a).rpcs_in_flight, 0);
-    assert_int_equal(stats_of(net, a).ops_in_flight, 0);
+    assert_int_equal(fake_stats(net, a).rpc_timeouts, 3);
+    assert_int_equal(fake_stats(net, a).rpcs_in_flight, 0);
+    assert_int_equal(fake_stats(net, a).ops_in_flight, 0);
     fake_msg_free(&first);
     fake_net_free(net);
 }
@@ -251,7 +234,7 @@ static void test_timeout_no_retries(void **state)
     assert_int_equal(r.status, DHT_ETIMEDOUT);
     assert_int_equal(fake_queued(net), 0);
     assert_int_equal(net->nodes[a].sends, 1);
-    assert_int_equal(stats_of(net, a).rpc_timeouts, 1);
+    assert_int_equal(fake_stats(net, a).rpc_timeouts, 1);
     fake_net_free(net);
 }
 
@@ -260,7 +243,7 @@ static void test_late_reply(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t r = {0};
-    dht_id_t pid = id_b0(0x70);
+    dht_id_t pid = fake_id_b0(0x70);
     dht_addr_t p = fake_addr("10.0.0.2:5000");
     int a = add(net, "127.0.0.1:4001", 1);
     dht__msg_t q, rep;
@@ -274,7 +257,7 @@ static void test_late_reply(void **state)
     assert_int_equal(r.status, DHT_ETIMEDOUT);
     assert_int_equal(fake_inject(net, a, &p, &rep, DHT_TRANSPORT_DATAGRAM), DHT_ENOTFOUND);
     assert_int_equal(r.calls, 1);
-    assert_int_equal(stats_of(net, a).dropped_unsolicited, 1);
+    assert_int_equal(fake_stats(net, a).dropped_unsolicited, 1);
     fake_net_free(net);
 }
 
@@ -283,7 +266,7 @@ static void test_lookup_timeout_stats(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t r = {0};
-    dht_id_t pid = id_b0(0x70), target = id_b0(0x71);
+    dht_id_t pid = fake_id_b0(0x70), target = fake_id_b0(0x71);
     dht_addr_t p = fake_addr("10.0.0.2:5000");
     int a = add(net, "127.0.0.1:4001", 1);
 
@@ -297,7 +280,7 @@ static void test_lookup_timeout_stats(void **state)
     assert_int_equal(r.stats.replies, 0);
     assert_int_equal(r.stats.timeouts, 1);
     assert_int_equal(r.stats.duration_ms, 3000);
-    assert_int_equal(stats_of(net, a).lookups_done, 1);
+    assert_int_equal(fake_stats(net, a).lookups_done, 1);
     fake_net_free(net);
 }
 
@@ -310,17 +293,17 @@ static void expect_malformed(fake_net_t *net, int b, const uint8_t *buf, size_t 
                              dht_transport_t tr)
 {
     dht_addr_t p = fake_addr("10.0.0.2:5000");
-    uint64_t before = stats_of(net, b).dropped_malformed;
+    uint64_t before = fake_stats(net, b).dropped_malformed;
 
     assert_int_equal(dht_receive(fake_dht(net, b), net->now, buf, len, &p, tr), DHT_EPROTO);
-    assert_int_equal(stats_of(net, b).dropped_malformed, before + 1);
+    assert_int_equal(fake_stats(net, b).dropped_malformed, before + 1);
     assert_int_equal(fake_queued(net), 0);
 }
 
 static void test_malformed(void **state)
 {
     fake_net_t *net = new_net();
-    dht_id_t pid = id_b0(0x70);
+    dht_id_t pid = fake_id_b0(0x70);
     int b = add(net, "127.0.0.1:4002", 2);
     uint8_t *ping, *find, *store, *buf = malloc(4096);
     size_t lping, lfind, lstore;
@@ -387,8 +370,8 @@ static void test_malformed(void **state)
     expect_malformed(net, b, buf, lstore, DHT_TRANSPORT_DATAGRAM);
 
     /* Nothing was answered, nobody was learned, the valid ones still work. */
-    assert_int_equal(stats_of(net, b).nodes, 0);
-    assert_int_equal(stats_of(net, b).msgs_sent, 0);
+    assert_int_equal(fake_stats(net, b).nodes, 0);
+    assert_int_equal(fake_stats(net, b).msgs_sent, 0);
     assert_int_equal(dht_receive(fake_dht(net, b), net->now, ping, lping,
                                  &(dht_addr_t){DHT_AF_INET, {10, 0, 0, 2}, 5000},
                                  DHT_TRANSPORT_DATAGRAM),
@@ -406,7 +389,7 @@ static void test_malformed(void **state)
 static void test_oversize_datagram(void **state)
 {
     fake_net_t *net = new_net();
-    dht_id_t pid = id_b0(0x70);
+    dht_id_t pid = fake_id_b0(0x70);
     dht_addr_t p = fake_addr("10.0.0.2:5000");
     int b = add(net, "127.0.0.1:4002", 2);
     static uint8_t value[2000];
@@ -422,10 +405,10 @@ static void test_oversize_datagram(void **state)
     len = encode(&m, &buf);
     assert_int_equal(len, DHT_MAX_DATAGRAM + 1);
     expect_malformed(net, b, buf, len, DHT_TRANSPORT_DATAGRAM);
-    assert_int_equal(stats_of(net, b).dropped_bad_token, 0);
+    assert_int_equal(fake_stats(net, b).dropped_bad_token, 0);
     assert_int_equal(dht_receive(fake_dht(net, b), net->now, buf, len, &p, DHT_TRANSPORT_STREAM),
                      0);
-    assert_int_equal(stats_of(net, b).dropped_bad_token, 1);
+    assert_int_equal(fake_stats(net, b).dropped_bad_token, 1);
     assert_int_equal(fake_count(net, &p, DHT__ERROR), 1);
     fake_clear(net);
     free(buf);
@@ -435,8 +418,8 @@ static void test_oversize_datagram(void **state)
     len = encode(&m, &buf);
     assert_int_equal(dht_receive(fake_dht(net, b), net->now, buf, len, &p, DHT_TRANSPORT_DATAGRAM),
                      0);
-    assert_int_equal(stats_of(net, b).dropped_bad_token, 2);
-    assert_int_equal(stats_of(net, b).dropped_malformed, 1);
+    assert_int_equal(fake_stats(net, b).dropped_bad_token, 2);
+    assert_int_equal(fake_stats(net, b).dropped_malformed, 1);
     free(buf);
     fake_net_free(net);
 }
@@ -445,7 +428,7 @@ static void test_oversize_datagram(void **state)
 static void test_value_over_max(void **state)
 {
     fake_net_t *net = new_net();
-    dht_id_t pid = id_b0(0x70);
+    dht_id_t pid = fake_id_b0(0x70);
     dht_config_t cfg;
     static uint8_t value[3000];
     uint8_t *buf;
@@ -463,7 +446,7 @@ static void test_value_over_max(void **state)
     m.value_len = 2001;
     len = encode(&m, &buf);
     expect_malformed(net, b, buf, len, DHT_TRANSPORT_STREAM);
-    assert_int_equal(stats_of(net, b).values, 0);
+    assert_int_equal(fake_stats(net, b).values, 0);
     free(buf);
     fake_net_free(net);
 }
@@ -492,8 +475,8 @@ static void test_own_id_dropped(void **state)
     len = encode(&m, &buf);
     expect_malformed(net, b, buf, len, DHT_TRANSPORT_DATAGRAM);
     free(buf);
-    assert_int_equal(stats_of(net, b).nodes, 0);
-    assert_int_equal(stats_of(net, b).dropped_unsolicited, 0);
+    assert_int_equal(fake_stats(net, b).nodes, 0);
+    assert_int_equal(fake_stats(net, b).dropped_unsolicited, 0);
     fake_net_free(net);
 }
 
@@ -504,7 +487,7 @@ static void test_own_id_dropped(void **state)
 /* Sends n PINGs from `from` to core b. @return how many got a PONG. */
 static size_t ping_burst(fake_net_t *net, int b, const dht_addr_t *from, unsigned n)
 {
-    dht_id_t pid = id_b0(0x70);
+    dht_id_t pid = fake_id_b0(0x70);
     size_t before = fake_count(net, from, DHT__PONG);
     dht__msg_t m;
 
@@ -530,7 +513,7 @@ static void test_rate_limit(void **state)
     b = add_cfg(net, "127.0.0.1:4002", &cfg);
 
     assert_int_equal(ping_burst(net, b, &p, 100), 10);
-    assert_int_equal(stats_of(net, b).dropped_rate_limited, 90);
+    assert_int_equal(fake_stats(net, b).dropped_rate_limited, 90);
     /* Another source is not held back by the first. */
     assert_int_equal(ping_burst(net, b, &p2, 1), 1);
     /* Half a second refills half the rate, a second the whole of it (and
@@ -539,8 +522,8 @@ static void test_rate_limit(void **state)
     assert_int_equal(ping_burst(net, b, &p, 100), 5);
     fake_advance(net, 5000);
     assert_int_equal(ping_burst(net, b, &p, 100), 10);
-    assert_int_equal(stats_of(net, b).dropped_rate_limited, 90 + 95 + 90);
-    assert_int_equal(stats_of(net, b).dropped_malformed, 0);
+    assert_int_equal(fake_stats(net, b).dropped_rate_limited, 90 + 95 + 90);
+    assert_int_equal(fake_stats(net, b).dropped_malformed, 0);
     fake_net_free(net);
 }
 
@@ -556,7 +539,7 @@ static void test_rate_limit_off(void **state)
     cfg.rate_limit = 0;
     b = add_cfg(net, "127.0.0.1:4002", &cfg);
     assert_int_equal(ping_burst(net, b, &p, 500), 500);
-    assert_int_equal(stats_of(net, b).dropped_rate_limited, 0);
+    assert_int_equal(fake_stats(net, b).dropped_rate_limited, 0);
     fake_net_free(net);
 }
 
@@ -566,7 +549,7 @@ static void test_rate_limit_spares_replies(void **state)
     fake_net_t *net = new_net();
     fake_result_t r[20] = {{0}};
     dht_addr_t p = fake_addr("10.0.0.2:5000");
-    dht_id_t pid = id_b0(0x70);
+    dht_id_t pid = fake_id_b0(0x70);
     dht_config_t cfg;
     dht__msg_t q, rep;
     int a;
@@ -587,7 +570,7 @@ static void test_rate_limit_spares_replies(void **state)
     }
     for (int i = 0; i < 20; i++)
         assert_int_equal(r[i].status, 0);
-    assert_int_equal(stats_of(net, a).dropped_rate_limited, 0);
+    assert_int_equal(fake_stats(net, a).dropped_rate_limited, 0);
     fake_net_free(net);
 }
 
@@ -599,7 +582,7 @@ static void test_node_goes_bad(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t r = {0};
-    dht_id_t target = id_b0(0x99);
+    dht_id_t target = fake_id_b0(0x99);
     dht_node_info_t out[4];
     int a = add(net, "127.0.0.1:4001", 1);
     int b = add(net, "127.0.0.1:4002", 2);
@@ -608,7 +591,7 @@ static void test_node_goes_bad(void **state)
     assert_int_equal(dht_ping(fake_dht(net, a), fake_addr_of(net, b), fake_ping_cb, &r), 0);
     fake_run(net, &r.calls, 10000);
     assert_int_equal(r.status, 0);
-    assert_int_equal(stats_of(net, a).nodes_good, 1);
+    assert_int_equal(fake_stats(net, a).nodes_good, 1);
 
     /* B stops answering; each lookup is one failed request for it. */
     net->nodes[b].online = 0;
@@ -617,9 +600,9 @@ static void test_node_goes_bad(void **state)
         assert_int_equal(dht_find_node(fake_dht(net, a), &target, fake_nodes_cb, &r), 0);
         assert_int_equal(fake_run(net, &r.calls, 60000), 1);
         assert_int_equal(r.status, DHT_ENOPEERS);
-        assert_int_equal(stats_of(net, a).nodes_bad, round == 2 ? 1 : 0);
+        assert_int_equal(fake_stats(net, a).nodes_bad, round == 2 ? 1 : 0);
     }
-    assert_int_equal(stats_of(net, a).nodes, 1);
+    assert_int_equal(fake_stats(net, a).nodes, 1);
     assert_int_equal(dht_closest_nodes(fake_dht(net, a), &target, out, 4), 0);
 
     /* A request from it does not make it good again... */
@@ -627,14 +610,14 @@ static void test_node_goes_bad(void **state)
     fake_result_clear(&r);
     assert_int_equal(dht_ping(fake_dht(net, b), fake_addr_of(net, a), fake_ping_cb, &r), 0);
     fake_run(net, &r.calls, 10000);
-    assert_int_equal(stats_of(net, a).nodes_bad, 1);
+    assert_int_equal(fake_stats(net, a).nodes_bad, 1);
     /* ...an answer to one of ours does. */
     fake_result_clear(&r);
     assert_int_equal(dht_ping(fake_dht(net, a), fake_addr_of(net, b), fake_ping_cb, &r), 0);
     fake_run(net, &r.calls, 10000);
     assert_int_equal(r.status, 0);
-    assert_int_equal(stats_of(net, a).nodes_bad, 0);
-    assert_int_equal(stats_of(net, a).nodes_good, 1);
+    assert_int_equal(fake_stats(net, a).nodes_bad, 0);
+    assert_int_equal(fake_stats(net, a).nodes_good, 1);
     assert_int_equal(dht_closest_nodes(fake_dht(net, a), &target, out, 4), 1);
     assert_memory_equal(&out[0].id, dht_self(fake_dht(net, b)), sizeof(dht_id_t));
     fake_net_free(net);

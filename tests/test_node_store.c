@@ -25,23 +25,6 @@
 #define T0     1000000u
 #define MINUTE (60u * 1000u)
 
-static dht_stats_t stats_of(fake_net_t *net, int i)
-{
-    dht_stats_t st;
-
-    dht_get_stats(fake_dht(net, i), net->now, &st);
-    return st;
-}
-
-static dht_id_t id_b0(uint8_t b)
-{
-    dht_id_t id;
-
-    memset(&id, 0, sizeof(id));
-    id.b[0] = b;
-    return id;
-}
-
 static dht_id_t sha(const char *s)
 {
     dht_id_t id;
@@ -82,7 +65,7 @@ static const dht_id_t *peer_id(void)
 {
     static dht_id_t id;
 
-    id = id_b0(0x70);
+    id = fake_id_b0(0x70);
     return &id;
 }
 
@@ -93,7 +76,7 @@ static void get_token(fake_net_t *net, int b, const dht_addr_t *from, int find_v
     dht__msg_t q, r;
 
     fake_msg_init(&q, find_value ? DHT__FIND_VALUE : DHT__FIND_NODE, 77, peer_id());
-    q.target = id_b0(0x01);
+    q.target = fake_id_b0(0x01);
     assert_int_equal(fake_request(net, b, from, &q, &r), 0);
     assert_int_equal(r.type, find_value ? DHT__VALUES : DHT__NODES);
     memcpy(token, r.token, DHT__WIRE_TOKEN_LEN);
@@ -125,7 +108,7 @@ static void test_store_token(void **state)
     dht_addr_t p = fake_addr("10.0.0.2:5000");
     dht_addr_t p_port = fake_addr("10.0.0.2:5001"), p_ip = fake_addr("10.0.0.3:5000");
     dht_addr_t p6 = fake_addr("[2001:db8::2]:5000");
-    dht_id_t key = id_b0(0x42);
+    dht_id_t key = fake_id_b0(0x42);
     uint8_t tok[8], tok_fv[8], tok6[8];
     unsigned code;
     int b = add(net, "127.0.0.1:4002", 2);
@@ -135,7 +118,7 @@ static void test_store_token(void **state)
     get_token(net, b, &p, 1, tok_fv);
     assert_memory_equal(tok, tok_fv, 8); /* the same for NODES and VALUES */
     assert_int_equal(store(net, b, &p, tok, &key, "v1", 0, 60, &code), DHT__STORED);
-    assert_int_equal(stats_of(net, b).values, 1);
+    assert_int_equal(fake_stats(net, b).values, 1);
 
     /* A wrong token. */
     tok[3] ^= 1;
@@ -147,15 +130,15 @@ static void test_store_token(void **state)
     assert_int_equal(code, DHT__WERR_BAD_TOKEN);
     assert_int_equal(store(net, b, &p_ip, tok, &key, "v4", 0, 60, &code), DHT__ERROR);
     assert_int_equal(code, DHT__WERR_BAD_TOKEN);
-    assert_int_equal(stats_of(net, b).dropped_bad_token, 3);
-    assert_int_equal(stats_of(net, b).values, 1);
+    assert_int_equal(fake_stats(net, b).dropped_bad_token, 3);
+    assert_int_equal(fake_stats(net, b).values, 1);
 
     /* IPv6 sources get their own tokens. */
     get_token(net, b, &p6, 0, tok6);
     assert_memory_not_equal(tok, tok6, 8);
     assert_int_equal(store(net, b, &p6, tok, &key, "v5", 0, 60, &code), DHT__ERROR);
     assert_int_equal(store(net, b, &p6, tok6, &key, "v5", 0, 60, &code), DHT__STORED);
-    assert_int_equal(stats_of(net, b).values, 2);
+    assert_int_equal(fake_stats(net, b).values, 2);
     fake_net_free(net);
 }
 
@@ -164,7 +147,7 @@ static void test_token_rotation(void **state)
 {
     fake_net_t *net = new_net();
     dht_addr_t p = fake_addr("10.0.0.2:5000");
-    dht_id_t key = id_b0(0x42);
+    dht_id_t key = fake_id_b0(0x42);
     uint8_t tok[8], tok2[8];
     unsigned code;
     int b = add(net, "127.0.0.1:4002", 2);
@@ -186,8 +169,8 @@ static void test_token_rotation(void **state)
     assert_int_equal(store(net, b, &p, tok2, &key, "newer", 0, 3600, &code), DHT__STORED);
     fake_advance(net, 5 * MINUTE);
     assert_int_equal(store(net, b, &p, tok2, &key, "newest", 0, 3600, &code), DHT__ERROR);
-    assert_int_equal(stats_of(net, b).dropped_bad_token, 2);
-    assert_int_equal(stats_of(net, b).values, 3);
+    assert_int_equal(fake_stats(net, b).dropped_bad_token, 2);
+    assert_int_equal(fake_stats(net, b).values, 3);
     fake_net_free(net);
 }
 
@@ -205,13 +188,13 @@ static void test_store_content_addressed(void **state)
     get_token(net, b, &p, 0, tok);
     assert_int_equal(store(net, b, &p, tok, &other, "hello", 0x01, 60, &code), DHT__ERROR);
     assert_int_equal(code, DHT__WERR_BAD_VALUE);
-    assert_int_equal(stats_of(net, b).dropped_bad_value, 1);
-    assert_int_equal(stats_of(net, b).values, 0);
+    assert_int_equal(fake_stats(net, b).dropped_bad_value, 1);
+    assert_int_equal(fake_stats(net, b).values, 0);
     assert_int_equal(store(net, b, &p, tok, &good, "hello", 0x01, 60, &code), DHT__STORED);
     /* Without the flag there is no claim to check. */
     assert_int_equal(store(net, b, &p, tok, &other, "hello", 0x00, 60, &code), DHT__STORED);
-    assert_int_equal(stats_of(net, b).values, 2);
-    assert_int_equal(stats_of(net, b).dropped_bad_value, 1);
+    assert_int_equal(fake_stats(net, b).values, 2);
+    assert_int_equal(fake_stats(net, b).dropped_bad_value, 1);
 
     /* GET_VALUE hands it back with its flag; a hash it lacks is refused. */
     fake_msg_init(&q, DHT__GET_VALUE, 5, peer_id());
@@ -235,7 +218,7 @@ static void test_store_ttl(void **state)
 {
     fake_net_t *net = new_net();
     dht_addr_t p = fake_addr("10.0.0.2:5000");
-    dht_id_t k1 = id_b0(0x42), k2 = id_b0(0x43);
+    dht_id_t k1 = fake_id_b0(0x42), k2 = fake_id_b0(0x43);
     dht_config_t cfg;
     uint8_t tok[8];
     unsigned code;
@@ -255,9 +238,9 @@ static void test_store_ttl(void **state)
     assert_int_equal(r.n_entries, 1);
     assert_int_equal(r.entries[0].ttl, 100);
     fake_advance(net, 1000);
-    assert_int_equal(stats_of(net, b).values, 1); /* k2's went after 1 s */
+    assert_int_equal(fake_stats(net, b).values, 1); /* k2's went after 1 s */
     fake_advance(net, 99 * 1000);
-    assert_int_equal(stats_of(net, b).values, 0);
+    assert_int_equal(fake_stats(net, b).values, 0);
     fake_net_free(net);
 }
 
@@ -307,7 +290,7 @@ static void test_values_bad_content(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t r = {0}, r2 = {0};
-    dht_id_t key = id_b0(0x33);
+    dht_id_t key = fake_id_b0(0x33);
     dht_addr_t p;
     dht__msg_t rep;
     int g = getter(net, &p);
@@ -329,7 +312,7 @@ static void test_values_bad_content(void **state)
     assert_int_equal(r.status, 0);
     assert_int_equal(r.n_values, 1);
     assert_true(fake_result_has(&r, "plain", 5));
-    assert_int_equal(stats_of(net, g).dropped_bad_value, 2);
+    assert_int_equal(fake_stats(net, g).dropped_bad_value, 2);
     assert_int_equal(fake_count(net, NULL, DHT__GET_VALUE), 0); /* nothing fetched */
 
     /* Only a false claim: nothing found. */
@@ -342,7 +325,7 @@ static void test_values_bad_content(void **state)
     fake_run(net, &r2.calls, 10000);
     assert_int_equal(r2.status, DHT_ENOTFOUND);
     assert_int_equal(r2.n_values, 0);
-    assert_int_equal(stats_of(net, g).dropped_bad_value, 3);
+    assert_int_equal(fake_stats(net, g).dropped_bad_value, 3);
     fake_result_clear(&r);
     fake_result_clear(&r2);
     fake_net_free(net);
@@ -379,7 +362,7 @@ static void test_fetch_checks_hash(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t r = {0};
-    dht_id_t key = id_b0(0x33), h = sha("real");
+    dht_id_t key = fake_id_b0(0x33), h = sha("real");
     const char *answers[2] = {"fake", "real"};
     dht_addr_t p;
     dht__msg_t rep, q;
@@ -411,7 +394,7 @@ static void test_fetch_checks_hash(void **state)
         assert_int_equal(r.calls, 1);
         if (i == 0) {
             assert_int_equal(r.status, DHT_ENOTFOUND);
-            assert_int_equal(stats_of(net, g).dropped_bad_value, 1);
+            assert_int_equal(fake_stats(net, g).dropped_bad_value, 1);
         } else {
             assert_int_equal(r.status, 0);
             assert_true(fake_result_has(&r, "real", 4));
@@ -429,7 +412,7 @@ static void test_summary_does_not_end_lookup(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t r = {0};
-    dht_id_t key = sha("truth"), p2id = id_b0(0x71);
+    dht_id_t key = sha("truth"), p2id = fake_id_b0(0x71);
     dht_addr_t p, p2 = fake_addr("10.0.0.3:5000");
     dht__msg_t rep, q;
     int g = getter(net, &p), at;
@@ -517,7 +500,7 @@ static void test_put_get(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t ru = {0}, rg = {0};
-    dht_id_t key = id_b0(0x3c), h = sha("hello");
+    dht_id_t key = fake_id_b0(0x3c), h = sha("hello");
     int order[NN];
 
     (void)state;
@@ -530,7 +513,7 @@ static void test_put_get(void **state)
     assert_int_equal(ru.status, 0);
     assert_int_equal(ru.stored, NK);
     for (int i = 0; i < NN; i++)
-        assert_int_equal(stats_of(net, order[i]).values, i < NK ? 1 : 0);
+        assert_int_equal(fake_stats(net, order[i]).values, i < NK ? 1 : 0);
 
     assert_int_equal(dht_get(fake_dht(net, order[NN - 2]), &key, fake_get_cb, &rg), 0);
     assert_int_equal(rg.calls, 0);
@@ -561,7 +544,7 @@ static void test_put_from_close_node(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t ru = {0};
-    dht_id_t key = id_b0(0x3c);
+    dht_id_t key = fake_id_b0(0x3c);
     int order[NN];
 
     (void)state;
@@ -570,7 +553,7 @@ static void test_put_from_close_node(void **state)
     fake_run(net, &ru.calls, 60000);
     assert_int_equal(ru.status, 0);
     for (int i = 0; i < NN; i++)
-        assert_int_equal(stats_of(net, order[i]).values, i < NK ? 1 : 0);
+        assert_int_equal(fake_stats(net, order[i]).values, i < NK ? 1 : 0);
     assert_int_equal(ru.stored, NK);
     fake_net_free(net);
 }
@@ -579,7 +562,7 @@ static void test_several_values(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t ru = {0}, rg = {0};
-    dht_id_t key = id_b0(0xc3);
+    dht_id_t key = fake_id_b0(0xc3);
     const char *vals[3] = {"one", "two", "three"};
     int order[NN];
 
@@ -616,7 +599,7 @@ static void test_large_value(void **state)
     enum { SIZE = 200 * 1024 };
     fake_net_t *net = new_net();
     fake_result_t ru = {0}, rg = {0};
-    dht_id_t key = id_b0(0x5e);
+    dht_id_t key = fake_id_b0(0x5e);
     uint8_t *v = malloc(SIZE);
     int order[NN], g;
     uint64_t streams;
@@ -633,9 +616,9 @@ static void test_large_value(void **state)
     assert_int_equal(ru.status, 0);
     assert_int_equal(ru.stored, NK);
     assert_int_equal(net->stream_msgs, NK); /* one STORE each, on a stream */
-    assert_int_equal(stats_of(net, order[0]).value_bytes, SIZE);
+    assert_int_equal(fake_stats(net, order[0]).value_bytes, SIZE);
 
-    streams = stats_of(net, g).stream_msgs_received;
+    streams = fake_stats(net, g).stream_msgs_received;
     assert_int_equal(dht_get(fake_dht(net, g), &key, fake_get_cb, &rg), 0);
     fake_run(net, &rg.calls, 60000);
     assert_int_equal(rg.status, 0);
@@ -643,7 +626,7 @@ static void test_large_value(void **state)
     assert_int_equal(rg.values[0].len, SIZE);
     assert_memory_equal(rg.values[0].data, v, SIZE);
     /* Announced by hash, fetched once, on a stream. */
-    assert_int_equal(stats_of(net, g).stream_msgs_received, streams + 1);
+    assert_int_equal(fake_stats(net, g).stream_msgs_received, streams + 1);
     assert_int_equal(net->stream_msgs, NK + 1);
     assert_int_equal(net->oversize_datagrams, 0);
     fake_result_clear(&rg);
@@ -655,7 +638,7 @@ static void test_ttl_expiry(void **state)
 {
     fake_net_t *net = new_net();
     fake_result_t ru = {0}, rg = {0};
-    dht_id_t key = id_b0(0x77);
+    dht_id_t key = fake_id_b0(0x77);
     int order[NN];
 
     (void)state;
@@ -671,7 +654,7 @@ static void test_ttl_expiry(void **state)
 
     fake_advance(net, 2500);
     for (int i = 0; i < NN; i++)
-        assert_int_equal(stats_of(net, i).values, 0);
+        assert_int_equal(fake_stats(net, i).values, 0);
     fake_result_clear(&rg);
     assert_int_equal(dht_get(fake_dht(net, order[NN - 2]), &key, fake_get_cb, &rg), 0);
     fake_run(net, &rg.calls, 60000);
@@ -705,7 +688,7 @@ static int holder(fake_net_t *net, const dht_id_t *key, unsigned n, size_t size,
                                         net->now + 600000),
                          0);
     }
-    assert_int_equal(stats_of(net, h).values, n);
+    assert_int_equal(fake_stats(net, h).values, n);
     return h;
 }
 
@@ -732,7 +715,7 @@ static void test_find_value_paging(void **state)
     enum { N = 40, SIZE = 100 };
     fake_net_t *net = new_net();
     fake_result_t r = {0};
-    dht_id_t key = id_b0(0x21);
+    dht_id_t key = fake_id_b0(0x21);
     int h = holder(net, &key, N, SIZE, 64);
     int g = add(net, "127.0.0.1:4001", 1);
     uint8_t seen[N] = {0};
@@ -765,7 +748,7 @@ static void test_get_caps_at_max_values(void **state)
     enum { N = 100 };
     fake_net_t *net = new_net();
     fake_result_t r = {0};
-    dht_id_t key = id_b0(0x21);
+    dht_id_t key = fake_id_b0(0x21);
     int h, g;
 
     (void)state;
@@ -789,7 +772,7 @@ static void test_values_room_with_ipv6_k32(void **state)
 {
     fake_net_t *net = new_net();
     dht_addr_t p = fake_addr("[2001:db8::ffff]:5000");
-    dht_id_t key = id_b0(0x21);
+    dht_id_t key = fake_id_b0(0x21);
     dht_config_t cfg;
     uint8_t tok[8];
     unsigned code;
@@ -802,7 +785,7 @@ static void test_values_room_with_ipv6_k32(void **state)
     cfg.k = 32;
     h = add_cfg(net, "[2001:db8::1]:4000", &cfg);
     for (int i = 0; i < 40; i++) {
-        dht_id_t id = id_b0((uint8_t)(i + 1));
+        dht_id_t id = fake_id_b0((uint8_t)(i + 1));
         dht_addr_t a;
         id.b[1] = (uint8_t)(i * 7);
         snprintf(s, sizeof(s), "[2001:db8::%x]:4000", i + 0x100);

@@ -463,3 +463,20 @@ int fake_result_has(const fake_result_t *r, const void *data, size_t len)
             return 1;
     return 0;
 }
+
+dht_stats_t fake_stats(fake_net_t *net, int i)
+{
+    dht_stats_t st;
+
+    dht_get_stats(fake_dht(net, i), net->now, &st);
+    return st;
+}
+
+dht_id_t fake_id_b0(uint8_t b)
+{
+    dht_id_t id;
+
+    memset(&id, 0, sizeof(id));
+    id.b[0] = b;
+    return id;
+}

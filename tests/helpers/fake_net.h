@@ -115,6 +115,12 @@ void fake_advance(fake_net_t *net, uint64_t ms);
  * @return 1 if *flag became nonzero, else 0. */
 int fake_run(fake_net_t *net, const int *flag, uint64_t max_ms);
 
+/* Core i's counters at the net's time. */
+dht_stats_t fake_stats(fake_net_t *net, int i);
+
+/* An id with first byte b and the rest zero. */
+dht_id_t fake_id_b0(uint8_t b);
+
 /* Crafting messages as a peer. */
 
 /* Zeroes *m and sets its header. */
