@@ -115,6 +115,7 @@ struct dht__op {
     dht_id_t peer_id; /* ping: who answered */
     uint8_t *value;   /* put: our copy */
     size_t value_len;
+    dht_id_t value_hash; /* put: SHA-256 of value, computed once */
     uint32_t ttl;
     uint8_t value_flags;
     dht__get_state_t *get; /* get: collected values */

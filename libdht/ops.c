@@ -229,10 +229,7 @@ int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, void *arg
 
 static int store_here(dht_t *dht, dht__op_t *op)
 {
-    dht_id_t hash;
-
-    dht_id_from_bytes(&hash, op->value, op->value_len);
-    return dht__store_put(dht->store, &op->lk.target, &hash, op->value, op->value_len,
+    return dht__store_put(dht->store, &op->lk.target, &op->value_hash, op->value, op->value_len,
                           op->value_flags, dht->now, dht->now + (uint64_t)op->ttl * 1000u);
 }
 
@@ -314,7 +311,6 @@ static void put_store_all(dht_t *dht, dht__op_t *op)
 int dht_put(dht_t *dht, const dht_id_t *key, const void *value, size_t len, uint32_t ttl_s,
             dht_put_cb cb, void *arg)
 {
-    dht_id_t hash;
     dht__op_t *op;
     int err;
 
@@ -336,8 +332,8 @@ int dht_put(dht_t *dht, const dht_id_t *key, const void *value, size_t len, uint
         memcpy(op->value, value, len);
     op->value_len = len;
     op->ttl = ttl_s < dht->cfg.max_ttl_s ? ttl_s : dht->cfg.max_ttl_s;
-    dht_id_from_bytes(&hash, value, len);
-    op->value_flags = dht_id_cmp(&hash, key) == 0 ? DHT__VALUE_CONTENT : 0;
+    dht_id_from_bytes(&op->value_hash, value, len);
+    op->value_flags = dht_id_cmp(&op->value_hash, key) == 0 ? DHT__VALUE_CONTENT : 0;
     err = dht__lookup_start(dht, op, key, 0);
     if (err)
         goto fail;

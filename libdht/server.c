@@ -191,34 +191,18 @@ static uint32_t ttl_left(const dht__value_t *v, uint64_t now)
     return (uint32_t)((ms + 999) / 1000);
 }
 
-/* Adds the values of the key from index req->first, inline while they fit
- * in `budget` bytes, as summaries after that. */
-static void fill_entries(dht_t *dht, dht__msg_t *r, const dht__msg_t *req, size_t budget)
+/* Adds values vals[first..total) of the key, inline while they fit in
+ * `budget` bytes, as summaries after that. */
+static void fill_entries(dht_t *dht, dht__msg_t *r, const dht__value_t *const *vals, size_t total,
+                         size_t first, size_t budget)
 {
-    const dht__value_t *vals[DHT__WIRE_MAX_ENTRIES];
-    size_t total = dht__store_get(dht->store, &req->target, dht->now, NULL, 0);
-    size_t first = req->first;
-    size_t n;
+    size_t n = first < total ? total - first : 0;
 
     r->total = (uint16_t)(total > UINT16_MAX ? UINT16_MAX : total);
-    r->first = req->first;
-    if (first >= total)
-        return;
-    /* dht__store_get returns the oldest first; take a window from first.
-     * store_max_per_key <= DHT__MAX_PER_KEY, so all fit. */
-    {
-        const dht__value_t *all[DHT__MAX_PER_KEY];
-        total = dht__store_get(dht->store, &req->target, dht->now, all, DHT__MAX_PER_KEY);
-        if (total > DHT__MAX_PER_KEY)
-            total = DHT__MAX_PER_KEY;
-        if (first >= total)
-            return;
-        n = total - first;
-        if (n > DHT__WIRE_MAX_ENTRIES)
-            n = DHT__WIRE_MAX_ENTRIES;
-        memcpy(vals, all + first, n * sizeof(*vals));
-    }
-    for (size_t i = 0; i < n; i++) {
+    r->first = (uint16_t)first;
+    if (n > DHT__WIRE_MAX_ENTRIES)
+        n = DHT__WIRE_MAX_ENTRIES;
+    for (size_t i = first; i < first + n; i++) {
         dht__wire_entry_t *e = &r->entries[r->n_entries];
         e->flags = vals[i]->flags;
         e->ttl = ttl_left(vals[i], dht->now);
@@ -239,18 +223,24 @@ static void fill_entries(dht_t *dht, dht__msg_t *r, const dht__msg_t *req, size_
 
 static int serve_find_value(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
 {
+    /* The store keeps at most store_max_per_key <= DHT__MAX_PER_KEY values
+     * per key, oldest first: one look-up gets them all. */
+    const dht__value_t *vals[DHT__MAX_PER_KEY];
+    size_t total = dht__store_get(dht->store, &req->target, dht->now, vals, DHT__MAX_PER_KEY);
     size_t budget = DHT_MAX_DATAGRAM - VALUES_FIXED;
     dht__msg_t r;
     size_t used;
 
+    if (total > DHT__MAX_PER_KEY)
+        total = DHT__MAX_PER_KEY;
     reply_header(dht, &r, DHT__VALUES, req);
     dht__token_make(dht, from, 0, r.token);
     /* With values to give, node records must leave room for one summary,
      * or a reply full of IPv6 records (k = 32) would carry no value. */
-    if (dht__store_get(dht->store, &req->target, dht->now, NULL, 0) > req->first)
+    if (total > req->first)
         budget -= SUMMARY_SIZE;
     used = dht__fill_nodes(dht, &r, &req->target, &req->sender, budget);
-    fill_entries(dht, &r, req, DHT_MAX_DATAGRAM - VALUES_FIXED - used);
+    fill_entries(dht, &r, vals, total, req->first, DHT_MAX_DATAGRAM - VALUES_FIXED - used);
     return dht__send_msg(dht, from, &r);
 }
 

@@ -20,17 +20,7 @@
 #include <string.h>
 #include <unistd.h> /* alarm */
 
-#include "helpers/fake_net.h"
-
-#define T0 1000000u /* the fake clock starts here: any epoch will do */
-
-static fake_net_t *new_net(void)
-{
-    fake_net_t *net = fake_net_new(T0);
-
-    assert_non_null(net);
-    return net;
-}
+#include "helpers/fake_asserts.h"
 
 /* Adds a core with seed and optional id, asserting it worked. */
 static int add(fake_net_t *net, const char *hostport, uint64_t seed, const dht_id_t *id)

@@ -17,25 +17,7 @@
 #include <string.h>
 #include <unistd.h> /* alarm */
 
-#include "helpers/fake_net.h"
-
-#define T0 1000000u
-
-static fake_net_t *new_net(void)
-{
-    fake_net_t *net = fake_net_new(T0);
-
-    assert_non_null(net);
-    return net;
-}
-
-static int add_cfg(fake_net_t *net, const char *hostport, const dht_config_t *cfg)
-{
-    int i = fake_add(net, hostport, cfg);
-
-    assert_true(i >= 0);
-    return i;
-}
+#include "helpers/fake_asserts.h"
 
 static int add(fake_net_t *net, const char *hostport, uint64_t seed)
 {

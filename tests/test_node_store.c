@@ -19,10 +19,9 @@
 #include <string.h>
 #include <unistd.h> /* alarm */
 
-#include "helpers/fake_net.h"
+#include "helpers/fake_asserts.h"
 #include "node.h" /* the store, for holder() */
 
-#define T0     1000000u
 #define MINUTE (60u * 1000u)
 
 static dht_id_t sha(const char *s)
@@ -31,22 +30,6 @@ static dht_id_t sha(const char *s)
 
     dht_id_from_bytes(&id, s, strlen(s));
     return id;
-}
-
-static fake_net_t *new_net(void)
-{
-    fake_net_t *net = fake_net_new(T0);
-
-    assert_non_null(net);
-    return net;
-}
-
-static int add_cfg(fake_net_t *net, const char *hostport, const dht_config_t *cfg)
-{
-    int i = fake_add(net, hostport, cfg);
-
-    assert_true(i >= 0);
-    return i;
 }
 
 static int add(fake_net_t *net, const char *hostport, uint64_t seed)
