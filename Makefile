@@ -121,7 +121,8 @@ fuzz:
 	done
 
 bench: lib examples $(BENCH_BIN)
-	@set -e; for b in $(BENCH_BIN); do echo "== $$b"; $$b $(BUILD)/examples/dht_node; done
+	@echo "== bench_dht"; $(BUILD)/bench/bench_dht $(BUILD)/examples/dht_node
+	@echo "== bench_sim"; $(BUILD)/bench/bench_sim
 
 run-demo: examples
 	$(BUILD)/examples/dht_demo

@@ -135,6 +135,10 @@ int main(int argc, char **argv)
     dht_addr_t first;
     double t0, t_fill, t_join;
 
+    if (nodes < 2 || count < 1) {
+        fprintf(stderr, "usage: bench_sim [NODES >= 2] [LOOKUPS >= 1]\n");
+        return 2;
+    }
     printf("simulator: %d nodes, k = 20, alpha = 3, delay 5-50 ms, no loss\n", nodes);
     t0 = now_s();
     sim = make(nodes);
