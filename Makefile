@@ -14,11 +14,18 @@ WARN   := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 OPT    ?= -O2 -g
 SAN    ?=
 CFLAGS_ALL := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) $(SAN) \
-              $(WARN) -fPIC -MMD -MP -Ilibdht $(DEP_CFLAGS) $(CFLAGS)
+              $(WARN) -fPIC -MMD -MP -I. -Ilibdht $(DEP_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 
 LIBDHT_SRC := $(filter-out %/dht_uv.c,$(wildcard libdht/*.c)) $(wildcard libdht/dht_uv.c)
 LIBDHT_OBJ := $(LIBDHT_SRC:%.c=$(BUILD)/%.o)
+
+# libemofs.a: the file store on top of libdht (manifests, filestore, and
+# every tool/ file but the command's main), shared by the emofs command,
+# the tests and the benchmarks.
+EMOFS_SRC := $(wildcard manifests/*.c filestore/*.c) $(filter-out tool/main.c,$(wildcard tool/*.c))
+EMOFS_OBJ := $(EMOFS_SRC:%.c=$(BUILD)/%.o)
+EMOFS_LIBS := $(BUILD)/libemofs.a $(BUILD)/libdht.a
 
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -42,7 +49,7 @@ PREFIX ?= /usr/local
 # make, which sees the packages.
 HAVE_DEPS := $(shell pkg-config --exists $(PKGS) cmocka && echo yes)
 
-all: lib examples
+all: lib examples $(BUILD)/emofs
 
 lib: $(BUILD)/libdht.a $(BUILD)/libdht.so $(BUILD)/libdht.pc
 
@@ -56,6 +63,13 @@ $(BUILD)/libdht.a: $(LIBDHT_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(BUILD)/libemofs.a: $(EMOFS_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/emofs: $(BUILD)/tool/main.o $(EMOFS_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) -lm
+
 $(BUILD)/libdht.so: $(LIBDHT_OBJ)
 	$(CC) -shared -Wl,-soname,libdht.so.0 $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS)
 
@@ -67,17 +81,17 @@ $(BUILD)/examples/%: $(BUILD)/libdht/examples/%.o $(BUILD)/libdht.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) -lm
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(BUILD)/libdht.a
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(EMOFS_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) $(TEST_LIBS) -lm
 
-$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/libdht.a
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(EMOFS_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) -lm
 
 # The fuzz corpus replayer: each fuzz target linked with a plain main() that
 # feeds it every saved input, so `make test` catches regressions without clang.
-$(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay_main.o $(BUILD)/libdht.a
+$(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay_main.o $(EMOFS_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) -lm
 
@@ -94,7 +108,7 @@ test demo: deps
 	$(MAKE) $@
 endif
 
-run-test: lib examples $(TEST_BIN) $(REPLAY_BIN)
+run-test: lib examples $(BUILD)/emofs $(TEST_BIN) $(REPLAY_BIN)
 	@set -e; for t in $(TEST_BIN); do \
 	    echo "== $$t"; $$t; \
 	done; \
@@ -111,9 +125,9 @@ check:
 fuzz:
 	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 2; }
 	@set -e; mkdir -p build/fuzz; for f in $(FUZZ_TARGETS); do \
-	    clang -std=c11 -D_DEFAULT_SOURCE -g -O1 -Ilibdht $(DEP_CFLAGS) \
-	        -fsanitize=fuzzer,address,undefined tests/fuzz/fuzz_$$f.c $(LIBDHT_SRC) \
-	        -o build/fuzz/fuzz_$$f $(DEP_LIBS); \
+	    clang -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -O1 -I. -Ilibdht $(DEP_CFLAGS) \
+	        -fsanitize=fuzzer,address,undefined tests/fuzz/fuzz_$$f.c $(LIBDHT_SRC) $(EMOFS_SRC) \
+	        -o build/fuzz/fuzz_$$f $(DEP_LIBS) -lm; \
 	    mkdir -p tests/fuzz/corpus/$$f; \
 	    echo "== fuzzing $$f for $(FUZZ_SECONDS)s"; \
 	    build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \

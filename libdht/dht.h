@@ -146,6 +146,17 @@ typedef struct dht_config {
     unsigned max_ops;           /* operations (lookups) in flight; 4096 */
     unsigned rate_limit;        /* requests per second per source, 0 = off; 20000 */
     uint64_t seed;              /* randomness (ids, txids, secrets); 0 = from the OS */
+
+    /* Optional: content-addressed values the embedding program keeps itself
+     * (the chunks of files it published, say), served to peers as if they
+     * were in the node's store. Asked, on the loop's thread, when a peer
+     * wants values under key and the store holds none. Sets *len to the
+     * value's size and returns 0 if the program has a value whose SHA-256
+     * is key; if data is not NULL, also sets *data to a malloc()ed copy
+     * that the node frees. Returns a negative number if it has none or
+     * cannot read it. Peers see a TTL of max_ttl_s. NULL: no such values. */
+    int (*value_source)(void *arg, const dht_id_t *key, uint8_t **data, size_t *len);
+    void *value_source_arg;
 } dht_config_t;
 
 /* Fills cfg with the defaults above. */

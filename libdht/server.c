@@ -209,7 +209,7 @@ static void fill_entries(dht_t *dht, dht__msg_t *r, const dht__value_t *const *v
         e->len = vals[i]->len;
         e->is_summary = 0;
         e->data = vals[i]->data;
-        if (dht__wire_entry_size(e) > budget) {
+        if (e->data == NULL || dht__wire_entry_size(e) > budget) {
             e->is_summary = 1;
             e->data = NULL;
             e->hash = vals[i]->hash;
@@ -221,6 +221,26 @@ static void fill_entries(dht_t *dht, dht__msg_t *r, const dht__value_t *const *v
     }
 }
 
+/* Looks up key in the program's value source; on success fills *v as a
+ * content-addressed value without data (served as a summary). */
+static size_t source_summary(dht_t *dht, const dht_id_t *key, dht__value_t *v)
+{
+    size_t len = 0;
+
+    if (dht->cfg.value_source == NULL ||
+        dht->cfg.value_source(dht->cfg.value_source_arg, key, NULL, &len) != 0 || len == 0 ||
+        len > dht->cfg.max_value_size)
+        return 0;
+    memset(v, 0, sizeof(*v));
+    v->key = *key;
+    v->hash = *key;
+    v->len = (uint32_t)len;
+    v->flags = DHT__VALUE_CONTENT;
+    v->stored_at = dht->now;
+    v->expires_at = dht->now + (uint64_t)dht->cfg.max_ttl_s * 1000u;
+    return 1;
+}
+
 static int serve_find_value(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
 {
     /* The store keeps at most store_max_per_key <= DHT__MAX_PER_KEY values
@@ -228,9 +248,14 @@ static int serve_find_value(dht_t *dht, const dht__msg_t *req, const dht_addr_t 
     const dht__value_t *vals[DHT__MAX_PER_KEY];
     size_t total = dht__store_get(dht->store, &req->target, dht->now, vals, DHT__MAX_PER_KEY);
     size_t budget = DHT_MAX_DATAGRAM - VALUES_FIXED;
+    dht__value_t sourced;
     dht__msg_t r;
     size_t used;
 
+    if (total == 0 && source_summary(dht, &req->target, &sourced)) {
+        vals[0] = &sourced;
+        total = 1;
+    }
     if (total > DHT__MAX_PER_KEY)
         total = DHT__MAX_PER_KEY;
     reply_header(dht, &r, DHT__VALUES, req);
@@ -276,13 +301,42 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from
     return dht__send_msg(dht, from, &r);
 }
 
+/* GET_VALUE for a value the store does not hold: from the program's value
+ * source, if it has one whose hash is both the key and the hash asked. */
+static int serve_sourced_value(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    dht__msg_t r;
+    dht_id_t hash;
+    int err;
+
+    if (dht->cfg.value_source == NULL || dht_id_cmp(&req->hash, &req->target) != 0 ||
+        dht->cfg.value_source(dht->cfg.value_source_arg, &req->target, &data, &len) != 0 ||
+        data == NULL)
+        return send_error(dht, req, from, DHT__WERR_NOT_FOUND, "no such value");
+    dht_id_from_bytes(&hash, data, len);
+    if (len > dht->cfg.max_value_size || dht_id_cmp(&hash, &req->target) != 0) {
+        free(data);
+        return send_error(dht, req, from, DHT__WERR_NOT_FOUND, "no such value");
+    }
+    reply_header(dht, &r, DHT__VALUE, req);
+    r.flags = DHT__VALUE_CONTENT;
+    r.ttl = dht->cfg.max_ttl_s;
+    r.value_len = (uint32_t)len;
+    r.value = data;
+    err = dht__send_msg(dht, from, &r);
+    free(data);
+    return err;
+}
+
 static int serve_get_value(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
 {
     const dht__value_t *v = dht__store_find(dht->store, &req->target, &req->hash, dht->now);
     dht__msg_t r;
 
     if (v == NULL)
-        return send_error(dht, req, from, DHT__WERR_NOT_FOUND, "no such value");
+        return serve_sourced_value(dht, req, from);
     reply_header(dht, &r, DHT__VALUE, req);
     r.flags = v->flags;
     r.ttl = ttl_left(v, dht->now);

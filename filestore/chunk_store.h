@@ -1,0 +1,61 @@
+/*
+ * The local chunk store: content-addressed blobs (encoded chunks and
+ * manifest nodes) in the data directory, one file per blob:
+ *   DIR/blobs/ab/abcdef...  (64 hex digits of the key, first two as a
+ *                            fan-out directory)
+ *   DIR/blobs/tmp/          (writes in progress)
+ * A blob is written to a temporary file, fsynced, renamed into place and
+ * its directory fsynced, so a crash never leaves half a blob under its key.
+ * Reads check SHA-256 against the key. Opening the store removes leftover
+ * temporaries.
+ *
+ * Every function may be called from several threads at once on one store.
+ */
+#ifndef EMOFS_CHUNK_STORE_H
+#define EMOFS_CHUNK_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FS_KEY_LEN 32
+
+typedef struct fs_store fs_store_t;
+
+/* Opens (creating if needed, mode 0700) the store under dir/blobs and
+ * removes leftover temporaries. @return 0 and *out, or FS_EIO, FS_EACCES,
+ * FS_ENOSPC, FS_ENOMEM, FS_EINVAL. */
+int fs_store_open(fs_store_t **out, const char *dir);
+
+/* Closes the store. Accepts NULL. */
+void fs_store_close(fs_store_t *st);
+
+/* Stores data under key, durably (see above). Does nothing if the blob is
+ * already there. The caller vouches that key == SHA-256(data); with
+ * verify != 0 the store checks it (FS_EBADHASH).
+ * @return 0, FS_EBADHASH, FS_ENOSPC, FS_EIO, FS_EACCES. On failure nothing
+ * is left under key and no temporary remains. */
+int fs_store_put(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data, size_t len,
+                 int verify);
+
+/* Reads the blob under key into a malloc()ed *data of *len bytes, checking
+ * its hash. A blob that does not match is removed (it is damaged).
+ * @return 0, FS_ENOENT, FS_EBADHASH, FS_EIO or FS_ENOMEM. */
+int fs_store_get(fs_store_t *st, const uint8_t key[FS_KEY_LEN], uint8_t **data, size_t *len);
+
+/* @return 1 if a blob is stored under key (*len set if len != NULL), else 0.
+ * Does not read or verify it. */
+int fs_store_has(fs_store_t *st, const uint8_t key[FS_KEY_LEN], size_t *len);
+
+/* Removes the blob under key. @return 0 or FS_ENOENT / FS_EIO. */
+int fs_store_remove(fs_store_t *st, const uint8_t key[FS_KEY_LEN]);
+
+/* Counts the stored blobs and their bytes. @return 0 or FS_EIO. */
+int fs_store_usage(fs_store_t *st, uint64_t *blobs, uint64_t *bytes);
+
+/* For tests: the first steps of fs_store_put (temporary written and
+ * fsynced), then stop as a crash would, leaving the temporary behind.
+ * @return 0 or an error as fs_store_put. */
+int fs_store_put_crash_before_rename(fs_store_t *st, const uint8_t key[FS_KEY_LEN],
+                                     const uint8_t *data, size_t len);
+
+#endif /* EMOFS_CHUNK_STORE_H */

@@ -1,0 +1,44 @@
+#include "filestore/fs_error.h"
+
+#include <errno.h>
+
+const char *fs_strerror(int err)
+{
+    switch (err) {
+    case FS_OK:
+        return "success";
+#define FS_XX_CASE(name, value, text)                                                              \
+    case FS_##name:                                                                                \
+        return text;
+        FS_ERRNO_MAP(FS_XX_CASE)
+#undef FS_XX_CASE
+    default:
+        return "unknown error";
+    }
+}
+
+int fs_from_errno(int e)
+{
+    switch (e) {
+    case ENOENT:
+    case ENOTDIR:
+        return FS_ENOENT;
+    case ENOSPC:
+    case EDQUOT:
+        return FS_ENOSPC;
+    case ENOMEM:
+        return FS_ENOMEM;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return FS_EACCES;
+    case EEXIST:
+        return FS_EEXIST;
+    case EFBIG:
+        return FS_ETOOBIG;
+    case EINVAL:
+        return FS_EINVAL;
+    default:
+        return FS_EIO;
+    }
+}

@@ -1,0 +1,153 @@
+/*
+ * manifests: the manifest of a stored file, its binary codec, and the tree
+ * a large manifest becomes. schema/manifest.md is the normative format.
+ *
+ * Pure code: bytes in, structs out. No I/O, no globals, no clock; SHA-256
+ * through OpenSSL's EVP. Every decoder reads with explicit bounds and
+ * rejects anything the schema does not allow.
+ *
+ * A file is described by a manifest: its name, its total size, the
+ * SHA-256 of its bytes, and the ordered list of its chunks as (chunk key,
+ * plain size) entries. Encoded, the manifest is one or more "nodes":
+ *   - a small manifest is a single root node that lists every entry;
+ *   - a large one is a tree: the root and interior nodes list children
+ *     (child key, bytes covered, chunks covered), leaves list entries.
+ *     Every node fits in max_node_bytes.
+ * Each node is stored under its key, SHA-256 of its encoded bytes. The
+ * file's key is the root node's key, so whoever has the key can verify the
+ * root, and through it every node and every chunk.
+ */
+#ifndef EMOFS_MANIFEST_H
+#define EMOFS_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MF_KEY_LEN      32
+#define MF_NAME_MAX     255                 /* bytes of a file name */
+#define MF_CHUNK_MAX    (16u << 20)         /* largest chunk size the decoder accepts */
+#define MF_NODE_MIN     256                 /* smallest max_node_bytes accepted */
+#define MF_NODE_DEFAULT ((1u << 20) - 4096) /* default max_node_bytes: fits a DHT value */
+
+/* Return codes: 0 is success, the rest are negative. */
+enum {
+    MF_OK = 0,
+    MF_EINVAL = -1,  /* bad argument (NULL, empty, out of range) */
+    MF_ENOMEM = -2,  /* out of memory */
+    MF_EFORMAT = -3, /* malformed bytes: bad magic, version, bounds, fields */
+    MF_EHASH = -4,   /* bytes do not hash to the key they were given for */
+    MF_ESTATE = -5,  /* call out of order (a node not asked for, result too early) */
+};
+
+/* @return a static text for a MF_* code; never NULL. */
+const char *mf_strerror(int err);
+
+/* One chunk of the file, in file order. */
+typedef struct mf_entry {
+    uint8_t key[MF_KEY_LEN]; /* SHA-256 of the chunk's stored (encoded) bytes */
+    uint32_t size;           /* the chunk's plain (decoded) size, 1..MF_CHUNK_MAX */
+} mf_entry_t;
+
+/* A whole manifest, as the program sees it. */
+typedef struct mf_manifest {
+    char *name;                 /* NUL-terminated, 1..MF_NAME_MAX bytes, see mf_name_valid */
+    uint64_t size;              /* file size, bytes == sum of entry sizes */
+    uint8_t sha256[MF_KEY_LEN]; /* SHA-256 of the whole file */
+    size_t n_entries;           /* 0 for an empty file */
+    mf_entry_t *entries;
+} mf_manifest_t;
+
+/* Frees what m owns (name, entries) and zeroes it. Accepts NULL. */
+void mf_manifest_clear(mf_manifest_t *m);
+
+/* @return 1 if name may be a manifest's file name: 1..MF_NAME_MAX bytes,
+ * no '/', no NUL, no control character (< 0x20, 0x7f), not "." or "..".
+ * It is then safe to use as a file name in the current directory. */
+int mf_name_valid(const char *name);
+
+/* One encoded node and its key. */
+typedef struct mf_blob {
+    uint8_t key[MF_KEY_LEN]; /* SHA-256 of data */
+    uint8_t *data;
+    size_t len;
+} mf_blob_t;
+
+/* Frees n blobs and the array. Accepts NULL. */
+void mf_blobs_free(mf_blob_t *blobs, size_t n);
+
+/* Encodes m into nodes of at most max_node_bytes each (MF_NODE_MIN or
+ * more). m must be consistent (valid name, sizes summing to size).
+ * On success *blobs is an array of *n blobs, children before the nodes
+ * that list them, the root last: its key is the file's key. Storing them
+ * in that order means a node is never reachable before its children.
+ * Same manifest and max_node_bytes, same bytes.
+ * @return 0, MF_EINVAL or MF_ENOMEM. */
+int mf_encode(const mf_manifest_t *m, size_t max_node_bytes, mf_blob_t **blobs, size_t *n);
+
+/* Reassembles a manifest from its nodes, fetched in any order.
+ *
+ *   mf_asm_t *a;
+ *   mf_asm_new(&a, file_key);
+ *   mf_asm_add(a, file_key, root_bytes, len);
+ *   while ((n = mf_asm_pending(a, keys, max)) > 0)
+ *       for each key: fetch it, then mf_asm_add(a, key, bytes, len);
+ *   mf_asm_finish(a, &manifest);
+ *
+ * Every node is checked against its key and its parent (sizes and chunk
+ * counts must add up), so a wrong or hostile node is refused, never
+ * trusted. Depth and counts are bounded. */
+typedef struct mf_asm mf_asm_t;
+
+/* @return 0 and *out, MF_EINVAL or MF_ENOMEM. */
+int mf_asm_new(mf_asm_t **out, const uint8_t file_key[MF_KEY_LEN]);
+
+/* Frees the assembler. Accepts NULL. */
+void mf_asm_free(mf_asm_t *a);
+
+/* Adds the node stored under key (the file key first, then keys that
+ * mf_asm_pending() returned). A node already added is ignored (0).
+ * @return 0, MF_EHASH (data does not hash to key), MF_ESTATE (key not
+ *         asked for), MF_EFORMAT (malformed, or inconsistent with its
+ *         parent) or MF_ENOMEM. After an error other than MF_ESTATE and
+ *         MF_EHASH the assembler is failed and mf_asm_finish reports it. */
+int mf_asm_add(mf_asm_t *a, const uint8_t key[MF_KEY_LEN], const uint8_t *data, size_t len);
+
+/* Copies up to max keys of nodes still wanted into keys. @return how many
+ * are still wanted in all (may exceed max); 0 once the manifest is whole. */
+size_t mf_asm_pending(const mf_asm_t *a, uint8_t (*keys)[MF_KEY_LEN], size_t max);
+
+/* Moves the whole manifest into *out (which the caller clears later).
+ * @return 0, MF_ESTATE (nodes still missing) or the error that failed it. */
+int mf_asm_finish(mf_asm_t *a, mf_manifest_t *out);
+
+/* A manifest file: every node of one manifest in one file, so a manifest
+ * can be shared outside the network ("emofs manifest export/import").
+ * Encodes the nodes (root last, as mf_encode returns them).
+ * @return 0 and a malloc()ed *out of *out_len bytes, MF_EINVAL or MF_ENOMEM. */
+int mf_bundle_encode(const mf_blob_t *blobs, size_t n, uint8_t **out, size_t *out_len);
+
+/* Decodes a manifest file: checks the magic, version and bounds, and that
+ * every node hashes to the key it is filed under. *blobs gets the nodes
+ * and *file_key the root's key; assemble them with mf_asm_*.
+ * @return 0, MF_EFORMAT, MF_EHASH or MF_ENOMEM. */
+int mf_bundle_decode(const uint8_t *buf, size_t len, uint8_t file_key[MF_KEY_LEN],
+                     mf_blob_t **blobs, size_t *n);
+
+/* @return 1 if buf starts like a manifest file (its magic), else 0. */
+int mf_is_bundle(const uint8_t *buf, size_t len);
+
+/* Key text: 64 lowercase hex digits. out must hold 65 bytes. */
+void mf_key_to_hex(const uint8_t key[MF_KEY_LEN], char out[65]);
+
+/* Parses 64 hex digits (either case, nothing else). @return 0 or MF_EINVAL. */
+int mf_key_from_hex(uint8_t key[MF_KEY_LEN], const char *hex);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EMOFS_MANIFEST_H */
