@@ -1,32 +1,64 @@
 /*
  * emofs: the command. Dispatches to one function per subcommand.
  */
+#include "tool/cli.h"
+#include "tool/commands.h"
+#include "tool/daemon.h"
 #include "tool/sim.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: emofs COMMAND [ARGS]\n"
+               "emofs stores files in a peer-to-peer network (a Kademlia DHT).\n"
+               "\n"
                "commands:\n"
-               "  sim        simulate a large network with the real libdht code\n"
-               "Run `emofs COMMAND --help` for a command's options.\n");
+               "  put FILE              store FILE; prints its key\n"
+               "  get KEY [-o PATH]     fetch a file by key (or manifest file) and write it\n"
+               "  manifest show KEY     a file's manifest: name, size, chunks\n"
+               "  manifest export KEY -o FILE   the manifest as a file to share\n"
+               "  manifest import FILE  a shared manifest file into this data directory\n"
+               "  status                this node: id, address, peers, storage\n"
+               "  ls                    files this node published\n"
+               "  daemon                run a node in the foreground (--listen, --bootstrap)\n"
+               "  sim                   simulate a large network with the real libdht code\n"
+               "\n"
+               "Every command takes --data DIR (default $EMOFS_HOME, else ~/.emofs). With a\n"
+               "daemon running on DIR the commands use it; otherwise they run a node\n"
+               "in-process. Run `emofs COMMAND --help` for a command's options.\n"
+               "\n"
+               "exit codes: 0 ok, 1 failure, 2 usage, 3 input file missing or unreadable,\n"
+               "4 key not found, 5 no peer reachable, 6 cannot write output (disk full),\n"
+               "7 data directory in use, 8 data failed verification, 130 interrupted\n");
 }
 
 int main(int argc, char **argv)
 {
+    static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+    } commands[] = {
+        {"put", emofs_put_main},       {"get", emofs_get_main}, {"manifest", emofs_manifest_main},
+        {"status", emofs_status_main}, {"ls", emofs_ls_main},   {"daemon", emofs_daemon_main},
+        {"sim", emofs_sim_main},
+    };
+
+    /* A peer or a daemon that closes a socket must not kill us. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return EXIT_USAGE;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;
     }
-    if (strcmp(argv[1], "sim") == 0)
-        return emofs_sim_main(argc - 1, argv + 1);
-    fprintf(stderr, "emofs: unknown command '%s' (see emofs --help)\n", argv[1]);
-    return 2;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    return cli_fail(EXIT_USAGE, "unknown command '%s' (see emofs --help)", argv[1]);
 }

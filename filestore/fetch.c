@@ -1,0 +1,169 @@
+#include "filestore/fetch.h"
+
+#include "filestore/chunk_codec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+typedef struct fetch {
+    uv_work_t work;
+    fs_ctx_t ctx;
+    uint8_t key[MF_KEY_LEN];
+    fs_fetch_cb cb;
+    void *arg;
+    const int *abort_flag;
+    uint8_t *local; /* blob read from the local store, if any */
+    size_t local_len;
+    unsigned tries;
+} fetch_t;
+
+int fs_from_dht(int dht_err)
+{
+    switch (dht_err) {
+    case DHT_OK:
+        return FS_OK;
+    case DHT_ENOTFOUND:
+        return FS_ENOENT;
+    case DHT_ENOPEERS:
+        return FS_ENOPEERS;
+    case DHT_ETIMEDOUT:
+        return FS_ETIMEDOUT;
+    case DHT_ECANCELED:
+    case DHT_ECLOSED:
+        return FS_ECANCELED;
+    case DHT_ENOMEM:
+        return FS_ENOMEM;
+    case DHT_ETOOBIG:
+        return FS_ETOOBIG;
+    case DHT_EBADVALUE:
+        return FS_EBADHASH;
+    case DHT_EBUSY:
+        return FS_EBUSY;
+    default:
+        return FS_EIO;
+    }
+}
+
+uint32_t fs_peer_count(const fs_ctx_t *ctx)
+{
+    dht_stats_t st;
+
+    if (ctx->dht == NULL)
+        return 0;
+    dht_get_stats(ctx->dht, 0, &st);
+    return (uint32_t)st.nodes;
+}
+
+static void finish(fetch_t *f, int status, const uint8_t *data, size_t len)
+{
+    f->cb(status, data, len, f->arg);
+    free(f->local);
+    free(f);
+}
+
+static int start_dht_get(fetch_t *f);
+
+static void on_dht_value(int status, const dht_value_t *values, size_t n, void *arg)
+{
+    fetch_t *f = arg;
+    int err = fs_from_dht(status);
+
+    if (status == 0) {
+        /* libdht checks content-addressed values; a value under our key
+         * that is not the blob itself is of no use here. */
+        for (size_t i = 0; i < n; i++)
+            if (memcmp(values[i].hash.b, f->key, MF_KEY_LEN) == 0) {
+                finish(f, 0, values[i].data, values[i].len);
+                return;
+            }
+        err = FS_ENOENT;
+    }
+    if (err != FS_ECANCELED && err != FS_ENOMEM && f->tries < f->ctx.max_tries &&
+        (f->abort_flag == NULL || *f->abort_flag == 0) && start_dht_get(f) == 0)
+        return;
+    finish(f, err, NULL, 0);
+}
+
+static int start_dht_get(fetch_t *f)
+{
+    dht_get_opts_t opts = {.max_values = 1};
+    dht_id_t id;
+    int err;
+
+    if (f->ctx.dht == NULL)
+        return FS_ENOENT;
+    memcpy(id.b, f->key, MF_KEY_LEN);
+    f->tries++;
+    err = dht_get_ex(f->ctx.dht, &id, &opts, on_dht_value, f);
+    return err ? fs_from_dht(err) : 0;
+}
+
+static void read_local(uv_work_t *w)
+{
+    fetch_t *f = w->data;
+
+    if (f->ctx.store == NULL || fs_store_get(f->ctx.store, f->key, &f->local, &f->local_len) != 0) {
+        f->local = NULL;
+        f->local_len = 0;
+    }
+}
+
+static void after_read_local(uv_work_t *w, int status)
+{
+    fetch_t *f = w->data;
+    int err;
+
+    if (status == UV_ECANCELED) {
+        finish(f, FS_ECANCELED, NULL, 0);
+        return;
+    }
+    if (f->local != NULL) {
+        finish(f, 0, f->local, f->local_len);
+        return;
+    }
+    err = start_dht_get(f);
+    if (err)
+        finish(f, err, NULL, 0);
+}
+
+int fs_fetch_blob(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], const int *abort_flag,
+                  fs_fetch_cb cb, void *arg)
+{
+    fetch_t *f = calloc(1, sizeof(*f));
+
+    if (f == NULL)
+        return FS_ENOMEM;
+    f->ctx = *ctx;
+    memcpy(f->key, key, MF_KEY_LEN);
+    f->cb = cb;
+    f->arg = arg;
+    f->abort_flag = abort_flag;
+    f->work.data = f;
+    if (uv_queue_work(ctx->loop, &f->work, read_local, after_read_local) != 0) {
+        free(f);
+        return FS_ENOMEM;
+    }
+    return 0;
+}
+
+int fs_value_source(void *arg, const dht_id_t *key, uint8_t **data, size_t *len)
+{
+    fs_store_t *st = arg;
+
+    if (data == NULL)
+        return fs_store_has(st, key->b, len) ? 0 : -1;
+    return fs_store_get(st, key->b, data, len) == 0 ? 0 : -1;
+}
+
+void fs_ctx_init(fs_ctx_t *ctx)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->max_in_flight = 32;
+    ctx->max_tries = 4;
+    fs_chunker_params_default(&ctx->chunking);
+    ctx->max_node_bytes = MF_NODE_DEFAULT;
+    ctx->level = FS_CODEC_LEVEL_DEFAULT;
+    ctx->ttl_s = 86400;
+}

@@ -1,0 +1,125 @@
+/*
+ * filestore: put and get of whole files over libdht, on a libuv loop.
+ *
+ * Put: the file is read and cut into chunks (chunker.h) by one sequential
+ * reader; worker threads compress (chunk_codec.h), hash and store each chunk
+ * in the local chunk store (chunk_store.h), where it stays pinned; the loop
+ * thread stores each chunk on its replicas in the DHT, many in flight; then
+ * the manifest's nodes (manifests/manifest.h), root last. The key is
+ * reported only when everything is stored. A put that fails removes the
+ * blobs it added, so the local store is as it was.
+ *
+ * Get: the manifest first (local store, else the DHT), then the chunks,
+ * many in flight and out of order, each verified and written at its offset
+ * into a temporary file next to the final one. A journal beside it records
+ * finished chunks, so an interrupted get resumes where it stopped. The
+ * temporary is renamed to the final name only when the whole-file SHA-256
+ * matches the manifest.
+ *
+ * All functions and callbacks run on the loop's thread.
+ */
+#ifndef EMOFS_FILESTORE_H
+#define EMOFS_FILESTORE_H
+
+#include "dht.h"
+#include "filestore/chunk_store.h"
+#include "filestore/chunker.h"
+#include "filestore/fs_error.h"
+#include "manifests/manifest.h"
+
+#include <stdint.h>
+
+struct uv_loop_s;
+
+/* What a put or a get shares: the loop, the node, the store, settings.
+ * Fill with fs_ctx_init(), then set loop, dht and store. */
+typedef struct fs_ctx {
+    struct uv_loop_s *loop;
+    dht_t *dht;                   /* the node; its routing table says if peers exist */
+    fs_store_t *store;            /* local blobs: pinned chunks and manifests */
+    int need_peers;               /* 1: a put fails if no peer stores it (bootstrap given) */
+    unsigned max_in_flight;       /* DHT stores or fetches at once; 32 */
+    unsigned max_tries;           /* fetches of one chunk before giving up; 4 */
+    fs_chunker_params_t chunking; /* 64 KiB / 256 KiB / 1 MiB */
+    size_t max_node_bytes;        /* manifest node size; MF_NODE_DEFAULT */
+    int level;                    /* zstd level; FS_CODEC_LEVEL_DEFAULT */
+    uint32_t ttl_s;               /* TTL of values stored in the DHT; 86400 */
+} fs_ctx_t;
+
+/* Fills ctx with the defaults above and NULL loop, dht and store. */
+void fs_ctx_init(fs_ctx_t *ctx);
+
+/* Where a put or get stands, for progress bars. */
+typedef struct fs_progress {
+    uint64_t bytes_done, bytes_total;
+    uint32_t chunks_done, chunks_total; /* chunks_total is 0 while a put still reads */
+    uint32_t in_flight;                 /* DHT stores or fetches under way */
+    uint32_t peers;                     /* nodes in the routing table */
+} fs_progress_t;
+
+typedef void (*fs_progress_cb)(const fs_progress_t *p, void *arg);
+
+/* Result of a put: status 0 and the file's key and manifest, or a negative
+ * FS_* code and a one-line message saying what failed. */
+typedef void (*fs_put_cb)(int status, const uint8_t key[MF_KEY_LEN], const mf_manifest_t *m,
+                          const char *message, void *arg);
+
+typedef struct fs_put fs_put_t;
+
+/* Starts putting the file at path. progress may be NULL; it is called at
+ * most about every 100 ms. done is called exactly once, never inside this
+ * call. @return 0 and *out (valid until done returns), or FS_EINVAL,
+ * FS_ENOMEM; for a file that cannot be opened the error comes through done. */
+int fs_put_start(fs_put_t **out, const fs_ctx_t *ctx, const char *path, fs_progress_cb progress,
+                 fs_put_cb done, void *arg);
+
+/* Stops a put: done gets FS_ECANCELED once the work in flight has drained. */
+void fs_put_cancel(fs_put_t *put);
+
+/* Result of a get: status 0 with the final path and size, or an error. */
+typedef void (*fs_get_cb)(int status, const char *path, uint64_t size, const char *message,
+                          void *arg);
+
+typedef struct fs_get fs_get_t;
+
+/* Starts getting the file with key. It is written to out_path, or when
+ * out_path is NULL or empty to dir/NAME with the manifest's name. A
+ * previous interrupted get of the same key to the same path resumes.
+ * done is called exactly once, never inside this call.
+ * @return 0 and *out (valid until done returns), FS_EINVAL or FS_ENOMEM. */
+int fs_get_start(fs_get_t **out, const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN],
+                 const char *out_path, const char *dir, fs_progress_cb progress, fs_get_cb done,
+                 void *arg);
+
+/* Stops a get: done gets FS_ECANCELED; the temporary file and journal stay
+ * for a later resume. */
+void fs_get_cancel(fs_get_t *get);
+
+/* Result of fetching a manifest: status 0, the manifest and its nodes
+ * (root last, valid during the call), or an error. */
+typedef void (*fs_manifest_cb)(int status, const mf_manifest_t *m, const mf_blob_t *blobs, size_t n,
+                               const char *message, void *arg);
+
+/* Fetches and assembles the manifest with key, from the local store or the
+ * DHT. done is called exactly once, never inside this call.
+ * @return 0, FS_EINVAL or FS_ENOMEM. */
+int fs_manifest_fetch(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], fs_manifest_cb done,
+                      void *arg);
+
+/* Assembles the manifest with file_key from its nodes (any order), as read
+ * from a manifest file. @return 0 and *out, FS_ECORRUPT (missing or bad
+ * node), FS_EBADHASH or FS_ENOMEM. */
+int fs_manifest_assemble(const uint8_t file_key[MF_KEY_LEN], const mf_blob_t *blobs, size_t n,
+                         mf_manifest_t *out);
+
+/* Stores the nodes of a manifest in the local store (pinned), checking each
+ * against its key and the whole against file_key. Synchronous.
+ * @return 0, or FS_ECORRUPT, FS_EBADHASH, FS_ENOSPC, FS_EIO, FS_ENOMEM. */
+int fs_manifest_import(fs_store_t *store, const uint8_t file_key[MF_KEY_LEN],
+                       const mf_blob_t *blobs, size_t n, mf_manifest_t *out);
+
+/* For the node's value_source: serves blobs of the local store to peers.
+ * arg is the fs_store_t. See dht_config_t.value_source. */
+int fs_value_source(void *arg, const dht_id_t *key, uint8_t **data, size_t *len);
+
+#endif /* EMOFS_FILESTORE_H */

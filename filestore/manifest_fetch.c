@@ -1,0 +1,229 @@
+/*
+ * Fetching a manifest (the root node, then its children level by level)
+ * and importing one from a manifest file. See filestore.h.
+ */
+#include "filestore/fetch.h"
+#include "filestore/filestore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LEVEL_MAX 256 /* nodes of one tree level fetched at once, at most */
+
+typedef struct mfetch {
+    fs_ctx_t ctx;
+    uint8_t key[MF_KEY_LEN];
+    mf_asm_t *asm_;
+    mf_blob_t *blobs; /* in the order fetched: root first */
+    size_t n_blobs, cap_blobs;
+    unsigned in_flight;
+    int status;
+    char message[200];
+    fs_manifest_cb done;
+    void *arg;
+} mfetch_t;
+
+typedef struct mfetch_one {
+    mfetch_t *mf;
+    uint8_t key[MF_KEY_LEN];
+} mfetch_one_t;
+
+static void mfetch_fail(mfetch_t *mf, int status, const char *what)
+{
+    char hex[65];
+
+    if (mf->status != 0)
+        return;
+    mf->status = status;
+    mf_key_to_hex(mf->key, hex);
+    snprintf(mf->message, sizeof(mf->message), "cannot get the manifest %s: %s", hex, what);
+}
+
+static void mfetch_finish(mfetch_t *mf)
+{
+    mf_manifest_t m = {0};
+
+    if (mf->status == 0) {
+        int err = mf_asm_finish(mf->asm_, &m);
+        if (err)
+            mfetch_fail(mf, FS_ECORRUPT, mf_strerror(err));
+    }
+    if (mf->status == 0) {
+        /* Root last, children before the nodes that list them. */
+        for (size_t i = 0; i < mf->n_blobs / 2; i++) {
+            mf_blob_t t = mf->blobs[i];
+            mf->blobs[i] = mf->blobs[mf->n_blobs - 1 - i];
+            mf->blobs[mf->n_blobs - 1 - i] = t;
+        }
+        mf->done(0, &m, mf->blobs, mf->n_blobs, "", mf->arg);
+    } else {
+        mf->done(mf->status, NULL, NULL, 0, mf->message, mf->arg);
+    }
+    mf_manifest_clear(&m);
+    mf_asm_free(mf->asm_);
+    mf_blobs_free(mf->blobs, mf->n_blobs);
+    free(mf);
+}
+
+static int keep_blob(mfetch_t *mf, const uint8_t key[MF_KEY_LEN], const uint8_t *data, size_t len)
+{
+    mf_blob_t *b;
+
+    if (mf->n_blobs == mf->cap_blobs) {
+        size_t cap = mf->cap_blobs ? mf->cap_blobs * 2 : 8;
+        void *p = realloc(mf->blobs, cap * sizeof(*mf->blobs));
+        if (p == NULL)
+            return FS_ENOMEM;
+        mf->blobs = p;
+        mf->cap_blobs = cap;
+    }
+    b = &mf->blobs[mf->n_blobs];
+    b->data = malloc(len ? len : 1);
+    if (b->data == NULL)
+        return FS_ENOMEM;
+    memcpy(b->data, data, len);
+    memcpy(b->key, key, MF_KEY_LEN);
+    b->len = len;
+    mf->n_blobs++;
+    return 0;
+}
+
+static int mfetch_start(mfetch_t *mf, const uint8_t key[MF_KEY_LEN]);
+
+static void mfetch_next_level(mfetch_t *mf)
+{
+    uint8_t(*keys)[MF_KEY_LEN];
+    size_t n;
+
+    if (mf->in_flight > 0)
+        return;
+    if (mf->status != 0) {
+        mfetch_finish(mf);
+        return;
+    }
+    keys = malloc(LEVEL_MAX * sizeof(*keys));
+    if (keys == NULL) {
+        mfetch_fail(mf, FS_ENOMEM, fs_strerror(FS_ENOMEM));
+        mfetch_finish(mf);
+        return;
+    }
+    n = mf_asm_pending(mf->asm_, keys, LEVEL_MAX);
+    if (n > LEVEL_MAX)
+        n = LEVEL_MAX;
+    for (size_t i = 0; i < n && mf->status == 0; i++)
+        if (mfetch_start(mf, keys[i]) != 0)
+            mfetch_fail(mf, FS_ENOMEM, fs_strerror(FS_ENOMEM));
+    free(keys);
+    if (mf->in_flight == 0)
+        mfetch_finish(mf);
+}
+
+static void on_node(int status, const uint8_t *data, size_t len, void *arg)
+{
+    mfetch_one_t *one = arg;
+    mfetch_t *mf = one->mf;
+
+    mf->in_flight--;
+    if (status != 0) {
+        mfetch_fail(mf, status,
+                    status == FS_ENOENT ? "no node of the network has it" : fs_strerror(status));
+    } else if (mf->status == 0) {
+        int err = mf_asm_add(mf->asm_, one->key, data, len);
+        if (err)
+            mfetch_fail(mf, FS_ECORRUPT, mf_strerror(err));
+        else if (keep_blob(mf, one->key, data, len) != 0)
+            mfetch_fail(mf, FS_ENOMEM, fs_strerror(FS_ENOMEM));
+    }
+    free(one);
+    mfetch_next_level(mf);
+}
+
+static int mfetch_start(mfetch_t *mf, const uint8_t key[MF_KEY_LEN])
+{
+    mfetch_one_t *one = malloc(sizeof(*one));
+
+    if (one == NULL)
+        return FS_ENOMEM;
+    one->mf = mf;
+    memcpy(one->key, key, MF_KEY_LEN);
+    if (fs_fetch_blob(&mf->ctx, key, NULL, on_node, one) != 0) {
+        free(one);
+        return FS_ENOMEM;
+    }
+    mf->in_flight++;
+    return 0;
+}
+
+int fs_manifest_fetch(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], fs_manifest_cb done,
+                      void *arg)
+{
+    mfetch_t *mf;
+
+    if (ctx == NULL || ctx->loop == NULL || key == NULL || done == NULL)
+        return FS_EINVAL;
+    mf = calloc(1, sizeof(*mf));
+    if (mf == NULL)
+        return FS_ENOMEM;
+    mf->ctx = *ctx;
+    memcpy(mf->key, key, MF_KEY_LEN);
+    mf->done = done;
+    mf->arg = arg;
+    if (mf_asm_new(&mf->asm_, key) != 0 || mfetch_start(mf, key) != 0) {
+        mf_asm_free(mf->asm_);
+        free(mf);
+        return FS_ENOMEM;
+    }
+    return 0;
+}
+
+static const mf_blob_t *find_blob(const mf_blob_t *blobs, size_t n, const uint8_t *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(blobs[i].key, key, MF_KEY_LEN) == 0)
+            return &blobs[i];
+    return NULL;
+}
+
+int fs_manifest_assemble(const uint8_t file_key[MF_KEY_LEN], const mf_blob_t *blobs, size_t n,
+                         mf_manifest_t *out)
+{
+    uint8_t key[MF_KEY_LEN];
+    const mf_blob_t *b = find_blob(blobs, n, file_key);
+    mf_asm_t *a;
+    int err;
+
+    if (b == NULL)
+        return FS_ECORRUPT;
+    if (mf_asm_new(&a, file_key) != 0)
+        return FS_ENOMEM;
+    err = mf_asm_add(a, b->key, b->data, b->len);
+    while (err == 0 && mf_asm_pending(a, &key, 1) > 0) {
+        b = find_blob(blobs, n, key);
+        err = b ? mf_asm_add(a, b->key, b->data, b->len) : MF_EFORMAT;
+    }
+    if (err == 0)
+        err = mf_asm_finish(a, out);
+    mf_asm_free(a);
+    if (err == MF_ENOMEM)
+        return FS_ENOMEM;
+    if (err == MF_EHASH)
+        return FS_EBADHASH;
+    return err ? FS_ECORRUPT : 0;
+}
+
+int fs_manifest_import(fs_store_t *store, const uint8_t file_key[MF_KEY_LEN],
+                       const mf_blob_t *blobs, size_t n, mf_manifest_t *out)
+{
+    mf_manifest_t m = {0};
+    int err = fs_manifest_assemble(file_key, blobs, n, &m);
+
+    for (size_t i = 0; err == 0 && i < n; i++)
+        err = fs_store_put(store, blobs[i].key, blobs[i].data, blobs[i].len, 1);
+    if (err == 0 && out != NULL) {
+        *out = m;
+        return 0;
+    }
+    mf_manifest_clear(&m);
+    return err;
+}

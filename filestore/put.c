@@ -1,0 +1,616 @@
+/*
+ * fs_put: a file into the local store and the DHT. See filestore.h.
+ *
+ * One reader job at a time reads a window of the file, hashes it into the
+ * whole-file SHA-256 and cuts it into chunks; each chunk then goes to a
+ * worker that encodes, hashes and stores it locally; the loop thread then
+ * stores it in the DHT. The reader stays at most PUT_BACKLOG chunks ahead
+ * of the DHT stores, which bounds memory.
+ */
+#include "filestore/codec_pool.h"
+#include "filestore/fetch.h"
+#include "filestore/filestore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#define PUT_WINDOW  (8u << 20) /* bytes read per reader job, besides the carry */
+#define PUT_BACKLOG 64         /* chunks read but not yet stored, at most */
+
+typedef struct put_chunk {
+    uv_work_t work;
+    struct fs_put *put;
+    struct put_chunk *next; /* in the reader's batch or the DHT queue */
+    uint32_t index;
+    uint8_t *plain;
+    size_t plain_len;
+    uint8_t *enc;
+    size_t enc_len;
+    uint8_t key[MF_KEY_LEN];
+    int created; /* the local blob is new: remove it if the put fails */
+    int status;
+    unsigned tries;
+} put_chunk_t;
+
+struct fs_put {
+    fs_ctx_t ctx;
+    char *path;
+    char *name;
+    int fd;
+    fs_progress_cb progress;
+    fs_put_cb done;
+    void *arg;
+    int network; /* store in the DHT too (the node has peers) */
+
+    /* The reader: touched by one job at a time, then by the loop thread. */
+    uv_work_t read_work;
+    int reading, eof;
+    uint8_t *win;
+    size_t win_len;
+    uint64_t file_size, bytes_read;
+    EVP_MD_CTX *sha;
+    put_chunk_t *batch, **batch_tail;
+    int read_err;
+
+    fs_codec_pool_t codecs; /* shared by the workers */
+
+    /* Chunks, indexed in file order. */
+    mf_entry_t *entries;
+    size_t cap_entries;
+    uint32_t chunks_made, chunks_encoding, chunks_stored;
+    put_chunk_t *queue, **queue_tail; /* encoded, waiting for a DHT store */
+    uint32_t queued, dht_in_flight;
+    uint64_t bytes_done;
+
+    uint8_t (*created)[MF_KEY_LEN];
+    size_t n_created, cap_created;
+
+    /* The manifest, stored last. */
+    mf_manifest_t manifest;
+    mf_blob_t *blobs;
+    size_t n_blobs, next_blob;
+    int manifest_phase;
+    uv_timer_t defer;
+    int finished;
+
+    int status;
+    char message[256];
+    uint64_t last_progress;
+};
+
+static void pump(fs_put_t *put);
+
+/* Records the first failure: "ACTION OBJECT: reason". */
+static void fail(fs_put_t *put, int status, const char *action, const char *object)
+{
+    if (put->status != 0)
+        return;
+    put->status = status;
+    snprintf(put->message, sizeof(put->message), "%s %s: %s", action, object,
+             status == FS_EINVAL ? "not a regular file" : fs_strerror(status));
+}
+
+static void report(fs_put_t *put, int force)
+{
+    fs_progress_t p;
+    uint64_t now = uv_now(put->ctx.loop);
+
+    if (put->progress == NULL || (!force && now - put->last_progress < 100))
+        return;
+    put->last_progress = now;
+    p.bytes_done = put->bytes_done;
+    p.bytes_total = put->file_size;
+    p.chunks_done = put->chunks_stored;
+    p.chunks_total = put->eof ? put->chunks_made : 0;
+    p.in_flight = put->dht_in_flight;
+    p.peers = fs_peer_count(&put->ctx);
+    put->progress(&p, put->arg);
+}
+
+static void free_chunk(put_chunk_t *c)
+{
+    free(c->plain);
+    free(c->enc);
+    free(c);
+}
+
+static void on_defer_closed(uv_handle_t *h)
+{
+    fs_put_t *put = h->data;
+
+    fs_codec_pool_destroy(&put->codecs);
+    EVP_MD_CTX_free(put->sha);
+    mf_manifest_clear(&put->manifest);
+    mf_blobs_free(put->blobs, put->n_blobs);
+    free(put->entries);
+    free(put->created);
+    free(put->win);
+    free(put->path);
+    free(put->name);
+    free(put);
+}
+
+/* Ends the put once nothing is in flight: rolls back on failure, reports. */
+static void maybe_finish(fs_put_t *put)
+{
+    if (put->finished || put->reading || put->chunks_encoding || put->dht_in_flight)
+        return;
+    if (put->status == 0 && !put->manifest_phase)
+        return;
+    if (put->status == 0 && put->next_blob < put->n_blobs)
+        return;
+    put->finished = 1;
+    while (put->queue != NULL) {
+        put_chunk_t *c = put->queue;
+        put->queue = c->next;
+        free_chunk(c);
+    }
+    if (put->status != 0)
+        for (size_t i = 0; i < put->n_created; i++)
+            fs_store_remove(put->ctx.store, put->created[i]);
+    if (put->fd >= 0)
+        close(put->fd);
+    put->fd = -1;
+    if (put->status == 0) {
+        report(put, 1);
+        put->done(0, put->blobs[put->n_blobs - 1].key, &put->manifest, "", put->arg);
+    } else {
+        put->done(put->status, NULL, NULL, put->message, put->arg);
+    }
+    uv_close((uv_handle_t *)&put->defer, on_defer_closed);
+}
+
+static int note_created(fs_put_t *put, const uint8_t key[MF_KEY_LEN])
+{
+    if (put->n_created == put->cap_created) {
+        size_t cap = put->cap_created ? put->cap_created * 2 : 64;
+        void *p = realloc(put->created, cap * sizeof(*put->created));
+        if (p == NULL)
+            return FS_ENOMEM;
+        put->created = p;
+        put->cap_created = cap;
+    }
+    memcpy(put->created[put->n_created++], key, MF_KEY_LEN);
+    return 0;
+}
+
+/* ---- the manifest, stored once every chunk is ---------------------------- */
+
+static void on_blob_stored(int status, unsigned stored, void *arg);
+
+static void put_next_blob(fs_put_t *put)
+{
+    while (put->status == 0 && put->next_blob < put->n_blobs) {
+        mf_blob_t *b = &put->blobs[put->next_blob];
+        dht_id_t id;
+        int err;
+
+        if (!put->network) {
+            put->next_blob++;
+            continue;
+        }
+        memcpy(id.b, b->key, MF_KEY_LEN);
+        err = dht_put(put->ctx.dht, &id, b->data, b->len, put->ctx.ttl_s, on_blob_stored, put);
+        if (err) {
+            fail(put, fs_from_dht(err), "cannot store", "the manifest");
+            break;
+        }
+        put->dht_in_flight++;
+        return;
+    }
+    maybe_finish(put);
+}
+
+static void on_blob_stored(int status, unsigned stored, void *arg)
+{
+    fs_put_t *put = arg;
+
+    (void)stored;
+    put->dht_in_flight--;
+    if (status != 0)
+        fail(put, fs_from_dht(status), "cannot store in the network", "the manifest");
+    else
+        put->next_blob++;
+    put_next_blob(put);
+}
+
+static void store_manifest(fs_put_t *put)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned md_len = 0;
+    mf_manifest_t *m = &put->manifest;
+    int err;
+
+    put->manifest_phase = 1;
+    EVP_DigestFinal_ex(put->sha, md, &md_len);
+    m->name = put->name;
+    put->name = NULL;
+    m->size = put->bytes_read;
+    memcpy(m->sha256, md, MF_KEY_LEN);
+    m->n_entries = put->chunks_made;
+    m->entries = put->entries;
+    put->entries = NULL;
+    err = mf_encode(m, put->ctx.max_node_bytes, &put->blobs, &put->n_blobs);
+    if (err) {
+        fail(put, err == MF_ENOMEM ? FS_ENOMEM : FS_EINVAL, "cannot encode", "the manifest");
+        maybe_finish(put);
+        return;
+    }
+    for (size_t i = 0; i < put->n_blobs && put->status == 0; i++) {
+        int had = fs_store_has(put->ctx.store, put->blobs[i].key, NULL);
+        err = fs_store_put(put->ctx.store, put->blobs[i].key, put->blobs[i].data, put->blobs[i].len,
+                           0);
+        if (err)
+            fail(put, err, "cannot store locally", "the manifest");
+        else if (!had && note_created(put, put->blobs[i].key) != 0)
+            fail(put, FS_ENOMEM, "cannot track", "the manifest");
+    }
+    put_next_blob(put);
+}
+
+/* ---- chunks in the DHT --------------------------------------------------- */
+
+static void chunk_stored(fs_put_t *put, put_chunk_t *c)
+{
+    put->chunks_stored++;
+    put->bytes_done += c->plain_len;
+    free_chunk(c);
+    report(put, 0);
+}
+
+static void on_chunk_stored(int status, unsigned stored, void *arg)
+{
+    put_chunk_t *c = arg;
+    fs_put_t *put = c->put;
+
+    (void)stored;
+    put->dht_in_flight--;
+    if (status != 0 && put->status == 0 && c->tries < put->ctx.max_tries) {
+        /* Requeue at the head: another lookup may reach other nodes. */
+        c->next = put->queue;
+        if (put->queue == NULL)
+            put->queue_tail = &c->next;
+        put->queue = c;
+        put->queued++;
+    } else if (status != 0) {
+        char what[32];
+        snprintf(what, sizeof(what), "chunk %u", (unsigned)c->index);
+        fail(put, fs_from_dht(status), "cannot store in the network", what);
+        free_chunk(c);
+    } else {
+        chunk_stored(put, c);
+    }
+    pump(put);
+}
+
+static int all_chunks_stored(const fs_put_t *put)
+{
+    return put->eof && !put->reading && put->chunks_encoding == 0 && put->queue == NULL &&
+           put->dht_in_flight == 0 && put->chunks_stored == put->chunks_made;
+}
+
+static void start_read(fs_put_t *put);
+
+static void pump(fs_put_t *put)
+{
+    while (put->status == 0 && put->queue != NULL && put->dht_in_flight < put->ctx.max_in_flight) {
+        put_chunk_t *c = put->queue;
+        dht_id_t id;
+        int err;
+
+        put->queue = c->next;
+        if (put->queue == NULL)
+            put->queue_tail = &put->queue;
+        put->queued--;
+        memcpy(id.b, c->key, MF_KEY_LEN);
+        c->tries++;
+        err = dht_put(put->ctx.dht, &id, c->enc, c->enc_len, put->ctx.ttl_s, on_chunk_stored, c);
+        if (err) {
+            fail(put, fs_from_dht(err), "cannot store in the network", "a chunk");
+            free_chunk(c);
+            break;
+        }
+        put->dht_in_flight++;
+    }
+    if (put->status != 0) {
+        maybe_finish(put);
+        return;
+    }
+    if (all_chunks_stored(put)) {
+        if (!put->manifest_phase)
+            store_manifest(put);
+        return;
+    }
+    start_read(put);
+}
+
+/* ---- encoding workers ---------------------------------------------------- */
+
+static void encode_chunk(uv_work_t *w)
+{
+    put_chunk_t *c = w->data;
+    fs_put_t *put = c->put;
+    fs_codec_t *codec = fs_codec_pool_take(&put->codecs);
+    unsigned md_len = 0;
+
+    c->status = FS_ENOMEM;
+    if (codec == NULL)
+        return;
+    c->enc = malloc(fs_codec_bound(c->plain_len));
+    if (c->enc != NULL)
+        c->status = fs_codec_encode(codec, c->plain, c->plain_len, c->enc, &c->enc_len);
+    fs_codec_pool_give(&put->codecs, codec);
+    if (c->status != 0)
+        return;
+    if (!EVP_Digest(c->enc, c->enc_len, c->key, &md_len, EVP_sha256(), NULL)) {
+        c->status = FS_ENOMEM;
+        return;
+    }
+    c->created = !fs_store_has(put->ctx.store, c->key, NULL);
+    c->status = fs_store_put(put->ctx.store, c->key, c->enc, c->enc_len, 0);
+    /* The plain bytes are no longer needed; keep only their length. */
+    free(c->plain);
+    c->plain = NULL;
+}
+
+static void after_encode(uv_work_t *w, int status)
+{
+    put_chunk_t *c = w->data;
+    fs_put_t *put = c->put;
+
+    put->chunks_encoding--;
+    if (status != 0)
+        c->status = FS_ECANCELED;
+    if (c->status == 0 && c->created && note_created(put, c->key) != 0)
+        c->status = FS_ENOMEM;
+    if (c->status != 0) {
+        char what[32];
+        snprintf(what, sizeof(what), "chunk %u", (unsigned)c->index);
+        fail(put, c->status, "cannot store locally", what);
+        free_chunk(c);
+        pump(put);
+        return;
+    }
+    memcpy(put->entries[c->index].key, c->key, MF_KEY_LEN);
+    put->entries[c->index].size = (uint32_t)c->plain_len;
+    if (!put->network) {
+        chunk_stored(put, c);
+    } else {
+        c->next = NULL;
+        *put->queue_tail = c;
+        put->queue_tail = &c->next;
+        put->queued++;
+    }
+    pump(put);
+}
+
+/* ---- the reader ---------------------------------------------------------- */
+
+static int add_to_batch(fs_put_t *put, const uint8_t *data, size_t len)
+{
+    put_chunk_t *c = calloc(1, sizeof(*c));
+
+    if (c == NULL || (c->plain = malloc(len ? len : 1)) == NULL) {
+        free(c);
+        return FS_ENOMEM;
+    }
+    memcpy(c->plain, data, len);
+    c->plain_len = len;
+    c->put = put;
+    *put->batch_tail = c;
+    put->batch_tail = &c->next;
+    return 0;
+}
+
+/* Worker: opens the file on the first call, reads one window, hashes it,
+ * cuts what it can into chunks; the rest is carried to the next call. */
+static void read_window(uv_work_t *w)
+{
+    fs_put_t *put = w->data;
+    size_t cap = PUT_WINDOW + put->ctx.chunking.max;
+    size_t pos = 0;
+
+    if (put->fd < 0) {
+        struct stat st;
+        put->fd = open(put->path, O_RDONLY | O_CLOEXEC);
+        if (put->fd < 0) {
+            put->read_err = fs_from_errno(errno);
+            return;
+        }
+        if (fstat(put->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            put->read_err = S_ISDIR(st.st_mode) ? FS_EINVAL : FS_EIO;
+            return;
+        }
+        put->file_size = (uint64_t)st.st_size;
+    }
+    while (put->win_len < cap && !put->eof) {
+        ssize_t n =
+            pread(put->fd, put->win + put->win_len, cap - put->win_len, (off_t)put->bytes_read);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            put->read_err = fs_from_errno(errno);
+            return;
+        }
+        if (n == 0) {
+            put->eof = 1;
+            break;
+        }
+        EVP_DigestUpdate(put->sha, put->win + put->win_len, (size_t)n);
+        put->win_len += (size_t)n;
+        put->bytes_read += (uint64_t)n;
+    }
+    while (pos < put->win_len) {
+        size_t cut =
+            fs_chunker_cut(&put->ctx.chunking, put->win + pos, put->win_len - pos, put->eof);
+        if (cut == 0)
+            break;
+        if (add_to_batch(put, put->win + pos, cut) != 0) {
+            put->read_err = FS_ENOMEM;
+            return;
+        }
+        pos += cut;
+    }
+    memmove(put->win, put->win + pos, put->win_len - pos);
+    put->win_len -= pos;
+}
+
+static int grow_entries(fs_put_t *put, size_t need)
+{
+    if (need <= put->cap_entries)
+        return 0;
+    size_t cap = put->cap_entries ? put->cap_entries : 256;
+    while (cap < need)
+        cap *= 2;
+    void *p = realloc(put->entries, cap * sizeof(*put->entries));
+    if (p == NULL)
+        return FS_ENOMEM;
+    put->entries = p;
+    put->cap_entries = cap;
+    return 0;
+}
+
+static void after_read(uv_work_t *w, int status)
+{
+    fs_put_t *put = w->data;
+    put_chunk_t *c = put->batch;
+
+    put->reading = 0;
+    put->batch = NULL;
+    put->batch_tail = &put->batch;
+    if (status != 0 && put->read_err == 0)
+        put->read_err = FS_ECANCELED;
+    if (put->read_err != 0)
+        fail(put, put->read_err, "cannot read", put->path);
+    while (c != NULL) {
+        put_chunk_t *next = c->next;
+        c->next = NULL;
+        if (put->status != 0 || grow_entries(put, (size_t)put->chunks_made + 1) != 0) {
+            fail(put, FS_ENOMEM, "cannot read", put->path);
+            free_chunk(c);
+        } else {
+            c->index = put->chunks_made++;
+            c->work.data = c;
+            put->chunks_encoding++;
+            if (uv_queue_work(put->ctx.loop, &c->work, encode_chunk, after_encode) != 0) {
+                put->chunks_encoding--;
+                fail(put, FS_ENOMEM, "cannot read", put->path);
+                free_chunk(c);
+            }
+        }
+        c = next;
+    }
+    report(put, 0);
+    pump(put);
+}
+
+static void start_read(fs_put_t *put)
+{
+    uint32_t backlog = put->chunks_made - put->chunks_stored;
+
+    if (put->reading || put->eof || put->status != 0 || backlog >= PUT_BACKLOG)
+        return;
+    put->reading = 1;
+    put->read_work.data = put;
+    if (uv_queue_work(put->ctx.loop, &put->read_work, read_window, after_read) != 0) {
+        put->reading = 0;
+        fail(put, FS_ENOMEM, "cannot read", put->path);
+    }
+}
+
+/* ---- start and cancel ---------------------------------------------------- */
+
+/* The manifest's name for path: its last component, with characters a
+ * manifest may not carry replaced by '_'. */
+static char *name_of(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    char *name;
+    size_t len;
+
+    base = base ? base + 1 : path;
+    len = strlen(base);
+    if (len > MF_NAME_MAX)
+        len = MF_NAME_MAX;
+    name = malloc(len + 2);
+    if (name == NULL)
+        return NULL;
+    memcpy(name, base, len);
+    name[len] = '\0';
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            name[i] = '_';
+    if (!mf_name_valid(name))
+        strcpy(name, "file");
+    return name;
+}
+
+static void on_start(uv_timer_t *t)
+{
+    fs_put_t *put = t->data;
+
+    if (put->status == 0 && put->ctx.need_peers && !put->network)
+        fail(put, FS_ENOPEERS, "cannot store", put->path);
+    if (put->status != 0) {
+        maybe_finish(put);
+        return;
+    }
+    start_read(put);
+    maybe_finish(put);
+}
+
+int fs_put_start(fs_put_t **out, const fs_ctx_t *ctx, const char *path, fs_progress_cb progress,
+                 fs_put_cb done, void *arg)
+{
+    fs_put_t *put;
+
+    if (out == NULL || ctx == NULL || ctx->loop == NULL || ctx->store == NULL || path == NULL ||
+        done == NULL || fs_chunker_params_check(&ctx->chunking) != 0)
+        return FS_EINVAL;
+    put = calloc(1, sizeof(*put));
+    if (put == NULL)
+        return FS_ENOMEM;
+    put->ctx = *ctx;
+    put->fd = -1;
+    put->progress = progress;
+    put->done = done;
+    put->arg = arg;
+    put->batch_tail = &put->batch;
+    put->queue_tail = &put->queue;
+    put->network = ctx->dht != NULL && fs_peer_count(ctx) > 0;
+    put->path = strdup(path);
+    put->name = name_of(path);
+    put->win = malloc(PUT_WINDOW + ctx->chunking.max);
+    put->sha = EVP_MD_CTX_new();
+    if (put->path == NULL || put->name == NULL || put->win == NULL || put->sha == NULL ||
+        !EVP_DigestInit_ex(put->sha, EVP_sha256(), NULL) ||
+        fs_codec_pool_init(&put->codecs, ctx->level) != 0) {
+        EVP_MD_CTX_free(put->sha);
+        free(put->win);
+        free(put->name);
+        free(put->path);
+        free(put);
+        return FS_ENOMEM;
+    }
+    uv_timer_init(ctx->loop, &put->defer);
+    put->defer.data = put;
+    uv_timer_start(&put->defer, on_start, 0, 0);
+    *out = put;
+    return 0;
+}
+
+void fs_put_cancel(fs_put_t *put)
+{
+    if (put == NULL || put->finished)
+        return;
+    fail(put, FS_ECANCELED, "canceled", "put");
+    maybe_finish(put);
+}

@@ -1,0 +1,72 @@
+/*
+ * What the emofs commands share: exit codes, error lines, the data
+ * directory, and running one control request either through the daemon
+ * that serves the data directory or in an embedded node.
+ *
+ * Exit codes (documented in README.md and `emofs --help`):
+ *   0   success
+ *   1   other failure (internal error, I/O error on the data directory)
+ *   2   usage: unknown flag, missing argument, malformed key or address
+ *   3   the input file is missing, unreadable, or not a regular file
+ *   4   the key (or one of its chunks) was not found in the network
+ *   5   no peer reachable (none of the bootstrap peers answered)
+ *   6   cannot write the output (disk full, permission, bad path)
+ *   7   the data directory is in use by another emofs process
+ *   8   data failed verification (corrupt manifest or file)
+ *   130 interrupted
+ */
+#ifndef EMOFS_CLI_H
+#define EMOFS_CLI_H
+
+#include "tool/control_wire.h"
+#include "tool/node.h"
+
+enum {
+    EXIT_OK = 0,
+    EXIT_FAIL = 1,
+    EXIT_USAGE = 2,
+    EXIT_INPUT = 3,
+    EXIT_NOTFOUND = 4,
+    EXIT_NOPEERS = 5,
+    EXIT_OUTPUT = 6,
+    EXIT_BUSY = 7,
+    EXIT_CORRUPT = 8,
+    EXIT_INTERRUPTED = 130,
+};
+
+/* Prints "emofs: " and the message, one line, on stderr.
+ * @return code, so callers can `return cli_fail(...)`. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* @return $EMOFS_HOME, else $HOME/.emofs (static storage), or NULL. */
+const char *cli_default_dir(void);
+
+/* Options every command that talks to a node takes. */
+typedef struct cli_common {
+    const char *dir;
+    const char *listen;
+    dht_addr_t bootstrap[EMOFS_MAX_BOOTSTRAP];
+    size_t n_bootstrap;
+    int quiet;
+} cli_common_t;
+
+/* If argv[*i] is a common option (--data, --bootstrap, --listen, -q), takes
+ * it and its value, advancing *i. @return 1 taken, 0 not a common option,
+ * or -EXIT_USAGE after printing the error. */
+int cli_common_option(cli_common_t *c, int argc, char **argv, int *i);
+
+/* Fills in the default data directory if none was given.
+ * @return 0 or EXIT_USAGE (error printed). */
+int cli_common_finish(cli_common_t *c);
+
+/* Runs req on the data directory's node: through its daemon when one
+ * serves DIR/emofs.sock, else in an embedded node (which joins the
+ * bootstrap peers first). Draws a progress line on a terminal unless quiet.
+ * @return 0 and the RESULT in *res (clear it after), or an exit code after
+ * printing the error (no daemon and the directory locked, no peers, ...). */
+int cli_run(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res);
+
+/* @return the exit code for a failed result of a request of type req_type. */
+int cli_exit_code(uint8_t req_type, int status);
+
+#endif /* EMOFS_CLI_H */

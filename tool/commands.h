@@ -1,0 +1,15 @@
+/*
+ * The file commands: put, get, manifest (show, export, import), status, ls.
+ * Each takes argv with argv[0] the command's name and returns the exit
+ * code (tool/cli.h).
+ */
+#ifndef EMOFS_COMMANDS_H
+#define EMOFS_COMMANDS_H
+
+int emofs_put_main(int argc, char **argv);
+int emofs_get_main(int argc, char **argv);
+int emofs_manifest_main(int argc, char **argv);
+int emofs_status_main(int argc, char **argv);
+int emofs_ls_main(int argc, char **argv);
+
+#endif /* EMOFS_COMMANDS_H */

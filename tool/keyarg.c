@@ -1,0 +1,78 @@
+#include "tool/keyarg.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int keyarg_read_file(const char *path, uint8_t **buf, size_t *len)
+{
+    struct stat st;
+    FILE *f = fopen(path, "rb");
+    uint8_t *b;
+
+    if (f == NULL)
+        return cli_fail(EXIT_INPUT, "cannot read %s: %s", path, strerror(errno));
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)CTL_MAX_BLOB) {
+        fclose(f);
+        return cli_fail(EXIT_INPUT, "cannot read %s: %s", path,
+                        S_ISREG(st.st_mode) ? "too large for a manifest file"
+                                            : "not a regular file");
+    }
+    b = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
+    if (b == NULL || fread(b, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+        free(b);
+        fclose(f);
+        return cli_fail(EXIT_INPUT, "cannot read %s", path);
+    }
+    fclose(f);
+    if (!mf_is_bundle(b, (size_t)st.st_size)) {
+        free(b);
+        return cli_fail(EXIT_CORRUPT, "%s is not an emofs manifest file", path);
+    }
+    *buf = b;
+    *len = (size_t)st.st_size;
+    return 0;
+}
+
+int keyarg_import(const cli_common_t *c, const uint8_t *buf, size_t len, uint8_t key[MF_KEY_LEN])
+{
+    ctl_msg_t req = {0}, res;
+    cli_common_t quiet = *c;
+    int code;
+
+    quiet.quiet = 1;
+    req.type = CTL_IMPORT;
+    req.blob = (uint8_t *)buf;
+    req.blob_len = len;
+    code = cli_run(&quiet, &req, &res);
+    if (code)
+        return code;
+    if (res.status != 0)
+        code = cli_fail(cli_exit_code(CTL_IMPORT, res.status), "cannot import the manifest: %s",
+                        res.message);
+    else
+        memcpy(key, res.key, MF_KEY_LEN);
+    ctl_msg_clear(&res);
+    return code;
+}
+
+int keyarg_resolve(const cli_common_t *c, const char *arg, uint8_t key[MF_KEY_LEN])
+{
+    struct stat st;
+    uint8_t *buf;
+    size_t len;
+    int code;
+
+    if (mf_key_from_hex(key, arg) == 0)
+        return 0;
+    if (stat(arg, &st) != 0)
+        return cli_fail(EXIT_USAGE, "malformed key '%s' (want 64 hex digits or a manifest file)",
+                        arg);
+    if ((code = keyarg_read_file(arg, &buf, &len)) != 0)
+        return code;
+    code = keyarg_import(c, buf, len, key);
+    free(buf);
+    return code;
+}

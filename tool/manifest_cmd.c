@@ -1,0 +1,193 @@
+/*
+ * emofs manifest show | export | import. See commands.h.
+ */
+#include "tool/commands.h"
+
+#include "tool/cli.h"
+#include "tool/keyarg.h"
+#include "tool/progress.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int manifest_usage(FILE *f, int code)
+{
+    fprintf(f, "usage: emofs manifest show KEY [--data DIR]\n"
+               "       emofs manifest export KEY -o FILE [--data DIR]\n"
+               "       emofs manifest import FILE [--data DIR]\n"
+               "show:   the manifest for people: name, size, SHA-256, chunk list\n"
+               "export: the manifest as a file, to share outside the network\n"
+               "import: a manifest file into this data directory; prints its key\n"
+               "KEY is 64 hex digits or the path of a manifest file.\n");
+    return code;
+}
+
+/* Fetches the manifest file bytes for KEY (or reads them from a file). */
+static int fetch_bundle(const cli_common_t *c, const char *arg, uint8_t **buf, size_t *len)
+{
+    uint8_t key[MF_KEY_LEN];
+    ctl_msg_t req = {0}, res;
+    struct stat st;
+    int code;
+
+    if (mf_key_from_hex(key, arg) != 0) {
+        if (stat(arg, &st) != 0)
+            return cli_fail(EXIT_USAGE,
+                            "malformed key '%s' (want 64 hex digits or a manifest file)", arg);
+        return keyarg_read_file(arg, buf, len);
+    }
+    req.type = CTL_MANIFEST;
+    memcpy(req.key, key, MF_KEY_LEN);
+    if ((code = cli_run(c, &req, &res)) != 0)
+        return code;
+    if (res.status != 0) {
+        code = cli_fail(cli_exit_code(CTL_MANIFEST, res.status), "%s", res.message);
+    } else {
+        *buf = res.blob;
+        *len = res.blob_len;
+        res.blob = NULL;
+        res.blob_len = 0;
+    }
+    ctl_msg_clear(&res);
+    return code;
+}
+
+static int show(const uint8_t *buf, size_t len)
+{
+    uint8_t key[MF_KEY_LEN];
+    mf_blob_t *blobs = NULL;
+    mf_manifest_t m = {0};
+    size_t n = 0;
+    uint64_t off = 0;
+    char hex[65], sz[32];
+    int err = mf_bundle_decode(buf, len, key, &blobs, &n);
+
+    if (err == 0)
+        err = fs_manifest_assemble(key, blobs, n, &m);
+    if (err) {
+        mf_blobs_free(blobs, n);
+        return cli_fail(EXIT_CORRUPT, "malformed manifest");
+    }
+    mf_key_to_hex(key, hex);
+    progress_format_bytes(m.size, sz, sizeof(sz));
+    printf("key      %s\n", hex);
+    printf("name     %s\n", m.name);
+    printf("size     %llu bytes (%s)\n", (unsigned long long)m.size, sz);
+    mf_key_to_hex(m.sha256, hex);
+    printf("sha256   %s\n", hex);
+    printf("chunks   %zu\n", m.n_entries);
+    printf("nodes    %zu (manifest %s)\n", n, n == 1 ? "in one node" : "tree");
+    printf("%8s %14s %9s  %s\n", "#", "offset", "size", "chunk key");
+    for (size_t i = 0; i < m.n_entries; i++) {
+        mf_key_to_hex(m.entries[i].key, hex);
+        printf("%8zu %14llu %9u  %s\n", i, (unsigned long long)off, (unsigned)m.entries[i].size,
+               hex);
+        off += m.entries[i].size;
+    }
+    mf_manifest_clear(&m);
+    mf_blobs_free(blobs, n);
+    return 0;
+}
+
+/* Writes buf to path through a temporary file renamed into place. */
+static int write_file(const char *path, const uint8_t *buf, size_t len)
+{
+    size_t n = strlen(path) + 16;
+    char *tmp = malloc(n);
+    int fd, ok;
+
+    if (tmp == NULL)
+        return cli_fail(EXIT_FAIL, "out of memory");
+    snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ok = fd >= 0;
+    for (size_t off = 0; ok && off < len;) {
+        ssize_t w = write(fd, buf + off, len - off);
+        ok = w > 0;
+        off += ok ? (size_t)w : 0;
+    }
+    ok = ok && fsync(fd) == 0;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    ok = ok && rename(tmp, path) == 0;
+    if (!ok) {
+        e = errno ? errno : e;
+        unlink(tmp);
+        free(tmp);
+        return cli_fail(EXIT_OUTPUT, "cannot write %s: %s", path, strerror(e));
+    }
+    free(tmp);
+    return 0;
+}
+
+int emofs_manifest_main(int argc, char **argv)
+{
+    cli_common_t c = {0};
+    const char *sub = argc > 1 ? argv[1] : NULL, *arg = NULL, *out = NULL;
+    uint8_t *buf = NULL, key[MF_KEY_LEN];
+    size_t len = 0;
+    char hex[65];
+    int code;
+
+    if (sub == NULL)
+        return manifest_usage(stderr, EXIT_USAGE);
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
+        return manifest_usage(stdout, 0);
+    if (strcmp(sub, "show") != 0 && strcmp(sub, "export") != 0 && strcmp(sub, "import") != 0) {
+        cli_fail(EXIT_USAGE, "manifest: unknown subcommand '%s'", sub);
+        return manifest_usage(stderr, EXIT_USAGE);
+    }
+    for (int i = 2; i < argc; i++) {
+        int r = cli_common_option(&c, argc, argv, &i);
+        if (r < 0)
+            return -r;
+        if (r)
+            continue;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return manifest_usage(stdout, 0);
+        if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) {
+            if (i + 1 >= argc)
+                return cli_fail(EXIT_USAGE, "%s needs a path", argv[i]);
+            out = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            cli_fail(EXIT_USAGE, "manifest: unknown option '%s'", argv[i]);
+            return manifest_usage(stderr, EXIT_USAGE);
+        } else if (arg != NULL) {
+            return cli_fail(EXIT_USAGE, "manifest %s: one argument at a time", sub);
+        } else {
+            arg = argv[i];
+        }
+    }
+    if (arg == NULL)
+        return manifest_usage(stderr, EXIT_USAGE);
+    if (strcmp(sub, "export") == 0 && out == NULL)
+        return cli_fail(EXIT_USAGE, "manifest export needs -o FILE");
+    if ((code = cli_common_finish(&c)) != 0)
+        return code;
+    c.quiet = 1;
+    if (strcmp(sub, "import") == 0) {
+        if ((code = keyarg_read_file(arg, &buf, &len)) != 0)
+            return code;
+        code = keyarg_import(&c, buf, len, key);
+        free(buf);
+        if (code == 0) {
+            mf_key_to_hex(key, hex);
+            printf("%s\n", hex);
+        }
+        return code;
+    }
+    if ((code = fetch_bundle(&c, arg, &buf, &len)) != 0)
+        return code;
+    if (strcmp(sub, "show") == 0)
+        code = show(buf, len);
+    else
+        code = write_file(out, buf, len);
+    free(buf);
+    return code;
+}

@@ -1,0 +1,361 @@
+/*
+ * The node of a data directory. See node.h.
+ */
+#include "tool/node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DAEMON_PORT     "4100"
+#define CHUNK_VALUE_MAX ((1u << 20) + 4096) /* a 1 MiB chunk plus its codec header */
+
+static char *path_in(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = malloc(a + b + 2);
+
+    if (p != NULL)
+        snprintf(p, a + b + 2, "%s/%s", dir, name);
+    return p;
+}
+
+int emofs_dir_lock(const char *dir, int *lock_fd, long *holder)
+{
+    char *path;
+    char buf[32];
+    int fd;
+
+    *holder = 0;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return fs_from_errno(errno);
+    path = path_in(dir, "lock");
+    if (path == NULL)
+        return FS_ENOMEM;
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    free(path);
+    if (fd < 0)
+        return fs_from_errno(errno);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ssize_t n = errno == EWOULDBLOCK ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
+        int err = errno == EWOULDBLOCK ? FS_EBUSY : fs_from_errno(errno);
+        if (n > 0) {
+            buf[n] = '\0';
+            *holder = strtol(buf, NULL, 10);
+            err = FS_EBUSY;
+        }
+        close(fd);
+        return err == FS_EIO && n >= 0 ? FS_EBUSY : err;
+    }
+    snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, strlen(buf), 0) < 0) {
+        /* The lock itself is what matters; the pid is a courtesy. */
+    }
+    *lock_fd = fd;
+    return 0;
+}
+
+/* Reads DIR/config: "listen HOST:PORT" and "bootstrap HOST:PORT" lines,
+ * '#' comments. Only fills what the options left unset. */
+static int read_config(emofs_node_t *node, char *listen, size_t listen_cap, int want_listen,
+                       int want_boot, char *err_text, size_t err_cap)
+{
+    char *path = path_in(node->dir, "config");
+    char line[512], word[32], value[400];
+    unsigned lineno = 0;
+    FILE *f;
+
+    if (path == NULL)
+        return FS_ENOMEM;
+    f = fopen(path, "r");
+    if (f == NULL) {
+        free(path);
+        return 0;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        if (sscanf(line, " %31s %399s", word, value) != 2 || word[0] == '#')
+            continue;
+        if (strcmp(word, "listen") == 0) {
+            if (want_listen)
+                snprintf(listen, listen_cap, "%s", value);
+        } else if (strcmp(word, "bootstrap") == 0) {
+            if (!want_boot || node->n_bootstrap == EMOFS_MAX_BOOTSTRAP)
+                continue;
+            if (dht_addr_parse(&node->bootstrap[node->n_bootstrap], value) != 0) {
+                snprintf(err_text, err_cap, "%s line %u: bad address '%s' (want HOST:PORT)", path,
+                         lineno, value);
+                fclose(f);
+                free(path);
+                return FS_EINVAL;
+            }
+            node->n_bootstrap++;
+        }
+    }
+    fclose(f);
+    free(path);
+    return 0;
+}
+
+/* The node id kept in DIR/node.id, made (random) at the first start. */
+static int node_id(const char *dir, dht_id_t *id)
+{
+    char *path = path_in(dir, "node.id");
+    char hex[80];
+    FILE *f;
+    int ok = 0;
+
+    if (path == NULL)
+        return 0;
+    f = fopen(path, "r");
+    if (f != NULL) {
+        ok = fgets(hex, sizeof(hex), f) != NULL && strlen(hex) >= 64 &&
+             (hex[64] = '\0', dht_id_from_hex(id, hex) == 0);
+        fclose(f);
+    }
+    if (!ok) {
+        FILE *r = fopen("/dev/urandom", "rb");
+        ok = r != NULL && fread(id->b, 1, DHT_ID_LEN, r) == DHT_ID_LEN;
+        if (r != NULL)
+            fclose(r);
+        f = ok ? fopen(path, "w") : NULL;
+        if (f != NULL) {
+            dht_id_to_hex(id, hex);
+            fprintf(f, "%s\n", hex);
+            fclose(f);
+        }
+    }
+    free(path);
+    return ok;
+}
+
+static const char *default_listen(const emofs_node_t *node, int daemon)
+{
+    int v6 = node->n_bootstrap > 0 && node->bootstrap[0].family == DHT_AF_INET6;
+    int loopback = 1;
+
+    if (daemon)
+        return v6 ? "[::]:" DAEMON_PORT : "0.0.0.0:" DAEMON_PORT;
+    for (size_t i = 0; i < node->n_bootstrap; i++) {
+        const dht_addr_t *a = &node->bootstrap[i];
+        static const uint8_t v6_loopback[16] = {[15] = 1};
+        if (!(a->family == DHT_AF_INET && a->ip[0] == 127) &&
+            !(a->family == DHT_AF_INET6 && memcmp(a->ip, v6_loopback, 16) == 0))
+            loopback = 0;
+    }
+    if (loopback)
+        return v6 ? "[::1]:0" : "127.0.0.1:0";
+    return v6 ? "[::]:0" : "0.0.0.0:0";
+}
+
+int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t *opts,
+                    long *holder, char *err_text, size_t err_cap)
+{
+    char listen[400] = "";
+    dht_config_t cfg;
+    int err;
+
+    memset(node, 0, sizeof(*node));
+    node->loop = loop;
+    node->lock_fd = -1;
+    node->dir = strdup(opts->dir);
+    if (node->dir == NULL)
+        return FS_ENOMEM;
+    err = emofs_dir_lock(node->dir, &node->lock_fd, holder);
+    if (err) {
+        if (err == FS_EBUSY && *holder > 0)
+            snprintf(err_text, err_cap,
+                     "data directory %s is in use by another emofs process (pid %ld)", node->dir,
+                     *holder);
+        else if (err == FS_EBUSY)
+            snprintf(err_text, err_cap, "data directory %s is in use by another emofs process",
+                     node->dir);
+        else
+            snprintf(err_text, err_cap, "cannot use data directory %s: %s", node->dir,
+                     fs_strerror(err));
+        goto fail;
+    }
+    memcpy(node->bootstrap, opts->bootstrap, opts->n_bootstrap * sizeof(dht_addr_t));
+    node->n_bootstrap = opts->n_bootstrap;
+    err = read_config(node, listen, sizeof(listen), opts->listen == NULL, opts->n_bootstrap == 0,
+                      err_text, err_cap);
+    if (err)
+        goto fail;
+    if (opts->listen != NULL)
+        snprintf(listen, sizeof(listen), "%s", opts->listen);
+    else if (listen[0] == '\0')
+        snprintf(listen, sizeof(listen), "%s", default_listen(node, opts->daemon));
+    err = fs_store_open(&node->store, node->dir);
+    if (err) {
+        snprintf(err_text, err_cap, "cannot open the store in %s: %s", node->dir, fs_strerror(err));
+        goto fail;
+    }
+    dht_config_init(&cfg);
+    cfg.has_id = node_id(node->dir, &cfg.id);
+    cfg.max_value_size = CHUNK_VALUE_MAX;
+    cfg.value_source = fs_value_source;
+    cfg.value_source_arg = node->store;
+    err = dht_uv_new(&node->uv, loop, &cfg, listen);
+    if (err) {
+        snprintf(err_text, err_cap, "cannot listen on %s: %s", listen, dht_strerror(err));
+        err = err == DHT_EADDR ? FS_EINVAL : FS_EIO;
+        goto fail;
+    }
+    node->dht = dht_uv_dht(node->uv);
+    dht_uv_addr(node->uv, &node->addr);
+    fs_ctx_init(&node->ctx);
+    node->ctx.loop = loop;
+    node->ctx.dht = node->dht;
+    node->ctx.store = node->store;
+    node->ctx.need_peers = node->n_bootstrap > 0;
+    return 0;
+fail:
+    fs_store_close(node->store);
+    if (node->lock_fd >= 0)
+        close(node->lock_fd);
+    free(node->dir);
+    memset(node, 0, sizeof(*node));
+    node->lock_fd = -1;
+    return err;
+}
+
+typedef struct boot_wait {
+    void (*cb)(int status, void *arg);
+    void *arg;
+    uv_work_t work;
+} boot_wait_t;
+
+static void on_joined(int status, void *arg)
+{
+    boot_wait_t *w = arg;
+
+    w->cb(status == 0 ? 0 : FS_ENOPEERS, w->arg);
+    free(w);
+}
+
+static void nothing(uv_work_t *w)
+{
+    (void)w;
+}
+
+static void after_nothing(uv_work_t *w, int status)
+{
+    (void)status;
+    on_joined(0, w->data);
+}
+
+void emofs_node_bootstrap(emofs_node_t *node, void (*cb)(int status, void *arg), void *arg)
+{
+    boot_wait_t *w = calloc(1, sizeof(*w));
+
+    if (w == NULL) {
+        cb(FS_ENOMEM, arg);
+        return;
+    }
+    w->cb = cb;
+    w->arg = arg;
+    w->work.data = w;
+    if (node->n_bootstrap == 0) {
+        uv_queue_work(node->loop, &w->work, nothing, after_nothing);
+        return;
+    }
+    if (dht_bootstrap(node->dht, node->bootstrap, node->n_bootstrap, on_joined, w) != 0)
+        uv_queue_work(node->loop, &w->work, nothing, after_nothing);
+}
+
+void emofs_node_close(emofs_node_t *node)
+{
+    if (node->uv != NULL)
+        dht_uv_close(node->uv, NULL, NULL);
+    node->uv = NULL;
+    node->dht = NULL;
+    fs_store_close(node->store);
+    node->store = NULL;
+    if (node->lock_fd >= 0)
+        close(node->lock_fd);
+    node->lock_fd = -1;
+    free(node->dir);
+    node->dir = NULL;
+}
+
+int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], uint64_t size,
+                        const char *name)
+{
+    char *path = path_in(dir, "published");
+    char hex[65];
+    FILE *f;
+    int ok;
+
+    if (path == NULL)
+        return FS_ENOMEM;
+    f = fopen(path, "a");
+    free(path);
+    if (f == NULL)
+        return fs_from_errno(errno);
+    mf_key_to_hex(key, hex);
+    ok = fprintf(f, "%s %llu %s\n", hex, (unsigned long long)size, name) > 0;
+    ok = fclose(f) == 0 && ok;
+    return ok ? 0 : FS_EIO;
+}
+
+int emofs_published_list(const char *dir, emofs_published_t **out, size_t *n)
+{
+    char *path = path_in(dir, "published");
+    char line[MF_NAME_MAX + 128];
+    emofs_published_t *list = NULL, e;
+    size_t count = 0, cap = 0;
+    FILE *f;
+
+    *out = NULL;
+    *n = 0;
+    if (path == NULL)
+        return FS_ENOMEM;
+    f = fopen(path, "r");
+    free(path);
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char hex[65];
+        unsigned long long size;
+        int name_at = 0;
+        size_t i, len;
+
+        line[strcspn(line, "\n")] = '\0';
+        if (sscanf(line, "%64s %llu %n", hex, &size, &name_at) != 2 || name_at == 0 ||
+            mf_key_from_hex(e.key, hex) != 0)
+            continue;
+        e.size = size;
+        len = strlen(line + name_at);
+        if (len > MF_NAME_MAX)
+            continue;
+        memcpy(e.name, line + name_at, len + 1);
+        for (i = 0; i < count; i++)
+            if (memcmp(list[i].key, e.key, MF_KEY_LEN) == 0)
+                break;
+        if (i < count) {
+            list[i] = e;
+            continue;
+        }
+        if (count == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            void *p = realloc(list, ncap * sizeof(*list));
+            if (p == NULL) {
+                fclose(f);
+                free(list);
+                return FS_ENOMEM;
+            }
+            list = p;
+            cap = ncap;
+        }
+        list[count++] = e;
+    }
+    fclose(f);
+    *out = list;
+    *n = count;
+    return 0;
+}

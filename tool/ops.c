@@ -1,0 +1,274 @@
+/*
+ * Control requests carried out on a node. See ops.h.
+ */
+#include "tool/ops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct emofs_op {
+    emofs_node_t *node;
+    ctl_msg_t res; /* the RESULT being built */
+    emofs_op_progress_fn progress;
+    emofs_op_result_fn result;
+    void *arg;
+    fs_put_t *put;
+    fs_get_t *get;
+    uv_work_t work; /* to answer synchronous requests from the loop */
+    int sync_status;
+};
+
+static void op_finish(emofs_op_t *op)
+{
+    op->result(&op->res, op->arg);
+    ctl_msg_clear(&op->res);
+    free(op);
+}
+
+static void op_error(emofs_op_t *op, int status, const char *message)
+{
+    op->res.status = status;
+    if (ctl_set_message(&op->res, message && message[0] ? message : fs_strerror(status)) != 0)
+        op->res.message = NULL;
+}
+
+static void on_progress(const fs_progress_t *p, void *arg)
+{
+    emofs_op_t *op = arg;
+    ctl_progress_t cp;
+
+    if (op->progress == NULL)
+        return;
+    cp.bytes_done = p->bytes_done;
+    cp.bytes_total = p->bytes_total;
+    cp.chunks_done = p->chunks_done;
+    cp.chunks_total = p->chunks_total;
+    cp.in_flight = p->in_flight;
+    cp.peers = p->peers;
+    op->progress(&cp, op->arg);
+}
+
+/* ---- PUT ------------------------------------------------------------------ */
+
+static void on_put(int status, const uint8_t key[MF_KEY_LEN], const mf_manifest_t *m,
+                   const char *message, void *arg)
+{
+    emofs_op_t *op = arg;
+
+    op->put = NULL;
+    if (status == 0) {
+        memcpy(op->res.key, key, MF_KEY_LEN);
+        /* The file is stored either way; a lost line in the list only
+         * hides it from `emofs ls`. */
+        emofs_published_add(op->node->dir, key, m->size, m->name);
+    } else {
+        op_error(op, status, message);
+    }
+    op_finish(op);
+}
+
+/* ---- GET ------------------------------------------------------------------ */
+
+static void on_get(int status, const char *path, uint64_t size, const char *message, void *arg)
+{
+    emofs_op_t *op = arg;
+
+    op->get = NULL;
+    if (status == 0) {
+        op->res.path = strdup(path);
+        op->res.size = size;
+        if (op->res.path == NULL)
+            op_error(op, FS_ENOMEM, NULL);
+    } else {
+        op_error(op, status, message);
+    }
+    op_finish(op);
+}
+
+static int start_get(emofs_op_t *op, const ctl_msg_t *req)
+{
+    char *out = NULL;
+    int err;
+
+    if (req->out != NULL && req->out[0] != '\0' && req->out[0] != '/') {
+        size_t n = strlen(req->cwd) + strlen(req->out) + 2;
+        out = malloc(n);
+        if (out == NULL)
+            return FS_ENOMEM;
+        snprintf(out, n, "%s/%s", req->cwd, req->out);
+    }
+    memcpy(op->res.key, req->key, MF_KEY_LEN);
+    err = fs_get_start(&op->get, &op->node->ctx, req->key, out ? out : req->out, req->cwd,
+                       (req->flags & CTL_FLAG_PROGRESS) ? on_progress : NULL, on_get, op);
+    free(out);
+    return err;
+}
+
+/* ---- MANIFEST ------------------------------------------------------------- */
+
+static void on_manifest(int status, const mf_manifest_t *m, const mf_blob_t *blobs, size_t n,
+                        const char *message, void *arg)
+{
+    emofs_op_t *op = arg;
+    int err;
+
+    (void)m;
+    if (status != 0) {
+        op_error(op, status, message);
+    } else {
+        err = mf_bundle_encode(blobs, n, &op->res.blob, &op->res.blob_len);
+        if (err == 0 && op->res.blob_len > CTL_MAX_BLOB)
+            err = MF_EINVAL;
+        if (err)
+            op_error(op, FS_ETOOBIG, "the manifest is too large to hand over");
+    }
+    op_finish(op);
+}
+
+/* ---- synchronous requests: IMPORT, STATUS, LS ----------------------------- */
+
+static void do_import(emofs_op_t *op, const ctl_msg_t *req)
+{
+    mf_blob_t *blobs = NULL;
+    mf_manifest_t m = {0};
+    size_t n = 0;
+    int err = mf_bundle_decode(req->blob, req->blob_len, op->res.key, &blobs, &n);
+
+    if (err) {
+        op_error(op, FS_ECORRUPT, "not a valid manifest file");
+        return;
+    }
+    err = fs_manifest_import(op->node->store, op->res.key, blobs, n, &m);
+    mf_blobs_free(blobs, n);
+    mf_manifest_clear(&m);
+    if (err)
+        op_error(op, err,
+                 err == FS_ECORRUPT || err == FS_EBADHASH ? "not a valid manifest file" : NULL);
+}
+
+static void do_status(emofs_op_t *op)
+{
+    char addr[DHT_ADDRSTRLEN];
+    emofs_published_t *list;
+    dht_stats_t st;
+    size_t n = 0;
+
+    dht_get_stats(op->node->dht, 0, &st);
+    memcpy(op->res.st.node_id, dht_self(op->node->dht)->b, CTL_KEY_LEN);
+    op->res.st.addr = strdup(dht_addr_format(&op->node->addr, addr));
+    op->res.st.peers = (uint32_t)st.nodes;
+    op->res.st.values = st.values;
+    op->res.st.value_bytes = st.value_bytes;
+    if (fs_store_usage(op->node->store, &op->res.st.blobs, &op->res.st.blob_bytes) != 0)
+        op->res.st.blobs = op->res.st.blob_bytes = 0;
+    if (emofs_published_list(op->node->dir, &list, &n) == 0) {
+        op->res.st.published = (uint32_t)n;
+        free(list);
+    }
+    if (op->res.st.addr == NULL)
+        op_error(op, FS_ENOMEM, NULL);
+}
+
+static void do_ls(emofs_op_t *op)
+{
+    emofs_published_t *list;
+    size_t n = 0;
+
+    if (emofs_published_list(op->node->dir, &list, &n) != 0) {
+        op_error(op, FS_ENOMEM, NULL);
+        return;
+    }
+    if (n > CTL_MAX_LS)
+        n = CTL_MAX_LS;
+    op->res.ls = calloc(n ? n : 1, sizeof(*op->res.ls));
+    if (op->res.ls == NULL) {
+        free(list);
+        op_error(op, FS_ENOMEM, NULL);
+        return;
+    }
+    op->res.ls_count = (uint32_t)n;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(op->res.ls[i].key, list[i].key, MF_KEY_LEN);
+        op->res.ls[i].size = list[i].size;
+        op->res.ls[i].name = strdup(list[i].name);
+        if (op->res.ls[i].name == NULL) {
+            op->res.ls_count = (uint32_t)i;
+            op_error(op, FS_ENOMEM, NULL);
+            break;
+        }
+    }
+    free(list);
+}
+
+static void nothing(uv_work_t *w)
+{
+    (void)w;
+}
+
+static void after_sync(uv_work_t *w, int status)
+{
+    (void)status;
+    op_finish(w->data);
+}
+
+int emofs_op_start(emofs_op_t **out, emofs_node_t *node, const ctl_msg_t *req,
+                   emofs_op_progress_fn progress, emofs_op_result_fn result, void *arg)
+{
+    emofs_op_t *op;
+    int err = 0;
+
+    if (out != NULL)
+        *out = NULL;
+    if (!ctl_is_request(req->type) || req->type == CTL_STOP)
+        return FS_EINVAL;
+    op = calloc(1, sizeof(*op));
+    if (op == NULL)
+        return FS_ENOMEM;
+    op->node = node;
+    op->progress = progress;
+    op->result = result;
+    op->arg = arg;
+    op->res.type = CTL_RESULT;
+    op->res.req_type = req->type;
+    op->work.data = op;
+    switch (req->type) {
+    case CTL_PUT:
+        err = fs_put_start(&op->put, &node->ctx, req->path,
+                           (req->flags & CTL_FLAG_PROGRESS) ? on_progress : NULL, on_put, op);
+        break;
+    case CTL_GET:
+        err = start_get(op, req);
+        break;
+    case CTL_MANIFEST:
+        err = fs_manifest_fetch(&node->ctx, req->key, on_manifest, op);
+        break;
+    default:
+        if (req->type == CTL_IMPORT)
+            do_import(op, req);
+        else if (req->type == CTL_STATUS)
+            do_status(op);
+        else
+            do_ls(op);
+        err = uv_queue_work(node->loop, &op->work, nothing, after_sync) == 0 ? 0 : FS_ENOMEM;
+        break;
+    }
+    if (err) {
+        ctl_msg_clear(&op->res);
+        free(op);
+        return err;
+    }
+    if (out != NULL)
+        *out = op;
+    return 0;
+}
+
+void emofs_op_cancel(emofs_op_t *op)
+{
+    if (op == NULL)
+        return;
+    if (op->put != NULL)
+        fs_put_cancel(op->put);
+    if (op->get != NULL)
+        fs_get_cancel(op->get);
+}
