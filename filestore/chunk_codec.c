@@ -15,7 +15,7 @@
 /* Chunks at least this large are sampled before being compressed whole. */
 #define SAMPLE_MIN_LEN (64u << 10)
 /* The sample: this many bytes from the middle of the chunk. */
-#define SAMPLE_LEN (16u << 10)
+#define SAMPLE_LEN (8u << 10)
 /* Compress the whole chunk only if the sample shrinks to at most
  * SAMPLE_KEEP_NUM / SAMPLE_KEEP_DEN of its size. */
 #define SAMPLE_KEEP_NUM 31
