@@ -2,16 +2,18 @@
  * The local chunk store: one file per blob under DIR/blobs. See
  * chunk_store.h for the layout and the durability it promises.
  *
- * The store keeps no mutable state in memory: every operation works on
- * paths alone, so threads need no lock. Concurrent puts of one key each
- * write their own temporary (mkstemp) and rename it into place; rename is
- * atomic and the contents are identical, so the last one wins harmlessly.
+ * Threads need no lock: every operation works on paths, and the only
+ * state in memory is an atomic bitmap of the fan-out directories known to
+ * be durable. Concurrent puts of one key each write their own temporary
+ * (mkstemp) and rename it into place; rename is atomic and the contents
+ * are identical, so the last one wins harmlessly.
  */
 #include "filestore/chunk_store.h"
 
 #include "filestore/fs_error.h"
 
 #include <dirent.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,9 +28,11 @@
 #define TMP_NAME "tmp"
 
 struct fs_store {
-    char *root;      /* DIR/blobs */
-    size_t root_len; /* strlen(root) */
-    EVP_MD *sha256;  /* fetched once; shared read-only by threads */
+    char *root;     /* DIR/blobs */
+    EVP_MD *sha256; /* fetched once; shared read-only by threads */
+    /* Bit b set: fan-out directory b exists and its entry in blobs/ has
+     * been fsynced since, by this process. */
+    _Atomic uint64_t durable[4];
 };
 
 /* A path under the store: root + "/xx/" + 64 hex + NUL, or root +
@@ -128,6 +132,7 @@ static int clean_tmp(const fs_store_t *st)
 int fs_store_open(fs_store_t **out, const char *dir)
 {
     fs_store_t *st;
+    size_t root_len;
     path_t p;
     int created, err;
 
@@ -140,14 +145,14 @@ int fs_store_open(fs_store_t **out, const char *dir)
     st = calloc(1, sizeof(*st));
     if (st == NULL)
         return FS_ENOMEM;
-    st->root_len = strlen(dir) + strlen("/blobs");
-    st->root = malloc(st->root_len + 1);
+    root_len = strlen(dir) + strlen("/blobs");
+    st->root = malloc(root_len + 1);
     st->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     if (st->root == NULL || st->sha256 == NULL) {
         err = FS_ENOMEM;
         goto fail;
     }
-    snprintf(st->root, st->root_len + 1, "%s/blobs", dir);
+    snprintf(st->root, root_len + 1, "%s/blobs", dir);
     snprintf(p.s, sizeof(p.s), "%s/" TMP_NAME, st->root);
     if ((err = make_dir(dir, &created)) != 0 || (err = make_dir(st->root, &created)) != 0 ||
         (err = make_dir(p.s, &created)) != 0 || (err = clean_tmp(st)) != 0)
@@ -231,24 +236,44 @@ static int put_start(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_
     return write_tmp(st, data, len, tmp);
 }
 
+/* Makes sure the fan-out directory dir (for keys starting with byte b)
+ * exists and is durable. The first put into it in this process creates it
+ * if needed and fsyncs blobs/; a thread that finds it made by another one
+ * fsyncs too, rather than trust an entry that may not be on disk yet. */
+static int fanout_ready(fs_store_t *st, uint8_t b, const char *dir)
+{
+    uint64_t bit = UINT64_C(1) << (b & 63);
+    int created, err;
+
+    if (atomic_load(&st->durable[b >> 6]) & bit)
+        return 0;
+    if ((err = make_dir(dir, &created)) != 0 || (err = sync_dir(st->root)) != 0)
+        return err;
+    atomic_fetch_or(&st->durable[b >> 6], bit);
+    return 0;
+}
+
 int fs_store_put(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data, size_t len,
                  int verify)
 {
     path_t tmp, dir, blob;
-    int created, done, err;
+    int done, err;
 
     err = put_start(st, key, data, len, verify, &tmp, &done);
     if (err != 0 || done)
         return err;
     key_paths(st, key, &dir, &blob);
-    if ((err = make_dir(dir.s, &created)) != 0)
-        goto fail_tmp;
-    /* A new fan-out directory must itself be durable in blobs/. */
-    if (created && (err = sync_dir(st->root)) != 0)
-        goto fail_tmp;
-    if (rename(tmp.s, blob.s) != 0) {
+    for (int attempt = 0;; attempt++) {
+        if ((err = fanout_ready(st, key[0], dir.s)) != 0)
+            goto fail_tmp;
+        if (rename(tmp.s, blob.s) == 0)
+            break;
         err = fs_from_errno(errno);
-        goto fail_tmp;
+        if (errno != ENOENT || attempt > 0)
+            goto fail_tmp;
+        /* The fan-out directory was removed behind our back: forget it
+         * was there and make it again. */
+        atomic_fetch_and(&st->durable[key[0] >> 6], ~(UINT64_C(1) << (key[0] & 63)));
     }
     if ((err = sync_dir(dir.s)) != 0) {
         /* Not durable: take the blob back out, as the contract promises

@@ -282,6 +282,23 @@ static void test_crash_before_rename(void **state)
     free(b);
 }
 
+static void test_fanout_dir_removed(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t key[FS_KEY_LEN], *b = make_blob(2000, 14, key);
+    char path[256];
+
+    assert_int_equal(fs_store_put(f->st, key, b, 2000, 1), 0);
+    blob_path(f, key, path, sizeof(path));
+    assert_int_equal(unlink(path), 0);
+    *strrchr(path, '/') = '\0';
+    assert_int_equal(rmdir(path), 0);
+    assert_int_equal(fs_store_put(f->st, key, b, 2000, 1), 0);
+    check_get(f->st, key, b, 2000);
+    assert_int_equal(count_tmp(f), 0);
+    free(b);
+}
+
 #define THREADS       6
 #define THREAD_KEYS   48
 #define THREAD_ROUNDS 4
@@ -430,6 +447,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_catches_wrong_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_blob_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_before_rename, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fanout_dir_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_put_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
