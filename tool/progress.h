@@ -37,11 +37,15 @@ size_t progress_format_bytes(uint64_t bytes, char *buf, size_t cap);
  * Writes one progress line, like
  *   [#######.....]  42% 430.1 MiB/1.0 GiB  112.3 MiB/s  ETA 0:05  32 in flight, 7 peers
  * into buf, at most min(width, PROGRESS_MAX_WIDTH, cap - 1) bytes (no newline,
- * NUL-terminated when cap > 0). The rate is bytes_done / elapsed; the ETA is
- * "--:--" while it cannot be estimated (no total, nothing done yet, no time
- * elapsed); bytes_total 0 shows no percentage and an empty bar. Parts are
- * dropped from the right, then the bar shrinks, as the width narrows; a width
- * too small for anything gives "".
+ * NUL-terminated when cap > 0; ASCII only, so bytes are columns). The bar is
+ * at most 30 cells wide. The rate is bytes_done / elapsed ("--/s" when no
+ * time has elapsed); the ETA is remaining / rate, "m:ss" or "h:mm:ss",
+ * "0:00" once done, and "--:--" while it cannot be estimated (no total,
+ * nothing done yet, no time elapsed, over 99 hours); bytes_total 0 shows no
+ * percentage and an empty bar; bytes_done over bytes_total shows 100%. As the
+ * width narrows, parts are dropped from the right (peers, ETA, rate, sizes)
+ * while the bar keeps 10 cells, then the bar alone shrinks; a width under 3
+ * gives "". p NULL gives "".
  * @return the number of bytes written (strlen(buf)).
  */
 size_t progress_format(const progress_state_t *p, unsigned width, char *buf, size_t cap);
