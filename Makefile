@@ -137,6 +137,7 @@ fuzz:
 bench: lib examples $(BENCH_BIN)
 	@echo "== bench_dht"; $(BUILD)/bench/bench_dht $(BUILD)/examples/dht_node
 	@echo "== bench_sim"; $(BUILD)/bench/bench_sim
+	@echo "== bench_filestore"; $(BUILD)/bench/bench_filestore
 
 run-demo: examples
 	$(BUILD)/examples/dht_demo

@@ -32,13 +32,19 @@ void fs_codec_free(fs_codec_t *c);
 size_t fs_codec_bound(size_t plain_len);
 
 /* Encodes plain[0..len) into out (room for fs_codec_bound(len) bytes).
- * Skips zstd quickly on data that does not compress.
+ * Skips zstd quickly on data that does not compress: a chunk of 64 KiB or
+ * more is compressed whole only if 8 KiB from its middle shrink by 1/32.
+ * The output depends only on the input and the level (deterministic),
+ * and *out_len <= len + 1.
  * @return 0 and *out_len, or FS_EINVAL / FS_ENOMEM. */
 int fs_codec_encode(fs_codec_t *c, const uint8_t *plain, size_t len, uint8_t *out, size_t *out_len);
 
 /* Decodes enc[0..len) into out, which has room for exactly plain_len bytes
  * (the size the manifest gives). Anything else, a bad header byte, a
- * frame that decodes to another size, trailing bytes, is FS_ECORRUPT.
+ * frame that decodes to another size, a frame header without the content
+ * size or with another one, trailing bytes, a raw payload of another
+ * length, is FS_ECORRUPT. A damaged frame may still decode to plain_len
+ * bytes: the chunk's key, not the codec, guards the content.
  * @return 0, FS_ECORRUPT or FS_ENOMEM. */
 int fs_codec_decode(fs_codec_t *c, const uint8_t *enc, size_t len, uint8_t *out, size_t plain_len);
 

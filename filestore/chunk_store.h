@@ -7,9 +7,13 @@
  * A blob is written to a temporary file, fsynced, renamed into place and
  * its directory fsynced, so a crash never leaves half a blob under its key.
  * Reads check SHA-256 against the key. Opening the store removes leftover
- * temporaries.
+ * temporaries, so one process at a time should have a store open.
+ * Removal is not fsynced: a removed blob may come back after a crash,
+ * which is harmless for content-addressed data.
  *
  * Every function may be called from several threads at once on one store.
+ * Errors from the system map through fs_from_errno() (so FS_EACCES and
+ * FS_ENOENT can come from any call touching the disk).
  */
 #ifndef EMOFS_CHUNK_STORE_H
 #define EMOFS_CHUNK_STORE_H
@@ -21,39 +25,45 @@
 
 typedef struct fs_store fs_store_t;
 
-/* Opens (creating if needed, mode 0700) the store under dir/blobs and
- * removes leftover temporaries. @return 0 and *out, or FS_EIO, FS_EACCES,
- * FS_ENOSPC, FS_ENOMEM, FS_EINVAL. */
+/* Opens (creating dir, dir/blobs and dir/blobs/tmp if needed, mode 0700)
+ * the store under dir/blobs and removes leftover temporaries.
+ * @return 0 and *out, or FS_EIO (e.g. dir is a file), FS_EACCES,
+ * FS_ENOSPC, FS_ENOMEM, FS_EINVAL (NULL, empty or too long a dir);
+ * *out is NULL on failure. */
 int fs_store_open(fs_store_t **out, const char *dir);
 
 /* Closes the store. Accepts NULL. */
 void fs_store_close(fs_store_t *st);
 
-/* Stores data under key, durably (see above). Does nothing if the blob is
- * already there. The caller vouches that key == SHA-256(data); with
- * verify != 0 the store checks it (FS_EBADHASH).
- * @return 0, FS_EBADHASH, FS_ENOSPC, FS_EIO, FS_EACCES. On failure nothing
- * is left under key and no temporary remains. */
+/* Stores data under key, durably (see above). Does nothing if a blob is
+ * already there (its content is not compared). The caller vouches that
+ * key == SHA-256(data); with verify != 0 the store checks it (FS_EBADHASH).
+ * @return 0, FS_EBADHASH, FS_ENOSPC, FS_EIO, FS_EACCES, FS_EINVAL. On
+ * failure nothing is left under key and no temporary remains. */
 int fs_store_put(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data, size_t len,
                  int verify);
 
-/* Reads the blob under key into a malloc()ed *data of *len bytes, checking
- * its hash. A blob that does not match is removed (it is damaged).
- * @return 0, FS_ENOENT, FS_EBADHASH, FS_EIO or FS_ENOMEM. */
+/* Reads the blob under key into a malloc()ed *data of *len bytes (the
+ * caller frees it), checking its hash. A blob that does not match is
+ * removed (it is damaged). *data and *len are untouched on failure.
+ * @return 0, FS_ENOENT, FS_EBADHASH, FS_EIO, FS_EACCES or FS_ENOMEM. */
 int fs_store_get(fs_store_t *st, const uint8_t key[FS_KEY_LEN], uint8_t **data, size_t *len);
 
 /* @return 1 if a blob is stored under key (*len set if len != NULL), else 0.
  * Does not read or verify it. */
 int fs_store_has(fs_store_t *st, const uint8_t key[FS_KEY_LEN], size_t *len);
 
-/* Removes the blob under key. @return 0 or FS_ENOENT / FS_EIO. */
+/* Removes the blob under key. @return 0 or FS_ENOENT / FS_EIO / FS_EACCES. */
 int fs_store_remove(fs_store_t *st, const uint8_t key[FS_KEY_LEN]);
 
-/* Counts the stored blobs and their bytes. @return 0 or FS_EIO. */
+/* Counts the stored blobs and their bytes by walking the fan-out
+ * directories; files that are not blobs are not counted.
+ * @return 0 or FS_EIO. */
 int fs_store_usage(fs_store_t *st, uint64_t *blobs, uint64_t *bytes);
 
 /* For tests: the first steps of fs_store_put (temporary written and
- * fsynced), then stop as a crash would, leaving the temporary behind.
+ * fsynced), then stop as a crash would, leaving the temporary behind
+ * (none if the blob is already stored). The key is not verified.
  * @return 0 or an error as fs_store_put. */
 int fs_store_put_crash_before_rename(fs_store_t *st, const uint8_t key[FS_KEY_LEN],
                                      const uint8_t *data, size_t len);

@@ -28,13 +28,16 @@ void fs_chunker_params_default(fs_chunker_params_t *p);
  * of two; else FS_EINVAL. Tests use small sizes (min 256, avg 1 KiB, ...). */
 int fs_chunker_params_check(const fs_chunker_params_t *p);
 
-/* Finds where the chunk that starts at data[0] ends.
+/* Finds where the chunk that starts at data[0] ends. p must pass
+ * fs_chunker_params_check().
  * data holds len bytes of the file from the chunk's start; final is 1 when
  * they run to the end of the file.
  * @return the chunk's length (1..len), or 0 when more bytes are needed to
  * decide: final == 0 and len < p->max. Returns 0 for len == 0.
  * The answer depends only on data[0..min(len, max)), so feeding a buffer
- * of at least p->max bytes (or the rest of the file) always decides. */
+ * of at least p->max bytes (or the rest of the file) always decides.
+ * A caller feeding pieces may call again with more bytes from the same
+ * start and gets the cut that the whole file would give. */
 size_t fs_chunker_cut(const fs_chunker_params_t *p, const uint8_t *data, size_t len, int final);
 
 #endif /* EMOFS_CHUNKER_H */

@@ -32,6 +32,8 @@ extern "C" {
 #define MF_CHUNK_MAX    (16u << 20)         /* largest chunk size the decoder accepts */
 #define MF_NODE_MIN     256                 /* smallest max_node_bytes accepted */
 #define MF_NODE_DEFAULT ((1u << 20) - 4096) /* default max_node_bytes: fits a DHT value */
+#define MF_DEPTH_MAX    8                   /* most levels of nodes below the root */
+#define MF_ENTRIES_MAX  (1u << 22)          /* most entries (chunks) in one manifest */
 
 /* Return codes: 0 is success, the rest are negative. */
 enum {
@@ -80,7 +82,11 @@ typedef struct mf_blob {
 void mf_blobs_free(mf_blob_t *blobs, size_t n);
 
 /* Encodes m into nodes of at most max_node_bytes each (MF_NODE_MIN or
- * more). m must be consistent (valid name, sizes summing to size).
+ * more). m must be consistent (valid name, sizes summing to size, at most
+ * MF_ENTRIES_MAX entries, and for an empty file sha256 == SHA-256 of no
+ * bytes). When the manifest does not fit in one node, the root must still
+ * hold its name and one child, and the tree at most MF_DEPTH_MAX levels
+ * below the root; a name too long for a small max_node_bytes is MF_EINVAL.
  * On success *blobs is an array of *n blobs, children before the nodes
  * that list them, the root last: its key is the file's key. Storing them
  * in that order means a node is never reachable before its children.
@@ -117,7 +123,8 @@ void mf_asm_free(mf_asm_t *a);
 int mf_asm_add(mf_asm_t *a, const uint8_t key[MF_KEY_LEN], const uint8_t *data, size_t len);
 
 /* Copies up to max keys of nodes still wanted into keys. @return how many
- * are still wanted in all (may exceed max); 0 once the manifest is whole. */
+ * are still wanted in all (may exceed max); 0 once the manifest is whole,
+ * or once the assembler failed (mf_asm_finish then says why). */
 size_t mf_asm_pending(const mf_asm_t *a, uint8_t (*keys)[MF_KEY_LEN], size_t max);
 
 /* Moves the whole manifest into *out (which the caller clears later).

@@ -1,0 +1,451 @@
+/*
+ * The local chunk store: one file per blob under DIR/blobs. See
+ * chunk_store.h for the layout and the durability it promises.
+ *
+ * Threads need no lock: every operation works on paths, and the only
+ * state in memory is an atomic bitmap of the fan-out directories known to
+ * be durable. Concurrent puts of one key each write their own temporary
+ * (mkstemp) and rename it into place; rename is atomic and the contents
+ * are identical, so the last one wins harmlessly.
+ */
+#include "filestore/chunk_store.h"
+
+#include "filestore/fs_error.h"
+
+#include <dirent.h>
+#include <stdatomic.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h> /* SHA-256 */
+
+#define HEX_LEN  (2 * FS_KEY_LEN)
+#define TMP_NAME "tmp"
+
+struct fs_store {
+    char *root;     /* DIR/blobs */
+    EVP_MD *sha256; /* fetched once; shared read-only by threads */
+    /* Bit b set: fan-out directory b exists and its entry in blobs/ has
+     * been fsynced since, by this process. */
+    _Atomic uint64_t durable[4];
+};
+
+/* A path under the store: root + "/xx/" + 64 hex + NUL, or root +
+ * "/tmp/" + a mkstemp name. */
+typedef struct path {
+    char s[4096];
+} path_t;
+
+static int sha256(const fs_store_t *st, const uint8_t *data, size_t len, uint8_t md[FS_KEY_LEN])
+{
+    unsigned int n = 0;
+
+    if (!EVP_Digest(data, len, md, &n, st->sha256, NULL) || n != FS_KEY_LEN)
+        return FS_ENOMEM;
+    return 0;
+}
+
+static void to_hex(const uint8_t key[FS_KEY_LEN], char hex[HEX_LEN + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < FS_KEY_LEN; i++) {
+        hex[2 * i] = digits[key[i] >> 4];
+        hex[2 * i + 1] = digits[key[i] & 15];
+    }
+    hex[HEX_LEN] = '\0';
+}
+
+/* Sets p to DIR/blobs/xx (the fan-out directory) and, if blob != NULL,
+ * blob to DIR/blobs/xx/<hex>. */
+static void key_paths(const fs_store_t *st, const uint8_t key[FS_KEY_LEN], path_t *dir,
+                      path_t *blob)
+{
+    char hex[HEX_LEN + 1];
+
+    to_hex(key, hex);
+    snprintf(dir->s, sizeof(dir->s), "%s/%.2s", st->root, hex);
+    if (blob != NULL)
+        snprintf(blob->s, sizeof(blob->s), "%s/%.2s/%s", st->root, hex, hex);
+}
+
+/* fsyncs the directory at path. @return 0 or an FS_* code. */
+static int sync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int err = 0;
+
+    if (fd < 0)
+        return fs_from_errno(errno);
+    if (fsync(fd) != 0)
+        err = fs_from_errno(errno);
+    close(fd);
+    return err;
+}
+
+/* Creates directory path (mode 0700) unless it exists; another thread or
+ * process creating it at the same time is fine. *created tells whether
+ * this call made it. */
+static int make_dir(const char *path, int *created)
+{
+    struct stat sb;
+
+    *created = 0;
+    if (mkdir(path, 0700) == 0) {
+        *created = 1;
+        return 0;
+    }
+    if (errno != EEXIST)
+        return fs_from_errno(errno);
+    if (stat(path, &sb) != 0)
+        return fs_from_errno(errno);
+    return S_ISDIR(sb.st_mode) ? 0 : FS_EIO;
+}
+
+/* Removes every entry of DIR/blobs/tmp: writes a crash interrupted. */
+static int clean_tmp(const fs_store_t *st)
+{
+    path_t tmp;
+    struct dirent *de;
+    DIR *d;
+    int err = 0;
+
+    snprintf(tmp.s, sizeof(tmp.s), "%s/" TMP_NAME, st->root);
+    d = opendir(tmp.s);
+    if (d == NULL)
+        return fs_from_errno(errno);
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (unlinkat(dirfd(d), de->d_name, 0) != 0 && errno != ENOENT)
+            err = fs_from_errno(errno);
+    }
+    closedir(d);
+    return err;
+}
+
+int fs_store_open(fs_store_t **out, const char *dir)
+{
+    fs_store_t *st;
+    size_t root_len;
+    path_t p;
+    int created, err;
+
+    if (out == NULL)
+        return FS_EINVAL;
+    *out = NULL;
+    /* Room for the longest path: root + "/xx/" + hex. */
+    if (dir == NULL || dir[0] == '\0' || strlen(dir) + 16 + HEX_LEN >= sizeof(p.s))
+        return FS_EINVAL;
+    st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return FS_ENOMEM;
+    root_len = strlen(dir) + strlen("/blobs");
+    st->root = malloc(root_len + 1);
+    st->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (st->root == NULL || st->sha256 == NULL) {
+        err = FS_ENOMEM;
+        goto fail;
+    }
+    snprintf(st->root, root_len + 1, "%s/blobs", dir);
+    snprintf(p.s, sizeof(p.s), "%s/" TMP_NAME, st->root);
+    if ((err = make_dir(dir, &created)) != 0 || (err = make_dir(st->root, &created)) != 0 ||
+        (err = make_dir(p.s, &created)) != 0 || (err = clean_tmp(st)) != 0)
+        goto fail;
+    *out = st;
+    return 0;
+
+fail:
+    fs_store_close(st);
+    return err;
+}
+
+void fs_store_close(fs_store_t *st)
+{
+    if (st == NULL)
+        return;
+    EVP_MD_free(st->sha256);
+    free(st->root);
+    free(st);
+}
+
+/* Writes all of data to fd, retrying short writes and EINTR. */
+static int write_all(int fd, const uint8_t *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return fs_from_errno(errno);
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Writes data to a new temporary under DIR/blobs/tmp and fsyncs it. On
+ * success tmp names it; on failure nothing is left behind. */
+static int write_tmp(const fs_store_t *st, const uint8_t *data, size_t len, path_t *tmp)
+{
+    int fd, err;
+
+    snprintf(tmp->s, sizeof(tmp->s), "%s/" TMP_NAME "/blob-XXXXXX", st->root);
+    fd = mkstemp(tmp->s);
+    if (fd < 0)
+        return fs_from_errno(errno);
+    err = write_all(fd, data, len);
+    if (err == 0 && fsync(fd) != 0)
+        err = fs_from_errno(errno);
+    if (close(fd) != 0 && err == 0)
+        err = fs_from_errno(errno);
+    if (err != 0)
+        unlink(tmp->s);
+    return err;
+}
+
+/* The common start of fs_store_put and its crash test: checks the key
+ * and whether the blob is there already (*done = 1), else writes the
+ * temporary. */
+static int put_start(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data, size_t len,
+                     int verify, path_t *tmp, int *done)
+{
+    uint8_t md[FS_KEY_LEN];
+    int err;
+
+    *done = 0;
+    if (st == NULL || key == NULL || (data == NULL && len > 0))
+        return FS_EINVAL;
+    if (verify) {
+        if ((err = sha256(st, data, len, md)) != 0)
+            return err;
+        if (memcmp(md, key, FS_KEY_LEN) != 0)
+            return FS_EBADHASH;
+    }
+    if (fs_store_has(st, key, NULL)) {
+        *done = 1;
+        return 0;
+    }
+    return write_tmp(st, data, len, tmp);
+}
+
+/* Makes sure the fan-out directory dir (for keys starting with byte b)
+ * exists and is durable. The first put into it in this process creates it
+ * if needed and fsyncs blobs/; a thread that finds it made by another one
+ * fsyncs too, rather than trust an entry that may not be on disk yet. */
+static int fanout_ready(fs_store_t *st, uint8_t b, const char *dir)
+{
+    uint64_t bit = UINT64_C(1) << (b & 63);
+    int created, err;
+
+    if (atomic_load(&st->durable[b >> 6]) & bit)
+        return 0;
+    if ((err = make_dir(dir, &created)) != 0 || (err = sync_dir(st->root)) != 0)
+        return err;
+    atomic_fetch_or(&st->durable[b >> 6], bit);
+    return 0;
+}
+
+int fs_store_put(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data, size_t len,
+                 int verify)
+{
+    path_t tmp, dir, blob;
+    int done, err;
+
+    err = put_start(st, key, data, len, verify, &tmp, &done);
+    if (err != 0 || done)
+        return err;
+    key_paths(st, key, &dir, &blob);
+    for (int attempt = 0;; attempt++) {
+        if ((err = fanout_ready(st, key[0], dir.s)) != 0)
+            goto fail_tmp;
+        if (rename(tmp.s, blob.s) == 0)
+            break;
+        err = fs_from_errno(errno);
+        if (errno != ENOENT || attempt > 0)
+            goto fail_tmp;
+        /* The fan-out directory was removed behind our back: forget it
+         * was there and make it again. */
+        atomic_fetch_and(&st->durable[key[0] >> 6], ~(UINT64_C(1) << (key[0] & 63)));
+    }
+    if ((err = sync_dir(dir.s)) != 0) {
+        /* Not durable: take the blob back out, as the contract promises
+         * nothing under key on failure. */
+        unlink(blob.s);
+        return err;
+    }
+    return 0;
+
+fail_tmp:
+    unlink(tmp.s);
+    return err;
+}
+
+int fs_store_put_crash_before_rename(fs_store_t *st, const uint8_t key[FS_KEY_LEN],
+                                     const uint8_t *data, size_t len)
+{
+    path_t tmp;
+    int done;
+
+    return put_start(st, key, data, len, 0, &tmp, &done);
+}
+
+/* Reads the whole regular file at path into a malloc()ed buffer. */
+static int read_file(const char *path, uint8_t **data, size_t *len)
+{
+    struct stat sb;
+    uint8_t *buf = NULL;
+    size_t got = 0;
+    int fd, err = 0;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fs_from_errno(errno);
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        err = FS_EIO;
+        goto out;
+    }
+    /* malloc(0) may return NULL: always ask for at least one byte. */
+    buf = malloc((size_t)sb.st_size + 1);
+    if (buf == NULL) {
+        err = FS_ENOMEM;
+        goto out;
+    }
+    while (got < (size_t)sb.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            err = n < 0 ? fs_from_errno(errno) : FS_EIO; /* shrank under us */
+            goto out;
+        }
+        got += (size_t)n;
+    }
+    *data = buf;
+    *len = got;
+    buf = NULL;
+out:
+    free(buf);
+    close(fd);
+    return err;
+}
+
+int fs_store_get(fs_store_t *st, const uint8_t key[FS_KEY_LEN], uint8_t **data, size_t *len)
+{
+    uint8_t md[FS_KEY_LEN];
+    path_t dir, blob;
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    int err;
+
+    if (st == NULL || key == NULL || data == NULL || len == NULL)
+        return FS_EINVAL;
+    key_paths(st, key, &dir, &blob);
+    if ((err = read_file(blob.s, &buf, &n)) != 0)
+        return err;
+    if ((err = sha256(st, buf, n, md)) != 0) {
+        free(buf);
+        return err;
+    }
+    if (memcmp(md, key, FS_KEY_LEN) != 0) {
+        free(buf);
+        unlink(blob.s);
+        return FS_EBADHASH;
+    }
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+int fs_store_has(fs_store_t *st, const uint8_t key[FS_KEY_LEN], size_t *len)
+{
+    path_t dir, blob;
+    struct stat sb;
+
+    if (st == NULL || key == NULL)
+        return 0;
+    key_paths(st, key, &dir, &blob);
+    if (stat(blob.s, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0;
+    if (len != NULL)
+        *len = (size_t)sb.st_size;
+    return 1;
+}
+
+int fs_store_remove(fs_store_t *st, const uint8_t key[FS_KEY_LEN])
+{
+    path_t dir, blob;
+
+    if (st == NULL || key == NULL)
+        return FS_EINVAL;
+    key_paths(st, key, &dir, &blob);
+    /* The directory is not fsynced: a blob that comes back after a crash
+     * is still valid content, so removal need not be durable. */
+    if (unlink(blob.s) != 0)
+        return fs_from_errno(errno);
+    return 0;
+}
+
+static int is_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return s[n] == '\0';
+}
+
+/* Adds up the blobs in one fan-out directory (named by its two hex
+ * digits, open as d); skips anything that is not a blob of that prefix. */
+static void usage_dir(DIR *d, const char *prefix, uint64_t *blobs, uint64_t *bytes)
+{
+    struct dirent *de;
+    struct stat sb;
+
+    while ((de = readdir(d)) != NULL) {
+        if (!is_hex(de->d_name, HEX_LEN) || memcmp(de->d_name, prefix, 2) != 0)
+            continue;
+        if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+            continue; /* removed meanwhile, or not ours */
+        *blobs += 1;
+        *bytes += (uint64_t)sb.st_size;
+    }
+}
+
+int fs_store_usage(fs_store_t *st, uint64_t *blobs, uint64_t *bytes)
+{
+    struct dirent *de;
+    DIR *root, *d;
+    int fd;
+
+    if (st == NULL || blobs == NULL || bytes == NULL)
+        return FS_EINVAL;
+    *blobs = 0;
+    *bytes = 0;
+    root = opendir(st->root);
+    if (root == NULL)
+        return FS_EIO;
+    while ((de = readdir(root)) != NULL) {
+        if (!is_hex(de->d_name, 2))
+            continue;
+        fd = openat(dirfd(root), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        d = fdopendir(fd);
+        if (d == NULL) {
+            close(fd);
+            continue;
+        }
+        usage_dir(d, de->d_name, blobs, bytes);
+        closedir(d);
+    }
+    closedir(root);
+    return 0;
+}

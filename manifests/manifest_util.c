@@ -1,0 +1,127 @@
+/*
+ * manifests: small helpers: error texts, file names, key hex, freeing,
+ * SHA-256.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h> /* EVP_Digest */
+
+#include "manifests/manifest_int.h"
+
+const uint8_t mf__sha256_empty[MF_KEY_LEN] = {
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+};
+
+const char *mf_strerror(int err)
+{
+    switch (err) {
+    case MF_OK:
+        return "success";
+    case MF_EINVAL:
+        return "invalid argument";
+    case MF_ENOMEM:
+        return "out of memory";
+    case MF_EFORMAT:
+        return "malformed manifest";
+    case MF_EHASH:
+        return "manifest node does not match its key";
+    case MF_ESTATE:
+        return "manifest call out of order";
+    default:
+        return "unknown manifest error";
+    }
+}
+
+int mf__sha256(const uint8_t *buf, size_t len, uint8_t out[MF_KEY_LEN])
+{
+    unsigned int olen = 0;
+
+    if (EVP_Digest(buf, len, out, &olen, EVP_sha256(), NULL) != 1 || olen != MF_KEY_LEN)
+        return MF_ENOMEM;
+    return MF_OK;
+}
+
+int mf__name_valid_n(const uint8_t *s, size_t len)
+{
+    if (len == 0 || len > MF_NAME_MAX)
+        return 0;
+    if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < 0x20 || s[i] == 0x7f || s[i] == '/')
+            return 0;
+    return 1;
+}
+
+int mf_name_valid(const char *name)
+{
+    size_t len;
+
+    if (name == NULL)
+        return 0;
+    len = strnlen(name, MF_NAME_MAX + 1);
+    return mf__name_valid_n((const uint8_t *)name, len);
+}
+
+void mf_manifest_clear(mf_manifest_t *m)
+{
+    if (m == NULL)
+        return;
+    free(m->name);
+    free(m->entries);
+    memset(m, 0, sizeof(*m));
+}
+
+void mf_blobs_free(mf_blob_t *blobs, size_t n)
+{
+    if (blobs == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(blobs[i].data);
+    free(blobs);
+}
+
+void mf_key_to_hex(const uint8_t key[MF_KEY_LEN], char out[65])
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < MF_KEY_LEN; i++) {
+        out[2 * i] = digits[key[i] >> 4];
+        out[2 * i + 1] = digits[key[i] & 15];
+    }
+    out[2 * MF_KEY_LEN] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int mf_key_from_hex(uint8_t key[MF_KEY_LEN], const char *hex)
+{
+    uint8_t tmp[MF_KEY_LEN];
+
+    if (key == NULL || hex == NULL)
+        return MF_EINVAL;
+    /* Reading stops at the first bad character, NUL included, so a short
+     * string is never read past its end. */
+    for (size_t i = 0; i < MF_KEY_LEN; i++) {
+        int hi = hexval(hex[2 * i]);
+        int lo = hi < 0 ? -1 : hexval(hex[2 * i + 1]);
+        if (lo < 0)
+            return MF_EINVAL;
+        tmp[i] = (uint8_t)(hi << 4 | lo);
+    }
+    if (hex[2 * MF_KEY_LEN] != '\0')
+        return MF_EINVAL;
+    memcpy(key, tmp, MF_KEY_LEN);
+    return MF_OK;
+}

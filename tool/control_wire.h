@@ -1,0 +1,193 @@
+/*
+ * The control protocol between the `emofs` commands and `emofs daemon`
+ * (schema/control.md, normative): a pure codec, bytes in and structs out,
+ * no I/O.
+ *
+ * On the unix stream socket DIR/emofs.sock a client sends exactly one request
+ * frame; the daemon answers with zero or more PROGRESS frames, then exactly one
+ * RESULT frame, then closes the connection.
+ *
+ * A frame is a u32 little-endian body length (1 .. CTL_MAX_BODY) followed by
+ * the body; body[0] is the message type, body[1] the protocol version.
+ *
+ * Reading: accumulate bytes, call ctl_frame_check() until it returns 1, then
+ * ctl_decode(buf + CTL_FRAME_HDR, frame_len - CTL_FRAME_HDR, &msg), use msg,
+ * ctl_msg_clear(&msg), and drop frame_len bytes from the buffer.
+ * Writing: fill a zeroed ctl_msg_t, ctl_encode() it into one malloc()ed frame
+ * (length prefix included), write the frame, free() it.
+ *
+ * Every function returns 0 (FS_OK) or a negative FS_* code
+ * (filestore/fs_error.h), except ctl_frame_check() (see there) and the
+ * name/predicate helpers.
+ */
+#ifndef EMOFS_CONTROL_WIRE_H
+#define EMOFS_CONTROL_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CTL_VERSION   1                              /* body[1] of every message */
+#define CTL_FRAME_HDR 4                              /* the u32 length prefix */
+#define CTL_KEY_LEN   32                             /* keys, node ids: raw bytes */
+#define CTL_MAX_STR   4096                           /* bytes of a str16 */
+#define CTL_MAX_BLOB  (16u * 1024u * 1024u)          /* bytes of a blob */
+#define CTL_MAX_BODY  (CTL_MAX_BLOB + 4096u)         /* bytes of a frame's body */
+#define CTL_MAX_FRAME (CTL_FRAME_HDR + CTL_MAX_BODY) /* bytes of a whole frame */
+#define CTL_MAX_LS    1000000u                       /* entries of an LS result */
+#define CTL_SOCK_NAME "emofs.sock"                   /* in the data directory */
+
+/* Request flags (PUT, GET). Unknown bits are carried, never interpreted. */
+#define CTL_FLAG_PROGRESS 0x1u /* send PROGRESS messages before the RESULT */
+
+/* Message types (body[0]). */
+enum ctl_type {
+    CTL_PUT = 0x01,      /* flags, path (absolute) */
+    CTL_GET = 0x02,      /* flags, key, cwd (absolute), out (may be empty) */
+    CTL_MANIFEST = 0x03, /* key */
+    CTL_IMPORT = 0x04,   /* blob: a manifest bundle */
+    CTL_STATUS = 0x05,   /* nothing */
+    CTL_LS = 0x06,       /* nothing */
+    CTL_STOP = 0x07,     /* nothing */
+    CTL_PROGRESS = 0x81, /* progress */
+    CTL_RESULT = 0x82,   /* req_type, status, message, then a payload if status == 0 */
+};
+
+/* One file of an LS result. */
+typedef struct ctl_ls_entry {
+    uint8_t key[CTL_KEY_LEN];
+    uint64_t size;
+    char *name; /* owned; NUL-terminated; never NULL after a decode */
+} ctl_ls_entry_t;
+
+/* The PROGRESS message body. */
+typedef struct ctl_progress {
+    uint64_t bytes_done;
+    uint64_t bytes_total;
+    uint32_t chunks_done;
+    uint32_t chunks_total;
+    uint32_t in_flight;
+    uint32_t peers;
+} ctl_progress_t;
+
+/* The payload of a successful STATUS result. */
+typedef struct ctl_status {
+    uint8_t node_id[CTL_KEY_LEN];
+    char *addr; /* owned; the node's address, e.g. "203.0.113.7:4000" */
+    uint32_t peers;
+    uint64_t values;
+    uint64_t value_bytes;
+    uint64_t blobs;
+    uint64_t blob_bytes;
+    uint32_t published;
+} ctl_status_t;
+
+/*
+ * A decoded (or to-be-encoded) message. Which fields are meaningful depends on
+ * `type` (and for a RESULT on `req_type` and `status`); the others are zero or
+ * NULL after ctl_decode() and ignored by ctl_encode().
+ *
+ * Ownership: every pointer is owned by the struct (malloc()ed), released by
+ * ctl_msg_clear(). Strings are NUL-terminated and hold no NUL inside. After a
+ * decode, every string field that the message carries is non-NULL (possibly
+ * ""); ctl_encode() takes a NULL string as "".
+ *
+ * | type / payload   | fields                                                |
+ * |------------------|-------------------------------------------------------|
+ * | PUT              | flags, path                                           |
+ * | GET              | flags, key, cwd, out                                  |
+ * | MANIFEST         | key                                                   |
+ * | IMPORT           | blob, blob_len                                        |
+ * | STATUS, LS, STOP | -                                                     |
+ * | PROGRESS         | progress                                              |
+ * | RESULT           | req_type, status, message; if status == 0:            |
+ * |   of PUT, IMPORT | key                                                   |
+ * |   of GET         | key, path (the final path written), size              |
+ * |   of MANIFEST    | blob, blob_len (the manifest bundle's bytes)          |
+ * |   of STATUS      | st                                                    |
+ * |   of LS          | ls, ls_count                                          |
+ * |   of STOP        | -                                                     |
+ */
+typedef struct ctl_msg {
+    uint8_t type;    /* enum ctl_type */
+    uint8_t version; /* CTL_VERSION after a decode; ctl_encode() always writes CTL_VERSION */
+
+    uint32_t flags;           /* PUT, GET: CTL_FLAG_* */
+    uint8_t key[CTL_KEY_LEN]; /* GET, MANIFEST; RESULT of PUT, GET, IMPORT */
+    char *path;               /* PUT: file to store; RESULT of GET: final path written */
+    char *cwd;                /* GET: the client's working directory */
+    char *out;                /* GET: output path ("" = manifest's name in cwd) */
+    uint8_t *blob;            /* IMPORT; RESULT of MANIFEST */
+    size_t blob_len;          /* <= CTL_MAX_BLOB */
+    uint64_t size;            /* RESULT of GET: bytes written */
+
+    ctl_progress_t progress; /* PROGRESS */
+
+    uint8_t req_type; /* RESULT: the request type it answers (CTL_PUT .. CTL_STOP) */
+    int32_t status;   /* RESULT: 0 or a negative FS_* code */
+    char *message;    /* RESULT: one line (no CR, LF or NUL); may be "" */
+
+    ctl_status_t st; /* RESULT of STATUS */
+
+    ctl_ls_entry_t *ls; /* RESULT of LS: ls_count entries */
+    uint32_t ls_count;  /* <= CTL_MAX_LS */
+} ctl_msg_t;
+
+/* Releases everything msg owns and zeroes it. msg must be zeroed or a message
+ * ctl_decode() filled (or that the caller filled with malloc()ed pointers).
+ * NULL is allowed. */
+void ctl_msg_clear(ctl_msg_t *msg);
+
+/*
+ * Encodes msg into one frame: the u32 LE body length then the body.
+ * Checks what the schema requires of a sender: known type, request types in
+ * RESULT, status <= 0, strings at most CTL_MAX_STR bytes, PUT path and GET cwd
+ * absolute (start with '/'), message without CR/LF, blob at most CTL_MAX_BLOB
+ * (and non-NULL when blob_len > 0), ls_count at most CTL_MAX_LS (ls non-NULL
+ * when ls_count > 0), body at most CTL_MAX_BODY bytes.
+ * @return 0 and *frame (malloc()ed, the caller free()s it) and *len; or
+ *         FS_EINVAL (a field breaks the schema; nothing allocated),
+ *         FS_ETOOBIG (the body would exceed CTL_MAX_BODY), FS_ENOMEM.
+ */
+int ctl_encode(const ctl_msg_t *msg, uint8_t **frame, size_t *len);
+
+/*
+ * Decodes one message body (the bytes after the length prefix) strictly:
+ * wrong version, unknown type, a field past the end, trailing bytes, a string
+ * over CTL_MAX_STR or holding a NUL, a blob over CTL_MAX_BLOB, an LS count
+ * over CTL_MAX_LS or larger than the body could hold, a positive status, a
+ * RESULT for a non-request type, a relative PUT path or GET cwd, a message
+ * holding CR or LF: all are malformed.
+ * out need not be initialised; it is overwritten.
+ * @return 0 and *out filled (release it with ctl_msg_clear()); or
+ *         FS_ECORRUPT (malformed) or FS_ENOMEM, with *out zeroed.
+ *         FS_EINVAL if body (with len > 0) or out is NULL.
+ */
+int ctl_decode(const uint8_t *body, size_t len, ctl_msg_t *out);
+
+/*
+ * For incremental reads: looks at the first len bytes received.
+ * @return 1: buf starts with a complete frame of *frame_len bytes (prefix
+ *            included; its body is buf + CTL_FRAME_HDR, *frame_len -
+ *            CTL_FRAME_HDR bytes);
+ *         0: need more bytes (*frame_len untouched);
+ *         FS_ECORRUPT: the length prefix is 0 or over CTL_MAX_BODY (close the
+ *            connection); FS_EINVAL: buf or frame_len NULL.
+ */
+int ctl_frame_check(const uint8_t *buf, size_t len, size_t *frame_len);
+
+/*
+ * Stores in msg->message a copy of text fit for the one-line message field:
+ * CR, LF and other control bytes become spaces, and it is cut to CTL_MAX_STR
+ * bytes. Frees the previous msg->message. text NULL means "".
+ * @return 0, or FS_ENOMEM (msg->message left as it was).
+ */
+int ctl_set_message(ctl_msg_t *msg, const char *text);
+
+/* @return 1 if type is a request type (CTL_PUT .. CTL_STOP), else 0. */
+int ctl_is_request(uint8_t type);
+
+/* @return a static name for a message type ("PUT", "RESULT", ...), "?" if
+ * unknown; never NULL. */
+const char *ctl_type_name(uint8_t type);
+
+#endif /* EMOFS_CONTROL_WIRE_H */
