@@ -246,7 +246,7 @@ static int run_daemon(int fd, const cli_common_t *c, const ctl_msg_t *req, ctl_m
     }
     free(frame);
     for (;;) {
-        int r = ctl_frame_check(buf, have, &frame_len);
+        int r = have > 0 ? ctl_frame_check(buf, have, &frame_len) : 0;
         if (r < 0)
             break;
         if (r == 1) {
