@@ -44,6 +44,8 @@ typedef struct fs_ctx {
     size_t max_node_bytes;        /* manifest node size; MF_NODE_DEFAULT */
     int level;                    /* zstd level; FS_CODEC_LEVEL_DEFAULT */
     uint32_t ttl_s;               /* TTL of values stored in the DHT; 86400 */
+    unsigned crash_after_chunks;  /* tests only: a get _exit(137)s after writing this
+                                     many chunks, as a kill would stop it; 0 = never */
 } fs_ctx_t;
 
 /* Fills ctx with the defaults above and NULL loop, dht and store. */
@@ -76,7 +78,9 @@ int fs_put_start(fs_put_t **out, const fs_ctx_t *ctx, const char *path, fs_progr
 /* Stops a put: done gets FS_ECANCELED once the work in flight has drained. */
 void fs_put_cancel(fs_put_t *put);
 
-/* Result of a get: status 0 with the final path and size, or an error. */
+/* Result of a get: status 0 with the final path and size, or an error.
+ * On success message says how many chunks an earlier, interrupted get had
+ * already written ("" if none). */
 typedef void (*fs_get_cb)(int status, const char *path, uint64_t size, const char *message,
                           void *arg);
 

@@ -51,6 +51,7 @@ struct fs_get {
     uint8_t *state; /* per chunk: 0 missing, 1 fetching, 2 written */
     unsigned *tries;
     uint32_t next, chunks_done, in_flight, writing;
+    uint32_t resumed; /* chunks an earlier get had written */
     uint64_t bytes_done;
     fs_codec_pool_t codecs;
     int have_codecs;
@@ -119,7 +120,7 @@ static void finish(fs_get_t *get)
     if (get->journal_fd >= 0)
         close(get->journal_fd);
     if (get->status == 0)
-        get->done(0, get->final_path, get->m.size, "", get->arg);
+        get->done(0, get->final_path, get->m.size, get->message, get->arg);
     else
         get->done(get->status, NULL, 0, get->message, get->arg);
     uv_close((uv_handle_t *)&get->defer, on_closed);
@@ -257,6 +258,9 @@ static void after_write(uv_work_t *w, int status)
             fail(get, fs_from_errno(errno), "cannot write", get->journal_path);
         get->state[c->index] = 2;
         get->chunks_done++;
+        if (get->ctx.crash_after_chunks &&
+            get->chunks_done - get->resumed >= get->ctx.crash_after_chunks)
+            _exit(137);
         get->bytes_done += get->m.entries[c->index].size;
         report(get, 0);
     }
@@ -489,6 +493,10 @@ static void on_manifest(int status, const mf_manifest_t *m, const mf_blob_t *blo
         finish(get);
         return;
     }
+    get->resumed = get->chunks_done;
+    if (get->resumed > 0)
+        snprintf(get->message, sizeof(get->message), "resumed: %u of %zu chunks were already here",
+                 (unsigned)get->resumed, get->m.n_entries);
     report(get, 1);
     pump(get);
 }

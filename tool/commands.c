@@ -189,6 +189,8 @@ int emofs_get_main(int argc, char **argv)
         code = cli_fail(cli_exit_code(CTL_GET, res.status), "%s", res.message);
     } else {
         summary(&c, "wrote", res.path, res.size, now_s() - t0);
+        if (!c.quiet && res.message != NULL && res.message[0] != '\0')
+            fprintf(stderr, "emofs: %s\n", res.message);
         printf("%s\n", res.path);
         fflush(stdout);
     }

@@ -48,6 +48,8 @@ int main(int argc, char **argv)
 
     /* A peer or a daemon that closes a socket must not kill us. */
     signal(SIGPIPE, SIG_IGN);
+    /* Over a file size limit, writes fail with EFBIG and are reported. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

@@ -213,6 +213,8 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
     node->ctx.dht = node->dht;
     node->ctx.store = node->store;
     node->ctx.need_peers = node->n_bootstrap > 0;
+    if (getenv("EMOFS_TEST_CRASH_AFTER_CHUNKS") != NULL)
+        node->ctx.crash_after_chunks = (unsigned)atoi(getenv("EMOFS_TEST_CRASH_AFTER_CHUNKS"));
     return 0;
 fail:
     fs_store_close(node->store);

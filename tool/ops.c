@@ -80,6 +80,8 @@ static void on_get(int status, const char *path, uint64_t size, const char *mess
         op->res.size = size;
         if (op->res.path == NULL)
             op_error(op, FS_ENOMEM, NULL);
+        else
+            ctl_set_message(&op->res, message);
     } else {
         op_error(op, status, message);
     }
