@@ -317,6 +317,10 @@ static int serve_sourced_value(dht_t *dht, const dht__msg_t *req, const dht_addr
         return send_error(dht, req, from, DHT__WERR_NOT_FOUND, "no such value");
     dht_id_from_bytes(&hash, data, len);
     if (len > dht->cfg.max_value_size || dht_id_cmp(&hash, &req->target) != 0) {
+        /* Bytes that do not hash to their key are dropped and counted, as
+         * every content-addressed value that fails to verify is. */
+        if (dht_id_cmp(&hash, &req->target) != 0)
+            dht->st.dropped_bad_value++;
         free(data);
         return send_error(dht, req, from, DHT__WERR_NOT_FOUND, "no such value");
     }

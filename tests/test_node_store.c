@@ -3,7 +3,8 @@
  * get.c), on the fake network of tests/helpers/fake_net.c: STORE tokens and
  * their rotation, content-addressed values on both sides, dht_put and
  * dht_get across a few cores (several values, a large value on a stream,
- * expiry), and FIND_VALUE paging.
+ * expiry), FIND_VALUE paging, and values served from a program's
+ * value_source (verified before they are sent).
  *
  * Tests that expose a known libdht bug are skipped unless the environment
  */
@@ -791,6 +792,220 @@ static void test_values_room_with_ipv6_k32(void **state)
     fake_net_free(net);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Values the program keeps itself (dht_config_t.value_source)              */
+/* ------------------------------------------------------------------------ */
+
+/* A value source holding one value under one key. */
+typedef struct source {
+    dht_id_t key;
+    const uint8_t *data;
+    size_t len;
+    int corrupt;     /* 1: hand out the bytes with one of them flipped */
+    int size_calls;  /* asked with data == NULL (FIND_VALUE) */
+    int bytes_calls; /* asked for the bytes (GET_VALUE) */
+} source_t;
+
+static int source_cb(void *arg, const dht_id_t *key, uint8_t **data, size_t *len)
+{
+    source_t *src = arg;
+
+    if (dht_id_cmp(key, &src->key) != 0)
+        return -1;
+    *len = src->len;
+    if (data == NULL) {
+        src->size_calls++;
+        return 0;
+    }
+    src->bytes_calls++;
+    *data = malloc(src->len);
+    if (*data == NULL)
+        return -1;
+    memcpy(*data, src->data, src->len);
+    if (src->corrupt)
+        (*data)[src->len / 2] ^= 0x01;
+    return 0;
+}
+
+enum { SN = 5 };
+
+/* SN cores joined through core 0; core `with` (if >= 0) has value source
+ * src. */
+static void build_sourced(fake_net_t *net, int with, source_t *src)
+{
+    dht_config_t cfg;
+    char addr[32];
+
+    for (int i = 0; i < SN; i++) {
+        fake_result_t r = {0};
+        fake_config(&cfg, (uint64_t)i + 100, NULL);
+        if (i == with) {
+            cfg.value_source = source_cb;
+            cfg.value_source_arg = src;
+        }
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", 5001 + i);
+        assert_int_equal(add_cfg(net, addr, &cfg), i);
+        if (i == 0)
+            continue;
+        assert_int_equal(
+            dht_bootstrap(fake_dht(net, i), fake_addr_of(net, 0), 1, fake_status_cb, &r), 0);
+        fake_run(net, &r.calls, 60000);
+        assert_int_equal(r.status, 0);
+    }
+}
+
+/* size bytes of a recognisable pattern, and src set up to serve them. */
+static uint8_t *source_value(source_t *src, size_t size)
+{
+    uint8_t *v = malloc(size);
+
+    assert_non_null(v);
+    for (size_t i = 0; i < size; i++)
+        v[i] = (uint8_t)(i * 7 + (i >> 8));
+    memset(src, 0, sizeof(*src));
+    dht_id_from_bytes(&src->key, v, size);
+    src->data = v;
+    src->len = size;
+    return v;
+}
+
+/* A 5000-byte content-addressed value that only core 2's value source has
+ * (no core stores it) reaches another core's dht_get(): announced by hash in
+ * VALUES, fetched with GET_VALUE, on a stream since it does not fit in a
+ * datagram. */
+static void test_value_source_served(void **state)
+{
+    enum { SIZE = 5000, S = 2, G = 4 };
+    fake_net_t *net = new_net();
+    fake_result_t rg = {0};
+    source_t src;
+    uint8_t *v = source_value(&src, SIZE);
+    uint64_t streams;
+
+    (void)state;
+    build_sourced(net, S, &src);
+    for (int i = 0; i < SN; i++)
+        assert_int_equal(fake_stats(net, i).values, 0);
+    streams = fake_stats(net, G).stream_msgs_received;
+    assert_int_equal(dht_get(fake_dht(net, G), &src.key, fake_get_cb, &rg), 0);
+    assert_int_equal(fake_run(net, &rg.calls, 60000), 1);
+    assert_int_equal(rg.status, 0);
+    assert_int_equal(rg.n_values, 1);
+    assert_int_equal(rg.values[0].len, SIZE);
+    assert_memory_equal(rg.values[0].data, v, SIZE);
+    assert_memory_equal(&rg.values[0].hash, &src.key, sizeof(src.key));
+    /* "Peers see a TTL of max_ttl_s" (86400 by default). */
+    assert_true(rg.values[0].ttl_s >= 86399 && rg.values[0].ttl_s <= 86400);
+    assert_true(src.size_calls >= 1);
+    assert_int_equal(src.bytes_calls, 1); /* fetched once */
+    assert_int_equal(fake_stats(net, G).stream_msgs_received, streams + 1);
+    assert_int_equal(fake_stats(net, S).dropped_bad_value, 0);
+    assert_int_equal(net->oversize_datagrams, 0);
+    /* Serving it stored nothing anywhere. */
+    for (int i = 0; i < SN; i++)
+        assert_int_equal(fake_stats(net, i).values, 0);
+
+    /* Another key: the source has nothing, so nobody does. */
+    fake_result_clear(&rg);
+    {
+        dht_id_t other = src.key;
+        other.b[0] ^= 0x80;
+        assert_int_equal(dht_get(fake_dht(net, G), &other, fake_get_cb, &rg), 0);
+        assert_int_equal(fake_run(net, &rg.calls, 60000), 1);
+        assert_int_equal(rg.status, DHT_ENOTFOUND);
+        assert_int_equal(rg.n_values, 0);
+    }
+    fake_result_clear(&rg);
+    free(v);
+    fake_net_free(net);
+}
+
+/* A small sourced value travels in a datagram (VALUE reply), still only
+ * after being announced by hash. */
+static void test_value_source_small(void **state)
+{
+    enum { SIZE = 100, S = 1, G = 3 };
+    fake_net_t *net = new_net();
+    fake_result_t rg = {0};
+    source_t src;
+    uint8_t *v = source_value(&src, SIZE);
+    uint64_t streams;
+
+    (void)state;
+    build_sourced(net, S, &src);
+    streams = net->stream_msgs;
+    assert_int_equal(dht_get(fake_dht(net, G), &src.key, fake_get_cb, &rg), 0);
+    assert_int_equal(fake_run(net, &rg.calls, 60000), 1);
+    assert_int_equal(rg.status, 0);
+    assert_int_equal(rg.n_values, 1);
+    assert_int_equal(rg.values[0].len, SIZE);
+    assert_memory_equal(rg.values[0].data, v, SIZE);
+    assert_int_equal(src.bytes_calls, 1);
+    assert_int_equal(net->stream_msgs, streams); /* no stream needed */
+    fake_result_clear(&rg);
+    free(v);
+    fake_net_free(net);
+}
+
+/* A value source whose bytes do not hash to the key: the serving core
+ * checks them, sends nothing of them and counts the drop; the getter ends
+ * with DHT_ENOTFOUND and no value, never the bad bytes. */
+static void test_value_source_bad_bytes(void **state)
+{
+    enum { SIZE = 5000, S = 2, G = 4 };
+    fake_net_t *net = new_net();
+    fake_result_t rg = {0};
+    source_t src;
+    uint8_t *v = source_value(&src, SIZE);
+    uint64_t streams;
+
+    (void)state;
+    src.corrupt = 1;
+    build_sourced(net, S, &src);
+    streams = fake_stats(net, G).stream_msgs_received;
+    assert_int_equal(dht_get(fake_dht(net, G), &src.key, fake_get_cb, &rg), 0);
+    assert_int_equal(fake_run(net, &rg.calls, 60000), 1);
+    assert_int_equal(rg.status, DHT_ENOTFOUND);
+    assert_int_equal(rg.n_values, 0);
+    assert_true(src.bytes_calls >= 1);                                       /* it was asked ... */
+    assert_int_equal(fake_stats(net, S).dropped_bad_value, src.bytes_calls); /* ... and refused */
+    assert_int_equal(fake_stats(net, G).stream_msgs_received, streams); /* no VALUE on a stream */
+    assert_int_equal(fake_stats(net, G).dropped_bad_value, 0);          /* nothing bad reached G */
+    fake_result_clear(&rg);
+    free(v);
+    fake_net_free(net);
+}
+
+/* Without a value source, a value nobody stored is not found, and a
+ * GET_VALUE for it is answered with ERROR (not found). */
+static void test_value_source_none(void **state)
+{
+    enum { SIZE = 5000, G = 4 };
+    fake_net_t *net = new_net();
+    fake_result_t rg = {0};
+    source_t src;
+    uint8_t *v = source_value(&src, SIZE);
+    dht__msg_t q, rep;
+    dht_addr_t p = fake_addr("192.0.2.70:7000");
+
+    (void)state;
+    build_sourced(net, -1, NULL);
+    assert_int_equal(dht_get(fake_dht(net, G), &src.key, fake_get_cb, &rg), 0);
+    assert_int_equal(fake_run(net, &rg.calls, 60000), 1);
+    assert_int_equal(rg.status, DHT_ENOTFOUND);
+    assert_int_equal(rg.n_values, 0);
+    assert_int_equal(src.size_calls + src.bytes_calls, 0);
+
+    fake_msg_init(&q, DHT__GET_VALUE, 31, peer_id());
+    q.target = src.key;
+    q.hash = src.key;
+    assert_int_equal(fake_request(net, 2, &p, &q, &rep), 0);
+    assert_int_equal(rep.type, DHT__ERROR);
+    fake_result_clear(&rg);
+    free(v);
+    fake_net_free(net);
+}
+
 int main(void)
 {
     alarm(120); /* the whole file's timeout */
@@ -812,6 +1027,10 @@ int main(void)
         cmocka_unit_test(test_find_value_paging),
         cmocka_unit_test(test_get_caps_at_max_values),
         cmocka_unit_test(test_values_room_with_ipv6_k32),
+        cmocka_unit_test(test_value_source_served),
+        cmocka_unit_test(test_value_source_small),
+        cmocka_unit_test(test_value_source_bad_bytes),
+        cmocka_unit_test(test_value_source_none),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
