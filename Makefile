@@ -115,6 +115,9 @@ run-test: lib examples $(BUILD)/emofs $(TEST_BIN) $(REPLAY_BIN)
 	for f in $(FUZZ_TARGETS); do \
 	    echo "== replay fuzz corpus $$f"; $(BUILD)/tests/replay_$$f tests/fuzz/corpus/$$f; \
 	done; \
+	for t in tests/cli/test_*.sh; do \
+	    echo "== $$t"; EMOFS=$(BUILD)/emofs bash $$t; \
+	done; \
 	echo "== all tests passed"
 
 check:

@@ -70,6 +70,11 @@ static void on_dht_value(int status, const dht_value_t *values, size_t n, void *
     fetch_t *f = arg;
     int err = fs_from_dht(status);
 
+    /* A node that was never told of peers works alone: what is not in
+     * its store is simply not found. */
+    if (err == FS_ENOPEERS && !f->ctx.need_peers)
+        err = FS_ENOENT;
+
     if (status == 0) {
         /* libdht checks content-addressed values; a value under our key
          * that is not the blob itself is of no use here. */

@@ -25,6 +25,7 @@ int fs_from_errno(int e)
         return FS_ENOENT;
     case ENOSPC:
     case EDQUOT:
+    case EFBIG: /* over a file size limit: as good as a full disk to us */
         return FS_ENOSPC;
     case ENOMEM:
         return FS_ENOMEM;
@@ -34,8 +35,6 @@ int fs_from_errno(int e)
         return FS_EACCES;
     case EEXIST:
         return FS_EEXIST;
-    case EFBIG:
-        return FS_ETOOBIG;
     case EINVAL:
         return FS_EINVAL;
     default:

@@ -412,10 +412,12 @@ static int read_journal(fs_get_t *get)
     return ok;
 }
 
+/* Opens (or reopens, to resume) the temporary file and the journal. On
+ * failure nothing of a fresh start is left behind. */
 static int open_files(fs_get_t *get)
 {
     int resume = read_journal(get);
-    int err;
+    int err = 0;
 
     get->fd = open(get->part_path, O_RDWR | O_CREAT | O_CLOEXEC | (resume ? 0 : O_TRUNC), 0644);
     if (get->fd < 0)
@@ -430,25 +432,29 @@ static int open_files(fs_get_t *get)
         }
     }
     if (ftruncate(get->fd, (off_t)get->m.size) != 0)
-        return fs_from_errno(errno);
+        err = fs_from_errno(errno);
     /* Reserve the space now: a full disk is reported before any fetch. */
-    err = get->m.size ? posix_fallocate(get->fd, 0, (off_t)get->m.size) : 0;
-    if (err == ENOSPC || err == EDQUOT || err == EFBIG) {
-        close(get->fd);
-        get->fd = -1;
-        unlink(get->part_path);
-        return fs_from_errno(err);
+    if (err == 0 && get->m.size > 0) {
+        int e = posix_fallocate(get->fd, 0, (off_t)get->m.size);
+        if (e == ENOSPC || e == EDQUOT || e == EFBIG)
+            err = fs_from_errno(e);
     }
-    get->journal_fd =
-        open(get->journal_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (resume ? 0 : O_TRUNC),
-             0644);
-    if (get->journal_fd < 0)
-        return fs_from_errno(errno);
-    if (!resume && write(get->journal_fd, JOURNAL_MAGIC, 8) != 8)
-        return fs_from_errno(errno);
-    if (!resume && write(get->journal_fd, get->key, MF_KEY_LEN) != MF_KEY_LEN)
-        return fs_from_errno(errno);
-    return 0;
+    if (err == 0) {
+        get->journal_fd =
+            open(get->journal_path,
+                 O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (resume ? 0 : O_TRUNC), 0644);
+        if (get->journal_fd < 0)
+            err = fs_from_errno(errno);
+    }
+    if (err == 0 && !resume &&
+        (write(get->journal_fd, JOURNAL_MAGIC, 8) != 8 ||
+         write(get->journal_fd, get->key, MF_KEY_LEN) != MF_KEY_LEN))
+        err = fs_from_errno(errno);
+    if (err != 0 && !resume) {
+        unlink(get->part_path);
+        unlink(get->journal_path);
+    }
+    return err;
 }
 
 static void on_manifest(int status, const mf_manifest_t *m, const mf_blob_t *blobs, size_t n,
@@ -489,7 +495,13 @@ static void on_manifest(int status, const mf_manifest_t *m, const mf_blob_t *blo
     if (err == 0)
         err = open_files(get);
     if (err) {
-        fail(get, err, "cannot write", get->final_path ? get->final_path : get->m.name);
+        /* Errors here are about the output: a missing directory is not a
+         * missing key. */
+        fail(get, err == FS_ENOENT ? FS_EINVAL : err, "cannot write",
+             get->final_path ? get->final_path : get->m.name);
+        if (err == FS_ENOENT)
+            snprintf(get->message, sizeof(get->message), "cannot write %s: no such directory",
+                     get->final_path);
         finish(get);
         return;
     }

@@ -74,8 +74,7 @@ int emofs_put_main(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return put_usage(stdout, 0);
         if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            cli_fail(EXIT_USAGE, "put: unknown option '%s'", argv[i]);
-            return put_usage(stderr, EXIT_USAGE);
+            return cli_fail(EXIT_USAGE, "put: unknown option '%s' (see emofs put --help)", argv[i]);
         }
         if (file != NULL)
             return cli_fail(EXIT_USAGE, "put: one FILE at a time (got '%s' and '%s')", file,
@@ -83,7 +82,7 @@ int emofs_put_main(int argc, char **argv)
         file = argv[i];
     }
     if (file == NULL)
-        return put_usage(stderr, EXIT_USAGE);
+        return cli_fail(EXIT_USAGE, "put: missing FILE (see emofs put --help)");
     if ((code = cli_common_finish(&c)) != 0)
         return code;
     /* Check the file here: the clearest message, before any node starts. */
@@ -155,15 +154,14 @@ int emofs_get_main(int argc, char **argv)
             continue;
         }
         if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            cli_fail(EXIT_USAGE, "get: unknown option '%s'", argv[i]);
-            return get_usage(stderr, EXIT_USAGE);
+            return cli_fail(EXIT_USAGE, "get: unknown option '%s' (see emofs get --help)", argv[i]);
         }
         if (keyarg != NULL)
             return cli_fail(EXIT_USAGE, "get: one KEY at a time");
         keyarg = argv[i];
     }
     if (keyarg == NULL)
-        return get_usage(stderr, EXIT_USAGE);
+        return cli_fail(EXIT_USAGE, "get: missing KEY (see emofs get --help)");
     if ((code = cli_common_finish(&c)) != 0)
         return code;
     if (getcwd(cwd, sizeof(cwd)) == NULL)
@@ -216,8 +214,8 @@ static int parse_simple(cli_common_t *c, int argc, char **argv, const char *what
             continue;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return simple_usage(stdout, argv[0], what, -1);
-        cli_fail(EXIT_USAGE, "%s: unexpected argument '%s'", argv[0], argv[i]);
-        return simple_usage(stderr, argv[0], what, EXIT_USAGE);
+        return cli_fail(EXIT_USAGE, "%s: unexpected argument '%s' (see emofs %s --help)", argv[0],
+                        argv[i], argv[0]);
     }
     return cli_common_finish(c);
 }

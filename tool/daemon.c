@@ -338,8 +338,9 @@ int emofs_daemon_main(int argc, char **argv)
         } else if (strcmp(a, "--data") == 0 && i + 1 < argc) {
             opts.dir = argv[++i];
         } else {
-            cli_fail(EXIT_USAGE, "daemon: unknown or incomplete option '%s'", a);
-            return daemon_usage(stderr, EXIT_USAGE);
+            return cli_fail(EXIT_USAGE,
+                            "daemon: unknown or incomplete option '%s' (see emofs daemon --help)",
+                            a);
         }
     }
     if (opts.dir == NULL && (opts.dir = cli_default_dir()) == NULL)

@@ -136,12 +136,12 @@ int emofs_manifest_main(int argc, char **argv)
     int code;
 
     if (sub == NULL)
-        return manifest_usage(stderr, EXIT_USAGE);
+        return cli_fail(EXIT_USAGE, "manifest: missing subcommand (see emofs manifest --help)");
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
         return manifest_usage(stdout, 0);
     if (strcmp(sub, "show") != 0 && strcmp(sub, "export") != 0 && strcmp(sub, "import") != 0) {
-        cli_fail(EXIT_USAGE, "manifest: unknown subcommand '%s'", sub);
-        return manifest_usage(stderr, EXIT_USAGE);
+        return cli_fail(EXIT_USAGE, "manifest: unknown subcommand '%s' (see emofs manifest --help)",
+                        sub);
     }
     for (int i = 2; i < argc; i++) {
         int r = cli_common_option(&c, argc, argv, &i);
@@ -156,8 +156,8 @@ int emofs_manifest_main(int argc, char **argv)
                 return cli_fail(EXIT_USAGE, "%s needs a path", argv[i]);
             out = argv[++i];
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            cli_fail(EXIT_USAGE, "manifest: unknown option '%s'", argv[i]);
-            return manifest_usage(stderr, EXIT_USAGE);
+            return cli_fail(EXIT_USAGE, "manifest: unknown option '%s' (see emofs manifest --help)",
+                            argv[i]);
         } else if (arg != NULL) {
             return cli_fail(EXIT_USAGE, "manifest %s: one argument at a time", sub);
         } else {
@@ -165,7 +165,8 @@ int emofs_manifest_main(int argc, char **argv)
         }
     }
     if (arg == NULL)
-        return manifest_usage(stderr, EXIT_USAGE);
+        return cli_fail(EXIT_USAGE, "manifest %s: missing argument (see emofs manifest --help)",
+                        sub);
     if (strcmp(sub, "export") == 0 && out == NULL)
         return cli_fail(EXIT_USAGE, "manifest export needs -o FILE");
     if ((code = cli_common_finish(&c)) != 0)

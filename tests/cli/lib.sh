@@ -51,4 +51,4 @@ stop_daemon() {
 }
 
 # blob_count DIR: blobs in a data directory's local store.
-blob_count() { find "$1/blobs" -type f -not -path '*/tmp/*' 2>/dev/null | wc -l; }
+blob_count() { find "$1/blobs" -type f -not -path "$1/blobs/tmp/*" 2>/dev/null | wc -l; }
