@@ -19,7 +19,7 @@
 
 typedef struct sim_node {
     dht_sim_t *sim;
-    dht_t *dht;
+    dht_t *dht; /* NULL once removed */
     uint32_t idx;
     uint8_t online;
     uint64_t wake_at; /* time of this node's pending timer event */
@@ -311,9 +311,23 @@ int dht_sim_node_addr(const dht_sim_t *sim, size_t i, dht_addr_t *out)
 
 int dht_sim_set_online(dht_sim_t *sim, size_t i, int online)
 {
-    if (i >= sim->n_nodes)
+    if (i >= sim->n_nodes || sim->nodes[i]->dht == NULL)
         return DHT_EINVAL;
     sim->nodes[i]->online = (uint8_t)(online != 0);
+    return 0;
+}
+
+int dht_sim_remove_node(dht_sim_t *sim, size_t i)
+{
+    sim_node_t *node;
+
+    if (i >= sim->n_nodes || sim->nodes[i]->dht == NULL)
+        return DHT_EINVAL;
+    node = sim->nodes[i];
+    node->online = 0;
+    dht_free(node->dht); /* its operations complete with DHT_ECANCELED here */
+    node->dht = NULL;
+    node->wake_at = UINT64_MAX;
     return 0;
 }
 
@@ -328,7 +342,7 @@ static void run_event(dht_sim_t *sim, sim_event_t *ev)
 
     sim->st.events++;
     if (ev->kind == EV_TIMER) {
-        if (ev->time != node->wake_at)
+        if (ev->time != node->wake_at || node->dht == NULL)
             return; /* superseded by an earlier wake-up */
         node->wake_at = UINT64_MAX;
         schedule(node, dht_periodic(node->dht, sim->now));
@@ -440,27 +454,34 @@ static void insert_sample(dht_sim_t *sim, sim_node_t *u, const id_ref_t *refs, s
 int dht_sim_fill_tables(dht_sim_t *sim)
 {
     id_ref_t *refs = malloc((sim->n_nodes ? sim->n_nodes : 1) * sizeof(*refs));
+    size_t n = 0;
 
     if (refs == NULL)
         return DHT_ENOMEM;
     for (size_t i = 0; i < sim->n_nodes; i++) {
-        refs[i].id = *dht_self(sim->nodes[i]->dht);
-        refs[i].idx = (uint32_t)i;
+        if (sim->nodes[i]->dht == NULL)
+            continue;
+        refs[n].id = *dht_self(sim->nodes[i]->dht);
+        refs[n].idx = (uint32_t)i;
+        n++;
     }
-    qsort(refs, sim->n_nodes, sizeof(*refs), cmp_ref);
+    qsort(refs, n, sizeof(*refs), cmp_ref);
     for (size_t i = 0; i < sim->n_nodes; i++) {
         sim_node_t *u = sim->nodes[i];
-        const dht_id_t *self = dht_self(u->dht);
+        const dht_id_t *self;
+        if (u->dht == NULL)
+            continue;
+        self = dht_self(u->dht);
         for (unsigned d = 0; d < DHT_ID_LEN * 8; d++) {
             dht_id_t p = *self;
             size_t lo, hi;
             /* Nodes that share d bits and differ at bit d: bucket d. */
             p.b[d / 8] ^= (uint8_t)(0x80 >> (d % 8));
-            prefix_range(refs, sim->n_nodes, &p, d + 1, &lo, &hi);
+            prefix_range(refs, n, &p, d + 1, &lo, &hi);
             if (hi > lo)
                 insert_sample(sim, u, refs, lo, hi);
             /* Stop once no other node shares d + 1 bits with u. */
-            prefix_range(refs, sim->n_nodes, self, d + 1, &lo, &hi);
+            prefix_range(refs, n, self, d + 1, &lo, &hi);
             if (hi - lo <= 1)
                 break;
         }
