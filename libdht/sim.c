@@ -396,36 +396,23 @@ static int cmp_ref(const void *a, const void *b)
     return dht_id_cmp(&((const id_ref_t *)a)->id, &((const id_ref_t *)b)->id);
 }
 
-/* First position in sorted refs whose id is >= id. */
-static size_t lower(const id_ref_t *refs, size_t n, const dht_id_t *id)
+static int id_bit(const dht_id_t *id, unsigned b)
 {
-    size_t lo = 0, hi = n;
-
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (dht_id_cmp(&refs[mid].id, id) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return (id->b[b / 8] >> (7 - b % 8)) & 1;
 }
 
-/* The range [lo, hi) of refs whose first `bits` bits equal those of p. */
-static void prefix_range(const id_ref_t *refs, size_t n, const dht_id_t *p, unsigned bits,
-                         size_t *lo, size_t *hi)
+/* In sorted refs[lo, hi), all sharing their first b bits: the first
+ * position whose bit b is 1. Costs only bit tests, no id comparisons. */
+static size_t split_at_bit(const id_ref_t *refs, size_t lo, size_t hi, unsigned b)
 {
-    dht_id_t low = *p, high = *p;
-
-    for (unsigned b = bits; b < DHT_ID_LEN * 8; b++) {
-        uint8_t mask = (uint8_t)(0x80 >> (b % 8));
-        low.b[b / 8] &= (uint8_t)~mask;
-        high.b[b / 8] |= mask;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (id_bit(&refs[mid].id, b))
+            hi = mid;
+        else
+            lo = mid + 1;
     }
-    *lo = lower(refs, n, &low);
-    *hi = lower(refs, n, &high);
-    if (*hi < n && dht_id_cmp(&refs[*hi].id, &high) == 0)
-        (*hi)++;
+    return lo;
 }
 
 /* Inserts into node u up to k random members of refs[lo, hi). */
@@ -471,17 +458,21 @@ int dht_sim_fill_tables(dht_sim_t *sim)
         const dht_id_t *self;
         if (u->dht == NULL)
             continue;
+        size_t lo = 0, hi = n; /* the nodes sharing d bits with u */
         self = dht_self(u->dht);
         for (unsigned d = 0; d < DHT_ID_LEN * 8; d++) {
-            dht_id_t p = *self;
-            size_t lo, hi;
+            size_t m = split_at_bit(refs, lo, hi, d);
             /* Nodes that share d bits and differ at bit d: bucket d. */
-            p.b[d / 8] ^= (uint8_t)(0x80 >> (d % 8));
-            prefix_range(refs, n, &p, d + 1, &lo, &hi);
-            if (hi > lo)
-                insert_sample(sim, u, refs, lo, hi);
+            if (id_bit(self, d)) {
+                if (m > lo)
+                    insert_sample(sim, u, refs, lo, m);
+                lo = m;
+            } else {
+                if (hi > m)
+                    insert_sample(sim, u, refs, m, hi);
+                hi = m;
+            }
             /* Stop once no other node shares d + 1 bits with u. */
-            prefix_range(refs, n, self, d + 1, &lo, &hi);
             if (hi - lo <= 1)
                 break;
         }

@@ -58,12 +58,12 @@ static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
         f, "emofs sim: %u nodes, k %u, alpha %u, init %s, loss %.1f%%, delay %u-%u ms, seed %llu\n",
         r->nodes, o->k, o->alpha, init_name(o->init), 100.0 * o->loss, o->delay_min_ms,
         o->delay_max_ms, (unsigned long long)o->seed);
-    fprintf(f, "  build        %.2f s wall, %.1f s virtual", r->build_wall_s, r->build_virtual_s);
+    fprintf(f, "  build        %.3f s wall, %.1f s virtual", r->build_wall_s, r->build_virtual_s);
     if (o->init == EMOFS_SIM_INIT_JOIN)
         fprintf(f, ", %u joins failed", r->join_failures);
     fprintf(f, "\n  memory       %.1f KiB per node (peak RSS %.0f MiB)\n", r->mem_per_node_kib,
             (double)r->peak_rss_kib / 1024.0);
-    fprintf(f, "  lookups      %u in %.2f s wall: %.0f lookups/s\n", r->lookups, r->lookup_wall_s,
+    fprintf(f, "  lookups      %u in %.3f s wall: %.0f lookups/s\n", r->lookups, r->lookup_wall_s,
             r->lookups_per_s);
     fprintf(f, "  hops         p50 %u, p95 %u, max %u (mean %.2f)\n", r->hops_p50, r->hops_p95,
             r->hops_max, r->hops_mean);
