@@ -390,16 +390,27 @@ int dht_sim_add_node(dht_sim_t *sim);
 
 size_t dht_sim_node_count(const dht_sim_t *sim);
 
-/* @return node i's core, for dht_* calls, or NULL if i is out of range. */
+/* @return node i's core, for dht_* calls, or NULL if i is out of range or
+ * the node was removed. */
 dht_t *dht_sim_node(dht_sim_t *sim, size_t i);
 
 /* Sets *out to node i's simulated address. @return 0 or DHT_EINVAL. */
 int dht_sim_node_addr(const dht_sim_t *sim, size_t i, dht_addr_t *out);
 
-/* Takes node i off the network (its messages are lost) or puts it back. */
+/* Takes node i off the network (its messages are lost) or puts it back.
+ * @return 0, or DHT_EINVAL (out of range or removed). */
 int dht_sim_set_online(dht_sim_t *sim, size_t i, int online);
 
-/* Fills every routing table from the global view of the network, as if
+/* Removes node i for good, as a node that leaves: frees its core (its
+ * operations in flight complete with DHT_ECANCELED inside this call),
+ * messages to its address are lost, and dht_sim_node(sim, i) returns NULL
+ * from now on. Indexes of the other nodes do not change; the count does
+ * not drop. For churn. Not from inside a callback of node i.
+ * @return 0, or DHT_EINVAL (out of range or removed already). */
+int dht_sim_remove_node(dht_sim_t *sim, size_t i);
+
+/* Fills every routing table (of nodes not removed) from the global view of
+ * the network, as if
  * every node had learned the best node of each of its buckets: for each
  * node and bucket, up to k nodes that belong there. No message is sent. */
 int dht_sim_fill_tables(dht_sim_t *sim);

@@ -19,7 +19,7 @@
 
 typedef struct sim_node {
     dht_sim_t *sim;
-    dht_t *dht;
+    dht_t *dht; /* NULL once removed */
     uint32_t idx;
     uint8_t online;
     uint64_t wake_at; /* time of this node's pending timer event */
@@ -311,9 +311,23 @@ int dht_sim_node_addr(const dht_sim_t *sim, size_t i, dht_addr_t *out)
 
 int dht_sim_set_online(dht_sim_t *sim, size_t i, int online)
 {
-    if (i >= sim->n_nodes)
+    if (i >= sim->n_nodes || sim->nodes[i]->dht == NULL)
         return DHT_EINVAL;
     sim->nodes[i]->online = (uint8_t)(online != 0);
+    return 0;
+}
+
+int dht_sim_remove_node(dht_sim_t *sim, size_t i)
+{
+    sim_node_t *node;
+
+    if (i >= sim->n_nodes || sim->nodes[i]->dht == NULL)
+        return DHT_EINVAL;
+    node = sim->nodes[i];
+    node->online = 0;
+    dht_free(node->dht); /* its operations complete with DHT_ECANCELED here */
+    node->dht = NULL;
+    node->wake_at = UINT64_MAX;
     return 0;
 }
 
@@ -328,7 +342,7 @@ static void run_event(dht_sim_t *sim, sim_event_t *ev)
 
     sim->st.events++;
     if (ev->kind == EV_TIMER) {
-        if (ev->time != node->wake_at)
+        if (ev->time != node->wake_at || node->dht == NULL)
             return; /* superseded by an earlier wake-up */
         node->wake_at = UINT64_MAX;
         schedule(node, dht_periodic(node->dht, sim->now));
@@ -382,36 +396,23 @@ static int cmp_ref(const void *a, const void *b)
     return dht_id_cmp(&((const id_ref_t *)a)->id, &((const id_ref_t *)b)->id);
 }
 
-/* First position in sorted refs whose id is >= id. */
-static size_t lower(const id_ref_t *refs, size_t n, const dht_id_t *id)
+static int id_bit(const dht_id_t *id, unsigned b)
 {
-    size_t lo = 0, hi = n;
-
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (dht_id_cmp(&refs[mid].id, id) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return (id->b[b / 8] >> (7 - b % 8)) & 1;
 }
 
-/* The range [lo, hi) of refs whose first `bits` bits equal those of p. */
-static void prefix_range(const id_ref_t *refs, size_t n, const dht_id_t *p, unsigned bits,
-                         size_t *lo, size_t *hi)
+/* In sorted refs[lo, hi), all sharing their first b bits: the first
+ * position whose bit b is 1. Costs only bit tests, no id comparisons. */
+static size_t split_at_bit(const id_ref_t *refs, size_t lo, size_t hi, unsigned b)
 {
-    dht_id_t low = *p, high = *p;
-
-    for (unsigned b = bits; b < DHT_ID_LEN * 8; b++) {
-        uint8_t mask = (uint8_t)(0x80 >> (b % 8));
-        low.b[b / 8] &= (uint8_t)~mask;
-        high.b[b / 8] |= mask;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (id_bit(&refs[mid].id, b))
+            hi = mid;
+        else
+            lo = mid + 1;
     }
-    *lo = lower(refs, n, &low);
-    *hi = lower(refs, n, &high);
-    if (*hi < n && dht_id_cmp(&refs[*hi].id, &high) == 0)
-        (*hi)++;
+    return lo;
 }
 
 /* Inserts into node u up to k random members of refs[lo, hi). */
@@ -440,27 +441,38 @@ static void insert_sample(dht_sim_t *sim, sim_node_t *u, const id_ref_t *refs, s
 int dht_sim_fill_tables(dht_sim_t *sim)
 {
     id_ref_t *refs = malloc((sim->n_nodes ? sim->n_nodes : 1) * sizeof(*refs));
+    size_t n = 0;
 
     if (refs == NULL)
         return DHT_ENOMEM;
     for (size_t i = 0; i < sim->n_nodes; i++) {
-        refs[i].id = *dht_self(sim->nodes[i]->dht);
-        refs[i].idx = (uint32_t)i;
+        if (sim->nodes[i]->dht == NULL)
+            continue;
+        refs[n].id = *dht_self(sim->nodes[i]->dht);
+        refs[n].idx = (uint32_t)i;
+        n++;
     }
-    qsort(refs, sim->n_nodes, sizeof(*refs), cmp_ref);
+    qsort(refs, n, sizeof(*refs), cmp_ref);
     for (size_t i = 0; i < sim->n_nodes; i++) {
         sim_node_t *u = sim->nodes[i];
-        const dht_id_t *self = dht_self(u->dht);
+        const dht_id_t *self;
+        if (u->dht == NULL)
+            continue;
+        size_t lo = 0, hi = n; /* the nodes sharing d bits with u */
+        self = dht_self(u->dht);
         for (unsigned d = 0; d < DHT_ID_LEN * 8; d++) {
-            dht_id_t p = *self;
-            size_t lo, hi;
+            size_t m = split_at_bit(refs, lo, hi, d);
             /* Nodes that share d bits and differ at bit d: bucket d. */
-            p.b[d / 8] ^= (uint8_t)(0x80 >> (d % 8));
-            prefix_range(refs, sim->n_nodes, &p, d + 1, &lo, &hi);
-            if (hi > lo)
-                insert_sample(sim, u, refs, lo, hi);
+            if (id_bit(self, d)) {
+                if (m > lo)
+                    insert_sample(sim, u, refs, lo, m);
+                lo = m;
+            } else {
+                if (hi > m)
+                    insert_sample(sim, u, refs, m, hi);
+                hi = m;
+            }
             /* Stop once no other node shares d + 1 bits with u. */
-            prefix_range(refs, sim->n_nodes, self, d + 1, &lo, &hi);
             if (hi - lo <= 1)
                 break;
         }

@@ -1,9 +1,127 @@
 /*
  * emofs sim: simulates a large network running the real libdht code on a
  * virtual clock (libdht's simulator shell) and reports what it measured.
+ *
+ * The library API below is what `emofs sim` runs; tests call it directly.
+ *
+ *   emofs_sim_opts_t o;
+ *   emofs_sim_result_t r;
+ *   emofs_sim_opts_init(&o);
+ *   o.nodes = 2000;
+ *   if (emofs_sim_run(&o, &r, csv, NULL) == 0)
+ *       emofs_sim_print(&o, &r, stdout, 0);
+ *   emofs_sim_result_free(&r);
+ *
+ * Every random choice comes from o.seed: the same options give the same
+ * per-lookup CSV and the same series, byte for byte. Wall-clock figures
+ * (build time, lookups per second) and memory exist only in the result and
+ * the summary.
  */
 #ifndef EMOFS_SIM_H
 #define EMOFS_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum emofs_sim_init {
+    EMOFS_SIM_INIT_FAST = 0, /* routing tables filled from the global view */
+    EMOFS_SIM_INIT_JOIN = 1, /* every node joins through node 0 over the network */
+} emofs_sim_init_t;
+
+/* What to simulate. Fill with emofs_sim_opts_init(), then change fields. */
+typedef struct emofs_sim_opts {
+    unsigned nodes;         /* network size, >= 2; 1000 */
+    unsigned k;             /* bucket size and replication, 1..32; 20 */
+    unsigned alpha;         /* lookup parallelism, 1..16; 3 */
+    unsigned retries;       /* resends of an unanswered request, 0..5; 2 */
+    double loss;            /* share of datagrams lost, 0..1; 0 */
+    unsigned delay_min_ms;  /* one-way delay, uniform in [min, max]; 5..50 */
+    unsigned delay_max_ms;  /*   "   */
+    unsigned lookups;       /* lookups: random node, random target; 1000 */
+    unsigned values;        /* values put (random node) then got (another); 100 */
+    unsigned value_size;    /* bytes per value; 100 */
+    unsigned batch;         /* lookups / puts / gets in flight at once; 1000 */
+    unsigned join_wave;     /* --init join: nodes joining at once; 0 = auto */
+    emofs_sim_init_t init;  /* fast */
+    uint64_t seed;          /* 1 */
+    double churn;           /* share of nodes replaced per virtual minute; 0 */
+    unsigned duration_s;    /* churn phase, virtual seconds; 0 = none */
+    unsigned sample_s;      /* churn: seconds between samples; 0 = duration / 20 */
+    unsigned republish_s;   /* churn: publishers re-put every this many s; 0 = never */
+    unsigned probe_lookups; /* churn: lookups per sample; 100 */
+} emofs_sim_opts_t;
+
+/* One sample of the churn phase. */
+typedef struct emofs_sim_sample {
+    double t_s;            /* virtual seconds since the churn phase began */
+    unsigned online;       /* nodes on the network */
+    unsigned replaced;     /* nodes replaced so far */
+    unsigned values_found; /* values a get from a random node found */
+    unsigned values_total;
+    unsigned lookups_ok; /* probe lookups that found the true closest node */
+    unsigned lookups_total;
+} emofs_sim_sample_t;
+
+/* What a run measured. */
+typedef struct emofs_sim_result {
+    unsigned nodes;
+    double build_wall_s;    /* wall time to build the network */
+    double build_virtual_s; /* virtual time the build took (join) */
+    unsigned join_failures; /* joins that failed even after retrying */
+    double lookup_wall_s;   /* wall time of the lookup phase */
+    double lookups_per_s;   /* lookups / lookup_wall_s */
+    unsigned lookups;
+    unsigned hops_p50, hops_p95, hops_max;
+    double hops_mean;
+    double datagrams_per_lookup; /* requests sent (retries included) + replies received */
+    double requests_per_lookup;  /* requests sent, retries included */
+    uint64_t latency_p50_ms, latency_p99_ms; /* virtual */
+    unsigned lookups_ok;                     /* found the true closest node */
+    unsigned lookups_exact;                  /* found exactly the true k closest nodes */
+    unsigned values;
+    unsigned puts_ok; /* puts stored on at least one node */
+    unsigned gets_ok; /* gets that returned the value put */
+    uint64_t datagrams_sent, datagrams_lost;
+    double mem_per_node_kib;     /* resident memory added by the network / nodes */
+    size_t peak_rss_kib;         /* the process's peak resident set */
+    emofs_sim_sample_t *samples; /* churn phase; malloc()ed */
+    size_t n_samples;
+    double total_wall_s;
+} emofs_sim_result_t;
+
+/* Fills o with the defaults above. */
+void emofs_sim_opts_init(emofs_sim_opts_t *o);
+
+/* Checks o. @return NULL if it is usable, else a static text naming the
+ * bad setting. */
+const char *emofs_sim_opts_check(const emofs_sim_opts_t *o);
+
+/* Builds the network, runs the lookups, then puts and gets the values,
+ * then (if o->duration_s) the churn phase. If csv is not NULL, writes a
+ * header and one row per lookup to it; if series is not NULL and there is
+ * a churn phase, a header and one row per sample. Fills *r (zeroed first;
+ * release with emofs_sim_result_free()).
+ * @return 0, or a negative libdht code (DHT_EINVAL for options that
+ *         emofs_sim_opts_check() rejects, DHT_ENOMEM). */
+int emofs_sim_run(const emofs_sim_opts_t *o, emofs_sim_result_t *r, FILE *csv, FILE *series);
+
+/* Frees what *r holds. Accepts a zeroed result. */
+void emofs_sim_result_free(emofs_sim_result_t *r);
+
+/* Prints the summary of r (run with o) to f: text for people, or one JSON
+ * object if json is nonzero. */
+void emofs_sim_print(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, FILE *f, int json);
+
+/* Parses the options of `emofs sim` (argv[0] == "sim") into *o and the
+ * output settings. *csv_path and *series_path are set to argv strings or
+ * NULL; *json and *help to 0/1.
+ * @return 0, or -1 after printing one line naming the problem to err. */
+int emofs_sim_parse(int argc, char **argv, emofs_sim_opts_t *o, const char **csv_path,
+                    const char **series_path, int *json, int *help, FILE *err);
+
+/* Prints the help of `emofs sim` to f. */
+void emofs_sim_usage(FILE *f);
 
 /* Runs `emofs sim` with argv[0] == "sim". Prints the summary on stdout,
  * errors on stderr. @return the process exit code (0 ok, 2 usage error,

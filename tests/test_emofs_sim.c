@@ -1,0 +1,276 @@
+/*
+ * emofs sim through its library API (tool/sim.h): a seed replays byte for
+ * byte, a lossless network finds the true k closest nodes in every lookup,
+ * values survive 10% loss, hops grow with log N, churn and republishing
+ * behave, and the command line rejects bad flags with exit code 2.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tool/sim.h"
+
+/* Runs o, returning the lookup CSV and the churn series as strings. */
+static void run_capture(const emofs_sim_opts_t *o, emofs_sim_result_t *r, char **csv, char **series)
+{
+    size_t csv_len = 0, series_len = 0;
+    FILE *fc = open_memstream(csv, &csv_len);
+    FILE *fs = open_memstream(series, &series_len);
+
+    assert_non_null(fc);
+    assert_non_null(fs);
+    assert_int_equal(emofs_sim_run(o, r, fc, fs), 0);
+    fclose(fc);
+    fclose(fs);
+}
+
+static void test_same_seed_same_csv(void **state)
+{
+    emofs_sim_opts_t o;
+    emofs_sim_result_t a, b, c;
+    char *csv_a, *csv_b, *csv_c, *ser_a, *ser_b, *ser_c;
+
+    (void)state;
+    emofs_sim_opts_init(&o);
+    o.nodes = 300;
+    o.init = EMOFS_SIM_INIT_JOIN;
+    o.loss = 0.1;
+    o.delay_min_ms = 10;
+    o.delay_max_ms = 100;
+    o.lookups = 200;
+    o.values = 30;
+    o.churn = 0.2;
+    o.duration_s = 120;
+    o.sample_s = 60;
+    o.republish_s = 60;
+    o.probe_lookups = 20;
+    o.seed = 7;
+    run_capture(&o, &a, &csv_a, &ser_a);
+    run_capture(&o, &b, &csv_b, &ser_b);
+    o.seed = 8;
+    run_capture(&o, &c, &csv_c, &ser_c);
+    assert_true(strlen(csv_a) > 200 * 60);
+    assert_string_equal(csv_a, csv_b);
+    assert_string_equal(ser_a, ser_b);
+    assert_string_not_equal(csv_a, csv_c);
+    assert_int_equal(a.n_samples, 3);
+    assert_true(a.datagrams_lost > 0);
+    assert_int_equal(a.datagrams_sent, b.datagrams_sent);
+    free(csv_a);
+    free(csv_b);
+    free(csv_c);
+    free(ser_a);
+    free(ser_b);
+    free(ser_c);
+    emofs_sim_result_free(&a);
+    emofs_sim_result_free(&b);
+    emofs_sim_result_free(&c);
+}
+
+/* No loss, 2,000 nodes: with tables from the global view every lookup
+ * returns exactly the true k closest. Tables the nodes built by joining
+ * (waves of 100 at once, no refresh yet) miss a few nodes: 96-100% of
+ * lookups are exact, depending on the seed. */
+static void check_exact(emofs_sim_init_t init)
+{
+    emofs_sim_opts_t o;
+    emofs_sim_result_t r;
+
+    emofs_sim_opts_init(&o);
+    o.nodes = 2000;
+    o.init = init;
+    o.lookups = 500;
+    o.values = 50;
+    assert_int_equal(emofs_sim_run(&o, &r, NULL, NULL), 0);
+    assert_int_equal(r.lookups, 500);
+    if (init == EMOFS_SIM_INIT_FAST) {
+        assert_int_equal(r.lookups_ok, 500);
+        assert_int_equal(r.lookups_exact, 500);
+    } else {
+        assert_true(r.lookups_exact >= 485);
+    }
+    assert_int_equal(r.gets_ok, 50);
+    assert_int_equal(r.datagrams_lost, 0);
+    assert_true(r.hops_p50 >= 1 && r.hops_max < 20);
+    assert_true(r.latency_p50_ms > 0);
+    emofs_sim_result_free(&r);
+}
+
+static void test_lossless_finds_true_k_closest(void **state)
+{
+    (void)state;
+    check_exact(EMOFS_SIM_INIT_FAST);
+    check_exact(EMOFS_SIM_INIT_JOIN);
+}
+
+static void test_values_survive_loss(void **state)
+{
+    emofs_sim_opts_t o;
+    emofs_sim_result_t r;
+
+    (void)state;
+    emofs_sim_opts_init(&o);
+    o.nodes = 1000;
+    o.loss = 0.10;
+    o.delay_min_ms = 10;
+    o.delay_max_ms = 120;
+    o.lookups = 100;
+    o.values = 300;
+    assert_int_equal(emofs_sim_run(&o, &r, NULL, NULL), 0);
+    assert_int_equal(r.puts_ok, 300);
+    assert_int_equal(r.gets_ok, 300);
+    /* The loss was real: about a tenth of all datagrams. */
+    assert_true(r.datagrams_lost * 100 > r.datagrams_sent * 8);
+    assert_true(r.datagrams_lost * 100 < r.datagrams_sent * 12);
+    emofs_sim_result_free(&r);
+}
+
+static double mean_hops(unsigned nodes)
+{
+    emofs_sim_opts_t o;
+    emofs_sim_result_t r;
+    double h;
+
+    emofs_sim_opts_init(&o);
+    o.nodes = nodes;
+    o.lookups = 1000;
+    o.values = 0;
+    assert_int_equal(emofs_sim_run(&o, &r, NULL, NULL), 0);
+    assert_int_equal(r.lookups_exact, 1000);
+    h = r.hops_mean;
+    emofs_sim_result_free(&r);
+    return h;
+}
+
+/* Eight times the nodes is three more bits of id to resolve: hops grow,
+ * by a fraction of a hop per doubling, nothing like eight times. */
+static void test_hops_grow_with_log_n(void **state)
+{
+    double h1 = mean_hops(1000), h8 = mean_hops(8000);
+    double per_doubling = (h8 - h1) / 3.0;
+
+    (void)state;
+    print_message("mean hops: %.2f at 1,000 nodes, %.2f at 8,000\n", h1, h8);
+    assert_true(h1 >= 1.0);
+    assert_true(per_doubling > 0.05);
+    assert_true(per_doubling < 1.0);
+}
+
+/* Under heavy churn values decay without republishing and survive with
+ * it; the network keeps its size. */
+static void test_churn_and_republish(void **state)
+{
+    emofs_sim_opts_t o;
+    emofs_sim_result_t plain, repub;
+    const emofs_sim_sample_t *p_last, *r_last;
+
+    (void)state;
+    emofs_sim_opts_init(&o);
+    o.nodes = 500;
+    o.lookups = 50;
+    o.values = 50;
+    o.churn = 0.3;
+    o.duration_s = 900;
+    o.sample_s = 300;
+    o.probe_lookups = 50;
+    assert_int_equal(emofs_sim_run(&o, &plain, NULL, NULL), 0);
+    o.republish_s = 120;
+    assert_int_equal(emofs_sim_run(&o, &repub, NULL, NULL), 0);
+    assert_int_equal(plain.n_samples, 4);
+    p_last = &plain.samples[plain.n_samples - 1];
+    r_last = &repub.samples[repub.n_samples - 1];
+    print_message("after %.0f s: %u/50 values without republishing, %u/50 with\n", p_last->t_s,
+                  p_last->values_found, r_last->values_found);
+    assert_int_equal(plain.samples[0].values_found, 50);
+    assert_true(p_last->replaced >= 2000);
+    assert_true(p_last->online >= 480);
+    assert_true(p_last->values_found < 25);
+    assert_true(r_last->values_found >= 45);
+    assert_true(r_last->lookups_ok >= 45);
+    emofs_sim_result_free(&plain);
+    emofs_sim_result_free(&repub);
+}
+
+static int parse(const char *line, emofs_sim_opts_t *o)
+{
+    char buf[256], *argv[32];
+    int argc = 0, json, help;
+    const char *csv, *series;
+    FILE *devnull = fopen("/dev/null", "w");
+    int rc;
+
+    snprintf(buf, sizeof(buf), "%s", line);
+    for (char *t = strtok(buf, " "); t != NULL && argc < 31; t = strtok(NULL, " "))
+        argv[argc++] = t;
+    argv[argc] = NULL;
+    emofs_sim_opts_init(o);
+    rc = emofs_sim_parse(argc, argv, o, &csv, &series, &json, &help, devnull);
+    fclose(devnull);
+    return rc;
+}
+
+static void test_command_line(void **state)
+{
+    emofs_sim_opts_t o;
+    char *bad[] = {"sim", "--nodes", "1", NULL};
+
+    (void)state;
+    assert_int_equal(parse("sim --nodes 5000 --k=16 --alpha 4 --loss 0.05 --delay 20-80 "
+                           "--init join --seed 9 --lookups 10 --values 3 --churn 0.1 "
+                           "--duration 60 --republish 30",
+                           &o),
+                     0);
+    assert_int_equal(o.nodes, 5000);
+    assert_int_equal(o.k, 16);
+    assert_int_equal(o.alpha, 4);
+    assert_true(o.loss > 0.049 && o.loss < 0.051);
+    assert_int_equal(o.delay_min_ms, 20);
+    assert_int_equal(o.delay_max_ms, 80);
+    assert_int_equal(o.init, EMOFS_SIM_INIT_JOIN);
+    assert_int_equal(o.seed, 9);
+    assert_int_equal(o.duration_s, 60);
+    assert_int_equal(o.republish_s, 30);
+    assert_int_equal(parse("sim --nodes", &o), -1);
+    assert_int_equal(parse("sim --nodes 10x", &o), -1);
+    assert_int_equal(parse("sim --nodes -5", &o), -1);
+    assert_int_equal(parse("sim --k 33", &o), -1);
+    assert_int_equal(parse("sim --loss 1.5", &o), -1);
+    assert_int_equal(parse("sim --delay 50-5", &o), -1);
+    assert_int_equal(parse("sim --init slow", &o), -1);
+    assert_int_equal(parse("sim --churn 0.1", &o), -1); /* without --duration */
+    assert_int_equal(parse("sim --frobnicate", &o), -1);
+    /* The command: one line on stderr, exit code 2 (stderr muted here). */
+    {
+        int saved = dup(2);
+        FILE *null = freopen("/dev/null", "w", stderr);
+        int rc = emofs_sim_main(3, bad);
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        (void)null;
+        assert_int_equal(rc, 2);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_seed_same_csv),
+        cmocka_unit_test(test_lossless_finds_true_k_closest),
+        cmocka_unit_test(test_values_survive_loss),
+        cmocka_unit_test(test_hops_grow_with_log_n),
+        cmocka_unit_test(test_churn_and_republish),
+        cmocka_unit_test(test_command_line),
+    };
+
+    alarm(600);
+    return cmocka_run_group_tests_name("emofs_sim", tests, NULL, NULL);
+}

@@ -1,0 +1,141 @@
+/*
+ * emofs sim: the summary, as text for people or as one JSON object, and
+ * the process figures it quotes (wall clock, resident memory).
+ */
+#include "tool/sim_internal.h"
+
+#include <stdio.h>
+#include <sys/resource.h>
+#include <time.h>
+
+size_t sim_rss_anon_kib(void)
+{
+    char line[256];
+    long kib = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "RssAnon: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib > 0 ? (size_t)kib : 0;
+}
+
+size_t sim_peak_rss_kib(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return ru.ru_maxrss > 0 ? (size_t)ru.ru_maxrss : 0;
+}
+
+double sim_wall_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double pct(double part, double whole)
+{
+    return whole > 0 ? 100.0 * part / whole : 0.0;
+}
+
+static const char *init_name(emofs_sim_init_t init)
+{
+    return init == EMOFS_SIM_INIT_JOIN ? "join" : "fast";
+}
+
+static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, FILE *f)
+{
+    double dg = r->datagrams_per_lookup, rq = r->requests_per_lookup;
+
+    fprintf(
+        f, "emofs sim: %u nodes, k %u, alpha %u, init %s, loss %.1f%%, delay %u-%u ms, seed %llu\n",
+        r->nodes, o->k, o->alpha, init_name(o->init), 100.0 * o->loss, o->delay_min_ms,
+        o->delay_max_ms, (unsigned long long)o->seed);
+    fprintf(f, "  build        %.3f s wall, %.1f s virtual", r->build_wall_s, r->build_virtual_s);
+    if (o->init == EMOFS_SIM_INIT_JOIN)
+        fprintf(f, ", %u joins failed", r->join_failures);
+    fprintf(f, "\n  memory       %.1f KiB per node (peak RSS %.0f MiB)\n", r->mem_per_node_kib,
+            (double)r->peak_rss_kib / 1024.0);
+    fprintf(f, "  lookups      %u in %.3f s wall: %.0f lookups/s\n", r->lookups, r->lookup_wall_s,
+            r->lookups_per_s);
+    fprintf(f, "  hops         p50 %u, p95 %u, max %u (mean %.2f)\n", r->hops_p50, r->hops_p95,
+            r->hops_max, r->hops_mean);
+    fprintf(f, "  datagrams    %.1f per lookup (%.1f requests, %.1f replies)\n", dg, rq, dg - rq);
+    fprintf(f, "  latency      p50 %llu ms, p99 %llu ms (virtual)\n",
+            (unsigned long long)r->latency_p50_ms, (unsigned long long)r->latency_p99_ms);
+    fprintf(f, "  success      %.2f%% (%u/%u found the node closest to the target)\n",
+            pct(r->lookups_ok, r->lookups), r->lookups_ok, r->lookups);
+    fprintf(f, "  accuracy     %.2f%% (%u/%u found exactly the true %u closest)\n",
+            pct(r->lookups_exact, r->lookups), r->lookups_exact, r->lookups, o->k);
+    fprintf(f, "  values       %u put, %u stored, %u got: %.2f%%\n", r->values, r->puts_ok,
+            r->gets_ok, pct(r->gets_ok, r->values));
+    fprintf(f, "  network      %llu datagrams sent, %llu lost (%.2f%%)\n",
+            (unsigned long long)r->datagrams_sent, (unsigned long long)r->datagrams_lost,
+            pct((double)r->datagrams_lost, (double)r->datagrams_sent));
+    if (r->n_samples > 0) {
+        fprintf(f, "  churn        %.0f%% of nodes per minute for %u s, republish %s",
+                100.0 * o->churn, o->duration_s, o->republish_s ? "every " : "never");
+        if (o->republish_s)
+            fprintf(f, "%u s", o->republish_s);
+        fprintf(f, "\n      t_s  online  replaced  values_found  lookup_success\n");
+        for (size_t i = 0; i < r->n_samples; i++) {
+            const emofs_sim_sample_t *s = &r->samples[i];
+            fprintf(f, "  %7.0f  %6u  %8u  %6.2f%% %4u  %6.2f%%\n", s->t_s, s->online, s->replaced,
+                    pct(s->values_found, s->values_total), s->values_found,
+                    pct(s->lookups_ok, s->lookups_total));
+        }
+    }
+    fprintf(f, "  total        %.2f s wall\n", r->total_wall_s);
+}
+
+static void print_json(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, FILE *f)
+{
+    fprintf(f, "{\"nodes\":%u,\"k\":%u,\"alpha\":%u,\"init\":\"%s\",\"loss\":%g,", r->nodes, o->k,
+            o->alpha, init_name(o->init), o->loss);
+    fprintf(f, "\"delay_min_ms\":%u,\"delay_max_ms\":%u,\"seed\":%llu,", o->delay_min_ms,
+            o->delay_max_ms, (unsigned long long)o->seed);
+    fprintf(f, "\"build_wall_s\":%.4f,\"build_virtual_s\":%.3f,\"join_failures\":%u,",
+            r->build_wall_s, r->build_virtual_s, r->join_failures);
+    fprintf(f, "\"mem_per_node_kib\":%.2f,\"peak_rss_kib\":%zu,", r->mem_per_node_kib,
+            r->peak_rss_kib);
+    fprintf(f, "\"lookups\":%u,\"lookup_wall_s\":%.4f,\"lookups_per_s\":%.1f,", r->lookups,
+            r->lookup_wall_s, r->lookups_per_s);
+    fprintf(f, "\"hops_p50\":%u,\"hops_p95\":%u,\"hops_max\":%u,\"hops_mean\":%.4f,", r->hops_p50,
+            r->hops_p95, r->hops_max, r->hops_mean);
+    fprintf(f, "\"datagrams_per_lookup\":%.3f,\"requests_per_lookup\":%.3f,",
+            r->datagrams_per_lookup, r->requests_per_lookup);
+    fprintf(f, "\"latency_p50_ms\":%llu,\"latency_p99_ms\":%llu,",
+            (unsigned long long)r->latency_p50_ms, (unsigned long long)r->latency_p99_ms);
+    fprintf(f, "\"success_rate\":%.6f,\"accuracy\":%.6f,", pct(r->lookups_ok, r->lookups) / 100,
+            pct(r->lookups_exact, r->lookups) / 100);
+    fprintf(f, "\"values\":%u,\"puts_ok\":%u,\"gets_ok\":%u,\"get_success_rate\":%.6f,", r->values,
+            r->puts_ok, r->gets_ok, pct(r->gets_ok, r->values) / 100);
+    fprintf(f, "\"datagrams_sent\":%llu,\"datagrams_lost\":%llu,",
+            (unsigned long long)r->datagrams_sent, (unsigned long long)r->datagrams_lost);
+    fprintf(f, "\"churn\":%g,\"duration_s\":%u,\"republish_s\":%u,\"samples\":[", o->churn,
+            o->duration_s, o->republish_s);
+    for (size_t i = 0; i < r->n_samples; i++) {
+        const emofs_sim_sample_t *s = &r->samples[i];
+        fprintf(f,
+                "%s{\"t_s\":%.0f,\"online\":%u,\"replaced\":%u,\"values_found\":%u,"
+                "\"values_total\":%u,\"lookups_ok\":%u,\"lookups_total\":%u}",
+                i ? "," : "", s->t_s, s->online, s->replaced, s->values_found, s->values_total,
+                s->lookups_ok, s->lookups_total);
+    }
+    fprintf(f, "],\"total_wall_s\":%.4f}\n", r->total_wall_s);
+}
+
+void emofs_sim_print(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, FILE *f, int json)
+{
+    if (json)
+        print_json(o, r, f);
+    else
+        print_text(o, r, f);
+}
