@@ -140,10 +140,11 @@ fuzz:
 bench: lib examples $(BENCH_BIN)
 	@echo "== bench_dht"; $(BUILD)/bench/bench_dht $(BUILD)/examples/dht_node
 	@echo "== bench_sim"; $(BUILD)/bench/bench_sim
+	@echo "== bench_files"; EMOFS=$(BUILD)/emofs bash tests/bench/bench_files.sh
 	@echo "== bench_filestore"; $(BUILD)/bench/bench_filestore
 
-run-demo: examples
-	$(BUILD)/examples/dht_demo
+run-demo: $(BUILD)/emofs
+	@EMOFS=$(BUILD)/emofs bash tool/demo.sh
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -159,7 +160,7 @@ clean:
 help:
 	@echo "make deps     install the Debian packages the build needs (root or sudo)"
 	@echo "make          build libdht (static, shared, libdht.pc) and the examples"
-	@echo "make demo     start 20 libdht nodes on 127.0.0.1, put and get a value"
+	@echo "make demo     8 emofs daemons on 127.0.0.1: put a file through one, get it through another"
 	@echo "make test     build and run every test, and replay the fuzz corpora"
 	@echo "make check    the tests under AddressSanitizer and UndefinedBehaviorSanitizer"
 	@echo "make fuzz     fuzz each target for FUZZ_SECONDS (default 60) with libFuzzer"

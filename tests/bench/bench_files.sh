@@ -1,0 +1,80 @@
+#!/bin/bash
+# make bench, files: put of a 1 GiB random and a 1 GiB compressible file
+# into a local node (no peers), against `openssl dgst -sha256` of the same
+# file; get of the random file through 8 daemons on 127.0.0.1, against
+# `cat` of the same file. Every reference is measured in the same run.
+# BENCH_MIB sets the file size (default 1024).
+set -euo pipefail
+
+EMOFS=$(realpath "${EMOFS:-build/emofs}")
+MIB=${BENCH_MIB:-1024}
+T=$(mktemp -d /var/tmp/emofs-bench.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+secs() { # secs command...: wall seconds of the command, output discarded
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$@" >/dev/null 2>&1
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+rate() { awk -v m="$MIB" -v t="$1" 'BEGIN { printf "%.1f", m / t }'; }
+ratio() { awk -v r="$1" -v t="$2" 'BEGIN { printf "%.2f", r / t }'; }
+
+echo "== making ${MIB} MiB files (random; compressible: log-like text)"
+head -c $((MIB << 20)) /dev/urandom >"$T/random.bin"
+i=0
+while :; do
+    printf '%s host-%d GET /files/%d?user=%d 200 %d bytes in %d ms\n' \
+        "2026-11-21T10:$((i % 60)):00Z" $((i % 17)) $((i * 7919 % 100000)) $((i % 313)) \
+        $((i * 31 % 65536)) $((i % 97))
+    i=$((i + 1))
+    [ $i -ge 20000 ] && break
+done >"$T/seed.txt"
+while [ "$(stat -c %s "$T/seed.txt")" -lt $((MIB << 20)) ]; do
+    cat "$T/seed.txt" "$T/seed.txt" | awk -v s=$RANDOM '{ if (NR % 50 == 0) $4 = $4 s; print }' >"$T/seed2.txt"
+    mv "$T/seed2.txt" "$T/seed.txt"
+done
+head -c $((MIB << 20)) "$T/seed.txt" >"$T/text.bin"
+rm "$T/seed.txt"
+
+printf '%-34s %10s %10s %12s %8s\n' "operation" "seconds" "MiB/s" "reference" "ratio"
+for f in random text; do
+    cat "$T/$f.bin" >/dev/null
+    ref=$(secs openssl dgst -sha256 "$T/$f.bin")
+    rm -rf "$T/local"
+    t=$(secs "$EMOFS" put -q "$T/$f.bin" --data "$T/local")
+    printf '%-34s %10.2f %10s %12s %8s\n' "put $f, local node" "$t" "$(rate "$t")" \
+        "$(rate "$ref") sha" "$(ratio "$ref" "$t")"
+done
+
+echo "== 8 daemons on 127.0.0.1"
+start() {
+    local args=(daemon --listen 127.0.0.1:0 --data "$T/n$1")
+    [ -n "${2:-}" ] && args+=(--bootstrap "$2")
+    "$EMOFS" "${args[@]}" >"$T/n$1.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 1 100); do
+        grep -q "listening on" "$T/n$1.log" 2>/dev/null && break
+        sleep 0.05
+    done
+    sed -n 's/.*listening on \([^,]*\),.*/\1/p' "$T/n$1.log"
+}
+FIRST=$(start 1)
+for i in 2 3 4 5 6 7 8; do start $i "$FIRST" >/dev/null; done
+sleep 0.5
+t=$(secs "$EMOFS" put -q "$T/random.bin" --data "$T/n1")
+KEY=$("$EMOFS" ls --data "$T/n1" | tail -1 | cut -c1-64)
+printf '%-34s %10.2f %10s\n' "put random, 8 nodes (7 replicas)" "$t" "$(rate "$t")"
+cat "$T/random.bin" >/dev/null
+ref=$(secs cat "$T/random.bin")
+t=$(secs "$EMOFS" get -q "$KEY" -o "$T/got.bin" --data "$T/n5")
+cmp -s "$T/random.bin" "$T/got.bin" || { echo "get returned other bytes"; exit 1; }
+printf '%-34s %10.2f %10s %12s %8s\n' "get random, 8 nodes" "$t" "$(rate "$t")" \
+    "$(rate "$ref") cat" "$(ratio "$ref" "$t")"
