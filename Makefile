@@ -137,11 +137,25 @@ fuzz:
 	        tests/fuzz/corpus/$$f; \
 	done
 
-bench: lib examples $(BENCH_BIN)
+# emofs sim figures: peak RSS from /usr/bin/time when it is installed
+# (the summary also prints getrusage's peak and the memory per node).
+SIM_TIME := $(shell test -x /usr/bin/time && echo '/usr/bin/time -f "  /usr/bin/time: peak RSS %M KiB, %e s wall"')
+SIM_BENCH := --lookups 10000 --values 1000 --k 20 --alpha 3
+
+bench: lib examples $(BENCH_BIN) $(BUILD)/emofs
 	@echo "== bench_dht"; $(BUILD)/bench/bench_dht $(BUILD)/examples/dht_node
 	@echo "== bench_sim"; $(BUILD)/bench/bench_sim
 	@echo "== bench_files"; EMOFS=$(BUILD)/emofs bash tests/bench/bench_files.sh
 	@echo "== bench_filestore"; $(BUILD)/bench/bench_filestore
+	@echo "== emofs sim at py-dht's sizes (py-dht initialises them in 0.52 s, 1.55 s, 5.62 s)"; \
+	for n in 500 1000 2000; do $(BUILD)/emofs sim --nodes $$n --lookups 1000 --values 100 | \
+	    grep -E '^emofs|build|lookups  |requests'; done
+	@echo "== emofs sim: 10,000 nodes, fast init"; $(SIM_TIME) $(BUILD)/emofs sim --nodes 10000 $(SIM_BENCH) --init fast
+	@echo "== emofs sim: 10,000 nodes, every node joins"; $(SIM_TIME) $(BUILD)/emofs sim --nodes 10000 $(SIM_BENCH) --init join
+	@echo "== emofs sim: 100,000 nodes, fast init"; $(SIM_TIME) $(BUILD)/emofs sim --nodes 100000 $(SIM_BENCH) --init fast
+	@echo "== emofs sim: 100,000 nodes, every node joins"; $(SIM_TIME) $(BUILD)/emofs sim --nodes 100000 $(SIM_BENCH) --init join
+	@echo "== emofs sim: 250,000 nodes, fast init (about the most that fits in 8 GiB)"; \
+	$(SIM_TIME) $(BUILD)/emofs sim --nodes 250000 $(SIM_BENCH) --init fast
 
 run-demo: $(BUILD)/emofs
 	@EMOFS=$(BUILD)/emofs bash tool/demo.sh
