@@ -270,8 +270,11 @@ void emofs_node_bootstrap(emofs_node_t *node, void (*cb)(int status, void *arg),
         uv_queue_work(node->loop, &w->work, nothing, after_nothing);
 }
 
-void emofs_node_close(emofs_node_t *node)
+static void close_now(uv_work_t *w, int status)
 {
+    emofs_node_t *node = w->data;
+
+    (void)status;
     if (node->uv != NULL)
         dht_uv_close(node->uv, NULL, NULL);
     node->uv = NULL;
@@ -283,6 +286,18 @@ void emofs_node_close(emofs_node_t *node)
     node->lock_fd = -1;
     free(node->dir);
     node->dir = NULL;
+}
+
+void emofs_node_close(emofs_node_t *node)
+{
+    if (node->closing)
+        return;
+    node->closing = 1;
+    /* Not now: we may be inside one of the node's callbacks, and libdht
+     * must not be freed from there. */
+    node->close_work.data = node;
+    if (uv_queue_work(node->loop, &node->close_work, nothing, close_now) != 0)
+        close_now(&node->close_work, 0);
 }
 
 int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], uint64_t size,

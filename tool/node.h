@@ -43,6 +43,8 @@ typedef struct emofs_node {
     dht_addr_t bootstrap[EMOFS_MAX_BOOTSTRAP];
     size_t n_bootstrap;
     fs_ctx_t ctx; /* for fs_put/fs_get; need_peers set when bootstrap peers are given */
+    uv_work_t close_work;
+    int closing;
 } emofs_node_t;
 
 /* Creates the data directory if needed (mode 0700) and takes its lock.
@@ -62,8 +64,9 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
 void emofs_node_bootstrap(emofs_node_t *node, void (*cb)(int status, void *arg), void *arg);
 
 /* Closes the libdht node (operations in flight end with DHT_ECANCELED) and
- * the store, releases the lock. Call from the loop; the loop then ends once
- * other handles are closed. */
+ * the store, releases the lock: soon after, from the loop, so it may be
+ * called from inside the node's own callbacks. The loop then ends once
+ * other handles are closed; node must live until then. */
 void emofs_node_close(emofs_node_t *node);
 
 /* Appends a published file to DIR/published. @return 0 or FS_EIO. */
