@@ -42,7 +42,8 @@ typedef struct emofs_sim_opts {
     unsigned values;        /* values put (random node) then got (another); 100 */
     unsigned value_size;    /* bytes per value; 100 */
     unsigned batch;         /* lookups / puts / gets in flight at once; 1000 */
-    unsigned join_wave;     /* --init join: nodes joining at once; 0 = auto */
+    unsigned join_wave;     /* --init join: nodes joining at once; 100 */
+    unsigned settle_s;      /* virtual seconds the network runs idle after the build; 0 */
     emofs_sim_init_t init;  /* fast */
     uint64_t seed;          /* 1 */
     double churn;           /* share of nodes replaced per virtual minute; 0 */

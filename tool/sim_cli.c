@@ -26,7 +26,9 @@ void emofs_sim_usage(FILE *f)
                "  --delay MIN-MAX    one-way delay in ms, uniform per datagram (5-50)\n"
                "  --init fast|join   fast: routing tables from the global view; join: every\n"
                "                     node joins through node 0 with the real protocol (fast)\n"
-               "  --join-wave W      join: nodes joining at once (max(100, N/100))\n"
+               "  --join-wave W      join: nodes joining at once (100)\n"
+               "  --settle T         let the network run idle T virtual seconds after the\n"
+               "                     build: liveness pings, bucket refreshes (0)\n"
                "  --seed S           randomness of the whole run (1)\n"
                "workload:\n"
                "  --lookups M        lookups (1000)\n"
@@ -119,6 +121,7 @@ static const flag_t flags[] = {
     {"--delay", T_STR, 0, 0},
     {"--init", T_STR, 0, 0},
     {"--join-wave", T_UNS, 1, 1u << 24},
+    {"--settle", T_UNS, 0, 10000000},
     {"--seed", T_UNS, 0, UINT64_MAX},
     {"--lookups", T_UNS, 0, 100000000},
     {"--values", T_UNS, 0, 10000000},
@@ -161,6 +164,8 @@ static int set_flag(const flag_t *fl, const char *val, emofs_sim_opts_t *o, cons
         o->loss = d;
     else if (!strcmp(n, "--join-wave"))
         o->join_wave = (unsigned)u;
+    else if (!strcmp(n, "--settle"))
+        o->settle_s = (unsigned)u;
     else if (!strcmp(n, "--seed"))
         o->seed = u;
     else if (!strcmp(n, "--lookups"))

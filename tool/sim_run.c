@@ -26,6 +26,7 @@ void emofs_sim_opts_init(emofs_sim_opts_t *o)
     o->values = 100;
     o->value_size = 100;
     o->batch = 1000;
+    o->join_wave = 100;
     o->init = EMOFS_SIM_INIT_FAST;
     o->seed = 1;
     o->probe_lookups = 100;
@@ -261,7 +262,7 @@ static void on_joined(int status, void *arg)
 static int join_all(sim_ctx_t *c)
 {
     size_t n = c->o->nodes;
-    size_t wave = c->o->join_wave ? c->o->join_wave : (n / 100 > 100 ? n / 100 : 100);
+    size_t wave = c->o->join_wave ? c->o->join_wave : 100;
     join_slot_t *slots = calloc(wave, sizeof(*slots));
     dht_addr_t first;
 
@@ -388,9 +389,10 @@ static int build(sim_ctx_t *c)
     if (err)
         return err;
     c->n_online = o->nodes;
-    if (o->init == EMOFS_SIM_INIT_FAST)
-        return dht_sim_fill_tables(c->sim);
-    return join_all(c);
+    err = o->init == EMOFS_SIM_INIT_FAST ? dht_sim_fill_tables(c->sim) : join_all(c);
+    if (err == 0 && o->settle_s > 0) /* maintenance: pings, bucket refreshes */
+        dht_sim_run(c->sim, NULL, NULL, dht_sim_now(c->sim) + (uint64_t)o->settle_s * 1000);
+    return err;
 }
 
 static int run(sim_ctx_t *c, FILE *csv, FILE *series)
