@@ -32,8 +32,13 @@ echo "   node1 $FIRST (bootstrap node)"
 for i in $(seq 2 $N); do echo "   node$i $(start "$i" "$FIRST")"; done
 sleep 0.5
 
-echo "== making a 48 MiB sample file (text and random data)"
-for _ in $(seq 1 4000); do cat README.md; done | head -c $((16 << 20)) >"$T/sample.bin"
+echo "== making a 48 MiB sample file (16 MiB of text, 32 MiB of random data)"
+cp README.md "$T/sample.bin"
+while [ "$(stat -c %s "$T/sample.bin")" -lt $((16 << 20)) ]; do
+    cat "$T/sample.bin" "$T/sample.bin" >"$T/double.bin"
+    mv "$T/double.bin" "$T/sample.bin"
+done
+truncate -s $((16 << 20)) "$T/sample.bin"
 head -c $((32 << 20)) /dev/urandom >>"$T/sample.bin"
 
 echo "== emofs put sample.bin --data node3"
