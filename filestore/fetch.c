@@ -1,7 +1,5 @@
 #include "filestore/fetch.h"
 
-#include "filestore/chunk_codec.h"
-
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,43 +16,6 @@ typedef struct fetch {
     size_t local_len;
     unsigned tries;
 } fetch_t;
-
-int fs_from_dht(int dht_err)
-{
-    switch (dht_err) {
-    case DHT_OK:
-        return FS_OK;
-    case DHT_ENOTFOUND:
-        return FS_ENOENT;
-    case DHT_ENOPEERS:
-        return FS_ENOPEERS;
-    case DHT_ETIMEDOUT:
-        return FS_ETIMEDOUT;
-    case DHT_ECANCELED:
-    case DHT_ECLOSED:
-        return FS_ECANCELED;
-    case DHT_ENOMEM:
-        return FS_ENOMEM;
-    case DHT_ETOOBIG:
-        return FS_ETOOBIG;
-    case DHT_EBADVALUE:
-        return FS_EBADHASH;
-    case DHT_EBUSY:
-        return FS_EBUSY;
-    default:
-        return FS_EIO;
-    }
-}
-
-uint32_t fs_peer_count(const fs_ctx_t *ctx)
-{
-    dht_stats_t st;
-
-    if (ctx->dht == NULL)
-        return 0;
-    dht_get_stats(ctx->dht, 0, &st);
-    return (uint32_t)st.nodes;
-}
 
 static void finish(fetch_t *f, int status, const uint8_t *data, size_t len)
 {
@@ -151,24 +112,4 @@ int fs_fetch_blob(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], const int 
         return FS_ENOMEM;
     }
     return 0;
-}
-
-int fs_value_source(void *arg, const dht_id_t *key, uint8_t **data, size_t *len)
-{
-    fs_store_t *st = arg;
-
-    if (data == NULL)
-        return fs_store_has(st, key->b, len) ? 0 : -1;
-    return fs_store_get(st, key->b, data, len) == 0 ? 0 : -1;
-}
-
-void fs_ctx_init(fs_ctx_t *ctx)
-{
-    memset(ctx, 0, sizeof(*ctx));
-    ctx->max_in_flight = 32;
-    ctx->max_tries = 4;
-    fs_chunker_params_default(&ctx->chunking);
-    ctx->max_node_bytes = MF_NODE_DEFAULT;
-    ctx->level = FS_CODEC_LEVEL_DEFAULT;
-    ctx->ttl_s = 86400;
 }

@@ -6,7 +6,7 @@
 #ifndef EMOFS_FETCH_H
 #define EMOFS_FETCH_H
 
-#include "filestore/filestore.h"
+#include "filestore/ctx.h"
 
 /* data (owned by the callee, valid during the call) hashes to the key
  * asked for when status is 0. */
@@ -20,11 +20,5 @@ typedef void (*fs_fetch_cb)(int status, const uint8_t *data, size_t len, void *a
  * @return 0 or FS_ENOMEM. */
 int fs_fetch_blob(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], const int *abort_flag,
                   fs_fetch_cb cb, void *arg);
-
-/* @return the FS_* code for a DHT_* code. */
-int fs_from_dht(int dht_err);
-
-/* @return the number of nodes in the routing table of ctx's node. */
-uint32_t fs_peer_count(const fs_ctx_t *ctx);
 
 #endif /* EMOFS_FETCH_H */

@@ -9,6 +9,8 @@
 
 #include "manifests/manifest_int.h"
 
+#include "dht.h" /* keys are libdht ids: dht_id_to_hex, dht_id_from_hex */
+
 const uint8_t mf__sha256_empty[MF_KEY_LEN] = {
     0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
     0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
@@ -83,45 +85,21 @@ void mf_blobs_free(mf_blob_t *blobs, size_t n)
     free(blobs);
 }
 
+/* Keys are libdht ids: the same 32 bytes, the same text form. */
 void mf_key_to_hex(const uint8_t key[MF_KEY_LEN], char out[65])
 {
-    static const char digits[] = "0123456789abcdef";
+    dht_id_t id;
 
-    for (size_t i = 0; i < MF_KEY_LEN; i++) {
-        out[2 * i] = digits[key[i] >> 4];
-        out[2 * i + 1] = digits[key[i] & 15];
-    }
-    out[2 * MF_KEY_LEN] = '\0';
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    memcpy(id.b, key, MF_KEY_LEN);
+    dht_id_to_hex(&id, out);
 }
 
 int mf_key_from_hex(uint8_t key[MF_KEY_LEN], const char *hex)
 {
-    uint8_t tmp[MF_KEY_LEN];
+    dht_id_t id;
 
-    if (key == NULL || hex == NULL)
+    if (key == NULL || hex == NULL || dht_id_from_hex(&id, hex) != 0)
         return MF_EINVAL;
-    /* Reading stops at the first bad character, NUL included, so a short
-     * string is never read past its end. */
-    for (size_t i = 0; i < MF_KEY_LEN; i++) {
-        int hi = hexval(hex[2 * i]);
-        int lo = hi < 0 ? -1 : hexval(hex[2 * i + 1]);
-        if (lo < 0)
-            return MF_EINVAL;
-        tmp[i] = (uint8_t)(hi << 4 | lo);
-    }
-    if (hex[2 * MF_KEY_LEN] != '\0')
-        return MF_EINVAL;
-    memcpy(key, tmp, MF_KEY_LEN);
+    memcpy(key, id.b, MF_KEY_LEN);
     return MF_OK;
 }

@@ -14,7 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h> /* opendir */
+#include "helpers/vectors.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,169 +24,39 @@
 #include "filestore/fs_error.h"
 #include "tool/control_wire.h"
 
-#define VECTOR_DIR     "schema/vectors/control"
-#define MIN_VECTORS    19
-#define MAX_VECTORS    128
-#define MAX_VECTOR_LEN 65536
-#define CORRUPTIONS    200000
-#define RANDOM_MSGS    20000
+#define VECTOR_DIR  "schema/vectors/control"
+#define MIN_VECTORS 19
+#define MAX_VECTORS 128
+#define CORRUPTIONS 200000
+#define RANDOM_MSGS 20000
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-typedef struct vector {
-    char name[128];
-    uint8_t *buf; /* the whole frame */
-    size_t len;
-} vector_t;
-
 static vector_t vectors[MAX_VECTORS];
 static size_t n_vectors;
 
-/* splitmix64: a small seeded PRNG, so every run tests the same inputs. */
-static uint64_t rnd_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint32_t rnd_below(uint64_t *s, uint32_t n)
-{
-    return (uint32_t)(rnd_next(s) % n);
-}
-
-static void rnd_bytes(uint64_t *s, void *out, size_t n)
-{
-    uint8_t *p = out;
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)rnd_next(s);
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Parses one line of a .hex file (schema/vectors/README.md), appending its
- * bytes to buf[*len..cap). @return 0, or -1 if the line is broken. */
-static int parse_hex_line(const char *line, uint8_t *buf, size_t cap, size_t *len)
-{
-    const char *p = line;
-
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (*p == '#')
-        return 0;
-    for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-            p++;
-        if (*p == '\0')
-            return 0;
-        int hi = hexval((unsigned char)p[0]);
-        int lo = hi < 0 ? -1 : hexval((unsigned char)p[1]);
-        if (lo < 0 || *len >= cap)
-            return -1;
-        buf[(*len)++] = (uint8_t)(hi << 4 | lo);
-        p += 2;
-    }
-}
-
-/* Reads a .hex vector into a malloc'ed buffer of exactly its length.
- * @return 0, or -1 (unreadable or broken file). */
-static int load_hex(const char *path, uint8_t **out, size_t *out_len)
-{
-    FILE *f = fopen(path, "r");
-    uint8_t *buf = malloc(MAX_VECTOR_LEN);
-    char line[4096];
-    size_t len = 0;
-    int rc = 0;
-
-    if (f == NULL || buf == NULL)
-        rc = -1;
-    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
-        if (strchr(line, '\n') == NULL && !feof(f))
-            rc = -1;
-        else
-            rc = parse_hex_line(line, buf, MAX_VECTOR_LEN, &len);
-    }
-    if (f != NULL)
-        fclose(f);
-    if (rc != 0 || len == 0) {
-        free(buf);
-        return -1;
-    }
-    *out = malloc(len); /* exactly len bytes, so ASan sees any over-read */
-    if (*out == NULL) {
-        free(buf);
-        return -1;
-    }
-    memcpy(*out, buf, len);
-    free(buf);
-    *out_len = len;
-    return 0;
-}
-
-static int cmp_vector_name(const void *a, const void *b)
-{
-    return strcmp(((const vector_t *)a)->name, ((const vector_t *)b)->name);
-}
-
 static int load_vectors(void **state)
 {
-    DIR *d = opendir(VECTOR_DIR);
-    struct dirent *de;
-
     (void)state;
-    if (d == NULL) {
-        fprintf(stderr, "cannot open %s (run from the repository root)\n", VECTOR_DIR);
-        return 0; /* the tests then fail on n_vectors */
-    }
-    while ((de = readdir(d)) != NULL && n_vectors < MAX_VECTORS) {
-        size_t nl = strlen(de->d_name);
-        char path[512];
-        vector_t *v = &vectors[n_vectors];
-
-        if (nl < 5 || nl >= sizeof(v->name) || strcmp(de->d_name + nl - 4, ".hex") != 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", VECTOR_DIR, de->d_name);
-        if (load_hex(path, &v->buf, &v->len) != 0) {
-            fprintf(stderr, "broken vector %s\n", path);
-            closedir(d);
-            return -1;
-        }
-        memcpy(v->name, de->d_name, nl + 1);
-        n_vectors++;
-    }
-    closedir(d);
-    qsort(vectors, n_vectors, sizeof(vectors[0]), cmp_vector_name);
-    return 0;
+    return vectors_load(VECTOR_DIR, vectors, MAX_VECTORS, &n_vectors);
 }
 
 static int free_vectors(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < n_vectors; i++)
-        free(vectors[i].buf);
-    n_vectors = 0;
+    vectors_free(vectors, &n_vectors);
     return 0;
 }
 
 static const vector_t *find_vector(const char *name)
 {
-    for (size_t i = 0; i < n_vectors; i++)
-        if (strcmp(vectors[i].name, name) == 0)
-            return &vectors[i];
-    fail_msg("vector %s missing", name);
-    return NULL;
+    const vector_t *v = vectors_find(vectors, n_vectors, name);
+
+    if (v == NULL)
+        fail_msg("vector %s missing", name);
+    return v;
 }
 
 static void assert_key_seq(const uint8_t *key, uint8_t start)

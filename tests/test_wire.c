@@ -13,7 +13,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h> /* opendir */
+#include "helpers/vectors.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,162 +24,30 @@
 #include "store.h" /* DHT__VALUE_CONTENT */
 #include "wire.h"
 
-#define VECTOR_DIR     "schema/vectors/wire"
-#define MIN_VECTORS    11
-#define MAX_VECTORS    256
-#define MAX_VECTOR_LEN 65536
-#define CORRUPTIONS    1000000
-#define RANDOM_MSGS    20000
+#define VECTOR_DIR  "schema/vectors/wire"
+#define MIN_VECTORS 11
+#define MAX_VECTORS 256
+#define CORRUPTIONS 1000000
+#define RANDOM_MSGS 20000
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-typedef struct vector {
-    char name[128];
-    uint8_t *buf;
-    size_t len;
-} vector_t;
-
 /* Loaded once by the group setup; read-only afterwards. */
 static vector_t vectors[MAX_VECTORS];
 static size_t n_vectors;
 
-/* splitmix64: a small seeded PRNG, so every run tests the same inputs. */
-static uint64_t rnd_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* @return a uniform-enough number in [0, n); n > 0. */
-static uint32_t rnd_below(uint64_t *s, uint32_t n)
-{
-    return (uint32_t)(rnd_next(s) % n);
-}
-
-static void rnd_bytes(uint64_t *s, void *out, size_t n)
-{
-    uint8_t *p = out;
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)rnd_next(s);
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Parses one line of a .hex file (schema/vectors/README.md), appending its
- * bytes to buf[*len..cap). @return 0, or -1 if the line is broken. */
-static int parse_hex_line(const char *line, uint8_t *buf, size_t cap, size_t *len)
-{
-    const char *p = line;
-
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (*p == '#')
-        return 0;
-    for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-            p++;
-        if (*p == '\0')
-            return 0;
-        int hi = hexval((unsigned char)p[0]);
-        int lo = hi < 0 ? -1 : hexval((unsigned char)p[1]);
-        if (lo < 0 || *len >= cap)
-            return -1;
-        buf[(*len)++] = (uint8_t)(hi << 4 | lo);
-        p += 2;
-    }
-}
-
-/* Reads a .hex vector into a malloc'ed buffer of exactly its length.
- * @return 0, or -1 (unreadable or broken file). */
-static int load_hex(const char *path, uint8_t **out, size_t *out_len)
-{
-    FILE *f = fopen(path, "r");
-    uint8_t *buf = malloc(MAX_VECTOR_LEN);
-    char line[4096];
-    size_t len = 0;
-    int rc = 0;
-
-    if (f == NULL || buf == NULL)
-        rc = -1;
-    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
-        if (strchr(line, '\n') == NULL && !feof(f))
-            rc = -1; /* a line too long for the buffer */
-        else
-            rc = parse_hex_line(line, buf, MAX_VECTOR_LEN, &len);
-    }
-    if (f != NULL)
-        fclose(f);
-    if (rc != 0 || len == 0) {
-        free(buf);
-        return -1;
-    }
-    /* Exactly len bytes, so that AddressSanitizer sees any over-read. */
-    *out = malloc(len);
-    if (*out == NULL) {
-        free(buf);
-        return -1;
-    }
-    memcpy(*out, buf, len);
-    free(buf);
-    *out_len = len;
-    return 0;
-}
-
-static int cmp_vector_name(const void *a, const void *b)
-{
-    return strcmp(((const vector_t *)a)->name, ((const vector_t *)b)->name);
-}
-
 static int load_vectors(void **state)
 {
-    DIR *d = opendir(VECTOR_DIR);
-    struct dirent *de;
-
     (void)state;
-    if (d == NULL) {
-        fprintf(stderr, "cannot open %s (run from the repository root)\n", VECTOR_DIR);
-        return 0; /* the tests then fail on n_vectors */
-    }
-    while ((de = readdir(d)) != NULL && n_vectors < MAX_VECTORS) {
-        size_t nl = strlen(de->d_name);
-        char path[512];
-        vector_t *v = &vectors[n_vectors];
-
-        if (nl < 5 || nl >= sizeof(v->name) || strcmp(de->d_name + nl - 4, ".hex") != 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", VECTOR_DIR, de->d_name);
-        if (load_hex(path, &v->buf, &v->len) != 0) {
-            fprintf(stderr, "broken vector %s\n", path);
-            closedir(d);
-            return -1;
-        }
-        memcpy(v->name, de->d_name, nl + 1);
-        n_vectors++;
-    }
-    closedir(d);
-    qsort(vectors, n_vectors, sizeof(vectors[0]), cmp_vector_name);
-    return 0;
+    return vectors_load(VECTOR_DIR, vectors, MAX_VECTORS, &n_vectors);
 }
 
 static int free_vectors(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < n_vectors; i++)
-        free(vectors[i].buf);
-    n_vectors = 0;
+    vectors_free(vectors, &n_vectors);
     return 0;
 }
 
@@ -228,7 +97,7 @@ static void assert_addr(const dht_addr_t *a, uint8_t family, const char *ip_hex,
 static int check_canonical(const uint8_t *buf, size_t len)
 {
     static dht__msg_t m;
-    static uint8_t out[MAX_VECTOR_LEN + 64];
+    static uint8_t out[VECTOR_MAX_LEN + 64];
     uint8_t *copy = malloc(len > 0 ? len : 1);
     int rc;
 
@@ -241,7 +110,7 @@ static int check_canonical(const uint8_t *buf, size_t len)
         free(copy);
         return 0;
     }
-    assert_true(len <= MAX_VECTOR_LEN);
+    assert_true(len <= VECTOR_MAX_LEN);
     assert_int_equal(dht__wire_size(&m), len);
     assert_int_equal(dht__wire_encode(&m, out, len), len);
     assert_memory_equal(out, buf, len);
@@ -520,7 +389,7 @@ static const struct {
 static void test_vectors_roundtrip(void **state)
 {
     static dht__msg_t m;
-    static uint8_t out[MAX_VECTOR_LEN];
+    static uint8_t out[VECTOR_MAX_LEN];
     unsigned seen[256] = {0};
     size_t checked = 0;
 
@@ -556,7 +425,7 @@ static void test_vectors_roundtrip(void **state)
  * trailing garbage: both are malformed. */
 static void test_vectors_truncated_and_extended(void **state)
 {
-    static uint8_t longer[MAX_VECTOR_LEN + 1];
+    static uint8_t longer[VECTOR_MAX_LEN + 1];
     static dht__msg_t m;
 
     (void)state;
@@ -587,7 +456,7 @@ static void test_vectors_truncated_and_extended(void **state)
  * parse, and then the message is canonical. */
 static void test_vectors_header(void **state)
 {
-    static uint8_t buf[MAX_VECTOR_LEN];
+    static uint8_t buf[VECTOR_MAX_LEN];
 
     (void)state;
     assert_true(n_vectors >= MIN_VECTORS);

@@ -6,30 +6,18 @@ set -euo pipefail
 EMOFS=$(realpath "${EMOFS:-build/emofs}")
 N=8
 T=$(mktemp -d /tmp/emofs-demo.XXXXXX)
-PIDS=()
-stop_all() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$T"
-}
-trap stop_all EXIT
-
-start() { # start I [BOOTSTRAP]
-    local args=(daemon --listen 127.0.0.1:0 --data "$T/node$1")
-    [ -n "${2:-}" ] && args+=(--bootstrap "$2")
-    "$EMOFS" "${args[@]}" >"$T/node$1.log" 2>&1 &
-    PIDS+=($!)
-    for _ in $(seq 1 100); do
-        grep -q "listening on" "$T/node$1.log" 2>/dev/null && break
-        sleep 0.05
-    done
-    sed -n 's/.*listening on \([^,]*\),.*/\1/p' "$T/node$1.log"
-}
+NET_DIR=$T
+. "$(dirname "$0")/local_net.sh"
+trap 'net_stop_all; rm -rf "$T"' EXIT
 
 echo "== starting $N daemons on 127.0.0.1"
-FIRST=$(start 1)
+net_start node1
+FIRST=${NET_ADDR[node1]}
 echo "   node1 $FIRST (bootstrap node)"
-for i in $(seq 2 $N); do echo "   node$i $(start "$i" "$FIRST")"; done
+for i in $(seq 2 $N); do
+    net_start "node$i" "$FIRST"
+    echo "   node$i ${NET_ADDR[node$i]}"
+done
 sleep 0.5
 
 echo "== making a 48 MiB sample file (16 MiB of text, 32 MiB of random data)"

@@ -9,13 +9,9 @@ set -euo pipefail
 EMOFS=$(realpath "${EMOFS:-build/emofs}")
 MIB=${BENCH_MIB:-1024}
 T=$(mktemp -d /var/tmp/emofs-bench.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
+NET_DIR=$T
+. "$(dirname "$0")/../../tool/local_net.sh"
+trap 'net_stop_all; rm -rf "$T"' EXIT
 
 secs() { # secs command...: wall seconds of the command, output discarded
     local t0 t1
@@ -55,19 +51,8 @@ for f in random text; do
 done
 
 echo "== 8 daemons on 127.0.0.1"
-start() {
-    local args=(daemon --listen 127.0.0.1:0 --data "$T/n$1")
-    [ -n "${2:-}" ] && args+=(--bootstrap "$2")
-    "$EMOFS" "${args[@]}" >"$T/n$1.log" 2>&1 &
-    PIDS+=($!)
-    for _ in $(seq 1 100); do
-        grep -q "listening on" "$T/n$1.log" 2>/dev/null && break
-        sleep 0.05
-    done
-    sed -n 's/.*listening on \([^,]*\),.*/\1/p' "$T/n$1.log"
-}
-FIRST=$(start 1)
-for i in 2 3 4 5 6 7 8; do start $i "$FIRST" >/dev/null; done
+net_start n1
+for i in 2 3 4 5 6 7 8; do net_start n$i "${NET_ADDR[n1]}"; done
 sleep 0.5
 t=$(secs "$EMOFS" put -q "$T/random.bin" --data "$T/n1")
 KEY=$("$EMOFS" ls --data "$T/n1" | tail -1 | cut -c1-64)

@@ -5,8 +5,8 @@
 # imported on another node's data directory.
 . "$(dirname "$0")/lib.sh"
 
-start_daemon n1
-for i in 2 3 4 5 6 7 8; do start_daemon n$i "${ADDR[n1]}"; done
+net_start n1
+for i in 2 3 4 5 6 7 8; do net_start n$i "${NET_ADDR[n1]}"; done
 sleep 0.5
 
 head -c $((64 << 20)) /dev/urandom >"$T/big.bin"
@@ -21,8 +21,8 @@ check "ls on the publisher lists the file" \
 check "status shows peers" \
     bash -c "'$EMOFS' status --data '$T/n6' | grep -Eq '^peers +[1-9]'"
 
-stop_daemon n4
-stop_daemon n5
+net_stop n4
+net_stop n5
 "$EMOFS" get "$KEY" -o "$T/got2.bin" --data "$T/n7" -q >/dev/null
 check "got again through a third daemon with two daemons killed" \
     cmp -s "$T/big.bin" "$T/got2.bin"
@@ -33,14 +33,14 @@ check "got again through a third daemon with two daemons killed" \
 mkdir -p "$T/out"
 set +e
 (cd "$T/out" && EMOFS_TEST_CRASH_AFTER_CHUNKS=100 "$EMOFS" get "$KEY" --data "$T/e1" \
-    --bootstrap "${ADDR[n1]}" -q >/dev/null 2>&1)
+    --bootstrap "${NET_ADDR[n1]}" -q >/dev/null 2>&1)
 rc=$?
 set -e
 check "the interrupted get died (exit $rc)" test "$rc" -eq 137
 check "no partial file under the final name" test ! -e "$T/out/big.bin"
 check "the temporary file and journal stay" \
     bash -c "ls -a '$T/out' | grep -q '\.part$' && ls -a '$T/out' | grep -q '\.journal$'"
-msg=$(cd "$T/out" && "$EMOFS" get "$KEY" --data "$T/e1" --bootstrap "${ADDR[n1]}" 2>&1 >/dev/null)
+msg=$(cd "$T/out" && "$EMOFS" get "$KEY" --data "$T/e1" --bootstrap "${NET_ADDR[n1]}" 2>&1 >/dev/null)
 check "the second get resumed from chunk 100 ($msg)" \
     bash -c "echo '$msg' | grep -q 'resumed: 100 of'"
 check "the resumed file is byte-identical" cmp -s "$T/big.bin" "$T/out/big.bin"
@@ -54,7 +54,7 @@ IMPORTED=$("$EMOFS" manifest import "$T/big.emofs" --data "$T/imp")
 check "manifest import prints the same key" test "$IMPORTED" = "$KEY"
 check "manifest show works offline on the importing directory" \
     bash -c "'$EMOFS' manifest show '$KEY' --data '$T/imp' | grep -q '^name *big.bin'"
-"$EMOFS" get "$T/big.emofs" -o "$T/got3.bin" --data "$T/imp" --bootstrap "${ADDR[n2]}" -q >/dev/null
+"$EMOFS" get "$T/big.emofs" -o "$T/got3.bin" --data "$T/imp" --bootstrap "${NET_ADDR[n2]}" -q >/dev/null
 check "got by manifest file through the network" cmp -s "$T/big.bin" "$T/got3.bin"
 
 # A second daemon on a directory a daemon holds fails at once.

@@ -1,0 +1,15 @@
+/*
+ * Small things put, get and fetch share. Internal to filestore.
+ */
+#ifndef EMOFS_CTX_H
+#define EMOFS_CTX_H
+
+#include "filestore/filestore.h"
+
+/* @return the FS_* code for a DHT_* code. */
+int fs_from_dht(int dht_err);
+
+/* @return the number of nodes in the routing table of ctx's node. */
+uint32_t fs_peer_count(const fs_ctx_t *ctx);
+
+#endif /* EMOFS_CTX_H */
