@@ -78,26 +78,54 @@ int fs_put_start(fs_put_t **out, const fs_ctx_t *ctx, const char *path, fs_progr
 /* Stops a put: done gets FS_ECANCELED once the work in flight has drained. */
 void fs_put_cancel(fs_put_t *put);
 
-/* Result of a get: status 0 with the final path and size, or an error.
- * On success message says how many chunks an earlier, interrupted get had
- * already written ("" if none). */
+/* Result of a get: status 0 with the final path (NULL when streaming) and
+ * size, or an error. On success message says how many chunks an earlier,
+ * interrupted get had already written, or that the file was there already
+ * ("" if neither). */
 typedef void (*fs_get_cb)(int status, const char *path, uint64_t size, const char *message,
                           void *arg);
 
 typedef struct fs_get fs_get_t;
 
-/* Starts getting the file with key. It is written to out_path, or when
- * out_path is NULL or empty to dir/NAME with the manifest's name. A
- * previous interrupted get of the same key to the same path resumes.
- * done is called exactly once, never inside this call.
+/* Where a streaming get sends the file's bytes: write gets them in file
+ * order, on the loop, one piece at a time. For each write the sink calls
+ * fs_get_sink_ready() exactly once, inside the call or later, even when it
+ * failed; the bytes stay valid until then. */
+typedef struct fs_sink {
+    void (*write)(void *arg, fs_get_t *get, const uint8_t *data, size_t len);
+    void *arg;
+} fs_sink_t;
+
+/* How to get a file. Zero it, then set what you need. */
+typedef struct fs_get_opts {
+    const char *out_path;  /* the file to write; NULL or "": dir/NAME, NAME from the manifest */
+    const char *dir;       /* with no out_path, the directory; NULL: "." */
+    int force;             /* 1: an existing regular file at the final path is replaced */
+    const fs_sink_t *sink; /* not NULL: stream the bytes to it; nothing is written to disk */
+    fs_progress_cb progress; /* may be NULL */
+} fs_get_opts_t;
+
+/* Starts getting the file with key. Unless streaming, it is written to a
+ * temporary file beside the final path, which it replaces only when every
+ * byte is verified: a get never leaves a partial file under the final name.
+ * What is already at the final path is never replaced, except a regular
+ * file when opts->force is set: a symlink, directory, FIFO, device or other
+ * file there fails the get with FS_EEXIST before anything is fetched (an
+ * existing regular file with the very bytes of the file counts as done).
+ * A previous interrupted get of the same key into the same directory
+ * resumes. done is called exactly once, never inside this call.
  * @return 0 and *out (valid until done returns), FS_EINVAL or FS_ENOMEM. */
 int fs_get_start(fs_get_t **out, const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN],
-                 const char *out_path, const char *dir, fs_progress_cb progress, fs_get_cb done,
-                 void *arg);
+                 const fs_get_opts_t *opts, fs_get_cb done, void *arg);
 
-/* Stops a get: done gets FS_ECANCELED; the temporary file and journal stay
- * for a later resume. */
+/* Stops a get: done gets FS_ECANCELED, and nothing appears under the final
+ * name; the temporary file and journal stay for a later resume. A get whose
+ * file was already renamed into place reports success. */
 void fs_get_cancel(fs_get_t *get);
+
+/* A streaming get's sink is ready for more: status 0, or a negative FS_*
+ * code that stops the get with it (the reader went away, say). */
+void fs_get_sink_ready(fs_get_t *get, int status);
 
 /* Result of fetching a manifest: status 0, the manifest and its nodes
  * (root last, valid during the call), or an error. */

@@ -137,6 +137,37 @@ static void want_get_no_out(const ctl_msg_t *m)
     assert_string_equal(m->out, "");
 }
 
+static void want_put_stream(const ctl_msg_t *m)
+{
+    assert_int_equal(m->type, CTL_PUT);
+    assert_int_equal(m->flags, CTL_FLAG_PROGRESS | CTL_FLAG_STREAM);
+    assert_string_equal(m->path, "photo.jpg");
+}
+
+static void want_get_stream(const ctl_msg_t *m)
+{
+    assert_int_equal(m->type, CTL_GET);
+    assert_int_equal(m->flags, CTL_FLAG_PROGRESS | CTL_FLAG_FORCE | CTL_FLAG_STREAM);
+    assert_key_seq(m->key, 0xa0);
+    assert_string_equal(m->cwd, "/home/alice");
+    assert_string_equal(m->out, "");
+}
+
+static void want_data(const ctl_msg_t *m)
+{
+    static const uint8_t bytes[] = {1, 2, 3, 4, 5, 6, 7, 8};
+
+    assert_int_equal(m->type, CTL_DATA);
+    assert_int_equal(m->blob_len, sizeof(bytes));
+    assert_memory_equal(m->blob, bytes, sizeof(bytes));
+}
+
+static void want_data_end(const ctl_msg_t *m)
+{
+    assert_int_equal(m->type, CTL_DATA);
+    assert_int_equal(m->blob_len, 0);
+}
+
 static void want_manifest(const ctl_msg_t *m)
 {
     assert_int_equal(m->type, CTL_MANIFEST);
@@ -270,7 +301,11 @@ static const struct {
     void (*check)(const ctl_msg_t *m);
 } named[] = {
     {"put.hex", want_put},
+    {"put_stream.hex", want_put_stream},
     {"get.hex", want_get},
+    {"get_stream.hex", want_get_stream},
+    {"data.hex", want_data},
+    {"data_end.hex", want_data_end},
     {"get_no_out.hex", want_get_no_out},
     {"manifest.hex", want_manifest},
     {"import.hex", want_import},
@@ -402,12 +437,17 @@ static void test_decode_rules(void **state)
     static const uint8_t unknown_type[] = {0x08, 0x01};
     static const uint8_t zero_type[] = {0x00, 0x01};
     static const uint8_t type_80[] = {0x80, 0x01};
-    static const uint8_t type_83[] = {0x83, 0x01};
+    static const uint8_t type_84[] = {0x84, 0x01};
     /* PUT with a relative, an empty path, a path holding a NUL */
     static const uint8_t put_rel[] = {0x01, 0x01, 0, 0, 0, 0, 0x01, 0x00, 'a'};
     static const uint8_t put_empty[] = {0x01, 0x01, 0, 0, 0, 0, 0x00, 0x00};
     static const uint8_t put_nul[] = {0x01, 0x01, 0, 0, 0, 0, 0x02, 0x00, '/', 0};
-    static const uint8_t put_abs[] = {0x01, 0x01, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, '/', 'x'};
+    static const uint8_t put_abs[] = {0x01, 0x01, 0xfb, 0xff, 0xff, 0xff, 0x02, 0x00, '/', 'x'};
+    /* a streamed PUT names a file: no '/', not empty */
+    static const uint8_t put_stream_slash[] = {0x01, 0x01, 0x04, 0, 0, 0, 0x02, 0x00, '/', 'x'};
+    static const uint8_t put_stream_empty[] = {0x01, 0x01, 0x04, 0, 0, 0, 0x00, 0x00};
+    /* DATA whose blob runs past the body */
+    static const uint8_t data_short[] = {0x83, 0x01, 4, 0, 0, 0, 1, 2, 3};
     /* RESULT of STOP with status +1, with request type 0x81, with "a\nb",
      * with an error status and a payload after it */
     static const uint8_t res_pos[] = {0x82, 0x01, 0x07, 1, 0, 0, 0, 0, 0};
@@ -430,12 +470,15 @@ static void test_decode_rules(void **state)
     assert_int_equal(decode_rc(unknown_type, sizeof(unknown_type)), FS_ECORRUPT);
     assert_int_equal(decode_rc(zero_type, sizeof(zero_type)), FS_ECORRUPT);
     assert_int_equal(decode_rc(type_80, sizeof(type_80)), FS_ECORRUPT);
-    assert_int_equal(decode_rc(type_83, sizeof(type_83)), FS_ECORRUPT);
+    assert_int_equal(decode_rc(type_84, sizeof(type_84)), FS_ECORRUPT);
+    assert_int_equal(decode_rc(put_stream_slash, sizeof(put_stream_slash)), FS_ECORRUPT);
+    assert_int_equal(decode_rc(put_stream_empty, sizeof(put_stream_empty)), FS_ECORRUPT);
+    assert_int_equal(decode_rc(data_short, sizeof(data_short)), FS_ECORRUPT);
     assert_int_equal(decode_rc(put_rel, sizeof(put_rel)), FS_ECORRUPT);
     assert_int_equal(decode_rc(put_empty, sizeof(put_empty)), FS_ECORRUPT);
     assert_int_equal(decode_rc(put_nul, sizeof(put_nul)), FS_ECORRUPT);
     assert_int_equal(ctl_decode(put_abs, sizeof(put_abs), &m), 0);
-    assert_int_equal(m.flags, 0xffffffffu); /* reserved bits carried */
+    assert_int_equal(m.flags, 0xfffffffbu); /* reserved bits carried */
     assert_string_equal(m.path, "/x");
     ctl_msg_clear(&m);
     assert_int_equal(decode_rc(res_pos, sizeof(res_pos)), FS_ECORRUPT);
@@ -772,14 +815,15 @@ static void rnd_msg(uint64_t *s, ctl_msg_t *m)
 {
     static const uint8_t types[] = {CTL_PUT,    CTL_GET,    CTL_MANIFEST, CTL_IMPORT,
                                     CTL_STATUS, CTL_LS,     CTL_STOP,     CTL_PROGRESS,
-                                    CTL_RESULT, CTL_RESULT, CTL_RESULT,   CTL_RESULT};
+                                    CTL_RESULT, CTL_RESULT, CTL_RESULT,   CTL_RESULT,
+                                    CTL_DATA};
     size_t smax = rnd_below(s, 8) == 0 ? CTL_MAX_STR : 40;
 
     memset(m, 0, sizeof(*m));
     m->type = types[rnd_below(s, sizeof(types))];
     switch (m->type) {
     case CTL_PUT:
-        m->flags = (uint32_t)rnd_next(s);
+        m->flags = (uint32_t)rnd_next(s) & ~CTL_FLAG_STREAM;
         m->path = rnd_str(s, smax, 1);
         break;
     case CTL_GET:
@@ -792,6 +836,7 @@ static void rnd_msg(uint64_t *s, ctl_msg_t *m)
         rnd_bytes(s, m->key, CTL_KEY_LEN);
         break;
     case CTL_IMPORT:
+    case CTL_DATA:
         m->blob_len = rnd_below(s, 300);
         m->blob = m->blob_len ? malloc(m->blob_len) : NULL;
         rnd_bytes(s, m->blob, m->blob_len);

@@ -13,6 +13,7 @@
  *   6   cannot write the output (disk full, permission, bad path)
  *   7   the data directory is in use by another emofs process
  *   8   data failed verification (corrupt manifest or file)
+ *   9   the output exists: nothing was replaced (--force replaces a regular file)
  *   130 interrupted
  */
 #ifndef EMOFS_CLI_H
@@ -31,6 +32,7 @@ enum {
     EXIT_OUTPUT = 6,
     EXIT_BUSY = 7,
     EXIT_CORRUPT = 8,
+    EXIT_EXISTS = 9,
     EXIT_INTERRUPTED = 130,
 };
 
@@ -65,6 +67,13 @@ int cli_common_finish(cli_common_t *c);
  * @return 0 and the RESULT in *res (clear it after), or an exit code after
  * printing the error (no daemon and the directory locked, no peers, ...). */
 int cli_run(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res);
+
+/* cli_run for a GET with CTL_FLAG_STREAM: the file's bytes are written to
+ * out_fd in order as they come. A failed write cancels the request and
+ * returns EXIT_OUTPUT (error printed). On SIGINT or SIGTERM the request is
+ * canceled and undone; then "emofs: interrupted" is printed and
+ * EXIT_INTERRUPTED returned (also by cli_run). */
+int cli_run_stream(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res, int out_fd);
 
 /* @return the exit code for a failed result of a request of type req_type. */
 int cli_exit_code(uint8_t req_type, int status);

@@ -6,6 +6,7 @@
 
 #include "tool/cli.h"
 #include "tool/keyarg.h"
+#include "tool/output.h"
 #include "tool/progress.h"
 
 #include <errno.h>
@@ -116,28 +117,60 @@ int emofs_put_main(int argc, char **argv)
     return code;
 }
 
-/* ---- get ------------------------------------------------------------------ */
+/* ---- get and cat ----------------------------------------------------------- */
 
 static int get_usage(FILE *f, int code)
 {
-    fprintf(f, "usage: emofs get KEY [-o PATH] [options]\n"
+    fprintf(f, "usage: emofs get KEY [-o PATH] [--force] [options]\n"
                "Fetches the file with KEY (64 hex digits, or the path of a manifest file\n"
                "made by `emofs manifest export`) and writes it to PATH, or under its own\n"
                "name in the current directory. An interrupted get resumes when run again.\n"
-               "  -o, --output PATH      where to write the file (a directory: under its "
-               "name)\n" COMMON_HELP);
+               "Nothing that exists is replaced: a file already there with other bytes\n"
+               "makes the get fail (exit 9) unless --force; a symlink, directory or\n"
+               "device never is replaced. A FIFO or character device is written into.\n"
+               "  -o, --output PATH      where to write the file (a directory: under its\n"
+               "                         name; -: standard output, in order)\n"
+               "  -f, --force            replace an existing regular file\n" COMMON_HELP);
     return code;
 }
 
-int emofs_get_main(int argc, char **argv)
+static int cat_usage(FILE *f, int code)
+{
+    fprintf(f, "usage: emofs cat KEY [options]\n"
+               "Writes the file with KEY to standard output, in order (chunks are still\n"
+               "fetched in parallel; memory stays bounded). Same as `emofs get KEY -o -`.\n" COMMON_HELP);
+    return code;
+}
+
+/* Runs a GET that streams the file into out_fd. */
+static int get_stream(const cli_common_t *c, ctl_msg_t *req, int out_fd, int summarize,
+                      double t0)
+{
+    ctl_msg_t res;
+    int code;
+
+    req->flags |= CTL_FLAG_STREAM;
+    req->out = (char *)"";
+    code = cli_run_stream(c, req, &res, out_fd);
+    if (code)
+        return code;
+    if (res.status != 0)
+        code = cli_fail(cli_exit_code(CTL_GET, res.status), "%s", res.message);
+    else if (summarize)
+        summary(c, "wrote", "the output", res.size, now_s() - t0);
+    ctl_msg_clear(&res);
+    return code;
+}
+
+static int get_run(int argc, char **argv, int is_cat)
 {
     cli_common_t c = {0};
-    const char *keyarg = NULL, *out = NULL;
+    const char *keyarg = NULL, *out = is_cat ? "-" : NULL;
     char cwd[PATH_MAX];
     ctl_msg_t req = {0}, res;
     struct stat st;
     double t0 = now_s();
-    int code;
+    int code, force = 0, out_fd = -1;
 
     for (int i = 1; i < argc; i++) {
         int r = cli_common_option(&c, argc, argv, &i);
@@ -146,22 +179,27 @@ int emofs_get_main(int argc, char **argv)
         if (r)
             continue;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return get_usage(stdout, 0);
-        if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) {
+            return is_cat ? cat_usage(stdout, 0) : get_usage(stdout, 0);
+        if (!is_cat && (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0)) {
             if (i + 1 >= argc)
                 return cli_fail(EXIT_USAGE, "%s needs a path", argv[i]);
             out = argv[++i];
             continue;
         }
+        if (!is_cat && (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--force") == 0)) {
+            force = 1;
+            continue;
+        }
         if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return cli_fail(EXIT_USAGE, "get: unknown option '%s' (see emofs get --help)", argv[i]);
+            return cli_fail(EXIT_USAGE, "%s: unknown option '%s' (see emofs %s --help)", argv[0],
+                            argv[i], argv[0]);
         }
         if (keyarg != NULL)
-            return cli_fail(EXIT_USAGE, "get: one KEY at a time");
+            return cli_fail(EXIT_USAGE, "%s: one KEY at a time", argv[0]);
         keyarg = argv[i];
     }
     if (keyarg == NULL)
-        return cli_fail(EXIT_USAGE, "get: missing KEY (see emofs get --help)");
+        return cli_fail(EXIT_USAGE, "%s: missing KEY (see emofs %s --help)", argv[0], argv[0]);
     if ((code = cli_common_finish(&c)) != 0)
         return code;
     if (getcwd(cwd, sizeof(cwd)) == NULL)
@@ -170,9 +208,20 @@ int emofs_get_main(int argc, char **argv)
     if (code)
         return code;
     req.type = CTL_GET;
-    req.flags = CTL_FLAG_PROGRESS;
+    req.flags = CTL_FLAG_PROGRESS | (force ? CTL_FLAG_FORCE : 0);
     req.cwd = cwd;
     req.out = (char *)"";
+    if (out != NULL) {
+        int r = output_open_stream(out, &out_fd);
+        if (r < 0)
+            return -r;
+        if (r == 1) {
+            code = get_stream(&c, &req, out_fd, !is_cat, t0);
+            if (out_fd != STDOUT_FILENO)
+                close(out_fd);
+            return code;
+        }
+    }
     if (out != NULL && stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
         /* A directory: the file goes there under its own name. */
         if (realpath(out, cwd) == NULL)
@@ -194,6 +243,16 @@ int emofs_get_main(int argc, char **argv)
     }
     ctl_msg_clear(&res);
     return code;
+}
+
+int emofs_get_main(int argc, char **argv)
+{
+    return get_run(argc, argv, 0);
+}
+
+int emofs_cat_main(int argc, char **argv)
+{
+    return get_run(argc, argv, 1);
 }
 
 /* ---- status and ls -------------------------------------------------------- */

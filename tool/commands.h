@@ -1,5 +1,5 @@
 /*
- * The file commands: put, get, manifest (show, export, import), status, ls.
+ * The file commands: put, get, cat, manifest (show, export, import), status, ls.
  * Each takes argv with argv[0] the command's name and returns the exit
  * code (tool/cli.h).
  */
@@ -8,6 +8,7 @@
 
 int emofs_put_main(int argc, char **argv);
 int emofs_get_main(int argc, char **argv);
+int emofs_cat_main(int argc, char **argv);
 int emofs_manifest_main(int argc, char **argv);
 int emofs_status_main(int argc, char **argv);
 int emofs_ls_main(int argc, char **argv);

@@ -41,6 +41,8 @@ const char *ctl_type_name(uint8_t type)
         return "PROGRESS";
     case CTL_RESULT:
         return "RESULT";
+    case CTL_DATA:
+        return "DATA";
     default:
         return "?";
     }
@@ -183,6 +185,14 @@ static int check_abs(const char *s)
     return check_str(s);
 }
 
+/* A streamed PUT's file name: 1..255 bytes, no '/'. */
+static int check_name(const char *s)
+{
+    size_t n = s == NULL ? 0 : strnlen(s, 256);
+
+    return n >= 1 && n <= 255 && strchr(s, '/') == NULL ? FS_OK : FS_EINVAL;
+}
+
 static int check_message(const char *s)
 {
     if (check_str(s) != FS_OK)
@@ -204,7 +214,9 @@ static int check_msg(const ctl_msg_t *m)
 {
     switch (m->type) {
     case CTL_PUT:
-        return check_abs(m->path);
+        return (m->flags & CTL_FLAG_STREAM) ? check_name(m->path) : check_abs(m->path);
+    case CTL_DATA:
+        return check_blob(m->blob, m->blob_len);
     case CTL_GET:
         if (check_abs(m->cwd) != FS_OK)
             return FS_EINVAL;
@@ -265,6 +277,7 @@ static void put_body(writer_t *w, const ctl_msg_t *m)
         put_bytes(w, m->key, CTL_KEY_LEN);
         return;
     case CTL_IMPORT:
+    case CTL_DATA:
         put_blob(w, m->blob, m->blob_len);
         return;
     case CTL_PROGRESS:
@@ -471,6 +484,12 @@ static void require_abs(reader_t *r, const char *s)
         r->err = FS_ECORRUPT;
 }
 
+static void require_name(reader_t *r, const char *s)
+{
+    if (r->err == 0 && check_name(s) != FS_OK)
+        r->err = FS_ECORRUPT;
+}
+
 static void get_ls(reader_t *r, ctl_msg_t *m)
 {
     uint32_t n = get_u32r(r);
@@ -558,7 +577,10 @@ int ctl_decode(const uint8_t *body, size_t len, ctl_msg_t *out)
     case CTL_PUT:
         out->flags = get_u32r(&r);
         out->path = get_str(&r);
-        require_abs(&r, out->path);
+        if (out->flags & CTL_FLAG_STREAM)
+            require_name(&r, out->path);
+        else
+            require_abs(&r, out->path);
         break;
     case CTL_GET:
         out->flags = get_u32r(&r);
@@ -571,6 +593,7 @@ int ctl_decode(const uint8_t *body, size_t len, ctl_msg_t *out)
         get_key(&r, out->key);
         break;
     case CTL_IMPORT:
+    case CTL_DATA:
         get_blob(&r, &out->blob, &out->blob_len);
         break;
     case CTL_STATUS:

@@ -38,6 +38,8 @@
 
 /* Request flags (PUT, GET). Unknown bits are carried, never interpreted. */
 #define CTL_FLAG_PROGRESS 0x1u /* send PROGRESS messages before the RESULT */
+#define CTL_FLAG_FORCE    0x2u /* GET: an existing regular file at the output is replaced */
+#define CTL_FLAG_STREAM   0x4u /* the file's bytes travel as DATA messages (section 3.7) */
 
 /* Message types (body[0]). */
 enum ctl_type {
@@ -50,6 +52,7 @@ enum ctl_type {
     CTL_STOP = 0x07,     /* nothing */
     CTL_PROGRESS = 0x81, /* progress */
     CTL_RESULT = 0x82,   /* req_type, status, message, then a payload if status == 0 */
+    CTL_DATA = 0x83,     /* blob: bytes of a streamed file (either direction) */
 };
 
 /* One file of an LS result. */
@@ -93,12 +96,13 @@ typedef struct ctl_status {
  *
  * | type / payload   | fields                                                |
  * |------------------|-------------------------------------------------------|
- * | PUT              | flags, path                                           |
+ * | PUT              | flags, path (with CTL_FLAG_STREAM: a file name)       |
  * | GET              | flags, key, cwd, out                                  |
  * | MANIFEST         | key                                                   |
  * | IMPORT           | blob, blob_len                                        |
  * | STATUS, LS, STOP | -                                                     |
  * | PROGRESS         | progress                                              |
+ * | DATA             | blob, blob_len (0: the end of a streamed PUT's bytes) |
  * | RESULT           | req_type, status, message; if status == 0:            |
  * |   of PUT, IMPORT | key                                                   |
  * |   of GET         | key, path (the final path written), size              |
@@ -113,10 +117,10 @@ typedef struct ctl_msg {
 
     uint32_t flags;           /* PUT, GET: CTL_FLAG_* */
     uint8_t key[CTL_KEY_LEN]; /* GET, MANIFEST; RESULT of PUT, GET, IMPORT */
-    char *path;               /* PUT: file to store; RESULT of GET: final path written */
+    char *path;               /* PUT: file to store (streamed: its name); RESULT of GET: path written */
     char *cwd;                /* GET: the client's working directory */
     char *out;                /* GET: output path ("" = manifest's name in cwd) */
-    uint8_t *blob;            /* IMPORT; RESULT of MANIFEST */
+    uint8_t *blob;            /* IMPORT, DATA; RESULT of MANIFEST */
     size_t blob_len;          /* <= CTL_MAX_BLOB */
     uint64_t size;            /* RESULT of GET: bytes written */
 

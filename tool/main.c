@@ -18,6 +18,7 @@ static void usage(FILE *f)
                "commands:\n"
                "  put FILE              store FILE; prints its key\n"
                "  get KEY [-o PATH]     fetch a file by key (or manifest file) and write it\n"
+               "  cat KEY               write a file to standard output\n"
                "  manifest show KEY     a file's manifest: name, size, chunks\n"
                "  manifest export KEY -o FILE   the manifest as a file to share\n"
                "  manifest import FILE  a shared manifest file into this data directory\n"
@@ -32,7 +33,8 @@ static void usage(FILE *f)
                "\n"
                "exit codes: 0 ok, 1 failure, 2 usage, 3 input file missing or unreadable,\n"
                "4 key not found, 5 no peer reachable, 6 cannot write output (disk full),\n"
-               "7 data directory in use, 8 data failed verification, 130 interrupted\n");
+               "7 data directory in use, 8 data failed verification, 9 the output exists\n"
+               "(nothing replaced), 130 interrupted\n");
 }
 
 int main(int argc, char **argv)
@@ -41,7 +43,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(int argc, char **argv);
     } commands[] = {
-        {"put", emofs_put_main},       {"get", emofs_get_main}, {"manifest", emofs_manifest_main},
+        {"put", emofs_put_main},       {"get", emofs_get_main}, {"cat", emofs_cat_main},
+        {"manifest", emofs_manifest_main},
         {"status", emofs_status_main}, {"ls", emofs_ls_main},   {"daemon", emofs_daemon_main},
         {"sim", emofs_sim_main},
     };

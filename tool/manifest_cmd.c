@@ -5,6 +5,7 @@
 
 #include "tool/cli.h"
 #include "tool/keyarg.h"
+#include "tool/output.h"
 #include "tool/progress.h"
 
 #include <errno.h>
@@ -18,10 +19,11 @@
 static int manifest_usage(FILE *f, int code)
 {
     fprintf(f, "usage: emofs manifest show KEY [--data DIR]\n"
-               "       emofs manifest export KEY -o FILE [--data DIR]\n"
+               "       emofs manifest export KEY -o FILE [--force] [--data DIR]\n"
                "       emofs manifest import FILE [--data DIR]\n"
                "show:   the manifest for people: name, size, SHA-256, chunk list\n"
-               "export: the manifest as a file, to share outside the network\n"
+               "export: the manifest as a file, to share outside the network (-o -:\n"
+               "        standard output; an existing FILE is replaced only with --force)\n"
                "import: a manifest file into this data directory; prints its key\n"
                "KEY is 64 hex digits or the path of a manifest file.\n");
     return code;
@@ -94,36 +96,20 @@ static int show(const uint8_t *buf, size_t len)
     return 0;
 }
 
-/* Writes buf to path through a temporary file renamed into place. */
-static int write_file(const char *path, const uint8_t *buf, size_t len)
+/* Writes the manifest file to out: a stream ("-", a FIFO) or a file that
+ * replaces nothing unless force. */
+static int export_to(const char *out, const uint8_t *buf, size_t len, int force)
 {
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    int fd, ok;
+    int fd, code, r = output_open_stream(out, &fd);
 
-    if (tmp == NULL)
-        return cli_fail(EXIT_FAIL, "out of memory");
-    snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    ok = fd >= 0;
-    for (size_t off = 0; ok && off < len;) {
-        ssize_t w = write(fd, buf + off, len - off);
-        ok = w > 0;
-        off += ok ? (size_t)w : 0;
-    }
-    ok = ok && fsync(fd) == 0;
-    int e = errno;
-    if (fd >= 0)
+    if (r < 0)
+        return -r;
+    if (r == 0)
+        return output_write_file(out, buf, len, force);
+    code = output_write_all(fd, buf, len, fd == STDOUT_FILENO ? "standard output" : out);
+    if (fd != STDOUT_FILENO)
         close(fd);
-    ok = ok && rename(tmp, path) == 0;
-    if (!ok) {
-        e = errno ? errno : e;
-        unlink(tmp);
-        free(tmp);
-        return cli_fail(EXIT_OUTPUT, "cannot write %s: %s", path, strerror(e));
-    }
-    free(tmp);
-    return 0;
+    return code;
 }
 
 int emofs_manifest_main(int argc, char **argv)
@@ -133,7 +119,7 @@ int emofs_manifest_main(int argc, char **argv)
     uint8_t *buf = NULL, key[MF_KEY_LEN];
     size_t len = 0;
     char hex[65];
-    int code;
+    int code, force = 0;
 
     if (sub == NULL)
         return cli_fail(EXIT_USAGE, "manifest: missing subcommand (see emofs manifest --help)");
@@ -155,6 +141,8 @@ int emofs_manifest_main(int argc, char **argv)
             if (i + 1 >= argc)
                 return cli_fail(EXIT_USAGE, "%s needs a path", argv[i]);
             out = argv[++i];
+        } else if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--force") == 0) {
+            force = 1;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             return cli_fail(EXIT_USAGE, "manifest: unknown option '%s' (see emofs manifest --help)",
                             argv[i]);
@@ -188,7 +176,7 @@ int emofs_manifest_main(int argc, char **argv)
     if (strcmp(sub, "show") == 0)
         code = show(buf, len);
     else
-        code = write_file(out, buf, len);
+        code = export_to(out, buf, len, force);
     free(buf);
     return code;
 }

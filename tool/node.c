@@ -3,6 +3,8 @@
  */
 #include "tool/node.h"
 
+#include "tool/control_wire.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -179,6 +181,13 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
             snprintf(err_text, err_cap, "cannot use data directory %s: %s", node->dir,
                      fs_strerror(err));
         goto fail;
+    }
+    if (!opts->daemon) {
+        /* We hold the lock, so no daemon runs here: a socket left is stale. */
+        char *sock = path_in(node->dir, CTL_SOCK_NAME);
+        if (sock != NULL)
+            unlink(sock);
+        free(sock);
     }
     memcpy(node->bootstrap, opts->bootstrap, opts->n_bootstrap * sizeof(dht_addr_t));
     node->n_bootstrap = opts->n_bootstrap;

@@ -10,18 +10,17 @@
 struct emofs_op {
     emofs_node_t *node;
     ctl_msg_t res; /* the RESULT being built */
-    emofs_op_progress_fn progress;
-    emofs_op_result_fn result;
-    void *arg;
+    emofs_op_cbs_t cbs;
     fs_put_t *put;
     fs_get_t *get;
+    fs_sink_t sink; /* a streamed GET's, handing bytes to cbs.data */
     uv_work_t work; /* to answer synchronous requests from the loop */
     int sync_status;
 };
 
 static void op_finish(emofs_op_t *op)
 {
-    op->result(&op->res, op->arg);
+    op->cbs.result(&op->res, op->cbs.arg);
     ctl_msg_clear(&op->res);
     free(op);
 }
@@ -38,7 +37,7 @@ static void on_progress(const fs_progress_t *p, void *arg)
     emofs_op_t *op = arg;
     ctl_progress_t cp;
 
-    if (op->progress == NULL)
+    if (op->cbs.progress == NULL)
         return;
     cp.bytes_done = p->bytes_done;
     cp.bytes_total = p->bytes_total;
@@ -46,7 +45,7 @@ static void on_progress(const fs_progress_t *p, void *arg)
     cp.chunks_total = p->chunks_total;
     cp.in_flight = p->in_flight;
     cp.peers = p->peers;
-    op->progress(&cp, op->arg);
+    op->cbs.progress(&cp, op->cbs.arg);
 }
 
 /* ---- PUT ------------------------------------------------------------------ */
@@ -76,7 +75,7 @@ static void on_get(int status, const char *path, uint64_t size, const char *mess
 
     op->get = NULL;
     if (status == 0) {
-        op->res.path = strdup(path);
+        op->res.path = strdup(path != NULL ? path : "");
         op->res.size = size;
         if (op->res.path == NULL)
             op_error(op, FS_ENOMEM, NULL);
@@ -88,8 +87,23 @@ static void on_get(int status, const char *path, uint64_t size, const char *mess
     op_finish(op);
 }
 
+static void on_sink_write(void *arg, fs_get_t *get, const uint8_t *data, size_t len)
+{
+    emofs_op_t *op = arg;
+
+    (void)get;
+    op->cbs.data(op, data, len, op->cbs.arg);
+}
+
+void emofs_op_data_done(emofs_op_t *op, int status)
+{
+    if (op != NULL && op->get != NULL)
+        fs_get_sink_ready(op->get, status);
+}
+
 static int start_get(emofs_op_t *op, const ctl_msg_t *req)
 {
+    fs_get_opts_t opts = {0};
     char *out = NULL;
     int err;
 
@@ -101,8 +115,20 @@ static int start_get(emofs_op_t *op, const ctl_msg_t *req)
         snprintf(out, n, "%s/%s", req->cwd, req->out);
     }
     memcpy(op->res.key, req->key, MF_KEY_LEN);
-    err = fs_get_start(&op->get, &op->node->ctx, req->key, out ? out : req->out, req->cwd,
-                       (req->flags & CTL_FLAG_PROGRESS) ? on_progress : NULL, on_get, op);
+    opts.out_path = out ? out : req->out;
+    opts.dir = req->cwd;
+    opts.force = (req->flags & CTL_FLAG_FORCE) != 0;
+    opts.progress = (req->flags & CTL_FLAG_PROGRESS) ? on_progress : NULL;
+    if (req->flags & CTL_FLAG_STREAM) {
+        if (op->cbs.data == NULL) {
+            free(out);
+            return FS_EINVAL;
+        }
+        op->sink.write = on_sink_write;
+        op->sink.arg = op;
+        opts.sink = &op->sink;
+    }
+    err = fs_get_start(&op->get, &op->node->ctx, req->key, &opts, on_get, op);
     free(out);
     return err;
 }
@@ -215,22 +241,20 @@ static void after_sync(uv_work_t *w, int status)
 }
 
 int emofs_op_start(emofs_op_t **out, emofs_node_t *node, const ctl_msg_t *req,
-                   emofs_op_progress_fn progress, emofs_op_result_fn result, void *arg)
+                   const emofs_op_cbs_t *cbs)
 {
     emofs_op_t *op;
     int err = 0;
 
     if (out != NULL)
         *out = NULL;
-    if (!ctl_is_request(req->type) || req->type == CTL_STOP)
+    if (!ctl_is_request(req->type) || req->type == CTL_STOP || cbs == NULL || cbs->result == NULL)
         return FS_EINVAL;
     op = calloc(1, sizeof(*op));
     if (op == NULL)
         return FS_ENOMEM;
     op->node = node;
-    op->progress = progress;
-    op->result = result;
-    op->arg = arg;
+    op->cbs = *cbs;
     op->res.type = CTL_RESULT;
     op->res.req_type = req->type;
     op->work.data = op;

@@ -17,16 +17,36 @@ typedef void (*emofs_op_progress_fn)(const ctl_progress_t *p, void *arg);
 /* result is a RESULT message (valid during the call). */
 typedef void (*emofs_op_result_fn)(const ctl_msg_t *result, void *arg);
 
-/* Starts the request req on node. progress (may be NULL) gets progress of
- * puts and gets when req asks for it (CTL_FLAG_PROGRESS); result is called
- * exactly once, never inside this call, and the op is freed after it.
+/* A streamed GET's next bytes, in file order (valid until
+ * emofs_op_data_done). */
+typedef void (*emofs_op_data_fn)(emofs_op_t *op, const uint8_t *data, size_t len, void *arg);
+
+/* Who hears from an op. */
+typedef struct emofs_op_cbs {
+    emofs_op_progress_fn progress; /* may be NULL */
+    emofs_op_result_fn result;     /* exactly once, never inside emofs_op_start */
+    emofs_op_data_fn data;         /* needed for a GET with CTL_FLAG_STREAM */
+    void *arg;
+} emofs_op_cbs_t;
+
+/* Starts the request req on node. cbs->progress (may be NULL) gets
+ * progress of puts and gets when req asks for it (CTL_FLAG_PROGRESS); a
+ * GET with CTL_FLAG_STREAM hands the file's bytes to cbs->data instead of
+ * writing a file; cbs->result is called exactly once, never inside this
+ * call, and the op is freed after it.
  * @return 0 and *out (may be NULL), or FS_EINVAL (not a request this layer
- * runs) or FS_ENOMEM. */
+ * runs, or a streamed GET without cbs->data) or FS_ENOMEM. */
 int emofs_op_start(emofs_op_t **out, emofs_node_t *node, const ctl_msg_t *req,
-                   emofs_op_progress_fn progress, emofs_op_result_fn result, void *arg);
+                   const emofs_op_cbs_t *cbs);
+
+/* The bytes of the last cbs->data call are taken (status 0), or could not
+ * be (a negative FS_* code, which ends the GET with it). Call it exactly
+ * once per cbs->data call, inside it or later. */
+void emofs_op_data_done(emofs_op_t *op, int status);
 
 /* Cancels a put or get in flight (result then says FS_ECANCELED; a get
- * keeps its temporary file for a later resume). Others just finish. */
+ * keeps its temporary file for a later resume, a put removes what it
+ * added to the local store). Others just finish. */
 void emofs_op_cancel(emofs_op_t *op);
 
 #endif /* EMOFS_OPS_H */

@@ -28,4 +28,4 @@ NET_DIR=$T
 . "$(dirname "${BASH_SOURCE[0]}")/../../tool/local_net.sh"
 
 # blob_count DIR: blobs in a data directory's local store.
-blob_count() { find "$1/blobs" -type f -not -path "$1/blobs/tmp/*" 2>/dev/null | wc -l; }
+blob_count() { { find "$1/blobs" -type f -not -path "$1/blobs/tmp/*" 2>/dev/null || true; } | wc -l; }

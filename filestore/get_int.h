@@ -1,0 +1,77 @@
+/*
+ * The inside of fs_get, shared by get.c (fetching, decoding, streaming) and
+ * get_place.c (where the file goes: the final name, the temporary file and
+ * journal beside it, the check of what is there already, the last rename).
+ * Internal to filestore.
+ */
+#ifndef EMOFS_GET_INT_H
+#define EMOFS_GET_INT_H
+
+#include "filestore/codec_pool.h"
+#include "filestore/filestore.h"
+
+#include <openssl/evp.h>
+#include <uv.h>
+
+/* A message names a path or two (up to 4096 bytes each) and a reason. */
+#define FS_GET_MSG_MAX 4400
+
+struct fs_get {
+    fs_ctx_t ctx;
+    uint8_t key[MF_KEY_LEN];
+    char *out_path, *dir;
+    int force;
+    fs_sink_t sink;
+    int streaming; /* 1: bytes go to sink in order; no file, no journal */
+    fs_progress_cb progress;
+    fs_get_cb done;
+    void *arg;
+
+    mf_manifest_t m;
+    char *final_path, *part_path, *journal_path;
+    int fd, journal_fd;
+    uint64_t *offsets;
+    uint8_t *state; /* per chunk: 0 missing, 1 fetching, 2 written (or held) */
+    unsigned *tries;
+    uint32_t next, chunks_done, in_flight, writing;
+    uint32_t resumed; /* chunks an earlier get had written */
+    uint64_t bytes_done;
+    fs_codec_pool_t codecs;
+    int have_codecs;
+
+    /* Streaming: decoded chunks wait in held[] until their turn. */
+    uint8_t **held;
+    uint32_t deliver;      /* the next chunk the sink gets */
+    uint64_t held_bytes;   /* plain bytes fetched or held past deliver */
+    int sink_busy, delivering, stream_ended;
+    EVP_MD_CTX *sha;
+
+    uv_work_t work; /* the whole-file check, or the check of an existing file */
+    int working, work_status;
+    uv_timer_t defer;
+    int canceled, finished;
+    int status;
+    char message[FS_GET_MSG_MAX];
+    uint64_t last_progress;
+};
+
+/* Records the first failure: "ACTION OBJECT: reason". */
+void fs_get_fail(fs_get_t *get, int status, const char *action, const char *object);
+
+/* Reports the end once nothing is in flight. */
+void fs_get_finish(fs_get_t *get);
+
+/* Fetches what is missing; starts the end when all is there. */
+void fs_get_pump(fs_get_t *get);
+
+/* Chooses the final path and looks at what is there: a free name, or an
+ * existing file that may be replaced (force) or already holds the file.
+ * Goes on with fs_get_pump (or ends the get) when done, perhaps later,
+ * from a worker's callback. */
+void fs_get_place(fs_get_t *get);
+
+/* The whole file is written: checks it against the manifest on a worker,
+ * then renames it into place on the loop unless the get was canceled. */
+void fs_get_start_verify(fs_get_t *get);
+
+#endif /* EMOFS_GET_INT_H */

@@ -1,0 +1,64 @@
+/*
+ * Putting a finished file in place. See place.h.
+ */
+#define _GNU_SOURCE /* renameat2 */
+
+#include "filestore/place.h"
+
+#include "filestore/fs_error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *fs_place_kind(unsigned mode)
+{
+    return S_ISLNK(mode)    ? "a symbolic link"
+           : S_ISDIR(mode)  ? "a directory"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+           : S_ISSOCK(mode) ? "a socket"
+                            : "not a regular file";
+}
+
+static int rename_noreplace(const char *from, const char *to)
+{
+    int e;
+
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    e = errno;
+    if (e != EINVAL && e != ENOSYS)
+        return e;
+    /* No RENAME_NOREPLACE on this file system: link fails if to exists. */
+    if (link(from, to) != 0)
+        return errno;
+    unlink(from);
+    return 0;
+}
+
+int fs_place_file(const char *from, const char *to, int force, char *why, size_t why_cap)
+{
+    struct stat st;
+    int e;
+
+    if (lstat(to, &st) == 0 && (!force || !S_ISREG(st.st_mode))) {
+        if (S_ISREG(st.st_mode))
+            snprintf(why, why_cap, "already exists (--force replaces it)");
+        else
+            snprintf(why, why_cap, "is %s; emofs never replaces one", fs_place_kind(st.st_mode));
+        return FS_EEXIST;
+    }
+    if (force)
+        e = rename(from, to) == 0 ? 0 : errno;
+    else
+        e = rename_noreplace(from, to);
+    if (e == EEXIST) {
+        snprintf(why, why_cap, "appeared meanwhile; not replacing it (--force does)");
+        return FS_EEXIST;
+    }
+    return e == 0 ? 0 : fs_from_errno(e);
+}

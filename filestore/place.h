@@ -1,0 +1,24 @@
+/*
+ * Putting a finished file in place without destroying anything: the one
+ * rule every writer of emofs follows (get's output, manifest export).
+ */
+#ifndef EMOFS_PLACE_H
+#define EMOFS_PLACE_H
+
+#include <stddef.h>
+
+/* Renames the file from (a temporary file the caller made) to to.
+ * Without force nothing at to is ever replaced, not even a file that
+ * appears at the last moment (renameat2 RENAME_NOREPLACE, or link and
+ * unlink where the file system lacks it). With force only a regular file
+ * at to is replaced; a symlink, directory, FIFO, device or socket never is.
+ * @return 0; FS_EEXIST with a reason in why ("already exists (--force
+ * replaces it)", "is a symbolic link; ..."); or another FS_* code from
+ * errno. */
+int fs_place_file(const char *from, const char *to, int force, char *why, size_t why_cap);
+
+/* @return a static description of what a non-regular file mode is: "a
+ * symbolic link", "a directory", "a FIFO", ... */
+const char *fs_place_kind(unsigned mode);
+
+#endif /* EMOFS_PLACE_H */

@@ -1,0 +1,381 @@
+/*
+ * The daemon's control server. See ctl_server.h and schema/control.md.
+ */
+#include "tool/ctl_server.h"
+
+#include "tool/ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct ctl_server {
+    uv_loop_t *loop;
+    emofs_node_t *node;
+    uv_pipe_t listener;
+    char *sock_path;
+    ctl_server_events_t ev;
+    struct client *clients;
+    unsigned n_ops;
+    int shutting_down, listener_closed, idle_said;
+};
+
+/* One connection. It is freed once its pipe is closed and its request is
+ * done (op == NULL), in whichever order they come. */
+typedef struct client {
+    uv_pipe_t pipe;
+    ctl_server_t *srv;
+    struct client *next;
+    uint8_t *buf;
+    size_t len, cap;
+    emofs_op_t *op;
+    int got_request;
+    int closing;     /* uv_close() called on the pipe */
+    int pipe_closed; /* ... and its close callback ran */
+    int stop_after;  /* a STOP: tell the owner once the RESULT is written */
+    int data_waiting; /* a streamed GET waits for the write queue to drain */
+} client_t;
+
+/* A streamed GET gets more bytes to send while less than this is queued. */
+#define DATA_QUEUE_MAX (4u << 20)
+
+typedef struct write_req {
+    uv_write_t req;
+    uint8_t *frame;
+    client_t *c;
+    int last; /* the RESULT: close the connection once written */
+} write_req_t;
+
+static void server_maybe_free(ctl_server_t *srv)
+{
+    if (!srv->shutting_down || !srv->listener_closed || srv->clients != NULL)
+        return;
+    free(srv->sock_path);
+    free(srv);
+}
+
+static void server_maybe_idle(ctl_server_t *srv)
+{
+    if (srv->shutting_down && srv->n_ops == 0 && !srv->idle_said) {
+        srv->idle_said = 1;
+        if (srv->ev.idle != NULL)
+            srv->ev.idle(srv->ev.arg);
+    }
+}
+
+static void client_maybe_free(client_t *c)
+{
+    ctl_server_t *srv = c->srv;
+    client_t **p = &srv->clients;
+
+    if (!c->pipe_closed || c->op != NULL)
+        return;
+    while (*p != NULL && *p != c)
+        p = &(*p)->next;
+    if (*p == c)
+        *p = c->next;
+    free(c->buf);
+    free(c);
+    server_maybe_free(srv);
+}
+
+static void on_pipe_closed(uv_handle_t *h)
+{
+    client_t *c = h->data;
+
+    c->pipe_closed = 1;
+    client_maybe_free(c);
+}
+
+/* Ends the connection: cancels its request (which still reports its end
+ * to on_op_result) and closes the pipe. Safe to call more than once. */
+static void client_close(client_t *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    emofs_op_cancel(c->op);
+    uv_close((uv_handle_t *)&c->pipe, on_pipe_closed);
+}
+
+static size_t queued(client_t *c)
+{
+    return uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    write_req_t *w = (write_req_t *)req;
+    client_t *c = w->c;
+    int last = w->last;
+
+    free(w->frame);
+    free(w);
+    if (c->data_waiting && (status != 0 || queued(c) < DATA_QUEUE_MAX)) {
+        c->data_waiting = 0;
+        emofs_op_data_done(c->op, status != 0 ? FS_EIO : 0);
+    }
+    if (last && c->stop_after && c->srv->ev.stop_requested != NULL) {
+        c->stop_after = 0;
+        c->srv->ev.stop_requested(c->srv->ev.arg);
+    }
+    if (status != 0 || last)
+        client_close(c);
+}
+
+/* Queues one message; last: it is the RESULT, close after it. A message
+ * that cannot be sent ends the connection. */
+static void client_send(client_t *c, const ctl_msg_t *m, int last)
+{
+    write_req_t *w;
+    size_t len;
+    uv_buf_t b;
+
+    if (c->closing)
+        return;
+    w = calloc(1, sizeof(*w));
+    if (w == NULL || ctl_encode(m, &w->frame, &len) != 0) {
+        free(w);
+        client_close(c);
+        return;
+    }
+    w->c = c;
+    w->last = last;
+    b = uv_buf_init((char *)w->frame, (unsigned)len);
+    if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, on_written) != 0) {
+        free(w->frame);
+        free(w);
+        client_close(c);
+    }
+}
+
+static void on_op_progress(const ctl_progress_t *p, void *arg)
+{
+    client_t *c = arg;
+    ctl_msg_t m = {0};
+
+    m.type = CTL_PROGRESS;
+    m.progress = *p;
+    client_send(c, &m, 0);
+}
+
+/* A streamed GET's bytes: one DATA message each; more come while the
+ * write queue is short, so a slow reader slows the get, not our memory. */
+static void on_op_data(emofs_op_t *op, const uint8_t *data, size_t len, void *arg)
+{
+    client_t *c = arg;
+    ctl_msg_t m = {0};
+
+    if (c->closing) {
+        emofs_op_data_done(op, FS_ECANCELED);
+        return;
+    }
+    m.type = CTL_DATA;
+    m.blob = (uint8_t *)data;
+    m.blob_len = len;
+    client_send(c, &m, 0);
+    if (c->closing)
+        emofs_op_data_done(op, FS_EIO);
+    else if (queued(c) < DATA_QUEUE_MAX)
+        emofs_op_data_done(op, 0);
+    else
+        c->data_waiting = 1;
+}
+
+static void on_op_result(const ctl_msg_t *res, void *arg)
+{
+    client_t *c = arg;
+    ctl_server_t *srv = c->srv;
+
+    c->op = NULL;
+    srv->n_ops--;
+    if (c->closing)
+        client_maybe_free(c);
+    else
+        client_send(c, res, 1);
+    server_maybe_idle(srv);
+}
+
+static void answer_error(client_t *c, uint8_t req_type, int status, const char *text)
+{
+    ctl_msg_t m = {0};
+
+    m.type = CTL_RESULT;
+    m.req_type = ctl_is_request(req_type) ? req_type : CTL_STATUS;
+    m.status = status;
+    ctl_set_message(&m, text);
+    client_send(c, &m, 1);
+    ctl_msg_clear(&m);
+}
+
+static void handle_request(client_t *c, const uint8_t *body, size_t len)
+{
+    ctl_server_t *srv = c->srv;
+    ctl_msg_t req;
+    int err;
+
+    c->got_request = 1;
+    err = ctl_decode(body, len, &req);
+    if (err) {
+        answer_error(c, len > 0 ? body[0] : 0, FS_ECORRUPT, "malformed control request");
+        return;
+    }
+    if (!ctl_is_request(req.type)) {
+        answer_error(c, CTL_STATUS, FS_ECORRUPT, "not a request");
+    } else if (srv->shutting_down) {
+        answer_error(c, req.type, FS_ECANCELED, "the daemon is stopping");
+    } else if (req.type == CTL_STOP) {
+        ctl_msg_t m = {0};
+        m.type = CTL_RESULT;
+        m.req_type = CTL_STOP;
+        c->stop_after = 1;
+        client_send(c, &m, 1);
+    } else {
+        emofs_op_cbs_t cbs = {on_op_progress, on_op_result, on_op_data, c};
+        err = emofs_op_start(&c->op, srv->node, &req, &cbs);
+        if (err)
+            answer_error(c, req.type, err, NULL);
+        else
+            srv->n_ops++;
+    }
+    ctl_msg_clear(&req);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    client_t *c = h->data;
+
+    (void)suggested;
+    if (c->cap - c->len < 65536) {
+        size_t cap = c->cap ? c->cap * 2 : 65536;
+        uint8_t *p = cap <= 2 * (size_t)CTL_MAX_FRAME ? realloc(c->buf, cap) : NULL;
+        if (p == NULL) {
+            buf->base = NULL;
+            buf->len = 0;
+            return;
+        }
+        c->buf = p;
+        c->cap = cap;
+    }
+    buf->base = (char *)c->buf + c->len;
+    buf->len = c->cap - c->len;
+}
+
+/* After its request a client sends nothing; it closes its end (shutdown or
+ * close) to cancel the request. The RESULT still goes to it, so a client
+ * that only shut down its sending side learns when the cancel is done. */
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    client_t *c = s->data;
+    size_t frame_len = 0;
+    int r;
+
+    (void)buf;
+    if (n == 0)
+        return;
+    if (n == UV_EOF && c->got_request) {
+        /* The client shut down its side: cancel, but still answer. */
+        uv_read_stop(s);
+        emofs_op_cancel(c->op);
+        return;
+    }
+    if (n < 0 || c->got_request) { /* an error, or bytes after the request */
+        uv_read_stop(s);
+        client_close(c);
+        return;
+    }
+    c->len += (size_t)n;
+    r = ctl_frame_check(c->buf, c->len, &frame_len);
+    if (r < 0) {
+        uv_read_stop(s);
+        answer_error(c, 0, FS_ECORRUPT, "malformed control frame");
+        return;
+    }
+    if (r == 1) {
+        handle_request(c, c->buf + CTL_FRAME_HDR, frame_len - CTL_FRAME_HDR);
+        if (frame_len < c->len) { /* bytes after the request: not allowed */
+            uv_read_stop(s);
+            client_close(c);
+        }
+        c->len = 0;
+    }
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    ctl_server_t *srv = listener->data;
+    client_t *c;
+
+    if (status != 0 || srv->shutting_down)
+        return;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return;
+    c->srv = srv;
+    uv_pipe_init(srv->loop, &c->pipe, 0);
+    c->pipe.data = c;
+    c->next = srv->clients;
+    srv->clients = c;
+    if (uv_accept(listener, (uv_stream_t *)&c->pipe) != 0 ||
+        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
+        client_close(c);
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    ctl_server_t *srv = h->data;
+
+    srv->listener_closed = 1;
+    server_maybe_free(srv);
+}
+
+int ctl_server_start(ctl_server_t **out, uv_loop_t *loop, emofs_node_t *node,
+                     const char *sock_path, const ctl_server_events_t *events)
+{
+    ctl_server_t *srv = calloc(1, sizeof(*srv));
+    int err;
+
+    if (srv == NULL || (srv->sock_path = strdup(sock_path)) == NULL) {
+        free(srv);
+        return UV_ENOMEM;
+    }
+    srv->loop = loop;
+    srv->node = node;
+    if (events != NULL)
+        srv->ev = *events;
+    unlink(sock_path);
+    uv_pipe_init(loop, &srv->listener, 0);
+    srv->listener.data = srv;
+    err = uv_pipe_bind(&srv->listener, sock_path);
+    if (err == 0)
+        err = uv_listen((uv_stream_t *)&srv->listener, 64, on_connection);
+    if (err != 0) {
+        /* The listener is closed from the loop, and srv with it. */
+        srv->shutting_down = 1;
+        srv->idle_said = 1;
+        uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+        unlink(sock_path);
+        return err;
+    }
+    chmod(sock_path, 0600);
+    *out = srv;
+    return 0;
+}
+
+void ctl_server_shutdown(ctl_server_t *srv)
+{
+    if (srv == NULL || srv->shutting_down)
+        return;
+    srv->shutting_down = 1;
+    for (client_t *c = srv->clients; c != NULL; c = c->next)
+        emofs_op_cancel(c->op);
+    uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+    unlink(srv->sock_path);
+    server_maybe_idle(srv);
+}
+
+unsigned ctl_server_requests(const ctl_server_t *srv)
+{
+    return srv->n_ops;
+}
