@@ -1,0 +1,89 @@
+#!/bin/bash
+# Output never clobbers: get and manifest export replace nothing that is
+# there (a regular file only with --force), never a symlink, directory or
+# device; "-" and FIFOs are streamed into. Run embedded and through a daemon.
+. "$(dirname "$0")/lib.sh"
+
+# expect CODE "what" command...: exit code CODE, exactly one line on stderr
+# starting "emofs: ".
+expect() {
+    local code=$1 what=$2; shift 2
+    set +e
+    "$@" >"$T/out.txt" 2>"$T/err.txt"
+    local rc=$?
+    set -e
+    if [ "$rc" -eq "$code" ] && [ "$(wc -l <"$T/err.txt")" -eq 1 ] &&
+        grep -q '^emofs: ' "$T/err.txt"; then
+        ok "$what: exit $rc, $(cat "$T/err.txt")"
+    else
+        bad "$what: exit $rc (want $code), stderr:"; cat "$T/err.txt"
+    fi
+}
+
+head -c 700000 /dev/urandom >"$T/a.bin"
+printf 'alias ll="ls -l"\n' >"$T/.bashrc"
+
+suite() { # suite MODE DATADIR
+    local mode=$1 D=$2 W=$T/w-$1
+    export EMOFS_HOME=$D
+    mkdir -p "$W" && cd "$W"
+    local KEY RCKEY
+    KEY=$("$EMOFS" put "$T/a.bin" -q)
+    RCKEY=$("$EMOFS" put "$T/.bashrc" -q)
+
+    echo "precious" >"$W/x.bin"
+    expect 9 "$mode: get onto an existing file" "$EMOFS" get "$KEY" -o "$W/x.bin"
+    check "  it is untouched" test "$(cat "$W/x.bin")" = "precious"
+    check "  no temporary left" test -z "$(ls -A "$W" | grep -v '^x.bin$')"
+    "$EMOFS" get "$KEY" -o "$W/x.bin" --force -q >/dev/null
+    check "$mode: --force replaces a regular file" cmp -s "$T/a.bin" "$W/x.bin"
+    "$EMOFS" get "$KEY" -o "$W/x.bin" -q >/dev/null
+    check "$mode: a file with the same bytes counts as done (exit 0)" cmp -s "$T/a.bin" "$W/x.bin"
+
+    echo "target" >"$W/target"
+    ln -s "$W/target" "$W/link"
+    expect 9 "$mode: get onto a symlink" "$EMOFS" get "$KEY" -o "$W/link"
+    expect 9 "$mode: get onto a symlink, even with --force" "$EMOFS" get "$KEY" -o "$W/link" --force
+    check "  the link and its target are untouched" \
+        test -L "$W/link" -a "$(cat "$W/target")" = "target"
+
+    mkdir -p "$W/home"
+    printf 'mine\n' >"$W/home/.bashrc"
+    (cd "$W/home" && expect 9 "$mode: get under a manifest's name that exists (.bashrc)" \
+        "$EMOFS" get "$RCKEY")
+    check "  the user's .bashrc is untouched" test "$(cat "$W/home/.bashrc")" = "mine"
+    mkdir -p "$W/home2/.bashrc"
+    (cd "$W/home2" && expect 9 "$mode: get under a name that is a directory" "$EMOFS" get "$RCKEY")
+
+    "$EMOFS" get "$KEY" -o - -q >"$W/stdout.bin"
+    check "$mode: -o - writes the file to stdout" cmp -s "$T/a.bin" "$W/stdout.bin"
+    check "  and creates no file named -" test ! -e "$W/-"
+    "$EMOFS" cat "$KEY" -q >"$W/cat.bin"
+    check "$mode: cat writes the file to stdout" cmp -s "$T/a.bin" "$W/cat.bin"
+    mkfifo "$W/fifo"
+    cat "$W/fifo" >"$W/fromfifo.bin" &
+    local reader=$!
+    "$EMOFS" get "$KEY" -o "$W/fifo" -q >/dev/null
+    wait "$reader"
+    check "$mode: a FIFO is streamed into" cmp -s "$T/a.bin" "$W/fromfifo.bin"
+    check "  and stays a FIFO" test -p "$W/fifo"
+    "$EMOFS" get "$KEY" -o /dev/null -q >/dev/null
+    check "$mode: /dev/null is written into, not replaced" test -c /dev/null
+
+    "$EMOFS" manifest export "$KEY" -o "$W/m.emofs"
+    echo "other" >"$W/m2.emofs"
+    expect 9 "$mode: manifest export onto an existing file" \
+        "$EMOFS" manifest export "$KEY" -o "$W/m2.emofs"
+    check "  it is untouched" test "$(cat "$W/m2.emofs")" = "other"
+    "$EMOFS" manifest export "$KEY" -o "$W/m2.emofs" --force
+    check "$mode: manifest export --force replaces it" cmp -s "$W/m.emofs" "$W/m2.emofs"
+    "$EMOFS" manifest export "$KEY" -o - >"$W/m3.emofs"
+    check "$mode: manifest export -o - writes stdout" cmp -s "$W/m.emofs" "$W/m3.emofs"
+    cd "$T"
+}
+
+suite embedded "$T/e"
+net_start d1
+suite daemon "$T/d1"
+check "the daemon is still running" kill -0 "${NET_PID[d1]}"
+finish
