@@ -75,7 +75,27 @@ typedef struct fs_put fs_put_t;
 int fs_put_start(fs_put_t **out, const fs_ctx_t *ctx, const char *path, fs_progress_cb progress,
                  fs_put_cb done, void *arg);
 
-/* Stops a put: done gets FS_ECANCELED once the work in flight has drained. */
+/* Starts a streamed put: a file named name (mf_name_valid) whose bytes the
+ * caller hands over with fs_put_feed, then fs_put_feed_end; standard input,
+ * say. Nothing is copied whole: the bytes are chunked as they come.
+ * want_more(arg) is called, on the loop, when the put can take bytes again
+ * after fs_put_feed took fewer than it was offered. done as for
+ * fs_put_start. @return 0 and *out (valid until done returns), or
+ * FS_EINVAL, FS_ENOMEM. */
+int fs_put_start_stream(fs_put_t **out, const fs_ctx_t *ctx, const char *name,
+                        fs_progress_cb progress, void (*want_more)(void *arg), fs_put_cb done,
+                        void *arg);
+
+/* Offers the next len bytes of a streamed put. @return how many it took
+ * (all of them once the put is failing); when fewer than len, offer the
+ * rest after want_more. Only before done. */
+size_t fs_put_feed(fs_put_t *put, const uint8_t *data, size_t len);
+
+/* The streamed put's bytes are all fed. Only before done. */
+void fs_put_feed_end(fs_put_t *put);
+
+/* Stops a put: done gets FS_ECANCELED once the work in flight has drained,
+ * and every blob the put added to the local store is removed again. */
 void fs_put_cancel(fs_put_t *put);
 
 /* Result of a get: status 0 with the final path (NULL when streaming) and

@@ -50,6 +50,11 @@ struct fs_put {
     void *arg;
     int network; /* store in the DHT too (the node has peers) */
 
+    /* A streamed put: the caller feeds the window (fs_put_feed). */
+    int streaming, stream_ended, job_eof, want_more_pending;
+    size_t win_new; /* bytes fed at the window's end, not hashed yet */
+    void (*want_more)(void *arg);
+
     /* The reader: touched by one job at a time, then by the loop thread. */
     uv_work_t read_work;
     int reading, eof;
@@ -418,7 +423,11 @@ static void read_window(uv_work_t *w)
     size_t cap = PUT_WINDOW + put->ctx.chunking.max;
     size_t pos = 0;
 
-    if (put->fd < 0) {
+    if (put->streaming) {
+        EVP_DigestUpdate(put->sha, put->win + put->win_len - put->win_new, put->win_new);
+        put->win_new = 0;
+        put->eof = put->job_eof;
+    } else if (put->fd < 0) {
         struct stat st;
         put->fd = open(put->path, O_RDONLY | O_CLOEXEC);
         if (put->fd < 0) {
@@ -431,7 +440,7 @@ static void read_window(uv_work_t *w)
         }
         put->file_size = (uint64_t)st.st_size;
     }
-    while (put->win_len < cap && !put->eof) {
+    while (!put->streaming && put->win_len < cap && !put->eof) {
         ssize_t n =
             pread(put->fd, put->win + put->win_len, cap - put->win_len, (off_t)put->bytes_read);
         if (n < 0 && errno == EINTR)
@@ -478,6 +487,16 @@ static int grow_entries(fs_put_t *put, size_t need)
     return 0;
 }
 
+/* A streamed put with room in its window asks its feeder for more. */
+static void ask_for_more(fs_put_t *put)
+{
+    if (put->want_more_pending && !put->reading && !put->finished &&
+        (put->status != 0 || put->win_len < PUT_WINDOW + put->ctx.chunking.max)) {
+        put->want_more_pending = 0;
+        put->want_more(put->arg);
+    }
+}
+
 static void after_read(uv_work_t *w, int status)
 {
     fs_put_t *put = w->data;
@@ -508,8 +527,11 @@ static void after_read(uv_work_t *w, int status)
         }
         c = next;
     }
+    if (put->streaming && put->eof)
+        put->file_size = put->bytes_read;
     report(put, 0);
     pump(put);
+    ask_for_more(put);
 }
 
 static void start_read(fs_put_t *put)
@@ -518,6 +540,12 @@ static void start_read(fs_put_t *put)
 
     if (put->reading || put->eof || put->status != 0 || backlog >= PUT_BACKLOG)
         return;
+    if (put->streaming) {
+        /* Cut when the window is full, or at the end of the stream. */
+        if (put->win_len < PUT_WINDOW + put->ctx.chunking.max && !put->stream_ended)
+            return;
+        put->job_eof = put->stream_ended;
+    }
     put->reading = 1;
     put->read_work.data = put;
     if (uv_queue_work(put->ctx.loop, &put->read_work, read_window, after_read) != 0) {
@@ -567,17 +595,13 @@ static void on_start(uv_timer_t *t)
     maybe_finish(put);
 }
 
-int fs_put_start(fs_put_t **out, const fs_ctx_t *ctx, const char *path, fs_progress_cb progress,
-                 fs_put_cb done, void *arg)
+/* Fills in what fs_put_start and fs_put_start_stream share. */
+static fs_put_t *put_new(const fs_ctx_t *ctx, fs_progress_cb progress, fs_put_cb done, void *arg)
 {
-    fs_put_t *put;
+    fs_put_t *put = calloc(1, sizeof(*put));
 
-    if (out == NULL || ctx == NULL || ctx->loop == NULL || ctx->store == NULL || path == NULL ||
-        done == NULL || fs_chunker_params_check(&ctx->chunking) != 0)
-        return FS_EINVAL;
-    put = calloc(1, sizeof(*put));
     if (put == NULL)
-        return FS_ENOMEM;
+        return NULL;
     put->ctx = *ctx;
     put->fd = -1;
     put->progress = progress;
@@ -586,22 +610,98 @@ int fs_put_start(fs_put_t **out, const fs_ctx_t *ctx, const char *path, fs_progr
     put->batch_tail = &put->batch;
     put->queue_tail = &put->queue;
     put->network = ctx->dht != NULL && fs_peer_count(ctx) > 0;
-    put->path = strdup(path);
-    put->name = name_of(path);
     put->win = malloc(PUT_WINDOW + ctx->chunking.max);
     put->sha = EVP_MD_CTX_new();
-    if (put->path == NULL || put->name == NULL || put->win == NULL || put->sha == NULL ||
-        !EVP_DigestInit_ex(put->sha, EVP_sha256(), NULL) ||
+    if (put->win == NULL || put->sha == NULL || !EVP_DigestInit_ex(put->sha, EVP_sha256(), NULL) ||
         fs_codec_pool_init(&put->codecs, ctx->level) != 0) {
         EVP_MD_CTX_free(put->sha);
         free(put->win);
-        free(put->name);
-        free(put->path);
         free(put);
-        return FS_ENOMEM;
+        return NULL;
     }
     uv_timer_init(ctx->loop, &put->defer);
     put->defer.data = put;
+    return put;
+}
+
+int fs_put_start_stream(fs_put_t **out, const fs_ctx_t *ctx, const char *name,
+                        fs_progress_cb progress, void (*want_more)(void *arg), fs_put_cb done,
+                        void *arg)
+{
+    fs_put_t *put;
+
+    if (out == NULL || ctx == NULL || ctx->loop == NULL || ctx->store == NULL || name == NULL ||
+        !mf_name_valid(name) || want_more == NULL || done == NULL ||
+        fs_chunker_params_check(&ctx->chunking) != 0)
+        return FS_EINVAL;
+    put = put_new(ctx, progress, done, arg);
+    if (put == NULL)
+        return FS_ENOMEM;
+    put->streaming = 1;
+    put->want_more = want_more;
+    put->name = strdup(name);
+    put->path = strdup("standard input");
+    if (put->name == NULL || put->path == NULL) {
+        free(put->name);
+        free(put->path);
+        put->path = put->name = NULL;
+        uv_close((uv_handle_t *)&put->defer, on_defer_closed);
+        return FS_ENOMEM;
+    }
+    uv_timer_start(&put->defer, on_start, 0, 0);
+    *out = put;
+    return 0;
+}
+
+size_t fs_put_feed(fs_put_t *put, const uint8_t *data, size_t len)
+{
+    size_t cap = PUT_WINDOW + put->ctx.chunking.max, n;
+
+    if (put->finished || put->status != 0)
+        return len; /* failing: the bytes are not wanted */
+    if (put->reading || put->stream_ended) {
+        put->want_more_pending = 1;
+        return 0;
+    }
+    n = cap - put->win_len < len ? cap - put->win_len : len;
+    memcpy(put->win + put->win_len, data, n);
+    put->win_len += n;
+    put->win_new += n;
+    put->bytes_read += n;
+    if (n < len)
+        put->want_more_pending = 1;
+    start_read(put);
+    return n;
+}
+
+void fs_put_feed_end(fs_put_t *put)
+{
+    if (put->finished || put->stream_ended)
+        return;
+    put->stream_ended = 1;
+    start_read(put);
+}
+
+int fs_put_start(fs_put_t **out, const fs_ctx_t *ctx, const char *path, fs_progress_cb progress,
+                 fs_put_cb done, void *arg)
+{
+    fs_put_t *put;
+
+    if (out == NULL || ctx == NULL || ctx->loop == NULL || ctx->store == NULL || path == NULL ||
+        done == NULL || fs_chunker_params_check(&ctx->chunking) != 0)
+        return FS_EINVAL;
+    put = put_new(ctx, progress, done, arg);
+    if (put == NULL)
+        return FS_ENOMEM;
+    put->path = strdup(path);
+    put->name = name_of(path);
+    if (put->path == NULL || put->name == NULL) {
+        free(put->name);
+        free(put->path);
+        put->path = put->name = NULL;
+        uv_close((uv_handle_t *)&put->defer, on_defer_closed);
+        return FS_ENOMEM;
+    }
     uv_timer_start(&put->defer, on_start, 0, 0);
     *out = put;
     return 0;

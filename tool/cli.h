@@ -68,12 +68,18 @@ int cli_common_finish(cli_common_t *c);
  * printing the error (no daemon and the directory locked, no peers, ...). */
 int cli_run(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res);
 
-/* cli_run for a GET with CTL_FLAG_STREAM: the file's bytes are written to
- * out_fd in order as they come. A failed write cancels the request and
- * returns EXIT_OUTPUT (error printed). On SIGINT or SIGTERM the request is
- * canceled and undone; then "emofs: interrupted" is printed and
- * EXIT_INTERRUPTED returned (also by cli_run). */
-int cli_run_stream(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res, int out_fd);
+/* A request's streams: -1 where there is none. */
+typedef struct cli_io {
+    int in_fd;  /* a PUT with CTL_FLAG_STREAM reads the file from here to its end */
+    int out_fd; /* a GET with CTL_FLAG_STREAM writes the file here, in order */
+} cli_io_t;
+
+/* cli_run with streams. A failed write of the output or read of the input
+ * cancels the request and returns EXIT_OUTPUT or EXIT_INPUT (error
+ * printed). On SIGINT or SIGTERM the request is canceled and undone; then
+ * "emofs: interrupted" is printed and EXIT_INTERRUPTED returned (also by
+ * cli_run). */
+int cli_run_io(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res, const cli_io_t *io);
 
 /* @return the exit code for a failed result of a request of type req_type. */
 int cli_exit_code(uint8_t req_type, int status);

@@ -5,6 +5,7 @@
  */
 #include "tool/cli.h"
 
+#include "tool/in_source.h"
 #include "tool/ops.h"
 #include "tool/progress.h"
 
@@ -128,6 +129,9 @@ static int connect_daemon(const char *dir, int *stale)
     return fd;
 }
 
+/* The pieces a streamed PUT's input is sent in. */
+#define STREAM_PIECE (1u << 20)
+
 /* How long an interrupted command waits for the daemon to undo its request:
  * polls of 200 ms. */
 #define CANCEL_WAIT_POLLS 150
@@ -168,101 +172,175 @@ static void restore_interrupts(const struct sigaction old[2])
     sigaction(SIGTERM, &old[1], NULL);
 }
 
-/* Sends req to the daemon on fd and reads its answers until the RESULT.
- * On an interrupt it shuts down its sending side, which cancels the
- * request, and waits for the daemon to say it is undone.
+/* One exchange with the daemon. */
+typedef struct conn {
+    int fd;
+    const cli_io_t *io;
+    uint8_t *buf;
+    size_t have, cap;
+    uint8_t *in_buf;  /* a streamed PUT's input, read in pieces */
+    int in_done;      /* the input's end (or its failure) is sent */
+    int canceled;     /* our side is shut down */
+    int in_errno, out_errno;
+} conn_t;
+
+/* Sends the next piece of a streamed PUT's input as a DATA message (an
+ * empty one at its end). A read error cancels the request. */
+static void send_input(conn_t *k)
+{
+    ctl_msg_t m = {0};
+    uint8_t *frame;
+    size_t len;
+    ssize_t n = read(k->io->in_fd, k->in_buf, STREAM_PIECE);
+
+    if (n < 0 && errno == EINTR)
+        return;
+    if (n < 0) {
+        k->in_errno = errno;
+        k->in_done = 1;
+        return;
+    }
+    m.type = CTL_DATA;
+    m.blob = k->in_buf;
+    m.blob_len = (size_t)n;
+    if (ctl_encode(&m, &frame, &len) != 0 || write_all(k->fd, frame, len) != 0)
+        k->in_done = 1; /* the daemon went away or answered: read its RESULT */
+    else if (n == 0)
+        k->in_done = 1;
+    free(frame);
+}
+
+/* Waits for the socket to be readable, sending a streamed PUT's input
+ * meanwhile. @return 1 readable, 0 not yet (poll again), -1 give up. */
+static int wait_readable(conn_t *k, unsigned *waited)
+{
+    struct pollfd p[2] = {{.fd = k->fd, .events = POLLIN}, {.fd = -1}};
+    int feeding = k->io->in_fd >= 0 && !k->in_done && !k->canceled;
+    int ready;
+
+    if (feeding)
+        p[1] = (struct pollfd){.fd = k->io->in_fd, .events = POLLIN};
+    ready = poll(p, feeding ? 2 : 1, 200);
+    if (ready < 0 && errno != EINTR)
+        return -1;
+    if (k->canceled && ++*waited > CANCEL_WAIT_POLLS)
+        return -1;
+    if (ready <= 0)
+        return 0;
+    if (feeding && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
+        send_input(k);
+    return (p[0].revents & (POLLIN | POLLHUP | POLLERR)) ? 1 : 0;
+}
+
+/* Reads the daemon's answers until the RESULT. On an interrupt, a failed
+ * write of a streamed GET's output or a failed read of a streamed PUT's
+ * input, it shuts down its sending side, which cancels the request, and
+ * waits for the daemon to say it is undone.
+ * @return 0 and *res; -1 the connection broke; or an exit code after
+ * printing the error. */
+static int read_answers(conn_t *k, const cli_common_t *c, ctl_msg_t *res)
+{
+    size_t frame_len;
+    unsigned waited = 0;
+    ui_t ui;
+    int code = -1;
+
+    ui_init(&ui, c->quiet);
+    for (;;) {
+        int r = k->have > 0 ? ctl_frame_check(k->buf, k->have, &frame_len) : 0;
+        ctl_msg_t m;
+
+        if ((interrupts > 0 || k->out_errno != 0 || k->in_errno != 0) && !k->canceled) {
+            k->canceled = 1;
+            shutdown(k->fd, SHUT_WR);
+        }
+        if (r < 0)
+            break;
+        if (r == 1) {
+            if (ctl_decode(k->buf + CTL_FRAME_HDR, frame_len - CTL_FRAME_HDR, &m) != 0)
+                break;
+            memmove(k->buf, k->buf + frame_len, k->have - frame_len);
+            k->have -= frame_len;
+            if (m.type == CTL_PROGRESS && !k->canceled)
+                ui_draw(&ui, &m.progress);
+            if (m.type == CTL_DATA && k->io->out_fd >= 0 && !k->canceled &&
+                write_all(k->io->out_fd, m.blob, m.blob_len) != 0)
+                k->out_errno = errno;
+            if (m.type == CTL_RESULT) {
+                *res = m;
+                code = 0;
+                break;
+            }
+            uint8_t type = m.type;
+            ctl_msg_clear(&m);
+            if (type != CTL_PROGRESS && type != CTL_DATA) {
+                code = cli_fail(EXIT_FAIL, "unexpected answer from the daemon of %s", c->dir);
+                break;
+            }
+            continue;
+        }
+        if (k->cap - k->have < 65536) {
+            size_t ncap = k->cap ? k->cap * 2 : 65536;
+            uint8_t *p = ncap <= 2 * (size_t)CTL_MAX_FRAME ? realloc(k->buf, ncap) : NULL;
+            if (p == NULL)
+                break;
+            k->buf = p;
+            k->cap = ncap;
+        }
+        r = wait_readable(k, &waited);
+        if (r < 0)
+            break;
+        if (r == 0)
+            continue;
+        ssize_t n = read(k->fd, k->buf + k->have, k->cap - k->have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        k->have += (size_t)n;
+    }
+    ui_end(&ui);
+    return code;
+}
+
+/* Sends req to the daemon on fd (closed here) and reads its answers.
  * @return 0 and *res, or an exit code after printing the error; *interrupted
  * says whether a signal came. */
 static int run_daemon(int fd, const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *res,
-                      int out_fd, int *interrupted)
+                      const cli_io_t *io, int *interrupted)
 {
-    uint8_t *frame, *buf = NULL;
-    size_t len, have = 0, cap = 0, frame_len;
-    int canceled = 0, code = -1, out_errno = 0;
-    unsigned waited = 0;
-    ui_t ui;
-    int err = ctl_encode(req, &frame, &len);
+    conn_t k = {.fd = fd, .io = io};
+    uint8_t *frame;
+    size_t len;
+    int code, err = ctl_encode(req, &frame, &len);
 
     if (err) {
         close(fd);
         return cli_fail(EXIT_FAIL, "cannot encode the request: %s", fs_strerror(err));
     }
-    ui_init(&ui, c->quiet);
+    if (io->in_fd >= 0 && (k.in_buf = malloc(STREAM_PIECE)) == NULL) {
+        free(frame);
+        close(fd);
+        return cli_fail(EXIT_FAIL, "out of memory");
+    }
     if (write_all(fd, frame, len) != 0) {
         free(frame);
+        free(k.in_buf);
         close(fd);
         return cli_fail(EXIT_FAIL, "the daemon of %s closed the connection", c->dir);
     }
     free(frame);
-    while (code < 0) {
-        int r = have > 0 ? ctl_frame_check(buf, have, &frame_len) : 0;
-        ctl_msg_t m;
-
-        if ((interrupts > 0 || out_errno != 0) && !canceled) {
-            canceled = 1;
-            shutdown(fd, SHUT_WR);
-        }
-        if (r < 0)
-            break;
-        if (r == 1) {
-            if (ctl_decode(buf + CTL_FRAME_HDR, frame_len - CTL_FRAME_HDR, &m) != 0)
-                break;
-            memmove(buf, buf + frame_len, have - frame_len);
-            have -= frame_len;
-            if (m.type == CTL_PROGRESS) {
-                if (!canceled)
-                    ui_draw(&ui, &m.progress);
-                ctl_msg_clear(&m);
-                continue;
-            }
-            if (m.type == CTL_DATA && out_fd >= 0) {
-                if (!canceled && write_all(out_fd, m.blob, m.blob_len) != 0)
-                    out_errno = errno;
-                ctl_msg_clear(&m);
-                continue;
-            }
-            if (m.type != CTL_RESULT) {
-                ctl_msg_clear(&m);
-                ui_end(&ui);
-                code = cli_fail(EXIT_FAIL, "unexpected answer from the daemon of %s", c->dir);
-                break;
-            }
-            *res = m;
-            code = 0;
-            break;
-        }
-        if (cap - have < 65536) {
-            size_t ncap = cap ? cap * 2 : 65536;
-            uint8_t *p = ncap <= 2 * (size_t)CTL_MAX_FRAME ? realloc(buf, ncap) : NULL;
-            if (p == NULL)
-                break;
-            buf = p;
-            cap = ncap;
-        }
-        /* Poll, so an interrupt that lands just before we block is seen. */
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int ready = poll(&pfd, 1, 200);
-        if (ready < 0 && errno != EINTR)
-            break;
-        if (canceled && ++waited > CANCEL_WAIT_POLLS)
-            break;
-        if (ready <= 0)
-            continue;
-        ssize_t n = read(fd, buf + have, cap - have);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        have += (size_t)n;
-    }
-    ui_end(&ui);
-    free(buf);
+    code = read_answers(&k, c, res);
+    free(k.buf);
+    free(k.in_buf);
     close(fd);
     *interrupted = interrupts > 0;
-    if (out_errno != 0 && !*interrupted) {
+    if ((k.out_errno != 0 || k.in_errno != 0) && !*interrupted) {
         if (code == 0)
             ctl_msg_clear(res);
-        return cli_fail(EXIT_OUTPUT, "cannot write the output: %s", strerror(out_errno));
+        if (k.in_errno != 0)
+            return cli_fail(EXIT_INPUT, "cannot read standard input: %s", strerror(k.in_errno));
+        return cli_fail(EXIT_OUTPUT, "cannot write the output: %s", strerror(k.out_errno));
     }
     if (code < 0 && !*interrupted)
         code = cli_fail(EXIT_FAIL, "lost the connection to the daemon of %s", c->dir);
@@ -282,10 +360,14 @@ typedef struct embedded {
     int out_fd, out_errno; /* a streamed GET's output */
     uv_fs_t out_req;
     uv_buf_t out_buf;
+    int in_fd, in_errno; /* a streamed PUT's input */
+    in_source_t *in;
 } embedded_t;
 
 static void embedded_end(embedded_t *e)
 {
+    in_source_close(e->in);
+    e->in = NULL;
     uv_close((uv_handle_t *)&e->sigint, NULL);
     uv_close((uv_handle_t *)&e->sigterm, NULL);
     emofs_node_close(&e->node);
@@ -340,6 +422,35 @@ static void on_embedded_data(emofs_op_t *op, const uint8_t *data, size_t len, vo
     write_out(e);
 }
 
+/* ---- a streamed PUT's input: the source feeds the op ---------------------- */
+
+static size_t on_in_feed(void *arg, const uint8_t *data, size_t len)
+{
+    embedded_t *e = arg;
+
+    return emofs_op_feed(e->op, data, len);
+}
+
+static void on_in_end(void *arg, int err)
+{
+    embedded_t *e = arg;
+
+    if (err == 0) {
+        emofs_op_feed_end(e->op);
+        return;
+    }
+    e->in_errno = -err;
+    emofs_op_cancel(e->op);
+}
+
+static void on_embedded_want(emofs_op_t *op, void *arg)
+{
+    embedded_t *e = arg;
+
+    (void)op;
+    in_source_resume(e->in);
+}
+
 static void on_embedded_result(const ctl_msg_t *res, void *arg)
 {
     embedded_t *e = arg;
@@ -374,11 +485,24 @@ static void on_embedded_joined(int status, void *arg)
         embedded_end(e);
         return;
     }
-    emofs_op_cbs_t cbs = {on_embedded_progress, on_embedded_result, on_embedded_data, e};
+    emofs_op_cbs_t cbs = {.progress = on_embedded_progress,
+                          .result = on_embedded_result,
+                          .data = on_embedded_data,
+                          .want = on_embedded_want,
+                          .arg = e};
     err = emofs_op_start(&e->op, &e->node, e->req, &cbs);
     if (err) {
         e->code = cli_fail(EXIT_FAIL, "cannot start: %s", fs_strerror(err));
         embedded_end(e);
+        return;
+    }
+    if (e->in_fd >= 0) {
+        in_source_cbs_t in = {on_in_feed, on_in_end, e};
+        err = in_source_start(&e->in, e->node.loop, e->in_fd, &in);
+        if (err != 0) {
+            e->in_errno = -err;
+            emofs_op_cancel(e->op);
+        }
     }
 }
 
@@ -396,7 +520,7 @@ static void on_embedded_signal(uv_signal_t *s, int signum)
 }
 
 static int run_embedded(const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *res,
-                        int out_fd, int *interrupted)
+                        const cli_io_t *io, int *interrupted)
 {
     uv_loop_t loop;
     embedded_t e;
@@ -420,7 +544,8 @@ static int run_embedded(const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *
     }
     e.req = req;
     e.res = res;
-    e.out_fd = out_fd;
+    e.out_fd = io->out_fd;
+    e.in_fd = io->in_fd;
     ui_init(&e.ui, c->quiet);
     uv_signal_init(&loop, &e.sigint);
     uv_signal_init(&loop, &e.sigterm);
@@ -431,9 +556,11 @@ static int run_embedded(const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     *interrupted = e.interrupted;
-    if (e.out_errno != 0 && !e.interrupted) {
+    if ((e.out_errno != 0 || e.in_errno != 0) && !e.interrupted) {
         if (e.got_result)
             ctl_msg_clear(res);
+        if (e.in_errno != 0)
+            return cli_fail(EXIT_INPUT, "cannot read standard input: %s", uv_strerror(-e.in_errno));
         return cli_fail(EXIT_OUTPUT, "cannot write the output: %s", strerror(e.out_errno));
     }
     if (e.got_result)
@@ -441,7 +568,7 @@ static int run_embedded(const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *
     return e.code ? e.code : EXIT_FAIL;
 }
 
-int cli_run_stream(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res, int out_fd)
+int cli_run_io(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res, const cli_io_t *io)
 {
     struct sigaction old[2];
     int stale, interrupted = 0, code;
@@ -450,7 +577,7 @@ int cli_run_stream(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res, int ou
     memset(res, 0, sizeof(*res));
     if (fd >= 0) {
         catch_interrupts(old);
-        code = run_daemon(fd, c, req, res, out_fd, &interrupted);
+        code = run_daemon(fd, c, req, res, io, &interrupted);
         restore_interrupts(old);
     } else {
         if (stale)
@@ -458,7 +585,7 @@ int cli_run_stream(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res, int ou
                     "emofs: no daemon answers on %s/%s (a stale socket); running an embedded "
                     "node instead\n",
                     c->dir, CTL_SOCK_NAME);
-        code = run_embedded(c, req, res, out_fd, &interrupted);
+        code = run_embedded(c, req, res, io, &interrupted);
     }
     /* An interrupted request that still finished is reported as done. */
     if (interrupted && (code != 0 || res->status != 0)) {
@@ -471,5 +598,7 @@ int cli_run_stream(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res, int ou
 
 int cli_run(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res)
 {
-    return cli_run_stream(c, req, res, -1);
+    cli_io_t io = {-1, -1};
+
+    return cli_run_io(c, req, res, &io);
 }

@@ -51,17 +51,62 @@ static void summary(const cli_common_t *c, const char *verb, const char *name, u
 static int put_usage(FILE *f, int code)
 {
     fprintf(f, "usage: emofs put FILE [options]\n"
+               "       emofs put - [--name NAME] [options]\n"
                "Stores FILE in the network (or only locally when this node knows no peers)\n"
-               "and prints its key alone on the last line of stdout.\n" COMMON_HELP);
+               "and prints its key alone on the last line of stdout. With -, stores what\n"
+               "comes on standard input, chunked as it comes (no temporary copy).\n"
+               "  --name NAME            the name a file from standard input gets in its\n"
+               "                         manifest (default: stdin)\n" COMMON_HELP);
     return code;
+}
+
+/* Sends a PUT and prints its key. what names the input in the summary. */
+static int put_run(const cli_common_t *c, ctl_msg_t *req, const cli_io_t *io, const char *what,
+                   uint64_t size, double t0)
+{
+    ctl_msg_t res;
+    int code = cli_run_io(c, req, &res, io);
+
+    if (code)
+        return code;
+    if (res.status != 0) {
+        code = cli_fail(cli_exit_code(CTL_PUT, res.status), "%s", res.message);
+    } else {
+        char hex[65];
+        mf_key_to_hex(res.key, hex);
+        summary(c, "stored", what, size, now_s() - t0);
+        printf("%s\n", hex);
+        fflush(stdout);
+    }
+    ctl_msg_clear(&res);
+    return code;
+}
+
+/* put -: standard input, streamed to the node. */
+static int put_stdin(const cli_common_t *c, const char *name, double t0)
+{
+    ctl_msg_t req = {0};
+    cli_io_t io = {STDIN_FILENO, -1};
+    struct stat st;
+
+    if (!mf_name_valid(name))
+        return cli_fail(EXIT_USAGE, "put: '%s' cannot be a file name (no '/', not . or ..)",
+                        name);
+    if (fstat(STDIN_FILENO, &st) == 0 && S_ISDIR(st.st_mode))
+        return cli_fail(EXIT_INPUT, "cannot read standard input: it is a directory");
+    req.type = CTL_PUT;
+    req.flags = CTL_FLAG_PROGRESS | CTL_FLAG_STREAM;
+    req.path = (char *)name;
+    return put_run(c, &req, &io, "standard input", 0, t0);
 }
 
 int emofs_put_main(int argc, char **argv)
 {
     cli_common_t c = {0};
-    const char *file = NULL;
+    const char *file = NULL, *name = "stdin";
     char abs[PATH_MAX];
-    ctl_msg_t req = {0}, res;
+    ctl_msg_t req = {0};
+    cli_io_t io = {-1, -1};
     struct stat st;
     double t0 = now_s();
     int code, fd;
@@ -74,6 +119,12 @@ int emofs_put_main(int argc, char **argv)
             continue;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return put_usage(stdout, 0);
+        if (strcmp(argv[i], "--name") == 0) {
+            if (i + 1 >= argc)
+                return cli_fail(EXIT_USAGE, "--name needs a value");
+            name = argv[++i];
+            continue;
+        }
         if (argv[i][0] == '-' && argv[i][1] != '\0') {
             return cli_fail(EXIT_USAGE, "put: unknown option '%s' (see emofs put --help)", argv[i]);
         }
@@ -86,6 +137,8 @@ int emofs_put_main(int argc, char **argv)
         return cli_fail(EXIT_USAGE, "put: missing FILE (see emofs put --help)");
     if ((code = cli_common_finish(&c)) != 0)
         return code;
+    if (strcmp(file, "-") == 0)
+        return put_stdin(&c, name, t0);
     /* Check the file here: the clearest message, before any node starts. */
     fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -101,20 +154,7 @@ int emofs_put_main(int argc, char **argv)
     req.type = CTL_PUT;
     req.flags = CTL_FLAG_PROGRESS;
     req.path = abs;
-    code = cli_run(&c, &req, &res);
-    if (code)
-        return code;
-    if (res.status != 0) {
-        code = cli_fail(cli_exit_code(CTL_PUT, res.status), "%s", res.message);
-    } else {
-        char hex[65];
-        mf_key_to_hex(res.key, hex);
-        summary(&c, "stored", file, (uint64_t)st.st_size, now_s() - t0);
-        printf("%s\n", hex);
-        fflush(stdout);
-    }
-    ctl_msg_clear(&res);
-    return code;
+    return put_run(&c, &req, &io, file, (uint64_t)st.st_size, t0);
 }
 
 /* ---- get and cat ----------------------------------------------------------- */
@@ -151,7 +191,8 @@ static int get_stream(const cli_common_t *c, ctl_msg_t *req, int out_fd, int sum
 
     req->flags |= CTL_FLAG_STREAM;
     req->out = (char *)"";
-    code = cli_run_stream(c, req, &res, out_fd);
+    cli_io_t io = {-1, out_fd};
+    code = cli_run_io(c, req, &res, &io);
     if (code)
         return code;
     if (res.status != 0)

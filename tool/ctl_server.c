@@ -35,6 +35,10 @@ typedef struct client {
     int pipe_closed; /* ... and its close callback ran */
     int stop_after;  /* a STOP: tell the owner once the RESULT is written */
     int data_waiting; /* a streamed GET waits for the write queue to drain */
+    int feeding;      /* a streamed PUT: DATA messages follow the request */
+    int feed_blocked; /* ... and the put takes no more for now */
+    size_t off;       /* bytes of buf already handled */
+    size_t data_off;  /* bytes of the current DATA message already fed */
 } client_t;
 
 /* A streamed GET gets more bytes to send while less than this is queued. */
@@ -209,6 +213,10 @@ static void answer_error(client_t *c, uint8_t req_type, int status, const char *
     ctl_msg_clear(&m);
 }
 
+static void on_op_want(emofs_op_t *op, void *arg);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
 static void handle_request(client_t *c, const uint8_t *body, size_t len)
 {
     ctl_server_t *srv = c->srv;
@@ -217,6 +225,8 @@ static void handle_request(client_t *c, const uint8_t *body, size_t len)
 
     c->got_request = 1;
     err = ctl_decode(body, len, &req);
+    if (err == 0 && req.type == CTL_DATA)
+        err = FS_ECORRUPT; /* DATA is no request */
     if (err) {
         answer_error(c, len > 0 ? body[0] : 0, FS_ECORRUPT, "malformed control request");
         return;
@@ -232,12 +242,14 @@ static void handle_request(client_t *c, const uint8_t *body, size_t len)
         c->stop_after = 1;
         client_send(c, &m, 1);
     } else {
-        emofs_op_cbs_t cbs = {on_op_progress, on_op_result, on_op_data, c};
+        emofs_op_cbs_t cbs = {on_op_progress, on_op_result, on_op_data, on_op_want, c};
         err = emofs_op_start(&c->op, srv->node, &req, &cbs);
-        if (err)
+        if (err) {
             answer_error(c, req.type, err, NULL);
-        else
+        } else {
             srv->n_ops++;
+            c->feeding = req.type == CTL_PUT && (req.flags & CTL_FLAG_STREAM);
+        }
     }
     ctl_msg_clear(&req);
 }
@@ -262,14 +274,94 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = c->cap - c->len;
 }
 
-/* After its request a client sends nothing; it closes its end (shutdown or
- * close) to cancel the request. The RESULT still goes to it, so a client
- * that only shut down its sending side learns when the cancel is done. */
+/* One DATA message of a streamed PUT, body of len bytes: fed to the put,
+ * perhaps in parts. @return 1 when all of it is taken, 0 when the put
+ * wants a pause (the rest is fed after on_op_want), -1 if it is not a
+ * DATA message. */
+static int feed_data(client_t *c, const uint8_t *body, size_t len)
+{
+    size_t n;
+
+    if (len < 6 || body[0] != CTL_DATA || body[1] != CTL_VERSION)
+        return -1;
+    n = (size_t)body[2] | (size_t)body[3] << 8 | (size_t)body[4] << 16 | (size_t)body[5] << 24;
+    if (n != len - 6)
+        return -1;
+    if (n == 0) { /* the end of the file */
+        c->feeding = 0;
+        emofs_op_feed_end(c->op);
+        return 1;
+    }
+    c->data_off += emofs_op_feed(c->op, body + 6 + c->data_off, n - c->data_off);
+    if (c->data_off < n)
+        return 0;
+    c->data_off = 0;
+    return 1;
+}
+
+/* Handles the complete frames in buf: the request, then a streamed PUT's
+ * DATA messages. Stops reading while the put takes no more. */
+static void handle_input(client_t *c)
+{
+    size_t frame_len = 0;
+
+    while (!c->closing && !c->feed_blocked) {
+        const uint8_t *frame = c->buf + c->off;
+        int r = ctl_frame_check(frame, c->len - c->off, &frame_len);
+        if (r == 0)
+            break;
+        if (r < 0 || (c->got_request && !c->feeding)) {
+            uv_read_stop((uv_stream_t *)&c->pipe);
+            if (r < 0 && !c->got_request)
+                answer_error(c, 0, FS_ECORRUPT, "malformed control frame");
+            else /* garbage, or bytes after the request: not allowed */
+                client_close(c);
+            return;
+        }
+        if (!c->got_request) {
+            handle_request(c, frame + CTL_FRAME_HDR, frame_len - CTL_FRAME_HDR);
+        } else {
+            r = feed_data(c, frame + CTL_FRAME_HDR, frame_len - CTL_FRAME_HDR);
+            if (r < 0) {
+                uv_read_stop((uv_stream_t *)&c->pipe);
+                client_close(c);
+                return;
+            }
+            if (r == 0) {
+                c->feed_blocked = 1;
+                uv_read_stop((uv_stream_t *)&c->pipe);
+                break;
+            }
+        }
+        c->off += frame_len;
+    }
+    /* Keep only what is not handled yet. */
+    memmove(c->buf, c->buf + c->off, c->len - c->off);
+    c->len -= c->off;
+    c->off = 0;
+}
+
+/* A streamed PUT takes bytes again: feed it what is buffered, then read on. */
+static void on_op_want(emofs_op_t *op, void *arg)
+{
+    client_t *c = arg;
+
+    (void)op;
+    if (!c->feed_blocked || c->closing)
+        return;
+    c->feed_blocked = 0;
+    handle_input(c);
+    if (!c->feed_blocked && !c->closing)
+        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+/* After its request a client sends nothing (but a streamed PUT's DATA); it
+ * closes its end (shutdown or close) to cancel the request. The RESULT
+ * still goes to it, so a client that only shut down its sending side
+ * learns when the cancel is done. */
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     client_t *c = s->data;
-    size_t frame_len = 0;
-    int r;
 
     (void)buf;
     if (n == 0)
@@ -280,26 +372,13 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         emofs_op_cancel(c->op);
         return;
     }
-    if (n < 0 || c->got_request) { /* an error, or bytes after the request */
+    if (n < 0) {
         uv_read_stop(s);
         client_close(c);
         return;
     }
     c->len += (size_t)n;
-    r = ctl_frame_check(c->buf, c->len, &frame_len);
-    if (r < 0) {
-        uv_read_stop(s);
-        answer_error(c, 0, FS_ECORRUPT, "malformed control frame");
-        return;
-    }
-    if (r == 1) {
-        handle_request(c, c->buf + CTL_FRAME_HDR, frame_len - CTL_FRAME_HDR);
-        if (frame_len < c->len) { /* bytes after the request: not allowed */
-            uv_read_stop(s);
-            client_close(c);
-        }
-        c->len = 0;
-    }
+    handle_input(c);
 }
 
 static void on_connection(uv_stream_t *listener, int status)

@@ -67,6 +67,36 @@ static void on_put(int status, const uint8_t key[MF_KEY_LEN], const mf_manifest_
     op_finish(op);
 }
 
+static void on_want_more(void *arg)
+{
+    emofs_op_t *op = arg;
+
+    op->cbs.want(op, op->cbs.arg);
+}
+
+static int start_put(emofs_op_t *op, const ctl_msg_t *req)
+{
+    fs_progress_cb progress = (req->flags & CTL_FLAG_PROGRESS) ? on_progress : NULL;
+
+    if (!(req->flags & CTL_FLAG_STREAM))
+        return fs_put_start(&op->put, &op->node->ctx, req->path, progress, on_put, op);
+    if (op->cbs.want == NULL)
+        return FS_EINVAL;
+    return fs_put_start_stream(&op->put, &op->node->ctx, req->path, progress, on_want_more,
+                               on_put, op);
+}
+
+size_t emofs_op_feed(emofs_op_t *op, const uint8_t *data, size_t len)
+{
+    return op != NULL && op->put != NULL ? fs_put_feed(op->put, data, len) : len;
+}
+
+void emofs_op_feed_end(emofs_op_t *op)
+{
+    if (op != NULL && op->put != NULL)
+        fs_put_feed_end(op->put);
+}
+
 /* ---- GET ------------------------------------------------------------------ */
 
 static void on_get(int status, const char *path, uint64_t size, const char *message, void *arg)
@@ -260,8 +290,7 @@ int emofs_op_start(emofs_op_t **out, emofs_node_t *node, const ctl_msg_t *req,
     op->work.data = op;
     switch (req->type) {
     case CTL_PUT:
-        err = fs_put_start(&op->put, &node->ctx, req->path,
-                           (req->flags & CTL_FLAG_PROGRESS) ? on_progress : NULL, on_put, op);
+        err = start_put(op, req);
         break;
     case CTL_GET:
         err = start_get(op, req);
