@@ -157,6 +157,12 @@ typedef struct dht_config {
      * cannot read it. Peers see a TTL of max_ttl_s. NULL: no such values. */
     int (*value_source)(void *arg, const dht_id_t *key, uint8_t **data, size_t *len);
     void *value_source_arg;
+
+    /* Optional: told, on the loop's thread, when a peer enters (joined = 1)
+     * or leaves (joined = 0) the routing table; for logs and metrics. It
+     * must not call back into the node. NULL: nobody is told. */
+    void (*peer_event)(void *arg, const dht_id_t *id, const dht_addr_t *addr, int joined);
+    void *peer_event_arg;
 } dht_config_t;
 
 /* Fills cfg with the defaults above. */

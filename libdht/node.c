@@ -49,6 +49,14 @@ static int seed_node(dht_t *dht)
     return 0;
 }
 
+/* The routing table's changes, handed to the program's peer_event. */
+static void tell_peer_event(void *arg, const dht__rt_node_t *n, int added)
+{
+    dht_t *dht = arg;
+
+    dht->cfg.peer_event(dht->cfg.peer_event_arg, &n->id, &n->addr, added);
+}
+
 int dht_new(dht_t **out, const dht_config_t *cfg, const dht_io_t *io, uint64_t now_ms)
 {
     dht_t *dht;
@@ -81,6 +89,8 @@ int dht_new(dht_t **out, const dht_config_t *cfg, const dht_io_t *io, uint64_t n
     dht->store = dht__store_new(&dht->self, dht->cfg.store_max_bytes, dht->cfg.store_max_per_key);
     if (dht->rt == NULL || dht->store == NULL)
         goto fail;
+    if (dht->cfg.peer_event != NULL)
+        dht__rt_set_listener(dht->rt, tell_peer_event, dht);
     dht->secret_rotated_at = now_ms;
     dht__token_tick(dht, now_ms); /* derives the first secret */
     dht->next_tick = now_ms + DHT__TICK_MS;

@@ -38,7 +38,21 @@ struct dht__rt {
     unsigned cache_size;
     size_t nb;         /* buckets in use, 1..DHT__RT_MAX_BUCKETS */
     bucket_t *buckets; /* nb of them (the allocation may hold more) */
+    dht__rt_listener_fn listener;
+    void *listener_arg;
 };
+
+static void tell(const dht__rt_t *rt, const dht__rt_node_t *n, int added)
+{
+    if (rt->listener != NULL)
+        rt->listener(rt->listener_arg, n, added);
+}
+
+void dht__rt_set_listener(dht__rt_t *rt, dht__rt_listener_fn fn, void *arg)
+{
+    rt->listener = fn;
+    rt->listener_arg = arg;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
@@ -342,11 +356,14 @@ static void put_node(dht__rt_t *rt, bucket_t *b, unsigned i, const dht_id_t *id,
 
     if (c >= 0)
         slots_remove(rt, &b->cache, (unsigned)c, 1);
+    if (i < b->nodes.n)
+        tell(rt, &b->nodes.v[i], 0);
     fresh(&b->nodes.v[i], id, addr, now, ev);
     fail_times(rt, &b->nodes, 0)[i] = 0;
     if (i == b->nodes.n)
         b->nodes.n++;
     b->last_changed = now;
+    tell(rt, &b->nodes.v[i], 1);
 }
 
 /* Keeps a node that found its bucket full in the bucket's cache.
@@ -459,10 +476,12 @@ int dht__rt_failed(dht__rt_t *rt, const dht_id_t *id, uint64_t now)
     for (unsigned j = 1; j < b->cache.n; j++)
         if (newer(&b->cache.v[j], &b->cache.v[c]))
             c = (int)j;
+    tell(rt, &b->nodes.v[i], 0);
     b->nodes.v[i] = b->cache.v[c];
     fail_times(rt, &b->nodes, 0)[i] = 0;
     slots_remove(rt, &b->cache, (unsigned)c, 1);
     b->last_changed = now;
+    tell(rt, &b->nodes.v[i], 1);
     return 1;
 }
 

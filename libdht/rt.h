@@ -63,6 +63,13 @@ typedef struct dht__rt dht__rt_t;
  * @return the table, or NULL if out of memory or k == 0. */
 dht__rt_t *dht__rt_new(const dht_id_t *self, unsigned k, unsigned cache_size);
 
+/* Who hears of nodes entering (added = 1) and leaving (0) the buckets
+ * (the replacement caches do not count). Called inside the update. */
+typedef void (*dht__rt_listener_fn)(void *arg, const dht__rt_node_t *node, int added);
+
+/* Sets the table's listener (NULL: none). */
+void dht__rt_set_listener(dht__rt_t *rt, dht__rt_listener_fn fn, void *arg);
+
 /* Frees the table. Accepts NULL. */
 void dht__rt_free(dht__rt_t *rt);
 

@@ -356,6 +356,49 @@ static void test_failed_replaces(void **state)
     dht__rt_free(rt);
 }
 
+/* The listener hears every node that enters or leaves the buckets. */
+typedef struct heard_log {
+    dht_id_t ids[16];
+    int added[16];
+    unsigned n;
+} heard_log_t;
+
+static void on_change(void *arg, const dht__rt_node_t *node, int added)
+{
+    heard_log_t *log = arg;
+
+    assert_true(log->n < 16);
+    log->ids[log->n] = node->id;
+    log->added[log->n++] = added;
+}
+
+static void test_listener(void **state)
+{
+    dht_id_t self = test_self(), ids[5];
+    dht__rt_t *rt = full_bucket0(&self, ids);
+    dht_id_t more = depth_id(&self, 9, 3);
+    heard_log_t log = {0};
+
+    (void)state;
+    dht__rt_set_listener(rt, on_change, &log);
+    assert_int_equal(update(rt, &more, 35, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_int_equal(log.n, 1);
+    assert_true(id_eq(&log.ids[0], &more) && log.added[0] == 1);
+    assert_int_equal(update(rt, &more, 36, DHT__RT_REPLY), DHT__RT_UPDATED);
+    assert_int_equal(log.n, 1); /* an update is no news */
+    /* ids[0] goes bad; the newest cache entry (ids[3]) takes its place. */
+    assert_int_equal(dht__rt_failed(rt, &ids[0], 40), 0);
+    assert_int_equal(dht__rt_failed(rt, &ids[0], 50), 1);
+    assert_int_equal(log.n, 3);
+    assert_true(id_eq(&log.ids[1], &ids[0]) && log.added[1] == 0);
+    assert_true(id_eq(&log.ids[2], &ids[3]) && log.added[2] == 1);
+    dht__rt_set_listener(rt, NULL, NULL);
+    assert_int_equal(dht__rt_failed(rt, &ids[1], 60), 0);
+    assert_int_equal(dht__rt_failed(rt, &ids[1], 70), 1);
+    assert_int_equal(log.n, 3);
+    dht__rt_free(rt);
+}
+
 static void test_bad_replaced_on_update(void **state)
 {
     dht_id_t self = test_self();
@@ -1258,6 +1301,7 @@ int main(void)
         cmocka_unit_test(test_addr_change),
         cmocka_unit_test(test_states),
         cmocka_unit_test(test_failed_replaces),
+        cmocka_unit_test(test_listener),
         cmocka_unit_test(test_bad_replaced_on_update),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_split),

@@ -3,8 +3,11 @@
  */
 #include "tool/ctl_server.h"
 
+#include "tool/log.h"
 #include "tool/ops.h"
+#include "tool/progress.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,6 +42,9 @@ typedef struct client {
     int feed_blocked; /* ... and the put takes no more for now */
     size_t off;       /* bytes of buf already handled */
     size_t data_off;  /* bytes of the current DATA message already fed */
+    uint8_t req_type; /* for the log: what was asked, since when */
+    char what[300];
+    uint64_t started_ns;
 } client_t;
 
 /* A streamed GET gets more bytes to send while less than this is queued. */
@@ -187,11 +193,39 @@ static void on_op_data(emofs_op_t *op, const uint8_t *data, size_t len, void *ar
         c->data_waiting = 1;
 }
 
+/* One log line per request: info for puts and gets, debug for the rest. */
+static void log_result(const client_t *c, const ctl_msg_t *res)
+{
+    double secs = (double)(uv_hrtime() - c->started_ns) / 1e9;
+    log_level_t level = c->req_type == CTL_PUT || c->req_type == CTL_GET ? LOG_INFO : LOG_DEBUG;
+    char hex[65], size[32];
+
+    if (!log_enabled(level))
+        return;
+    if (res->status != 0) {
+        log_msg(res->status == FS_ECANCELED ? level : LOG_WARN, "%s%s%s: failed in %.2f s: %s",
+                ctl_type_name(c->req_type), c->what[0] ? " " : "", c->what, secs,
+                res->message ? res->message : "");
+        return;
+    }
+    progress_format_bytes(res->size, size, sizeof(size));
+    mf_key_to_hex(res->key, hex);
+    if (c->req_type == CTL_PUT)
+        log_msg(level, "PUT %s: stored as %s, %s in %.2f s", c->what, hex, size, secs);
+    else if (c->req_type == CTL_GET)
+        log_msg(level, "GET %s: wrote %s, %s in %.2f s", c->what,
+                res->path && res->path[0] ? res->path : "to the client", size, secs);
+    else
+        log_msg(level, "%s%s%s: ok in %.2f s", ctl_type_name(c->req_type), c->what[0] ? " " : "",
+                c->what, secs);
+}
+
 static void on_op_result(const ctl_msg_t *res, void *arg)
 {
     client_t *c = arg;
     ctl_server_t *srv = c->srv;
 
+    log_result(c, res);
     c->op = NULL;
     srv->n_ops--;
     if (c->closing)
@@ -211,6 +245,23 @@ static void answer_error(client_t *c, uint8_t req_type, int status, const char *
     ctl_set_message(&m, text);
     client_send(c, &m, 1);
     ctl_msg_clear(&m);
+}
+
+/* What a request is about, for the log. */
+static void describe(client_t *c, const ctl_msg_t *req)
+{
+    char hex[65];
+
+    if (req->type == CTL_PUT && (req->flags & CTL_FLAG_STREAM)) {
+        snprintf(c->what, sizeof(c->what), "of a stream named %s", req->path);
+    } else if (req->type == CTL_PUT) {
+        snprintf(c->what, sizeof(c->what), "%s", req->path);
+    } else if (req->type == CTL_GET || req->type == CTL_MANIFEST) {
+        mf_key_to_hex(req->key, hex);
+        snprintf(c->what, sizeof(c->what), "%s", hex);
+    } else {
+        c->what[0] = '\0';
+    }
 }
 
 static void on_op_want(emofs_op_t *op, void *arg);
@@ -244,6 +295,9 @@ static void handle_request(client_t *c, const uint8_t *body, size_t len)
     } else {
         emofs_op_cbs_t cbs = {on_op_progress, on_op_result, on_op_data, on_op_want, c};
         err = emofs_op_start(&c->op, srv->node, &req, &cbs);
+        c->req_type = req.type;
+        c->started_ns = uv_hrtime();
+        describe(c, &req);
         if (err) {
             answer_error(c, req.type, err, NULL);
         } else {

@@ -6,6 +6,7 @@
 
 #include "tool/cli.h"
 #include "tool/ctl_server.h"
+#include "tool/log.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -38,7 +39,7 @@ static void daemon_stop(daemon_t *d)
     if (d->stopping)
         return;
     d->stopping = 1;
-    fprintf(stderr, "emofs daemon: stopping\n");
+    log_msg(LOG_INFO, "stopping: %u requests to end", ctl_server_requests(d->server));
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     ctl_server_shutdown(d->server);
@@ -61,11 +62,25 @@ static void on_joined(int status, void *arg)
 
     if (d->stopping)
         return;
-    if (status == 0 && d->node.n_bootstrap > 0)
-        fprintf(stderr, "emofs daemon: joined the network\n");
-    else if (status != 0)
-        fprintf(stderr,
-                "emofs daemon: no bootstrap peer answered; serving anyway, peers may join us\n");
+    if (status == 0 && d->node.n_bootstrap > 0) {
+        dht_stats_t st;
+        dht_get_stats(d->node.dht, 0, &st);
+        log_msg(LOG_INFO, "joined the network: %zu peers known", (size_t)st.nodes);
+    } else if (status != 0) {
+        log_msg(LOG_WARN, "no bootstrap peer answered; serving anyway, peers may join us");
+    }
+}
+
+static void on_peer_event(void *arg, const dht_id_t *id, const dht_addr_t *addr, int joined)
+{
+    char hex[65], a[DHT_ADDRSTRLEN];
+
+    (void)arg;
+    if (!log_enabled(LOG_DEBUG))
+        return;
+    dht_id_to_hex(id, hex);
+    log_msg(LOG_DEBUG, "peer %s %.16s at %s", joined ? "gained" : "lost", hex,
+            dht_addr_format(addr, a));
 }
 
 static int daemon_usage(FILE *f, int code)
@@ -77,6 +92,9 @@ static int daemon_usage(FILE *f, int code)
                "  --bootstrap HOST:PORT  a node of the network to join through (repeatable;\n"
                "                         default: the config file's 'bootstrap' lines)\n"
                "  --data DIR             data directory (default $EMOFS_HOME, else ~/.emofs)\n"
+               "  --log-level LEVEL      error, warn, info (default) or debug: one line per\n"
+               "                         event on stderr (start, joined, each put and get,\n"
+               "                         stop; debug: peers gained and lost)\n"
                "Control socket: DIR/emofs.sock. Exit codes: 0 stopped cleanly, 2 usage,\n"
                "7 the data directory is in use, 1 cannot start.\n");
     return code;
@@ -113,6 +131,12 @@ int emofs_daemon_main(int argc, char **argv)
                                 argv[i]);
         } else if (strcmp(a, "--data") == 0 && i + 1 < argc) {
             opts.dir = argv[++i];
+        } else if (strcmp(a, "--log-level") == 0 && i + 1 < argc) {
+            log_level_t level;
+            if (log_level_parse(argv[++i], &level) != 0)
+                return cli_fail(EXIT_USAGE, "bad --log-level '%s' (want error, warn, info or debug)",
+                                argv[i]);
+            log_set_level(level);
         } else {
             return cli_fail(EXIT_USAGE,
                             "daemon: unknown or incomplete option '%s' (see emofs daemon --help)",
@@ -122,6 +146,7 @@ int emofs_daemon_main(int argc, char **argv)
     if (opts.dir == NULL && (opts.dir = cli_default_dir()) == NULL)
         return cli_fail(EXIT_USAGE, "no data directory: set --data, $EMOFS_HOME or $HOME");
     signal(SIGPIPE, SIG_IGN);
+    opts.peer_event = on_peer_event;
     d.loop = uv_default_loop();
     err = emofs_node_open(&d.node, d.loop, &opts, &holder, err_text, sizeof(err_text));
     if (err)
@@ -146,12 +171,12 @@ int emofs_daemon_main(int argc, char **argv)
     uv_signal_start(&d.sigint, on_signal, SIGINT);
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     dht_id_to_hex(dht_self(d.node.dht), hex);
-    printf("emofs daemon: node %s listening on %s, control socket %s\n", hex,
-           dht_addr_format(&d.node.addr, addr), sock_path);
-    fflush(stdout);
+    log_msg(LOG_INFO, "started: node %s listening on %s, control socket %s, pid %ld", hex,
+            dht_addr_format(&d.node.addr, addr), sock_path, (long)getpid());
     emofs_node_bootstrap(&d.node, on_joined, &d);
     uv_run(d.loop, UV_RUN_DEFAULT);
     uv_loop_close(d.loop);
     free(sock_path);
+    log_msg(LOG_INFO, "stopped");
     return 0;
 }

@@ -209,6 +209,8 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
     cfg.max_value_size = CHUNK_VALUE_MAX;
     cfg.value_source = fs_value_source;
     cfg.value_source_arg = node->store;
+    cfg.peer_event = opts->peer_event;
+    cfg.peer_event_arg = opts->peer_event_arg;
     err = dht_uv_new(&node->uv, loop, &cfg, listen);
     if (err) {
         snprintf(err_text, err_cap, "cannot listen on %s: %s", listen, dht_strerror(err));

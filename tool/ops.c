@@ -58,6 +58,7 @@ static void on_put(int status, const uint8_t key[MF_KEY_LEN], const mf_manifest_
     op->put = NULL;
     if (status == 0) {
         memcpy(op->res.key, key, MF_KEY_LEN);
+        op->res.size = m->size; /* not sent (a PUT's RESULT has no size); for logs */
         /* The file is stored either way; a lost line in the list only
          * hides it from `emofs ls`. */
         emofs_published_add(op->node->dir, key, m->size, m->name);
