@@ -43,6 +43,10 @@ int cli_common_option(cli_common_t *c, int argc, char **argv, int *i)
         c->quiet = 1;
         return 1;
     }
+    if (strcmp(a, "--json") == 0) {
+        c->json = 1;
+        return 1;
+    }
     if (strcmp(a, "--data") != 0 && strcmp(a, "--bootstrap") != 0 && strcmp(a, "--listen") != 0)
         return 0;
     if (*i + 1 >= argc) {

@@ -50,9 +50,10 @@ typedef struct cli_common {
     dht_addr_t bootstrap[EMOFS_MAX_BOOTSTRAP];
     size_t n_bootstrap;
     int quiet;
+    int json; /* --json: the result as one JSON object on stdout */
 } cli_common_t;
 
-/* If argv[*i] is a common option (--data, --bootstrap, --listen, -q), takes
+/* If argv[*i] is a common option (--data, --bootstrap, --listen, -q, --json), takes
  * it and its value, advancing *i. @return 1 taken, 0 not a common option,
  * or -EXIT_USAGE after printing the error. */
 int cli_common_option(cli_common_t *c, int argc, char **argv, int *i);
@@ -70,8 +71,9 @@ int cli_run(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res);
 
 /* A request's streams: -1 where there is none. */
 typedef struct cli_io {
-    int in_fd;  /* a PUT with CTL_FLAG_STREAM reads the file from here to its end */
-    int out_fd; /* a GET with CTL_FLAG_STREAM writes the file here, in order */
+    int in_fd;         /* a PUT with CTL_FLAG_STREAM reads the file from here to its end */
+    int out_fd;        /* a GET with CTL_FLAG_STREAM writes the file here, in order */
+    uint64_t in_bytes; /* set by cli_run_io: bytes read from in_fd */
 } cli_io_t;
 
 /* cli_run with streams. A failed write of the output or read of the input
@@ -79,7 +81,7 @@ typedef struct cli_io {
  * printed). On SIGINT or SIGTERM the request is canceled and undone; then
  * "emofs: interrupted" is printed and EXIT_INTERRUPTED returned (also by
  * cli_run). */
-int cli_run_io(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res, const cli_io_t *io);
+int cli_run_io(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res, cli_io_t *io);
 
 /* @return the exit code for a failed result of a request of type req_type. */
 int cli_exit_code(uint8_t req_type, int status);

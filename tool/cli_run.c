@@ -175,7 +175,7 @@ static void restore_interrupts(const struct sigaction old[2])
 /* One exchange with the daemon. */
 typedef struct conn {
     int fd;
-    const cli_io_t *io;
+    cli_io_t *io;
     uint8_t *buf;
     size_t have, cap;
     uint8_t *in_buf;  /* a streamed PUT's input, read in pieces */
@@ -203,6 +203,7 @@ static void send_input(conn_t *k)
     m.type = CTL_DATA;
     m.blob = k->in_buf;
     m.blob_len = (size_t)n;
+    k->io->in_bytes += (uint64_t)n;
     if (ctl_encode(&m, &frame, &len) != 0 || write_all(k->fd, frame, len) != 0)
         k->in_done = 1; /* the daemon went away or answered: read its RESULT */
     else if (n == 0)
@@ -307,7 +308,7 @@ static int read_answers(conn_t *k, const cli_common_t *c, ctl_msg_t *res)
  * @return 0 and *res, or an exit code after printing the error; *interrupted
  * says whether a signal came. */
 static int run_daemon(int fd, const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *res,
-                      const cli_io_t *io, int *interrupted)
+                      cli_io_t *io, int *interrupted)
 {
     conn_t k = {.fd = fd, .io = io};
     uint8_t *frame;
@@ -362,6 +363,7 @@ typedef struct embedded {
     uv_buf_t out_buf;
     int in_fd, in_errno; /* a streamed PUT's input */
     in_source_t *in;
+    uint64_t in_bytes;
 } embedded_t;
 
 static void embedded_end(embedded_t *e)
@@ -427,8 +429,10 @@ static void on_embedded_data(emofs_op_t *op, const uint8_t *data, size_t len, vo
 static size_t on_in_feed(void *arg, const uint8_t *data, size_t len)
 {
     embedded_t *e = arg;
+    size_t n = emofs_op_feed(e->op, data, len);
 
-    return emofs_op_feed(e->op, data, len);
+    e->in_bytes += n;
+    return n;
 }
 
 static void on_in_end(void *arg, int err)
@@ -520,7 +524,7 @@ static void on_embedded_signal(uv_signal_t *s, int signum)
 }
 
 static int run_embedded(const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *res,
-                        const cli_io_t *io, int *interrupted)
+                        cli_io_t *io, int *interrupted)
 {
     uv_loop_t loop;
     embedded_t e;
@@ -556,6 +560,7 @@ static int run_embedded(const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     *interrupted = e.interrupted;
+    io->in_bytes = e.in_bytes;
     if ((e.out_errno != 0 || e.in_errno != 0) && !e.interrupted) {
         if (e.got_result)
             ctl_msg_clear(res);
@@ -568,7 +573,7 @@ static int run_embedded(const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *
     return e.code ? e.code : EXIT_FAIL;
 }
 
-int cli_run_io(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res, const cli_io_t *io)
+int cli_run_io(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res, cli_io_t *io)
 {
     struct sigaction old[2];
     int stale, interrupted = 0, code;
@@ -598,7 +603,7 @@ int cli_run_io(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res, const cli_
 
 int cli_run(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res)
 {
-    cli_io_t io = {-1, -1};
+    cli_io_t io = {-1, -1, 0};
 
     return cli_run_io(c, req, res, &io);
 }

@@ -5,6 +5,7 @@
 #include "tool/commands.h"
 
 #include "tool/cli.h"
+#include "tool/json.h"
 #include "tool/keyarg.h"
 #include "tool/output.h"
 #include "tool/progress.h"
@@ -24,7 +25,8 @@
     "  --bootstrap HOST:PORT  with no daemon running: join the network through this\n"             \
     "                         node (repeatable; default: DIR/config)\n"                            \
     "  --listen HOST:PORT     with no daemon running: the embedded node's address\n"               \
-    "  -q, --quiet            no progress line, no summary\n"
+    "  -q, --quiet            no progress line, no summary\n"                               \
+    "  --json                 the result as one JSON object on stdout (README: JSON)\n"
 
 static double now_s(void)
 {
@@ -60,8 +62,9 @@ static int put_usage(FILE *f, int code)
     return code;
 }
 
-/* Sends a PUT and prints its key. what names the input in the summary. */
-static int put_run(const cli_common_t *c, ctl_msg_t *req, const cli_io_t *io, const char *what,
+/* Sends a PUT and prints its key. what names the input in the summary;
+ * size is the file's, or 0 for a stream (then counted as it is sent). */
+static int put_run(const cli_common_t *c, ctl_msg_t *req, cli_io_t *io, const char *what,
                    uint64_t size, double t0)
 {
     ctl_msg_t res;
@@ -69,8 +72,20 @@ static int put_run(const cli_common_t *c, ctl_msg_t *req, const cli_io_t *io, co
 
     if (code)
         return code;
+    if (io->in_fd >= 0)
+        size = io->in_bytes;
     if (res.status != 0) {
         code = cli_fail(cli_exit_code(CTL_PUT, res.status), "%s", res.message);
+    } else if (c->json) {
+        char hex[65];
+        json_t j;
+        mf_key_to_hex(res.key, hex);
+        json_begin(&j, stdout);
+        json_str(&j, "key", hex);
+        json_str(&j, "input", what);
+        json_u64(&j, "size", size);
+        json_double(&j, "seconds", now_s() - t0);
+        json_end(&j);
     } else {
         char hex[65];
         mf_key_to_hex(res.key, hex);
@@ -86,7 +101,7 @@ static int put_run(const cli_common_t *c, ctl_msg_t *req, const cli_io_t *io, co
 static int put_stdin(const cli_common_t *c, const char *name, double t0)
 {
     ctl_msg_t req = {0};
-    cli_io_t io = {STDIN_FILENO, -1};
+    cli_io_t io = {STDIN_FILENO, -1, 0};
     struct stat st;
 
     if (!mf_name_valid(name))
@@ -106,7 +121,7 @@ int emofs_put_main(int argc, char **argv)
     const char *file = NULL, *name = "stdin";
     char abs[PATH_MAX];
     ctl_msg_t req = {0};
-    cli_io_t io = {-1, -1};
+    cli_io_t io = {-1, -1, 0};
     struct stat st;
     double t0 = now_s();
     int code, fd;
@@ -182,23 +197,33 @@ static int cat_usage(FILE *f, int code)
     return code;
 }
 
-/* Runs a GET that streams the file into out_fd. */
-static int get_stream(const cli_common_t *c, ctl_msg_t *req, int out_fd, int summarize,
-                      double t0)
+/* Runs a GET that streams the file into out_fd (named out). */
+static int get_stream(const cli_common_t *c, ctl_msg_t *req, int out_fd, const char *out,
+                      int summarize, double t0)
 {
     ctl_msg_t res;
     int code;
 
     req->flags |= CTL_FLAG_STREAM;
     req->out = (char *)"";
-    cli_io_t io = {-1, out_fd};
+    cli_io_t io = {-1, out_fd, 0};
     code = cli_run_io(c, req, &res, &io);
     if (code)
         return code;
     if (res.status != 0)
         code = cli_fail(cli_exit_code(CTL_GET, res.status), "%s", res.message);
-    else if (summarize)
-        summary(c, "wrote", "the output", res.size, now_s() - t0);
+    else if (c->json) {
+        char hex[65];
+        json_t j;
+        mf_key_to_hex(req->key, hex);
+        json_begin(&j, stdout);
+        json_str(&j, "key", hex);
+        json_str(&j, "path", out);
+        json_u64(&j, "size", res.size);
+        json_double(&j, "seconds", now_s() - t0);
+        json_end(&j);
+    } else if (summarize)
+        summary(c, "wrote", out, res.size, now_s() - t0);
     ctl_msg_clear(&res);
     return code;
 }
@@ -256,8 +281,12 @@ static int get_run(int argc, char **argv, int is_cat)
         int r = output_open_stream(out, &out_fd);
         if (r < 0)
             return -r;
+        if (r == 1 && c.json && out_fd == STDOUT_FILENO)
+            return cli_fail(EXIT_USAGE, "%s: --json cannot share standard output with the file",
+                            argv[0]);
         if (r == 1) {
-            code = get_stream(&c, &req, out_fd, !is_cat, t0);
+            code = get_stream(&c, &req, out_fd, out_fd == STDOUT_FILENO ? "standard output" : out,
+                              !is_cat, t0);
             if (out_fd != STDOUT_FILENO)
                 close(out_fd);
             return code;
@@ -275,6 +304,17 @@ static int get_run(int argc, char **argv, int is_cat)
         return code;
     if (res.status != 0) {
         code = cli_fail(cli_exit_code(CTL_GET, res.status), "%s", res.message);
+    } else if (c.json) {
+        char hex[65];
+        json_t j;
+        mf_key_to_hex(req.key, hex);
+        json_begin(&j, stdout);
+        json_str(&j, "key", hex);
+        json_str(&j, "path", res.path);
+        json_u64(&j, "size", res.size);
+        json_str(&j, "note", res.message);
+        json_double(&j, "seconds", now_s() - t0);
+        json_end(&j);
     } else {
         summary(&c, "wrote", res.path, res.size, now_s() - t0);
         if (!c.quiet && res.message != NULL && res.message[0] != '\0')
@@ -300,7 +340,7 @@ int emofs_cat_main(int argc, char **argv)
 
 static int simple_usage(FILE *f, const char *cmd, const char *what, int code)
 {
-    fprintf(f, "usage: emofs %s [--data DIR]\n%s\n", cmd, what);
+    fprintf(f, "usage: emofs %s [--data DIR] [--json]\n%s\n", cmd, what);
     return code;
 }
 
@@ -339,6 +379,22 @@ int emofs_status_main(int argc, char **argv)
         code = cli_fail(cli_exit_code(CTL_STATUS, res.status), "%s", res.message);
     } else {
         mf_key_to_hex(res.st.node_id, hex);
+        if (c.json) {
+            json_t j;
+            json_begin(&j, stdout);
+            json_str(&j, "node", hex);
+            json_str(&j, "address", res.st.addr);
+            json_u64(&j, "peers", res.st.peers);
+            json_u64(&j, "values", res.st.values);
+            json_u64(&j, "value_bytes", res.st.value_bytes);
+            json_u64(&j, "blobs", res.st.blobs);
+            json_u64(&j, "blob_bytes", res.st.blob_bytes);
+            json_u64(&j, "published", res.st.published);
+            json_str(&j, "data", c.dir);
+            json_end(&j);
+            ctl_msg_clear(&res);
+            return 0;
+        }
         progress_format_bytes(res.st.value_bytes, b1, sizeof(b1));
         progress_format_bytes(res.st.blob_bytes, b2, sizeof(b2));
         printf("node       %s\n", hex);
