@@ -5,6 +5,7 @@
 #include "tool/daemon.h"
 
 #include "tool/cli.h"
+#include "tool/hostaddr.h"
 #include "tool/ops.h"
 
 #include <signal.h>
@@ -312,7 +313,7 @@ int emofs_daemon_main(int argc, char **argv)
 {
     daemon_t d;
     emofs_node_opts_t opts;
-    char err_text[512] = "", addr[DHT_ADDRSTRLEN], hex[65];
+    char err_text[512] = "", addr[DHT_ADDRSTRLEN], hex[65], listen_text[DHT_ADDRSTRLEN];
     long holder = 0;
     int err;
 
@@ -324,17 +325,15 @@ int emofs_daemon_main(int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             return daemon_usage(stdout, 0);
         if (strcmp(a, "--listen") == 0 && i + 1 < argc) {
-            dht_addr_t tmp;
-            opts.listen = argv[++i];
-            if (dht_addr_parse(&tmp, opts.listen) != 0)
-                return cli_fail(EXIT_USAGE, "bad --listen address '%s' (want HOST:PORT)",
-                                opts.listen);
+            dht_addr_t la;
+            if (hostaddr_option(a, argv[++i], &la) != 0)
+                return EXIT_USAGE;
+            opts.listen = dht_addr_format(&la, listen_text);
         } else if (strcmp(a, "--bootstrap") == 0 && i + 1 < argc) {
             if (opts.n_bootstrap == EMOFS_MAX_BOOTSTRAP)
                 return cli_fail(EXIT_USAGE, "at most %d --bootstrap peers", EMOFS_MAX_BOOTSTRAP);
-            if (dht_addr_parse(&opts.bootstrap[opts.n_bootstrap++], argv[++i]) != 0)
-                return cli_fail(EXIT_USAGE, "bad --bootstrap address '%s' (want HOST:PORT)",
-                                argv[i]);
+            if (hostaddr_option(a, argv[++i], &opts.bootstrap[opts.n_bootstrap++]) != 0)
+                return EXIT_USAGE;
         } else if (strcmp(a, "--data") == 0 && i + 1 < argc) {
             opts.dir = argv[++i];
         } else {
@@ -349,7 +348,7 @@ int emofs_daemon_main(int argc, char **argv)
     d.loop = uv_default_loop();
     err = emofs_node_open(&d.node, d.loop, &opts, &holder, err_text, sizeof(err_text));
     if (err)
-        return cli_fail(err == FS_EBUSY ? EXIT_BUSY : EXIT_FAILURE, "%s", err_text);
+        return cli_fail(cli_open_exit_code(err), "%s", err_text);
     d.sock_path = malloc(strlen(opts.dir) + sizeof(CTL_SOCK_NAME) + 2);
     if (d.sock_path == NULL)
         return cli_fail(EXIT_FAILURE, "out of memory");
@@ -358,9 +357,10 @@ int emofs_daemon_main(int argc, char **argv)
     unlink(d.sock_path);
     uv_pipe_init(d.loop, &d.server, 0);
     d.server.data = &d;
-    if (uv_pipe_bind(&d.server, d.sock_path) != 0 ||
-        uv_listen((uv_stream_t *)&d.server, 64, on_connection) != 0) {
-        cli_fail(EXIT_FAILURE, "cannot serve the control socket %s", d.sock_path);
+    if ((err = uv_pipe_bind(&d.server, d.sock_path)) != 0 ||
+        (err = uv_listen((uv_stream_t *)&d.server, 64, on_connection)) != 0) {
+        cli_fail(EXIT_FAILURE, "cannot serve the control socket %s: %s", d.sock_path,
+                 uv_strerror(err));
         uv_close((uv_handle_t *)&d.server, NULL);
         emofs_node_close(&d.node);
         uv_run(d.loop, UV_RUN_DEFAULT);
