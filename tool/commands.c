@@ -1,6 +1,6 @@
 /*
- * emofs put, get, status, ls. See commands.h; manifest lives in
- * manifest_cmd.c.
+ * emofs put, get, status. See commands.h; manifest lives in
+ * manifest_cmd.c, ls in ls_cmd.c.
  */
 #include "tool/commands.h"
 
@@ -196,7 +196,7 @@ int emofs_get_main(int argc, char **argv)
     return code;
 }
 
-/* ---- status and ls -------------------------------------------------------- */
+/* ---- status ---------------------------------------------------------------- */
 
 static int simple_usage(FILE *f, const char *cmd, const char *what, int code)
 {
@@ -249,33 +249,6 @@ int emofs_status_main(int argc, char **argv)
         printf("blobs      %llu (%s) in the local store\n", (unsigned long long)res.st.blobs, b2);
         printf("published  %u files\n", (unsigned)res.st.published);
         printf("data       %s\n", c.dir);
-    }
-    ctl_msg_clear(&res);
-    return code;
-}
-
-int emofs_ls_main(int argc, char **argv)
-{
-    cli_common_t c = {0};
-    ctl_msg_t req = {0}, res;
-    char hex[65], sz[32];
-    int code = parse_simple(&c, argc, argv,
-                            "Lists the files this node published: KEY SIZE NAME, one per line.");
-
-    if (code)
-        return code < 0 ? 0 : code;
-    c.quiet = 1;
-    req.type = CTL_LS;
-    if ((code = cli_run(&c, &req, &res)) != 0)
-        return code;
-    if (res.status != 0) {
-        code = cli_fail(cli_exit_code(CTL_LS, res.status), "%s", res.message);
-    } else {
-        for (uint32_t i = 0; i < res.ls_count; i++) {
-            mf_key_to_hex(res.ls[i].key, hex);
-            progress_format_bytes(res.ls[i].size, sz, sizeof(sz));
-            printf("%s  %10s  %s\n", hex, sz, res.ls[i].name);
-        }
     }
     ctl_msg_clear(&res);
     return code;
