@@ -21,7 +21,8 @@
 #define COMMON_HELP                                                                                \
     "  --data DIR             data directory (default $EMOFS_HOME, else ~/.emofs)\n"               \
     "  --bootstrap HOST:PORT  with no daemon running: join the network through this\n"             \
-    "                         node (repeatable; default: DIR/config)\n"                            \
+    "                         node (repeatable; default: DIR/config); HOST is an\n"                \
+    "                         address (192.0.2.7, [::1]) or a name (localhost)\n"                  \
     "  --listen HOST:PORT     with no daemon running: the embedded node's address\n"               \
     "  -q, --quiet            no progress line, no summary\n"
 
@@ -121,9 +122,10 @@ int emofs_put_main(int argc, char **argv)
 static int get_usage(FILE *f, int code)
 {
     fprintf(f, "usage: emofs get KEY [-o PATH] [options]\n"
-               "Fetches the file with KEY (64 hex digits, or the path of a manifest file\n"
-               "made by `emofs manifest export`) and writes it to PATH, or under its own\n"
-               "name in the current directory. An interrupted get resumes when run again.\n"
+               "Fetches the file with KEY (64 hex digits, an emofs: line from `emofs manifest\n"
+               "export --text`, or the path of a manifest file from `emofs manifest export`)\n"
+               "and writes it to PATH, or under its own name in the current directory. An\n"
+               "interrupted get resumes when run again.\n"
                "  -o, --output PATH      where to write the file (a directory: under its "
                "name)\n" COMMON_HELP);
     return code;

@@ -304,8 +304,11 @@ static int daemon_usage(FILE *f, int code)
                "  --bootstrap HOST:PORT  a node of the network to join through (repeatable;\n"
                "                         default: the config file's 'bootstrap' lines)\n"
                "  --data DIR             data directory (default $EMOFS_HOME, else ~/.emofs)\n"
-               "Control socket: DIR/emofs.sock. Exit codes: 0 stopped cleanly, 2 usage,\n"
-               "7 the data directory is in use, 1 cannot start.\n");
+               "HOST is an address (192.0.2.7, [::1]) or a name, resolved once at start.\n"
+               "DIR/config may set the same: lines 'listen HOST:PORT', 'bootstrap HOST:PORT'.\n"
+               "Control socket: DIR/emofs.sock. Exit codes: 0 stopped cleanly, 2 usage (or\n"
+               "a bad config line), 7 the data directory is in use, 1 cannot start (the\n"
+               "address is in use, say).\n");
     return code;
 }
 
