@@ -19,7 +19,7 @@ static void usage(FILE *f)
                "\n"
                "commands:\n"
                "  put FILE              store FILE; prints its key\n"
-               "  get KEY [-o PATH]     fetch a file by key (or manifest file) and write it\n"
+               "  get KEY [-o PATH]     fetch a file by key (or manifest file or line), write it\n"
                "  manifest show KEY     a file's manifest: name, size, chunks\n"
                "  manifest export KEY -o FILE   the manifest as a file to share\n"
                "  manifest export KEY --text    the manifest as one line (emofs:...) to paste\n"
