@@ -59,9 +59,9 @@ int share_link_decode(const char *line, uint8_t **bundle, size_t *len)
         line++;
     if (!share_link_is(line))
         return FS_ECORRUPT;
-    line += PREFIX_LEN;
     if (strlen(line) > SHARE_LINK_MAX)
         return FS_ETOOBIG;
+    line += PREFIX_LEN;
     text = malloc(strlen(line) + 1);
     if (text == NULL)
         return FS_ENOMEM;

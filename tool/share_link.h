@@ -1,6 +1,6 @@
 /*
  * A manifest as one line of text, to paste into a chat or a mail:
- * "emofs:" and the manifest file (schema/manifest.md, section 5) in
+ * "emofs:" and the manifest file (schema/manifest.md, sections 5 and 5.1) in
  * base64url without padding (tool/base64url.h). `emofs manifest export KEY
  * --text` prints it; `emofs get`, `emofs manifest import` and `show` take
  * it wherever they take a key or a manifest file.
