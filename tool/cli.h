@@ -6,7 +6,8 @@
  * Exit codes (documented in README.md and `emofs --help`):
  *   0   success
  *   1   other failure (internal error, I/O error on the data directory)
- *   2   usage: unknown flag, missing argument, malformed key or address
+ *   2   usage: unknown flag, missing argument, malformed key or address, a
+ *       host name that does not resolve, a bad line in DIR/config
  *   3   the input file is missing, unreadable, or not a regular file
  *   4   the key (or one of its chunks) was not found in the network
  *   5   no peer reachable (none of the bootstrap peers answered)
