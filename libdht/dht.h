@@ -110,7 +110,10 @@ int dht_addr_equal(const dht_addr_t *a, const dht_addr_t *b);
     XX(EBUSY, -11, "too many operations in flight")                                                \
     XX(EREJECTED, -12, "rejected by the peer")                                                     \
     XX(EBADVALUE, -13, "value does not match its content-addressed key")                           \
-    XX(ECLOSED, -14, "node is shutting down")
+    XX(ECLOSED, -14, "node is shutting down")                                                      \
+    XX(EADDRINUSE, -15, "address already in use")                                                  \
+    XX(EACCES, -16, "permission denied")                                                           \
+    XX(EADDRNOTAVAIL, -17, "address not available on this machine")
 
 typedef enum dht_error {
     DHT_OK = 0,
@@ -348,8 +351,11 @@ typedef struct dht_uv dht_uv_t;
  * shell writes to TCP sockets a peer may close: the program should ignore
  * SIGPIPE, as libuv programs do.
  * bind_addr is "HOST:PORT" (numeric). cfg may be NULL.
- * @return 0 and *out, DHT_EADDR (unparsable or in use), DHT_EINVAL or
- *         DHT_ENOMEM. */
+ * @return 0 and *out; when the sockets cannot be bound, why:
+ *         DHT_EADDRINUSE, DHT_EACCES (a privileged port, say),
+ *         DHT_EADDRNOTAVAIL (not an address of this machine, or its family
+ *         is not supported), else DHT_EADDR (also: unparsable); or
+ *         DHT_EINVAL, DHT_ENOMEM, DHT_EIO. */
 int dht_uv_new(dht_uv_t **out, struct uv_loop_s *loop, const dht_config_t *cfg,
                const char *bind_addr);
 

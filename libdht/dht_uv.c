@@ -10,6 +10,7 @@
  */
 #include "node.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -514,14 +515,32 @@ static void size_buffers(int fd)
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
 }
 
+/* @return the DHT_E* code that says why a socket could not be bound
+ * (errno e). */
+static int bind_error(int e)
+{
+    switch (e) {
+    case EADDRINUSE:
+        return DHT_EADDRINUSE;
+    case EACCES:
+    case EPERM:
+        return DHT_EACCES;
+    case EADDRNOTAVAIL:
+    case EAFNOSUPPORT:
+        return DHT_EADDRNOTAVAIL;
+    default:
+        return DHT_EADDR;
+    }
+}
+
 /* Binds a UDP and a TCP socket on the same address and port. With port 0
  * the kernel picks the UDP port, whose TCP twin may be taken (by another
  * connection's ephemeral port, say): then it tries again.
- * @return 0 and both fds, or DHT_EADDR. */
+ * @return 0 and both fds, or why not (bind_error). */
 static int bind_pair(const dht_addr_t *want, int *udp_fd, int *tcp_fd, dht_addr_t *got)
 {
     int af = want->family == DHT_AF_INET6 ? AF_INET6 : AF_INET;
-    int one = 1;
+    int one = 1, err = DHT_EADDR;
 
     for (int attempt = 0; attempt < 16; attempt++) {
         struct sockaddr_storage ss;
@@ -540,6 +559,7 @@ static int bind_pair(const dht_addr_t *want, int *udp_fd, int *tcp_fd, dht_addr_
             *tcp_fd = t;
             return 0;
         }
+        err = bind_error(errno); /* of the call that failed, before close() */
         if (u >= 0)
             close(u);
         if (t >= 0)
@@ -547,15 +567,15 @@ static int bind_pair(const dht_addr_t *want, int *udp_fd, int *tcp_fd, dht_addr_
         if (want->port != 0)
             break;
     }
-    return DHT_EADDR;
+    return err;
 }
 
 static int bind_sockets(dht_uv_t *n, const dht_addr_t *want)
 {
-    int udp_fd, tcp_fd;
+    int udp_fd, tcp_fd, err;
 
-    if (bind_pair(want, &udp_fd, &tcp_fd, &n->addr) != 0)
-        return DHT_EADDR;
+    if ((err = bind_pair(want, &udp_fd, &tcp_fd, &n->addr)) != 0)
+        return err;
     /* AF_UNSPEC: libuv makes no socket of its own; we hand it ours. */
     if (uv_udp_init_ex(n->loop, &n->udp, AF_UNSPEC | UV_UDP_RECVMMSG) != 0) {
         close(udp_fd);
@@ -579,8 +599,8 @@ static int bind_sockets(dht_uv_t *n, const dht_addr_t *want)
         close(tcp_fd);
         return DHT_EIO;
     }
-    if (uv_listen((uv_stream_t *)&n->listener, 128, on_connection) != 0)
-        return DHT_EADDR;
+    if ((err = uv_listen((uv_stream_t *)&n->listener, 128, on_connection)) != 0)
+        return bind_error(-err); /* libuv's codes are negated errnos */
     if (uv_udp_recv_start(&n->udp, on_udp_alloc, on_udp_recv) != 0)
         return DHT_EIO;
     return 0;

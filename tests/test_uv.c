@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h> /* ntohs */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,7 +50,7 @@ static int start(uv_loop_t *loop, dht_uv_t **nodes, int n, const char *host)
 
     for (int i = 0; i < n; i++) {
         int err = dht_uv_new(&nodes[i], loop, NULL, host);
-        if (err == DHT_EADDR && i == 0) {
+        if ((err == DHT_EADDR || err == DHT_EADDRNOTAVAIL) && i == 0) {
             free(status);
             return -1;
         }
@@ -204,12 +206,55 @@ static void test_errors(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* A bind that fails says why: the port in use (UDP by another node, or
+ * TCP only), a privileged port when not root. */
+static void test_bind_errors(void **state)
+{
+    uv_loop_t loop;
+    dht_uv_t *node, *other;
+    dht_addr_t at;
+    char addr[DHT_ADDRSTRLEN];
+    uv_tcp_t tcp;
+    struct sockaddr_in sa;
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(dht_uv_new(&node, &loop, NULL, "127.0.0.1:0"), 0);
+    dht_uv_addr(node, &at);
+    dht_addr_format(&at, addr);
+    assert_int_equal(dht_uv_new(&other, &loop, NULL, addr), DHT_EADDRINUSE);
+    assert_string_equal(dht_strerror(DHT_EADDRINUSE), "address already in use");
+    stop(&loop, &node, 1);
+
+    /* Only the TCP port taken (a listening socket of someone else). */
+    assert_int_equal(uv_tcp_init(&loop, &tcp), 0);
+    assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &sa), 0);
+    assert_int_equal(uv_tcp_bind(&tcp, (const struct sockaddr *)&sa, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&tcp, 1, NULL), 0);
+    int len = sizeof(sa);
+    assert_int_equal(uv_tcp_getsockname(&tcp, (struct sockaddr *)&sa, &len), 0);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+    assert_int_equal(dht_uv_new(&other, &loop, NULL, addr), DHT_EADDRINUSE);
+    uv_close((uv_handle_t *)&tcp, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    if (geteuid() != 0) {
+        int err = dht_uv_new(&other, &loop, NULL, "127.0.0.1:1");
+        if (err == 0)
+            stop(&loop, &other, 1); /* unprivileged ports start at 0 here */
+        else
+            assert_int_equal(err, DHT_EACCES);
+    }
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loopback_32_nodes),
         cmocka_unit_test(test_loopback_ipv6),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_bind_errors),
     };
 
     alarm(300);

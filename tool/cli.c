@@ -4,6 +4,9 @@
  */
 #include "tool/cli.h"
 
+#include "tool/hostaddr.h"
+
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,21 +60,17 @@ int cli_common_option(cli_common_t *c, int argc, char **argv, int *i)
     if (strcmp(a, "--data") == 0) {
         c->dir = v;
     } else if (strcmp(a, "--listen") == 0) {
-        dht_addr_t tmp;
-        if (dht_addr_parse(&tmp, v) != 0) {
-            cli_fail(EXIT_USAGE, "bad --listen address '%s' (want HOST:PORT)", v);
+        dht_addr_t addr;
+        if (hostaddr_option(a, v, &addr) != 0)
             return -EXIT_USAGE;
-        }
-        c->listen = v;
+        c->listen = dht_addr_format(&addr, c->listen_text);
     } else {
         if (c->n_bootstrap == EMOFS_MAX_BOOTSTRAP) {
             cli_fail(EXIT_USAGE, "at most %d --bootstrap peers", EMOFS_MAX_BOOTSTRAP);
             return -EXIT_USAGE;
         }
-        if (dht_addr_parse(&c->bootstrap[c->n_bootstrap], v) != 0) {
-            cli_fail(EXIT_USAGE, "bad --bootstrap address '%s' (want HOST:PORT)", v);
+        if (hostaddr_option(a, v, &c->bootstrap[c->n_bootstrap]) != 0)
             return -EXIT_USAGE;
-        }
         c->n_bootstrap++;
     }
     return 1;
@@ -117,4 +116,9 @@ int cli_exit_code(uint8_t req_type, int status)
     default:
         return EXIT_FAIL;
     }
+}
+
+int cli_open_exit_code(int err)
+{
+    return err == FS_EBUSY ? EXIT_BUSY : err == FS_EINVAL ? EXIT_USAGE : EXIT_FAIL;
 }

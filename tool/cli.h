@@ -6,7 +6,8 @@
  * Exit codes (documented in README.md and `emofs --help`):
  *   0   success
  *   1   other failure (internal error, I/O error on the data directory)
- *   2   usage: unknown flag, missing argument, malformed key or address
+ *   2   usage: unknown flag, missing argument, malformed key or address, a
+ *       host name that does not resolve, a bad line in DIR/config
  *   3   the input file is missing, unreadable, or not a regular file
  *   4   the key (or one of its chunks) was not found in the network
  *   5   no peer reachable (none of the bootstrap peers answered)
@@ -46,15 +47,17 @@ const char *cli_default_dir(void);
 /* Options every command that talks to a node takes. */
 typedef struct cli_common {
     const char *dir;
-    const char *listen;
+    const char *listen; /* numeric HOST:PORT (in listen_text), or NULL */
+    char listen_text[DHT_ADDRSTRLEN];
     dht_addr_t bootstrap[EMOFS_MAX_BOOTSTRAP];
     size_t n_bootstrap;
     int quiet;
     int json; /* --json: the result as one JSON object on stdout */
 } cli_common_t;
 
-/* If argv[*i] is a common option (--data, --bootstrap, --listen, -q, --json), takes
- * it and its value, advancing *i. @return 1 taken, 0 not a common option,
+/* If argv[*i] is a common option (--data, --bootstrap, --listen, -q, --json),
+ * takes it and its value, advancing *i. A host name in --listen or --bootstrap
+ * is resolved here (tool/hostaddr.h). @return 1 taken, 0 not a common option,
  * or -EXIT_USAGE after printing the error. */
 int cli_common_option(cli_common_t *c, int argc, char **argv, int *i);
 
@@ -85,5 +88,10 @@ int cli_run_io(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res, cli_io_t *
 
 /* @return the exit code for a failed result of a request of type req_type. */
 int cli_exit_code(uint8_t req_type, int status);
+
+/* @return the exit code for emofs_node_open's error err: EXIT_BUSY (the
+ * directory is in use), EXIT_USAGE (a bad config entry or address),
+ * EXIT_FAIL (cannot start: cannot bind, no data directory, ...). */
+int cli_open_exit_code(int err);
 
 #endif /* EMOFS_CLI_H */

@@ -543,8 +543,9 @@ static int run_embedded(const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *
         return cli_fail(EXIT_FAIL, "cannot start an event loop");
     err = emofs_node_open(&e.node, &loop, &opts, &holder, err_text, sizeof(err_text));
     if (err) {
+        uv_run(&loop, UV_RUN_DEFAULT); /* a node that failed to bind frees itself there */
         uv_loop_close(&loop);
-        return cli_fail(err == FS_EBUSY ? EXIT_BUSY : EXIT_FAIL, "%s", err_text);
+        return cli_fail(cli_open_exit_code(err), "%s", err_text);
     }
     e.req = req;
     e.res = res;

@@ -1,6 +1,6 @@
 /*
- * emofs put, get, status, ls. See commands.h; manifest lives in
- * manifest_cmd.c.
+ * emofs put, get, status. See commands.h; manifest lives in
+ * manifest_cmd.c, ls in ls_cmd.c.
  */
 #include "tool/commands.h"
 
@@ -23,7 +23,8 @@
 #define COMMON_HELP                                                                                \
     "  --data DIR             data directory (default $EMOFS_HOME, else ~/.emofs)\n"               \
     "  --bootstrap HOST:PORT  with no daemon running: join the network through this\n"             \
-    "                         node (repeatable; default: DIR/config)\n"                            \
+    "                         node (repeatable; default: DIR/config); HOST is an\n"                \
+    "                         address (192.0.2.7, [::1]) or a name (localhost)\n"                  \
     "  --listen HOST:PORT     with no daemon running: the embedded node's address\n"               \
     "  -q, --quiet            no progress line, no summary\n"                               \
     "  --json                 the result as one JSON object on stdout (README: JSON)\n"
@@ -177,9 +178,10 @@ int emofs_put_main(int argc, char **argv)
 static int get_usage(FILE *f, int code)
 {
     fprintf(f, "usage: emofs get KEY [-o PATH] [--force] [options]\n"
-               "Fetches the file with KEY (64 hex digits, or the path of a manifest file\n"
-               "made by `emofs manifest export`) and writes it to PATH, or under its own\n"
-               "name in the current directory. An interrupted get resumes when run again.\n"
+               "Fetches the file with KEY (64 hex digits, an emofs: line from `emofs manifest\n"
+               "export --text`, or the path of a manifest file from `emofs manifest export`)\n"
+               "and writes it to PATH, or under its own name in the current directory. An\n"
+               "interrupted get resumes when run again.\n"
                "Nothing that exists is replaced: a file already there with other bytes\n"
                "makes the get fail (exit 9) unless --force; a symlink, directory or\n"
                "device never is replaced. A FIFO or character device is written into.\n"
@@ -336,7 +338,7 @@ int emofs_cat_main(int argc, char **argv)
     return get_run(argc, argv, 1);
 }
 
-/* ---- status and ls -------------------------------------------------------- */
+/* ---- status ---------------------------------------------------------------- */
 
 static int simple_usage(FILE *f, const char *cmd, const char *what, int code)
 {
@@ -405,33 +407,6 @@ int emofs_status_main(int argc, char **argv)
         printf("blobs      %llu (%s) in the local store\n", (unsigned long long)res.st.blobs, b2);
         printf("published  %u files\n", (unsigned)res.st.published);
         printf("data       %s\n", c.dir);
-    }
-    ctl_msg_clear(&res);
-    return code;
-}
-
-int emofs_ls_main(int argc, char **argv)
-{
-    cli_common_t c = {0};
-    ctl_msg_t req = {0}, res;
-    char hex[65], sz[32];
-    int code = parse_simple(&c, argc, argv,
-                            "Lists the files this node published: KEY SIZE NAME, one per line.");
-
-    if (code)
-        return code < 0 ? 0 : code;
-    c.quiet = 1;
-    req.type = CTL_LS;
-    if ((code = cli_run(&c, &req, &res)) != 0)
-        return code;
-    if (res.status != 0) {
-        code = cli_fail(cli_exit_code(CTL_LS, res.status), "%s", res.message);
-    } else {
-        for (uint32_t i = 0; i < res.ls_count; i++) {
-            mf_key_to_hex(res.ls[i].key, hex);
-            progress_format_bytes(res.ls[i].size, sz, sizeof(sz));
-            printf("%s  %10s  %s\n", hex, sz, res.ls[i].name);
-        }
     }
     ctl_msg_clear(&res);
     return code;

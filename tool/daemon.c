@@ -6,6 +6,7 @@
 
 #include "tool/cli.h"
 #include "tool/ctl_server.h"
+#include "tool/hostaddr.h"
 #include "tool/log.h"
 
 #include <signal.h>
@@ -95,8 +96,11 @@ static int daemon_usage(FILE *f, int code)
                "  --log-level LEVEL      error, warn, info (default) or debug: one line per\n"
                "                         event on stderr (start, joined, each put and get,\n"
                "                         stop; debug: peers gained and lost)\n"
-               "Control socket: DIR/emofs.sock. Exit codes: 0 stopped cleanly, 2 usage,\n"
-               "7 the data directory is in use, 1 cannot start.\n");
+               "HOST is an address (192.0.2.7, [::1]) or a name, resolved once at start.\n"
+               "DIR/config may set the same: lines 'listen HOST:PORT', 'bootstrap HOST:PORT'.\n"
+               "Control socket: DIR/emofs.sock. Exit codes: 0 stopped cleanly, 2 usage (or\n"
+               "a bad config line), 7 the data directory is in use, 1 cannot start (the\n"
+               "address is in use, say).\n");
     return code;
 }
 
@@ -104,7 +108,7 @@ int emofs_daemon_main(int argc, char **argv)
 {
     daemon_t d;
     emofs_node_opts_t opts;
-    char err_text[512] = "", addr[DHT_ADDRSTRLEN], hex[65];
+    char err_text[512] = "", addr[DHT_ADDRSTRLEN], hex[65], listen_text[DHT_ADDRSTRLEN];
     ctl_server_events_t events = {on_stop_requested, on_server_idle, &d};
     char *sock_path;
     long holder = 0;
@@ -118,17 +122,15 @@ int emofs_daemon_main(int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             return daemon_usage(stdout, 0);
         if (strcmp(a, "--listen") == 0 && i + 1 < argc) {
-            dht_addr_t tmp;
-            opts.listen = argv[++i];
-            if (dht_addr_parse(&tmp, opts.listen) != 0)
-                return cli_fail(EXIT_USAGE, "bad --listen address '%s' (want HOST:PORT)",
-                                opts.listen);
+            dht_addr_t la;
+            if (hostaddr_option(a, argv[++i], &la) != 0)
+                return EXIT_USAGE;
+            opts.listen = dht_addr_format(&la, listen_text);
         } else if (strcmp(a, "--bootstrap") == 0 && i + 1 < argc) {
             if (opts.n_bootstrap == EMOFS_MAX_BOOTSTRAP)
                 return cli_fail(EXIT_USAGE, "at most %d --bootstrap peers", EMOFS_MAX_BOOTSTRAP);
-            if (dht_addr_parse(&opts.bootstrap[opts.n_bootstrap++], argv[++i]) != 0)
-                return cli_fail(EXIT_USAGE, "bad --bootstrap address '%s' (want HOST:PORT)",
-                                argv[i]);
+            if (hostaddr_option(a, argv[++i], &opts.bootstrap[opts.n_bootstrap++]) != 0)
+                return EXIT_USAGE;
         } else if (strcmp(a, "--data") == 0 && i + 1 < argc) {
             opts.dir = argv[++i];
         } else if (strcmp(a, "--log-level") == 0 && i + 1 < argc) {
@@ -150,7 +152,7 @@ int emofs_daemon_main(int argc, char **argv)
     d.loop = uv_default_loop();
     err = emofs_node_open(&d.node, d.loop, &opts, &holder, err_text, sizeof(err_text));
     if (err)
-        return cli_fail(err == FS_EBUSY ? EXIT_BUSY : EXIT_FAILURE, "%s", err_text);
+        return cli_fail(cli_open_exit_code(err), "%s", err_text);
     sock_path = malloc(strlen(opts.dir) + sizeof(CTL_SOCK_NAME) + 2);
     if (sock_path == NULL)
         return cli_fail(EXIT_FAILURE, "out of memory");

@@ -1,4 +1,9 @@
+/*
+ * KEY arguments. See keyarg.h.
+ */
 #include "tool/keyarg.h"
+
+#include "tool/share_link.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -36,6 +41,36 @@ int keyarg_read_file(const char *path, uint8_t **buf, size_t *len)
     return 0;
 }
 
+int keyarg_read_bundle(const char *arg, uint8_t **buf, size_t *len)
+{
+    int err;
+
+    if (!share_link_is(arg))
+        return keyarg_read_file(arg, buf, len);
+    err = share_link_decode(arg, buf, len);
+    if (err == FS_ENOMEM)
+        return cli_fail(EXIT_FAIL, "out of memory");
+    if (err == FS_ETOOBIG)
+        return cli_fail(EXIT_CORRUPT, "the manifest text is longer than %u characters: not one "
+                                      "emofs made",
+                        SHARE_LINK_MAX);
+    if (err != 0)
+        return cli_fail(EXIT_CORRUPT, "the manifest text is damaged or incomplete (copy the "
+                                      "whole emofs:... line)");
+    return 0;
+}
+
+int keyarg_bundle_arg(const char *arg)
+{
+    struct stat st;
+
+    if (share_link_is(arg) || stat(arg, &st) == 0)
+        return 0;
+    return cli_fail(EXIT_USAGE,
+                    "malformed key '%s' (want 64 hex digits, an emofs: line or a manifest file)",
+                    arg);
+}
+
 int keyarg_import(const cli_common_t *c, const uint8_t *buf, size_t len, uint8_t key[MF_KEY_LEN])
 {
     ctl_msg_t req = {0}, res;
@@ -60,17 +95,13 @@ int keyarg_import(const cli_common_t *c, const uint8_t *buf, size_t len, uint8_t
 
 int keyarg_resolve(const cli_common_t *c, const char *arg, uint8_t key[MF_KEY_LEN])
 {
-    struct stat st;
     uint8_t *buf;
     size_t len;
     int code;
 
     if (mf_key_from_hex(key, arg) == 0)
         return 0;
-    if (stat(arg, &st) != 0)
-        return cli_fail(EXIT_USAGE, "malformed key '%s' (want 64 hex digits or a manifest file)",
-                        arg);
-    if ((code = keyarg_read_file(arg, &buf, &len)) != 0)
+    if ((code = keyarg_bundle_arg(arg)) != 0 || (code = keyarg_read_bundle(arg, &buf, &len)) != 0)
         return code;
     code = keyarg_import(c, buf, len, key);
     free(buf);

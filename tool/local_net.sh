@@ -5,12 +5,13 @@
 NET_PIDS=()
 declare -A NET_ADDR NET_PID
 
-# net_start NAME [BOOTSTRAP]: starts a daemon on a free port of 127.0.0.1
-# with data directory $NET_DIR/NAME and log $NET_DIR/NAME.log; waits until
-# it listens and sets NET_ADDR[NAME] and NET_PID[NAME].
+# net_start NAME [BOOTSTRAP [LISTEN]]: starts a daemon on a free port of
+# 127.0.0.1 (or on LISTEN) with data directory $NET_DIR/NAME and log
+# $NET_DIR/NAME.log; waits until it listens and sets NET_ADDR[NAME] and
+# NET_PID[NAME].
 net_start() {
-    local name=$1 boot=${2:-} log=$NET_DIR/$1.log
-    local args=(daemon --listen 127.0.0.1:0 --data "$NET_DIR/$name")
+    local name=$1 boot=${2:-} listen=${3:-127.0.0.1:0} log=$NET_DIR/$1.log
+    local args=(daemon --listen "$listen" --data "$NET_DIR/$name")
     [ -n "$boot" ] && args+=(--bootstrap "$boot")
     "$EMOFS" "${args[@]}" >"$log" 2>&1 &
     NET_PID[$name]=$!

@@ -4,10 +4,12 @@
 #include "tool/cli.h"
 #include "tool/commands.h"
 #include "tool/daemon.h"
+#include "tool/opts.h"
 #include "tool/sim.h"
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void usage(FILE *f)
@@ -17,11 +19,12 @@ static void usage(FILE *f)
                "\n"
                "commands:\n"
                "  put FILE              store FILE; prints its key\n"
-               "  get KEY [-o PATH]     fetch a file by key (or manifest file) and write it\n"
+               "  get KEY [-o PATH]     fetch a file by key (or manifest file or line), write it\n"
                "  cat KEY               write a file to standard output\n"
                "  manifest show KEY     a file's manifest: name, size, chunks\n"
                "  manifest export KEY -o FILE   the manifest as a file to share\n"
-               "  manifest import FILE  a shared manifest file into this data directory\n"
+               "  manifest export KEY --text    the manifest as one line (emofs:...) to paste\n"
+               "  manifest import FILE|LINE     a shared manifest into this data directory\n"
                "  status                this node: id, address, peers, storage\n"
                "  ls                    files this node published\n"
                "  daemon                run a node in the foreground (--listen, --bootstrap)\n"
@@ -29,7 +32,8 @@ static void usage(FILE *f)
                "\n"
                "Every command takes --data DIR (default $EMOFS_HOME, else ~/.emofs). With a\n"
                "daemon running on DIR the commands use it; otherwise they run a node\n"
-               "in-process. Run `emofs COMMAND --help` for a command's options.\n"
+               "in-process. Run `emofs COMMAND --help` for a command's options; an option's\n"
+               "value comes after it or after '=' (--data DIR, --data=DIR).\n"
                "\n"
                "exit codes: 0 ok, 1 failure, 2 usage, 3 input file missing or unreadable,\n"
                "4 key not found, 5 no peer reachable, 6 cannot write output (disk full),\n"
@@ -62,8 +66,17 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            /* --name=value is --name value, for every command. */
+            char **args;
+            int n, code = opts_expand(argc - 1, argv + 1, &n, &args);
+            if (code != 0)
+                return code;
+            code = commands[i].run(n, args);
+            free(args);
+            return code;
+        }
+    }
     return cli_fail(EXIT_USAGE, "unknown command '%s' (see emofs --help)", argv[1]);
 }

@@ -7,6 +7,7 @@
 #include "tool/keyarg.h"
 #include "tool/output.h"
 #include "tool/progress.h"
+#include "tool/share_link.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,12 +21,20 @@ static int manifest_usage(FILE *f, int code)
 {
     fprintf(f, "usage: emofs manifest show KEY [--data DIR]\n"
                "       emofs manifest export KEY -o FILE [--force] [--data DIR]\n"
-               "       emofs manifest import FILE [--data DIR]\n"
+               "       emofs manifest export KEY --text [-o FILE] [--force] [--data DIR]\n"
+               "       emofs manifest import FILE|LINE [--data DIR]\n"
                "show:   the manifest for people: name, size, SHA-256, chunk list\n"
                "export: the manifest as a file, to share outside the network (-o -:\n"
-               "        standard output; an existing FILE is replaced only with --force)\n"
-               "import: a manifest file into this data directory; prints its key\n"
-               "KEY is 64 hex digits or the path of a manifest file.\n");
+               "        standard output); with --text, as one line to paste (emofs: and\n"
+               "        base64url, at most %u characters: a larger manifest, of a file of\n"
+               "        about 300 MiB or more, needs -o FILE), on stdout or in FILE with -o.\n"
+               "        An existing FILE is replaced only with --force (else exit 9).\n"
+               "import: a manifest file or line into this data directory; prints its key\n"
+               "KEY is 64 hex digits, an emofs: line, or the path of a manifest file.\n"
+               "Exit codes: 2 usage (also: a manifest too large for --text), 3 cannot read\n"
+               "FILE, 4 key not found, 6 cannot write FILE, 8 a damaged manifest or line,\n"
+               "9 FILE exists.\n",
+            SHARE_LINK_MAX);
     return code;
 }
 
@@ -34,14 +43,12 @@ static int fetch_bundle(const cli_common_t *c, const char *arg, uint8_t **buf, s
 {
     uint8_t key[MF_KEY_LEN];
     ctl_msg_t req = {0}, res;
-    struct stat st;
     int code;
 
     if (mf_key_from_hex(key, arg) != 0) {
-        if (stat(arg, &st) != 0)
-            return cli_fail(EXIT_USAGE,
-                            "malformed key '%s' (want 64 hex digits or a manifest file)", arg);
-        return keyarg_read_file(arg, buf, len);
+        if ((code = keyarg_bundle_arg(arg)) != 0)
+            return code;
+        return keyarg_read_bundle(arg, buf, len);
     }
     req.type = CTL_MANIFEST;
     memcpy(req.key, key, MF_KEY_LEN);
@@ -112,6 +119,30 @@ static int export_to(const char *out, const uint8_t *buf, size_t len, int force)
     return code;
 }
 
+/* export --text: the manifest as one line, on stdout or in path. */
+static int export_text(const char *path, const uint8_t *buf, size_t len, int force)
+{
+    char *line;
+    size_t n;
+    int err = share_link_encode(buf, len, &line, &n), code = 0;
+
+    if (err == FS_ETOOBIG)
+        return cli_fail(EXIT_USAGE,
+                        "manifest too large for one line (%zu characters, at most %u): share it "
+                        "as a file with emofs manifest export KEY -o FILE",
+                        n, SHARE_LINK_MAX);
+    if (err)
+        return cli_fail(EXIT_FAIL, "out of memory");
+    line[n] = '\n';
+    if (path != NULL) {
+        code = export_to(path, (const uint8_t *)line, n + 1, force);
+    } else if (fwrite(line, 1, n + 1, stdout) != n + 1 || fflush(stdout) != 0) {
+        code = cli_fail(EXIT_OUTPUT, "cannot write the manifest line: %s", strerror(errno));
+    }
+    free(line);
+    return code;
+}
+
 int emofs_manifest_main(int argc, char **argv)
 {
     cli_common_t c = {0};
@@ -119,7 +150,7 @@ int emofs_manifest_main(int argc, char **argv)
     uint8_t *buf = NULL, key[MF_KEY_LEN];
     size_t len = 0;
     char hex[65];
-    int code, force = 0;
+    int code, force = 0, text = 0;
 
     if (sub == NULL)
         return cli_fail(EXIT_USAGE, "manifest: missing subcommand (see emofs manifest --help)");
@@ -143,6 +174,8 @@ int emofs_manifest_main(int argc, char **argv)
             out = argv[++i];
         } else if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--force") == 0) {
             force = 1;
+        } else if (strcmp(argv[i], "--text") == 0 && strcmp(sub, "export") == 0) {
+            text = 1;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             return cli_fail(EXIT_USAGE, "manifest: unknown option '%s' (see emofs manifest --help)",
                             argv[i]);
@@ -155,13 +188,13 @@ int emofs_manifest_main(int argc, char **argv)
     if (arg == NULL)
         return cli_fail(EXIT_USAGE, "manifest %s: missing argument (see emofs manifest --help)",
                         sub);
-    if (strcmp(sub, "export") == 0 && out == NULL)
-        return cli_fail(EXIT_USAGE, "manifest export needs -o FILE");
+    if (strcmp(sub, "export") == 0 && out == NULL && !text)
+        return cli_fail(EXIT_USAGE, "manifest export needs -o FILE or --text");
     if ((code = cli_common_finish(&c)) != 0)
         return code;
     c.quiet = 1;
     if (strcmp(sub, "import") == 0) {
-        if ((code = keyarg_read_file(arg, &buf, &len)) != 0)
+        if ((code = keyarg_read_bundle(arg, &buf, &len)) != 0)
             return code;
         code = keyarg_import(&c, buf, len, key);
         free(buf);
@@ -175,6 +208,8 @@ int emofs_manifest_main(int argc, char **argv)
         return code;
     if (strcmp(sub, "show") == 0)
         code = show(buf, len);
+    else if (text)
+        code = export_text(out, buf, len, force);
     else
         code = export_to(out, buf, len, force);
     free(buf);

@@ -3,7 +3,9 @@
  */
 #include "tool/node.h"
 
+#include "tool/config.h"
 #include "tool/control_wire.h"
+#include "tool/hostaddr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,48 +64,6 @@ int emofs_dir_lock(const char *dir, int *lock_fd, long *holder)
     return 0;
 }
 
-/* Reads DIR/config: "listen HOST:PORT" and "bootstrap HOST:PORT" lines,
- * '#' comments. Only fills what the options left unset. */
-static int read_config(emofs_node_t *node, char *listen, size_t listen_cap, int want_listen,
-                       int want_boot, char *err_text, size_t err_cap)
-{
-    char *path = path_in(node->dir, "config");
-    char line[512], word[32], value[400];
-    unsigned lineno = 0;
-    FILE *f;
-
-    if (path == NULL)
-        return FS_ENOMEM;
-    f = fopen(path, "r");
-    if (f == NULL) {
-        free(path);
-        return 0;
-    }
-    while (fgets(line, sizeof(line), f) != NULL) {
-        lineno++;
-        if (sscanf(line, " %31s %399s", word, value) != 2 || word[0] == '#')
-            continue;
-        if (strcmp(word, "listen") == 0) {
-            if (want_listen)
-                snprintf(listen, listen_cap, "%s", value);
-        } else if (strcmp(word, "bootstrap") == 0) {
-            if (!want_boot || node->n_bootstrap == EMOFS_MAX_BOOTSTRAP)
-                continue;
-            if (dht_addr_parse(&node->bootstrap[node->n_bootstrap], value) != 0) {
-                snprintf(err_text, err_cap, "%s line %u: bad address '%s' (want HOST:PORT)", path,
-                         lineno, value);
-                fclose(f);
-                free(path);
-                return FS_EINVAL;
-            }
-            node->n_bootstrap++;
-        }
-    }
-    fclose(f);
-    free(path);
-    return 0;
-}
-
 /* The node id kept in DIR/node.id, made (random) at the first start. */
 static int node_id(const char *dir, dht_id_t *id)
 {
@@ -155,10 +115,59 @@ static const char *default_listen(const emofs_node_t *node, int daemon)
     return v6 ? "[::]:0" : "0.0.0.0:0";
 }
 
+/* @return 1 if path exists and is not a directory. */
+static int not_a_dir(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+/* Settles the bootstrap peers and the listen address (numeric, into
+ * listen[DHT_ADDRSTRLEN]): the options', else DIR/config's, else the
+ * defaults. @return 0, or an FS_* code with err_text set. */
+static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char *listen,
+                        char *err_text, size_t err_cap)
+{
+    emofs_config_t file;
+    dht_addr_t la;
+    unsigned skip = (opts->listen != NULL ? CONFIG_LISTEN : 0) |
+                    (opts->n_bootstrap > 0 ? CONFIG_BOOTSTRAP : 0);
+    char *path = path_in(node->dir, "config");
+    int err;
+
+    if (path == NULL)
+        return FS_ENOMEM;
+    err = emofs_config_read(path, skip, &file, stderr, err_text, err_cap);
+    free(path);
+    if (err)
+        return err;
+    if (opts->n_bootstrap > 0) {
+        memcpy(node->bootstrap, opts->bootstrap, opts->n_bootstrap * sizeof(dht_addr_t));
+        node->n_bootstrap = opts->n_bootstrap;
+    } else {
+        memcpy(node->bootstrap, file.bootstrap, file.n_bootstrap * sizeof(dht_addr_t));
+        node->n_bootstrap = file.n_bootstrap;
+    }
+    if (opts->listen != NULL) {
+        int rc = hostaddr_resolve(&la, opts->listen, err_text, err_cap);
+        if (rc == HOSTADDR_EFORM)
+            snprintf(err_text, err_cap, "bad listen address '%s' (want HOST:PORT)", opts->listen);
+        if (rc != 0)
+            return FS_EINVAL;
+        dht_addr_format(&la, listen);
+    } else if (file.has_listen) {
+        dht_addr_format(&file.listen, listen);
+    } else {
+        snprintf(listen, DHT_ADDRSTRLEN, "%s", default_listen(node, opts->daemon));
+    }
+    return 0;
+}
+
 int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t *opts,
                     long *holder, char *err_text, size_t err_cap)
 {
-    char listen[400] = "";
+    char listen[DHT_ADDRSTRLEN] = "";
     dht_config_t cfg;
     int err;
 
@@ -179,7 +188,7 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
                      node->dir);
         else
             snprintf(err_text, err_cap, "cannot use data directory %s: %s", node->dir,
-                     fs_strerror(err));
+                     not_a_dir(node->dir) ? "not a directory" : fs_strerror(err));
         goto fail;
     }
     if (!opts->daemon) {
@@ -189,16 +198,9 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
             unlink(sock);
         free(sock);
     }
-    memcpy(node->bootstrap, opts->bootstrap, opts->n_bootstrap * sizeof(dht_addr_t));
-    node->n_bootstrap = opts->n_bootstrap;
-    err = read_config(node, listen, sizeof(listen), opts->listen == NULL, opts->n_bootstrap == 0,
-                      err_text, err_cap);
+    err = apply_config(node, opts, listen, err_text, err_cap);
     if (err)
         goto fail;
-    if (opts->listen != NULL)
-        snprintf(listen, sizeof(listen), "%s", opts->listen);
-    else if (listen[0] == '\0')
-        snprintf(listen, sizeof(listen), "%s", default_listen(node, opts->daemon));
     err = fs_store_open(&node->store, node->dir);
     if (err) {
         snprintf(err_text, err_cap, "cannot open the store in %s: %s", node->dir, fs_strerror(err));
@@ -213,8 +215,9 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
     cfg.peer_event_arg = opts->peer_event_arg;
     err = dht_uv_new(&node->uv, loop, &cfg, listen);
     if (err) {
+        /* "address already in use", "permission denied", ... */
         snprintf(err_text, err_cap, "cannot listen on %s: %s", listen, dht_strerror(err));
-        err = err == DHT_EADDR ? FS_EINVAL : FS_EIO;
+        err = err == DHT_ENOMEM ? FS_ENOMEM : FS_EIO;
         goto fail;
     }
     node->dht = dht_uv_dht(node->uv);

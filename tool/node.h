@@ -8,7 +8,7 @@
  * Data directory layout (DIR):
  *   DIR/lock        held (flock) by the process running DIR's node; holds its pid
  *   DIR/emofs.sock  the daemon's control socket (schema/control.md)
- *   DIR/config      optional: lines "listen HOST:PORT", "bootstrap HOST:PORT"
+ *   DIR/config      optional settings: "listen HOST:PORT", "bootstrap HOST:PORT" (tool/config.h)
  *   DIR/node.id     the node id, 64 hex digits, made at the first start
  *   DIR/published   the files this node published: "KEY SIZE NAME" lines
  *   DIR/blobs/      the local chunk store (filestore/chunk_store.h)
@@ -26,7 +26,8 @@
 /* How to start a node. */
 typedef struct emofs_node_opts {
     const char *dir;    /* data directory */
-    const char *listen; /* HOST:PORT, or NULL: the config file's, else a default */
+    const char *listen; /* HOST:PORT (HOST may be a name), or NULL: the config file's,
+                           else a default */
     dht_addr_t bootstrap[EMOFS_MAX_BOOTSTRAP];
     size_t n_bootstrap; /* 0: the config file's */
     int daemon;         /* 1: a daemon (default listen 0.0.0.0:4100, else an ephemeral port) */
@@ -57,8 +58,11 @@ int emofs_dir_lock(const char *dir, int *lock_fd, long *holder);
 
 /* Opens the directory's node: lock (FS_EBUSY if held; *holder as above),
  * store, config, and the libdht node on loop. Does not bootstrap yet.
- * On failure *err_text (static or in node) says what failed.
- * @return 0 or a negative FS_* code. */
+ * Warnings about the config file go to stderr. On failure err_text says
+ * what failed, in one line ("cannot listen on 127.0.0.1:4100: address
+ * already in use").
+ * @return 0 or a negative FS_* code: FS_EBUSY (directory in use), FS_EINVAL
+ * (a bad config entry or listen address), others (cannot start). */
 int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t *opts,
                     long *holder, char *err_text, size_t err_cap);
 

@@ -23,7 +23,26 @@ finish() {
     echo "all checks passed"
 }
 
-# Daemons: net_start NAME [BOOTSTRAP] sets NET_ADDR[NAME]; net_stop NAME.
+# expect CODE "what" command...: runs it, checks the exit code, that stderr
+# is exactly one line starting "emofs: ", and that stdout is empty. The
+# line stays in $T/err.txt.
+expect() {
+    local code=$1 what=$2; shift 2
+    set +e
+    "$@" >"$T/out.txt" 2>"$T/err.txt"
+    local rc=$?
+    set -e
+    local lines
+    lines=$(wc -l <"$T/err.txt")
+    if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && grep -q '^emofs: ' "$T/err.txt" &&
+        [ ! -s "$T/out.txt" ]; then
+        ok "$what: exit $rc, $(cat "$T/err.txt")"
+    else
+        bad "$what: exit $rc (want $code), stderr:"; cat "$T/err.txt"; cat "$T/out.txt"
+    fi
+}
+
+# Daemons: net_start NAME [BOOTSTRAP [LISTEN]] sets NET_ADDR[NAME]; net_stop NAME.
 NET_DIR=$T
 . "$(dirname "${BASH_SOURCE[0]}")/../../tool/local_net.sh"
 

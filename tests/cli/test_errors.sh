@@ -6,24 +6,6 @@
 D=$T/home
 export EMOFS_HOME=$D
 
-# expect CODE "what" command...: runs it, checks the exit code, that stderr
-# is exactly one line starting "emofs: ", and that stdout is empty.
-expect() {
-    local code=$1 what=$2; shift 2
-    set +e
-    "$@" >"$T/out.txt" 2>"$T/err.txt"
-    local rc=$?
-    set -e
-    local lines
-    lines=$(wc -l <"$T/err.txt")
-    if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && grep -q '^emofs: ' "$T/err.txt" &&
-        [ ! -s "$T/out.txt" ]; then
-        ok "$what: exit $rc, $(cat "$T/err.txt")"
-    else
-        bad "$what: exit $rc (want $code), stderr:"; cat "$T/err.txt"; cat "$T/out.txt"
-    fi
-}
-
 head -c 300000 /dev/urandom >"$T/a.bin"
 KEY=$("$EMOFS" put "$T/a.bin" -q)
 before=$(blob_count "$D")

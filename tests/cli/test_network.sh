@@ -16,8 +16,8 @@ check "put prints a 64-hex-digit key" test "${#KEY}" -eq 64
 "$EMOFS" get "$KEY" -o "$T/got1.bin" --data "$T/n6" -q >/dev/null
 check "got through another daemon, byte-identical" cmp -s "$T/big.bin" "$T/got1.bin"
 
-check "ls on the publisher lists the file" \
-    bash -c "'$EMOFS' ls --data '$T/n3' | grep -q '^$KEY .*big.bin'"
+check "ls on the publisher lists the file: KEY<TAB>BYTES<TAB>NAME" \
+    test "$("$EMOFS" ls --data "$T/n3")" = "$KEY"$'\t'$((64 << 20))$'\t'big.bin
 check "status shows peers" \
     bash -c "'$EMOFS' status --data '$T/n6' | grep -Eq '^peers +[1-9]'"
 
