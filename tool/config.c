@@ -52,6 +52,19 @@ static int set_bootstrap(emofs_config_t *cfg, const char *value, FILE *warn, con
     return 0;
 }
 
+static int set_log_level(emofs_config_t *cfg, const char *value, FILE *warn, const char *where,
+                         char *why, size_t why_cap)
+{
+    (void)warn;
+    (void)where;
+    if (log_level_parse(value, &cfg->log_level) != 0) {
+        snprintf(why, why_cap, "bad log_level '%s' (want error, warn, info or debug)", value);
+        return -1;
+    }
+    cfg->has_log_level = 1;
+    return 0;
+}
+
 /* Every key the file may set. A new daemon option that belongs in the
  * file is one line here, a field in emofs_config_t, and a row in the
  * README's table. */
@@ -62,6 +75,7 @@ static const struct config_key {
 } keys[] = {
     {"listen", CONFIG_LISTEN, set_listen},
     {"bootstrap", CONFIG_BOOTSTRAP, set_bootstrap},
+    {"log_level", CONFIG_LOG_LEVEL, set_log_level},
 };
 
 static const struct config_key *find_key(const char *name)

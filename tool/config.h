@@ -4,6 +4,7 @@
  *     # comment
  *     listen 0.0.0.0:4100
  *     bootstrap peer.example.org:4100
+ *     log_level info
  *
  * KEY, blanks, VALUE; '#' starts a comment anywhere. Every daemon option
  * but --data can be set here (README.md, "Data directory", lists the keys);
@@ -14,6 +15,7 @@
 #ifndef EMOFS_CONFIG_H
 #define EMOFS_CONFIG_H
 
+#include "tool/log.h"
 #include "tool/node.h"
 
 #include <stdio.h>
@@ -24,12 +26,15 @@ typedef struct emofs_config {
     dht_addr_t listen; /* a name in the file is resolved */
     dht_addr_t bootstrap[EMOFS_MAX_BOOTSTRAP];
     size_t n_bootstrap;
+    int has_log_level;
+    log_level_t log_level;
 } emofs_config_t;
 
 /* The keys, as bits for emofs_config_read's skip. */
 enum {
     CONFIG_LISTEN = 1u << 0,
     CONFIG_BOOTSTRAP = 1u << 1,
+    CONFIG_LOG_LEVEL = 1u << 2,
 };
 
 /* Reads the config file path into *cfg (cleared first; a file that does

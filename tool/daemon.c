@@ -139,6 +139,7 @@ int emofs_daemon_main(int argc, char **argv)
                 return cli_fail(EXIT_USAGE, "bad --log-level '%s' (want error, warn, info or debug)",
                                 argv[i]);
             log_set_level(level);
+            opts.log_level_set = 1;
         } else {
             return cli_fail(EXIT_USAGE,
                             "daemon: unknown or incomplete option '%s' (see emofs daemon --help)",

@@ -4,6 +4,7 @@
 #include "tool/commands.h"
 
 #include "tool/cli.h"
+#include "tool/json.h"
 #include "tool/keyarg.h"
 #include "tool/output.h"
 #include "tool/progress.h"
@@ -19,7 +20,7 @@
 
 static int manifest_usage(FILE *f, int code)
 {
-    fprintf(f, "usage: emofs manifest show KEY [--data DIR]\n"
+    fprintf(f, "usage: emofs manifest show KEY [--json] [--data DIR]\n"
                "       emofs manifest export KEY -o FILE [--force] [--data DIR]\n"
                "       emofs manifest export KEY --text [-o FILE] [--force] [--data DIR]\n"
                "       emofs manifest import FILE|LINE [--data DIR]\n"
@@ -66,7 +67,37 @@ static int fetch_bundle(const cli_common_t *c, const char *arg, uint8_t **buf, s
     return code;
 }
 
-static int show(const uint8_t *buf, size_t len)
+/* The manifest as one JSON object (README: JSON). */
+static void show_json(const uint8_t key[MF_KEY_LEN], const mf_manifest_t *m, size_t nodes)
+{
+    char hex[65];
+    uint64_t off = 0;
+    json_t j;
+
+    json_begin(&j, stdout);
+    mf_key_to_hex(key, hex);
+    json_str(&j, "key", hex);
+    json_str(&j, "name", m->name);
+    json_u64(&j, "size", m->size);
+    mf_key_to_hex(m->sha256, hex);
+    json_str(&j, "sha256", hex);
+    json_u64(&j, "chunks", m->n_entries);
+    json_u64(&j, "nodes", nodes);
+    json_array_begin(&j, "entries");
+    for (size_t i = 0; i < m->n_entries; i++) {
+        json_object_begin(&j);
+        json_u64(&j, "offset", off);
+        json_u64(&j, "size", m->entries[i].size);
+        mf_key_to_hex(m->entries[i].key, hex);
+        json_str(&j, "key", hex);
+        json_object_end(&j);
+        off += m->entries[i].size;
+    }
+    json_array_end(&j);
+    json_end(&j);
+}
+
+static int show(const uint8_t *buf, size_t len, int as_json)
 {
     uint8_t key[MF_KEY_LEN];
     mf_blob_t *blobs = NULL;
@@ -81,6 +112,12 @@ static int show(const uint8_t *buf, size_t len)
     if (err) {
         mf_blobs_free(blobs, n);
         return cli_fail(EXIT_CORRUPT, "malformed manifest");
+    }
+    if (as_json) {
+        show_json(key, &m, n);
+        mf_manifest_clear(&m);
+        mf_blobs_free(blobs, n);
+        return 0;
     }
     mf_key_to_hex(key, hex);
     progress_format_bytes(m.size, sz, sizeof(sz));
@@ -207,7 +244,7 @@ int emofs_manifest_main(int argc, char **argv)
     if ((code = fetch_bundle(&c, arg, &buf, &len)) != 0)
         return code;
     if (strcmp(sub, "show") == 0)
-        code = show(buf, len);
+        code = show(buf, len, c.json);
     else if (text)
         code = export_text(out, buf, len, force);
     else

@@ -132,7 +132,8 @@ static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char 
     emofs_config_t file;
     dht_addr_t la;
     unsigned skip = (opts->listen != NULL ? CONFIG_LISTEN : 0) |
-                    (opts->n_bootstrap > 0 ? CONFIG_BOOTSTRAP : 0);
+                    (opts->n_bootstrap > 0 ? CONFIG_BOOTSTRAP : 0) |
+                    (opts->log_level_set ? CONFIG_LOG_LEVEL : 0);
     char *path = path_in(node->dir, "config");
     int err;
 
@@ -142,6 +143,8 @@ static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char 
     free(path);
     if (err)
         return err;
+    if (file.has_log_level)
+        log_set_level(file.log_level);
     if (opts->n_bootstrap > 0) {
         memcpy(node->bootstrap, opts->bootstrap, opts->n_bootstrap * sizeof(dht_addr_t));
         node->n_bootstrap = opts->n_bootstrap;

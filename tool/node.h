@@ -31,6 +31,7 @@ typedef struct emofs_node_opts {
     dht_addr_t bootstrap[EMOFS_MAX_BOOTSTRAP];
     size_t n_bootstrap; /* 0: the config file's */
     int daemon;         /* 1: a daemon (default listen 0.0.0.0:4100, else an ephemeral port) */
+    int log_level_set;  /* 1: --log-level was given; the config file's log_level is not used */
     /* Optional: peers entering and leaving the routing table (dht_config_t). */
     void (*peer_event)(void *arg, const dht_id_t *id, const dht_addr_t *addr, int joined);
     void *peer_event_arg;

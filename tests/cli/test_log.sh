@@ -46,6 +46,23 @@ kill "$n4"
 wait "$n4" || true
 check "under the journal: <6> priorities, no timestamps" grep -q "^<6>started: node" "$T/n4.log"
 
+mkdir -p "$T/n6"
+printf 'log_level warn\n' >"$T/n6/config"
+"$EMOFS" daemon --listen 127.0.0.1:0 --data "$T/n6" >"$T/n6.log" 2>&1 &
+n6=$!
+NET_PIDS+=($n6)
+sleep 0.3
+kill "$n6"
+wait "$n6" || true
+check "config log_level warn: no info lines" test ! -s "$T/n6.log"
+"$EMOFS" daemon --listen 127.0.0.1:0 --data "$T/n6" --log-level info >"$T/n6.log" 2>&1 &
+n6=$!
+NET_PIDS+=($n6)
+for _ in $(seq 1 100); do grep -q "started" "$T/n6.log" && break; sleep 0.05; done
+kill "$n6"
+wait "$n6" || true
+check "--log-level wins over the config file" grep -q "info  started" "$T/n6.log"
+
 set +e
 "$EMOFS" daemon --log-level loud --data "$T/n5" 2>"$T/err"
 rc=$?
