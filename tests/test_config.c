@@ -84,14 +84,16 @@ static void test_config_unknown_key(void **state)
     char want[256];
 
     (void)state;
-    write_config("listen 127.0.0.1:1\n\nlisen 127.0.0.1:2\nlog_level\n");
+    write_config("listen 127.0.0.1:1\n\nlisen 127.0.0.1:2\nstore_maxx\nlog_level debug\n");
     assert_int_equal(read_config(0, &cfg), 0);
     snprintf(want, sizeof(want),
              "emofs: %s line 3: unknown setting 'lisen' (ignored)\n"
-             "emofs: %s line 4: unknown setting 'log_level' (ignored)\n",
+             "emofs: %s line 4: unknown setting 'store_maxx' (ignored)\n",
              path, path);
     assert_string_equal(warnings, want);
     assert_addr(&cfg.listen, "127.0.0.1:1");
+    assert_int_equal(cfg.has_log_level, 1);
+    assert_int_equal(cfg.log_level, LOG_DEBUG);
     free(warnings);
 }
 
@@ -110,6 +112,7 @@ static void expect_error(const char *text, unsigned skip, unsigned line, const c
 static void test_config_errors(void **state)
 {
     (void)state;
+    expect_error("log_level loud\n", 0, 1, "bad log_level 'loud' (want error, warn, info or debug)");
     expect_error("\nbootstrap\n", 0, 2, "'bootstrap' needs a value");
     expect_error("listen a:1 b:2\n", 0, 1, "'listen' takes one value (got 'a:1' and 'b:2')");
     expect_error("listen 127.0.0.1\n", 0, 1, "bad address '127.0.0.1' (want HOST:PORT)");
