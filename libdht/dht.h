@@ -23,6 +23,9 @@
  *     anything and its callback will not fire;
  *   - pointers handed to a callback are valid for the duration of the
  *     callback only: copy what you keep;
+ *   - a node may be closed (dht_free, dht_uv_close) from inside any of its
+ *     own operation callbacks, as a libuv handle may be uv_close()d from
+ *     its callbacks: its memory goes only once that callback has returned;
  *   - no global state: two handles never share anything.
  */
 #ifndef DHT_H
@@ -154,7 +157,8 @@ typedef struct dht_config {
      * value's size and returns 0 if the program has a value whose SHA-256
      * is key; if data is not NULL, also sets *data to a malloc()ed copy
      * that the node frees. Returns a negative number if it has none or
-     * cannot read it. Peers see a TTL of max_ttl_s. NULL: no such values. */
+     * cannot read it. Peers see a TTL of max_ttl_s. It must not call back
+     * into the node (nor free it). NULL: no such values. */
     int (*value_source)(void *arg, const dht_id_t *key, uint8_t **data, size_t *len);
     void *value_source_arg;
 } dht_config_t;
@@ -198,9 +202,13 @@ typedef struct dht_io {
  * @return 0 and *out, or DHT_EINVAL for a bad setting or DHT_ENOMEM. */
 int dht_new(dht_t **out, const dht_config_t *cfg, const dht_io_t *io, uint64_t now_ms);
 
-/* Destroys a node. Every operation still in flight completes first with
- * DHT_ECANCELED, inside this call. Accepts NULL. Must not be called from
- * one of the node's own callbacks. */
+/* Destroys a node. Every operation still in flight completes with
+ * DHT_ECANCELED, then the memory goes: inside this call, or, when called
+ * from one of the node's own operation callbacks, once that callback has
+ * returned (the dht_receive() or dht_periodic() that ran it then returns
+ * without touching the node again). From the callbacks that report
+ * DHT_ECANCELED, starting an operation fails with DHT_ECLOSED and calling
+ * dht_free() again does nothing. Accepts NULL. */
 void dht_free(dht_t *dht);
 
 /* Hands the core one received message. from is the sender's listening
@@ -216,7 +224,8 @@ int dht_receive(dht_t *dht, uint64_t now_ms, const uint8_t *buf, size_t len, con
 
 /* Runs due timers (timeouts, retries, maintenance) and completes finished
  * operations. @return the time at which it wants to be called again, which
- * may be now_ms when work is waiting. */
+ * may be now_ms when work is waiting; UINT64_MAX if one of the callbacks
+ * it ran freed the node (which is then gone). */
 uint64_t dht_periodic(dht_t *dht, uint64_t now_ms);
 
 /* @return the time dht_periodic() wants to run next, without running it. */
@@ -355,9 +364,14 @@ dht_t *dht_uv_dht(dht_uv_t *node);
  * asked). */
 void dht_uv_addr(const dht_uv_t *node, dht_addr_t *out);
 
-/* Closes the sockets and frees the node once libuv has released them; then
- * calls close_cb (may be NULL). Operations in flight complete with
- * DHT_ECANCELED first. */
+/* Closes the node, as uv_close() closes a handle: operations in flight
+ * complete with DHT_ECANCELED (inside this call, or, when called from one
+ * of the node's own callbacks, once that callback has returned), the
+ * sockets close, and once libuv has released them the node is freed and
+ * close_cb(arg) runs (close_cb may be NULL). Safe to call from any of the
+ * node's callbacks. After this call, use neither node nor its dht_t; a
+ * second call (from a DHT_ECANCELED callback, say) does nothing. Accepts
+ * NULL. */
 void dht_uv_close(dht_uv_t *node, void (*close_cb)(void *arg), void *arg);
 
 /* ------------------------------------------------------------------------ */
