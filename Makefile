@@ -13,12 +13,27 @@ WARN   := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wformat=2 -Wvla
 OPT    ?= -O2 -g
 SAN    ?=
+# The version: dht.h's DHT_VERSION_MAJOR, _MINOR and _PATCH lines are its
+# one source (libdht.pc, the shared library's names, emofs --version).
+version_part = $(shell sed -n 's/^.define DHT_VERSION_$(1) *\([0-9][0-9]*\).*/\1/p' libdht/dht.h)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION_MINOR := $(call version_part,MINOR)
+VERSION_PATCH := $(call version_part,PATCH)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+ifeq ($(words $(VERSION_MAJOR) $(VERSION_MINOR) $(VERSION_PATCH)),3)
+else
+$(error cannot read DHT_VERSION_MAJOR, _MINOR and _PATCH from libdht/dht.h)
+endif
+SONAME  := libdht.so.$(VERSION_MAJOR)
+SOFILE  := libdht.so.$(VERSION)
+
 CFLAGS_ALL := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) $(SAN) \
               $(WARN) -fPIC -MMD -MP -I. -Ilibdht $(DEP_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 
 LIBDHT_SRC := $(filter-out %/dht_uv.c,$(wildcard libdht/*.c)) $(wildcard libdht/dht_uv.c)
 LIBDHT_OBJ := $(LIBDHT_SRC:%.c=$(BUILD)/%.o)
+LIBDHT_LIBS := $(shell pkg-config --libs libuv libcrypto)
 
 # libemofs.a: the file store on top of libdht (manifests, filestore, and
 # every tool/ file but the command's main), shared by the emofs command,
@@ -42,7 +57,8 @@ FUZZ_SECONDS ?= 60
 
 PREFIX ?= /usr/local
 
-.PHONY: all lib test check fuzz bench demo help clean install examples deps run-test run-demo
+.PHONY: all lib test check fuzz bench demo help clean install examples deps run-test run-demo \
+        FORCE
 
 # `make test` and `make demo` work on a fresh machine: they install the
 # packages first when pkg-config cannot find them, then build in a second
@@ -51,13 +67,25 @@ HAVE_DEPS := $(shell pkg-config --exists $(PKGS) cmocka && echo yes)
 
 all: lib examples $(BUILD)/emofs
 
-lib: $(BUILD)/libdht.a $(BUILD)/libdht.so $(BUILD)/libdht.pc
+lib: $(BUILD)/libdht.a $(BUILD)/$(SOFILE) $(BUILD)/libdht.pc
 
 examples: $(EXAMPLE_BIN)
 
-$(BUILD)/%.o: %.c
+# libdht exports dht.h's DHT_API functions alone; its dht__* internals stay
+# hidden (the static library and the tests still link them).
+LIBDHT_CFLAGS := -fvisibility=hidden
+$(LIBDHT_OBJ): private CFLAGS_ALL += $(LIBDHT_CFLAGS)
+
+$(BUILD)/%.o: %.c $(BUILD)/cflags.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) -c $< -o $@
+
+# Records the compiler and flags: every object is made again when they
+# change (a new warning or visibility flag, another CC).
+$(BUILD)/cflags.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) $(LIBDHT_CFLAGS)' | cmp -s - $@ || \
+	    echo '$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) $(LIBDHT_CFLAGS)' > $@
 
 $(BUILD)/libdht.a: $(LIBDHT_OBJ)
 	@rm -f $@
@@ -70,12 +98,14 @@ $(BUILD)/libemofs.a: $(EMOFS_OBJ)
 $(BUILD)/emofs: $(BUILD)/tool/main.o $(EMOFS_LIBS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) -lm
 
-$(BUILD)/libdht.so: $(LIBDHT_OBJ)
-	$(CC) -shared -Wl,-soname,libdht.so.0 $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS)
+$(BUILD)/$(SOFILE): $(LIBDHT_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS_ALL) -o $@ $^ $(LIBDHT_LIBS)
 
-$(BUILD)/libdht.pc: libdht/libdht.pc.in
+FORCE:
+
+$(BUILD)/libdht.pc: libdht/libdht.pc.in libdht/dht.h
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|' $< > $@
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 $(BUILD)/examples/%: $(BUILD)/libdht/examples/%.o $(BUILD)/libdht.a
 	@mkdir -p $(dir $@)
@@ -163,8 +193,9 @@ run-demo: $(BUILD)/emofs
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(BUILD)/libdht.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libdht.so $(DESTDIR)$(PREFIX)/lib/libdht.so.0
-	ln -sf libdht.so.0 $(DESTDIR)$(PREFIX)/lib/libdht.so
+	install -m 755 $(BUILD)/$(SOFILE) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf $(SOFILE) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libdht.so
 	install -m 644 libdht/dht.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libdht.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
