@@ -55,15 +55,24 @@ EXAMPLE_BIN := $(EXAMPLE_SRC:libdht/examples/%.c=$(BUILD)/examples/%)
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 
-PREFIX ?= /usr/local
+# Where `make install` puts things (DESTDIR is prepended to each).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+BASHCOMPDIR    ?= $(DATADIR)/bash-completion/completions
+SYSTEMDUSERDIR ?= $(PREFIX)/lib/systemd/user
+INSTALL_DIRS := $(PREFIX) $(BINDIR) $(LIBDIR) $(INCLUDEDIR)
 
-.PHONY: all lib test check fuzz bench demo help clean install examples deps run-test run-demo \
-        FORCE
+.PHONY: all lib test check fuzz bench demo help clean install uninstall examples deps run-test \
+        run-demo FORCE
 
 # `make test` and `make demo` work on a fresh machine: they install the
 # packages first when pkg-config cannot find them, then build in a second
 # make, which sees the packages.
-HAVE_DEPS := $(shell pkg-config --exists $(PKGS) cmocka && echo yes)
+HAVE_DEPS := $(shell pkg-config --exists $(PKGS) cmocka && command -v man >/dev/null && echo yes)
 
 all: lib examples $(BUILD)/emofs
 
@@ -101,11 +110,24 @@ $(BUILD)/emofs: $(BUILD)/tool/main.o $(EMOFS_LIBS)
 $(BUILD)/$(SOFILE): $(LIBDHT_OBJ)
 	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS_ALL) -o $@ $^ $(LIBDHT_LIBS)
 
+# Records the install directories: what embeds them (libdht.pc, the systemd
+# unit) is made again when they change, as for `make test` then
+# `make install PREFIX=/usr`.
+$(BUILD)/install-dirs.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(INSTALL_DIRS)' | cmp -s - $@ || echo '$(INSTALL_DIRS)' > $@
+
 FORCE:
 
-$(BUILD)/libdht.pc: libdht/libdht.pc.in libdht/dht.h
-	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+# libdir and includedir relative to ${prefix} when they are under PREFIX.
+pc_dir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
+$(BUILD)/libdht.pc: libdht/libdht.pc.in libdht/dht.h $(BUILD)/install-dirs.stamp
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_dir,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(call pc_dir,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(BUILD)/emofs.service: tool/emofs.service.in $(BUILD)/install-dirs.stamp
+	sed -e 's|@BINDIR@|$(BINDIR)|' $< > $@
 
 $(BUILD)/examples/%: $(BUILD)/libdht/examples/%.o $(BUILD)/libdht.a
 	@mkdir -p $(dir $@)
@@ -190,14 +212,28 @@ bench: lib examples $(BENCH_BIN) $(BUILD)/emofs
 run-demo: $(BUILD)/emofs
 	@EMOFS=$(BUILD)/emofs bash tool/demo.sh
 
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 $(BUILD)/libdht.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/$(SOFILE) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf $(SOFILE) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
-	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libdht.so
-	install -m 644 libdht/dht.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(BUILD)/libdht.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+# What `make install` puts under $(DESTDIR), and `make uninstall` removes.
+INSTALLED := $(BINDIR)/emofs $(LIBDIR)/libdht.a $(LIBDIR)/$(SOFILE) $(LIBDIR)/$(SONAME) \
+             $(LIBDIR)/libdht.so $(INCLUDEDIR)/libdht/dht.h $(LIBDIR)/pkgconfig/libdht.pc \
+             $(MANDIR)/man1/emofs.1 $(BASHCOMPDIR)/emofs $(SYSTEMDUSERDIR)/emofs.service
+
+install: lib $(BUILD)/emofs $(BUILD)/emofs.service
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/libdht \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSTEMDUSERDIR)
+	install -m 755 $(BUILD)/emofs $(DESTDIR)$(BINDIR)/
+	install -m 644 $(BUILD)/libdht.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/$(SOFILE) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SOFILE) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libdht.so
+	install -m 644 libdht/dht.h $(DESTDIR)$(INCLUDEDIR)/libdht/
+	install -m 644 $(BUILD)/libdht.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 644 tool/emofs.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 tool/emofs.bash-completion $(DESTDIR)$(BASHCOMPDIR)/emofs
+	install -m 644 $(BUILD)/emofs.service $(DESTDIR)$(SYSTEMDUSERDIR)/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rmdir $(DESTDIR)$(INCLUDEDIR)/libdht 2>/dev/null || true
 
 clean:
 	rm -rf build
@@ -210,7 +246,9 @@ help:
 	@echo "make check    the tests under AddressSanitizer and UndefinedBehaviorSanitizer"
 	@echo "make fuzz     fuzz each target for FUZZ_SECONDS (default 60) with libFuzzer"
 	@echo "make bench    run the benchmarks and print their figures"
-	@echo "make install  install libdht under PREFIX (default /usr/local)"
+	@echo "make install  install emofs (command, man page, bash completion, systemd user unit) and"
+	@echo "              libdht (static, shared, header, libdht.pc) under DESTDIR/PREFIX (/usr/local)"
+	@echo "make uninstall  remove what make install put there (same DESTDIR and PREFIX)"
 	@echo "make clean    remove build/"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
