@@ -314,7 +314,8 @@ typedef void (*dht_get_cb)(int status, const dht_value_t *values, size_t n, void
 /* Joins the network through one or more known addresses: pings each, then
  * looks up this node's own id so the nodes closest to it learn of it.
  * cb gets 0 when at least one address answered, else DHT_ENOPEERS.
- * @return 0, DHT_EINVAL (n == 0), DHT_EBUSY or DHT_ENOMEM. */
+ * @return 0, DHT_EINVAL (n == 0), DHT_EBUSY, DHT_ECLOSED (dht_free() was
+ *         called) or DHT_ENOMEM. */
 DHT_API int dht_bootstrap(dht_t *dht, const dht_addr_t *addrs, size_t n, dht_status_cb cb,
                           void *arg);
 
@@ -333,8 +334,8 @@ DHT_API int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, v
  * closest. cb gets 0 and the number of nodes that stored it (at least one),
  * or a negative code and 0: DHT_ENOPEERS when no other node could be
  * reached (then nothing is stored, not even here).
- * @return 0, DHT_EINVAL, DHT_ETOOBIG (len > max_value_size), DHT_EBUSY or
- *         DHT_ENOMEM. */
+ * @return 0, DHT_EINVAL, DHT_ETOOBIG (len > max_value_size), DHT_EBUSY,
+ *         DHT_ECLOSED or DHT_ENOMEM. */
 DHT_API int dht_put(dht_t *dht, const dht_id_t *key, const void *value, size_t len, uint32_t ttl_s,
                     dht_put_cb cb, void *arg);
 
@@ -350,7 +351,8 @@ typedef struct dht_get_opts {
  * hash) from one holder each, another one on failure. Values are deduplicated by hash. A value
  * whose hash equals key ends the lookup at once (nothing else can be stored under a content
  * address); a value that claims to be content addressed and is not is dropped. cb gets 0 and the
- * values (n >= 1), or DHT_ENOTFOUND, or DHT_ENOPEERS. */
+ * values (n >= 1), or DHT_ENOTFOUND, or DHT_ENOPEERS. dht_get_ex() takes options (opts may be
+ * NULL). @return 0, DHT_EINVAL, DHT_EBUSY, DHT_ECLOSED or DHT_ENOMEM. */
 DHT_API int dht_get(dht_t *dht, const dht_id_t *key, dht_get_cb cb, void *arg);
 DHT_API int dht_get_ex(dht_t *dht, const dht_id_t *key, const dht_get_opts_t *opts, dht_get_cb cb,
                        void *arg);
@@ -439,6 +441,8 @@ DHT_API void dht_sim_free(dht_sim_t *sim);
  * address. @return its index (0, 1, ...), or a negative code. */
 DHT_API int dht_sim_add_node(dht_sim_t *sim);
 
+/* @return how many nodes were added, removed ones included (the indexes
+ * run from 0 to this - 1). */
 DHT_API size_t dht_sim_node_count(const dht_sim_t *sim);
 
 /* @return node i's core, for dht_* calls, or NULL if i is out of range or
@@ -480,6 +484,7 @@ typedef struct dht_sim_stats {
     uint64_t events;
 } dht_sim_stats_t;
 
+/* Fills *out with the counters of the simulated network since it began. */
 DHT_API void dht_sim_get_stats(const dht_sim_t *sim, dht_sim_stats_t *out);
 
 #ifdef __cplusplus
