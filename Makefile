@@ -13,12 +13,27 @@ WARN   := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wformat=2 -Wvla
 OPT    ?= -O2 -g
 SAN    ?=
+# The version: dht.h's DHT_VERSION_MAJOR, _MINOR and _PATCH lines are its
+# one source (libdht.pc, the shared library's names, emofs --version).
+version_part = $(shell sed -n 's/^.define DHT_VERSION_$(1) *\([0-9][0-9]*\).*/\1/p' libdht/dht.h)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION_MINOR := $(call version_part,MINOR)
+VERSION_PATCH := $(call version_part,PATCH)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+ifeq ($(words $(VERSION_MAJOR) $(VERSION_MINOR) $(VERSION_PATCH)),3)
+else
+$(error cannot read DHT_VERSION_MAJOR, _MINOR and _PATCH from libdht/dht.h)
+endif
+SONAME  := libdht.so.$(VERSION_MAJOR)
+SOFILE  := libdht.so.$(VERSION)
+
 CFLAGS_ALL := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) $(SAN) \
               $(WARN) -fPIC -MMD -MP -I. -Ilibdht $(DEP_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 
 LIBDHT_SRC := $(filter-out %/dht_uv.c,$(wildcard libdht/*.c)) $(wildcard libdht/dht_uv.c)
 LIBDHT_OBJ := $(LIBDHT_SRC:%.c=$(BUILD)/%.o)
+LIBDHT_LIBS := $(shell pkg-config --libs libuv libcrypto)
 
 # libemofs.a: the file store on top of libdht (manifests, filestore, and
 # every tool/ file but the command's main), shared by the emofs command,
@@ -40,24 +55,46 @@ EXAMPLE_BIN := $(EXAMPLE_SRC:libdht/examples/%.c=$(BUILD)/examples/%)
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 
-PREFIX ?= /usr/local
+# Where `make install` puts things (DESTDIR is prepended to each).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+BASHCOMPDIR    ?= $(DATADIR)/bash-completion/completions
+SYSTEMDUSERDIR ?= $(PREFIX)/lib/systemd/user
+INSTALL_DIRS := $(PREFIX) $(BINDIR) $(LIBDIR) $(INCLUDEDIR)
 
-.PHONY: all lib test check fuzz bench demo help clean install examples deps run-test run-demo
+.PHONY: all lib test check fuzz bench demo help clean install uninstall examples deps run-test \
+        run-demo FORCE
 
 # `make test` and `make demo` work on a fresh machine: they install the
 # packages first when pkg-config cannot find them, then build in a second
 # make, which sees the packages.
-HAVE_DEPS := $(shell pkg-config --exists $(PKGS) cmocka && echo yes)
+HAVE_DEPS := $(shell pkg-config --exists $(PKGS) cmocka && command -v man >/dev/null && echo yes)
 
 all: lib examples $(BUILD)/emofs
 
-lib: $(BUILD)/libdht.a $(BUILD)/libdht.so $(BUILD)/libdht.pc
+lib: $(BUILD)/libdht.a $(BUILD)/$(SOFILE) $(BUILD)/libdht.pc
 
 examples: $(EXAMPLE_BIN)
 
-$(BUILD)/%.o: %.c
+# libdht exports dht.h's DHT_API functions alone; its dht__* internals stay
+# hidden (the static library and the tests still link them).
+LIBDHT_CFLAGS := -fvisibility=hidden
+$(LIBDHT_OBJ): private CFLAGS_ALL += $(LIBDHT_CFLAGS)
+
+$(BUILD)/%.o: %.c $(BUILD)/cflags.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) -c $< -o $@
+
+# Records the compiler and flags: every object is made again when they
+# change (a new warning or visibility flag, another CC).
+$(BUILD)/cflags.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) $(LIBDHT_CFLAGS)' | cmp -s - $@ || \
+	    echo '$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) $(LIBDHT_CFLAGS)' > $@
 
 $(BUILD)/libdht.a: $(LIBDHT_OBJ)
 	@rm -f $@
@@ -70,12 +107,27 @@ $(BUILD)/libemofs.a: $(EMOFS_OBJ)
 $(BUILD)/emofs: $(BUILD)/tool/main.o $(EMOFS_LIBS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) -lm
 
-$(BUILD)/libdht.so: $(LIBDHT_OBJ)
-	$(CC) -shared -Wl,-soname,libdht.so.0 $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS)
+$(BUILD)/$(SOFILE): $(LIBDHT_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS_ALL) -o $@ $^ $(LIBDHT_LIBS)
 
-$(BUILD)/libdht.pc: libdht/libdht.pc.in
+# Records the install directories: what embeds them (libdht.pc, the systemd
+# unit) is made again when they change, as for `make test` then
+# `make install PREFIX=/usr`.
+$(BUILD)/install-dirs.stamp: FORCE
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|' $< > $@
+	@echo '$(INSTALL_DIRS)' | cmp -s - $@ || echo '$(INSTALL_DIRS)' > $@
+
+FORCE:
+
+# libdir and includedir relative to ${prefix} when they are under PREFIX.
+pc_dir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
+$(BUILD)/libdht.pc: libdht/libdht.pc.in libdht/dht.h $(BUILD)/install-dirs.stamp
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_dir,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(call pc_dir,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(BUILD)/emofs.service: tool/emofs.service.in $(BUILD)/install-dirs.stamp
+	sed -e 's|@BINDIR@|$(BINDIR)|' $< > $@
 
 $(BUILD)/examples/%: $(BUILD)/libdht/examples/%.o $(BUILD)/libdht.a
 	@mkdir -p $(dir $@)
@@ -160,13 +212,28 @@ bench: lib examples $(BENCH_BIN) $(BUILD)/emofs
 run-demo: $(BUILD)/emofs
 	@EMOFS=$(BUILD)/emofs bash tool/demo.sh
 
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 $(BUILD)/libdht.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libdht.so $(DESTDIR)$(PREFIX)/lib/libdht.so.0
-	ln -sf libdht.so.0 $(DESTDIR)$(PREFIX)/lib/libdht.so
-	install -m 644 libdht/dht.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(BUILD)/libdht.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+# What `make install` puts under $(DESTDIR), and `make uninstall` removes.
+INSTALLED := $(BINDIR)/emofs $(LIBDIR)/libdht.a $(LIBDIR)/$(SOFILE) $(LIBDIR)/$(SONAME) \
+             $(LIBDIR)/libdht.so $(INCLUDEDIR)/libdht/dht.h $(LIBDIR)/pkgconfig/libdht.pc \
+             $(MANDIR)/man1/emofs.1 $(BASHCOMPDIR)/emofs $(SYSTEMDUSERDIR)/emofs.service
+
+install: lib $(BUILD)/emofs $(BUILD)/emofs.service
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/libdht \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSTEMDUSERDIR)
+	install -m 755 $(BUILD)/emofs $(DESTDIR)$(BINDIR)/
+	install -m 644 $(BUILD)/libdht.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/$(SOFILE) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SOFILE) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libdht.so
+	install -m 644 libdht/dht.h $(DESTDIR)$(INCLUDEDIR)/libdht/
+	install -m 644 $(BUILD)/libdht.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 644 tool/emofs.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 tool/emofs.bash-completion $(DESTDIR)$(BASHCOMPDIR)/emofs
+	install -m 644 $(BUILD)/emofs.service $(DESTDIR)$(SYSTEMDUSERDIR)/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rmdir $(DESTDIR)$(INCLUDEDIR)/libdht 2>/dev/null || true
 
 clean:
 	rm -rf build
@@ -179,7 +246,9 @@ help:
 	@echo "make check    the tests under AddressSanitizer and UndefinedBehaviorSanitizer"
 	@echo "make fuzz     fuzz each target for FUZZ_SECONDS (default 60) with libFuzzer"
 	@echo "make bench    run the benchmarks and print their figures"
-	@echo "make install  install libdht under PREFIX (default /usr/local)"
+	@echo "make install  install emofs (command, man page, bash completion, systemd user unit) and"
+	@echo "              libdht (static, shared, header, libdht.pc) under DESTDIR/PREFIX (/usr/local)"
+	@echo "make uninstall  remove what make install put there (same DESTDIR and PREFIX)"
 	@echo "make clean    remove build/"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

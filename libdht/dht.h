@@ -1,7 +1,9 @@
 /*
  * libdht: a Kademlia distributed hash table in C11.
  *
- * This header is the manual. It has four parts:
+ * This header is the manual. Programs include it as <libdht/dht.h> (what
+ * `make install` puts there; `pkg-config --cflags --libs libdht`). After
+ * the version (part 0), it has four parts:
  *
  *   1. ids, keys, addresses and errors;
  *   2. the sans-I/O core (dht_t): it never touches a socket or a clock. The
@@ -23,6 +25,9 @@
  *     anything and its callback will not fire;
  *   - pointers handed to a callback are valid for the duration of the
  *     callback only: copy what you keep;
+ *   - a node may be closed (dht_free, dht_uv_close) from inside any of its
+ *     own operation callbacks, as a libuv handle may be uv_close()d from
+ *     its callbacks: its memory goes only once that callback has returned;
  *   - no global state: two handles never share anything.
  */
 #ifndef DHT_H
@@ -34,6 +39,39 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ------------------------------------------------------------------------ */
+/* 0. Version and exports                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* The version of this header: the one place the project's version is
+ * written. The Makefile reads these three lines for libdht.pc and the
+ * shared library's name and soname; emofs --version prints them. */
+#define DHT_VERSION_MAJOR 0
+#define DHT_VERSION_MINOR 1
+#define DHT_VERSION_PATCH 0
+
+#define DHT_VERSION_STRINGIFY_(x) #x
+#define DHT_VERSION_STRINGIFY(x)  DHT_VERSION_STRINGIFY_(x)
+/* "MAJOR.MINOR.PATCH" */
+#define DHT_VERSION_STRING                                                                         \
+    DHT_VERSION_STRINGIFY(DHT_VERSION_MAJOR)                                                       \
+    "." DHT_VERSION_STRINGIFY(DHT_VERSION_MINOR) "." DHT_VERSION_STRINGIFY(DHT_VERSION_PATCH)
+/* MAJOR * 10000 + MINOR * 100 + PATCH, for #if */
+#define DHT_VERSION_NUMBER (DHT_VERSION_MAJOR * 10000 + DHT_VERSION_MINOR * 100 + DHT_VERSION_PATCH)
+
+/* Marks the functions of this header: the shared library is built with
+ * -fvisibility=hidden and exports these alone. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define DHT_API __attribute__((visibility("default")))
+#else
+#define DHT_API
+#endif
+
+/* @return the version of the library the program runs with, as
+ * "MAJOR.MINOR.PATCH" (the DHT_VERSION_STRING it was built from, which may
+ * differ from the header the program was compiled with); static storage. */
+DHT_API const char *dht_version(void);
 
 /* ------------------------------------------------------------------------ */
 /* 1. Ids, keys, addresses, errors                                          */
@@ -48,30 +86,30 @@ typedef struct dht_id {
 } dht_id_t;
 
 /* Sets *out to SHA-256(data[0..len)). data may be NULL when len is 0. */
-void dht_id_from_bytes(dht_id_t *out, const void *data, size_t len);
+DHT_API void dht_id_from_bytes(dht_id_t *out, const void *data, size_t len);
 
 /* Sets *out to a XOR b, the Kademlia distance between a and b. */
-void dht_id_distance(dht_id_t *out, const dht_id_t *a, const dht_id_t *b);
+DHT_API void dht_id_distance(dht_id_t *out, const dht_id_t *a, const dht_id_t *b);
 
 /* Compares the distances of a and b to target.
  * @return <0 if a is closer to target than b, 0 if a == b, >0 otherwise. */
-int dht_id_cmp_distance(const dht_id_t *target, const dht_id_t *a, const dht_id_t *b);
+DHT_API int dht_id_cmp_distance(const dht_id_t *target, const dht_id_t *a, const dht_id_t *b);
 
 /* Compares two ids as 256-bit big-endian numbers (memcmp order). */
-int dht_id_cmp(const dht_id_t *a, const dht_id_t *b);
+DHT_API int dht_id_cmp(const dht_id_t *a, const dht_id_t *b);
 
 /* Length of the common bit prefix of a and b, 0..256. */
-unsigned dht_id_common_prefix(const dht_id_t *a, const dht_id_t *b);
+DHT_API unsigned dht_id_common_prefix(const dht_id_t *a, const dht_id_t *b);
 
 #define DHT_ID_HEXLEN 65 /* 64 hex digits and a terminator */
 
 /* Writes the 64 lower-case hex digits of id and a terminator into buf,
  * which must hold DHT_ID_HEXLEN bytes. @return buf. */
-char *dht_id_to_hex(const dht_id_t *id, char *buf);
+DHT_API char *dht_id_to_hex(const dht_id_t *id, char *buf);
 
 /* Parses exactly 64 hex digits (either case) from hex.
  * @return 0, or DHT_EINVAL if hex is not that; *out is then unchanged. */
-int dht_id_from_hex(dht_id_t *out, const char *hex);
+DHT_API int dht_id_from_hex(dht_id_t *out, const char *hex);
 
 /* An endpoint: IPv4 or IPv6 address and UDP/TCP port. */
 typedef struct dht_addr {
@@ -86,14 +124,14 @@ typedef struct dht_addr {
 
 /* Parses "1.2.3.4:5" or "[::1]:5" (numeric addresses only, no DNS).
  * @return 0, or DHT_EADDR; *out is then unchanged. */
-int dht_addr_parse(dht_addr_t *out, const char *hostport);
+DHT_API int dht_addr_parse(dht_addr_t *out, const char *hostport);
 
 /* Formats addr as dht_addr_parse() reads it. buf must hold DHT_ADDRSTRLEN
  * bytes. @return buf. */
-char *dht_addr_format(const dht_addr_t *addr, char *buf);
+DHT_API char *dht_addr_format(const dht_addr_t *addr, char *buf);
 
 /* @return 1 if a and b are the same family, address and port, else 0. */
-int dht_addr_equal(const dht_addr_t *a, const dht_addr_t *b);
+DHT_API int dht_addr_equal(const dht_addr_t *a, const dht_addr_t *b);
 
 /* Every error libdht returns, as XX(name, value, text). */
 #define DHT_ERRNO_MAP(XX)                                                                          \
@@ -123,10 +161,10 @@ typedef enum dht_error {
 } dht_error_t;
 
 /* @return a static, human-readable text for err; never NULL. */
-const char *dht_strerror(int err);
+DHT_API const char *dht_strerror(int err);
 
 /* @return the static name of err ("DHT_ETIMEDOUT"); never NULL. */
-const char *dht_err_name(int err);
+DHT_API const char *dht_err_name(int err);
 
 /* ------------------------------------------------------------------------ */
 /* 2. The sans-I/O core                                                     */
@@ -157,7 +195,8 @@ typedef struct dht_config {
      * value's size and returns 0 if the program has a value whose SHA-256
      * is key; if data is not NULL, also sets *data to a malloc()ed copy
      * that the node frees. Returns a negative number if it has none or
-     * cannot read it. Peers see a TTL of max_ttl_s. NULL: no such values. */
+     * cannot read it. Peers see a TTL of max_ttl_s. It must not call back
+     * into the node (nor free it). NULL: no such values. */
     int (*value_source)(void *arg, const dht_id_t *key, uint8_t **data, size_t *len);
     void *value_source_arg;
 
@@ -169,7 +208,7 @@ typedef struct dht_config {
 } dht_config_t;
 
 /* Fills cfg with the defaults above. */
-void dht_config_init(dht_config_t *cfg);
+DHT_API void dht_config_init(dht_config_t *cfg);
 
 /* How a message travels. The core picks DATAGRAM for anything up to
  * DHT_MAX_DATAGRAM bytes and STREAM (a reliable, ordered byte stream such as
@@ -205,12 +244,16 @@ typedef struct dht_io {
  * is the current time on the caller's clock in milliseconds (any epoch,
  * never decreasing).
  * @return 0 and *out, or DHT_EINVAL for a bad setting or DHT_ENOMEM. */
-int dht_new(dht_t **out, const dht_config_t *cfg, const dht_io_t *io, uint64_t now_ms);
+DHT_API int dht_new(dht_t **out, const dht_config_t *cfg, const dht_io_t *io, uint64_t now_ms);
 
-/* Destroys a node. Every operation still in flight completes first with
- * DHT_ECANCELED, inside this call. Accepts NULL. Must not be called from
- * one of the node's own callbacks. */
-void dht_free(dht_t *dht);
+/* Destroys a node. Every operation still in flight completes with
+ * DHT_ECANCELED, then the memory goes: inside this call, or, when called
+ * from one of the node's own operation callbacks, once that callback has
+ * returned (the dht_receive() or dht_periodic() that ran it then returns
+ * without touching the node again). From the callbacks that report
+ * DHT_ECANCELED, starting an operation fails with DHT_ECLOSED and calling
+ * dht_free() again does nothing. Accepts NULL. */
+DHT_API void dht_free(dht_t *dht);
 
 /* Hands the core one received message. from is the sender's listening
  * address (for a stream, the shell learns it from the stream preamble).
@@ -220,19 +263,20 @@ void dht_free(dht_t *dht);
  * @return 0 if the message was accepted, else the reason it was dropped
  *         (DHT_EPROTO, DHT_ENOTFOUND for an unmatched reply, DHT_EBUSY for
  *         rate limiting). Callers may ignore it; it is counted either way. */
-int dht_receive(dht_t *dht, uint64_t now_ms, const uint8_t *buf, size_t len, const dht_addr_t *from,
-                dht_transport_t transport);
+DHT_API int dht_receive(dht_t *dht, uint64_t now_ms, const uint8_t *buf, size_t len,
+                        const dht_addr_t *from, dht_transport_t transport);
 
 /* Runs due timers (timeouts, retries, maintenance) and completes finished
  * operations. @return the time at which it wants to be called again, which
- * may be now_ms when work is waiting. */
-uint64_t dht_periodic(dht_t *dht, uint64_t now_ms);
+ * may be now_ms when work is waiting; UINT64_MAX if one of the callbacks
+ * it ran freed the node (which is then gone). */
+DHT_API uint64_t dht_periodic(dht_t *dht, uint64_t now_ms);
 
 /* @return the time dht_periodic() wants to run next, without running it. */
-uint64_t dht_next_deadline(const dht_t *dht);
+DHT_API uint64_t dht_next_deadline(const dht_t *dht);
 
 /* @return this node's id. */
-const dht_id_t *dht_self(const dht_t *dht);
+DHT_API const dht_id_t *dht_self(const dht_t *dht);
 
 /* A node as lookups report it. */
 typedef struct dht_node_info {
@@ -252,12 +296,13 @@ typedef struct dht_lookup_stats {
 /* Adds a node to the routing table without contacting it, as if it had been
  * seen. For restoring a saved table and for building simulated networks.
  * @return 0, or DHT_EINVAL (own id, bad address). */
-int dht_insert_node(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr, uint64_t now_ms);
+DHT_API int dht_insert_node(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr,
+                            uint64_t now_ms);
 
 /* Copies up to max nodes of the routing table closest to target into out,
  * nearest first, bad nodes left out. @return how many were copied. */
-size_t dht_closest_nodes(const dht_t *dht, const dht_id_t *target, dht_node_info_t *out,
-                         size_t max);
+DHT_API size_t dht_closest_nodes(const dht_t *dht, const dht_id_t *target, dht_node_info_t *out,
+                                 size_t max);
 
 typedef void (*dht_status_cb)(int status, void *arg);
 typedef void (*dht_ping_cb)(int status, const dht_id_t *peer_id, void *arg);
@@ -278,15 +323,17 @@ typedef void (*dht_get_cb)(int status, const dht_value_t *values, size_t n, void
 /* Joins the network through one or more known addresses: pings each, then
  * looks up this node's own id so the nodes closest to it learn of it.
  * cb gets 0 when at least one address answered, else DHT_ENOPEERS.
- * @return 0, DHT_EINVAL (n == 0), DHT_EBUSY or DHT_ENOMEM. */
-int dht_bootstrap(dht_t *dht, const dht_addr_t *addrs, size_t n, dht_status_cb cb, void *arg);
+ * @return 0, DHT_EINVAL (n == 0), DHT_EBUSY, DHT_ECLOSED (dht_free() was
+ *         called) or DHT_ENOMEM. */
+DHT_API int dht_bootstrap(dht_t *dht, const dht_addr_t *addrs, size_t n, dht_status_cb cb,
+                          void *arg);
 
 /* Pings addr. cb gets 0 and the peer's id, or DHT_ETIMEDOUT and NULL. */
-int dht_ping(dht_t *dht, const dht_addr_t *addr, dht_ping_cb cb, void *arg);
+DHT_API int dht_ping(dht_t *dht, const dht_addr_t *addr, dht_ping_cb cb, void *arg);
 
 /* Iterative FIND_NODE lookup for target: cb gets the k closest nodes that
  * answered, nearest first (status 0), or DHT_ENOPEERS if none did. */
-int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, void *arg);
+DHT_API int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, void *arg);
 
 /* Stores a value under key on the k nodes closest to key: a lookup, then a
  * STORE (with the token each node handed out in the lookup) to each.
@@ -296,10 +343,10 @@ int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, void *arg
  * closest. cb gets 0 and the number of nodes that stored it (at least one),
  * or a negative code and 0: DHT_ENOPEERS when no other node could be
  * reached (then nothing is stored, not even here).
- * @return 0, DHT_EINVAL, DHT_ETOOBIG (len > max_value_size), DHT_EBUSY or
- *         DHT_ENOMEM. */
-int dht_put(dht_t *dht, const dht_id_t *key, const void *value, size_t len, uint32_t ttl_s,
-            dht_put_cb cb, void *arg);
+ * @return 0, DHT_EINVAL, DHT_ETOOBIG (len > max_value_size), DHT_EBUSY,
+ *         DHT_ECLOSED or DHT_ENOMEM. */
+DHT_API int dht_put(dht_t *dht, const dht_id_t *key, const void *value, size_t len, uint32_t ttl_s,
+                    dht_put_cb cb, void *arg);
 
 /* Options of dht_get_ex(). Zero them for the defaults. */
 typedef struct dht_get_opts {
@@ -313,10 +360,11 @@ typedef struct dht_get_opts {
  * hash) from one holder each, another one on failure. Values are deduplicated by hash. A value
  * whose hash equals key ends the lookup at once (nothing else can be stored under a content
  * address); a value that claims to be content addressed and is not is dropped. cb gets 0 and the
- * values (n >= 1), or DHT_ENOTFOUND, or DHT_ENOPEERS. */
-int dht_get(dht_t *dht, const dht_id_t *key, dht_get_cb cb, void *arg);
-int dht_get_ex(dht_t *dht, const dht_id_t *key, const dht_get_opts_t *opts, dht_get_cb cb,
-               void *arg);
+ * values (n >= 1), or DHT_ENOTFOUND, or DHT_ENOPEERS. dht_get_ex() takes options (opts may be
+ * NULL). @return 0, DHT_EINVAL, DHT_EBUSY, DHT_ECLOSED or DHT_ENOMEM. */
+DHT_API int dht_get(dht_t *dht, const dht_id_t *key, dht_get_cb cb, void *arg);
+DHT_API int dht_get_ex(dht_t *dht, const dht_id_t *key, const dht_get_opts_t *opts, dht_get_cb cb,
+                       void *arg);
 
 /* Counters of one node. */
 typedef struct dht_stats {
@@ -337,7 +385,7 @@ typedef struct dht_stats {
 } dht_stats_t;
 
 /* Fills *out with the node's counters as of now_ms. */
-void dht_get_stats(const dht_t *dht, uint64_t now_ms, dht_stats_t *out);
+DHT_API void dht_get_stats(const dht_t *dht, uint64_t now_ms, dht_stats_t *out);
 
 /* ------------------------------------------------------------------------ */
 /* 3. The libuv shell                                                       */
@@ -356,21 +404,26 @@ typedef struct dht_uv dht_uv_t;
  *         DHT_EADDRNOTAVAIL (not an address of this machine, or its family
  *         is not supported), else DHT_EADDR (also: unparsable); or
  *         DHT_EINVAL, DHT_ENOMEM, DHT_EIO. */
-int dht_uv_new(dht_uv_t **out, struct uv_loop_s *loop, const dht_config_t *cfg,
-               const char *bind_addr);
+DHT_API int dht_uv_new(dht_uv_t **out, struct uv_loop_s *loop, const dht_config_t *cfg,
+                       const char *bind_addr);
 
 /* @return the core driven by this shell, for the dht_* calls above; call
  * them from the loop's thread only. */
-dht_t *dht_uv_dht(dht_uv_t *node);
+DHT_API dht_t *dht_uv_dht(dht_uv_t *node);
 
 /* Sets *out to the address the node listens on (the real port if 0 was
  * asked). */
-void dht_uv_addr(const dht_uv_t *node, dht_addr_t *out);
+DHT_API void dht_uv_addr(const dht_uv_t *node, dht_addr_t *out);
 
-/* Closes the sockets and frees the node once libuv has released them; then
- * calls close_cb (may be NULL). Operations in flight complete with
- * DHT_ECANCELED first. */
-void dht_uv_close(dht_uv_t *node, void (*close_cb)(void *arg), void *arg);
+/* Closes the node, as uv_close() closes a handle: operations in flight
+ * complete with DHT_ECANCELED (inside this call, or, when called from one
+ * of the node's own callbacks, once that callback has returned), the
+ * sockets close, and once libuv has released them the node is freed and
+ * close_cb(arg) runs (close_cb may be NULL). Safe to call from any of the
+ * node's callbacks. After this call, use neither node nor its dht_t; a
+ * second call (from a DHT_ECANCELED callback, say) does nothing. Accepts
+ * NULL. */
+DHT_API void dht_uv_close(dht_uv_t *node, void (*close_cb)(void *arg), void *arg);
 
 /* ------------------------------------------------------------------------ */
 /* 4. The simulator                                                         */
@@ -388,30 +441,32 @@ typedef struct dht_sim_config {
 } dht_sim_config_t;
 
 /* Fills cfg with: seed 1, no loss, delay 5..50 ms, 100 MiB/s, node defaults. */
-void dht_sim_config_init(dht_sim_config_t *cfg);
+DHT_API void dht_sim_config_init(dht_sim_config_t *cfg);
 
 /* @return 0 and *out, DHT_EINVAL or DHT_ENOMEM. */
-int dht_sim_new(dht_sim_t **out, const dht_sim_config_t *cfg);
+DHT_API int dht_sim_new(dht_sim_t **out, const dht_sim_config_t *cfg);
 
 /* Frees the simulator and all its nodes. Accepts NULL. */
-void dht_sim_free(dht_sim_t *sim);
+DHT_API void dht_sim_free(dht_sim_t *sim);
 
 /* Adds a node with a random id (from the seed) and a unique simulated
  * address. @return its index (0, 1, ...), or a negative code. */
-int dht_sim_add_node(dht_sim_t *sim);
+DHT_API int dht_sim_add_node(dht_sim_t *sim);
 
-size_t dht_sim_node_count(const dht_sim_t *sim);
+/* @return how many nodes were added, removed ones included (the indexes
+ * run from 0 to this - 1). */
+DHT_API size_t dht_sim_node_count(const dht_sim_t *sim);
 
 /* @return node i's core, for dht_* calls, or NULL if i is out of range or
  * the node was removed. */
-dht_t *dht_sim_node(dht_sim_t *sim, size_t i);
+DHT_API dht_t *dht_sim_node(dht_sim_t *sim, size_t i);
 
 /* Sets *out to node i's simulated address. @return 0 or DHT_EINVAL. */
-int dht_sim_node_addr(const dht_sim_t *sim, size_t i, dht_addr_t *out);
+DHT_API int dht_sim_node_addr(const dht_sim_t *sim, size_t i, dht_addr_t *out);
 
 /* Takes node i off the network (its messages are lost) or puts it back.
  * @return 0, or DHT_EINVAL (out of range or removed). */
-int dht_sim_set_online(dht_sim_t *sim, size_t i, int online);
+DHT_API int dht_sim_set_online(dht_sim_t *sim, size_t i, int online);
 
 /* Removes node i for good, as a node that leaves: frees its core (its
  * operations in flight complete with DHT_ECANCELED inside this call),
@@ -419,21 +474,21 @@ int dht_sim_set_online(dht_sim_t *sim, size_t i, int online);
  * from now on. Indexes of the other nodes do not change; the count does
  * not drop. For churn. Not from inside a callback of node i.
  * @return 0, or DHT_EINVAL (out of range or removed already). */
-int dht_sim_remove_node(dht_sim_t *sim, size_t i);
+DHT_API int dht_sim_remove_node(dht_sim_t *sim, size_t i);
 
 /* Fills every routing table (of nodes not removed) from the global view of
  * the network, as if
  * every node had learned the best node of each of its buckets: for each
  * node and bucket, up to k nodes that belong there. No message is sent. */
-int dht_sim_fill_tables(dht_sim_t *sim);
+DHT_API int dht_sim_fill_tables(dht_sim_t *sim);
 
 /* @return the virtual time, in milliseconds since the simulation began. */
-uint64_t dht_sim_now(const dht_sim_t *sim);
+DHT_API uint64_t dht_sim_now(const dht_sim_t *sim);
 
 /* Runs events in time order until done(arg) returns nonzero (checked after
  * each event; done may be NULL) or the virtual clock passes until_ms.
  * @return 1 if done() said so, 0 if the time ran out. */
-int dht_sim_run(dht_sim_t *sim, int (*done)(void *arg), void *arg, uint64_t until_ms);
+DHT_API int dht_sim_run(dht_sim_t *sim, int (*done)(void *arg), void *arg, uint64_t until_ms);
 
 typedef struct dht_sim_stats {
     uint64_t datagrams_sent, datagrams_lost, datagrams_delivered;
@@ -441,7 +496,8 @@ typedef struct dht_sim_stats {
     uint64_t events;
 } dht_sim_stats_t;
 
-void dht_sim_get_stats(const dht_sim_t *sim, dht_sim_stats_t *out);
+/* Fills *out with the counters of the simulated network since it began. */
+DHT_API void dht_sim_get_stats(const dht_sim_t *sim, dht_sim_stats_t *out);
 
 #ifdef __cplusplus
 }

@@ -56,6 +56,7 @@ struct dht_uv {
     stream_t *out, *in;
     unsigned n_out, n_in;
     unsigned open_handles;
+    int closing; /* dht_uv_close() was called: dht is NULL, handles closing */
     void (*close_cb)(void *arg);
     void *close_arg;
     uint8_t *recv_buf;       /* RECV_CHUNKS * UDP_CHUNK, reused for every read */
@@ -120,13 +121,16 @@ static void arm(dht_uv_t *n, uint64_t when)
 static void on_timer(uv_timer_t *t)
 {
     dht_uv_t *n = t->data;
-    arm(n, dht_periodic(n->dht, uv_now(n->loop)));
+    uint64_t next = dht_periodic(n->dht, uv_now(n->loop));
+
+    if (!n->closing) /* a callback may have closed the node */
+        arm(n, next);
 }
 
 static void io_wake(void *arg, uint64_t when)
 {
     dht_uv_t *n = arg;
-    if (when < n->timer_at)
+    if (when < n->timer_at && !n->closing)
         arm(n, when);
 }
 
@@ -360,6 +364,8 @@ static int stream_consume(stream_t *s, const uint8_t *p, size_t len)
             dht_receive(n->dht, uv_now(n->loop), frame, s->frame_len, &s->peer,
                         DHT_TRANSPORT_STREAM);
             free(frame);
+            if (n->closing) /* a callback closed the node: read no further */
+                return 0;
         }
     }
     return 0;
@@ -369,6 +375,8 @@ static void on_stream_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     stream_t *s = st->data;
 
+    if (s->owner->closing)
+        return;
     if (nread < 0) {
         stream_close(s);
         return;
@@ -493,8 +501,10 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
     dht_uv_t *n = h->data;
     dht_addr_t from;
 
-    if (nread <= 0 || sa == NULL || (flags & UV_UDP_PARTIAL))
-        return; /* nothing, an error, or the end of a recvmmsg batch */
+    /* libuv hands over the rest of a recvmmsg batch even after a callback
+     * closed the node. */
+    if (n->closing || nread <= 0 || sa == NULL || (flags & UV_UDP_PARTIAL))
+        return; /* closed, nothing, an error, or the end of a recvmmsg batch */
     if (from_sockaddr(sa, &from) != 0)
         return;
     dht_receive(n->dht, uv_now(n->loop), (const uint8_t *)buf->base, (size_t)nread, &from,
@@ -694,11 +704,18 @@ void dht_uv_addr(const dht_uv_t *node, dht_addr_t *out)
 
 void dht_uv_close(dht_uv_t *node, void (*close_cb)(void *arg), void *arg)
 {
-    if (node == NULL)
+    dht_t *dht;
+
+    if (node == NULL || node->closing)
         return;
+    node->closing = 1;
     node->close_cb = close_cb;
     node->close_arg = arg;
-    dht_free(node->dht);
+    dht = node->dht;
     node->dht = NULL;
+    /* From one of the node's callbacks, the core goes (and the cancelled
+     * operations report) once that callback has returned; the shell goes
+     * later still, when libuv has closed the handles. */
+    dht_free(dht);
     close_all(node);
 }

@@ -105,15 +105,22 @@ fail:
 
 void dht_free(dht_t *dht)
 {
-    if (dht == NULL)
-        return;
+    if (dht == NULL || dht->closing)
+        return; /* a second call, from a callback this one fired */
     dht->closing = 1;
     /* Every op that has not reported yet is marked cancelled first, so the
      * rpc handlers that run as the rpcs are cancelled leave it alone. */
     for (dht__op_t *op = dht->ops; op != NULL; op = op->next)
         dht__op_complete(dht, op, DHT_ECANCELED);
     dht__rpc_shutdown(dht);
+    /* Runs the cancelled callbacks and then destroys the node. From inside
+     * a callback this returns at once: the completion loop running below
+     * that callback does both once the callback has returned. */
     dht__op_run_completions(dht);
+}
+
+void dht__destroy(dht_t *dht)
+{
     dht__rt_free(dht->rt);
     dht__store_free(dht->store);
     free(dht->rate);
@@ -232,7 +239,8 @@ int dht_receive(dht_t *dht, uint64_t now_ms, const uint8_t *buf, size_t len, con
     } else {
         err = dht__serve(dht, &m, from, transport);
     }
-    dht__op_run_completions(dht);
+    if (dht__op_run_completions(dht))
+        return err; /* a callback freed the node */
     dht__rearm(dht);
     return err;
 }
@@ -248,7 +256,8 @@ uint64_t dht_periodic(dht_t *dht, uint64_t now_ms)
         tick(dht, dht->now);
         dht->next_tick = dht->now + DHT__TICK_MS;
     }
-    dht__op_run_completions(dht);
+    if (dht__op_run_completions(dht))
+        return UINT64_MAX; /* a callback freed the node */
     dht->reported_deadline = dht_next_deadline(dht);
     return dht->reported_deadline;
 }

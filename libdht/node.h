@@ -159,7 +159,8 @@ struct dht {
     dht__rate_slot_t *rate; /* DHT__RATE_SLOTS, allocated on first request */
 
     /* node.c */
-    int closing; /* dht_free is running: start nothing new */
+    int closing; /* dht_free was called: start nothing new; the node goes
+                  * once the completion queue is drained */
     uint64_t next_tick;
     dht_stats_t st;
 };
@@ -182,6 +183,10 @@ uint32_t dht__timeout_for(const dht_t *dht, size_t len);
  * operation completed and its callback waits for dht_periodic()). Called
  * at the end of every public entry point; runs no callback itself. */
 void dht__rearm(dht_t *dht);
+
+/* Frees what is left of a node whose operations and rpcs are all gone
+ * (dht_free() has run and the completion queue is drained). */
+void dht__destroy(dht_t *dht);
 
 /* ---- rpc.c ---- */
 
@@ -254,8 +259,11 @@ void dht__op_complete(dht_t *dht, dht__op_t *op, int status);
 /* Drops one reference; frees the op at zero. */
 void dht__op_unref(dht_t *dht, dht__op_t *op);
 
-/* Runs queued user callbacks. */
-void dht__op_run_completions(dht_t *dht);
+/* Runs queued user callbacks; does nothing when called from one of them.
+ * When dht_free() has been called (before or by a callback), destroys the
+ * node once the queue is drained.
+ * @return 1 if the node was destroyed (the caller must not touch it), else 0. */
+int dht__op_run_completions(dht_t *dht);
 
 /* Called by lookup.c when op's lookup has ended. */
 void dht__op_lookup_done(dht_t *dht, dht__op_t *op);

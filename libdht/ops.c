@@ -107,12 +107,14 @@ static void report(dht_t *dht, dht__op_t *op)
     }
 }
 
-void dht__op_run_completions(dht_t *dht)
+int dht__op_run_completions(dht_t *dht)
 {
     /* A callback may start operations that complete at once; they join the
-     * queue and this loop runs them too. */
+     * queue and this loop runs them too. A callback may also dht_free() the
+     * node: that only queues the cancellations, and the node goes here,
+     * once no callback is left on the stack. */
     if (dht->in_callback)
-        return;
+        return 0;
     dht->in_callback = 1;
     while (dht->done_head) {
         dht__op_t *op = dht->done_head;
@@ -123,6 +125,10 @@ void dht__op_run_completions(dht_t *dht)
         dht__op_unref(dht, op);
     }
     dht->in_callback = 0;
+    if (!dht->closing)
+        return 0;
+    dht__destroy(dht);
+    return 1;
 }
 
 /* ---- ping ---- */

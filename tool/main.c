@@ -7,6 +7,8 @@
 #include "tool/opts.h"
 #include "tool/sim.h"
 
+#include "dht.h"
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@ static void usage(FILE *f)
                "  ls                    files this node published\n"
                "  daemon                run a node in the foreground (--listen, --bootstrap)\n"
                "  sim                   simulate a large network with the real libdht code\n"
+               "  version               print the versions of emofs and libdht (or --version)\n"
                "\n"
                "Every command takes --data DIR (default $EMOFS_HOME, else ~/.emofs). With a\n"
                "daemon running on DIR the commands use it; otherwise they run a node\n"
@@ -64,6 +67,13 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        if (argc > 2)
+            return cli_fail(EXIT_USAGE, "%s takes no arguments", argv[1]);
+        /* One version for the project: libdht's, from dht.h. */
+        printf("emofs %s (libdht %s)\n", DHT_VERSION_STRING, dht_version());
         return 0;
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
