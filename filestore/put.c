@@ -624,6 +624,21 @@ static fs_put_t *put_new(const fs_ctx_t *ctx, fs_progress_cb progress, fs_put_cb
     return put;
 }
 
+/* Gives put its path text and manifest name (both malloc()ed, NULL if out
+ * of memory: then the put is undone) and starts it from the loop. */
+static int put_launch(fs_put_t **out, fs_put_t *put, char *path, char *name)
+{
+    put->path = path;
+    put->name = name;
+    if (path == NULL || name == NULL) {
+        uv_close((uv_handle_t *)&put->defer, on_defer_closed);
+        return FS_ENOMEM;
+    }
+    uv_timer_start(&put->defer, on_start, 0, 0);
+    *out = put;
+    return 0;
+}
+
 int fs_put_start_stream(fs_put_t **out, const fs_ctx_t *ctx, const char *name,
                         fs_progress_cb progress, void (*want_more)(void *arg), fs_put_cb done,
                         void *arg)
@@ -639,18 +654,7 @@ int fs_put_start_stream(fs_put_t **out, const fs_ctx_t *ctx, const char *name,
         return FS_ENOMEM;
     put->streaming = 1;
     put->want_more = want_more;
-    put->name = strdup(name);
-    put->path = strdup("standard input");
-    if (put->name == NULL || put->path == NULL) {
-        free(put->name);
-        free(put->path);
-        put->path = put->name = NULL;
-        uv_close((uv_handle_t *)&put->defer, on_defer_closed);
-        return FS_ENOMEM;
-    }
-    uv_timer_start(&put->defer, on_start, 0, 0);
-    *out = put;
-    return 0;
+    return put_launch(out, put, strdup("standard input"), strdup(name));
 }
 
 size_t fs_put_feed(fs_put_t *put, const uint8_t *data, size_t len)
@@ -693,18 +697,7 @@ int fs_put_start(fs_put_t **out, const fs_ctx_t *ctx, const char *path, fs_progr
     put = put_new(ctx, progress, done, arg);
     if (put == NULL)
         return FS_ENOMEM;
-    put->path = strdup(path);
-    put->name = name_of(path);
-    if (put->path == NULL || put->name == NULL) {
-        free(put->name);
-        free(put->path);
-        put->path = put->name = NULL;
-        uv_close((uv_handle_t *)&put->defer, on_defer_closed);
-        return FS_ENOMEM;
-    }
-    uv_timer_start(&put->defer, on_start, 0, 0);
-    *out = put;
-    return 0;
+    return put_launch(out, put, strdup(path), name_of(path));
 }
 
 void fs_put_cancel(fs_put_t *put)

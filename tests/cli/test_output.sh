@@ -4,22 +4,6 @@
 # device; "-" and FIFOs are streamed into. Run embedded and through a daemon.
 . "$(dirname "$0")/lib.sh"
 
-# expect CODE "what" command...: exit code CODE, exactly one line on stderr
-# starting "emofs: ".
-expect() {
-    local code=$1 what=$2; shift 2
-    set +e
-    "$@" >"$T/out.txt" 2>"$T/err.txt"
-    local rc=$?
-    set -e
-    if [ "$rc" -eq "$code" ] && [ "$(wc -l <"$T/err.txt")" -eq 1 ] &&
-        grep -q '^emofs: ' "$T/err.txt"; then
-        ok "$what: exit $rc, $(cat "$T/err.txt")"
-    else
-        bad "$what: exit $rc (want $code), stderr:"; cat "$T/err.txt"
-    fi
-}
-
 head -c 700000 /dev/urandom >"$T/a.bin"
 printf 'alias ll="ls -l"\n' >"$T/.bashrc"
 
