@@ -98,11 +98,8 @@ void mf__node_child(const mf__node_t *n, size_t i, mf__child_t *c)
 uint8_t *mf__put_root_hdr(uint8_t *p, const mf_manifest_t *m, size_t name_len, uint8_t level,
                           uint32_t count)
 {
-    memcpy(p, MF__NODE_MAGIC, 4);
-    p[4] = MF__VERSION;
-    p[5] = MF__KIND_ROOT;
-    p[6] = level;
-    p = mf__put64(p + 7, m->size);
+    p = mf__put_hdr(p, MF__NODE_MAGIC, MF__KIND_ROOT, level);
+    p = mf__put64(p, m->size);
     memcpy(p, m->sha256, MF_KEY_LEN);
     p += MF_KEY_LEN;
     *p++ = (uint8_t)name_len;
@@ -110,13 +107,18 @@ uint8_t *mf__put_root_hdr(uint8_t *p, const mf_manifest_t *m, size_t name_len, u
     return mf__put32(p + name_len, count);
 }
 
+uint8_t *mf__put_hdr(uint8_t *p, const char *magic, uint8_t kind, uint8_t level)
+{
+    memcpy(p, magic, 4);
+    p[4] = MF__VERSION;
+    p[5] = kind;
+    p[6] = level;
+    return p + 7;
+}
+
 uint8_t *mf__put_inner_hdr(uint8_t *p, uint8_t level, uint32_t count)
 {
-    memcpy(p, MF__NODE_MAGIC, 4);
-    p[4] = MF__VERSION;
-    p[5] = MF__KIND_INNER;
-    p[6] = level;
-    return mf__put32(p + 7, count);
+    return mf__put32(mf__put_hdr(p, MF__NODE_MAGIC, MF__KIND_INNER, level), count);
 }
 
 uint8_t *mf__put_entry(uint8_t *p, const mf_entry_t *e)

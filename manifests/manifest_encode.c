@@ -7,18 +7,25 @@
 
 #include "manifests/manifest_int.h"
 
-/* The blobs being built, without duplicates (a file of repeated content
- * has identical leaves, which are stored once). */
-typedef struct out {
-    mf_blob_t *blobs;
-    size_t n, cap;
-    mf__map_t seen;
-} out_t;
+void mf__out_init(mf__out_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    mf__map_init(&o->seen);
+}
 
-/* Takes data (malloc'ed, len bytes): hashes it into *key and appends it
- * unless a blob with the same key is already there, then frees it.
- * @return 0 or MF_ENOMEM (data freed either way). */
-static int emit(out_t *o, uint8_t *data, size_t len, uint8_t key[MF_KEY_LEN])
+int mf__out_done(mf__out_t *o, int rc, mf_blob_t **blobs, size_t *n)
+{
+    mf__map_free(&o->seen);
+    if (rc != MF_OK) {
+        mf_blobs_free(o->blobs, o->n);
+        return rc;
+    }
+    *blobs = o->blobs;
+    *n = o->n;
+    return MF_OK;
+}
+
+int mf__out_emit(mf__out_t *o, uint8_t *data, size_t len, uint8_t key[MF_KEY_LEN])
 {
     if (mf__sha256(data, len, key) != MF_OK)
         goto fail;
@@ -50,8 +57,8 @@ fail:
  * fewer (the first k % g groups take one more), and writes the child
  * record of each into up[0..g). Records are entries (level 0, from m) or
  * children (from down). @return 0 or MF_ENOMEM. */
-static int emit_level(out_t *o, const mf_manifest_t *m, const mf__child_t *down, size_t k, size_t g,
-                      uint8_t level, mf__child_t *up)
+static int emit_level(mf__out_t *o, const mf_manifest_t *m, const mf__child_t *down, size_t k,
+                      size_t g, uint8_t level, mf__child_t *up)
 {
     size_t rec = level == 0 ? MF__ENTRY_LEN : MF__CHILD_LEN, at = 0;
 
@@ -76,14 +83,14 @@ static int emit_level(out_t *o, const mf_manifest_t *m, const mf__child_t *down,
             }
         }
         at += cnt;
-        if (emit(o, data, (size_t)(p - data), up[i].key) != MF_OK)
+        if (mf__out_emit(o, data, (size_t)(p - data), up[i].key) != MF_OK)
             return MF_ENOMEM;
     }
     return MF_OK;
 }
 
 /* Emits the root: listing m's entries (level 0) or kids[0..k). */
-static int emit_root(out_t *o, const mf_manifest_t *m, const mf__child_t *kids, size_t k,
+static int emit_root(mf__out_t *o, const mf_manifest_t *m, const mf__child_t *kids, size_t k,
                      uint8_t level)
 {
     size_t name_len = strlen(m->name);
@@ -95,12 +102,12 @@ static int emit_root(out_t *o, const mf_manifest_t *m, const mf__child_t *kids, 
     p = mf__put_root_hdr(data, m, name_len, level, (uint32_t)k);
     for (size_t i = 0; i < k; i++)
         p = level == 0 ? mf__put_entry(p, &m->entries[i]) : mf__put_child(p, &kids[i]);
-    return emit(o, data, (size_t)(p - data), key);
+    return mf__out_emit(o, data, (size_t)(p - data), key);
 }
 
 /* Builds the tree bottom up: leaves of up to per_leaf entries, then levels
  * of up to per_node children, until the root can list them all. */
-static int emit_tree(out_t *o, const mf_manifest_t *m, size_t max)
+static int emit_tree(mf__out_t *o, const mf_manifest_t *m, size_t max)
 {
     size_t per_leaf = (max - MF__INNER_HDR) / MF__ENTRY_LEN;
     size_t per_node = (max - MF__INNER_HDR) / MF__CHILD_LEN;
@@ -153,14 +160,13 @@ static int consistent(const mf_manifest_t *m)
 
 int mf_encode(const mf_manifest_t *m, size_t max_node_bytes, mf_blob_t **blobs, size_t *n)
 {
-    out_t o;
+    mf__out_t o;
     size_t root_hdr;
     int rc;
 
     if (m == NULL || blobs == NULL || n == NULL || max_node_bytes < MF_NODE_MIN || !consistent(m))
         return MF_EINVAL;
-    memset(&o, 0, sizeof(o));
-    mf__map_init(&o.seen);
+    mf__out_init(&o);
     root_hdr = MF__ROOT_FIXED + strlen(m->name);
     if (root_hdr <= max_node_bytes && m->n_entries <= (max_node_bytes - root_hdr) / MF__ENTRY_LEN)
         rc = emit_root(&o, m, NULL, m->n_entries, 0);
@@ -168,12 +174,5 @@ int mf_encode(const mf_manifest_t *m, size_t max_node_bytes, mf_blob_t **blobs, 
         rc = MF_EINVAL; /* no room for a single child next to the name */
     else
         rc = emit_tree(&o, m, max_node_bytes);
-    mf__map_free(&o.seen);
-    if (rc != MF_OK) {
-        mf_blobs_free(o.blobs, o.n);
-        return rc;
-    }
-    *blobs = o.blobs;
-    *n = o.n;
-    return MF_OK;
+    return mf__out_done(&o, rc, blobs, n);
 }
