@@ -149,6 +149,23 @@ int mf_dir_asm_finish(mf_asm_t *a, mf_dir_t *out);
 int mf_dirent_check_file(const mf_dirent_t *e, const mf_manifest_t *m);
 int mf_dirent_check_dir(const mf_dirent_t *e, const mf_dir_t *d);
 
+/* The manifest file of a directory (mf_bundle_encode, mf_bundle_decode)
+ * carries its whole tree: the nodes of its directory manifest, of every
+ * sub-directory's and of every regular file's manifest below it, at any
+ * depth (schema/manifest.md, section 8.7); mf_bundle_encode writes a node
+ * given twice once, so an exporter can give it every manifest's nodes as
+ * it fetches them, children first, the top root last.
+ *
+ * Checks that blobs[0..n) (as mf_bundle_decode returns them) hold exactly
+ * the tree of the directory key: every manifest of it assembles from
+ * them, every entry agrees with the manifest it names
+ * (mf_dirent_check_file, mf_dirent_check_dir), and every node is one the
+ * tree needs. Assemble the top directory with mf_asm_new_kind afterwards.
+ * @return 0, MF_EFORMAT (a node missing, malformed, filed twice or not
+ *         needed; an entry that disagrees), MF_EHASH (a node that does not
+ *         hash to its key), MF_EINVAL or MF_ENOMEM. */
+int mf_dir_bundle_check(const uint8_t key[MF_KEY_LEN], const mf_blob_t *blobs, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
