@@ -39,28 +39,16 @@ typedef struct tree {
 
 static int push_want(tree_t *t, const want_t *w)
 {
-    if (t->q_len == t->q_cap) {
-        size_t cap = t->q_cap ? 2 * t->q_cap : 64;
-        want_t *q = realloc(t->queue, cap * sizeof(*q));
-        if (q == NULL)
-            return MF_ENOMEM;
-        t->queue = q;
-        t->q_cap = cap;
-    }
+    if (mf__reserve((void **)&t->queue, &t->q_cap, t->q_len + 1, sizeof(*t->queue)) != MF_OK)
+        return MF_ENOMEM;
     t->queue[t->q_len++] = *w;
     return MF_OK;
 }
 
 static int push_got(tree_t *t, const uint8_t key[MF_KEY_LEN], const got_t *g)
 {
-    if (t->n_done == t->cap_done) {
-        size_t cap = t->cap_done ? 2 * t->cap_done : 64;
-        got_t *d = realloc(t->done, cap * sizeof(*d));
-        if (d == NULL)
-            return MF_ENOMEM;
-        t->done = d;
-        t->cap_done = cap;
-    }
+    if (mf__reserve((void **)&t->done, &t->cap_done, t->n_done + 1, sizeof(*t->done)) != MF_OK)
+        return MF_ENOMEM;
     t->done[t->n_done] = *g;
     return mf__map_put(&t->seen, key, t->n_done++);
 }

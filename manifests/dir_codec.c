@@ -151,13 +151,7 @@ int mf__dnode_decode(mf__dnode_t *n, const uint8_t *buf, size_t len)
     size_t off = 7;
 
     memset(n, 0, sizeof(*n));
-    if (len < MF__INNER_HDR || memcmp(buf, MF__DIR_MAGIC, 4) != 0 || buf[4] != MF__VERSION)
-        return MF_EFORMAT;
-    if (buf[5] != MF__KIND_ROOT && buf[5] != MF__KIND_INNER)
-        return MF_EFORMAT;
-    n->is_root = buf[5] == MF__KIND_ROOT;
-    n->level = buf[6];
-    if (n->level > (n->is_root ? MF_DEPTH_MAX : MF_DEPTH_MAX - 1))
+    if (mf__hdr_decode(buf, len, MF__DIR_MAGIC, &n->is_root, &n->level) != MF_OK)
         return MF_EFORMAT;
     if (n->is_root) {
         if (len < MF__DROOT_FIXED)

@@ -80,10 +80,25 @@ static int consistent(const mf_dir_t *d)
     return c.bytes == d->bytes && c.files == d->files && c.total == d->total;
 }
 
+/* A directory tree's child record. */
+static uint8_t *put_kid(uint8_t *p, const mf__kid_t *k)
+{
+    mf__dchild_t c;
+
+    memcpy(c.key, k->key, MF_KEY_LEN);
+    c.bytes = k->cover.v[0];
+    c.files = k->cover.v[1];
+    c.total = k->cover.v[2];
+    c.entries = (uint32_t)k->cover.v[3];
+    return mf__put_dchild(p, &c);
+}
+
+static const mf__tree_fmt_t dir_fmt = {MF__DIR_MAGIC, MF__DCHILD_LEN, put_kid};
+
 /* Emits the leaves: entries in order, each leaf taking as many as fit in
  * max bytes. *up gets the child record of each, *g how many.
  * @return 0, MF_EINVAL (an entry does not fit in a leaf) or MF_ENOMEM. */
-static int emit_leaves(mf__out_t *o, const mf_dir_t *d, size_t max, mf__dchild_t **up, size_t *g)
+static int emit_leaves(mf__out_t *o, const mf_dir_t *d, size_t max, mf__kid_t **up, size_t *g)
 {
     size_t n = 0, len = MF__INNER_HDR, at = 0;
 
@@ -104,6 +119,7 @@ static int emit_leaves(mf__out_t *o, const mf_dir_t *d, size_t max, mf__dchild_t
         return MF_ENOMEM;
     for (size_t leaf = 0; leaf < n; leaf++) {
         size_t end = at;
+        mf__dchild_t c;
         uint8_t *data, *p;
 
         for (len = MF__INNER_HDR; end < d->n_entries; end++) {
@@ -119,7 +135,8 @@ static int emit_leaves(mf__out_t *o, const mf_dir_t *d, size_t max, mf__dchild_t
         p = mf__put32(p, (uint32_t)(end - at));
         for (size_t i = at; i < end; i++)
             p = mf__put_drec(p, &d->entries[i]);
-        sum_range(d->entries + at, end - at, &(*up)[leaf]); /* parts of d's sums: no wrap */
+        sum_range(d->entries + at, end - at, &c); /* parts of d's sums: no wrap */
+        (*up)[leaf].cover = (mf__cover_t){{c.bytes, c.files, c.total, c.entries}};
         if (mf__out_emit(o, data, len, (*up)[leaf].key) != MF_OK)
             return MF_ENOMEM;
         at = end;
@@ -127,40 +144,8 @@ static int emit_leaves(mf__out_t *o, const mf_dir_t *d, size_t max, mf__dchild_t
     return MF_OK;
 }
 
-/* Emits the nodes of one level above the leaves: g nodes listing the k
- * children down[0..k), as evenly as possible (the first k % g take one
- * more), and writes the child record of each into up[0..g).
- * @return 0 or MF_ENOMEM. */
-static int emit_level(mf__out_t *o, const mf__dchild_t *down, size_t k, size_t g, uint8_t level,
-                      mf__dchild_t *up)
-{
-    size_t at = 0;
-
-    for (size_t i = 0; i < g; i++) {
-        size_t cnt = k / g + (i < k % g ? 1 : 0);
-        uint8_t *data = malloc(MF__INNER_HDR + cnt * MF__DCHILD_LEN), *p;
-
-        if (data == NULL)
-            return MF_ENOMEM;
-        p = mf__put32(mf__put_hdr(data, MF__DIR_MAGIC, MF__KIND_INNER, level), (uint32_t)cnt);
-        memset(&up[i], 0, sizeof(up[i]));
-        for (size_t j = at; j < at + cnt; j++) {
-            p = mf__put_dchild(p, &down[j]);
-            /* Parts of the directory's sums, which did not wrap. */
-            up[i].bytes += down[j].bytes;
-            up[i].files += down[j].files;
-            up[i].total += down[j].total;
-            up[i].entries += down[j].entries;
-        }
-        at += cnt;
-        if (mf__out_emit(o, data, (size_t)(p - data), up[i].key) != MF_OK)
-            return MF_ENOMEM;
-    }
-    return MF_OK;
-}
-
 /* Emits the root: listing d's entries (level 0) or kids[0..k). */
-static int emit_root(mf__out_t *o, const mf_dir_t *d, const mf__dchild_t *kids, size_t k,
+static int emit_root(mf__out_t *o, const mf_dir_t *d, const mf__kid_t *kids, size_t k,
                      uint8_t level)
 {
     size_t name_len = strlen(d->name), len = MF__DROOT_FIXED + name_len;
@@ -173,37 +158,24 @@ static int emit_root(mf__out_t *o, const mf_dir_t *d, const mf__dchild_t *kids, 
         return MF_ENOMEM;
     p = mf__put_droot_hdr(data, d, name_len, level, (uint32_t)k);
     for (size_t i = 0; i < k; i++)
-        p = level == 0 ? mf__put_drec(p, &d->entries[i]) : mf__put_dchild(p, &kids[i]);
+        p = level == 0 ? mf__put_drec(p, &d->entries[i]) : put_kid(p, &kids[i]);
     return mf__out_emit(o, data, len, key);
 }
 
 /* Builds the tree bottom up: leaves as full as they can be, then levels
- * of up to per_node children, until the root can list them all. */
+ * of children until the root can list them all. */
 static int emit_tree(mf__out_t *o, const mf_dir_t *d, size_t max)
 {
-    size_t per_node = (max - MF__INNER_HDR) / MF__DCHILD_LEN;
-    size_t per_root = (max - MF__DROOT_FIXED - strlen(d->name)) / MF__DCHILD_LEN;
-    size_t k, g = 0;
-    mf__dchild_t *down = NULL, *up = NULL;
+    size_t per_root = (max - MF__DROOT_FIXED - strlen(d->name)) / MF__DCHILD_LEN, g = 0;
+    mf__kid_t *kids = NULL;
     uint8_t level = 0;
-    int rc = emit_leaves(o, d, max, &up, &g);
+    int rc = emit_leaves(o, d, max, &kids, &g);
 
-    while (rc == MF_OK && g > per_root) {
-        if (++level >= MF_DEPTH_MAX) {
-            rc = MF_EINVAL;
-            break;
-        }
-        free(down);
-        down = up;
-        k = g;
-        g = (k + per_node - 1) / per_node;
-        up = malloc(g * sizeof(*up));
-        rc = up == NULL ? MF_ENOMEM : emit_level(o, down, k, g, level, up);
-    }
     if (rc == MF_OK)
-        rc = emit_root(o, d, up, g, (uint8_t)(level + 1));
-    free(down);
-    free(up);
+        rc = mf__emit_levels(o, &dir_fmt, max, per_root, &kids, &g, &level);
+    if (rc == MF_OK)
+        rc = emit_root(o, d, kids, g, (uint8_t)(level + 1));
+    free(kids);
     return rc;
 }
 

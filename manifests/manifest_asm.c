@@ -3,7 +3,7 @@
  * any order (schema/manifest.md, sections 4 and 8.4). One machine serves
  * both kinds: a file manifest's tree ("EMOM" nodes) and a directory
  * manifest's ("EMOD"); they differ only in how a node decodes and what a
- * child record says it covers (cover_t).
+ * child record says it covers (mf__cover_t).
  *
  * Every node the tree names gets a slot, filed by key: what its parent
  * says it covers (level and cover), and once it arrived, its bytes. In a
@@ -17,19 +17,12 @@
 
 #include "manifests/manifest_int.h"
 
-/* What a node covers, as its parent's child record says and as the node
- * sums itself: a file's (bytes, chunks, 0, 0), a directory's (bytes,
- * files, total, entries). */
-typedef struct cover {
-    uint64_t v[4];
-} cover_t;
-
 /* One decoded node, of either kind, as the tree code sees it. */
 typedef struct tnode {
     int is_root;
     uint8_t level;
-    uint32_t count; /* records */
-    cover_t cover;  /* what its records add up to */
+    uint32_t count;    /* records */
+    mf__cover_t cover; /* what its records add up to */
     union {
         mf__node_t f;
         mf__dnode_t d;
@@ -38,10 +31,10 @@ typedef struct tnode {
 
 typedef struct slot {
     uint8_t key[MF_KEY_LEN];
-    uint8_t level;   /* as the parent says (the root: as it says itself) */
-    cover_t cover;   /* as the parent says */
-    size_t pend_pos; /* index in pend while missing */
-    uint8_t *data;   /* the node's bytes once it arrived, else NULL */
+    uint8_t level;     /* as the parent says (the root: as it says itself) */
+    mf__cover_t cover; /* as the parent says */
+    size_t pend_pos;   /* index in pend while missing */
+    uint8_t *data;     /* the node's bytes once it arrived, else NULL */
     size_t len;
 } slot_t;
 
@@ -85,24 +78,23 @@ static int tnode_decode(int kind, tnode_t *t, const uint8_t *buf, size_t len)
 }
 
 /* Child record i of t (level > 0): its key and what it says it covers. */
-static void tnode_child(int kind, const tnode_t *t, uint32_t i, uint8_t key[MF_KEY_LEN],
-                        cover_t *cv)
+static void tnode_child(int kind, const tnode_t *t, uint32_t i, mf__kid_t *k)
 {
-    memset(cv, 0, sizeof(*cv));
+    memset(&k->cover, 0, sizeof(k->cover));
     if (kind == MF_KIND_DIR) {
         mf__dchild_t c;
         mf__dnode_child(&t->u.d, i, &c);
-        memcpy(key, c.key, MF_KEY_LEN);
-        cv->v[0] = c.bytes;
-        cv->v[1] = c.files;
-        cv->v[2] = c.total;
-        cv->v[3] = c.entries;
+        memcpy(k->key, c.key, MF_KEY_LEN);
+        k->cover.v[0] = c.bytes;
+        k->cover.v[1] = c.files;
+        k->cover.v[2] = c.total;
+        k->cover.v[3] = c.entries;
     } else {
         mf__child_t c;
         mf__node_child(&t->u.f, i, &c);
-        memcpy(key, c.key, MF_KEY_LEN);
-        cv->v[0] = c.bytes;
-        cv->v[1] = c.chunks;
+        memcpy(k->key, c.key, MF_KEY_LEN);
+        k->cover.v[0] = c.bytes;
+        k->cover.v[1] = c.chunks;
     }
 }
 
@@ -182,22 +174,21 @@ void mf_asm_free(mf_asm_t *a)
 static int add_children(mf_asm_t *a, const tnode_t *n)
 {
     for (uint32_t i = 0; i < n->count; i++) {
-        uint8_t key[MF_KEY_LEN];
-        cover_t cv;
+        mf__kid_t k;
         size_t at;
 
-        tnode_child(a->kind, n, i, key, &cv);
-        at = mf__map_get(&a->map, key);
+        tnode_child(a->kind, n, i, &k);
+        at = mf__map_get(&a->map, k.key);
         if (at == 0 || (at != SIZE_MAX && a->kind == MF_KIND_DIR))
             return MF_EFORMAT;
         if (at == SIZE_MAX) {
-            at = add_slot(a, key);
+            at = add_slot(a, k.key);
             if (at == SIZE_MAX)
                 return MF_ENOMEM;
             a->slots[at].level = (uint8_t)(n->level - 1);
-            a->slots[at].cover = cv;
+            a->slots[at].cover = k.cover;
         } else if (a->slots[at].level != n->level - 1 ||
-                   memcmp(&a->slots[at].cover, &cv, sizeof(cv)) != 0) {
+                   memcmp(&a->slots[at].cover, &k.cover, sizeof(k.cover)) != 0) {
             return MF_EFORMAT;
         }
     }
@@ -305,12 +296,11 @@ static int walk(const mf_asm_t *a, size_t at, int (*leaf)(void *, const uint8_t 
     if (n.level == 0)
         return leaf(ctx, s->data, s->len);
     for (uint32_t i = 0; i < n.count; i++) {
-        uint8_t key[MF_KEY_LEN];
-        cover_t cv;
+        mf__kid_t k;
         int rc;
 
-        tnode_child(a->kind, &n, i, key, &cv);
-        rc = walk(a, mf__map_get(&a->map, key), leaf, ctx);
+        tnode_child(a->kind, &n, i, &k);
+        rc = walk(a, mf__map_get(&a->map, k.key), leaf, ctx);
         if (rc != MF_OK)
             return rc;
     }

@@ -41,14 +41,7 @@ int mf__node_decode(mf__node_t *n, const uint8_t *buf, size_t len)
     size_t off = 7, rec_len;
 
     memset(n, 0, sizeof(*n));
-    if (len < MF__INNER_HDR || memcmp(buf, MF__NODE_MAGIC, 4) != 0 || buf[4] != MF__VERSION)
-        return MF_EFORMAT;
-    if (buf[5] != MF__KIND_ROOT && buf[5] != MF__KIND_INNER)
-        return MF_EFORMAT;
-    n->is_root = buf[5] == MF__KIND_ROOT;
-    n->level = buf[6];
-    /* A node below the root sits at least one level under it. */
-    if (n->level > (n->is_root ? MF_DEPTH_MAX : MF_DEPTH_MAX - 1))
+    if (mf__hdr_decode(buf, len, MF__NODE_MAGIC, &n->is_root, &n->level) != MF_OK)
         return MF_EFORMAT;
     if (n->is_root) {
         if (len < MF__ROOT_FIXED)
@@ -114,6 +107,18 @@ uint8_t *mf__put_hdr(uint8_t *p, const char *magic, uint8_t kind, uint8_t level)
     p[5] = kind;
     p[6] = level;
     return p + 7;
+}
+
+int mf__hdr_decode(const uint8_t *buf, size_t len, const char *magic, int *is_root, uint8_t *level)
+{
+    if (len < MF__INNER_HDR || memcmp(buf, magic, 4) != 0 || buf[4] != MF__VERSION)
+        return MF_EFORMAT;
+    if (buf[5] != MF__KIND_ROOT && buf[5] != MF__KIND_INNER)
+        return MF_EFORMAT;
+    *is_root = buf[5] == MF__KIND_ROOT;
+    *level = buf[6];
+    /* A node below the root sits at least one level under it. */
+    return *level > (*is_root ? MF_DEPTH_MAX : MF_DEPTH_MAX - 1) ? MF_EFORMAT : MF_OK;
 }
 
 uint8_t *mf__put_inner_hdr(uint8_t *p, uint8_t level, uint32_t count)

@@ -114,6 +114,33 @@ uint8_t *mf__put_child(uint8_t *p, const mf__child_t *c);
  * MF__DIR_MAGIC), version, kind, level. @return p + 7. */
 uint8_t *mf__put_hdr(uint8_t *p, const char *magic, uint8_t kind, uint8_t level);
 
+/* Reads and checks those 7 bytes (and that len holds an inner node's
+ * header): the magic given, version 1, kind root or inner, a level of at
+ * most MF_DEPTH_MAX for a root, one less below it.
+ * @return 0 or MF_EFORMAT. */
+int mf__hdr_decode(const uint8_t *buf, size_t len, const char *magic, int *is_root, uint8_t *level);
+
+/* What a node covers, as its parent's child record says it and as the
+ * node sums itself: a file node's (bytes, chunks, 0, 0), a directory
+ * node's (bytes, files, total, entries). */
+typedef struct mf__cover {
+    uint64_t v[4];
+} mf__cover_t;
+
+/* A child record of either format: the child's key and what it covers. */
+typedef struct mf__kid {
+    uint8_t key[MF_KEY_LEN];
+    mf__cover_t cover;
+} mf__kid_t;
+
+/* What the code building the levels above the leaves needs to know of a
+ * format. */
+typedef struct mf__tree_fmt {
+    const char *magic;                                   /* MF__NODE_MAGIC or MF__DIR_MAGIC */
+    size_t child_len;                                    /* bytes of one child record */
+    uint8_t *(*put_kid)(uint8_t *p, const mf__kid_t *k); /* writes one */
+} mf__tree_fmt_t;
+
 /* A map from keys to indices: open addressing, grows itself. */
 typedef struct mf__map {
     uint8_t (*keys)[MF_KEY_LEN];
@@ -150,6 +177,16 @@ int mf__out_emit(mf__out_t *o, uint8_t *data, size_t len, uint8_t key[MF_KEY_LEN
 /* Ends o: when rc is 0 moves the blobs to *blobs and *n, else frees them.
  * @return rc. */
 int mf__out_done(mf__out_t *o, int rc, mf_blob_t **blobs, size_t *n);
+
+/* Emits the interior levels of a tree whose *g leaves (child records in
+ * the malloc'ed *kids) are out: while there are more than per_root, they
+ * are grouped into nodes of at most (max - 11) / child_len children, as
+ * evenly as can be (section 4.1). *kids and *g become the top level's, the
+ * one the root lists, and *level its level. *kids stays the caller's to
+ * free, whatever the result.
+ * @return 0, MF_EINVAL (more than MF_DEPTH_MAX levels) or MF_ENOMEM. */
+int mf__emit_levels(mf__out_t *o, const mf__tree_fmt_t *f, size_t max, size_t per_root,
+                    mf__kid_t **kids, size_t *g, uint8_t *level);
 
 /* ---- directory nodes (dir_codec.c) ---------------------------------- */
 
@@ -238,6 +275,10 @@ int mf__asm_walk(const mf_asm_t *a, int (*leaf)(void *ctx, const uint8_t *data, 
 
 /* 1 if s[0..len) is a valid file name (the rules of mf_name_valid). */
 int mf__name_valid_n(const uint8_t *s, size_t len);
+
+/* Makes room in *arr (of *cap items of size bytes) for need items,
+ * doubling it (16 items at first). @return 0 or MF_ENOMEM (*arr kept). */
+int mf__reserve(void **arr, size_t *cap, size_t need, size_t size);
 
 /* SHA-256 of buf[0..len) into out. @return 0 or MF_ENOMEM. */
 int mf__sha256(const uint8_t *buf, size_t len, uint8_t out[MF_KEY_LEN]);

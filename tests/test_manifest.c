@@ -188,13 +188,7 @@ static void assemble_blobs(const mf_blob_t *blobs, size_t n, uint64_t *rng, mf_m
     assert_int_equal(mf_asm_add(a, root->key, root->data, root->len), MF_OK);
     while ((want = mf_asm_pending(a, keys, n + 1)) > 0) {
         assert_true(want <= n);
-        for (size_t i = want - 1; i > 0; i--) { /* Fisher-Yates */
-            uint8_t tmp[MF_KEY_LEN];
-            size_t j = rnd_below(rng, (uint32_t)(i + 1));
-            memcpy(tmp, keys[i], MF_KEY_LEN);
-            memcpy(keys[i], keys[j], MF_KEY_LEN);
-            memcpy(keys[j], tmp, MF_KEY_LEN);
-        }
+        rnd_shuffle(rng, keys, want, MF_KEY_LEN);
         for (size_t i = 0; i < want; i++) {
             size_t b = 0;
             while (b < n && memcmp(blobs[b].key, keys[i], MF_KEY_LEN) != 0)

@@ -219,13 +219,7 @@ static int assemble_kind(const uint8_t *key, int kind, const mf_blob_t *blobs, s
     assert_int_equal(mf_asm_new_kind(&a, key, kind), MF_OK);
     while (rc == MF_OK && (want = mf_asm_pending(a, keys, n + 1)) > 0) {
         assert_true(want <= n);
-        for (size_t i = want - 1; i > 0; i--) { /* Fisher-Yates */
-            uint8_t tmp[MF_KEY_LEN];
-            size_t j = rnd_below(rng, (uint32_t)(i + 1));
-            memcpy(tmp, keys[i], MF_KEY_LEN);
-            memcpy(keys[i], keys[j], MF_KEY_LEN);
-            memcpy(keys[j], tmp, MF_KEY_LEN);
-        }
+        rnd_shuffle(rng, keys, want, MF_KEY_LEN);
         for (size_t i = 0; i < want && rc == MF_OK; i++) {
             size_t b = find_blob(blobs, n, keys[i]);
             rc = b < n ? mf_asm_add(a, blobs[b].key, blobs[b].data, blobs[b].len) : MF_ESTATE;
@@ -355,11 +349,19 @@ static void assert_unused_zero(const mf_dir_t *d)
 
 /* The shape mf_dir_encode promises: every node within max, keys are
  * hashes, directory nodes, the root last, every child before the node
- * that lists it, no node twice. @return the root's level. */
+ * that lists it, no node twice; and section 8.5's shape: the nodes of a
+ * level one after the other, leaves as full as they can be (the next
+ * leaf's first entry would not fit), the nodes of each upper level listing
+ * as many children as each other or one fewer, the first ones more.
+ * @return the root's level. */
 static unsigned check_dblobs(const mf_blob_t *blobs, size_t n, size_t max)
 {
+    uint32_t first[MF_DEPTH_MAX + 1] = {0}, last = 0;
+    size_t prev_leaf_len = 0;
+    int level = -1;
     mf__dnode_t node;
 
+    memset(&node, 0, sizeof(node));
     for (size_t i = 0; i < n; i++) {
         uint8_t h[MF_KEY_LEN];
 
@@ -376,6 +378,23 @@ static unsigned check_dblobs(const mf_blob_t *blobs, size_t n, size_t max)
             mf__dnode_child(&node, c, &ch);
             assert_true(find_blob(blobs, i, ch.key) < i);
         }
+        if (node.is_root)
+            break;
+        assert_true(node.level >= level); /* level after level */
+        if (node.level == 0) {
+            mf__drec_t r;
+            size_t rec = mf__drec_parse(node.recs, node.recs_len, &r);
+            assert_true(rec > 0);
+            if (level == 0)
+                assert_true(prev_leaf_len + rec > max); /* it did not fit before */
+            prev_leaf_len = blobs[i].len;
+        } else if (node.level != level) {
+            first[node.level] = last = node.count;
+        } else {
+            assert_true(node.count <= last && node.count + 1 >= first[node.level]);
+            last = node.count;
+        }
+        level = node.level;
     }
     return node.level;
 }
