@@ -94,7 +94,8 @@ void mf_blobs_free(mf_blob_t *blobs, size_t n);
  * @return 0, MF_EINVAL or MF_ENOMEM. */
 int mf_encode(const mf_manifest_t *m, size_t max_node_bytes, mf_blob_t **blobs, size_t *n);
 
-/* Reassembles a manifest from its nodes, fetched in any order.
+/* Reassembles a (file) manifest from its nodes, fetched in any order.
+ * dir_manifest.h has the same for directories and for either kind.
  *
  *   mf_asm_t *a;
  *   mf_asm_new(&a, file_key);
@@ -128,12 +129,16 @@ int mf_asm_add(mf_asm_t *a, const uint8_t key[MF_KEY_LEN], const uint8_t *data, 
 size_t mf_asm_pending(const mf_asm_t *a, uint8_t (*keys)[MF_KEY_LEN], size_t max);
 
 /* Moves the whole manifest into *out (which the caller clears later).
- * @return 0, MF_ESTATE (nodes still missing) or the error that failed it. */
+ * @return 0, MF_ESTATE (nodes still missing), MF_EINVAL (the assembler
+ *         holds a directory: mf_dir_asm_finish) or the error that failed it. */
 int mf_asm_finish(mf_asm_t *a, mf_manifest_t *out);
 
 /* A manifest file: every node of one manifest in one file, so a manifest
  * can be shared outside the network ("emofs manifest export/import").
- * Encodes the nodes (root last, as mf_encode returns them).
+ * Encodes the nodes (root last, as mf_encode returns them). A node given
+ * again (same key) is written once, where it first appears, so the nodes
+ * of several manifests can be given one after the other (a directory's
+ * tree, dir_manifest.h); the last blob must appear only there.
  * @return 0 and a malloc()ed *out of *out_len bytes, MF_EINVAL or MF_ENOMEM. */
 int mf_bundle_encode(const mf_blob_t *blobs, size_t n, uint8_t **out, size_t *out_len);
 

@@ -1,24 +1,40 @@
 /*
  * manifests: the assembler, a manifest rebuilt from its nodes fetched in
- * any order (schema/manifest.md, section 4).
+ * any order (schema/manifest.md, sections 4 and 8.4). One machine serves
+ * both kinds: a file manifest's tree ("EMOM" nodes) and a directory
+ * manifest's ("EMOD"); they differ only in how a node decodes and what a
+ * child record says it covers (mf__cover_t).
  *
  * Every node the tree names gets a slot, filed by key: what its parent
- * says it covers (level, bytes, chunks), and once it arrived, its bytes.
- * A key named twice (identical subtrees) is one slot, and both parents
- * must agree on it. The slots still missing form the pending list.
+ * says it covers (level and cover), and once it arrived, its bytes. In a
+ * file's tree a key named twice (identical subtrees) is one slot, and both
+ * parents must agree on it; in a directory's, a key named twice is
+ * malformed (it would list names twice). The slots still missing form the
+ * pending list.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "manifests/manifest_int.h"
 
+/* One decoded node, of either kind, as the tree code sees it. */
+typedef struct tnode {
+    int is_root;
+    uint8_t level;
+    uint32_t count;    /* records */
+    mf__cover_t cover; /* what its records add up to */
+    union {
+        mf__node_t f;
+        mf__dnode_t d;
+    } u;
+} tnode_t;
+
 typedef struct slot {
     uint8_t key[MF_KEY_LEN];
-    uint8_t level;  /* as the parent says (the root: as it says itself) */
-    uint64_t bytes; /* as the parent says */
-    uint32_t chunks;
-    size_t pend_pos; /* index in pend while missing */
-    uint8_t *data;   /* the node's bytes once it arrived, else NULL */
+    uint8_t level;     /* as the parent says (the root: as it says itself) */
+    mf__cover_t cover; /* as the parent says */
+    size_t pend_pos;   /* index in pend while missing */
+    uint8_t *data;     /* the node's bytes once it arrived, else NULL */
     size_t len;
 } slot_t;
 
@@ -29,7 +45,58 @@ struct mf_asm {
     size_t n_pend;
     mf__map_t map; /* key -> slot index */
     int failed;    /* the error that failed the assembler, or 0 */
+    int want;      /* the root kinds accepted: MF_KIND_ANY, _FILE or _DIR */
+    int kind;      /* MF_KIND_FILE or MF_KIND_DIR once the root arrived, else 0 */
 };
+
+/* Decodes a node of a tree of kind into t. @return 0 or MF_EFORMAT. */
+static int tnode_decode(int kind, tnode_t *t, const uint8_t *buf, size_t len)
+{
+    memset(&t->cover, 0, sizeof(t->cover));
+    if (kind == MF_KIND_DIR) {
+        mf__dnode_t *d = &t->u.d;
+        if (mf__dnode_decode(d, buf, len) != MF_OK)
+            return MF_EFORMAT;
+        t->is_root = d->is_root;
+        t->level = d->level;
+        t->count = d->count;
+        t->cover.v[0] = d->bytes;
+        t->cover.v[1] = d->files;
+        t->cover.v[2] = d->total;
+        t->cover.v[3] = d->entries;
+    } else {
+        mf__node_t *f = &t->u.f;
+        if (mf__node_decode(f, buf, len) != MF_OK)
+            return MF_EFORMAT;
+        t->is_root = f->is_root;
+        t->level = f->level;
+        t->count = f->count;
+        t->cover.v[0] = f->bytes;
+        t->cover.v[1] = f->chunks;
+    }
+    return MF_OK;
+}
+
+/* Child record i of t (level > 0): its key and what it says it covers. */
+static void tnode_child(int kind, const tnode_t *t, uint32_t i, mf__kid_t *k)
+{
+    memset(&k->cover, 0, sizeof(k->cover));
+    if (kind == MF_KIND_DIR) {
+        mf__dchild_t c;
+        mf__dnode_child(&t->u.d, i, &c);
+        memcpy(k->key, c.key, MF_KEY_LEN);
+        k->cover.v[0] = c.bytes;
+        k->cover.v[1] = c.files;
+        k->cover.v[2] = c.total;
+        k->cover.v[3] = c.entries;
+    } else {
+        mf__child_t c;
+        mf__node_child(&t->u.f, i, &c);
+        memcpy(k->key, c.key, MF_KEY_LEN);
+        k->cover.v[0] = c.bytes;
+        k->cover.v[1] = c.chunks;
+    }
+}
 
 /* Adds a missing slot for key. @return its index, or SIZE_MAX (no memory). */
 static size_t add_slot(mf_asm_t *a, const uint8_t key[MF_KEY_LEN])
@@ -58,22 +125,34 @@ static size_t add_slot(mf_asm_t *a, const uint8_t key[MF_KEY_LEN])
     return a->n_slots++;
 }
 
-int mf_asm_new(mf_asm_t **out, const uint8_t file_key[MF_KEY_LEN])
+int mf_asm_new_kind(mf_asm_t **out, const uint8_t key[MF_KEY_LEN], int kind)
 {
     mf_asm_t *a;
 
-    if (out == NULL || file_key == NULL)
+    if (out == NULL || key == NULL ||
+        (kind != MF_KIND_ANY && kind != MF_KIND_FILE && kind != MF_KIND_DIR))
         return MF_EINVAL;
     a = calloc(1, sizeof(*a));
     if (a == NULL)
         return MF_ENOMEM;
     mf__map_init(&a->map);
-    if (add_slot(a, file_key) == SIZE_MAX) {
+    a->want = kind;
+    if (add_slot(a, key) == SIZE_MAX) {
         mf_asm_free(a);
         return MF_ENOMEM;
     }
     *out = a;
     return MF_OK;
+}
+
+int mf_asm_new(mf_asm_t **out, const uint8_t file_key[MF_KEY_LEN])
+{
+    return mf_asm_new_kind(out, file_key, MF_KIND_FILE);
+}
+
+int mf_asm_kind(const mf_asm_t *a)
+{
+    return a != NULL ? a->kind : 0;
 }
 
 void mf_asm_free(mf_asm_t *a)
@@ -89,27 +168,27 @@ void mf_asm_free(mf_asm_t *a)
 }
 
 /* Files the children of a node that just arrived: a new key becomes a
- * missing slot, a known one must be described the same way (and cannot be
- * the root). @return 0, MF_EFORMAT or MF_ENOMEM. */
-static int add_children(mf_asm_t *a, const mf__node_t *n)
+ * missing slot; a known one (never the root) must, in a file's tree, be
+ * described the same way, and is malformed in a directory's.
+ * @return 0, MF_EFORMAT or MF_ENOMEM. */
+static int add_children(mf_asm_t *a, const tnode_t *n)
 {
     for (uint32_t i = 0; i < n->count; i++) {
-        mf__child_t c;
+        mf__kid_t k;
         size_t at;
 
-        mf__node_child(n, i, &c);
-        at = mf__map_get(&a->map, c.key);
-        if (at == 0)
+        tnode_child(a->kind, n, i, &k);
+        at = mf__map_get(&a->map, k.key);
+        if (at == 0 || (at != SIZE_MAX && a->kind == MF_KIND_DIR))
             return MF_EFORMAT;
         if (at == SIZE_MAX) {
-            at = add_slot(a, c.key);
+            at = add_slot(a, k.key);
             if (at == SIZE_MAX)
                 return MF_ENOMEM;
             a->slots[at].level = (uint8_t)(n->level - 1);
-            a->slots[at].bytes = c.bytes;
-            a->slots[at].chunks = c.chunks;
-        } else if (a->slots[at].level != n->level - 1 || a->slots[at].bytes != c.bytes ||
-                   a->slots[at].chunks != c.chunks) {
+            a->slots[at].cover = k.cover;
+        } else if (a->slots[at].level != n->level - 1 ||
+                   memcmp(&a->slots[at].cover, &k.cover, sizeof(k.cover)) != 0) {
             return MF_EFORMAT;
         }
     }
@@ -118,15 +197,24 @@ static int add_children(mf_asm_t *a, const mf__node_t *n)
 
 /* Checks a node that arrived for slot s against what was said of it.
  * @return 0 or MF_EFORMAT. */
-static int check_node(const slot_t *s, int is_root_slot, const mf__node_t *n)
+static int check_node(const slot_t *s, int is_root_slot, const tnode_t *n)
 {
     if (n->is_root != is_root_slot)
         return MF_EFORMAT;
     if (is_root_slot)
         return MF_OK; /* the root vouches for itself: its key is the file key */
-    if (n->level != s->level || n->bytes != s->bytes || n->chunks != s->chunks)
+    if (n->level != s->level || memcmp(&n->cover, &s->cover, sizeof(s->cover)) != 0)
         return MF_EFORMAT;
     return MF_OK;
+}
+
+/* The kind of tree a root of these bytes starts, for an assembler that
+ * wants the kind want. */
+static int root_kind(int want, const uint8_t *data, size_t len)
+{
+    if (want != MF_KIND_ANY)
+        return want;
+    return len >= 4 && memcmp(data, MF__DIR_MAGIC, 4) == 0 ? MF_KIND_DIR : MF_KIND_FILE;
 }
 
 /* Takes the node that arrived for slot at, already known to hash to its
@@ -134,20 +222,25 @@ static int check_node(const slot_t *s, int is_root_slot, const mf__node_t *n)
 static int take(mf_asm_t *a, size_t at, const uint8_t *data, size_t len)
 {
     slot_t *s = &a->slots[at];
-    mf__node_t n;
+    tnode_t n;
     size_t last;
 
-    s->data = malloc(len);
+    s->data = malloc(len ? len : 1);
     if (s->data == NULL)
         return MF_ENOMEM;
-    memcpy(s->data, data, len);
+    if (len > 0)
+        memcpy(s->data, data, len);
     s->len = len;
-    if (mf__node_decode(&n, s->data, len) != MF_OK || check_node(s, at == 0, &n) != MF_OK)
+    if (at == 0)
+        a->kind = root_kind(a->want, s->data, len);
+    if (tnode_decode(a->kind, &n, s->data, len) != MF_OK || check_node(s, at == 0, &n) != MF_OK) {
+        if (at == 0)
+            a->kind = 0; /* no root after all */
         return MF_EFORMAT;
+    }
     if (at == 0) {
         s->level = n.level;
-        s->bytes = n.bytes;
-        s->chunks = (uint32_t)n.chunks;
+        s->cover = n.cover;
     }
     /* Off the pending list: the last pending slot takes its place. */
     last = a->pend[--a->n_pend];
@@ -191,25 +284,63 @@ size_t mf_asm_pending(const mf_asm_t *a, uint8_t (*keys)[MF_KEY_LEN], size_t max
     return a->n_pend;
 }
 
-/* Appends the entries under slot at to m->entries[*k..), checking the
- * total each subtree adds up to. @return 0 or MF_EFORMAT. */
-static int flatten(const mf_asm_t *a, size_t at, mf_manifest_t *m, size_t *k)
+/* Visits the leaves under slot at, in order. */
+static int walk(const mf_asm_t *a, size_t at, int (*leaf)(void *, const uint8_t *, size_t),
+                void *ctx)
 {
     const slot_t *s = &a->slots[at];
+    tnode_t n;
+
+    if (tnode_decode(a->kind, &n, s->data, s->len) != MF_OK)
+        return MF_EFORMAT;
+    if (n.level == 0)
+        return leaf(ctx, s->data, s->len);
+    for (uint32_t i = 0; i < n.count; i++) {
+        mf__kid_t k;
+        int rc;
+
+        tnode_child(a->kind, &n, i, &k);
+        rc = walk(a, mf__map_get(&a->map, k.key), leaf, ctx);
+        if (rc != MF_OK)
+            return rc;
+    }
+    return MF_OK;
+}
+
+int mf__asm_walk(const mf_asm_t *a, int (*leaf)(void *ctx, const uint8_t *data, size_t len),
+                 void *ctx)
+{
+    return walk(a, 0, leaf, ctx);
+}
+
+int mf__asm_root(const mf_asm_t *a, int kind, const uint8_t **data, size_t *len)
+{
+    if (a->failed)
+        return a->failed;
+    if (a->n_pend > 0)
+        return MF_ESTATE;
+    if (a->kind != kind)
+        return MF_EINVAL;
+    *data = a->slots[0].data;
+    *len = a->slots[0].len;
+    return MF_OK;
+}
+
+/* The entries of one leaf of a file's tree, appended to m->entries[*k..). */
+typedef struct flat {
+    mf_manifest_t *m;
+    size_t k;
+} flat_t;
+
+static int flatten_leaf(void *ctx, const uint8_t *data, size_t len)
+{
+    flat_t *f = ctx;
     mf__node_t n;
 
-    if (mf__node_decode(&n, s->data, s->len) != MF_OK || *k + n.chunks > m->n_entries)
+    if (mf__node_decode(&n, data, len) != MF_OK || f->k + n.count > f->m->n_entries)
         return MF_EFORMAT;
-    for (uint32_t i = 0; i < n.count; i++) {
-        if (n.level == 0) {
-            mf__node_entry(&n, i, &m->entries[(*k)++]);
-        } else {
-            mf__child_t c;
-            mf__node_child(&n, i, &c);
-            if (flatten(a, mf__map_get(&a->map, c.key), m, k) != MF_OK)
-                return MF_EFORMAT;
-        }
-    }
+    for (uint32_t i = 0; i < n.count; i++)
+        mf__node_entry(&n, i, &f->m->entries[f->k++]);
     return MF_OK;
 }
 
@@ -217,16 +348,18 @@ int mf_asm_finish(mf_asm_t *a, mf_manifest_t *out)
 {
     mf_manifest_t m;
     mf__node_t root;
+    const uint8_t *data;
     uint64_t sum = 0;
-    size_t k = 0;
+    size_t len;
+    flat_t flat;
+    int rc;
 
     if (a == NULL || out == NULL)
         return MF_EINVAL;
-    if (a->failed)
-        return a->failed;
-    if (a->n_pend > 0)
-        return MF_ESTATE;
-    if (mf__node_decode(&root, a->slots[0].data, a->slots[0].len) != MF_OK)
+    rc = mf__asm_root(a, MF_KIND_FILE, &data, &len);
+    if (rc != MF_OK)
+        return rc;
+    if (mf__node_decode(&root, data, len) != MF_OK)
         return MF_EFORMAT;
     memset(&m, 0, sizeof(m));
     m.size = root.size;
@@ -240,9 +373,11 @@ int mf_asm_finish(mf_asm_t *a, mf_manifest_t *out)
     }
     memcpy(m.name, root.name, root.name_len);
     m.name[root.name_len] = '\0';
-    if (flatten(a, 0, &m, &k) != MF_OK || k != m.n_entries)
+    flat.m = &m;
+    flat.k = 0;
+    if (mf__asm_walk(a, flatten_leaf, &flat) != MF_OK || flat.k != m.n_entries)
         goto bad;
-    for (size_t i = 0; i < k; i++)
+    for (size_t i = 0; i < flat.k; i++)
         sum += m.entries[i].size;
     if (sum != m.size)
         goto bad;

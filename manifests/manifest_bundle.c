@@ -12,31 +12,67 @@ int mf_is_bundle(const uint8_t *buf, size_t len)
     return buf != NULL && len >= 4 && memcmp(buf, MF__BUNDLE_MAGIC, 4) == 0;
 }
 
+/* Marks in keep[] the first blob of each key and sums the file's length
+ * and node count. @return 0, MF_EINVAL (a bad blob, the root not last
+ * after all) or MF_ENOMEM. */
+static int plan(const mf_blob_t *blobs, size_t n, uint8_t *keep, size_t *len, size_t *count)
+{
+    mf__map_t seen;
+    int rc = MF_OK;
+
+    mf__map_init(&seen);
+    *len = MF__BUNDLE_HDR;
+    *count = 0;
+    for (size_t i = 0; i < n && rc == MF_OK; i++) {
+        if (blobs[i].data == NULL || blobs[i].len == 0 || blobs[i].len > UINT32_MAX ||
+            blobs[i].len > SIZE_MAX - MF__BUNDLE_REC - *len) {
+            rc = MF_EINVAL;
+            break;
+        }
+        keep[i] = mf__map_get(&seen, blobs[i].key) == SIZE_MAX;
+        if (!keep[i]) {
+            rc = i == n - 1 ? MF_EINVAL : MF_OK; /* the root must stay last */
+            continue;
+        }
+        rc = mf__map_put(&seen, blobs[i].key, i);
+        *len += MF__BUNDLE_REC + blobs[i].len;
+        (*count)++;
+    }
+    mf__map_free(&seen);
+    return rc;
+}
+
 int mf_bundle_encode(const mf_blob_t *blobs, size_t n, uint8_t **out, size_t *out_len)
 {
-    size_t len = MF__BUNDLE_HDR;
-    uint8_t *buf, *p;
+    size_t len, count;
+    uint8_t *buf, *p, *keep;
+    int rc;
 
     if (blobs == NULL || n == 0 || n > UINT32_MAX || out == NULL || out_len == NULL)
         return MF_EINVAL;
-    for (size_t i = 0; i < n; i++) {
-        if (blobs[i].data == NULL || blobs[i].len == 0 || blobs[i].len > UINT32_MAX ||
-            blobs[i].len > SIZE_MAX - MF__BUNDLE_REC - len)
-            return MF_EINVAL;
-        len += MF__BUNDLE_REC + blobs[i].len;
-    }
-    buf = malloc(len);
-    if (buf == NULL)
+    keep = malloc(n);
+    if (keep == NULL)
         return MF_ENOMEM;
+    rc = plan(blobs, n, keep, &len, &count);
+    buf = rc == MF_OK ? malloc(len) : NULL;
+    if (rc == MF_OK && buf == NULL)
+        rc = MF_ENOMEM;
+    if (rc != MF_OK) {
+        free(keep);
+        return rc;
+    }
     memcpy(buf, MF__BUNDLE_MAGIC, 4);
     buf[4] = MF__VERSION;
-    p = mf__put32(buf + 5, (uint32_t)n);
+    p = mf__put32(buf + 5, (uint32_t)count);
     for (size_t i = 0; i < n; i++) {
+        if (!keep[i])
+            continue;
         memcpy(p, blobs[i].key, MF_KEY_LEN);
         p = mf__put32(p + MF_KEY_LEN, (uint32_t)blobs[i].len);
         memcpy(p, blobs[i].data, blobs[i].len);
         p += blobs[i].len;
     }
+    free(keep);
     *out = buf;
     *out_len = len;
     return MF_OK;

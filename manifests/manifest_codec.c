@@ -41,14 +41,7 @@ int mf__node_decode(mf__node_t *n, const uint8_t *buf, size_t len)
     size_t off = 7, rec_len;
 
     memset(n, 0, sizeof(*n));
-    if (len < MF__INNER_HDR || memcmp(buf, MF__NODE_MAGIC, 4) != 0 || buf[4] != MF__VERSION)
-        return MF_EFORMAT;
-    if (buf[5] != MF__KIND_ROOT && buf[5] != MF__KIND_INNER)
-        return MF_EFORMAT;
-    n->is_root = buf[5] == MF__KIND_ROOT;
-    n->level = buf[6];
-    /* A node below the root sits at least one level under it. */
-    if (n->level > (n->is_root ? MF_DEPTH_MAX : MF_DEPTH_MAX - 1))
+    if (mf__hdr_decode(buf, len, MF__NODE_MAGIC, &n->is_root, &n->level) != MF_OK)
         return MF_EFORMAT;
     if (n->is_root) {
         if (len < MF__ROOT_FIXED)
@@ -98,11 +91,8 @@ void mf__node_child(const mf__node_t *n, size_t i, mf__child_t *c)
 uint8_t *mf__put_root_hdr(uint8_t *p, const mf_manifest_t *m, size_t name_len, uint8_t level,
                           uint32_t count)
 {
-    memcpy(p, MF__NODE_MAGIC, 4);
-    p[4] = MF__VERSION;
-    p[5] = MF__KIND_ROOT;
-    p[6] = level;
-    p = mf__put64(p + 7, m->size);
+    p = mf__put_hdr(p, MF__NODE_MAGIC, MF__KIND_ROOT, level);
+    p = mf__put64(p, m->size);
     memcpy(p, m->sha256, MF_KEY_LEN);
     p += MF_KEY_LEN;
     *p++ = (uint8_t)name_len;
@@ -110,13 +100,30 @@ uint8_t *mf__put_root_hdr(uint8_t *p, const mf_manifest_t *m, size_t name_len, u
     return mf__put32(p + name_len, count);
 }
 
+uint8_t *mf__put_hdr(uint8_t *p, const char *magic, uint8_t kind, uint8_t level)
+{
+    memcpy(p, magic, 4);
+    p[4] = MF__VERSION;
+    p[5] = kind;
+    p[6] = level;
+    return p + 7;
+}
+
+int mf__hdr_decode(const uint8_t *buf, size_t len, const char *magic, int *is_root, uint8_t *level)
+{
+    if (len < MF__INNER_HDR || memcmp(buf, magic, 4) != 0 || buf[4] != MF__VERSION)
+        return MF_EFORMAT;
+    if (buf[5] != MF__KIND_ROOT && buf[5] != MF__KIND_INNER)
+        return MF_EFORMAT;
+    *is_root = buf[5] == MF__KIND_ROOT;
+    *level = buf[6];
+    /* A node below the root sits at least one level under it. */
+    return *level > (*is_root ? MF_DEPTH_MAX : MF_DEPTH_MAX - 1) ? MF_EFORMAT : MF_OK;
+}
+
 uint8_t *mf__put_inner_hdr(uint8_t *p, uint8_t level, uint32_t count)
 {
-    memcpy(p, MF__NODE_MAGIC, 4);
-    p[4] = MF__VERSION;
-    p[5] = MF__KIND_INNER;
-    p[6] = level;
-    return mf__put32(p + 7, count);
+    return mf__put32(mf__put_hdr(p, MF__NODE_MAGIC, MF__KIND_INNER, level), count);
 }
 
 uint8_t *mf__put_entry(uint8_t *p, const mf_entry_t *e)

@@ -7,18 +7,25 @@
 
 #include "manifests/manifest_int.h"
 
-/* The blobs being built, without duplicates (a file of repeated content
- * has identical leaves, which are stored once). */
-typedef struct out {
-    mf_blob_t *blobs;
-    size_t n, cap;
-    mf__map_t seen;
-} out_t;
+void mf__out_init(mf__out_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    mf__map_init(&o->seen);
+}
 
-/* Takes data (malloc'ed, len bytes): hashes it into *key and appends it
- * unless a blob with the same key is already there, then frees it.
- * @return 0 or MF_ENOMEM (data freed either way). */
-static int emit(out_t *o, uint8_t *data, size_t len, uint8_t key[MF_KEY_LEN])
+int mf__out_done(mf__out_t *o, int rc, mf_blob_t **blobs, size_t *n)
+{
+    mf__map_free(&o->seen);
+    if (rc != MF_OK) {
+        mf_blobs_free(o->blobs, o->n);
+        return rc;
+    }
+    *blobs = o->blobs;
+    *n = o->n;
+    return MF_OK;
+}
+
+int mf__out_emit(mf__out_t *o, uint8_t *data, size_t len, uint8_t key[MF_KEY_LEN])
 {
     if (mf__sha256(data, len, key) != MF_OK)
         goto fail;
@@ -26,14 +33,8 @@ static int emit(out_t *o, uint8_t *data, size_t len, uint8_t key[MF_KEY_LEN])
         free(data);
         return MF_OK;
     }
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? 2 * o->cap : 16;
-        mf_blob_t *b = realloc(o->blobs, cap * sizeof(*b));
-        if (b == NULL)
-            goto fail;
-        o->blobs = b;
-        o->cap = cap;
-    }
+    if (mf__reserve((void **)&o->blobs, &o->cap, o->n + 1, sizeof(*o->blobs)) != MF_OK)
+        goto fail;
     if (mf__map_put(&o->seen, key, o->n) != MF_OK)
         goto fail;
     memcpy(o->blobs[o->n].key, key, MF_KEY_LEN);
@@ -46,44 +47,97 @@ fail:
     return MF_ENOMEM;
 }
 
-/* Emits the nodes of one level, each listing group_size records or one
- * fewer (the first k % g groups take one more), and writes the child
- * record of each into up[0..g). Records are entries (level 0, from m) or
- * children (from down). @return 0 or MF_ENOMEM. */
-static int emit_level(out_t *o, const mf_manifest_t *m, const mf__child_t *down, size_t k, size_t g,
-                      uint8_t level, mf__child_t *up)
+/* Emits the levels above the leaves (section 4.1, and 8.5 for
+ * directories): nodes of at most per_node children, as many per node as
+ * evenly as can be (the first k % g take one more), level after level,
+ * until the root can list them all. */
+int mf__emit_levels(mf__out_t *o, const mf__tree_fmt_t *f, size_t max, size_t per_root,
+                    mf__kid_t **kids, size_t *g, uint8_t *level)
 {
-    size_t rec = level == 0 ? MF__ENTRY_LEN : MF__CHILD_LEN, at = 0;
+    size_t per_node = (max - MF__INNER_HDR) / f->child_len;
 
+    *level = 0;
+    while (*g > per_root) {
+        size_t k = *g, at = 0, n = (k + per_node - 1) / per_node;
+        mf__kid_t *down = *kids, *up;
+
+        if (++*level >= MF_DEPTH_MAX)
+            return MF_EINVAL;
+        up = calloc(n, sizeof(*up));
+        if (up == NULL)
+            return MF_ENOMEM;
+        *kids = up;
+        *g = n;
+        for (size_t i = 0; i < n; i++) {
+            size_t cnt = k / n + (i < k % n ? 1 : 0);
+            uint8_t *data = malloc(MF__INNER_HDR + cnt * f->child_len), *p;
+
+            if (data == NULL) {
+                free(down);
+                return MF_ENOMEM;
+            }
+            p = mf__put32(mf__put_hdr(data, f->magic, MF__KIND_INNER, *level), (uint32_t)cnt);
+            for (size_t j = at; j < at + cnt; j++) {
+                p = f->put_kid(p, &down[j]);
+                /* Parts of sums the encoder checked, or bounded by limits:
+                 * no wrap. */
+                for (size_t v = 0; v < 4; v++)
+                    up[i].cover.v[v] += down[j].cover.v[v];
+            }
+            at += cnt;
+            if (mf__out_emit(o, data, (size_t)(p - data), up[i].key) != MF_OK) {
+                free(down);
+                return MF_ENOMEM;
+            }
+        }
+        free(down);
+    }
+    return MF_OK;
+}
+
+/* A file tree's child record. */
+static uint8_t *put_kid(uint8_t *p, const mf__kid_t *k)
+{
+    mf__child_t c;
+
+    memcpy(c.key, k->key, MF_KEY_LEN);
+    c.bytes = k->cover.v[0];
+    c.chunks = (uint32_t)k->cover.v[1];
+    return mf__put_child(p, &c);
+}
+
+static const mf__tree_fmt_t file_fmt = {MF__NODE_MAGIC, MF__CHILD_LEN, put_kid};
+
+/* Emits the leaves: g of up to per_leaf entries, as evenly as can be (the
+ * first k % g take one more); *up gets their child records. */
+static int emit_leaves(mf__out_t *o, const mf_manifest_t *m, size_t g, mf__kid_t **up)
+{
+    size_t k = m->n_entries, at = 0;
+
+    *up = calloc(g, sizeof(**up));
+    if (*up == NULL)
+        return MF_ENOMEM;
     for (size_t i = 0; i < g; i++) {
         size_t cnt = k / g + (i < k % g ? 1 : 0);
-        uint8_t *data = malloc(MF__INNER_HDR + cnt * rec), *p;
+        uint8_t *data = malloc(MF__INNER_HDR + cnt * MF__ENTRY_LEN), *p;
 
         if (data == NULL)
             return MF_ENOMEM;
-        p = mf__put_inner_hdr(data, level, (uint32_t)cnt);
-        up[i].bytes = 0;
-        up[i].chunks = 0;
+        p = mf__put_inner_hdr(data, 0, (uint32_t)cnt);
         for (size_t j = at; j < at + cnt; j++) {
-            if (level == 0) {
-                p = mf__put_entry(p, &m->entries[j]);
-                up[i].bytes += m->entries[j].size;
-                up[i].chunks++;
-            } else {
-                p = mf__put_child(p, &down[j]);
-                up[i].bytes += down[j].bytes;
-                up[i].chunks += down[j].chunks;
-            }
+            p = mf__put_entry(p, &m->entries[j]);
+            (*up)[i].cover.v[0] += m->entries[j].size;
         }
+        (*up)[i].cover.v[1] = cnt;
         at += cnt;
-        if (emit(o, data, (size_t)(p - data), up[i].key) != MF_OK)
+        if (mf__out_emit(o, data, (size_t)(p - data), (*up)[i].key) != MF_OK)
             return MF_ENOMEM;
     }
     return MF_OK;
 }
 
 /* Emits the root: listing m's entries (level 0) or kids[0..k). */
-static int emit_root(out_t *o, const mf_manifest_t *m, const mf__child_t *kids, size_t k,
+static int emit_root(mf__out_t *o, const mf_manifest_t *m, const mf__kid_t *kids, size_t k,
                      uint8_t level)
 {
     size_t name_len = strlen(m->name);
@@ -94,41 +148,26 @@ static int emit_root(out_t *o, const mf_manifest_t *m, const mf__child_t *kids, 
         return MF_ENOMEM;
     p = mf__put_root_hdr(data, m, name_len, level, (uint32_t)k);
     for (size_t i = 0; i < k; i++)
-        p = level == 0 ? mf__put_entry(p, &m->entries[i]) : mf__put_child(p, &kids[i]);
-    return emit(o, data, (size_t)(p - data), key);
+        p = level == 0 ? mf__put_entry(p, &m->entries[i]) : put_kid(p, &kids[i]);
+    return mf__out_emit(o, data, (size_t)(p - data), key);
 }
 
 /* Builds the tree bottom up: leaves of up to per_leaf entries, then levels
  * of up to per_node children, until the root can list them all. */
-static int emit_tree(out_t *o, const mf_manifest_t *m, size_t max)
+static int emit_tree(mf__out_t *o, const mf_manifest_t *m, size_t max)
 {
     size_t per_leaf = (max - MF__INNER_HDR) / MF__ENTRY_LEN;
-    size_t per_node = (max - MF__INNER_HDR) / MF__CHILD_LEN;
     size_t per_root = (max - MF__ROOT_FIXED - strlen(m->name)) / MF__CHILD_LEN;
-    size_t k = m->n_entries, g = (k + per_leaf - 1) / per_leaf;
-    mf__child_t *down = NULL, *up = malloc(g * sizeof(*up));
+    size_t g = (m->n_entries + per_leaf - 1) / per_leaf;
+    mf__kid_t *kids = NULL;
     uint8_t level = 0;
-    int rc;
+    int rc = emit_leaves(o, m, g, &kids);
 
-    if (up == NULL)
-        return MF_ENOMEM;
-    rc = emit_level(o, m, NULL, k, g, 0, up);
-    while (rc == MF_OK && g > per_root) {
-        if (++level >= MF_DEPTH_MAX) {
-            rc = MF_EINVAL;
-            break;
-        }
-        free(down);
-        down = up;
-        k = g;
-        g = (k + per_node - 1) / per_node;
-        up = malloc(g * sizeof(*up));
-        rc = up == NULL ? MF_ENOMEM : emit_level(o, m, down, k, g, level, up);
-    }
     if (rc == MF_OK)
-        rc = emit_root(o, m, up, g, (uint8_t)(level + 1));
-    free(down);
-    free(up);
+        rc = mf__emit_levels(o, &file_fmt, max, per_root, &kids, &g, &level);
+    if (rc == MF_OK)
+        rc = emit_root(o, m, kids, g, (uint8_t)(level + 1));
+    free(kids);
     return rc;
 }
 
@@ -153,14 +192,13 @@ static int consistent(const mf_manifest_t *m)
 
 int mf_encode(const mf_manifest_t *m, size_t max_node_bytes, mf_blob_t **blobs, size_t *n)
 {
-    out_t o;
+    mf__out_t o;
     size_t root_hdr;
     int rc;
 
     if (m == NULL || blobs == NULL || n == NULL || max_node_bytes < MF_NODE_MIN || !consistent(m))
         return MF_EINVAL;
-    memset(&o, 0, sizeof(o));
-    mf__map_init(&o.seen);
+    mf__out_init(&o);
     root_hdr = MF__ROOT_FIXED + strlen(m->name);
     if (root_hdr <= max_node_bytes && m->n_entries <= (max_node_bytes - root_hdr) / MF__ENTRY_LEN)
         rc = emit_root(&o, m, NULL, m->n_entries, 0);
@@ -168,12 +206,5 @@ int mf_encode(const mf_manifest_t *m, size_t max_node_bytes, mf_blob_t **blobs, 
         rc = MF_EINVAL; /* no room for a single child next to the name */
     else
         rc = emit_tree(&o, m, max_node_bytes);
-    mf__map_free(&o.seen);
-    if (rc != MF_OK) {
-        mf_blobs_free(o.blobs, o.n);
-        return rc;
-    }
-    *blobs = o.blobs;
-    *n = o.n;
-    return MF_OK;
+    return mf__out_done(&o, rc, blobs, n);
 }

@@ -45,6 +45,23 @@ int mf__sha256(const uint8_t *buf, size_t len, uint8_t out[MF_KEY_LEN])
     return MF_OK;
 }
 
+int mf__reserve(void **arr, size_t *cap, size_t need, size_t size)
+{
+    size_t n = *cap ? *cap : 16;
+    void *p;
+
+    if (need <= *cap)
+        return MF_OK;
+    while (n < need)
+        n *= 2;
+    p = realloc(*arr, n * size);
+    if (p == NULL)
+        return MF_ENOMEM;
+    *arr = p;
+    *cap = n;
+    return MF_OK;
+}
+
 int mf__name_valid_n(const uint8_t *s, size_t len)
 {
     if (len == 0 || len > MF_NAME_MAX)

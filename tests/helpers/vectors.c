@@ -29,6 +29,18 @@ void rnd_bytes(uint64_t *s, void *out, size_t n)
         p[i] = (uint8_t)rnd_next(s);
 }
 
+void rnd_shuffle(uint64_t *s, void *base, size_t n, size_t size)
+{
+    uint8_t *p = base, tmp[64];
+
+    for (size_t i = n; size <= sizeof(tmp) && i > 1; i--) {
+        size_t j = rnd_below(s, (uint32_t)i);
+        memcpy(tmp, p + (i - 1) * size, size);
+        memcpy(p + (i - 1) * size, p + j * size, size);
+        memcpy(p + j * size, tmp, size);
+    }
+}
+
 static int hexval(int c)
 {
     if (c >= '0' && c <= '9')

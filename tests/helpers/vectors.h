@@ -41,4 +41,7 @@ uint32_t rnd_below(uint64_t *s, uint32_t n);
 /* Fills out with n pseudo-random bytes. */
 void rnd_bytes(uint64_t *s, void *out, size_t n);
 
+/* Shuffles the n items of size bytes (at most 64) at base (Fisher-Yates). */
+void rnd_shuffle(uint64_t *s, void *base, size_t n, size_t size);
+
 #endif /* TEST_VECTORS_H */
