@@ -25,6 +25,7 @@
 #include "filestore/chunk_store.h"
 #include "filestore/chunker.h"
 #include "filestore/fs_error.h"
+#include "manifests/dir_manifest.h"
 #include "manifests/manifest.h"
 
 #include <stdint.h>
@@ -94,6 +95,35 @@ size_t fs_put_feed(fs_put_t *put, const uint8_t *data, size_t len);
 /* The streamed put's bytes are all fed. Only before done. */
 void fs_put_feed_end(fs_put_t *put);
 
+/* A directory tree: status 0, the tree's key and its root's manifest
+ * fields (name, bytes, files, total; no entries), or an error. On success
+ * message says what was skipped ("" if nothing). */
+typedef void (*fs_put_tree_cb)(int status, const uint8_t key[MF_KEY_LEN], const mf_dir_t *d,
+                               const char *message, void *arg);
+
+typedef struct fs_put_tree fs_put_tree_t;
+
+/* Starts putting the directory tree at path: every regular file (as
+ * fs_put), every symbolic link as a link (its target; never followed),
+ * every directory as a directory manifest (manifests/dir_manifest.h),
+ * permission bits kept. FIFOs, sockets and devices are skipped. done is
+ * called exactly once, never inside this call; a tree that fails or is
+ * canceled leaves the local store as it was.
+ * @return 0 and *out (valid until done returns), FS_EINVAL (path is not a
+ * directory) or FS_ENOMEM. */
+int fs_put_tree_start(fs_put_tree_t **out, const fs_ctx_t *ctx, const char *path,
+                      fs_progress_cb progress, fs_put_tree_cb done, void *arg);
+
+/* Stops a tree's put: done gets FS_ECANCELED once the work in flight has
+ * drained, and everything it added to the local store is removed. */
+void fs_put_tree_cancel(fs_put_tree_t *t);
+
+/* Inside a successful put's done: hands over the keys of the blobs the put
+ * added to the local store (a malloc()ed array, NULL if none), so that a
+ * larger operation (a directory's put) can remove them if it fails later.
+ * @return how many. */
+size_t fs_put_take_created(fs_put_t *put, uint8_t (**keys)[MF_KEY_LEN]);
+
 /* Stops a put: done gets FS_ECANCELED once the work in flight has drained,
  * and every blob the put added to the local store is removed again. */
 void fs_put_cancel(fs_put_t *put);
@@ -123,9 +153,13 @@ typedef struct fs_get_opts {
     int force;             /* 1: an existing regular file at the final path is replaced */
     const fs_sink_t *sink; /* not NULL: stream the bytes to it; nothing is written to disk */
     fs_progress_cb progress; /* may be NULL */
+    int kind; /* MF_KIND_FILE: the key must name a file; 0 (MF_KIND_ANY): a file or a
+                 directory, whose tree is written (not streamed) */
 } fs_get_opts_t;
 
-/* Starts getting the file with key. Unless streaming, it is written to a
+/* Starts getting the file with key (or a directory's tree: see
+ * get_tree.c; then done's path is the directory and size the bytes of
+ * its files). Unless streaming, it is written to a
  * temporary file beside the final path, which it replaces only when every
  * byte is verified: a get never leaves a partial file under the final name.
  * What is already at the final path is never replaced, except a regular
@@ -157,6 +191,21 @@ typedef void (*fs_manifest_cb)(int status, const mf_manifest_t *m, const mf_blob
  * @return 0, FS_EINVAL or FS_ENOMEM. */
 int fs_manifest_fetch(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], fs_manifest_cb done,
                       void *arg);
+
+/* Result of fetching a manifest of either kind: status 0 and the file's
+ * manifest m or the directory's d (the other NULL), its nodes (root last,
+ * valid during the call), or an error. */
+typedef void (*fs_any_manifest_cb)(int status, const mf_manifest_t *m, const mf_dir_t *d,
+                                   const mf_blob_t *blobs, size_t n, const char *message,
+                                   void *arg);
+
+/* Fetches and assembles the manifest with key, a file's or a directory's:
+ * kind is MF_KIND_FILE, MF_KIND_DIR, or MF_KIND_ANY (the root decides).
+ * A root of another kind than asked is malformed (FS_ECORRUPT). done is
+ * called exactly once, never inside this call. @return 0, FS_EINVAL or
+ * FS_ENOMEM. */
+int fs_manifest_fetch_kind(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], int kind,
+                           fs_any_manifest_cb done, void *arg);
 
 /* Assembles the manifest with file_key from its nodes (any order), as read
  * from a manifest file. @return 0 and *out, FS_ECORRUPT (missing or bad

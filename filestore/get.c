@@ -79,7 +79,8 @@ static void on_closed(uv_handle_t *h)
 
 void fs_get_finish(fs_get_t *get)
 {
-    if (get->finished || get->in_flight || get->writing || get->working || get->sink_busy)
+    if (get->finished || get->in_flight || get->writing || get->working || get->sink_busy ||
+        get->tree_busy)
         return;
     get->finished = 1;
     if (get->fd >= 0)
@@ -340,18 +341,29 @@ static int take_manifest(fs_get_t *get, const mf_manifest_t *m)
     return 0;
 }
 
-static void on_manifest(int status, const mf_manifest_t *m, const mf_blob_t *blobs, size_t n,
-                        const char *message, void *arg)
+static void on_manifest(int status, const mf_manifest_t *m, const mf_dir_t *d,
+                        const mf_blob_t *blobs, size_t n, const char *message, void *arg)
 {
     fs_get_t *get = arg;
 
     (void)blobs;
     (void)n;
     get->in_flight--;
+    if (status == 0 && d != NULL && get->streaming) {
+        status = FS_EINVAL;
+        message = "the key names a directory: get it into a directory (-o DIR), not a stream";
+    }
     if (status != 0) {
         get->status = status;
         snprintf(get->message, sizeof(get->message), "%s", message);
         fs_get_finish(get);
+        return;
+    }
+    if (d != NULL) {
+        if (get->canceled)
+            fs_get_pump(get);
+        else
+            fs_get_tree(get, d);
         return;
     }
     if (take_manifest(get, m) != 0) {
@@ -381,7 +393,7 @@ static void on_start(uv_timer_t *t)
         return;
     }
     get->in_flight++;
-    if (fs_manifest_fetch(&get->ctx, get->key, on_manifest, get) != 0) {
+    if (fs_manifest_fetch_kind(&get->ctx, get->key, get->kind, on_manifest, get) != 0) {
         get->in_flight--;
         fs_get_fail(get, FS_ENOMEM, "cannot fetch", "the manifest");
         fs_get_finish(get);
@@ -404,6 +416,7 @@ int fs_get_start(fs_get_t **out, const fs_ctx_t *ctx, const uint8_t key[MF_KEY_L
     get->fd = -1;
     get->journal_fd = -1;
     get->force = opts->force;
+    get->kind = opts->kind == MF_KIND_FILE ? MF_KIND_FILE : MF_KIND_ANY;
     if (opts->sink != NULL) {
         get->sink = *opts->sink;
         get->streaming = 1;
@@ -434,5 +447,6 @@ void fs_get_cancel(fs_get_t *get)
         return;
     get->canceled = 1;
     fs_get_fail(get, FS_ECANCELED, "canceled:", "get");
+    fs_get_tree_cancel(get->tree);
     fs_get_finish(get);
 }

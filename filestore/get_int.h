@@ -46,6 +46,10 @@ struct fs_get {
     int sink_busy, delivering, stream_ended;
     EVP_MD_CTX *sha;
 
+    int kind;                  /* MF_KIND_FILE or MF_KIND_ANY: what the key may name */
+    struct fs_get_tree *tree;  /* a directory's get (get_tree.c) */
+    int tree_busy;
+
     uv_work_t work; /* the whole-file check, or the check of an existing file */
     int working, work_status;
     uv_timer_t defer;
@@ -54,6 +58,16 @@ struct fs_get {
     char message[FS_GET_MSG_MAX];
     uint64_t last_progress;
 };
+
+typedef struct fs_get_tree fs_get_tree_t;
+
+/* The key names a directory with listing d (valid during the call): gets
+ * the whole tree (get_tree.c), then ends the get. */
+void fs_get_tree(fs_get_t *get, const mf_dir_t *d);
+
+/* Stops a directory's get: its file in flight is canceled; the tree ends
+ * the get once nothing is in flight. */
+void fs_get_tree_cancel(fs_get_tree_t *t);
 
 /* Records the first failure: "ACTION OBJECT: reason". */
 void fs_get_fail(fs_get_t *get, int status, const char *action, const char *object);

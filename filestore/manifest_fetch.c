@@ -20,7 +20,8 @@ typedef struct mfetch {
     unsigned in_flight;
     int status;
     char message[200];
-    fs_manifest_cb done;
+    fs_manifest_cb done;         /* a file manifest's (fs_manifest_fetch) */
+    fs_any_manifest_cb done_any; /* either kind's (fs_manifest_fetch_kind) */
     void *arg;
 } mfetch_t;
 
@@ -43,11 +44,13 @@ static void mfetch_fail(mfetch_t *mf, int status, const char *what)
 static void mfetch_finish(mfetch_t *mf)
 {
     mf_manifest_t m = {0};
+    mf_dir_t d = {0};
+    int is_dir = mf_asm_kind(mf->asm_) == MF_KIND_DIR;
 
     if (mf->status == 0) {
-        int err = mf_asm_finish(mf->asm_, &m);
+        int err = is_dir ? mf_dir_asm_finish(mf->asm_, &d) : mf_asm_finish(mf->asm_, &m);
         if (err)
-            mfetch_fail(mf, FS_ECORRUPT, mf_strerror(err));
+            mfetch_fail(mf, err == MF_ENOMEM ? FS_ENOMEM : FS_ECORRUPT, mf_strerror(err));
     }
     if (mf->status == 0) {
         /* Root last, children before the nodes that list them. */
@@ -56,11 +59,18 @@ static void mfetch_finish(mfetch_t *mf)
             mf->blobs[i] = mf->blobs[mf->n_blobs - 1 - i];
             mf->blobs[mf->n_blobs - 1 - i] = t;
         }
-        mf->done(0, &m, mf->blobs, mf->n_blobs, "", mf->arg);
+        if (mf->done_any != NULL)
+            mf->done_any(0, is_dir ? NULL : &m, is_dir ? &d : NULL, mf->blobs, mf->n_blobs, "",
+                         mf->arg);
+        else
+            mf->done(0, &m, mf->blobs, mf->n_blobs, "", mf->arg);
+    } else if (mf->done_any != NULL) {
+        mf->done_any(mf->status, NULL, NULL, NULL, 0, mf->message, mf->arg);
     } else {
         mf->done(mf->status, NULL, NULL, 0, mf->message, mf->arg);
     }
     mf_manifest_clear(&m);
+    mf_dir_clear(&d);
     mf_asm_free(mf->asm_);
     mf_blobs_free(mf->blobs, mf->n_blobs);
     free(mf);
@@ -155,12 +165,12 @@ static int mfetch_start(mfetch_t *mf, const uint8_t key[MF_KEY_LEN])
     return 0;
 }
 
-int fs_manifest_fetch(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], fs_manifest_cb done,
-                      void *arg)
+static int mfetch_new(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], int kind,
+                      fs_manifest_cb done, fs_any_manifest_cb done_any, void *arg)
 {
     mfetch_t *mf;
 
-    if (ctx == NULL || ctx->loop == NULL || key == NULL || done == NULL)
+    if (ctx == NULL || ctx->loop == NULL || key == NULL || (done == NULL && done_any == NULL))
         return FS_EINVAL;
     mf = calloc(1, sizeof(*mf));
     if (mf == NULL)
@@ -168,13 +178,28 @@ int fs_manifest_fetch(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], fs_man
     mf->ctx = *ctx;
     memcpy(mf->key, key, MF_KEY_LEN);
     mf->done = done;
+    mf->done_any = done_any;
     mf->arg = arg;
-    if (mf_asm_new(&mf->asm_, key) != 0 || mfetch_start(mf, key) != 0) {
+    if (mf_asm_new_kind(&mf->asm_, key, kind) != 0 || mfetch_start(mf, key) != 0) {
         mf_asm_free(mf->asm_);
         free(mf);
         return FS_ENOMEM;
     }
     return 0;
+}
+
+int fs_manifest_fetch(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], fs_manifest_cb done,
+                      void *arg)
+{
+    return done == NULL ? FS_EINVAL : mfetch_new(ctx, key, MF_KIND_FILE, done, NULL, arg);
+}
+
+int fs_manifest_fetch_kind(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], int kind,
+                           fs_any_manifest_cb done, void *arg)
+{
+    if (done == NULL || (kind != MF_KIND_ANY && kind != MF_KIND_FILE && kind != MF_KIND_DIR))
+        return FS_EINVAL;
+    return mfetch_new(ctx, key, kind, NULL, done, arg);
 }
 
 static const mf_blob_t *find_blob(const mf_blob_t *blobs, size_t n, const uint8_t *key)

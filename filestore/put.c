@@ -700,6 +700,16 @@ int fs_put_start(fs_put_t **out, const fs_ctx_t *ctx, const char *path, fs_progr
     return put_launch(out, put, strdup(path), name_of(path));
 }
 
+size_t fs_put_take_created(fs_put_t *put, uint8_t (**keys)[MF_KEY_LEN])
+{
+    size_t n = put->n_created;
+
+    *keys = put->created;
+    put->created = NULL;
+    put->n_created = put->cap_created = 0;
+    return n;
+}
+
 void fs_put_cancel(fs_put_t *put)
 {
     if (put == NULL || put->finished)

@@ -53,18 +53,21 @@ static void summary(const cli_common_t *c, const char *verb, const char *name, u
 
 static int put_usage(FILE *f, int code)
 {
-    fprintf(f, "usage: emofs put FILE [options]\n"
+    fprintf(f, "usage: emofs put FILE|DIR [options]\n"
                "       emofs put - [--name NAME] [options]\n"
                "Stores FILE in the network (or only locally when this node knows no peers)\n"
-               "and prints its key alone on the last line of stdout. With -, stores what\n"
-               "comes on standard input, chunked as it comes (no temporary copy).\n"
+               "and prints its key alone on the last line of stdout. DIR: the whole tree,\n"
+               "files, directories and symbolic links (stored as links, never followed),\n"
+               "with their permission bits; `emofs get KEY` recreates it. With -, stores\n"
+               "what comes on standard input, chunked as it comes (no temporary copy).\n"
                "  --name NAME            the name a file from standard input gets in its\n"
                "                         manifest (default: stdin)\n" COMMON_HELP);
     return code;
 }
 
 /* Sends a PUT and prints its key. what names the input in the summary;
- * size is the file's, or 0 for a stream (then counted as it is sent). */
+ * size is the file's, 0 for a stream (then counted as it is sent), or
+ * UINT64_MAX for a directory (the daemon's message says what it held). */
 static int put_run(const cli_common_t *c, ctl_msg_t *req, cli_io_t *io, const char *what,
                    uint64_t size, double t0)
 {
@@ -84,13 +87,19 @@ static int put_run(const cli_common_t *c, ctl_msg_t *req, cli_io_t *io, const ch
         json_begin(&j, stdout);
         json_str(&j, "key", hex);
         json_str(&j, "input", what);
-        json_u64(&j, "size", size);
+        if (size != UINT64_MAX)
+            json_u64(&j, "size", size);
+        else
+            json_str(&j, "directory", res.message);
         json_double(&j, "seconds", now_s() - t0);
         json_end(&j);
     } else {
         char hex[65];
         mf_key_to_hex(res.key, hex);
-        summary(c, "stored", what, size, now_s() - t0);
+        if (size != UINT64_MAX)
+            summary(c, "stored", what, size, now_s() - t0);
+        else if (!c->quiet)
+            fprintf(stderr, "emofs: stored %s (%s) in %.2f s\n", what, res.message, now_s() - t0);
         printf("%s\n", hex);
         fflush(stdout);
     }
@@ -159,10 +168,10 @@ int emofs_put_main(int argc, char **argv)
     fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return cli_fail(EXIT_INPUT, "cannot read %s: %s", file, strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
         close(fd);
         return cli_fail(EXIT_INPUT, "cannot read %s: %s", file,
-                        S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file");
+                        "not a regular file or a directory");
     }
     close(fd);
     if (realpath(file, abs) == NULL)
@@ -170,7 +179,8 @@ int emofs_put_main(int argc, char **argv)
     req.type = CTL_PUT;
     req.flags = CTL_FLAG_PROGRESS;
     req.path = abs;
-    return put_run(&c, &req, &io, file, (uint64_t)st.st_size, t0);
+    return put_run(&c, &req, &io, file, S_ISDIR(st.st_mode) ? UINT64_MAX : (uint64_t)st.st_size,
+                   t0);
 }
 
 /* ---- get and cat ----------------------------------------------------------- */

@@ -365,7 +365,7 @@ int emofs_published_list(const char *dir, emofs_published_t **out, size_t *n)
             continue;
         e.size = size;
         len = strlen(line + name_at);
-        if (len > MF_NAME_MAX)
+        if (len > MF_NAME_MAX + 1)
             continue;
         memcpy(e.name, line + name_at, len + 1);
         for (i = 0; i < count; i++)

@@ -85,7 +85,7 @@ int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], uint64_t
 typedef struct emofs_published {
     uint8_t key[MF_KEY_LEN];
     uint64_t size;
-    char name[MF_NAME_MAX + 1];
+    char name[MF_NAME_MAX + 2]; /* a directory's ends with '/' */
 } emofs_published_t;
 
 /* Reads DIR/published, latest entry per key, in the order first published.

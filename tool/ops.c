@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct emofs_op {
     emofs_node_t *node;
     ctl_msg_t res; /* the RESULT being built */
     emofs_op_cbs_t cbs;
     fs_put_t *put;
+    fs_put_tree_t *tree; /* a PUT of a directory */
     fs_get_t *get;
     fs_sink_t sink; /* a streamed GET's, handing bytes to cbs.data */
     uv_work_t work; /* to answer synchronous requests from the loop */
@@ -68,6 +70,29 @@ static void on_put(int status, const uint8_t key[MF_KEY_LEN], const mf_manifest_
     op_finish(op);
 }
 
+static void on_put_tree(int status, const uint8_t key[MF_KEY_LEN], const mf_dir_t *d,
+                        const char *message, void *arg)
+{
+    emofs_op_t *op = arg;
+    char name[MF_NAME_MAX + 2];
+
+    op->tree = NULL;
+    if (status == 0) {
+        memcpy(op->res.key, key, MF_KEY_LEN);
+        char text[300];
+        op->res.size = d->bytes; /* not sent; for logs */
+        snprintf(text, sizeof(text), "a directory: %llu files, %llu entries, %llu bytes%s%s",
+                 (unsigned long long)d->files, (unsigned long long)d->total,
+                 (unsigned long long)d->bytes, message[0] ? "; " : "", message);
+        ctl_set_message(&op->res, text);
+        snprintf(name, sizeof(name), "%s/", d->name); /* ls shows a directory so */
+        emofs_published_add(op->node->dir, key, d->bytes, name);
+    } else {
+        op_error(op, status, message);
+    }
+    op_finish(op);
+}
+
 static void on_want_more(void *arg)
 {
     emofs_op_t *op = arg;
@@ -79,6 +104,10 @@ static int start_put(emofs_op_t *op, const ctl_msg_t *req)
 {
     fs_progress_cb progress = (req->flags & CTL_FLAG_PROGRESS) ? on_progress : NULL;
 
+    struct stat st;
+
+    if (!(req->flags & CTL_FLAG_STREAM) && lstat(req->path, &st) == 0 && S_ISDIR(st.st_mode))
+        return fs_put_tree_start(&op->tree, &op->node->ctx, req->path, progress, on_put_tree, op);
     if (!(req->flags & CTL_FLAG_STREAM))
         return fs_put_start(&op->put, &op->node->ctx, req->path, progress, on_put, op);
     if (op->cbs.want == NULL)
@@ -325,6 +354,8 @@ void emofs_op_cancel(emofs_op_t *op)
         return;
     if (op->put != NULL)
         fs_put_cancel(op->put);
+    if (op->tree != NULL)
+        fs_put_tree_cancel(op->tree);
     if (op->get != NULL)
         fs_get_cancel(op->get);
 }

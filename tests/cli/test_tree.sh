@@ -1,0 +1,93 @@
+#!/bin/bash
+# put DIR stores a tree (files, directories, symlinks as links, modes);
+# get KEY recreates it, never writing outside the target, resumably; an
+# interrupted tree put leaves the store as it was. Embedded and through a
+# daemon.
+. "$(dirname "$0")/lib.sh"
+
+# A tree with a bit of everything.
+S=$T/src/photos
+mkdir -p "$S/2025/summer" "$S/empty" "$S/private"
+head -c 2500000 /dev/urandom >"$S/2025/summer/beach.raw"
+head -c 700000 /dev/urandom >"$S/2025/city.raw"
+printf 'notes\n' >"$S/README"
+: >"$S/2025/zero"
+printf 'secret\n' >"$S/private/key"
+chmod 600 "$S/private/key"
+chmod 700 "$S/private"
+chmod 751 "$S/2025"
+ln -s README "$S/readme-link"
+ln -s ../../outside "$S/2025/escape"
+ln -s /etc/hostname "$S/absolute"
+mkfifo "$S/pipe"
+
+# same_tree A B: same names, kinds, modes, link targets and file bytes.
+same_tree() {
+    local a=$1 b=$2
+    diff <(cd "$a" && find . -not -type p -printf '%p %y %m %l\n' | sort) \
+         <(cd "$b" && find . -printf '%p %y %m %l\n' | sort) >/dev/null &&
+        diff -r --no-dereference "$a" "$b" 2>&1 | grep -v "^Only in $a: pipe$" | { ! grep -q .; }
+}
+
+suite() { # suite MODE DATADIR
+    local mode=$1 D=$2 W=$T/w-$1 key rc before
+    export EMOFS_HOME=$D
+    mkdir -p "$W"
+    key=$("$EMOFS" put "$S" -q)
+    check "$mode: put DIR prints a key" test "${#key}" -eq 64
+    (cd "$W" && "$EMOFS" get "$key" -q >/dev/null)
+    check "$mode: get KEY recreates the tree under its name" same_tree "$S" "$W/photos"
+    check "  links stay links, with their targets" \
+        test "$(readlink "$W/photos/2025/escape")" = "../../outside" -a -L "$W/photos/absolute"
+    check "  nothing was written outside the target" test ! -e "$T/outside" -a ! -e "$W/outside"
+    check "  no temporary directory is left" test -z "$(ls -A "$W" | grep -v '^photos$')"
+    "$EMOFS" get "$key" -o "$W/copy" -q >/dev/null
+    check "$mode: get -o NEW names the tree's directory" same_tree "$S" "$W/copy"
+    expect 9 "$mode: get into an existing directory" "$EMOFS" get "$key" -o "$W/copy"
+    expect 2 "$mode: cat of a directory" "$EMOFS" cat "$key"
+    check "$mode: ls shows the directory with a /" \
+        bash -c "'$EMOFS' ls | grep -q \"^$key\\s.*photos/\$\""
+
+    # Interrupted, then resumed.
+    run_bg "$EMOFS" get "$key" -o "$W/again" -q
+    sleep 0.05
+    kill -INT "$BG"
+    set +e
+    wait "$BG"
+    rc=$?
+    set -e
+    if [ "$rc" -eq 130 ]; then
+        check "$mode: an interrupted tree get leaves nothing under the final name" \
+            test ! -e "$W/again"
+    fi
+    "$EMOFS" get "$key" -o "$W/again" -q >/dev/null
+    check "$mode: the next get completes the tree" same_tree "$S" "$W/again"
+    check "  and leaves no temporary directory" test -z "$(ls -A "$W" | grep '^\.emofs')"
+
+    # An interrupted tree put: the store as it was.
+    mkdir -p "$T/big-$mode"
+    for i in 1 2 3 4 5 6; do head -c 3000000 /dev/urandom >"$T/big-$mode/f$i"; done
+    before=$(blob_count "$D")
+    run_bg "$EMOFS" put "$T/big-$mode" -q
+    sleep 0.1
+    kill -INT "$BG"
+    set +e
+    wait "$BG"
+    rc=$?
+    set -e
+    if [ "$rc" -eq 130 ]; then
+        check "$mode: an interrupted tree put leaves the store as it was" \
+            test "$(blob_count "$D")" -eq "$before"
+    else
+        check "$mode: a tree put interrupted late had finished (exit $rc)" test "$rc" -eq 0
+    fi
+}
+
+# run_bg command...: starts it in the background with output to files; BG=pid.
+run_bg() { "$@" >"$T/bg.out" 2>"$T/bg.err" & BG=$!; }
+
+suite embedded "$T/e"
+net_start d1
+suite daemon "$T/d1"
+check "the daemon is still running" kill -0 "${NET_PID[d1]}"
+finish
