@@ -134,7 +134,7 @@ int emofs_put_main(int argc, char **argv)
     cli_io_t io = {-1, -1, 0};
     struct stat st;
     double t0 = now_s();
-    int code, fd;
+    int code, fd, name_given = 0;
 
     for (int i = 1; i < argc; i++) {
         int r = cli_common_option(&c, argc, argv, &i);
@@ -148,6 +148,7 @@ int emofs_put_main(int argc, char **argv)
             if (i + 1 >= argc)
                 return cli_fail(EXIT_USAGE, "--name needs a value");
             name = argv[++i];
+            name_given = 1;
             continue;
         }
         if (argv[i][0] == '-' && argv[i][1] != '\0') {
@@ -164,8 +165,11 @@ int emofs_put_main(int argc, char **argv)
         return code;
     if (strcmp(file, "-") == 0)
         return put_stdin(&c, name, t0);
+    if (name_given)
+        return cli_fail(EXIT_USAGE, "put: --name is for standard input (put -); a file keeps its "
+                                    "own name");
     /* Check the file here: the clearest message, before any node starts. */
-    fd = open(file, O_RDONLY | O_CLOEXEC);
+    fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
     if (fd < 0)
         return cli_fail(EXIT_INPUT, "cannot read %s: %s", file, strerror(errno));
     if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
@@ -232,6 +236,7 @@ static int get_stream(const cli_common_t *c, ctl_msg_t *req, int out_fd, const c
         json_str(&j, "key", hex);
         json_str(&j, "path", out);
         json_u64(&j, "size", res.size);
+        json_str(&j, "note", res.message);
         json_double(&j, "seconds", now_s() - t0);
         json_end(&j);
     } else if (summarize)
@@ -297,8 +302,11 @@ static int get_run(int argc, char **argv, int is_cat)
             return cli_fail(EXIT_USAGE, "%s: --json cannot share standard output with the file",
                             argv[0]);
         if (r == 1) {
-            code = get_stream(&c, &req, out_fd, out_fd == STDOUT_FILENO ? "standard output" : out,
-                              !is_cat, t0);
+            char abs_out[PATH_MAX];
+            const char *shown = out_fd == STDOUT_FILENO      ? "standard output"
+                                : realpath(out, abs_out) != NULL ? abs_out
+                                                                 : out;
+            code = get_stream(&c, &req, out_fd, shown, !is_cat, t0);
             if (out_fd != STDOUT_FILENO)
                 close(out_fd);
             return code;

@@ -97,7 +97,8 @@ static int daemon_usage(FILE *f, int code)
                "                         event on stderr (start, joined, each put and get,\n"
                "                         stop; debug: peers gained and lost)\n"
                "HOST is an address (192.0.2.7, [::1]) or a name, resolved once at start.\n"
-               "DIR/config may set the same: lines 'listen HOST:PORT', 'bootstrap HOST:PORT'.\n"
+               "DIR/config may set the same: lines 'listen HOST:PORT', 'bootstrap HOST:PORT',\n"
+               "'log_level LEVEL'.\n"
                "Control socket: DIR/emofs.sock. Exit codes: 0 stopped cleanly, 2 usage (or\n"
                "a bad config line), 7 the data directory is in use, 1 cannot start (the\n"
                "address is in use, say).\n");

@@ -11,7 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int keyarg_read_file(const char *path, uint8_t **buf, size_t *len)
+/* Reads a whole (small) regular file. @return 0, or an exit code after
+ * printing the error. */
+static int read_raw(const char *path, uint8_t **buf, size_t *len)
 {
     struct stat st;
     FILE *f = fopen(path, "rb");
@@ -32,22 +34,50 @@ int keyarg_read_file(const char *path, uint8_t **buf, size_t *len)
         return cli_fail(EXIT_INPUT, "cannot read %s", path);
     }
     fclose(f);
-    if (!mf_is_bundle(b, (size_t)st.st_size)) {
-        free(b);
-        return cli_fail(EXIT_CORRUPT, "%s is not an emofs manifest file", path);
-    }
     *buf = b;
     *len = (size_t)st.st_size;
     return 0;
+}
+
+int keyarg_read_file(const char *path, uint8_t **buf, size_t *len)
+{
+    int code = read_raw(path, buf, len);
+
+    if (code == 0 && !mf_is_bundle(*buf, *len)) {
+        free(*buf);
+        *buf = NULL;
+        return cli_fail(EXIT_CORRUPT, "%s is not an emofs manifest file", path);
+    }
+    return code;
 }
 
 int keyarg_read_bundle(const char *arg, uint8_t **buf, size_t *len)
 {
     int err;
 
-    if (!share_link_is(arg))
-        return keyarg_read_file(arg, buf, len);
-    err = share_link_decode(arg, buf, len);
+    if (!share_link_is(arg)) {
+        err = read_raw(arg, buf, len);
+        if (err != 0 || mf_is_bundle(*buf, *len))
+            return err;
+        /* A file holding a manifest line (export --text -o FILE). */
+        char *text = malloc(*len + 1);
+        if (text == NULL) {
+            free(*buf);
+            return cli_fail(EXIT_FAIL, "out of memory");
+        }
+        memcpy(text, *buf, *len);
+        text[*len] = '\0';
+        free(*buf);
+        *buf = NULL;
+        if (strlen(text) != *len || !share_link_is(text)) {
+            free(text);
+            return cli_fail(EXIT_CORRUPT, "%s is not an emofs manifest file or line", arg);
+        }
+        err = share_link_decode(text, buf, len);
+        free(text);
+    } else {
+        err = share_link_decode(arg, buf, len);
+    }
     if (err == FS_ENOMEM)
         return cli_fail(EXIT_FAIL, "out of memory");
     if (err == FS_ETOOBIG)

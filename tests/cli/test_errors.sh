@@ -13,7 +13,9 @@ check "put of a file works with no setup at all (local node)" test "$before" -gt
 mkdir -p "$T/w" && cd "$T/w"
 
 expect 3 "put of a missing file" "$EMOFS" put "$T/nope.bin"
-expect 3 "put of a directory" "$EMOFS" put "$T"
+mkfifo "$T/fifo"
+expect 3 "put of a FIFO (put - reads a stream)" "$EMOFS" put "$T/fifo"
+expect 3 "put of a device" "$EMOFS" put /dev/null
 expect 2 "put with no FILE... usage" "$EMOFS" put --bogus
 expect 5 "put with no peer reachable" "$EMOFS" put "$T/a.bin" --bootstrap 127.0.0.1:9
 check "  the store is unchanged" test "$(blob_count "$D")" -eq "$before"

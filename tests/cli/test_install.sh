@@ -145,7 +145,9 @@ missing=""
 for c in $commands; do
     [ "$c" = version ] && continue
     offered=$(completions emofs "$c" --)
-    for o in $("$EMOFS" "$c" --help | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u); do
+    # Options the help names inside `...` are another command's.
+    for o in $("$EMOFS" "$c" --help | tr '\n' ' ' | sed 's/`[^`]*`//g' |
+        grep -oE -- '--[a-z][a-z0-9-]*' | sort -u); do
         grep -qx -- "$o" <<<"$offered" || missing="$missing $c:$o"
     done
 done
