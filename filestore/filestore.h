@@ -207,14 +207,38 @@ typedef void (*fs_any_manifest_cb)(int status, const mf_manifest_t *m, const mf_
 int fs_manifest_fetch_kind(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], int kind,
                            fs_any_manifest_cb done, void *arg);
 
+/* The most bytes of nodes fs_manifest_fetch_tree gathers: what fits a
+ * manifest file handed over the control socket. */
+#define FS_TREE_BUNDLE_MAX (15u << 20)
+
+/* Result of gathering a key's manifest nodes: status 0 and every node
+ * (the top root last, valid during the call), or an error. */
+typedef void (*fs_tree_manifest_cb)(int status, const mf_blob_t *blobs, size_t n,
+                                    const char *message, void *arg);
+
+/* Gathers what a manifest file of key holds (schema/manifest.md 8.7): a
+ * file's manifest nodes, or a directory's whole tree, every manifest
+ * fetched as the kind its entry says and checked against it. More than
+ * FS_TREE_BUNDLE_MAX bytes of nodes is FS_ETOOBIG. done is called exactly
+ * once, never inside this call. @return 0, FS_EINVAL or FS_ENOMEM. */
+int fs_manifest_fetch_tree(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN],
+                           fs_tree_manifest_cb done, void *arg);
+
 /* Assembles the manifest with file_key from its nodes (any order), as read
  * from a manifest file. @return 0 and *out, FS_ECORRUPT (missing or bad
  * node), FS_EBADHASH or FS_ENOMEM. */
 int fs_manifest_assemble(const uint8_t file_key[MF_KEY_LEN], const mf_blob_t *blobs, size_t n,
                          mf_manifest_t *out);
 
-/* Stores the nodes of a manifest in the local store (pinned), checking each
- * against its key and the whole against file_key. Synchronous.
+/* The same for a directory's manifest (its listing only; the manifests
+ * it names are not looked at). */
+int fs_manifest_assemble_dir(const uint8_t key[MF_KEY_LEN], const mf_blob_t *blobs, size_t n,
+                             mf_dir_t *out);
+
+/* Stores the nodes of a manifest file in the local store (pinned),
+ * checking each against its key and the whole against file_key: a file's
+ * manifest (assembled into *out, which may be NULL), or a directory's
+ * whole tree (mf_dir_bundle_check; *out is left zeroed). Synchronous.
  * @return 0, or FS_ECORRUPT, FS_EBADHASH, FS_ENOSPC, FS_EIO, FS_ENOMEM. */
 int fs_manifest_import(fs_store_t *store, const uint8_t file_key[MF_KEY_LEN],
                        const mf_blob_t *blobs, size_t n, mf_manifest_t *out);

@@ -210,25 +210,26 @@ static const mf_blob_t *find_blob(const mf_blob_t *blobs, size_t n, const uint8_
     return NULL;
 }
 
-int fs_manifest_assemble(const uint8_t file_key[MF_KEY_LEN], const mf_blob_t *blobs, size_t n,
-                         mf_manifest_t *out)
+/* Assembles the manifest of key, of the given kind, from blobs. */
+static int assemble(const uint8_t key[MF_KEY_LEN], const mf_blob_t *blobs, size_t n, int kind,
+                    mf_manifest_t *m, mf_dir_t *d)
 {
-    uint8_t key[MF_KEY_LEN];
-    const mf_blob_t *b = find_blob(blobs, n, file_key);
+    uint8_t want[MF_KEY_LEN];
+    const mf_blob_t *b = find_blob(blobs, n, key);
     mf_asm_t *a;
     int err;
 
     if (b == NULL)
         return FS_ECORRUPT;
-    if (mf_asm_new(&a, file_key) != 0)
+    if (mf_asm_new_kind(&a, key, kind) != 0)
         return FS_ENOMEM;
     err = mf_asm_add(a, b->key, b->data, b->len);
-    while (err == 0 && mf_asm_pending(a, &key, 1) > 0) {
-        b = find_blob(blobs, n, key);
+    while (err == 0 && mf_asm_pending(a, &want, 1) > 0) {
+        b = find_blob(blobs, n, want);
         err = b ? mf_asm_add(a, b->key, b->data, b->len) : MF_EFORMAT;
     }
     if (err == 0)
-        err = mf_asm_finish(a, out);
+        err = kind == MF_KIND_DIR ? mf_dir_asm_finish(a, d) : mf_asm_finish(a, m);
     mf_asm_free(a);
     if (err == MF_ENOMEM)
         return FS_ENOMEM;
@@ -237,12 +238,34 @@ int fs_manifest_assemble(const uint8_t file_key[MF_KEY_LEN], const mf_blob_t *bl
     return err ? FS_ECORRUPT : 0;
 }
 
+int fs_manifest_assemble(const uint8_t file_key[MF_KEY_LEN], const mf_blob_t *blobs, size_t n,
+                         mf_manifest_t *out)
+{
+    return assemble(file_key, blobs, n, MF_KIND_FILE, out, NULL);
+}
+
+int fs_manifest_assemble_dir(const uint8_t key[MF_KEY_LEN], const mf_blob_t *blobs, size_t n,
+                             mf_dir_t *out)
+{
+    return assemble(key, blobs, n, MF_KIND_DIR, NULL, out);
+}
+
 int fs_manifest_import(fs_store_t *store, const uint8_t file_key[MF_KEY_LEN],
                        const mf_blob_t *blobs, size_t n, mf_manifest_t *out)
 {
     mf_manifest_t m = {0};
-    int err = fs_manifest_assemble(file_key, blobs, n, &m);
+    const mf_blob_t *root = find_blob(blobs, n, file_key);
+    int err;
 
+    if (out != NULL)
+        memset(out, 0, sizeof(*out));
+    if (root != NULL && mf_root_kind(root->data, root->len) == MF_KIND_DIR) {
+        err = mf_dir_bundle_check(file_key, blobs, n);
+        err = err == 0 ? 0 : err == MF_ENOMEM ? FS_ENOMEM : err == MF_EHASH ? FS_EBADHASH
+                                                                           : FS_ECORRUPT;
+    } else {
+        err = fs_manifest_assemble(file_key, blobs, n, &m);
+    }
     for (size_t i = 0; err == 0 && i < n; i++)
         err = fs_store_put(store, blobs[i].key, blobs[i].data, blobs[i].len, 1);
     if (err == 0 && out != NULL) {

@@ -97,6 +97,66 @@ static void show_json(const uint8_t key[MF_KEY_LEN], const mf_manifest_t *m, siz
     json_end(&j);
 }
 
+static const char *kind_name(uint8_t kind)
+{
+    return kind == MF_KIND_FILE ? "file" : kind == MF_KIND_DIR ? "dir" : "link";
+}
+
+/* A directory's listing, for people or as JSON (README: JSON). */
+static void show_dir(const uint8_t key[MF_KEY_LEN], const mf_dir_t *d, size_t nodes, int as_json)
+{
+    char hex[65], sz[32];
+    json_t j;
+
+    mf_key_to_hex(key, hex);
+    if (as_json) {
+        json_begin(&j, stdout);
+        json_str(&j, "key", hex);
+        json_str(&j, "name", d->name);
+        json_str(&j, "kind", "dir");
+        json_u64(&j, "size", d->bytes);
+        json_u64(&j, "files", d->files);
+        json_u64(&j, "total", d->total);
+        json_u64(&j, "nodes", nodes);
+        json_array_begin(&j, "entries");
+        for (size_t i = 0; i < d->n_entries; i++) {
+            const mf_dirent_t *e = &d->entries[i];
+            json_object_begin(&j);
+            json_str(&j, "name", e->name);
+            json_str(&j, "kind", kind_name(e->kind));
+            json_u64(&j, "mode", e->mode);
+            if (e->kind == MF_KIND_LINK) {
+                json_str(&j, "target", e->target);
+            } else {
+                mf_key_to_hex(e->key, hex);
+                json_str(&j, "key", hex);
+                json_u64(&j, "size", e->bytes);
+            }
+            json_object_end(&j);
+        }
+        json_array_end(&j);
+        json_end(&j);
+        return;
+    }
+    progress_format_bytes(d->bytes, sz, sizeof(sz));
+    printf("key      %s\n", hex);
+    printf("name     %s/ (a directory)\n", d->name);
+    printf("size     %llu bytes (%s) in %llu files, %llu entries below\n",
+           (unsigned long long)d->bytes, sz, (unsigned long long)d->files,
+           (unsigned long long)d->total);
+    printf("nodes    %zu in the manifest file (the whole tree)\n", nodes);
+    for (size_t i = 0; i < d->n_entries; i++) {
+        const mf_dirent_t *e = &d->entries[i];
+        if (e->kind == MF_KIND_LINK) {
+            printf("link  %04o %14s  %s -> %s\n", (unsigned)e->mode, "", e->name, e->target);
+            continue;
+        }
+        mf_key_to_hex(e->key, hex);
+        printf("%-5s %04o %14llu  %s%s  %s\n", kind_name(e->kind), (unsigned)e->mode,
+               (unsigned long long)e->bytes, e->name, e->kind == MF_KIND_DIR ? "/" : "", hex);
+    }
+}
+
 static int show(const uint8_t *buf, size_t len, int as_json)
 {
     uint8_t key[MF_KEY_LEN];
@@ -107,6 +167,15 @@ static int show(const uint8_t *buf, size_t len, int as_json)
     char hex[65], sz[32];
     int err = mf_bundle_decode(buf, len, key, &blobs, &n);
 
+    if (err == 0 && n > 0 && mf_root_kind(blobs[n - 1].data, blobs[n - 1].len) == MF_KIND_DIR) {
+        mf_dir_t d = {0};
+        err = fs_manifest_assemble_dir(key, blobs, n, &d);
+        if (err == 0)
+            show_dir(key, &d, n, as_json);
+        mf_dir_clear(&d);
+        mf_blobs_free(blobs, n);
+        return err ? cli_fail(EXIT_CORRUPT, "malformed manifest") : 0;
+    }
     if (err == 0)
         err = fs_manifest_assemble(key, blobs, n, &m);
     if (err) {

@@ -195,13 +195,12 @@ static int start_get(emofs_op_t *op, const ctl_msg_t *req)
 
 /* ---- MANIFEST ------------------------------------------------------------- */
 
-static void on_manifest(int status, const mf_manifest_t *m, const mf_blob_t *blobs, size_t n,
-                        const char *message, void *arg)
+static void on_manifest(int status, const mf_blob_t *blobs, size_t n, const char *message,
+                        void *arg)
 {
     emofs_op_t *op = arg;
     int err;
 
-    (void)m;
     if (status != 0) {
         op_error(op, status, message);
     } else {
@@ -326,7 +325,7 @@ int emofs_op_start(emofs_op_t **out, emofs_node_t *node, const ctl_msg_t *req,
         err = start_get(op, req);
         break;
     case CTL_MANIFEST:
-        err = fs_manifest_fetch(&node->ctx, req->key, on_manifest, op);
+        err = fs_manifest_fetch_tree(&node->ctx, req->key, on_manifest, op);
         break;
     default:
         if (req->type == CTL_IMPORT)
