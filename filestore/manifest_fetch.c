@@ -11,12 +11,18 @@
 
 #define LEVEL_MAX 256 /* nodes of one tree level fetched at once, at most */
 
+/* Bytes of nodes one manifest may take: the largest file manifest
+ * (MF_ENTRIES_MAX entries of 36 bytes, with its tree) fits; a hostile
+ * directory listing (a million entries with 4 KiB link targets) does not. */
+#define MANIFEST_BYTES_MAX (256u << 20)
+
 typedef struct mfetch {
     fs_ctx_t ctx;
     uint8_t key[MF_KEY_LEN];
     mf_asm_t *asm_;
     mf_blob_t *blobs; /* in the order fetched: root first */
     size_t n_blobs, cap_blobs;
+    uint64_t bytes; /* of the nodes, up to MANIFEST_BYTES_MAX */
     unsigned in_flight;
     int status;
     char message[200];
@@ -80,6 +86,9 @@ static int keep_blob(mfetch_t *mf, const uint8_t key[MF_KEY_LEN], const uint8_t 
 {
     mf_blob_t *b;
 
+    mf->bytes += len;
+    if (mf->bytes > MANIFEST_BYTES_MAX)
+        return FS_ETOOBIG;
     if (mf->n_blobs == mf->cap_blobs) {
         size_t cap = mf->cap_blobs ? mf->cap_blobs * 2 : 8;
         void *p = realloc(mf->blobs, cap * sizeof(*mf->blobs));
@@ -142,8 +151,9 @@ static void on_node(int status, const uint8_t *data, size_t len, void *arg)
         int err = mf_asm_add(mf->asm_, one->key, data, len);
         if (err)
             mfetch_fail(mf, FS_ECORRUPT, mf_strerror(err));
-        else if (keep_blob(mf, one->key, data, len) != 0)
-            mfetch_fail(mf, FS_ENOMEM, fs_strerror(FS_ENOMEM));
+        else if ((err = keep_blob(mf, one->key, data, len)) != 0)
+            mfetch_fail(mf, err, err == FS_ETOOBIG ? "larger than any manifest emofs makes"
+                                                   : fs_strerror(err));
     }
     free(one);
     mfetch_next_level(mf);

@@ -132,6 +132,41 @@ else
     check "embedded get interrupted late had finished" cmp -s "$T/f0.bin" "$T/o2/f0.bin"
 fi
 
+# A client killed with -9 mid-put or mid-get: the daemon cancels and undoes
+# the request all the same, and serves on.
+head -c $((12 << 20)) /dev/urandom >"$T/f11.bin"
+before=$(blob_count "$T/n1")
+"$EMOFS" put "$T/f11.bin" --data "$T/n1" -q >/dev/null 2>&1 &
+pid=$!
+sleep "$(awk -v ms="$put_ms" 'BEGIN { printf "%.3f", ms / 3000 }')"
+kill -9 "$pid" 2>/dev/null || true
+{ wait "$pid"; } 2>/dev/null || true
+for _ in $(seq 1 100); do
+    [ "$(blob_count "$T/n1")" -eq "$before" ] && break
+    sleep 0.05
+done
+if "$EMOFS" ls --data "$T/n1" | grep -q "f11.bin"; then
+    ok "a put whose client was killed -9 had already finished"
+else
+    check "a put whose client was killed -9 is rolled back by the daemon" \
+        test "$(blob_count "$T/n1")" -eq "$before"
+fi
+check "  the daemon is alive and answers" daemon_alive
+rm -rf "$T/o9" && mkdir -p "$T/o9"
+"$EMOFS" get "$KEY" -o "$T/o9/f0.bin" --data "$T/n1" -q >/dev/null 2>&1 &
+pid=$!
+sleep 0.02
+kill -9 "$pid" 2>/dev/null || true
+{ wait "$pid"; } 2>/dev/null || true
+sleep 0.5
+if [ -e "$T/o9/f0.bin" ]; then
+    check "a get whose client was killed -9 had finished, byte-identical" \
+        cmp -s "$T/f0.bin" "$T/o9/f0.bin"
+else
+    ok "a get whose client was killed -9 left nothing under the final name"
+fi
+check "  the daemon is alive and answers" daemon_alive
+
 # kill -9 leaves a stale socket: the next command says so and goes on.
 kill -9 "${NET_PID[n2]}"
 wait "${NET_PID[n2]}" 2>/dev/null || true
