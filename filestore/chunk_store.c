@@ -11,11 +11,13 @@
 #include "filestore/chunk_store.h"
 
 #include "filestore/fs_error.h"
+#include "filestore/keyset.h"
 
 #include <dirent.h>
 #include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +35,13 @@ struct fs_store {
     /* Bit b set: fan-out directory b exists and its entry in blobs/ has
      * been fsynced since, by this process. */
     _Atomic uint64_t durable[4];
+    /* Provisional blobs (fs_store_put_new): made by an operation that has
+     * not settled yet. Flag bit 1: another operation stored it too. */
+    pthread_mutex_t lock;
+    fs_keyset_t provisional;
 };
+
+#define SHARED 1u
 
 /* A path under the store: root + "/xx/" + 64 hex + NUL, or root +
  * "/tmp/" + a mkstemp name. */
@@ -143,6 +151,10 @@ int fs_store_open(fs_store_t **out, const char *dir)
     if (dir == NULL || dir[0] == '\0' || strlen(dir) + 16 + HEX_LEN >= sizeof(p.s))
         return FS_EINVAL;
     st = calloc(1, sizeof(*st));
+    if (st != NULL && pthread_mutex_init(&st->lock, NULL) != 0) {
+        free(st);
+        st = NULL;
+    }
     if (st == NULL)
         return FS_ENOMEM;
     root_len = strlen(dir) + strlen("/blobs");
@@ -169,6 +181,8 @@ void fs_store_close(fs_store_t *st)
 {
     if (st == NULL)
         return;
+    pthread_mutex_destroy(&st->lock);
+    fs_keyset_clear(&st->provisional);
     EVP_MD_free(st->sha256);
     free(st->root);
     free(st);
@@ -253,8 +267,78 @@ static int fanout_ready(fs_store_t *st, uint8_t b, const char *dir)
     return 0;
 }
 
+static int store_blob(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data,
+                      size_t len, int verify);
+
+/* Notes that key was stored by one more operation: if another made it
+ * and has not settled yet, that one must not take it back. */
+static void note_shared(fs_store_t *st, const uint8_t key[FS_KEY_LEN])
+{
+    uint8_t *flags;
+
+    pthread_mutex_lock(&st->lock);
+    flags = fs_keyset_find(&st->provisional, key);
+    if (flags != NULL)
+        *flags |= SHARED;
+    pthread_mutex_unlock(&st->lock);
+}
+
 int fs_store_put(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data, size_t len,
                  int verify)
+{
+    note_shared(st, key);
+    return store_blob(st, key, data, len, verify);
+}
+
+int fs_store_put_new(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data,
+                     size_t len, int verify, int *created)
+{
+    uint8_t *flags;
+    int err;
+
+    *created = 0;
+    pthread_mutex_lock(&st->lock);
+    flags = fs_keyset_find(&st->provisional, key);
+    if (flags != NULL) {
+        *flags |= SHARED; /* another operation is making it */
+    } else if (!fs_store_has(st, key, NULL)) {
+        if (fs_keyset_add(&st->provisional, key) == NULL) {
+            pthread_mutex_unlock(&st->lock);
+            return FS_ENOMEM;
+        }
+        *created = 1;
+    }
+    pthread_mutex_unlock(&st->lock);
+    err = store_blob(st, key, data, len, verify);
+    if (err != 0 && *created) {
+        pthread_mutex_lock(&st->lock);
+        fs_keyset_remove(&st->provisional, key);
+        pthread_mutex_unlock(&st->lock);
+        *created = 0;
+    }
+    return err;
+}
+
+void fs_store_settle(fs_store_t *st, const uint8_t key[FS_KEY_LEN], int keep)
+{
+    uint8_t *flags;
+    int shared;
+
+    pthread_mutex_lock(&st->lock);
+    flags = fs_keyset_find(&st->provisional, key);
+    shared = flags != NULL && (*flags & SHARED);
+    if (flags != NULL)
+        fs_keyset_remove(&st->provisional, key);
+    /* Removed under the lock: nobody can find it provisional, or claim it,
+     * between the decision and the unlink. */
+    if (flags != NULL && !keep && !shared)
+        fs_store_remove(st, key);
+    pthread_mutex_unlock(&st->lock);
+}
+
+/* Stores data under key (see fs_store_put), without the bookkeeping. */
+static int store_blob(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data,
+                      size_t len, int verify)
 {
     path_t tmp, dir, blob;
     int done, err;

@@ -43,6 +43,21 @@ void fs_store_close(fs_store_t *st);
 int fs_store_put(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data, size_t len,
                  int verify);
 
+/* Like fs_store_put, for an operation that may have to take its blobs back
+ * (a put that fails or is canceled). *created says whether this call made
+ * the blob: then the caller owns it until it calls fs_store_settle(key).
+ * Every other store of the same key meanwhile (fs_store_put, or
+ * fs_store_put_new by another operation) marks it shared.
+ * @return as fs_store_put (on failure *created is 0). */
+int fs_store_put_new(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data,
+                     size_t len, int verify, int *created);
+
+/* Ends the ownership fs_store_put_new gave: keep != 0, the blob stays (the
+ * operation succeeded); keep == 0, it is removed, unless it was shared
+ * (another operation stored it too and may rely on it). Once per created
+ * key. */
+void fs_store_settle(fs_store_t *st, const uint8_t key[FS_KEY_LEN], int keep);
+
 /* Reads the blob under key into a malloc()ed *data of *len bytes (the
  * caller frees it), checking its hash. A blob that does not match is
  * removed (it is damaged). *data and *len are untouched on failure.

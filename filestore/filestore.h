@@ -119,8 +119,9 @@ int fs_put_tree_start(fs_put_tree_t **out, const fs_ctx_t *ctx, const char *path
 void fs_put_tree_cancel(fs_put_tree_t *t);
 
 /* Inside a successful put's done: hands over the keys of the blobs the put
- * added to the local store (a malloc()ed array, NULL if none), so that a
- * larger operation (a directory's put) can remove them if it fails later.
+ * added to the local store (a malloc()ed array, NULL if none) with their
+ * ownership: the caller, a larger operation (a directory's put), must
+ * fs_store_settle each of them, keeping them or taking them back.
  * @return how many. */
 size_t fs_put_take_created(fs_put_t *put, uint8_t (**keys)[MF_KEY_LEN]);
 

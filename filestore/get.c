@@ -299,6 +299,10 @@ void fs_get_pump(fs_get_t *get)
     }
     if (get->streaming) {
         deliver(get);
+        if (get->status != 0) { /* the sink failed inside its write */
+            fs_get_finish(get);
+            return;
+        }
         if (get->deliver == get->m.n_entries && !get->sink_busy && !get->stream_ended)
             stream_end(get);
         return;

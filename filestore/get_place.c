@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,20 +110,19 @@ out:
 
 /* ---- the temporary file and the journal ------------------------------------ */
 
-/* Reads the journal of an earlier get of this key, marking its chunks
- * written. @return 1 if it resumes, 0 if it starts afresh. */
+/* Reads the journal of an earlier get of this key (open in journal_fd),
+ * marking its chunks written. @return 1 if it resumes, 0 if it starts
+ * afresh. */
 static int read_journal(fs_get_t *get)
 {
     uint8_t head[JOURNAL_HEADER], rec[4];
-    int fd = open(get->journal_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    off_t off = JOURNAL_HEADER;
     int ok = 0;
 
-    if (fd < 0)
-        return 0;
-    if (read(fd, head, sizeof(head)) == (ssize_t)sizeof(head) &&
+    if (pread(get->journal_fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
         memcmp(head, JOURNAL_MAGIC, 8) == 0 && memcmp(head + 8, get->key, MF_KEY_LEN) == 0) {
         ok = 1;
-        while (read(fd, rec, 4) == 4) {
+        for (; pread(get->journal_fd, rec, 4, off) == 4; off += 4) {
             uint32_t i =
                 rec[0] | (uint32_t)rec[1] << 8 | (uint32_t)rec[2] << 16 | (uint32_t)rec[3] << 24;
             if (i >= get->m.n_entries) {
@@ -136,7 +136,6 @@ static int read_journal(fs_get_t *get)
             }
         }
     }
-    close(fd);
     if (!ok) {
         memset(get->state, 0, get->m.n_entries);
         get->chunks_done = 0;
@@ -145,18 +144,29 @@ static int read_journal(fs_get_t *get)
     return ok;
 }
 
-/* Opens (or reopens, to resume) the temporary file and the journal; never
- * through a symlink. On failure nothing of a fresh start is left behind. */
+/* Opens (or reopens, to resume) the journal, locked, then the temporary
+ * file; never through a symlink. A second get of the same key into the
+ * same directory finds the journal locked and stops (FS_EBUSY) before
+ * touching anything. On failure nothing of a fresh start is left behind. */
 static int open_files(fs_get_t *get)
 {
-    int resume = read_journal(get);
-    int err = 0;
+    int resume, err = 0;
 
+    get->journal_fd = open(get->journal_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (get->journal_fd < 0)
+        return fs_from_errno(errno);
+    if (flock(get->journal_fd, LOCK_EX | LOCK_NB) != 0) {
+        err = errno == EWOULDBLOCK ? FS_EBUSY : fs_from_errno(errno);
+        close(get->journal_fd);
+        get->journal_fd = -1;
+        return err;
+    }
+    resume = read_journal(get);
     get->fd = open(get->part_path,
                    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (resume ? 0 : O_TRUNC), 0644);
-    if (get->fd < 0)
-        return fs_from_errno(errno);
-    if (resume) {
+    if (get->fd < 0) {
+        err = fs_from_errno(errno);
+    } else if (resume) {
         struct stat st;
         if (fstat(get->fd, &st) != 0 || (uint64_t)st.st_size != get->m.size) {
             memset(get->state, 0, get->m.n_entries);
@@ -165,7 +175,7 @@ static int open_files(fs_get_t *get)
             resume = 0;
         }
     }
-    if (ftruncate(get->fd, (off_t)get->m.size) != 0)
+    if (err == 0 && ftruncate(get->fd, (off_t)get->m.size) != 0)
         err = fs_from_errno(errno);
     /* Reserve the space now: a full disk is reported before any fetch. */
     if (err == 0 && get->m.size > 0) {
@@ -173,17 +183,12 @@ static int open_files(fs_get_t *get)
         if (e == ENOSPC || e == EDQUOT || e == EFBIG)
             err = fs_from_errno(e);
     }
-    if (err == 0) {
-        get->journal_fd = open(get->journal_path,
-                               O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
-                                   (resume ? 0 : O_TRUNC),
-                               0644);
-        if (get->journal_fd < 0)
-            err = fs_from_errno(errno);
-    }
     if (err == 0 && !resume &&
-        (write(get->journal_fd, JOURNAL_MAGIC, 8) != 8 ||
-         write(get->journal_fd, get->key, MF_KEY_LEN) != MF_KEY_LEN))
+        (ftruncate(get->journal_fd, 0) != 0 ||
+         pwrite(get->journal_fd, JOURNAL_MAGIC, 8, 0) != 8 ||
+         pwrite(get->journal_fd, get->key, MF_KEY_LEN, 8) != MF_KEY_LEN))
+        err = fs_from_errno(errno);
+    if (err == 0 && lseek(get->journal_fd, 0, SEEK_END) < 0)
         err = fs_from_errno(errno);
     if (err != 0 && !resume) {
         unlink(get->part_path);
@@ -204,6 +209,9 @@ static void begin(fs_get_t *get)
         if (err == FS_ENOENT)
             snprintf(get->message, sizeof(get->message), "cannot write %s: no such directory",
                      get->final_path);
+        else if (err == FS_EBUSY)
+            snprintf(get->message, sizeof(get->message),
+                     "another get of this file into %s is running; wait for it", get->dir);
         fs_get_finish(get);
         return;
     }

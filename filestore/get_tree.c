@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +50,7 @@ struct fs_get_tree {
     fs_get_t *child; /* a file being got */
     uint64_t child_size;
     int fetching;    /* a sub-directory's manifest is on its way */
+    int lock_fd;     /* the temporary directory, locked against a second get */
     uint64_t bytes_done, bytes_total, files;
 };
 
@@ -123,6 +126,8 @@ static void tree_end(fs_get_tree_t *t)
         free_gdir(t->cur);
         t->cur = up;
     }
+    if (t->lock_fd >= 0)
+        close(t->lock_fd);
     free(t->temp_path);
     get->tree = NULL;
     free(t);
@@ -345,6 +350,21 @@ static void tree_step(fs_get_tree_t *t)
 
 /* ---- start and cancel ---------------------------------------------------------- */
 
+/* Locks the temporary directory, so a second get of the same tree into the
+ * same place stops instead of writing into it too. */
+static void lock_temp(fs_get_tree_t *t)
+{
+    if (t->get->status != 0)
+        return;
+    t->lock_fd = open(t->temp_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (t->lock_fd < 0)
+        tree_fail(t, fs_from_errno(errno), "cannot write %s: %s", t->temp_path, strerror(errno));
+    else if (flock(t->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        tree_fail(t, FS_EBUSY, "another get of this directory into the same place is running "
+                               "(%s); wait for it",
+                  t->temp_path);
+}
+
 void fs_get_tree(fs_get_t *get, const mf_dir_t *d)
 {
     fs_get_tree_t *t = calloc(1, sizeof(*t));
@@ -360,6 +380,7 @@ void fs_get_tree(fs_get_t *get, const mf_dir_t *d)
         return;
     }
     t->get = get;
+    t->lock_fd = -1;
     get->tree = t;
     t->bytes_total = d->bytes;
     get->m.size = d->bytes;
@@ -388,9 +409,7 @@ void fs_get_tree(fs_get_t *get, const mf_dir_t *d)
             tree_fail(t, FS_ENOMEM, "cannot get %s: %s", d->name, fs_strerror(FS_ENOMEM));
         } else {
             push_dir(t, &copy, strdup(t->temp_path), 0755);
-            /* The root's own mode is not in its manifest: a new directory's. */
-            if (t->cur != NULL)
-                t->cur->mode = 0755;
+            lock_temp(t);
         }
     }
     report(t, NULL);

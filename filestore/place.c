@@ -33,7 +33,16 @@ static int rename_noreplace(const char *from, const char *to)
     e = errno;
     if (e != EINVAL && e != ENOSYS)
         return e;
-    /* No RENAME_NOREPLACE on this file system: link fails if to exists. */
+    /* No RENAME_NOREPLACE on this file system (NFS, say). A file: link
+     * fails if to exists. A directory cannot be linked: claim the name
+     * with an empty directory (mkdir fails if anything is there), then
+     * rename over that, which only replaces an empty directory. */
+    struct stat st;
+    if (lstat(from, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (mkdir(to, 0700) != 0)
+            return errno;
+        return rename(from, to) == 0 ? 0 : errno;
+    }
     if (link(from, to) != 0)
         return errno;
     unlink(from);

@@ -7,10 +7,11 @@
 
 #include <stddef.h>
 
-/* Renames the file from (a temporary file the caller made) to to.
- * Without force nothing at to is ever replaced, not even a file that
- * appears at the last moment (renameat2 RENAME_NOREPLACE, or link and
- * unlink where the file system lacks it). With force only a regular file
+/* Renames the file (or directory) from, a temporary one the caller made,
+ * to to. Without force nothing at to is ever replaced, not even a file that
+ * appears at the last moment (renameat2 RENAME_NOREPLACE; where the file
+ * system lacks it, link and unlink for a file, an exclusive mkdir then a
+ * rename over that empty directory for a directory). With force only a regular file
  * at to is replaced; a symlink, directory, FIFO, device or socket never is.
  * @return 0; FS_EEXIST with a reason in why ("already exists (--force
  * replaces it)", "is a symbolic link; ..."); or another FS_* code from

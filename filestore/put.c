@@ -35,7 +35,7 @@ typedef struct put_chunk {
     uint8_t *enc;
     size_t enc_len;
     uint8_t key[MF_KEY_LEN];
-    int created; /* the local blob is new: remove it if the put fails */
+    int created; /* this put made the local blob: it settles it (chunk_store.h) */
     int status;
     unsigned tries;
 } put_chunk_t;
@@ -57,7 +57,9 @@ struct fs_put {
 
     /* The reader: touched by one job at a time, then by the loop thread. */
     uv_work_t read_work;
-    int reading, eof;
+    int reading, eof;   /* eof: the loop's copy of eof_seen, made in after_read */
+    int eof_seen;       /* the reader's: the input's end was read */
+    uint64_t size_seen; /* the reader's: the file's size at open */
     uint8_t *win;
     size_t win_len;
     uint64_t file_size, bytes_read;
@@ -143,6 +145,14 @@ static void on_defer_closed(uv_handle_t *h)
     free(put);
 }
 
+/* Settles the blobs the put made (chunk_store.h): kept, or taken back. */
+static void settle_created(fs_put_t *put, int keep)
+{
+    for (size_t i = 0; i < put->n_created; i++)
+        fs_store_settle(put->ctx.store, put->created[i], keep);
+    put->n_created = 0;
+}
+
 /* Ends the put once nothing is in flight: rolls back on failure, reports. */
 static void maybe_finish(fs_put_t *put)
 {
@@ -159,14 +169,16 @@ static void maybe_finish(fs_put_t *put)
         free_chunk(c);
     }
     if (put->status != 0)
-        for (size_t i = 0; i < put->n_created; i++)
-            fs_store_remove(put->ctx.store, put->created[i]);
+        settle_created(put, 0);
     if (put->fd >= 0)
         close(put->fd);
     put->fd = -1;
     if (put->status == 0) {
         report(put, 1);
         put->done(0, put->blobs[put->n_blobs - 1].key, &put->manifest, "", put->arg);
+        /* The blobs are the stored file's now, unless done took them over
+         * (fs_put_take_created) to settle them itself. */
+        settle_created(put, 1);
     } else {
         put->done(put->status, NULL, NULL, put->message, put->arg);
     }
@@ -250,13 +262,15 @@ static void store_manifest(fs_put_t *put)
         return;
     }
     for (size_t i = 0; i < put->n_blobs && put->status == 0; i++) {
-        int had = fs_store_has(put->ctx.store, put->blobs[i].key, NULL);
-        err = fs_store_put(put->ctx.store, put->blobs[i].key, put->blobs[i].data, put->blobs[i].len,
-                           0);
-        if (err)
+        int created;
+        err = fs_store_put_new(put->ctx.store, put->blobs[i].key, put->blobs[i].data,
+                               put->blobs[i].len, 0, &created);
+        if (err) {
             fail(put, err, "cannot store locally", "the manifest");
-        else if (!had && note_created(put, put->blobs[i].key) != 0)
+        } else if (created && note_created(put, put->blobs[i].key) != 0) {
+            fs_store_settle(put->ctx.store, put->blobs[i].key, 0);
             fail(put, FS_ENOMEM, "cannot track", "the manifest");
+        }
     }
     put_next_blob(put);
 }
@@ -359,8 +373,7 @@ static void encode_chunk(uv_work_t *w)
         c->status = FS_ENOMEM;
         return;
     }
-    c->created = !fs_store_has(put->ctx.store, c->key, NULL);
-    c->status = fs_store_put(put->ctx.store, c->key, c->enc, c->enc_len, 0);
+    c->status = fs_store_put_new(put->ctx.store, c->key, c->enc, c->enc_len, 0, &c->created);
     /* The plain bytes are no longer needed; keep only their length. */
     free(c->plain);
     c->plain = NULL;
@@ -374,8 +387,10 @@ static void after_encode(uv_work_t *w, int status)
     put->chunks_encoding--;
     if (status != 0)
         c->status = FS_ECANCELED;
-    if (c->status == 0 && c->created && note_created(put, c->key) != 0)
+    if (c->status == 0 && c->created && note_created(put, c->key) != 0) {
+        fs_store_settle(put->ctx.store, c->key, 0);
         c->status = FS_ENOMEM;
+    }
     if (c->status != 0) {
         char what[32];
         snprintf(what, sizeof(what), "chunk %u", (unsigned)c->index);
@@ -417,6 +432,29 @@ static int add_to_batch(fs_put_t *put, const uint8_t *data, size_t len)
 
 /* Worker: opens the file on the first call, reads one window, hashes it,
  * cuts what it can into chunks; the rest is carried to the next call. */
+/* Opens the file on the reader's first job: a regular file only, and
+ * without blocking on a FIFO put in its place. @return 0 or an FS_* code. */
+static int open_input(fs_put_t *put)
+{
+    struct stat st;
+    int flags;
+
+    put->fd = open(put->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (put->fd < 0)
+        return fs_from_errno(errno);
+    if (fstat(put->fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return S_ISDIR(st.st_mode) ? FS_EINVAL : FS_EIO;
+    flags = fcntl(put->fd, F_GETFL);
+    if (flags >= 0)
+        fcntl(put->fd, F_SETFL, flags & ~O_NONBLOCK);
+    put->size_seen = (uint64_t)st.st_size;
+    return 0;
+}
+
+/* Worker: opens the file on the first call, reads one window, hashes it,
+ * cuts what it can into chunks; the rest is carried to the next call. It
+ * touches only the reader's fields (win, batch, sha, *_seen, read_err);
+ * after_read hands the news to the loop. */
 static void read_window(uv_work_t *w)
 {
     fs_put_t *put = w->data;
@@ -426,21 +464,11 @@ static void read_window(uv_work_t *w)
     if (put->streaming) {
         EVP_DigestUpdate(put->sha, put->win + put->win_len - put->win_new, put->win_new);
         put->win_new = 0;
-        put->eof = put->job_eof;
-    } else if (put->fd < 0) {
-        struct stat st;
-        put->fd = open(put->path, O_RDONLY | O_CLOEXEC);
-        if (put->fd < 0) {
-            put->read_err = fs_from_errno(errno);
-            return;
-        }
-        if (fstat(put->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-            put->read_err = S_ISDIR(st.st_mode) ? FS_EINVAL : FS_EIO;
-            return;
-        }
-        put->file_size = (uint64_t)st.st_size;
+        put->eof_seen = put->job_eof;
+    } else if (put->fd < 0 && (put->read_err = open_input(put)) != 0) {
+        return;
     }
-    while (!put->streaming && put->win_len < cap && !put->eof) {
+    while (!put->streaming && put->win_len < cap && !put->eof_seen) {
         ssize_t n =
             pread(put->fd, put->win + put->win_len, cap - put->win_len, (off_t)put->bytes_read);
         if (n < 0 && errno == EINTR)
@@ -450,7 +478,7 @@ static void read_window(uv_work_t *w)
             return;
         }
         if (n == 0) {
-            put->eof = 1;
+            put->eof_seen = 1;
             break;
         }
         EVP_DigestUpdate(put->sha, put->win + put->win_len, (size_t)n);
@@ -459,7 +487,7 @@ static void read_window(uv_work_t *w)
     }
     while (pos < put->win_len) {
         size_t cut =
-            fs_chunker_cut(&put->ctx.chunking, put->win + pos, put->win_len - pos, put->eof);
+            fs_chunker_cut(&put->ctx.chunking, put->win + pos, put->win_len - pos, put->eof_seen);
         if (cut == 0)
             break;
         if (add_to_batch(put, put->win + pos, cut) != 0) {
@@ -503,6 +531,9 @@ static void after_read(uv_work_t *w, int status)
     put_chunk_t *c = put->batch;
 
     put->reading = 0;
+    put->eof = put->eof_seen;
+    if (!put->streaming)
+        put->file_size = put->size_seen;
     put->batch = NULL;
     put->batch_tail = &put->batch;
     if (status != 0 && put->read_err == 0)

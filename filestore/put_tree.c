@@ -152,9 +152,9 @@ static void maybe_finish(fs_put_tree_t *t)
     if (t->status == 0 && t->cur != NULL)
         return;
     t->finished = 1;
-    if (t->status != 0)
-        for (size_t i = 0; i < t->n_created; i++)
-            fs_store_remove(t->ctx.store, t->created[i]);
+    /* Every blob the tree made, its files' too: kept, or taken back. */
+    for (size_t i = 0; i < t->n_created; i++)
+        fs_store_settle(t->ctx.store, t->created[i], t->status == 0);
     while (t->cur != NULL) {
         tdir_t *up = t->cur->parent;
         free_tdir(t->cur);
@@ -371,9 +371,12 @@ static void on_file_put(int status, const uint8_t key[MF_KEY_LEN], const mf_mani
     if (status == 0)
         n = fs_put_take_created(t->file_put, &keys);
     t->file_put = NULL;
-    for (size_t i = 0; i < n; i++)
-        if (note_created(t, keys[i]) != 0)
+    for (size_t i = 0; i < n; i++) {
+        if (note_created(t, keys[i]) != 0) {
+            fs_store_settle(t->ctx.store, keys[i], 0);
             status = FS_ENOMEM;
+        }
+    }
     free(keys);
     if (status != 0) {
         fail(t, status, "%s", message);
@@ -503,10 +506,11 @@ static void finish_dir(fs_put_tree_t *t)
         return;
     }
     for (size_t i = 0; i < t->n_blobs && t->status == 0; i++) {
-        int had = fs_store_has(t->ctx.store, t->blobs[i].key, NULL);
-        err = fs_store_put(t->ctx.store, t->blobs[i].key, t->blobs[i].data, t->blobs[i].len, 0);
-        if (err == 0 && !had)
-            err = note_created(t, t->blobs[i].key);
+        int created;
+        err = fs_store_put_new(t->ctx.store, t->blobs[i].key, t->blobs[i].data, t->blobs[i].len,
+                               0, &created);
+        if (err == 0 && created && (err = note_created(t, t->blobs[i].key)) != 0)
+            fs_store_settle(t->ctx.store, t->blobs[i].key, 0);
         if (err)
             fail(t, err, "cannot store locally the manifest of %s: %s", d->path,
                  fs_strerror(err));

@@ -197,6 +197,55 @@ static void test_put_existing_is_noop(void **state)
     free(o);
 }
 
+/* A blob made by an operation that has not settled: dropped, it goes;
+ * kept, it stays; stored meanwhile by anyone else, a drop keeps it. */
+static void test_put_new_settle(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t a[FS_KEY_LEN], b[FS_KEY_LEN], c[FS_KEY_LEN];
+    uint8_t *da = make_blob(3000, 11, a), *db = make_blob(3000, 12, b), *dc = make_blob(3000, 13, c);
+    int created;
+
+    /* made, then taken back: gone */
+    assert_int_equal(fs_store_put_new(f->st, a, da, 3000, 1, &created), 0);
+    assert_int_equal(created, 1);
+    assert_true(fs_store_has(f->st, a, NULL));
+    fs_store_settle(f->st, a, 0);
+    assert_false(fs_store_has(f->st, a, NULL));
+
+    /* made, then kept: stays; a later drop of it is not ours to make */
+    assert_int_equal(fs_store_put_new(f->st, a, da, 3000, 0, &created), 0);
+    assert_int_equal(created, 1);
+    fs_store_settle(f->st, a, 1);
+    fs_store_settle(f->st, a, 0);
+    assert_true(fs_store_has(f->st, a, NULL));
+    /* already there: not made, so not owned */
+    assert_int_equal(fs_store_put_new(f->st, a, da, 3000, 0, &created), 0);
+    assert_int_equal(created, 0);
+
+    /* made by one, stored by another operation meanwhile: a drop keeps it */
+    assert_int_equal(fs_store_put_new(f->st, b, db, 3000, 0, &created), 0);
+    assert_int_equal(created, 1);
+    assert_int_equal(fs_store_put(f->st, b, db, 3000, 0), 0);
+    fs_store_settle(f->st, b, 0);
+    assert_true(fs_store_has(f->st, b, NULL));
+
+    /* made by one, made again by another (not created, shared): kept */
+    assert_int_equal(fs_store_put_new(f->st, c, dc, 3000, 0, &created), 0);
+    assert_int_equal(created, 1);
+    assert_int_equal(fs_store_put_new(f->st, c, dc, 3000, 0, &created), 0);
+    assert_int_equal(created, 0);
+    fs_store_settle(f->st, c, 0);
+    check_get(f->st, c, dc, 3000);
+
+    /* a failed put_new owns nothing */
+    assert_int_equal(fs_store_put_new(f->st, c, db, 3000, 1, &created), FS_EBADHASH);
+    assert_int_equal(created, 0);
+    free(da);
+    free(db);
+    free(dc);
+}
+
 static void test_verify_catches_wrong_key(void **state)
 {
     fixture_t *f = *state;
@@ -444,6 +493,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_put_get_has_remove_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_existing_is_noop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_new_settle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_catches_wrong_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_blob_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_before_rename, setup, teardown),

@@ -12,7 +12,7 @@
  *   4   the key (or one of its chunks) was not found in the network
  *   5   no peer reachable (none of the bootstrap peers answered)
  *   6   cannot write the output (disk full, permission, bad path)
- *   7   the data directory is in use by another emofs process
+ *   7   the data directory (or a get's output) is in use by another emofs process
  *   8   data failed verification (corrupt manifest or file)
  *   9   the output exists: nothing was replaced (--force replaces a regular file)
  *   130 interrupted

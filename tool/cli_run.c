@@ -91,11 +91,15 @@ static int msg_copy(const ctl_msg_t *from, ctl_msg_t *to)
 
 /* ---- through the daemon --------------------------------------------------- */
 
+static volatile sig_atomic_t interrupts;
+
+/* Writes all of p, unless an interrupt comes while it waits.
+ * @return 0, or -1 (errno set; EINTR for an interrupt). */
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
+        if (w < 0 && errno == EINTR && interrupts == 0)
             continue;
         if (w <= 0)
             return -1;
@@ -137,8 +141,6 @@ static int connect_daemon(const char *dir, int *stale)
 #define CANCEL_WAIT_POLLS 150
 
 /* ---- interrupts while a daemon works for us -------------------------------- */
-
-static volatile sig_atomic_t interrupts;
 
 static void on_interrupt(int sig)
 {
@@ -189,7 +191,7 @@ typedef struct conn {
 static void send_input(conn_t *k)
 {
     ctl_msg_t m = {0};
-    uint8_t *frame;
+    uint8_t *frame = NULL;
     size_t len;
     ssize_t n = read(k->io->in_fd, k->in_buf, STREAM_PIECE);
 
@@ -265,7 +267,7 @@ static int read_answers(conn_t *k, const cli_common_t *c, ctl_msg_t *res)
             if (m.type == CTL_PROGRESS && !k->canceled)
                 ui_draw(&ui, &m.progress);
             if (m.type == CTL_DATA && k->io->out_fd >= 0 && !k->canceled &&
-                write_all(k->io->out_fd, m.blob, m.blob_len) != 0)
+                write_all(k->io->out_fd, m.blob, m.blob_len) != 0 && errno != EINTR)
                 k->out_errno = errno;
             if (m.type == CTL_RESULT) {
                 *res = m;

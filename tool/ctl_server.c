@@ -22,7 +22,14 @@ struct ctl_server {
     struct client *clients;
     unsigned n_ops;
     int shutting_down, listener_closed, idle_said;
+    /* After the last request ended, clients get this long to read their
+     * RESULT before they are closed, so one that stopped reading cannot
+     * keep a stopping daemon alive. */
+    uv_timer_t grace;
+    int grace_inited, grace_closing, grace_closed;
 };
+
+#define GRACE_MS 1000
 
 /* One connection. It is freed once its pipe is closed and its request is
  * done (op == NULL), in whichever order they come. */
@@ -40,6 +47,7 @@ typedef struct client {
     int data_waiting; /* a streamed GET waits for the write queue to drain */
     int feeding;      /* a streamed PUT: DATA messages follow the request */
     int feed_blocked; /* ... and the put takes no more for now */
+    int input_ended;  /* ... and its empty DATA came: all of it is here */
     size_t off;       /* bytes of buf already handled */
     size_t data_off;  /* bytes of the current DATA message already fed */
     uint8_t req_type; /* for the log: what was asked, since when */
@@ -59,10 +67,41 @@ typedef struct write_req {
 
 static void server_maybe_free(ctl_server_t *srv)
 {
-    if (!srv->shutting_down || !srv->listener_closed || srv->clients != NULL)
+    if (!srv->shutting_down || !srv->listener_closed || srv->clients != NULL ||
+        (srv->grace_inited && !srv->grace_closed))
         return;
     free(srv->sock_path);
     free(srv);
+}
+
+static void on_grace_closed(uv_handle_t *h)
+{
+    ctl_server_t *srv = h->data;
+
+    srv->grace_closed = 1;
+    server_maybe_free(srv);
+}
+
+static void close_grace(ctl_server_t *srv)
+{
+    if (srv->grace_inited && !srv->grace_closing) {
+        srv->grace_closing = 1;
+        uv_close((uv_handle_t *)&srv->grace, on_grace_closed);
+    }
+}
+
+static void client_close(struct client *c);
+
+/* The grace is over: whoever has not read its RESULT yet is closed. */
+static void on_grace(uv_timer_t *t)
+{
+    ctl_server_t *srv = t->data;
+
+    for (struct client *c = srv->clients, *next; c != NULL; c = next) {
+        next = c->next;
+        client_close(c);
+    }
+    close_grace(srv);
 }
 
 static void server_maybe_idle(ctl_server_t *srv)
@@ -71,6 +110,10 @@ static void server_maybe_idle(ctl_server_t *srv)
         srv->idle_said = 1;
         if (srv->ev.idle != NULL)
             srv->ev.idle(srv->ev.arg);
+        if (srv->clients == NULL)
+            close_grace(srv);
+        else
+            uv_timer_start(&srv->grace, on_grace, GRACE_MS, 0);
     }
 }
 
@@ -87,6 +130,8 @@ static void client_maybe_free(client_t *c)
         *p = c->next;
     free(c->buf);
     free(c);
+    if (srv->shutting_down && srv->idle_said && srv->clients == NULL)
+        close_grace(srv);
     server_maybe_free(srv);
 }
 
@@ -98,6 +143,18 @@ static void on_pipe_closed(uv_handle_t *h)
     client_maybe_free(c);
 }
 
+/* Cancels the connection's request. A streamed GET waiting for its queue
+ * to drain is released at once (its bytes are already in the queue), so a
+ * reader that stopped reading cannot hold the request, or the daemon, up. */
+static void client_cancel(client_t *c)
+{
+    emofs_op_cancel(c->op);
+    if (c->data_waiting && c->op != NULL) {
+        c->data_waiting = 0;
+        emofs_op_data_done(c->op, FS_ECANCELED);
+    }
+}
+
 /* Ends the connection: cancels its request (which still reports its end
  * to on_op_result) and closes the pipe. Safe to call more than once. */
 static void client_close(client_t *c)
@@ -105,7 +162,7 @@ static void client_close(client_t *c)
     if (c->closing)
         return;
     c->closing = 1;
-    emofs_op_cancel(c->op);
+    client_cancel(c);
     uv_close((uv_handle_t *)&c->pipe, on_pipe_closed);
 }
 
@@ -275,16 +332,25 @@ static void handle_request(client_t *c, const uint8_t *body, size_t len)
     int err;
 
     c->got_request = 1;
-    err = ctl_decode(body, len, &req);
-    if (err == 0 && req.type == CTL_DATA)
-        err = FS_ECORRUPT; /* DATA is no request */
-    if (err) {
-        answer_error(c, len > 0 ? body[0] : 0, FS_ECORRUPT, "malformed control request");
+    if (len < 1 || !ctl_is_request(body[0])) {
+        /* Not a request at all: nothing to answer (schema/control.md 5.1). */
+        uv_read_stop((uv_stream_t *)&c->pipe);
+        client_close(c);
         return;
     }
-    if (!ctl_is_request(req.type)) {
-        answer_error(c, CTL_STATUS, FS_ECORRUPT, "not a request");
-    } else if (srv->shutting_down) {
+    err = ctl_decode(body, len, &req);
+    if (err) {
+        char text[96];
+        if (len >= 2 && body[1] != CTL_VERSION)
+            snprintf(text, sizeof(text),
+                     "control protocol version %u; this daemon speaks version %u", body[1],
+                     CTL_VERSION);
+        else
+            snprintf(text, sizeof(text), "malformed control request");
+        answer_error(c, body[0], FS_ECORRUPT, text);
+        return;
+    }
+    if (srv->shutting_down) {
         answer_error(c, req.type, FS_ECANCELED, "the daemon is stopping");
     } else if (req.type == CTL_STOP) {
         ctl_msg_t m = {0};
@@ -343,6 +409,7 @@ static int feed_data(client_t *c, const uint8_t *body, size_t len)
         return -1;
     if (n == 0) { /* the end of the file */
         c->feeding = 0;
+        c->input_ended = 1;
         emofs_op_feed_end(c->op);
         return 1;
     }
@@ -365,11 +432,10 @@ static void handle_input(client_t *c)
         if (r == 0)
             break;
         if (r < 0 || (c->got_request && !c->feeding)) {
+            /* A length we cannot trust, or bytes after the request: the
+             * next frame cannot be found; close (schema/control.md 2). */
             uv_read_stop((uv_stream_t *)&c->pipe);
-            if (r < 0 && !c->got_request)
-                answer_error(c, 0, FS_ECORRUPT, "malformed control frame");
-            else /* garbage, or bytes after the request: not allowed */
-                client_close(c);
+            client_close(c);
             return;
         }
         if (!c->got_request) {
@@ -421,9 +487,11 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (n == 0)
         return;
     if (n == UV_EOF && c->got_request) {
-        /* The client shut down its side: cancel, but still answer. */
+        /* The client shut down its side: cancel (unless a streamed PUT's
+         * input was all there), but still answer. */
         uv_read_stop(s);
-        emofs_op_cancel(c->op);
+        if (!c->input_ended)
+            client_cancel(c);
         return;
     }
     if (n < 0) {
@@ -501,8 +569,16 @@ void ctl_server_shutdown(ctl_server_t *srv)
     if (srv == NULL || srv->shutting_down)
         return;
     srv->shutting_down = 1;
-    for (client_t *c = srv->clients; c != NULL; c = c->next)
-        emofs_op_cancel(c->op);
+    uv_timer_init(srv->loop, &srv->grace);
+    srv->grace.data = srv;
+    srv->grace_inited = 1;
+    for (client_t *c = srv->clients, *next; c != NULL; c = next) {
+        next = c->next;
+        if (!c->got_request)
+            client_close(c); /* nothing asked yet: nothing to answer */
+        else
+            client_cancel(c);
+    }
     uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
     unlink(srv->sock_path);
     server_maybe_idle(srv);

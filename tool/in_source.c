@@ -3,7 +3,10 @@
  */
 #include "tool/in_source.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #define READ_SIZE (1u << 20)
@@ -21,7 +24,8 @@ struct in_source {
     int reading_file; /* a uv_fs_read is in the thread pool */
     uint8_t *buf;
     size_t len, off; /* bytes in buf, bytes of them taken */
-    int paused, ended, closing, handle_open;
+    int paused, ended, closing;
+    int fd_flags; /* fd's status flags at start, restored at the end */
 };
 
 static void finish(in_source_t *src, int err)
@@ -118,6 +122,9 @@ static void on_handle_closed(uv_handle_t *h)
 {
     in_source_t *src = h->data;
 
+    /* libuv made the (shared) open file description non-blocking. */
+    if (src->fd_flags >= 0)
+        fcntl(src->fd, F_SETFL, src->fd_flags);
     free(src->buf);
     free(src);
 }
@@ -135,16 +142,29 @@ int in_source_start(in_source_t **out, uv_loop_t *loop, int fd, const in_source_
     src->loop = loop;
     src->cbs = *cbs;
     src->fd = fd;
-    if (kind == UV_NAMED_PIPE) {
-        uv_pipe_init(loop, &src->h.pipe, 0);
-        err = uv_pipe_open(&src->h.pipe, fd);
-        src->is_stream = 1;
-    } else if (kind == UV_TTY) {
-        err = uv_tty_init(loop, &src->h.tty, fd, 1);
+    src->fd_flags = fcntl(fd, F_GETFL);
+    if (kind == UV_NAMED_PIPE || kind == UV_TTY) {
+        /* A handle closes its fd: give it a copy, so fd stays ours. */
+        int copy = dup(fd);
+        if (copy < 0) {
+            free(src->buf);
+            free(src);
+            return uv_translate_sys_error(errno);
+        }
+        if (kind == UV_NAMED_PIPE) {
+            uv_pipe_init(loop, &src->h.pipe, 0);
+            err = uv_pipe_open(&src->h.pipe, copy);
+        } else if ((err = uv_tty_init(loop, &src->h.tty, copy, 1)) != 0) {
+            close(copy); /* no handle was made: nothing to close */
+            free(src->buf);
+            free(src);
+            return err;
+        }
+        if (err != 0)
+            close(copy);
         src->is_stream = 1;
     }
     if (src->is_stream) {
-        src->handle_open = 1;
         ((uv_handle_t *)&src->h)->data = src;
         if (err == 0)
             err = uv_read_start((uv_stream_t *)&src->h.pipe, on_alloc, on_stream_read);

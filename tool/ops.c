@@ -351,10 +351,12 @@ void emofs_op_cancel(emofs_op_t *op)
 {
     if (op == NULL)
         return;
+    /* One of them at most; the op may be freed inside the call (its result
+     * comes at once when nothing is in flight), so touch it no more. */
     if (op->put != NULL)
         fs_put_cancel(op->put);
-    if (op->tree != NULL)
+    else if (op->tree != NULL)
         fs_put_tree_cancel(op->tree);
-    if (op->get != NULL)
+    else if (op->get != NULL)
         fs_get_cancel(op->get);
 }

@@ -60,7 +60,8 @@ void emofs_op_feed_end(emofs_op_t *op);
 
 /* Cancels a put or get in flight (result then says FS_ECANCELED; a get
  * keeps its temporary file for a later resume, a put removes what it
- * added to the local store). Others just finish. */
+ * added to the local store). Others just finish. The result may come
+ * inside this call, and op is freed after it: do not use op afterwards. */
 void emofs_op_cancel(emofs_op_t *op);
 
 #endif /* EMOFS_OPS_H */

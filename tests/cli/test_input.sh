@@ -33,6 +33,18 @@ suite() { # suite MODE DATADIR
     set -e
     check "$mode: a bad --name is a usage error (exit $rc)" test "$rc" -eq 2 -a "$(wc -l <"$T/err")" -eq 1
 
+    # Interrupted while it waits for its first byte.
+    sleep 30 | "$EMOFS" put - -q >/dev/null 2>"$T/err" &
+    local idle=$!
+    sleep 0.5
+    pkill -INT -f "^$EMOFS put - -q$" || true
+    set +e
+    wait "$idle"
+    set -e
+    check "$mode: put - interrupted before any input: one line" \
+        test "$(cat "$T/err")" = "emofs: interrupted"
+    pkill -f "^sleep 30$" || true
+
     # An endless input, interrupted: the put is rolled back.
     before=$(blob_count "$D")
     head -c $((200 << 20)) /dev/urandom >"$T/long.bin"
@@ -55,5 +67,26 @@ suite() { # suite MODE DATADIR
 suite embedded "$T/e"
 net_start d1
 suite daemon "$T/d1"
+
+# Two puts of the same bytes through one daemon: one stalls before the end
+# of its input, the other completes; canceling the first must not take
+# back blobs the completed one relies on.
+export EMOFS_HOME=$T/d1
+head -c 20000000 /dev/urandom >"$T/same.bin"
+{ cat "$T/same.bin"; sleep 30; } | "$EMOFS" put - --name same.bin -q >/dev/null 2>&1 &
+stalled=$!
+for _ in $(seq 1 100); do
+    [ "$(blob_count "$T/d1")" -gt 10 ] && break
+    sleep 0.05
+done
+KEY=$("$EMOFS" put "$T/same.bin" -q)
+pkill -INT -f "put - --name same.bin" || true
+set +e
+wait "$stalled" 2>/dev/null
+set -e
+sleep 0.5
+"$EMOFS" cat "$KEY" -q >"$T/same.back" || true
+check "a canceled put keeps the blobs a completed put of the same bytes relies on" \
+    cmp -s "$T/same.bin" "$T/same.back"
 check "the daemon is still running" kill -0 "${NET_PID[d1]}"
 finish

@@ -181,4 +181,19 @@ check "  and still works (exit $rc)" test "$rc" -eq 0
 check "  the stale socket is gone: the next command says nothing" test ! -s "$T/st.err"
 
 check "the first daemon survived every interrupt" daemon_alive
+
+# A daemon asked to stop while a reader has stopped reading a streamed get
+# stops all the same.
+"$EMOFS" cat "$KEY" --data "$T/n1" 2>/dev/null | sleep 20 &
+reader=$!
+sleep 1
+kill -TERM "${NET_PID[n1]}"
+stopped=no
+for _ in $(seq 1 100); do
+    if ! kill -0 "${NET_PID[n1]}" 2>/dev/null; then stopped=yes; break; fi
+    sleep 0.05
+done
+check "a daemon stops within 5 s while a streamed get's reader sleeps" test "$stopped" = yes
+pkill -f "^sleep 20$" || true
+wait "$reader" 2>/dev/null || true
 finish

@@ -54,6 +54,24 @@ suite() { # suite MODE DATADIR
     "$EMOFS" get "$KEY" -o /dev/null -q >/dev/null
     check "$mode: /dev/null is written into, not replaced" test -c /dev/null
 
+    # Three gets of one key into one place at once: each finishes or
+    # says another one runs (exit 7); the file comes out whole.
+    mkdir -p "$W/race"
+    local pids=() rcs=""
+    for i in 1 2 3; do
+        (cd "$W/race" && "$EMOFS" get "$KEY" -o x.bin -q >/dev/null 2>"$T/race$i.err") &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do
+        set +e
+        wait "$p"
+        rcs="$rcs $?"
+        set -e
+    done
+    check "$mode: concurrent gets of one key into one place: each 0 or 7 (got$rcs)" \
+        bash -c "! grep -qvE '^ *(0|7)( (0|7))* *$' <<<'$rcs'"
+    check "  the file is whole" cmp -s "$T/a.bin" "$W/race/x.bin"
+
     "$EMOFS" manifest export "$KEY" -o "$W/m.emofs"
     echo "other" >"$W/m2.emofs"
     expect 9 "$mode: manifest export onto an existing file" \
