@@ -128,6 +128,12 @@ static void merge_nodes(dht_t *dht, dht__lookup_t *lk, const dht__msg_t *m, unsi
         if (dht_id_cmp(&n->id, &dht->self) == 0 || n->addr.port == 0)
             continue;
         add(lk, n, hops);
+        /* Learn it too, where the table has room, and ping it so it is
+         * verified (then handed to others) or found gone: a node's own
+         * contacts alone leave whole subtrees unknown to it when many
+         * nodes join at once, and lookups then end in the wrong subtree. */
+        if (dht__rt_update(dht->rt, &n->id, &n->addr, dht->now, DHT__RT_LEARNED) == DHT__RT_ADDED)
+            dht__verify_node(dht, &n->id, &n->addr);
     }
 }
 

@@ -318,6 +318,15 @@ static void on_liveness_pong(dht_t *dht, dht__rpc_t *rpc, int status, const dht_
     (void)reply; /* the rpc layer already told the routing table */
 }
 
+void dht__verify_node(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr)
+{
+    dht__msg_t m;
+
+    m.type = DHT__PING;
+    m.sender = dht->self;
+    dht__rpc_send(dht, &m, addr, id, 0, 0, on_liveness_pong, NULL, 0);
+}
+
 static void ping_questionable(dht_t *dht, uint64_t now)
 {
     dht__rt_node_t n;

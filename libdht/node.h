@@ -184,6 +184,10 @@ uint32_t dht__timeout_for(const dht_t *dht, size_t len);
  * at the end of every public entry point; runs no callback itself. */
 void dht__rearm(dht_t *dht);
 
+/* Pings a node the table learned from others' replies, so that it is
+ * verified (its answer) or found bad (its silence). */
+void dht__verify_node(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr);
+
 /* Frees what is left of a node whose operations and rpcs are all gone
  * (dht_free() has run and the completion queue is drained). */
 void dht__destroy(dht_t *dht);

@@ -170,6 +170,17 @@ static int slots_oldest(const slots_t *s, int bad_only)
     return best;
 }
 
+/* @return the slot of the oldest learned node in s, or -1. */
+static int slots_learned(const slots_t *s)
+{
+    int best = -1;
+
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->v[i].learned && (best < 0 || older(&s->v[i], &s->v[best])))
+            best = (int)i;
+    return best;
+}
+
 static unsigned slots_count_deeper(const dht__rt_t *rt, const slots_t *s, unsigned depth)
 {
     unsigned n = 0;
@@ -331,6 +342,7 @@ static void heard(dht__rt_node_t *n, const dht_addr_t *addr, uint64_t now, dht__
     if (!same_addr(&n->addr, addr))
         n->addr = *addr;
     n->last_seen = now;
+    n->learned = 0; /* heard from itself */
     if (ev == DHT__RT_REPLY) {
         n->last_reply = now;
         n->fails = 0;
@@ -345,6 +357,7 @@ static void fresh(dht__rt_node_t *n, const dht_id_t *id, const dht_addr_t *addr,
     n->addr = *addr;
     n->last_seen = now;
     n->last_reply = ev == DHT__RT_REPLY ? now : 0;
+    n->learned = ev == DHT__RT_LEARNED;
 }
 
 /* Puts a new node into slot i of b's nodes (a free one or a bad node's) and
@@ -390,7 +403,8 @@ static int to_cache(dht__rt_t *rt, bucket_t *b, const dht_id_t *id, const dht_ad
     return DHT__RT_CACHED;
 }
 
-/* Inserts a node that is in no bucket, splitting as needed.
+/* Inserts a node that is in no bucket, splitting as needed. A LEARNED node
+ * only takes a free slot: it replaces no bad node and skips the cache.
  * @return ADDED, CACHED, IGNORED, or DHT_ENOMEM with the table unchanged. */
 static int insert(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, uint64_t now,
                   dht__rt_event_t ev)
@@ -411,14 +425,16 @@ static int insert(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, uin
             }
             break;
         }
-        bad = slots_oldest(&b->nodes, 1);
+        bad = ev == DHT__RT_LEARNED ? -1 : slots_oldest(&b->nodes, 1);
+        if (bad < 0 && ev != DHT__RT_LEARNED)
+            bad = slots_learned(&b->nodes); /* a node heard from beats hearsay */
         if (bad >= 0) {
             put_node(rt, b, (unsigned)bad, id, addr, now, ev);
             rc = DHT__RT_ADDED;
             break;
         }
         if (bi + 1 < rt->nb || rt->nb >= DHT__RT_MAX_BUCKETS) {
-            rc = to_cache(rt, b, id, addr, now, ev);
+            rc = ev == DHT__RT_LEARNED ? DHT__RT_IGNORED : to_cache(rt, b, id, addr, now, ev);
             break;
         }
         rc = split(rt);
@@ -442,6 +458,9 @@ int dht__rt_update(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, ui
         return DHT__RT_IGNORED;
     b = &rt->buckets[bucket_index(rt, id)];
     i = slots_find(&b->nodes, id);
+    if (ev == DHT__RT_LEARNED) /* hearsay never touches a known entry */
+        return i >= 0 || slots_find(&b->cache, id) >= 0 ? DHT__RT_IGNORED
+                                                         : insert(rt, id, addr, now, ev);
     if (i >= 0) {
         if (would_move_good(&b->nodes.v[i], addr, now))
             return DHT__RT_IGNORED;
@@ -520,40 +539,42 @@ static void keep_nearest(const dht_id_t *target, dht__rt_node_t *out, size_t *le
         (*len)++;
 }
 
-static void gather(const bucket_t *b, const dht_id_t *target, uint64_t now, dht__rt_node_t *out,
-                   size_t *len, size_t max)
+static void gather(const bucket_t *b, const dht_id_t *target, uint64_t now, int verified,
+                   dht__rt_node_t *out, size_t *len, size_t max)
 {
     for (unsigned i = 0; i < b->nodes.n; i++)
-        if (dht__rt_state(&b->nodes.v[i], now) != DHT__RT_BAD)
+        if (dht__rt_state(&b->nodes.v[i], now) != DHT__RT_BAD &&
+            !(verified && b->nodes.v[i].learned))
             keep_nearest(target, out, len, max, &b->nodes.v[i]);
 }
 
-/*
- * With t the common prefix of target and the own id, the buckets fall into
- * groups whose distances to target do not overlap, nearest group first:
- *   - bucket g = min(t, nb-1): its nodes agree with target on bit t (or,
- *     for the last bucket, on every bit down to nb-1 at least);
- *   - the buckets deeper than g, together: they disagree with target on
- *     bit t but agree on every bit before it;
- *   - then bucket g-1, g-2, ..., 0: bucket j first disagrees on bit j.
- * So whole groups are taken in that order until max nodes are in; within a
- * group keep_nearest() selects and sorts.
- */
-size_t dht__rt_closest(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
-                       dht__rt_node_t *out, size_t max)
+static size_t closest(const dht__rt_t *rt, const dht_id_t *target, uint64_t now, int verified,
+                      dht__rt_node_t *out, size_t max)
 {
     size_t g = bucket_index(rt, target);
     size_t len = 0;
 
     if (max == 0)
         return 0;
-    gather(&rt->buckets[g], target, now, out, &len, max);
+    gather(&rt->buckets[g], target, now, verified, out, &len, max);
     if (len < max)
         for (size_t j = g + 1; j < rt->nb; j++)
-            gather(&rt->buckets[j], target, now, out, &len, max);
+            gather(&rt->buckets[j], target, now, verified, out, &len, max);
     for (size_t j = g; j-- > 0 && len < max;)
-        gather(&rt->buckets[j], target, now, out, &len, max);
+        gather(&rt->buckets[j], target, now, verified, out, &len, max);
     return len;
+}
+
+size_t dht__rt_closest(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
+                       dht__rt_node_t *out, size_t max)
+{
+    return closest(rt, target, now, 0, out, max);
+}
+
+size_t dht__rt_closest_verified(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
+                                dht__rt_node_t *out, size_t max)
+{
+    return closest(rt, target, now, 1, out, max);
 }
 
 size_t dht__rt_count(const dht__rt_t *rt, uint64_t now, size_t *good, size_t *questionable,

@@ -33,6 +33,7 @@ typedef struct dht__rt_node {
     uint64_t last_seen;  /* last message of any kind from it */
     uint64_t last_reply; /* last reply to one of our requests; 0 = never */
     uint8_t fails;       /* consecutive requests it left unanswered */
+    uint8_t learned;     /* named in others' replies, never heard from itself */
 } dht__rt_node_t;
 
 typedef enum dht__rt_state {
@@ -46,6 +47,7 @@ typedef enum dht__rt_event {
     DHT__RT_QUERY = 0,  /* it sent us a request */
     DHT__RT_REPLY = 1,  /* it answered a request of ours */
     DHT__RT_INSERT = 2, /* inserted by the application (dht_insert_node) */
+    DHT__RT_LEARNED = 3, /* named in another node's reply, never heard from */
 } dht__rt_event_t;
 
 /* What dht__rt_update() did. */
@@ -88,6 +90,16 @@ dht__rt_state_t dht__rt_state(const dht__rt_node_t *n, uint64_t now);
  *   entry with the oldest last_seen when the cache is full (CACHED).
  * A new node starts with fails = 0, last_seen = now and last_reply = now
  * for a REPLY, 0 otherwise. Own id: IGNORED.
+ * LEARNED (hearsay: another node named it) is weaker: a node already in the
+ * bucket or its cache is left as it is (IGNORED, address and times
+ * unchanged); a new one is ADDED only into a free slot of its bucket
+ * (splitting the last bucket as above), questionable and marked learned,
+ * and never replaces a node nor enters the cache (IGNORED). A learned node
+ * serves our own lookups but is not handed to others
+ * (dht__rt_closest_verified) until it is heard from itself (a QUERY, REPLY
+ * or INSERT clears the mark), and any node so heard from takes a learned
+ * node's slot in a full bucket. So hearsay fills empty room only, and what
+ * the node has verified always wins.
  * @return what happened, or DHT_ENOMEM (negative) if a split could not
  *         allocate; the table is then unchanged. */
 int dht__rt_update(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, uint64_t now,
@@ -109,6 +121,11 @@ const dht__rt_node_t *dht__rt_find(const dht__rt_t *rt, const dht_id_t *id);
  * @return how many were copied. */
 size_t dht__rt_closest(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
                        dht__rt_node_t *out, size_t max);
+
+/* Like dht__rt_closest, leaving out learned nodes: what a node hands to
+ * others in its replies. */
+size_t dht__rt_closest_verified(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
+                                dht__rt_node_t *out, size_t max);
 
 /* Counts the bucket nodes (not cache entries) by state. Any pointer may be
  * NULL. @return the total. */

@@ -143,7 +143,7 @@ size_t dht__fill_nodes(dht_t *dht, dht__msg_t *m, const dht_id_t *target, const 
                        size_t budget)
 {
     dht__rt_node_t nodes[DHT_MAX_K + 1];
-    size_t n = dht__rt_closest(dht->rt, target, dht->now, nodes, dht->cfg.k + 1);
+    size_t n = dht__rt_closest_verified(dht->rt, target, dht->now, nodes, dht->cfg.k + 1);
     size_t used = 0;
 
     m->n_nodes = 0;

@@ -399,6 +399,86 @@ static void test_listener(void **state)
     dht__rt_free(rt);
 }
 
+/* Hearsay (LEARNED) fills free slots only: it never touches a known entry,
+ * never replaces a bad node and never enters the cache. */
+static void test_learned(void **state)
+{
+    dht_id_t self = test_self();
+    dht_id_t a = depth_id(&self, 0, 1), b = depth_id(&self, 0, 2);
+    dht_id_t c = depth_id(&self, 0, 3), d = depth_id(&self, 0, 4);
+    dht_id_t deep = depth_id(&self, 6, 5);
+    dht_addr_t other = addr4(0x01020304, 99);
+    dht__rt_t *rt = dht__rt_new(&self, 2, 2);
+    const dht__rt_node_t *n;
+
+    (void)state;
+    assert_int_equal(update(rt, &self, 5, DHT__RT_LEARNED), DHT__RT_IGNORED);
+    assert_int_equal(update(rt, &a, 10, DHT__RT_LEARNED), DHT__RT_ADDED);
+    n = dht__rt_find(rt, &a);
+    assert_int_equal(n->last_reply, 0);
+    assert_int_equal(dht__rt_state(n, 10), DHT__RT_QUESTIONABLE);
+    /* A known node: neither its address nor its times change. */
+    assert_int_equal(dht__rt_update(rt, &a, &other, 20, DHT__RT_LEARNED), DHT__RT_IGNORED);
+    n = dht__rt_find(rt, &a);
+    assert_false(addr_same(&n->addr, &other));
+    assert_int_equal(n->last_seen, 10);
+    assert_int_equal(update(rt, &b, 30, DHT__RT_REPLY), DHT__RT_ADDED);
+    /* Bucket 0 full: hearsay may split it (deep goes to a new bucket 1), but
+     * a node of bucket 0 itself is turned away, not cached. */
+    assert_int_equal(update(rt, &deep, 35, DHT__RT_LEARNED), DHT__RT_ADDED);
+    assert_int_equal(update(rt, &c, 40, DHT__RT_LEARNED), DHT__RT_IGNORED);
+    assert_int_equal(view(rt, 0).n_cache, 0);
+    /* a turns bad: hearsay still does not replace it; a node heard from does. */
+    assert_int_equal(dht__rt_failed(rt, &a, 50), 0);
+    assert_int_equal(dht__rt_failed(rt, &a, 50), 0);
+    assert_int_equal(update(rt, &c, 60, DHT__RT_LEARNED), DHT__RT_IGNORED);
+    assert_non_null(dht__rt_find(rt, &a));
+    assert_int_equal(update(rt, &d, 70, DHT__RT_QUERY), DHT__RT_ADDED);
+    assert_null(dht__rt_find(rt, &a));
+    /* A cached node is known too. */
+    assert_int_equal(update(rt, &c, 80, DHT__RT_QUERY), DHT__RT_CACHED);
+    assert_int_equal(update(rt, &c, 90, DHT__RT_LEARNED), DHT__RT_IGNORED);
+    assert_int_equal(view(rt, 0).cache[0].last_seen, 80);
+    dht__rt_free(rt);
+}
+
+/* A learned node serves our lookups but is not handed to others until it
+ * is heard from; a node heard from takes a learned node's slot; a flood of
+ * hearsay never pushes a node heard from out. */
+static void test_learned_not_handed_out(void **state)
+{
+    dht_id_t self = test_self();
+    dht_id_t a = depth_id(&self, 0, 1), b = depth_id(&self, 0, 2), c = depth_id(&self, 0, 3);
+    dht__rt_t *rt = dht__rt_new(&self, 2, 2);
+    dht__rt_node_t out[4];
+
+    (void)state;
+    assert_int_equal(update(rt, &a, 10, DHT__RT_LEARNED), DHT__RT_ADDED);
+    assert_int_equal(update(rt, &b, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_int_equal(dht__rt_closest(rt, &a, 20, out, 4), 2);
+    assert_int_equal(dht__rt_closest_verified(rt, &a, 20, out, 4), 1);
+    assert_true(id_eq(&out[0].id, &b));
+    /* Bucket 0 is full (k = 2): c, heard from, takes learned a's slot. */
+    assert_int_equal(update(rt, &c, 30, DHT__RT_QUERY), DHT__RT_ADDED);
+    assert_null(dht__rt_find(rt, &a));
+    assert_int_equal(dht__rt_closest_verified(rt, &a, 30, out, 4), 2);
+    /* Hearsay about a hundred made-up nodes changes nothing. */
+    for (uint64_t i = 0; i < 100; i++) {
+        dht_id_t fake = depth_id(&self, 0, 1000 + i);
+        assert_int_equal(update(rt, &fake, 40, DHT__RT_LEARNED), DHT__RT_IGNORED);
+    }
+    assert_non_null(dht__rt_find(rt, &b));
+    assert_non_null(dht__rt_find(rt, &c));
+    /* Heard from itself, a learned node is handed out. */
+    dht__rt_free(rt);
+    rt = dht__rt_new(&self, 2, 2);
+    assert_int_equal(update(rt, &a, 10, DHT__RT_LEARNED), DHT__RT_ADDED);
+    assert_int_equal(dht__rt_closest_verified(rt, &a, 20, out, 4), 0);
+    assert_int_equal(update(rt, &a, 20, DHT__RT_REPLY), DHT__RT_UPDATED);
+    assert_int_equal(dht__rt_closest_verified(rt, &a, 20, out, 4), 1);
+    dht__rt_free(rt);
+}
+
 static void test_bad_replaced_on_update(void **state)
 {
     dht_id_t self = test_self();
@@ -1302,6 +1382,8 @@ int main(void)
         cmocka_unit_test(test_states),
         cmocka_unit_test(test_failed_replaces),
         cmocka_unit_test(test_listener),
+        cmocka_unit_test(test_learned),
+        cmocka_unit_test(test_learned_not_handed_out),
         cmocka_unit_test(test_bad_replaced_on_update),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_split),
