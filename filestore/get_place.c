@@ -32,19 +32,6 @@
 
 /* ---- paths ---------------------------------------------------------------- */
 
-static char *path_join(const char *dir, const char *name)
-{
-    size_t a = strlen(dir), b = strlen(name);
-    char *p = malloc(a + b + 2);
-
-    if (p != NULL) {
-        memcpy(p, dir, a);
-        p[a] = '/';
-        memcpy(p + a + 1, name, b + 1);
-    }
-    return p;
-}
-
 static int set_paths(fs_get_t *get)
 {
     char hex[65], name[64];
@@ -59,15 +46,15 @@ static int set_paths(fs_get_t *get)
                        ? strdup("/")
                        : strndup(get->out_path, (size_t)(slash - get->out_path));
     } else {
-        get->final_path = path_join(get->dir, get->m.name);
+        get->final_path = fs_path_join(get->dir, get->m.name);
     }
     if (get->final_path == NULL || get->dir == NULL)
         return FS_ENOMEM;
     mf_key_to_hex(get->key, hex);
     snprintf(name, sizeof(name), ".emofs-%.16s.part", hex);
-    get->part_path = path_join(get->dir, name);
+    get->part_path = fs_path_join(get->dir, name);
     snprintf(name, sizeof(name), ".emofs-%.16s.journal", hex);
-    get->journal_path = path_join(get->dir, name);
+    get->journal_path = fs_path_join(get->dir, name);
     return get->part_path && get->journal_path ? 0 : FS_ENOMEM;
 }
 

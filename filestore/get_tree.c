@@ -72,16 +72,6 @@ static void tree_fail(fs_get_tree_t *t, int status, const char *fmt, ...)
     va_end(ap);
 }
 
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-
-    if (p != NULL)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 /* A deep copy of a directory listing. @return 0, or FS_ENOMEM (out zeroed). */
 static int dir_copy(mf_dir_t *out, const mf_dir_t *d)
 {
@@ -248,7 +238,7 @@ static void on_sub_manifest(int status, const mf_manifest_t *m, const mf_dir_t *
         if (dir_copy(&copy, d) != 0) {
             tree_fail(t, FS_ENOMEM, "cannot get %s: %s", e->name, fs_strerror(FS_ENOMEM));
         } else {
-            push_dir(t, &copy, join(t->cur->path, e->name), e->mode);
+            push_dir(t, &copy, fs_path_join(t->cur->path, e->name), e->mode);
         }
     }
     tree_step(t);
@@ -310,7 +300,7 @@ static void tree_step(fs_get_tree_t *t)
             continue;
         }
         e = &g->d.entries[g->next++];
-        path = join(g->path, e->name);
+        path = fs_path_join(g->path, e->name);
         if (path == NULL) {
             tree_fail(t, FS_ENOMEM, "cannot get %s: %s", e->name, fs_strerror(FS_ENOMEM));
             break;
@@ -385,15 +375,15 @@ void fs_get_tree(fs_get_t *get, const mf_dir_t *d)
     t->bytes_total = d->bytes;
     get->m.size = d->bytes;
     get->final_path = get->out_path && get->out_path[0] ? strdup(get->out_path)
-                                                         : join(get->dir, d->name);
+                                                         : fs_path_join(get->dir, d->name);
     mf_key_to_hex(get->key, hex);
     snprintf(name, sizeof(name), ".emofs-%.16s.dir", hex);
     if (get->final_path != NULL && (slash = strrchr(get->final_path, '/')) != NULL) {
         *slash = '\0';
-        t->temp_path = join(slash == get->final_path ? "" : get->final_path, name);
+        t->temp_path = fs_path_join(slash == get->final_path ? "" : get->final_path, name);
         *slash = '/';
     } else if (get->final_path != NULL) {
-        t->temp_path = join(".", name);
+        t->temp_path = fs_path_join(".", name);
     }
     if (get->final_path == NULL || t->temp_path == NULL) {
         tree_fail(t, FS_ENOMEM, "cannot get %s: %s", d->name, fs_strerror(FS_ENOMEM));

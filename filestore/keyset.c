@@ -110,6 +110,26 @@ uint8_t *fs_keyset_add(fs_keyset_t *set, const uint8_t key[FS_KEYSET_KEY])
     return &set->flags[i];
 }
 
+int fs_keylist_add(fs_keylist_t *list, const uint8_t key[FS_KEYSET_KEY])
+{
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 64;
+        void *p = realloc(list->keys, cap * sizeof(*list->keys));
+        if (p == NULL)
+            return -1;
+        list->keys = p;
+        list->cap = cap;
+    }
+    memcpy(list->keys[list->n++], key, FS_KEYSET_KEY);
+    return 0;
+}
+
+void fs_keylist_clear(fs_keylist_t *list)
+{
+    free(list->keys);
+    memset(list, 0, sizeof(*list));
+}
+
 int fs_keyset_remove(fs_keyset_t *set, const uint8_t key[FS_KEYSET_KEY])
 {
     int found;

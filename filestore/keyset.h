@@ -33,4 +33,16 @@ uint8_t *fs_keyset_add(fs_keyset_t *set, const uint8_t key[FS_KEYSET_KEY]);
 /* Removes key. @return 1 if it was there, else 0. */
 int fs_keyset_remove(fs_keyset_t *set, const uint8_t key[FS_KEYSET_KEY]);
 
+/* A growing list of keys, in the order added (duplicates kept). */
+typedef struct fs_keylist {
+    uint8_t (*keys)[FS_KEYSET_KEY];
+    size_t n, cap;
+} fs_keylist_t;
+
+/* Appends key. @return 0, or -1 if out of memory (list unchanged). */
+int fs_keylist_add(fs_keylist_t *list, const uint8_t key[FS_KEYSET_KEY]);
+
+/* Frees what list holds and zeroes it. */
+void fs_keylist_clear(fs_keylist_t *list);
+
 #endif /* EMOFS_KEYSET_H */

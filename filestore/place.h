@@ -18,6 +18,10 @@
  * errno. */
 int fs_place_file(const char *from, const char *to, int force, char *why, size_t why_cap);
 
+/* @return dir, '/' (unless dir already ends with one) and name, in a
+ * malloc()ed string; NULL if out of memory. */
+char *fs_path_join(const char *dir, const char *name);
+
 /* @return a static description of what a non-regular file mode is: "a
  * symbolic link", "a directory", "a FIFO", ... */
 const char *fs_place_kind(unsigned mode);

@@ -10,6 +10,7 @@
 #include "filestore/codec_pool.h"
 #include "filestore/fetch.h"
 #include "filestore/filestore.h"
+#include "filestore/keyset.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,8 +78,7 @@ struct fs_put {
     uint32_t queued, dht_in_flight;
     uint64_t bytes_done;
 
-    uint8_t (*created)[MF_KEY_LEN];
-    size_t n_created, cap_created;
+    fs_keylist_t created; /* blobs this put made, to settle (chunk_store.h) */
 
     /* The manifest, stored last. */
     mf_manifest_t manifest;
@@ -138,7 +138,7 @@ static void on_defer_closed(uv_handle_t *h)
     mf_manifest_clear(&put->manifest);
     mf_blobs_free(put->blobs, put->n_blobs);
     free(put->entries);
-    free(put->created);
+    fs_keylist_clear(&put->created);
     free(put->win);
     free(put->path);
     free(put->name);
@@ -148,9 +148,9 @@ static void on_defer_closed(uv_handle_t *h)
 /* Settles the blobs the put made (chunk_store.h): kept, or taken back. */
 static void settle_created(fs_put_t *put, int keep)
 {
-    for (size_t i = 0; i < put->n_created; i++)
-        fs_store_settle(put->ctx.store, put->created[i], keep);
-    put->n_created = 0;
+    for (size_t i = 0; i < put->created.n; i++)
+        fs_store_settle(put->ctx.store, put->created.keys[i], keep);
+    put->created.n = 0;
 }
 
 /* Ends the put once nothing is in flight: rolls back on failure, reports. */
@@ -187,16 +187,7 @@ static void maybe_finish(fs_put_t *put)
 
 static int note_created(fs_put_t *put, const uint8_t key[MF_KEY_LEN])
 {
-    if (put->n_created == put->cap_created) {
-        size_t cap = put->cap_created ? put->cap_created * 2 : 64;
-        void *p = realloc(put->created, cap * sizeof(*put->created));
-        if (p == NULL)
-            return FS_ENOMEM;
-        put->created = p;
-        put->cap_created = cap;
-    }
-    memcpy(put->created[put->n_created++], key, MF_KEY_LEN);
-    return 0;
+    return fs_keylist_add(&put->created, key) == 0 ? 0 : FS_ENOMEM;
 }
 
 /* ---- the manifest, stored once every chunk is ---------------------------- */
@@ -733,11 +724,10 @@ int fs_put_start(fs_put_t **out, const fs_ctx_t *ctx, const char *path, fs_progr
 
 size_t fs_put_take_created(fs_put_t *put, uint8_t (**keys)[MF_KEY_LEN])
 {
-    size_t n = put->n_created;
+    size_t n = put->created.n;
 
-    *keys = put->created;
-    put->created = NULL;
-    put->n_created = put->cap_created = 0;
+    *keys = put->created.keys;
+    memset(&put->created, 0, sizeof(put->created));
     return n;
 }
 

@@ -17,6 +17,8 @@
  */
 #include "filestore/ctx.h"
 #include "filestore/filestore.h"
+#include "filestore/keyset.h"
+#include "filestore/place.h"
 #include "manifests/dir_manifest.h"
 
 #include <dirent.h>
@@ -69,8 +71,7 @@ struct fs_put_tree {
     size_t n_blobs, next_blob;
     int dht_in_flight, network;
 
-    uint8_t (*created)[MF_KEY_LEN];
-    size_t n_created, cap_created;
+    fs_keylist_t created; /* blobs the tree made, its files' too, to settle */
 
     uint64_t bytes_total, bytes_done, files, skipped;
     uint8_t key[MF_KEY_LEN];
@@ -121,16 +122,7 @@ static void free_tdir(tdir_t *d)
 
 static int note_created(fs_put_tree_t *t, const uint8_t key[MF_KEY_LEN])
 {
-    if (t->n_created == t->cap_created) {
-        size_t cap = t->cap_created ? t->cap_created * 2 : 64;
-        void *p = realloc(t->created, cap * sizeof(*t->created));
-        if (p == NULL)
-            return FS_ENOMEM;
-        t->created = p;
-        t->cap_created = cap;
-    }
-    memcpy(t->created[t->n_created++], key, MF_KEY_LEN);
-    return 0;
+    return fs_keylist_add(&t->created, key) == 0 ? 0 : FS_ENOMEM;
 }
 
 /* ---- the end -------------------------------------------------------------- */
@@ -139,7 +131,7 @@ static void on_defer_closed(uv_handle_t *h)
 {
     fs_put_tree_t *t = h->data;
 
-    free(t->created);
+    fs_keylist_clear(&t->created);
     mf_dir_clear(&t->result);
     free(t);
 }
@@ -153,8 +145,8 @@ static void maybe_finish(fs_put_tree_t *t)
         return;
     t->finished = 1;
     /* Every blob the tree made, its files' too: kept, or taken back. */
-    for (size_t i = 0; i < t->n_created; i++)
-        fs_store_settle(t->ctx.store, t->created[i], t->status == 0);
+    for (size_t i = 0; i < t->created.n; i++)
+        fs_store_settle(t->ctx.store, t->created.keys[i], t->status == 0);
     while (t->cur != NULL) {
         tdir_t *up = t->cur->parent;
         free_tdir(t->cur);
@@ -184,16 +176,6 @@ static void report(fs_put_tree_t *t, const fs_progress_t *file)
 
 /* ---- listing a directory on a worker --------------------------------------- */
 
-static char *path_join(const char *dir, const char *name)
-{
-    size_t a = strlen(dir), b = strlen(name);
-    char *p = malloc(a + b + 2);
-
-    if (p != NULL)
-        snprintf(p, a + b + 2, "%s%s%s", dir, a && dir[a - 1] == '/' ? "" : "/", name);
-    return p;
-}
-
 static int by_name(const void *a, const void *b)
 {
     return strcmp(((const item_t *)a)->name, ((const item_t *)b)->name);
@@ -203,7 +185,7 @@ static int by_name(const void *a, const void *b)
 static int read_item(const char *dir, item_t *it)
 {
     struct stat st;
-    char *path = path_join(dir, it->name);
+    char *path = fs_path_join(dir, it->name);
     int e = 0;
 
     if (path == NULL)
@@ -554,7 +536,7 @@ static void step(fs_put_tree_t *t)
             t->skipped++;
             continue;
         }
-        path = path_join(d->path, it->name);
+        path = fs_path_join(d->path, it->name);
         if (S_ISDIR(it->mode)) {
             enter_dir(t, path, strdup(it->name), (uint16_t)(it->mode & MF_MODE_MAX));
             return;
@@ -586,7 +568,7 @@ static uint64_t tree_bytes(const char *path, unsigned depth)
         char *p;
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        p = path_join(path, de->d_name);
+        p = fs_path_join(path, de->d_name);
         if (p != NULL && lstat(p, &st) == 0)
             sum += S_ISREG(st.st_mode) ? (uint64_t)st.st_size
                    : S_ISDIR(st.st_mode) ? tree_bytes(p, depth + 1)

@@ -11,28 +11,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* A decimal port 0..65535 that fills the whole string. @return 0 or -1. */
-static int parse_port(const char *s, uint16_t *out)
-{
-    unsigned long v = 0;
-
-    if (*s == '\0' || strlen(s) > 5)
-        return -1;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        v = v * 10 + (unsigned long)(*s - '0');
-    }
-    if (v > 65535)
-        return -1;
-    *out = (uint16_t)v;
-    return 0;
-}
-
 int hostaddr_resolve(dht_addr_t *out, const char *hostport, char *err, size_t err_cap)
 {
     struct addrinfo hints, *res = NULL, *pick = NULL;
-    char host[256];
+    char host[256], probe[32];
     const char *colon;
     dht_addr_t a;
     size_t hlen;
@@ -52,8 +34,9 @@ int hostaddr_resolve(dht_addr_t *out, const char *hostport, char *err, size_t er
         return HOSTADDR_EFORM;
     memcpy(host, hostport, hlen);
     host[hlen] = '\0';
-    memset(&a, 0, sizeof(a));
-    if (parse_port(colon + 1, &a.port) != 0)
+    /* The port, read as libdht reads one (with a stand-in address). */
+    if ((size_t)snprintf(probe, sizeof(probe), "0.0.0.0:%s", colon + 1) >= sizeof(probe) ||
+        dht_addr_parse(&a, probe) != 0)
         return HOSTADDR_EFORM;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;

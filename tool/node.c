@@ -4,6 +4,7 @@
 #include "tool/node.h"
 
 #include "tool/config.h"
+#include "filestore/place.h"
 #include "tool/control_wire.h"
 #include "tool/hostaddr.h"
 
@@ -19,15 +20,6 @@
 #define DAEMON_PORT     "4100"
 #define CHUNK_VALUE_MAX ((1u << 20) + 4096) /* a 1 MiB chunk plus its codec header */
 
-static char *path_in(const char *dir, const char *name)
-{
-    size_t a = strlen(dir), b = strlen(name);
-    char *p = malloc(a + b + 2);
-
-    if (p != NULL)
-        snprintf(p, a + b + 2, "%s/%s", dir, name);
-    return p;
-}
 
 int emofs_dir_lock(const char *dir, int *lock_fd, long *holder)
 {
@@ -38,7 +30,7 @@ int emofs_dir_lock(const char *dir, int *lock_fd, long *holder)
     *holder = 0;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return fs_from_errno(errno);
-    path = path_in(dir, "lock");
+    path = fs_path_join(dir, "lock");
     if (path == NULL)
         return FS_ENOMEM;
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -67,7 +59,7 @@ int emofs_dir_lock(const char *dir, int *lock_fd, long *holder)
 /* The node id kept in DIR/node.id, made (random) at the first start. */
 static int node_id(const char *dir, dht_id_t *id)
 {
-    char *path = path_in(dir, "node.id");
+    char *path = fs_path_join(dir, "node.id");
     char hex[80];
     FILE *f;
     int ok = 0;
@@ -134,7 +126,7 @@ static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char 
     unsigned skip = (opts->listen != NULL ? CONFIG_LISTEN : 0) |
                     (opts->n_bootstrap > 0 ? CONFIG_BOOTSTRAP : 0) |
                     (opts->log_level_set ? CONFIG_LOG_LEVEL : 0);
-    char *path = path_in(node->dir, "config");
+    char *path = fs_path_join(node->dir, "config");
     int err;
 
     if (path == NULL)
@@ -196,7 +188,7 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
     }
     if (!opts->daemon) {
         /* We hold the lock, so no daemon runs here: a socket left is stale. */
-        char *sock = path_in(node->dir, CTL_SOCK_NAME);
+        char *sock = fs_path_join(node->dir, CTL_SOCK_NAME);
         if (sock != NULL)
             unlink(sock);
         free(sock);
@@ -320,7 +312,7 @@ void emofs_node_close(emofs_node_t *node)
 int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], uint64_t size,
                         const char *name)
 {
-    char *path = path_in(dir, "published");
+    char *path = fs_path_join(dir, "published");
     char hex[65];
     FILE *f;
     int ok;
@@ -339,7 +331,7 @@ int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], uint64_t
 
 int emofs_published_list(const char *dir, emofs_published_t **out, size_t *n)
 {
-    char *path = path_in(dir, "published");
+    char *path = fs_path_join(dir, "published");
     char line[MF_NAME_MAX + 128];
     emofs_published_t *list = NULL, e;
     size_t count = 0, cap = 0;

@@ -56,6 +56,7 @@ for i in 2 3 4 5 6 7 8; do net_start n$i "${NET_ADDR[n1]}"; done
 sleep 0.5
 t=$(secs "$EMOFS" put -q "$T/random.bin" --data "$T/n1")
 KEY=$("$EMOFS" ls --data "$T/n1" | tail -1 | cut -c1-64)
+[ -n "$KEY" ] || { echo "the put into 8 daemons failed (value stores full: issue 11)"; exit 1; }
 printf '%-34s %10.2f %10s\n' "put random, 8 nodes (7 replicas)" "$t" "$(rate "$t")"
 cat "$T/random.bin" >/dev/null
 ref=$(secs cat "$T/random.bin")
