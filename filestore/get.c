@@ -188,7 +188,7 @@ static void chunk_written(fs_get_t *get, uint32_t i)
 {
     uint8_t rec[4] = {(uint8_t)i, (uint8_t)(i >> 8), (uint8_t)(i >> 16), (uint8_t)(i >> 24)};
 
-    if (write(get->journal_fd, rec, 4) != 4)
+    if (get->journal_fd >= 0 && write(get->journal_fd, rec, 4) != 4)
         fs_get_fail(get, fs_from_errno(errno), "cannot write", get->journal_path);
     get->state[i] = 2;
     get->chunks_done++;
@@ -451,6 +451,13 @@ void fs_get_cancel(fs_get_t *get)
         return;
     get->canceled = 1;
     fs_get_fail(get, FS_ECANCELED, "canceled:", "get");
+    /* Let go of the journal (and its lock) now, not when the fetches in
+     * flight have drained, so the next get of this file can resume at
+     * once; chunks still landing are rewritten by it, byte for byte. */
+    if (get->journal_fd >= 0) {
+        close(get->journal_fd);
+        get->journal_fd = -1;
+    }
     fs_get_tree_cancel(get->tree);
     fs_get_finish(get);
 }

@@ -410,6 +410,10 @@ void fs_get_tree_cancel(fs_get_tree_t *t)
 {
     if (t == NULL)
         return;
+    if (t->lock_fd >= 0) { /* the next get of the tree may resume at once */
+        close(t->lock_fd);
+        t->lock_fd = -1;
+    }
     if (t->child != NULL)
         fs_get_cancel(t->child);
 }

@@ -167,6 +167,22 @@ else
 fi
 check "  the daemon is alive and answers" daemon_alive
 
+# Run again at once after a client killed -9: the daemon lets go of the
+# half-fetched file as soon as it cancels, so the new get resumes it.
+rm -rf "$T/o10" && mkdir -p "$T/o10"
+"$EMOFS" get "$KEY" -o "$T/o10/f0.bin" --data "$T/n1" -q >/dev/null 2>&1 &
+pid=$!
+sleep "$(awk -v ms="$get_ms" 'BEGIN { printf "%.3f", ms / 3000 }')"
+kill -9 "$pid" 2>/dev/null || true
+{ wait "$pid"; } 2>/dev/null || true
+set +e
+"$EMOFS" get "$KEY" -o "$T/o10/f0.bin" --data "$T/n1" -q >/dev/null 2>"$T/again.err"
+rc=$?
+set -e
+check "a get run again right after its client was killed -9 finishes (exit $rc)" \
+    test "$rc" -eq 0
+check "  byte-identical" cmp -s "$T/f0.bin" "$T/o10/f0.bin"
+
 # kill -9 leaves a stale socket: the next command says so and goes on.
 kill -9 "${NET_PID[n2]}"
 wait "${NET_PID[n2]}" 2>/dev/null || true
