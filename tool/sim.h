@@ -70,6 +70,7 @@ typedef struct emofs_sim_result {
     double build_wall_s;    /* wall time to build the network */
     double build_virtual_s; /* virtual time the build took (join) */
     unsigned join_failures; /* joins that failed even after retrying */
+    double datagrams_per_join; /* join: datagrams the build sent / nodes that joined */
     double lookup_wall_s;   /* wall time of the lookup phase */
     double lookups_per_s;   /* lookups / lookup_wall_s */
     unsigned lookups;

@@ -60,7 +60,8 @@ static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
         o->delay_max_ms, (unsigned long long)o->seed);
     fprintf(f, "  build        %.3f s wall, %.1f s virtual", r->build_wall_s, r->build_virtual_s);
     if (o->init == EMOFS_SIM_INIT_JOIN)
-        fprintf(f, ", %u joins failed", r->join_failures);
+        fprintf(f, ", %u joins failed, %.1f datagrams per join", r->join_failures,
+                r->datagrams_per_join);
     fprintf(f, "\n  memory       %.1f KiB per node (peak RSS %.0f MiB)\n", r->mem_per_node_kib,
             (double)r->peak_rss_kib / 1024.0);
     fprintf(f, "  lookups      %u in %.3f s wall: %.0f lookups/s\n", r->lookups, r->lookup_wall_s,
@@ -101,8 +102,9 @@ static void print_json(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
             o->alpha, init_name(o->init), o->loss);
     fprintf(f, "\"delay_min_ms\":%u,\"delay_max_ms\":%u,\"seed\":%llu,", o->delay_min_ms,
             o->delay_max_ms, (unsigned long long)o->seed);
-    fprintf(f, "\"build_wall_s\":%.4f,\"build_virtual_s\":%.3f,\"join_failures\":%u,",
-            r->build_wall_s, r->build_virtual_s, r->join_failures);
+    fprintf(f, "\"build_wall_s\":%.4f,\"build_virtual_s\":%.3f,\"join_failures\":%u,"
+               "\"datagrams_per_join\":%.3f,",
+            r->build_wall_s, r->build_virtual_s, r->join_failures, r->datagrams_per_join);
     fprintf(f, "\"mem_per_node_kib\":%.2f,\"peak_rss_kib\":%zu,", r->mem_per_node_kib,
             r->peak_rss_kib);
     fprintf(f, "\"lookups\":%u,\"lookup_wall_s\":%.4f,\"lookups_per_s\":%.1f,", r->lookups,

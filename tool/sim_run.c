@@ -410,6 +410,10 @@ static int run(sim_ctx_t *c, FILE *csv, FILE *series)
         return err;
     r->build_wall_s = sim_wall_s() - t0;
     r->build_virtual_s = (double)dht_sim_now(c->sim) / 1000.0;
+    if (o->init == EMOFS_SIM_INIT_JOIN && o->nodes > 1) {
+        dht_sim_get_stats(c->sim, &st);
+        r->datagrams_per_join = (double)st.datagrams_sent / (double)(o->nodes - 1);
+    }
     r->mem_per_node_kib = (double)(sim_rss_anon_kib() - rss0) / (double)o->nodes;
     err = sim_truth_build(&c->truth, c->sim, c->online);
     if (err)
