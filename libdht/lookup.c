@@ -1,9 +1,14 @@
 /*
  * The iterative lookup. Candidates are kept sorted by distance to the
- * target; at most alpha requests count as in flight (one that timed out
- * once and is being retried stops counting, so a dead node does not hold
- * a slot). The lookup ends when the k closest candidates that have not
- * failed have all answered.
+ * target; at most alpha requests count as in flight. A request whose first
+ * attempt went unanswered for the adaptive timeout (dht__rpc_rto) is
+ * stalled: it stops counting against alpha and the candidate leaves the
+ * window of the k closest, so the lookup goes on without waiting for a
+ * node that may be dead; its request is still resent, and a late reply
+ * brings the candidate back as answered while the lookup runs. The lookup
+ * ends when the k closest candidates that have neither failed nor stalled
+ * have all answered (and at least one has, or none is stalled). Nodes our table already knows as bad are never
+ * candidates.
  */
 #include "node.h"
 
@@ -96,14 +101,15 @@ static int query(dht_t *dht, dht__op_t *op, dht__cand_t *c)
 static void advance(dht_t *dht, dht__op_t *op)
 {
     dht__lookup_t *lk = &op->lk;
-    unsigned seen = 0;
+    unsigned seen = 0, answered = 0, stalled = 0;
     int all_answered = 1;
 
     if (lk->finished)
         return;
     for (size_t i = 0; i < lk->n && seen < dht->cfg.k; i++) {
         dht__cand_t *c = &lk->cands[i];
-        if (c->state == DHT__CAND_FAILED)
+        stalled += c->state == DHT__CAND_STALLED;
+        if (c->state == DHT__CAND_FAILED || c->state == DHT__CAND_STALLED)
             continue;
         if (c->state == DHT__CAND_NEW && lk->inflight < dht->cfg.alpha) {
             if (query(dht, op, c) != 0) {
@@ -116,16 +122,28 @@ static void advance(dht_t *dht, dht__op_t *op)
         seen++;
         if (c->state != DHT__CAND_ANSWERED)
             all_answered = 0;
+        else
+            answered++;
     }
-    if (all_answered)
+    /* With nothing answered yet, the stalled requests are all there is:
+     * wait for their resends rather than end empty-handed. */
+    if (all_answered && (answered > 0 || stalled == 0))
         finish(dht, op);
+}
+
+/* @return 1 if our table knows id as bad: others may still name it. */
+static int known_bad(const dht_t *dht, const dht_id_t *id)
+{
+    const dht__rt_node_t *known = dht__rt_find(dht->rt, id);
+
+    return known != NULL && dht__rt_state(known, dht->now) == DHT__RT_BAD;
 }
 
 static void merge_nodes(dht_t *dht, dht__lookup_t *lk, const dht__msg_t *m, unsigned hops)
 {
     for (unsigned i = 0; i < m->n_nodes; i++) {
         const dht_node_info_t *n = &m->nodes[i];
-        if (dht_id_cmp(&n->id, &dht->self) == 0 || n->addr.port == 0)
+        if (dht_id_cmp(&n->id, &dht->self) == 0 || n->addr.port == 0 || known_bad(dht, &n->id))
             continue;
         add(lk, n, hops);
         /* Learn it too, where the table has room, and ping it so it is

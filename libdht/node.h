@@ -29,6 +29,7 @@
 #define DHT__MAX_PER_KEY        256u   /* upper bound of cfg.store_max_per_key */
 #define DHT__BOOTSTRAP_ATTEMPTS 6u     /* pings to a bootstrap address */
 #define DHT__BOOTSTRAP_LOOKUPS  3u     /* self-lookups a bootstrap tries */
+#define DHT__RTO_MIN_MS         100u   /* floor of the adaptive first-attempt timeout */
 
 typedef struct dht__op dht__op_t;
 typedef struct dht__rpc dht__rpc_t;
@@ -50,7 +51,8 @@ struct dht__rpc {
     dht_addr_t to;
     uint64_t sent_at; /* first send */
     uint64_t deadline;
-    uint32_t timeout_ms; /* per attempt */
+    uint32_t timeout_ms; /* per attempt (after the adaptive ones) */
+    uint32_t rto_ms;     /* adaptive: the first two attempts' timeout; 0 = none */
     uint32_t heap_idx;
     dht__rpc_cb cb;
     dht__op_t *op; /* referenced (op->refs) while the rpc lives */
@@ -68,6 +70,9 @@ typedef struct dht__cand {
     uint8_t token[DHT__WIRE_TOKEN_LEN];
 } dht__cand_t;
 
+/* STALLED: the first attempt went unanswered for the adaptive timeout: no
+ * longer counted against alpha nor in the window of the k closest; a late
+ * reply still makes it ANSWERED. */
 enum { DHT__CAND_NEW, DHT__CAND_INFLIGHT, DHT__CAND_STALLED, DHT__CAND_ANSWERED, DHT__CAND_FAILED };
 
 typedef struct dht__lookup {
@@ -158,6 +163,9 @@ struct dht {
     uint64_t secret_rotated_at;
     dht__rate_slot_t *rate; /* DHT__RATE_SLOTS, allocated on first request */
 
+    /* rpc.c: round-trip times of first attempts (Jacobson/Karels, RFC 6298) */
+    double srtt_ms, rttvar_ms; /* 0 until the first sample */
+
     /* node.c */
     int closing; /* dht_free was called: start nothing new; the node goes
                   * once the completion queue is drained */
@@ -195,9 +203,13 @@ void dht__destroy(dht_t *dht);
 /* ---- rpc.c ---- */
 
 /* Sends request m (its txid is set here) to `to` and tracks it: resends
- * after timeout_ms (cfg.timeout_ms if 0), up to `attempts` sends in all
- * (1 + cfg.retries if 0) for a datagram; a stream request is sent once
- * and given timeout_ms. id may be
+ * after timeout_ms, up to `attempts` sends in all (1 + cfg.retries if 0)
+ * for a datagram; a stream request is sent once and given timeout_ms.
+ * timeout_ms 0 means adaptive: the first two attempts wait dht__rpc_rto()
+ * each (from the round-trip times measured so far), later ones
+ * cfg.timeout_ms. The callback hears DHT__RPC_STALLED at each resend, so
+ * a lookup stops waiting on a dead node early while a late reply, to any
+ * send, still completes the rpc. id may be
  * NULL if unknown. op, if not NULL, is referenced until the rpc ends.
  * A send that fails counts as a lost message: the rpc times out.
  * @return 0, DHT_EBUSY (too many rpcs), DHT_ENOMEM, DHT_EPROTO or
@@ -210,6 +222,12 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
 /* Matches reply m from `from` to a pending rpc and completes it.
  * @return 0, or DHT_ENOTFOUND if it matched nothing (counted). */
 int dht__rpc_reply(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from);
+
+/* @return the adaptive timeout of a first attempt: srtt + 4 * rttvar of
+ * the replies measured so far (first attempts only, as Karn's rule asks),
+ * at least DHT__RTO_MIN_MS and at most cfg.timeout_ms; cfg.timeout_ms
+ * before the first measurement. */
+uint32_t dht__rpc_rto(const dht_t *dht);
 
 /* Handles due timeouts. */
 void dht__rpc_timeouts(dht_t *dht, uint64_t now);

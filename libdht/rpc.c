@@ -144,7 +144,7 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
     size_t size = dht__wire_size(m);
     int stream = size > DHT_MAX_DATAGRAM;
     dht__rpc_t *rpc;
-    uint32_t slot;
+    uint32_t slot, first_timeout;
     int err;
 
     if (dht->closing)
@@ -166,6 +166,8 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
         rpc->has_id = 1;
     }
     rpc->timeout_ms = timeout_ms ? timeout_ms : dht->cfg.timeout_ms;
+    rpc->rto_ms = timeout_ms || stream ? 0 : dht__rpc_rto(dht);
+    first_timeout = rpc->rto_ms ? rpc->rto_ms : rpc->timeout_ms;
     /* A stream is reliable: no resend, but room for the bytes to move. */
     rpc->max_attempts = (uint8_t)(stream ? 1 : attempts ? attempts : 1 + dht->cfg.retries);
     if (!stream) {
@@ -180,7 +182,7 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
     (void)transmit(dht, rpc, m);
     rpc->attempts = 1;
     rpc->sent_at = dht->now;
-    rpc->deadline = dht->now + rpc->timeout_ms;
+    rpc->deadline = dht->now + first_timeout;
     rpc->cb = cb;
     rpc->op = op;
     rpc->tag = tag;
@@ -193,6 +195,38 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
     heap_up(dht, rpc->heap_idx);
     dht->rpc_count++;
     return 0;
+}
+
+uint32_t dht__rpc_rto(const dht_t *dht)
+{
+    double rto = dht->srtt_ms + 4.0 * dht->rttvar_ms;
+
+    if (dht->srtt_ms <= 0.0 || rto >= (double)dht->cfg.timeout_ms)
+        return dht->cfg.timeout_ms;
+    if (rto < (double)DHT__RTO_MIN_MS)
+        return DHT__RTO_MIN_MS < dht->cfg.timeout_ms ? DHT__RTO_MIN_MS : dht->cfg.timeout_ms;
+    return (uint32_t)rto;
+}
+
+/* Feeds the round-trip time of a reply to a first attempt to the
+ * estimator (RFC 6298's gains: 1/8 and 1/4). */
+static void measure_rtt(dht_t *dht, const dht__rpc_t *rpc)
+{
+    double sample = (double)(dht->now - rpc->sent_at);
+    double err;
+
+    if (rpc->attempts != 1 || rpc->len == 0)
+        return; /* a resent request or a stream: the sample would mislead */
+    if (dht->srtt_ms <= 0.0) {
+        dht->srtt_ms = sample > 0.0 ? sample : 0.5;
+        dht->rttvar_ms = sample / 2.0;
+        return;
+    }
+    err = sample > dht->srtt_ms ? sample - dht->srtt_ms : dht->srtt_ms - sample;
+    dht->rttvar_ms = 0.75 * dht->rttvar_ms + 0.25 * err;
+    dht->srtt_ms = 0.875 * dht->srtt_ms + 0.125 * sample;
+    if (dht->srtt_ms <= 0.0)
+        dht->srtt_ms = 0.5;
 }
 
 /* @return 1 if reply type rt answers request type q. */
@@ -215,6 +249,7 @@ int dht__rpc_reply(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from)
      * entry is stale; the routing table learns the new one below. */
     if (rpc->has_id && dht_id_cmp(&rpc->id, &m->sender) != 0)
         dht__rt_failed(dht->rt, &rpc->id, dht->now);
+    measure_rtt(dht, rpc);
     if (dht__rt_update(dht->rt, &m->sender, from, dht->now, DHT__RT_REPLY) < 0) {
         /* Out of memory for a bucket split: the reply still counts. */
     }
@@ -230,7 +265,7 @@ void dht__rpc_timeouts(dht_t *dht, uint64_t now)
         dht->st.rpc_timeouts++;
         if (rpc->attempts < rpc->max_attempts && transmit(dht, rpc, NULL) == 0) {
             rpc->attempts++;
-            rpc->deadline = now + rpc->timeout_ms;
+            rpc->deadline = now + (rpc->attempts == 2 && rpc->rto_ms ? rpc->rto_ms : rpc->timeout_ms);
             heap_down(dht, 0);
             rpc->cb(dht, rpc, DHT__RPC_STALLED, NULL);
             continue;

@@ -51,7 +51,18 @@ typedef struct emofs_sim_opts {
     unsigned sample_s;      /* churn: seconds between samples; 0 = duration / 20 */
     unsigned republish_s;   /* churn: publishers re-put every this many s; 0 = never */
     unsigned probe_lookups; /* churn: lookups per sample; 100 */
+    double die;             /* share of nodes that die at once after the workload; 0 */
 } emofs_sim_opts_t;
+
+/* How one round of lookups (and gets) went. */
+typedef struct emofs_sim_round {
+    unsigned lookups, lookups_ok, lookups_exact;
+    unsigned hops_p95;
+    double hops_mean;
+    double datagrams_per_lookup;
+    uint64_t latency_p50_ms, latency_p99_ms; /* virtual */
+    unsigned values_got;                     /* of emofs_sim_result_t.values */
+} emofs_sim_round_t;
 
 /* One sample of the churn phase. */
 typedef struct emofs_sim_sample {
@@ -87,7 +98,10 @@ typedef struct emofs_sim_result {
     uint64_t datagrams_sent, datagrams_lost;
     double mem_per_node_kib;     /* resident memory added by the network / nodes */
     size_t peak_rss_kib;         /* the process's peak resident set */
-    emofs_sim_sample_t *samples; /* churn phase; malloc()ed */
+    emofs_sim_round_t healthy;       /* --die: the round before the deaths */
+    unsigned died;                   /* --die: nodes that died at once */
+    emofs_sim_round_t after_died[2]; /* --die: two rounds after them */
+    emofs_sim_sample_t *samples;     /* churn phase; malloc()ed */
     size_t n_samples;
     double total_wall_s;
 } emofs_sim_result_t;

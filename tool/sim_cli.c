@@ -35,6 +35,9 @@ void emofs_sim_usage(FILE *f)
                "  --values V         values put then got (100)\n"
                "  --value-size B     bytes per value (100)\n"
                "  --batch B          operations in flight at once (1000)\n"
+               "deaths (after the workload):\n"
+               "  --die P            share of nodes that die at once, unannounced; the\n"
+               "                     lookups and gets run before and twice after (0)\n"
                "churn (after the workload):\n"
                "  --churn RATE       share of nodes leaving and replaced per virtual minute (0)\n"
                "  --duration T       virtual seconds of churn (0: no churn phase)\n"
@@ -128,6 +131,7 @@ static const flag_t flags[] = {
     {"--value-size", T_UNS, 1, 1u << 20},
     {"--batch", T_UNS, 1, 1000000},
     {"--churn", T_DBL, 0, 0},
+    {"--die", T_DBL, 0, 0},
     {"--duration", T_UNS, 0, 10000000},
     {"--sample", T_UNS, 1, 10000000},
     {"--republish", T_UNS, 0, 10000000},
@@ -178,6 +182,8 @@ static int set_flag(const flag_t *fl, const char *val, emofs_sim_opts_t *o, cons
         o->batch = (unsigned)u;
     else if (!strcmp(n, "--churn"))
         o->churn = d;
+    else if (!strcmp(n, "--die"))
+        o->die = d;
     else if (!strcmp(n, "--duration"))
         o->duration_s = (unsigned)u;
     else if (!strcmp(n, "--sample"))

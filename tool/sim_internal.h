@@ -4,6 +4,7 @@
  *   sim_truth.c   the global view: the true k closest nodes to a target
  *   sim_run.c     emofs_sim_run: build, lookups, values
  *   sim_churn.c   the churn phase: nodes leave and join, samples
+ *   sim_deaths.c  the deaths phase: a share of the nodes dies at once
  *   sim_report.c  the summary (text or JSON), percentiles, memory
  *   sim_cli.c     `emofs sim`: flags, help, files
  */
@@ -101,6 +102,12 @@ uint32_t sim_random_online(sim_ctx_t *c, uint32_t avoid);
  * o->batch, judged against c->truth, and waits for them. */
 void sim_run_lookups(sim_ctx_t *c, sim_lookup_t *ls, size_t n);
 
+/* Fills ls[0..n) with lookups from random online nodes to random targets. */
+void sim_make_lookups(sim_ctx_t *c, sim_lookup_t *ls, size_t n);
+
+/* Summarizes the finished lookups ls[0..n) into *out (values_got aside). */
+void sim_summarize_round(const sim_lookup_t *ls, size_t n, emofs_sim_round_t *out);
+
 /* Gets every value from a random online node other than its publisher,
  * in batches; sets values[i].got. @return how many were found. */
 unsigned sim_get_values(sim_ctx_t *c);
@@ -112,6 +119,11 @@ int sim_put_value(sim_ctx_t *c, sim_value_t *v);
 /* Makes sure the per-node arrays hold node index idx. @return 0 or
  * DHT_ENOMEM. */
 int sim_grow(sim_ctx_t *c, size_t idx);
+
+/* The deaths phase (sim_deaths.c, o->die > 0): a round of lookups and
+ * gets, then that share of the nodes dies at once, then two more rounds;
+ * fills r->healthy, r->died and r->after_died. @return 0 or DHT_ENOMEM. */
+int sim_deaths(sim_ctx_t *c);
 
 /* The churn phase (sim_churn.c): writes the samples to r and series. */
 int sim_churn(sim_ctx_t *c, FILE *series);

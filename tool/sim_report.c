@@ -50,6 +50,32 @@ static const char *init_name(emofs_sim_init_t init)
     return init == EMOFS_SIM_INIT_JOIN ? "join" : "fast";
 }
 
+static void print_round(const char *name, const emofs_sim_round_t *x, unsigned values, FILE *f)
+{
+    fprintf(f, "    %-9s %7.2f%% %7.2f%%  %5.2f / %-3u %5llu / %-5llu %9.1f  %6.2f%%\n", name,
+            pct(x->lookups_ok, x->lookups), pct(x->lookups_exact, x->lookups), x->hops_mean,
+            x->hops_p95, (unsigned long long)x->latency_p50_ms,
+            (unsigned long long)x->latency_p99_ms, x->datagrams_per_lookup,
+            pct(x->values_got, values));
+}
+
+static double ratio(uint64_t a, uint64_t b)
+{
+    return b > 0 ? (double)a / (double)b : 0.0;
+}
+
+static void print_deaths(const emofs_sim_result_t *r, FILE *f)
+{
+    fprintf(f, "  deaths       %u nodes died at once, unannounced\n", r->died);
+    fprintf(f, "    round     success   exact   hops mean/p95  latency p50/p99 ms  datagrams  values\n");
+    print_round("healthy", &r->healthy, r->values, f);
+    print_round("after 1", &r->after_died[0], r->values, f);
+    print_round("after 2", &r->after_died[1], r->values, f);
+    fprintf(f, "    latency p50 after/healthy: %.2f (round 1), %.2f (round 2)\n",
+            ratio(r->after_died[0].latency_p50_ms, r->healthy.latency_p50_ms),
+            ratio(r->after_died[1].latency_p50_ms, r->healthy.latency_p50_ms));
+}
+
 static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, FILE *f)
 {
     double dg = r->datagrams_per_lookup, rq = r->requests_per_lookup;
@@ -80,6 +106,8 @@ static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
     fprintf(f, "  network      %llu datagrams sent, %llu lost (%.2f%%)\n",
             (unsigned long long)r->datagrams_sent, (unsigned long long)r->datagrams_lost,
             pct((double)r->datagrams_lost, (double)r->datagrams_sent));
+    if (o->die > 0)
+        print_deaths(r, f);
     if (r->n_samples > 0) {
         fprintf(f, "  churn        %.0f%% of nodes per minute for %u s, republish %s",
                 100.0 * o->churn, o->duration_s, o->republish_s ? "every " : "never");
@@ -94,6 +122,17 @@ static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
         }
     }
     fprintf(f, "  total        %.2f s wall\n", r->total_wall_s);
+}
+
+static void json_round(const char *name, const emofs_sim_round_t *x, FILE *f)
+{
+    fprintf(f,
+            "\"%s\":{\"lookups\":%u,\"lookups_ok\":%u,\"lookups_exact\":%u,\"hops_mean\":%.4f,"
+            "\"hops_p95\":%u,\"latency_p50_ms\":%llu,\"latency_p99_ms\":%llu,"
+            "\"datagrams_per_lookup\":%.3f,\"values_got\":%u},",
+            name, x->lookups, x->lookups_ok, x->lookups_exact, x->hops_mean, x->hops_p95,
+            (unsigned long long)x->latency_p50_ms, (unsigned long long)x->latency_p99_ms,
+            x->datagrams_per_lookup, x->values_got);
 }
 
 static void print_json(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, FILE *f)
@@ -121,6 +160,12 @@ static void print_json(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
             r->puts_ok, r->gets_ok, pct(r->gets_ok, r->values) / 100);
     fprintf(f, "\"datagrams_sent\":%llu,\"datagrams_lost\":%llu,",
             (unsigned long long)r->datagrams_sent, (unsigned long long)r->datagrams_lost);
+    if (o->die > 0) {
+        fprintf(f, "\"die\":%g,\"died\":%u,", o->die, r->died);
+        json_round("healthy", &r->healthy, f);
+        json_round("after_died_1", &r->after_died[0], f);
+        json_round("after_died_2", &r->after_died[1], f);
+    }
     fprintf(f, "\"churn\":%g,\"duration_s\":%u,\"republish_s\":%u,\"samples\":[", o->churn,
             o->duration_s, o->republish_s);
     for (size_t i = 0; i < r->n_samples; i++) {

@@ -2,7 +2,8 @@
  * emofs sim: one run. Builds the network (fast from the global view, or
  * every node joining through node 0 with the real protocol), runs the
  * lookups and judges each against the global view, puts the values and
- * gets them from other nodes, then hands over to the churn phase.
+ * gets them from other nodes, then hands over to the deaths phase (--die)
+ * and the churn phase.
  */
 #include "tool/sim_internal.h"
 
@@ -56,6 +57,8 @@ const char *emofs_sim_opts_check(const emofs_sim_opts_t *o)
         return "--churn must be in [0, 1]";
     if (o->churn > 0 && o->duration_s == 0)
         return "--churn needs --duration";
+    if (!(o->die >= 0 && o->die < 1))
+        return "--die must be in [0, 1)";
     return NULL;
 }
 
@@ -293,6 +296,17 @@ static int join_all(sim_ctx_t *c)
 
 /* ---- the run ---- */
 
+void sim_make_lookups(sim_ctx_t *c, sim_lookup_t *ls, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ls[i].src = sim_random_online(c, UINT32_MAX);
+        for (size_t b = 0; b < DHT_ID_LEN; b += 8) {
+            uint64_t x = sim_rng_next(&c->rng);
+            memcpy(ls[i].target.b + b, &x, 8);
+        }
+    }
+}
+
 static int cmp_u(const void *a, const void *b)
 {
     unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
@@ -362,6 +376,22 @@ static void summarize_lookups(emofs_sim_result_t *r, const sim_lookup_t *ls, siz
     free(lat);
 }
 
+void sim_summarize_round(const sim_lookup_t *ls, size_t n, emofs_sim_round_t *out)
+{
+    emofs_sim_result_t r;
+
+    memset(&r, 0, sizeof(r));
+    summarize_lookups(&r, ls, n);
+    out->lookups = r.lookups;
+    out->lookups_ok = r.lookups_ok;
+    out->lookups_exact = r.lookups_exact;
+    out->hops_p95 = r.hops_p95;
+    out->hops_mean = r.hops_mean;
+    out->datagrams_per_lookup = r.datagrams_per_lookup;
+    out->latency_p50_ms = r.latency_p50_ms;
+    out->latency_p99_ms = r.latency_p99_ms;
+}
+
 static int build(sim_ctx_t *c)
 {
     const emofs_sim_opts_t *o = c->o;
@@ -422,13 +452,7 @@ static int run(sim_ctx_t *c, FILE *csv, FILE *series)
     ls = calloc(o->lookups ? o->lookups : 1, sizeof(*ls));
     if (ls == NULL)
         return DHT_ENOMEM;
-    for (size_t i = 0; i < o->lookups; i++) {
-        ls[i].src = sim_random_online(c, UINT32_MAX);
-        for (size_t b = 0; b < DHT_ID_LEN; b += 8) {
-            uint64_t x = sim_rng_next(&c->rng);
-            memcpy(ls[i].target.b + b, &x, 8);
-        }
-    }
+    sim_make_lookups(c, ls, o->lookups);
     t0 = sim_wall_s();
     sim_run_lookups(c, ls, o->lookups);
     r->lookup_wall_s = sim_wall_s() - t0;
@@ -443,6 +467,11 @@ static int run(sim_ctx_t *c, FILE *csv, FILE *series)
     if (err)
         return err;
     put_and_get(c);
+    if (o->die > 0) {
+        err = sim_deaths(c);
+        if (err)
+            return err;
+    }
     if (o->duration_s > 0) {
         err = sim_churn(c, series);
         if (err)
