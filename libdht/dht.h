@@ -188,6 +188,15 @@ typedef struct dht_config {
     unsigned rate_limit;        /* requests per second per source, 0 = off; 20000 */
     uint64_t seed;              /* randomness (ids, txids, secrets); 0 = from the OS */
 
+    /* 1: a client node, like BitTorrent's read-only nodes (BEP 43), for a
+     * program that joins for a moment (a one-shot command). Its requests
+     * carry the client flag (schema/wire.md 2.2): other nodes answer them
+     * but never add it to their routing tables, so they never hand it to
+     * others, send it requests or store values on it. It refuses STORE
+     * requests and keeps no copy of its own puts; it keeps a routing table
+     * of its own and does everything else a node does. 0: a full node. */
+    int client;
+
     /* Optional: content-addressed values the embedding program keeps itself
      * (the chunks of files it published, say), served to peers as if they
      * were in the node's store. Asked, on the loop's thread, when a peer
@@ -379,6 +388,7 @@ typedef struct dht_stats {
     uint64_t dropped_bad_value; /* content-addressed value that did not verify */
     uint64_t rpc_timeouts;      /* attempts that got no reply in time */
     uint64_t lookups_done;
+    uint64_t client_requests; /* requests served to client nodes (kept out of the table) */
     size_t nodes, nodes_good, nodes_questionable, nodes_bad, buckets;
     size_t values, value_bytes;
     size_t ops_in_flight, rpcs_in_flight;

@@ -282,9 +282,10 @@ static void on_stored(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t 
     put_done_if_last(dht, op);
 }
 
-/* The lookup found the k closest nodes: store on each. This node keeps a
- * copy instead of the k-th when it is closer than that one (or fewer than k
- * others answered), so the value lives on exactly the k closest. With no
+/* The lookup found the k closest nodes: store on each. This node (unless
+ * it is a client) keeps a copy instead of the k-th when it is closer than
+ * that one (or fewer than k others answered), so the value lives on
+ * exactly the k closest. With no
  * peer reached at all, nothing is stored anywhere: DHT_ENOPEERS. */
 static void put_store_all(dht_t *dht, dht__op_t *op)
 {
@@ -302,8 +303,9 @@ static void put_store_all(dht_t *dht, dht__op_t *op)
         dht__op_complete(dht, op, DHT_ENOPEERS);
         return;
     }
-    here =
-        n < dht->cfg.k || dht_id_cmp_distance(&op->lk.target, &dht->self, &to[n - 1]->node.id) < 0;
+    /* A client is no holder: it may be gone in a moment. */
+    here = !dht->cfg.client && (n < dht->cfg.k || dht_id_cmp_distance(&op->lk.target, &dht->self,
+                                                                       &to[n - 1]->node.id) < 0);
     if (here && n == dht->cfg.k)
         n--;
     if (here && store_here(dht, op) == 0)

@@ -159,6 +159,7 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
     rpc->txid = (uint32_t)(dht__rng_next(&dht->rng) & 0xffff0000u) | slot;
     m->txid = rpc->txid;
     m->sender = dht->self;
+    m->client = (uint8_t)(dht->cfg.client != 0);
     rpc->type = m->type;
     rpc->to = *to;
     if (id) {

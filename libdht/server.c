@@ -119,6 +119,7 @@ static int rate_ok(dht_t *dht, const dht_addr_t *addr)
 static void reply_header(const dht_t *dht, dht__msg_t *r, uint8_t type, const dht__msg_t *req)
 {
     r->type = type;
+    r->client = 0;
     r->txid = req->txid;
     r->sender = dht->self;
     r->n_nodes = 0;
@@ -276,6 +277,8 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from
     dht_id_t hash;
     int err;
 
+    if (dht->cfg.client) /* it keeps nothing for others: it may be gone in a moment */
+        return send_error(dht, req, from, DHT__WERR_FULL, "a client node stores nothing");
     if (!token_valid(dht, from, req->token)) {
         dht->st.dropped_bad_token++;
         return send_error(dht, req, from, DHT__WERR_BAD_TOKEN, "bad or stale token");
@@ -356,9 +359,13 @@ int dht__serve(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from, dht_tran
         dht->st.dropped_rate_limited++;
         return DHT_EBUSY;
     }
-    /* Whoever asks us something is a node of the network: that is how a
-     * joining node becomes known to its neighbours. */
-    dht__rt_update(dht->rt, &m->sender, from, dht->now, DHT__RT_QUERY);
+    /* Whoever asks us something is a node of the network, unless it says
+     * it is a client: that is how a joining node becomes known to its
+     * neighbours, and how a passing one stays out of their tables. */
+    if (!m->client)
+        dht__rt_update(dht->rt, &m->sender, from, dht->now, DHT__RT_QUERY);
+    else
+        dht->st.client_requests++;
     switch (m->type) {
     case DHT__PING:
         return serve_ping(dht, m, from);

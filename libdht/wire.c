@@ -295,6 +295,11 @@ int dht__wire_decode(dht__msg_t *m, const uint8_t *buf, size_t len)
      * arrays are written before they are read, and clearing 3 KiB per
      * datagram would cost more than decoding it. */
     m->type = hdr[3];
+    m->client = 0;
+    if (!DHT__IS_REPLY(m->type) && (m->type & DHT__WIRE_CLIENT)) {
+        m->type = (uint8_t)(m->type & ~DHT__WIRE_CLIENT);
+        m->client = 1;
+    }
     m->n_nodes = 0;
     m->n_entries = 0;
     m->value = NULL;
@@ -376,7 +381,9 @@ size_t dht__wire_encode(const dht__msg_t *m, uint8_t *buf, size_t cap)
     put_u8(&w, DHT__WIRE_MAGIC0);
     put_u8(&w, DHT__WIRE_MAGIC1);
     put_u8(&w, DHT__WIRE_VERSION);
-    put_u8(&w, m->type);
+    if (m->client && (DHT__IS_REPLY(m->type) || (m->type & DHT__WIRE_CLIENT)))
+        return 0; /* only a request carries the client bit */
+    put_u8(&w, (uint8_t)(m->type | (m->client ? DHT__WIRE_CLIENT : 0)));
     put_u32(&w, m->txid);
     put_bytes(&w, m->sender.b, DHT_ID_LEN);
     put_body(&w, m);

@@ -36,6 +36,10 @@ typedef enum dht__msg_type {
 
 #define DHT__IS_REPLY(type) (((type)&0x80) != 0)
 
+/* Bit of a request's type byte: the sender is a client node (schema/wire.md
+ * 2.2). Decoded into dht__msg_t.client; never set on a reply. */
+#define DHT__WIRE_CLIENT 0x40
+
 /* Error codes carried by an ERROR reply. */
 typedef enum dht__wire_err {
     DHT__WERR_MALFORMED = 1,
@@ -61,7 +65,8 @@ typedef struct dht__wire_entry {
 /* A decoded message. Which fields mean something depends on type; pointers
  * point into the buffer that was decoded. */
 typedef struct dht__msg {
-    uint8_t type;
+    uint8_t type;   /* without the client bit */
+    uint8_t client; /* a request from a client node (encoded in the type byte) */
     uint32_t txid;
     dht_id_t sender;
     dht_id_t target;                    /* FIND_NODE target; key of FIND_VALUE, STORE, GET_VALUE */

@@ -125,10 +125,13 @@ static const uint8_t known_types[] = {
 };
 #define N_TYPES (sizeof(known_types) / sizeof(known_types[0]))
 
+/* @return 1 if t is a known type byte: a known type, or a request's with
+ * the client bit (schema/wire.md 2.2). */
 static int is_known_type(unsigned t)
 {
     for (size_t i = 0; i < N_TYPES; i++)
-        if (known_types[i] == t)
+        if (known_types[i] == t || (!DHT__IS_REPLY(known_types[i]) &&
+                                    (known_types[i] | DHT__WIRE_CLIENT) == t))
             return 1;
     return 0;
 }
@@ -164,6 +167,12 @@ static void want_find_node(const dht__msg_t *m)
     assert_int_equal(m->txid, 0xdeadbeefu);
     assert_id_seq(&m->sender, 0x00);
     assert_id_seq(&m->target, 0xa0);
+}
+
+static void want_find_node_client(const dht__msg_t *m)
+{
+    want_find_node(m);
+    assert_int_equal(m->client, 1);
 }
 
 static void want_nodes_ipv4(const dht__msg_t *m)
@@ -361,6 +370,7 @@ static const struct {
     {"pong_ipv4.hex", want_pong_ipv4},
     {"pong_ipv6.hex", want_pong_ipv6},
     {"find_node.hex", want_find_node},
+    {"find_node_client.hex", want_find_node_client},
     {"nodes_ipv4.hex", want_nodes_ipv4},
     {"nodes_ipv6.hex", want_nodes_ipv6},
     {"nodes_empty.hex", want_nodes_empty},
@@ -720,6 +730,7 @@ static void test_random_roundtrip(void **state)
         size_t size, len;
 
         random_msg(&s, &m, type);
+        m.client = (uint8_t)(!DHT__IS_REPLY(type) && (i / N_TYPES) % 2); /* half the requests */
         size = dht__wire_size(&m);
         len = dht__wire_encode(&m, buf, sizeof(buf));
         assert_int_equal(len, size);
@@ -731,6 +742,7 @@ static void test_random_roundtrip(void **state)
         assert_memory_equal(again, buf, len);
 
         assert_int_equal(d.type, m.type);
+        assert_int_equal(d.client, m.client);
         assert_int_equal(d.txid, m.txid);
         assert_memory_equal(d.sender.b, m.sender.b, DHT_ID_LEN);
         switch (type) {
@@ -1039,7 +1051,15 @@ static void test_encoder_limits(void **state)
         random_msg(&s, &m, DHT__PING);
         m.addr.family = DHT_AF_INET; /* so that a PONG is valid */
         m.type = (uint8_t)t;
-        assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)) != 0, is_known_type(t));
+        /* dht__msg_t.type never holds the client bit: m.client does. */
+        assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)) != 0,
+                         is_known_type(t) && !(t & DHT__WIRE_CLIENT && !DHT__IS_REPLY(t)));
+        m.client = 1;
+        if (dht__wire_encode(&m, buf, sizeof(buf)) != 0) {
+            assert_true(is_known_type(t) && !DHT__IS_REPLY(t) && !(t & DHT__WIRE_CLIENT));
+            assert_int_equal(buf[3], t | DHT__WIRE_CLIENT);
+        }
+        m.client = 0;
     }
 
     /* A buffer too small, by any amount, for every vector; exact is fine. */
