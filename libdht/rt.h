@@ -55,7 +55,9 @@ typedef enum dht__rt_result {
     DHT__RT_ADDED = 0,   /* new node, now in a bucket */
     DHT__RT_UPDATED = 1, /* already in a bucket; times refreshed */
     DHT__RT_CACHED = 2,  /* bucket full: kept in the replacement cache */
-    DHT__RT_IGNORED = 3, /* own id, or a good node's address would change */
+    DHT__RT_IGNORED = 3, /* own id; a good node's address would change; bucket
+                          * full and no cache; LEARNED of a known node or with
+                          * no free slot */
 } dht__rt_result_t;
 
 typedef struct dht__rt dht__rt_t;
