@@ -206,6 +206,10 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
     cfg.max_value_size = CHUNK_VALUE_MAX;
     cfg.value_source = fs_value_source;
     cfg.value_source_arg = node->store;
+    /* A one-shot command's embedded node is gone in a moment: as a client
+     * it stays out of its peers' tables, so nobody waits on it afterwards,
+     * and nobody stores on it. Only a daemon serves. */
+    cfg.client = !opts->daemon;
     cfg.peer_event = opts->peer_event;
     cfg.peer_event_arg = opts->peer_event_arg;
     err = dht_uv_new(&node->uv, loop, &cfg, listen);
