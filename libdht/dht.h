@@ -397,6 +397,48 @@ typedef struct dht_stats {
 /* Fills *out with the node's counters as of now_ms. */
 DHT_API void dht_get_stats(const dht_t *dht, uint64_t now_ms, dht_stats_t *out);
 
+/* Saved peers: a node that writes its peers to disk before it stops can
+ * rejoin through them when it starts again, with no bootstrap address.
+ * The bytes are the format of schema/peers.md ("EMPL", version 1): a
+ * count, then per peer its id, family, address and port. */
+#define DHT_PEERS_MAX       256                      /* peers one list holds at most */
+#define DHT_PEERS_MAX_BYTES (7 + DHT_PEERS_MAX * 51) /* a list of DHT_PEERS_MAX IPv6 peers */
+
+/* Writes the peers worth trying after a restart into buf[0..cap): the
+ * routing table's good nodes, then its questionable nodes that answered
+ * this node at some time, nearest to the own id first within each group,
+ * DHT_PEERS_MAX at most. Bad nodes are left out, and so are nodes only
+ * named in others' replies and never heard from themselves. now_ms is the
+ * current time on the node's clock (what dht_periodic() is given). buf may
+ * be NULL when cap is 0, to learn the size; DHT_PEERS_MAX_BYTES is always
+ * enough. The node is not changed.
+ * @return the number of peers written (0..DHT_PEERS_MAX; an empty table
+ *         writes a list of 0), with *len set to the bytes written;
+ *         DHT_ETOOBIG if cap is too small (then *len is the size needed and
+ *         buf is untouched); DHT_EINVAL (dht or len NULL, or buf NULL with
+ *         cap > 0); DHT_ENOMEM. */
+DHT_API int dht_export_peers(const dht_t *dht, uint64_t now_ms, uint8_t *buf, size_t cap,
+                             size_t *len);
+
+/* Rejoins the network through a list written by dht_export_peers() (by
+ * this node or another one). Checks all of buf[0..len) first: a wrong
+ * magic or version, a count over DHT_PEERS_MAX or over what the bytes
+ * hold, a family other than DHT_AF_INET / DHT_AF_INET6, a port 0, or bytes
+ * left over make it DHT_EPROTO, and then nothing at all is done. Otherwise
+ * it works as dht_bootstrap() on the saved addresses: pings each saved
+ * peer (expecting the saved id: a node of the table under that id that
+ * stays silent counts as failed), then looks up this node's own id through
+ * those that answered. Nothing enters the routing table before it has
+ * answered. Entries under this node's own id and repeats of an id are
+ * skipped. buf is not kept. cb gets 0 when at least one peer answered,
+ * else DHT_ENOPEERS.
+ * @return 0; DHT_EPROTO (malformed: nothing started); DHT_ENOPEERS (well
+ *         formed but no peer to try: nothing started); DHT_EINVAL (dht or
+ *         cb NULL, or buf NULL with len > 0); DHT_EBUSY, DHT_ECLOSED or
+ *         DHT_ENOMEM. */
+DHT_API int dht_import_peers(dht_t *dht, const uint8_t *buf, size_t len, dht_status_cb cb,
+                             void *arg);
+
 /* ------------------------------------------------------------------------ */
 /* 3. The libuv shell                                                       */
 /* ------------------------------------------------------------------------ */

@@ -10,6 +10,8 @@
  *   ops.c     the operations of dht.h built on the above, and their
  *             completion queue
  *   get.c     dht_get: collecting, verifying and fetching values
+ *   peers.c   dht_export_peers / dht_import_peers: the saved peer list
+ *             (schema/peers.md)
  */
 #ifndef DHT_NODE_H
 #define DHT_NODE_H
@@ -286,6 +288,17 @@ void dht__op_unref(dht_t *dht, dht__op_t *op);
  * node once the queue is drained.
  * @return 1 if the node was destroyed (the caller must not touch it), else 0. */
 int dht__op_run_completions(dht_t *dht);
+
+/* Starts a bootstrap operation (dht_bootstrap's, and dht_import_peers'):
+ * pings addrs[0..n), then looks up the own id through those that answered;
+ * cb gets 0 if one did, else DHT_ENOPEERS. ids, if not NULL, are the ids
+ * the addresses are expected to answer with (ids[i] for addrs[i]): a node
+ * of the table under such an id that stays silent is counted as failed,
+ * one that answers under another id is replaced, as for any request.
+ * The arguments are not checked (n may be 0: cb then gets DHT_ENOPEERS).
+ * @return 0, DHT_EBUSY, DHT_ECLOSED or DHT_ENOMEM. */
+int dht__bootstrap_start(dht_t *dht, const dht_addr_t *addrs, const dht_id_t *ids, size_t n,
+                         dht_status_cb cb, void *arg);
 
 /* Called by lookup.c when op's lookup has ended. */
 void dht__op_lookup_done(dht_t *dht, dht__op_t *op);

@@ -184,13 +184,12 @@ int dht_ping(dht_t *dht, const dht_addr_t *addr, dht_ping_cb cb, void *arg)
     return 0;
 }
 
-int dht_bootstrap(dht_t *dht, const dht_addr_t *addrs, size_t n, dht_status_cb cb, void *arg)
+int dht__bootstrap_start(dht_t *dht, const dht_addr_t *addrs, const dht_id_t *ids, size_t n,
+                         dht_status_cb cb, void *arg)
 {
     dht__op_t *op;
     int err;
 
-    if (dht == NULL || addrs == NULL || n == 0 || cb == NULL)
-        return DHT_EINVAL;
     dht__now(dht);
     op = dht__op_new(dht, DHT__OP_BOOTSTRAP, arg, &err);
     if (op == NULL)
@@ -199,14 +198,21 @@ int dht_bootstrap(dht_t *dht, const dht_addr_t *addrs, size_t n, dht_status_cb c
     for (size_t i = 0; i < n; i++) {
         dht__msg_t m;
         m.type = DHT__PING;
-        if (dht__rpc_send(dht, &m, &addrs[i], NULL, 0, DHT__BOOTSTRAP_ATTEMPTS, on_pong, op, 0) ==
-            0)
+        if (dht__rpc_send(dht, &m, &addrs[i], ids ? &ids[i] : NULL, 0, DHT__BOOTSTRAP_ATTEMPTS,
+                          on_pong, op, 0) == 0)
             op->pending++;
     }
     if (op->pending == 0)
         dht__op_complete(dht, op, DHT_ENOPEERS);
     dht__rearm(dht);
     return 0;
+}
+
+int dht_bootstrap(dht_t *dht, const dht_addr_t *addrs, size_t n, dht_status_cb cb, void *arg)
+{
+    if (dht == NULL || addrs == NULL || n == 0 || cb == NULL)
+        return DHT_EINVAL;
+    return dht__bootstrap_start(dht, addrs, NULL, n, cb, arg);
 }
 
 int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, void *arg)

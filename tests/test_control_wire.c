@@ -258,6 +258,7 @@ static void want_result_status(const ctl_msg_t *m)
     assert_int_equal(m->st.blobs, 5);
     assert_int_equal(m->st.blob_bytes, 0x140000);
     assert_int_equal(m->st.published, 2);
+    assert_int_equal(m->st.peers_live, 5);
 }
 
 static void want_result_ls(const ctl_msg_t *m)
@@ -874,6 +875,7 @@ static void rnd_msg(uint64_t *s, ctl_msg_t *m)
             m->st.blobs = rnd_next(s);
             m->st.blob_bytes = rnd_next(s);
             m->st.published = (uint32_t)rnd_next(s);
+            m->st.peers_live = (uint32_t)rnd_next(s);
             break;
         case CTL_LS:
             m->ls_count = rnd_below(s, 20);
@@ -929,6 +931,7 @@ static void test_random_roundtrip(void **state)
         assert_int_equal(d.size, m.size);
         assert_int_equal(d.st.values, m.st.values);
         assert_int_equal(d.st.published, m.st.published);
+        assert_int_equal(d.st.peers_live, m.st.peers_live);
         assert_int_equal(d.ls_count, m.ls_count);
         for (uint32_t k = 0; k < m.ls_count; k++) {
             assert_memory_equal(d.ls[k].key, m.ls[k].key, CTL_KEY_LEN);

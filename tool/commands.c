@@ -386,8 +386,9 @@ int emofs_status_main(int argc, char **argv)
     ctl_msg_t req = {0}, res;
     char hex[65], b1[32], b2[32];
     int code = parse_simple(&c, argc, argv,
-                            "Shows the node of the data directory: id, address, peers known,\n"
-                            "values it holds for others, local blobs, files published.");
+                            "Shows the node of the data directory: id, address, peers known\n"
+                            "(live: answered in the last 15 minutes; the others not heard from\n"
+                            "lately), values it holds for others, local blobs, files published.");
 
     if (code)
         return code < 0 ? 0 : code;
@@ -398,6 +399,9 @@ int emofs_status_main(int argc, char **argv)
     if (res.status != 0) {
         code = cli_fail(cli_exit_code(CTL_STATUS, res.status), "%s", res.message);
     } else {
+        /* Live: answered this node in the last 15 minutes; the others
+         * have not been heard from lately (gone, or just quiet). */
+        uint32_t live = res.st.peers_live < res.st.peers ? res.st.peers_live : res.st.peers;
         mf_key_to_hex(res.st.node_id, hex);
         if (c.json) {
             json_t j;
@@ -405,6 +409,8 @@ int emofs_status_main(int argc, char **argv)
             json_str(&j, "node", hex);
             json_str(&j, "address", res.st.addr);
             json_u64(&j, "peers", res.st.peers);
+            json_u64(&j, "peers_live", live);
+            json_u64(&j, "peers_stale", res.st.peers - live);
             json_u64(&j, "values", res.st.values);
             json_u64(&j, "value_bytes", res.st.value_bytes);
             json_u64(&j, "blobs", res.st.blobs);
@@ -419,7 +425,11 @@ int emofs_status_main(int argc, char **argv)
         progress_format_bytes(res.st.blob_bytes, b2, sizeof(b2));
         printf("node       %s\n", hex);
         printf("address    %s\n", res.st.addr);
-        printf("peers      %u\n", (unsigned)res.st.peers);
+        if (res.st.peers == 0)
+            printf("peers      0\n");
+        else
+            printf("peers      %u (%u live, %u not heard from lately)\n", (unsigned)res.st.peers,
+                   (unsigned)live, (unsigned)(res.st.peers - live));
         printf("values     %llu (%s) held for the network\n", (unsigned long long)res.st.values,
                b1);
         printf("blobs      %llu (%s) in the local store\n", (unsigned long long)res.st.blobs, b2);

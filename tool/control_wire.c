@@ -320,6 +320,7 @@ static void put_body(writer_t *w, const ctl_msg_t *m)
         put_u64(w, m->st.blobs);
         put_u64(w, m->st.blob_bytes);
         put_u32(w, m->st.published);
+        put_u32(w, m->st.peers_live);
         break;
     case CTL_LS:
         put_u32(w, m->ls_count);
@@ -551,6 +552,7 @@ static void get_result(reader_t *r, ctl_msg_t *m)
         m->st.blobs = get_u64(r);
         m->st.blob_bytes = get_u64(r);
         m->st.published = get_u32r(r);
+        m->st.peers_live = get_u32r(r);
         break;
     case CTL_LS:
         get_ls(r, m);

@@ -82,6 +82,7 @@ typedef struct ctl_status {
     uint64_t blobs;
     uint64_t blob_bytes;
     uint32_t published;
+    uint32_t peers_live; /* of the peers, those that answered in the last 15 minutes */
 } ctl_status_t;
 
 /*

@@ -8,6 +8,7 @@
 #include "tool/ctl_server.h"
 #include "tool/hostaddr.h"
 #include "tool/log.h"
+#include "tool/peers_file.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -16,21 +17,62 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* How often the peers are saved to DIR/peers while the daemon runs;
+ * EMOFS_TEST_PEERS_SAVE_MS overrides it, for the tests. */
+#define PEERS_SAVE_MS (5u * 60u * 1000u)
+
 typedef struct daemon {
     uv_loop_t *loop;
     emofs_node_t node;
     ctl_server_t *server;
     uv_signal_t sigint, sigterm;
-    int stopping, node_closed;
+    uv_timer_t save_timer;
+    int stopping, node_closed, save_failed;
 } daemon_t;
 
-/* The node closes once no request uses it any more. */
+/* Saves the peers to DIR/peers; level is the log line's when it worked.
+ * A failure is logged once until a save works again. */
+static void save_peers(daemon_t *d, log_level_t level)
+{
+    int n = emofs_peers_save(d->node.dht, uv_now(d->loop), d->node.dir);
+
+    if (n < 0 && !d->save_failed)
+        log_msg(LOG_WARN, "cannot save the peers to %s/%s: %s", d->node.dir, EMOFS_PEERS_FILE,
+                fs_strerror(n));
+    else if (n > 0)
+        log_msg(level, "saved %d peers to %s/%s", n, d->node.dir, EMOFS_PEERS_FILE);
+    d->save_failed = n < 0;
+}
+
+static void on_save_timer(uv_timer_t *t)
+{
+    save_peers(t->data, LOG_DEBUG);
+}
+
+/* Saves the peers every PEERS_SAVE_MS; the timer does not keep the loop
+ * alive. */
+static void start_save_timer(daemon_t *d)
+{
+    const char *env = getenv("EMOFS_TEST_PEERS_SAVE_MS");
+    uint64_t every = PEERS_SAVE_MS;
+
+    if (env != NULL && atoll(env) > 0)
+        every = (uint64_t)atoll(env);
+    uv_timer_init(d->loop, &d->save_timer);
+    d->save_timer.data = d;
+    uv_timer_start(&d->save_timer, on_save_timer, every, every);
+    uv_unref((uv_handle_t *)&d->save_timer);
+}
+
+/* The node closes once no request uses it any more; its peers are saved
+ * just before. */
 static void on_server_idle(void *arg)
 {
     daemon_t *d = arg;
 
     if (!d->node_closed) {
         d->node_closed = 1;
+        save_peers(d, LOG_INFO);
         emofs_node_close(&d->node);
     }
 }
@@ -43,6 +85,7 @@ static void daemon_stop(daemon_t *d)
     log_msg(LOG_INFO, "stopping: %u requests to end", ctl_server_requests(d->server));
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->save_timer, NULL);
     ctl_server_shutdown(d->server);
 }
 
@@ -72,6 +115,47 @@ static void on_joined(int status, void *arg)
     }
 }
 
+static void on_rejoined(int status, void *arg)
+{
+    daemon_t *d = arg;
+    dht_stats_t st;
+
+    if (d->stopping)
+        return;
+    dht_get_stats(d->node.dht, uv_now(d->loop), &st);
+    if (status == 0)
+        log_msg(LOG_INFO, "rejoined through the saved peers: %zu peers known", (size_t)st.nodes);
+    else
+        log_msg(LOG_WARN, "none of the saved peers answered");
+}
+
+/* Rejoins through the peers saved in DIR/peers, if there are any. A
+ * missing file is normal; a damaged one is said once and ignored. */
+static void restore_peers(daemon_t *d)
+{
+    uint8_t *buf;
+    size_t len;
+    int err = emofs_peers_load(d->node.dir, &buf, &len);
+
+    if (err == FS_ENOENT)
+        return;
+    if (err == 0) {
+        err = dht_import_peers(d->node.dht, buf, len, on_rejoined, d);
+        free(buf);
+        if (err == 0)
+            log_msg(LOG_INFO, "pinging the peers saved in %s/%s", d->node.dir, EMOFS_PEERS_FILE);
+        else if (err == DHT_EPROTO)
+            log_msg(LOG_WARN, "ignoring %s/%s: not a peer list (damaged?)", d->node.dir,
+                    EMOFS_PEERS_FILE);
+        else if (err != DHT_ENOPEERS)
+            log_msg(LOG_WARN, "cannot rejoin through %s/%s: %s", d->node.dir, EMOFS_PEERS_FILE,
+                    dht_strerror(err));
+        return;
+    }
+    log_msg(LOG_WARN, "ignoring %s/%s: %s", d->node.dir, EMOFS_PEERS_FILE,
+            err == FS_ETOOBIG ? "too large for a peer list (damaged?)" : fs_strerror(err));
+}
+
 static void on_peer_event(void *arg, const dht_id_t *id, const dht_addr_t *addr, int joined)
 {
     char hex[65], a[DHT_ADDRSTRLEN];
@@ -99,6 +183,8 @@ static int daemon_usage(FILE *f, int code)
                "HOST is an address (192.0.2.7, [::1]) or a name, resolved once at start.\n"
                "DIR/config may set the same: lines 'listen HOST:PORT', 'bootstrap HOST:PORT',\n"
                "'log_level LEVEL'.\n"
+               "The daemon saves the peers it knows to DIR/peers (every 5 minutes and when it\n"
+               "stops) and, when it starts, also joins through those that still answer.\n"
                "Control socket: DIR/emofs.sock. Exit codes: 0 stopped cleanly, 2 usage (or\n"
                "a bad config line), 7 the data directory is in use, 1 cannot start (the\n"
                "address is in use, say).\n");
@@ -178,6 +264,8 @@ int emofs_daemon_main(int argc, char **argv)
     log_msg(LOG_INFO, "started: node %s listening on %s, control socket %s, pid %ld", hex,
             dht_addr_format(&d.node.addr, addr), sock_path, (long)getpid());
     emofs_node_bootstrap(&d.node, on_joined, &d);
+    restore_peers(&d);
+    start_save_timer(&d);
     uv_run(d.loop, UV_RUN_DEFAULT);
     uv_loop_close(d.loop);
     free(sock_path);

@@ -10,6 +10,7 @@
  *   DIR/emofs.sock  the daemon's control socket (schema/control.md)
  *   DIR/config      optional settings: "listen HOST:PORT", "bootstrap HOST:PORT" (tool/config.h)
  *   DIR/node.id     the node id, 64 hex digits, made at the first start
+ *   DIR/peers       the daemon's saved peers (tool/peers_file.h, schema/peers.md)
  *   DIR/published   the files this node published: "KEY SIZE NAME" lines
  *   DIR/blobs/      the local chunk store (filestore/chunk_store.h)
  */

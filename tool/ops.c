@@ -241,10 +241,13 @@ static void do_status(emofs_op_t *op)
     dht_stats_t st;
     size_t n = 0;
 
-    dht_get_stats(op->node->dht, 0, &st);
+    /* The node's clock is the loop's: a peer is live (good) when it
+     * answered within the last 15 minutes of it. */
+    dht_get_stats(op->node->dht, uv_now(op->node->loop), &st);
     memcpy(op->res.st.node_id, dht_self(op->node->dht)->b, CTL_KEY_LEN);
     op->res.st.addr = strdup(dht_addr_format(&op->node->addr, addr));
     op->res.st.peers = (uint32_t)st.nodes;
+    op->res.st.peers_live = (uint32_t)st.nodes_good;
     op->res.st.values = st.values;
     op->res.st.value_bytes = st.value_bytes;
     if (fs_store_usage(op->node->store, &op->res.st.blobs, &op->res.st.blob_bytes) != 0)

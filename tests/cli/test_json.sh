@@ -21,7 +21,7 @@ check "get --json: key, path, size, note, seconds" \
 
 out=$("$EMOFS" status --json)
 check "status --json: the documented fields" \
-    grep -Eq "^\{\"node\":\"$hex\",\"address\":\"[^\"]+\",\"peers\":[0-9]+,\"values\":[0-9]+,\"value_bytes\":[0-9]+,\"blobs\":[0-9]+,\"blob_bytes\":[0-9]+,\"published\":2,\"data\":\"$T/home\"\}$" <<<"$out"
+    grep -Eq "^\{\"node\":\"$hex\",\"address\":\"[^\"]+\",\"peers\":[0-9]+,\"peers_live\":[0-9]+,\"peers_stale\":[0-9]+,\"values\":[0-9]+,\"value_bytes\":[0-9]+,\"blobs\":[0-9]+,\"blob_bytes\":[0-9]+,\"published\":2,\"data\":\"$T/home\"\}$" <<<"$out"
 
 out=$("$EMOFS" ls --json)
 check "ls --json: one object per file" test "$(grep -c '^{"key":' <<<"$out")" -eq 2
