@@ -360,18 +360,26 @@ static void fresh(dht__rt_node_t *n, const dht_id_t *id, const dht_addr_t *addr,
     n->learned = ev == DHT__RT_LEARNED;
 }
 
-/* Puts a new node into slot i of b's nodes (a free one or a bad node's) and
- * drops it from b's cache. The array must exist. */
+/* Puts a new node into slot i of b's nodes (a free one or a bad or
+ * learned node's). A node that was in b's cache moves over with its record
+ * (so a reply it gave while cached still counts), then hears this message.
+ * The array must exist. */
 static void put_node(dht__rt_t *rt, bucket_t *b, unsigned i, const dht_id_t *id,
                      const dht_addr_t *addr, uint64_t now, dht__rt_event_t ev)
 {
     int c = slots_find(&b->cache, id);
+    dht__rt_node_t n;
 
-    if (c >= 0)
+    if (c >= 0) {
+        n = b->cache.v[c];
+        heard(&n, addr, now, ev);
         slots_remove(rt, &b->cache, (unsigned)c, 1);
+    } else {
+        fresh(&n, id, addr, now, ev);
+    }
     if (i < b->nodes.n)
         tell(rt, &b->nodes.v[i], 0);
-    fresh(&b->nodes.v[i], id, addr, now, ev);
+    b->nodes.v[i] = n;
     fail_times(rt, &b->nodes, 0)[i] = 0;
     if (i == b->nodes.n)
         b->nodes.n++;
@@ -403,8 +411,10 @@ static int to_cache(dht__rt_t *rt, bucket_t *b, const dht_id_t *id, const dht_ad
     return DHT__RT_CACHED;
 }
 
-/* Inserts a node that is in no bucket, splitting as needed. A LEARNED node
- * only takes a free slot: it replaces no bad node and skips the cache.
+/* Inserts a node that is in no bucket, splitting as needed. Room is found,
+ * in this order: a free slot; a bad node's slot; a split of the last
+ * bucket; a learned node's slot (not for a LEARNED node: hearsay never
+ * pushes out hearsay); the cache (not for a LEARNED node).
  * @return ADDED, CACHED, IGNORED, or DHT_ENOMEM with the table unchanged. */
 static int insert(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, uint64_t now,
                   dht__rt_event_t ev)
@@ -415,7 +425,7 @@ static int insert(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, uin
     for (;;) {
         size_t bi = bucket_index(rt, id);
         bucket_t *b = &rt->buckets[bi];
-        int bad;
+        int victim;
 
         if (b->nodes.n < rt->k) {
             rc = slots_reserve(rt, &b->nodes, 0);
@@ -425,22 +435,27 @@ static int insert(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, uin
             }
             break;
         }
-        bad = ev == DHT__RT_LEARNED ? -1 : slots_oldest(&b->nodes, 1);
-        if (bad < 0 && ev != DHT__RT_LEARNED)
-            bad = slots_learned(&b->nodes); /* a node heard from beats hearsay */
-        if (bad >= 0) {
-            put_node(rt, b, (unsigned)bad, id, addr, now, ev);
+        victim = slots_oldest(&b->nodes, 1); /* a bad node: any node beats it */
+        if (victim >= 0) {
+            put_node(rt, b, (unsigned)victim, id, addr, now, ev);
             rc = DHT__RT_ADDED;
             break;
         }
-        if (bi + 1 < rt->nb || rt->nb >= DHT__RT_MAX_BUCKETS) {
-            rc = ev == DHT__RT_LEARNED ? DHT__RT_IGNORED : to_cache(rt, b, id, addr, now, ev);
+        if (bi + 1 == rt->nb && rt->nb < DHT__RT_MAX_BUCKETS) {
+            rc = split(rt);
+            if (rc < 0)
+                break;
+            splits++;
+            continue;
+        }
+        victim = ev == DHT__RT_LEARNED ? -1 : slots_learned(&b->nodes);
+        if (victim >= 0) { /* a node heard from beats hearsay */
+            put_node(rt, b, (unsigned)victim, id, addr, now, ev);
+            rc = DHT__RT_ADDED;
             break;
         }
-        rc = split(rt);
-        if (rc < 0)
-            break;
-        splits++;
+        rc = ev == DHT__RT_LEARNED ? DHT__RT_IGNORED : to_cache(rt, b, id, addr, now, ev);
+        break;
     }
     if (rc < 0)
         while (splits-- > 0)

@@ -87,21 +87,26 @@ dht__rt_state_t dht__rt_state(const dht__rt_node_t *n, uint64_t now);
  * - New node, bucket not full: ADDED.
  * - New node, bucket full: a bad node in it is replaced (ADDED); otherwise,
  *   if it is the last bucket and fewer than 256 buckets exist, the bucket
- *   splits and the insertion is retried; otherwise the node goes to (or is
- *   refreshed in) the bucket's replacement cache, pushing out the cache
- *   entry with the oldest last_seen when the cache is full (CACHED).
+ *   splits and the insertion is retried; otherwise a learned node (below)
+ *   is replaced (ADDED); otherwise the node goes to (or is refreshed in)
+ *   the bucket's replacement cache, pushing out the cache entry with the
+ *   oldest last_seen when the cache is full (CACHED; IGNORED when the
+ *   cache size is 0).
  * A new node starts with fails = 0, last_seen = now and last_reply = now
- * for a REPLY, 0 otherwise. Own id: IGNORED.
+ * for a REPLY, 0 otherwise; one that comes from the bucket's cache keeps
+ * the record it had there (its last_reply, say), then hears this message.
+ * Own id: IGNORED.
  * LEARNED (hearsay: another node named it) is weaker: a node already in the
  * bucket or its cache is left as it is (IGNORED, address and times
- * unchanged); a new one is ADDED only into a free slot of its bucket
- * (splitting the last bucket as above), questionable and marked learned,
- * and never replaces a node nor enters the cache (IGNORED). A learned node
- * serves our own lookups but is not handed to others
- * (dht__rt_closest_verified) until it is heard from itself (a QUERY, REPLY
- * or INSERT clears the mark), and any node so heard from takes a learned
- * node's slot in a full bucket. So hearsay fills empty room only, and what
- * the node has verified always wins.
+ * unchanged); a new one is ADDED only into a free slot of its bucket or a
+ * bad node's slot (splitting the last bucket as above), questionable and
+ * marked learned, and never replaces a good or questionable node nor
+ * enters the cache (IGNORED). A learned node serves our own lookups but is
+ * not handed to others (dht__rt_closest_verified) until it is heard from
+ * itself (a QUERY, REPLY or INSERT clears the mark), and any node so heard
+ * from takes a learned node's slot in a full bucket that cannot split. So
+ * hearsay fills empty room only, and what the node has verified always
+ * wins.
  * @return what happened, or DHT_ENOMEM (negative) if a split could not
  *         allocate; the table is then unchanged. */
 int dht__rt_update(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, uint64_t now,

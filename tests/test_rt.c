@@ -399,8 +399,9 @@ static void test_listener(void **state)
     dht__rt_free(rt);
 }
 
-/* Hearsay (LEARNED) fills free slots only: it never touches a known entry,
- * never replaces a bad node and never enters the cache. */
+/* Hearsay (LEARNED) fills free slots and bad nodes' slots only: it never
+ * touches a known entry, never replaces a live node and never enters the
+ * cache. */
 static void test_learned(void **state)
 {
     dht_id_t self = test_self();
@@ -428,13 +429,16 @@ static void test_learned(void **state)
     assert_int_equal(update(rt, &deep, 35, DHT__RT_LEARNED), DHT__RT_ADDED);
     assert_int_equal(update(rt, &c, 40, DHT__RT_LEARNED), DHT__RT_IGNORED);
     assert_int_equal(view(rt, 0).n_cache, 0);
-    /* a turns bad: hearsay still does not replace it; a node heard from does. */
+    /* a turns bad (no replacement cached): hearsay takes its slot, so a dead
+     * node goes as soon as anything else is known. */
     assert_int_equal(dht__rt_failed(rt, &a, 50), 0);
     assert_int_equal(dht__rt_failed(rt, &a, 50), 0);
-    assert_int_equal(update(rt, &c, 60, DHT__RT_LEARNED), DHT__RT_IGNORED);
-    assert_non_null(dht__rt_find(rt, &a));
-    assert_int_equal(update(rt, &d, 70, DHT__RT_QUERY), DHT__RT_ADDED);
+    assert_int_equal(update(rt, &c, 60, DHT__RT_LEARNED), DHT__RT_ADDED);
     assert_null(dht__rt_find(rt, &a));
+    assert_true(dht__rt_find(rt, &c)->learned);
+    /* A node heard from takes the learned node's slot (bucket 0 cannot split). */
+    assert_int_equal(update(rt, &d, 70, DHT__RT_QUERY), DHT__RT_ADDED);
+    assert_null(dht__rt_find(rt, &c));
     /* A cached node is known too. */
     assert_int_equal(update(rt, &c, 80, DHT__RT_QUERY), DHT__RT_CACHED);
     assert_int_equal(update(rt, &c, 90, DHT__RT_LEARNED), DHT__RT_IGNORED);

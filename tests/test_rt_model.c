@@ -17,10 +17,11 @@
  * leaves a choice open, the model follows rt.c's stated rules: the bad
  * node, learned node or cache entry that goes is the one with the oldest
  * last_seen (a promotion on failure takes the newest, as rt.h says), the
- * smaller id on a tie; a bad node is replaced before a learned one, and
- * both before the last bucket splits. A cache entry that comes into a
- * bucket through dht__rt_update() is a "new node" (fresh times, rt.h);
- * through dht__rt_failed() it keeps its fields.
+ * smaller id on a tie; room for a new node is a free slot, a bad node's, a
+ * split of the last bucket, a learned node's (not for hearsay), then the
+ * cache. A cache entry that comes into a bucket keeps its record: through
+ * dht__rt_update() it then hears the message, through dht__rt_failed() it
+ * comes as it was.
  *
  * The commands: a reply from X, a request seen from X (QUERY), insert X,
  * X learned from another node's reply, a request to X failed (X drawn from
@@ -480,37 +481,56 @@ static int m_to_cache(model_t *m, size_t i, size_t b, const dht_addr_t *addr, ui
     return DHT__RT_CACHED;
 }
 
-/* A node in no bucket comes in (rt.h: "New node"). */
+/* Puts node i into bucket b: fresh, or with the record it had in b's
+ * cache, hearing this message. */
+static void m_enter(model_t *m, size_t i, const dht_addr_t *addr, uint64_t now, dht__rt_event_t ev)
+{
+    mnode_t *x = &m->n[i];
+
+    if (x->where == IN_CACHE) {
+        m_heard(x, addr, now, ev);
+        x->where = IN_TABLE;
+        x->failed_at = 0;
+    } else {
+        m_fresh(x, IN_TABLE, addr, now, ev);
+    }
+}
+
+/* A node in no bucket comes in (rt.h: "New node"): a free slot, a bad
+ * node's, a split of the last bucket, a learned node's (not for hearsay),
+ * the cache (not for hearsay). */
 static int m_insert(model_t *m, size_t i, const dht_addr_t *addr, uint64_t now, dht__rt_event_t ev)
 {
     for (;;) {
         size_t b = m_bucket(m, i);
-        long victim = -1;
+        long victim;
 
         if (m_count(m, b, IN_TABLE) < m->cfg->k) {
             stats.learned_added += ev == DHT__RT_LEARNED;
-            m_fresh(&m->n[i], IN_TABLE, addr, now, ev);
+            m_enter(m, i, addr, now, ev);
             return DHT__RT_ADDED;
         }
-        if (ev != DHT__RT_LEARNED) {
-            victim = m_pick(m, b, IN_TABLE, is_bad, 0);
-            stats.bad_replaced += victim >= 0;
-            if (victim < 0) {
-                victim = m_pick(m, b, IN_TABLE, is_learned, 0);
-                stats.learned_replaced += victim >= 0;
-            }
-        }
+        victim = m_pick(m, b, IN_TABLE, is_bad, 0);
         if (victim >= 0) {
+            stats.bad_replaced++;
             m->n[victim].where = NOWHERE;
-            m_fresh(&m->n[i], IN_TABLE, addr, now, ev);
+            m_enter(m, i, addr, now, ev);
             return DHT__RT_ADDED;
         }
-        if (b + 1 < m->nb || m->nb == DHT__RT_MAX_BUCKETS) {
-            stats.learned_dropped += ev == DHT__RT_LEARNED;
-            return ev == DHT__RT_LEARNED ? DHT__RT_IGNORED : m_to_cache(m, i, b, addr, now, ev);
+        if (b + 1 == m->nb && m->nb < DHT__RT_MAX_BUCKETS) {
+            m->nb++;
+            stats.splits++;
+            continue;
         }
-        m->nb++;
-        stats.splits++;
+        victim = ev == DHT__RT_LEARNED ? -1 : m_pick(m, b, IN_TABLE, is_learned, 0);
+        if (victim >= 0) {
+            stats.learned_replaced++;
+            m->n[victim].where = NOWHERE;
+            m_enter(m, i, addr, now, ev);
+            return DHT__RT_ADDED;
+        }
+        stats.learned_dropped += ev == DHT__RT_LEARNED;
+        return ev == DHT__RT_LEARNED ? DHT__RT_IGNORED : m_to_cache(m, i, b, addr, now, ev);
     }
 }
 
@@ -666,7 +686,8 @@ static void on_event(void *arg, const dht__rt_node_t *node, int added)
     }
     CHECK(r, r->listed[i], "listener: id#%ld removed but not added", i);
     r->listed[i] = 0;
-    CHECK(r, c->kind != C_LEARNED, "listener: a LEARNED node pushed out id#%ld", i);
+    CHECK(r, c->kind != C_LEARNED || dht__rt_state(node, r->now) == DHT__RT_BAD,
+          "listener: a LEARNED node pushed out id#%ld, not bad", i);
     CHECK(r,
           dht__rt_state(node, r->now) == DHT__RT_BAD ||
               (node->learned && is_update(c) && i != r->cur_idx),
