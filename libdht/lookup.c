@@ -146,12 +146,13 @@ static void merge_nodes(dht_t *dht, dht__lookup_t *lk, const dht__msg_t *m, unsi
         if (dht_id_cmp(&n->id, &dht->self) == 0 || n->addr.port == 0 || known_bad(dht, &n->id))
             continue;
         add(lk, n, hops);
-        /* Learn it too, where the table has room, and ping it so it is
-         * verified (then handed to others) or found gone: a node's own
-         * contacts alone leave whole subtrees unknown to it when many
-         * nodes join at once, and lookups then end in the wrong subtree. */
-        if (dht__rt_update(dht->rt, &n->id, &n->addr, dht->now, DHT__RT_LEARNED) == DHT__RT_ADDED)
-            dht__verify_node(dht, &n->id, &n->addr);
+        /* Learn it too, where the table has room: a node's own contacts
+         * alone leave whole subtrees unknown to it when many nodes join at
+         * once, and lookups then end in the wrong subtree. It is verified
+         * (then handed to others) when it answers one of our requests or
+         * asks us something, or by a ping once it is among the closest to
+         * a target someone asks us about (server.c). */
+        dht__rt_update(dht->rt, &n->id, &n->addr, dht->now, DHT__RT_LEARNED);
     }
 }
 

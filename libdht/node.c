@@ -94,6 +94,7 @@ int dht_new(dht_t **out, const dht_config_t *cfg, const dht_io_t *io, uint64_t n
     dht->secret_rotated_at = now_ms;
     dht__token_tick(dht, now_ms); /* derives the first secret */
     dht->next_tick = now_ms + DHT__TICK_MS;
+    dht->fill_at = UINT64_MAX;
     *out = dht;
     return 0;
 fail:
@@ -159,6 +160,8 @@ uint64_t dht_next_deadline(const dht_t *dht)
 
     if (dht->done_head != NULL)
         return dht->now;
+    if (dht->fill_at < d)
+        d = dht->fill_at;
     if (r < d)
         d = r;
     if (e < d)
@@ -209,9 +212,6 @@ int dht__send_msg(dht_t *dht, const dht_addr_t *to, const dht__msg_t *m)
     return 0;
 }
 
-/* Runs the periodic maintenance: liveness pings and bucket refreshes. */
-static void tick(dht_t *dht, uint64_t now);
-
 int dht_receive(dht_t *dht, uint64_t now_ms, const uint8_t *buf, size_t len, const dht_addr_t *from,
                 dht_transport_t transport)
 {
@@ -253,9 +253,11 @@ uint64_t dht_periodic(dht_t *dht, uint64_t now_ms)
     if (dht__store_next_expiry(dht->store) <= dht->now)
         dht__store_expire(dht->store, dht->now);
     if (dht->now >= dht->next_tick) {
-        tick(dht, dht->now);
+        dht__maintenance_tick(dht, dht->now);
         dht->next_tick = dht->now + DHT__TICK_MS;
     }
+    if (dht->now >= dht->fill_at)
+        dht__join_fill_step(dht, dht->now);
     if (dht__op_run_completions(dht))
         return UINT64_MAX; /* a callback freed the node */
     dht->reported_deadline = dht_next_deadline(dht);
@@ -306,70 +308,4 @@ void dht_get_stats(const dht_t *dht, uint64_t now_ms, dht_stats_t *out)
     out->value_bytes = dht__store_bytes(dht->store);
     out->ops_in_flight = dht->n_ops;
     out->rpcs_in_flight = dht->rpc_count;
-}
-
-/* ---- maintenance ---- */
-
-static void on_liveness_pong(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply)
-{
-    (void)dht;
-    (void)rpc;
-    (void)status;
-    (void)reply; /* the rpc layer already told the routing table */
-}
-
-void dht__verify_node(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr)
-{
-    dht__msg_t m;
-
-    m.type = DHT__PING;
-    m.sender = dht->self;
-    dht__rpc_send(dht, &m, addr, id, 0, 0, on_liveness_pong, NULL, 0);
-}
-
-static void ping_questionable(dht_t *dht, uint64_t now)
-{
-    dht__rt_node_t n;
-    dht__msg_t m;
-
-    if (!dht__rt_ping_candidate(dht->rt, now, DHT__TICK_MS, &n))
-        return;
-    m.type = DHT__PING;
-    m.sender = dht->self;
-    dht__rpc_send(dht, &m, &n.addr, &n.id, 0, 0, on_liveness_pong, NULL, 0);
-}
-
-/* Starts a lookup into the first stale bucket, as Kademlia's bucket refresh
- * does: a random id in its range, so the lookup meets nodes that belong
- * there. One per tick keeps the cost flat. */
-static void refresh_stale_bucket(dht_t *dht, uint64_t now)
-{
-    size_t nb = dht__rt_bucket_count(dht->rt);
-
-    for (size_t i = 0; i < nb; i++) {
-        dht__rt_bucket_view_t v;
-        uint8_t rnd[DHT_ID_LEN];
-        dht_id_t target;
-        dht__op_t *op;
-        int err;
-
-        dht__rt_bucket(dht->rt, i, &v);
-        if (v.n_nodes == 0 || now - v.last_changed < DHT__REFRESH_MS)
-            continue;
-        dht__rng_bytes(&dht->rng, rnd, sizeof(rnd));
-        dht__rt_random_id_in_bucket(dht->rt, i, rnd, &target);
-        dht__rt_touch_bucket(dht->rt, i, now);
-        op = dht__op_new(dht, DHT__OP_REFRESH, NULL, &err);
-        if (op == NULL)
-            return;
-        if (dht__lookup_start(dht, op, &target, 0) != 0)
-            dht__op_complete(dht, op, DHT_ENOMEM);
-        return;
-    }
-}
-
-static void tick(dht_t *dht, uint64_t now)
-{
-    ping_questionable(dht, now);
-    refresh_stale_bucket(dht, now);
 }

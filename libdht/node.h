@@ -32,6 +32,7 @@
 #define DHT__BOOTSTRAP_ATTEMPTS 6u     /* pings to a bootstrap address */
 #define DHT__BOOTSTRAP_LOOKUPS  3u     /* self-lookups a bootstrap tries */
 #define DHT__RTO_MIN_MS         100u   /* floor of the adaptive first-attempt timeout */
+#define DHT__FILL_SPACING_MS    100u   /* between the far-bucket fills after a join */
 
 typedef struct dht__op dht__op_t;
 typedef struct dht__rpc dht__rpc_t;
@@ -173,6 +174,12 @@ struct dht {
                   * once the completion queue is drained */
     uint64_t next_tick;
     dht_stats_t st;
+
+    /* refresh.c: far buckets to fill after a join, one every
+     * DHT__FILL_SPACING_MS: buckets fill_next..fill_end-1, the next at
+     * fill_at (UINT64_MAX: none) */
+    uint64_t fill_at;
+    size_t fill_next, fill_end;
 };
 
 /* ---- node.c ---- */
@@ -194,9 +201,28 @@ uint32_t dht__timeout_for(const dht_t *dht, size_t len);
  * at the end of every public entry point; runs no callback itself. */
 void dht__rearm(dht_t *dht);
 
+/* ---- refresh.c ---- */
+
 /* Pings a node the table learned from others' replies, so that it is
  * verified (its answer) or found bad (its silence). */
 void dht__verify_node(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr);
+
+/* The maintenance of every tick (DHT__TICK_MS): a liveness ping to the
+ * stalest questionable node of a full bucket with replacements waiting,
+ * and a refresh lookup into the first bucket, empty or not, that saw no
+ * change nor lookup for DHT__REFRESH_MS. */
+void dht__maintenance_tick(dht_t *dht, uint64_t now);
+
+/* Called when a join's own-id lookup has ended: schedules the filling of
+ * every bucket farther than the nearest neighbour found (those holding
+ * fewer than k nodes when their turn comes), one every
+ * DHT__FILL_SPACING_MS so that a wave of joins does not flood. Filling
+ * bucket i is one FIND_NODE for a random id in its range, to the known
+ * node closest to that id; the nodes of the reply are learned (rt.h). */
+void dht__join_fill_start(dht_t *dht);
+
+/* Sends the fill that is due (dht->fill_at <= now) and schedules the next. */
+void dht__join_fill_step(dht_t *dht, uint64_t now);
 
 /* Frees what is left of a node whose operations and rpcs are all gone
  * (dht_free() has run and the completion queue is drained). */

@@ -367,6 +367,7 @@ static void bootstrap_lookup_done(dht_t *dht, dht__op_t *op)
     dht_node_info_t nodes[DHT_MAX_K];
 
     if (answered(dht, op, nodes) > 0) {
+        dht__join_fill_start(dht);
         dht__op_complete(dht, op, 0);
         return;
     }

@@ -343,6 +343,7 @@ static void heard(dht__rt_node_t *n, const dht_addr_t *addr, uint64_t now, dht__
         n->addr = *addr;
     n->last_seen = now;
     n->learned = 0; /* heard from itself */
+    n->probing = 0;
     if (ev == DHT__RT_REPLY) {
         n->last_reply = now;
         n->fails = 0;
@@ -501,6 +502,7 @@ int dht__rt_failed(dht__rt_t *rt, const dht_id_t *id, uint64_t now)
         return -1;
     if (b->nodes.v[i].fails < UINT8_MAX)
         b->nodes.v[i].fails++;
+    b->nodes.v[i].probing = 0;
     fail_times(rt, &b->nodes, 0)[i] = now;
     if (b->nodes.v[i].fails < DHT__RT_BAD_FAILS || b->cache.n == 0)
         return 0;
@@ -522,6 +524,17 @@ int dht__rt_failed(dht__rt_t *rt, const dht_id_t *id, uint64_t now)
 /* ------------------------------------------------------------------------ */
 /* Queries                                                                  */
 /* ------------------------------------------------------------------------ */
+
+int dht__rt_mark_probing(dht__rt_t *rt, const dht_id_t *id)
+{
+    bucket_t *b = &rt->buckets[bucket_index(rt, id)];
+    int i = slots_find(&b->nodes, id);
+
+    if (i < 0 || !b->nodes.v[i].learned || b->nodes.v[i].probing)
+        return 0;
+    b->nodes.v[i].probing = 1;
+    return 1;
+}
 
 const dht__rt_node_t *dht__rt_find(const dht__rt_t *rt, const dht_id_t *id)
 {

@@ -34,6 +34,7 @@ typedef struct dht__rt_node {
     uint64_t last_reply; /* last reply to one of our requests; 0 = never */
     uint8_t fails;       /* consecutive requests it left unanswered */
     uint8_t learned;     /* named in others' replies, never heard from itself */
+    uint8_t probing;     /* learned, and a verification ping is in flight */
 } dht__rt_node_t;
 
 typedef enum dht__rt_state {
@@ -118,6 +119,12 @@ int dht__rt_update(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, ui
  * @return 1 if the node was replaced, 0 if it stays, -1 if id is unknown
  *         (nodes in a cache only are not tracked for failures). */
 int dht__rt_failed(dht__rt_t *rt, const dht_id_t *id, uint64_t now);
+
+/* Marks the learned bucket node id as being verified (a ping is on its
+ * way); the mark goes when it is heard from or fails.
+ * @return 1 if it was marked now (the caller sends the ping), 0 if id is
+ *         not a learned bucket node or is marked already. */
+int dht__rt_mark_probing(dht__rt_t *rt, const dht_id_t *id);
 
 /* @return the node with this id in a bucket (not the cache), or NULL. */
 const dht__rt_node_t *dht__rt_find(const dht__rt_t *rt, const dht_id_t *id);

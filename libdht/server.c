@@ -140,12 +140,26 @@ static int send_error(dht_t *dht, const dht__msg_t *req, const dht_addr_t *to, u
     return dht__send_msg(dht, to, &r);
 }
 
+/* Pings the learned nodes among the k closest to target that no ping is
+ * verifying yet: they would belong in answers about it once verified. */
+static void verify_closest(dht_t *dht, const dht_id_t *target)
+{
+    dht__rt_node_t nodes[DHT_MAX_K];
+    size_t n = dht__rt_closest(dht->rt, target, dht->now, nodes, dht->cfg.k);
+
+    for (size_t i = 0; i < n; i++)
+        if (nodes[i].learned && dht__rt_mark_probing(dht->rt, &nodes[i].id))
+            dht__verify_node(dht, &nodes[i].id, &nodes[i].addr);
+}
+
 size_t dht__fill_nodes(dht_t *dht, dht__msg_t *m, const dht_id_t *target, const dht_id_t *skip,
                        size_t budget)
 {
     dht__rt_node_t nodes[DHT_MAX_K + 1];
-    size_t n = dht__rt_closest_verified(dht->rt, target, dht->now, nodes, dht->cfg.k + 1);
-    size_t used = 0;
+    size_t n, used = 0;
+
+    verify_closest(dht, target);
+    n = dht__rt_closest_verified(dht->rt, target, dht->now, nodes, dht->cfg.k + 1);
 
     m->n_nodes = 0;
     for (size_t i = 0; i < n && m->n_nodes < dht->cfg.k; i++) {
