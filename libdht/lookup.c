@@ -5,7 +5,9 @@
  * stalled: it stops counting against alpha and the candidate leaves the
  * window of the k closest, so the lookup goes on without waiting for a
  * node that may be dead; its request is still resent, and a late reply
- * brings the candidate back as answered while the lookup runs. The lookup
+ * brings the candidate back as answered while the lookup runs. A node the
+ * table marks slow (one such request lately, no word since) is asked but
+ * not waited for from the start. The lookup
  * ends when the k closest candidates that have neither failed nor stalled
  * have all answered (and at least one has, or none is stalled). Nodes our table already knows as bad are never
  * candidates.
@@ -96,6 +98,23 @@ static int query(dht_t *dht, dht__op_t *op, dht__cand_t *c)
     return dht__rpc_send(dht, &m, &c->node.addr, &c->node.id, 0, 0, on_reply, op, op->lookup_gen);
 }
 
+/* @return 1 if our table knows id as bad: others may still name it. */
+static int known_bad(const dht_t *dht, const dht_id_t *id)
+{
+    const dht__rt_node_t *known = dht__rt_find(dht->rt, id);
+
+    return known != NULL && dht__rt_state(known, dht->now) == DHT__RT_BAD;
+}
+
+/* @return 1 if our table marks id slow: a request to it went unanswered
+ * for the adaptive timeout since it was last heard from. */
+static int known_slow(const dht_t *dht, const dht_id_t *id)
+{
+    const dht__rt_node_t *known = dht__rt_find(dht->rt, id);
+
+    return known != NULL && known->slow;
+}
+
 /* Sends what alpha allows, or ends the lookup when the k closest live
  * candidates have all answered. */
 static void advance(dht_t *dht, dht__op_t *op)
@@ -116,6 +135,13 @@ static void advance(dht_t *dht, dht__op_t *op)
                 c->state = DHT__CAND_FAILED;
                 continue;
             }
+            if (known_slow(dht, &c->node.id)) {
+                /* Asked, but not waited for: it left a request unanswered
+                 * lately. A reply still makes it ANSWERED. */
+                c->state = DHT__CAND_STALLED;
+                stalled++;
+                continue;
+            }
             c->state = DHT__CAND_INFLIGHT;
             lk->inflight++;
         }
@@ -129,14 +155,6 @@ static void advance(dht_t *dht, dht__op_t *op)
      * wait for their resends rather than end empty-handed. */
     if (all_answered && (answered > 0 || stalled == 0))
         finish(dht, op);
-}
-
-/* @return 1 if our table knows id as bad: others may still name it. */
-static int known_bad(const dht_t *dht, const dht_id_t *id)
-{
-    const dht__rt_node_t *known = dht__rt_find(dht->rt, id);
-
-    return known != NULL && dht__rt_state(known, dht->now) == DHT__RT_BAD;
 }
 
 static void merge_nodes(dht_t *dht, dht__lookup_t *lk, const dht__msg_t *m, unsigned hops)

@@ -31,7 +31,8 @@
 #define DHT__MAX_PER_KEY        256u   /* upper bound of cfg.store_max_per_key */
 #define DHT__BOOTSTRAP_ATTEMPTS 6u     /* pings to a bootstrap address */
 #define DHT__BOOTSTRAP_LOOKUPS  3u     /* self-lookups a bootstrap tries */
-#define DHT__RTO_MIN_MS         100u   /* floor of the adaptive first-attempt timeout */
+#define DHT__RTO_MIN_MS         10u    /* floor of the adaptive first-attempt timeout */
+#define DHT__RTT_MIN_SAMPLES    16u    /* replies measured before the timeout adapts */
 #define DHT__FILL_SPACING_MS    100u   /* between the far-bucket fills after a join */
 
 typedef struct dht__op dht__op_t;
@@ -168,6 +169,7 @@ struct dht {
 
     /* rpc.c: round-trip times of first attempts (Jacobson/Karels, RFC 6298) */
     double srtt_ms, rttvar_ms; /* 0 until the first sample */
+    unsigned rtt_samples;      /* up to DHT__RTT_MIN_SAMPLES */
 
     /* node.c */
     int closing; /* dht_free was called: start nothing new; the node goes
@@ -253,8 +255,9 @@ int dht__rpc_reply(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from);
 
 /* @return the adaptive timeout of a first attempt: srtt + 4 * rttvar of
  * the replies measured so far (first attempts only, as Karn's rule asks),
- * at least DHT__RTO_MIN_MS and at most cfg.timeout_ms; cfg.timeout_ms
- * before the first measurement. */
+ * at least twice srtt and DHT__RTO_MIN_MS, at most cfg.timeout_ms; cfg.timeout_ms
+ * until DHT__RTT_MIN_SAMPLES replies were measured (a few samples make a
+ * variance far too small). */
 uint32_t dht__rpc_rto(const dht_t *dht);
 
 /* Handles due timeouts. */

@@ -202,7 +202,9 @@ uint32_t dht__rpc_rto(const dht_t *dht)
 {
     double rto = dht->srtt_ms + 4.0 * dht->rttvar_ms;
 
-    if (dht->srtt_ms <= 0.0 || rto >= (double)dht->cfg.timeout_ms)
+    if (rto < 2.0 * dht->srtt_ms)
+        rto = 2.0 * dht->srtt_ms; /* a spread of replies can shrink rttvar */
+    if (dht->rtt_samples < DHT__RTT_MIN_SAMPLES || rto >= (double)dht->cfg.timeout_ms)
         return dht->cfg.timeout_ms;
     if (rto < (double)DHT__RTO_MIN_MS)
         return DHT__RTO_MIN_MS < dht->cfg.timeout_ms ? DHT__RTO_MIN_MS : dht->cfg.timeout_ms;
@@ -218,6 +220,8 @@ static void measure_rtt(dht_t *dht, const dht__rpc_t *rpc)
 
     if (rpc->attempts != 1 || rpc->len == 0)
         return; /* a resent request or a stream: the sample would mislead */
+    if (dht->rtt_samples < DHT__RTT_MIN_SAMPLES)
+        dht->rtt_samples++;
     if (dht->srtt_ms <= 0.0) {
         dht->srtt_ms = sample > 0.0 ? sample : 0.5;
         dht->rttvar_ms = sample / 2.0;
@@ -264,6 +268,8 @@ void dht__rpc_timeouts(dht_t *dht, uint64_t now)
         dht__rpc_t *rpc = dht->rpc_heap[0];
 
         dht->st.rpc_timeouts++;
+        if (rpc->attempts == 1 && rpc->rto_ms && rpc->has_id)
+            dht__rt_slow(dht->rt, &rpc->id); /* until it is heard from */
         if (rpc->attempts < rpc->max_attempts && transmit(dht, rpc, NULL) == 0) {
             rpc->attempts++;
             rpc->deadline = now + (rpc->attempts == 2 && rpc->rto_ms ? rpc->rto_ms : rpc->timeout_ms);

@@ -344,6 +344,7 @@ static void heard(dht__rt_node_t *n, const dht_addr_t *addr, uint64_t now, dht__
     n->last_seen = now;
     n->learned = 0; /* heard from itself */
     n->probing = 0;
+    n->slow = 0;
     if (ev == DHT__RT_REPLY) {
         n->last_reply = now;
         n->fails = 0;
@@ -524,6 +525,15 @@ int dht__rt_failed(dht__rt_t *rt, const dht_id_t *id, uint64_t now)
 /* ------------------------------------------------------------------------ */
 /* Queries                                                                  */
 /* ------------------------------------------------------------------------ */
+
+void dht__rt_slow(dht__rt_t *rt, const dht_id_t *id)
+{
+    bucket_t *b = &rt->buckets[bucket_index(rt, id)];
+    int i = slots_find(&b->nodes, id);
+
+    if (i >= 0)
+        b->nodes.v[i].slow = 1;
+}
 
 int dht__rt_mark_probing(dht__rt_t *rt, const dht_id_t *id)
 {

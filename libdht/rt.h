@@ -35,6 +35,9 @@ typedef struct dht__rt_node {
     uint8_t fails;       /* consecutive requests it left unanswered */
     uint8_t learned;     /* named in others' replies, never heard from itself */
     uint8_t probing;     /* learned, and a verification ping is in flight */
+    uint8_t slow;        /* left a request unanswered for an adaptive timeout
+                          * since it was last heard from: lookups ask it but
+                          * do not wait for it */
 } dht__rt_node_t;
 
 typedef enum dht__rt_state {
@@ -125,6 +128,11 @@ int dht__rt_failed(dht__rt_t *rt, const dht_id_t *id, uint64_t now);
  * @return 1 if it was marked now (the caller sends the ping), 0 if id is
  *         not a learned bucket node or is marked already. */
 int dht__rt_mark_probing(dht__rt_t *rt, const dht_id_t *id);
+
+/* Records that a request to node id went unanswered for the adaptive
+ * timeout (it may be dead): sets its slow mark until it is heard from.
+ * Nodes in a cache only are not tracked. */
+void dht__rt_slow(dht__rt_t *rt, const dht_id_t *id);
 
 /* @return the node with this id in a bucket (not the cache), or NULL. */
 const dht__rt_node_t *dht__rt_find(const dht__rt_t *rt, const dht_id_t *id);
