@@ -206,6 +206,15 @@ bench: lib examples $(BENCH_BIN) $(BUILD)/emofs
 	@echo "== emofs sim: 10,000 nodes, every node joins"; $(SIM_TIME) $(BUILD)/emofs sim --nodes 10000 $(SIM_BENCH) --init join
 	@echo "== emofs sim: 100,000 nodes, fast init"; $(SIM_TIME) $(BUILD)/emofs sim --nodes 100000 $(SIM_BENCH) --init fast
 	@echo "== emofs sim: 100,000 nodes, every node joins"; $(SIM_TIME) $(BUILD)/emofs sim --nodes 100000 $(SIM_BENCH) --init join
+	@echo "== emofs sim: 100,000 nodes joining 1,000 at a time (issue 9; goals: exact >= 99.9%, values 100%,"; \
+	echo "   datagrams per join within 3x of the 52.7 that commit 80fc30e sent, measured the same way)"; \
+	$(SIM_TIME) $(BUILD)/emofs sim --nodes 100000 $(SIM_BENCH) --init join --join-wave 1000 | \
+	    awk '{ print } /datagrams per join/ { for (i = 1; i <= NF; i++) if ($$i == "datagrams") d = $$(i - 1); \
+	        printf "  join cost    %.2fx the 52.7 datagrams per join before issue 9\n", d / 52.7 }'
+	@echo "== emofs sim: 10,000 nodes joined 1,000 at a time, then a quarter dies at once"; \
+	$(BUILD)/emofs sim --nodes 10000 --init join --join-wave 1000 --lookups 2000 --values 200 --die 0.25 | \
+	    sed -n '/deaths/,/latency p50 after/p'
+	@echo "== bench_dead"; EMOFS=$(BUILD)/emofs bash tests/bench/bench_dead.sh
 	@echo "== emofs sim: 250,000 nodes, fast init (about the most that fits in 8 GiB)"; \
 	$(SIM_TIME) $(BUILD)/emofs sim --nodes 250000 $(SIM_BENCH) --init fast
 
