@@ -1,0 +1,123 @@
+/*
+ * Floods (issue 9): made-up nodes cannot push the contacts a node has
+ * verified out of its routing table. Thousands of requests from made-up
+ * ids and addresses, as a flood of joins would send, take free room only:
+ * every contact that answered the node before is still there after, still
+ * good, and lookups through them still work.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h> /* alarm */
+
+#include "helpers/fake_asserts.h"
+
+#define NODES 16
+#define FLOOD 20000
+
+static int knows(fake_net_t *net, int i, const dht_id_t *id)
+{
+    dht_node_info_t out[DHT_MAX_K];
+    size_t n = dht_closest_nodes(fake_dht(net, i), id, out, DHT_MAX_K);
+
+    for (size_t j = 0; j < n; j++)
+        if (dht_id_cmp(&out[j].id, id) == 0)
+            return 1;
+    return 0;
+}
+
+static uint64_t rnd_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void test_join_flood_keeps_verified_contacts(void **state)
+{
+    fake_net_t *net = fake_net_new(1000);
+    dht_config_t cfg;
+    char addr[32];
+    uint64_t s = 42;
+    dht_stats_t before, after;
+    int held[NODES] = {0}, n_held = 0;
+
+    (void)state;
+    for (int i = 0; i < NODES; i++) {
+        fake_config(&cfg, (uint64_t)i + 1, NULL);
+        cfg.k = 4; /* small buckets: the flood fills them at once */
+        cfg.rate_limit = 0;
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", 4001 + i);
+        add_cfg(net, addr, &cfg);
+    }
+    for (int i = 1; i < NODES; i++) {
+        fake_result_t r = {0};
+        assert_int_equal(
+            dht_bootstrap(fake_dht(net, i), fake_addr_of(net, 0), 1, fake_status_cb, &r), 0);
+        fake_run(net, &r.calls, 60000);
+        assert_int_equal(r.status, 0);
+    }
+    /* Node 0 asks everyone something, so that every contact it holds has
+     * answered it: they are all good. */
+    for (int i = 1; i < NODES; i++) {
+        fake_result_t r = {0};
+        assert_int_equal(dht_ping(fake_dht(net, 0), fake_addr_of(net, i), fake_ping_cb, &r), 0);
+        fake_run(net, &r.calls, 10000);
+    }
+    before = fake_stats(net, 0);
+    for (int i = 1; i < NODES; i++)
+        held[i] = knows(net, 0, dht_self(fake_dht(net, i)));
+    assert_true(before.nodes_good >= 4);
+    assert_int_equal(before.nodes_good, before.nodes);
+
+    for (int f = 0; f < FLOOD; f++) {
+        dht__msg_t q, rep;
+        dht_id_t fake;
+        dht_addr_t from;
+        uint64_t x = rnd_next(&s);
+
+        for (size_t b = 0; b < DHT_ID_LEN; b += 8) {
+            uint64_t y = rnd_next(&s);
+            memcpy(fake.b + b, &y, 8);
+        }
+        snprintf(addr, sizeof(addr), "10.%u.%u.%u:%u", (unsigned)(x & 0xff),
+                 (unsigned)((x >> 8) & 0xff), (unsigned)((x >> 16) & 0xff),
+                 (unsigned)(1024 + (x >> 24) % 60000));
+        from = fake_addr(addr);
+        fake_msg_init(&q, f % 2 ? DHT__FIND_NODE : DHT__PING, (uint32_t)f, &fake);
+        q.target = fake;
+        assert_int_equal(fake_request(net, 0, &from, &q, &rep), 0);
+    }
+    after = fake_stats(net, 0);
+    print_message("node 0: %zu good contacts before the flood of %d made-up joins, %zu nodes "
+                  "(%zu good) after\n",
+                  before.nodes_good, FLOOD, after.nodes, after.nodes_good);
+    /* Every contact node 0 held before is held still, and still good. */
+    for (int i = 1; i < NODES; i++) {
+        if (held[i])
+            assert_true(knows(net, 0, dht_self(fake_dht(net, i))));
+        n_held += held[i];
+    }
+    assert_int_equal((size_t)n_held, before.nodes);
+    assert_int_equal(after.nodes_good, before.nodes_good);
+    assert_true(after.nodes > before.nodes); /* the flood did fill free room */
+    fake_net_free(net);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_join_flood_keeps_verified_contacts),
+    };
+
+    alarm(120);
+    return cmocka_run_group_tests_name("flood", tests, NULL, NULL);
+}
