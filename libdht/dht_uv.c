@@ -50,6 +50,8 @@ struct dht_uv {
     uv_udp_t udp;
     uv_tcp_t listener;
     uv_timer_t timer;
+    uv_idle_t poll_now;   /* keeps the loop's next poll from blocking */
+    uv_check_t after_io;  /* runs the core's timers after that poll */
     uv_timer_t sweeper;
     dht_addr_t addr;
     uint64_t timer_at;
@@ -118,13 +120,35 @@ static void arm(dht_uv_t *n, uint64_t when)
     uv_timer_start(&n->timer, on_timer, when > now ? when - now : 0, 0);
 }
 
+/* A deadline came. Its timeouts are judged only after the loop has read
+ * what waits on the sockets: when the loop was busy (hashing a large value,
+ * say), libuv runs due timers before it polls, and replies that arrived in
+ * time would be counted late. So the timer only asks for a poll that does
+ * not block (an idle handle) and runs the core in the check phase after
+ * it. */
+static void on_poll_now(uv_idle_t *h)
+{
+    (void)h;
+}
+
+static void on_after_io(uv_check_t *h)
+{
+    dht_uv_t *n = h->data;
+    uint64_t next;
+
+    uv_idle_stop(&n->poll_now);
+    uv_check_stop(&n->after_io);
+    next = dht_periodic(n->dht, uv_now(n->loop));
+    if (!n->closing) /* a callback may have closed the node */
+        arm(n, next);
+}
+
 static void on_timer(uv_timer_t *t)
 {
     dht_uv_t *n = t->data;
-    uint64_t next = dht_periodic(n->dht, uv_now(n->loop));
 
-    if (!n->closing) /* a callback may have closed the node */
-        arm(n, next);
+    uv_idle_start(&n->poll_now, on_poll_now);
+    uv_check_start(&n->after_io, on_after_io);
 }
 
 static void io_wake(void *arg, uint64_t when)
@@ -639,6 +663,8 @@ static void close_all(dht_uv_t *n)
     while (n->in)
         stream_close(n->in);
     uv_close((uv_handle_t *)&n->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&n->poll_now, on_handle_closed);
+    uv_close((uv_handle_t *)&n->after_io, on_handle_closed);
     uv_close((uv_handle_t *)&n->sweeper, on_handle_closed);
     if (n->udp.data)
         uv_close((uv_handle_t *)&n->udp, on_handle_closed);
@@ -675,9 +701,12 @@ int dht_uv_new(dht_uv_t **out, uv_loop_t *loop, const dht_config_t *cfg, const c
         return err;
     }
     uv_timer_init(loop, &n->timer);
+    uv_idle_init(loop, &n->poll_now);
+    uv_check_init(loop, &n->after_io);
     uv_timer_init(loop, &n->sweeper);
     n->timer.data = n->sweeper.data = n;
-    n->open_handles = 2;
+    n->poll_now.data = n->after_io.data = n;
+    n->open_handles = 4;
     err = bind_sockets(n, &want);
     if (err) {
         dht_free(n->dht);
