@@ -83,7 +83,11 @@ typedef struct cli_io {
  * cancels the request and returns EXIT_OUTPUT or EXIT_INPUT (error
  * printed). On SIGINT or SIGTERM the request is canceled and undone; then
  * "emofs: interrupted" is printed and EXIT_INTERRUPTED returned (also by
- * cli_run). */
+ * cli_run). From the first call on, the process catches those signals
+ * until it exits: one that comes once the request is done is too late to
+ * undo it, so the command finishes as if none came (a second one exits
+ * 130 at once); the next cli_run_io of the command then returns
+ * EXIT_INTERRUPTED without starting its request. */
 int cli_run_io(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res, cli_io_t *io);
 
 /* @return the exit code for a failed result of a request of type req_type. */

@@ -15,15 +15,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t interrupts;
-
 /* Writes all of p, unless an interrupt comes while it waits.
  * @return 0, or -1 (errno set; EINTR for an interrupt). */
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR && interrupts == 0)
+        if (w < 0 && errno == EINTR && cli_interrupts() == 0)
             continue;
         if (w <= 0)
             return -1;
@@ -63,40 +61,6 @@ int cli_connect_daemon(const char *dir, int *stale)
 /* How long an interrupted command waits for the daemon to undo its request:
  * polls of 200 ms. */
 #define CANCEL_WAIT_POLLS 150
-
-/* ---- interrupts while a daemon works for us -------------------------------- */
-
-static void on_interrupt(int sig)
-{
-    (void)sig;
-    interrupts++;
-    if (interrupts > 1) { /* a second Ctrl-C: leave at once */
-        static const char line[] = "\nemofs: interrupted\n";
-        ssize_t w = write(STDERR_FILENO, line, sizeof(line) - 1);
-        (void)w;
-        _exit(EXIT_INTERRUPTED);
-    }
-}
-
-/* Catches SIGINT and SIGTERM without restarting system calls, so a blocked
- * read returns EINTR and the request can be canceled. */
-void cli_catch_interrupts(struct sigaction old[2])
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_interrupt;
-    sigemptyset(&sa.sa_mask);
-    interrupts = 0;
-    sigaction(SIGINT, &sa, &old[0]);
-    sigaction(SIGTERM, &sa, &old[1]);
-}
-
-void cli_restore_interrupts(const struct sigaction old[2])
-{
-    sigaction(SIGINT, &old[0], NULL);
-    sigaction(SIGTERM, &old[1], NULL);
-}
 
 /* One exchange with the daemon. */
 typedef struct conn {
@@ -177,7 +141,7 @@ static int read_answers(conn_t *k, const cli_common_t *c, ctl_msg_t *res)
         int r = k->have > 0 ? ctl_frame_check(k->buf, k->have, &frame_len) : 0;
         ctl_msg_t m;
 
-        if ((interrupts > 0 || k->out_errno != 0 || k->in_errno != 0) && !k->canceled) {
+        if ((cli_interrupts() > 0 || k->out_errno != 0 || k->in_errno != 0) && !k->canceled) {
             k->canceled = 1;
             shutdown(k->fd, SHUT_WR);
         }
@@ -261,7 +225,7 @@ int cli_run_daemon(int fd, const cli_common_t *c, const ctl_msg_t *req, ctl_msg_
     free(k.buf);
     free(k.in_buf);
     close(fd);
-    *interrupted = interrupts > 0;
+    *interrupted = cli_interrupts() > 0;
     if ((k.out_errno != 0 || k.in_errno != 0) && !*interrupted) {
         if (code == 0)
             ctl_msg_clear(res);

@@ -30,10 +30,21 @@ void cli_ui_end(ui_t *ui);
  * *stale is 1 when a socket file is there but nobody listens on it. */
 int cli_connect_daemon(const char *dir, int *stale);
 
-/* Catches SIGINT and SIGTERM (saving the old actions in old) so that a
- * request through the daemon can be canceled; restores them after. */
-void cli_catch_interrupts(struct sigaction old[2]);
-void cli_restore_interrupts(const struct sigaction old[2]);
+/* Interrupts (SIGINT and SIGTERM), caught by cli_run_io from before its
+ * request until the process exits; never given back to the default action
+ * (see cli_run.c). The first is counted and wakes cli_interrupt_fd(); a
+ * second one leaves at once (exit 130). restart: system calls restart
+ * after the handler (SA_RESTART); without it a blocked read returns EINTR,
+ * so that a request through the daemon can be canceled.
+ * @return 0, or -1 (errno set) if the wake-up pipe cannot be made. */
+int cli_catch_interrupts(int restart);
+
+/* @return how many interrupts came since cli_catch_interrupts first ran. */
+int cli_interrupts(void);
+
+/* @return a non-blocking descriptor that becomes readable on each
+ * interrupt (read it empty), once cli_catch_interrupts succeeded. */
+int cli_interrupt_fd(void);
 
 /* Sends req to the daemon on fd (closed here) and reads its answers,
  * moving a streamed request's bytes through io; on an interrupt, a failed

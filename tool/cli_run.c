@@ -10,6 +10,8 @@
 #include "tool/ops.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,78 @@ static int msg_copy(const ctl_msg_t *from, ctl_msg_t *to)
     return err;
 }
 
+/* ---- interrupts ------------------------------------------------------------- */
+
+/*
+ * Once a request may have changed anything, an interrupt must not kill the
+ * process: the shell would report 130 (interrupted, so undone) for a put
+ * that had finished and kept its blobs, or a get that had written its
+ * file. That happened whenever SIGINT came after the request's end but
+ * before exit: the embedded node's libuv signal handles, when closed, set
+ * the default action back (uv_signal_stop installs SIG_DFL), and the daemon
+ * client restored the old one, while the key was still to be printed.
+ * So one handler, installed by cli_run_io before its request, stays until
+ * the process exits: it counts, and wakes the embedded node's loop through
+ * a pipe (write is async-signal-safe; the pipe is never closed, so a late
+ * signal has somewhere to write). An interrupt after the request ended is
+ * too late to undo it: the command finishes and reports what was done; a
+ * later request of the same command does not start.
+ */
+static volatile sig_atomic_t interrupts;
+static int wake_pipe[2] = {-1, -1};
+
+static void on_interrupt(int sig)
+{
+    int saved = errno;
+
+    (void)sig;
+    interrupts++;
+    if (interrupts > 1) { /* a second Ctrl-C: leave at once */
+        static const char line[] = "\nemofs: interrupted\n";
+        ssize_t w = write(STDERR_FILENO, line, sizeof(line) - 1);
+        (void)w;
+        _exit(EXIT_INTERRUPTED);
+    }
+    if (wake_pipe[1] >= 0) {
+        ssize_t w = write(wake_pipe[1], "", 1); /* full: it is readable anyway */
+        (void)w;
+    }
+    errno = saved;
+}
+
+int cli_catch_interrupts(int restart)
+{
+    struct sigaction sa;
+
+    if (wake_pipe[0] < 0) {
+        if (pipe(wake_pipe) != 0) {
+            wake_pipe[0] = wake_pipe[1] = -1;
+            return -1;
+        }
+        for (int i = 0; i < 2; i++) {
+            fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC);
+            fcntl(wake_pipe[i], F_SETFL, fcntl(wake_pipe[i], F_GETFL) | O_NONBLOCK);
+        }
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_interrupt;
+    sa.sa_flags = restart ? SA_RESTART : 0;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return 0;
+}
+
+int cli_interrupts(void)
+{
+    return interrupts;
+}
+
+int cli_interrupt_fd(void)
+{
+    return wake_pipe[0];
+}
+
 /* ---- in an embedded node -------------------------------------------------- */
 
 typedef struct embedded {
@@ -36,7 +110,7 @@ typedef struct embedded {
     const ctl_msg_t *req;
     ctl_msg_t *res;
     emofs_op_t *op;
-    uv_signal_t sigint, sigterm;
+    uv_poll_t wake; /* cli_interrupt_fd(): an interrupt came */
     ui_t ui;
     int code, interrupted, got_result;
     int out_fd, out_errno; /* a streamed GET's output */
@@ -51,8 +125,7 @@ static void embedded_end(embedded_t *e)
 {
     in_source_close(e->in);
     e->in = NULL;
-    uv_close((uv_handle_t *)&e->sigint, NULL);
-    uv_close((uv_handle_t *)&e->sigterm, NULL);
+    uv_close((uv_handle_t *)&e->wake, NULL);
     emofs_node_close(&e->node);
 }
 
@@ -141,6 +214,10 @@ static void on_embedded_result(const ctl_msg_t *res, void *arg)
     embedded_t *e = arg;
 
     e->op = NULL;
+    /* One that came just now, its wake-up not read yet: the request was
+     * not canceled, but the command was interrupted all the same. */
+    if (cli_interrupts() > 0)
+        e->interrupted = 1;
     cli_ui_end(&e->ui);
     if (msg_copy(res, e->res) == 0)
         e->got_result = 1;
@@ -155,7 +232,8 @@ static void on_embedded_joined(int status, void *arg)
     char list[256] = "", a[DHT_ADDRSTRLEN];
     int err;
 
-    if (e->interrupted) {
+    if (e->interrupted || cli_interrupts() > 0) {
+        e->interrupted = 1;
         e->code = EXIT_INTERRUPTED;
         embedded_end(e);
         return;
@@ -191,17 +269,19 @@ static void on_embedded_joined(int status, void *arg)
     }
 }
 
-static void on_embedded_signal(uv_signal_t *s, int signum)
+static void on_embedded_interrupt(uv_poll_t *p, int status, int events)
 {
-    embedded_t *e = s->data;
+    embedded_t *e = p->data;
+    char buf[64];
 
-    (void)signum;
-    if (e->interrupted) { /* a second Ctrl-C: leave at once */
-        fputs("\nemofs: interrupted\n", stderr);
-        _exit(EXIT_INTERRUPTED);
-    }
+    (void)status;
+    (void)events;
+    while (read(cli_interrupt_fd(), buf, sizeof(buf)) > 0)
+        ;
+    if (e->interrupted || cli_interrupts() == 0)
+        return;
     e->interrupted = 1;
-    emofs_op_cancel(e->op);
+    emofs_op_cancel(e->op); /* the second interrupt leaves at once (on_interrupt) */
 }
 
 static int run_embedded(const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *res,
@@ -233,11 +313,9 @@ static int run_embedded(const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *
     e.out_fd = io->out_fd;
     e.in_fd = io->in_fd;
     cli_ui_init(&e.ui, c->quiet);
-    uv_signal_init(&loop, &e.sigint);
-    uv_signal_init(&loop, &e.sigterm);
-    e.sigint.data = e.sigterm.data = &e;
-    uv_signal_start(&e.sigint, on_embedded_signal, SIGINT);
-    uv_signal_start(&e.sigterm, on_embedded_signal, SIGTERM);
+    uv_poll_init(&loop, &e.wake, cli_interrupt_fd());
+    e.wake.data = &e;
+    uv_poll_start(&e.wake, UV_READABLE, on_embedded_interrupt);
     emofs_node_bootstrap(&e.node, on_embedded_joined, &e);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
@@ -257,15 +335,22 @@ static int run_embedded(const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *
 
 int cli_run_io(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res, cli_io_t *io)
 {
-    struct sigaction old[2];
-    int stale, interrupted = 0, code;
-    int fd = cli_connect_daemon(c->dir, &stale);
+    int stale, interrupted = 0, code, fd;
 
     memset(res, 0, sizeof(*res));
+    /* Caught from now until exit (see on_interrupt), restarting system
+     * calls except while the daemon works for us. */
+    if (cli_catch_interrupts(1) != 0)
+        return cli_fail(EXIT_FAIL, "cannot catch interrupts: %s", strerror(errno));
+    if (cli_interrupts() > 0) { /* after an earlier request: start no other */
+        fputs("emofs: interrupted\n", stderr);
+        return EXIT_INTERRUPTED;
+    }
+    fd = cli_connect_daemon(c->dir, &stale);
     if (fd >= 0) {
-        cli_catch_interrupts(old);
+        cli_catch_interrupts(0);
         code = cli_run_daemon(fd, c, req, res, io, &interrupted);
-        cli_restore_interrupts(old);
+        cli_catch_interrupts(1);
     } else {
         if (stale)
             fprintf(stderr,

@@ -132,6 +132,58 @@ else
     check "embedded get interrupted late had finished" cmp -s "$T/f0.bin" "$T/o2/f0.bin"
 fi
 
+# An interrupt that comes after the put is done, while the command prints
+# its key: too late to undo anything, so the command must finish (exit 0,
+# the key) rather than die of the signal (exit 130 with the blobs kept).
+# The window is made wide on purpose: stdout is a FIFO already full, so
+# printing the key blocks until the test drains it. late_interrupt MODE
+# DATADIR
+DEFAULT_INT=
+if env --default-signal=INT true 2>/dev/null; then DEFAULT_INT="env --default-signal=INT"; fi
+late_interrupt() {
+    local mode=$1 d=$2 pid catpid rc before key
+    mkdir -p "$T/late-$mode"
+    head -c 3000000 /dev/urandom >"$T/late-$mode/a.bin"
+    head -c 3000000 /dev/urandom >"$T/late-$mode/b.bin"
+    before=$(blob_count "$d")
+    rm -f "$T/full" && mkfifo "$T/full"
+    exec 7<>"$T/full" # holds both ends: opening it never blocks, and it stays unread
+    dd if=/dev/zero of="$T/full" bs=4096 count=4096 oflag=nonblock 7>&- 2>/dev/null || true
+    # As from a terminal: SIGINT not ignored, as it is for a background job of a script.
+    $DEFAULT_INT "$EMOFS" put "$T/late-$mode" --data "$d" -q >"$T/full" 2>"$T/late.err" 7>&- &
+    pid=$!
+    for _ in $(seq 1 200); do # the put is done when it is listed
+        grep -qs " late-$mode/\$" "$d/published" && break
+        sleep 0.05
+    done
+    sleep 0.5 # now blocked writing the key
+    kill -INT "$pid" 2>/dev/null || true
+    sleep 0.2
+    exec 8<"$T/full" # a reader, opened while fd 7 is a writer so that it does not block
+    cat <&8 >"$T/drained" 7>&- 8<&- &
+    catpid=$!
+    exec 7>&- 8<&- # cat sees the end once the put has exited
+    set +e
+    wait "$pid"
+    rc=$?
+    set -e
+    wait "$catpid" || true
+    key=$(tail -c 65 "$T/drained" | head -c 64 | tr -d '\0')
+    if [ "$rc" -eq 130 ]; then
+        check "$mode: put interrupted while printing its key: exit 130, store as it was" \
+            test "$(blob_count "$d")" -eq "$before"
+    else
+        check "$mode: put interrupted while printing its key finishes: exit 0 (exit $rc)" \
+            test "$rc" -eq 0
+        check "  and prints its key, and nothing on stderr" \
+            test "${#key}" -eq 64 -a ! -s "$T/late.err"
+        check "  the tree is whole" bash -c "'$EMOFS' manifest show '$key' --data '$d' |
+            grep -q 'b.bin'"
+    fi
+}
+late_interrupt embedded "$T/late-data"
+late_interrupt daemon "$T/n1"
+
 # A client killed with -9 mid-put or mid-get: the daemon cancels and undoes
 # the request all the same, and serves on.
 head -c $((12 << 20)) /dev/urandom >"$T/f11.bin"
