@@ -1,6 +1,7 @@
 /*
  * The iterative lookup. Candidates are kept sorted by distance to the
- * target; at most alpha requests count as in flight. A request whose first
+ * target; at most alpha requests count as in flight (no limit when the
+ * whole table fits in the window of the k closest). A request whose first
  * attempt went unanswered for the adaptive timeout (dht__rpc_rto) is
  * stalled: it stops counting against alpha and the candidate leaves the
  * window of the k closest, so the lookup goes on without waiting for a
@@ -130,7 +131,7 @@ static void advance(dht_t *dht, dht__op_t *op)
         stalled += c->state == DHT__CAND_STALLED;
         if (c->state == DHT__CAND_FAILED || c->state == DHT__CAND_STALLED)
             continue;
-        if (c->state == DHT__CAND_NEW && lk->inflight < dht->cfg.alpha) {
+        if (c->state == DHT__CAND_NEW && (lk->inflight < dht->cfg.alpha || lk->ask_all)) {
             if (query(dht, op, c) != 0) {
                 c->state = DHT__CAND_FAILED;
                 continue;
@@ -239,6 +240,10 @@ int dht__lookup_start(dht_t *dht, dht__op_t *op, const dht_id_t *target, int wan
     if (lk->cands == NULL)
         return DHT_ENOMEM;
     lk->started_at = dht->now;
+    /* A node that knows at most k nodes has nothing to narrow down: the
+     * window is its whole table, so it asks all of it at once, and waits
+     * out the timeouts of dead contacts once rather than alpha at a time. */
+    lk->ask_all = dht__rt_count(dht->rt, dht->now, NULL, NULL, NULL) <= dht->cfg.k;
     n = dht__rt_closest(dht->rt, target, dht->now, seed, dht->cfg.k);
     for (size_t i = 0; i < n; i++) {
         dht_node_info_t info = {seed[i].id, seed[i].addr};

@@ -83,6 +83,7 @@ typedef struct dht__lookup {
     dht_id_t target;
     uint8_t want_values; /* FIND_VALUE instead of FIND_NODE */
     uint8_t finished;
+    uint8_t ask_all;    /* the table holds at most k nodes: no alpha limit */
     unsigned inflight;  /* requests counting against alpha */
     dht__cand_t *cands; /* sorted by distance to target */
     size_t n, cap;
