@@ -439,6 +439,38 @@ DHT_API int dht_export_peers(const dht_t *dht, uint64_t now_ms, uint8_t *buf, si
 DHT_API int dht_import_peers(dht_t *dht, const uint8_t *buf, size_t len, dht_status_cb cb,
                              void *arg);
 
+/* Streams, for shells (schema/wire.md section 6). A message larger than
+ * DHT_MAX_DATAGRAM goes to the peer's port over a reliable byte stream
+ * (TCP): the connecting side first writes a preamble naming its own
+ * listening port, then frames, each a 4-byte little-endian length and one
+ * message. The acceptor hands each frame to dht_receive() with transport
+ * DHT_TRANSPORT_STREAM and, as `from`, the connection's source address with
+ * the preamble's port. A connection carries messages one way only. */
+#define DHT_STREAM_PREAMBLE    8 /* bytes */
+#define DHT_STREAM_FRAME_HDR   4 /* bytes: the frame's length, little-endian */
+
+/* Writes the preamble of a connection opened by a node listening on port. */
+DHT_API void dht_stream_preamble(uint8_t out[DHT_STREAM_PREAMBLE], uint16_t port);
+
+/* Checks a received preamble. @return 0 and *port (the peer's listening
+ * port), or DHT_EPROTO: the shell then closes the connection and calls
+ * dht_stream_dropped(). */
+DHT_API int dht_stream_preamble_parse(const uint8_t in[DHT_STREAM_PREAMBLE], uint16_t *port);
+
+/* Writes the header of a frame of len bytes. */
+DHT_API void dht_stream_frame_header(uint8_t out[DHT_STREAM_FRAME_HDR], uint32_t len);
+
+/* Reads a frame header as this node judges it: a length of 0 or above the
+ * largest message the node accepts (max_value_size + 128) breaks the
+ * format. @return 0 and *len, or DHT_EPROTO: the shell then closes the
+ * connection, before allocating anything, and calls dht_stream_dropped(). */
+DHT_API int dht_stream_frame_len(const dht_t *dht, const uint8_t in[DHT_STREAM_FRAME_HDR],
+                                 size_t *len);
+
+/* Counts a stream the shell closed because its bytes broke the format, as
+ * a malformed message (dht_stats_t.dropped_malformed). */
+DHT_API void dht_stream_dropped(dht_t *dht);
+
 /* ------------------------------------------------------------------------ */
 /* 3. The libuv shell                                                       */
 /* ------------------------------------------------------------------------ */

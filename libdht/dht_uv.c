@@ -8,7 +8,7 @@
  * connections are read-only: frames are handed to the core with the
  * sender's address taken from the connection's IP and the preamble's port.
  */
-#include "node.h"
+#include "dht.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -37,7 +37,7 @@ struct stream {
     dht_addr_t peer; /* outgoing: where to; incoming: sender's listen address */
     uint64_t last_used;
     /* incoming: frame assembly */
-    uint8_t head[DHT__STREAM_PREAMBLE];
+    uint8_t head[DHT_STREAM_PREAMBLE];
     size_t head_have;
     int have_preamble;
     uint8_t *frame;
@@ -240,19 +240,15 @@ static void on_connected(uv_connect_t *req, int status)
 
 static int stream_write(stream_t *s, const uint8_t *buf, size_t len, int with_len)
 {
-    size_t hdr = with_len ? 4 : 0;
+    size_t hdr = with_len ? DHT_STREAM_FRAME_HDR : 0;
     write_req_t *w = malloc(sizeof(*w) + hdr + len);
     uv_buf_t b;
     int err;
 
     if (w == NULL)
         return DHT_ENOMEM;
-    if (with_len) {
-        w->data[0] = (uint8_t)len;
-        w->data[1] = (uint8_t)(len >> 8);
-        w->data[2] = (uint8_t)(len >> 16);
-        w->data[3] = (uint8_t)(len >> 24);
-    }
+    if (with_len)
+        dht_stream_frame_header(w->data, (uint32_t)len);
     memcpy(w->data + hdr, buf, len);
     w->len = hdr + len;
     b = uv_buf_init((char *)w->data, (unsigned)w->len);
@@ -288,7 +284,7 @@ static stream_t *open_out(dht_uv_t *n, const dht_addr_t *to)
     struct sockaddr_storage ss;
     uv_connect_t *req;
     stream_t *s;
-    uint8_t pre[DHT__STREAM_PREAMBLE];
+    uint8_t pre[DHT_STREAM_PREAMBLE];
 
     if (n->n_out >= MAX_OUT_STREAMS)
         stream_close(lru_out(n));
@@ -314,7 +310,7 @@ static stream_t *open_out(dht_uv_t *n, const dht_addr_t *to)
         return NULL;
     }
     /* libuv queues writes made while the connection is being set up. */
-    dht__stream_preamble(pre, n->addr.port);
+    dht_stream_preamble(pre, n->addr.port);
     if (stream_write(s, pre, sizeof(pre), 0) != 0) {
         stream_close(s);
         return NULL;
@@ -346,10 +342,9 @@ static void on_stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static int stream_consume(stream_t *s, const uint8_t *p, size_t len)
 {
     dht_uv_t *n = s->owner;
-    size_t max = n->dht->cfg.max_value_size + DHT__WIRE_VALUE_OVERHEAD;
 
     while (len > 0) {
-        size_t want = s->have_preamble ? 4 : DHT__STREAM_PREAMBLE;
+        size_t want = s->have_preamble ? DHT_STREAM_FRAME_HDR : DHT_STREAM_PREAMBLE;
         if (s->frame == NULL) {
             size_t take = want - s->head_have < len ? want - s->head_have : len;
             memcpy(s->head + s->head_have, p, take);
@@ -360,14 +355,12 @@ static int stream_consume(stream_t *s, const uint8_t *p, size_t len)
                 return 0;
             s->head_have = 0;
             if (!s->have_preamble) {
-                if (dht__stream_preamble_parse(s->head, &s->peer.port) != 0)
+                if (dht_stream_preamble_parse(s->head, &s->peer.port) != 0)
                     return -1;
                 s->have_preamble = 1;
                 continue;
             }
-            s->frame_len = (size_t)s->head[0] | (size_t)s->head[1] << 8 | (size_t)s->head[2] << 16 |
-                           (size_t)s->head[3] << 24;
-            if (s->frame_len == 0 || s->frame_len > max)
+            if (dht_stream_frame_len(n->dht, s->head, &s->frame_len) != 0)
                 return -1;
             s->frame = malloc(s->frame_len);
             if (s->frame == NULL)
@@ -407,7 +400,7 @@ static void on_stream_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     }
     s->last_used = uv_now(s->owner->loop);
     if (nread > 0 && stream_consume(s, (const uint8_t *)buf->base, (size_t)nread) != 0) {
-        s->owner->dht->st.dropped_malformed++;
+        dht_stream_dropped(s->owner->dht);
         stream_close(s);
     }
 }

@@ -18,7 +18,7 @@
 #define DHT__WIRE_VALUE_OVERHEAD 128 /* a STORE or VALUE message, minus its value */
 
 /* Stream preamble: "EMS" version, then the sender's listening port. */
-#define DHT__STREAM_PREAMBLE 8
+#define DHT__STREAM_PREAMBLE DHT_STREAM_PREAMBLE
 
 typedef enum dht__msg_type {
     DHT__PING = 0x01,

@@ -1083,34 +1083,34 @@ static void test_encoder_limits(void **state)
 
 static void test_stream_preamble(void **state)
 {
-    uint8_t buf[DHT__STREAM_PREAMBLE], bad[DHT__STREAM_PREAMBLE];
+    uint8_t buf[DHT_STREAM_PREAMBLE], bad[DHT_STREAM_PREAMBLE];
     uint16_t port;
 
     (void)state;
-    assert_int_equal(DHT__STREAM_PREAMBLE, 8);
+    assert_int_equal(DHT_STREAM_PREAMBLE, 8);
     /* The layout of schema/wire.md section 6, for one port by hand. */
     {
         static const uint8_t want[8] = {0x45, 0x4d, 0x53, 0x01, 0xe1, 0x1a, 0x00, 0x00};
-        dht__stream_preamble(buf, 6881);
+        dht_stream_preamble(buf, 6881);
         assert_memory_equal(buf, want, 8);
     }
     for (uint32_t p = 0; p <= 0xffff; p++) {
-        dht__stream_preamble(buf, (uint16_t)p);
+        dht_stream_preamble(buf, (uint16_t)p);
         assert_int_equal(buf[4], p & 0xff);
         assert_int_equal(buf[5], p >> 8);
         port = 0;
-        assert_int_equal(dht__stream_preamble_parse(buf, &port), 0);
+        assert_int_equal(dht_stream_preamble_parse(buf, &port), 0);
         assert_int_equal(port, p);
     }
     /* Any other byte at offsets 0-3 and 6-7 is a bad preamble; 4-5 are the
      * port and take any value. */
-    dht__stream_preamble(buf, 4000);
-    for (unsigned pos = 0; pos < DHT__STREAM_PREAMBLE; pos++) {
+    dht_stream_preamble(buf, 4000);
+    for (unsigned pos = 0; pos < DHT_STREAM_PREAMBLE; pos++) {
         for (unsigned b = 0; b < 256; b++) {
             memcpy(bad, buf, sizeof(bad));
             bad[pos] = (uint8_t)b;
             port = 1234;
-            int rc = dht__stream_preamble_parse(bad, &port);
+            int rc = dht_stream_preamble_parse(bad, &port);
             if (pos == 4 || pos == 5 || b == buf[pos]) {
                 assert_int_equal(rc, 0);
             } else {
@@ -1121,7 +1121,52 @@ static void test_stream_preamble(void **state)
     }
     /* A datagram header is not a preamble. */
     assert_true(n_vectors >= MIN_VECTORS);
-    assert_int_equal(dht__stream_preamble_parse(vectors[0].buf, &port), DHT_EPROTO);
+    assert_int_equal(dht_stream_preamble_parse(vectors[0].buf, &port), DHT_EPROTO);
+}
+
+static int no_send(void *arg, const dht_addr_t *to, dht_transport_t tr, const uint8_t *buf,
+                   size_t len)
+{
+    (void)arg;
+    (void)to;
+    (void)tr;
+    (void)buf;
+    (void)len;
+    return 0;
+}
+
+/* Frames as dht.h gives them to shells: a 4-byte little-endian length, 0
+ * and anything above max_value_size + 128 refused; a shell's report of a
+ * broken stream counts as malformed. */
+static void test_stream_frames(void **state)
+{
+    dht_io_t io = {no_send, NULL, NULL, NULL};
+    dht_config_t cfg;
+    dht_t *d;
+    dht_stats_t st;
+    uint8_t hdr[DHT_STREAM_FRAME_HDR];
+    size_t len = 0;
+
+    (void)state;
+    dht_config_init(&cfg);
+    cfg.seed = 1;
+    cfg.max_value_size = 1000;
+    assert_int_equal(dht_new(&d, &cfg, &io, 0), 0);
+    dht_stream_frame_header(hdr, 0x01020304u);
+    assert_int_equal(hdr[0], 0x04);
+    assert_int_equal(hdr[3], 0x01);
+    assert_int_equal(dht_stream_frame_len(d, hdr, &len), DHT_EPROTO); /* too long */
+    dht_stream_frame_header(hdr, 0);
+    assert_int_equal(dht_stream_frame_len(d, hdr, &len), DHT_EPROTO);
+    dht_stream_frame_header(hdr, 1128);
+    assert_int_equal(dht_stream_frame_len(d, hdr, &len), 0);
+    assert_int_equal(len, 1128);
+    dht_stream_frame_header(hdr, 1129);
+    assert_int_equal(dht_stream_frame_len(d, hdr, &len), DHT_EPROTO);
+    dht_stream_dropped(d);
+    dht_get_stats(d, 0, &st);
+    assert_int_equal(st.dropped_malformed, 1);
+    dht_free(d);
 }
 
 int main(void)
@@ -1135,6 +1180,7 @@ int main(void)
         cmocka_unit_test(test_random_roundtrip),
         cmocka_unit_test(test_corruptions),
         cmocka_unit_test(test_stream_preamble),
+        cmocka_unit_test(test_stream_frames),
     };
 
     alarm(120);
