@@ -62,19 +62,25 @@ static size_t split(const sim_ref_t *refs, size_t lo, size_t hi, unsigned b)
     return lo;
 }
 
-static const dht_id_t *sort_target;
+/* A candidate with its XOR distance to the target: sorting by the
+ * distance's bytes is sorting by distance, with no target to share
+ * (qsort has no context argument, and a static one would make the
+ * simulator non-reentrant). */
+typedef struct by_dist {
+    dht_id_t dist;
+    sim_ref_t ref;
+} by_dist_t;
 
 static int cmp_dist(const void *a, const void *b)
 {
-    return dht_id_cmp_distance(sort_target, &((const sim_ref_t *)a)->id,
-                               &((const sim_ref_t *)b)->id);
+    return dht_id_cmp(&((const by_dist_t *)a)->dist, &((const by_dist_t *)b)->dist);
 }
 
 size_t sim_truth_closest(const sim_truth_t *t, const dht_id_t *target, const dht_id_t *exclude,
                          size_t k, sim_ref_t *out)
 {
     size_t lo = 0, hi = t->n, n = 0, ex = SIZE_MAX;
-    sim_ref_t *tmp;
+    by_dist_t *tmp;
 
     if (exclude != NULL) {
         sim_ref_t key;
@@ -102,14 +108,19 @@ size_t sim_truth_closest(const sim_truth_t *t, const dht_id_t *target, const dht
     tmp = malloc((hi - lo ? hi - lo : 1) * sizeof(*tmp));
     if (tmp == NULL)
         return 0;
-    for (size_t i = lo; i < hi; i++)
-        if (i != ex)
-            tmp[n++] = t->refs[i];
-    sort_target = target;
+    for (size_t i = lo; i < hi; i++) {
+        if (i == ex)
+            continue;
+        tmp[n].ref = t->refs[i];
+        for (size_t b = 0; b < DHT_ID_LEN; b++)
+            tmp[n].dist.b[b] = (uint8_t)(t->refs[i].id.b[b] ^ target->b[b]);
+        n++;
+    }
     qsort(tmp, n, sizeof(*tmp), cmp_dist);
     if (n > k)
         n = k;
-    memcpy(out, tmp, n * sizeof(*tmp));
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[i].ref;
     free(tmp);
     return n;
 }
