@@ -13,4 +13,9 @@ int emofs_manifest_main(int argc, char **argv);
 int emofs_status_main(int argc, char **argv);
 int emofs_ls_main(int argc, char **argv);
 
+/* emofs stop [--data DIR]: asks the daemon of DIR to stop (it cancels what
+ * it serves, saves its peers, exits) and waits until it has let go of DIR.
+ * Prints one line; exits 0 also when no daemon runs. */
+int emofs_stop_main(int argc, char **argv);
+
 #endif /* EMOFS_COMMANDS_H */
