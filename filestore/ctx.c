@@ -42,6 +42,8 @@ int fs_from_dht(int dht_err)
         return FS_EBADHASH;
     case DHT_EBUSY:
         return FS_EBUSY;
+    case DHT_EREJECTED: /* every node that answered refused the value */
+        return FS_EREFUSED;
     default:
         return FS_EIO;
     }

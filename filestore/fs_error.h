@@ -18,7 +18,8 @@
     XX(ETIMEDOUT, -11, "timed out")                                                                \
     XX(ECANCELED, -12, "canceled")                                                                 \
     XX(EEXIST, -13, "already exists")                                                              \
-    XX(EBUSY, -14, "busy")
+    XX(EBUSY, -14, "busy")                                                                         \
+    XX(EREFUSED, -15, "refused by every node reached (their stores are full)")
 
 enum {
     FS_OK = 0,

@@ -92,6 +92,8 @@ int cli_exit_code(uint8_t req_type, int status)
         return EXIT_INTERRUPTED;
     case FS_ENOPEERS:
         return EXIT_NOPEERS;
+    case FS_EREFUSED:
+        return EXIT_REFUSED;
     case FS_EBUSY:
         return EXIT_BUSY;
     case FS_EBADHASH:

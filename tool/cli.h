@@ -34,6 +34,7 @@ enum {
     EXIT_BUSY = 7,
     EXIT_CORRUPT = 8,
     EXIT_EXISTS = 9,
+    EXIT_REFUSED = 10, /* a put: the nodes reached refused to store (full) */
     EXIT_INTERRUPTED = 130,
 };
 

@@ -42,7 +42,8 @@ static void usage(FILE *f)
                "exit codes: 0 ok, 1 failure, 2 usage, 3 input file missing or unreadable,\n"
                "4 key not found, 5 no peer reachable, 6 cannot write output (disk full),\n"
                "7 data directory in use, 8 data failed verification, 9 the output exists\n"
-               "(nothing replaced), 130 interrupted\n");
+               "(nothing replaced), 10 the network refused to store (stores full),\n"
+               "130 interrupted\n");
 }
 
 int main(int argc, char **argv)
