@@ -11,6 +11,7 @@
 #include "filestore/chunk_store.h"
 
 #include "filestore/fs_error.h"
+#include "filestore/place.h" /* fs_sync_dir */
 #include "filestore/keyset.h"
 
 #include <dirent.h>
@@ -80,20 +81,6 @@ static void key_paths(const fs_store_t *st, const uint8_t key[FS_KEY_LEN], path_
     snprintf(dir->s, sizeof(dir->s), "%s/%.2s", st->root, hex);
     if (blob != NULL)
         snprintf(blob->s, sizeof(blob->s), "%s/%.2s/%s", st->root, hex, hex);
-}
-
-/* fsyncs the directory at path. @return 0 or an FS_* code. */
-static int sync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int err = 0;
-
-    if (fd < 0)
-        return fs_from_errno(errno);
-    if (fsync(fd) != 0)
-        err = fs_from_errno(errno);
-    close(fd);
-    return err;
 }
 
 /* Creates directory path (mode 0700) unless it exists; another thread or
@@ -261,7 +248,7 @@ static int fanout_ready(fs_store_t *st, uint8_t b, const char *dir)
 
     if (atomic_load(&st->durable[b >> 6]) & bit)
         return 0;
-    if ((err = make_dir(dir, &created)) != 0 || (err = sync_dir(st->root)) != 0)
+    if ((err = make_dir(dir, &created)) != 0 || (err = fs_sync_dir(st->root)) != 0)
         return err;
     atomic_fetch_or(&st->durable[b >> 6], bit);
     return 0;
@@ -359,7 +346,7 @@ static int store_blob(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8
          * was there and make it again. */
         atomic_fetch_and(&st->durable[key[0] >> 6], ~(UINT64_C(1) << (key[0] & 63)));
     }
-    if ((err = sync_dir(dir.s)) != 0) {
+    if ((err = fs_sync_dir(dir.s)) != 0) {
         /* Not durable: take the blob back out, as the contract promises
          * nothing under key on failure. */
         unlink(blob.s);

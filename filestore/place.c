@@ -83,3 +83,16 @@ int fs_place_file(const char *from, const char *to, int force, char *why, size_t
     }
     return e == 0 ? 0 : fs_from_errno(e);
 }
+
+int fs_sync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int err = 0;
+
+    if (fd < 0)
+        return fs_from_errno(errno);
+    if (fsync(fd) != 0)
+        err = fs_from_errno(errno);
+    close(fd);
+    return err;
+}

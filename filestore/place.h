@@ -22,6 +22,10 @@ int fs_place_file(const char *from, const char *to, int force, char *why, size_t
  * malloc()ed string; NULL if out of memory. */
 char *fs_path_join(const char *dir, const char *name);
 
+/* fsyncs the directory at path, so that a rename or a new entry in it is
+ * on disk. @return 0 or an FS_* code from errno. */
+int fs_sync_dir(const char *path);
+
 /* @return a static description of what a non-regular file mode is: "a
  * symbolic link", "a directory", "a FIFO", ... */
 const char *fs_place_kind(unsigned mode);

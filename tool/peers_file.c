@@ -38,20 +38,6 @@ static int write_synced(const char *path, const uint8_t *buf, size_t len)
     return err;
 }
 
-/* fsyncs directory dir, so the rename is on disk. @return 0 or an FS_* code. */
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int err = 0;
-
-    if (fd < 0)
-        return fs_from_errno(errno);
-    if (fsync(fd) != 0)
-        err = fs_from_errno(errno);
-    close(fd);
-    return err;
-}
-
 int emofs_peers_save(const dht_t *dht, uint64_t now_ms, const char *dir)
 {
     uint8_t *buf = malloc(DHT_PEERS_MAX_BYTES);
@@ -74,7 +60,7 @@ int emofs_peers_save(const dht_t *dht, uint64_t now_ms, const char *dir)
         unlink(tmp);
         goto done;
     }
-    err = sync_dir(dir);
+    err = fs_sync_dir(dir); /* the rename is on disk */
     if (err == 0)
         err = n;
 done:
