@@ -204,10 +204,14 @@ static void on_manifest(int status, const mf_blob_t *blobs, size_t n, const char
     if (status != 0) {
         op_error(op, status, message);
     } else {
+        /* mf_bundle_encode speaks MF_* codes; the result carries FS_* ones:
+         * each cause is converted here, none passed through. */
         err = mf_bundle_encode(blobs, n, &op->res.blob, &op->res.blob_len);
-        if (err == 0 && op->res.blob_len > CTL_MAX_BLOB)
-            err = MF_EINVAL;
-        if (err)
+        if (err == MF_ENOMEM)
+            op_error(op, FS_ENOMEM, NULL);
+        else if (err != 0)
+            op_error(op, FS_ECORRUPT, "the manifest's nodes do not make a manifest file");
+        else if (op->res.blob_len > CTL_MAX_BLOB)
             op_error(op, FS_ETOOBIG, "the manifest is too large to hand over");
     }
     op_finish(op);
