@@ -8,10 +8,10 @@
  * node that may be dead; its request is still resent, and a late reply
  * brings the candidate back as answered while the lookup runs. A node the
  * table marks slow (one such request lately, no word since) is asked but
- * not waited for from the start. The lookup
- * ends when the k closest candidates that have neither failed nor stalled
- * have all answered (and at least one has, or none is stalled). Nodes our table already knows as bad are never
- * candidates.
+ * not waited for from the start. The lookup ends when the k closest
+ * candidates that have neither failed nor stalled have all answered (and
+ * at least one has, or none is stalled). Nodes our table already knows as
+ * bad are never candidates.
  */
 #include "node.h"
 

@@ -3,7 +3,8 @@
  * between the core's files. Nothing here does I/O or reads a clock.
  *
  *   node.c    dht_new/free, message dispatch, timers, stats
- *   rpc.c     outgoing requests: txids, timeouts, retries, reply matching
+ *   rpc.c     outgoing requests: txids, adaptive timeouts, retries, reply
+ *             matching
  *   server.c  incoming requests: PING, FIND_NODE, FIND_VALUE, STORE,
  *             GET_VALUE; tokens; per-source rate limit
  *   lookup.c  the iterative lookup (FIND_NODE / FIND_VALUE), alpha in flight
@@ -12,6 +13,9 @@
  *   get.c     dht_get: collecting, verifying and fetching values
  *   peers.c   dht_export_peers / dht_import_peers: the saved peer list
  *             (schema/peers.md)
+ *   refresh.c maintenance: liveness and verification pings, bucket
+ *             refreshes, the filling of far buckets after a join
+ *   stream.c  the stream framing dht.h offers shells (schema/wire.md 6)
  */
 #ifndef DHT_NODE_H
 #define DHT_NODE_H
