@@ -47,18 +47,6 @@ static fake_net_t *net_with_client(void)
     return net;
 }
 
-/* @return 1 if node i's routing table holds id. */
-static int knows(fake_net_t *net, int i, const dht_id_t *id)
-{
-    dht_node_info_t out[DHT_MAX_K];
-    size_t n = dht_closest_nodes(fake_dht(net, i), id, out, DHT_MAX_K);
-
-    for (size_t j = 0; j < n; j++)
-        if (dht_id_cmp(&out[j].id, id) == 0)
-            return 1;
-    return 0;
-}
-
 /* The client joins, looks up, puts and gets like any node, and is in no
  * full node's table afterwards; without the flag it would be in all. */
 static void test_client_stays_out_of_tables(void **state)
@@ -89,7 +77,7 @@ static void test_client_stays_out_of_tables(void **state)
 
     assert_int_equal(fake_stats(net, FULL).nodes, FULL);
     for (int i = 0; i < FULL; i++) {
-        assert_false(knows(net, i, cid));
+        assert_false(fake_knows(net, i, cid));
         assert_int_equal(fake_stats(net, i).nodes, FULL - 1);
         served += (unsigned)fake_stats(net, i).client_requests;
     }

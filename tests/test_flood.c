@@ -17,29 +17,10 @@
 #include <unistd.h> /* alarm */
 
 #include "helpers/fake_asserts.h"
+#include "helpers/vectors.h" /* rnd_next */
 
 #define NODES 16
 #define FLOOD 20000
-
-static int knows(fake_net_t *net, int i, const dht_id_t *id)
-{
-    dht_node_info_t out[DHT_MAX_K];
-    size_t n = dht_closest_nodes(fake_dht(net, i), id, out, DHT_MAX_K);
-
-    for (size_t j = 0; j < n; j++)
-        if (dht_id_cmp(&out[j].id, id) == 0)
-            return 1;
-    return 0;
-}
-
-static uint64_t rnd_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static void test_join_flood_keeps_verified_contacts(void **state)
 {
@@ -74,7 +55,7 @@ static void test_join_flood_keeps_verified_contacts(void **state)
     }
     before = fake_stats(net, 0);
     for (int i = 1; i < NODES; i++)
-        held[i] = knows(net, 0, dht_self(fake_dht(net, i)));
+        held[i] = fake_knows(net, 0, dht_self(fake_dht(net, i)));
     assert_true(before.nodes_good >= 4);
     assert_int_equal(before.nodes_good, before.nodes);
 
@@ -103,7 +84,7 @@ static void test_join_flood_keeps_verified_contacts(void **state)
     /* Every contact node 0 held before is held still, and still good. */
     for (int i = 1; i < NODES; i++) {
         if (held[i])
-            assert_true(knows(net, 0, dht_self(fake_dht(net, i))));
+            assert_true(fake_knows(net, 0, dht_self(fake_dht(net, i))));
         n_held += held[i];
     }
     assert_int_equal((size_t)n_held, before.nodes);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers/fake_net.h"
 #include "helpers/vectors.h"
 
 #include <stdio.h>
@@ -1124,34 +1125,26 @@ static void test_stream_preamble(void **state)
     assert_int_equal(dht_stream_preamble_parse(vectors[0].buf, &port), DHT_EPROTO);
 }
 
-static int no_send(void *arg, const dht_addr_t *to, dht_transport_t tr, const uint8_t *buf,
-                   size_t len)
-{
-    (void)arg;
-    (void)to;
-    (void)tr;
-    (void)buf;
-    (void)len;
-    return 0;
-}
-
 /* Frames as dht.h gives them to shells: a 4-byte little-endian length, 0
  * and anything above max_value_size + 128 refused; a shell's report of a
  * broken stream counts as malformed. */
 static void test_stream_frames(void **state)
 {
-    dht_io_t io = {no_send, NULL, NULL, NULL};
+    fake_net_t *net = fake_net_new(0);
     dht_config_t cfg;
     dht_t *d;
     dht_stats_t st;
     uint8_t hdr[DHT_STREAM_FRAME_HDR];
     size_t len = 0;
+    int i;
 
     (void)state;
-    dht_config_init(&cfg);
-    cfg.seed = 1;
+    assert_non_null(net);
+    fake_config(&cfg, 1, NULL);
     cfg.max_value_size = 1000;
-    assert_int_equal(dht_new(&d, &cfg, &io, 0), 0);
+    i = fake_add(net, "127.0.0.1:4001", &cfg);
+    assert_true(i >= 0);
+    d = fake_dht(net, i);
     dht_stream_frame_header(hdr, 0x01020304u);
     assert_int_equal(hdr[0], 0x04);
     assert_int_equal(hdr[3], 0x01);
@@ -1164,9 +1157,9 @@ static void test_stream_frames(void **state)
     dht_stream_frame_header(hdr, 1129);
     assert_int_equal(dht_stream_frame_len(d, hdr, &len), DHT_EPROTO);
     dht_stream_dropped(d);
-    dht_get_stats(d, 0, &st);
+    st = fake_stats(net, i);
     assert_int_equal(st.dropped_malformed, 1);
-    dht_free(d);
+    fake_net_free(net);
 }
 
 int main(void)

@@ -30,7 +30,7 @@ int emofs_dir_lock(const char *dir, int *lock_fd, long *holder)
     *holder = 0;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return fs_from_errno(errno);
-    path = fs_path_join(dir, "lock");
+    path = fs_path_join(dir, EMOFS_LOCK_NAME);
     if (path == NULL)
         return FS_ENOMEM;
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #define EMOFS_MAX_BOOTSTRAP 16
+#define EMOFS_LOCK_NAME     "lock" /* DIR/lock, see above */
 
 /* How to start a node. */
 typedef struct emofs_node_opts {

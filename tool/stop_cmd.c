@@ -7,6 +7,7 @@
 #include "filestore/place.h" /* fs_path_join */
 #include "tool/cli.h"
 #include "tool/cli_int.h"
+#include "tool/node.h" /* EMOFS_LOCK_NAME */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +34,7 @@ static int stop_usage(FILE *f, int code)
 /* @return 1 once no process holds DIR/lock (the daemon is gone), else 0. */
 static int released(const char *dir)
 {
-    char *path = fs_path_join(dir, "lock");
+    char *path = fs_path_join(dir, EMOFS_LOCK_NAME);
     int fd = path != NULL ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     int free_now = fd < 0 && errno == ENOENT;
 

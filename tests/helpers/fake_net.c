@@ -472,6 +472,17 @@ dht_stats_t fake_stats(fake_net_t *net, int i)
     return st;
 }
 
+int fake_knows(fake_net_t *net, int i, const dht_id_t *id)
+{
+    dht_node_info_t out[DHT_MAX_K];
+    size_t n = dht_closest_nodes(fake_dht(net, i), id, out, DHT_MAX_K);
+
+    for (size_t j = 0; j < n; j++)
+        if (dht_id_cmp(&out[j].id, id) == 0)
+            return 1;
+    return 0;
+}
+
 dht_id_t fake_id_b0(uint8_t b)
 {
     dht_id_t id;

@@ -118,6 +118,9 @@ int fake_run(fake_net_t *net, const int *flag, uint64_t max_ms);
 /* Core i's counters at the net's time. */
 dht_stats_t fake_stats(fake_net_t *net, int i);
 
+/* @return 1 if core i's routing table holds id (a bucket node, not bad). */
+int fake_knows(fake_net_t *net, int i, const dht_id_t *id);
+
 /* An id with first byte b and the rest zero. */
 dht_id_t fake_id_b0(uint8_t b);
 
