@@ -7,12 +7,12 @@
 
 #include "filestore/chunk_codec.h"
 
-#include <uv.h>
+#include <pthread.h>
 
 #define FS_CODEC_POOL_MAX 16
 
 typedef struct fs_codec_pool {
-    uv_mutex_t lock;
+    pthread_mutex_t lock;
     fs_codec_t *free[FS_CODEC_POOL_MAX];
     unsigned n_free;
     int level;

@@ -3,10 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <uv.h>
 
 typedef struct fetch {
-    uv_work_t work;
+    fs_job_t work;
     fs_ctx_t ctx;
     uint8_t key[MF_KEY_LEN];
     fs_fetch_cb cb;
@@ -66,7 +65,7 @@ static int start_dht_get(fetch_t *f)
     return err ? fs_from_dht(err) : 0;
 }
 
-static void read_local(uv_work_t *w)
+static void read_local(fs_job_t *w)
 {
     fetch_t *f = w->data;
 
@@ -76,15 +75,11 @@ static void read_local(uv_work_t *w)
     }
 }
 
-static void after_read_local(uv_work_t *w, int status)
+static void after_read_local(fs_job_t *w)
 {
     fetch_t *f = w->data;
     int err;
 
-    if (status == UV_ECANCELED) {
-        finish(f, FS_ECANCELED, NULL, 0);
-        return;
-    }
     if (f->local != NULL) {
         finish(f, 0, f->local, f->local_len);
         return;
@@ -107,7 +102,7 @@ int fs_fetch_blob(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], const int 
     f->arg = arg;
     f->abort_flag = abort_flag;
     f->work.data = f;
-    if (uv_queue_work(ctx->loop, &f->work, read_local, after_read_local) != 0) {
+    if (fs_exec_queue(ctx->exec, &f->work, read_local, after_read_local) != 0) {
         free(f);
         return FS_ENOMEM;
     }

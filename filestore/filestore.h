@@ -1,5 +1,6 @@
 /*
- * filestore: put and get of whole files over libdht, on a libuv loop.
+ * filestore: put and get of whole files over libdht, on an executor
+ * (exec.h: libuv's loop in emofs, the simulator in tests).
  *
  * Put: the file is read and cut into chunks (chunker.h) by one sequential
  * reader; worker threads compress (chunk_codec.h), hash and store each chunk
@@ -24,18 +25,17 @@
 #include "dht.h"
 #include "filestore/chunk_store.h"
 #include "filestore/chunker.h"
+#include "filestore/exec.h"
 #include "filestore/fs_error.h"
 #include "manifests/dir_manifest.h"
 #include "manifests/manifest.h"
 
 #include <stdint.h>
 
-struct uv_loop_s;
-
-/* What a put or a get shares: the loop, the node, the store, settings.
- * Fill with fs_ctx_init(), then set loop, dht and store. */
+/* What a put or a get shares: the executor, the node, the store, settings.
+ * Fill with fs_ctx_init(), then set exec, dht and store. */
 typedef struct fs_ctx {
-    struct uv_loop_s *loop;
+    const fs_exec_t *exec;        /* workers, deferred callbacks, the clock */
     dht_t *dht;                   /* the node; its routing table says if peers exist */
     fs_store_t *store;            /* local blobs: pinned chunks and manifests */
     int need_peers;               /* 1: a put fails if no peer stores it (bootstrap given) */
@@ -49,7 +49,7 @@ typedef struct fs_ctx {
                                      many chunks, as a kill would stop it; 0 = never */
 } fs_ctx_t;
 
-/* Fills ctx with the defaults above and NULL loop, dht and store. */
+/* Fills ctx with the defaults above and NULL exec, dht and store. */
 void fs_ctx_init(fs_ctx_t *ctx);
 
 /* Where a put or get stands, for progress bars. */

@@ -20,7 +20,7 @@
 #define STREAM_AHEAD (64u << 20) /* plain bytes a stream fetches past the sink */
 
 typedef struct get_chunk {
-    uv_work_t work;
+    fs_job_t work;
     struct fs_get *get;
     uint32_t index;
     uint8_t *enc;
@@ -40,7 +40,7 @@ void fs_get_fail(fs_get_t *get, int status, const char *action, const char *obje
 static void report(fs_get_t *get, int force)
 {
     fs_progress_t p;
-    uint64_t now = uv_now(get->ctx.loop);
+    uint64_t now = fs_exec_now(get->ctx.exec);
 
     if (get->progress == NULL || (!force && now - get->last_progress < 100))
         return;
@@ -54,9 +54,9 @@ static void report(fs_get_t *get, int force)
     get->progress(&p, get->arg);
 }
 
-static void on_closed(uv_handle_t *h)
+static void free_get(fs_job_t *job)
 {
-    fs_get_t *get = h->data;
+    fs_get_t *get = job->data;
 
     if (get->have_codecs)
         fs_codec_pool_destroy(&get->codecs);
@@ -91,7 +91,8 @@ void fs_get_finish(fs_get_t *get)
         get->done(0, get->final_path, get->m.size, get->message, get->arg);
     else
         get->done(get->status, NULL, 0, get->message, get->arg);
-    uv_close((uv_handle_t *)&get->defer, on_closed);
+    /* Freed once done's caller has returned (as in put.c). */
+    (void)fs_exec_defer(get->ctx.exec, &get->defer, free_get);
 }
 
 /* ---- streaming: chunks to the sink, in order ------------------------------ */
@@ -150,7 +151,7 @@ static void stream_end(fs_get_t *get)
 
 /* ---- chunks: fetch, then decode (and write) on a worker ------------------- */
 
-static void decode_chunk(uv_work_t *w)
+static void decode_chunk(fs_job_t *w)
 {
     get_chunk_t *c = w->data;
     fs_get_t *get = c->get;
@@ -198,14 +199,12 @@ static void chunk_written(fs_get_t *get, uint32_t i)
     report(get, 0);
 }
 
-static void after_decode(uv_work_t *w, int status)
+static void after_decode(fs_job_t *w)
 {
     get_chunk_t *c = w->data;
     fs_get_t *get = c->get;
 
     get->writing--;
-    if (status != 0)
-        c->status = FS_ECANCELED;
     if (c->status == FS_ECORRUPT && get->tries[c->index] < get->ctx.max_tries) {
         get->state[c->index] = 0; /* a bad holder: fetch it again */
         if (c->index < get->next)
@@ -241,7 +240,7 @@ static void on_chunk(int status, const uint8_t *data, size_t len, void *arg)
             c->enc_len = len;
             c->work.data = c;
             get->writing++;
-            if (uv_queue_work(get->ctx.loop, &c->work, decode_chunk, after_decode) == 0)
+            if (fs_exec_queue(get->ctx.exec, &c->work, decode_chunk, after_decode) == 0)
                 return;
             get->writing--;
             free(c->enc);
@@ -387,9 +386,9 @@ static void on_manifest(int status, const mf_manifest_t *m, const mf_dir_t *d,
     fs_get_place(get);
 }
 
-static void on_start(uv_timer_t *t)
+static void on_start(fs_job_t *job)
 {
-    fs_get_t *get = t->data;
+    fs_get_t *get = job->data;
 
     if (get->canceled) {
         fs_get_fail(get, FS_ECANCELED, "canceled:", "get");
@@ -409,7 +408,7 @@ int fs_get_start(fs_get_t **out, const fs_ctx_t *ctx, const uint8_t key[MF_KEY_L
 {
     fs_get_t *get;
 
-    if (out == NULL || ctx == NULL || ctx->loop == NULL || key == NULL || opts == NULL ||
+    if (out == NULL || ctx == NULL || ctx->exec == NULL || key == NULL || opts == NULL ||
         done == NULL || (opts->sink != NULL && opts->sink->write == NULL))
         return FS_EINVAL;
     get = calloc(1, sizeof(*get));
@@ -438,9 +437,11 @@ int fs_get_start(fs_get_t **out, const fs_ctx_t *ctx, const uint8_t key[MF_KEY_L
         return FS_ENOMEM;
     }
     get->have_codecs = 1;
-    uv_timer_init(ctx->loop, &get->defer);
     get->defer.data = get;
-    uv_timer_start(&get->defer, on_start, 0, 0);
+    if (fs_exec_defer(ctx->exec, &get->defer, on_start) != 0) {
+        free_get(&get->defer);
+        return FS_ENOMEM;
+    }
     *out = get;
     return 0;
 }

@@ -11,7 +11,7 @@
 #include "filestore/filestore.h"
 
 #include <openssl/evp.h>
-#include <uv.h>
+#include "filestore/exec.h"
 
 /* A message names a path or two (up to 4096 bytes each) and a reason. */
 #define FS_GET_MSG_MAX 4400
@@ -50,9 +50,9 @@ struct fs_get {
     struct fs_get_tree *tree;  /* a directory's get (get_tree.c) */
     int tree_busy;
 
-    uv_work_t work; /* the whole-file check, or the check of an existing file */
+    fs_job_t work; /* the whole-file check, or the check of an existing file */
     int working, work_status;
-    uv_timer_t defer;
+    fs_job_t defer;
     int canceled, finished;
     int status;
     char message[FS_GET_MSG_MAX];

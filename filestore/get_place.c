@@ -221,7 +221,7 @@ static void refuse(fs_get_t *get, const char *why)
 }
 
 /* Worker: does the existing regular file hold the very bytes we fetch? */
-static void compare_existing(uv_work_t *w)
+static void compare_existing(fs_job_t *w)
 {
     fs_get_t *get = w->data;
     int fd = open(get->final_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -231,12 +231,12 @@ static void compare_existing(uv_work_t *w)
         close(fd);
 }
 
-static void after_compare(uv_work_t *w, int status)
+static void after_compare(fs_job_t *w)
 {
     fs_get_t *get = w->data;
 
     get->working = 0;
-    if (get->canceled || status != 0) {
+    if (get->canceled) {
         fs_get_fail(get, FS_ECANCELED, "canceled:", "get");
         fs_get_finish(get);
     } else if (get->work_status == 0) {
@@ -286,7 +286,7 @@ void fs_get_place(fs_get_t *get)
     }
     get->working = 1;
     get->work.data = get;
-    if (uv_queue_work(get->ctx.loop, &get->work, compare_existing, after_compare) != 0) {
+    if (fs_exec_queue(get->ctx.exec, &get->work, compare_existing, after_compare) != 0) {
         get->working = 0;
         fs_get_fail(get, FS_ENOMEM, "cannot check", get->final_path);
         fs_get_finish(get);
@@ -295,7 +295,7 @@ void fs_get_place(fs_get_t *get)
 
 /* ---- the end: whole-file check, then the rename ---------------------------- */
 
-static void verify_file(uv_work_t *w)
+static void verify_file(fs_job_t *w)
 {
     fs_get_t *get = w->data;
 
@@ -323,10 +323,10 @@ static int rename_into_place(fs_get_t *get)
     return err;
 }
 
-static void after_verify(uv_work_t *w, int status)
+static void after_verify(fs_job_t *w)
 {
     fs_get_t *get = w->data;
-    int err = status != 0 ? FS_ECANCELED : get->work_status;
+    int err = get->work_status;
 
     get->working = 0;
     if (err == 0 && !get->canceled) {
@@ -358,7 +358,7 @@ void fs_get_start_verify(fs_get_t *get)
 {
     get->working = 1;
     get->work.data = get;
-    if (uv_queue_work(get->ctx.loop, &get->work, verify_file, after_verify) != 0) {
+    if (fs_exec_queue(get->ctx.exec, &get->work, verify_file, after_verify) != 0) {
         get->working = 0;
         fs_get_fail(get, FS_ENOMEM, "cannot check", get->final_path);
         fs_get_finish(get);

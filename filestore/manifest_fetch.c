@@ -180,7 +180,7 @@ static int mfetch_new(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], int ki
 {
     mfetch_t *mf;
 
-    if (ctx == NULL || ctx->loop == NULL || key == NULL || (done == NULL && done_any == NULL))
+    if (ctx == NULL || ctx->exec == NULL || key == NULL || (done == NULL && done_any == NULL))
         return FS_EINVAL;
     mf = calloc(1, sizeof(*mf));
     if (mf == NULL)

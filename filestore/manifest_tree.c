@@ -164,7 +164,7 @@ int fs_manifest_fetch_tree(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN],
 {
     tfetch_t *t;
 
-    if (ctx == NULL || ctx->loop == NULL || key == NULL || done == NULL)
+    if (ctx == NULL || ctx->exec == NULL || key == NULL || done == NULL)
         return FS_EINVAL;
     t = calloc(1, sizeof(*t));
     if (t == NULL)

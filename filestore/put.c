@@ -21,13 +21,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <uv.h>
 
 #define PUT_WINDOW  (8u << 20) /* bytes read per reader job, besides the carry */
 #define PUT_BACKLOG 64         /* chunks read but not yet stored, at most */
 
 typedef struct put_chunk {
-    uv_work_t work;
+    fs_job_t work;
     struct fs_put *put;
     struct put_chunk *next; /* in the reader's batch or the DHT queue */
     uint32_t index;
@@ -57,7 +56,7 @@ struct fs_put {
     void (*want_more)(void *arg);
 
     /* The reader: touched by one job at a time, then by the loop thread. */
-    uv_work_t read_work;
+    fs_job_t read_work;
     int reading, eof;   /* eof: the loop's copy of eof_seen, made in after_read */
     int eof_seen;       /* the reader's: the input's end was read */
     uint64_t size_seen; /* the reader's: the file's size at open */
@@ -85,7 +84,7 @@ struct fs_put {
     mf_blob_t *blobs;
     size_t n_blobs, next_blob;
     int manifest_phase;
-    uv_timer_t defer;
+    fs_job_t defer;
     int finished;
 
     int status;
@@ -108,7 +107,7 @@ static void fail(fs_put_t *put, int status, const char *action, const char *obje
 static void report(fs_put_t *put, int force)
 {
     fs_progress_t p;
-    uint64_t now = uv_now(put->ctx.loop);
+    uint64_t now = fs_exec_now(put->ctx.exec);
 
     if (put->progress == NULL || (!force && now - put->last_progress < 100))
         return;
@@ -129,9 +128,9 @@ static void free_chunk(put_chunk_t *c)
     free(c);
 }
 
-static void on_defer_closed(uv_handle_t *h)
+static void free_put(fs_job_t *job)
 {
-    fs_put_t *put = h->data;
+    fs_put_t *put = job->data;
 
     fs_codec_pool_destroy(&put->codecs);
     EVP_MD_CTX_free(put->sha);
@@ -182,7 +181,9 @@ static void maybe_finish(fs_put_t *put)
     } else {
         put->done(put->status, NULL, NULL, put->message, put->arg);
     }
-    uv_close((uv_handle_t *)&put->defer, on_defer_closed);
+    /* Freed once done's caller has returned. The defer cannot fail while
+     * the executor lives; if it did, the put is left, not freed in use. */
+    (void)fs_exec_defer(put->ctx.exec, &put->defer, free_put);
 }
 
 static int note_created(fs_put_t *put, const uint8_t key[MF_KEY_LEN])
@@ -344,7 +345,7 @@ static void pump(fs_put_t *put)
 
 /* ---- encoding workers ---------------------------------------------------- */
 
-static void encode_chunk(uv_work_t *w)
+static void encode_chunk(fs_job_t *w)
 {
     put_chunk_t *c = w->data;
     fs_put_t *put = c->put;
@@ -370,14 +371,12 @@ static void encode_chunk(uv_work_t *w)
     c->plain = NULL;
 }
 
-static void after_encode(uv_work_t *w, int status)
+static void after_encode(fs_job_t *w)
 {
     put_chunk_t *c = w->data;
     fs_put_t *put = c->put;
 
     put->chunks_encoding--;
-    if (status != 0)
-        c->status = FS_ECANCELED;
     if (c->status == 0 && c->created && note_created(put, c->key) != 0) {
         fs_store_settle(put->ctx.store, c->key, 0);
         c->status = FS_ENOMEM;
@@ -446,7 +445,7 @@ static int open_input(fs_put_t *put)
  * cuts what it can into chunks; the rest is carried to the next call. It
  * touches only the reader's fields (win, batch, sha, *_seen, read_err);
  * after_read hands the news to the loop. */
-static void read_window(uv_work_t *w)
+static void read_window(fs_job_t *w)
 {
     fs_put_t *put = w->data;
     size_t cap = PUT_WINDOW + put->ctx.chunking.max;
@@ -516,7 +515,7 @@ static void ask_for_more(fs_put_t *put)
     }
 }
 
-static void after_read(uv_work_t *w, int status)
+static void after_read(fs_job_t *w)
 {
     fs_put_t *put = w->data;
     put_chunk_t *c = put->batch;
@@ -527,8 +526,6 @@ static void after_read(uv_work_t *w, int status)
         put->file_size = put->size_seen;
     put->batch = NULL;
     put->batch_tail = &put->batch;
-    if (status != 0 && put->read_err == 0)
-        put->read_err = FS_ECANCELED;
     if (put->read_err != 0)
         fail(put, put->read_err, "cannot read", put->path);
     while (c != NULL) {
@@ -541,7 +538,7 @@ static void after_read(uv_work_t *w, int status)
             c->index = put->chunks_made++;
             c->work.data = c;
             put->chunks_encoding++;
-            if (uv_queue_work(put->ctx.loop, &c->work, encode_chunk, after_encode) != 0) {
+            if (fs_exec_queue(put->ctx.exec, &c->work, encode_chunk, after_encode) != 0) {
                 put->chunks_encoding--;
                 fail(put, FS_ENOMEM, "cannot read", put->path);
                 free_chunk(c);
@@ -570,7 +567,7 @@ static void start_read(fs_put_t *put)
     }
     put->reading = 1;
     put->read_work.data = put;
-    if (uv_queue_work(put->ctx.loop, &put->read_work, read_window, after_read) != 0) {
+    if (fs_exec_queue(put->ctx.exec, &put->read_work, read_window, after_read) != 0) {
         put->reading = 0;
         fail(put, FS_ENOMEM, "cannot read", put->path);
     }
@@ -603,9 +600,9 @@ static char *name_of(const char *path)
     return name;
 }
 
-static void on_start(uv_timer_t *t)
+static void on_start(fs_job_t *job)
 {
-    fs_put_t *put = t->data;
+    fs_put_t *put = job->data;
 
     if (put->status == 0 && put->ctx.need_peers && !put->network)
         fail(put, FS_ENOPEERS, "cannot store", put->path);
@@ -641,7 +638,6 @@ static fs_put_t *put_new(const fs_ctx_t *ctx, fs_progress_cb progress, fs_put_cb
         free(put);
         return NULL;
     }
-    uv_timer_init(ctx->loop, &put->defer);
     put->defer.data = put;
     return put;
 }
@@ -652,11 +648,10 @@ static int put_launch(fs_put_t **out, fs_put_t *put, char *path, char *name)
 {
     put->path = path;
     put->name = name;
-    if (path == NULL || name == NULL) {
-        uv_close((uv_handle_t *)&put->defer, on_defer_closed);
+    if (path == NULL || name == NULL || fs_exec_defer(put->ctx.exec, &put->defer, on_start) != 0) {
+        free_put(&put->defer);
         return FS_ENOMEM;
     }
-    uv_timer_start(&put->defer, on_start, 0, 0);
     *out = put;
     return 0;
 }
@@ -667,7 +662,7 @@ int fs_put_start_stream(fs_put_t **out, const fs_ctx_t *ctx, const char *name,
 {
     fs_put_t *put;
 
-    if (out == NULL || ctx == NULL || ctx->loop == NULL || ctx->store == NULL || name == NULL ||
+    if (out == NULL || ctx == NULL || ctx->exec == NULL || ctx->store == NULL || name == NULL ||
         !mf_name_valid(name) || want_more == NULL || done == NULL ||
         fs_chunker_params_check(&ctx->chunking) != 0)
         return FS_EINVAL;
@@ -713,7 +708,7 @@ int fs_put_start(fs_put_t **out, const fs_ctx_t *ctx, const char *path, fs_progr
 {
     fs_put_t *put;
 
-    if (out == NULL || ctx == NULL || ctx->loop == NULL || ctx->store == NULL || path == NULL ||
+    if (out == NULL || ctx == NULL || ctx->exec == NULL || ctx->store == NULL || path == NULL ||
         done == NULL || fs_chunker_params_check(&ctx->chunking) != 0)
         return FS_EINVAL;
     put = put_new(ctx, progress, done, arg);

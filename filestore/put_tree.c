@@ -30,7 +30,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <uv.h>
 
 #define TREE_DEPTH_MAX 64 /* directories below the root, at most */
 
@@ -63,7 +62,7 @@ struct fs_put_tree {
     tdir_t *cur;
     fs_put_t *file_put; /* the file being put */
     uint64_t file_size;
-    uv_work_t work; /* listing cur on a worker */
+    fs_job_t work; /* listing cur on a worker */
     int working, list_err;
     char list_what[160];
 
@@ -77,7 +76,7 @@ struct fs_put_tree {
     uint8_t key[MF_KEY_LEN];
     mf_dir_t result; /* the root's totals and name, for done */
 
-    uv_timer_t defer;
+    fs_job_t defer;
     int status, canceled, finished;
     char message[4400];
 };
@@ -127,9 +126,9 @@ static int note_created(fs_put_tree_t *t, const uint8_t key[MF_KEY_LEN])
 
 /* ---- the end -------------------------------------------------------------- */
 
-static void on_defer_closed(uv_handle_t *h)
+static void free_tree(fs_job_t *job)
 {
-    fs_put_tree_t *t = h->data;
+    fs_put_tree_t *t = job->data;
 
     fs_keylist_clear(&t->created);
     mf_dir_clear(&t->result);
@@ -158,7 +157,8 @@ static void maybe_finish(fs_put_tree_t *t)
         t->done(0, t->key, &t->result, t->message, t->arg);
     else
         t->done(t->status, NULL, NULL, t->message, t->arg);
-    uv_close((uv_handle_t *)&t->defer, on_defer_closed);
+    /* Freed once done's caller has returned (as in put.c). */
+    (void)fs_exec_defer(t->ctx.exec, &t->defer, free_tree);
 }
 
 static void report(fs_put_tree_t *t, const fs_progress_t *file)
@@ -210,7 +210,7 @@ static int read_item(const char *dir, item_t *it)
     return e;
 }
 
-static void list_dir(uv_work_t *w)
+static void list_dir(fs_job_t *w)
 {
     fs_put_tree_t *t = w->data;
     tdir_t *d = t->cur;
@@ -255,12 +255,12 @@ static void list_dir(uv_work_t *w)
         qsort(d->items, d->n_items, sizeof(*d->items), by_name);
 }
 
-static void after_list(uv_work_t *w, int status)
+static void after_list(fs_job_t *w)
 {
     fs_put_tree_t *t = w->data;
 
     t->working = 0;
-    if (status != 0 || t->canceled) {
+    if (t->canceled) {
         fail(t, FS_ECANCELED, "canceled");
     } else if (t->list_err != 0) {
         char where[4200];
@@ -305,7 +305,7 @@ static void enter_dir(fs_put_tree_t *t, char *path, char *name, uint16_t mode)
     }
     t->working = 1;
     t->work.data = t;
-    if (uv_queue_work(t->ctx.loop, &t->work, list_dir, after_list) != 0) {
+    if (fs_exec_queue(t->ctx.exec, &t->work, list_dir, after_list) != 0) {
         t->working = 0;
         fail(t, FS_ENOMEM, "cannot read %s: %s", path, fs_strerror(FS_ENOMEM));
         maybe_finish(t);
@@ -579,19 +579,18 @@ static uint64_t tree_bytes(const char *path, unsigned depth)
     return sum;
 }
 
-static void measure(uv_work_t *w)
+static void measure(fs_job_t *w)
 {
     fs_put_tree_t *t = w->data;
 
     t->bytes_total = tree_bytes(t->cur->path, 0);
 }
 
-static void after_measure(uv_work_t *w, int status)
+static void after_measure(fs_job_t *w)
 {
     fs_put_tree_t *t = w->data;
     tdir_t *root = t->cur;
 
-    (void)status;
     t->working = 0;
     t->cur = NULL; /* enter_dir pushes it again */
     report(t, NULL);
@@ -626,9 +625,9 @@ static char *root_name(const char *path)
     return name;
 }
 
-static void on_start(uv_timer_t *timer)
+static void on_start(fs_job_t *job)
 {
-    fs_put_tree_t *t = timer->data;
+    fs_put_tree_t *t = job->data;
 
     if (t->ctx.need_peers && !t->network)
         fail(t, FS_ENOPEERS, "cannot store %s: %s", t->cur->path, fs_strerror(FS_ENOPEERS));
@@ -641,9 +640,9 @@ static void on_start(uv_timer_t *timer)
     }
     t->working = 1;
     t->work.data = t;
-    if (uv_queue_work(t->ctx.loop, &t->work, measure, after_measure) != 0) {
+    if (fs_exec_queue(t->ctx.exec, &t->work, measure, after_measure) != 0) {
         t->working = 0;
-        after_measure(&t->work, 0);
+        after_measure(&t->work);
     }
 }
 
@@ -653,7 +652,7 @@ int fs_put_tree_start(fs_put_tree_t **out, const fs_ctx_t *ctx, const char *path
     fs_put_tree_t *t;
     struct stat st;
 
-    if (out == NULL || ctx == NULL || ctx->loop == NULL || ctx->store == NULL || path == NULL ||
+    if (out == NULL || ctx == NULL || ctx->exec == NULL || ctx->store == NULL || path == NULL ||
         done == NULL)
         return FS_EINVAL;
     if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
@@ -672,9 +671,12 @@ int fs_put_tree_start(fs_put_tree_t **out, const fs_ctx_t *ctx, const char *path
     t->done = done;
     t->arg = arg;
     t->network = ctx->dht != NULL && fs_peer_count(ctx) > 0;
-    uv_timer_init(ctx->loop, &t->defer);
     t->defer.data = t;
-    uv_timer_start(&t->defer, on_start, 0, 0);
+    if (fs_exec_defer(ctx->exec, &t->defer, on_start) != 0) {
+        free_tdir(t->cur);
+        free(t);
+        return FS_ENOMEM;
+    }
     *out = t;
     return 0;
 }

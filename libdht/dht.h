@@ -537,6 +537,12 @@ DHT_API void dht_sim_free(dht_sim_t *sim);
  * address. @return its index (0, 1, ...), or a negative code. */
 DHT_API int dht_sim_add_node(dht_sim_t *sim);
 
+/* Adds a node as dht_sim_add_node does, with settings cfg instead of the
+ * simulator's (its seed and id are still drawn from the simulator's seed):
+ * for a node with a value source of its own, say.
+ * @return its index, or a negative code (DHT_EINVAL for a NULL cfg). */
+DHT_API int dht_sim_add_node_with(dht_sim_t *sim, const dht_config_t *cfg);
+
 /* @return how many nodes were added, removed ones included (the indexes
  * run from 0 to this - 1). */
 DHT_API size_t dht_sim_node_count(const dht_sim_t *sim);
@@ -573,6 +579,13 @@ DHT_API uint64_t dht_sim_now(const dht_sim_t *sim);
  * each event; done may be NULL) or the virtual clock passes until_ms.
  * @return 1 if done() said so, 0 if the time ran out. */
 DHT_API int dht_sim_run(dht_sim_t *sim, int (*done)(void *arg), void *arg, uint64_t until_ms);
+
+/* Schedules fn(arg) at virtual time now + delay_ms, among the network's
+ * events (after those already due at that time): how a program running
+ * on the simulator defers work, or sets a timer. Never calls fn inside
+ * this call. A call still pending when the simulator is freed is dropped.
+ * @return 0, DHT_EINVAL (sim or fn NULL) or DHT_ENOMEM. */
+DHT_API int dht_sim_call(dht_sim_t *sim, uint64_t delay_ms, void (*fn)(void *arg), void *arg);
 
 typedef struct dht_sim_stats {
     uint64_t datagrams_sent, datagrams_lost, datagrams_delivered;

@@ -25,7 +25,13 @@ typedef struct sim_node {
     uint64_t wake_at; /* time of this node's pending timer event */
 } sim_node_t;
 
-enum { EV_TIMER, EV_MSG };
+enum { EV_TIMER, EV_MSG, EV_CALL };
+
+/* A program's call (dht_sim_call), carried by an EV_CALL event's data. */
+typedef struct sim_call {
+    void (*fn)(void *arg);
+    void *arg;
+} sim_call_t;
 
 typedef struct sim_event {
     uint64_t time;
@@ -255,13 +261,19 @@ void dht_sim_free(dht_sim_t *sim)
 
 int dht_sim_add_node(dht_sim_t *sim)
 {
-    dht_config_t cfg = sim->cfg.node;
+    return dht_sim_add_node_with(sim, &sim->cfg.node);
+}
+
+int dht_sim_add_node_with(dht_sim_t *sim, const dht_config_t *node_cfg)
+{
+    dht_config_t cfg;
     dht_io_t io = {sim_send, sim_wake, sim_clock, NULL};
     sim_node_t *node;
     int err;
 
-    if (sim->n_nodes >= (1u << 24))
+    if (node_cfg == NULL || sim->n_nodes >= (1u << 24))
         return DHT_EINVAL;
+    cfg = *node_cfg;
     if (sim->n_nodes == sim->cap_nodes) {
         size_t cap = sim->cap_nodes ? sim->cap_nodes * 2 : 64;
         sim_node_t **nodes = realloc(sim->nodes, cap * sizeof(*nodes));
@@ -336,11 +348,41 @@ uint64_t dht_sim_now(const dht_sim_t *sim)
     return sim->now;
 }
 
+int dht_sim_call(dht_sim_t *sim, uint64_t delay_ms, void (*fn)(void *arg), void *arg)
+{
+    sim_call_t *call;
+    sim_event_t ev;
+
+    if (sim == NULL || fn == NULL)
+        return DHT_EINVAL;
+    call = malloc(sizeof(*call));
+    if (call == NULL)
+        return DHT_ENOMEM;
+    call->fn = fn;
+    call->arg = arg;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = EV_CALL;
+    ev.time = sim->now + delay_ms;
+    ev.data = (uint8_t *)call;
+    if (push(sim, ev) != 0) {
+        free(call);
+        return DHT_ENOMEM;
+    }
+    return 0;
+}
+
 static void run_event(dht_sim_t *sim, sim_event_t *ev)
 {
-    sim_node_t *node = sim->nodes[ev->dst];
+    sim_node_t *node;
 
     sim->st.events++;
+    if (ev->kind == EV_CALL) {
+        sim_call_t call = *(sim_call_t *)ev->data;
+        free(ev->data);
+        call.fn(call.arg);
+        return;
+    }
+    node = sim->nodes[ev->dst];
     if (ev->kind == EV_TIMER) {
         if (ev->time != node->wake_at || node->dht == NULL)
             return; /* superseded by an earlier wake-up */

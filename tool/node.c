@@ -222,7 +222,8 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
     node->dht = dht_uv_dht(node->uv);
     dht_uv_addr(node->uv, &node->addr);
     fs_ctx_init(&node->ctx);
-    node->ctx.loop = loop;
+    fs_exec_uv_init(&node->exec, loop);
+    node->ctx.exec = &node->exec.exec;
     node->ctx.dht = node->dht;
     node->ctx.store = node->store;
     node->ctx.need_peers = node->n_bootstrap > 0;
@@ -242,7 +243,7 @@ fail:
 typedef struct boot_wait {
     void (*cb)(int status, void *arg);
     void *arg;
-    uv_work_t work;
+    fs_job_t job;
 } boot_wait_t;
 
 static void on_joined(int status, void *arg)
@@ -253,15 +254,9 @@ static void on_joined(int status, void *arg)
     free(w);
 }
 
-static void nothing(uv_work_t *w)
+static void joined_alone(fs_job_t *job)
 {
-    (void)w;
-}
-
-static void after_nothing(uv_work_t *w, int status)
-{
-    (void)status;
-    on_joined(0, w->data);
+    on_joined(0, job->data);
 }
 
 void emofs_node_bootstrap(emofs_node_t *node, void (*cb)(int status, void *arg), void *arg)
@@ -274,20 +269,20 @@ void emofs_node_bootstrap(emofs_node_t *node, void (*cb)(int status, void *arg),
     }
     w->cb = cb;
     w->arg = arg;
-    w->work.data = w;
-    if (node->n_bootstrap == 0) {
-        uv_queue_work(node->loop, &w->work, nothing, after_nothing);
-        return;
+    w->job.data = w;
+    if (node->n_bootstrap == 0 ||
+        dht_bootstrap(node->dht, node->bootstrap, node->n_bootstrap, on_joined, w) != 0) {
+        if (fs_exec_defer(&node->exec.exec, &w->job, joined_alone) != 0) {
+            free(w);
+            cb(FS_ENOMEM, arg);
+        }
     }
-    if (dht_bootstrap(node->dht, node->bootstrap, node->n_bootstrap, on_joined, w) != 0)
-        uv_queue_work(node->loop, &w->work, nothing, after_nothing);
 }
 
-static void close_now(uv_work_t *w, int status)
+static void close_now(fs_job_t *job)
 {
-    emofs_node_t *node = w->data;
+    emofs_node_t *node = job->data;
 
-    (void)status;
     if (node->uv != NULL)
         dht_uv_close(node->uv, NULL, NULL);
     node->uv = NULL;
@@ -299,6 +294,8 @@ static void close_now(uv_work_t *w, int status)
     node->lock_fd = -1;
     free(node->dir);
     node->dir = NULL;
+    /* Last: what closing the node finished may still defer callbacks. */
+    fs_exec_uv_close(&node->exec, NULL, NULL);
 }
 
 void emofs_node_close(emofs_node_t *node)
@@ -308,9 +305,9 @@ void emofs_node_close(emofs_node_t *node)
     node->closing = 1;
     /* Not now: we may be inside one of the node's callbacks, and libdht
      * must not be freed from there. */
-    node->close_work.data = node;
-    if (uv_queue_work(node->loop, &node->close_work, nothing, close_now) != 0)
-        close_now(&node->close_work, 0);
+    node->close_job.data = node;
+    if (fs_exec_defer(&node->exec.exec, &node->close_job, close_now) != 0)
+        close_now(&node->close_job);
 }
 
 int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], uint64_t size,

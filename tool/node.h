@@ -18,6 +18,7 @@
 #define EMOFS_NODE_H
 
 #include "dht.h"
+#include "filestore/exec_uv.h"
 #include "filestore/filestore.h"
 
 #include <uv.h>
@@ -49,8 +50,9 @@ typedef struct emofs_node {
     dht_addr_t addr;
     dht_addr_t bootstrap[EMOFS_MAX_BOOTSTRAP];
     size_t n_bootstrap;
-    fs_ctx_t ctx; /* for fs_put/fs_get; need_peers set when bootstrap peers are given */
-    uv_work_t close_work;
+    fs_exec_uv_t exec; /* the file engines' workers and deferred callbacks */
+    fs_ctx_t ctx;      /* for fs_put/fs_get; need_peers set when bootstrap peers are given */
+    fs_job_t close_job;
     int closing;
 } emofs_node_t;
 

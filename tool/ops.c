@@ -16,7 +16,7 @@ struct emofs_op {
     fs_put_tree_t *tree; /* a PUT of a directory */
     fs_get_t *get;
     fs_sink_t sink; /* a streamed GET's, handing bytes to cbs.data */
-    uv_work_t work; /* to answer synchronous requests from the loop */
+    fs_job_t work; /* to answer synchronous requests from the loop */
     int sync_status;
 };
 
@@ -247,7 +247,7 @@ static void do_status(emofs_op_t *op)
 
     /* The node's clock is the loop's: a peer is live (good) when it
      * answered within the last 15 minutes of it. */
-    dht_get_stats(op->node->dht, uv_now(op->node->loop), &st);
+    dht_get_stats(op->node->dht, fs_exec_now(&op->node->exec.exec), &st);
     memcpy(op->res.st.node_id, dht_self(op->node->dht)->b, CTL_KEY_LEN);
     op->res.st.addr = strdup(dht_addr_format(&op->node->addr, addr));
     op->res.st.peers = (uint32_t)st.nodes;
@@ -295,15 +295,9 @@ static void do_ls(emofs_op_t *op)
     free(list);
 }
 
-static void nothing(uv_work_t *w)
+static void after_sync(fs_job_t *job)
 {
-    (void)w;
-}
-
-static void after_sync(uv_work_t *w, int status)
-{
-    (void)status;
-    op_finish(w->data);
+    op_finish(job->data);
 }
 
 int emofs_op_start(emofs_op_t **out, emofs_node_t *node, const ctl_msg_t *req,
@@ -341,7 +335,7 @@ int emofs_op_start(emofs_op_t **out, emofs_node_t *node, const ctl_msg_t *req,
             do_status(op);
         else
             do_ls(op);
-        err = uv_queue_work(node->loop, &op->work, nothing, after_sync) == 0 ? 0 : FS_ENOMEM;
+        err = fs_exec_defer(&node->exec.exec, &op->work, after_sync);
         break;
     }
     if (err) {
