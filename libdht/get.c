@@ -95,17 +95,22 @@ static int verified(dht_t *dht, const dht_id_t *key, const uint8_t *data, uint32
 }
 
 /* @return 1 once the get has what it needs: the content-addressed value,
- * verified, or max_values distinct values (known at least by hash). */
+ * verified, or max_values distinct values (known at least by hash). A
+ * content-addressed value known only by its summary does not count until
+ * its bytes are in and verified: its holders may have lost or damaged it,
+ * so the lookup goes on gathering others. */
 static int satisfied(const dht__get_state_t *g)
 {
-    const gval_t *v;
+    size_t known = 0;
 
     for (size_t i = 0; i < g->n; i++) {
-        v = &g->vals[i];
-        if (v->data != NULL && dht_id_cmp(&v->hash, &g->key) == 0)
+        const gval_t *v = &g->vals[i];
+        int content = dht_id_cmp(&v->hash, &g->key) == 0;
+        if (v->data != NULL && content)
             return 1;
+        known += v->data != NULL || !content;
     }
-    return g->max_values != 0 && g->n >= g->max_values;
+    return g->max_values != 0 && known >= g->max_values;
 }
 
 static void add_holder(gval_t *v, const dht_node_info_t *node)
@@ -113,6 +118,10 @@ static void add_holder(gval_t *v, const dht_node_info_t *node)
     for (unsigned i = 0; i < v->n_holders; i++)
         if (dht_id_cmp(&v->holders[i].id, &node->id) == 0)
             return;
+    /* Every holder remembered was tried and failed: make room for new
+     * ones (each node answers once per lookup, so none comes twice). */
+    if (v->n_holders == MAX_HOLDERS && v->next_holder == MAX_HOLDERS && !v->fetching)
+        v->n_holders = v->next_holder = 0;
     if (v->n_holders < MAX_HOLDERS)
         v->holders[v->n_holders++] = *node;
 }

@@ -55,6 +55,7 @@ struct dht__rpc {
     uint8_t attempts; /* sends so far */
     uint8_t max_attempts;
     uint8_t has_id; /* id below is known (not a bootstrap ping) */
+    uint8_t stream; /* sent over a stream, once: no resend */
     dht_id_t id;
     dht_addr_t to;
     uint64_t sent_at; /* first send */

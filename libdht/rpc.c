@@ -161,6 +161,7 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
     m->sender = dht->self;
     m->client = (uint8_t)(dht->cfg.client != 0);
     rpc->type = m->type;
+    rpc->stream = (uint8_t)stream;
     rpc->to = *to;
     if (id) {
         rpc->id = *id;
@@ -277,7 +278,13 @@ void dht__rpc_timeouts(dht_t *dht, uint64_t now)
             rpc->cb(dht, rpc, DHT__RPC_STALLED, NULL);
             continue;
         }
-        if (rpc->has_id)
+        /* Liveness is judged by requests sent up to 1 + retries times. A
+         * stream request goes once, and the one reply datagram lost says
+         * little: under loss, counting it would soon mark every peer bad
+         * (a put of many chunks at 10% loss did, in test_fs_sim). */
+        if (rpc->has_id && rpc->stream)
+            dht__rt_slow(dht->rt, &rpc->id);
+        else if (rpc->has_id)
             dht__rt_failed(dht->rt, &rpc->id, now);
         finish(dht, rpc, DHT_ETIMEDOUT, NULL);
     }

@@ -1,0 +1,500 @@
+/*
+ * The file engines on the simulator: fs_put and fs_get run on the
+ * simulator's executor (filestore/exec_sim.h) among simulated nodes, each
+ * with a chunk store of its own on disk that it serves to its peers. Runs
+ * are deterministic: the same seed, the same events.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h> /* alarm */
+
+#include "filestore/exec_sim.h"
+#include "filestore/filestore.h"
+#include "helpers/vectors.h" /* rnd_bytes */
+#include "node.h"            /* a holder's value store, to damage a replica */
+
+#define NODES     24
+#define VALUE_MAX ((1u << 20) + 4096) /* a 1 MiB chunk and its codec header */
+
+typedef struct net {
+    dht_sim_t *sim;
+    fs_exec_sim_t exec;
+    fs_store_t *stores[NODES];
+    fs_ctx_t ctx[NODES];
+    char root[64];
+} net_t;
+
+/* What a put or a get reported. */
+typedef struct result {
+    int done;
+    int status;
+    uint8_t key[MF_KEY_LEN];
+    char message[512];
+    uint32_t chunks_done; /* from progress */
+    uint32_t max_in_flight; /* the most fetches progress saw under way */
+    uint32_t cancel_at;   /* > 0: ask for a cancel once this many chunks are done */
+} result_t;
+
+static void remove_tree(const char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static net_t *net_new(uint64_t seed, double loss)
+{
+    net_t *net = calloc(1, sizeof(*net));
+    dht_sim_config_t cfg;
+
+    assert_non_null(net);
+    snprintf(net->root, sizeof(net->root), "/tmp/emofs-fs-sim.XXXXXX");
+    assert_non_null(mkdtemp(net->root));
+    dht_sim_config_init(&cfg);
+    cfg.seed = seed;
+    cfg.loss = loss;
+    cfg.node.max_value_size = VALUE_MAX;
+    cfg.node.k = 8; /* values live on 8 of the 24 nodes */
+    assert_int_equal(dht_sim_new(&net->sim, &cfg), 0);
+    fs_exec_sim_init(&net->exec, net->sim);
+    for (int i = 0; i < NODES; i++) {
+        char dir[128];
+        dht_config_t node_cfg = cfg.node;
+        snprintf(dir, sizeof(dir), "%s/node%d", net->root, i);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        assert_int_equal(fs_store_open(&net->stores[i], dir), 0);
+        node_cfg.value_source = fs_value_source;
+        node_cfg.value_source_arg = net->stores[i];
+        assert_int_equal(dht_sim_add_node_with(net->sim, &node_cfg), i);
+        fs_ctx_init(&net->ctx[i]);
+        net->ctx[i].exec = &net->exec.exec;
+        net->ctx[i].dht = dht_sim_node(net->sim, (size_t)i);
+        net->ctx[i].store = net->stores[i];
+        net->ctx[i].need_peers = 1;
+    }
+    assert_int_equal(dht_sim_fill_tables(net->sim), 0);
+    return net;
+}
+
+static void net_free(net_t *net)
+{
+    dht_sim_free(net->sim);
+    for (int i = 0; i < NODES; i++)
+        fs_store_close(net->stores[i]);
+    remove_tree(net->root);
+    free(net);
+}
+
+static int is_done(void *arg)
+{
+    const result_t *r = arg;
+    return r->done;
+}
+
+static int cancel_due(void *arg)
+{
+    const result_t *r = arg;
+    return r->done || (r->cancel_at > 0 && r->chunks_done >= r->cancel_at);
+}
+
+/* Runs the simulator until r is done (or pred says so); fails the test
+ * after an hour of virtual time. */
+static void run_until(net_t *net, int (*pred)(void *arg), result_t *r)
+{
+    assert_int_equal(dht_sim_run(net->sim, pred, r, dht_sim_now(net->sim) + 3600 * 1000), 1);
+}
+
+static void on_progress(const fs_progress_t *p, void *arg)
+{
+    result_t *r = arg;
+    r->chunks_done = p->chunks_done;
+    if (p->in_flight > r->max_in_flight)
+        r->max_in_flight = p->in_flight;
+}
+
+static void on_put(int status, const uint8_t key[MF_KEY_LEN], const mf_manifest_t *m,
+                   const char *message, void *arg)
+{
+    result_t *r = arg;
+
+    (void)m;
+    r->done = 1;
+    r->status = status;
+    if (key != NULL)
+        memcpy(r->key, key, MF_KEY_LEN);
+    snprintf(r->message, sizeof(r->message), "%s", message);
+}
+
+static void on_get(int status, const char *path, uint64_t size, const char *message, void *arg)
+{
+    result_t *r = arg;
+
+    (void)path;
+    (void)size;
+    r->done = 1;
+    r->status = status;
+    snprintf(r->message, sizeof(r->message), "%s", message);
+}
+
+/* Writes size random bytes (from seed) to net->root/name; returns them. */
+static uint8_t *make_file(const net_t *net, const char *name, size_t size, uint64_t seed)
+{
+    char path[160];
+    uint8_t *data = malloc(size);
+    FILE *f;
+
+    assert_non_null(data);
+    rnd_bytes(&seed, data, size);
+    snprintf(path, sizeof(path), "%s/%s", net->root, name);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, size, f), size);
+    assert_int_equal(fclose(f), 0);
+    return data;
+}
+
+/* Puts net->root/name from node; returns its key in r. */
+static void put_file(net_t *net, int node, const char *name, result_t *r)
+{
+    char path[160];
+    fs_put_t *put;
+
+    memset(r, 0, sizeof(*r));
+    snprintf(path, sizeof(path), "%s/%s", net->root, name);
+    assert_int_equal(fs_put_start(&put, &net->ctx[node], path, NULL, on_put, r), 0);
+    run_until(net, is_done, r);
+    if (r->status != 0) {
+        dht_stats_t st;
+        dht_get_stats(net->ctx[node].dht, dht_sim_now(net->sim), &st);
+        print_message("the putter's table: %zu nodes, %zu good, %zu bad; %llu timeouts\n",
+                      st.nodes, st.nodes_good, st.nodes_bad,
+                      (unsigned long long)st.rpc_timeouts);
+        fail_msg("put: %s", r->message);
+    }
+}
+
+/* Starts a get of key from node into net->root/out_name. */
+static fs_get_t *start_get(net_t *net, int node, const uint8_t key[MF_KEY_LEN],
+                           const char *out_name, result_t *r)
+{
+    char path[160];
+    fs_get_opts_t opts;
+    fs_get_t *get;
+
+    memset(&opts, 0, sizeof(opts));
+    snprintf(path, sizeof(path), "%s/%s", net->root, out_name);
+    opts.out_path = path;
+    opts.progress = on_progress;
+    memset(r->message, 0, sizeof(r->message));
+    r->done = 0;
+    r->status = 0;
+    r->max_in_flight = 0;
+    assert_int_equal(fs_get_start(&get, &net->ctx[node], key, &opts, on_get, r), 0);
+    return get;
+}
+
+static void get_file(net_t *net, int node, const uint8_t key[MF_KEY_LEN], const char *out_name,
+                     result_t *r)
+{
+    start_get(net, node, key, out_name, r);
+    run_until(net, is_done, r);
+}
+
+static int file_exists(const net_t *net, const char *name)
+{
+    char path[160];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/%s", net->root, name);
+    return stat(path, &st) == 0;
+}
+
+/* The file at net->root/name holds exactly data[0..size). */
+static void assert_file_is(const net_t *net, const char *name, const uint8_t *data, size_t size)
+{
+    char path[160];
+    uint8_t *got = malloc(size + 1);
+    FILE *f;
+
+    assert_non_null(got);
+    snprintf(path, sizeof(path), "%s/%s", net->root, name);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(got, 1, size + 1, f), size);
+    fclose(f);
+    assert_memory_equal(got, data, size);
+    free(got);
+}
+
+/* Damages every copy node i holds of key in its value store (replicas the
+ * DHT put there; not the pinned blobs of its chunk store). @return how
+ * many copies were damaged. */
+static int damage_replicas(net_t *net, int i, const uint8_t key[MF_KEY_LEN])
+{
+    dht_t *dht = dht_sim_node(net->sim, (size_t)i);
+    const dht__value_t *vals[8];
+    dht_id_t id;
+    size_t n;
+
+    memcpy(id.b, key, MF_KEY_LEN);
+    n = dht__store_get(dht->store, &id, dht_sim_now(net->sim), vals, 8);
+    for (size_t j = 0; j < n; j++)
+        vals[j]->data[vals[j]->len / 2] ^= 0x5a;
+    return (int)n;
+}
+
+typedef struct manifest_wait {
+    int done, status;
+    uint8_t chunk[MF_KEY_LEN];
+    size_t n;
+} manifest_wait_t;
+
+static void on_manifest(int status, const mf_manifest_t *m, const mf_blob_t *blobs, size_t n,
+                        const char *message, void *arg)
+{
+    manifest_wait_t *w = arg;
+
+    (void)blobs;
+    (void)n;
+    (void)message;
+    w->done = 1;
+    w->status = status;
+    if (status == 0) {
+        memcpy(w->chunk, m->entries[0].key, MF_KEY_LEN);
+        w->n = m->n_entries;
+    }
+}
+
+static int manifest_done(void *arg)
+{
+    return ((manifest_wait_t *)arg)->done;
+}
+
+/* Sorts nodes[0..n) by the distance of their ids to key, nearest first. */
+static void sort_by_distance(net_t *net, const uint8_t key[MF_KEY_LEN], int *nodes, int n)
+{
+    dht_id_t target;
+
+    memcpy(target.b, key, MF_KEY_LEN);
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0; j--) {
+            const dht_id_t *a = dht_self(dht_sim_node(net->sim, (size_t)nodes[j - 1]));
+            const dht_id_t *b = dht_self(dht_sim_node(net->sim, (size_t)nodes[j]));
+            int t;
+            if (dht_id_cmp_distance(&target, a, b) <= 0)
+                break;
+            t = nodes[j - 1];
+            nodes[j - 1] = nodes[j];
+            nodes[j] = t;
+        }
+}
+
+/* The first chunk key of the file put under key, and how many chunks it
+ * has (its manifest is in the publisher's store). */
+static void first_chunk_key(net_t *net, int publisher, const uint8_t key[MF_KEY_LEN],
+                            uint8_t chunk[MF_KEY_LEN], size_t *n_chunks)
+{
+    manifest_wait_t w = {0};
+
+    assert_int_equal(fs_manifest_fetch(&net->ctx[publisher], key, on_manifest, &w), 0);
+    assert_int_equal(dht_sim_run(net->sim, manifest_done, &w, dht_sim_now(net->sim) + 60000), 1);
+    assert_int_equal(w.status, 0);
+    memcpy(chunk, w.chunk, MF_KEY_LEN);
+    *n_chunks = w.n;
+}
+
+/* ---- the tests ------------------------------------------------------------ */
+
+/* A file put from one node is got, byte for byte, by another whose store
+ * never held it. */
+static void test_put_here_get_there(void **state)
+{
+    net_t *net = net_new(1, 0);
+    size_t size = (3u << 20) + 12345;
+    uint8_t *data = make_file(net, "in", size, 7);
+    result_t put, get;
+    dht_stats_t st;
+
+    (void)state;
+    put_file(net, 0, "in", &put);
+    dht_get_stats(net->ctx[0].dht, dht_sim_now(net->sim), &st);
+    assert_true(st.ops_in_flight == 0);
+    get_file(net, 7, put.key, "out", &get);
+    if (get.status != 0)
+        fail_msg("get: %s", get.message);
+    assert_file_is(net, "out", data, size);
+    assert_true(net->exec.jobs > 0);
+    free(data);
+    net_free(net);
+}
+
+/* A chunk damaged on the holders nearest its key, its publisher gone: the
+ * get meets the damaged copies, drops them, and finishes from the others.
+ * (Damaged on more holders than libdht remembers per value, 4, the get
+ * fails: issue 13 takes that on.) Damaged on every holder: the get
+ * fails with one clear message and nothing under the final name; once the
+ * publisher is back, a second get resumes and finishes. */
+static void test_chunk_damaged_on_holders(void **state)
+{
+    net_t *net = net_new(2, 0);
+    size_t size = 2u << 20, n_chunks = 0;
+    uint8_t *data = make_file(net, "in", size, 9);
+    uint8_t chunk[MF_KEY_LEN];
+    result_t put, get;
+    int holders[NODES], n_holders = 0, getter = 0;
+    uint64_t dropped = 0;
+    dht_stats_t st;
+
+    (void)state;
+    put_file(net, 0, "in", &put);
+    first_chunk_key(net, 0, put.key, chunk, &n_chunks);
+    assert_true(n_chunks >= 4);
+    for (int i = 1; i < NODES; i++) {
+        dht_t *dht = dht_sim_node(net->sim, (size_t)i);
+        const dht__value_t *v[1];
+        dht_id_t id;
+        memcpy(id.b, chunk, MF_KEY_LEN);
+        if (dht__store_get(dht->store, &id, dht_sim_now(net->sim), v, 1) > 0)
+            holders[n_holders++] = i;
+    }
+    assert_true(n_holders >= 5);
+    assert_int_equal(dht_sim_set_online(net->sim, 0, 0), 0); /* the publisher */
+
+    /* The three holders nearest the key: damaged. Every node that holds
+     * no copy gets the file; among them, some meet the damaged copies. */
+    sort_by_distance(net, chunk, holders, n_holders);
+    for (int j = 0; j < 3; j++)
+        assert_int_equal(damage_replicas(net, holders[j], chunk), 1);
+    for (int i = 1; i < NODES; i++) {
+        char name[32];
+        int holds = 0;
+        for (int j = 0; j < n_holders; j++)
+            holds |= holders[j] == i;
+        if (holds)
+            continue;
+        if (getter == 0)
+            getter = i;
+        snprintf(name, sizeof(name), "out1-%d", i);
+        get_file(net, i, put.key, name, &get);
+        if (get.status != 0)
+            fail_msg("get on node %d with three damaged holders: %s", i, get.message);
+        assert_file_is(net, name, data, size);
+        dht_get_stats(net->ctx[i].dht, dht_sim_now(net->sim), &st);
+        dropped += st.dropped_bad_value;
+    }
+    assert_true(dropped > 0); /* damaged copies were met, and dropped */
+
+    /* Every holder damaged: the chunk is gone from the network. */
+    for (int j = 3; j < n_holders; j++)
+        assert_int_equal(damage_replicas(net, holders[j], chunk), 1);
+    get_file(net, getter, put.key, "out2", &get);
+    assert_int_not_equal(get.status, 0);
+    assert_non_null(strstr(get.message, "chunk 0"));
+    assert_null(strchr(get.message, '\n'));
+    assert_false(file_exists(net, "out2"));
+
+    /* The publisher returns: the next get resumes what the first wrote. */
+    assert_int_equal(dht_sim_set_online(net->sim, 0, 1), 0);
+    get_file(net, getter, put.key, "out2", &get);
+    if (get.status != 0)
+        fail_msg("get after the publisher came back: %s", get.message);
+    assert_file_is(net, "out2", data, size);
+    assert_non_null(strstr(get.message, "resumed"));
+    free(data);
+    net_free(net);
+}
+
+/* A get canceled halfway leaves nothing under the final name; the next get
+ * fetches only what is missing. */
+static void test_get_interrupted_and_resumed(void **state)
+{
+    net_t *net = net_new(3, 0);
+    size_t size = 4u << 20;
+    uint8_t *data = make_file(net, "in", size, 11);
+    result_t put, get;
+    fs_get_t *g;
+    unsigned resumed = 0, total = 0;
+    dht_stats_t before, after;
+
+    (void)state;
+    /* Small chunks, few at a time: the get takes many round trips. */
+    net->ctx[0].chunking.min = 16u << 10;
+    net->ctx[0].chunking.avg = 64u << 10;
+    net->ctx[0].chunking.max = 256u << 10;
+    net->ctx[5].max_in_flight = 2;
+    put_file(net, 0, "in", &put);
+
+    memset(&get, 0, sizeof(get));
+    get.cancel_at = 20;
+    g = start_get(net, 5, put.key, "out", &get);
+    run_until(net, cancel_due, &get);
+    if (get.done)
+        fail_msg("the get ended before its cancel (%u chunks): %s", get.chunks_done, get.message);
+    fs_get_cancel(g);
+    run_until(net, is_done, &get);
+    assert_int_equal(get.status, FS_ECANCELED);
+    assert_false(file_exists(net, "out"));
+
+    dht_get_stats(net->ctx[5].dht, dht_sim_now(net->sim), &before);
+    get.cancel_at = 0;
+    get_file(net, 5, put.key, "out", &get);
+    if (get.status != 0)
+        fail_msg("resumed get: %s", get.message);
+    assert_file_is(net, "out", data, size);
+    dht_get_stats(net->ctx[5].dht, dht_sim_now(net->sim), &after);
+    assert_int_equal(sscanf(get.message, "resumed: %u of %u", &resumed, &total), 2);
+    assert_true(resumed >= 20);
+    assert_true(resumed < total);
+    /* One lookup per chunk still missing, at most a few more for the
+     * manifest and retries: not one per chunk of the file. */
+    assert_true(after.lookups_done - before.lookups_done < total - resumed + 8);
+    free(data);
+    net_free(net);
+}
+
+/* 64 fetches in flight while a tenth of the datagrams are lost: the put
+ * and the get both finish, byte for byte. */
+static void test_64_in_flight_at_10_percent_loss(void **state)
+{
+    net_t *net = net_new(4, 0.10);
+    size_t size = 3u << 20;
+    uint8_t *data = make_file(net, "in", size, 13);
+    result_t put, get;
+
+    (void)state;
+    for (int i = 0; i < NODES; i++) {
+        net->ctx[i].chunking.min = 8u << 10;
+        net->ctx[i].chunking.avg = 16u << 10;
+        net->ctx[i].chunking.max = 64u << 10;
+        net->ctx[i].max_in_flight = 64;
+    }
+    put_file(net, 3, "in", &put);
+    get_file(net, 12, put.key, "out", &get);
+    if (get.status != 0)
+        fail_msg("get at 10%% loss: %s", get.message);
+    assert_file_is(net, "out", data, size);
+    print_message("most fetches under way at once: %u\n", get.max_in_flight);
+    assert_true(get.max_in_flight > 32);
+    free(data);
+    net_free(net);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_put_here_get_there),
+        cmocka_unit_test(test_chunk_damaged_on_holders),
+        cmocka_unit_test(test_get_interrupted_and_resumed),
+        cmocka_unit_test(test_64_in_flight_at_10_percent_loss),
+    };
+
+    alarm(300);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
