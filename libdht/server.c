@@ -376,10 +376,19 @@ int dht__serve(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from, dht_tran
     /* Whoever asks us something is a node of the network, unless it says
      * it is a client: that is how a joining node becomes known to its
      * neighbours, and how a passing one stays out of their tables. */
-    if (!m->client)
+    if (!m->client) {
+        const dht__rt_node_t *known = dht__rt_find(dht->rt, &m->sender);
+        int was_bad = known != NULL && dht__rt_state(known, dht->now) == DHT__RT_BAD;
         dht__rt_update(dht->rt, &m->sender, from, dht->now, DHT__RT_QUERY);
-    else
+        /* A node judged bad that asks us something is back (a restart, an
+         * outage over): a request is no proof, but a ping's reply is, and
+         * makes it good again. Without this, a bad node nothing replaces
+         * (a small network) stayed out of every lookup for good. */
+        if (was_bad)
+            dht__verify_node(dht, &m->sender, from);
+    } else {
         dht->st.client_requests++;
+    }
     switch (m->type) {
     case DHT__PING:
         return serve_ping(dht, m, from);
