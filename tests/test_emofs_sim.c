@@ -1,5 +1,5 @@
 /*
- * emofs sim through its library API (tool/sim.h): a seed replays byte for
+ * emofs sim through its library API (tool/sim/sim.h): a seed replays byte for
  * byte, a lossless network finds the true k closest nodes in every lookup,
  * values survive 10% loss, hops grow with log N, churn and republishing
  * behave, a quarter of the nodes dying at once costs little, and the command line rejects bad flags with exit code 2.
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tool/sim.h"
+#include "tool/sim/sim.h"
 
 /* Runs o, returning the lookup CSV and the churn series as strings. */
 static void run_capture(const emofs_sim_opts_t *o, emofs_sim_result_t *r, char **csv, char **series)

@@ -5,7 +5,7 @@
 #include "tool/commands.h"
 #include "tool/daemon.h"
 #include "tool/opts.h"
-#include "tool/sim.h"
+#include "tool/sim/sim.h"
 
 #include "dht.h"
 

@@ -37,7 +37,7 @@ static const struct {
     {"--text", OPT_FLAG},
     /* ls */
     {"--bytes", OPT_FLAG},
-    /* sim (tool/sim_cli.c) */
+    /* sim (tool/sim/sim_cli.c) */
     {"--nodes", OPT_VALUE},
     {"--k", OPT_VALUE},
     {"--alpha", OPT_VALUE},

@@ -6,7 +6,7 @@
  * node sharing fewer. So narrow the range bit by bit while it still holds
  * k nodes, then sort what is left by distance.
  */
-#include "tool/sim_internal.h"
+#include "tool/sim/sim_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

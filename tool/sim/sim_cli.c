@@ -3,7 +3,7 @@
  * or after '=' (--nodes 1000, --nodes=1000). A bad flag or value is one
  * line on stderr and exit code 2.
  */
-#include "tool/sim_internal.h"
+#include "tool/sim/sim_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>

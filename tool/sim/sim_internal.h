@@ -12,7 +12,7 @@
 #define EMOFS_SIM_INTERNAL_H
 
 #include "dht.h"
-#include "tool/sim.h"
+#include "tool/sim/sim.h"
 
 /* ---- randomness: splitmix64, one stream per run, from the seed ---- */
 

@@ -8,7 +8,7 @@
  * survivors have noticed them. Publishers that died take nothing with
  * them but their own copies: the values live on the k closest nodes.
  */
-#include "tool/sim_internal.h"
+#include "tool/sim/sim_internal.h"
 
 #include <stdlib.h>
 

@@ -1,7 +1,7 @@
 /*
  * emofs sim: the run's randomness, splitmix64 from the seed.
  */
-#include "tool/sim_internal.h"
+#include "tool/sim/sim_internal.h"
 
 uint64_t sim_rng_next(sim_rng_t *r)
 {

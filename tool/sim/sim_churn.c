@@ -15,7 +15,7 @@
  * random nodes to random targets are judged against the global view of
  * the nodes then on the network (lookup success).
  */
-#include "tool/sim_internal.h"
+#include "tool/sim/sim_internal.h"
 
 #include <stdlib.h>
 

@@ -5,7 +5,7 @@
  * gets them from other nodes, then hands over to the deaths phase (--die)
  * and the churn phase.
  */
-#include "tool/sim_internal.h"
+#include "tool/sim/sim_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * emofs sim: the summary, as text for people or as one JSON object, and
  * the process figures it quotes (wall clock, resident memory).
  */
-#include "tool/sim_internal.h"
+#include "tool/sim/sim_internal.h"
 
 #include <stdio.h>
 #include <sys/resource.h>
