@@ -44,7 +44,13 @@ int fs_from_dht(int dht_err)
         return FS_EBUSY;
     case DHT_EREJECTED: /* every node that answered refused the value */
         return FS_EREFUSED;
-    default:
+    case DHT_EINVAL:
+        return FS_EINVAL;
+    case DHT_EACCES:
+        return FS_EACCES;
+    case DHT_EPROTO:
+        return FS_ECORRUPT;
+    default: /* DHT_EIO, and the address errors, whose text the caller shows */
         return FS_EIO;
     }
 }

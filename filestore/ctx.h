@@ -6,9 +6,6 @@
 
 #include "filestore/filestore.h"
 
-/* @return the FS_* code for a DHT_* code. */
-int fs_from_dht(int dht_err);
-
 /* @return the number of nodes in the routing table of ctx's node. */
 uint32_t fs_peer_count(const fs_ctx_t *ctx);
 

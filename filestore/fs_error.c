@@ -17,6 +17,21 @@ const char *fs_strerror(int err)
     }
 }
 
+const char *fs_err_name(int err)
+{
+    switch (err) {
+    case FS_OK:
+        return "FS_OK";
+#define FS_XX_NAME(name, value, text)                                                              \
+    case FS_##name:                                                                                \
+        return "FS_" #name;
+        FS_ERRNO_MAP(FS_XX_NAME)
+#undef FS_XX_NAME
+    default:
+        return "FS_UNKNOWN";
+    }
+}
+
 int fs_from_errno(int e)
 {
     switch (e) {

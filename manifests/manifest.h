@@ -35,18 +35,31 @@ extern "C" {
 #define MF_DEPTH_MAX    8                   /* most levels of nodes below the root */
 #define MF_ENTRIES_MAX  (1u << 22)          /* most entries (chunks) in one manifest */
 
-/* Return codes: 0 is success, the rest are negative. */
+/* Return codes: 0 is success, the rest are negative, in -201..-299 (a
+ * range of their own: filestore/fs_error.h). XX(name, value, text):
+ *   EINVAL   bad argument (NULL, empty, out of range)
+ *   EFORMAT  malformed bytes: bad magic, version, bounds, fields
+ *   EHASH    bytes do not hash to the key they were given for
+ *   ESTATE   call out of order (a node not asked for, result too early) */
+#define MF_ERRNO_MAP(XX)                                                                           \
+    XX(EINVAL, -201, "invalid argument")                                                           \
+    XX(ENOMEM, -202, "out of memory")                                                              \
+    XX(EFORMAT, -203, "malformed manifest")                                                        \
+    XX(EHASH, -204, "manifest node does not match its key")                                        \
+    XX(ESTATE, -205, "manifest call out of order")
+
 enum {
     MF_OK = 0,
-    MF_EINVAL = -1,  /* bad argument (NULL, empty, out of range) */
-    MF_ENOMEM = -2,  /* out of memory */
-    MF_EFORMAT = -3, /* malformed bytes: bad magic, version, bounds, fields */
-    MF_EHASH = -4,   /* bytes do not hash to the key they were given for */
-    MF_ESTATE = -5,  /* call out of order (a node not asked for, result too early) */
+#define MF_XX_ENUM(name, value, text) MF_##name = (value),
+    MF_ERRNO_MAP(MF_XX_ENUM)
+#undef MF_XX_ENUM
 };
 
 /* @return a static text for a MF_* code; never NULL. */
 const char *mf_strerror(int err);
+
+/* @return the static name of a MF_* code ("MF_EFORMAT"); never NULL. */
+const char *mf_err_name(int err);
 
 /* One chunk of the file, in file order. */
 typedef struct mf_entry {

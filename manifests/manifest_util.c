@@ -21,18 +21,28 @@ const char *mf_strerror(int err)
     switch (err) {
     case MF_OK:
         return "success";
-    case MF_EINVAL:
-        return "invalid argument";
-    case MF_ENOMEM:
-        return "out of memory";
-    case MF_EFORMAT:
-        return "malformed manifest";
-    case MF_EHASH:
-        return "manifest node does not match its key";
-    case MF_ESTATE:
-        return "manifest call out of order";
+#define MF_XX_TEXT(name, value, text)                                                              \
+    case MF_##name:                                                                                \
+        return text;
+        MF_ERRNO_MAP(MF_XX_TEXT)
+#undef MF_XX_TEXT
     default:
         return "unknown manifest error";
+    }
+}
+
+const char *mf_err_name(int err)
+{
+    switch (err) {
+    case MF_OK:
+        return "MF_OK";
+#define MF_XX_NAME(name, value, text)                                                              \
+    case MF_##name:                                                                                \
+        return "MF_" #name;
+        MF_ERRNO_MAP(MF_XX_NAME)
+#undef MF_XX_NAME
+    default:
+        return "MF_UNKNOWN";
     }
 }
 

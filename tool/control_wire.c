@@ -294,7 +294,7 @@ static void put_body(writer_t *w, const ctl_msg_t *m)
         return;
     }
     put_u8(w, m->req_type);
-    put_u32(w, (uint32_t)m->status);
+    put_u32(w, (uint32_t)ctl_status_from_fs(m->status));
     put_str(w, m->message);
     if (m->status != 0)
         return;
@@ -528,6 +528,7 @@ static void get_result(reader_t *r, ctl_msg_t *m)
         r->err = FS_ECORRUPT;
         return;
     }
+    m->status = fs_from_ctl_status(m->status);
     if (m->status != 0)
         return;
     switch (m->req_type) {
@@ -625,4 +626,34 @@ int ctl_decode(const uint8_t *body, size_t len, ctl_msg_t *out)
         return err;
     }
     return FS_OK;
+}
+
+int32_t ctl_status_from_fs(int fs_err)
+{
+    switch (fs_err) {
+    case FS_OK:
+        return CTL_S_OK;
+#define CTL_XX_TO_WIRE(name, value)                                                                \
+    case FS_##name:                                                                                \
+        return CTL_S_##name;
+        CTL_STATUS_MAP(CTL_XX_TO_WIRE)
+#undef CTL_XX_TO_WIRE
+    default:
+        return CTL_S_EIO;
+    }
+}
+
+int fs_from_ctl_status(int32_t status)
+{
+    switch (status) {
+    case CTL_S_OK:
+        return FS_OK;
+#define CTL_XX_FROM_WIRE(name, value)                                                              \
+    case CTL_S_##name:                                                                             \
+        return FS_##name;
+        CTL_STATUS_MAP(CTL_XX_FROM_WIRE)
+#undef CTL_XX_FROM_WIRE
+    default:
+        return FS_EIO;
+    }
 }

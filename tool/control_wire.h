@@ -62,6 +62,41 @@ typedef struct ctl_ls_entry {
     char *name; /* owned; NUL-terminated; never NULL after a decode */
 } ctl_ls_entry_t;
 
+/* The statuses a RESULT carries on the wire (schema/control.md 5.1): the
+ * protocol's own list, fixed whatever values filestore's codes take; each
+ * carries the filestore code of the same name. XX(name, wire value). */
+#define CTL_STATUS_MAP(XX)                                                                         \
+    XX(EINVAL, -1)                                                                                 \
+    XX(ENOMEM, -2)                                                                                 \
+    XX(EIO, -3)                                                                                    \
+    XX(ENOENT, -4)                                                                                 \
+    XX(ENOSPC, -5)                                                                                 \
+    XX(EBADHASH, -6)                                                                               \
+    XX(ECORRUPT, -7)                                                                               \
+    XX(ETOOBIG, -8)                                                                                \
+    XX(EACCES, -9)                                                                                 \
+    XX(ENOPEERS, -10)                                                                              \
+    XX(ETIMEDOUT, -11)                                                                             \
+    XX(ECANCELED, -12)                                                                             \
+    XX(EEXIST, -13)                                                                                \
+    XX(EBUSY, -14)                                                                                 \
+    XX(EREFUSED, -15)
+
+enum {
+    CTL_S_OK = 0,
+#define CTL_XX_ENUM(name, value) CTL_S_##name = (value),
+    CTL_STATUS_MAP(CTL_XX_ENUM)
+#undef CTL_XX_ENUM
+};
+
+/* @return the wire status for an FS_* code (0 for 0; CTL_S_EIO for a code
+ * the protocol has no name for). */
+int32_t ctl_status_from_fs(int fs_err);
+
+/* @return the FS_* code for a wire status (0 for 0; FS_EIO for a negative
+ * status this build does not know: a newer daemon's, say). */
+int fs_from_ctl_status(int32_t status);
+
 /* The PROGRESS message body. */
 typedef struct ctl_progress {
     uint64_t bytes_done;
@@ -128,7 +163,7 @@ typedef struct ctl_msg {
     ctl_progress_t progress; /* PROGRESS */
 
     uint8_t req_type; /* RESULT: the request type it answers (CTL_PUT .. CTL_STOP) */
-    int32_t status;   /* RESULT: 0 or a negative FS_* code */
+    int32_t status;   /* RESULT: 0 or a negative FS_* code (on the wire: CTL_S_*) */
     char *message;    /* RESULT: one line (no CR, LF or NUL); may be "" */
 
     ctl_status_t st; /* RESULT of STATUS */

@@ -216,7 +216,7 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
     if (err) {
         /* "address already in use", "permission denied", ... */
         snprintf(err_text, err_cap, "cannot listen on %s: %s", listen, dht_strerror(err));
-        err = err == DHT_ENOMEM ? FS_ENOMEM : FS_EIO;
+        err = fs_from_dht(err);
         goto fail;
     }
     node->dht = dht_uv_dht(node->uv);
