@@ -3,7 +3,7 @@
  *
  * A job's work runs through uv_queue_work, with the uv_work_t kept in the
  * job's private space. Deferred callbacks wait in a list that one timer,
- * started with timeout 0, empties on the loop's next turn.
+ * started with timeout 0, empties in the loop's next timers phase.
  */
 #include "filestore/exec_uv.h"
 
@@ -31,7 +31,7 @@ static void on_closed(uv_handle_t *h)
 /* Closing, and nothing left to run: closes the timer. */
 static void maybe_close(fs_exec_uv_t *ex)
 {
-    if (ex->closing && !ex->closed && ex->head == NULL && ex->working == 0 &&
+    if (ex->closing && !ex->closed && !ex->running && ex->head == NULL && ex->working == 0 &&
         !uv_is_closing((uv_handle_t *)&ex->timer))
         uv_close((uv_handle_t *)&ex->timer, on_closed);
 }
@@ -57,16 +57,19 @@ static void after_work(uv_work_t *w, int status)
 static void run_deferred(uv_timer_t *t)
 {
     fs_exec_uv_t *ex = t->data;
-    /* Only what was deferred before this turn: a callback that defers
-     * again waits for the next turn, so the loop reads its sockets. */
+    /* What was deferred before this call; what its callbacks defer goes
+     * to a new list, run when the timer fires again (libuv 1.44 runs a
+     * 0 ms timer restarted from its own callback in the same pass). */
     fs_job_t *list = ex->head;
 
     ex->head = ex->tail = NULL;
+    ex->running = 1;
     while (list != NULL) {
         fs_job_t *job = list;
         list = job->next;
         job->done(job);
     }
+    ex->running = 0;
     if (ex->head != NULL)
         uv_timer_start(&ex->timer, run_deferred, 0, 0);
     maybe_close(ex);
@@ -113,7 +116,7 @@ int fs_exec_uv_init(fs_exec_uv_t *ex, uv_loop_t *loop)
     ex->loop = loop;
     ex->head = ex->tail = NULL;
     ex->working = 0;
-    ex->closing = ex->closed = 0;
+    ex->closing = ex->closed = ex->running = 0;
     ex->close_cb = NULL;
     ex->close_arg = NULL;
     uv_timer_init(loop, &ex->timer);

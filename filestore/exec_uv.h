@@ -16,6 +16,7 @@ typedef struct fs_exec_uv {
     fs_job_t *head, *tail;       /* deferred callbacks, in order */
     unsigned working;            /* jobs on the thread pool */
     int closing, closed;
+    int running;                 /* inside run_deferred */
     void (*close_cb)(void *arg);
     void *close_arg;
 } fs_exec_uv_t;

@@ -92,7 +92,7 @@ void fs_get_finish(fs_get_t *get)
     else
         get->done(get->status, NULL, 0, get->message, get->arg);
     /* Freed once done's caller has returned (as in put.c). */
-    (void)fs_exec_defer(get->ctx.exec, &get->defer, free_get);
+    (void)fs_exec_defer(get->ctx.exec, &get->free_job, free_get);
 }
 
 /* ---- streaming: chunks to the sink, in order ------------------------------ */
@@ -390,6 +390,8 @@ static void on_start(fs_job_t *job)
 {
     fs_get_t *get = job->data;
 
+    if (get->finished) /* canceled before it started: done was called */
+        return;
     if (get->canceled) {
         fs_get_fail(get, FS_ECANCELED, "canceled:", "get");
         fs_get_finish(get);
@@ -437,9 +439,10 @@ int fs_get_start(fs_get_t **out, const fs_ctx_t *ctx, const uint8_t key[MF_KEY_L
         return FS_ENOMEM;
     }
     get->have_codecs = 1;
-    get->defer.data = get;
-    if (fs_exec_defer(ctx->exec, &get->defer, on_start) != 0) {
-        free_get(&get->defer);
+    get->start_job.data = get;
+    get->free_job.data = get;
+    if (fs_exec_defer(ctx->exec, &get->start_job, on_start) != 0) {
+        free_get(&get->free_job);
         return FS_ENOMEM;
     }
     *out = get;

@@ -52,7 +52,7 @@ struct fs_get {
 
     fs_job_t work; /* the whole-file check, or the check of an existing file */
     int working, work_status;
-    fs_job_t defer;
+    fs_job_t start_job, free_job; /* as in put.c: each submitted once, in order */
     int canceled, finished;
     int status;
     char message[FS_GET_MSG_MAX];

@@ -84,7 +84,10 @@ struct fs_put {
     mf_blob_t *blobs;
     size_t n_blobs, next_blob;
     int manifest_phase;
-    fs_job_t defer;
+    /* Two jobs, each submitted once: the start, then (after done) the
+     * free. The executor runs them in order, so a put canceled before
+     * its start is freed only after that start has run, and done nothing. */
+    fs_job_t start_job, free_job;
     int finished;
 
     int status;
@@ -183,7 +186,7 @@ static void maybe_finish(fs_put_t *put)
     }
     /* Freed once done's caller has returned. The defer cannot fail while
      * the executor lives; if it did, the put is left, not freed in use. */
-    (void)fs_exec_defer(put->ctx.exec, &put->defer, free_put);
+    (void)fs_exec_defer(put->ctx.exec, &put->free_job, free_put);
 }
 
 static int note_created(fs_put_t *put, const uint8_t key[MF_KEY_LEN])
@@ -604,6 +607,8 @@ static void on_start(fs_job_t *job)
 {
     fs_put_t *put = job->data;
 
+    if (put->finished) /* canceled before it started: done was called */
+        return;
     if (put->status == 0 && put->ctx.need_peers && !put->network)
         fail(put, FS_ENOPEERS, "cannot store", put->path);
     if (put->status != 0) {
@@ -638,7 +643,8 @@ static fs_put_t *put_new(const fs_ctx_t *ctx, fs_progress_cb progress, fs_put_cb
         free(put);
         return NULL;
     }
-    put->defer.data = put;
+    put->start_job.data = put;
+    put->free_job.data = put;
     return put;
 }
 
@@ -648,8 +654,9 @@ static int put_launch(fs_put_t **out, fs_put_t *put, char *path, char *name)
 {
     put->path = path;
     put->name = name;
-    if (path == NULL || name == NULL || fs_exec_defer(put->ctx.exec, &put->defer, on_start) != 0) {
-        free_put(&put->defer);
+    if (path == NULL || name == NULL ||
+        fs_exec_defer(put->ctx.exec, &put->start_job, on_start) != 0) {
+        free_put(&put->free_job);
         return FS_ENOMEM;
     }
     *out = put;

@@ -76,7 +76,7 @@ struct fs_put_tree {
     uint8_t key[MF_KEY_LEN];
     mf_dir_t result; /* the root's totals and name, for done */
 
-    fs_job_t defer;
+    fs_job_t start_job, free_job; /* as in put.c: each submitted once, in order */
     int status, canceled, finished;
     char message[4400];
 };
@@ -158,7 +158,7 @@ static void maybe_finish(fs_put_tree_t *t)
     else
         t->done(t->status, NULL, NULL, t->message, t->arg);
     /* Freed once done's caller has returned (as in put.c). */
-    (void)fs_exec_defer(t->ctx.exec, &t->defer, free_tree);
+    (void)fs_exec_defer(t->ctx.exec, &t->free_job, free_tree);
 }
 
 static void report(fs_put_tree_t *t, const fs_progress_t *file)
@@ -629,6 +629,8 @@ static void on_start(fs_job_t *job)
 {
     fs_put_tree_t *t = job->data;
 
+    if (t->finished) /* canceled before it started: done was called */
+        return;
     if (t->ctx.need_peers && !t->network)
         fail(t, FS_ENOPEERS, "cannot store %s: %s", t->cur->path, fs_strerror(FS_ENOPEERS));
     if (t->status != 0 || t->canceled) {
@@ -671,8 +673,9 @@ int fs_put_tree_start(fs_put_tree_t **out, const fs_ctx_t *ctx, const char *path
     t->done = done;
     t->arg = arg;
     t->network = ctx->dht != NULL && fs_peer_count(ctx) > 0;
-    t->defer.data = t;
-    if (fs_exec_defer(ctx->exec, &t->defer, on_start) != 0) {
+    t->start_job.data = t;
+    t->free_job.data = t;
+    if (fs_exec_defer(ctx->exec, &t->start_job, on_start) != 0) {
         free_tdir(t->cur);
         free(t);
         return FS_ENOMEM;

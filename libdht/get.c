@@ -118,10 +118,15 @@ static void add_holder(gval_t *v, const dht_node_info_t *node)
     for (unsigned i = 0; i < v->n_holders; i++)
         if (dht_id_cmp(&v->holders[i].id, &node->id) == 0)
             return;
-    /* Every holder remembered was tried and failed: make room for new
-     * ones (each node answers once per lookup, so none comes twice). */
-    if (v->n_holders == MAX_HOLDERS && v->next_holder == MAX_HOLDERS && !v->fetching)
-        v->n_holders = v->next_holder = 0;
+    /* Full: the holders tried already (failed, or being asked: the rpc
+     * keeps its own copy) make room for new ones, so a value damaged or
+     * lost on its first holders is still found on later ones. */
+    if (v->n_holders == MAX_HOLDERS && v->next_holder > 0) {
+        unsigned untried = v->n_holders - v->next_holder;
+        memmove(v->holders, v->holders + v->next_holder, untried * sizeof(v->holders[0]));
+        v->n_holders = (uint8_t)untried;
+        v->next_holder = 0;
+    }
     if (v->n_holders < MAX_HOLDERS)
         v->holders[v->n_holders++] = *node;
 }

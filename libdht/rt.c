@@ -343,11 +343,11 @@ static void heard(dht__rt_node_t *n, const dht_addr_t *addr, uint64_t now, dht__
         n->addr = *addr;
     n->last_seen = now;
     n->learned = 0; /* heard from itself */
-    n->probing = 0;
     n->slow = 0;
     if (ev == DHT__RT_REPLY) {
         n->last_reply = now;
         n->fails = 0;
+        n->probing = 0; /* a request is no answer to the ping in flight */
     }
 }
 
@@ -540,7 +540,8 @@ int dht__rt_mark_probing(dht__rt_t *rt, const dht_id_t *id)
     bucket_t *b = &rt->buckets[bucket_index(rt, id)];
     int i = slots_find(&b->nodes, id);
 
-    if (i < 0 || !b->nodes.v[i].learned || b->nodes.v[i].probing)
+    if (i < 0 || b->nodes.v[i].probing ||
+        (!b->nodes.v[i].learned && b->nodes.v[i].fails < DHT__RT_BAD_FAILS))
         return 0;
     b->nodes.v[i].probing = 1;
     return 1;

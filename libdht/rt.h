@@ -34,7 +34,7 @@ typedef struct dht__rt_node {
     uint64_t last_reply; /* last reply to one of our requests; 0 = never */
     uint8_t fails;       /* consecutive requests it left unanswered */
     uint8_t learned;     /* named in others' replies, never heard from itself */
-    uint8_t probing;     /* learned, and a verification ping is in flight */
+    uint8_t probing;     /* learned or bad, and a verification ping is in flight */
     uint8_t slow;        /* left a request unanswered for an adaptive timeout
                           * since it was last heard from: lookups ask it but
                           * do not wait for it */
@@ -123,10 +123,11 @@ int dht__rt_update(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, ui
  *         (nodes in a cache only are not tracked for failures). */
 int dht__rt_failed(dht__rt_t *rt, const dht_id_t *id, uint64_t now);
 
-/* Marks the learned bucket node id as being verified (a ping is on its
- * way); the mark goes when it is heard from or fails.
+/* Marks the bucket node id, learned or bad, as being verified (a ping is
+ * on its way); the mark goes when it answers a request or fails one. One
+ * ping at a time, however often the node asks us things meanwhile.
  * @return 1 if it was marked now (the caller sends the ping), 0 if id is
- *         not a learned bucket node or is marked already. */
+ *         not a learned or bad bucket node, or is marked already. */
 int dht__rt_mark_probing(dht__rt_t *rt, const dht_id_t *id);
 
 /* Records that a request to node id went unanswered for the adaptive

@@ -384,7 +384,7 @@ int dht__serve(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from, dht_tran
          * outage over): a request is no proof, but a ping's reply is, and
          * makes it good again. Without this, a bad node nothing replaces
          * (a small network) stayed out of every lookup for good. */
-        if (was_bad)
+        if (was_bad && dht__rt_mark_probing(dht->rt, &m->sender))
             dht__verify_node(dht, &m->sender, from);
     } else {
         dht->st.client_requests++;
