@@ -1,7 +1,6 @@
 /*
  * What put, get and fetch share: the context's defaults, the node's peer
- * count, DHT error codes as FS_* codes, and the value source that serves
- * the local store to peers. See filestore.h and ctx.h.
+ * count, and DHT error codes as FS_* codes. See filestore.h and ctx.h.
  */
 #include "filestore/ctx.h"
 
@@ -63,13 +62,4 @@ uint32_t fs_peer_count(const fs_ctx_t *ctx)
         return 0;
     dht_get_stats(ctx->dht, 0, &st);
     return (uint32_t)st.nodes;
-}
-
-int fs_value_source(void *arg, const dht_id_t *key, uint8_t **data, size_t *len)
-{
-    fs_store_t *st = arg;
-
-    if (data == NULL)
-        return fs_store_has(st, key->b, len) ? 0 : -1;
-    return fs_store_get(st, key->b, data, len) == 0 ? 0 : -1;
 }

@@ -244,8 +244,4 @@ int fs_manifest_assemble_dir(const uint8_t key[MF_KEY_LEN], const mf_blob_t *blo
 int fs_manifest_import(fs_store_t *store, const uint8_t file_key[MF_KEY_LEN],
                        const mf_blob_t *blobs, size_t n, mf_manifest_t *out);
 
-/* For the node's value_source: serves blobs of the local store to peers.
- * arg is the fs_store_t. See dht_config_t.value_source. */
-int fs_value_source(void *arg, const dht_id_t *key, uint8_t **data, size_t *len);
-
 #endif /* EMOFS_FILESTORE_H */

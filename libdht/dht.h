@@ -48,7 +48,7 @@ extern "C" {
  * written. The Makefile reads these three lines for libdht.pc and the
  * shared library's name and soname; emofs --version prints them. */
 #define DHT_VERSION_MAJOR 0
-#define DHT_VERSION_MINOR 1
+#define DHT_VERSION_MINOR 2
 #define DHT_VERSION_PATCH 0
 
 #define DHT_VERSION_STRINGIFY_(x) #x
@@ -199,14 +199,21 @@ typedef struct dht_config {
 
     /* Optional: content-addressed values the embedding program keeps itself
      * (the chunks of files it published, say), served to peers as if they
-     * were in the node's store. Asked, on the loop's thread, when a peer
-     * wants values under key and the store holds none. Sets *len to the
-     * value's size and returns 0 if the program has a value whose SHA-256
-     * is key; if data is not NULL, also sets *data to a malloc()ed copy
-     * that the node frees. Returns a negative number if it has none or
-     * cannot read it. Peers see a TTL of max_ttl_s. It must not call back
-     * into the node (nor free it). NULL: no such values. */
-    int (*value_source)(void *arg, const dht_id_t *key, uint8_t **data, size_t *len);
+     * were in the node's store, with a TTL of max_ttl_s. Two calls, both
+     * on the loop's thread, neither of which may call back into the node
+     * (nor free it); so that no disk read or hash runs inside
+     * dht_receive(), the bytes come later:
+     *   value_size: a peer wants values under key and the store holds
+     *     none. Sets *len and returns 0 if the program has a value whose
+     *     SHA-256 is key, else a negative number. Answer from what is at
+     *     hand (memory, file metadata): never read the value here.
+     *   value_read: a peer wants that value's bytes. Start reading and
+     *     return 0, then answer once with dht_value_ready(dht, req, ...),
+     *     from the loop's thread, never inside this call; or return a
+     *     negative number (the peer is told "not found" at once).
+     * Both NULL: no such values. Set both or neither. */
+    int (*value_size)(void *arg, const dht_id_t *key, size_t *len);
+    int (*value_read)(void *arg, const dht_id_t *key, uint64_t req);
     void *value_source_arg;
 
     /* Optional: told, on the loop's thread, when a peer enters (joined = 1)
@@ -374,6 +381,19 @@ typedef struct dht_get_opts {
 DHT_API int dht_get(dht_t *dht, const dht_id_t *key, dht_get_cb cb, void *arg);
 DHT_API int dht_get_ex(dht_t *dht, const dht_id_t *key, const dht_get_opts_t *opts, dht_get_cb cb,
                        void *arg);
+
+/* Answers value_read's request req (dht_config_t) with the value's bytes
+ * (data[0..len), read during the call only), or with data NULL when the
+ * program could not read it: the peer is told "not found". The node checks
+ * that the bytes hash to the key, and drops and counts them
+ * (dropped_bad_value) when they do not. An answer to a request the node
+ * gave up on (it waits DHT_SOURCE_WAIT_MS) is ignored. Not after
+ * dht_free().
+ * @return 0, or DHT_ENOTFOUND (req unknown, or given up on). */
+DHT_API int dht_value_ready(dht_t *dht, uint64_t req, const uint8_t *data, size_t len);
+
+/* How long the node keeps a value_read request waiting for its answer. */
+#define DHT_SOURCE_WAIT_MS 30000
 
 /* Counters of one node. */
 typedef struct dht_stats {

@@ -27,7 +27,8 @@ static int config_valid(const dht_config_t *c)
            c->timeout_ms >= 1 && c->timeout_ms <= 600000 && c->retries <= 5 &&
            c->max_value_size >= 1 && c->max_value_size <= (64u << 20) &&
            c->store_max_per_key >= 1 && c->store_max_per_key <= DHT__MAX_PER_KEY &&
-           c->max_ttl_s >= 1 && c->max_ops >= 1;
+           c->max_ttl_s >= 1 && c->max_ops >= 1 &&
+           (c->value_size == NULL) == (c->value_read == NULL);
 }
 
 /* Seeds the PRNG and the token master secret: from the OS when seed is 0,
@@ -124,6 +125,7 @@ void dht__destroy(dht_t *dht)
 {
     dht__rt_free(dht->rt);
     dht__store_free(dht->store);
+    dht__source_free(dht);
     free(dht->rate);
     free(dht);
 }
@@ -254,6 +256,7 @@ uint64_t dht_periodic(dht_t *dht, uint64_t now_ms)
         dht__store_expire(dht->store, dht->now);
     if (dht->now >= dht->next_tick) {
         dht__maintenance_tick(dht, dht->now);
+        dht__source_expire(dht, dht->now);
         dht->next_tick = dht->now + DHT__TICK_MS;
     }
     if (dht->now >= dht->fill_at)

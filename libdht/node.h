@@ -177,6 +177,11 @@ struct dht {
     double srtt_ms, rttvar_ms; /* 0 until the first sample */
     unsigned rtt_samples;      /* up to DHT__RTT_MIN_SAMPLES */
 
+    /* source.c: GET_VALUEs waiting for the program's value_read answer */
+    struct dht__source_req *src_reqs;
+    size_t n_src_reqs, cap_src_reqs;
+    uint64_t next_src_req; /* the next req id handed to value_read */
+
     /* node.c */
     int closing; /* dht_free was called: start nothing new; the node goes
                   * once the completion queue is drained */
@@ -189,6 +194,26 @@ struct dht {
     uint64_t fill_at;
     size_t fill_next, fill_end;
 };
+
+/* ---- source.c ---- */
+
+#define DHT__SOURCE_MAX 256 /* value_read requests waiting at once */
+
+/* A GET_VALUE for a content-addressed value the store lacks: asks the
+ * program's value_read and keeps the request until dht_value_ready().
+ * Answers "not found" at once when there is no source, too many wait, or
+ * value_read refuses. @return what sending said (0 when it waits). */
+int dht__source_ask(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from);
+
+/* Forgets requests older than DHT_SOURCE_WAIT_MS. */
+void dht__source_expire(dht_t *dht, uint64_t now);
+
+/* Frees what source.c holds (dht_free). */
+void dht__source_free(dht_t *dht);
+
+/* Sends an ERROR reply with txid to `to`. @return what sending said. */
+int dht__send_error(dht_t *dht, uint32_t txid, const dht_addr_t *to, uint16_t code,
+                    const char *text);
 
 /* ---- node.c ---- */
 

@@ -128,16 +128,23 @@ static void reply_header(const dht_t *dht, dht__msg_t *r, uint8_t type, const dh
     r->value = NULL;
 }
 
-static int send_error(dht_t *dht, const dht__msg_t *req, const dht_addr_t *to, uint16_t code,
-                      const char *text)
+int dht__send_error(dht_t *dht, uint32_t txid, const dht_addr_t *to, uint16_t code,
+                    const char *text)
 {
-    dht__msg_t r;
+    dht__msg_t r, req;
 
-    reply_header(dht, &r, DHT__ERROR, req);
+    req.txid = txid;
+    reply_header(dht, &r, DHT__ERROR, &req);
     r.err_code = code;
     r.err_len = (uint8_t)strlen(text);
     r.err_msg = (const uint8_t *)text;
     return dht__send_msg(dht, to, &r);
+}
+
+static int send_error(dht_t *dht, const dht__msg_t *req, const dht_addr_t *to, uint16_t code,
+                      const char *text)
+{
+    return dht__send_error(dht, req->txid, to, code, text);
 }
 
 /* Pings the learned nodes among the k closest to target that no ping is
@@ -242,8 +249,8 @@ static size_t source_summary(dht_t *dht, const dht_id_t *key, dht__value_t *v)
 {
     size_t len = 0;
 
-    if (dht->cfg.value_source == NULL ||
-        dht->cfg.value_source(dht->cfg.value_source_arg, key, NULL, &len) != 0 || len == 0 ||
+    if (dht->cfg.value_size == NULL ||
+        dht->cfg.value_size(dht->cfg.value_source_arg, key, &len) != 0 || len == 0 ||
         len > dht->cfg.max_value_size)
         return 0;
     memset(v, 0, sizeof(*v));
@@ -318,46 +325,13 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from
     return dht__send_msg(dht, from, &r);
 }
 
-/* GET_VALUE for a value the store does not hold: from the program's value
- * source, if it has one whose hash is both the key and the hash asked. */
-static int serve_sourced_value(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
-{
-    uint8_t *data = NULL;
-    size_t len = 0;
-    dht__msg_t r;
-    dht_id_t hash;
-    int err;
-
-    if (dht->cfg.value_source == NULL || dht_id_cmp(&req->hash, &req->target) != 0 ||
-        dht->cfg.value_source(dht->cfg.value_source_arg, &req->target, &data, &len) != 0 ||
-        data == NULL)
-        return send_error(dht, req, from, DHT__WERR_NOT_FOUND, "no such value");
-    dht_id_from_bytes(&hash, data, len);
-    if (len > dht->cfg.max_value_size || dht_id_cmp(&hash, &req->target) != 0) {
-        /* Bytes that do not hash to their key are dropped and counted, as
-         * every content-addressed value that fails to verify is. */
-        if (dht_id_cmp(&hash, &req->target) != 0)
-            dht->st.dropped_bad_value++;
-        free(data);
-        return send_error(dht, req, from, DHT__WERR_NOT_FOUND, "no such value");
-    }
-    reply_header(dht, &r, DHT__VALUE, req);
-    r.flags = DHT__VALUE_CONTENT;
-    r.ttl = dht->cfg.max_ttl_s;
-    r.value_len = (uint32_t)len;
-    r.value = data;
-    err = dht__send_msg(dht, from, &r);
-    free(data);
-    return err;
-}
-
 static int serve_get_value(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
 {
     const dht__value_t *v = dht__store_find(dht->store, &req->target, &req->hash, dht->now);
     dht__msg_t r;
 
-    if (v == NULL)
-        return serve_sourced_value(dht, req, from);
+    if (v == NULL) /* the program's, if it has it: answered later */
+        return dht__source_ask(dht, req, from);
     reply_header(dht, &r, DHT__VALUE, req);
     r.flags = v->flags;
     r.ttl = ttl_left(v, dht->now);

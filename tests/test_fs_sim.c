@@ -17,6 +17,7 @@
 
 #include "filestore/exec_sim.h"
 #include "filestore/filestore.h"
+#include "filestore/source.h"
 #include "helpers/vectors.h" /* rnd_bytes */
 #include "node.h"            /* a holder's value store, to damage a replica */
 
@@ -27,6 +28,7 @@ typedef struct net {
     dht_sim_t *sim;
     fs_exec_sim_t exec;
     fs_store_t *stores[NODES];
+    fs_source_t sources[NODES]; /* each store, served to peers */
     fs_ctx_t ctx[NODES];
     char root[64];
 } net_t;
@@ -70,9 +72,9 @@ static net_t *net_new(uint64_t seed, double loss)
         snprintf(dir, sizeof(dir), "%s/node%d", net->root, i);
         assert_int_equal(mkdir(dir, 0700), 0);
         assert_int_equal(fs_store_open(&net->stores[i], dir), 0);
-        node_cfg.value_source = fs_value_source;
-        node_cfg.value_source_arg = net->stores[i];
+        fs_source_init(&net->sources[i], net->stores[i], &node_cfg);
         assert_int_equal(dht_sim_add_node_with(net->sim, &node_cfg), i);
+        fs_source_attach(&net->sources[i], dht_sim_node(net->sim, (size_t)i), &net->exec.exec);
         fs_ctx_init(&net->ctx[i]);
         net->ctx[i].exec = &net->exec.exec;
         net->ctx[i].dht = dht_sim_node(net->sim, (size_t)i);
@@ -279,6 +281,23 @@ static int manifest_done(void *arg)
     return ((manifest_wait_t *)arg)->done;
 }
 
+/* Drops the copies node i holds of key in its value store (the replica a
+ * publisher keeps of its own put included), as an expiry would. */
+static void drop_replicas(net_t *net, int i, const uint8_t key[MF_KEY_LEN])
+{
+    dht_t *dht = dht_sim_node(net->sim, (size_t)i);
+    const dht__value_t *vals[8];
+    dht_id_t id;
+    size_t n;
+
+    memcpy(id.b, key, MF_KEY_LEN);
+    n = dht__store_get(dht->store, &id, dht_sim_now(net->sim), vals, 8);
+    for (size_t j = 0; j < n; j++)
+        ((dht__value_t *)vals[j])->expires_at = 0;
+    dht__store_expire(dht->store, dht_sim_now(net->sim));
+    assert_int_equal(dht__store_get(dht->store, &id, dht_sim_now(net->sim), vals, 8), 0);
+}
+
 /* Sorts nodes[0..n) by the distance of their ids to key, nearest first. */
 static void sort_by_distance(net_t *net, const uint8_t key[MF_KEY_LEN], int *nodes, int n)
 {
@@ -408,13 +427,17 @@ static void test_chunk_damaged_on_holders(void **state)
     assert_null(strchr(get.message, '\n'));
     assert_false(file_exists(net, "out2"));
 
-    /* The publisher returns: the next get resumes what the first wrote. */
+    /* The publisher returns, without the replica it kept in its value
+     * store: it serves the chunk from its chunk store (read on a worker),
+     * and the next get resumes what the first wrote. */
+    drop_replicas(net, 0, chunk);
     assert_int_equal(dht_sim_set_online(net->sim, 0, 1), 0);
     get_file(net, getter, put.key, "out2", &get);
     if (get.status != 0)
         fail_msg("get after the publisher came back: %s", get.message);
     assert_file_is(net, "out2", data, size);
     assert_non_null(strstr(get.message, "resumed"));
+    assert_true(net->sources[0].served >= 1); /* chunk 0: read on a worker */
     free(data);
     net_free(net);
 }

@@ -793,38 +793,70 @@ static void test_values_room_with_ipv6_k32(void **state)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Values the program keeps itself (dht_config_t.value_source)              */
+/* Values the program keeps itself (dht_config_t.value_size, value_read)    */
 /* ------------------------------------------------------------------------ */
 
-/* A value source holding one value under one key. */
+/* A value source holding one value under one key. Reads are answered
+ * later, by run_serving(), as a program answers from a worker. */
 typedef struct source {
     dht_id_t key;
     const uint8_t *data;
     size_t len;
     int corrupt;     /* 1: hand out the bytes with one of them flipped */
-    int size_calls;  /* asked with data == NULL (FIND_VALUE) */
-    int bytes_calls; /* asked for the bytes (GET_VALUE) */
+    int silent;      /* 1: never answer a read */
+    int size_calls;  /* value_size calls (FIND_VALUE) */
+    int bytes_calls; /* value_read calls (GET_VALUE) */
+    uint64_t reqs[16];
+    int pending; /* reads asked for and not answered yet */
 } source_t;
 
-static int source_cb(void *arg, const dht_id_t *key, uint8_t **data, size_t *len)
+static int source_size(void *arg, const dht_id_t *key, size_t *len)
 {
     source_t *src = arg;
 
     if (dht_id_cmp(key, &src->key) != 0)
         return -1;
     *len = src->len;
-    if (data == NULL) {
-        src->size_calls++;
-        return 0;
-    }
-    src->bytes_calls++;
-    *data = malloc(src->len);
-    if (*data == NULL)
-        return -1;
-    memcpy(*data, src->data, src->len);
-    if (src->corrupt)
-        (*data)[src->len / 2] ^= 0x01;
+    src->size_calls++;
     return 0;
+}
+
+static int source_read(void *arg, const dht_id_t *key, uint64_t req)
+{
+    source_t *src = arg;
+
+    if (dht_id_cmp(key, &src->key) != 0 || src->pending == 16)
+        return -1;
+    src->bytes_calls++;
+    src->reqs[src->pending++] = req;
+    return 0;
+}
+
+/* Answers the reads core s's source was asked for. */
+static void answer_reads(fake_net_t *net, int s, source_t *src)
+{
+    uint8_t *copy = malloc(src->len);
+
+    assert_non_null(copy);
+    memcpy(copy, src->data, src->len);
+    if (src->corrupt)
+        copy[src->len / 2] ^= 0x01;
+    for (int i = 0; i < src->pending; i++)
+        assert_int_equal(dht_value_ready(fake_dht(net, s), src->reqs[i], copy, src->len), 0);
+    src->pending = 0;
+    free(copy);
+}
+
+/* Runs the net until *done, core s's source answering its reads (unless
+ * silent) once the messages of the moment are delivered. */
+static void run_serving(fake_net_t *net, int s, source_t *src, const int *done)
+{
+    for (int slice = 0; slice < 600 && !*done; slice++) {
+        fake_run(net, src->silent ? NULL : &src->pending, 100);
+        if (src->pending && !src->silent)
+            answer_reads(net, s, src);
+    }
+    assert_true(*done);
 }
 
 enum { SN = 5 };
@@ -840,7 +872,8 @@ static void build_sourced(fake_net_t *net, int with, source_t *src)
         fake_result_t r = {0};
         fake_config(&cfg, (uint64_t)i + 100, NULL);
         if (i == with) {
-            cfg.value_source = source_cb;
+            cfg.value_size = source_size;
+            cfg.value_read = source_read;
             cfg.value_source_arg = src;
         }
         snprintf(addr, sizeof(addr), "127.0.0.1:%d", 5001 + i);
@@ -888,7 +921,7 @@ static void test_value_source_served(void **state)
         assert_int_equal(fake_stats(net, i).values, 0);
     streams = fake_stats(net, G).stream_msgs_received;
     assert_int_equal(dht_get(fake_dht(net, G), &src.key, fake_get_cb, &rg), 0);
-    assert_int_equal(fake_run(net, &rg.calls, 60000), 1);
+    run_serving(net, S, &src, &rg.calls);
     assert_int_equal(rg.status, 0);
     assert_int_equal(rg.n_values, 1);
     assert_int_equal(rg.values[0].len, SIZE);
@@ -935,7 +968,7 @@ static void test_value_source_small(void **state)
     build_sourced(net, S, &src);
     streams = net->stream_msgs;
     assert_int_equal(dht_get(fake_dht(net, G), &src.key, fake_get_cb, &rg), 0);
-    assert_int_equal(fake_run(net, &rg.calls, 60000), 1);
+    run_serving(net, S, &src, &rg.calls);
     assert_int_equal(rg.status, 0);
     assert_int_equal(rg.n_values, 1);
     assert_int_equal(rg.values[0].len, SIZE);
@@ -964,7 +997,7 @@ static void test_value_source_bad_bytes(void **state)
     build_sourced(net, S, &src);
     streams = fake_stats(net, G).stream_msgs_received;
     assert_int_equal(dht_get(fake_dht(net, G), &src.key, fake_get_cb, &rg), 0);
-    assert_int_equal(fake_run(net, &rg.calls, 60000), 1);
+    run_serving(net, S, &src, &rg.calls);
     assert_int_equal(rg.status, DHT_ENOTFOUND);
     assert_int_equal(rg.n_values, 0);
     assert_true(src.bytes_calls >= 1);                                       /* it was asked ... */
@@ -974,6 +1007,65 @@ static void test_value_source_bad_bytes(void **state)
     fake_result_clear(&rg);
     free(v);
     fake_net_free(net);
+}
+
+/* A source that never answers: the getter gives up on that holder (not
+ * found), and the serving core forgets the request after
+ * DHT_SOURCE_WAIT_MS, so an answer that late is refused. Neither core
+ * waits on the program inside a call. */
+static void test_value_source_silent(void **state)
+{
+    enum { SIZE = 5000, S = 2, G = 4 };
+    fake_net_t *net = new_net();
+    fake_result_t rg = {0};
+    source_t src;
+    uint8_t *v = source_value(&src, SIZE);
+    uint64_t late;
+
+    (void)state;
+    src.silent = 1;
+    build_sourced(net, S, &src);
+    assert_int_equal(dht_get(fake_dht(net, G), &src.key, fake_get_cb, &rg), 0);
+    run_serving(net, S, &src, &rg.calls);
+    assert_int_equal(rg.status, DHT_ENOTFOUND);
+    assert_true(src.pending >= 1);
+    late = src.reqs[0];
+    fake_run(net, NULL, DHT_SOURCE_WAIT_MS + 5000);
+    assert_int_equal(dht_value_ready(fake_dht(net, S), late, v, SIZE), DHT_ENOTFOUND);
+    assert_int_equal(dht_value_ready(fake_dht(net, S), 999999, v, SIZE), DHT_ENOTFOUND);
+    fake_result_clear(&rg);
+    free(v);
+    fake_net_free(net);
+}
+
+static int send_nothing(void *arg, const dht_addr_t *to, dht_transport_t transport,
+                        const uint8_t *buf, size_t len)
+{
+    (void)arg;
+    (void)to;
+    (void)transport;
+    (void)buf;
+    (void)len;
+    return 0;
+}
+
+/* value_size without value_read (or the reverse) is a bad config. */
+static void test_value_source_half(void **state)
+{
+    dht_config_t cfg;
+    dht_io_t io = {send_nothing, NULL, NULL, NULL};
+    dht_t *d = NULL;
+
+    (void)state;
+    fake_config(&cfg, 7, NULL);
+    cfg.value_size = source_size;
+    assert_int_equal(dht_new(&d, &cfg, &io, T0), DHT_EINVAL);
+    cfg.value_size = NULL;
+    cfg.value_read = source_read;
+    assert_int_equal(dht_new(&d, &cfg, &io, T0), DHT_EINVAL);
+    cfg.value_size = source_size; /* both: fine */
+    assert_int_equal(dht_new(&d, &cfg, &io, T0), 0);
+    dht_free(d);
 }
 
 /* Without a value source, a value nobody stored is not found, and a
@@ -1028,6 +1120,8 @@ int main(void)
         cmocka_unit_test(test_get_caps_at_max_values),
         cmocka_unit_test(test_values_room_with_ipv6_k32),
         cmocka_unit_test(test_value_source_served),
+        cmocka_unit_test(test_value_source_silent),
+        cmocka_unit_test(test_value_source_half),
         cmocka_unit_test(test_value_source_small),
         cmocka_unit_test(test_value_source_bad_bytes),
         cmocka_unit_test(test_value_source_none),

@@ -204,8 +204,7 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
     dht_config_init(&cfg);
     cfg.has_id = node_id(node->dir, &cfg.id);
     cfg.max_value_size = CHUNK_VALUE_MAX;
-    cfg.value_source = fs_value_source;
-    cfg.value_source_arg = node->store;
+    fs_source_init(&node->source, node->store, &cfg);
     /* A one-shot command's embedded node is gone in a moment: as a client
      * it stays out of its peers' tables, so nobody waits on it afterwards,
      * and nobody stores on it. Only a daemon serves. */
@@ -223,6 +222,7 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
     dht_uv_addr(node->uv, &node->addr);
     fs_ctx_init(&node->ctx);
     fs_exec_uv_init(&node->exec, loop);
+    fs_source_attach(&node->source, node->dht, &node->exec.exec);
     node->ctx.exec = &node->exec.exec;
     node->ctx.dht = node->dht;
     node->ctx.store = node->store;
@@ -279,14 +279,11 @@ void emofs_node_bootstrap(emofs_node_t *node, void (*cb)(int status, void *arg),
     }
 }
 
-static void close_now(fs_job_t *job)
+/* The executor has run its last job: no worker touches the store now. */
+static void close_store(void *arg)
 {
-    emofs_node_t *node = job->data;
+    emofs_node_t *node = arg;
 
-    if (node->uv != NULL)
-        dht_uv_close(node->uv, NULL, NULL);
-    node->uv = NULL;
-    node->dht = NULL;
     fs_store_close(node->store);
     node->store = NULL;
     if (node->lock_fd >= 0)
@@ -294,8 +291,21 @@ static void close_now(fs_job_t *job)
     node->lock_fd = -1;
     free(node->dir);
     node->dir = NULL;
-    /* Last: what closing the node finished may still defer callbacks. */
-    fs_exec_uv_close(&node->exec, NULL, NULL);
+}
+
+static void close_now(fs_job_t *job)
+{
+    emofs_node_t *node = job->data;
+
+    fs_source_detach(&node->source); /* reads in flight end quietly */
+    if (node->uv != NULL)
+        dht_uv_close(node->uv, NULL, NULL);
+    node->uv = NULL;
+    node->dht = NULL;
+    /* The store, the lock and the rest go once the executor is done:
+     * workers may still be reading or writing blobs, and what closing the
+     * node finished may still defer callbacks that settle them. */
+    fs_exec_uv_close(&node->exec, close_store, node);
 }
 
 void emofs_node_close(emofs_node_t *node)

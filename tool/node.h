@@ -20,6 +20,7 @@
 #include "dht.h"
 #include "filestore/exec_uv.h"
 #include "filestore/filestore.h"
+#include "filestore/source.h"
 
 #include <uv.h>
 
@@ -51,6 +52,7 @@ typedef struct emofs_node {
     dht_addr_t bootstrap[EMOFS_MAX_BOOTSTRAP];
     size_t n_bootstrap;
     fs_exec_uv_t exec; /* the file engines' workers and deferred callbacks */
+    fs_source_t source; /* the store's blobs, served to peers (read on exec's workers) */
     fs_ctx_t ctx;      /* for fs_put/fs_get; need_peers set when bootstrap peers are given */
     fs_job_t close_job;
     int closing;
