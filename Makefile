@@ -31,7 +31,7 @@ CFLAGS_ALL := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) $(SAN)
               $(WARN) -fPIC -MMD -MP -I. -Ilibdht $(DEP_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 
-LIBDHT_SRC := $(filter-out %/dht_uv.c,$(wildcard libdht/*.c)) $(wildcard libdht/dht_uv.c)
+LIBDHT_SRC := $(wildcard libdht/*.c libdht/sim/*.c) $(wildcard libdht/uv/*.c)
 LIBDHT_OBJ := $(LIBDHT_SRC:%.c=$(BUILD)/%.o)
 LIBDHT_LIBS := $(shell pkg-config --libs libuv libcrypto)
 

@@ -10,7 +10,8 @@
  * Simulated addresses are 10.x.y.z:4000 with x.y.z the node's index, so an
  * address maps back to its node without a table.
  */
-#include "node.h"
+#include "dht.h"
+#include "rng.h"
 
 #include <stdlib.h>
 #include <string.h>
