@@ -45,8 +45,11 @@ typedef struct fs_ctx {
     size_t max_node_bytes;        /* manifest node size; MF_NODE_DEFAULT */
     int level;                    /* zstd level; FS_CODEC_LEVEL_DEFAULT */
     uint32_t ttl_s;               /* TTL of values stored in the DHT; 86400 */
-    unsigned crash_after_chunks;  /* tests only: a get _exit(137)s after writing this
-                                     many chunks, as a kill would stop it; 0 = never */
+    /* Optional, a fault-injection point for tests: called on the loop
+     * each time a get has written a chunk to its file and journal, with
+     * how many this get has written (resumed ones not counted). NULL: none. */
+    void (*chunk_written)(void *arg, uint32_t chunks);
+    void *chunk_written_arg;
 } fs_ctx_t;
 
 /* Fills ctx with the defaults above and NULL exec, dht and store. */

@@ -193,8 +193,8 @@ static void chunk_written(fs_get_t *get, uint32_t i)
         fs_get_fail(get, fs_from_errno(errno), "cannot write", get->journal_path);
     get->state[i] = 2;
     get->chunks_done++;
-    if (get->ctx.crash_after_chunks && get->chunks_done - get->resumed >= get->ctx.crash_after_chunks)
-        _exit(137);
+    if (get->ctx.chunk_written != NULL)
+        get->ctx.chunk_written(get->ctx.chunk_written_arg, get->chunks_done - get->resumed);
     get->bytes_done += get->m.entries[i].size;
     report(get, 0);
 }

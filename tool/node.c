@@ -159,6 +159,26 @@ static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char 
     return 0;
 }
 
+/* The tests' crash point (tests/cli/test_network.sh): with
+ * EMOFS_TEST_CRASH_AFTER_CHUNKS=N in the environment, a get stops the
+ * process with _exit(137) once it has written N chunks, as kill -9 would,
+ * to test the resume of a get that died. */
+static void crash_after(void *arg, uint32_t chunks)
+{
+    if (chunks >= *(const unsigned *)arg)
+        _exit(137);
+}
+
+static void install_test_crash(emofs_node_t *node)
+{
+    const char *v = getenv("EMOFS_TEST_CRASH_AFTER_CHUNKS");
+
+    if (v == NULL || (node->test_crash_at = (unsigned)strtoul(v, NULL, 10)) == 0)
+        return;
+    node->ctx.chunk_written = crash_after;
+    node->ctx.chunk_written_arg = &node->test_crash_at;
+}
+
 int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t *opts,
                     long *holder, char *err_text, size_t err_cap)
 {
@@ -227,8 +247,7 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
     node->ctx.dht = node->dht;
     node->ctx.store = node->store;
     node->ctx.need_peers = node->n_bootstrap > 0;
-    if (getenv("EMOFS_TEST_CRASH_AFTER_CHUNKS") != NULL)
-        node->ctx.crash_after_chunks = (unsigned)atoi(getenv("EMOFS_TEST_CRASH_AFTER_CHUNKS"));
+    install_test_crash(node);
     return 0;
 fail:
     fs_store_close(node->store);

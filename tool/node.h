@@ -55,6 +55,7 @@ typedef struct emofs_node {
     fs_source_t source; /* the store's blobs, served to peers (read on exec's workers) */
     fs_ctx_t ctx;      /* for fs_put/fs_get; need_peers set when bootstrap peers are given */
     fs_job_t close_job;
+    unsigned test_crash_at; /* EMOFS_TEST_CRASH_AFTER_CHUNKS (node.c); 0: none */
     int closing;
 } emofs_node_t;
 
