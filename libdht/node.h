@@ -16,6 +16,13 @@
  *   refresh.c maintenance: liveness and verification pings, bucket
  *             refreshes, the filling of far buckets after a join
  *   stream.c  the stream framing dht.h offers shells (schema/wire.md 6)
+ *   source.c  GET_VALUEs answered from the program's value source, later
+ *             (dht_value_ready)
+ *
+ * Beside them: store.c (the value store, store.h; keys hashed by
+ * siphash.c), rt.c (the routing table, rt.h), wire.c (the codec, wire.h),
+ * rng.c (the PRNG, rng.h). The shells are uv/dht_uv.c and sim/sim.c: they
+ * use dht.h only (and the simulator rng.h).
  */
 #ifndef DHT_NODE_H
 #define DHT_NODE_H

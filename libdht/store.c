@@ -22,7 +22,7 @@
  * (the simulator stays deterministic).
  *
  * Hashing. A node stores keys chosen by anyone, so the table hashes keys
- * with SipHash-2-4 under a per-store seed rather than taking their first
+ * with SipHash-2-4 (siphash.c) under a per-store seed rather than taking their first
  * bytes: with a public hash an attacker could pile thousands of keys into
  * one probe run. The seed is only "random-ish": the store has no source of
  * randomness, so it mixes the own id with the store's and a stack address
@@ -72,6 +72,8 @@
  */
 #include "store.h"
 
+#include "siphash.h"
+
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,67 +103,13 @@ struct dht__store {
 };
 
 /* ------------------------------------------------------------------------ */
-/* SipHash-2-4 of a 32-byte key                                             */
-/* ------------------------------------------------------------------------ */
-
-static uint64_t rotl(uint64_t x, int b)
-{
-    return (x << b) | (x >> (64 - b));
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void sipround(uint64_t v[4], int rounds)
-{
-    while (rounds-- > 0) {
-        v[0] += v[1];
-        v[1] = rotl(v[1], 13) ^ v[0];
-        v[0] = rotl(v[0], 32);
-        v[2] += v[3];
-        v[3] = rotl(v[3], 16) ^ v[2];
-        v[0] += v[3];
-        v[3] = rotl(v[3], 21) ^ v[0];
-        v[2] += v[1];
-        v[1] = rotl(v[1], 17) ^ v[2];
-        v[2] = rotl(v[2], 32);
-    }
-}
-
-static uint64_t siphash(const uint64_t k[2], const dht_id_t *id)
-{
-    uint64_t v[4] = {k[0] ^ 0x736f6d6570736575ULL, k[1] ^ 0x646f72616e646f6dULL,
-                     k[0] ^ 0x6c7967656e657261ULL, k[1] ^ 0x7465646279746573ULL};
-    uint64_t last = (uint64_t)DHT_ID_LEN << 56;
-
-    for (size_t i = 0; i < DHT_ID_LEN; i += 8) {
-        uint64_t m = le64(id->b + i);
-        v[3] ^= m;
-        sipround(v, 2);
-        v[0] ^= m;
-    }
-    v[3] ^= last;
-    sipround(v, 2);
-    v[0] ^= last;
-    v[2] ^= 0xff;
-    sipround(v, 4);
-    return v[0] ^ v[1] ^ v[2] ^ v[3];
-}
-
-/* ------------------------------------------------------------------------ */
 /* The hash table                                                           */
 /* ------------------------------------------------------------------------ */
 
 static struct entry *lookup(const dht__store_t *st, const dht_id_t *key)
 {
     size_t mask = st->tcap - 1;
-    uint64_t h = siphash(st->seed, key);
+    uint64_t h = dht__siphash_id(st->seed, key);
 
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
         struct entry *e = st->table[i];
@@ -515,7 +463,7 @@ static struct entry *entry_new(const dht__store_t *st, const dht_id_t *key)
     e->cap = 1;
     e->key = *key;
     dht_id_distance(&e->dist, key, &st->self);
-    e->hash = siphash(st->seed, key);
+    e->hash = dht__siphash_id(st->seed, key);
     e->min_exp = UINT64_MAX;
     return e;
 }
@@ -642,9 +590,11 @@ dht__store_t *dht__store_new(const dht_id_t *self, size_t max_bytes, unsigned ma
     st->self = *self;
     st->max_bytes = max_bytes;
     st->max_per_key = max_per_key ? max_per_key : 1;
-    /* Random-ish, see the top of the file: ASLR places st and the stack. */
-    st->seed[0] = le64(self->b) ^ (uint64_t)(uintptr_t)st * 0x9e3779b97f4a7c15ULL;
-    st->seed[1] = le64(self->b + 8) ^ (uint64_t)(uintptr_t)&local * 0xc2b2ae3d27d4eb4fULL;
+    /* Random-ish, see the top of the file: ASLR places st and the stack.
+     * (The id's bytes in host order: only their randomness matters.) */
+    memcpy(st->seed, self->b, sizeof(st->seed));
+    st->seed[0] ^= (uint64_t)(uintptr_t)st * 0x9e3779b97f4a7c15ULL;
+    st->seed[1] ^= (uint64_t)(uintptr_t)&local * 0xc2b2ae3d27d4eb4fULL;
     return st;
 }
 
