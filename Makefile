@@ -38,7 +38,7 @@ LIBDHT_LIBS := $(shell pkg-config --libs libuv libcrypto)
 # libemofs.a: the file store on top of libdht (manifests, filestore, and
 # every tool/ file but the command's main), shared by the emofs command,
 # the tests and the benchmarks.
-EMOFS_SRC := $(wildcard manifests/*.c filestore/*.c tool/sim/*.c) $(filter-out tool/main.c,$(wildcard tool/*.c))
+EMOFS_SRC := $(wildcard manifests/*.c filestore/*.c) $(filter-out tool/main.c,$(wildcard tool/*.c tool/*/*.c))
 EMOFS_OBJ := $(EMOFS_SRC:%.c=$(BUILD)/%.o)
 EMOFS_LIBS := $(BUILD)/libemofs.a $(BUILD)/libdht.a
 

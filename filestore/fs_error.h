@@ -5,7 +5,7 @@
  * manifests -201..-299 (manifest.h). A layer that takes a code from the
  * one below converts it by meaning (fs_from_dht, fs_from_mf, ...) and says
  * the cause in its message. The control protocol carries these as its own
- * statuses (tool/control_wire.h, schema/control.md).
+ * statuses (tool/node/control_wire.h, schema/control.md).
  */
 #ifndef EMOFS_FS_ERROR_H
 #define EMOFS_FS_ERROR_H

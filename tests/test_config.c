@@ -1,6 +1,6 @@
 /*
- * Tests of DIR/config (tool/config.c) and of HOST:PORT with host names
- * (tool/hostaddr.c): comments, blanks, CRLF, keys the table knows and
+ * Tests of DIR/config (tool/node/config.c) and of HOST:PORT with host names
+ * (tool/node/hostaddr.c): comments, blanks, CRLF, keys the table knows and
  * does not, bad lines with their file and line, keys the command line
  * overrides (not even resolved), the bootstrap limit; numeric addresses,
  * localhost, malformed forms, and names that do not resolve (.invalid).
@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tool/config.h"
-#include "tool/hostaddr.h"
+#include "tool/node/config.h"
+#include "tool/node/hostaddr.h"
 
 static char path[64];
 static char err[1024];

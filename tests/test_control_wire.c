@@ -1,5 +1,5 @@
 /*
- * Tests of the control socket codec (tool/control_wire.c) against
+ * Tests of the control socket codec (tool/node/control_wire.c) against
  * schema/control.md: the hand-written vectors of schema/vectors/control/
  * decode to the fields they describe and re-encode byte for byte; every
  * truncation is rejected; random corruptions are rejected or re-encode to
@@ -22,7 +22,7 @@
 #include <unistd.h> /* alarm */
 
 #include "filestore/fs_error.h"
-#include "tool/control_wire.h"
+#include "tool/node/control_wire.h"
 
 #define VECTOR_DIR  "schema/vectors/control"
 #define MIN_VECTORS 19

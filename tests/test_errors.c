@@ -14,7 +14,7 @@
 #include "dht.h"
 #include "filestore/fs_error.h"
 #include "manifests/manifest.h"
-#include "tool/control_wire.h"
+#include "tool/node/control_wire.h"
 
 static const int dht_codes[] = {
 #define XX(name, value, text) DHT_##name,

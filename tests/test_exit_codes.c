@@ -13,7 +13,7 @@
 
 #include "filestore/ctx.h" /* fs_from_dht */
 #include "filestore/filestore.h"
-#include "tool/cli.h"
+#include "tool/cli/cli.h"
 
 static void test_put_refused(void **state)
 {

@@ -1,5 +1,5 @@
 /*
- * tool/json.c: the --json writer. Every line it writes is one valid JSON
+ * tool/cli/json.c: the --json writer. Every line it writes is one valid JSON
  * object, whatever bytes the strings hold.
  */
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "tool/json.h"
+#include "tool/cli/json.h"
 
 /* Runs fill on a fresh writer and returns what it wrote (malloc()ed). */
 static char *written(void (*fill)(json_t *j, const void *arg), const void *arg)

@@ -1,5 +1,5 @@
 /*
- * Tests of "--name=value" (tool/opts.c): split for options that take a
+ * Tests of "--name=value" (tool/cli/opts.c): split for options that take a
  * value, at the first '='; left alone for unknown options, positionals,
  * short options and the value of an option given as "--name VALUE"; a
  * usage error for a flag given a value.
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tool/cli.h"
-#include "tool/opts.h"
+#include "tool/cli/cli.h"
+#include "tool/cli/opts.h"
 
 #define MAX_ARGS 16
 

@@ -1,5 +1,5 @@
 /*
- * Tests of the progress line formatter (tool/progress.c): human sizes, the
+ * Tests of the progress line formatter (tool/cli/progress.c): human sizes, the
  * exact line for known inputs, the width limit at every width, and the edge
  * cases (no total, nothing done, no time elapsed, done, overshoot, hours,
  * huge counts).
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h> /* alarm */
 
-#include "tool/progress.h"
+#include "tool/cli/progress.h"
 
 #define MIB (1024ull * 1024ull)
 #define GIB (1024ull * MIB)

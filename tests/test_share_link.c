@@ -1,7 +1,7 @@
 /*
  * Tests of manifests as one line of text: the base64url codec
- * (tool/base64url.c) against RFC 4648's vectors, round trips and its
- * canonical-only decoding; the "emofs:" line (tool/share_link.c) round
+ * (tool/cli/base64url.c) against RFC 4648's vectors, round trips and its
+ * canonical-only decoding; the "emofs:" line (tool/cli/share_link.c) round
  * trip, its size bound, and that no truncation, no changed character and
  * no random text is ever taken for a manifest (nor crashes the decoder).
  */
@@ -17,8 +17,8 @@
 
 #include "filestore/fs_error.h"
 #include "manifests/manifest.h"
-#include "tool/base64url.h"
-#include "tool/share_link.h"
+#include "tool/cli/base64url.h"
+#include "tool/cli/share_link.h"
 
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

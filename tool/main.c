@@ -1,10 +1,10 @@
 /*
  * emofs: the command. Dispatches to one function per subcommand.
  */
-#include "tool/cli.h"
-#include "tool/commands.h"
-#include "tool/daemon.h"
-#include "tool/opts.h"
+#include "tool/cli/cli.h"
+#include "tool/cli/commands.h"
+#include "tool/daemon/daemon.h"
+#include "tool/cli/opts.h"
 #include "tool/sim/sim.h"
 
 #include "dht.h"

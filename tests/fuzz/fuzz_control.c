@@ -1,5 +1,5 @@
 /*
- * Fuzz target for the control socket codec (tool/control_wire.c): whatever
+ * Fuzz target for the control socket codec (tool/node/control_wire.c): whatever
  * the bytes, ctl_frame_check() and ctl_decode() must not crash or read
  * outside them, and a body that decodes must be canonical: it re-encodes to
  * exactly its frame (the length prefix then the same bytes).
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "tool/control_wire.h"
+#include "tool/node/control_wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,6 +1,6 @@
 /*
- * Fuzz target for manifests as one line of text (tool/share_link.h,
- * tool/base64url.h). Whatever the bytes, nothing may crash, leak or read
+ * Fuzz target for manifests as one line of text (tool/cli/share_link.h,
+ * tool/cli/base64url.h). Whatever the bytes, nothing may crash, leak or read
  * outside them:
  *
  *   - as an "emofs:" line: if it decodes, the manifest file encodes back
@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "tool/base64url.h"
-#include "tool/share_link.h"
+#include "tool/cli/base64url.h"
+#include "tool/cli/share_link.h"
 
 static void check(int ok)
 {

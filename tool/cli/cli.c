@@ -1,0 +1,126 @@
+/*
+ * The small things every command shares: error lines, exit codes, the
+ * data directory, the common options. See cli.h; cli_run.c runs requests.
+ */
+#include "tool/cli/cli.h"
+
+#include "tool/node/hostaddr.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("emofs: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+const char *cli_default_dir(void)
+{
+    static char buf[4096];
+    const char *home = getenv("EMOFS_HOME");
+
+    if (home != NULL && home[0] != '\0')
+        return home;
+    home = getenv("HOME");
+    if (home == NULL || home[0] == '\0')
+        return NULL;
+    snprintf(buf, sizeof(buf), "%s/.emofs", home);
+    return buf;
+}
+
+int cli_common_option(cli_common_t *c, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+
+    if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+        c->quiet = 1;
+        return 1;
+    }
+    if (strcmp(a, "--json") == 0) {
+        c->json = 1;
+        return 1;
+    }
+    if (strcmp(a, "--data") != 0 && strcmp(a, "--bootstrap") != 0 && strcmp(a, "--listen") != 0)
+        return 0;
+    if (*i + 1 >= argc) {
+        cli_fail(EXIT_USAGE, "%s needs a value", a);
+        return -EXIT_USAGE;
+    }
+    const char *v = argv[++*i];
+    if (strcmp(a, "--data") == 0) {
+        c->dir = v;
+    } else if (strcmp(a, "--listen") == 0) {
+        dht_addr_t addr;
+        if (hostaddr_option(a, v, &addr) != 0)
+            return -EXIT_USAGE;
+        c->listen = dht_addr_format(&addr, c->listen_text);
+    } else {
+        if (c->n_bootstrap == EMOFS_MAX_BOOTSTRAP) {
+            cli_fail(EXIT_USAGE, "at most %d --bootstrap peers", EMOFS_MAX_BOOTSTRAP);
+            return -EXIT_USAGE;
+        }
+        if (hostaddr_option(a, v, &c->bootstrap[c->n_bootstrap]) != 0)
+            return -EXIT_USAGE;
+        c->n_bootstrap++;
+    }
+    return 1;
+}
+
+int cli_common_finish(cli_common_t *c)
+{
+    if (c->dir == NULL && (c->dir = cli_default_dir()) == NULL)
+        return cli_fail(EXIT_USAGE, "no data directory: set --data, $EMOFS_HOME or $HOME");
+    return 0;
+}
+
+int cli_exit_code(uint8_t req_type, int status)
+{
+    switch (status) {
+    case FS_OK:
+        return EXIT_OK;
+    case FS_ECANCELED:
+        return EXIT_INTERRUPTED;
+    case FS_ENOPEERS:
+        return EXIT_NOPEERS;
+    case FS_EREFUSED:
+        return EXIT_REFUSED;
+    case FS_EBUSY:
+        return EXIT_BUSY;
+    case FS_EBADHASH:
+    case FS_ECORRUPT:
+        return EXIT_CORRUPT;
+    case FS_ENOSPC:
+        return EXIT_OUTPUT;
+    case FS_EEXIST:
+        if (req_type == CTL_GET)
+            return EXIT_EXISTS;
+        return req_type == CTL_PUT ? EXIT_INPUT : EXIT_FAIL;
+    case FS_ENOENT:
+    case FS_ETIMEDOUT:
+        if (req_type == CTL_PUT)
+            return status == FS_ENOENT ? EXIT_INPUT : EXIT_NOPEERS;
+        return EXIT_NOTFOUND;
+    case FS_EACCES:
+    case FS_EINVAL:
+    case FS_EIO:
+    case FS_ETOOBIG:
+        return req_type == CTL_PUT ? EXIT_INPUT : req_type == CTL_GET ? EXIT_OUTPUT : EXIT_FAIL;
+    default:
+        return EXIT_FAIL;
+    }
+}
+
+int cli_open_exit_code(int err)
+{
+    return err == FS_EBUSY ? EXIT_BUSY : err == FS_EINVAL ? EXIT_USAGE : EXIT_FAIL;
+}

@@ -1,0 +1,441 @@
+/*
+ * emofs put, get, status. See commands.h; manifest lives in
+ * manifest_cmd.c, ls in ls_cmd.c.
+ */
+#include "tool/cli/commands.h"
+
+#include "tool/cli/cli.h"
+#include "tool/cli/json.h"
+#include "tool/cli/keyarg.h"
+#include "tool/cli/output.h"
+#include "tool/cli/progress.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define COMMON_HELP                                                                                \
+    "  --data DIR             data directory (default $EMOFS_HOME, else ~/.emofs)\n"               \
+    "  --bootstrap HOST:PORT  with no daemon running: join the network through this\n"             \
+    "                         node (repeatable; default: DIR/config); HOST is an\n"                \
+    "                         address (192.0.2.7, [::1]) or a name (localhost)\n"                  \
+    "  --listen HOST:PORT     with no daemon running: the embedded node's address\n"               \
+    "  -q, --quiet            no progress line, no summary\n"                               \
+    "  --json                 the result as one JSON object on stdout (README: JSON)\n"
+
+static double now_s(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void summary(const cli_common_t *c, const char *verb, const char *name, uint64_t size,
+                    double seconds)
+{
+    char sz[32], rate[32];
+
+    if (c->quiet)
+        return;
+    progress_format_bytes(size, sz, sizeof(sz));
+    progress_format_bytes(seconds > 0 ? (uint64_t)((double)size / seconds) : 0, rate, sizeof(rate));
+    fprintf(stderr, "emofs: %s %s, %s in %.2f s (%s/s)\n", verb, name, sz, seconds, rate);
+}
+
+/* ---- put ------------------------------------------------------------------ */
+
+static int put_usage(FILE *f, int code)
+{
+    fprintf(f, "usage: emofs put FILE|DIR [options]\n"
+               "       emofs put - [--name NAME] [options]\n"
+               "Stores FILE in the network (or only locally when this node knows no peers)\n"
+               "and prints its key alone on the last line of stdout. DIR: the whole tree,\n"
+               "files, directories and symbolic links (stored as links, never followed),\n"
+               "with their permission bits; `emofs get KEY` recreates it. With -, stores\n"
+               "what comes on standard input, chunked as it comes (no temporary copy).\n"
+               "  --name NAME            the name a file from standard input gets in its\n"
+               "                         manifest (default: stdin)\n" COMMON_HELP);
+    return code;
+}
+
+/* Sends a PUT and prints its key. what names the input in the summary;
+ * size is the file's, 0 for a stream (then counted as it is sent), or
+ * UINT64_MAX for a directory (the daemon's message says what it held). */
+static int put_run(const cli_common_t *c, ctl_msg_t *req, cli_io_t *io, const char *what,
+                   uint64_t size, double t0)
+{
+    ctl_msg_t res;
+    int code = cli_run_io(c, req, &res, io);
+
+    if (code)
+        return code;
+    if (io->in_fd >= 0)
+        size = io->in_bytes;
+    if (res.status != 0) {
+        code = cli_fail(cli_exit_code(CTL_PUT, res.status), "%s", res.message);
+    } else if (c->json) {
+        char hex[65];
+        json_t j;
+        mf_key_to_hex(res.key, hex);
+        json_begin(&j, stdout);
+        json_str(&j, "key", hex);
+        json_str(&j, "input", what);
+        if (size != UINT64_MAX)
+            json_u64(&j, "size", size);
+        else
+            json_str(&j, "directory", res.message);
+        json_double(&j, "seconds", now_s() - t0);
+        json_end(&j);
+    } else {
+        char hex[65];
+        mf_key_to_hex(res.key, hex);
+        if (size != UINT64_MAX)
+            summary(c, "stored", what, size, now_s() - t0);
+        else if (!c->quiet)
+            fprintf(stderr, "emofs: stored %s (%s) in %.2f s\n", what, res.message, now_s() - t0);
+        printf("%s\n", hex);
+        fflush(stdout);
+    }
+    ctl_msg_clear(&res);
+    return code;
+}
+
+/* put -: standard input, streamed to the node. */
+static int put_stdin(const cli_common_t *c, const char *name, double t0)
+{
+    ctl_msg_t req = {0};
+    cli_io_t io = {STDIN_FILENO, -1, 0};
+    struct stat st;
+
+    if (!mf_name_valid(name))
+        return cli_fail(EXIT_USAGE, "put: '%s' cannot be a file name (no '/', not . or ..)",
+                        name);
+    if (fstat(STDIN_FILENO, &st) == 0 && S_ISDIR(st.st_mode))
+        return cli_fail(EXIT_INPUT, "cannot read standard input: it is a directory");
+    req.type = CTL_PUT;
+    req.flags = CTL_FLAG_PROGRESS | CTL_FLAG_STREAM;
+    req.path = (char *)name;
+    return put_run(c, &req, &io, "standard input", 0, t0);
+}
+
+int emofs_put_main(int argc, char **argv)
+{
+    cli_common_t c = {0};
+    const char *file = NULL, *name = "stdin";
+    char abs[PATH_MAX];
+    ctl_msg_t req = {0};
+    cli_io_t io = {-1, -1, 0};
+    struct stat st;
+    double t0 = now_s();
+    int code, fd, name_given = 0;
+
+    for (int i = 1; i < argc; i++) {
+        int r = cli_common_option(&c, argc, argv, &i);
+        if (r < 0)
+            return -r;
+        if (r)
+            continue;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return put_usage(stdout, 0);
+        if (strcmp(argv[i], "--name") == 0) {
+            if (i + 1 >= argc)
+                return cli_fail(EXIT_USAGE, "--name needs a value");
+            name = argv[++i];
+            name_given = 1;
+            continue;
+        }
+        if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return cli_fail(EXIT_USAGE, "put: unknown option '%s' (see emofs put --help)", argv[i]);
+        }
+        if (file != NULL)
+            return cli_fail(EXIT_USAGE, "put: one FILE at a time (got '%s' and '%s')", file,
+                            argv[i]);
+        file = argv[i];
+    }
+    if (file == NULL)
+        return cli_fail(EXIT_USAGE, "put: missing FILE (see emofs put --help)");
+    if ((code = cli_common_finish(&c)) != 0)
+        return code;
+    if (strcmp(file, "-") == 0)
+        return put_stdin(&c, name, t0);
+    if (name_given)
+        return cli_fail(EXIT_USAGE, "put: --name is for standard input (put -); a file keeps its "
+                                    "own name");
+    /* Check the file here: the clearest message, before any node starts. */
+    fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
+    if (fd < 0)
+        return cli_fail(EXIT_INPUT, "cannot read %s: %s", file, strerror(errno));
+    if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
+        close(fd);
+        return cli_fail(EXIT_INPUT, "cannot read %s: %s", file,
+                        "not a regular file or a directory");
+    }
+    close(fd);
+    if (realpath(file, abs) == NULL)
+        return cli_fail(EXIT_INPUT, "cannot read %s: %s", file, strerror(errno));
+    req.type = CTL_PUT;
+    req.flags = CTL_FLAG_PROGRESS;
+    req.path = abs;
+    return put_run(&c, &req, &io, file, S_ISDIR(st.st_mode) ? UINT64_MAX : (uint64_t)st.st_size,
+                   t0);
+}
+
+/* ---- get and cat ----------------------------------------------------------- */
+
+static int get_usage(FILE *f, int code)
+{
+    fprintf(f, "usage: emofs get KEY [-o PATH] [--force] [options]\n"
+               "Fetches the file with KEY (64 hex digits, an emofs: line from `emofs manifest\n"
+               "export --text`, or the path of a manifest file from `emofs manifest export`)\n"
+               "and writes it to PATH, or under its own name in the current directory. An\n"
+               "interrupted get resumes when run again.\n"
+               "Nothing that exists is replaced: a file already there with other bytes\n"
+               "makes the get fail (exit 9) unless --force; a symlink, directory or\n"
+               "device never is replaced. A FIFO or character device is written into.\n"
+               "  -o, --output PATH      where to write the file (a directory: under its\n"
+               "                         name; -: standard output, in order)\n"
+               "  -f, --force            replace an existing regular file\n" COMMON_HELP);
+    return code;
+}
+
+static int cat_usage(FILE *f, int code)
+{
+    fprintf(f, "usage: emofs cat KEY [options]\n"
+               "Writes the file with KEY to standard output, in order (chunks are still\n"
+               "fetched in parallel; memory stays bounded). Same as `emofs get KEY -o -`.\n" COMMON_HELP);
+    return code;
+}
+
+/* Runs a GET that streams the file into out_fd (named out). */
+static int get_stream(const cli_common_t *c, ctl_msg_t *req, int out_fd, const char *out,
+                      int summarize, double t0)
+{
+    ctl_msg_t res;
+    int code;
+
+    req->flags |= CTL_FLAG_STREAM;
+    req->out = (char *)"";
+    cli_io_t io = {-1, out_fd, 0};
+    code = cli_run_io(c, req, &res, &io);
+    if (code)
+        return code;
+    if (res.status != 0)
+        code = cli_fail(cli_exit_code(CTL_GET, res.status), "%s", res.message);
+    else if (c->json) {
+        char hex[65];
+        json_t j;
+        mf_key_to_hex(req->key, hex);
+        json_begin(&j, stdout);
+        json_str(&j, "key", hex);
+        json_str(&j, "path", out);
+        json_u64(&j, "size", res.size);
+        json_str(&j, "note", res.message);
+        json_double(&j, "seconds", now_s() - t0);
+        json_end(&j);
+    } else if (summarize)
+        summary(c, "wrote", out, res.size, now_s() - t0);
+    ctl_msg_clear(&res);
+    return code;
+}
+
+static int get_run(int argc, char **argv, int is_cat)
+{
+    cli_common_t c = {0};
+    const char *keyarg = NULL, *out = is_cat ? "-" : NULL;
+    char cwd[PATH_MAX];
+    ctl_msg_t req = {0}, res;
+    struct stat st;
+    double t0 = now_s();
+    int code, force = 0, out_fd = -1;
+
+    for (int i = 1; i < argc; i++) {
+        int r = cli_common_option(&c, argc, argv, &i);
+        if (r < 0)
+            return -r;
+        if (r)
+            continue;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return is_cat ? cat_usage(stdout, 0) : get_usage(stdout, 0);
+        if (!is_cat && (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0)) {
+            if (i + 1 >= argc)
+                return cli_fail(EXIT_USAGE, "%s needs a path", argv[i]);
+            out = argv[++i];
+            continue;
+        }
+        if (!is_cat && (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--force") == 0)) {
+            force = 1;
+            continue;
+        }
+        if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return cli_fail(EXIT_USAGE, "%s: unknown option '%s' (see emofs %s --help)", argv[0],
+                            argv[i], argv[0]);
+        }
+        if (keyarg != NULL)
+            return cli_fail(EXIT_USAGE, "%s: one KEY at a time", argv[0]);
+        keyarg = argv[i];
+    }
+    if (keyarg == NULL)
+        return cli_fail(EXIT_USAGE, "%s: missing KEY (see emofs %s --help)", argv[0], argv[0]);
+    if ((code = cli_common_finish(&c)) != 0)
+        return code;
+    if (getcwd(cwd, sizeof(cwd)) == NULL)
+        return cli_fail(EXIT_OUTPUT, "cannot find the current directory: %s", strerror(errno));
+    code = keyarg_resolve(&c, keyarg, req.key);
+    if (code)
+        return code;
+    req.type = CTL_GET;
+    req.flags = CTL_FLAG_PROGRESS | (force ? CTL_FLAG_FORCE : 0);
+    req.cwd = cwd;
+    req.out = (char *)"";
+    if (out != NULL) {
+        int r = output_open_stream(out, &out_fd);
+        if (r < 0)
+            return -r;
+        if (r == 1 && c.json && out_fd == STDOUT_FILENO)
+            return cli_fail(EXIT_USAGE, "%s: --json cannot share standard output with the file",
+                            argv[0]);
+        if (r == 1) {
+            char abs_out[PATH_MAX];
+            const char *shown = out_fd == STDOUT_FILENO      ? "standard output"
+                                : realpath(out, abs_out) != NULL ? abs_out
+                                                                 : out;
+            code = get_stream(&c, &req, out_fd, shown, !is_cat, t0);
+            if (out_fd != STDOUT_FILENO)
+                close(out_fd);
+            return code;
+        }
+    }
+    if (out != NULL && stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* A directory: the file goes there under its own name. */
+        if (realpath(out, cwd) == NULL)
+            return cli_fail(EXIT_OUTPUT, "cannot use %s: %s", out, strerror(errno));
+    } else if (out != NULL) {
+        req.out = (char *)out;
+    }
+    code = cli_run(&c, &req, &res);
+    if (code)
+        return code;
+    if (res.status != 0) {
+        code = cli_fail(cli_exit_code(CTL_GET, res.status), "%s", res.message);
+    } else if (c.json) {
+        char hex[65];
+        json_t j;
+        mf_key_to_hex(req.key, hex);
+        json_begin(&j, stdout);
+        json_str(&j, "key", hex);
+        json_str(&j, "path", res.path);
+        json_u64(&j, "size", res.size);
+        json_str(&j, "note", res.message);
+        json_double(&j, "seconds", now_s() - t0);
+        json_end(&j);
+    } else {
+        summary(&c, "wrote", res.path, res.size, now_s() - t0);
+        if (!c.quiet && res.message != NULL && res.message[0] != '\0')
+            fprintf(stderr, "emofs: %s\n", res.message);
+        printf("%s\n", res.path);
+        fflush(stdout);
+    }
+    ctl_msg_clear(&res);
+    return code;
+}
+
+int emofs_get_main(int argc, char **argv)
+{
+    return get_run(argc, argv, 0);
+}
+
+int emofs_cat_main(int argc, char **argv)
+{
+    return get_run(argc, argv, 1);
+}
+
+/* ---- status ---------------------------------------------------------------- */
+
+static int simple_usage(FILE *f, const char *cmd, const char *what, int code)
+{
+    fprintf(f, "usage: emofs %s [--data DIR] [--json]\n%s\n", cmd, what);
+    return code;
+}
+
+static int parse_simple(cli_common_t *c, int argc, char **argv, const char *what)
+{
+    for (int i = 1; i < argc; i++) {
+        int r = cli_common_option(c, argc, argv, &i);
+        if (r < 0)
+            return -r;
+        if (r)
+            continue;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return simple_usage(stdout, argv[0], what, -1);
+        return cli_fail(EXIT_USAGE, "%s: unexpected argument '%s' (see emofs %s --help)", argv[0],
+                        argv[i], argv[0]);
+    }
+    return cli_common_finish(c);
+}
+
+int emofs_status_main(int argc, char **argv)
+{
+    cli_common_t c = {0};
+    ctl_msg_t req = {0}, res;
+    char hex[65], b1[32], b2[32];
+    int code = parse_simple(&c, argc, argv,
+                            "Shows the node of the data directory: id, address, peers known\n"
+                            "(live: answered in the last 15 minutes; the others not heard from\n"
+                            "lately), values it holds for others, local blobs, files published.");
+
+    if (code)
+        return code < 0 ? 0 : code;
+    c.quiet = 1;
+    req.type = CTL_STATUS;
+    if ((code = cli_run(&c, &req, &res)) != 0)
+        return code;
+    if (res.status != 0) {
+        code = cli_fail(cli_exit_code(CTL_STATUS, res.status), "%s", res.message);
+    } else {
+        /* Live: answered this node in the last 15 minutes; the others
+         * have not been heard from lately (gone, or just quiet). */
+        uint32_t live = res.st.peers_live < res.st.peers ? res.st.peers_live : res.st.peers;
+        mf_key_to_hex(res.st.node_id, hex);
+        if (c.json) {
+            json_t j;
+            json_begin(&j, stdout);
+            json_str(&j, "node", hex);
+            json_str(&j, "address", res.st.addr);
+            json_u64(&j, "peers", res.st.peers);
+            json_u64(&j, "peers_live", live);
+            json_u64(&j, "peers_stale", res.st.peers - live);
+            json_u64(&j, "values", res.st.values);
+            json_u64(&j, "value_bytes", res.st.value_bytes);
+            json_u64(&j, "blobs", res.st.blobs);
+            json_u64(&j, "blob_bytes", res.st.blob_bytes);
+            json_u64(&j, "published", res.st.published);
+            json_str(&j, "data", c.dir);
+            json_end(&j);
+            ctl_msg_clear(&res);
+            return 0;
+        }
+        progress_format_bytes(res.st.value_bytes, b1, sizeof(b1));
+        progress_format_bytes(res.st.blob_bytes, b2, sizeof(b2));
+        printf("node       %s\n", hex);
+        printf("address    %s\n", res.st.addr);
+        if (res.st.peers == 0)
+            printf("peers      0\n");
+        else
+            printf("peers      %u (%u live, %u not heard from lately)\n", (unsigned)res.st.peers,
+                   (unsigned)live, (unsigned)(res.st.peers - live));
+        printf("values     %llu (%s) held for the network\n", (unsigned long long)res.st.values,
+               b1);
+        printf("blobs      %llu (%s) in the local store\n", (unsigned long long)res.st.blobs, b2);
+        printf("published  %u files\n", (unsigned)res.st.published);
+        printf("data       %s\n", c.dir);
+    }
+    ctl_msg_clear(&res);
+    return code;
+}

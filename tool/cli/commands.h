@@ -1,0 +1,21 @@
+/*
+ * The file commands: put, get, cat, manifest (show, export, import), status, ls.
+ * Each takes argv with argv[0] the command's name and returns the exit
+ * code (tool/cli/cli.h).
+ */
+#ifndef EMOFS_COMMANDS_H
+#define EMOFS_COMMANDS_H
+
+int emofs_put_main(int argc, char **argv);
+int emofs_get_main(int argc, char **argv);
+int emofs_cat_main(int argc, char **argv);
+int emofs_manifest_main(int argc, char **argv);
+int emofs_status_main(int argc, char **argv);
+int emofs_ls_main(int argc, char **argv);
+
+/* emofs stop [--data DIR]: asks the daemon of DIR to stop (it cancels what
+ * it serves, saves its peers, exits) and waits until it has let go of DIR.
+ * Prints one line; exits 0 also when no daemon runs. */
+int emofs_stop_main(int argc, char **argv);
+
+#endif /* EMOFS_COMMANDS_H */

@@ -1,0 +1,274 @@
+/*
+ * emofs daemon: one node, its control server, signals. See daemon.h and
+ * schema/control.md.
+ */
+#include "tool/daemon/daemon.h"
+
+#include "tool/cli/cli.h"
+#include "tool/daemon/ctl_server.h"
+#include "tool/node/hostaddr.h"
+#include "tool/daemon/log.h"
+#include "tool/daemon/peers_file.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* How often the peers are saved to DIR/peers while the daemon runs;
+ * EMOFS_TEST_PEERS_SAVE_MS overrides it, for the tests. */
+#define PEERS_SAVE_MS (5u * 60u * 1000u)
+
+typedef struct daemon {
+    uv_loop_t *loop;
+    emofs_node_t node;
+    ctl_server_t *server;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t save_timer;
+    int stopping, node_closed, save_failed;
+} daemon_t;
+
+/* Saves the peers to DIR/peers; level is the log line's when it worked.
+ * A failure is logged once until a save works again. */
+static void save_peers(daemon_t *d, log_level_t level)
+{
+    int n = emofs_peers_save(d->node.dht, uv_now(d->loop), d->node.dir);
+
+    if (n < 0 && !d->save_failed)
+        log_msg(LOG_WARN, "cannot save the peers to %s/%s: %s", d->node.dir, EMOFS_PEERS_FILE,
+                fs_strerror(n));
+    else if (n > 0)
+        log_msg(level, "saved %d peers to %s/%s", n, d->node.dir, EMOFS_PEERS_FILE);
+    d->save_failed = n < 0;
+}
+
+static void on_save_timer(uv_timer_t *t)
+{
+    save_peers(t->data, LOG_DEBUG);
+}
+
+/* Saves the peers every PEERS_SAVE_MS; the timer does not keep the loop
+ * alive. */
+static void start_save_timer(daemon_t *d)
+{
+    const char *env = getenv("EMOFS_TEST_PEERS_SAVE_MS");
+    uint64_t every = PEERS_SAVE_MS;
+
+    if (env != NULL && atoll(env) > 0)
+        every = (uint64_t)atoll(env);
+    uv_timer_init(d->loop, &d->save_timer);
+    d->save_timer.data = d;
+    uv_timer_start(&d->save_timer, on_save_timer, every, every);
+    uv_unref((uv_handle_t *)&d->save_timer);
+}
+
+/* The node closes once no request uses it any more; its peers are saved
+ * just before. */
+static void on_server_idle(void *arg)
+{
+    daemon_t *d = arg;
+
+    if (!d->node_closed) {
+        d->node_closed = 1;
+        save_peers(d, LOG_INFO);
+        emofs_node_close(&d->node);
+    }
+}
+
+static void daemon_stop(daemon_t *d)
+{
+    if (d->stopping)
+        return;
+    d->stopping = 1;
+    log_msg(LOG_INFO, "stopping: %u requests to end", ctl_server_requests(d->server));
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->save_timer, NULL);
+    ctl_server_shutdown(d->server);
+}
+
+static void on_stop_requested(void *arg)
+{
+    daemon_stop(arg);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    (void)signum;
+    daemon_stop(s->data);
+}
+
+static void on_joined(int status, void *arg)
+{
+    daemon_t *d = arg;
+
+    if (d->stopping)
+        return;
+    if (status == 0 && d->node.n_bootstrap > 0) {
+        dht_stats_t st;
+        dht_get_stats(d->node.dht, 0, &st);
+        log_msg(LOG_INFO, "joined the network: %zu peers known", (size_t)st.nodes);
+    } else if (status != 0) {
+        log_msg(LOG_WARN, "no bootstrap peer answered; serving anyway, peers may join us");
+    }
+}
+
+static void on_rejoined(int status, void *arg)
+{
+    daemon_t *d = arg;
+    dht_stats_t st;
+
+    if (d->stopping)
+        return;
+    dht_get_stats(d->node.dht, uv_now(d->loop), &st);
+    if (status == 0)
+        log_msg(LOG_INFO, "rejoined through the saved peers: %zu peers known", (size_t)st.nodes);
+    else
+        log_msg(LOG_WARN, "none of the saved peers answered");
+}
+
+/* Rejoins through the peers saved in DIR/peers, if there are any. A
+ * missing file is normal; a damaged one is said once and ignored. */
+static void restore_peers(daemon_t *d)
+{
+    uint8_t *buf;
+    size_t len;
+    int err = emofs_peers_load(d->node.dir, &buf, &len);
+
+    if (err == FS_ENOENT)
+        return;
+    if (err == 0) {
+        err = dht_import_peers(d->node.dht, buf, len, on_rejoined, d);
+        free(buf);
+        if (err == 0)
+            log_msg(LOG_INFO, "pinging the peers saved in %s/%s", d->node.dir, EMOFS_PEERS_FILE);
+        else if (err == DHT_EPROTO)
+            log_msg(LOG_WARN, "ignoring %s/%s: not a peer list (damaged?)", d->node.dir,
+                    EMOFS_PEERS_FILE);
+        else if (err != DHT_ENOPEERS)
+            log_msg(LOG_WARN, "cannot rejoin through %s/%s: %s", d->node.dir, EMOFS_PEERS_FILE,
+                    dht_strerror(err));
+        return;
+    }
+    log_msg(LOG_WARN, "ignoring %s/%s: %s", d->node.dir, EMOFS_PEERS_FILE,
+            err == FS_ETOOBIG ? "too large for a peer list (damaged?)" : fs_strerror(err));
+}
+
+static void on_peer_event(void *arg, const dht_id_t *id, const dht_addr_t *addr, int joined)
+{
+    char hex[65], a[DHT_ADDRSTRLEN];
+
+    (void)arg;
+    if (!log_enabled(LOG_DEBUG))
+        return;
+    dht_id_to_hex(id, hex);
+    log_msg(LOG_DEBUG, "peer %s %.16s at %s", joined ? "gained" : "lost", hex,
+            dht_addr_format(addr, a));
+}
+
+static int daemon_usage(FILE *f, int code)
+{
+    fprintf(f, "usage: emofs daemon [--listen HOST:PORT] [--bootstrap HOST:PORT]... [--data DIR]\n"
+               "Runs this data directory's node in the foreground until SIGINT or SIGTERM.\n"
+               "  --listen HOST:PORT     UDP and TCP address to serve peers on\n"
+               "                         (default: the config file's, else 0.0.0.0:4100)\n"
+               "  --bootstrap HOST:PORT  a node of the network to join through (repeatable;\n"
+               "                         default: the config file's 'bootstrap' lines)\n"
+               "  --data DIR             data directory (default $EMOFS_HOME, else ~/.emofs)\n"
+               "  --log-level LEVEL      error, warn, info (default) or debug: one line per\n"
+               "                         event on stderr (start, joined, each put and get,\n"
+               "                         stop; debug: peers gained and lost)\n"
+               "HOST is an address (192.0.2.7, [::1]) or a name, resolved once at start.\n"
+               "DIR/config may set the same: lines 'listen HOST:PORT', 'bootstrap HOST:PORT',\n"
+               "'log_level LEVEL'.\n"
+               "The daemon saves the peers it knows to DIR/peers (every 5 minutes and when it\n"
+               "stops) and, when it starts, also joins through those that still answer.\n"
+               "Control socket: DIR/emofs.sock. Exit codes: 0 stopped cleanly, 2 usage (or\n"
+               "a bad config line), 7 the data directory is in use, 1 cannot start (the\n"
+               "address is in use, say).\n");
+    return code;
+}
+
+int emofs_daemon_main(int argc, char **argv)
+{
+    daemon_t d;
+    emofs_node_opts_t opts;
+    char err_text[512] = "", addr[DHT_ADDRSTRLEN], hex[65], listen_text[DHT_ADDRSTRLEN];
+    ctl_server_events_t events = {on_stop_requested, on_server_idle, &d};
+    char *sock_path;
+    long holder = 0;
+    int err;
+
+    memset(&d, 0, sizeof(d));
+    memset(&opts, 0, sizeof(opts));
+    opts.daemon = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return daemon_usage(stdout, 0);
+        if (strcmp(a, "--listen") == 0 && i + 1 < argc) {
+            dht_addr_t la;
+            if (hostaddr_option(a, argv[++i], &la) != 0)
+                return EXIT_USAGE;
+            opts.listen = dht_addr_format(&la, listen_text);
+        } else if (strcmp(a, "--bootstrap") == 0 && i + 1 < argc) {
+            if (opts.n_bootstrap == EMOFS_MAX_BOOTSTRAP)
+                return cli_fail(EXIT_USAGE, "at most %d --bootstrap peers", EMOFS_MAX_BOOTSTRAP);
+            if (hostaddr_option(a, argv[++i], &opts.bootstrap[opts.n_bootstrap++]) != 0)
+                return EXIT_USAGE;
+        } else if (strcmp(a, "--data") == 0 && i + 1 < argc) {
+            opts.dir = argv[++i];
+        } else if (strcmp(a, "--log-level") == 0 && i + 1 < argc) {
+            log_level_t level;
+            if (log_level_parse(argv[++i], &level) != 0)
+                return cli_fail(EXIT_USAGE, "bad --log-level '%s' (want error, warn, info or debug)",
+                                argv[i]);
+            log_set_level(level);
+            opts.log_level_set = 1;
+        } else {
+            return cli_fail(EXIT_USAGE,
+                            "daemon: unknown or incomplete option '%s' (see emofs daemon --help)",
+                            a);
+        }
+    }
+    if (opts.dir == NULL && (opts.dir = cli_default_dir()) == NULL)
+        return cli_fail(EXIT_USAGE, "no data directory: set --data, $EMOFS_HOME or $HOME");
+    signal(SIGPIPE, SIG_IGN);
+    opts.peer_event = on_peer_event;
+    d.loop = uv_default_loop();
+    err = emofs_node_open(&d.node, d.loop, &opts, &holder, err_text, sizeof(err_text));
+    if (err)
+        return cli_fail(cli_open_exit_code(err), "%s", err_text);
+    sock_path = malloc(strlen(opts.dir) + sizeof(CTL_SOCK_NAME) + 2);
+    if (sock_path == NULL)
+        return cli_fail(EXIT_FAILURE, "out of memory");
+    sprintf(sock_path, "%s/%s", opts.dir, CTL_SOCK_NAME);
+    /* We hold the directory's lock: a socket file left there is stale. */
+    err = ctl_server_start(&d.server, d.loop, &d.node, sock_path, &events);
+    if (err != 0) {
+        cli_fail(EXIT_FAILURE, "cannot serve the control socket %s: %s", sock_path,
+                 uv_strerror(err));
+        emofs_node_close(&d.node);
+        uv_run(d.loop, UV_RUN_DEFAULT);
+        free(sock_path);
+        return EXIT_FAILURE;
+    }
+    uv_signal_init(d.loop, &d.sigint);
+    uv_signal_init(d.loop, &d.sigterm);
+    d.sigint.data = d.sigterm.data = &d;
+    uv_signal_start(&d.sigint, on_signal, SIGINT);
+    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+    dht_id_to_hex(dht_self(d.node.dht), hex);
+    log_msg(LOG_INFO, "started: node %s listening on %s, control socket %s, pid %ld", hex,
+            dht_addr_format(&d.node.addr, addr), sock_path, (long)getpid());
+    emofs_node_bootstrap(&d.node, on_joined, &d);
+    restore_peers(&d);
+    start_save_timer(&d);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    uv_loop_close(d.loop);
+    free(sock_path);
+    log_msg(LOG_INFO, "stopped");
+    return 0;
+}

@@ -1,0 +1,173 @@
+/*
+ * The config file of a data directory. See config.h.
+ */
+#include "tool/node/config.h"
+
+#include "tool/node/hostaddr.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A key's setter: stores value in cfg. @return 0, or -1 with why set
+ * (without the file and line, which the caller adds). */
+typedef int (*config_set_fn)(emofs_config_t *cfg, const char *value, FILE *warn,
+                             const char *where, char *why, size_t why_cap);
+
+/* Resolves value into *out. @return 0 or -1 with why. */
+static int parse_addr(dht_addr_t *out, const char *value, char *why, size_t why_cap)
+{
+    int rc = hostaddr_resolve(out, value, why, why_cap);
+
+    if (rc == HOSTADDR_EFORM)
+        snprintf(why, why_cap, "bad address '%s' (want HOST:PORT)", value);
+    return rc == 0 ? 0 : -1;
+}
+
+static int set_listen(emofs_config_t *cfg, const char *value, FILE *warn, const char *where,
+                      char *why, size_t why_cap)
+{
+    (void)warn;
+    (void)where;
+    if (parse_addr(&cfg->listen, value, why, why_cap) != 0)
+        return -1;
+    cfg->has_listen = 1; /* the last listen line wins */
+    return 0;
+}
+
+static int set_bootstrap(emofs_config_t *cfg, const char *value, FILE *warn, const char *where,
+                         char *why, size_t why_cap)
+{
+    dht_addr_t a;
+
+    if (parse_addr(&a, value, why, why_cap) != 0)
+        return -1;
+    if (cfg->n_bootstrap == EMOFS_MAX_BOOTSTRAP) {
+        if (warn != NULL)
+            fprintf(warn, "emofs: %s: more than %d bootstrap peers ('%s' ignored)\n", where,
+                    EMOFS_MAX_BOOTSTRAP, value);
+        return 0;
+    }
+    cfg->bootstrap[cfg->n_bootstrap++] = a;
+    return 0;
+}
+
+static int set_log_level(emofs_config_t *cfg, const char *value, FILE *warn, const char *where,
+                         char *why, size_t why_cap)
+{
+    (void)warn;
+    (void)where;
+    if (log_level_parse(value, &cfg->log_level) != 0) {
+        snprintf(why, why_cap, "bad log_level '%s' (want error, warn, info or debug)", value);
+        return -1;
+    }
+    cfg->has_log_level = 1;
+    return 0;
+}
+
+/* Every key the file may set. A new daemon option that belongs in the
+ * file is one line here, a field in emofs_config_t, and a row in the
+ * README's table. */
+static const struct config_key {
+    const char *name;
+    unsigned bit;
+    config_set_fn set;
+} keys[] = {
+    {"listen", CONFIG_LISTEN, set_listen},
+    {"bootstrap", CONFIG_BOOTSTRAP, set_bootstrap},
+    {"log_level", CONFIG_LOG_LEVEL, set_log_level},
+};
+
+static const struct config_key *find_key(const char *name)
+{
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+/* Splits off the next blank-separated word of *p (NUL-terminating it in
+ * place). @return it, or NULL at the end of the line. */
+static char *next_word(char **p)
+{
+    char *s = *p, *w;
+
+    s += strspn(s, " \t\r\n\v\f");
+    if (*s == '\0')
+        return NULL;
+    w = s;
+    s += strcspn(s, " \t\r\n\v\f");
+    if (*s != '\0')
+        *s++ = '\0';
+    *p = s;
+    return w;
+}
+
+/* One line (comment already cut off). @return 0, or -1 with why. */
+static int config_line(emofs_config_t *cfg, char *line, unsigned skip, FILE *warn,
+                       const char *where, char *why, size_t why_cap)
+{
+    char *p = line, *name = next_word(&p), *value, *extra;
+    const struct config_key *k;
+
+    if (name == NULL)
+        return 0; /* blank */
+    value = next_word(&p);
+    extra = next_word(&p);
+    k = find_key(name);
+    if (k == NULL) {
+        if (warn != NULL)
+            fprintf(warn, "emofs: %s: unknown setting '%s' (ignored)\n", where, name);
+        return 0;
+    }
+    if (value == NULL) {
+        snprintf(why, why_cap, "'%s' needs a value", name);
+        return -1;
+    }
+    if (extra != NULL) {
+        snprintf(why, why_cap, "'%s' takes one value (got '%s' and '%s')", name, value, extra);
+        return -1;
+    }
+    if (skip & k->bit)
+        return 0;
+    return k->set(cfg, value, warn, where, why, why_cap);
+}
+
+int emofs_config_read(const char *path, unsigned skip, emofs_config_t *cfg, FILE *warn, char *err,
+                      size_t err_cap)
+{
+    char *line = NULL, where[4200], why[512];
+    size_t cap = 0;
+    unsigned lineno = 0;
+    int rc = 0;
+    FILE *f;
+
+    memset(cfg, 0, sizeof(*cfg));
+    f = fopen(path, "r");
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return 0;
+        int e = errno;
+        snprintf(err, err_cap, "cannot read %s: %s", path, strerror(e));
+        return e == ENOMEM ? FS_ENOMEM : FS_EIO;
+    }
+    errno = 0;
+    while (getline(&line, &cap, f) >= 0) {
+        lineno++;
+        line[strcspn(line, "#")] = '\0';
+        snprintf(where, sizeof(where), "%s line %u", path, lineno);
+        if (config_line(cfg, line, skip, warn, where, why, sizeof(why)) != 0) {
+            snprintf(err, err_cap, "%s: %s", where, why);
+            rc = FS_EINVAL;
+            break;
+        }
+    }
+    if (rc == 0 && ferror(f)) {
+        int e = errno ? errno : EIO;
+        snprintf(err, err_cap, "cannot read %s: %s", path, strerror(e));
+        rc = e == ENOMEM ? FS_ENOMEM : FS_EIO;
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,51 @@
+/*
+ * DIR/config: the settings of a data directory's node, one per line,
+ *
+ *     # comment
+ *     listen 0.0.0.0:4100
+ *     bootstrap peer.example.org:4100
+ *     log_level info
+ *
+ * KEY, blanks, VALUE; '#' starts a comment anywhere. Every daemon option
+ * but --data can be set here (README.md, "Data directory", lists the keys);
+ * the command line wins over the file. A key the table does not know is
+ * warned about and ignored, so a newer file still works with an older
+ * emofs; a bad value of a known key is an error.
+ */
+#ifndef EMOFS_CONFIG_H
+#define EMOFS_CONFIG_H
+
+#include "tool/daemon/log.h"
+#include "tool/node/emofs_node.h"
+
+#include <stdio.h>
+
+/* What a config file sets. */
+typedef struct emofs_config {
+    int has_listen;
+    dht_addr_t listen; /* a name in the file is resolved */
+    dht_addr_t bootstrap[EMOFS_MAX_BOOTSTRAP];
+    size_t n_bootstrap;
+    int has_log_level;
+    log_level_t log_level;
+} emofs_config_t;
+
+/* The keys, as bits for emofs_config_read's skip. */
+enum {
+    CONFIG_LISTEN = 1u << 0,
+    CONFIG_BOOTSTRAP = 1u << 1,
+    CONFIG_LOG_LEVEL = 1u << 2,
+};
+
+/* Reads the config file path into *cfg (cleared first; a file that does
+ * not exist sets nothing). Keys whose CONFIG_* bit is in skip (the command
+ * line set them) are recognized but their values neither checked nor
+ * resolved. Warnings, one line each ("emofs: PATH line 3: unknown setting
+ * 'lisen' (ignored)"), go to warn (may be NULL).
+ * @return 0; FS_EINVAL with err set to "PATH line N: WHAT" for a known key
+ * with a missing, extra or bad value or a host that does not resolve;
+ * FS_EIO with err set when the file cannot be read; or FS_ENOMEM. */
+int emofs_config_read(const char *path, unsigned skip, emofs_config_t *cfg, FILE *warn, char *err,
+                      size_t err_cap);
+
+#endif /* EMOFS_CONFIG_H */

@@ -1,0 +1,102 @@
+/*
+ * The node a data directory runs: the lock on the directory, the local
+ * store, the list of published files, and one libdht node on a libuv loop
+ * serving the store's blobs to peers. `emofs daemon` keeps one running;
+ * the other commands start one in-process when no daemon holds the
+ * directory.
+ *
+ * Data directory layout (DIR):
+ *   DIR/lock        held (flock) by the process running DIR's node; holds its pid
+ *   DIR/emofs.sock  the daemon's control socket (schema/control.md)
+ *   DIR/config      optional settings: "listen HOST:PORT", "bootstrap HOST:PORT" (tool/node/config.h)
+ *   DIR/node.id     the node id, 64 hex digits, made at the first start
+ *   DIR/peers       the daemon's saved peers (tool/daemon/peers_file.h, schema/peers.md)
+ *   DIR/published   the files this node published: "KEY SIZE NAME" lines
+ *   DIR/blobs/      the local chunk store (filestore/chunk_store.h)
+ */
+#ifndef EMOFS_NODE_H
+#define EMOFS_NODE_H
+
+#include "dht.h"
+#include "filestore/exec_uv.h"
+#include "filestore/filestore.h"
+#include "filestore/source.h"
+
+#include <uv.h>
+
+#define EMOFS_MAX_BOOTSTRAP 16
+#define EMOFS_LOCK_NAME     "lock" /* DIR/lock, see above */
+
+/* How to start a node. */
+typedef struct emofs_node_opts {
+    const char *dir;    /* data directory */
+    const char *listen; /* HOST:PORT (HOST may be a name), or NULL: the config file's,
+                           else a default */
+    dht_addr_t bootstrap[EMOFS_MAX_BOOTSTRAP];
+    size_t n_bootstrap; /* 0: the config file's */
+    int daemon;         /* 1: a daemon (default listen 0.0.0.0:4100, else an ephemeral port) */
+    int log_level_set;  /* 1: --log-level was given; the config file's log_level is not used */
+    /* Optional: peers entering and leaving the routing table (dht_config_t). */
+    void (*peer_event)(void *arg, const dht_id_t *id, const dht_addr_t *addr, int joined);
+    void *peer_event_arg;
+} emofs_node_opts_t;
+
+typedef struct emofs_node {
+    uv_loop_t *loop;
+    char *dir;
+    int lock_fd;
+    fs_store_t *store;
+    dht_uv_t *uv;
+    dht_t *dht;
+    dht_addr_t addr;
+    dht_addr_t bootstrap[EMOFS_MAX_BOOTSTRAP];
+    size_t n_bootstrap;
+    fs_exec_uv_t exec; /* the file engines' workers and deferred callbacks */
+    fs_source_t source; /* the store's blobs, served to peers (read on exec's workers) */
+    fs_ctx_t ctx;      /* for fs_put/fs_get; need_peers set when bootstrap peers are given */
+    fs_job_t close_job;
+    unsigned test_crash_at; /* EMOFS_TEST_CRASH_AFTER_CHUNKS (emofs_node.c); 0: none */
+    int closing;
+} emofs_node_t;
+
+/* Creates the data directory if needed (mode 0700) and takes its lock.
+ * @return 0 and the lock's fd, FS_EBUSY when another process holds it
+ * (its pid in *holder, 0 if unknown), or another FS_* code. */
+int emofs_dir_lock(const char *dir, int *lock_fd, long *holder);
+
+/* Opens the directory's node: lock (FS_EBUSY if held; *holder as above),
+ * store, config, and the libdht node on loop. Does not bootstrap yet.
+ * Warnings about the config file go to stderr. On failure err_text says
+ * what failed, in one line ("cannot listen on 127.0.0.1:4100: address
+ * already in use").
+ * @return 0 or a negative FS_* code: FS_EBUSY (directory in use), FS_EINVAL
+ * (a bad config entry or listen address), others (cannot start). */
+int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t *opts,
+                    long *holder, char *err_text, size_t err_cap);
+
+/* Joins the network through the bootstrap peers (none: cb gets 0 at once
+ * from the loop). cb gets 0 or FS_ENOPEERS. */
+void emofs_node_bootstrap(emofs_node_t *node, void (*cb)(int status, void *arg), void *arg);
+
+/* Closes the libdht node (operations in flight end with DHT_ECANCELED) and
+ * the store, releases the lock: soon after, from the loop, so it may be
+ * called from inside the node's own callbacks. The loop then ends once
+ * other handles are closed; node must live until then. */
+void emofs_node_close(emofs_node_t *node);
+
+/* Appends a published file to DIR/published. @return 0 or FS_EIO. */
+int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], uint64_t size,
+                        const char *name);
+
+/* One published file. */
+typedef struct emofs_published {
+    uint8_t key[MF_KEY_LEN];
+    uint64_t size;
+    char name[MF_NAME_MAX + 2]; /* a directory's ends with '/' */
+} emofs_published_t;
+
+/* Reads DIR/published, latest entry per key, in the order first published.
+ * @return 0 and a malloc()ed *out of *n entries (NULL, 0 if none), or FS_ENOMEM. */
+int emofs_published_list(const char *dir, emofs_published_t **out, size_t *n);
+
+#endif /* EMOFS_NODE_H */
