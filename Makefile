@@ -28,7 +28,7 @@ SONAME  := libdht.so.$(VERSION_MAJOR)
 SOFILE  := libdht.so.$(VERSION)
 
 CFLAGS_ALL := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) $(SAN) \
-              $(WARN) -fPIC -MMD -MP -I. -Ilibdht $(DEP_CFLAGS) $(CFLAGS)
+              $(WARN) -fPIC -MMD -MP -I. $(DEP_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 
 LIBDHT_SRC := $(wildcard libdht/*.c libdht/sim/*.c) $(wildcard libdht/uv/*.c)
@@ -84,6 +84,22 @@ examples: $(EXAMPLE_BIN)
 # hidden (the static library and the tests still link them).
 LIBDHT_CFLAGS := -fvisibility=hidden
 $(LIBDHT_OBJ): private CFLAGS_ALL += $(LIBDHT_CFLAGS)
+
+# Include paths by layer. libdht's files see all of libdht; the layers on
+# top of it (manifests, filestore, tool) and libdht's examples see only its
+# public header, dht.h, copied alone into $(PUBLIC_INC), so an include of a
+# private one does not compile; the tests may reach anything.
+# (tests/cli/test_layers.sh checks the includes between the upper layers.)
+PUBLIC_INC := $(BUILD)/include
+$(LIBDHT_OBJ): private CFLAGS_ALL += -Ilibdht
+$(BUILD)/tests/%.o: private CFLAGS_ALL += -Ilibdht
+UPPER_OBJ := $(EMOFS_OBJ) $(BUILD)/tool/main.o $(EXAMPLE_SRC:%.c=$(BUILD)/%.o)
+$(UPPER_OBJ): private CFLAGS_ALL += -I$(PUBLIC_INC)
+$(UPPER_OBJ): | $(PUBLIC_INC)/dht.h
+
+$(PUBLIC_INC)/dht.h: libdht/dht.h
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 $(BUILD)/%.o: %.c $(BUILD)/cflags.stamp
 	@mkdir -p $(dir $@)
