@@ -52,6 +52,8 @@ typedef struct emofs_sim_opts {
     unsigned republish_s;   /* churn: publishers re-put every this many s; 0 = never */
     unsigned probe_lookups; /* churn: lookups per sample; 100 */
     double die;             /* share of nodes that die at once after the workload; 0 */
+    unsigned files;         /* files put with emofs's file engines, then got; 0 */
+    unsigned file_size;     /* bytes per file (random, so incompressible); 1 MiB */
 } emofs_sim_opts_t;
 
 /* How one round of lookups (and gets) went. */
@@ -73,6 +75,8 @@ typedef struct emofs_sim_sample {
     unsigned values_total;
     unsigned lookups_ok; /* probe lookups that found the true closest node */
     unsigned lookups_total;
+    unsigned files_found; /* files a get from a random node got whole (--files) */
+    unsigned files_total;
 } emofs_sim_sample_t;
 
 /* What a run measured. */
@@ -95,6 +99,10 @@ typedef struct emofs_sim_result {
     unsigned values;
     unsigned puts_ok; /* puts stored on at least one node */
     unsigned gets_ok; /* gets that returned the value put */
+    unsigned files, file_size;   /* --files, --file-size */
+    unsigned files_put;          /* files whose put succeeded */
+    unsigned files_got;          /* files got whole by another node, after the puts */
+    uint64_t file_put_p50_ms, file_get_p50_ms; /* virtual, median of those that succeeded */
     uint64_t datagrams_sent, datagrams_lost;
     double mem_per_node_kib;     /* resident memory added by the network / nodes */
     size_t peak_rss_kib;         /* the process's peak resident set */

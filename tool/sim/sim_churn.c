@@ -127,6 +127,8 @@ static int sample(sim_ctx_t *c, double t_s, unsigned replaced, FILE *series)
     s->online = c->n_online;
     s->values_total = o->values;
     s->values_found = sim_get_values(c);
+    s->files_total = o->files;
+    s->files_found = sim_files_get(c);
 
     err = sim_truth_build(&c->truth, c->sim, c->online);
     if (err)

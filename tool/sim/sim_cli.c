@@ -34,6 +34,11 @@ void emofs_sim_usage(FILE *f)
                "  --lookups M        lookups (1000)\n"
                "  --values V         values put then got (100)\n"
                "  --value-size B     bytes per value (100)\n"
+               "  --files N          files put with emofs's own put (from random nodes, which\n"
+               "                     keep their chunks on disk in a temporary directory),\n"
+               "                     then got whole by other nodes; with churn, at every\n"
+               "                     sample too (0)\n"
+               "  --file-size B      bytes per file, random (1048576)\n"
                "  --batch B          operations in flight at once (1000)\n"
                "deaths (after the workload):\n"
                "  --die P            share of nodes that die at once, unannounced; the\n"
@@ -129,6 +134,8 @@ static const flag_t flags[] = {
     {"--lookups", T_UNS, 0, 100000000},
     {"--values", T_UNS, 0, 10000000},
     {"--value-size", T_UNS, 1, 1u << 20},
+    {"--files", T_UNS, 0, 100000},
+    {"--file-size", T_UNS, 1, 1u << 30},
     {"--batch", T_UNS, 1, 1000000},
     {"--churn", T_DBL, 0, 0},
     {"--die", T_DBL, 0, 0},
@@ -178,6 +185,10 @@ static int set_flag(const flag_t *fl, const char *val, emofs_sim_opts_t *o, cons
         o->values = (unsigned)u;
     else if (!strcmp(n, "--value-size"))
         o->value_size = (unsigned)u;
+    else if (!strcmp(n, "--files"))
+        o->files = (unsigned)u;
+    else if (!strcmp(n, "--file-size"))
+        o->file_size = (unsigned)u;
     else if (!strcmp(n, "--batch"))
         o->batch = (unsigned)u;
     else if (!strcmp(n, "--churn"))
@@ -293,7 +304,10 @@ int emofs_sim_main(int argc, char **argv)
     }
     err = emofs_sim_run(&o, &r, csv, series);
     if (err) {
-        fprintf(stderr, "emofs sim: %s\n", dht_strerror(err));
+        fprintf(stderr, "emofs sim: %s%s\n", dht_strerror(err),
+                err == DHT_EIO && o.files > 0
+                    ? " (--files writes the publishers' chunks under $TMPDIR, else /tmp)"
+                    : "");
         rc = 1;
     } else {
         emofs_sim_print(&o, &r, stdout, json);

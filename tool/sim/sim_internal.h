@@ -5,6 +5,7 @@
  *   sim_run.c     emofs_sim_run: build, lookups, values
  *   sim_churn.c   the churn phase: nodes leave and join, samples
  *   sim_deaths.c  the deaths phase: a share of the nodes dies at once
+ *   sim_files.c   files: filestore's put and get among the nodes
  *   sim_report.c  the summary (text or JSON), percentiles, memory
  *   sim_cli.c     `emofs sim`: flags, help, files
  */
@@ -88,6 +89,7 @@ typedef struct sim_ctx {
     long pending; /* callbacks still to come */
     sim_value_t *values;
     struct sim_joining *rejoin, **rejoin_tail; /* churn: joins to try again */
+    struct sim_files *files;                   /* --files (sim_files.c) */
 } sim_ctx_t;
 
 /* Runs the simulation until every pending callback has fired (or a
@@ -127,6 +129,30 @@ int sim_deaths(sim_ctx_t *c);
 
 /* The churn phase (sim_churn.c): writes the samples to r and series. */
 int sim_churn(sim_ctx_t *c, FILE *series);
+
+/* ---- files (sim_files.c) ---- */
+
+typedef struct sim_file sim_file_t;
+typedef struct sim_files sim_files_t;
+
+/* Raises cfg's largest value to hold a chunk when o asks for files. */
+void sim_files_node_config(const emofs_sim_opts_t *o, dht_config_t *cfg);
+
+/* Puts o->files files from random nodes, in batches of o->batch, each
+ * publisher keeping its chunks in a store of its own (a temporary
+ * directory). @return 0 or a negative libdht code. */
+int sim_files_put(sim_ctx_t *c);
+
+/* Gets every file put from a random online node other than its
+ * publisher, streamed and checked. @return how many came whole. */
+unsigned sim_files_get(sim_ctx_t *c);
+
+/* The files phase: puts, then gets; fills r's files_* fields.
+ * @return 0 or a negative libdht code. */
+int sim_files_run(sim_ctx_t *c);
+
+/* Closes the publishers' stores and removes the temporary directory. */
+void sim_files_free(sim_ctx_t *c);
 
 /* ---- report helpers (sim_report.c) ---- */
 

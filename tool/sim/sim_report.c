@@ -103,6 +103,12 @@ static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
             pct(r->lookups_exact, r->lookups), r->lookups_exact, r->lookups, o->k);
     fprintf(f, "  values       %u put, %u stored, %u got: %.2f%%\n", r->values, r->puts_ok,
             r->gets_ok, pct(r->gets_ok, r->values));
+    if (r->files > 0)
+        fprintf(f,
+                "  files        %u of %u B put, %u got whole: %.2f%% (virtual p50: put %llu ms, "
+                "get %llu ms)\n",
+                r->files, r->file_size, r->files_got, pct(r->files_got, r->files),
+                (unsigned long long)r->file_put_p50_ms, (unsigned long long)r->file_get_p50_ms);
     fprintf(f, "  network      %llu datagrams sent, %llu lost (%.2f%%)\n",
             (unsigned long long)r->datagrams_sent, (unsigned long long)r->datagrams_lost,
             pct((double)r->datagrams_lost, (double)r->datagrams_sent));
@@ -113,12 +119,16 @@ static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
                 100.0 * o->churn, o->duration_s, o->republish_s ? "every " : "never");
         if (o->republish_s)
             fprintf(f, "%u s", o->republish_s);
-        fprintf(f, "\n      t_s  online  replaced  values_found  lookup_success\n");
+        fprintf(f, "\n      t_s  online  replaced  values_found  lookup_success%s\n",
+                r->files > 0 ? "  files_found" : "");
         for (size_t i = 0; i < r->n_samples; i++) {
             const emofs_sim_sample_t *s = &r->samples[i];
-            fprintf(f, "  %7.0f  %6u  %8u  %6.2f%% %4u  %6.2f%%\n", s->t_s, s->online, s->replaced,
+            fprintf(f, "  %7.0f  %6u  %8u  %6.2f%% %4u  %6.2f%%", s->t_s, s->online, s->replaced,
                     pct(s->values_found, s->values_total), s->values_found,
                     pct(s->lookups_ok, s->lookups_total));
+            if (r->files > 0)
+                fprintf(f, "  %6.2f%% %4u", pct(s->files_found, s->files_total), s->files_found);
+            fprintf(f, "\n");
         }
     }
     fprintf(f, "  total        %.2f s wall\n", r->total_wall_s);
@@ -158,6 +168,11 @@ static void print_json(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
             pct(r->lookups_exact, r->lookups) / 100);
     fprintf(f, "\"values\":%u,\"puts_ok\":%u,\"gets_ok\":%u,\"get_success_rate\":%.6f,", r->values,
             r->puts_ok, r->gets_ok, pct(r->gets_ok, r->values) / 100);
+    fprintf(f,
+            "\"files\":%u,\"file_size\":%u,\"files_put\":%u,\"files_got\":%u,"
+            "\"file_put_p50_ms\":%llu,\"file_get_p50_ms\":%llu,",
+            r->files, r->file_size, r->files_put, r->files_got,
+            (unsigned long long)r->file_put_p50_ms, (unsigned long long)r->file_get_p50_ms);
     fprintf(f, "\"datagrams_sent\":%llu,\"datagrams_lost\":%llu,",
             (unsigned long long)r->datagrams_sent, (unsigned long long)r->datagrams_lost);
     if (o->die > 0) {
@@ -172,9 +187,10 @@ static void print_json(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
         const emofs_sim_sample_t *s = &r->samples[i];
         fprintf(f,
                 "%s{\"t_s\":%.0f,\"online\":%u,\"replaced\":%u,\"values_found\":%u,"
-                "\"values_total\":%u,\"lookups_ok\":%u,\"lookups_total\":%u}",
+                "\"values_total\":%u,\"lookups_ok\":%u,\"lookups_total\":%u,"
+                "\"files_found\":%u,\"files_total\":%u}",
                 i ? "," : "", s->t_s, s->online, s->replaced, s->values_found, s->values_total,
-                s->lookups_ok, s->lookups_total);
+                s->lookups_ok, s->lookups_total, s->files_found, s->files_total);
     }
     fprintf(f, "],\"total_wall_s\":%.4f}\n", r->total_wall_s);
 }

@@ -27,6 +27,7 @@ void emofs_sim_opts_init(emofs_sim_opts_t *o)
     o->lookups = 1000;
     o->values = 100;
     o->value_size = 100;
+    o->file_size = 1u << 20;
     o->batch = 1000;
     o->join_wave = 100;
     o->init = EMOFS_SIM_INIT_FAST;
@@ -50,6 +51,10 @@ const char *emofs_sim_opts_check(const emofs_sim_opts_t *o)
         return "--delay must be MIN-MAX with MIN <= MAX <= 600000";
     if (o->value_size < 1 || o->value_size > 1024 * 1024)
         return "--value-size must be 1..1048576";
+    if (o->files > 100000)
+        return "--files must be 0..100000";
+    if (o->file_size < 1 || o->file_size > (1u << 30))
+        return "--file-size must be 1..1073741824";
     if (o->batch < 1)
         return "--batch must be >= 1";
     if (o->init != EMOFS_SIM_INIT_FAST && o->init != EMOFS_SIM_INIT_JOIN)
@@ -410,6 +415,7 @@ static int build(sim_ctx_t *c)
     cfg.node.k = o->k;
     cfg.node.alpha = o->alpha;
     cfg.node.retries = o->retries;
+    sim_files_node_config(o, &cfg.node);
     err = dht_sim_new(&c->sim, &cfg);
     if (err)
         return err;
@@ -471,6 +477,11 @@ static int run(sim_ctx_t *c, FILE *csv, FILE *series)
     if (err)
         return err;
     put_and_get(c);
+    if (o->files > 0) {
+        err = sim_files_run(c);
+        if (err)
+            return err;
+    }
     if (o->die > 0) {
         err = sim_deaths(c);
         if (err)
@@ -503,6 +514,10 @@ int emofs_sim_run(const emofs_sim_opts_t *o, emofs_sim_result_t *r, FILE *csv, F
     r->nodes = o->nodes;
     err = run(&c, csv, series);
     r->peak_rss_kib = sim_peak_rss_kib();
+    /* Deferred frees of the file engines first, then their stores. */
+    if (c.sim != NULL)
+        dht_sim_run(c.sim, NULL, NULL, dht_sim_now(c.sim));
+    sim_files_free(&c);
     dht_sim_free(c.sim);
     sim_truth_free(&c.truth);
     for (size_t i = 0; c.values != NULL && i < o->values; i++)
