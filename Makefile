@@ -24,7 +24,10 @@ ifeq ($(words $(VERSION_MAJOR) $(VERSION_MINOR) $(VERSION_PATCH)),3)
 else
 $(error cannot read DHT_VERSION_MAJOR, _MINOR and _PATCH from libdht/dht.h)
 endif
-SONAME  := libdht.so.$(VERSION_MAJOR)
+# The soname changes when the ABI may: with the major version, and while
+# that is 0, with the minor one too (0.x releases may change dht.h's structs).
+SOVER   := $(if $(filter 0,$(VERSION_MAJOR)),$(VERSION_MAJOR).$(VERSION_MINOR),$(VERSION_MAJOR))
+SONAME  := libdht.so.$(SOVER)
 SOFILE  := libdht.so.$(VERSION)
 
 CFLAGS_ALL := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) $(SAN) \

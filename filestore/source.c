@@ -39,10 +39,8 @@ static void after_read(fs_job_t *job)
     fs_source_t *src = r->src;
 
     src->reading--;
-    if (src->dht != NULL) {
-        dht_value_ready(src->dht, r->req, r->data, r->len);
+    if (src->dht != NULL && dht_value_ready(src->dht, r->req, r->data, r->len) == 0)
         src->served += r->data != NULL;
-    }
     free(r->data);
     free(r);
 }

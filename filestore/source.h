@@ -16,7 +16,7 @@ typedef struct fs_source {
     fs_store_t *store;
     dht_t *dht;            /* NULL until attached, and once detached */
     unsigned reading;  /* reads on workers */
-    uint64_t served;   /* blobs handed to the node */
+    uint64_t served;   /* blobs handed to the node, which took them */
 } fs_source_t;
 
 /* Sets src up over store and points cfg's value_size, value_read and
@@ -28,7 +28,8 @@ void fs_source_init(fs_source_t *src, fs_store_t *store, dht_config_t *cfg);
  * flight (the executor's jobs). */
 void fs_source_attach(fs_source_t *src, dht_t *dht, const fs_exec_t *exec);
 
-/* Before the node is freed: reads still in flight end without calling it. */
+/* Before the node is freed (dht_free, dht_uv_close, dht_sim_remove_node):
+ * reads still in flight then end without calling it. */
 void fs_source_detach(fs_source_t *src);
 
 #endif /* EMOFS_SOURCE_H */

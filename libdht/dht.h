@@ -211,7 +211,9 @@ typedef struct dht_config {
      *     return 0, then answer once with dht_value_ready(dht, req, ...),
      *     from the loop's thread, never inside this call; or return a
      *     negative number (the peer is told "not found" at once).
-     * Both NULL: no such values. Set both or neither. */
+     * Both NULL: no such values. Set both or neither. A program that frees
+     * the node stops answering first (reads in flight must not call
+     * dht_value_ready on a freed node). */
     int (*value_size)(void *arg, const dht_id_t *key, size_t *len);
     int (*value_read)(void *arg, const dht_id_t *key, uint64_t req);
     void *value_source_arg;
@@ -385,8 +387,10 @@ DHT_API int dht_get_ex(dht_t *dht, const dht_id_t *key, const dht_get_opts_t *op
 /* Answers value_read's request req (dht_config_t) with the value's bytes
  * (data[0..len), read during the call only), or with data NULL when the
  * program could not read it: the peer is told "not found". The node checks
- * that the bytes hash to the key, and drops and counts them
- * (dropped_bad_value) when they do not. An answer to a request the node
+ * that the bytes hash to the key (one SHA-256, here, on the caller's
+ * thread), and drops and counts them (dropped_bad_value) when they do not.
+ * A resent request does not ask the program again; while 256 reads wait,
+ * more are answered "busy" (schema/wire.md, error 7). An answer to a request the node
  * gave up on (it waits DHT_SOURCE_WAIT_MS) is ignored. Not after
  * dht_free().
  * @return 0, or DHT_ENOTFOUND (req unknown, or given up on). */
@@ -582,7 +586,9 @@ DHT_API int dht_sim_set_online(dht_sim_t *sim, size_t i, int online);
  * operations in flight complete with DHT_ECANCELED inside this call),
  * messages to its address are lost, and dht_sim_node(sim, i) returns NULL
  * from now on. Indexes of the other nodes do not change; the count does
- * not drop. For churn. Not from inside a callback of node i.
+ * not drop. For churn. Not from inside a callback of node i. A program
+ * whose value source answers node i later (dht_value_ready) stops doing
+ * so first.
  * @return 0, or DHT_EINVAL (out of range or removed already). */
 DHT_API int dht_sim_remove_node(dht_sim_t *sim, size_t i);
 

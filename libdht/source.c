@@ -22,13 +22,25 @@ static int not_found(dht_t *dht, uint32_t txid, const dht_addr_t *to)
     return dht__send_error(dht, txid, to, DHT__WERR_NOT_FOUND, "no such value");
 }
 
+/* @return 1 if the request (from, txid) already waits: a resend. */
+static int waiting(const dht_t *dht, uint32_t txid, const dht_addr_t *from)
+{
+    for (size_t i = 0; i < dht->n_src_reqs; i++)
+        if (dht->src_reqs[i].txid == txid && dht_addr_equal(&dht->src_reqs[i].from, from))
+            return 1;
+    return 0;
+}
+
 int dht__source_ask(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
 {
     source_req_t *r;
 
-    if (dht->cfg.value_read == NULL || dht_id_cmp(&req->hash, &req->target) != 0 ||
-        dht->n_src_reqs >= DHT__SOURCE_MAX)
+    if (dht->cfg.value_read == NULL || dht_id_cmp(&req->hash, &req->target) != 0)
         return not_found(dht, req->txid, from);
+    if (waiting(dht, req->txid, from))
+        return 0; /* the answer to the first copy answers this one */
+    if (dht->n_src_reqs >= DHT__SOURCE_MAX) /* busy: the requester tries another holder */
+        return dht__send_error(dht, req->txid, from, DHT__WERR_RATE_LIMITED, "busy");
     if (dht->n_src_reqs == dht->cap_src_reqs) {
         size_t cap = dht->cap_src_reqs ? dht->cap_src_reqs * 2 : 8;
         void *p = realloc(dht->src_reqs, cap * sizeof(*dht->src_reqs));

@@ -151,8 +151,6 @@ static double mean_hops(unsigned nodes)
     return h;
 }
 
-/* Eight times the nodes is three more bits of id to resolve: hops grow,
- * by a fraction of a hop per doubling, nothing like eight times. */
 /* emofs's own put and get run among the simulated nodes: files put from
  * random nodes are got whole by others, at 5% loss. Under heavy churn
  * with few copies (k 3) and no repair, the samples see files go (every
@@ -198,6 +196,8 @@ static void test_files(void **state)
     emofs_sim_result_free(&r);
 }
 
+/* Eight times the nodes is three more bits of id to resolve: hops grow,
+ * by a fraction of a hop per doubling, nothing like eight times. */
 static void test_hops_grow_with_log_n(void **state)
 {
     double h1 = mean_hops(1000), h8 = mean_hops(8000);

@@ -4,7 +4,7 @@
  * their rotation, content-addressed values on both sides, dht_put and
  * dht_get across a few cores (several values, a large value on a stream,
  * expiry), FIND_VALUE paging, and values served from a program's
- * value_source (verified before they are sent).
+ * value source (value_size, value_read: verified before they are sent).
  *
  * Tests that expose a known libdht bug are skipped unless the environment
  */
@@ -1038,6 +1038,54 @@ static void test_value_source_silent(void **state)
     fake_net_free(net);
 }
 
+/* A GET_VALUE resent (same txid, same source) while its read is under way
+ * asks the program once and gets one reply; with 256 reads waiting, the
+ * next request is answered "busy" (ERROR 7) at once, not "not found". */
+static void test_value_source_resend_and_busy(void **state)
+{
+    enum { SIZE = 5000, S = 2 };
+    fake_net_t *net = new_net();
+    source_t src;
+    uint8_t *v = source_value(&src, SIZE);
+    dht_addr_t p = fake_addr("192.0.2.71:7000");
+    dht__msg_t q, rep;
+
+    (void)state;
+    src.silent = 1;
+    build_sourced(net, S, &src);
+    fake_clear(net);
+    fake_msg_init(&q, DHT__GET_VALUE, 41, peer_id());
+    q.target = src.key;
+    q.hash = src.key;
+    assert_int_equal(fake_inject(net, S, &p, &q, DHT_TRANSPORT_DATAGRAM), 0);
+    assert_int_equal(fake_inject(net, S, &p, &q, DHT_TRANSPORT_DATAGRAM), 0);
+    assert_int_equal(src.bytes_calls, 1);
+    assert_int_equal(fake_count(net, &p, -1), 0); /* nothing yet: the read is under way */
+    answer_reads(net, S, &src);
+    assert_int_equal(fake_count(net, &p, -1), 1); /* one VALUE (by stream: 5000 bytes) */
+    fake_clear(net);
+
+    /* 256 reads waiting (from one source, told apart by txid), then one more. */
+    for (uint32_t t = 0; t < 256; t++) {
+        fake_msg_init(&q, DHT__GET_VALUE, 1000 + t, peer_id());
+        q.target = src.key;
+        q.hash = src.key;
+        src.pending = 0; /* the fake source keeps 16; the core keeps them all */
+        assert_int_equal(fake_inject(net, S, &p, &q, DHT_TRANSPORT_DATAGRAM), 0);
+    }
+    assert_int_equal(fake_count(net, &p, -1), 0);
+    fake_msg_init(&q, DHT__GET_VALUE, 5000, peer_id());
+    q.target = src.key;
+    q.hash = src.key;
+    assert_int_equal(fake_request(net, S, &p, &q, &rep), 0);
+    assert_int_equal(rep.type, DHT__ERROR);
+    assert_int_equal(rep.err_code, DHT__WERR_RATE_LIMITED);
+    assert_int_equal(rep.err_len, 4);
+    assert_memory_equal(rep.err_msg, "busy", 4); /* not the rate limiter: it answers nothing */
+    free(v);
+    fake_net_free(net);
+}
+
 static int send_nothing(void *arg, const dht_addr_t *to, dht_transport_t transport,
                         const uint8_t *buf, size_t len)
 {
@@ -1122,6 +1170,7 @@ int main(void)
         cmocka_unit_test(test_value_source_served),
         cmocka_unit_test(test_value_source_silent),
         cmocka_unit_test(test_value_source_half),
+        cmocka_unit_test(test_value_source_resend_and_busy),
         cmocka_unit_test(test_value_source_small),
         cmocka_unit_test(test_value_source_bad_bytes),
         cmocka_unit_test(test_value_source_none),

@@ -37,6 +37,9 @@ ok "make install DESTDIR=... PREFIX=$PREFIX"
 part() { sed -n "s/^#define DHT_VERSION_$1 *\([0-9][0-9]*\).*/\1/p" "$ROOT/libdht/dht.h"; }
 MAJOR=$(part MAJOR)
 V=$MAJOR.$(part MINOR).$(part PATCH)
+# The soname's version: the major, and while it is 0 the minor too.
+SOVER=$MAJOR
+[ "$MAJOR" = 0 ] && SOVER=$MAJOR.$(part MINOR)
 check "dht.h has a version ($V)" bash -c "[[ '$V' =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]"
 
 export PKG_CONFIG_PATH=$P/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$DEST
@@ -52,10 +55,10 @@ check "emofs --help mentions --version" bash -c "'$P/bin/emofs' --help | grep -q
 # ---- the libraries and the header ----
 check "static library" test -f "$P/lib/libdht.a"
 check "shared library libdht.so.$V" test -f "$P/lib/libdht.so.$V" -a ! -L "$P/lib/libdht.so.$V"
-check "libdht.so.$MAJOR -> libdht.so.$V" test "$(readlink "$P/lib/libdht.so.$MAJOR")" = "libdht.so.$V"
-check "libdht.so -> libdht.so.$MAJOR" test "$(readlink "$P/lib/libdht.so")" = "libdht.so.$MAJOR"
-check "soname libdht.so.$MAJOR" \
-    bash -c "readelf -d '$P/lib/libdht.so.$V' | grep -q 'SONAME.*\[libdht.so.$MAJOR\]'"
+check "libdht.so.$SOVER -> libdht.so.$V" test "$(readlink "$P/lib/libdht.so.$SOVER")" = "libdht.so.$V"
+check "libdht.so -> libdht.so.$SOVER" test "$(readlink "$P/lib/libdht.so")" = "libdht.so.$SOVER"
+check "soname libdht.so.$SOVER" \
+    bash -c "readelf -d '$P/lib/libdht.so.$V' | grep -q 'SONAME.*\[libdht.so.$SOVER\]'"
 check "header at include/libdht/dht.h" cmp -s "$ROOT/libdht/dht.h" "$P/include/libdht/dht.h"
 check "no dht.h straight under include/" test ! -e "$P/include/dht.h"
 
@@ -83,7 +86,7 @@ else
     bad "hello_dht.c compiles and links with pkg-config --cflags --libs libdht alone"
 fi
 check "it runs with the installed libdht.so" \
-    bash -c "LD_LIBRARY_PATH='$P/lib' ldd '$T/hello_dht' | grep -q 'libdht.so.$MAJOR => $P/lib/'"
+    bash -c "LD_LIBRARY_PATH='$P/lib' ldd '$T/hello_dht' | grep -q 'libdht.so.$SOVER => $P/lib/'"
 
 EMOFS=$P/bin/emofs # the installed emofs from here on
 net_start d1

@@ -23,6 +23,8 @@
 #ifndef EMOFS_CONTROL_WIRE_H
 #define EMOFS_CONTROL_WIRE_H
 
+#include "filestore/filestore.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -97,15 +99,9 @@ int32_t ctl_status_from_fs(int fs_err);
  * status this build does not know: a newer daemon's, say). */
 int fs_from_ctl_status(int32_t status);
 
-/* The PROGRESS message body. */
-typedef struct ctl_progress {
-    uint64_t bytes_done;
-    uint64_t bytes_total;
-    uint32_t chunks_done;
-    uint32_t chunks_total;
-    uint32_t in_flight;
-    uint32_t peers;
-} ctl_progress_t;
+/* The PROGRESS message body: filestore's progress, field for field (bytes
+ * done and total, chunks done and total, in flight, peers). */
+typedef fs_progress_t ctl_progress_t;
 
 /* The payload of a successful STATUS result. */
 typedef struct ctl_status {

@@ -37,17 +37,9 @@ static void op_error(emofs_op_t *op, int status, const char *message)
 static void on_progress(const fs_progress_t *p, void *arg)
 {
     emofs_op_t *op = arg;
-    ctl_progress_t cp;
 
-    if (op->cbs.progress == NULL)
-        return;
-    cp.bytes_done = p->bytes_done;
-    cp.bytes_total = p->bytes_total;
-    cp.chunks_done = p->chunks_done;
-    cp.chunks_total = p->chunks_total;
-    cp.in_flight = p->in_flight;
-    cp.peers = p->peers;
-    op->cbs.progress(&cp, op->cbs.arg);
+    if (op->cbs.progress != NULL)
+        op->cbs.progress(p, op->cbs.arg);
 }
 
 /* ---- PUT ------------------------------------------------------------------ */

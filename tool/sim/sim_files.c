@@ -3,7 +3,9 @@
  * engines (filestore's put and get, on the simulator's executor) among the
  * simulated nodes. Each file is put from a random node, which keeps its
  * chunks pinned in a chunk store of its own on disk (in a temporary
- * directory, removed at the end); each get runs from another random node
+ * directory, removed at the end) but, unlike a daemon, does not serve them
+ * to peers (its node has no value source): the copies the put stored in
+ * the network are what gets find. Each get runs from another random node
  * and streams the bytes, checked chunk by chunk and as a whole, to nowhere.
  * A file counts as available when such a get succeeds.
  */
@@ -58,7 +60,7 @@ static int remove_tree_at(int at, const char *name)
         return -1;
     if (!S_ISDIR(st.st_mode))
         return unlinkat(at, name, 0);
-    fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 || (d = fdopendir(fd)) == NULL) {
         if (fd >= 0)
             close(fd);
@@ -177,6 +179,8 @@ int sim_files_put(sim_ctx_t *c)
         return DHT_EIO;
     }
     fs->n = o->files;
+    for (size_t i = 0; i < fs->n; i++)
+        fs->f[i].put_status = -1; /* not started */
     for (size_t start = 0; err == 0 && start < fs->n; start += o->batch) {
         size_t end = start + o->batch < fs->n ? start + o->batch : fs->n;
         for (size_t i = start; err == 0 && i < end; i++)

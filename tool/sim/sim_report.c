@@ -105,9 +105,9 @@ static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
             r->gets_ok, pct(r->gets_ok, r->values));
     if (r->files > 0)
         fprintf(f,
-                "  files        %u of %u B put, %u got whole: %.2f%% (virtual p50: put %llu ms, "
-                "get %llu ms)\n",
-                r->files, r->file_size, r->files_got, pct(r->files_got, r->files),
+                "  files        %u of %u B, %u put, %u got whole: %.2f%% (virtual p50: put %llu "
+                "ms, get %llu ms)\n",
+                r->files, r->file_size, r->files_put, r->files_got, pct(r->files_got, r->files),
                 (unsigned long long)r->file_put_p50_ms, (unsigned long long)r->file_get_p50_ms);
     fprintf(f, "  network      %llu datagrams sent, %llu lost (%.2f%%)\n",
             (unsigned long long)r->datagrams_sent, (unsigned long long)r->datagrams_lost,
