@@ -128,6 +128,12 @@ void fs_put_tree_cancel(fs_put_tree_t *t);
  * @return how many. */
 size_t fs_put_take_created(fs_put_t *put, uint8_t (**keys)[MF_KEY_LEN]);
 
+/* How many nodes of the network took the values a put stored there (its
+ * chunks and manifest nodes, each counted once per store): the fewest and
+ * the median; both 0 when it stored nothing in the network (no peers).
+ * Call from the put's done callback, when it succeeded. */
+void fs_put_copies(fs_put_t *put, unsigned *fewest, unsigned *median);
+
 /* Stops a put: done gets FS_ECANCELED once the work in flight has drained,
  * and every blob the put added to the local store is removed again. */
 void fs_put_cancel(fs_put_t *put);

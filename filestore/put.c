@@ -79,6 +79,11 @@ struct fs_put {
 
     fs_keylist_t created; /* blobs this put made, to settle (chunk_store.h) */
 
+    /* Nodes that took each value this put stored in the DHT (chunks, then
+     * manifest nodes), for fs_put_copies. */
+    uint16_t *copies;
+    size_t n_copies, cap_copies;
+
     /* The manifest, stored last. */
     mf_manifest_t manifest;
     mf_blob_t *blobs;
@@ -141,6 +146,7 @@ static void free_put(fs_job_t *job)
     mf_blobs_free(put->blobs, put->n_blobs);
     free(put->entries);
     fs_keylist_clear(&put->created);
+    free(put->copies);
     free(put->win);
     free(put->path);
     free(put->name);
@@ -221,16 +227,47 @@ static void put_next_blob(fs_put_t *put)
     maybe_finish(put);
 }
 
+/* Notes that a value went to `stored` nodes. */
+static void note_copies(fs_put_t *put, unsigned stored)
+{
+    if (put->n_copies == put->cap_copies) {
+        size_t cap = put->cap_copies ? put->cap_copies * 2 : 64;
+        uint16_t *p = realloc(put->copies, cap * sizeof(*p));
+        if (p == NULL)
+            return; /* the figure is a report; the put goes on */
+        put->copies = p;
+        put->cap_copies = cap;
+    }
+    put->copies[put->n_copies++] = (uint16_t)(stored < UINT16_MAX ? stored : UINT16_MAX);
+}
+
+static int by_count(const void *a, const void *b)
+{
+    uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
+    return (x > y) - (x < y);
+}
+
+void fs_put_copies(fs_put_t *put, unsigned *fewest, unsigned *median)
+{
+    *fewest = *median = 0;
+    if (put->n_copies == 0)
+        return;
+    qsort(put->copies, put->n_copies, sizeof(*put->copies), by_count);
+    *fewest = put->copies[0];
+    *median = put->copies[put->n_copies / 2];
+}
+
 static void on_blob_stored(int status, unsigned stored, void *arg)
 {
     fs_put_t *put = arg;
 
-    (void)stored;
     put->dht_in_flight--;
-    if (status != 0)
+    if (status != 0) {
         fail(put, fs_from_dht(status), "cannot store in the network", "the manifest");
-    else
+    } else {
+        note_copies(put, stored);
         put->next_blob++;
+    }
     put_next_blob(put);
 }
 
@@ -285,7 +322,6 @@ static void on_chunk_stored(int status, unsigned stored, void *arg)
     put_chunk_t *c = arg;
     fs_put_t *put = c->put;
 
-    (void)stored;
     put->dht_in_flight--;
     if (status != 0 && put->status == 0 && c->tries < put->ctx.max_tries) {
         /* Requeue at the head: another lookup may reach other nodes. */
@@ -300,6 +336,7 @@ static void on_chunk_stored(int status, unsigned stored, void *arg)
         fail(put, fs_from_dht(status), "cannot store in the network", what);
         free_chunk(c);
     } else {
+        note_copies(put, stored);
         chunk_stored(put, c);
     }
     pump(put);

@@ -225,6 +225,8 @@ static void want_result_put(const ctl_msg_t *m)
 {
     assert_result(m, CTL_PUT, 0, "");
     assert_key_seq(m->key, 0xa0);
+    assert_int_equal(m->copies_fewest, 5);
+    assert_int_equal(m->copies_median, 7);
 }
 
 static void want_result_get(const ctl_msg_t *m)
@@ -854,6 +856,10 @@ static void rnd_msg(uint64_t *s, ctl_msg_t *m)
             break;
         switch (m->req_type) {
         case CTL_PUT:
+            rnd_bytes(s, m->key, CTL_KEY_LEN);
+            m->copies_fewest = (uint32_t)rnd_next(s);
+            m->copies_median = (uint32_t)rnd_next(s);
+            break;
         case CTL_IMPORT:
             rnd_bytes(s, m->key, CTL_KEY_LEN);
             break;
@@ -930,6 +936,8 @@ static void test_random_roundtrip(void **state)
         assert_int_equal(d.req_type, m.req_type);
         assert_int_equal(d.status, m.status);
         assert_int_equal(d.size, m.size);
+        assert_int_equal(d.copies_fewest, m.copies_fewest);
+        assert_int_equal(d.copies_median, m.copies_median);
         assert_int_equal(d.st.values, m.st.values);
         assert_int_equal(d.st.published, m.st.published);
         assert_int_equal(d.st.peers_live, m.st.peers_live);

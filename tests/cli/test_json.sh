@@ -8,8 +8,8 @@ head -c 300000 /dev/urandom >"$T/a.bin"
 hex='[0-9a-f]{64}'
 
 out=$("$EMOFS" put "$T/a.bin" --json)
-check "put --json: key, input, size, seconds" \
-    grep -Eq "^\{\"key\":\"$hex\",\"input\":\"$T/a.bin\",\"size\":300000,\"seconds\":[0-9.]+\}$" <<<"$out"
+check "put --json: key, input, size, copies (none: no peers), seconds" \
+    grep -Eq "^\{\"key\":\"$hex\",\"input\":\"$T/a.bin\",\"size\":300000,\"copies_fewest\":0,\"copies_median\":0,\"seconds\":[0-9.]+\}$" <<<"$out"
 KEY=$(sed -E 's/^\{"key":"([0-9a-f]{64})".*/\1/' <<<"$out")
 out=$(printf 'hello' | "$EMOFS" put - --json)
 check "put - --json counts the bytes of standard input" \

@@ -51,6 +51,26 @@ static void summary(const cli_common_t *c, const char *verb, const char *name, u
 
 /* ---- put ------------------------------------------------------------------ */
 
+/* "emofs: stored NAME, SIZE in T s (RATE/s), on M nodes (fewest F)": how
+ * many nodes took its chunks and manifest, the median and the fewest; or
+ * that it stayed on this node, when the node knew no peers. */
+static void put_summary(const cli_common_t *c, const char *name, uint64_t size, double seconds,
+                        const ctl_msg_t *res)
+{
+    char sz[32], rate[32];
+
+    if (c->quiet)
+        return;
+    progress_format_bytes(size, sz, sizeof(sz));
+    progress_format_bytes(seconds > 0 ? (uint64_t)((double)size / seconds) : 0, rate, sizeof(rate));
+    fprintf(stderr, "emofs: stored %s, %s in %.2f s (%s/s), ", name, sz, seconds, rate);
+    if (res->copies_fewest == 0)
+        fprintf(stderr, "on this node only (no peers known)\n");
+    else
+        fprintf(stderr, "on %u node%s (fewest %u)\n", res->copies_median,
+                res->copies_median == 1 ? "" : "s", res->copies_fewest);
+}
+
 static int put_usage(FILE *f, int code)
 {
     fprintf(f, "usage: emofs put FILE|DIR [options]\n"
@@ -87,17 +107,20 @@ static int put_run(const cli_common_t *c, ctl_msg_t *req, cli_io_t *io, const ch
         json_begin(&j, stdout);
         json_str(&j, "key", hex);
         json_str(&j, "input", what);
-        if (size != UINT64_MAX)
+        if (size != UINT64_MAX) {
             json_u64(&j, "size", size);
-        else
+            json_u64(&j, "copies_fewest", res.copies_fewest);
+            json_u64(&j, "copies_median", res.copies_median);
+        } else {
             json_str(&j, "directory", res.message);
+        }
         json_double(&j, "seconds", now_s() - t0);
         json_end(&j);
     } else {
         char hex[65];
         mf_key_to_hex(res.key, hex);
         if (size != UINT64_MAX)
-            summary(c, "stored", what, size, now_s() - t0);
+            put_summary(c, what, size, now_s() - t0, &res);
         else if (!c->quiet)
             fprintf(stderr, "emofs: stored %s (%s) in %.2f s\n", what, res.message, now_s() - t0);
         printf("%s\n", hex);

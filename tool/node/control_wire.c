@@ -300,6 +300,10 @@ static void put_body(writer_t *w, const ctl_msg_t *m)
         return;
     switch (m->req_type) {
     case CTL_PUT:
+        put_bytes(w, m->key, CTL_KEY_LEN);
+        put_u32(w, m->copies_fewest);
+        put_u32(w, m->copies_median);
+        break;
     case CTL_IMPORT:
         put_bytes(w, m->key, CTL_KEY_LEN);
         break;
@@ -533,6 +537,10 @@ static void get_result(reader_t *r, ctl_msg_t *m)
         return;
     switch (m->req_type) {
     case CTL_PUT:
+        get_key(r, m->key);
+        m->copies_fewest = get_u32r(r);
+        m->copies_median = get_u32r(r);
+        break;
     case CTL_IMPORT:
         get_key(r, m->key);
         break;

@@ -136,7 +136,8 @@ typedef struct ctl_status {
  * | PROGRESS         | progress                                              |
  * | DATA             | blob, blob_len (0: the end of a streamed PUT's bytes) |
  * | RESULT           | req_type, status, message; if status == 0:            |
- * |   of PUT, IMPORT | key                                                   |
+ * |   of PUT         | key, copies_fewest, copies_median                     |
+ * |   of IMPORT      | key                                                   |
  * |   of GET         | key, path (the final path written), size              |
  * |   of MANIFEST    | blob, blob_len (the manifest bundle's bytes)          |
  * |   of STATUS      | st                                                    |
@@ -155,6 +156,8 @@ typedef struct ctl_msg {
     uint8_t *blob;            /* IMPORT, DATA; RESULT of MANIFEST */
     size_t blob_len;          /* <= CTL_MAX_BLOB */
     uint64_t size;            /* RESULT of GET: bytes written */
+    uint32_t copies_fewest;   /* RESULT of PUT: nodes that took its values: the fewest, */
+    uint32_t copies_median;   /*   the median (0, 0: none, no peers; or a directory) */
 
     ctl_progress_t progress; /* PROGRESS */
 

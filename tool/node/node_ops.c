@@ -49,6 +49,12 @@ static void on_put(int status, const uint8_t key[MF_KEY_LEN], const mf_manifest_
 {
     emofs_op_t *op = arg;
 
+    if (status == 0) {
+        unsigned fewest, median;
+        fs_put_copies(op->put, &fewest, &median);
+        op->res.copies_fewest = fewest;
+        op->res.copies_median = median;
+    }
     op->put = NULL;
     if (status == 0) {
         memcpy(op->res.key, key, MF_KEY_LEN);
