@@ -90,6 +90,7 @@ static int replace_one(sim_ctx_t *c)
 
     c->online[victim] = 0;
     c->n_online--;
+    sim_files_node_leaving(c, victim);
     dht_sim_remove_node(c->sim, victim);
     idx = dht_sim_add_node(c->sim);
     if (idx < 0)

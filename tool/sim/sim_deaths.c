@@ -45,6 +45,7 @@ int sim_deaths(sim_ctx_t *c)
         uint32_t victim = sim_random_online(c, UINT32_MAX);
         c->online[victim] = 0;
         c->n_online--;
+        sim_files_node_leaving(c, victim);
         dht_sim_remove_node(c->sim, victim);
         r->died++;
     }

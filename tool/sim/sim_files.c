@@ -1,11 +1,11 @@
 /*
  * Files in the simulator (--files N --file-size BYTES): emofs's own file
  * engines (filestore's put and get, on the simulator's executor) among the
- * simulated nodes. Each file is put from a random node, which keeps its
- * chunks pinned in a chunk store of its own on disk (in a temporary
- * directory, removed at the end) but, unlike a daemon, does not serve them
- * to peers (its node has no value source): the copies the put stored in
- * the network are what gets find. Each get runs from another random node
+ * simulated nodes. Each file is put from a publisher node that joins the
+ * network for it and keeps its chunks pinned in a chunk store of its own
+ * on disk (in a temporary directory, removed at the end), serving them to
+ * peers as a daemon does (filestore/source.h), until churn removes it.
+ * Each get runs from another random node
  * and streams the bytes, checked chunk by chunk and as a whole, to nowhere.
  * A file counts as available when such a get succeeds.
  */
@@ -13,6 +13,7 @@
 
 #include "filestore/exec_sim.h"
 #include "filestore/filestore.h"
+#include "filestore/source.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,7 +29,9 @@
 struct sim_file {
     sim_ctx_t *c;
     uint32_t publisher;
-    fs_store_t *store; /* the publisher's pinned blobs */
+    fs_store_t *store;   /* the publisher's pinned blobs */
+    fs_source_t source;  /* the same, served to peers */
+    int joined;          /* 1 while the publisher's join runs, then its status */
     uint8_t key[MF_KEY_LEN];
     int put_status; /* 1 while the put runs */
     int got;        /* last get: 1 the file, 0 not, -1 running */
@@ -73,14 +76,25 @@ static int remove_tree_at(int at, const char *name)
     return unlinkat(at, name, AT_REMOVEDIR);
 }
 
+void sim_files_node_leaving(sim_ctx_t *c, uint32_t idx)
+{
+    sim_files_t *fs = c->files;
+
+    for (size_t i = 0; fs != NULL && i < fs->n; i++)
+        if (fs->f[i].store != NULL && fs->f[i].publisher == idx)
+            fs_source_detach(&fs->f[i].source);
+}
+
 void sim_files_free(sim_ctx_t *c)
 {
     sim_files_t *fs = c->files;
 
     if (fs == NULL)
         return;
-    for (size_t i = 0; i < fs->n; i++)
+    for (size_t i = 0; i < fs->n; i++) {
+        fs_source_detach(&fs->f[i].source);
         fs_store_close(fs->f[i].store);
+    }
     if (fs->root[0] != '\0')
         remove_tree_at(AT_FDCWD, fs->root);
     free(fs->f);
@@ -132,22 +146,64 @@ static void on_put(int status, const uint8_t key[MF_KEY_LEN], const mf_manifest_
     f->c->pending--;
 }
 
-/* Puts file i from a random node. @return 0, or an error (nothing pending). */
+static void on_publisher_joined(int status, void *arg)
+{
+    sim_file_t *f = arg;
+
+    f->joined = status == 0 ? 0 : -1;
+    f->c->pending--;
+}
+
+/* Adds file i's publisher, a node serving its own store, and starts its
+ * join through a random node. @return 0, or an error (nothing pending). */
+static int start_publisher(sim_ctx_t *c, size_t i)
+{
+    sim_files_t *fs = c->files;
+    sim_file_t *f = &fs->f[i];
+    dht_config_t cfg = c->node_cfg;
+    dht_addr_t contact;
+    char dir[4128];
+    int idx, err;
+
+    f->c = c;
+    snprintf(dir, sizeof(dir), "%s/p%zu", fs->root, i);
+    if (mkdir(dir, 0700) != 0 || fs_store_open(&f->store, dir) != 0)
+        return DHT_EIO;
+    fs_source_init(&f->source, f->store, &cfg);
+    idx = dht_sim_add_node_with(c->sim, &cfg);
+    if (idx < 0)
+        return idx;
+    err = sim_grow(c, (size_t)idx);
+    if (err)
+        return err;
+    f->publisher = (uint32_t)idx;
+    fs_source_attach(&f->source, dht_sim_node(c->sim, (size_t)idx), &fs->exec.exec);
+    dht_sim_node_addr(c->sim, sim_random_online(c, UINT32_MAX), &contact);
+    f->joined = 1;
+    err = dht_bootstrap(dht_sim_node(c->sim, (size_t)idx), &contact, 1, on_publisher_joined, f);
+    if (err)
+        return err;
+    c->pending++;
+    return 0;
+}
+
+/* Puts file i from its publisher, once it joined. @return 0, or an error
+ * (nothing pending). */
 static int start_put(sim_ctx_t *c, size_t i)
 {
     sim_files_t *fs = c->files;
     sim_file_t *f = &fs->f[i];
-    char dir[4128], path[4128];
+    char path[4128];
     fs_ctx_t ctx;
     fs_put_t *put;
     int err;
 
-    f->c = c;
-    f->publisher = sim_random_online(c, UINT32_MAX);
-    snprintf(dir, sizeof(dir), "%s/p%zu", fs->root, i);
+    if (f->joined != 0)
+        return 0; /* its publisher could not join: the put counts as failed */
+    c->online[f->publisher] = 1;
+    c->n_online++;
     snprintf(path, sizeof(path), "%s/f%zu", fs->root, i);
-    if (mkdir(dir, 0700) != 0 || fs_store_open(&f->store, dir) != 0 ||
-        write_random(c, path, c->o->file_size) != 0)
+    if (write_random(c, path, c->o->file_size) != 0)
         return DHT_EIO;
     ctx_for(c, f->publisher, f->store, &ctx);
     f->put_status = 1;
@@ -183,6 +239,9 @@ int sim_files_put(sim_ctx_t *c)
         fs->f[i].put_status = -1; /* not started */
     for (size_t start = 0; err == 0 && start < fs->n; start += o->batch) {
         size_t end = start + o->batch < fs->n ? start + o->batch : fs->n;
+        for (size_t i = start; err == 0 && i < end; i++)
+            err = start_publisher(c, i);
+        sim_wait(c);
         for (size_t i = start; err == 0 && i < end; i++)
             err = start_put(c, i);
         sim_wait(c);

@@ -90,6 +90,7 @@ typedef struct sim_ctx {
     sim_value_t *values;
     struct sim_joining *rejoin, **rejoin_tail; /* churn: joins to try again */
     struct sim_files *files;                   /* --files (sim_files.c) */
+    dht_config_t node_cfg;                     /* every node's settings */
 } sim_ctx_t;
 
 /* Runs the simulation until every pending callback has fired (or a
@@ -138,9 +139,10 @@ typedef struct sim_files sim_files_t;
 /* Raises cfg's largest value to hold a chunk when o asks for files. */
 void sim_files_node_config(const emofs_sim_opts_t *o, dht_config_t *cfg);
 
-/* Puts o->files files from random nodes, in batches of o->batch, each
- * publisher keeping its chunks in a store of its own (a temporary
- * directory). @return 0 or a negative libdht code. */
+/* Puts o->files files, each from a publisher node that joins for it (in
+ * batches of o->batch) and serves its chunks from a store of its own (a
+ * temporary directory), as a daemon does. @return 0 or a negative libdht
+ * code. */
 int sim_files_put(sim_ctx_t *c);
 
 /* Gets every file put from a random online node other than its
@@ -150,6 +152,9 @@ unsigned sim_files_get(sim_ctx_t *c);
 /* The files phase: puts, then gets; fills r's files_* fields.
  * @return 0 or a negative libdht code. */
 int sim_files_run(sim_ctx_t *c);
+
+/* Node idx is about to be removed: a publisher's store stops answering it. */
+void sim_files_node_leaving(sim_ctx_t *c, uint32_t idx);
 
 /* Closes the publishers' stores and removes the temporary directory. */
 void sim_files_free(sim_ctx_t *c);

@@ -416,6 +416,7 @@ static int build(sim_ctx_t *c)
     cfg.node.alpha = o->alpha;
     cfg.node.retries = o->retries;
     sim_files_node_config(o, &cfg.node);
+    c->node_cfg = cfg.node;
     err = dht_sim_new(&c->sim, &cfg);
     if (err)
         return err;
