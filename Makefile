@@ -234,6 +234,11 @@ bench: lib examples $(BENCH_BIN) $(BUILD)/emofs
 	$(BUILD)/emofs sim --nodes 10000 --init join --join-wave 1000 --lookups 2000 --values 200 --die 0.25 | \
 	    sed -n '/deaths/,/latency p50 after/p'
 	@echo "== bench_dead"; EMOFS=$(BUILD)/emofs bash tests/bench/bench_dead.sh
+	@echo "== emofs sim --files: emofs's put and get among 300 nodes at 5% loss, then under churn (k 3, no repair)"; \
+	$(BUILD)/emofs sim --nodes 300 --loss 0.05 --files 6 --file-size 700000 --lookups 50 --values 10 | \
+	    grep -E '^emofs|files'; \
+	$(BUILD)/emofs sim --nodes 200 --k 3 --files 6 --file-size 700000 --lookups 50 --values 10 \
+	    --churn 0.3 --duration 600 --sample 120 | sed -n '/churn/,/total/p'
 	@echo "== emofs sim: 250,000 nodes, fast init (about the most that fits in 8 GiB)"; \
 	$(SIM_TIME) $(BUILD)/emofs sim --nodes 250000 $(SIM_BENCH) --init fast
 
