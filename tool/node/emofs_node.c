@@ -159,10 +159,12 @@ static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char 
     return 0;
 }
 
-/* The tests' crash point (tests/cli/test_network.sh): with
+/* The tests' crash point (tests/cli/test_network.sh), in the test build
+ * only (build/emofs-test, compiled with EMOFS_TEST_HOOKS): with
  * EMOFS_TEST_CRASH_AFTER_CHUNKS=N in the environment, a get stops the
  * process with _exit(137) once it has written N chunks, as kill -9 would,
  * to test the resume of a get that died. */
+#ifdef EMOFS_TEST_HOOKS
 static void crash_after(void *arg, uint32_t chunks)
 {
     if (chunks >= *(const unsigned *)arg)
@@ -178,6 +180,12 @@ static void install_test_crash(emofs_node_t *node)
     node->ctx.chunk_written = crash_after;
     node->ctx.chunk_written_arg = &node->test_crash_at;
 }
+#else
+static void install_test_crash(emofs_node_t *node)
+{
+    (void)node; /* the emofs users run has no test hooks */
+}
+#endif
 
 int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t *opts,
                     long *holder, char *err_text, size_t err_cap)
