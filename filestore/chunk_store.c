@@ -25,14 +25,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h> /* SHA-256 */
 
-#define HEX_LEN  (2 * FS_KEY_LEN)
+#define HEX_LEN  (2 * MF_KEY_LEN)
 #define TMP_NAME "tmp"
 
 struct fs_store {
     char *root;     /* DIR/blobs */
-    EVP_MD *sha256; /* fetched once; shared read-only by threads */
     /* Bit b set: fan-out directory b exists and its entry in blobs/ has
      * been fsynced since, by this process. */
     _Atomic uint64_t durable[4];
@@ -50,34 +48,19 @@ typedef struct path {
     char s[4096];
 } path_t;
 
-static int sha256(const fs_store_t *st, const uint8_t *data, size_t len, uint8_t md[FS_KEY_LEN])
+static int sha256(const uint8_t *data, size_t len, uint8_t md[MF_KEY_LEN])
 {
-    unsigned int n = 0;
-
-    if (!EVP_Digest(data, len, md, &n, st->sha256, NULL) || n != FS_KEY_LEN)
-        return FS_ENOMEM;
-    return 0;
-}
-
-static void to_hex(const uint8_t key[FS_KEY_LEN], char hex[HEX_LEN + 1])
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < FS_KEY_LEN; i++) {
-        hex[2 * i] = digits[key[i] >> 4];
-        hex[2 * i + 1] = digits[key[i] & 15];
-    }
-    hex[HEX_LEN] = '\0';
+    return mf_sha256(data, len, md) == 0 ? 0 : FS_ENOMEM;
 }
 
 /* Sets p to DIR/blobs/xx (the fan-out directory) and, if blob != NULL,
  * blob to DIR/blobs/xx/<hex>. */
-static void key_paths(const fs_store_t *st, const uint8_t key[FS_KEY_LEN], path_t *dir,
+static void key_paths(const fs_store_t *st, const uint8_t key[MF_KEY_LEN], path_t *dir,
                       path_t *blob)
 {
     char hex[HEX_LEN + 1];
 
-    to_hex(key, hex);
+    mf_key_to_hex(key, hex);
     snprintf(dir->s, sizeof(dir->s), "%s/%.2s", st->root, hex);
     if (blob != NULL)
         snprintf(blob->s, sizeof(blob->s), "%s/%.2s/%s", st->root, hex, hex);
@@ -146,8 +129,7 @@ int fs_store_open(fs_store_t **out, const char *dir)
         return FS_ENOMEM;
     root_len = strlen(dir) + strlen("/blobs");
     st->root = malloc(root_len + 1);
-    st->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (st->root == NULL || st->sha256 == NULL) {
+    if (st->root == NULL) {
         err = FS_ENOMEM;
         goto fail;
     }
@@ -170,7 +152,6 @@ void fs_store_close(fs_store_t *st)
         return;
     pthread_mutex_destroy(&st->lock);
     fs_keyset_clear(&st->provisional);
-    EVP_MD_free(st->sha256);
     free(st->root);
     free(st);
 }
@@ -215,19 +196,19 @@ static int write_tmp(const fs_store_t *st, const uint8_t *data, size_t len, path
 /* The common start of fs_store_put and its crash test: checks the key
  * and whether the blob is there already (*done = 1), else writes the
  * temporary. */
-static int put_start(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data, size_t len,
+static int put_start(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *data, size_t len,
                      int verify, path_t *tmp, int *done)
 {
-    uint8_t md[FS_KEY_LEN];
+    uint8_t md[MF_KEY_LEN];
     int err;
 
     *done = 0;
     if (st == NULL || key == NULL || (data == NULL && len > 0))
         return FS_EINVAL;
     if (verify) {
-        if ((err = sha256(st, data, len, md)) != 0)
+        if ((err = sha256(data, len, md)) != 0)
             return err;
-        if (memcmp(md, key, FS_KEY_LEN) != 0)
+        if (memcmp(md, key, MF_KEY_LEN) != 0)
             return FS_EBADHASH;
     }
     if (fs_store_has(st, key, NULL)) {
@@ -254,12 +235,12 @@ static int fanout_ready(fs_store_t *st, uint8_t b, const char *dir)
     return 0;
 }
 
-static int store_blob(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data,
+static int store_blob(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *data,
                       size_t len, int verify);
 
 /* Notes that key was stored by one more operation: if another made it
  * and has not settled yet, that one must not take it back. */
-static void note_shared(fs_store_t *st, const uint8_t key[FS_KEY_LEN])
+static void note_shared(fs_store_t *st, const uint8_t key[MF_KEY_LEN])
 {
     uint8_t *flags;
 
@@ -270,14 +251,14 @@ static void note_shared(fs_store_t *st, const uint8_t key[FS_KEY_LEN])
     pthread_mutex_unlock(&st->lock);
 }
 
-int fs_store_put(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data, size_t len,
+int fs_store_put(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *data, size_t len,
                  int verify)
 {
     note_shared(st, key);
     return store_blob(st, key, data, len, verify);
 }
 
-int fs_store_put_new(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data,
+int fs_store_put_new(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *data,
                      size_t len, int verify, int *created)
 {
     uint8_t *flags;
@@ -306,7 +287,7 @@ int fs_store_put_new(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_
     return err;
 }
 
-void fs_store_settle(fs_store_t *st, const uint8_t key[FS_KEY_LEN], int keep)
+void fs_store_settle(fs_store_t *st, const uint8_t key[MF_KEY_LEN], int keep)
 {
     uint8_t *flags;
     int shared;
@@ -324,7 +305,7 @@ void fs_store_settle(fs_store_t *st, const uint8_t key[FS_KEY_LEN], int keep)
 }
 
 /* Stores data under key (see fs_store_put), without the bookkeeping. */
-static int store_blob(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data,
+static int store_blob(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *data,
                       size_t len, int verify)
 {
     path_t tmp, dir, blob;
@@ -359,7 +340,7 @@ fail_tmp:
     return err;
 }
 
-int fs_store_put_crash_before_rename(fs_store_t *st, const uint8_t key[FS_KEY_LEN],
+int fs_store_put_crash_before_rename(fs_store_t *st, const uint8_t key[MF_KEY_LEN],
                                      const uint8_t *data, size_t len)
 {
     path_t tmp;
@@ -409,9 +390,9 @@ out:
     return err;
 }
 
-int fs_store_get(fs_store_t *st, const uint8_t key[FS_KEY_LEN], uint8_t **data, size_t *len)
+int fs_store_get(fs_store_t *st, const uint8_t key[MF_KEY_LEN], uint8_t **data, size_t *len)
 {
-    uint8_t md[FS_KEY_LEN];
+    uint8_t md[MF_KEY_LEN];
     path_t dir, blob;
     uint8_t *buf = NULL;
     size_t n = 0;
@@ -422,11 +403,11 @@ int fs_store_get(fs_store_t *st, const uint8_t key[FS_KEY_LEN], uint8_t **data, 
     key_paths(st, key, &dir, &blob);
     if ((err = read_file(blob.s, &buf, &n)) != 0)
         return err;
-    if ((err = sha256(st, buf, n, md)) != 0) {
+    if ((err = sha256(buf, n, md)) != 0) {
         free(buf);
         return err;
     }
-    if (memcmp(md, key, FS_KEY_LEN) != 0) {
+    if (memcmp(md, key, MF_KEY_LEN) != 0) {
         free(buf);
         unlink(blob.s);
         return FS_EBADHASH;
@@ -436,7 +417,7 @@ int fs_store_get(fs_store_t *st, const uint8_t key[FS_KEY_LEN], uint8_t **data, 
     return 0;
 }
 
-int fs_store_has(fs_store_t *st, const uint8_t key[FS_KEY_LEN], size_t *len)
+int fs_store_has(fs_store_t *st, const uint8_t key[MF_KEY_LEN], size_t *len)
 {
     path_t dir, blob;
     struct stat sb;
@@ -451,7 +432,7 @@ int fs_store_has(fs_store_t *st, const uint8_t key[FS_KEY_LEN], size_t *len)
     return 1;
 }
 
-int fs_store_remove(fs_store_t *st, const uint8_t key[FS_KEY_LEN])
+int fs_store_remove(fs_store_t *st, const uint8_t key[MF_KEY_LEN])
 {
     path_t dir, blob;
 

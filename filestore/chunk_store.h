@@ -18,10 +18,10 @@
 #ifndef EMOFS_CHUNK_STORE_H
 #define EMOFS_CHUNK_STORE_H
 
+#include "manifests/manifest.h" /* MF_KEY_LEN, the one key length */
+
 #include <stddef.h>
 #include <stdint.h>
-
-#define FS_KEY_LEN 32
 
 typedef struct fs_store fs_store_t;
 
@@ -40,7 +40,7 @@ void fs_store_close(fs_store_t *st);
  * key == SHA-256(data); with verify != 0 the store checks it (FS_EBADHASH).
  * @return 0, FS_EBADHASH, FS_ENOSPC, FS_EIO, FS_EACCES, FS_EINVAL. On
  * failure nothing is left under key and no temporary remains. */
-int fs_store_put(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data, size_t len,
+int fs_store_put(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *data, size_t len,
                  int verify);
 
 /* Like fs_store_put, for an operation that may have to take its blobs back
@@ -49,27 +49,27 @@ int fs_store_put(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *d
  * Every other store of the same key meanwhile (fs_store_put, or
  * fs_store_put_new by another operation) marks it shared.
  * @return as fs_store_put (on failure *created is 0). */
-int fs_store_put_new(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data,
+int fs_store_put_new(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *data,
                      size_t len, int verify, int *created);
 
 /* Ends the ownership fs_store_put_new gave: keep != 0, the blob stays (the
  * operation succeeded); keep == 0, it is removed, unless it was shared
  * (another operation stored it too and may rely on it). Once per created
  * key. */
-void fs_store_settle(fs_store_t *st, const uint8_t key[FS_KEY_LEN], int keep);
+void fs_store_settle(fs_store_t *st, const uint8_t key[MF_KEY_LEN], int keep);
 
 /* Reads the blob under key into a malloc()ed *data of *len bytes (the
  * caller frees it), checking its hash. A blob that does not match is
  * removed (it is damaged). *data and *len are untouched on failure.
  * @return 0, FS_ENOENT, FS_EBADHASH, FS_EIO, FS_EACCES or FS_ENOMEM. */
-int fs_store_get(fs_store_t *st, const uint8_t key[FS_KEY_LEN], uint8_t **data, size_t *len);
+int fs_store_get(fs_store_t *st, const uint8_t key[MF_KEY_LEN], uint8_t **data, size_t *len);
 
 /* @return 1 if a blob is stored under key (*len set if len != NULL), else 0.
  * Does not read or verify it. */
-int fs_store_has(fs_store_t *st, const uint8_t key[FS_KEY_LEN], size_t *len);
+int fs_store_has(fs_store_t *st, const uint8_t key[MF_KEY_LEN], size_t *len);
 
 /* Removes the blob under key. @return 0 or FS_ENOENT / FS_EIO / FS_EACCES. */
-int fs_store_remove(fs_store_t *st, const uint8_t key[FS_KEY_LEN]);
+int fs_store_remove(fs_store_t *st, const uint8_t key[MF_KEY_LEN]);
 
 /* Counts the stored blobs and their bytes by walking the fan-out
  * directories; files that are not blobs are not counted.
@@ -80,7 +80,7 @@ int fs_store_usage(fs_store_t *st, uint64_t *blobs, uint64_t *bytes);
  * fsynced), then stop as a crash would, leaving the temporary behind
  * (none if the blob is already stored). The key is not verified.
  * @return 0 or an error as fs_store_put. */
-int fs_store_put_crash_before_rename(fs_store_t *st, const uint8_t key[FS_KEY_LEN],
+int fs_store_put_crash_before_rename(fs_store_t *st, const uint8_t key[MF_KEY_LEN],
                                      const uint8_t *data, size_t len);
 
 #endif /* EMOFS_CHUNK_STORE_H */

@@ -390,7 +390,6 @@ static void encode_chunk(fs_job_t *w)
     put_chunk_t *c = w->data;
     fs_put_t *put = c->put;
     fs_codec_t *codec = fs_codec_pool_take(&put->codecs);
-    unsigned md_len = 0;
 
     c->status = FS_ENOMEM;
     if (codec == NULL)
@@ -401,7 +400,7 @@ static void encode_chunk(fs_job_t *w)
     fs_codec_pool_give(&put->codecs, codec);
     if (c->status != 0)
         return;
-    if (!EVP_Digest(c->enc, c->enc_len, c->key, &md_len, EVP_sha256(), NULL)) {
+    if (mf_sha256(c->enc, c->enc_len, c->key) != 0) {
         c->status = FS_ENOMEM;
         return;
     }

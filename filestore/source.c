@@ -9,7 +9,7 @@
 typedef struct source_read {
     fs_job_t job;
     fs_source_t *src;
-    uint8_t key[FS_KEY_LEN];
+    uint8_t key[MF_KEY_LEN];
     uint64_t req;
     uint8_t *data; /* NULL if the blob could not be read or did not check */
     size_t len;
@@ -55,7 +55,7 @@ static int value_read(void *arg, const dht_id_t *key, uint64_t req)
         return -1;
     }
     r->src = src;
-    memcpy(r->key, key->b, FS_KEY_LEN);
+    memcpy(r->key, key->b, MF_KEY_LEN);
     r->req = req;
     r->job.data = r;
     if (fs_exec_queue(src->exec, &r->job, read_blob, after_read) != 0) {

@@ -168,6 +168,11 @@ int mf_is_bundle(const uint8_t *buf, size_t len);
 /* Key text: 64 lowercase hex digits. out must hold 65 bytes. */
 void mf_key_to_hex(const uint8_t key[MF_KEY_LEN], char out[65]);
 
+/* SHA-256 of buf[0..len) into out: the one helper the layers above libdht
+ * hash keys with (chunks, manifest nodes, blobs of the store); safe from
+ * any thread. @return 0 or MF_ENOMEM. */
+int mf_sha256(const uint8_t *buf, size_t len, uint8_t out[MF_KEY_LEN]);
+
 /* Parses 64 hex digits (either case, nothing else). @return 0 or MF_EINVAL. */
 int mf_key_from_hex(uint8_t key[MF_KEY_LEN], const char *hex);
 

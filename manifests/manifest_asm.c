@@ -264,7 +264,7 @@ int mf_asm_add(mf_asm_t *a, const uint8_t key[MF_KEY_LEN], const uint8_t *data, 
         return MF_ESTATE;
     if (a->slots[at].data != NULL)
         return MF_OK;
-    rc = mf__sha256(data != NULL ? data : (const uint8_t *)"", len, h);
+    rc = mf_sha256(data != NULL ? data : (const uint8_t *)"", len, h);
     if (rc != MF_OK)
         return rc;
     if (memcmp(h, key, MF_KEY_LEN) != 0)

@@ -111,7 +111,7 @@ static int take_node(mf_blob_t *b, mf__map_t *seen, size_t i, const uint8_t *key
 
     if (mf__map_get(seen, key) != SIZE_MAX)
         return MF_EFORMAT; /* a node filed twice */
-    rc = mf__sha256(p, len, h);
+    rc = mf_sha256(p, len, h);
     if (rc != MF_OK)
         return rc;
     if (memcmp(h, key, MF_KEY_LEN) != 0)

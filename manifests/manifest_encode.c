@@ -27,7 +27,7 @@ int mf__out_done(mf__out_t *o, int rc, mf_blob_t **blobs, size_t *n)
 
 int mf__out_emit(mf__out_t *o, uint8_t *data, size_t len, uint8_t key[MF_KEY_LEN])
 {
-    if (mf__sha256(data, len, key) != MF_OK)
+    if (mf_sha256(data, len, key) != MF_OK)
         goto fail;
     if (mf__map_get(&o->seen, key) != SIZE_MAX) {
         free(data);

@@ -280,9 +280,6 @@ int mf__name_valid_n(const uint8_t *s, size_t len);
  * doubling it (16 items at first). @return 0 or MF_ENOMEM (*arr kept). */
 int mf__reserve(void **arr, size_t *cap, size_t need, size_t size);
 
-/* SHA-256 of buf[0..len) into out. @return 0 or MF_ENOMEM. */
-int mf__sha256(const uint8_t *buf, size_t len, uint8_t out[MF_KEY_LEN]);
-
 /* SHA-256 of no bytes, which an empty file's manifest carries. */
 extern const uint8_t mf__sha256_empty[MF_KEY_LEN];
 

@@ -46,7 +46,7 @@ const char *mf_err_name(int err)
     }
 }
 
-int mf__sha256(const uint8_t *buf, size_t len, uint8_t out[MF_KEY_LEN])
+int mf_sha256(const uint8_t *buf, size_t len, uint8_t out[MF_KEY_LEN])
 {
     unsigned int olen = 0;
 

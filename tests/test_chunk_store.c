@@ -61,13 +61,13 @@ static int teardown(void **state)
     return 0;
 }
 
-static void sha256(const uint8_t *data, size_t len, uint8_t key[FS_KEY_LEN])
+static void sha256(const uint8_t *data, size_t len, uint8_t key[MF_KEY_LEN])
 {
     assert_true(EVP_Digest(data, len, key, NULL, EVP_sha256(), NULL));
 }
 
 /* A blob of len pseudo-random bytes from seed, and its key. */
-static uint8_t *make_blob(size_t len, uint32_t seed, uint8_t key[FS_KEY_LEN])
+static uint8_t *make_blob(size_t len, uint32_t seed, uint8_t key[MF_KEY_LEN])
 {
     uint8_t *b = malloc(len ? len : 1);
     uint32_t x = seed * 2654435761u + 1;
@@ -81,11 +81,11 @@ static uint8_t *make_blob(size_t len, uint32_t seed, uint8_t key[FS_KEY_LEN])
     return b;
 }
 
-static void blob_path(const fixture_t *f, const uint8_t key[FS_KEY_LEN], char *path, size_t cap)
+static void blob_path(const fixture_t *f, const uint8_t key[MF_KEY_LEN], char *path, size_t cap)
 {
-    char hex[2 * FS_KEY_LEN + 1];
+    char hex[2 * MF_KEY_LEN + 1];
 
-    for (size_t i = 0; i < FS_KEY_LEN; i++)
+    for (size_t i = 0; i < MF_KEY_LEN; i++)
         snprintf(hex + 2 * i, 3, "%02x", key[i]);
     snprintf(path, cap, "%s/blobs/%.2s/%s", f->dir, hex, hex);
 }
@@ -107,7 +107,7 @@ static int count_tmp(const fixture_t *f)
     return n;
 }
 
-static void check_get(fs_store_t *st, const uint8_t key[FS_KEY_LEN], const uint8_t *data,
+static void check_get(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *data,
                       size_t len)
 {
     uint8_t *got = NULL;
@@ -129,7 +129,7 @@ static void test_put_get_has_remove_usage(void **state)
 {
     fixture_t *f = *state;
     const size_t sizes[] = {0, 1, 100, 4096, 300000};
-    uint8_t keys[5][FS_KEY_LEN], *blobs[5];
+    uint8_t keys[5][MF_KEY_LEN], *blobs[5];
     uint64_t n = 1, bytes = 1, total = 0;
     char path[256];
     struct stat sb;
@@ -178,7 +178,7 @@ static void test_put_get_has_remove_usage(void **state)
 static void test_put_existing_is_noop(void **state)
 {
     fixture_t *f = *state;
-    uint8_t key[FS_KEY_LEN], other[FS_KEY_LEN];
+    uint8_t key[MF_KEY_LEN], other[MF_KEY_LEN];
     uint8_t *b = make_blob(5000, 7, key), *o = make_blob(5000, 8, other);
     struct stat before, after;
     char path[256];
@@ -202,7 +202,7 @@ static void test_put_existing_is_noop(void **state)
 static void test_put_new_settle(void **state)
 {
     fixture_t *f = *state;
-    uint8_t a[FS_KEY_LEN], b[FS_KEY_LEN], c[FS_KEY_LEN];
+    uint8_t a[MF_KEY_LEN], b[MF_KEY_LEN], c[MF_KEY_LEN];
     uint8_t *da = make_blob(3000, 11, a), *db = make_blob(3000, 12, b), *dc = make_blob(3000, 13, c);
     int created;
 
@@ -249,7 +249,7 @@ static void test_put_new_settle(void **state)
 static void test_verify_catches_wrong_key(void **state)
 {
     fixture_t *f = *state;
-    uint8_t key[FS_KEY_LEN], other[FS_KEY_LEN];
+    uint8_t key[MF_KEY_LEN], other[MF_KEY_LEN];
     uint8_t *b = make_blob(1000, 9, key), *o = make_blob(1000, 10, other);
     uint8_t *got = NULL;
     uint64_t n, bytes;
@@ -272,7 +272,7 @@ static void test_verify_catches_wrong_key(void **state)
 static void test_damaged_blob_removed(void **state)
 {
     fixture_t *f = *state;
-    uint8_t key[FS_KEY_LEN], key2[FS_KEY_LEN];
+    uint8_t key[MF_KEY_LEN], key2[MF_KEY_LEN];
     uint8_t *b = make_blob(20000, 11, key), *b2 = make_blob(3000, 12, key2);
     uint8_t *got = NULL;
     char path[256];
@@ -308,7 +308,7 @@ static void test_damaged_blob_removed(void **state)
 static void test_crash_before_rename(void **state)
 {
     fixture_t *f = *state;
-    uint8_t key[FS_KEY_LEN], *got = NULL;
+    uint8_t key[MF_KEY_LEN], *got = NULL;
     uint8_t *b = make_blob(70000, 13, key);
     uint64_t n, bytes;
     size_t len;
@@ -334,7 +334,7 @@ static void test_crash_before_rename(void **state)
 static void test_fanout_dir_removed(void **state)
 {
     fixture_t *f = *state;
-    uint8_t key[FS_KEY_LEN], *b = make_blob(2000, 14, key);
+    uint8_t key[MF_KEY_LEN], *b = make_blob(2000, 14, key);
     char path[256];
 
     assert_int_equal(fs_store_put(f->st, key, b, 2000, 1), 0);
@@ -354,7 +354,7 @@ static void test_fanout_dir_removed(void **state)
 
 typedef struct shared {
     fs_store_t *st;
-    uint8_t keys[THREAD_KEYS][FS_KEY_LEN];
+    uint8_t keys[THREAD_KEYS][MF_KEY_LEN];
     uint8_t *blobs[THREAD_KEYS];
     size_t lens[THREAD_KEYS];
 } shared_t;
@@ -421,7 +421,7 @@ static void test_concurrent_put_get(void **state)
  * with FS_EACCES and leave nothing behind. @return the exit status. */
 static int read_only_child(fixture_t *f)
 {
-    uint8_t key[FS_KEY_LEN], *b = make_blob(1000, 77, key);
+    uint8_t key[MF_KEY_LEN], *b = make_blob(1000, 77, key);
     fs_store_t *st = NULL;
     int ok;
 

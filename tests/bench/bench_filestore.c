@@ -157,7 +157,7 @@ static void bench_store(const uint8_t *b, size_t len, const char *tmpdir)
 {
     char dir[512];
     fs_store_t *st = NULL;
-    uint8_t key[FS_KEY_LEN];
+    uint8_t key[MF_KEY_LEN];
     double t;
     int err = 0;
 
