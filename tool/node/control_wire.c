@@ -636,6 +636,8 @@ int ctl_decode(const uint8_t *body, size_t len, ctl_msg_t *out)
     return FS_OK;
 }
 
+_Static_assert(CTL_KEY_LEN == DHT_ID_LEN, "a node id travels in a key field");
+
 int32_t ctl_status_from_fs(int fs_err)
 {
     switch (fs_err) {

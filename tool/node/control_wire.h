@@ -30,7 +30,7 @@
 
 #define CTL_VERSION   1                              /* body[1] of every message */
 #define CTL_FRAME_HDR 4                              /* the u32 length prefix */
-#define CTL_KEY_LEN   32                             /* keys, node ids: raw bytes */
+#define CTL_KEY_LEN   MF_KEY_LEN                     /* keys, node ids: raw bytes (32) */
 #define CTL_MAX_STR   4096                           /* bytes of a str16 */
 #define CTL_MAX_BLOB  (16u * 1024u * 1024u)          /* bytes of a blob */
 #define CTL_MAX_BODY  (CTL_MAX_BLOB + 4096u)         /* bytes of a frame's body */
