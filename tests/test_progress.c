@@ -55,12 +55,12 @@ static void test_format_bytes(void **state)
 static progress_state_t example(void)
 {
     progress_state_t p = {0};
-    p.bytes_done = 450992373; /* 430.1 MiB */
-    p.bytes_total = GIB;
-    p.chunks_done = 1720;
-    p.chunks_total = 4096;
-    p.in_flight = 32;
-    p.peers = 7;
+    p.at.bytes_done = 450992373; /* 430.1 MiB */
+    p.at.bytes_total = GIB;
+    p.at.chunks_done = 1720;
+    p.at.chunks_total = 4096;
+    p.at.in_flight = 32;
+    p.at.peers = 7;
     p.elapsed_ms = 3830; /* 117752578 B/s = 112.3 MiB/s; 5.29 s left */
     return p;
 }
@@ -106,9 +106,9 @@ static void test_every_width(void **state)
     size_t prev = 0;
 
     (void)state;
-    p.bytes_total = UINT64_MAX; /* long sizes too */
-    p.in_flight = UINT32_MAX;
-    p.peers = UINT32_MAX;
+    p.at.bytes_total = UINT64_MAX; /* long sizes too */
+    p.at.in_flight = UINT32_MAX;
+    p.at.peers = UINT32_MAX;
     for (unsigned w = 0; w <= 300; w++) {
         char buf[512];
         size_t n;
@@ -151,10 +151,10 @@ static void test_no_total(void **state)
     assert_line(&p, 200,
                 "[..............................] 0 B  --/s  ETA --:--  0 in flight, 0 peers");
     /* bytes flowing, total unknown: a rate but no ETA and no percentage */
-    p.bytes_done = 2 * MIB;
+    p.at.bytes_done = 2 * MIB;
     p.elapsed_ms = 2000;
-    p.peers = 1;
-    p.in_flight = 3;
+    p.at.peers = 1;
+    p.at.in_flight = 3;
     assert_line(
         &p, 200,
         "[..............................] 2.0 MiB  1.0 MiB/s  ETA --:--  3 in flight, 1 peer");
@@ -167,33 +167,33 @@ static void test_edges(void **state)
 
     (void)state;
     /* nothing done yet, time elapsed: rate 0, ETA unknown */
-    p.bytes_total = MIB;
+    p.at.bytes_total = MIB;
     p.elapsed_ms = 500;
     assert_line(&p, 200,
                 "[..............................]   0% 0 B/1.0 MiB  0 B/s  ETA --:--  0 in flight, "
                 "0 peers");
     /* half done, no time elapsed: rate and ETA unknown */
-    p.bytes_done = MIB / 2;
+    p.at.bytes_done = MIB / 2;
     p.elapsed_ms = 0;
     assert_line(
         &p, 200,
         "[###############...............]  50% 512.0 KiB/1.0 MiB  --/s  ETA --:--  0 in flight, "
         "0 peers");
     /* done */
-    p.bytes_done = MIB;
+    p.at.bytes_done = MIB;
     p.elapsed_ms = 1000;
     assert_line(
         &p, 200,
         "[##############################] 100% 1.0 MiB/1.0 MiB  1.0 MiB/s  ETA 0:00  0 in flight, "
         "0 peers");
     /* more than the total (a re-fetched chunk counted twice): still 100% */
-    p.bytes_done = 2 * MIB;
+    p.at.bytes_done = 2 * MIB;
     progress_format(&p, 200, buf, sizeof(buf));
     assert_non_null(strstr(buf, "] 100% 2.0 MiB/1.0 MiB"));
     assert_non_null(strstr(buf, "ETA 0:00"));
     /* 99.99%: never rounds up to 100% */
-    p.bytes_total = 10000;
-    p.bytes_done = 9999;
+    p.at.bytes_total = 10000;
+    p.at.bytes_done = 9999;
     progress_format(&p, 200, buf, sizeof(buf));
     assert_non_null(strstr(buf, "]  99% "));
     assert_non_null(strstr(buf, "[#############################.]"));
@@ -206,22 +206,22 @@ static void test_eta(void **state)
 
     (void)state;
     /* 1 KiB/s, 2 hours left */
-    p.bytes_done = 1024;
-    p.bytes_total = 1024 + 7200ull * 1024;
+    p.at.bytes_done = 1024;
+    p.at.bytes_total = 1024 + 7200ull * 1024;
     p.elapsed_ms = 1000;
     progress_format(&p, 200, buf, sizeof(buf));
     assert_non_null(strstr(buf, "  1.0 KiB/s  ETA 2:00:00  "));
     /* 61.5 s left rounds up to 1:02 */
-    p.bytes_total = 1024 + 61 * 1024 + 512;
+    p.at.bytes_total = 1024 + 61 * 1024 + 512;
     progress_format(&p, 200, buf, sizeof(buf));
     assert_non_null(strstr(buf, "ETA 1:02  "));
     /* over 99 hours: unknown */
-    p.bytes_total = 1024 + 100ull * 3600 * 1024;
+    p.at.bytes_total = 1024 + 100ull * 3600 * 1024;
     progress_format(&p, 200, buf, sizeof(buf));
     assert_non_null(strstr(buf, "ETA --:--  "));
     /* huge counts in 1 ms: no overflow, a (large) rate */
-    p.bytes_done = UINT64_MAX - 1;
-    p.bytes_total = UINT64_MAX;
+    p.at.bytes_done = UINT64_MAX - 1;
+    p.at.bytes_total = UINT64_MAX;
     p.elapsed_ms = 1;
     progress_format(&p, 200, buf, sizeof(buf));
     assert_non_null(

@@ -36,12 +36,7 @@ void cli_ui_draw(ui_t *ui, const ctl_progress_t *p)
         return;
     if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
         width = ws.ws_col - 1u;
-    st.bytes_done = p->bytes_done;
-    st.bytes_total = p->bytes_total;
-    st.chunks_done = p->chunks_done;
-    st.chunks_total = p->chunks_total;
-    st.in_flight = p->in_flight;
-    st.peers = p->peers;
+    st.at = *p;
     st.elapsed_ms = ui_elapsed_ms(ui);
     progress_format(&st, width, line, sizeof(line));
     fprintf(stderr, "\r%s\033[K", line);

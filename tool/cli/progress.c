@@ -81,17 +81,17 @@ size_t progress_format(const progress_state_t *p, unsigned width, char *buf, siz
     if (w < 3) /* "[" + one cell + "]" */
         return 0;
 
-    progress_format_bytes(p->bytes_done, done_s, sizeof(done_s));
-    if (p->bytes_total > 0) {
-        unsigned pct = (unsigned)scale(p->bytes_done, p->bytes_total, 100);
-        progress_format_bytes(p->bytes_total, total_s, sizeof(total_s));
+    progress_format_bytes(p->at.bytes_done, done_s, sizeof(done_s));
+    if (p->at.bytes_total > 0) {
+        unsigned pct = (unsigned)scale(p->at.bytes_done, p->at.bytes_total, 100);
+        progress_format_bytes(p->at.bytes_total, total_s, sizeof(total_s));
         snprintf(part[0], PART_CAP, " %3u%% %s/%s", pct, done_s, total_s);
     } else {
         snprintf(part[0], PART_CAP, " %s", done_s);
     }
 
     if (p->elapsed_ms > 0) {
-        rate = (double)p->bytes_done * 1000.0 / (double)p->elapsed_ms;
+        rate = (double)p->at.bytes_done * 1000.0 / (double)p->elapsed_ms;
         /* clamp: a u64 byte count per ms can exceed a u64 per second */
         progress_format_bytes(rate >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)rate, rate_s,
                               sizeof(rate_s));
@@ -100,16 +100,16 @@ size_t progress_format(const progress_state_t *p, unsigned width, char *buf, siz
         snprintf(part[1], PART_CAP, "  --/s");
     }
 
-    if (p->bytes_total > 0 && p->bytes_done >= p->bytes_total)
+    if (p->at.bytes_total > 0 && p->at.bytes_done >= p->at.bytes_total)
         format_eta(0.0, eta_s, sizeof(eta_s));
-    else if (p->bytes_total > 0 && p->bytes_done > 0 && rate > 0.0)
-        format_eta((double)(p->bytes_total - p->bytes_done) / rate, eta_s, sizeof(eta_s));
+    else if (p->at.bytes_total > 0 && p->at.bytes_done > 0 && rate > 0.0)
+        format_eta((double)(p->at.bytes_total - p->at.bytes_done) / rate, eta_s, sizeof(eta_s));
     else
         snprintf(eta_s, sizeof(eta_s), "--:--");
     snprintf(part[2], PART_CAP, "  ETA %s", eta_s);
 
-    snprintf(part[3], PART_CAP, "  %u in flight, %u peer%s", (unsigned)p->in_flight,
-             (unsigned)p->peers, p->peers == 1 ? "" : "s");
+    snprintf(part[3], PART_CAP, "  %u in flight, %u peer%s", (unsigned)p->at.in_flight,
+             (unsigned)p->at.peers, p->at.peers == 1 ? "" : "s");
 
     for (int i = 0; i < PARTS; i++)
         plen[i] = strlen(part[i]);
@@ -129,8 +129,8 @@ size_t progress_format(const progress_state_t *p, unsigned width, char *buf, siz
     if (bar > BAR_MAX)
         bar = BAR_MAX;
 
-    if (p->bytes_total > 0)
-        fill = (size_t)scale(p->bytes_done, p->bytes_total, bar);
+    if (p->at.bytes_total > 0)
+        fill = (size_t)scale(p->at.bytes_done, p->at.bytes_total, bar);
     buf[pos++] = '[';
     memset(buf + pos, '#', fill);
     memset(buf + pos + fill, '.', bar - fill);

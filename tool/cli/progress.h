@@ -6,18 +6,16 @@
 #ifndef EMOFS_PROGRESS_H
 #define EMOFS_PROGRESS_H
 
+#include "filestore/filestore.h" /* fs_progress_t */
+
 #include <stddef.h>
 #include <stdint.h>
 
-/* What one progress line shows; the fields mirror a control PROGRESS
- * message (tool/node/control_wire.h) plus the time elapsed. */
+/* What one progress line shows: where the transfer stands (a control
+ * PROGRESS message carries the same fs_progress_t; bytes_total 0 means
+ * unknown) and the time it has taken. */
 typedef struct progress_state {
-    uint64_t bytes_done;
-    uint64_t bytes_total; /* 0: unknown */
-    uint32_t chunks_done;
-    uint32_t chunks_total;
-    uint32_t in_flight;
-    uint32_t peers;
+    fs_progress_t at;
     uint64_t elapsed_ms; /* since the transfer started */
 } progress_state_t;
 
