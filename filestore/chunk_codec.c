@@ -5,6 +5,7 @@
 #include "filestore/chunk_codec.h"
 
 #include "filestore/fs_error.h"
+#include "manifests/le.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -132,8 +133,7 @@ static int check_frame(const uint8_t *frame, size_t len, size_t plain_len)
 
     if (len < 4)
         return FS_ECORRUPT;
-    magic = (uint32_t)frame[0] | (uint32_t)frame[1] << 8 | (uint32_t)frame[2] << 16 |
-            (uint32_t)frame[3] << 24;
+    magic = le_get32(frame);
     if (magic != ZSTD_MAGICNUMBER)
         return FS_ECORRUPT;
     size = ZSTD_getFrameContentSize(frame, len);

@@ -10,6 +10,7 @@
  */
 #include "filestore/fetch.h"
 #include "filestore/get_int.h"
+#include "manifests/le.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -187,8 +188,9 @@ static void decode_chunk(fs_job_t *w)
 /* A chunk is in the file: note it in the journal. */
 static void chunk_written(fs_get_t *get, uint32_t i)
 {
-    uint8_t rec[4] = {(uint8_t)i, (uint8_t)(i >> 8), (uint8_t)(i >> 16), (uint8_t)(i >> 24)};
+    uint8_t rec[4];
 
+    le_put32(rec, i);
     if (get->journal_fd >= 0 && write(get->journal_fd, rec, 4) != 4)
         fs_get_fail(get, fs_from_errno(errno), "cannot write", get->journal_path);
     get->state[i] = 2;

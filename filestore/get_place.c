@@ -16,6 +16,7 @@
  */
 #include "filestore/get_int.h"
 #include "filestore/place.h"
+#include "manifests/le.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -110,8 +111,7 @@ static int read_journal(fs_get_t *get)
         memcmp(head, JOURNAL_MAGIC, 8) == 0 && memcmp(head + 8, get->key, MF_KEY_LEN) == 0) {
         ok = 1;
         for (; pread(get->journal_fd, rec, 4, off) == 4; off += 4) {
-            uint32_t i =
-                rec[0] | (uint32_t)rec[1] << 8 | (uint32_t)rec[2] << 16 | (uint32_t)rec[3] << 24;
+            uint32_t i = le_get32(rec);
             if (i >= get->m.n_entries) {
                 ok = 0;
                 break;

@@ -49,7 +49,7 @@ size_t mf__drec_parse(const uint8_t *p, size_t avail, mf__drec_t *r)
     if (avail < MF__DREC_FIXED)
         return 0;
     r->kind = p[0];
-    r->mode = mf__get16(p + 1);
+    r->mode = le_get16(p + 1);
     r->name_len = p[3];
     r->name = p + MF__DREC_FIXED;
     head = MF__DREC_FIXED + r->name_len;
@@ -63,21 +63,21 @@ size_t mf__drec_parse(const uint8_t *p, size_t avail, mf__drec_t *r)
         if (avail < tail)
             return 0;
         r->key = p;
-        r->bytes = mf__get64(p + MF_KEY_LEN);
+        r->bytes = le_get64(p + MF_KEY_LEN);
         break;
     case MF_KIND_DIR:
         tail = MF__DREC_DIR_TAIL;
         if (avail < tail)
             return 0;
         r->key = p;
-        r->bytes = mf__get64(p + MF_KEY_LEN);
-        r->files = mf__get64(p + MF_KEY_LEN + 8);
-        r->total = mf__get64(p + MF_KEY_LEN + 16);
+        r->bytes = le_get64(p + MF_KEY_LEN);
+        r->files = le_get64(p + MF_KEY_LEN + 8);
+        r->total = le_get64(p + MF_KEY_LEN + 16);
         break;
     case MF_KIND_LINK:
         if (avail < MF__DREC_LINK_TAIL)
             return 0;
-        r->target_len = mf__get16(p);
+        r->target_len = le_get16(p);
         r->target = p + MF__DREC_LINK_TAIL;
         tail = MF__DREC_LINK_TAIL + r->target_len;
         if (avail < tail)
@@ -156,16 +156,16 @@ int mf__dnode_decode(mf__dnode_t *n, const uint8_t *buf, size_t len)
     if (n->is_root) {
         if (len < MF__DROOT_FIXED)
             return MF_EFORMAT;
-        bytes = mf__get64(buf + 7);
-        files = mf__get64(buf + 15);
-        total = mf__get64(buf + 23);
+        bytes = le_get64(buf + 7);
+        files = le_get64(buf + 15);
+        total = le_get64(buf + 23);
         n->name_len = buf[31];
         n->name = buf + 32;
         if (len - MF__DROOT_FIXED < n->name_len || !mf__name_valid_n(n->name, n->name_len))
             return MF_EFORMAT;
         off = 32 + n->name_len;
     }
-    n->count = mf__get32(buf + off);
+    n->count = le_get32(buf + off);
     n->recs = buf + off + 4;
     n->recs_len = len - off - 4;
     /* Only an empty directory's root lists nothing. */
@@ -183,10 +183,10 @@ void mf__dnode_child(const mf__dnode_t *n, size_t i, mf__dchild_t *c)
     const uint8_t *p = n->recs + i * MF__DCHILD_LEN;
 
     memcpy(c->key, p, MF_KEY_LEN);
-    c->bytes = mf__get64(p + MF_KEY_LEN);
-    c->files = mf__get64(p + MF_KEY_LEN + 8);
-    c->total = mf__get64(p + MF_KEY_LEN + 16);
-    c->entries = mf__get32(p + MF_KEY_LEN + 24);
+    c->bytes = le_get64(p + MF_KEY_LEN);
+    c->files = le_get64(p + MF_KEY_LEN + 8);
+    c->total = le_get64(p + MF_KEY_LEN + 16);
+    c->entries = le_get32(p + MF_KEY_LEN + 24);
 }
 
 int mf_root_kind(const uint8_t *buf, size_t len)
@@ -231,12 +231,12 @@ uint8_t *mf__put_droot_hdr(uint8_t *p, const mf_dir_t *d, size_t name_len, uint8
                            uint32_t count)
 {
     p = mf__put_hdr(p, MF__DIR_MAGIC, MF__KIND_ROOT, level);
-    p = mf__put64(p, d->bytes);
-    p = mf__put64(p, d->files);
-    p = mf__put64(p, d->total);
+    p = le_put64(p, d->bytes);
+    p = le_put64(p, d->files);
+    p = le_put64(p, d->total);
     *p++ = (uint8_t)name_len;
     memcpy(p, d->name, name_len);
-    return mf__put32(p + name_len, count);
+    return le_put32(p + name_len, count);
 }
 
 size_t mf__drec_len(const mf_dirent_t *e)
@@ -255,21 +255,21 @@ uint8_t *mf__put_drec(uint8_t *p, const mf_dirent_t *e)
     size_t name_len = strlen(e->name), target_len;
 
     *p++ = e->kind;
-    p = mf__put16(p, e->mode);
+    p = le_put16(p, e->mode);
     *p++ = (uint8_t)name_len;
     memcpy(p, e->name, name_len);
     p += name_len;
     if (e->kind == MF_KIND_LINK) {
         target_len = strlen(e->target);
-        p = mf__put16(p, (uint16_t)target_len);
+        p = le_put16(p, (uint16_t)target_len);
         memcpy(p, e->target, target_len);
         return p + target_len;
     }
     memcpy(p, e->key, MF_KEY_LEN);
-    p = mf__put64(p + MF_KEY_LEN, e->bytes);
+    p = le_put64(p + MF_KEY_LEN, e->bytes);
     if (e->kind == MF_KIND_DIR) {
-        p = mf__put64(p, e->files);
-        p = mf__put64(p, e->total);
+        p = le_put64(p, e->files);
+        p = le_put64(p, e->total);
     }
     return p;
 }
@@ -277,8 +277,8 @@ uint8_t *mf__put_drec(uint8_t *p, const mf_dirent_t *e)
 uint8_t *mf__put_dchild(uint8_t *p, const mf__dchild_t *c)
 {
     memcpy(p, c->key, MF_KEY_LEN);
-    p = mf__put64(p + MF_KEY_LEN, c->bytes);
-    p = mf__put64(p, c->files);
-    p = mf__put64(p, c->total);
-    return mf__put32(p, c->entries);
+    p = le_put64(p + MF_KEY_LEN, c->bytes);
+    p = le_put64(p, c->files);
+    p = le_put64(p, c->total);
+    return le_put32(p, c->entries);
 }

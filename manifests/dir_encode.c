@@ -132,7 +132,7 @@ static int emit_leaves(mf__out_t *o, const mf_dir_t *d, size_t max, mf__kid_t **
         if (data == NULL)
             return MF_ENOMEM;
         p = mf__put_hdr(data, MF__DIR_MAGIC, MF__KIND_INNER, 0);
-        p = mf__put32(p, (uint32_t)(end - at));
+        p = le_put32(p, (uint32_t)(end - at));
         for (size_t i = at; i < end; i++)
             p = mf__put_drec(p, &d->entries[i]);
         sum_range(d->entries + at, end - at, &c); /* parts of d's sums: no wrap */

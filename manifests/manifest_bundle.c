@@ -63,12 +63,12 @@ int mf_bundle_encode(const mf_blob_t *blobs, size_t n, uint8_t **out, size_t *ou
     }
     memcpy(buf, MF__BUNDLE_MAGIC, 4);
     buf[4] = MF__VERSION;
-    p = mf__put32(buf + 5, (uint32_t)count);
+    p = le_put32(buf + 5, (uint32_t)count);
     for (size_t i = 0; i < n; i++) {
         if (!keep[i])
             continue;
         memcpy(p, blobs[i].key, MF_KEY_LEN);
-        p = mf__put32(p + MF_KEY_LEN, (uint32_t)blobs[i].len);
+        p = le_put32(p + MF_KEY_LEN, (uint32_t)blobs[i].len);
         memcpy(p, blobs[i].data, blobs[i].len);
         p += blobs[i].len;
     }
@@ -87,12 +87,12 @@ static uint32_t check_framing(const uint8_t *buf, size_t len)
 
     if (len < MF__BUNDLE_HDR || !mf_is_bundle(buf, len) || buf[4] != MF__VERSION)
         return 0;
-    count = mf__get32(buf + 5);
+    count = le_get32(buf + 5);
     for (uint32_t i = 0; i < count; i++) {
         uint32_t n;
         if (len - off < MF__BUNDLE_REC)
             return 0;
-        n = mf__get32(buf + off + MF_KEY_LEN);
+        n = le_get32(buf + off + MF_KEY_LEN);
         if (n == 0 || len - off - MF__BUNDLE_REC < n)
             return 0;
         off += MF__BUNDLE_REC + n;
@@ -144,7 +144,7 @@ int mf_bundle_decode(const uint8_t *buf, size_t len, uint8_t file_key[MF_KEY_LEN
         return MF_ENOMEM;
     mf__map_init(&seen);
     for (uint32_t i = 0; i < count && rc == MF_OK; i++) {
-        size_t node_len = mf__get32(buf + off + MF_KEY_LEN);
+        size_t node_len = le_get32(buf + off + MF_KEY_LEN);
         rc = take_node(&b[i], &seen, i, buf + off, buf + off + MF__BUNDLE_REC, node_len);
         off += MF__BUNDLE_REC + node_len;
     }

@@ -15,7 +15,7 @@ static int sum_records(mf__node_t *n)
     n->chunks = 0;
     for (uint32_t i = 0; i < n->count; i++) {
         if (n->level == 0) {
-            uint32_t size = mf__get32(n->recs + (size_t)i * MF__ENTRY_LEN + MF_KEY_LEN);
+            uint32_t size = le_get32(n->recs + (size_t)i * MF__ENTRY_LEN + MF_KEY_LEN);
             if (size == 0 || size > MF_CHUNK_MAX)
                 return MF_EFORMAT;
             n->bytes += size;
@@ -46,7 +46,7 @@ int mf__node_decode(mf__node_t *n, const uint8_t *buf, size_t len)
     if (n->is_root) {
         if (len < MF__ROOT_FIXED)
             return MF_EFORMAT;
-        n->size = mf__get64(buf + 7);
+        n->size = le_get64(buf + 7);
         memcpy(n->sha256, buf + 15, MF_KEY_LEN);
         n->name_len = buf[47];
         n->name = buf + 48;
@@ -54,7 +54,7 @@ int mf__node_decode(mf__node_t *n, const uint8_t *buf, size_t len)
             return MF_EFORMAT;
         off = 48 + n->name_len;
     }
-    n->count = mf__get32(buf + off);
+    n->count = le_get32(buf + off);
     n->recs = buf + off + 4;
     rec_len = n->level == 0 ? MF__ENTRY_LEN : MF__CHILD_LEN;
     if ((len - off - 4) % rec_len != 0 || (len - off - 4) / rec_len != n->count)
@@ -76,7 +76,7 @@ void mf__node_entry(const mf__node_t *n, size_t i, mf_entry_t *e)
     const uint8_t *p = n->recs + i * MF__ENTRY_LEN;
 
     memcpy(e->key, p, MF_KEY_LEN);
-    e->size = mf__get32(p + MF_KEY_LEN);
+    e->size = le_get32(p + MF_KEY_LEN);
 }
 
 void mf__node_child(const mf__node_t *n, size_t i, mf__child_t *c)
@@ -84,20 +84,20 @@ void mf__node_child(const mf__node_t *n, size_t i, mf__child_t *c)
     const uint8_t *p = n->recs + i * MF__CHILD_LEN;
 
     memcpy(c->key, p, MF_KEY_LEN);
-    c->bytes = mf__get64(p + MF_KEY_LEN);
-    c->chunks = mf__get32(p + MF_KEY_LEN + 8);
+    c->bytes = le_get64(p + MF_KEY_LEN);
+    c->chunks = le_get32(p + MF_KEY_LEN + 8);
 }
 
 uint8_t *mf__put_root_hdr(uint8_t *p, const mf_manifest_t *m, size_t name_len, uint8_t level,
                           uint32_t count)
 {
     p = mf__put_hdr(p, MF__NODE_MAGIC, MF__KIND_ROOT, level);
-    p = mf__put64(p, m->size);
+    p = le_put64(p, m->size);
     memcpy(p, m->sha256, MF_KEY_LEN);
     p += MF_KEY_LEN;
     *p++ = (uint8_t)name_len;
     memcpy(p, m->name, name_len);
-    return mf__put32(p + name_len, count);
+    return le_put32(p + name_len, count);
 }
 
 uint8_t *mf__put_hdr(uint8_t *p, const char *magic, uint8_t kind, uint8_t level)
@@ -123,18 +123,18 @@ int mf__hdr_decode(const uint8_t *buf, size_t len, const char *magic, int *is_ro
 
 uint8_t *mf__put_inner_hdr(uint8_t *p, uint8_t level, uint32_t count)
 {
-    return mf__put32(mf__put_hdr(p, MF__NODE_MAGIC, MF__KIND_INNER, level), count);
+    return le_put32(mf__put_hdr(p, MF__NODE_MAGIC, MF__KIND_INNER, level), count);
 }
 
 uint8_t *mf__put_entry(uint8_t *p, const mf_entry_t *e)
 {
     memcpy(p, e->key, MF_KEY_LEN);
-    return mf__put32(p + MF_KEY_LEN, e->size);
+    return le_put32(p + MF_KEY_LEN, e->size);
 }
 
 uint8_t *mf__put_child(uint8_t *p, const mf__child_t *c)
 {
     memcpy(p, c->key, MF_KEY_LEN);
-    p = mf__put64(p + MF_KEY_LEN, c->bytes);
-    return mf__put32(p, c->chunks);
+    p = le_put64(p + MF_KEY_LEN, c->bytes);
+    return le_put32(p, c->chunks);
 }

@@ -76,7 +76,7 @@ int mf__emit_levels(mf__out_t *o, const mf__tree_fmt_t *f, size_t max, size_t pe
                 free(down);
                 return MF_ENOMEM;
             }
-            p = mf__put32(mf__put_hdr(data, f->magic, MF__KIND_INNER, *level), (uint32_t)cnt);
+            p = le_put32(mf__put_hdr(data, f->magic, MF__KIND_INNER, *level), (uint32_t)cnt);
             for (size_t j = at; j < at + cnt; j++) {
                 p = f->put_kid(p, &down[j]);
                 /* Parts of sums the encoder checked, or bounded by limits:

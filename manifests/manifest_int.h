@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "manifests/le.h"
 #include "manifests/manifest.h"
 #include "manifests/dir_manifest.h"
 
@@ -36,42 +37,6 @@
 #define MF__BUNDLE_MAGIC "EMOF"
 #define MF__BUNDLE_HDR   9  /* magic 4, version 1, count 4 */
 #define MF__BUNDLE_REC   36 /* key 32, len u32, then len bytes */
-
-static inline uint16_t mf__get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static inline uint32_t mf__get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t mf__get64(const uint8_t *p)
-{
-    return (uint64_t)mf__get32(p) | (uint64_t)mf__get32(p + 4) << 32;
-}
-
-static inline uint8_t *mf__put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    return p + 2;
-}
-
-static inline uint8_t *mf__put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-    return p + 4;
-}
-
-static inline uint8_t *mf__put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-    return p + 8;
-}
 
 /* What a node covers, as its parent's child record states it. */
 typedef struct mf__child {

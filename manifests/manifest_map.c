@@ -28,7 +28,7 @@ static size_t slot_of(const uint8_t key[MF_KEY_LEN], size_t cap)
     uint64_t h = 0x9e3779b97f4a7c15ull;
 
     for (size_t i = 0; i < MF_KEY_LEN; i += 8) {
-        h ^= mf__get64(key + i);
+        h ^= le_get64(key + i);
         h *= 0xbf58476d1ce4e5b9ull;
         h ^= h >> 31;
     }

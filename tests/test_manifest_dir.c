@@ -117,7 +117,7 @@ static size_t reencode_dnode(const mf__dnode_t *n, uint8_t *out)
         free(d.name);
     } else {
         p = mf__put_hdr(p, MF__DIR_MAGIC, MF__KIND_INNER, n->level);
-        p = mf__put32(p, n->count);
+        p = le_put32(p, n->count);
     }
     for (uint32_t i = 0; i < n->count; i++) {
         if (n->level == 0) {
@@ -977,14 +977,14 @@ static size_t forge_wide_leaf(size_t n, uint8_t **out)
     uint8_t *buf = malloc(MF__INNER_HDR + 11 * n), *p;
 
     assert_non_null(buf);
-    p = mf__put32(mf__put_hdr(buf, MF__DIR_MAGIC, MF__KIND_INNER, 0), (uint32_t)n);
+    p = le_put32(mf__put_hdr(buf, MF__DIR_MAGIC, MF__KIND_INNER, 0), (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
         *p++ = MF_KIND_LINK;
-        p = mf__put16(p, 0644);
+        p = le_put16(p, 0644);
         *p++ = 4;
         for (size_t k = 0, v = i; k < 4; k++, v /= 62)
             p[3 - k] = (uint8_t)digits[v % 62];
-        p = mf__put16(p + 4, 1);
+        p = le_put16(p + 4, 1);
         *p++ = 'x';
     }
     *out = buf;

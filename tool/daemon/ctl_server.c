@@ -6,6 +6,7 @@
 #include "tool/daemon/log.h"
 #include "tool/node/node_ops.h"
 #include "tool/cli/progress.h"
+#include "manifests/le.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,7 +405,7 @@ static int feed_data(client_t *c, const uint8_t *body, size_t len)
 
     if (len < 6 || body[0] != CTL_DATA || body[1] != CTL_VERSION)
         return -1;
-    n = (size_t)body[2] | (size_t)body[3] << 8 | (size_t)body[4] << 16 | (size_t)body[5] << 24;
+    n = le_get32(body + 2);
     if (n != len - 6)
         return -1;
     if (n == 0) { /* the end of the file */

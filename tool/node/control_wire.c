@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "filestore/fs_error.h"
+#include "manifests/le.h"
 
 /* Smallest encoding of one LS entry: key, size, empty name. */
 #define LS_ENTRY_MIN (CTL_KEY_LEN + 8 + 2)
@@ -94,11 +95,6 @@ int ctl_set_message(ctl_msg_t *msg, const char *text)
 /* Frames                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 int ctl_frame_check(const uint8_t *buf, size_t len, size_t *frame_len)
 {
     uint32_t body;
@@ -107,7 +103,7 @@ int ctl_frame_check(const uint8_t *buf, size_t len, size_t *frame_len)
         return FS_EINVAL;
     if (len < CTL_FRAME_HDR)
         return 0;
-    body = get_u32(buf);
+    body = le_get32(buf);
     if (body == 0 || body > CTL_MAX_BODY)
         return FS_ECORRUPT;
     if (len - CTL_FRAME_HDR < body)
@@ -140,20 +136,23 @@ static void put_u8(writer_t *w, uint8_t v)
 
 static void put_u16(writer_t *w, uint16_t v)
 {
-    uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+    uint8_t b[2];
+    le_put16(b, v);
     put_bytes(w, b, 2);
 }
 
 static void put_u32(writer_t *w, uint32_t v)
 {
-    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    uint8_t b[4];
+    le_put32(b, v);
     put_bytes(w, b, 4);
 }
 
 static void put_u64(writer_t *w, uint64_t v)
 {
-    put_u32(w, (uint32_t)v);
-    put_u32(w, (uint32_t)(v >> 32));
+    uint8_t b[8];
+    le_put64(b, v);
+    put_bytes(w, b, 8);
 }
 
 /* s was checked by check_str(). */
@@ -402,20 +401,19 @@ static uint8_t get_u8(reader_t *r)
 static uint16_t get_u16(reader_t *r)
 {
     const uint8_t *p = take(r, 2);
-    return p != NULL ? (uint16_t)(p[0] | p[1] << 8) : 0;
+    return p != NULL ? le_get16(p) : 0;
 }
 
 static uint32_t get_u32r(reader_t *r)
 {
     const uint8_t *p = take(r, 4);
-    return p != NULL ? get_u32(p) : 0;
+    return p != NULL ? le_get32(p) : 0;
 }
 
 static uint64_t get_u64(reader_t *r)
 {
-    uint64_t lo = get_u32r(r);
-    uint64_t hi = get_u32r(r);
-    return lo | hi << 32;
+    const uint8_t *p = take(r, 8);
+    return p != NULL ? le_get64(p) : 0;
 }
 
 static void get_key(reader_t *r, uint8_t out[CTL_KEY_LEN])
