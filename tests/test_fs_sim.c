@@ -240,15 +240,22 @@ static void assert_file_is(const net_t *net, const char *name, const uint8_t *da
 /* Damages every copy node i holds of key in its value store (replicas the
  * DHT put there; not the pinned blobs of its chunk store). @return how
  * many copies were damaged. */
-static int damage_replicas(net_t *net, int i, const uint8_t key[MF_KEY_LEN])
+/* Points vals[0..8) at the copies node i holds of key in its value store.
+ * @return how many. */
+static size_t replicas(net_t *net, int i, const uint8_t key[MF_KEY_LEN], dht__value_t *vals[8])
 {
     dht_t *dht = dht_sim_node(net->sim, (size_t)i);
-    const dht__value_t *vals[8];
     dht_id_t id;
-    size_t n;
 
     memcpy(id.b, key, MF_KEY_LEN);
-    n = dht__store_get(dht->store, &id, dht_sim_now(net->sim), vals, 8);
+    return dht__store_get(dht->store, &id, dht_sim_now(net->sim), (const dht__value_t **)vals, 8);
+}
+
+static int damage_replicas(net_t *net, int i, const uint8_t key[MF_KEY_LEN])
+{
+    dht__value_t *vals[8];
+    size_t n = replicas(net, i, key, vals);
+
     for (size_t j = 0; j < n; j++)
         vals[j]->data[vals[j]->len / 2] ^= 0x5a;
     return (int)n;
@@ -285,17 +292,13 @@ static int manifest_done(void *arg)
  * publisher keeps of its own put included), as an expiry would. */
 static void drop_replicas(net_t *net, int i, const uint8_t key[MF_KEY_LEN])
 {
-    dht_t *dht = dht_sim_node(net->sim, (size_t)i);
-    const dht__value_t *vals[8];
-    dht_id_t id;
-    size_t n;
+    dht__value_t *vals[8];
+    size_t n = replicas(net, i, key, vals);
 
-    memcpy(id.b, key, MF_KEY_LEN);
-    n = dht__store_get(dht->store, &id, dht_sim_now(net->sim), vals, 8);
     for (size_t j = 0; j < n; j++)
-        ((dht__value_t *)vals[j])->expires_at = 0;
-    dht__store_expire(dht->store, dht_sim_now(net->sim));
-    assert_int_equal(dht__store_get(dht->store, &id, dht_sim_now(net->sim), vals, 8), 0);
+        vals[j]->expires_at = 0;
+    dht__store_expire(dht_sim_node(net->sim, (size_t)i)->store, dht_sim_now(net->sim));
+    assert_int_equal(replicas(net, i, key, vals), 0);
 }
 
 /* Sorts nodes[0..n) by the distance of their ids to key, nearest first. */
@@ -385,11 +388,8 @@ static void test_chunk_damaged_on_holders(void **state)
     first_chunk_key(net, 0, put.key, chunk, &n_chunks);
     assert_true(n_chunks >= 4);
     for (int i = 1; i < NODES; i++) {
-        dht_t *dht = dht_sim_node(net->sim, (size_t)i);
-        const dht__value_t *v[1];
-        dht_id_t id;
-        memcpy(id.b, chunk, MF_KEY_LEN);
-        if (dht__store_get(dht->store, &id, dht_sim_now(net->sim), v, 1) > 0)
+        dht__value_t *v[8];
+        if (replicas(net, i, chunk, v) > 0)
             holders[n_holders++] = i;
     }
     assert_true(n_holders >= 5);

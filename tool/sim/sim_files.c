@@ -331,14 +331,9 @@ static uint64_t median_ms(const sim_files_t *fs, int of_get)
     for (size_t i = 0; i < fs->n; i++)
         if (of_get ? fs->f[i].got == 1 : fs->f[i].put_status == 0)
             v[n++] = of_get ? fs->f[i].get_ms : fs->f[i].put_ms;
-    for (size_t i = 1; i < n; i++) /* insertion sort: n is small */
-        for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
-            uint64_t t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
+    qsort(v, n, sizeof(*v), sim_cmp_u64);
     if (n > 0)
-        m = v[n / 2];
+        m = v[sim_rank(n, 50)];
     free(v);
     return m;
 }

@@ -131,6 +131,15 @@ int sim_deaths(sim_ctx_t *c);
 /* The churn phase (sim_churn.c): writes the samples to r and series. */
 int sim_churn(sim_ctx_t *c, FILE *series);
 
+/* ---- percentiles (sim_run.c) ---- */
+
+/* qsort() order of uint64_t. */
+int sim_cmp_u64(const void *a, const void *b);
+
+/* @return the index of the nearest-rank percentile p (0..100) in a
+ * sorted array of n > 0 elements. */
+size_t sim_rank(size_t n, unsigned p);
+
 /* ---- files (sim_files.c) ---- */
 
 typedef struct sim_file sim_file_t;

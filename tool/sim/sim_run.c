@@ -322,14 +322,13 @@ static int cmp_u(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int cmp_u64(const void *a, const void *b)
+int sim_cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
-/* Nearest-rank percentile p (0..100) of sorted a[0..n), n > 0. */
-static size_t rank(size_t n, unsigned p)
+size_t sim_rank(size_t n, unsigned p)
 {
     size_t r = (n * p + 99) / 100;
     return r ? r - 1 : 0;
@@ -372,15 +371,15 @@ static void summarize_lookups(emofs_sim_result_t *r, const sim_lookup_t *ls, siz
         r->lookups_exact += ls[i].exact;
     }
     qsort(hops, n, sizeof(*hops), cmp_u);
-    qsort(lat, n, sizeof(*lat), cmp_u64);
-    r->hops_p50 = hops[rank(n, 50)];
-    r->hops_p95 = hops[rank(n, 95)];
+    qsort(lat, n, sizeof(*lat), sim_cmp_u64);
+    r->hops_p50 = hops[sim_rank(n, 50)];
+    r->hops_p95 = hops[sim_rank(n, 95)];
     r->hops_max = hops[n - 1];
     r->hops_mean = sum_hops / (double)n;
     r->datagrams_per_lookup = sum_dg / (double)n;
     r->requests_per_lookup = sum_req / (double)n;
-    r->latency_p50_ms = lat[rank(n, 50)];
-    r->latency_p99_ms = lat[rank(n, 99)];
+    r->latency_p50_ms = lat[sim_rank(n, 50)];
+    r->latency_p99_ms = lat[sim_rank(n, 99)];
     free(hops);
     free(lat);
 }
