@@ -1,8 +1,8 @@
 /*
- * Tests of "--name=value" (tool/cli/opts.c): split for options that take a
- * value, at the first '='; left alone for unknown options, positionals,
- * short options and the value of an option given as "--name VALUE"; a
- * usage error for a flag given a value.
+ * Tests of the option parser every command shares (tool/cli/opts.c):
+ * "--name value" and "--name=value" alike, short aliases, "-" and "--",
+ * and one usage error for an unknown option, a missing value or a flag
+ * given a value.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,110 +10,133 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "tool/cli/cli.h"
 #include "tool/cli/opts.h"
 
-#define MAX_ARGS 16
+enum { O_DATA = 1, O_OUT, O_QUIET, O_HELP };
 
-/* Runs opts_expand on a writable copy of the words (NULL-terminated) and
- * joins the result with '|' into out. @return what opts_expand returned. */
-static int expand(const char *const *words, char *out, size_t cap)
+static const opt_spec_t table[] = {
+    {"--data", NULL, OPT_VALUE, O_DATA},
+    {"--output", "-o", OPT_VALUE, O_OUT},
+    {"--quiet", "-q", OPT_FLAG, O_QUIET},
+    {"--help", "-h", OPT_FLAG, O_HELP},
+    OPT_TABLE_END,
+};
+
+/* Walks words (NULL-terminated; words[0] is the command) and writes what
+ * opt_next() returned, one item each, joined with '|': "data=/d" for an
+ * option (the table's name without "--", and its value), "arg:x" for an
+ * argument, "ERROR" (the walk stops there), into out; the error line, if
+ * any, into err_line. */
+static void walk(const char *const *words, char *out, size_t cap, char *err_line, size_t err_cap)
 {
-    char store[MAX_ARGS][64], *argv[MAX_ARGS + 1], **res;
-    int argc = 0, n, rc;
+    char *argv[16];
+    int argc = 0, id;
+    opt_parser_t p;
+    FILE *err = fmemopen(err_line, err_cap, "w");
 
-    for (; words[argc] != NULL; argc++) {
-        strcpy(store[argc], words[argc]);
-        argv[argc] = store[argc];
-    }
+    assert_non_null(err);
+    memset(err_line, 0, err_cap);
+    for (; words[argc] != NULL; argc++)
+        argv[argc] = (char *)words[argc];
     argv[argc] = NULL;
-    rc = opts_expand(argc, argv, &n, &res);
     out[0] = '\0';
-    if (rc != 0)
-        return rc;
-    for (int i = 0; i < n; i++) {
-        if (i > 0)
+    opt_init(&p, argc, argv, 1, "cmd", table, err);
+    while ((id = opt_next(&p)) != OPT_END) {
+        char item[128];
+
+        if (id == OPT_ERROR)
+            snprintf(item, sizeof(item), "ERROR");
+        else if (id == OPT_ARG)
+            snprintf(item, sizeof(item), "arg:%s", p.value);
+        else
+            snprintf(item, sizeof(item), "%s%s%s", p.name + 2, p.value ? "=" : "",
+                     p.value ? p.value : "");
+        if (out[0] != '\0')
             strncat(out, "|", cap - strlen(out) - 1);
-        strncat(out, res[i], cap - strlen(out) - 1);
+        strncat(out, item, cap - strlen(out) - 1);
+        if (id == OPT_ERROR)
+            break;
     }
-    assert_null(res[n]);
-    free(res);
-    return 0;
+    fclose(err);
 }
 
-static void assert_expands(const char *const *words, const char *want)
+static void assert_walk(const char *const *words, const char *want)
 {
-    char got[512];
+    char got[512], err[256];
 
-    assert_int_equal(expand(words, got, sizeof(got)), 0);
+    walk(words, got, sizeof(got), err, sizeof(err));
     assert_string_equal(got, want);
+    if (strstr(want, "ERROR") == NULL)
+        assert_string_equal(err, "");
 }
 
-static void test_split(void **state)
+static void assert_error(const char *const *words, const char *want_line)
 {
-    (void)state;
-    assert_expands((const char *const[]){"put", "--data=/d", "f", NULL}, "put|--data|/d|f");
-    assert_expands((const char *const[]){"get", "K", "--output=a=b", NULL}, "get|K|--output|a=b");
-    assert_expands((const char *const[]){"put", "--data=", "f", NULL}, "put|--data||f");
-    assert_expands((const char *const[]){"sim", "--nodes=10", "--json", NULL},
-                   "sim|--nodes|10|--json");
-    assert_expands((const char *const[]){"daemon", "--listen=localhost:1", "--bootstrap=[::1]:2",
-                                         NULL},
-                   "daemon|--listen|localhost:1|--bootstrap|[::1]:2");
+    char got[512], err[256];
+
+    walk(words, got, sizeof(got), err, sizeof(err));
+    assert_non_null(strstr(got, "ERROR"));
+    assert_string_equal(err, want_line);
 }
 
-static void test_left_alone(void **state)
+static void test_value_forms(void **state)
 {
     (void)state;
-    /* unknown options: the command names them whole */
-    assert_expands((const char *const[]){"ls", "--frob=1", NULL}, "ls|--frob=1");
-    /* a value given after its option is never split, even if it looks like one */
-    assert_expands((const char *const[]){"get", "K", "-o", "--quiet=1", NULL},
-                   "get|K|-o|--quiet=1");
-    assert_expands((const char *const[]){"put", "--data", "--x=y", "f", NULL},
-                   "put|--data|--x=y|f");
-    /* short options and positionals */
-    assert_expands((const char *const[]){"get", "-o=x", "a=b", NULL}, "get|-o=x|a=b");
-    /* the command's own name, and nothing else */
-    assert_expands((const char *const[]){"--data=x", NULL}, "--data=x");
-    assert_expands((const char *const[]){"ls", "--", "--=x", NULL}, "ls|--|--=x");
+    assert_walk((const char *const[]){"cmd", "--data=/d", "f", NULL}, "data=/d|arg:f");
+    assert_walk((const char *const[]){"cmd", "--data", "/d", "f", NULL}, "data=/d|arg:f");
+    assert_walk((const char *const[]){"cmd", "K", "--output=a=b", NULL}, "arg:K|output=a=b");
+    assert_walk((const char *const[]){"cmd", "--data=", "f", NULL}, "data=|arg:f");
+    assert_walk((const char *const[]){"cmd", "-o", "x", "-q", NULL}, "output=x|quiet");
 }
 
-static void test_flag_with_value(void **state)
+static void test_values_taken_as_given(void **state)
 {
-    char got[512];
-
     (void)state;
-    assert_int_equal(expand((const char *const[]){"ls", "--quiet=1", NULL}, got, sizeof(got)),
-                     EXIT_USAGE);
-    assert_int_equal(expand((const char *const[]){"sim", "--json=", NULL}, got, sizeof(got)),
-                     EXIT_USAGE);
-    assert_int_equal(expand((const char *const[]){"get", "--help=x", NULL}, got, sizeof(got)),
-                     EXIT_USAGE);
+    /* the word after an option that takes a value is its value, whatever it looks like */
+    assert_walk((const char *const[]){"cmd", "-o", "--quiet=1", NULL}, "output=--quiet=1");
+    assert_walk((const char *const[]){"cmd", "--data", "--x=y", "f", NULL}, "data=--x=y|arg:f");
+    assert_walk((const char *const[]){"cmd", "-o", "-", NULL}, "output=-");
 }
 
-static void test_kinds(void **state)
+static void test_arguments(void **state)
 {
     (void)state;
-    assert_int_equal(opts_kind("--data"), OPT_VALUE);
-    assert_int_equal(opts_kind("-o"), OPT_VALUE);
-    assert_int_equal(opts_kind("--seed"), OPT_VALUE);
-    assert_int_equal(opts_kind("--bytes"), OPT_FLAG);
-    assert_int_equal(opts_kind("--text"), OPT_FLAG);
-    assert_int_equal(opts_kind("--data="), OPT_UNKNOWN);
-    assert_int_equal(opts_kind("data"), OPT_UNKNOWN);
+    /* "-" is an argument; "--" ends the options */
+    assert_walk((const char *const[]){"cmd", "-", "-q", NULL}, "arg:-|quiet");
+    assert_walk((const char *const[]){"cmd", "-q", "--", "--data", "-x", NULL},
+                "quiet|arg:--data|arg:-x");
+    assert_walk((const char *const[]){"cmd", "a=b", NULL}, "arg:a=b");
+    assert_walk((const char *const[]){"cmd", NULL}, "");
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    assert_error((const char *const[]){"cmd", "--frob=1", NULL},
+                 "emofs: cmd: unknown option '--frob=1' (see emofs cmd --help)\n");
+    /* a short alias never splits at '=' */
+    assert_error((const char *const[]){"cmd", "-o=x", NULL},
+                 "emofs: cmd: unknown option '-o=x' (see emofs cmd --help)\n");
+    assert_error((const char *const[]){"cmd", "--quiet=1", NULL},
+                 "emofs: cmd: option --quiet takes no value (got '--quiet=1')\n");
+    assert_error((const char *const[]){"cmd", "--help=", NULL},
+                 "emofs: cmd: option --help takes no value (got '--help=')\n");
+    assert_error((const char *const[]){"cmd", "f", "-o", NULL}, "emofs: cmd: -o needs a value\n");
+    /* a prefix of a name is not the name */
+    assert_error((const char *const[]){"cmd", "--dat", "x", NULL},
+                 "emofs: cmd: unknown option '--dat' (see emofs cmd --help)\n");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split),
-        cmocka_unit_test(test_left_alone),
-        cmocka_unit_test(test_flag_with_value),
-        cmocka_unit_test(test_kinds),
+        cmocka_unit_test(test_value_forms),
+        cmocka_unit_test(test_values_taken_as_given),
+        cmocka_unit_test(test_arguments),
+        cmocka_unit_test(test_errors),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,6 @@
 #include "tool/cli/cli.h"
 #include "tool/cli/commands.h"
 #include "tool/daemon/daemon.h"
-#include "tool/cli/opts.h"
 #include "tool/sim/sim.h"
 
 #include "dht.h"
@@ -52,11 +51,9 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(int argc, char **argv);
     } commands[] = {
-        {"put", emofs_put_main},       {"get", emofs_get_main}, {"cat", emofs_cat_main},
-        {"manifest", emofs_manifest_main},
-        {"status", emofs_status_main}, {"ls", emofs_ls_main},   {"daemon", emofs_daemon_main},
-        {"stop", emofs_stop_main},
-        {"sim", emofs_sim_main},
+        {"put", emofs_put_main},           {"get", emofs_get_main},       {"cat", emofs_cat_main},
+        {"manifest", emofs_manifest_main}, {"status", emofs_status_main}, {"ls", emofs_ls_main},
+        {"daemon", emofs_daemon_main},     {"stop", emofs_stop_main},     {"sim", emofs_sim_main},
     };
 
     /* A peer or a daemon that closes a socket must not kill us. */
@@ -80,16 +77,8 @@ int main(int argc, char **argv)
         return 0;
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        if (strcmp(argv[1], commands[i].name) == 0) {
-            /* --name=value is --name value, for every command. */
-            char **args;
-            int n, code = opts_expand(argc - 1, argv + 1, &n, &args);
-            if (code != 0)
-                return code;
-            code = commands[i].run(n, args);
-            free(args);
-            return code;
-        }
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
     }
     return cli_fail(EXIT_USAGE, "unknown command '%s' (see emofs --help)", argv[1]);
 }

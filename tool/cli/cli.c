@@ -38,42 +38,37 @@ const char *cli_default_dir(void)
     return buf;
 }
 
-int cli_common_option(cli_common_t *c, int argc, char **argv, int *i)
+int cli_common_option(cli_common_t *c, int id, const char *value)
 {
-    const char *a = argv[*i];
+    dht_addr_t addr;
 
-    if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+    switch (id) {
+    case CLI_OPT_QUIET:
         c->quiet = 1;
         return 1;
-    }
-    if (strcmp(a, "--json") == 0) {
+    case CLI_OPT_JSON:
         c->json = 1;
         return 1;
-    }
-    if (strcmp(a, "--data") != 0 && strcmp(a, "--bootstrap") != 0 && strcmp(a, "--listen") != 0)
-        return 0;
-    if (*i + 1 >= argc) {
-        cli_fail(EXIT_USAGE, "%s needs a value", a);
-        return -EXIT_USAGE;
-    }
-    const char *v = argv[++*i];
-    if (strcmp(a, "--data") == 0) {
-        c->dir = v;
-    } else if (strcmp(a, "--listen") == 0) {
-        dht_addr_t addr;
-        if (hostaddr_option(a, v, &addr) != 0)
+    case CLI_OPT_DATA:
+        c->dir = value;
+        return 1;
+    case CLI_OPT_LISTEN:
+        if (hostaddr_option("--listen", value, &addr) != 0)
             return -EXIT_USAGE;
         c->listen = dht_addr_format(&addr, c->listen_text);
-    } else {
+        return 1;
+    case CLI_OPT_BOOTSTRAP:
         if (c->n_bootstrap == EMOFS_MAX_BOOTSTRAP) {
             cli_fail(EXIT_USAGE, "at most %d --bootstrap peers", EMOFS_MAX_BOOTSTRAP);
             return -EXIT_USAGE;
         }
-        if (hostaddr_option(a, v, &c->bootstrap[c->n_bootstrap]) != 0)
+        if (hostaddr_option("--bootstrap", value, &c->bootstrap[c->n_bootstrap]) != 0)
             return -EXIT_USAGE;
         c->n_bootstrap++;
+        return 1;
+    default:
+        return 0;
     }
-    return 1;
 }
 
 int cli_common_finish(cli_common_t *c)

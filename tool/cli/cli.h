@@ -22,6 +22,7 @@
 
 #include "tool/node/control_wire.h"
 #include "tool/node/emofs_node.h"
+#include "tool/cli/opts.h"
 
 enum {
     EXIT_OK = 0,
@@ -56,11 +57,39 @@ typedef struct cli_common {
     int json; /* --json: the result as one JSON object on stdout */
 } cli_common_t;
 
-/* If argv[*i] is a common option (--data, --bootstrap, --listen, -q, --json),
- * takes it and its value, advancing *i. A host name in --listen or --bootstrap
- * is resolved here (tool/node/hostaddr.h). @return 1 taken, 0 not a common option,
- * or -EXIT_USAGE after printing the error. */
-int cli_common_option(cli_common_t *c, int argc, char **argv, int *i);
+/* The ids of the options every command that talks to a node takes, in a
+ * command's table as CLI_OPTS_COMMON; a command's own ids start at
+ * CLI_OPT_OWN. */
+enum {
+    CLI_OPT_HELP = 1,
+    CLI_OPT_DATA,
+    CLI_OPT_BOOTSTRAP,
+    CLI_OPT_LISTEN,
+    CLI_OPT_QUIET,
+    CLI_OPT_JSON,
+    CLI_OPT_OWN,
+};
+#define CLI_OPT_HELP_SPEC                                                                          \
+    {                                                                                              \
+        "--help", "-h", OPT_FLAG, CLI_OPT_HELP                                                     \
+    }
+#define CLI_OPT_DATA_SPEC                                                                          \
+    {                                                                                              \
+        "--data", NULL, OPT_VALUE, CLI_OPT_DATA                                                    \
+    }
+#define CLI_OPTS_COMMON                                                                            \
+    CLI_OPT_HELP_SPEC, CLI_OPT_DATA_SPEC, {"--bootstrap", NULL, OPT_VALUE, CLI_OPT_BOOTSTRAP},     \
+        {"--listen", NULL, OPT_VALUE, CLI_OPT_LISTEN}, {"--quiet", "-q", OPT_FLAG, CLI_OPT_QUIET}, \
+    {                                                                                              \
+        "--json", NULL, OPT_FLAG, CLI_OPT_JSON                                                     \
+    }
+
+/* Takes a common option that opt_next() returned: id and its value (--data,
+ * --bootstrap, --listen, -q, --json; not --help, which each command
+ * answers). A host name in --listen or --bootstrap is resolved here
+ * (tool/node/hostaddr.h). @return 1 taken, 0 not a common option, or
+ * -EXIT_USAGE after printing the error. */
+int cli_common_option(cli_common_t *c, int id, const char *value);
 
 /* Fills in the default data directory if none was given.
  * @return 0 or EXIT_USAGE (error printed). */

@@ -26,7 +26,7 @@
     "                         node (repeatable; default: DIR/config); HOST is an\n"                \
     "                         address (192.0.2.7, [::1]) or a name (localhost)\n"                  \
     "  --listen HOST:PORT     with no daemon running: the embedded node's address\n"               \
-    "  -q, --quiet            no progress line, no summary\n"                               \
+    "  -q, --quiet            no progress line, no summary\n"                                      \
     "  --json                 the result as one JSON object on stdout (README: JSON)\n"
 
 static double now_s(void)
@@ -138,8 +138,7 @@ static int put_stdin(const cli_common_t *c, const char *name, double t0)
     struct stat st;
 
     if (!mf_name_valid(name))
-        return cli_fail(EXIT_USAGE, "put: '%s' cannot be a file name (no '/', not . or ..)",
-                        name);
+        return cli_fail(EXIT_USAGE, "put: '%s' cannot be a file name (no '/', not . or ..)", name);
     if (fstat(STDIN_FILENO, &st) == 0 && S_ISDIR(st.st_mode))
         return cli_fail(EXIT_INPUT, "cannot read standard input: it is a directory");
     req.type = CTL_PUT;
@@ -147,6 +146,13 @@ static int put_stdin(const cli_common_t *c, const char *name, double t0)
     req.path = (char *)name;
     return put_run(c, &req, &io, "standard input", 0, t0);
 }
+
+enum { PUT_OPT_NAME = CLI_OPT_OWN };
+static const opt_spec_t put_opts[] = {
+    CLI_OPTS_COMMON,
+    {"--name", NULL, OPT_VALUE, PUT_OPT_NAME},
+    OPT_TABLE_END,
+};
 
 int emofs_put_main(int argc, char **argv)
 {
@@ -157,30 +163,29 @@ int emofs_put_main(int argc, char **argv)
     cli_io_t io = {-1, -1, 0};
     struct stat st;
     double t0 = now_s();
-    int code, fd, name_given = 0;
+    opt_parser_t p;
+    int code, fd, id, name_given = 0;
 
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_option(&c, argc, argv, &i);
+    opt_init(&p, argc, argv, 1, "put", put_opts, stderr);
+    while ((id = opt_next(&p)) != OPT_END) {
+        int r = cli_common_option(&c, id, p.value);
         if (r < 0)
             return -r;
         if (r)
             continue;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+        if (id == OPT_ERROR)
+            return EXIT_USAGE;
+        if (id == CLI_OPT_HELP)
             return put_usage(stdout, 0);
-        if (strcmp(argv[i], "--name") == 0) {
-            if (i + 1 >= argc)
-                return cli_fail(EXIT_USAGE, "--name needs a value");
-            name = argv[++i];
+        if (id == PUT_OPT_NAME) {
+            name = p.value;
             name_given = 1;
             continue;
         }
-        if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return cli_fail(EXIT_USAGE, "put: unknown option '%s' (see emofs put --help)", argv[i]);
-        }
         if (file != NULL)
             return cli_fail(EXIT_USAGE, "put: one FILE at a time (got '%s' and '%s')", file,
-                            argv[i]);
-        file = argv[i];
+                            p.value);
+        file = p.value;
     }
     if (file == NULL)
         return cli_fail(EXIT_USAGE, "put: missing FILE (see emofs put --help)");
@@ -230,9 +235,11 @@ static int get_usage(FILE *f, int code)
 
 static int cat_usage(FILE *f, int code)
 {
-    fprintf(f, "usage: emofs cat KEY [options]\n"
-               "Writes the file with KEY to standard output, in order (chunks are still\n"
-               "fetched in parallel; memory stays bounded). Same as `emofs get KEY -o -`.\n" COMMON_HELP);
+    fprintf(
+        f,
+        "usage: emofs cat KEY [options]\n"
+        "Writes the file with KEY to standard output, in order (chunks are still\n"
+        "fetched in parallel; memory stays bounded). Same as `emofs get KEY -o -`.\n" COMMON_HELP);
     return code;
 }
 
@@ -268,6 +275,15 @@ static int get_stream(const cli_common_t *c, ctl_msg_t *req, int out_fd, const c
     return code;
 }
 
+enum { GET_OPT_OUTPUT = CLI_OPT_OWN, GET_OPT_FORCE };
+static const opt_spec_t get_opts[] = {
+    CLI_OPTS_COMMON,
+    {"--output", "-o", OPT_VALUE, GET_OPT_OUTPUT},
+    {"--force", "-f", OPT_FLAG, GET_OPT_FORCE},
+    OPT_TABLE_END,
+};
+static const opt_spec_t cat_opts[] = {CLI_OPTS_COMMON, OPT_TABLE_END};
+
 static int get_run(int argc, char **argv, int is_cat)
 {
     cli_common_t c = {0};
@@ -276,33 +292,31 @@ static int get_run(int argc, char **argv, int is_cat)
     ctl_msg_t req = {0}, res;
     struct stat st;
     double t0 = now_s();
-    int code, force = 0, out_fd = -1;
+    opt_parser_t p;
+    int code, id, force = 0, out_fd = -1;
 
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_option(&c, argc, argv, &i);
+    opt_init(&p, argc, argv, 1, argv[0], is_cat ? cat_opts : get_opts, stderr);
+    while ((id = opt_next(&p)) != OPT_END) {
+        int r = cli_common_option(&c, id, p.value);
         if (r < 0)
             return -r;
         if (r)
             continue;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+        if (id == OPT_ERROR)
+            return EXIT_USAGE;
+        if (id == CLI_OPT_HELP)
             return is_cat ? cat_usage(stdout, 0) : get_usage(stdout, 0);
-        if (!is_cat && (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0)) {
-            if (i + 1 >= argc)
-                return cli_fail(EXIT_USAGE, "%s needs a path", argv[i]);
-            out = argv[++i];
+        if (id == GET_OPT_OUTPUT) {
+            out = p.value;
             continue;
         }
-        if (!is_cat && (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--force") == 0)) {
+        if (id == GET_OPT_FORCE) {
             force = 1;
             continue;
         }
-        if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return cli_fail(EXIT_USAGE, "%s: unknown option '%s' (see emofs %s --help)", argv[0],
-                            argv[i], argv[0]);
-        }
         if (keyarg != NULL)
             return cli_fail(EXIT_USAGE, "%s: one KEY at a time", argv[0]);
-        keyarg = argv[i];
+        keyarg = p.value;
     }
     if (keyarg == NULL)
         return cli_fail(EXIT_USAGE, "%s: missing KEY (see emofs %s --help)", argv[0], argv[0]);
@@ -326,7 +340,7 @@ static int get_run(int argc, char **argv, int is_cat)
                             argv[0]);
         if (r == 1) {
             char abs_out[PATH_MAX];
-            const char *shown = out_fd == STDOUT_FILENO      ? "standard output"
+            const char *shown = out_fd == STDOUT_FILENO          ? "standard output"
                                 : realpath(out, abs_out) != NULL ? abs_out
                                                                  : out;
             code = get_stream(&c, &req, out_fd, shown, !is_cat, t0);
@@ -389,16 +403,23 @@ static int simple_usage(FILE *f, const char *cmd, const char *what, int code)
 
 static int parse_simple(cli_common_t *c, int argc, char **argv, const char *what)
 {
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_option(c, argc, argv, &i);
+    static const opt_spec_t simple_opts[] = {CLI_OPTS_COMMON, OPT_TABLE_END};
+    opt_parser_t p;
+    int id;
+
+    opt_init(&p, argc, argv, 1, argv[0], simple_opts, stderr);
+    while ((id = opt_next(&p)) != OPT_END) {
+        int r = cli_common_option(c, id, p.value);
         if (r < 0)
             return -r;
         if (r)
             continue;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+        if (id == OPT_ERROR)
+            return EXIT_USAGE;
+        if (id == CLI_OPT_HELP)
             return simple_usage(stdout, argv[0], what, -1);
         return cli_fail(EXIT_USAGE, "%s: unexpected argument '%s' (see emofs %s --help)", argv[0],
-                        argv[i], argv[0]);
+                        p.value, argv[0]);
     }
     return cli_common_finish(c);
 }

@@ -37,27 +37,37 @@ static void human_size(uint64_t size, char *buf, size_t cap)
     buf[j] = '\0';
 }
 
+enum { LS_OPT_BYTES = CLI_OPT_OWN };
+static const opt_spec_t ls_opts[] = {
+    CLI_OPTS_COMMON,
+    {"--bytes", NULL, OPT_FLAG, LS_OPT_BYTES},
+    OPT_TABLE_END,
+};
+
 int emofs_ls_main(int argc, char **argv)
 {
     cli_common_t c = {0};
     ctl_msg_t req = {0}, res;
     char hex[65], sz[32];
-    int code, bytes = 0;
+    opt_parser_t p;
+    int code, id, bytes = 0;
 
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_option(&c, argc, argv, &i);
+    opt_init(&p, argc, argv, 1, "ls", ls_opts, stderr);
+    while ((id = opt_next(&p)) != OPT_END) {
+        int r = cli_common_option(&c, id, p.value);
         if (r < 0)
             return -r;
         if (r)
             continue;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+        if (id == OPT_ERROR)
+            return EXIT_USAGE;
+        if (id == CLI_OPT_HELP)
             return ls_usage(stdout, 0);
-        if (strcmp(argv[i], "--bytes") == 0) {
+        if (id == LS_OPT_BYTES) {
             bytes = 1;
             continue;
         }
-        return cli_fail(EXIT_USAGE, "ls: unexpected argument '%s' (see emofs ls --help)",
-                        argv[i]);
+        return cli_fail(EXIT_USAGE, "ls: unexpected argument '%s' (see emofs ls --help)", p.value);
     }
     if ((code = cli_common_finish(&c)) != 0)
         return code;
@@ -80,8 +90,7 @@ int emofs_ls_main(int argc, char **argv)
                 json_str(&j, "name", res.ls[i].name);
                 json_end(&j);
             } else if (bytes) {
-                printf("%s\t%llu\t%s\n", hex, (unsigned long long)res.ls[i].size,
-                       res.ls[i].name);
+                printf("%s\t%llu\t%s\n", hex, (unsigned long long)res.ls[i].size, res.ls[i].name);
             } else {
                 human_size(res.ls[i].size, sz, sizeof(sz));
                 printf("%s  %9s  %s\n", hex, sz, res.ls[i].name);

@@ -20,21 +20,22 @@
 
 static int manifest_usage(FILE *f, int code)
 {
-    fprintf(f, "usage: emofs manifest show KEY [--json] [--data DIR]\n"
-               "       emofs manifest export KEY -o FILE [--force] [--data DIR]\n"
-               "       emofs manifest export KEY --text [-o FILE] [--force] [--data DIR]\n"
-               "       emofs manifest import FILE|LINE [--data DIR]\n"
-               "show:   the manifest for people: name, size, SHA-256, chunk list\n"
-               "export: the manifest as a file, to share outside the network (-o -:\n"
-               "        standard output); with --text, as one line to paste (emofs: and\n"
-               "        base64url, at most %u characters: a larger manifest, of a file of\n"
-               "        about 300 MiB or more, needs -o FILE), on stdout or in FILE with -o.\n"
-               "        An existing FILE is replaced only with --force (else exit 9).\n"
-               "import: a manifest file or line into this data directory; prints its key\n"
-               "KEY is 64 hex digits, an emofs: line, or the path of a manifest file.\n"
-               "Exit codes: 2 usage (also: a manifest too large for --text), 3 cannot read\n"
-               "FILE, 4 key not found, 6 cannot write FILE, 8 a damaged manifest or line,\n"
-               "9 FILE exists.\n",
+    fprintf(f,
+            "usage: emofs manifest show KEY [--json] [--data DIR]\n"
+            "       emofs manifest export KEY -o FILE [--force] [--data DIR]\n"
+            "       emofs manifest export KEY --text [-o FILE] [--force] [--data DIR]\n"
+            "       emofs manifest import FILE|LINE [--data DIR]\n"
+            "show:   the manifest for people: name, size, SHA-256, chunk list\n"
+            "export: the manifest as a file, to share outside the network (-o -:\n"
+            "        standard output); with --text, as one line to paste (emofs: and\n"
+            "        base64url, at most %u characters: a larger manifest, of a file of\n"
+            "        about 300 MiB or more, needs -o FILE), on stdout or in FILE with -o.\n"
+            "        An existing FILE is replaced only with --force (else exit 9).\n"
+            "import: a manifest file or line into this data directory; prints its key\n"
+            "KEY is 64 hex digits, an emofs: line, or the path of a manifest file.\n"
+            "Exit codes: 2 usage (also: a manifest too large for --text), 3 cannot read\n"
+            "FILE, 4 key not found, 6 cannot write FILE, 8 a damaged manifest or line,\n"
+            "9 FILE exists.\n",
             SHARE_LINK_MAX);
     return code;
 }
@@ -249,14 +250,25 @@ static int export_text(const char *path, const uint8_t *buf, size_t len, int for
     return code;
 }
 
+enum { MF_OPT_OUTPUT = CLI_OPT_OWN, MF_OPT_FORCE, MF_OPT_TEXT };
+#define MF_OPTS                                                                                    \
+    CLI_OPTS_COMMON, {"--output", "-o", OPT_VALUE, MF_OPT_OUTPUT},                                 \
+    {                                                                                              \
+        "--force", "-f", OPT_FLAG, MF_OPT_FORCE                                                    \
+    }
+static const opt_spec_t manifest_opts[] = {MF_OPTS, OPT_TABLE_END};
+static const opt_spec_t export_opts[] = {
+    MF_OPTS, {"--text", NULL, OPT_FLAG, MF_OPT_TEXT}, OPT_TABLE_END};
+
 int emofs_manifest_main(int argc, char **argv)
 {
     cli_common_t c = {0};
     const char *sub = argc > 1 ? argv[1] : NULL, *arg = NULL, *out = NULL;
     uint8_t *buf = NULL, key[MF_KEY_LEN];
     size_t len = 0;
-    char hex[65];
-    int code, force = 0, text = 0;
+    char hex[65], cmd[32];
+    opt_parser_t p;
+    int code, id, force = 0, text = 0;
 
     if (sub == NULL)
         return cli_fail(EXIT_USAGE, "manifest: missing subcommand (see emofs manifest --help)");
@@ -266,30 +278,29 @@ int emofs_manifest_main(int argc, char **argv)
         return cli_fail(EXIT_USAGE, "manifest: unknown subcommand '%s' (see emofs manifest --help)",
                         sub);
     }
-    for (int i = 2; i < argc; i++) {
-        int r = cli_common_option(&c, argc, argv, &i);
+    snprintf(cmd, sizeof(cmd), "manifest %s", sub);
+    opt_init(&p, argc, argv, 2, cmd, strcmp(sub, "export") == 0 ? export_opts : manifest_opts,
+             stderr);
+    while ((id = opt_next(&p)) != OPT_END) {
+        int r = cli_common_option(&c, id, p.value);
         if (r < 0)
             return -r;
         if (r)
             continue;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+        if (id == OPT_ERROR)
+            return EXIT_USAGE;
+        if (id == CLI_OPT_HELP)
             return manifest_usage(stdout, 0);
-        if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) {
-            if (i + 1 >= argc)
-                return cli_fail(EXIT_USAGE, "%s needs a path", argv[i]);
-            out = argv[++i];
-        } else if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--force") == 0) {
+        if (id == MF_OPT_OUTPUT)
+            out = p.value;
+        else if (id == MF_OPT_FORCE)
             force = 1;
-        } else if (strcmp(argv[i], "--text") == 0 && strcmp(sub, "export") == 0) {
+        else if (id == MF_OPT_TEXT)
             text = 1;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return cli_fail(EXIT_USAGE, "manifest: unknown option '%s' (see emofs manifest --help)",
-                            argv[i]);
-        } else if (arg != NULL) {
+        else if (arg != NULL)
             return cli_fail(EXIT_USAGE, "manifest %s: one argument at a time", sub);
-        } else {
-            arg = argv[i];
-        }
+        else
+            arg = p.value;
     }
     if (arg == NULL)
         return cli_fail(EXIT_USAGE, "manifest %s: missing argument (see emofs manifest --help)",

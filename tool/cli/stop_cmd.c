@@ -60,24 +60,28 @@ static int wait_released(const char *dir)
     return released(dir);
 }
 
+static const opt_spec_t stop_opts[] = {CLI_OPT_HELP_SPEC, CLI_OPT_DATA_SPEC, OPT_TABLE_END};
+
 int emofs_stop_main(int argc, char **argv)
 {
     cli_common_t c = {0};
     ctl_msg_t req = {0}, res;
     cli_io_t io = {-1, -1, 0};
-    int code, stale, fd, interrupted = 0;
+    opt_parser_t p;
+    int code, id, stale, fd, interrupted = 0;
 
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+    opt_init(&p, argc, argv, 1, "stop", stop_opts, stderr);
+    while ((id = opt_next(&p)) != OPT_END) {
+        if (id == OPT_ERROR)
+            return EXIT_USAGE;
+        if (id == CLI_OPT_HELP)
             return stop_usage(stdout, 0);
-        if (strncmp(argv[i], "--data", 6) == 0 && (argv[i][6] == '\0' || argv[i][6] == '=')) {
-            int r = cli_common_option(&c, argc, argv, &i);
-            if (r < 0)
-                return -r;
+        if (id == CLI_OPT_DATA) {
+            cli_common_option(&c, id, p.value);
             continue;
         }
         return cli_fail(EXIT_USAGE, "stop: unexpected argument '%s' (see emofs stop --help)",
-                        argv[i]);
+                        p.value);
     }
     if ((code = cli_common_finish(&c)) != 0)
         return code;

@@ -191,6 +191,16 @@ static int daemon_usage(FILE *f, int code)
     return code;
 }
 
+enum { DAEMON_OPT_LOG_LEVEL = CLI_OPT_OWN };
+static const opt_spec_t daemon_opts[] = {
+    CLI_OPT_HELP_SPEC,
+    CLI_OPT_DATA_SPEC,
+    {"--bootstrap", NULL, OPT_VALUE, CLI_OPT_BOOTSTRAP},
+    {"--listen", NULL, OPT_VALUE, CLI_OPT_LISTEN},
+    {"--log-level", NULL, OPT_VALUE, DAEMON_OPT_LOG_LEVEL},
+    OPT_TABLE_END,
+};
+
 int emofs_daemon_main(int argc, char **argv)
 {
     daemon_t d;
@@ -199,38 +209,40 @@ int emofs_daemon_main(int argc, char **argv)
     ctl_server_events_t events = {on_stop_requested, on_server_idle, &d};
     char *sock_path;
     long holder = 0;
-    int err;
+    opt_parser_t p;
+    int err, id;
 
     memset(&d, 0, sizeof(d));
     memset(&opts, 0, sizeof(opts));
     opts.daemon = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+    opt_init(&p, argc, argv, 1, "daemon", daemon_opts, stderr);
+    while ((id = opt_next(&p)) != OPT_END) {
+        if (id == OPT_ERROR)
+            return EXIT_USAGE;
+        if (id == CLI_OPT_HELP)
             return daemon_usage(stdout, 0);
-        if (strcmp(a, "--listen") == 0 && i + 1 < argc) {
+        if (id == CLI_OPT_LISTEN) {
             dht_addr_t la;
-            if (hostaddr_option(a, argv[++i], &la) != 0)
+            if (hostaddr_option(p.name, p.value, &la) != 0)
                 return EXIT_USAGE;
             opts.listen = dht_addr_format(&la, listen_text);
-        } else if (strcmp(a, "--bootstrap") == 0 && i + 1 < argc) {
+        } else if (id == CLI_OPT_BOOTSTRAP) {
             if (opts.n_bootstrap == EMOFS_MAX_BOOTSTRAP)
                 return cli_fail(EXIT_USAGE, "at most %d --bootstrap peers", EMOFS_MAX_BOOTSTRAP);
-            if (hostaddr_option(a, argv[++i], &opts.bootstrap[opts.n_bootstrap++]) != 0)
+            if (hostaddr_option(p.name, p.value, &opts.bootstrap[opts.n_bootstrap++]) != 0)
                 return EXIT_USAGE;
-        } else if (strcmp(a, "--data") == 0 && i + 1 < argc) {
-            opts.dir = argv[++i];
-        } else if (strcmp(a, "--log-level") == 0 && i + 1 < argc) {
+        } else if (id == CLI_OPT_DATA) {
+            opts.dir = p.value;
+        } else if (id == DAEMON_OPT_LOG_LEVEL) {
             log_level_t level;
-            if (log_level_parse(argv[++i], &level) != 0)
-                return cli_fail(EXIT_USAGE, "bad --log-level '%s' (want error, warn, info or debug)",
-                                argv[i]);
+            if (log_level_parse(p.value, &level) != 0)
+                return cli_fail(EXIT_USAGE,
+                                "bad --log-level '%s' (want error, warn, info or debug)", p.value);
             log_set_level(level);
             opts.log_level_set = 1;
         } else {
             return cli_fail(EXIT_USAGE,
-                            "daemon: unknown or incomplete option '%s' (see emofs daemon --help)",
-                            a);
+                            "daemon: unexpected argument '%s' (see emofs daemon --help)", p.value);
         }
     }
     if (opts.dir == NULL && (opts.dir = cli_default_dir()) == NULL)

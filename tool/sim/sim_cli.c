@@ -5,6 +5,8 @@
  */
 #include "tool/sim/sim_internal.h"
 
+#include "tool/cli/opts.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,113 +114,184 @@ static int parse_delay(const char *s, emofs_sim_opts_t *o)
     return 0;
 }
 
-typedef enum { T_UNS, T_DBL, T_STR } arg_type_t;
-
-typedef struct flag {
-    const char *name;
-    arg_type_t type;
-    unsigned long long lo, hi;
-} flag_t;
-
-static const flag_t flags[] = {
-    {"--nodes", T_UNS, 2, 1u << 24},
-    {"--k", T_UNS, 1, DHT_MAX_K},
-    {"--alpha", T_UNS, 1, 16},
-    {"--retries", T_UNS, 0, 5},
-    {"--loss", T_DBL, 0, 0},
-    {"--delay", T_STR, 0, 0},
-    {"--init", T_STR, 0, 0},
-    {"--join-wave", T_UNS, 1, 1u << 24},
-    {"--settle", T_UNS, 0, 10000000},
-    {"--seed", T_UNS, 0, UINT64_MAX},
-    {"--lookups", T_UNS, 0, 100000000},
-    {"--values", T_UNS, 0, 10000000},
-    {"--value-size", T_UNS, 1, 1u << 20},
-    {"--files", T_UNS, 0, 100000},
-    {"--file-size", T_UNS, 1, 1u << 30},
-    {"--batch", T_UNS, 1, 1000000},
-    {"--churn", T_DBL, 0, 0},
-    {"--die", T_DBL, 0, 0},
-    {"--duration", T_UNS, 0, 10000000},
-    {"--sample", T_UNS, 1, 10000000},
-    {"--republish", T_UNS, 0, 10000000},
-    {"--probe-lookups", T_UNS, 0, 1000000},
-    {"--csv", T_STR, 0, 0},
-    {"--series", T_STR, 0, 0},
+/* emofs sim's options: what opt_next() reads (tool/cli/opts.h), and below,
+ * what each value must be. */
+enum {
+    SIM_HELP = 1,
+    SIM_JSON,
+    SIM_NODES,
+    SIM_K,
+    SIM_ALPHA,
+    SIM_RETRIES,
+    SIM_LOSS,
+    SIM_DELAY,
+    SIM_INIT,
+    SIM_JOIN_WAVE,
+    SIM_SETTLE,
+    SIM_SEED,
+    SIM_LOOKUPS,
+    SIM_VALUES,
+    SIM_VALUE_SIZE,
+    SIM_FILES,
+    SIM_FILE_SIZE,
+    SIM_BATCH,
+    SIM_CHURN,
+    SIM_DIE,
+    SIM_DURATION,
+    SIM_SAMPLE,
+    SIM_REPUBLISH,
+    SIM_PROBE_LOOKUPS,
+    SIM_CSV,
+    SIM_SERIES,
+    SIM_N_OPTS,
 };
 
-static int set_flag(const flag_t *fl, const char *val, emofs_sim_opts_t *o, const char **csv,
-                    const char **series, FILE *err)
-{
-    unsigned long long u = 0;
-    double d = 0;
-    const char *n = fl->name;
+static const opt_spec_t sim_opts[] = {
+    {"--help", "-h", OPT_FLAG, SIM_HELP},
+    {"--json", NULL, OPT_FLAG, SIM_JSON},
+    {"--nodes", NULL, OPT_VALUE, SIM_NODES},
+    {"--k", NULL, OPT_VALUE, SIM_K},
+    {"--alpha", NULL, OPT_VALUE, SIM_ALPHA},
+    {"--retries", NULL, OPT_VALUE, SIM_RETRIES},
+    {"--loss", NULL, OPT_VALUE, SIM_LOSS},
+    {"--delay", NULL, OPT_VALUE, SIM_DELAY},
+    {"--init", NULL, OPT_VALUE, SIM_INIT},
+    {"--join-wave", NULL, OPT_VALUE, SIM_JOIN_WAVE},
+    {"--settle", NULL, OPT_VALUE, SIM_SETTLE},
+    {"--seed", NULL, OPT_VALUE, SIM_SEED},
+    {"--lookups", NULL, OPT_VALUE, SIM_LOOKUPS},
+    {"--values", NULL, OPT_VALUE, SIM_VALUES},
+    {"--value-size", NULL, OPT_VALUE, SIM_VALUE_SIZE},
+    {"--files", NULL, OPT_VALUE, SIM_FILES},
+    {"--file-size", NULL, OPT_VALUE, SIM_FILE_SIZE},
+    {"--batch", NULL, OPT_VALUE, SIM_BATCH},
+    {"--churn", NULL, OPT_VALUE, SIM_CHURN},
+    {"--die", NULL, OPT_VALUE, SIM_DIE},
+    {"--duration", NULL, OPT_VALUE, SIM_DURATION},
+    {"--sample", NULL, OPT_VALUE, SIM_SAMPLE},
+    {"--republish", NULL, OPT_VALUE, SIM_REPUBLISH},
+    {"--probe-lookups", NULL, OPT_VALUE, SIM_PROBE_LOOKUPS},
+    {"--csv", NULL, OPT_VALUE, SIM_CSV},
+    {"--series", NULL, OPT_VALUE, SIM_SERIES},
+    OPT_TABLE_END,
+};
 
-    if (fl->type == T_UNS && parse_u(val, fl->lo, fl->hi, &u) != 0) {
-        fprintf(err, "emofs sim: %s needs a whole number in %llu..%llu, not '%s'\n", n, fl->lo,
-                fl->hi, val);
+typedef enum { T_NONE, T_UNS, T_DBL, T_STR } arg_type_t;
+
+/* What the value of each option must be: a whole number in lo..hi, a
+ * share in [0, 1], or text (checked where it is used). */
+static const struct {
+    arg_type_t type;
+    unsigned long long lo, hi;
+} sim_values[SIM_N_OPTS] = {
+    [SIM_NODES] = {T_UNS, 2, 1u << 24},
+    [SIM_K] = {T_UNS, 1, DHT_MAX_K},
+    [SIM_ALPHA] = {T_UNS, 1, 16},
+    [SIM_RETRIES] = {T_UNS, 0, 5},
+    [SIM_LOSS] = {T_DBL, 0, 0},
+    [SIM_DELAY] = {T_STR, 0, 0},
+    [SIM_INIT] = {T_STR, 0, 0},
+    [SIM_JOIN_WAVE] = {T_UNS, 1, 1u << 24},
+    [SIM_SETTLE] = {T_UNS, 0, 10000000},
+    [SIM_SEED] = {T_UNS, 0, UINT64_MAX},
+    [SIM_LOOKUPS] = {T_UNS, 0, 100000000},
+    [SIM_VALUES] = {T_UNS, 0, 10000000},
+    [SIM_VALUE_SIZE] = {T_UNS, 1, 1u << 20},
+    [SIM_FILES] = {T_UNS, 0, 100000},
+    [SIM_FILE_SIZE] = {T_UNS, 1, 1u << 30},
+    [SIM_BATCH] = {T_UNS, 1, 1000000},
+    [SIM_CHURN] = {T_DBL, 0, 0},
+    [SIM_DIE] = {T_DBL, 0, 0},
+    [SIM_DURATION] = {T_UNS, 0, 10000000},
+    [SIM_SAMPLE] = {T_UNS, 1, 10000000},
+    [SIM_REPUBLISH] = {T_UNS, 0, 10000000},
+    [SIM_PROBE_LOOKUPS] = {T_UNS, 0, 1000000},
+    [SIM_CSV] = {T_STR, 0, 0},
+    [SIM_SERIES] = {T_STR, 0, 0},
+};
+
+/* The field a whole-number option sets. */
+static unsigned *uns_field(emofs_sim_opts_t *o, int id)
+{
+    switch (id) {
+    case SIM_NODES:
+        return &o->nodes;
+    case SIM_K:
+        return &o->k;
+    case SIM_ALPHA:
+        return &o->alpha;
+    case SIM_RETRIES:
+        return &o->retries;
+    case SIM_JOIN_WAVE:
+        return &o->join_wave;
+    case SIM_SETTLE:
+        return &o->settle_s;
+    case SIM_LOOKUPS:
+        return &o->lookups;
+    case SIM_VALUES:
+        return &o->values;
+    case SIM_VALUE_SIZE:
+        return &o->value_size;
+    case SIM_FILES:
+        return &o->files;
+    case SIM_FILE_SIZE:
+        return &o->file_size;
+    case SIM_BATCH:
+        return &o->batch;
+    case SIM_DURATION:
+        return &o->duration_s;
+    case SIM_SAMPLE:
+        return &o->sample_s;
+    case SIM_REPUBLISH:
+        return &o->republish_s;
+    case SIM_PROBE_LOOKUPS:
+        return &o->probe_lookups;
+    default:
+        return NULL;
+    }
+}
+
+static int set_option(const opt_parser_t *p, int id, emofs_sim_opts_t *o, const char **csv,
+                      const char **series)
+{
+    unsigned long long u = 0, lo = sim_values[id].lo, hi = sim_values[id].hi;
+    double d = 0;
+    const char *val = p->value;
+    unsigned *field = uns_field(o, id);
+
+    if (sim_values[id].type == T_UNS && parse_u(val, lo, hi, &u) != 0) {
+        fprintf(p->err, "emofs: sim: %s needs a whole number in %llu..%llu, not '%s'\n", p->name,
+                lo, hi, val);
         return -1;
     }
-    if (fl->type == T_DBL && parse_d(val, 0, 1, &d) != 0) {
-        fprintf(err, "emofs sim: %s needs a number in [0, 1], not '%s'\n", n, val);
+    if (sim_values[id].type == T_DBL && parse_d(val, 0, 1, &d) != 0) {
+        fprintf(p->err, "emofs: sim: %s needs a number in [0, 1], not '%s'\n", p->name, val);
         return -1;
     }
-    if (!strcmp(n, "--nodes"))
-        o->nodes = (unsigned)u;
-    else if (!strcmp(n, "--k"))
-        o->k = (unsigned)u;
-    else if (!strcmp(n, "--alpha"))
-        o->alpha = (unsigned)u;
-    else if (!strcmp(n, "--retries"))
-        o->retries = (unsigned)u;
-    else if (!strcmp(n, "--loss"))
-        o->loss = d;
-    else if (!strcmp(n, "--join-wave"))
-        o->join_wave = (unsigned)u;
-    else if (!strcmp(n, "--settle"))
-        o->settle_s = (unsigned)u;
-    else if (!strcmp(n, "--seed"))
+    if (field != NULL)
+        *field = (unsigned)u;
+    else if (id == SIM_SEED)
         o->seed = u;
-    else if (!strcmp(n, "--lookups"))
-        o->lookups = (unsigned)u;
-    else if (!strcmp(n, "--values"))
-        o->values = (unsigned)u;
-    else if (!strcmp(n, "--value-size"))
-        o->value_size = (unsigned)u;
-    else if (!strcmp(n, "--files"))
-        o->files = (unsigned)u;
-    else if (!strcmp(n, "--file-size"))
-        o->file_size = (unsigned)u;
-    else if (!strcmp(n, "--batch"))
-        o->batch = (unsigned)u;
-    else if (!strcmp(n, "--churn"))
+    else if (id == SIM_LOSS)
+        o->loss = d;
+    else if (id == SIM_CHURN)
         o->churn = d;
-    else if (!strcmp(n, "--die"))
+    else if (id == SIM_DIE)
         o->die = d;
-    else if (!strcmp(n, "--duration"))
-        o->duration_s = (unsigned)u;
-    else if (!strcmp(n, "--sample"))
-        o->sample_s = (unsigned)u;
-    else if (!strcmp(n, "--republish"))
-        o->republish_s = (unsigned)u;
-    else if (!strcmp(n, "--probe-lookups"))
-        o->probe_lookups = (unsigned)u;
-    else if (!strcmp(n, "--csv"))
+    else if (id == SIM_CSV)
         *csv = val;
-    else if (!strcmp(n, "--series"))
+    else if (id == SIM_SERIES)
         *series = val;
-    else if (!strcmp(n, "--delay")) {
-        if (parse_delay(val, o) != 0) {
-            fprintf(err, "emofs sim: --delay needs MIN-MAX in ms (0..600000), not '%s'\n", val);
-            return -1;
-        }
-    } else if (!strcmp(n, "--init")) {
+    else if (id == SIM_DELAY && parse_delay(val, o) != 0) {
+        fprintf(p->err, "emofs: sim: --delay needs MIN-MAX in ms (0..600000), not '%s'\n", val);
+        return -1;
+    } else if (id == SIM_INIT) {
         if (!strcmp(val, "fast"))
             o->init = EMOFS_SIM_INIT_FAST;
         else if (!strcmp(val, "join"))
             o->init = EMOFS_SIM_INIT_JOIN;
         else {
-            fprintf(err, "emofs sim: --init needs fast or join, not '%s'\n", val);
+            fprintf(p->err, "emofs: sim: --init needs fast or join, not '%s'\n", val);
             return -1;
         }
     }
@@ -228,44 +301,32 @@ static int set_flag(const flag_t *fl, const char *val, emofs_sim_opts_t *o, cons
 int emofs_sim_parse(int argc, char **argv, emofs_sim_opts_t *o, const char **csv_path,
                     const char **series_path, int *json, int *help, FILE *err)
 {
+    opt_parser_t p;
     const char *bad;
+    int id;
 
     *csv_path = *series_path = NULL;
     *json = *help = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *eq = strchr(a, '='), *val;
-        size_t len = eq ? (size_t)(eq - a) : strlen(a);
-        const flag_t *fl = NULL;
-
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    opt_init(&p, argc, argv, 1, "sim", sim_opts, err);
+    while ((id = opt_next(&p)) != OPT_END) {
+        if (id == OPT_ERROR)
+            return -1;
+        if (id == OPT_ARG) {
+            fprintf(err, "emofs: sim: unexpected argument '%s' (see emofs sim --help)\n", p.value);
+            return -1;
+        }
+        if (id == SIM_HELP) {
             *help = 1;
             return 0;
         }
-        if (!strcmp(a, "--json")) {
+        if (id == SIM_JSON)
             *json = 1;
-            continue;
-        }
-        for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++)
-            if (strlen(flags[f].name) == len && !strncmp(flags[f].name, a, len))
-                fl = &flags[f];
-        if (fl == NULL) {
-            fprintf(err, "emofs sim: unknown option '%s' (see emofs sim --help)\n", a);
-            return -1;
-        }
-        if (eq != NULL) {
-            val = eq + 1;
-        } else if (i + 1 < argc) {
-            val = argv[++i];
-        } else {
-            fprintf(err, "emofs sim: %s needs a value\n", a);
-            return -1;
-        }
-        if (set_flag(fl, val, o, csv_path, series_path, err) != 0)
+        else if (set_option(&p, id, o, csv_path, series_path) != 0)
             return -1;
     }
     bad = emofs_sim_opts_check(o);
     if (bad != NULL) {
-        fprintf(err, "emofs sim: %s\n", bad);
+        fprintf(err, "emofs: sim: %s\n", bad);
         return -1;
     }
     return 0;
@@ -276,7 +337,7 @@ static FILE *open_out(const char *path)
     FILE *f = fopen(path, "w");
 
     if (f == NULL)
-        fprintf(stderr, "emofs sim: cannot write %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "emofs: sim: cannot write %s: %s\n", path, strerror(errno));
     return f;
 }
 
@@ -304,7 +365,7 @@ int emofs_sim_main(int argc, char **argv)
     }
     err = emofs_sim_run(&o, &r, csv, series);
     if (err) {
-        fprintf(stderr, "emofs sim: %s%s\n", dht_strerror(err),
+        fprintf(stderr, "emofs: sim: %s%s\n", dht_strerror(err),
                 err == DHT_EIO && o.files > 0
                     ? " (--files writes the publishers' chunks under $TMPDIR, else /tmp)"
                     : "");
@@ -313,11 +374,11 @@ int emofs_sim_main(int argc, char **argv)
         emofs_sim_print(&o, &r, stdout, json);
     }
     if (csv != NULL && fclose(csv) != 0) {
-        fprintf(stderr, "emofs sim: writing %s failed\n", csv_path);
+        fprintf(stderr, "emofs: sim: writing %s failed\n", csv_path);
         rc = 1;
     }
     if (series != NULL && fclose(series) != 0) {
-        fprintf(stderr, "emofs sim: writing %s failed\n", series_path);
+        fprintf(stderr, "emofs: sim: writing %s failed\n", series_path);
         rc = 1;
     }
     emofs_sim_result_free(&r);
