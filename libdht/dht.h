@@ -354,7 +354,10 @@ DHT_API int dht_ping(dht_t *dht, const dht_addr_t *addr, dht_ping_cb cb, void *a
 DHT_API int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, void *arg);
 
 /* Stores a value under key on the k nodes closest to key: a lookup, then a
- * STORE (with the token each node handed out in the lookup) to each.
+ * STORE (with the token each node handed out in the lookup) to each. The
+ * lookup waits for a node among the closest that answers late (loaded,
+ * say) until it answers or its last resend goes unanswered, so the value
+ * lands on the closest live nodes rather than on those that were fastest.
  * The value is copied. If key == SHA-256(value), the value is content
  * addressed and every node that stores it checks that. ttl_s is cut to
  * max_ttl_s. This node keeps a copy when it is itself one of the k
@@ -581,6 +584,12 @@ DHT_API int dht_sim_node_addr(const dht_sim_t *sim, size_t i, dht_addr_t *out);
 /* Takes node i off the network (its messages are lost) or puts it back.
  * @return 0, or DHT_EINVAL (out of range or removed). */
 DHT_API int dht_sim_set_online(dht_sim_t *sim, size_t i, int online);
+
+/* Delays every message node i sends by ms more than the network's delay
+ * (0..600000; 0 by default): a node that answers late, being loaded or far
+ * away, but answers. @return 0, or DHT_EINVAL (out of range, removed, or ms
+ * too large). */
+DHT_API int dht_sim_set_extra_delay(dht_sim_t *sim, size_t i, unsigned ms);
 
 /* Removes node i for good, as a node that leaves: frees its core (its
  * operations in flight complete with DHT_ECANCELED inside this call),

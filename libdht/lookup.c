@@ -12,6 +12,13 @@
  * candidates that have neither failed nor stalled have all answered (and
  * at least one has, or none is stalled). Nodes our table already knows as
  * bad are never candidates.
+ *
+ * A put's lookup is patient: the nodes it finds are the ones that will
+ * keep the value, so a stalled candidate stays in the window of the k
+ * closest (still not counting against alpha) and the lookup waits for its
+ * resends until it answers or fails. Without this, a node that answers
+ * late under load (a daemon busy storing the chunks of the same put) is
+ * left out, and the value is stored on fewer or farther nodes.
  */
 #include "node.h"
 
@@ -129,7 +136,7 @@ static void advance(dht_t *dht, dht__op_t *op)
     for (size_t i = 0; i < lk->n && seen < dht->cfg.k; i++) {
         dht__cand_t *c = &lk->cands[i];
         stalled += c->state == DHT__CAND_STALLED;
-        if (c->state == DHT__CAND_FAILED || c->state == DHT__CAND_STALLED)
+        if (c->state == DHT__CAND_FAILED || (c->state == DHT__CAND_STALLED && !lk->patient))
             continue;
         if (c->state == DHT__CAND_NEW && (lk->inflight < dht->cfg.alpha || lk->ask_all)) {
             if (query(dht, op, c) != 0) {
@@ -137,14 +144,17 @@ static void advance(dht_t *dht, dht__op_t *op)
                 continue;
             }
             if (known_slow(dht, &c->node.id)) {
-                /* Asked, but not waited for: it left a request unanswered
-                 * lately. A reply still makes it ANSWERED. */
+                /* Asked, but not waited for (unless the lookup is
+                 * patient): it left a request unanswered lately. A reply
+                 * still makes it ANSWERED. */
                 c->state = DHT__CAND_STALLED;
                 stalled++;
-                continue;
+                if (!lk->patient)
+                    continue;
+            } else {
+                c->state = DHT__CAND_INFLIGHT;
+                lk->inflight++;
             }
-            c->state = DHT__CAND_INFLIGHT;
-            lk->inflight++;
         }
         seen++;
         if (c->state != DHT__CAND_ANSWERED)
@@ -235,6 +245,7 @@ int dht__lookup_start(dht_t *dht, dht__op_t *op, const dht_id_t *target, int wan
     op->lookup_gen++;
     lk->target = *target;
     lk->want_values = (uint8_t)(want_values != 0);
+    lk->patient = op->kind == DHT__OP_PUT;
     lk->cap = 3 * dht->cfg.k < 16 ? 16 : 3 * dht->cfg.k;
     lk->cands = malloc(lk->cap * sizeof(*lk->cands));
     if (lk->cands == NULL)

@@ -96,6 +96,7 @@ typedef struct dht__lookup {
     uint8_t want_values; /* FIND_VALUE instead of FIND_NODE */
     uint8_t finished;
     uint8_t ask_all;    /* the table holds at most k nodes: no alpha limit */
+    uint8_t patient;    /* a put's: stalled candidates stay in the window (lookup.c) */
     unsigned inflight;  /* requests counting against alpha */
     dht__cand_t *cands; /* sorted by distance to target */
     size_t n, cap;

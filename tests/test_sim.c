@@ -239,6 +239,95 @@ static void test_fast_fill(void **state)
     dht_sim_free(sim);
 }
 
+static void on_put_count(int status, unsigned stored, void *arg)
+{
+    *(int *)arg = status == 0 ? (int)stored : -1;
+    pending--;
+}
+
+static dht_id_t sort_key;
+
+static int by_distance(const void *a, const void *b)
+{
+    return dht_id_cmp_distance(&sort_key, (const dht_id_t *)a, (const dht_id_t *)b);
+}
+
+/* @return node j's rank among the first k of ids (sorted by distance), or -1. */
+static int rank_of(dht_sim_t *sim, const dht_id_t *ids, size_t j, int k)
+{
+    const dht_id_t *id = dht_self(dht_sim_node(sim, j));
+
+    for (int i = 0; i < k; i++)
+        if (dht_id_cmp(id, &ids[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* A put stores on the k nodes closest to its key even when some of them
+ * answer late (a daemon loaded by the same put): its lookup waits for the
+ * late ones instead of leaving them out. The putter's adaptive timeout is
+ * first learned on a fast network, so the slow nodes' first answers come
+ * after it. */
+static void test_put_waits_for_slow_closest(void **state)
+{
+    enum { N = 300, K = 8, SLOW = 3 };
+    dht_sim_config_t cfg;
+    dht_sim_t *sim;
+    dht_id_t ids[N];
+    dht_stats_t st;
+    uint8_t value[64] = "a value some of whose holders answer late";
+    int stored = -1, holders = 0, slow_holders = 0, slowed = 0, is_slow[N] = {0};
+
+    (void)state;
+    dht_sim_config_init(&cfg);
+    cfg.seed = 42;
+    cfg.delay_min_ms = 5;
+    cfg.delay_max_ms = 10;
+    cfg.node.k = K;
+    assert_int_equal(dht_sim_new(&sim, &cfg), 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(dht_sim_add_node(sim), i);
+    assert_int_equal(dht_sim_fill_tables(sim), 0);
+    /* The putter, node 0, learns the network's round-trip time. */
+    for (int i = 0; i < 30; i++) {
+        find_ctx_t f = {*dht_self(dht_sim_node(sim, (size_t)(1 + i))), 0};
+        pending = 1;
+        assert_int_equal(dht_find_node(dht_sim_node(sim, 0), &f.target, on_found, &f), 0);
+        run_all(sim);
+    }
+    /* Three of the K nodes closest to the key answer 300 ms late: long
+     * after the adaptive timeout (about 30 ms here), well before the
+     * last resend gives up (1 s). */
+    dht_id_from_bytes(&sort_key, value, sizeof(value));
+    for (int i = 0; i < N; i++)
+        ids[i] = *dht_self(dht_sim_node(sim, (size_t)i));
+    qsort(ids, N, sizeof(ids[0]), by_distance);
+    for (int j = 1; j < N && slowed < SLOW; j++) {
+        is_slow[j] = rank_of(sim, ids, (size_t)j, K) >= 0;
+        if (is_slow[j])
+            assert_int_equal(dht_sim_set_extra_delay(sim, (size_t)j, 300), 0);
+        slowed += is_slow[j];
+    }
+    assert_int_equal(slowed, SLOW);
+    pending = 1;
+    assert_int_equal(dht_put(dht_sim_node(sim, 0), &sort_key, value, sizeof(value), 3600,
+                             on_put_count, &stored),
+                     0);
+    run_all(sim);
+    assert_int_equal(stored, K);
+    /* Every one of the K closest holds it, the slow ones included. */
+    for (int j = 0; j < N; j++) {
+        dht_get_stats(dht_sim_node(sim, (size_t)j), dht_sim_now(sim), &st);
+        if (rank_of(sim, ids, (size_t)j, K) >= 0 && st.values == 1) {
+            holders++;
+            slow_holders += is_slow[j];
+        }
+    }
+    assert_int_equal(holders, K);
+    assert_int_equal(slow_holders, SLOW);
+    dht_sim_free(sim);
+}
+
 /* Summary of a small lossy run, to compare two runs of one seed. */
 static void fingerprint(uint64_t seed, char *out, size_t size)
 {
@@ -287,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_lossy_network),
         cmocka_unit_test(test_fast_fill),
         cmocka_unit_test(test_same_seed_same_run),
+        cmocka_unit_test(test_put_waits_for_slow_closest),
     };
 
     alarm(600);

@@ -23,6 +23,7 @@ typedef struct sim_node {
     dht_t *dht; /* NULL once removed */
     uint32_t idx;
     uint8_t online;
+    unsigned extra_delay_ms; /* added to every message it sends (dht_sim_set_extra_delay) */
     uint64_t wake_at; /* time of this node's pending timer event */
 } sim_node_t;
 
@@ -187,7 +188,7 @@ static int sim_send(void *arg, const dht_addr_t *to, dht_transport_t transport, 
     ev.transport = (uint8_t)transport;
     ev.src = src->idx;
     ev.dst = dst->idx;
-    ev.time = sim->now + delay(sim);
+    ev.time = sim->now + delay(sim) + src->extra_delay_ms;
     if (transport == DHT_TRANSPORT_STREAM && sim->cfg.stream_mib_s > 0)
         ev.time += (uint64_t)((double)len / (sim->cfg.stream_mib_s * 1048.576));
     ev.len = (uint32_t)len;
@@ -327,6 +328,14 @@ int dht_sim_set_online(dht_sim_t *sim, size_t i, int online)
     if (i >= sim->n_nodes || sim->nodes[i]->dht == NULL)
         return DHT_EINVAL;
     sim->nodes[i]->online = (uint8_t)(online != 0);
+    return 0;
+}
+
+int dht_sim_set_extra_delay(dht_sim_t *sim, size_t i, unsigned ms)
+{
+    if (sim == NULL || i >= sim->n_nodes || sim->nodes[i]->dht == NULL || ms > 600000)
+        return DHT_EINVAL;
+    sim->nodes[i]->extra_delay_ms = ms;
     return 0;
 }
 
