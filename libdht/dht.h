@@ -173,6 +173,50 @@ DHT_API const char *dht_err_name(int err);
 typedef struct dht dht_t;
 
 /* Settings of a node. Fill with dht_config_init(), then change fields. */
+/* A value a node holds for others, as its storage sees it. */
+typedef struct dht_held {
+    dht_id_t key;
+    dht_id_t hash;       /* SHA-256 of the bytes */
+    uint32_t len;        /* bytes */
+    int content;         /* 1: content addressed (key == hash) */
+    uint32_t ttl_left_s; /* until it expires, seconds from now */
+    uint32_t age_s;      /* since this node first stored it, seconds */
+} dht_held_t;
+
+/* Storage of the values a node holds for others, provided by the
+ * program (dht_config_t.storage). The node decides what to hold (tokens,
+ * checks, quota, expiry, eviction of the keys farthest from its id first)
+ * and keeps the index; the storage keeps the bytes. Every callback runs
+ * on the loop's thread and must not call back into the node inside the
+ * call; answers come later, from the loop's thread:
+ *   write: keep v's bytes (data[0..v->len), valid during the call only:
+ *     copy them). Called when a peer's STORE passed every check, for the
+ *     node's own puts when it is among the closest, and again, with the
+ *     same bytes, when a value held is stored anew (its TTL grew: v says
+ *     the new one). Start writing and return 0, then call
+ *     dht_held_written(dht, req, 0) once the bytes are safe (after an
+ *     fsync, for a disk), or a negative code if they could not be kept;
+ *     only then does the node hold the value and answer the storer
+ *     ("stored", or "full" so that it tries another node). A negative
+ *     return refuses at once ("full").
+ *   read: a peer wants v's bytes: start reading and return 0, then answer
+ *     with dht_value_ready(dht, req, data, len), or return a negative
+ *     number ("not found"). The node checks that the bytes hash to
+ *     v->hash; if they do not, the value is damaged: it is held no more
+ *     (drop is called) and the peer is told "not found".
+ *   drop: v is held no more (it expired, was evicted to make room, or was
+ *     removed with dht_held_remove): delete its bytes. Not called when the
+ *     node is freed: what the storage keeps then is the program's to load
+ *     into the next node with dht_held_add().
+ * Set all three or none. A program stops answering (written, ready)
+ * before it frees the node. */
+typedef struct dht_storage {
+    int (*write)(void *arg, const dht_held_t *v, const uint8_t *data, uint64_t req);
+    int (*read)(void *arg, const dht_held_t *v, uint64_t req);
+    void (*drop)(void *arg, const dht_held_t *v);
+    void *arg;
+} dht_storage_t;
+
 typedef struct dht_config {
     dht_id_t id;                /* this node's id, used when has_id is 1 */
     int has_id;                 /* 0: derive a random id from the seed */
@@ -217,6 +261,13 @@ typedef struct dht_config {
     int (*value_size)(void *arg, const dht_id_t *key, size_t *len);
     int (*value_read)(void *arg, const dht_id_t *key, uint64_t req);
     void *value_source_arg;
+
+    /* Optional: where the values this node holds for others keep their
+     * bytes (on disk, say; dht_storage_t below). Unset (every callback
+     * NULL): in the node's memory. The node keeps, in memory, what it
+     * needs to know of each value (key, hash, size, age, expiry) either
+     * way; store_max_bytes caps the bytes in both cases. */
+    dht_storage_t storage;
 
     /* Optional: told, on the loop's thread, when a peer enters (joined = 1)
      * or leaves (joined = 0) the routing table; for logs and metrics. It
@@ -398,6 +449,34 @@ DHT_API int dht_get_ex(dht_t *dht, const dht_id_t *key, const dht_get_opts_t *op
  * dht_free().
  * @return 0, or DHT_ENOTFOUND (req unknown, or given up on). */
 DHT_API int dht_value_ready(dht_t *dht, uint64_t req, const uint8_t *data, size_t len);
+
+/* Answers the storage's write request req (dht_storage_t): status 0 once
+ * the bytes are safe, negative if they could not be kept. On 0 the node
+ * holds the value from now on (unless it no longer fits: then drop() is
+ * called for it at once) and tells the storer it stored it.
+ * @return 0, or DHT_ENOTFOUND: req is unknown or was given up on
+ * (DHT_SOURCE_WAIT_MS); then the node does not hold the value, and the
+ * program deletes the bytes it wrote. Not after dht_free(). */
+DHT_API int dht_held_written(dht_t *dht, uint64_t req, int status);
+
+/* Tells a node whose storage already keeps v (found on disk at start, say)
+ * that it holds it: v enters the index, with its age and TTL, and no
+ * write is asked. Values farther from the node's id may be evicted (drop)
+ * to make room.
+ * @return 0, DHT_EINVAL (no storage configured, or v NULL or expired),
+ *         DHT_ETOOBIG, DHT_EBUSY (no room without evicting closer keys)
+ *         or DHT_ENOMEM. */
+DHT_API int dht_held_add(dht_t *dht, const dht_held_t *v);
+
+/* Forgets the value (key, hash) (its bytes were found damaged, say);
+ * with a storage, drop() is called for it.
+ * @return 0 or DHT_ENOTFOUND. */
+DHT_API int dht_held_remove(dht_t *dht, const dht_id_t *key, const dht_id_t *hash);
+
+/* Calls fn(v, arg) for each value the node holds (unexpired ones), in no
+ * particular order, until fn returns nonzero; fn must not call into the
+ * node. @return fn's nonzero result, or 0. */
+DHT_API int dht_held_foreach(dht_t *dht, int (*fn)(const dht_held_t *v, void *arg), void *arg);
 
 /* How long the node keeps a value_read request waiting for its answer. */
 #define DHT_SOURCE_WAIT_MS 30000

@@ -298,7 +298,10 @@ static void take_local(dht_t *dht, dht__get_state_t *g)
     for (size_t i = 0; i < n; i++) {
         const dht__value_t *lv = local[i];
         uint64_t left = lv->expires_at - dht->now;
-        gval_t *v = val_for(g, &lv->hash);
+        gval_t *v;
+        if (lv->data == NULL)
+            continue; /* its bytes are in the storage: got from the others */
+        v = val_for(g, &lv->hash);
         if (v)
             set_data(g, v, lv->data, lv->len, (uint32_t)(left / 1000), lv->flags);
     }

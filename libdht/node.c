@@ -28,7 +28,9 @@ static int config_valid(const dht_config_t *c)
            c->max_value_size >= 1 && c->max_value_size <= (64u << 20) &&
            c->store_max_per_key >= 1 && c->store_max_per_key <= DHT__MAX_PER_KEY &&
            c->max_ttl_s >= 1 && c->max_ops >= 1 &&
-           (c->value_size == NULL) == (c->value_read == NULL);
+           (c->value_size == NULL) == (c->value_read == NULL) &&
+           (c->storage.write == NULL) == (c->storage.read == NULL) &&
+           (c->storage.write == NULL) == (c->storage.drop == NULL);
 }
 
 /* Seeds the PRNG and the token master secret: from the OS when seed is 0,
@@ -90,6 +92,7 @@ int dht_new(dht_t **out, const dht_config_t *cfg, const dht_io_t *io, uint64_t n
     dht->store = dht__store_new(&dht->self, dht->cfg.store_max_bytes, dht->cfg.store_max_per_key);
     if (dht->rt == NULL || dht->store == NULL)
         goto fail;
+    dht__held_init(dht);
     if (dht->cfg.peer_event != NULL)
         dht__rt_set_listener(dht->rt, tell_peer_event, dht);
     dht->secret_rotated_at = now_ms;

@@ -185,7 +185,7 @@ struct dht {
     double srtt_ms, rttvar_ms; /* 0 until the first sample */
     unsigned rtt_samples;      /* up to DHT__RTT_MIN_SAMPLES */
 
-    /* source.c: GET_VALUEs waiting for the program's value_read answer */
+    /* source.c: reads and writes waiting on the program */
     struct dht__source_req *src_reqs;
     size_t n_src_reqs, cap_src_reqs;
     uint64_t next_src_req; /* the next req id handed to value_read */
@@ -203,21 +203,80 @@ struct dht {
     size_t fill_next, fill_end;
 };
 
-/* ---- source.c ---- */
+/* ---- source.c: requests waiting on the program ---- */
 
-#define DHT__SOURCE_MAX 256 /* value_read requests waiting at once */
+#define DHT__SOURCE_MAX 256 /* requests waiting on the program at once */
 
-/* A GET_VALUE for a content-addressed value the store lacks: asks the
- * program's value_read and keeps the request until dht_value_ready().
- * Answers "not found" at once when there is no source, too many wait, or
- * value_read refuses. @return what sending said (0 when it waits). */
-int dht__source_ask(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from);
+enum { DHT__PENDING_READ, DHT__PENDING_WRITE };
+
+/* A read (GET_VALUE) or write (STORE, or an own put) waiting on the
+ * program. */
+typedef struct dht__source_req {
+    uint64_t id; /* handed to the program: value_read's or the storage's req */
+    uint8_t kind;  /* DHT__PENDING_* */
+    uint8_t reply; /* a peer waits for the answer (txid, from) */
+    uint8_t held;  /* a read of an indexed value through the storage */
+    uint8_t flags; /* a write: the value's DHT__VALUE_* */
+    uint32_t txid;
+    dht_addr_t from;
+    dht_id_t key, hash;
+    uint32_t len;        /* a write */
+    uint64_t expires_at; /* a write */
+    uint64_t asked_at;
+} dht__pending_t;
+
+/* A GET_VALUE for a value whose bytes the program keeps: v, an indexed
+ * value without data (read through the storage), or NULL for a
+ * content-addressed one the store lacks (read through value_read). Keeps
+ * the request until dht_value_ready(). Answers "not found" at once when
+ * there is no such value or the program refuses, "busy" when too many
+ * wait. @return what sending said (0 when it waits). */
+int dht__source_ask(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
+                    const dht__value_t *v);
+
+/* @return 1 if a request from (txid, from) already waits: a resend. */
+int dht__pending_waits(const dht_t *dht, uint32_t txid, const dht_addr_t *from);
+
+/* @return a new zeroed request of kind with its id and time set, or NULL
+ * (DHT__SOURCE_MAX wait, or out of memory). Valid until the next call
+ * that adds or removes one. */
+dht__pending_t *dht__pending_new(dht_t *dht, uint8_t kind);
+
+/* Removes r, just made with dht__pending_new. */
+void dht__pending_cancel(dht_t *dht, const dht__pending_t *r);
+
+/* Removes the request id of kind and copies it to *out.
+ * @return 0 or DHT_ENOTFOUND. */
+int dht__pending_take(dht_t *dht, uint64_t id, uint8_t kind, dht__pending_t *out);
 
 /* Forgets requests older than DHT_SOURCE_WAIT_MS. */
 void dht__source_expire(dht_t *dht, uint64_t now);
 
 /* Frees what source.c holds (dht_free). */
 void dht__source_free(dht_t *dht);
+
+/* ---- held.c: values whose bytes the program's storage keeps ---- */
+
+/* @return 1 if the node has a storage (dht_config_t.storage). */
+int dht__held_external(const dht_t *dht);
+
+/* Makes the store report what leaves it to the storage (dht_new). */
+void dht__held_init(dht_t *dht);
+
+/* Fills *out with v as the storage sees it. */
+void dht__held_describe(const dht_t *dht, const dht__value_t *v, dht_held_t *out);
+
+/* Asks the storage to keep v (key, hash, len, flags, expires_at; data
+ * NULL) with bytes data: for a peer's STORE req from `from` (answered
+ * once written), or for this node's own put (req NULL).
+ * @return 0 (writing, or a resend of a STORE being written), or
+ * DHT_ETOOBIG / DHT_EBUSY (no room, or too many waiting) / DHT_EREJECTED
+ * (the storage refused): nothing was asked. */
+int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
+                    const dht__value_t *v, const uint8_t *data);
+
+/* @return seconds left before v expires, rounded up. */
+uint32_t dht__ttl_left(const dht__value_t *v, uint64_t now);
 
 /* Sends an ERROR reply with txid to `to`. @return what sending said. */
 int dht__send_error(dht_t *dht, uint32_t txid, const dht_addr_t *to, uint16_t code,

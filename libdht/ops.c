@@ -241,6 +241,15 @@ int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, void *arg
 
 static int store_here(dht_t *dht, dht__op_t *op)
 {
+    if (dht__held_external(dht)) {
+        dht__value_t v = {.key = op->lk.target,
+                          .hash = op->value_hash,
+                          .len = (uint32_t)op->value_len,
+                          .flags = op->value_flags,
+                          .stored_at = dht->now,
+                          .expires_at = dht->now + (uint64_t)op->ttl * 1000u};
+        return dht__held_write(dht, NULL, NULL, &v, op->value);
+    }
     return dht__store_put(dht->store, &op->lk.target, &op->value_hash, op->value, op->value_len,
                           op->value_flags, dht->now, dht->now + (uint64_t)op->ttl * 1000u);
 }

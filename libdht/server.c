@@ -207,7 +207,7 @@ static int serve_find_node(dht_t *dht, const dht__msg_t *req, const dht_addr_t *
     return dht__send_msg(dht, from, &r);
 }
 
-static uint32_t ttl_left(const dht__value_t *v, uint64_t now)
+uint32_t dht__ttl_left(const dht__value_t *v, uint64_t now)
 {
     uint64_t ms = v->expires_at > now ? v->expires_at - now : 0;
     return (uint32_t)((ms + 999) / 1000);
@@ -227,7 +227,7 @@ static void fill_entries(dht_t *dht, dht__msg_t *r, const dht__value_t *const *v
     for (size_t i = first; i < first + n; i++) {
         dht__wire_entry_t *e = &r->entries[r->n_entries];
         e->flags = vals[i]->flags;
-        e->ttl = ttl_left(vals[i], dht->now);
+        e->ttl = dht__ttl_left(vals[i], dht->now);
         e->len = vals[i]->len;
         e->is_summary = 0;
         e->data = vals[i]->data;
@@ -314,9 +314,22 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from
     }
     if (ttl == 0)
         ttl = 1;
-    err =
-        dht__store_put(dht->store, &req->target, &hash, req->value, req->value_len,
-                       req->flags & DHT__VALUE_CONTENT, dht->now, dht->now + (uint64_t)ttl * 1000u);
+    if (dht__held_external(dht)) {
+        /* The storage writes; the reply waits for it (held.c). */
+        dht__value_t v = {.key = req->target,
+                          .hash = hash,
+                          .len = req->value_len,
+                          .flags = req->flags & DHT__VALUE_CONTENT,
+                          .stored_at = dht->now,
+                          .expires_at = dht->now + (uint64_t)ttl * 1000u};
+        err = dht__held_write(dht, req, from, &v, req->value);
+        if (err == 0)
+            return 0;
+    } else {
+        err = dht__store_put(dht->store, &req->target, &hash, req->value, req->value_len,
+                             req->flags & DHT__VALUE_CONTENT, dht->now,
+                             dht->now + (uint64_t)ttl * 1000u);
+    }
     if (err == DHT_ETOOBIG)
         return send_error(dht, req, from, DHT__WERR_TOO_BIG, "value larger than the store");
     if (err < 0)
@@ -330,11 +343,11 @@ static int serve_get_value(dht_t *dht, const dht__msg_t *req, const dht_addr_t *
     const dht__value_t *v = dht__store_find(dht->store, &req->target, &req->hash, dht->now);
     dht__msg_t r;
 
-    if (v == NULL) /* the program's, if it has it: answered later */
-        return dht__source_ask(dht, req, from);
+    if (v == NULL || v->data == NULL) /* the program's, if it has it: answered later */
+        return dht__source_ask(dht, req, from, v);
     reply_header(dht, &r, DHT__VALUE, req);
     r.flags = v->flags;
-    r.ttl = ttl_left(v, dht->now);
+    r.ttl = dht__ttl_left(v, dht->now);
     r.value_len = v->len;
     r.value = v->data;
     return dht__send_msg(dht, from, &r);

@@ -1,97 +1,130 @@
 /*
- * Values the embedding program keeps itself (dht_config_t.value_size and
- * value_read): a GET_VALUE for one is held here while the program reads it,
- * off the loop, and answered when dht_value_ready() brings the bytes.
- * dht_receive() itself never waits on a disk or hashes a sourced value.
+ * Requests waiting on the embedding program. A GET_VALUE for a value the
+ * program keeps (dht_config_t.value_read, or the storage's read for a value
+ * held through dht_config_t.storage) is held here while the program reads
+ * it, off the loop, and answered when dht_value_ready() brings the bytes;
+ * a STORE waits here while the storage writes (held.c). dht_receive()
+ * itself never waits on a disk or hashes a value read from one.
  */
 #include "node.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct dht__source_req {
-    uint64_t id;
-    uint32_t txid;
-    dht_addr_t from;
-    dht_id_t key;
-    uint64_t asked_at;
-} source_req_t;
-
 static int not_found(dht_t *dht, uint32_t txid, const dht_addr_t *to)
 {
     return dht__send_error(dht, txid, to, DHT__WERR_NOT_FOUND, "no such value");
 }
 
-/* @return 1 if the request (from, txid) already waits: a resend. */
-static int waiting(const dht_t *dht, uint32_t txid, const dht_addr_t *from)
+int dht__pending_waits(const dht_t *dht, uint32_t txid, const dht_addr_t *from)
 {
     for (size_t i = 0; i < dht->n_src_reqs; i++)
-        if (dht->src_reqs[i].txid == txid && dht_addr_equal(&dht->src_reqs[i].from, from))
+        if (dht->src_reqs[i].reply && dht->src_reqs[i].txid == txid &&
+            dht_addr_equal(&dht->src_reqs[i].from, from))
             return 1;
     return 0;
 }
 
-int dht__source_ask(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
+dht__pending_t *dht__pending_new(dht_t *dht, uint8_t kind)
 {
-    source_req_t *r;
+    dht__pending_t *r;
 
-    if (dht->cfg.value_read == NULL || dht_id_cmp(&req->hash, &req->target) != 0)
-        return not_found(dht, req->txid, from);
-    if (waiting(dht, req->txid, from))
-        return 0; /* the answer to the first copy answers this one */
-    if (dht->n_src_reqs >= DHT__SOURCE_MAX) /* busy: the requester tries another holder */
-        return dht__send_error(dht, req->txid, from, DHT__WERR_RATE_LIMITED, "busy");
+    if (dht->n_src_reqs >= DHT__SOURCE_MAX)
+        return NULL;
     if (dht->n_src_reqs == dht->cap_src_reqs) {
         size_t cap = dht->cap_src_reqs ? dht->cap_src_reqs * 2 : 8;
         void *p = realloc(dht->src_reqs, cap * sizeof(*dht->src_reqs));
         if (p == NULL)
-            return not_found(dht, req->txid, from);
+            return NULL;
         dht->src_reqs = p;
         dht->cap_src_reqs = cap;
     }
-    r = &dht->src_reqs[dht->n_src_reqs];
+    r = &dht->src_reqs[dht->n_src_reqs++];
+    memset(r, 0, sizeof(*r));
     r->id = ++dht->next_src_req;
+    r->kind = kind;
+    r->asked_at = dht->now;
+    return r;
+}
+
+void dht__pending_cancel(dht_t *dht, const dht__pending_t *r)
+{
+    size_t i = (size_t)(r - dht->src_reqs);
+
+    dht->src_reqs[i] = dht->src_reqs[--dht->n_src_reqs];
+}
+
+int dht__pending_take(dht_t *dht, uint64_t id, uint8_t kind, dht__pending_t *out)
+{
+    for (size_t i = 0; dht != NULL && i < dht->n_src_reqs; i++) {
+        if (dht->src_reqs[i].id == id && dht->src_reqs[i].kind == kind) {
+            *out = dht->src_reqs[i];
+            dht->src_reqs[i] = dht->src_reqs[--dht->n_src_reqs];
+            return 0;
+        }
+    }
+    return DHT_ENOTFOUND;
+}
+
+/* Starts a read of a value the program keeps: v from the index (data
+ * NULL) through the storage, or else a content-addressed one through
+ * value_read. */
+int dht__source_ask(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
+                    const dht__value_t *v)
+{
+    dht__pending_t *r;
+    int err;
+
+    if (v == NULL && (dht->cfg.value_read == NULL || dht_id_cmp(&req->hash, &req->target) != 0))
+        return not_found(dht, req->txid, from);
+    if (dht__pending_waits(dht, req->txid, from))
+        return 0; /* the answer to the first copy answers this one */
+    r = dht__pending_new(dht, DHT__PENDING_READ);
+    if (r == NULL) /* busy: the requester tries another holder */
+        return dht__send_error(dht, req->txid, from, DHT__WERR_RATE_LIMITED, "busy");
     r->txid = req->txid;
     r->from = *from;
+    r->reply = 1;
     r->key = req->target;
-    r->asked_at = dht->now;
-    dht->n_src_reqs++;
-    if (dht->cfg.value_read(dht->cfg.value_source_arg, &req->target, r->id) != 0) {
-        dht->n_src_reqs--;
+    r->hash = req->hash;
+    if (v != NULL) {
+        dht_held_t held;
+        r->held = 1;
+        dht__held_describe(dht, v, &held);
+        err = dht->cfg.storage.read(dht->cfg.storage.arg, &held, r->id);
+    } else {
+        err = dht->cfg.value_read(dht->cfg.value_source_arg, &req->target, r->id);
+    }
+    if (err != 0) {
+        dht__pending_cancel(dht, r);
         return not_found(dht, req->txid, from);
     }
     return 0;
 }
 
-/* @return the index of request id, or -1. */
-static long find_req(const dht_t *dht, uint64_t id)
-{
-    for (size_t i = 0; i < dht->n_src_reqs; i++)
-        if (dht->src_reqs[i].id == id)
-            return (long)i;
-    return -1;
-}
-
 int dht_value_ready(dht_t *dht, uint64_t req, const uint8_t *data, size_t len)
 {
-    long i = dht != NULL ? find_req(dht, req) : -1;
-    source_req_t r;
+    const dht__value_t *v = NULL;
+    dht__pending_t r;
     dht__msg_t m;
     dht_id_t hash;
 
-    if (i < 0)
+    if (dht__pending_take(dht, req, DHT__PENDING_READ, &r) != 0)
         return DHT_ENOTFOUND;
-    r = dht->src_reqs[i];
-    dht->src_reqs[i] = dht->src_reqs[--dht->n_src_reqs];
-    if (data == NULL || len == 0 || len > dht->cfg.max_value_size) {
+    if (r.held)
+        v = dht__store_find(dht->store, &r.key, &r.hash, dht->now);
+    if (data == NULL || len == 0 || len > dht->cfg.max_value_size || (r.held && v == NULL) ||
+        (v != NULL && v->len != len)) {
         not_found(dht, r.txid, &r.from);
         return 0;
     }
     dht_id_from_bytes(&hash, data, len);
-    if (dht_id_cmp(&hash, &r.key) != 0) {
+    if (dht_id_cmp(&hash, &r.hash) != 0) {
         /* Bytes that do not hash to their key are dropped and counted, as
          * every content-addressed value that fails to verify is. */
         dht->st.dropped_bad_value++;
+        if (r.held) /* the storage damaged it: held no more (drop deletes it) */
+            dht__store_remove(dht->store, &r.key, &r.hash);
         not_found(dht, r.txid, &r.from);
         return 0;
     }
@@ -99,8 +132,8 @@ int dht_value_ready(dht_t *dht, uint64_t req, const uint8_t *data, size_t len)
     m.type = DHT__VALUE;
     m.txid = r.txid;
     m.sender = dht->self;
-    m.flags = DHT__VALUE_CONTENT;
-    m.ttl = dht->cfg.max_ttl_s;
+    m.flags = v != NULL ? v->flags : DHT__VALUE_CONTENT;
+    m.ttl = v != NULL ? dht__ttl_left(v, dht->now) : dht->cfg.max_ttl_s;
     m.value_len = (uint32_t)len;
     m.value = data;
     dht__send_msg(dht, &r.from, &m);

@@ -92,6 +92,10 @@ struct entry {
 
 struct dht__store {
     dht_id_t self;
+    /* Bytes kept by the program (dht__store_set_external): no copies here,
+     * and every value that leaves is reported to drop first. */
+    void (*drop)(const dht__value_t *v, void *arg);
+    void *drop_arg;
     size_t max_bytes;
     unsigned max_per_key;
     size_t count, bytes;
@@ -307,6 +311,8 @@ static void entry_free(struct entry *e)
 /* Frees value i of e and closes the gap; the caller restores the heaps. */
 static void value_remove(dht__store_t *st, struct entry *e, size_t i)
 {
+    if (st->drop != NULL)
+        st->drop(&e->vals[i], st->drop_arg);
     st->bytes -= e->vals[i].len;
     st->count--;
     free(e->vals[i].data);
@@ -502,21 +508,24 @@ static void insert(dht__store_t *st, struct entry *e, const dht__value_t *v)
 
 /* Stores v, with a copy of data, under a key (entry e, NULL if new) that
  * does not hold its hash yet. */
-static int put_new(dht__store_t *st, struct entry *e, dht__value_t *v, const uint8_t *data)
+static int put_new(dht__store_t *st, struct entry *e, dht__value_t *v, const uint8_t *data,
+                   uint64_t now)
 {
     struct entry *fresh = NULL;
     dht_id_t dist;
     int err;
 
     dht_id_distance(&dist, &v->key, &st->self);
-    err = plan(st, e, &dist, v->len, v->stored_at);
+    err = plan(st, e, &dist, v->len, now);
     if (err)
         return err;
-    v->data = malloc(v->len ? v->len : 1);
-    if (v->data == NULL)
-        return DHT_ENOMEM;
-    if (v->len > 0)
-        memcpy(v->data, data, v->len);
+    if (st->drop == NULL) {
+        v->data = malloc(v->len ? v->len : 1);
+        if (v->data == NULL)
+            return DHT_ENOMEM;
+        if (v->len > 0)
+            memcpy(v->data, data, v->len);
+    }
     if (e == NULL) {
         fresh = entry_new(st, &v->key);
         if (fresh == NULL || table_reserve(st, st->nkeys + 1) || heap_reserve(st, st->nkeys + 1))
@@ -525,7 +534,7 @@ static int put_new(dht__store_t *st, struct entry *e, dht__value_t *v, const uin
         goto fail;
     }
     /* Nothing can fail from here on. */
-    make_room(st, e, &dist, v->len, v->stored_at);
+    make_room(st, e, &dist, v->len, now);
     if (fresh != NULL) {
         e = fresh;
         table_insert(st->table, st->tcap, e);
@@ -540,8 +549,9 @@ fail:
     return DHT_ENOMEM;
 }
 
-int dht__store_put(dht__store_t *st, const dht_id_t *key, const dht_id_t *hash, const uint8_t *data,
-                   size_t len, uint8_t flags, uint64_t now, uint64_t expires_at)
+int dht__store_put_at(dht__store_t *st, const dht_id_t *key, const dht_id_t *hash,
+                      const uint8_t *data, size_t len, uint8_t flags, uint64_t now,
+                      uint64_t stored_at, uint64_t expires_at)
 {
     struct entry *e;
     size_t i;
@@ -565,9 +575,48 @@ int dht__store_put(dht__store_t *st, const dht_id_t *key, const dht_id_t *hash, 
                       .hash = *hash,
                       .len = (uint32_t)len,
                       .flags = flags,
-                      .stored_at = now,
+                      .stored_at = stored_at,
                       .expires_at = expires_at};
-    return put_new(st, e, &v, data);
+    return put_new(st, e, &v, data, now);
+}
+
+int dht__store_put(dht__store_t *st, const dht_id_t *key, const dht_id_t *hash, const uint8_t *data,
+                   size_t len, uint8_t flags, uint64_t now, uint64_t expires_at)
+{
+    return dht__store_put_at(st, key, hash, data, len, flags, now, now, expires_at);
+}
+
+int dht__store_fits(const dht__store_t *st, const dht_id_t *key, const dht_id_t *hash, size_t len,
+                    uint64_t now)
+{
+    const struct entry *e = lookup(st, key);
+    dht_id_t dist;
+
+    if (len > st->max_bytes || len > UINT32_MAX)
+        return DHT_ETOOBIG;
+    if (e != NULL && find_hash(e, hash) != SIZE_MAX)
+        return 0;
+    dht_id_distance(&dist, key, &st->self);
+    return plan(st, e, &dist, len, now);
+}
+
+int dht__store_remove(dht__store_t *st, const dht_id_t *key, const dht_id_t *hash)
+{
+    struct entry *e = lookup(st, key);
+    size_t i = e != NULL ? find_hash(e, hash) : SIZE_MAX;
+
+    if (i == SIZE_MAX)
+        return DHT_ENOTFOUND;
+    value_remove(st, e, i);
+    entry_tidy(st, e, NULL);
+    return 0;
+}
+
+void dht__store_set_external(dht__store_t *st, void (*drop)(const dht__value_t *v, void *arg),
+                             void *arg)
+{
+    st->drop = drop;
+    st->drop_arg = arg;
 }
 
 /* ------------------------------------------------------------------------ */

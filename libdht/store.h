@@ -49,6 +49,30 @@ void dht__store_free(dht__store_t *st);
 int dht__store_put(dht__store_t *st, const dht_id_t *key, const dht_id_t *hash, const uint8_t *data,
                    size_t len, uint8_t flags, uint64_t now, uint64_t expires_at);
 
+/* As dht__store_put, for a value first stored at stored_at (<= now): a
+ * value a program reloads from its own storage keeps its age. */
+int dht__store_put_at(dht__store_t *st, const dht_id_t *key, const dht_id_t *hash,
+                      const uint8_t *data, size_t len, uint8_t flags, uint64_t now,
+                      uint64_t stored_at, uint64_t expires_at);
+
+/* @return 0 if a put of a len-byte value (key, hash) would succeed now
+ * (a refresh always does), else what it would fail with: DHT_ETOOBIG or
+ * DHT_EBUSY (DHT_ENOMEM is not foreseen). Changes nothing. */
+int dht__store_fits(const dht__store_t *st, const dht_id_t *key, const dht_id_t *hash, size_t len,
+                    uint64_t now);
+
+/* Removes the value (key, hash), expired or not.
+ * @return 0 or DHT_ENOTFOUND. */
+int dht__store_remove(dht__store_t *st, const dht_id_t *key, const dht_id_t *hash);
+
+/* The bytes of values are kept by someone else from now on (call it on an
+ * empty store): puts copy no data (the values' data stay NULL; data may be
+ * NULL), and each value that leaves the store (expired, evicted for room
+ * or removed; not at dht__store_free) is passed to drop(v, arg) first.
+ * drop must not modify the store. */
+void dht__store_set_external(dht__store_t *st, void (*drop)(const dht__value_t *v, void *arg),
+                             void *arg);
+
 /* Points out[0..] at up to max unexpired values of key, oldest first; the
  * pointers are valid until the next call that modifies the store.
  * @return the number of unexpired values of key (may exceed max). */

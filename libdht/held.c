@@ -1,0 +1,158 @@
+/*
+ * Values held for others whose bytes the program keeps (dht_config_t.
+ * storage): the index stays in the store (store.c, with data NULL), the
+ * bytes go to the storage's write, come back through its read (source.c)
+ * and leave through its drop. A STORE is answered only once the storage
+ * says the bytes are safe, so "stored" means kept.
+ */
+#include "node.h"
+
+#include <string.h>
+
+int dht__held_external(const dht_t *dht)
+{
+    return dht->cfg.storage.write != NULL;
+}
+
+void dht__held_describe(const dht_t *dht, const dht__value_t *v, dht_held_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->key = v->key;
+    out->hash = v->hash;
+    out->len = v->len;
+    out->content = (v->flags & DHT__VALUE_CONTENT) != 0;
+    out->ttl_left_s = dht__ttl_left(v, dht->now);
+    out->age_s = (uint32_t)(dht->now > v->stored_at ? (dht->now - v->stored_at) / 1000 : 0);
+}
+
+static void on_drop(const dht__value_t *v, void *arg)
+{
+    dht_t *dht = arg;
+    dht_held_t held;
+
+    dht__held_describe(dht, v, &held);
+    dht->cfg.storage.drop(dht->cfg.storage.arg, &held);
+}
+
+void dht__held_init(dht_t *dht)
+{
+    if (dht__held_external(dht))
+        dht__store_set_external(dht->store, on_drop, dht);
+}
+
+int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
+                    const dht__value_t *v, const uint8_t *data)
+{
+    const dht__value_t *old = dht__store_find(dht->store, &v->key, &v->hash, dht->now);
+    dht__pending_t *r;
+    dht_held_t held;
+    int err = dht__store_fits(dht->store, &v->key, &v->hash, v->len, dht->now);
+
+    if (err)
+        return err;
+    if (req != NULL && dht__pending_waits(dht, req->txid, from))
+        return 0; /* a resend: the answer to the first copy answers it */
+    r = dht__pending_new(dht, DHT__PENDING_WRITE);
+    if (r == NULL)
+        return DHT_EBUSY;
+    if (req != NULL) {
+        r->txid = req->txid;
+        r->from = *from;
+        r->reply = 1;
+    }
+    r->key = v->key;
+    r->hash = v->hash;
+    r->flags = v->flags;
+    r->len = v->len;
+    r->expires_at = v->expires_at;
+    dht__held_describe(dht, v, &held);
+    if (old != NULL) /* a refresh keeps its age */
+        held.age_s = (uint32_t)((dht->now - old->stored_at) / 1000);
+    if (dht->cfg.storage.write(dht->cfg.storage.arg, &held, data, r->id) != 0) {
+        dht__pending_cancel(dht, r);
+        return DHT_EREJECTED;
+    }
+    return 0;
+}
+
+int dht_held_written(dht_t *dht, uint64_t req, int status)
+{
+    dht__pending_t r;
+    dht__msg_t m;
+
+    if (dht__pending_take(dht, req, DHT__PENDING_WRITE, &r) != 0)
+        return DHT_ENOTFOUND;
+    dht__now(dht);
+    if (status == 0) {
+        status = dht__store_put(dht->store, &r.key, &r.hash, NULL, r.len, r.flags, dht->now,
+                                r.expires_at);
+        if (status != 0) { /* no room any more: the bytes go */
+            dht__value_t v = {.key = r.key,
+                              .hash = r.hash,
+                              .len = r.len,
+                              .flags = r.flags,
+                              .stored_at = dht->now,
+                              .expires_at = r.expires_at};
+            on_drop(&v, dht);
+        }
+    }
+    if (!r.reply)
+        return 0;
+    if (status != 0)
+        return dht__send_error(dht, r.txid, &r.from, DHT__WERR_FULL, "cannot keep it"), 0;
+    memset(&m, 0, sizeof(m));
+    m.type = DHT__STORED;
+    m.txid = r.txid;
+    m.sender = dht->self;
+    dht__send_msg(dht, &r.from, &m);
+    return 0;
+}
+
+int dht_held_add(dht_t *dht, const dht_held_t *v)
+{
+    uint64_t age_ms, stored_at;
+
+    if (dht == NULL || v == NULL || !dht__held_external(dht) || v->ttl_left_s == 0 ||
+        (v->content && dht_id_cmp(&v->key, &v->hash) != 0))
+        return DHT_EINVAL;
+    dht__now(dht);
+    age_ms = (uint64_t)v->age_s * 1000u;
+    stored_at = dht->now > age_ms ? dht->now - age_ms : 0;
+    return dht__store_put_at(dht->store, &v->key, &v->hash, NULL, v->len,
+                             v->content ? DHT__VALUE_CONTENT : 0, dht->now, stored_at,
+                             dht->now + (uint64_t)v->ttl_left_s * 1000u);
+}
+
+int dht_held_remove(dht_t *dht, const dht_id_t *key, const dht_id_t *hash)
+{
+    if (dht == NULL || key == NULL || hash == NULL)
+        return DHT_ENOTFOUND;
+    return dht__store_remove(dht->store, key, hash);
+}
+
+typedef struct foreach_ctx {
+    dht_t *dht;
+    int (*fn)(const dht_held_t *v, void *arg);
+    void *arg;
+} foreach_ctx_t;
+
+static int visit(const dht__value_t *v, void *arg)
+{
+    foreach_ctx_t *c = arg;
+    dht_held_t held;
+
+    if (v->expires_at <= c->dht->now)
+        return 0;
+    dht__held_describe(c->dht, v, &held);
+    return c->fn(&held, c->arg);
+}
+
+int dht_held_foreach(dht_t *dht, int (*fn)(const dht_held_t *v, void *arg), void *arg)
+{
+    foreach_ctx_t c = {dht, fn, arg};
+
+    if (dht == NULL || fn == NULL)
+        return 0;
+    dht__now(dht);
+    return dht__store_foreach(dht->store, visit, &c);
+}

@@ -1,0 +1,450 @@
+/*
+ * Values held for others in the program's storage (dht_config_t.storage),
+ * on the simulator. Each node's storage is a table in this test; it
+ * answers writes and reads later, through dht_sim_call, as a disk would.
+ * A put lands in the storages of the k closest (and in no node's memory),
+ * a STORE is answered only once the write is done, a refused write makes
+ * the storer count one copy less, a value loaded with dht_held_add is
+ * served, damaged bytes are refused and got from another holder, and what
+ * expires or is evicted is dropped from the storage.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h> /* alarm */
+
+#include "dht.h"
+
+#define NODES 40
+#define K     8
+#define SLOTS 64
+
+/* One node's storage. */
+typedef struct slot {
+    int used;
+    dht_held_t v;
+    uint8_t *data;
+} slot_t;
+
+typedef struct storage {
+    dht_sim_t *sim;
+    size_t node;
+    slot_t slots[SLOTS];
+    int fail_writes; /* answer every write with an error */
+    int damage;      /* answer reads with flipped bytes */
+    unsigned writes, reads, drops;
+} storage_t;
+
+static storage_t stores[NODES];
+
+/* A write or read the storage answers later. */
+typedef struct job {
+    storage_t *s;
+    uint64_t req;
+    int slot; /* -1: failed write */
+} job_t;
+
+static slot_t *find_slot(storage_t *s, const dht_id_t *key, const dht_id_t *hash)
+{
+    for (int i = 0; i < SLOTS; i++)
+        if (s->slots[i].used && dht_id_cmp(&s->slots[i].v.key, key) == 0 &&
+            dht_id_cmp(&s->slots[i].v.hash, hash) == 0)
+            return &s->slots[i];
+    return NULL;
+}
+
+static void write_done(void *arg)
+{
+    job_t *j = arg;
+    dht_t *dht = dht_sim_node(j->s->sim, j->s->node);
+
+    if (dht != NULL)
+        dht_held_written(dht, j->req, j->slot < 0 ? DHT_EIO : 0);
+    free(j);
+}
+
+static int st_write(void *arg, const dht_held_t *v, const uint8_t *data, uint64_t req)
+{
+    storage_t *s = arg;
+    slot_t *sl = find_slot(s, &v->key, &v->hash);
+    job_t *j = calloc(1, sizeof(*j));
+
+    assert_non_null(j);
+    s->writes++;
+    j->s = s;
+    j->req = req;
+    j->slot = -1;
+    for (int i = 0; sl == NULL && !s->fail_writes && i < SLOTS; i++)
+        if (!s->slots[i].used)
+            sl = &s->slots[i];
+    if (sl != NULL && !s->fail_writes) {
+        if (!sl->used) {
+            sl->data = malloc(v->len);
+            assert_non_null(sl->data);
+            memcpy(sl->data, data, v->len);
+        }
+        sl->used = 1;
+        sl->v = *v;
+        j->slot = (int)(sl - s->slots);
+    }
+    assert_int_equal(dht_sim_call(s->sim, 3, write_done, j), 0); /* a disk's latency */
+    return 0;
+}
+
+static void read_done(void *arg)
+{
+    job_t *j = arg;
+    slot_t *sl = &j->s->slots[j->slot];
+    dht_t *dht = dht_sim_node(j->s->sim, j->s->node);
+    uint8_t *copy = malloc(sl->v.len);
+
+    assert_non_null(copy);
+    memcpy(copy, sl->data, sl->v.len);
+    if (j->s->damage)
+        copy[0] ^= 0xff;
+    if (dht != NULL)
+        dht_value_ready(dht, j->req, copy, sl->v.len);
+    free(copy);
+    free(j);
+}
+
+static int st_read(void *arg, const dht_held_t *v, uint64_t req)
+{
+    storage_t *s = arg;
+    slot_t *sl = find_slot(s, &v->key, &v->hash);
+    job_t *j;
+
+    if (sl == NULL)
+        return -1;
+    j = calloc(1, sizeof(*j));
+    assert_non_null(j);
+    s->reads++;
+    j->s = s;
+    j->req = req;
+    j->slot = (int)(sl - s->slots);
+    assert_int_equal(dht_sim_call(s->sim, 2, read_done, j), 0);
+    return 0;
+}
+
+static void st_drop(void *arg, const dht_held_t *v)
+{
+    storage_t *s = arg;
+    slot_t *sl = find_slot(s, &v->key, &v->hash);
+
+    s->drops++;
+    if (sl != NULL) {
+        free(sl->data);
+        memset(sl, 0, sizeof(*sl));
+    }
+}
+
+static int held_here(const storage_t *s)
+{
+    int n = 0;
+    for (int i = 0; i < SLOTS; i++)
+        n += s->slots[i].used;
+    return n;
+}
+
+static dht_sim_t *net_new(uint64_t seed, size_t store_max)
+{
+    dht_sim_config_t cfg;
+    dht_sim_t *sim;
+
+    memset(stores, 0, sizeof(stores));
+    dht_sim_config_init(&cfg);
+    cfg.seed = seed;
+    cfg.node.k = K;
+    cfg.node.store_max_bytes = store_max;
+    assert_int_equal(dht_sim_new(&sim, &cfg), 0);
+    for (size_t i = 0; i < NODES; i++) {
+        dht_config_t nc = cfg.node;
+        stores[i].sim = sim;
+        stores[i].node = i;
+        nc.storage.write = st_write;
+        nc.storage.read = st_read;
+        nc.storage.drop = st_drop;
+        nc.storage.arg = &stores[i];
+        assert_int_equal(dht_sim_add_node_with(sim, &nc), (int)i);
+    }
+    assert_int_equal(dht_sim_fill_tables(sim), 0);
+    return sim;
+}
+
+static void net_free(dht_sim_t *sim)
+{
+    dht_sim_free(sim);
+    for (size_t i = 0; i < NODES; i++)
+        for (int j = 0; j < SLOTS; j++)
+            free(stores[i].slots[j].data);
+}
+
+static int pending;
+
+static int all_done(void *arg)
+{
+    (void)arg;
+    return pending == 0;
+}
+
+static void run_all(dht_sim_t *sim)
+{
+    assert_int_equal(dht_sim_run(sim, all_done, NULL, dht_sim_now(sim) + 600 * 1000), 1);
+}
+
+static void on_put(int status, unsigned stored, void *arg)
+{
+    *(int *)arg = status == 0 ? (int)stored : status;
+    pending--;
+}
+
+typedef struct got {
+    const uint8_t *want;
+    size_t len;
+    int ok;
+} got_t;
+
+static void on_got(int status, const dht_value_t *v, size_t n, void *arg)
+{
+    got_t *g = arg;
+
+    g->ok = status == 0 && n == 1 && v[0].len == g->len && memcmp(v[0].data, g->want, g->len) == 0;
+    pending--;
+}
+
+static int put_from(dht_sim_t *sim, size_t node, const uint8_t *value, size_t len)
+{
+    dht_id_t key;
+    int stored = 0;
+
+    dht_id_from_bytes(&key, value, len);
+    pending = 1;
+    assert_int_equal(dht_put(dht_sim_node(sim, node), &key, value, len, 3600, on_put, &stored), 0);
+    run_all(sim);
+    return stored;
+}
+
+static int get_from(dht_sim_t *sim, size_t node, const uint8_t *value, size_t len)
+{
+    dht_id_t key;
+    got_t g = {value, len, 0};
+
+    dht_id_from_bytes(&key, value, len);
+    pending = 1;
+    assert_int_equal(dht_get(dht_sim_node(sim, node), &key, on_got, &g), 0);
+    run_all(sim);
+    return g.ok;
+}
+
+static void fill(uint8_t *buf, size_t len, unsigned seed)
+{
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (uint8_t)(seed * 31u + i * 7u + (i >> 8));
+}
+
+/* Small (sent inline when in memory) and large values both land in the
+ * storages of the K closest, none in memory, and are served from there. */
+static void test_put_lands_in_storage(void **state)
+{
+    static uint8_t small[100], large[3000];
+    dht_sim_t *sim = net_new(11, 1 << 20);
+    dht_stats_t st;
+    unsigned holders = 0, reads = 0;
+
+    (void)state;
+    fill(small, sizeof(small), 1);
+    fill(large, sizeof(large), 2);
+    assert_int_equal(put_from(sim, 0, small, sizeof(small)), K);
+    assert_int_equal(put_from(sim, 1, large, sizeof(large)), K);
+    for (size_t i = 0; i < NODES; i++) {
+        holders += (unsigned)held_here(&stores[i]);
+        dht_get_stats(dht_sim_node(sim, i), dht_sim_now(sim), &st);
+        assert_int_equal(st.values, (size_t)held_here(&stores[i])); /* the index */
+    }
+    assert_int_equal(holders, 2 * K);
+    assert_true(get_from(sim, 5, small, sizeof(small)));
+    assert_true(get_from(sim, 6, large, sizeof(large)));
+    for (size_t i = 0; i < NODES; i++)
+        reads += stores[i].reads;
+    assert_true(reads >= 2); /* the bytes came out of the storages */
+    net_free(sim);
+}
+
+/* A storage that cannot write: its node answers "full" and is not counted
+ * (nor indexed). */
+static void test_failed_write_not_counted(void **state)
+{
+    static uint8_t value[2000];
+    dht_sim_t *sim = net_new(12, 1 << 20);
+    dht_stats_t st;
+    unsigned failing = 0;
+
+    (void)state;
+    fill(value, sizeof(value), 3);
+    for (size_t i = 2; i < NODES; i += 2) {
+        stores[i].fail_writes = 1;
+        failing++;
+    }
+    int stored = put_from(sim, 1, value, sizeof(value));
+    assert_true(stored >= 1 && stored < K);
+    for (size_t i = 0; i < NODES; i++) {
+        dht_get_stats(dht_sim_node(sim, i), dht_sim_now(sim), &st);
+        if (stores[i].fail_writes)
+            assert_int_equal(st.values, 0);
+    }
+    assert_true(failing > 0);
+    assert_true(get_from(sim, 3, value, sizeof(value)));
+    net_free(sim);
+}
+
+/* Damaged bytes are refused (dropped_bad_value), the damaged copy is
+ * held no more (dropped from its storage), and the value is got from
+ * another holder. */
+static void test_damaged_read_refused(void **state)
+{
+    static uint8_t value[2500];
+    dht_sim_t *sim = net_new(13, 1 << 20);
+    dht_stats_t st;
+    uint64_t refused = 0;
+    unsigned damaged = 0, dropped = 0;
+
+    (void)state;
+    fill(value, sizeof(value), 4);
+    assert_int_equal(put_from(sim, 0, value, sizeof(value)), K);
+    for (size_t i = 0; i < NODES && damaged < 3; i++) {
+        if (held_here(&stores[i])) {
+            stores[i].damage = 1;
+            damaged++;
+        }
+    }
+    for (size_t i = 0; i < NODES; i++)
+        if (!held_here(&stores[i]))
+            assert_true(get_from(sim, i, value, sizeof(value)));
+    for (size_t i = 0; i < NODES; i++) {
+        dht_get_stats(dht_sim_node(sim, i), dht_sim_now(sim), &st);
+        refused += st.dropped_bad_value;
+        if (stores[i].damage) {
+            assert_int_equal(st.values, (size_t)held_here(&stores[i]));
+            dropped += stores[i].drops;
+        }
+    }
+    assert_true(refused >= 1);
+    assert_int_equal(refused, dropped); /* each damaged copy refused once, then gone */
+    net_free(sim);
+}
+
+static int count_cb(const dht_held_t *v, void *arg)
+{
+    (void)v;
+    ++*(int *)arg;
+    return 0;
+}
+
+/* A value the storage already keeps (found on disk at start) is announced
+ * with dht_held_add, keeps its age, is served, and goes (drop) when it
+ * expires. Bad adds are refused. */
+static void test_held_add_serves_and_expires(void **state)
+{
+    static uint8_t value[1500];
+    dht_sim_t *sim = net_new(14, 1 << 20);
+    dht_t *owner;
+    dht_held_t v;
+    int n = 0;
+
+    (void)state;
+    fill(value, sizeof(value), 5);
+    owner = dht_sim_node(sim, 9);
+    memset(&v, 0, sizeof(v));
+    /* Under the owner's own id, so it is the closest node to the key. */
+    v.key = *dht_self(owner);
+    dht_id_from_bytes(&v.hash, value, sizeof(value));
+    v.len = sizeof(value);
+    v.ttl_left_s = 120;
+    v.age_s = 3000;
+    stores[9].slots[0].used = 1;
+    stores[9].slots[0].v = v;
+    stores[9].slots[0].data = malloc(sizeof(value));
+    memcpy(stores[9].slots[0].data, value, sizeof(value));
+    assert_int_equal(dht_held_add(owner, &v), 0);
+    assert_int_equal(dht_held_foreach(owner, count_cb, &n), 0);
+    assert_int_equal(n, 1);
+
+    /* Served: a get from another node fetches it from the owner's storage. */
+    {
+        got_t g = {value, sizeof(value), 0};
+        pending = 1;
+        assert_int_equal(dht_get(dht_sim_node(sim, 20), &v.key, on_got, &g), 0);
+        run_all(sim);
+        assert_true(g.ok);
+        assert_true(stores[9].reads >= 1);
+    }
+    /* Refused: expired, content claim that does not hold, no storage. */
+    {
+        dht_held_t bad = v;
+        bad.ttl_left_s = 0;
+        assert_int_equal(dht_held_add(owner, &bad), DHT_EINVAL);
+        bad = v;
+        bad.content = 1;
+        assert_int_equal(dht_held_add(owner, &bad), DHT_EINVAL);
+    }
+    /* Expires within 120 s and is dropped from the storage. */
+    dht_sim_run(sim, NULL, NULL, dht_sim_now(sim) + 200 * 1000);
+    n = 0;
+    dht_held_foreach(owner, count_cb, &n);
+    assert_int_equal(n, 0);
+    assert_int_equal(held_here(&stores[9]), 0);
+    assert_true(stores[9].drops >= 1);
+    net_free(sim);
+}
+
+/* A full node evicts the value farthest from its id to hold a closer one,
+ * and the evicted value's bytes are dropped; dht_held_remove drops too. */
+static void test_eviction_and_remove_drop(void **state)
+{
+    dht_sim_t *sim = net_new(15, 2000);
+    dht_t *node = dht_sim_node(sim, 3);
+    dht_held_t near, far;
+
+    (void)state;
+    memset(&near, 0, sizeof(near));
+    near.key = *dht_self(node);
+    near.key.b[DHT_ID_LEN - 1] ^= 1; /* as close as can be */
+    near.hash.b[0] = 1;
+    near.len = 1500;
+    near.ttl_left_s = 3600;
+    far = near;
+    for (int i = 0; i < DHT_ID_LEN; i++)
+        far.key.b[i] = (uint8_t)~dht_self(node)->b[i]; /* as far as can be */
+    far.hash.b[0] = 2;
+    stores[3].slots[0] = (slot_t){1, far, malloc(1)};
+    assert_int_equal(dht_held_add(node, &far), 0);
+    assert_int_equal(dht_held_add(node, &near), 0); /* 3000 > 2000: far goes */
+    assert_int_equal(stores[3].drops, 1);
+    assert_int_equal(held_here(&stores[3]), 0);
+    /* A farther one does not push out a closer one. */
+    assert_int_equal(dht_held_add(node, &far), DHT_EBUSY);
+    stores[3].slots[1] = (slot_t){1, near, malloc(1)};
+    assert_int_equal(dht_held_remove(node, &near.key, &near.hash), 0);
+    assert_int_equal(stores[3].drops, 2);
+    assert_int_equal(dht_held_remove(node, &near.key, &near.hash), DHT_ENOTFOUND);
+    net_free(sim);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_put_lands_in_storage),
+        cmocka_unit_test(test_failed_write_not_counted),
+        cmocka_unit_test(test_damaged_read_refused),
+        cmocka_unit_test(test_held_add_serves_and_expires),
+        cmocka_unit_test(test_eviction_and_remove_drop),
+    };
+
+    alarm(300);
+    return cmocka_run_group_tests_name("held", tests, NULL, NULL);
+}
