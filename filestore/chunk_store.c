@@ -25,12 +25,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 #define HEX_LEN  (2 * MF_KEY_LEN)
 #define TMP_NAME "tmp"
 
 struct fs_store {
-    char *root;     /* DIR/blobs */
+    char *root; /* DIR/blobs */
     /* Bit b set: fan-out directory b exists and its entry in blobs/ has
      * been fsynced since, by this process. */
     _Atomic uint64_t durable[4];
@@ -258,8 +257,8 @@ int fs_store_put(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *d
     return store_blob(st, key, data, len, verify);
 }
 
-int fs_store_put_new(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *data,
-                     size_t len, int verify, int *created)
+int fs_store_put_new(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *data, size_t len,
+                     int verify, int *created)
 {
     uint8_t *flags;
     int err;
@@ -454,37 +453,44 @@ static int is_hex(const char *s, size_t n)
     return s[n] == '\0';
 }
 
-/* Adds up the blobs in one fan-out directory (named by its two hex
- * digits, open as d); skips anything that is not a blob of that prefix. */
-static void usage_dir(DIR *d, const char *prefix, uint64_t *blobs, uint64_t *bytes)
+/* Calls fn for each blob in one fan-out directory (named by its two hex
+ * digits, open as d); skips anything that is not a blob of that prefix.
+ * @return fn's nonzero result, or 0. */
+static int foreach_dir(DIR *d, const char *prefix,
+                       int (*fn)(const uint8_t key[MF_KEY_LEN], uint64_t size, void *arg),
+                       void *arg)
 {
     struct dirent *de;
     struct stat sb;
+    uint8_t key[MF_KEY_LEN];
 
     while ((de = readdir(d)) != NULL) {
+        int r;
         if (!is_hex(de->d_name, HEX_LEN) || memcmp(de->d_name, prefix, 2) != 0)
             continue;
         if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
             continue; /* removed meanwhile, or not ours */
-        *blobs += 1;
-        *bytes += (uint64_t)sb.st_size;
+        if (mf_key_from_hex(key, de->d_name) != 0)
+            continue;
+        if ((r = fn(key, (uint64_t)sb.st_size, arg)) != 0)
+            return r;
     }
+    return 0;
 }
 
-int fs_store_usage(fs_store_t *st, uint64_t *blobs, uint64_t *bytes)
+int fs_store_foreach(fs_store_t *st,
+                     int (*fn)(const uint8_t key[MF_KEY_LEN], uint64_t size, void *arg), void *arg)
 {
     struct dirent *de;
     DIR *root, *d;
-    int fd;
+    int fd, r = 0;
 
-    if (st == NULL || blobs == NULL || bytes == NULL)
+    if (st == NULL || fn == NULL)
         return FS_EINVAL;
-    *blobs = 0;
-    *bytes = 0;
     root = opendir(st->root);
     if (root == NULL)
         return FS_EIO;
-    while ((de = readdir(root)) != NULL) {
+    while (r == 0 && (de = readdir(root)) != NULL) {
         if (!is_hex(de->d_name, 2))
             continue;
         fd = openat(dirfd(root), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -495,9 +501,36 @@ int fs_store_usage(fs_store_t *st, uint64_t *blobs, uint64_t *bytes)
             close(fd);
             continue;
         }
-        usage_dir(d, de->d_name, blobs, bytes);
+        r = foreach_dir(d, de->d_name, fn, arg);
         closedir(d);
     }
     closedir(root);
+    return r;
+}
+
+typedef struct usage {
+    uint64_t blobs, bytes;
+} usage_t;
+
+static int add_usage(const uint8_t key[MF_KEY_LEN], uint64_t size, void *arg)
+{
+    usage_t *u = arg;
+
+    (void)key;
+    u->blobs++;
+    u->bytes += size;
     return 0;
+}
+
+int fs_store_usage(fs_store_t *st, uint64_t *blobs, uint64_t *bytes)
+{
+    usage_t u = {0, 0};
+    int err;
+
+    if (st == NULL || blobs == NULL || bytes == NULL)
+        return FS_EINVAL;
+    err = fs_store_foreach(st, add_usage, &u);
+    *blobs = u.blobs;
+    *bytes = u.bytes;
+    return err;
 }

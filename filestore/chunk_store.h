@@ -49,8 +49,8 @@ int fs_store_put(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *d
  * Every other store of the same key meanwhile (fs_store_put, or
  * fs_store_put_new by another operation) marks it shared.
  * @return as fs_store_put (on failure *created is 0). */
-int fs_store_put_new(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *data,
-                     size_t len, int verify, int *created);
+int fs_store_put_new(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *data, size_t len,
+                     int verify, int *created);
 
 /* Ends the ownership fs_store_put_new gave: keep != 0, the blob stays (the
  * operation succeeded); keep == 0, it is removed, unless it was shared
@@ -70,6 +70,13 @@ int fs_store_has(fs_store_t *st, const uint8_t key[MF_KEY_LEN], size_t *len);
 
 /* Removes the blob under key. @return 0 or FS_ENOENT / FS_EIO / FS_EACCES. */
 int fs_store_remove(fs_store_t *st, const uint8_t key[MF_KEY_LEN]);
+
+/* Calls fn(key, size, arg) for each stored blob, in no particular order,
+ * until fn returns nonzero; files that are not blobs are skipped. Reads
+ * no blob (a stat each). fn may remove the blob it is given.
+ * @return 0, fn's nonzero result, FS_EIO or FS_EINVAL. */
+int fs_store_foreach(fs_store_t *st,
+                     int (*fn)(const uint8_t key[MF_KEY_LEN], uint64_t size, void *arg), void *arg);
 
 /* Counts the stored blobs and their bytes by walking the fan-out
  * directories; files that are not blobs are not counted.

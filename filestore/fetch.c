@@ -69,10 +69,15 @@ static void read_local(fs_job_t *w)
 {
     fetch_t *f = w->data;
 
-    if (f->ctx.store == NULL || fs_store_get(f->ctx.store, f->key, &f->local, &f->local_len) != 0) {
-        f->local = NULL;
-        f->local_len = 0;
-    }
+    if (f->ctx.store != NULL && fs_store_get(f->ctx.store, f->key, &f->local, &f->local_len) == 0)
+        return;
+    /* Held for others here: as good (the read checks its hash; a damaged
+     * one is removed, and the node forgets it when it next serves it). */
+    if (f->ctx.replicas != NULL &&
+        fs_store_get(f->ctx.replicas, f->key, &f->local, &f->local_len) == 0)
+        return;
+    f->local = NULL;
+    f->local_len = 0;
 }
 
 static void after_read_local(fs_job_t *w)

@@ -38,6 +38,8 @@ typedef struct fs_ctx {
     const fs_exec_t *exec;        /* workers, deferred callbacks, the clock */
     dht_t *dht;                   /* the node; its routing table says if peers exist */
     fs_store_t *store;            /* local blobs: pinned chunks and manifests */
+    fs_store_t *replicas;         /* optional: blobs held for others (replicas.h), also read
+                                     by a get before it asks the network; NULL: none */
     int need_peers;               /* 1: a put fails if no peer stores it (bootstrap given) */
     unsigned max_in_flight;       /* DHT stores or fetches at once; 32 */
     unsigned max_tries;           /* fetches of one chunk before giving up; 4 */

@@ -198,7 +198,10 @@ typedef struct dht_held {
  *     fsync, for a disk), or a negative code if they could not be kept;
  *     only then does the node hold the value and answer the storer
  *     ("stored", or "full" so that it tries another node). A negative
- *     return refuses at once ("full").
+ *     return refuses at once ("full"); DHT_STORAGE_IN_MEMORY leaves the
+ *     value to the node, which keeps it in its memory like a node
+ *     without storage (lost when it stops; reads of it, and its end,
+ *     never reach the storage).
  *   read: a peer wants v's bytes: start reading and return 0, then answer
  *     with dht_value_ready(dht, req, data, len), or return a negative
  *     number ("not found"). The node checks that the bytes hash to
@@ -210,6 +213,8 @@ typedef struct dht_held {
  *     into the next node with dht_held_add().
  * Set all three or none. A program stops answering (written, ready)
  * before it frees the node. */
+#define DHT_STORAGE_IN_MEMORY 1 /* storage.write: keep this one in memory */
+
 typedef struct dht_storage {
     int (*write)(void *arg, const dht_held_t *v, const uint8_t *data, uint64_t req);
     int (*read)(void *arg, const dht_held_t *v, uint64_t req);

@@ -68,7 +68,16 @@ int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
     dht__held_describe(dht, v, &held);
     if (old != NULL) /* a refresh keeps its age */
         held.age_s = (uint32_t)((dht->now - old->stored_at) / 1000);
-    if (dht->cfg.storage.write(dht->cfg.storage.arg, &held, data, r->id) != 0) {
+    err = dht->cfg.storage.write(dht->cfg.storage.arg, &held, data, r->id);
+    if (err == DHT_STORAGE_IN_MEMORY) {
+        /* The storage has no place for it: the node keeps it in memory. */
+        dht__pending_cancel(dht, r);
+        err =
+            dht__store_put(dht->store, &v->key, &v->hash, data != NULL ? data : (const uint8_t *)"",
+                           v->len, v->flags, dht->now, v->expires_at);
+        return err == 0 ? DHT__HELD_IN_MEMORY : err;
+    }
+    if (err != 0) {
         dht__pending_cancel(dht, r);
         return DHT_EREJECTED;
     }

@@ -269,9 +269,11 @@ void dht__held_describe(const dht_t *dht, const dht__value_t *v, dht_held_t *out
 /* Asks the storage to keep v (key, hash, len, flags, expires_at; data
  * NULL) with bytes data: for a peer's STORE req from `from` (answered
  * once written), or for this node's own put (req NULL).
- * @return 0 (writing, or a resend of a STORE being written), or
- * DHT_ETOOBIG / DHT_EBUSY (no room, or too many waiting) / DHT_EREJECTED
- * (the storage refused): nothing was asked. */
+ * @return 0 (writing, or a resend of a STORE being written: the answer
+ * comes with dht_held_written), DHT__HELD_IN_MEMORY (the storage left it
+ * to the node: stored in memory, done), or DHT_ETOOBIG / DHT_EBUSY (no
+ * room, or too many waiting) / DHT_EREJECTED (the storage refused). */
+#define DHT__HELD_IN_MEMORY 1
 int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
                     const dht__value_t *v, const uint8_t *data);
 

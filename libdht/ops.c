@@ -241,6 +241,15 @@ int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, void *arg
 
 static int store_here(dht_t *dht, dht__op_t *op)
 {
+    size_t len = 0;
+
+    /* The program serves it already (value_size: the files it published):
+     * that is this node's copy; no second one in the storage. */
+    if (dht__held_external(dht) && (op->value_flags & DHT__VALUE_CONTENT) &&
+        dht->cfg.value_size != NULL &&
+        dht->cfg.value_size(dht->cfg.value_source_arg, &op->lk.target, &len) == 0 &&
+        len == op->value_len)
+        return 0;
     if (dht__held_external(dht)) {
         dht__value_t v = {.key = op->lk.target,
                           .hash = op->value_hash,
@@ -248,7 +257,8 @@ static int store_here(dht_t *dht, dht__op_t *op)
                           .flags = op->value_flags,
                           .stored_at = dht->now,
                           .expires_at = dht->now + (uint64_t)op->ttl * 1000u};
-        return dht__held_write(dht, NULL, NULL, &v, op->value);
+        int err = dht__held_write(dht, NULL, NULL, &v, op->value);
+        return err == DHT__HELD_IN_MEMORY ? 0 : err;
     }
     return dht__store_put(dht->store, &op->lk.target, &op->value_hash, op->value, op->value_len,
                           op->value_flags, dht->now, dht->now + (uint64_t)op->ttl * 1000u);
@@ -320,7 +330,7 @@ static void put_store_all(dht_t *dht, dht__op_t *op)
     }
     /* A client is no holder: it may be gone in a moment. */
     here = !dht->cfg.client && (n < dht->cfg.k || dht_id_cmp_distance(&op->lk.target, &dht->self,
-                                                                       &to[n - 1]->node.id) < 0);
+                                                                      &to[n - 1]->node.id) < 0);
     if (here && n == dht->cfg.k)
         n--;
     if (here && store_here(dht, op) == 0)

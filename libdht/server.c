@@ -324,7 +324,9 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from
                           .expires_at = dht->now + (uint64_t)ttl * 1000u};
         err = dht__held_write(dht, req, from, &v, req->value);
         if (err == 0)
-            return 0;
+            return 0; /* answered once written */
+        if (err == DHT__HELD_IN_MEMORY)
+            err = 0;
     } else {
         err = dht__store_put(dht->store, &req->target, &hash, req->value, req->value_len,
                              req->flags & DHT__VALUE_CONTENT, dht->now,

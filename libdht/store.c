@@ -311,7 +311,7 @@ static void entry_free(struct entry *e)
 /* Frees value i of e and closes the gap; the caller restores the heaps. */
 static void value_remove(dht__store_t *st, struct entry *e, size_t i)
 {
-    if (st->drop != NULL)
+    if (st->drop != NULL && e->vals[i].data == NULL)
         st->drop(&e->vals[i], st->drop_arg);
     st->bytes -= e->vals[i].len;
     st->count--;
@@ -519,7 +519,7 @@ static int put_new(dht__store_t *st, struct entry *e, dht__value_t *v, const uin
     err = plan(st, e, &dist, v->len, now);
     if (err)
         return err;
-    if (st->drop == NULL) {
+    if (data != NULL || st->drop == NULL) { /* else the bytes are kept outside */
         v->data = malloc(v->len ? v->len : 1);
         if (v->data == NULL)
             return DHT_ENOMEM;

@@ -65,10 +65,11 @@ int dht__store_fits(const dht__store_t *st, const dht_id_t *key, const dht_id_t 
  * @return 0 or DHT_ENOTFOUND. */
 int dht__store_remove(dht__store_t *st, const dht_id_t *key, const dht_id_t *hash);
 
-/* The bytes of values are kept by someone else from now on (call it on an
- * empty store): puts copy no data (the values' data stay NULL; data may be
- * NULL), and each value that leaves the store (expired, evicted for room
- * or removed; not at dht__store_free) is passed to drop(v, arg) first.
+/* The bytes of values may be kept by someone else from now on (call it on
+ * an empty store): a put with data NULL copies nothing (the value's data
+ * stays NULL), and each such value that leaves the store (expired,
+ * evicted for room or removed; not at dht__store_free) is passed to
+ * drop(v, arg) first. A put with data keeps a copy, as without this call.
  * drop must not modify the store. */
 void dht__store_set_external(dht__store_t *st, void (*drop)(const dht__value_t *v, void *arg),
                              void *arg);

@@ -75,6 +75,10 @@ static int st_write(void *arg, const dht_held_t *v, const uint8_t *data, uint64_
     job_t *j = calloc(1, sizeof(*j));
 
     assert_non_null(j);
+    if (!v->content) { /* as emofs's does: only content-addressed ones */
+        free(j);
+        return DHT_STORAGE_IN_MEMORY;
+    }
     s->writes++;
     j->s = s;
     j->req = req;
@@ -275,6 +279,39 @@ static void test_put_lands_in_storage(void **state)
     net_free(sim);
 }
 
+/* A value the storage leaves to the node (DHT_STORAGE_IN_MEMORY: a named
+ * one, here) is stored and served from memory, and never dropped from the
+ * storage. */
+static void test_named_value_in_memory(void **state)
+{
+    static const uint8_t value[] = "a value under a name, not its hash";
+    dht_sim_t *sim = net_new(16, 1 << 20);
+    dht_id_t key;
+    got_t g = {value, sizeof(value), 0};
+    int stored = 0;
+    unsigned slots = 0, drops = 0;
+
+    (void)state;
+    dht_id_from_bytes(&key, "a name", 6);
+    pending = 1;
+    assert_int_equal(
+        dht_put(dht_sim_node(sim, 2), &key, value, sizeof(value), 60, on_put, &stored), 0);
+    run_all(sim);
+    assert_int_equal(stored, K);
+    pending = 1;
+    assert_int_equal(dht_get(dht_sim_node(sim, 30), &key, on_got, &g), 0);
+    run_all(sim);
+    assert_true(g.ok);
+    dht_sim_run(sim, NULL, NULL, dht_sim_now(sim) + 120 * 1000); /* it expires */
+    for (size_t i = 0; i < NODES; i++) {
+        slots += (unsigned)held_here(&stores[i]);
+        drops += stores[i].drops;
+    }
+    assert_int_equal(slots, 0);
+    assert_int_equal(drops, 0);
+    net_free(sim);
+}
+
 /* A storage that cannot write: its node answers "full" and is not counted
  * (nor indexed). */
 static void test_failed_write_not_counted(void **state)
@@ -439,6 +476,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_lands_in_storage),
+        cmocka_unit_test(test_named_value_in_memory),
         cmocka_unit_test(test_failed_write_not_counted),
         cmocka_unit_test(test_damaged_read_refused),
         cmocka_unit_test(test_held_add_serves_and_expires),

@@ -44,13 +44,19 @@ check "  the log says so" grep -q "saved 2 peers to $T/p2/peers" "$T/p2.log"
 # Without the file, a restart with no bootstrap starts alone, and writes
 # no empty list when it stops.
 mv "$T/p2/peers" "$T/p2.saved"
+head -c 200000 /dev/urandom >"$T/c.bin"
+KEY_C=$("$EMOFS" put "$T/c.bin" --data "$T/p1" -q | tail -1)
 net_start p2 "" "$P2"
 check "without DIR/peers: no peer" test "$(live p2)" -eq 0
+# A file put while p2 was away is not found: it has no peer to ask. (The
+# file put before is: p2 keeps the copies it held, DIR/replicas.)
 set +e
-"$EMOFS" get "$KEY" -o "$T/alone.bin" --data "$T/p2" -q >/dev/null 2>&1
+"$EMOFS" get "$KEY_C" -o "$T/alone.bin" --data "$T/p2" -q >/dev/null 2>&1
 rc=$?
 set -e
-check "  and the file is not found (exit $rc)" test "$rc" -eq 4
+check "  and a file put meanwhile is not found (exit $rc)" test "$rc" -eq 4
+"$EMOFS" get "$KEY" -o "$T/kept.bin" --data "$T/p2" -q >/dev/null
+check "  one put before is, from the copies it kept" cmp -s "$T/a.bin" "$T/kept.bin"
 net_stop p2
 check "  a daemon with no peer writes no list" test ! -e "$T/p2/peers"
 
@@ -59,8 +65,8 @@ mv "$T/p2.saved" "$T/p2/peers"
 net_start p2 "" "$P2"
 check "restarted with no --bootstrap: live peers again" wait_live p2
 check "  the log says it pinged the saved peers" grep -q "pinging the peers saved in" "$T/p2.log"
-"$EMOFS" get "$KEY" -o "$T/got.bin" --data "$T/p2" -q >/dev/null
-check "  a get through it finds the file put before" cmp -s "$T/a.bin" "$T/got.bin"
+"$EMOFS" get "$KEY_C" -o "$T/got.bin" --data "$T/p2" -q >/dev/null
+check "  a get through it finds the file put while it was away" cmp -s "$T/c.bin" "$T/got.bin"
 for _ in $(seq 1 50); do grep -q "rejoined through the saved peers" "$T/p2.log" && break; sleep 0.1; done
 check "  the log says it rejoined" grep -q "rejoined through the saved peers" "$T/p2.log"
 

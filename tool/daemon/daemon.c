@@ -6,6 +6,7 @@
 
 #include "tool/cli/cli.h"
 #include "tool/daemon/ctl_server.h"
+#include "tool/node/config.h"
 #include "tool/node/hostaddr.h"
 #include "tool/daemon/log.h"
 #include "tool/daemon/peers_file.h"
@@ -180,9 +181,16 @@ static int daemon_usage(FILE *f, int code)
                "  --log-level LEVEL      error, warn, info (default) or debug: one line per\n"
                "                         event on stderr (start, joined, each put and get,\n"
                "                         stop; debug: peers gained and lost)\n"
+               "  --store-max SIZE       disk for the copies this node keeps for others, in\n"
+               "                         DIR/replicas (default 10G; 500M, 20G, ...); when\n"
+               "                         full, those of keys farthest from this node go\n"
+               "                         first, and a peer's store is refused so that it\n"
+               "                         tries the next node. Files you put are not counted.\n"
                "HOST is an address (192.0.2.7, [::1]) or a name, resolved once at start.\n"
                "DIR/config may set the same: lines 'listen HOST:PORT', 'bootstrap HOST:PORT',\n"
-               "'log_level LEVEL'.\n"
+               "'log_level LEVEL', 'store_max SIZE'.\n"
+               "The copies kept for others survive a restart: the daemon serves them again\n"
+               "at once (they expire 24 h after they were last stored).\n"
                "The daemon saves the peers it knows to DIR/peers (every 5 minutes and when it\n"
                "stops) and, when it starts, also joins through those that still answer.\n"
                "Control socket: DIR/emofs.sock. Exit codes: 0 stopped cleanly, 2 usage (or\n"
@@ -191,13 +199,14 @@ static int daemon_usage(FILE *f, int code)
     return code;
 }
 
-enum { DAEMON_OPT_LOG_LEVEL = CLI_OPT_OWN };
+enum { DAEMON_OPT_LOG_LEVEL = CLI_OPT_OWN, DAEMON_OPT_STORE_MAX };
 static const opt_spec_t daemon_opts[] = {
     CLI_OPT_HELP_SPEC,
     CLI_OPT_DATA_SPEC,
     {"--bootstrap", NULL, OPT_VALUE, CLI_OPT_BOOTSTRAP},
     {"--listen", NULL, OPT_VALUE, CLI_OPT_LISTEN},
     {"--log-level", NULL, OPT_VALUE, DAEMON_OPT_LOG_LEVEL},
+    {"--store-max", NULL, OPT_VALUE, DAEMON_OPT_STORE_MAX},
     OPT_TABLE_END,
 };
 
@@ -233,6 +242,12 @@ int emofs_daemon_main(int argc, char **argv)
                 return EXIT_USAGE;
         } else if (id == CLI_OPT_DATA) {
             opts.dir = p.value;
+        } else if (id == DAEMON_OPT_STORE_MAX) {
+            if (emofs_parse_size(p.value, &opts.store_max) != 0 ||
+                opts.store_max < EMOFS_STORE_MAX_MIN)
+                return cli_fail(EXIT_USAGE,
+                                "bad --store-max '%s' (want a size of at least 16M: 500M, 20G)",
+                                p.value);
         } else if (id == DAEMON_OPT_LOG_LEVEL) {
             log_level_t level;
             if (log_level_parse(p.value, &level) != 0)
@@ -275,6 +290,11 @@ int emofs_daemon_main(int argc, char **argv)
     dht_id_to_hex(dht_self(d.node.dht), hex);
     log_msg(LOG_INFO, "started: node %s listening on %s, control socket %s, pid %ld", hex,
             dht_addr_format(&d.node.addr, addr), sock_path, (long)getpid());
+    log_msg(LOG_INFO,
+            "holding %llu replicas (%.1f MiB) for others from %s/replicas; quota %.1f MiB",
+            (unsigned long long)d.node.replicas_loaded,
+            (double)d.node.replicas_loaded_bytes / (1 << 20), d.node.dir,
+            (double)d.node.store_max / (1 << 20));
     emofs_node_bootstrap(&d.node, on_joined, &d);
     restore_peers(&d);
     start_save_timer(&d);

@@ -11,8 +11,8 @@
 
 /* A key's setter: stores value in cfg. @return 0, or -1 with why set
  * (without the file and line, which the caller adds). */
-typedef int (*config_set_fn)(emofs_config_t *cfg, const char *value, FILE *warn,
-                             const char *where, char *why, size_t why_cap);
+typedef int (*config_set_fn)(emofs_config_t *cfg, const char *value, FILE *warn, const char *where,
+                             char *why, size_t why_cap);
 
 /* Resolves value into *out. @return 0 or -1 with why. */
 static int parse_addr(dht_addr_t *out, const char *value, char *why, size_t why_cap)
@@ -65,6 +65,52 @@ static int set_log_level(emofs_config_t *cfg, const char *value, FILE *warn, con
     return 0;
 }
 
+int emofs_parse_size(const char *text, uint64_t *out)
+{
+    static const char units[] = "KMGT";
+    char *end;
+    unsigned long long v;
+    const char *u;
+    int shift = 0;
+
+    if (text[0] < '0' || text[0] > '9')
+        return -1;
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (errno != 0)
+        return -1;
+    if (*end != '\0') {
+        u = strchr(units, end[0] & ~0x20); /* K, k, M, m, ... */
+        if (end[0] == '\0' || u == NULL)
+            return -1;
+        shift = 10 * (int)(u - units + 1);
+        end++;
+        if ((end[0] & ~0x20) == 'I' && (end[1] & ~0x20) == 'B') /* KiB, MiB, ... */
+            end += 2;
+        else if ((end[0] & ~0x20) == 'B') /* KB, MB, ... (also 1024-based) */
+            end++;
+        if (*end != '\0')
+            return -1;
+    }
+    if (shift > 0 && v > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+static int set_store_max(emofs_config_t *cfg, const char *value, FILE *warn, const char *where,
+                         char *why, size_t why_cap)
+{
+    (void)warn;
+    (void)where;
+    if (emofs_parse_size(value, &cfg->store_max) != 0 || cfg->store_max < EMOFS_STORE_MAX_MIN) {
+        snprintf(why, why_cap, "bad store_max '%s' (want a size of at least 16M: 500M, 20G)",
+                 value);
+        return -1;
+    }
+    return 0;
+}
+
 /* Every key the file may set. A new daemon option that belongs in the
  * file is one line here, a field in emofs_config_t, and a row in the
  * README's table. */
@@ -76,6 +122,7 @@ static const struct config_key {
     {"listen", CONFIG_LISTEN, set_listen},
     {"bootstrap", CONFIG_BOOTSTRAP, set_bootstrap},
     {"log_level", CONFIG_LOG_LEVEL, set_log_level},
+    {"store_max", CONFIG_STORE_MAX, set_store_max},
 };
 
 static const struct config_key *find_key(const char *name)

@@ -5,6 +5,7 @@
  *     listen 0.0.0.0:4100
  *     bootstrap peer.example.org:4100
  *     log_level info
+ *     store_max 20G
  *
  * KEY, blanks, VALUE; '#' starts a comment anywhere. Every daemon option
  * but --data can be set here (README.md, "Data directory", lists the keys);
@@ -28,6 +29,7 @@ typedef struct emofs_config {
     size_t n_bootstrap;
     int has_log_level;
     log_level_t log_level;
+    uint64_t store_max; /* 0: not set */
 } emofs_config_t;
 
 /* The keys, as bits for emofs_config_read's skip. */
@@ -35,7 +37,13 @@ enum {
     CONFIG_LISTEN = 1u << 0,
     CONFIG_BOOTSTRAP = 1u << 1,
     CONFIG_LOG_LEVEL = 1u << 2,
+    CONFIG_STORE_MAX = 1u << 3,
 };
+
+/* Parses a size: a whole number of bytes, or one with a unit K, M, G or T
+ * (powers of 1024; "KB", "KiB" and lower case too): "500M", "20G".
+ * @return 0 and *out, or -1. */
+int emofs_parse_size(const char *text, uint64_t *out);
 
 /* Reads the config file path into *cfg (cleared first; a file that does
  * not exist sets nothing). Keys whose CONFIG_* bit is in skip (the command

@@ -20,7 +20,6 @@
 #define DAEMON_PORT     "4100"
 #define CHUNK_VALUE_MAX ((1u << 20) + 4096) /* a 1 MiB chunk plus its codec header */
 
-
 int emofs_dir_lock(const char *dir, int *lock_fd, long *holder)
 {
     char *path;
@@ -125,7 +124,8 @@ static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char 
     dht_addr_t la;
     unsigned skip = (opts->listen != NULL ? CONFIG_LISTEN : 0) |
                     (opts->n_bootstrap > 0 ? CONFIG_BOOTSTRAP : 0) |
-                    (opts->log_level_set ? CONFIG_LOG_LEVEL : 0);
+                    (opts->log_level_set ? CONFIG_LOG_LEVEL : 0) |
+                    (opts->store_max > 0 ? CONFIG_STORE_MAX : 0);
     char *path = fs_path_join(node->dir, "config");
     int err;
 
@@ -137,6 +137,9 @@ static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char 
         return err;
     if (file.has_log_level)
         log_set_level(file.log_level);
+    node->store_max = opts->store_max > 0  ? opts->store_max
+                      : file.store_max > 0 ? file.store_max
+                                           : EMOFS_STORE_MAX_DEFAULT;
     if (opts->n_bootstrap > 0) {
         memcpy(node->bootstrap, opts->bootstrap, opts->n_bootstrap * sizeof(dht_addr_t));
         node->n_bootstrap = opts->n_bootstrap;
@@ -233,6 +236,17 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
     cfg.has_id = node_id(node->dir, &cfg.id);
     cfg.max_value_size = CHUNK_VALUE_MAX;
     fs_source_init(&node->source, node->store, &cfg);
+    if (opts->daemon) {
+        /* What a daemon holds for others goes to disk, within its quota. */
+        err = fs_replicas_open(&node->replicas, node->dir, &cfg);
+        if (err) {
+            snprintf(err_text, err_cap, "cannot open the replicas in %s: %s", node->dir,
+                     fs_strerror(err));
+            goto fail;
+        }
+        node->has_replicas = 1;
+        cfg.store_max_bytes = node->store_max > SIZE_MAX ? SIZE_MAX : (size_t)node->store_max;
+    }
     /* A one-shot command's embedded node is gone in a moment: as a client
      * it stays out of its peers' tables, so nobody waits on it afterwards,
      * and nobody stores on it. Only a daemon serves. */
@@ -251,13 +265,23 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
     fs_ctx_init(&node->ctx);
     fs_exec_uv_init(&node->exec, loop);
     fs_source_attach(&node->source, node->dht, &node->exec.exec);
+    if (node->has_replicas) {
+        err = fs_replicas_attach(&node->replicas, node->dht, &node->exec.exec,
+                                 &node->replicas_loaded, &node->replicas_loaded_bytes);
+        if (err) /* what was loaded is served; the expiry log is appended to as it is */
+            fprintf(stderr, "emofs: cannot read all the replicas in %s: %s\n", node->dir,
+                    fs_strerror(err));
+    }
     node->ctx.exec = &node->exec.exec;
     node->ctx.dht = node->dht;
     node->ctx.store = node->store;
+    node->ctx.replicas = node->has_replicas ? node->replicas.store : NULL;
     node->ctx.need_peers = node->n_bootstrap > 0;
     install_test_crash(node);
     return 0;
 fail:
+    if (node->has_replicas)
+        fs_replicas_close(&node->replicas);
     fs_store_close(node->store);
     if (node->lock_fd >= 0)
         close(node->lock_fd);
@@ -313,6 +337,9 @@ static void close_store(void *arg)
 
     fs_store_close(node->store);
     node->store = NULL;
+    if (node->has_replicas)
+        fs_replicas_close(&node->replicas);
+    node->has_replicas = 0;
     if (node->lock_fd >= 0)
         close(node->lock_fd);
     node->lock_fd = -1;
@@ -324,7 +351,8 @@ static void close_now(fs_job_t *job)
 {
     emofs_node_t *node = job->data;
 
-    fs_source_detach(&node->source); /* reads in flight end quietly */
+    fs_source_detach(&node->source);     /* reads in flight end quietly */
+    fs_replicas_detach(&node->replicas); /* writes too: what they wrote is loaded next time */
     if (node->uv != NULL)
         dht_uv_close(node->uv, NULL, NULL);
     node->uv = NULL;

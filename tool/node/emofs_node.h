@@ -8,11 +8,13 @@
  * Data directory layout (DIR):
  *   DIR/lock        held (flock) by the process running DIR's node; holds its pid
  *   DIR/emofs.sock  the daemon's control socket (schema/control.md)
- *   DIR/config      optional settings: "listen HOST:PORT", "bootstrap HOST:PORT" (tool/node/config.h)
- *   DIR/node.id     the node id, 64 hex digits, made at the first start
+ *   DIR/config      optional settings: "listen HOST:PORT", "bootstrap HOST:PORT"
+ * (tool/node/config.h) DIR/node.id     the node id, 64 hex digits, made at the first start
  *   DIR/peers       the daemon's saved peers (tool/daemon/peers_file.h, schema/peers.md)
  *   DIR/published   the files this node published: "KEY SIZE NAME" lines
  *   DIR/blobs/      the local chunk store (filestore/chunk_store.h)
+ *   DIR/replicas/   a daemon's copies of values it holds for others
+ *                   (filestore/replicas.h), within its quota (store_max)
  */
 #ifndef EMOFS_NODE_H
 #define EMOFS_NODE_H
@@ -20,12 +22,18 @@
 #include "dht.h"
 #include "filestore/exec_uv.h"
 #include "filestore/filestore.h"
+#include "filestore/replicas.h"
 #include "filestore/source.h"
 
 #include <uv.h>
 
 #define EMOFS_MAX_BOOTSTRAP 16
 #define EMOFS_LOCK_NAME     "lock" /* DIR/lock, see above */
+/* A daemon's quota for the values it holds for others, on disk, unless
+ * --store-max or store_max says otherwise: room for a good share of a
+ * small network's files that a laptop can spare. */
+#define EMOFS_STORE_MAX_DEFAULT (10ull << 30)
+#define EMOFS_STORE_MAX_MIN     (16ull << 20) /* a few of the largest chunks */
 
 /* How to start a node. */
 typedef struct emofs_node_opts {
@@ -36,6 +44,8 @@ typedef struct emofs_node_opts {
     size_t n_bootstrap; /* 0: the config file's */
     int daemon;         /* 1: a daemon (default listen 0.0.0.0:4100, else an ephemeral port) */
     int log_level_set;  /* 1: --log-level was given; the config file's log_level is not used */
+    uint64_t store_max; /* a daemon's quota of replicas; 0: the config file's, else
+                           EMOFS_STORE_MAX_DEFAULT */
     /* Optional: peers entering and leaving the routing table (dht_config_t). */
     void (*peer_event)(void *arg, const dht_id_t *id, const dht_addr_t *addr, int joined);
     void *peer_event_arg;
@@ -51,9 +61,14 @@ typedef struct emofs_node {
     dht_addr_t addr;
     dht_addr_t bootstrap[EMOFS_MAX_BOOTSTRAP];
     size_t n_bootstrap;
-    fs_exec_uv_t exec; /* the file engines' workers and deferred callbacks */
-    fs_source_t source; /* the store's blobs, served to peers (read on exec's workers) */
-    fs_ctx_t ctx;      /* for fs_put/fs_get; need_peers set when bootstrap peers are given */
+    fs_exec_uv_t exec;      /* the file engines' workers and deferred callbacks */
+    fs_source_t source;     /* the store's blobs, served to peers (read on exec's workers) */
+    fs_replicas_t replicas; /* a daemon's: values held for others, on disk */
+    int has_replicas;
+    uint64_t store_max;       /* the quota of replicas in force (a daemon) */
+    uint64_t replicas_loaded; /* replicas found on disk at start, and their bytes */
+    uint64_t replicas_loaded_bytes;
+    fs_ctx_t ctx; /* for fs_put/fs_get; need_peers set when bootstrap peers are given */
     fs_job_t close_job;
     unsigned test_crash_at; /* EMOFS_TEST_CRASH_AFTER_CHUNKS (emofs_node.c); 0: none */
     int closing;

@@ -1,0 +1,440 @@
+/*
+ * Replicas on disk: libdht's storage over a chunk store. See replicas.h.
+ */
+#include "filestore/replicas.h"
+
+#include "filestore/fs_error.h"
+#include "filestore/place.h" /* fs_path_join, fs_sync_dir */
+#include "manifests/le.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RECORD_LEN    48     /* hash, expires_at, stored_at */
+#define UNKNOWN_TTL_S 86400u /* a replica the log does not know */
+
+typedef struct record {
+    uint8_t hash[MF_KEY_LEN];
+    uint64_t expires_at, stored_at; /* wall seconds; expires_at 0: gone */
+    size_t order;                   /* place in the log: the last one counts */
+} record_t;
+
+/* A write, read or delete on a worker. */
+typedef struct replica_job {
+    fs_job_t job;
+    fs_replicas_t *r;
+    uint64_t req;
+    uint8_t hash[MF_KEY_LEN];
+    uint8_t *data;
+    size_t len;
+    uint64_t expires_at, stored_at;
+    int status;
+} replica_job_t;
+
+static uint64_t wall_now(void)
+{
+    return (uint64_t)time(NULL);
+}
+
+/* Worker: appends one record (O_APPEND: a 48-byte write lands whole). */
+static void log_append(fs_replicas_t *r, const uint8_t hash[MF_KEY_LEN], uint64_t expires_at,
+                       uint64_t stored_at)
+{
+    uint8_t rec[RECORD_LEN];
+
+    memcpy(rec, hash, MF_KEY_LEN);
+    le_put64(rec + 32, expires_at);
+    le_put64(rec + 40, stored_at);
+    if (r->log_fd >= 0 && write(r->log_fd, rec, sizeof(rec)) != (ssize_t)sizeof(rec)) {
+        /* Lost: the replica then gets a fresh TTL at the next start. */
+    }
+}
+
+static replica_job_t *job_new(fs_replicas_t *r, const dht_held_t *v, uint64_t req)
+{
+    replica_job_t *j = calloc(1, sizeof(*j));
+
+    if (j == NULL)
+        return NULL;
+    j->r = r;
+    j->req = req;
+    memcpy(j->hash, v->hash.b, MF_KEY_LEN);
+    j->len = v->len;
+    j->expires_at = wall_now() + v->ttl_left_s;
+    j->stored_at = wall_now() - v->age_s;
+    j->job.data = j;
+    return j;
+}
+
+static int queue(fs_replicas_t *r, replica_job_t *j, void (*work)(fs_job_t *),
+                 void (*after)(fs_job_t *))
+{
+    if (r->exec == NULL || fs_exec_queue(r->exec, &j->job, work, after) != 0)
+        return -1;
+    r->busy++;
+    return 0;
+}
+
+/* ---- write ---- */
+
+static void write_blob(fs_job_t *job)
+{
+    replica_job_t *j = job->data;
+
+    j->status = fs_store_put(j->r->store, j->hash, j->data, j->len, 0);
+    if (j->status == 0)
+        log_append(j->r, j->hash, j->expires_at, j->stored_at);
+}
+
+static void after_write(fs_job_t *job)
+{
+    replica_job_t *j = job->data;
+
+    j->r->busy--;
+    if (j->r->dht != NULL)
+        dht_held_written(j->r->dht, j->req, j->status == 0 ? 0 : DHT_EIO);
+    free(j->data);
+    free(j);
+}
+
+static int st_write(void *arg, const dht_held_t *v, const uint8_t *data, uint64_t req)
+{
+    fs_replicas_t *r = arg;
+    replica_job_t *j;
+
+    if (!v->content) /* named by its hash on disk: only content-addressed ones */
+        return DHT_STORAGE_IN_MEMORY;
+    if (r->dht == NULL)
+        return -1;
+    j = job_new(r, v, req);
+    if (j == NULL || (j->data = malloc(v->len ? v->len : 1)) == NULL) {
+        free(j);
+        return -1;
+    }
+    memcpy(j->data, data, v->len);
+    if (queue(r, j, write_blob, after_write) != 0) {
+        free(j->data);
+        free(j);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- read ---- */
+
+static void read_blob(fs_job_t *job)
+{
+    replica_job_t *j = job->data;
+
+    /* Checks the hash; a damaged blob is removed. */
+    j->status = fs_store_get(j->r->store, j->hash, &j->data, &j->len);
+    if (j->status != 0) {
+        j->data = NULL;
+        j->len = 0;
+    }
+}
+
+static void after_read(fs_job_t *job)
+{
+    replica_job_t *j = job->data;
+    fs_replicas_t *r = j->r;
+
+    r->busy--;
+    if (r->dht != NULL) {
+        if (j->status == FS_EBADHASH || j->status == FS_ENOENT) {
+            /* Damaged (and removed) or gone: held no more. */
+            dht_id_t id;
+            memcpy(id.b, j->hash, MF_KEY_LEN);
+            r->damaged += j->status == FS_EBADHASH;
+            dht_held_remove(r->dht, &id, &id);
+        }
+        if (dht_value_ready(r->dht, j->req, j->data, j->len) == 0)
+            r->served += j->data != NULL;
+    }
+    free(j->data);
+    free(j);
+}
+
+static int st_read(void *arg, const dht_held_t *v, uint64_t req)
+{
+    fs_replicas_t *r = arg;
+    replica_job_t *j = job_new(r, v, req);
+
+    if (j == NULL)
+        return -1;
+    if (queue(r, j, read_blob, after_read) != 0) {
+        free(j);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- drop ---- */
+
+static void remove_blob(fs_job_t *job)
+{
+    replica_job_t *j = job->data;
+
+    fs_store_remove(j->r->store, j->hash);
+    log_append(j->r, j->hash, 0, 0);
+}
+
+static void after_remove(fs_job_t *job)
+{
+    replica_job_t *j = job->data;
+
+    j->r->busy--;
+    free(j);
+}
+
+static void st_drop(void *arg, const dht_held_t *v)
+{
+    fs_replicas_t *r = arg;
+    replica_job_t *j = job_new(r, v, 0);
+
+    if (j == NULL || queue(r, j, remove_blob, after_remove) != 0) {
+        /* No worker: remove it here (a quick unlink). */
+        uint8_t hash[MF_KEY_LEN];
+        memcpy(hash, v->hash.b, MF_KEY_LEN);
+        free(j);
+        fs_store_remove(r->store, hash);
+        log_append(r, hash, 0, 0);
+    }
+}
+
+/* ---- open, load, close ---- */
+
+int fs_replicas_open(fs_replicas_t *r, const char *dir, dht_config_t *cfg)
+{
+    char *root = fs_path_join(dir, "replicas");
+    int err;
+
+    memset(r, 0, sizeof(*r));
+    r->log_fd = -1;
+    if (root == NULL)
+        return FS_ENOMEM;
+    err = fs_store_open(&r->store, root);
+    r->log_path = err == 0 ? fs_path_join(root, "expiry") : NULL;
+    free(root);
+    if (err == 0 && r->log_path == NULL)
+        err = FS_ENOMEM;
+    if (err) {
+        fs_replicas_close(r);
+        return err;
+    }
+    cfg->storage.write = st_write;
+    cfg->storage.read = st_read;
+    cfg->storage.drop = st_drop;
+    cfg->storage.arg = r;
+    return 0;
+}
+
+static int cmp_record(const void *a, const void *b)
+{
+    const record_t *x = a, *y = b;
+    int c = memcmp(x->hash, y->hash, MF_KEY_LEN);
+
+    return c != 0 ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+/* Reads the log into *out (sorted by hash, then order). */
+static int read_log(const char *path, record_t **out, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t rec[RECORD_LEN];
+    record_t *recs = NULL;
+    size_t cap = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (f == NULL)
+        return errno == ENOENT ? 0 : fs_from_errno(errno);
+    while (fread(rec, 1, sizeof(rec), f) == sizeof(rec)) {
+        if (*n == cap) {
+            size_t c = cap ? cap * 2 : 256;
+            record_t *p = realloc(recs, c * sizeof(*p));
+            if (p == NULL) {
+                free(recs);
+                fclose(f);
+                return FS_ENOMEM;
+            }
+            recs = p;
+            cap = c;
+        }
+        memcpy(recs[*n].hash, rec, MF_KEY_LEN);
+        recs[*n].expires_at = le_get64(rec + 32);
+        recs[*n].stored_at = le_get64(rec + 40);
+        recs[*n].order = *n;
+        (*n)++;
+    }
+    fclose(f);
+    if (*n > 0)
+        qsort(recs, *n, sizeof(*recs), cmp_record);
+    *out = recs;
+    return 0;
+}
+
+/* @return the last record of hash, or NULL. */
+static const record_t *last_record(const record_t *recs, size_t n, const uint8_t *hash)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) { /* the first record past hash */
+        size_t mid = (lo + hi) / 2;
+        if (memcmp(recs[mid].hash, hash, MF_KEY_LEN) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && memcmp(recs[lo - 1].hash, hash, MF_KEY_LEN) == 0 ? &recs[lo - 1] : NULL;
+}
+
+typedef struct found {
+    uint8_t hash[MF_KEY_LEN];
+    uint64_t size;
+} found_t;
+
+typedef struct found_list {
+    found_t *v;
+    size_t n, cap;
+} found_list_t;
+
+static int collect(const uint8_t key[MF_KEY_LEN], uint64_t size, void *arg)
+{
+    found_list_t *l = arg;
+
+    if (l->n == l->cap) {
+        size_t c = l->cap ? l->cap * 2 : 256;
+        found_t *p = realloc(l->v, c * sizeof(*p));
+        if (p == NULL)
+            return FS_ENOMEM;
+        l->v = p;
+        l->cap = c;
+    }
+    memcpy(l->v[l->n].hash, key, MF_KEY_LEN);
+    l->v[l->n++].size = size;
+    return 0;
+}
+
+/* Writes the live records (kept[0..n)) as the new log, atomically, and
+ * opens it for appending. */
+static int rewrite_log(fs_replicas_t *r, const record_t *kept, size_t n, const char *dir)
+{
+    size_t plen = strlen(r->log_path);
+    char *tmp = malloc(plen + 5);
+    int fd, err = 0;
+
+    if (tmp == NULL)
+        return FS_ENOMEM;
+    snprintf(tmp, plen + 5, "%s.tmp", r->log_path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        free(tmp);
+        return fs_from_errno(errno);
+    }
+    for (size_t i = 0; i < n && err == 0; i++) {
+        uint8_t rec[RECORD_LEN];
+        memcpy(rec, kept[i].hash, MF_KEY_LEN);
+        le_put64(rec + 32, kept[i].expires_at);
+        le_put64(rec + 40, kept[i].stored_at);
+        if (write(fd, rec, sizeof(rec)) != (ssize_t)sizeof(rec))
+            err = fs_from_errno(errno);
+    }
+    if (err == 0 && fsync(fd) != 0)
+        err = fs_from_errno(errno);
+    close(fd);
+    if (err == 0 && rename(tmp, r->log_path) != 0)
+        err = fs_from_errno(errno);
+    if (err == 0)
+        fs_sync_dir(dir);
+    else
+        unlink(tmp);
+    free(tmp);
+    r->log_fd = open(r->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (r->log_fd < 0 && err == 0)
+        err = fs_from_errno(errno);
+    return err;
+}
+
+int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint64_t *count,
+                       uint64_t *bytes)
+{
+    found_list_t found = {0};
+    record_t *recs = NULL, *kept = NULL;
+    size_t n_recs = 0, n_kept = 0;
+    uint64_t now = wall_now(), loaded = 0, loaded_bytes = 0;
+    char *dir;
+    int err;
+
+    r->dht = dht;
+    r->exec = exec;
+    err = read_log(r->log_path, &recs, &n_recs);
+    if (err == 0)
+        err = fs_store_foreach(r->store, collect, &found);
+    if (err == 0 && (kept = malloc((found.n ? found.n : 1) * sizeof(*kept))) == NULL)
+        err = FS_ENOMEM;
+    for (size_t i = 0; err == 0 && i < found.n; i++) {
+        const record_t *rec = last_record(recs, n_recs, found.v[i].hash);
+        uint64_t expires = rec != NULL ? rec->expires_at : now + UNKNOWN_TTL_S;
+        uint64_t stored = rec != NULL && rec->stored_at <= now ? rec->stored_at : now;
+        dht_held_t v;
+
+        memset(&v, 0, sizeof(v));
+        memcpy(v.key.b, found.v[i].hash, MF_KEY_LEN);
+        v.hash = v.key;
+        v.len = found.v[i].size > UINT32_MAX ? UINT32_MAX : (uint32_t)found.v[i].size;
+        v.content = 1;
+        v.ttl_left_s =
+            expires > now ? (uint32_t)(expires - now > UINT32_MAX ? UINT32_MAX : expires - now) : 0;
+        v.age_s = (uint32_t)(now - stored > UINT32_MAX ? UINT32_MAX : now - stored);
+        if (v.ttl_left_s == 0 || dht_held_add(dht, &v) != 0) {
+            /* Expired, or no room under the quota: it goes. */
+            fs_store_remove(r->store, found.v[i].hash);
+            continue;
+        }
+        memcpy(kept[n_kept].hash, found.v[i].hash, MF_KEY_LEN);
+        kept[n_kept].expires_at = expires;
+        kept[n_kept].stored_at = stored;
+        n_kept++;
+        loaded++;
+        loaded_bytes += v.len;
+    }
+    dir = strdup(r->log_path);
+    if (err == 0 && dir == NULL)
+        err = FS_ENOMEM;
+    if (dir != NULL)
+        *strrchr(dir, '/') = '\0'; /* DIR/replicas */
+    if (err == 0)
+        err = rewrite_log(r, kept, n_kept, dir);
+    free(dir);
+    free(kept);
+    free(recs);
+    free(found.v);
+    if (count != NULL)
+        *count = loaded;
+    if (bytes != NULL)
+        *bytes = loaded_bytes;
+    return err;
+}
+
+void fs_replicas_detach(fs_replicas_t *r)
+{
+    r->dht = NULL;
+}
+
+void fs_replicas_close(fs_replicas_t *r)
+{
+    fs_store_close(r->store);
+    r->store = NULL;
+    if (r->log_fd >= 0)
+        close(r->log_fd);
+    r->log_fd = -1;
+    free(r->log_path);
+    r->log_path = NULL;
+}

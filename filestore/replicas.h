@@ -1,0 +1,64 @@
+/*
+ * The values a daemon holds for others, kept on disk: libdht's storage
+ * (dht_config_t.storage) over a chunk store of their own,
+ *   DIR/replicas/blobs/ab/abcdef...   one file per value, named by its hash:
+ *                                     the pinned blobs' crash-safe format
+ *                                     (filestore/chunk_store.h), checked
+ *                                     against the hash on every read
+ *   DIR/replicas/expiry               when each expires: a log of 48-byte
+ *                                     records (hash, expires_at, stored_at,
+ *                                     wall-clock seconds, little-endian; an
+ *                                     expires_at of 0 marks a value gone),
+ *                                     rewritten with the live ones at start
+ * Writes, reads and deletes run on the executor's workers; libdht tells a
+ * storer "stored" only once the blob is written and synced. A restarted
+ * daemon loads what it held from the file names, sizes and the log,
+ * without reading the blobs: a replica the log does not know (a crash
+ * between the blob and its record) gets a fresh TTL, one damaged on disk
+ * is found when it is next read, removed, and held no more.
+ *
+ * Only content-addressed values are kept on disk (every value emofs
+ * stores is one); others (a libdht program's named values) stay in the
+ * node's memory (DHT_STORAGE_IN_MEMORY), as they would without this.
+ */
+#ifndef EMOFS_REPLICAS_H
+#define EMOFS_REPLICAS_H
+
+#include "dht.h"
+#include "filestore/chunk_store.h"
+#include "filestore/exec.h"
+
+typedef struct fs_replicas {
+    const fs_exec_t *exec; /* NULL until attached */
+    fs_store_t *store;     /* DIR/replicas */
+    dht_t *dht;            /* NULL until attached, and once detached */
+    int log_fd;            /* DIR/replicas/expiry, appended to */
+    char *log_path;
+    unsigned busy;    /* jobs on workers */
+    uint64_t served;  /* reads handed to the node */
+    uint64_t damaged; /* blobs found damaged on read, and removed */
+} fs_replicas_t;
+
+/* Opens (creating it if needed) DIR/replicas and points cfg's storage at
+ * r; create the node with cfg, then attach it.
+ * @return 0, or an FS_* code (r is then closed). */
+int fs_replicas_open(fs_replicas_t *r, const char *dir, dht_config_t *cfg);
+
+/* Attaches the node and the executor, and tells the node of every
+ * replica on disk that has not expired (dht_held_add; what no longer fits
+ * the node's quota, and what expired, is removed), then rewrites the
+ * expiry log with the live records. *count and *bytes (may be NULL) get
+ * what was loaded. @return 0 or an FS_* code (the node holds what was
+ * loaded so far). */
+int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint64_t *count,
+                       uint64_t *bytes);
+
+/* Before the node is freed: work still on workers then ends without
+ * calling it. */
+void fs_replicas_detach(fs_replicas_t *r);
+
+/* Closes the store and the log, once the executor has run its last job.
+ * Accepts a zeroed r. */
+void fs_replicas_close(fs_replicas_t *r);
+
+#endif /* EMOFS_REPLICAS_H */

@@ -1,0 +1,87 @@
+#!/bin/bash
+# Replicas on disk (issue 11, item 2): what a daemon holds for others is in
+# DIR/replicas, survives kill -9 and a restart, is served again (to itself
+# and to others) with the publisher gone, is checked when read (a damaged
+# copy is removed and held no more), and stays within --store-max.
+. "$(dirname "$0")/lib.sh"
+
+# replicas DIR: replica blobs on disk in a data directory.
+replicas() {
+    { find "$1/replicas/blobs" -type f -not -path "$1/replicas/blobs/tmp/*" 2>/dev/null ||
+        true; } | wc -l
+}
+replica_bytes() {
+    { find "$1/replicas/blobs" -type f -not -path "$1/replicas/blobs/tmp/*" -printf '%s\n' \
+        2>/dev/null || true; } | awk '{s += $1} END {print s + 0}'
+}
+# held DIR: values the node says it holds for the network (emofs status --json).
+held() { "$EMOFS" status --json --data "$1" | sed -n 's/.*"values":\([0-9]*\).*/\1/p'; }
+
+net_start d1
+for i in 2 3 4; do net_start d$i "${NET_ADDR[d1]}"; done
+sleep 0.3
+
+head -c 3000000 /dev/urandom >"$T/f.bin"
+KEY=$("$EMOFS" put -q "$T/f.bin" --data "$T/d1")
+check "put through d1 prints a key" test "${#KEY}" -eq 64
+check "the publisher keeps no second copy of its own file: $(replicas "$T/d1") replica files" \
+    test "$(replicas "$T/d1")" -eq 0
+for i in 2 3 4; do
+    n=$(replicas "$T/d$i")
+    check "d$i keeps its copies on disk: $n replica files, status says $(held "$T/d$i")" \
+        test "$n" -gt 0 -a "$n" -eq "$(held "$T/d$i")"
+done
+before=$(replicas "$T/d2")
+
+# kill -9, restart on the same directory: it holds and serves what it held.
+kill -9 "${NET_PID[d2]}"
+wait "${NET_PID[d2]}" 2>/dev/null || true
+net_start d2 "${NET_ADDR[d1]}"
+check "restarted d2 says it holds its $before replicas" \
+    grep -q "holding $before replicas" "$T/d2.log"
+check "and status says so" test "$(held "$T/d2")" -eq "$before"
+
+# The publisher and the others go: d2 alone still has every piece.
+net_stop d1
+net_stop d3
+net_stop d4
+"$EMOFS" get "$KEY" -o "$T/via-d2.bin" -q --data "$T/d2" >/dev/null
+check "a get through d2 alone (its daemon) is byte-identical" cmp -s "$T/f.bin" "$T/via-d2.bin"
+"$EMOFS" get "$KEY" -o "$T/from-d2.bin" -q --data "$T/e1" --bootstrap "${NET_ADDR[d2]}" >/dev/null
+check "an embedded get served by d2 alone is byte-identical" cmp -s "$T/f.bin" "$T/from-d2.bin"
+
+# A damaged copy: refused when read, removed from disk, held no more.
+victim=$(find "$T/d2/replicas/blobs" -type f -size +100k -not -path "$T/d2/replicas/blobs/tmp/*" |
+    head -1)
+printf 'X' | dd of="$victim" bs=1 seek=1000 conv=notrunc status=none
+expect 4 "a get whose only copy of a chunk is damaged fails" \
+    "$EMOFS" get "$KEY" -o "$T/bad.bin" -q --data "$T/e2" --bootstrap "${NET_ADDR[d2]}"
+check "  and leaves nothing under the final name" test ! -e "$T/bad.bin"
+check "  the damaged copy is gone from disk" test ! -e "$victim"
+check "  and d2 holds one value less" test "$(held "$T/d2")" -eq $((before - 1))
+net_stop d2
+
+# A quota: a daemon with --store-max 16M keeps at most 16 MiB for others.
+net_start q1
+net_start q2 "${NET_ADDR[q1]}"
+"$EMOFS" daemon --listen 127.0.0.1:0 --data "$T/q3" --bootstrap "${NET_ADDR[q1]}" \
+    --store-max 16M >"$T/q3.log" 2>&1 &
+q3=$!
+NET_PIDS+=($q3)
+for _ in $(seq 1 100); do grep -q "listening on" "$T/q3.log" && break; sleep 0.05; done
+check "q3 says its quota" grep -q "quota 16.0 MiB" "$T/q3.log"
+sleep 0.3
+head -c 40000000 /dev/urandom >"$T/big.bin"
+"$EMOFS" put -q "$T/big.bin" --data "$T/q1" >/dev/null
+b=$(replica_bytes "$T/q3")
+check "q3 keeps at most 16 MiB for others: $b bytes" test "$b" -gt 0 -a "$b" -le $((16 << 20))
+check "q2 (default quota) took more: $(replica_bytes "$T/q2") bytes" \
+    test "$(replica_bytes "$T/q2")" -gt "$b"
+
+# Bad quotas are usage errors.
+expect 2 "--store-max abc" "$EMOFS" daemon --data "$T/bad" --store-max abc
+expect 2 "--store-max below 16M" "$EMOFS" daemon --data "$T/bad" --store-max 1K
+mkdir -p "$T/badcfg"
+echo "store_max lots" >"$T/badcfg/config"
+expect 2 "store_max in DIR/config that is not a size" "$EMOFS" daemon --data "$T/badcfg"
+finish
