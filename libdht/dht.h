@@ -48,7 +48,7 @@ extern "C" {
  * written. The Makefile reads these three lines for libdht.pc and the
  * shared library's name and soname; emofs --version prints them. */
 #define DHT_VERSION_MAJOR 0
-#define DHT_VERSION_MINOR 2
+#define DHT_VERSION_MINOR 3
 #define DHT_VERSION_PATCH 0
 
 #define DHT_VERSION_STRINGIFY_(x) #x
@@ -273,6 +273,13 @@ typedef struct dht_config {
      * needs to know of each value (key, hash, size, age, expiry) either
      * way; store_max_bytes caps the bytes in both cases. */
     dht_storage_t storage;
+
+    /* How often, in seconds, this node checks that each value it holds for
+     * others is on the k closest live nodes, storing it on those that lack
+     * it (with what is left of its TTL): the repair after nodes die, and
+     * the hand-over to nodes that joined closer to its key. A value a peer
+     * stored here since it was last checked waits. 0: never. 3600. */
+    unsigned replicate_interval_s;
 
     /* Optional: told, on the loop's thread, when a peer enters (joined = 1)
      * or leaves (joined = 0) the routing table; for logs and metrics. It
@@ -502,6 +509,8 @@ typedef struct dht_stats {
     uint64_t client_requests; /* requests served to client nodes (kept out of the table) */
     size_t nodes, nodes_good, nodes_questionable, nodes_bad, buckets;
     size_t values, value_bytes;
+    uint64_t replications;   /* values checked by replication */
+    uint64_t replica_stores; /* copies replication stored on nodes that lacked them */
     size_t ops_in_flight, rpcs_in_flight;
 } dht_stats_t;
 

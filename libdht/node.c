@@ -19,6 +19,7 @@ void dht_config_init(dht_config_t *cfg)
     cfg->max_ttl_s = 86400;
     cfg->max_ops = 4096;
     cfg->rate_limit = 20000;
+    cfg->replicate_interval_s = 3600;
 }
 
 static int config_valid(const dht_config_t *c)
@@ -27,7 +28,7 @@ static int config_valid(const dht_config_t *c)
            c->timeout_ms >= 1 && c->timeout_ms <= 600000 && c->retries <= 5 &&
            c->max_value_size >= 1 && c->max_value_size <= (64u << 20) &&
            c->store_max_per_key >= 1 && c->store_max_per_key <= DHT__MAX_PER_KEY &&
-           c->max_ttl_s >= 1 && c->max_ops >= 1 &&
+           c->max_ttl_s >= 1 && c->max_ops >= 1 && c->replicate_interval_s <= 30u * 86400u &&
            (c->value_size == NULL) == (c->value_read == NULL) &&
            (c->storage.write == NULL) == (c->storage.read == NULL) &&
            (c->storage.write == NULL) == (c->storage.drop == NULL);
@@ -260,6 +261,7 @@ uint64_t dht_periodic(dht_t *dht, uint64_t now_ms)
     if (dht->now >= dht->next_tick) {
         dht__maintenance_tick(dht, dht->now);
         dht__source_expire(dht, dht->now);
+        dht__replicate_tick(dht, dht->now);
         dht->next_tick = dht->now + DHT__TICK_MS;
     }
     if (dht->now >= dht->fill_at)

@@ -83,6 +83,7 @@ typedef struct dht__cand {
     uint8_t state; /* DHT__CAND_* */
     uint8_t hops;
     uint8_t has_token;
+    uint8_t has_value; /* a replication's: its VALUES reply listed the value */
     uint8_t token[DHT__WIRE_TOKEN_LEN];
 } dht__cand_t;
 
@@ -111,7 +112,8 @@ enum {
     DHT__OP_FIND_NODE,
     DHT__OP_PUT,
     DHT__OP_GET,
-    DHT__OP_REFRESH
+    DHT__OP_REFRESH,
+    DHT__OP_REPLICATE
 };
 
 typedef struct dht__get_state dht__get_state_t; /* get.c */
@@ -190,6 +192,9 @@ struct dht {
     size_t n_src_reqs, cap_src_reqs;
     uint64_t next_src_req; /* the next req id handed to value_read */
 
+    /* replicate.c: value checks under way */
+    unsigned replicating;
+
     /* node.c */
     int closing; /* dht_free was called: start nothing new; the node goes
                   * once the completion queue is drained */
@@ -223,6 +228,7 @@ typedef struct dht__source_req {
     uint32_t len;        /* a write */
     uint64_t expires_at; /* a write */
     uint64_t asked_at;
+    struct dht__op *op; /* a replication's read: the op waiting (one reference) */
 } dht__pending_t;
 
 /* A GET_VALUE for a value whose bytes the program keeps: v, an indexed
@@ -254,6 +260,27 @@ void dht__source_expire(dht_t *dht, uint64_t now);
 
 /* Frees what source.c holds (dht_free). */
 void dht__source_free(dht_t *dht);
+
+/* ---- replicate.c: the held values stay on the k closest ---- */
+
+#define DHT__REPLICATE_MAX 8 /* value checks under way at once */
+
+/* Starts the checks that are due (dht_config_t.replicate_interval_s), as
+ * many as DHT__REPLICATE_MAX allows. Every tick. */
+void dht__replicate_tick(dht_t *dht, uint64_t now);
+
+/* A check's lookup ended: stores the value on those of the k closest
+ * that lack it (after reading it from the storage, if it is there). */
+void dht__replicate_lookup_done(dht_t *dht, dht__op_t *op);
+
+/* Marks candidate c as holding the value if its VALUES reply m lists it. */
+void dht__replicate_on_values(dht__op_t *op, dht__cand_t *c, const dht__msg_t *m);
+
+/* The storage's read for a check came (data NULL: it failed). */
+void dht__replicate_read(dht_t *dht, dht__op_t *op, const uint8_t *data, size_t len);
+
+/* A check is over (its op reported). */
+void dht__replicate_done(dht_t *dht);
 
 /* ---- held.c: values whose bytes the program's storage keeps ---- */
 

@@ -102,6 +102,9 @@ static void report(dht_t *dht, dht__op_t *op)
     case DHT__OP_GET:
         dht__get_report(dht, op);
         break;
+    case DHT__OP_REPLICATE:
+        dht__replicate_done(dht);
+        break;
     default:
         break; /* internal operations report to nobody */
     }
@@ -405,6 +408,9 @@ void dht__op_lookup_done(dht_t *dht, dht__op_t *op)
         break;
     case DHT__OP_GET:
         dht__get_lookup_done(dht, op);
+        break;
+    case DHT__OP_REPLICATE:
+        dht__replicate_lookup_done(dht, op);
         break;
     case DHT__OP_BOOTSTRAP:
         bootstrap_lookup_done(dht, op);

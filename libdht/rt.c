@@ -583,7 +583,7 @@ static void gather(const bucket_t *b, const dht_id_t *target, uint64_t now, int 
 {
     for (unsigned i = 0; i < b->nodes.n; i++)
         if (dht__rt_state(&b->nodes.v[i], now) != DHT__RT_BAD &&
-            !(verified && b->nodes.v[i].learned))
+            !(verified && (b->nodes.v[i].learned || b->nodes.v[i].fails > 0)))
             keep_nearest(target, out, len, max, &b->nodes.v[i]);
 }
 

@@ -145,8 +145,11 @@ const dht__rt_node_t *dht__rt_find(const dht__rt_t *rt, const dht_id_t *id);
 size_t dht__rt_closest(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
                        dht__rt_node_t *out, size_t max);
 
-/* Like dht__rt_closest, leaving out learned nodes: what a node hands to
- * others in its replies. */
+/* Like dht__rt_closest, leaving out learned nodes and nodes that left our
+ * last request unanswered (fails > 0; until they answer one): what a node
+ * hands to others in its replies. A dead node that is not yet bad would
+ * otherwise crowd live ones out of every reply near it, and lookups end
+ * short of the k closest live nodes. */
 size_t dht__rt_closest_verified(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
                                 dht__rt_node_t *out, size_t max);
 

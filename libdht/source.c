@@ -102,6 +102,25 @@ int dht__source_ask(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
     return 0;
 }
 
+/* The storage's answer to a replication's read (r.op waits). */
+static int replication_read(dht_t *dht, const dht__pending_t *r, const uint8_t *data, size_t len)
+{
+    dht_id_t hash;
+
+    if (data != NULL) {
+        dht_id_from_bytes(&hash, data, len);
+        if (dht_id_cmp(&hash, &r->hash) != 0) {
+            dht->st.dropped_bad_value++;
+            dht__store_remove(dht->store, &r->key, &r->hash); /* damaged: gone */
+            data = NULL;
+        }
+    }
+    dht__replicate_read(dht, r->op, data, len);
+    dht__op_unref(dht, r->op);
+    dht__rearm(dht);
+    return 0;
+}
+
 int dht_value_ready(dht_t *dht, uint64_t req, const uint8_t *data, size_t len)
 {
     const dht__value_t *v = NULL;
@@ -111,6 +130,8 @@ int dht_value_ready(dht_t *dht, uint64_t req, const uint8_t *data, size_t len)
 
     if (dht__pending_take(dht, req, DHT__PENDING_READ, &r) != 0)
         return DHT_ENOTFOUND;
+    if (r.op != NULL)
+        return replication_read(dht, &r, data, len);
     if (r.held)
         v = dht__store_find(dht->store, &r.key, &r.hash, dht->now);
     if (data == NULL || len == 0 || len > dht->cfg.max_value_size || (r.held && v == NULL) ||
@@ -143,15 +164,24 @@ int dht_value_ready(dht_t *dht, uint64_t req, const uint8_t *data, size_t len)
 void dht__source_expire(dht_t *dht, uint64_t now)
 {
     for (size_t i = 0; i < dht->n_src_reqs;) {
-        if (now - dht->src_reqs[i].asked_at >= DHT_SOURCE_WAIT_MS)
+        if (now - dht->src_reqs[i].asked_at >= DHT_SOURCE_WAIT_MS) {
+            dht__op_t *op = dht->src_reqs[i].op;
             dht->src_reqs[i] = dht->src_reqs[--dht->n_src_reqs];
-        else
+            if (op != NULL) {
+                dht__op_complete(dht, op, DHT_ETIMEDOUT);
+                dht__op_unref(dht, op);
+            }
+        } else {
             i++;
+        }
     }
 }
 
 void dht__source_free(dht_t *dht)
 {
+    for (size_t i = 0; i < dht->n_src_reqs; i++)
+        if (dht->src_reqs[i].op != NULL)
+            dht__op_unref(dht, dht->src_reqs[i].op);
     free(dht->src_reqs);
     dht->src_reqs = NULL;
     dht->n_src_reqs = dht->cap_src_reqs = 0;

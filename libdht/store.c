@@ -563,6 +563,7 @@ int dht__store_put_at(dht__store_t *st, const dht_id_t *key, const dht_id_t *has
     if (i != SIZE_MAX) { /* a refresh */
         dht__value_t *v = &e->vals[i];
         v->flags = flags;
+        v->touched_at = now;
         if (expires_at > v->expires_at) {
             v->expires_at = expires_at;
             entry_update(st, e);
@@ -576,7 +577,8 @@ int dht__store_put_at(dht__store_t *st, const dht_id_t *key, const dht_id_t *has
                       .len = (uint32_t)len,
                       .flags = flags,
                       .stored_at = stored_at,
-                      .expires_at = expires_at};
+                      .expires_at = expires_at,
+                      .touched_at = now};
     return put_new(st, e, &v, data, now);
 }
 
@@ -598,6 +600,28 @@ int dht__store_fits(const dht__store_t *st, const dht_id_t *key, const dht_id_t 
         return 0;
     dht_id_distance(&dist, key, &st->self);
     return plan(st, e, &dist, len, now);
+}
+
+size_t dht__store_take_due(dht__store_t *st, uint64_t now,
+                           uint64_t (*due_at)(const void *arg, const dht_id_t *key,
+                                              uint64_t touched_at),
+                           const void *arg, dht_id_t *keys, dht_id_t *hashes, size_t max)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < st->nkeys && n < max; i++) {
+        struct entry *e = st->heap[FAR][i];
+        for (size_t j = 0; j < e->n && n < max; j++) {
+            dht__value_t *v = &e->vals[j];
+            if (v->expires_at <= now || due_at(arg, &v->key, v->touched_at) > now)
+                continue;
+            v->touched_at = now;
+            keys[n] = v->key;
+            hashes[n] = v->hash;
+            n++;
+        }
+    }
+    return n;
 }
 
 int dht__store_remove(dht__store_t *st, const dht_id_t *key, const dht_id_t *hash)

@@ -29,6 +29,7 @@ typedef struct dht__value {
     uint8_t flags;       /* DHT__VALUE_* */
     uint64_t stored_at;  /* first stored, ms */
     uint64_t expires_at; /* ms */
+    uint64_t touched_at; /* last stored (or refreshed, or checked by replication), ms */
 } dht__value_t;
 
 typedef struct dht__store dht__store_t;
@@ -60,6 +61,15 @@ int dht__store_put_at(dht__store_t *st, const dht_id_t *key, const dht_id_t *has
  * DHT_EBUSY (DHT_ENOMEM is not foreseen). Changes nothing. */
 int dht__store_fits(const dht__store_t *st, const dht_id_t *key, const dht_id_t *hash, size_t len,
                     uint64_t now);
+
+/* Collects up to max unexpired values that are due, due_at(arg, key,
+ * touched_at) <= now, into keys[] and hashes[], and sets their touched_at
+ * to now (so they are due again one period later). Walks every value.
+ * @return how many were collected. */
+size_t dht__store_take_due(dht__store_t *st, uint64_t now,
+                           uint64_t (*due_at)(const void *arg, const dht_id_t *key,
+                                              uint64_t touched_at),
+                           const void *arg, dht_id_t *keys, dht_id_t *hashes, size_t max);
 
 /* Removes the value (key, hash), expired or not.
  * @return 0 or DHT_ENOTFOUND. */

@@ -227,6 +227,7 @@ static void test_churn_and_republish(void **state)
     o.duration_s = 900;
     o.sample_s = 300;
     o.probe_lookups = 50;
+    o.replicate_s = 0; /* the publishers' republish alone */
     assert_int_equal(emofs_sim_run(&o, &plain, NULL, NULL), 0);
     o.republish_s = 120;
     assert_int_equal(emofs_sim_run(&o, &repub, NULL, NULL), 0);
@@ -243,6 +244,42 @@ static void test_churn_and_republish(void **state)
     assert_true(r_last->lookups_ok >= 45);
     emofs_sim_result_free(&plain);
     emofs_sim_result_free(&repub);
+}
+
+/* Churn with libdht's own maintenance only (issue 11): 10% of the nodes
+ * replaced every minute for 40 virtual minutes, nobody republishing; the
+ * holders' replication (every 10 minutes) keeps every value available at
+ * every sample, where without it a third of the values is left. */
+static void test_churn_with_replication(void **state)
+{
+    emofs_sim_opts_t o;
+    emofs_sim_result_t with, without;
+
+    (void)state;
+    emofs_sim_opts_init(&o);
+    o.nodes = 300;
+    o.lookups = 50;
+    o.values = 200;
+    o.churn = 0.1;
+    o.duration_s = 2400;
+    o.sample_s = 600;
+    o.probe_lookups = 20;
+    o.seed = 3;
+    o.replicate_s = 600;
+    assert_int_equal(emofs_sim_run(&o, &with, NULL, NULL), 0);
+    o.replicate_s = 0;
+    assert_int_equal(emofs_sim_run(&o, &without, NULL, NULL), 0);
+    assert_int_equal(with.n_samples, 5);
+    for (size_t i = 0; i < with.n_samples; i++)
+        assert_int_equal(with.samples[i].values_found, 200);
+    assert_true(with.samples[with.n_samples - 1].replaced >= 1200);
+    print_message("after %.0f s of churn: %u/200 values with replication, %u/200 without\n",
+                  with.samples[with.n_samples - 1].t_s,
+                  with.samples[with.n_samples - 1].values_found,
+                  without.samples[without.n_samples - 1].values_found);
+    assert_true(without.samples[without.n_samples - 1].values_found < 100);
+    emofs_sim_result_free(&with);
+    emofs_sim_result_free(&without);
 }
 
 /* A quarter of a join-built network dies at once, unannounced (issue 9):
@@ -353,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_hops_grow_with_log_n),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_churn_and_republish),
+        cmocka_unit_test(test_churn_with_replication),
         cmocka_unit_test(test_quarter_dies_at_once),
         cmocka_unit_test(test_command_line),
     };

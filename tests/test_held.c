@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h> /* alarm */
@@ -155,7 +156,9 @@ static int held_here(const storage_t *s)
     return n;
 }
 
-static dht_sim_t *net_new(uint64_t seed, size_t store_max)
+/* NODES nodes with k K, tables filled, each with the storage above (or
+ * none: values in memory) and replication every interval_s (0: none). */
+static dht_sim_t *net_new_ex(uint64_t seed, size_t store_max, unsigned interval_s, int storage)
 {
     dht_sim_config_t cfg;
     dht_sim_t *sim;
@@ -165,19 +168,27 @@ static dht_sim_t *net_new(uint64_t seed, size_t store_max)
     cfg.seed = seed;
     cfg.node.k = K;
     cfg.node.store_max_bytes = store_max;
+    cfg.node.replicate_interval_s = interval_s;
     assert_int_equal(dht_sim_new(&sim, &cfg), 0);
     for (size_t i = 0; i < NODES; i++) {
         dht_config_t nc = cfg.node;
         stores[i].sim = sim;
         stores[i].node = i;
-        nc.storage.write = st_write;
-        nc.storage.read = st_read;
-        nc.storage.drop = st_drop;
-        nc.storage.arg = &stores[i];
+        if (storage) {
+            nc.storage.write = st_write;
+            nc.storage.read = st_read;
+            nc.storage.drop = st_drop;
+            nc.storage.arg = &stores[i];
+        }
         assert_int_equal(dht_sim_add_node_with(sim, &nc), (int)i);
     }
     assert_int_equal(dht_sim_fill_tables(sim), 0);
     return sim;
+}
+
+static dht_sim_t *net_new(uint64_t seed, size_t store_max)
+{
+    return net_new_ex(seed, store_max, 0, 1);
 }
 
 static void net_free(dht_sim_t *sim)
@@ -472,6 +483,107 @@ static void test_eviction_and_remove_drop(void **state)
     net_free(sim);
 }
 
+typedef struct find_held {
+    const dht_id_t *key;
+    int found;
+} find_held_t;
+
+static int find_cb(const dht_held_t *v, void *arg)
+{
+    find_held_t *f = arg;
+
+    if (dht_id_cmp(&v->key, f->key) == 0)
+        f->found = 1;
+    return f->found;
+}
+
+static dht_id_t sort_target;
+
+static int by_distance(const void *a, const void *b)
+{
+    const size_t *x = a, *y = b;
+    extern dht_sim_t *sorting_sim;
+    return dht_id_cmp_distance(&sort_target, dht_self(dht_sim_node(sorting_sim, *x)),
+                               dht_self(dht_sim_node(sorting_sim, *y)));
+}
+
+dht_sim_t *sorting_sim;
+
+/* @return how many of the K live nodes closest to key hold it. */
+static int closest_live_holding(dht_sim_t *sim, const dht_id_t *key)
+{
+    size_t live[NODES], n = 0;
+    int holding = 0;
+
+    for (size_t i = 0; i < NODES; i++)
+        if (dht_sim_node(sim, i) != NULL)
+            live[n++] = i;
+    sort_target = *key;
+    sorting_sim = sim;
+    qsort(live, n, sizeof(live[0]), by_distance);
+    for (size_t i = 0; i < n && i < K; i++) {
+        find_held_t f = {key, 0};
+        dht_held_foreach(dht_sim_node(sim, live[i]), find_cb, &f);
+        holding += f.found;
+        if (getenv("DBG") && !f.found) {
+            dht_stats_t st;
+            dht_get_stats(dht_sim_node(sim, live[i]), dht_sim_now(sim), &st);
+            fprintf(stderr, "  rank %zu node %zu (%02x) lacks %02x%02x (values %zu, nodes %zu)\n", i, live[i], dht_self(dht_sim_node(sim, live[i]))->b[0], key->b[0], key->b[1], st.values, st.nodes);
+        }
+    }
+    return holding;
+}
+
+/* A third of the nodes die; within one replication interval every value
+ * is on each of the K closest live nodes again, from memory or from the
+ * storage. Without replication (the control) some value is not. */
+static void replication_run(int storage, unsigned interval_s, int *min_holding)
+{
+    enum { VALUES = 12 };
+    static uint8_t vals[VALUES][900];
+    dht_id_t keys[VALUES];
+    dht_sim_t *sim = net_new_ex(17, 1 << 20, interval_s, storage);
+    uint64_t seed = 12345;
+
+    for (int v = 0; v < VALUES; v++) {
+        fill(vals[v], sizeof(vals[v]), (unsigned)(100 + v));
+        dht_id_from_bytes(&keys[v], vals[v], sizeof(vals[v]));
+        assert_int_equal(put_from(sim, (size_t)v, vals[v], sizeof(vals[v])), K);
+    }
+    for (int dead = 0; dead < NODES / 3;) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t i = (size_t)(seed >> 33) % NODES;
+        if (i >= VALUES && dht_sim_node(sim, i) != NULL) { /* the publishers stay */
+            assert_int_equal(dht_sim_remove_node(sim, i), 0);
+            dead++;
+        }
+    }
+    dht_sim_run(sim, NULL, NULL, dht_sim_now(sim) + (uint64_t)(interval_s ? interval_s : 600) * 1000 + 60000);
+    *min_holding = K;
+    for (int v = 0; v < VALUES; v++) {
+        int h = closest_live_holding(sim, &keys[v]);
+        if (h < *min_holding)
+            *min_holding = h;
+    }
+    net_free(sim);
+}
+
+static void test_replication_repairs(void **state)
+{
+    int in_memory, in_storage, control;
+
+    (void)state;
+    fprintf(stderr, "memory run\n");
+    replication_run(0, 600, &in_memory);
+    fprintf(stderr, "storage run\n");
+    replication_run(1, 600, &in_storage);
+    replication_run(1, 0, &control);
+    fprintf(stderr, "min holding: memory %d storage %d control %d\n", in_memory, in_storage, control);
+    assert_int_equal(in_memory, K);
+    assert_int_equal(in_storage, K);
+    assert_true(control < K); /* the dead took copies with them */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -481,6 +593,7 @@ int main(void)
         cmocka_unit_test(test_damaged_read_refused),
         cmocka_unit_test(test_held_add_serves_and_expires),
         cmocka_unit_test(test_eviction_and_remove_drop),
+        cmocka_unit_test(test_replication_repairs),
     };
 
     alarm(300);

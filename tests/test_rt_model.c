@@ -914,7 +914,8 @@ static int eligible(const run_t *r, size_t i, int verified)
 {
     const mnode_t *x = &r->m.n[i];
 
-    return x->where == IN_TABLE && r->state[i] != DHT__RT_BAD && !(verified && x->learned);
+    return x->where == IN_TABLE && r->state[i] != DHT__RT_BAD &&
+           !(verified && (x->learned || x->fails > 0));
 }
 
 static void check_closest_one(run_t *r, const dht_id_t *t, size_t max, int verified)
@@ -934,6 +935,7 @@ static void check_closest_one(run_t *r, const dht_id_t *t, size_t max, int verif
         CHECK(r, i >= 0 && r->m.n[i].where == IN_TABLE, "%s: [%zu] not a bucket node", fn, j);
         CHECK(r, r->state[i] != DHT__RT_BAD, "%s: [%zu] bad", fn, j);
         CHECK(r, !(verified && r->m.n[i].learned), "%s: [%zu] learned", fn, j);
+        CHECK(r, !(verified && r->m.n[i].fails > 0), "%s: [%zu] failed lately", fn, j);
         CHECK(r, !in_out[i], "%s: id#%ld twice", fn, i);
         in_out[i] = 1;
         CHECK(r, j == 0 || nearer(t, &r->out[j - 1].id, &r->out[j].id), "%s: [%zu] unsorted", fn,

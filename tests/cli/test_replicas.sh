@@ -78,10 +78,39 @@ check "q3 keeps at most 16 MiB for others: $b bytes" test "$b" -gt 0 -a "$b" -le
 check "q2 (default quota) took more: $(replica_bytes "$T/q2") bytes" \
     test "$(replica_bytes "$T/q2")" -gt "$b"
 
-# Bad quotas are usage errors.
+# Hand-over (issue 11, item 3): a daemon that joins after a put gets its
+# copies from the holders' replication, within one interval (here 4 s,
+# through DIR/config's replicate_interval).
+for i in 1 2 3 4 5; do
+    mkdir -p "$T/h$i"
+    echo "replicate_interval 4" >"$T/h$i/config"
+done
+net_start h1
+for i in 2 3 4; do net_start h$i "${NET_ADDR[h1]}"; done
+sleep 0.3
+head -c 2000000 /dev/urandom >"$T/h.bin"
+"$EMOFS" put -q "$T/h.bin" --data "$T/h1" >/dev/null
+held_by_h2=$(replicas "$T/h2")
+net_start h5 "${NET_ADDR[h1]}"
+check "h5 says how often it checks" grep -q "checking the copies every 4 s" "$T/h5.log"
+for _ in $(seq 1 120); do
+    [ "$(replicas "$T/h5")" -ge "$held_by_h2" ] && break
+    sleep 0.1
+done
+check "a daemon that joined after the put holds its $held_by_h2 pieces within the interval ($(replicas "$T/h5"))" \
+    test "$(replicas "$T/h5")" -ge "$held_by_h2" -a "$held_by_h2" -gt 0
+net_stop h1
+net_stop h2
+net_stop h3
+net_stop h4
+
+# Bad quotas and intervals are usage errors.
 expect 2 "--store-max abc" "$EMOFS" daemon --data "$T/bad" --store-max abc
 expect 2 "--store-max below 16M" "$EMOFS" daemon --data "$T/bad" --store-max 1K
 mkdir -p "$T/badcfg"
 echo "store_max lots" >"$T/badcfg/config"
 expect 2 "store_max in DIR/config that is not a size" "$EMOFS" daemon --data "$T/badcfg"
+expect 2 "--replicate-interval soon" "$EMOFS" daemon --data "$T/bad" --replicate-interval soon
+echo "replicate_interval -1" >"$T/badcfg/config"
+expect 2 "replicate_interval -1 in DIR/config" "$EMOFS" daemon --data "$T/badcfg"
 finish

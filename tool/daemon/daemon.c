@@ -186,9 +186,14 @@ static int daemon_usage(FILE *f, int code)
                "                         full, those of keys farthest from this node go\n"
                "                         first, and a peer's store is refused so that it\n"
                "                         tries the next node. Files you put are not counted.\n"
+               "  --replicate-interval SECONDS  how often to check that each copy this\n"
+               "                         node keeps is on the closest live nodes, and to\n"
+               "                         store it on those that lack it (nodes that died,\n"
+               "                         or joined closer to it); default 3600, 0: never\n"
                "HOST is an address (192.0.2.7, [::1]) or a name, resolved once at start.\n"
                "DIR/config may set the same: lines 'listen HOST:PORT', 'bootstrap HOST:PORT',\n"
-               "'log_level LEVEL', 'store_max SIZE'.\n"
+               "'log_level LEVEL', 'store_max SIZE',\n"
+               "'replicate_interval SECONDS'.\n"
                "The copies kept for others survive a restart: the daemon serves them again\n"
                "at once (they expire 24 h after they were last stored).\n"
                "The daemon saves the peers it knows to DIR/peers (every 5 minutes and when it\n"
@@ -199,7 +204,7 @@ static int daemon_usage(FILE *f, int code)
     return code;
 }
 
-enum { DAEMON_OPT_LOG_LEVEL = CLI_OPT_OWN, DAEMON_OPT_STORE_MAX };
+enum { DAEMON_OPT_LOG_LEVEL = CLI_OPT_OWN, DAEMON_OPT_STORE_MAX, DAEMON_OPT_REPLICATE };
 static const opt_spec_t daemon_opts[] = {
     CLI_OPT_HELP_SPEC,
     CLI_OPT_DATA_SPEC,
@@ -207,6 +212,7 @@ static const opt_spec_t daemon_opts[] = {
     {"--listen", NULL, OPT_VALUE, CLI_OPT_LISTEN},
     {"--log-level", NULL, OPT_VALUE, DAEMON_OPT_LOG_LEVEL},
     {"--store-max", NULL, OPT_VALUE, DAEMON_OPT_STORE_MAX},
+    {"--replicate-interval", NULL, OPT_VALUE, DAEMON_OPT_REPLICATE},
     OPT_TABLE_END,
 };
 
@@ -248,6 +254,15 @@ int emofs_daemon_main(int argc, char **argv)
                 return cli_fail(EXIT_USAGE,
                                 "bad --store-max '%s' (want a size of at least 16M: 500M, 20G)",
                                 p.value);
+        } else if (id == DAEMON_OPT_REPLICATE) {
+            char *end;
+            unsigned long v = strtoul(p.value, &end, 10);
+            if (p.value[0] < '0' || p.value[0] > '9' || *end != '\0' || v > EMOFS_REPLICATE_MAX_S)
+                return cli_fail(EXIT_USAGE,
+                                "bad --replicate-interval '%s' (want seconds, 0..2592000)",
+                                p.value);
+            opts.replicate_interval_s = (unsigned)v;
+            opts.replicate_set = 1;
         } else if (id == DAEMON_OPT_LOG_LEVEL) {
             log_level_t level;
             if (log_level_parse(p.value, &level) != 0)
@@ -295,6 +310,7 @@ int emofs_daemon_main(int argc, char **argv)
             (unsigned long long)d.node.replicas_loaded,
             (double)d.node.replicas_loaded_bytes / (1 << 20), d.node.dir,
             (double)d.node.store_max / (1 << 20));
+    log_msg(LOG_INFO, "checking the copies every %u s", d.node.replicate_interval_s);
     emofs_node_bootstrap(&d.node, on_joined, &d);
     restore_peers(&d);
     start_save_timer(&d);

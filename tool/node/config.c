@@ -111,6 +111,26 @@ static int set_store_max(emofs_config_t *cfg, const char *value, FILE *warn, con
     return 0;
 }
 
+static int set_replicate_interval(emofs_config_t *cfg, const char *value, FILE *warn,
+                                  const char *where, char *why, size_t why_cap)
+{
+    char *end;
+    unsigned long v;
+
+    (void)warn;
+    (void)where;
+    errno = 0;
+    v = strtoul(value, &end, 10);
+    if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 ||
+        v > EMOFS_REPLICATE_MAX_S) {
+        snprintf(why, why_cap, "bad replicate_interval '%s' (want seconds, 0..2592000)", value);
+        return -1;
+    }
+    cfg->replicate_interval_s = (unsigned)v;
+    cfg->has_replicate_interval = 1;
+    return 0;
+}
+
 /* Every key the file may set. A new daemon option that belongs in the
  * file is one line here, a field in emofs_config_t, and a row in the
  * README's table. */
@@ -123,6 +143,7 @@ static const struct config_key {
     {"bootstrap", CONFIG_BOOTSTRAP, set_bootstrap},
     {"log_level", CONFIG_LOG_LEVEL, set_log_level},
     {"store_max", CONFIG_STORE_MAX, set_store_max},
+    {"replicate_interval", CONFIG_REPLICATE, set_replicate_interval},
 };
 
 static const struct config_key *find_key(const char *name)

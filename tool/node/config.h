@@ -6,6 +6,7 @@
  *     bootstrap peer.example.org:4100
  *     log_level info
  *     store_max 20G
+ *     replicate_interval 3600
  *
  * KEY, blanks, VALUE; '#' starts a comment anywhere. Every daemon option
  * but --data can be set here (README.md, "Data directory", lists the keys);
@@ -30,6 +31,8 @@ typedef struct emofs_config {
     int has_log_level;
     log_level_t log_level;
     uint64_t store_max; /* 0: not set */
+    int has_replicate_interval;
+    unsigned replicate_interval_s;
 } emofs_config_t;
 
 /* The keys, as bits for emofs_config_read's skip. */
@@ -38,6 +41,7 @@ enum {
     CONFIG_BOOTSTRAP = 1u << 1,
     CONFIG_LOG_LEVEL = 1u << 2,
     CONFIG_STORE_MAX = 1u << 3,
+    CONFIG_REPLICATE = 1u << 4,
 };
 
 /* Parses a size: a whole number of bytes, or one with a unit K, M, G or T

@@ -150,14 +150,14 @@ typedef struct ctl_msg {
 
     uint32_t flags;           /* PUT, GET: CTL_FLAG_* */
     uint8_t key[CTL_KEY_LEN]; /* GET, MANIFEST; RESULT of PUT, GET, IMPORT */
-    char *path;               /* PUT: file to store (streamed: its name); RESULT of GET: path written */
-    char *cwd;                /* GET: the client's working directory */
-    char *out;                /* GET: output path ("" = manifest's name in cwd) */
-    uint8_t *blob;            /* IMPORT, DATA; RESULT of MANIFEST */
-    size_t blob_len;          /* <= CTL_MAX_BLOB */
-    uint64_t size;            /* RESULT of GET: bytes written */
-    uint32_t copies_fewest;   /* RESULT of PUT: nodes that took its values: the fewest, */
-    uint32_t copies_median;   /*   the median (0, 0: none, no peers; or a directory) */
+    char *path;      /* PUT: file to store (streamed: its name); RESULT of GET: path written */
+    char *cwd;       /* GET: the client's working directory */
+    char *out;       /* GET: output path ("" = manifest's name in cwd) */
+    uint8_t *blob;   /* IMPORT, DATA; RESULT of MANIFEST */
+    size_t blob_len; /* <= CTL_MAX_BLOB */
+    uint64_t size;   /* RESULT of GET: bytes written */
+    uint32_t copies_fewest; /* RESULT of PUT: nodes that took its values: the fewest, */
+    uint32_t copies_median; /*   the median (0, 0: none, no peers; or a directory) */
 
     ctl_progress_t progress; /* PROGRESS */
 

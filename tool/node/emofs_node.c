@@ -125,7 +125,8 @@ static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char 
     unsigned skip = (opts->listen != NULL ? CONFIG_LISTEN : 0) |
                     (opts->n_bootstrap > 0 ? CONFIG_BOOTSTRAP : 0) |
                     (opts->log_level_set ? CONFIG_LOG_LEVEL : 0) |
-                    (opts->store_max > 0 ? CONFIG_STORE_MAX : 0);
+                    (opts->store_max > 0 ? CONFIG_STORE_MAX : 0) |
+                    (opts->replicate_set ? CONFIG_REPLICATE : 0);
     char *path = fs_path_join(node->dir, "config");
     int err;
 
@@ -140,6 +141,9 @@ static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char 
     node->store_max = opts->store_max > 0  ? opts->store_max
                       : file.store_max > 0 ? file.store_max
                                            : EMOFS_STORE_MAX_DEFAULT;
+    node->replicate_interval_s = opts->replicate_set           ? opts->replicate_interval_s
+                                 : file.has_replicate_interval ? file.replicate_interval_s
+                                                               : EMOFS_REPLICATE_DEFAULT_S;
     if (opts->n_bootstrap > 0) {
         memcpy(node->bootstrap, opts->bootstrap, opts->n_bootstrap * sizeof(dht_addr_t));
         node->n_bootstrap = opts->n_bootstrap;
@@ -245,6 +249,7 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
             goto fail;
         }
         node->has_replicas = 1;
+        cfg.replicate_interval_s = node->replicate_interval_s;
         cfg.store_max_bytes = node->store_max > SIZE_MAX ? SIZE_MAX : (size_t)node->store_max;
     }
     /* A one-shot command's embedded node is gone in a moment: as a client

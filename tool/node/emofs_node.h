@@ -34,6 +34,11 @@
  * small network's files that a laptop can spare. */
 #define EMOFS_STORE_MAX_DEFAULT (10ull << 30)
 #define EMOFS_STORE_MAX_MIN     (16ull << 20) /* a few of the largest chunks */
+#define EMOFS_REPLICATE_MAX_S   2592000u      /* 30 days, libdht's bound */
+/* How often a daemon checks that what it holds is on the k closest live
+ * nodes, unless --replicate-interval or replicate_interval says otherwise:
+ * hourly, as Kademlia's holders republish (libdht's default too). */
+#define EMOFS_REPLICATE_DEFAULT_S 3600u
 
 /* How to start a node. */
 typedef struct emofs_node_opts {
@@ -46,6 +51,10 @@ typedef struct emofs_node_opts {
     int log_level_set;  /* 1: --log-level was given; the config file's log_level is not used */
     uint64_t store_max; /* a daemon's quota of replicas; 0: the config file's, else
                            EMOFS_STORE_MAX_DEFAULT */
+    int replicate_set;  /* 1: replicate_interval_s was given (--replicate-interval) */
+    unsigned replicate_interval_s; /* how often a daemon checks the copies of what it
+                                      holds (dht_config_t); else the config file's, else
+                                      libdht's default (3600) */
     /* Optional: peers entering and leaving the routing table (dht_config_t). */
     void (*peer_event)(void *arg, const dht_id_t *id, const dht_addr_t *addr, int joined);
     void *peer_event_arg;
@@ -65,8 +74,9 @@ typedef struct emofs_node {
     fs_source_t source;     /* the store's blobs, served to peers (read on exec's workers) */
     fs_replicas_t replicas; /* a daemon's: values held for others, on disk */
     int has_replicas;
-    uint64_t store_max;       /* the quota of replicas in force (a daemon) */
-    uint64_t replicas_loaded; /* replicas found on disk at start, and their bytes */
+    uint64_t store_max;            /* the quota of replicas in force (a daemon) */
+    unsigned replicate_interval_s; /* in force: 0 never */
+    uint64_t replicas_loaded;      /* replicas found on disk at start, and their bytes */
     uint64_t replicas_loaded_bytes;
     fs_ctx_t ctx; /* for fs_put/fs_get; need_peers set when bootstrap peers are given */
     fs_job_t close_job;

@@ -16,7 +16,7 @@ struct emofs_op {
     fs_put_tree_t *tree; /* a PUT of a directory */
     fs_get_t *get;
     fs_sink_t sink; /* a streamed GET's, handing bytes to cbs.data */
-    fs_job_t work; /* to answer synchronous requests from the loop */
+    fs_job_t work;  /* to answer synchronous requests from the loop */
     int sync_status;
 };
 
@@ -110,8 +110,8 @@ static int start_put(emofs_op_t *op, const ctl_msg_t *req)
         return fs_put_start(&op->put, &op->node->ctx, req->path, progress, on_put, op);
     if (op->cbs.want == NULL)
         return FS_EINVAL;
-    return fs_put_start_stream(&op->put, &op->node->ctx, req->path, progress, on_want_more,
-                               on_put, op);
+    return fs_put_start_stream(&op->put, &op->node->ctx, req->path, progress, on_want_more, on_put,
+                               op);
 }
 
 size_t emofs_op_feed(emofs_op_t *op, const uint8_t *data, size_t len)

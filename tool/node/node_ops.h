@@ -38,8 +38,8 @@ typedef struct emofs_op_cbs {
  * progress of puts and gets when req asks for it (CTL_FLAG_PROGRESS); a
  * GET with CTL_FLAG_STREAM hands the file's bytes to cbs->data instead of
  * writing a file; a PUT with CTL_FLAG_STREAM takes its bytes from
- * emofs_op_feed (req->path is then the file's name); cbs->result is called exactly once, never inside this
- * call, and the op is freed after it.
+ * emofs_op_feed (req->path is then the file's name); cbs->result is called exactly once, never
+ * inside this call, and the op is freed after it.
  * @return 0 and *out (may be NULL), or FS_EINVAL (not a request this layer
  * runs, a streamed GET without cbs->data, a streamed PUT without cbs->want
  * or with a bad name) or FS_ENOMEM. */

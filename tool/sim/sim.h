@@ -50,6 +50,8 @@ typedef struct emofs_sim_opts {
     unsigned duration_s;    /* churn phase, virtual seconds; 0 = none */
     unsigned sample_s;      /* churn: seconds between samples; 0 = duration / 20 */
     unsigned republish_s;   /* churn: publishers re-put every this many s; 0 = never */
+    unsigned replicate_s;   /* holders check their values' copies every this many s
+                               (dht_config_t.replicate_interval_s); 0 = never; 3600 */
     unsigned probe_lookups; /* churn: lookups per sample; 100 */
     double die;             /* share of nodes that die at once after the workload; 0 */
     unsigned files;         /* files put with emofs's file engines, then got; 0 */
@@ -82,12 +84,12 @@ typedef struct emofs_sim_sample {
 /* What a run measured. */
 typedef struct emofs_sim_result {
     unsigned nodes;
-    double build_wall_s;    /* wall time to build the network */
-    double build_virtual_s; /* virtual time the build took (join) */
-    unsigned join_failures; /* joins that failed even after retrying */
+    double build_wall_s;       /* wall time to build the network */
+    double build_virtual_s;    /* virtual time the build took (join) */
+    unsigned join_failures;    /* joins that failed even after retrying */
     double datagrams_per_join; /* join: datagrams the build sent / nodes that joined */
-    double lookup_wall_s;   /* wall time of the lookup phase */
-    double lookups_per_s;   /* lookups / lookup_wall_s */
+    double lookup_wall_s;      /* wall time of the lookup phase */
+    double lookups_per_s;      /* lookups / lookup_wall_s */
     unsigned lookups;
     unsigned hops_p50, hops_p95, hops_max;
     double hops_mean;
@@ -97,15 +99,15 @@ typedef struct emofs_sim_result {
     unsigned lookups_ok;                     /* found the true closest node */
     unsigned lookups_exact;                  /* found exactly the true k closest nodes */
     unsigned values;
-    unsigned puts_ok; /* puts stored on at least one node */
-    unsigned gets_ok; /* gets that returned the value put */
-    unsigned files, file_size;   /* --files, --file-size */
-    unsigned files_put;          /* files whose put succeeded */
-    unsigned files_got;          /* files got whole by another node, after the puts */
+    unsigned puts_ok;                          /* puts stored on at least one node */
+    unsigned gets_ok;                          /* gets that returned the value put */
+    unsigned files, file_size;                 /* --files, --file-size */
+    unsigned files_put;                        /* files whose put succeeded */
+    unsigned files_got;                        /* files got whole by another node, after the puts */
     uint64_t file_put_p50_ms, file_get_p50_ms; /* virtual, median of those that succeeded */
     uint64_t datagrams_sent, datagrams_lost;
-    double mem_per_node_kib;     /* resident memory added by the network / nodes */
-    size_t peak_rss_kib;         /* the process's peak resident set */
+    double mem_per_node_kib;         /* resident memory added by the network / nodes */
+    size_t peak_rss_kib;             /* the process's peak resident set */
     emofs_sim_round_t healthy;       /* --die: the round before the deaths */
     unsigned died;                   /* --die: nodes that died at once */
     emofs_sim_round_t after_died[2]; /* --die: two rounds after them */

@@ -50,6 +50,10 @@ void emofs_sim_usage(FILE *f)
                "  --duration T       virtual seconds of churn (0: no churn phase)\n"
                "  --sample S         seconds between samples (duration / 20)\n"
                "  --republish S      publishers put their values again every S s (0: never)\n"
+               "  --replicate S      every node checks every S s that the values it holds\n"
+               "                     are on the k closest live nodes and stores them on\n"
+               "                     those that lack them: repair and hand-over (3600; 0:\n"
+               "                     never)\n"
                "  --probe-lookups M  lookups per sample (100)\n"
                "output:\n"
                "  --csv FILE         one row per lookup (deterministic: no wall-clock figures)\n"
@@ -140,6 +144,7 @@ enum {
     SIM_DURATION,
     SIM_SAMPLE,
     SIM_REPUBLISH,
+    SIM_REPLICATE,
     SIM_PROBE_LOOKUPS,
     SIM_CSV,
     SIM_SERIES,
@@ -170,6 +175,7 @@ static const opt_spec_t sim_opts[] = {
     {"--duration", NULL, OPT_VALUE, SIM_DURATION},
     {"--sample", NULL, OPT_VALUE, SIM_SAMPLE},
     {"--republish", NULL, OPT_VALUE, SIM_REPUBLISH},
+    {"--replicate", NULL, OPT_VALUE, SIM_REPLICATE},
     {"--probe-lookups", NULL, OPT_VALUE, SIM_PROBE_LOOKUPS},
     {"--csv", NULL, OPT_VALUE, SIM_CSV},
     {"--series", NULL, OPT_VALUE, SIM_SERIES},
@@ -205,6 +211,7 @@ static const struct {
     [SIM_DURATION] = {T_UNS, 0, 10000000},
     [SIM_SAMPLE] = {T_UNS, 1, 10000000},
     [SIM_REPUBLISH] = {T_UNS, 0, 10000000},
+    [SIM_REPLICATE] = {T_UNS, 0, 2592000},
     [SIM_PROBE_LOOKUPS] = {T_UNS, 0, 1000000},
     [SIM_CSV] = {T_STR, 0, 0},
     [SIM_SERIES] = {T_STR, 0, 0},
@@ -244,6 +251,8 @@ static unsigned *uns_field(emofs_sim_opts_t *o, int id)
         return &o->sample_s;
     case SIM_REPUBLISH:
         return &o->republish_s;
+    case SIM_REPLICATE:
+        return &o->replicate_s;
     case SIM_PROBE_LOOKUPS:
         return &o->probe_lookups;
     default:

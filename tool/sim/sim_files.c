@@ -29,9 +29,9 @@
 struct sim_file {
     sim_ctx_t *c;
     uint32_t publisher;
-    fs_store_t *store;   /* the publisher's pinned blobs */
-    fs_source_t source;  /* the same, served to peers */
-    int joined;          /* 1 while the publisher's join runs, then its status */
+    fs_store_t *store;  /* the publisher's pinned blobs */
+    fs_source_t source; /* the same, served to peers */
+    int joined;         /* 1 while the publisher's join runs, then its status */
     uint8_t key[MF_KEY_LEN];
     int put_status; /* 1 while the put runs */
     int got;        /* last get: 1 the file, 0 not, -1 running */

@@ -67,7 +67,9 @@ static double ratio(uint64_t a, uint64_t b)
 static void print_deaths(const emofs_sim_result_t *r, FILE *f)
 {
     fprintf(f, "  deaths       %u nodes died at once, unannounced\n", r->died);
-    fprintf(f, "    round     success   exact   hops mean/p95  latency p50/p99 ms  datagrams  values\n");
+    fprintf(
+        f,
+        "    round     success   exact   hops mean/p95  latency p50/p99 ms  datagrams  values\n");
     print_round("healthy", &r->healthy, r->values, f);
     print_round("after 1", &r->after_died[0], r->values, f);
     print_round("after 2", &r->after_died[1], r->values, f);
@@ -119,6 +121,9 @@ static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
                 100.0 * o->churn, o->duration_s, o->republish_s ? "every " : "never");
         if (o->republish_s)
             fprintf(f, "%u s", o->republish_s);
+        fprintf(f, ", replicate %s", o->replicate_s ? "every " : "never");
+        if (o->replicate_s)
+            fprintf(f, "%u s", o->replicate_s);
         fprintf(f, "\n      t_s  online  replaced  values_found  lookup_success%s\n",
                 r->files > 0 ? "  files_found" : "");
         for (size_t i = 0; i < r->n_samples; i++) {
@@ -151,8 +156,9 @@ static void print_json(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
             o->alpha, init_name(o->init), o->loss);
     fprintf(f, "\"delay_min_ms\":%u,\"delay_max_ms\":%u,\"seed\":%llu,", o->delay_min_ms,
             o->delay_max_ms, (unsigned long long)o->seed);
-    fprintf(f, "\"build_wall_s\":%.4f,\"build_virtual_s\":%.3f,\"join_failures\":%u,"
-               "\"datagrams_per_join\":%.3f,",
+    fprintf(f,
+            "\"build_wall_s\":%.4f,\"build_virtual_s\":%.3f,\"join_failures\":%u,"
+            "\"datagrams_per_join\":%.3f,",
             r->build_wall_s, r->build_virtual_s, r->join_failures, r->datagrams_per_join);
     fprintf(f, "\"mem_per_node_kib\":%.2f,\"peak_rss_kib\":%zu,", r->mem_per_node_kib,
             r->peak_rss_kib);
@@ -181,8 +187,8 @@ static void print_json(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
         json_round("after_died_1", &r->after_died[0], f);
         json_round("after_died_2", &r->after_died[1], f);
     }
-    fprintf(f, "\"churn\":%g,\"duration_s\":%u,\"republish_s\":%u,\"samples\":[", o->churn,
-            o->duration_s, o->republish_s);
+    fprintf(f, "\"churn\":%g,\"duration_s\":%u,\"republish_s\":%u,\"replicate_s\":%u,\"samples\":[",
+            o->churn, o->duration_s, o->republish_s, o->replicate_s);
     for (size_t i = 0; i < r->n_samples; i++) {
         const emofs_sim_sample_t *s = &r->samples[i];
         fprintf(f,

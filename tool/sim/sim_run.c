@@ -33,6 +33,7 @@ void emofs_sim_opts_init(emofs_sim_opts_t *o)
     o->init = EMOFS_SIM_INIT_FAST;
     o->seed = 1;
     o->probe_lookups = 100;
+    o->replicate_s = 3600; /* libdht's default */
 }
 
 const char *emofs_sim_opts_check(const emofs_sim_opts_t *o)
@@ -57,6 +58,8 @@ const char *emofs_sim_opts_check(const emofs_sim_opts_t *o)
         return "--file-size must be 1..1073741824";
     if (o->batch < 1)
         return "--batch must be >= 1";
+    if (o->replicate_s > 30u * 86400u)
+        return "--replicate must be 0..2592000";
     if (o->init != EMOFS_SIM_INIT_FAST && o->init != EMOFS_SIM_INIT_JOIN)
         return "--init must be fast or join";
     if (!(o->churn >= 0 && o->churn <= 1))
@@ -414,6 +417,7 @@ static int build(sim_ctx_t *c)
     cfg.node.k = o->k;
     cfg.node.alpha = o->alpha;
     cfg.node.retries = o->retries;
+    cfg.node.replicate_interval_s = o->replicate_s;
     sim_files_node_config(o, &cfg.node);
     c->node_cfg = cfg.node;
     err = dht_sim_new(&c->sim, &cfg);
