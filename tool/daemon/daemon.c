@@ -10,6 +10,7 @@
 #include "tool/node/hostaddr.h"
 #include "tool/daemon/log.h"
 #include "tool/daemon/peers_file.h"
+#include "tool/daemon/republisher.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@ typedef struct daemon {
     ctl_server_t *server;
     uv_signal_t sigint, sigterm;
     uv_timer_t save_timer;
+    republisher_t republisher;
     int stopping, node_closed, save_failed;
 } daemon_t;
 
@@ -87,6 +89,7 @@ static void daemon_stop(daemon_t *d)
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->save_timer, NULL);
+    republisher_stop(&d->republisher);
     ctl_server_shutdown(d->server);
 }
 
@@ -190,10 +193,15 @@ static int daemon_usage(FILE *f, int code)
                "                         node keeps is on the closest live nodes, and to\n"
                "                         store it on those that lack it (nodes that died,\n"
                "                         or joined closer to it); default 3600, 0: never\n"
+               "  --republish-interval SECONDS  how often to store the files published from\n"
+               "                         DIR again, so their copies do not expire (they\n"
+               "                         live 'ttl' seconds, 86400 by default, once stored);\n"
+               "                         default half the ttl, 0: never\n"
                "HOST is an address (192.0.2.7, [::1]) or a name, resolved once at start.\n"
                "DIR/config may set the same: lines 'listen HOST:PORT', 'bootstrap HOST:PORT',\n"
                "'log_level LEVEL', 'store_max SIZE',\n"
-               "'replicate_interval SECONDS'.\n"
+               "'replicate_interval SECONDS', 'republish_interval SECONDS', and 'ttl\n"
+               "SECONDS' (of the copies a put stores, 1..86400).\n"
                "The copies kept for others survive a restart: the daemon serves them again\n"
                "at once (they expire 24 h after they were last stored).\n"
                "The daemon saves the peers it knows to DIR/peers (every 5 minutes and when it\n"
@@ -204,7 +212,12 @@ static int daemon_usage(FILE *f, int code)
     return code;
 }
 
-enum { DAEMON_OPT_LOG_LEVEL = CLI_OPT_OWN, DAEMON_OPT_STORE_MAX, DAEMON_OPT_REPLICATE };
+enum {
+    DAEMON_OPT_LOG_LEVEL = CLI_OPT_OWN,
+    DAEMON_OPT_STORE_MAX,
+    DAEMON_OPT_REPLICATE,
+    DAEMON_OPT_REPUBLISH
+};
 static const opt_spec_t daemon_opts[] = {
     CLI_OPT_HELP_SPEC,
     CLI_OPT_DATA_SPEC,
@@ -213,6 +226,7 @@ static const opt_spec_t daemon_opts[] = {
     {"--log-level", NULL, OPT_VALUE, DAEMON_OPT_LOG_LEVEL},
     {"--store-max", NULL, OPT_VALUE, DAEMON_OPT_STORE_MAX},
     {"--replicate-interval", NULL, OPT_VALUE, DAEMON_OPT_REPLICATE},
+    {"--republish-interval", NULL, OPT_VALUE, DAEMON_OPT_REPUBLISH},
     OPT_TABLE_END,
 };
 
@@ -254,15 +268,19 @@ int emofs_daemon_main(int argc, char **argv)
                 return cli_fail(EXIT_USAGE,
                                 "bad --store-max '%s' (want a size of at least 16M: 500M, 20G)",
                                 p.value);
-        } else if (id == DAEMON_OPT_REPLICATE) {
+        } else if (id == DAEMON_OPT_REPLICATE || id == DAEMON_OPT_REPUBLISH) {
             char *end;
             unsigned long v = strtoul(p.value, &end, 10);
             if (p.value[0] < '0' || p.value[0] > '9' || *end != '\0' || v > EMOFS_REPLICATE_MAX_S)
-                return cli_fail(EXIT_USAGE,
-                                "bad --replicate-interval '%s' (want seconds, 0..2592000)",
+                return cli_fail(EXIT_USAGE, "bad %s '%s' (want seconds, 0..2592000)", p.name,
                                 p.value);
-            opts.replicate_interval_s = (unsigned)v;
-            opts.replicate_set = 1;
+            if (id == DAEMON_OPT_REPLICATE) {
+                opts.replicate_interval_s = (unsigned)v;
+                opts.replicate_set = 1;
+            } else {
+                opts.republish_interval_s = (unsigned)v;
+                opts.republish_set = 1;
+            }
         } else if (id == DAEMON_OPT_LOG_LEVEL) {
             log_level_t level;
             if (log_level_parse(p.value, &level) != 0)
@@ -314,6 +332,7 @@ int emofs_daemon_main(int argc, char **argv)
     emofs_node_bootstrap(&d.node, on_joined, &d);
     restore_peers(&d);
     start_save_timer(&d);
+    republisher_start(&d.republisher, d.loop, &d.node);
     uv_run(d.loop, UV_RUN_DEFAULT);
     uv_loop_close(d.loop);
     free(sock_path);

@@ -131,6 +131,45 @@ static int set_replicate_interval(emofs_config_t *cfg, const char *value, FILE *
     return 0;
 }
 
+/* Parses whole seconds in lo..hi into *out. @return 0 or -1. */
+static int parse_seconds(const char *value, unsigned long lo, unsigned long hi, unsigned *out)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(value, &end, 10);
+    if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || v < lo || v > hi)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int set_republish_interval(emofs_config_t *cfg, const char *value, FILE *warn,
+                                  const char *where, char *why, size_t why_cap)
+{
+    (void)warn;
+    (void)where;
+    if (parse_seconds(value, 0, EMOFS_REPLICATE_MAX_S, &cfg->republish_interval_s) != 0) {
+        snprintf(why, why_cap, "bad republish_interval '%s' (want seconds, 0..2592000)", value);
+        return -1;
+    }
+    cfg->has_republish_interval = 1;
+    return 0;
+}
+
+static int set_ttl(emofs_config_t *cfg, const char *value, FILE *warn, const char *where, char *why,
+                   size_t why_cap)
+{
+    (void)warn;
+    (void)where;
+    if (parse_seconds(value, 1, EMOFS_TTL_MAX_S, &cfg->ttl_s) != 0) {
+        snprintf(why, why_cap, "bad ttl '%s' (want seconds, 1..86400)", value);
+        return -1;
+    }
+    return 0;
+}
+
 /* Every key the file may set. A new daemon option that belongs in the
  * file is one line here, a field in emofs_config_t, and a row in the
  * README's table. */
@@ -144,6 +183,8 @@ static const struct config_key {
     {"log_level", CONFIG_LOG_LEVEL, set_log_level},
     {"store_max", CONFIG_STORE_MAX, set_store_max},
     {"replicate_interval", CONFIG_REPLICATE, set_replicate_interval},
+    {"republish_interval", CONFIG_REPUBLISH, set_republish_interval},
+    {"ttl", CONFIG_TTL, set_ttl},
 };
 
 static const struct config_key *find_key(const char *name)

@@ -7,6 +7,8 @@
  *     log_level info
  *     store_max 20G
  *     replicate_interval 3600
+ *     republish_interval 43200
+ *     ttl 86400
  *
  * KEY, blanks, VALUE; '#' starts a comment anywhere. Every daemon option
  * but --data can be set here (README.md, "Data directory", lists the keys);
@@ -33,6 +35,9 @@ typedef struct emofs_config {
     uint64_t store_max; /* 0: not set */
     int has_replicate_interval;
     unsigned replicate_interval_s;
+    int has_republish_interval;
+    unsigned republish_interval_s;
+    unsigned ttl_s; /* 0: not set */
 } emofs_config_t;
 
 /* The keys, as bits for emofs_config_read's skip. */
@@ -42,6 +47,8 @@ enum {
     CONFIG_LOG_LEVEL = 1u << 2,
     CONFIG_STORE_MAX = 1u << 3,
     CONFIG_REPLICATE = 1u << 4,
+    CONFIG_REPUBLISH = 1u << 5,
+    CONFIG_TTL = 1u << 6,
 };
 
 /* Parses a size: a whole number of bytes, or one with a unit K, M, G or T

@@ -126,7 +126,8 @@ static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char 
                     (opts->n_bootstrap > 0 ? CONFIG_BOOTSTRAP : 0) |
                     (opts->log_level_set ? CONFIG_LOG_LEVEL : 0) |
                     (opts->store_max > 0 ? CONFIG_STORE_MAX : 0) |
-                    (opts->replicate_set ? CONFIG_REPLICATE : 0);
+                    (opts->replicate_set ? CONFIG_REPLICATE : 0) |
+                    (opts->republish_set ? CONFIG_REPUBLISH : 0);
     char *path = fs_path_join(node->dir, "config");
     int err;
 
@@ -144,6 +145,10 @@ static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char 
     node->replicate_interval_s = opts->replicate_set           ? opts->replicate_interval_s
                                  : file.has_replicate_interval ? file.replicate_interval_s
                                                                : EMOFS_REPLICATE_DEFAULT_S;
+    node->ttl_s = file.ttl_s > 0 ? file.ttl_s : EMOFS_TTL_DEFAULT_S;
+    node->republish_interval_s = opts->republish_set           ? opts->republish_interval_s
+                                 : file.has_republish_interval ? file.republish_interval_s
+                                                               : node->ttl_s / 2;
     if (opts->n_bootstrap > 0) {
         memcpy(node->bootstrap, opts->bootstrap, opts->n_bootstrap * sizeof(dht_addr_t));
         node->n_bootstrap = opts->n_bootstrap;
@@ -280,6 +285,7 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
     node->ctx.exec = &node->exec.exec;
     node->ctx.dht = node->dht;
     node->ctx.store = node->store;
+    node->ctx.ttl_s = node->ttl_s;
     node->ctx.replicas = node->has_replicas ? node->replicas.store : NULL;
     node->ctx.need_peers = node->n_bootstrap > 0;
     install_test_crash(node);

@@ -12,6 +12,7 @@
  * (tool/node/config.h) DIR/node.id     the node id, 64 hex digits, made at the first start
  *   DIR/peers       the daemon's saved peers (tool/daemon/peers_file.h, schema/peers.md)
  *   DIR/published   the files this node published: "KEY SIZE NAME" lines
+ *   DIR/republished when the daemon last stored them again (tool/daemon/republisher.h)
  *   DIR/blobs/      the local chunk store (filestore/chunk_store.h)
  *   DIR/replicas/   a daemon's copies of values it holds for others
  *                   (filestore/replicas.h), within its quota (store_max)
@@ -39,6 +40,12 @@
  * nodes, unless --replicate-interval or replicate_interval says otherwise:
  * hourly, as Kademlia's holders republish (libdht's default too). */
 #define EMOFS_REPLICATE_DEFAULT_S 3600u
+/* How long the copies of a put live (its TTL), and how often a daemon
+ * stores the files it published again: every half TTL, so that a copy
+ * never runs out while its publisher runs. */
+#define EMOFS_TTL_DEFAULT_S       86400u
+#define EMOFS_TTL_MAX_S           86400u /* libdht's max_ttl_s */
+#define EMOFS_REPUBLISH_DEFAULT_S (EMOFS_TTL_DEFAULT_S / 2)
 
 /* How to start a node. */
 typedef struct emofs_node_opts {
@@ -52,6 +59,9 @@ typedef struct emofs_node_opts {
     uint64_t store_max; /* a daemon's quota of replicas; 0: the config file's, else
                            EMOFS_STORE_MAX_DEFAULT */
     int replicate_set;  /* 1: replicate_interval_s was given (--replicate-interval) */
+    int republish_set;  /* 1: republish_interval_s was given (--republish-interval) */
+    unsigned republish_interval_s; /* a daemon's: how often it stores its published files
+                                      again; else the config file's, else half the TTL */
     unsigned replicate_interval_s; /* how often a daemon checks the copies of what it
                                       holds (dht_config_t); else the config file's, else
                                       libdht's default (3600) */
@@ -76,6 +86,8 @@ typedef struct emofs_node {
     int has_replicas;
     uint64_t store_max;            /* the quota of replicas in force (a daemon) */
     unsigned replicate_interval_s; /* in force: 0 never */
+    unsigned republish_interval_s; /* in force (a daemon's timer reads it): 0 never */
+    unsigned ttl_s;                /* of the values a put stores (config ttl) */
     uint64_t replicas_loaded;      /* replicas found on disk at start, and their bytes */
     uint64_t replicas_loaded_bytes;
     fs_ctx_t ctx; /* for fs_put/fs_get; need_peers set when bootstrap peers are given */
