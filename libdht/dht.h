@@ -450,6 +450,19 @@ DHT_API int dht_get(dht_t *dht, const dht_id_t *key, dht_get_cb cb, void *arg);
 DHT_API int dht_get_ex(dht_t *dht, const dht_id_t *key, const dht_get_opts_t *opts, dht_get_cb cb,
                        void *arg);
 
+/* Counts the nodes that hold a value: of the k nodes closest to key that
+ * answer a lookup (FIND_VALUE, waiting for late nodes as a put's does),
+ * those whose reply lists the value hash (NULL: the content-addressed one,
+ * hash == key), and this node when it holds it (in its store, or served by
+ * its program's value source). cb gets 0, holders and answered (the
+ * closest nodes that answered, this one included when it holds it), or
+ * DHT_ENOPEERS (nobody answered) and zeros. A holder whose reply lists
+ * the value among many (more than one reply carries) may not be counted.
+ * @return 0, DHT_EINVAL, DHT_EBUSY, DHT_ECLOSED or DHT_ENOMEM. */
+typedef void (*dht_holders_cb)(int status, unsigned holders, unsigned answered, void *arg);
+DHT_API int dht_count_holders(dht_t *dht, const dht_id_t *key, const dht_id_t *hash,
+                              dht_holders_cb cb, void *arg);
+
 /* Answers value_read's request req (dht_config_t) with the value's bytes
  * (data[0..len), read during the call only), or with data NULL when the
  * program could not read it: the peer is told "not found". The node checks

@@ -228,7 +228,8 @@ static void on_reply(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *
         memcpy(c->token, reply->token, sizeof(c->token));
         c->has_token = 1;
     }
-    if (op->kind == DHT__OP_REPLICATE && reply->type == DHT__VALUES)
+    if ((op->kind == DHT__OP_REPLICATE || op->kind == DHT__OP_HOLDERS) &&
+        reply->type == DHT__VALUES)
         dht__replicate_on_values(op, c, reply);
     from = *c; /* merging moves the array */
     merge_nodes(dht, lk, reply, from.hops + 1u);
@@ -247,7 +248,8 @@ int dht__lookup_start(dht_t *dht, dht__op_t *op, const dht_id_t *target, int wan
     op->lookup_gen++;
     lk->target = *target;
     lk->want_values = (uint8_t)(want_values != 0);
-    lk->patient = op->kind == DHT__OP_PUT || op->kind == DHT__OP_REPLICATE;
+    lk->patient = op->kind == DHT__OP_PUT || op->kind == DHT__OP_REPLICATE ||
+                  op->kind == DHT__OP_HOLDERS;
     lk->cap = 3 * dht->cfg.k < 16 ? 16 : 3 * dht->cfg.k;
     lk->cands = malloc(lk->cap * sizeof(*lk->cands));
     if (lk->cands == NULL)

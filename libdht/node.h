@@ -113,7 +113,8 @@ enum {
     DHT__OP_PUT,
     DHT__OP_GET,
     DHT__OP_REFRESH,
-    DHT__OP_REPLICATE
+    DHT__OP_REPLICATE,
+    DHT__OP_HOLDERS
 };
 
 typedef struct dht__get_state dht__get_state_t; /* get.c */
@@ -135,6 +136,7 @@ struct dht__op {
         dht_nodes_cb nodes;
         dht_put_cb put;
         dht_get_cb get;
+        dht_holders_cb holders;
     } cb;
     void *arg;
     dht_id_t peer_id; /* ping: who answered */
@@ -281,6 +283,9 @@ void dht__replicate_read(dht_t *dht, dht__op_t *op, const uint8_t *data, size_t 
 
 /* A check is over (its op reported). */
 void dht__replicate_done(dht_t *dht);
+
+/* A holder count's lookup ended: counts, and completes the op. */
+void dht__holders_lookup_done(dht_t *dht, dht__op_t *op);
 
 /* ---- held.c: values whose bytes the program's storage keeps ---- */
 

@@ -105,6 +105,10 @@ static void report(dht_t *dht, dht__op_t *op)
     case DHT__OP_REPLICATE:
         dht__replicate_done(dht);
         break;
+    case DHT__OP_HOLDERS:
+        op->cb.holders(op->status, op->status == 0 ? op->count : 0,
+                       op->status == 0 ? op->pending : 0, op->arg);
+        break;
     default:
         break; /* internal operations report to nobody */
     }
@@ -411,6 +415,9 @@ void dht__op_lookup_done(dht_t *dht, dht__op_t *op)
         break;
     case DHT__OP_REPLICATE:
         dht__replicate_lookup_done(dht, op);
+        break;
+    case DHT__OP_HOLDERS:
+        dht__holders_lookup_done(dht, op);
         break;
     case DHT__OP_BOOTSTRAP:
         bootstrap_lookup_done(dht, op);

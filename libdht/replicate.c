@@ -97,12 +97,16 @@ void dht__replicate_lookup_done(dht_t *dht, dht__op_t *op)
     if (getenv("DBG")) {
         char hx[65];
         dht_id_to_hex(&op->lk.target, hx);
-        fprintf(stderr, "check %.8s by %02x: lacking %u answered:", hx, dht->self.b[0], lacking(dht, op));
+        fprintf(stderr, "check %.8s by %02x: lacking %u answered:", hx, dht->self.b[0],
+                lacking(dht, op));
         unsigned seen = 0;
         for (size_t i = 0; i < op->lk.n && seen < dht->cfg.k; i++) {
             const dht__cand_t *c = &op->lk.cands[i];
-            if (c->state == DHT__CAND_ANSWERED) { seen++; fprintf(stderr, " %02x%s", c->node.id.b[0], c->has_value ? "+" : "-"); }
-            else fprintf(stderr, " (%02x st%d)", c->node.id.b[0], c->state);
+            if (c->state == DHT__CAND_ANSWERED) {
+                seen++;
+                fprintf(stderr, " %02x%s", c->node.id.b[0], c->has_value ? "+" : "-");
+            } else
+                fprintf(stderr, " (%02x st%d)", c->node.id.b[0], c->state);
         }
         fprintf(stderr, "\n");
     }
@@ -198,6 +202,9 @@ void dht__replicate_done(dht_t *dht)
 {
     if (dht->replicating > 0)
         dht->replicating--;
+    /* More may be due: start them now rather than at the next tick. */
+    if (!dht->closing)
+        dht__replicate_tick(dht, dht->now);
 }
 
 void dht__replicate_tick(dht_t *dht, uint64_t now)
@@ -213,4 +220,61 @@ void dht__replicate_tick(dht_t *dht, uint64_t now)
     for (size_t i = 0; i < n; i++)
         if (start(dht, &keys[i], &hashes[i]) != 0)
             break; /* busy: the rest wait for the next interval */
+}
+
+/* ---- counting holders (dht_count_holders) ---- */
+
+/* @return 1 if this node holds the value itself. */
+static int held_here(dht_t *dht, const dht_id_t *key, const dht_id_t *hash)
+{
+    size_t len = 0;
+
+    if (dht__store_find(dht->store, key, hash, dht->now) != NULL)
+        return 1;
+    return dht_id_cmp(key, hash) == 0 && dht->cfg.value_size != NULL &&
+           dht->cfg.value_size(dht->cfg.value_source_arg, key, &len) == 0;
+}
+
+void dht__holders_lookup_done(dht_t *dht, dht__op_t *op)
+{
+    unsigned seen = 0, holders = 0;
+
+    for (size_t i = 0; i < op->lk.n && seen < dht->cfg.k; i++) {
+        const dht__cand_t *c = &op->lk.cands[i];
+        if (c->state != DHT__CAND_ANSWERED)
+            continue;
+        seen++;
+        holders += c->has_value;
+    }
+    if (held_here(dht, &op->lk.target, &op->value_hash)) {
+        holders++;
+        seen++;
+    }
+    op->count = holders;
+    op->pending = seen;
+    dht__op_complete(dht, op, op->lk.stats.replies > 0 || seen > 0 ? 0 : DHT_ENOPEERS);
+}
+
+int dht_count_holders(dht_t *dht, const dht_id_t *key, const dht_id_t *hash, dht_holders_cb cb,
+                      void *arg)
+{
+    dht__op_t *op;
+    int err;
+
+    if (dht == NULL || key == NULL || cb == NULL)
+        return DHT_EINVAL;
+    dht__now(dht);
+    op = dht__op_new(dht, DHT__OP_HOLDERS, arg, &err);
+    if (op == NULL)
+        return err;
+    op->cb.holders = cb;
+    op->value_hash = hash != NULL ? *hash : *key;
+    err = dht__lookup_start(dht, op, key, 1);
+    if (err) {
+        op->completed = 1;
+        dht__op_unref(dht, op);
+        return err;
+    }
+    dht__rearm(dht);
+    return 0;
 }

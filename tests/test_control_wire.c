@@ -174,6 +174,12 @@ static void want_manifest(const ctl_msg_t *m)
     assert_key_seq(m->key, 0xa0);
 }
 
+static void want_health(const ctl_msg_t *m)
+{
+    assert_int_equal(m->type, CTL_HEALTH);
+    assert_key_seq(m->key, 0xa0);
+}
+
 static void assert_bundle8(const ctl_msg_t *m)
 {
     static const uint8_t b[8] = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -227,6 +233,16 @@ static void want_result_put(const ctl_msg_t *m)
     assert_key_seq(m->key, 0xa0);
     assert_int_equal(m->copies_fewest, 5);
     assert_int_equal(m->copies_median, 7);
+}
+
+static void want_result_health(const ctl_msg_t *m)
+{
+    assert_result(m, CTL_HEALTH, 0, "");
+    assert_int_equal(m->health.pieces, 12);
+    assert_int_equal(m->health.missing, 1);
+    assert_int_equal(m->health.fewest, 0);
+    assert_int_equal(m->health.median, 7);
+    assert_int_equal(m->health.is_dir, 0);
 }
 
 static void want_result_get(const ctl_msg_t *m)
@@ -311,12 +327,14 @@ static const struct {
     {"data_end.hex", want_data_end},
     {"get_no_out.hex", want_get_no_out},
     {"manifest.hex", want_manifest},
+    {"health.hex", want_health},
     {"import.hex", want_import},
     {"status.hex", want_status},
     {"ls.hex", want_ls},
     {"stop.hex", want_stop},
     {"progress.hex", want_progress},
     {"result_put.hex", want_result_put},
+    {"result_health.hex", want_result_health},
     {"result_get.hex", want_result_get},
     {"result_manifest.hex", want_result_manifest},
     {"result_import.hex", want_result_import},
@@ -660,7 +678,7 @@ static void test_encoder_limits(void **state)
     assert_int_equal(ctl_encode(&m, NULL, &flen), FS_EINVAL);
     assert_int_equal(ctl_encode(&m, &frame, NULL), FS_EINVAL);
     EXPECT(FS_EINVAL); /* type 0 */
-    m.type = 0x08;
+    m.type = 0x09;
     EXPECT(FS_EINVAL);
     m.type = CTL_STOP;
     EXPECT(0);
@@ -788,9 +806,11 @@ static void test_names(void **state)
     assert_string_equal(ctl_type_name(0x42), "?");
     assert_true(ctl_is_request(CTL_PUT));
     assert_true(ctl_is_request(CTL_STOP));
+    assert_true(ctl_is_request(CTL_HEALTH));
+    assert_string_equal(ctl_type_name(CTL_HEALTH), "HEALTH");
     assert_false(ctl_is_request(0));
     assert_false(ctl_is_request(CTL_PROGRESS));
-    assert_false(ctl_is_request(0x08));
+    assert_false(ctl_is_request(0x09));
 }
 
 /* A random string of 0..max bytes, no NUL, no CR/LF; starts with '/' if abs. */
@@ -819,7 +839,7 @@ static void rnd_msg(uint64_t *s, ctl_msg_t *m)
     static const uint8_t types[] = {CTL_PUT,    CTL_GET,    CTL_MANIFEST, CTL_IMPORT,
                                     CTL_STATUS, CTL_LS,     CTL_STOP,     CTL_PROGRESS,
                                     CTL_RESULT, CTL_RESULT, CTL_RESULT,   CTL_RESULT,
-                                    CTL_DATA};
+                                    CTL_DATA,   CTL_HEALTH};
     size_t smax = rnd_below(s, 8) == 0 ? CTL_MAX_STR : 40;
 
     memset(m, 0, sizeof(*m));
@@ -836,6 +856,7 @@ static void rnd_msg(uint64_t *s, ctl_msg_t *m)
         m->out = rnd_str(s, smax, 0);
         break;
     case CTL_MANIFEST:
+    case CTL_HEALTH:
         rnd_bytes(s, m->key, CTL_KEY_LEN);
         break;
     case CTL_IMPORT:
@@ -848,7 +869,7 @@ static void rnd_msg(uint64_t *s, ctl_msg_t *m)
         rnd_bytes(s, &m->progress, sizeof(m->progress));
         break;
     case CTL_RESULT:
-        m->req_type = (uint8_t)(CTL_PUT + rnd_below(s, 7));
+        m->req_type = (uint8_t)(CTL_PUT + rnd_below(s, 8));
         /* 0, or a filestore code: FS_EINVAL .. FS_EREFUSED */
         m->status = rnd_below(s, 3) == 0 ? FS_EINVAL - (int32_t)rnd_below(s, 15) : 0;
         m->message = rnd_str(s, smax, 0);
@@ -862,6 +883,15 @@ static void rnd_msg(uint64_t *s, ctl_msg_t *m)
             break;
         case CTL_IMPORT:
             rnd_bytes(s, m->key, CTL_KEY_LEN);
+            break;
+        case CTL_HEALTH:
+            m->health.pieces = (uint32_t)rnd_next(s);
+            m->health.missing = (uint32_t)rnd_below(s, 1000);
+            if (m->health.missing > m->health.pieces)
+                m->health.missing = m->health.pieces;
+            m->health.median = (uint32_t)rnd_below(s, 40);
+            m->health.fewest = (uint32_t)rnd_below(s, m->health.median + 1);
+            m->health.is_dir = (uint8_t)rnd_below(s, 2);
             break;
         case CTL_GET:
             rnd_bytes(s, m->key, CTL_KEY_LEN);
@@ -938,6 +968,7 @@ static void test_random_roundtrip(void **state)
         assert_int_equal(d.size, m.size);
         assert_int_equal(d.copies_fewest, m.copies_fewest);
         assert_int_equal(d.copies_median, m.copies_median);
+        assert_memory_equal(&d.health, &m.health, sizeof(m.health));
         assert_int_equal(d.st.values, m.st.values);
         assert_int_equal(d.st.published, m.st.published);
         assert_int_equal(d.st.peers_live, m.st.peers_live);

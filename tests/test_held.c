@@ -584,6 +584,74 @@ static void test_replication_repairs(void **state)
     assert_true(control < K); /* the dead took copies with them */
 }
 
+typedef struct count {
+    int status;
+    unsigned holders, answered;
+} count_t;
+
+static void on_count(int status, unsigned holders, unsigned answered, void *arg)
+{
+    count_t *c = arg;
+
+    c->status = status;
+    c->holders = holders;
+    c->answered = answered;
+    pending--;
+}
+
+static count_t count_from(dht_sim_t *sim, size_t node, const dht_id_t *key)
+{
+    count_t c = {-1, 0, 0};
+
+    pending = 1;
+    assert_int_equal(dht_count_holders(dht_sim_node(sim, node), key, NULL, on_count, &c), 0);
+    run_all(sim);
+    return c;
+}
+
+/* dht_count_holders: the K holders of a put, counted from a node that is
+ * not one and from one that is; three fewer once three of them are gone;
+ * none for a key nobody stored. */
+static void test_count_holders(void **state)
+{
+    static uint8_t value[1200];
+    dht_sim_t *sim = net_new(18, 1 << 20);
+    dht_id_t key, absent;
+    count_t c;
+    size_t outsider = NODES, holder = NODES;
+    int removed = 0;
+
+    (void)state;
+    fill(value, sizeof(value), 9);
+    dht_id_from_bytes(&key, value, sizeof(value));
+    assert_int_equal(put_from(sim, 0, value, sizeof(value)), K);
+    for (size_t i = 1; i < NODES; i++) {
+        if (held_here(&stores[i]) && holder == NODES)
+            holder = i;
+        else if (!held_here(&stores[i]) && outsider == NODES)
+            outsider = i;
+    }
+    c = count_from(sim, outsider, &key);
+    assert_int_equal(c.status, 0);
+    assert_int_equal(c.holders, K);
+    c = count_from(sim, holder, &key);
+    assert_int_equal(c.holders, K);
+    for (size_t i = 1; i < NODES && removed < 3; i++) {
+        if (i != holder && held_here(&stores[i])) {
+            assert_int_equal(dht_sim_remove_node(sim, i), 0);
+            removed++;
+        }
+    }
+    c = count_from(sim, outsider, &key);
+    assert_int_equal(c.holders, K - 3);
+    assert_true(c.answered >= c.holders);
+    dht_id_from_bytes(&absent, "nobody stored this", 18);
+    c = count_from(sim, outsider, &absent);
+    assert_int_equal(c.status, 0);
+    assert_int_equal(c.holders, 0);
+    net_free(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -594,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_held_add_serves_and_expires),
         cmocka_unit_test(test_eviction_and_remove_drop),
         cmocka_unit_test(test_replication_repairs),
+        cmocka_unit_test(test_count_holders),
     };
 
     alarm(300);

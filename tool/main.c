@@ -28,6 +28,7 @@ static void usage(FILE *f)
                "  manifest import FILE|LINE     a shared manifest into this data directory\n"
                "  status                this node: id, address, peers, storage\n"
                "  ls                    files this node published\n"
+               "  health KEY            how many nodes hold each piece of a file\n"
                "  daemon                run a node in the foreground (--listen, --bootstrap)\n"
                "  stop                  stop the daemon of the data directory\n"
                "  sim                   simulate a large network with the real libdht code\n"
@@ -54,6 +55,7 @@ int main(int argc, char **argv)
         {"put", emofs_put_main},           {"get", emofs_get_main},       {"cat", emofs_cat_main},
         {"manifest", emofs_manifest_main}, {"status", emofs_status_main}, {"ls", emofs_ls_main},
         {"daemon", emofs_daemon_main},     {"stop", emofs_stop_main},     {"sim", emofs_sim_main},
+        {"health", emofs_health_main},
     };
 
     /* A peer or a daemon that closes a socket must not kill us. */

@@ -13,6 +13,10 @@ int emofs_manifest_main(int argc, char **argv);
 int emofs_status_main(int argc, char **argv);
 int emofs_ls_main(int argc, char **argv);
 
+/* emofs health KEY: how many nodes hold each piece of a file (the fewest,
+ * the median). Exits 0 when every piece has a holder, 4 when one has none. */
+int emofs_health_main(int argc, char **argv);
+
 /* emofs stop [--data DIR]: asks the daemon of DIR to stop (it cancels what
  * it serves, saves its peers, exits) and waits until it has let go of DIR.
  * Prints one line; exits 0 also when no daemon runs. */

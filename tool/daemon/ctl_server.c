@@ -42,9 +42,9 @@ typedef struct client {
     size_t len, cap;
     emofs_op_t *op;
     int got_request;
-    int closing;     /* uv_close() called on the pipe */
-    int pipe_closed; /* ... and its close callback ran */
-    int stop_after;  /* a STOP: tell the owner once the RESULT is written */
+    int closing;      /* uv_close() called on the pipe */
+    int pipe_closed;  /* ... and its close callback ran */
+    int stop_after;   /* a STOP: tell the owner once the RESULT is written */
     int data_waiting; /* a streamed GET waits for the write queue to drain */
     int feeding;      /* a streamed PUT: DATA messages follow the request */
     int feed_blocked; /* ... and the put takes no more for now */
@@ -314,7 +314,7 @@ static void describe(client_t *c, const ctl_msg_t *req)
         snprintf(c->what, sizeof(c->what), "of a stream named %s", req->path);
     } else if (req->type == CTL_PUT) {
         snprintf(c->what, sizeof(c->what), "%s", req->path);
-    } else if (req->type == CTL_GET || req->type == CTL_MANIFEST) {
+    } else if (req->type == CTL_GET || req->type == CTL_MANIFEST || req->type == CTL_HEALTH) {
         mf_key_to_hex(req->key, hex);
         snprintf(c->what, sizeof(c->what), "%s", hex);
     } else {
@@ -532,8 +532,8 @@ static void on_listener_closed(uv_handle_t *h)
     server_maybe_free(srv);
 }
 
-int ctl_server_start(ctl_server_t **out, uv_loop_t *loop, emofs_node_t *node,
-                     const char *sock_path, const ctl_server_events_t *events)
+int ctl_server_start(ctl_server_t **out, uv_loop_t *loop, emofs_node_t *node, const char *sock_path,
+                     const ctl_server_events_t *events)
 {
     ctl_server_t *srv = calloc(1, sizeof(*srv));
     int err;

@@ -18,7 +18,7 @@
 
 int ctl_is_request(uint8_t type)
 {
-    return type >= CTL_PUT && type <= CTL_STOP;
+    return type >= CTL_PUT && type <= CTL_HEALTH;
 }
 
 const char *ctl_type_name(uint8_t type)
@@ -38,6 +38,8 @@ const char *ctl_type_name(uint8_t type)
         return "LS";
     case CTL_STOP:
         return "STOP";
+    case CTL_HEALTH:
+        return "HEALTH";
     case CTL_PROGRESS:
         return "PROGRESS";
     case CTL_RESULT:
@@ -223,6 +225,7 @@ static int check_msg(const ctl_msg_t *m)
     case CTL_IMPORT:
         return check_blob(m->blob, m->blob_len);
     case CTL_MANIFEST:
+    case CTL_HEALTH:
     case CTL_STATUS:
     case CTL_LS:
     case CTL_STOP:
@@ -273,6 +276,7 @@ static void put_body(writer_t *w, const ctl_msg_t *m)
         put_str(w, m->out);
         return;
     case CTL_MANIFEST:
+    case CTL_HEALTH:
         put_bytes(w, m->key, CTL_KEY_LEN);
         return;
     case CTL_IMPORT:
@@ -305,6 +309,13 @@ static void put_body(writer_t *w, const ctl_msg_t *m)
         break;
     case CTL_IMPORT:
         put_bytes(w, m->key, CTL_KEY_LEN);
+        break;
+    case CTL_HEALTH:
+        put_u32(w, m->health.pieces);
+        put_u32(w, m->health.missing);
+        put_u32(w, m->health.fewest);
+        put_u32(w, m->health.median);
+        put_u8(w, m->health.is_dir);
         break;
     case CTL_GET:
         put_bytes(w, m->key, CTL_KEY_LEN);
@@ -542,6 +553,16 @@ static void get_result(reader_t *r, ctl_msg_t *m)
     case CTL_IMPORT:
         get_key(r, m->key);
         break;
+    case CTL_HEALTH:
+        m->health.pieces = get_u32r(r);
+        m->health.missing = get_u32r(r);
+        m->health.fewest = get_u32r(r);
+        m->health.median = get_u32r(r);
+        m->health.is_dir = get_u8(r);
+        if (m->health.is_dir > 1 || m->health.missing > m->health.pieces ||
+            m->health.fewest > m->health.median)
+            r->err = FS_ECORRUPT;
+        break;
     case CTL_GET:
         get_key(r, m->key);
         m->path = get_str(r);
@@ -599,6 +620,7 @@ int ctl_decode(const uint8_t *body, size_t len, ctl_msg_t *out)
         require_abs(&r, out->cwd);
         break;
     case CTL_MANIFEST:
+    case CTL_HEALTH:
         get_key(&r, out->key);
         break;
     case CTL_IMPORT:

@@ -52,6 +52,7 @@ enum ctl_type {
     CTL_STATUS = 0x05,   /* nothing */
     CTL_LS = 0x06,       /* nothing */
     CTL_STOP = 0x07,     /* nothing */
+    CTL_HEALTH = 0x08,   /* key */
     CTL_PROGRESS = 0x81, /* progress */
     CTL_RESULT = 0x82,   /* req_type, status, message, then a payload if status == 0 */
     CTL_DATA = 0x83,     /* blob: bytes of a streamed file (either direction) */
@@ -103,6 +104,16 @@ int fs_from_ctl_status(int32_t status);
  * done and total, chunks done and total, in flight, peers). */
 typedef fs_progress_t ctl_progress_t;
 
+/* The payload of a successful HEALTH result: the pieces of a file (its
+ * manifest nodes and chunks) and how many nodes hold them. */
+typedef struct ctl_health {
+    uint32_t pieces;
+    uint32_t missing; /* pieces no node holds */
+    uint32_t fewest;  /* holders of the piece held by the fewest nodes */
+    uint32_t median;
+    uint8_t is_dir; /* 1: the key is a directory's (its listing's nodes only) */
+} ctl_health_t;
+
 /* The payload of a successful STATUS result. */
 typedef struct ctl_status {
     uint8_t node_id[CTL_KEY_LEN];
@@ -130,13 +141,14 @@ typedef struct ctl_status {
  * |------------------|-------------------------------------------------------|
  * | PUT              | flags, path (with CTL_FLAG_STREAM: a file name)       |
  * | GET              | flags, key, cwd, out                                  |
- * | MANIFEST         | key                                                   |
+ * | MANIFEST, HEALTH | key                                                   |
  * | IMPORT           | blob, blob_len                                        |
  * | STATUS, LS, STOP | -                                                     |
  * | PROGRESS         | progress                                              |
  * | DATA             | blob, blob_len (0: the end of a streamed PUT's bytes) |
  * | RESULT           | req_type, status, message; if status == 0:            |
  * |   of PUT         | key, copies_fewest, copies_median                     |
+ * |   of HEALTH      | health                                                |
  * |   of IMPORT      | key                                                   |
  * |   of GET         | key, path (the final path written), size              |
  * |   of MANIFEST    | blob, blob_len (the manifest bundle's bytes)          |
@@ -158,6 +170,7 @@ typedef struct ctl_msg {
     uint64_t size;   /* RESULT of GET: bytes written */
     uint32_t copies_fewest; /* RESULT of PUT: nodes that took its values: the fewest, */
     uint32_t copies_median; /*   the median (0, 0: none, no peers; or a directory) */
+    ctl_health_t health;    /* RESULT of HEALTH */
 
     ctl_progress_t progress; /* PROGRESS */
 

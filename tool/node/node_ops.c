@@ -3,6 +3,8 @@
  */
 #include "tool/node/node_ops.h"
 
+#include "filestore/health.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@ struct emofs_op {
     fs_put_t *put;
     fs_put_tree_t *tree; /* a PUT of a directory */
     fs_get_t *get;
+    fs_health_t *health;
     fs_sink_t sink; /* a streamed GET's, handing bytes to cbs.data */
     fs_job_t work;  /* to answer synchronous requests from the loop */
     int sync_status;
@@ -215,6 +218,25 @@ static void on_manifest(int status, const mf_blob_t *blobs, size_t n, const char
     op_finish(op);
 }
 
+/* ---- HEALTH --------------------------------------------------------------- */
+
+static void on_health(int status, const fs_health_result_t *r, const char *message, void *arg)
+{
+    emofs_op_t *op = arg;
+
+    op->health = NULL;
+    if (status != 0) {
+        op_error(op, status, message);
+    } else {
+        op->res.health.pieces = r->pieces;
+        op->res.health.missing = r->missing;
+        op->res.health.fewest = r->fewest;
+        op->res.health.median = r->median;
+        op->res.health.is_dir = (uint8_t)(r->is_dir != 0);
+    }
+    op_finish(op);
+}
+
 /* ---- synchronous requests: IMPORT, STATUS, LS ----------------------------- */
 
 static void do_import(emofs_op_t *op, const ctl_msg_t *req)
@@ -326,6 +348,9 @@ int emofs_op_start(emofs_op_t **out, emofs_node_t *node, const ctl_msg_t *req,
     case CTL_MANIFEST:
         err = fs_manifest_fetch_tree(&node->ctx, req->key, on_manifest, op);
         break;
+    case CTL_HEALTH:
+        err = fs_health_start(&op->health, &node->ctx, req->key, NULL, on_health, op);
+        break;
     default:
         if (req->type == CTL_IMPORT)
             do_import(op, req);
@@ -358,4 +383,6 @@ void emofs_op_cancel(emofs_op_t *op)
         fs_put_tree_cancel(op->tree);
     else if (op->get != NULL)
         fs_get_cancel(op->get);
+    else if (op->health != NULL)
+        fs_health_cancel(op->health);
 }
