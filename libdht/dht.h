@@ -450,6 +450,18 @@ DHT_API int dht_get(dht_t *dht, const dht_id_t *key, dht_get_cb cb, void *arg);
 DHT_API int dht_get_ex(dht_t *dht, const dht_id_t *key, const dht_get_opts_t *opts, dht_get_cb cb,
                        void *arg);
 
+/* Leaves the network gracefully: hands each value this node holds for
+ * others to those of the nodes closest to its key that lack it (the check
+ * replication makes, for all of them at once, 32 at a time), for at most
+ * max_ms. cb gets 0 once every value was checked, DHT_ETIMEDOUT when
+ * max_ms ran out first, or DHT_ECANCELED from dht_free() when the node is
+ * freed first; never inside this call. The node works as usual meanwhile;
+ * free it after cb (not inside it). dht_stats_t.replica_stores counts the
+ * copies handed over.
+ * @return 0, DHT_EINVAL (cb NULL), DHT_EBUSY (a leave is under way),
+ * DHT_ECLOSED or DHT_ENOMEM. */
+DHT_API int dht_leave(dht_t *dht, uint32_t max_ms, dht_status_cb cb, void *arg);
+
 /* Counts the nodes that hold a value: of the k nodes closest to key that
  * answer a lookup (FIND_VALUE, waiting for late nodes as a put's does),
  * those whose reply lists the value hash (NULL: the content-addressed one,

@@ -114,6 +114,7 @@ void dht_free(dht_t *dht)
     if (dht == NULL || dht->closing)
         return; /* a second call, from a callback this one fired */
     dht->closing = 1;
+    dht__leave_finish(dht, DHT_ECANCELED); /* a leave under way ends here */
     /* Every op that has not reported yet is marked cancelled first, so the
      * rpc handlers that run as the rpcs are cancelled leave it alone. */
     for (dht__op_t *op = dht->ops; op != NULL; op = op->next)
@@ -166,6 +167,12 @@ uint64_t dht_next_deadline(const dht_t *dht)
 
     if (dht->done_head != NULL)
         return dht->now;
+    if (dht->leave.active) { /* over (cb due now), or its time runs out */
+        uint64_t l = dht->leave.next >= dht->leave.n && dht->replicating == 0 ? dht->now
+                                                                              : dht->leave.deadline;
+        if (l < d)
+            d = l;
+    }
     if (dht->fill_at < d)
         d = dht->fill_at;
     if (r < d)
@@ -266,6 +273,7 @@ uint64_t dht_periodic(dht_t *dht, uint64_t now_ms)
     }
     if (dht->now >= dht->fill_at)
         dht__join_fill_step(dht, dht->now);
+    dht__leave_check(dht);
     if (dht__op_run_completions(dht))
         return UINT64_MAX; /* a callback freed the node */
     dht->reported_deadline = dht_next_deadline(dht);

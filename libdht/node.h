@@ -196,6 +196,15 @@ struct dht {
 
     /* replicate.c: value checks under way */
     unsigned replicating;
+    /* replicate.c: a graceful leave (dht_leave): the values to hand over */
+    struct {
+        dht_status_cb cb;
+        void *arg;
+        uint64_t deadline;
+        dht_id_t *keys, *hashes;
+        size_t n, next;
+        int active;
+    } leave;
 
     /* node.c */
     int closing; /* dht_free was called: start nothing new; the node goes
@@ -266,6 +275,14 @@ void dht__source_free(dht_t *dht);
 /* ---- replicate.c: the held values stay on the k closest ---- */
 
 #define DHT__REPLICATE_MAX 8 /* value checks under way at once */
+#define DHT__LEAVE_MAX     32 /* during a graceful leave */
+
+/* Ends a leave under way (dht_leave) with status: its callback runs. */
+void dht__leave_finish(dht_t *dht, int status);
+
+/* Ends a leave under way once every value was checked (0) or its time ran
+ * out (DHT_ETIMEDOUT). Every periodic call, and as checks end. */
+void dht__leave_check(dht_t *dht);
 
 /* Starts the checks that are due (dht_config_t.replicate_interval_s), as
  * many as DHT__REPLICATE_MAX allows. Every tick. */

@@ -198,10 +198,16 @@ static int start(dht_t *dht, const dht_id_t *key, const dht_id_t *hash)
     return 0;
 }
 
+static void leave_pump(dht_t *dht);
+
 void dht__replicate_done(dht_t *dht)
 {
     if (dht->replicating > 0)
         dht->replicating--;
+    if (dht->leave.active) {
+        leave_pump(dht);
+        dht__leave_check(dht);
+    }
     /* More may be due: start them now rather than at the next tick. */
     if (!dht->closing)
         dht__replicate_tick(dht, dht->now);
@@ -275,6 +281,83 @@ int dht_count_holders(dht_t *dht, const dht_id_t *key, const dht_id_t *hash, dht
         dht__op_unref(dht, op);
         return err;
     }
+    dht__rearm(dht);
+    return 0;
+}
+
+/* ---- a graceful leave (dht_leave) ---- */
+
+static uint64_t due_now(const void *arg, const dht_id_t *key, uint64_t touched_at)
+{
+    (void)arg;
+    (void)key;
+    (void)touched_at;
+    return 0;
+}
+
+void dht__leave_finish(dht_t *dht, int status)
+{
+    dht_status_cb cb = dht->leave.cb;
+    void *arg = dht->leave.arg;
+
+    if (!dht->leave.active)
+        return;
+    dht->leave.active = 0;
+    free(dht->leave.keys);
+    free(dht->leave.hashes);
+    dht->leave.keys = dht->leave.hashes = NULL;
+    cb(status, arg);
+}
+
+/* Starts checks while there is room. */
+static void leave_pump(dht_t *dht)
+{
+    while (dht->leave.active && dht->replicating < DHT__LEAVE_MAX &&
+           dht->leave.next < dht->leave.n) {
+        size_t i = dht->leave.next++;
+        if (start(dht, &dht->leave.keys[i], &dht->leave.hashes[i]) != 0)
+            break; /* busy: the next op that ends pumps again */
+    }
+}
+
+void dht__leave_check(dht_t *dht)
+{
+    if (!dht->leave.active)
+        return;
+    if (dht->leave.next >= dht->leave.n && dht->replicating == 0)
+        dht__leave_finish(dht, 0);
+    else if (dht->now >= dht->leave.deadline)
+        dht__leave_finish(dht, DHT_ETIMEDOUT);
+}
+
+int dht_leave(dht_t *dht, uint32_t max_ms, dht_status_cb cb, void *arg)
+{
+    size_t n;
+
+    if (dht == NULL || cb == NULL)
+        return DHT_EINVAL;
+    if (dht->closing)
+        return DHT_ECLOSED;
+    if (dht->leave.active)
+        return DHT_EBUSY;
+    dht__now(dht);
+    n = dht__store_count(dht->store);
+    dht->leave.keys = malloc((n ? n : 1) * sizeof(dht_id_t));
+    dht->leave.hashes = malloc((n ? n : 1) * sizeof(dht_id_t));
+    if (dht->leave.keys == NULL || dht->leave.hashes == NULL) {
+        free(dht->leave.keys);
+        free(dht->leave.hashes);
+        dht->leave.keys = dht->leave.hashes = NULL;
+        return DHT_ENOMEM;
+    }
+    dht->leave.n = dht__store_take_due(dht->store, dht->now, due_now, dht, dht->leave.keys,
+                                       dht->leave.hashes, n);
+    dht->leave.next = 0;
+    dht->leave.cb = cb;
+    dht->leave.arg = arg;
+    dht->leave.deadline = dht->now + max_ms;
+    dht->leave.active = 1;
+    leave_pump(dht); /* cb runs later: as checks end, or from dht_periodic */
     dht__rearm(dht);
     return 0;
 }

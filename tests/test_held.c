@@ -652,6 +652,76 @@ static void test_count_holders(void **state)
     net_free(sim);
 }
 
+static void on_left(int status, void *arg)
+{
+    *(int *)arg = status;
+    pending--;
+}
+
+/* A node that leaves gracefully (dht_leave) first hands what it holds to
+ * the next closest: once it is gone, every value it held is still on each
+ * of the K closest live nodes (one fewer without the leave). No
+ * replication runs here, so the hand-over is the leave's alone. */
+static void leave_run(int leave, int *min_holding)
+{
+    enum { VALUES = 6 };
+    static uint8_t vals[VALUES][700];
+    dht_id_t keys[VALUES];
+    dht_sim_t *sim = net_new_ex(19, 1 << 20, 0, 1);
+    size_t leaver = NODES;
+    int status = -1;
+
+    for (int v = 0; v < VALUES; v++) {
+        fill(vals[v], sizeof(vals[v]), (unsigned)(300 + v));
+        dht_id_from_bytes(&keys[v], vals[v], sizeof(vals[v]));
+        assert_int_equal(put_from(sim, 0, vals[v], sizeof(vals[v])), K);
+    }
+    for (size_t i = NODES; i-- > 1 && leaver == NODES;) /* the holder of the most */
+        if (held_here(&stores[i]) >= 2)
+            leaver = i;
+    assert_true(leaver < NODES);
+    if (leave) {
+        pending = 1;
+        assert_int_equal(dht_leave(dht_sim_node(sim, leaver), 30000, on_left, &status), 0);
+        run_all(sim);
+        assert_int_equal(status, 0);
+    }
+    assert_int_equal(dht_sim_remove_node(sim, leaver), 0);
+    *min_holding = K;
+    for (int v = 0; v < VALUES; v++) {
+        int h = closest_live_holding(sim, &keys[v]);
+        if (h < *min_holding)
+            *min_holding = h;
+    }
+    net_free(sim);
+}
+
+static void test_graceful_leave(void **state)
+{
+    int with, without, status = -1;
+    dht_sim_t *sim;
+
+    (void)state;
+    leave_run(1, &with);
+    leave_run(0, &without);
+    sim = net_new(20, 1 << 20); /* after: the storages are one global table */
+    assert_int_equal(with, K);
+    assert_int_equal(without, K - 1);
+    /* A node holding nothing leaves at once; a second leave is refused
+     * while one is under way; freeing the node ends it (canceled). */
+    pending = 1;
+    assert_int_equal(dht_leave(dht_sim_node(sim, 5), 1000, on_left, &status), 0);
+    assert_int_equal(dht_leave(dht_sim_node(sim, 5), 1000, on_left, &status), DHT_EBUSY);
+    run_all(sim);
+    assert_int_equal(status, 0);
+    assert_int_equal(dht_leave(dht_sim_node(sim, 6), 1000, on_left, &status), 0);
+    status = -1;
+    pending = 1;
+    assert_int_equal(dht_sim_remove_node(sim, 6), 0);
+    assert_int_equal(status, DHT_ECANCELED);
+    net_free(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -663,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_eviction_and_remove_drop),
         cmocka_unit_test(test_replication_repairs),
         cmocka_unit_test(test_count_holders),
+        cmocka_unit_test(test_graceful_leave),
     };
 
     alarm(300);

@@ -18,10 +18,35 @@ check "  its log ends with: stopped" bash -c "tail -1 '$T/b.log' | grep -q 'stop
 out=$("$EMOFS" stop --data "$T/b")
 check "stop with no daemon says so and exits 0 ($out)" test "$out" = "no daemon runs on $T/b"
 
-expect 2 "stop with an unknown option" "$EMOFS" stop --data "$T/a" --now
+expect 2 "stop with an unknown option" "$EMOFS" stop --data "$T/a" --frob
 expect 2 "stop with an option it does not take" "$EMOFS" stop --listen 127.0.0.1:0 --data "$T/a"
 check "the other daemon still runs" kill -0 "${NET_PID[a]}"
 
 "$EMOFS" stop --data=$T/a >/dev/null
 check "stop --data=DIR works too" bash -c "! kill -0 ${NET_PID[a]} 2>/dev/null"
+
+# A graceful leave (issue 11): a stopping daemon first hands the copies it
+# holds to the nodes that lack them. g5 joins after the put, so it lacks
+# every piece until g2 leaves (no replication runs here: 3600 s).
+replicas() {
+    { find "$1/replicas/blobs" -type f -not -path "$1/replicas/blobs/tmp/*" 2>/dev/null ||
+        true; } | wc -l
+}
+net_start g1
+for i in 2 3 4; do net_start g$i "${NET_ADDR[g1]}"; done
+sleep 0.3
+head -c 2000000 /dev/urandom >"$T/g.bin"
+"$EMOFS" put -q "$T/g.bin" --data "$T/g1" >/dev/null
+net_start g5 "${NET_ADDR[g1]}"
+sleep 0.5
+held=$(replicas "$T/g3")
+check "g5, joined after the put, holds none of its $held pieces yet ($(replicas "$T/g5"))" \
+    test "$(replicas "$T/g5")" -eq 0 -a "$held" -gt 0
+out=$("$EMOFS" stop --data "$T/g2")
+check "stop on a holder: $out" test "$out" = "stopped the daemon on $T/g2"
+check "  its log says it handed its copies over" grep -Eq "handed [1-9][0-9]* copies over" "$T/g2.log"
+check "  and g5 holds them now ($(replicas "$T/g5") of $held)" test "$(replicas "$T/g5")" -ge "$held"
+out=$("$EMOFS" stop --now --data "$T/g3")
+check "stop --now: $out" test "$out" = "stopped the daemon on $T/g3"
+check "  the daemon is gone" bash -c "! kill -0 ${NET_PID[g3]} 2>/dev/null"
 finish

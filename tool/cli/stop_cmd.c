@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +23,14 @@
 
 static int stop_usage(FILE *f, int code)
 {
-    fprintf(f, "usage: emofs stop [--data DIR]\n"
+    fprintf(f, "usage: emofs stop [--now] [--data DIR]\n"
                "Stops the daemon of the data directory: it cancels the requests it is\n"
-               "serving (their clients see them canceled), saves its peers and exits;\n"
-               "this waits until it has. SIGTERM to the daemon does the same. With no\n"
-               "daemon running, says so and exits 0.\n"
+               "serving (their clients see them canceled), saves its peers, hands the\n"
+               "copies it holds for the network to the nodes that lack them (a graceful\n"
+               "leave, at most 10 s) and exits; this waits until it has. SIGTERM to the\n"
+               "daemon does the same. With no daemon running, says so and exits 0.\n"
+               "  --now                  skip the hand-over (replication elsewhere makes up\n"
+               "                         for it within its interval)\n"
                "  --data DIR             data directory (default $EMOFS_HOME, else ~/.emofs)\n");
     return code;
 }
@@ -46,6 +50,22 @@ static int released(const char *dir)
     return free_now;
 }
 
+/* Asks the daemon of dir to stop again, by SIGTERM to the pid DIR/lock
+ * holds: a second stop skips its hand-over. */
+static void stop_again(const char *dir)
+{
+    char *path = fs_path_join(dir, EMOFS_LOCK_NAME);
+    FILE *f = path != NULL ? fopen(path, "r") : NULL;
+    long pid = 0;
+
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &pid) == 1 && pid > 1 && !released(dir))
+            kill((pid_t)pid, SIGTERM);
+        fclose(f);
+    }
+    free(path);
+}
+
 /* Waits up to STOP_WAIT_MS for the daemon to let go of dir.
  * @return 1 if it did. */
 static int wait_released(const char *dir)
@@ -60,7 +80,13 @@ static int wait_released(const char *dir)
     return released(dir);
 }
 
-static const opt_spec_t stop_opts[] = {CLI_OPT_HELP_SPEC, CLI_OPT_DATA_SPEC, OPT_TABLE_END};
+enum { STOP_OPT_NOW = CLI_OPT_OWN };
+static const opt_spec_t stop_opts[] = {
+    CLI_OPT_HELP_SPEC,
+    CLI_OPT_DATA_SPEC,
+    {"--now", NULL, OPT_FLAG, STOP_OPT_NOW},
+    OPT_TABLE_END,
+};
 
 int emofs_stop_main(int argc, char **argv)
 {
@@ -68,7 +94,7 @@ int emofs_stop_main(int argc, char **argv)
     ctl_msg_t req = {0}, res;
     cli_io_t io = {-1, -1, 0};
     opt_parser_t p;
-    int code, id, stale, fd, interrupted = 0;
+    int code, id, stale, fd, interrupted = 0, now = 0;
 
     opt_init(&p, argc, argv, 1, "stop", stop_opts, stderr);
     while ((id = opt_next(&p)) != OPT_END) {
@@ -78,6 +104,10 @@ int emofs_stop_main(int argc, char **argv)
             return stop_usage(stdout, 0);
         if (id == CLI_OPT_DATA) {
             cli_common_option(&c, id, p.value);
+            continue;
+        }
+        if (id == STOP_OPT_NOW) {
+            now = 1;
             continue;
         }
         return cli_fail(EXIT_USAGE, "stop: unexpected argument '%s' (see emofs stop --help)",
@@ -106,6 +136,8 @@ int emofs_stop_main(int argc, char **argv)
         return code;
     }
     ctl_msg_clear(&res);
+    if (now)
+        stop_again(c.dir);
     if (!wait_released(c.dir))
         return cli_fail(EXIT_FAIL, "the daemon on %s did not stop within %d s", c.dir,
                         STOP_WAIT_MS / 1000);

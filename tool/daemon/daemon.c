@@ -31,7 +31,14 @@ typedef struct daemon {
     uv_timer_t save_timer;
     republisher_t republisher;
     int stopping, node_closed, save_failed;
+    int leaving;               /* handing its copies over before it closes */
+    uint64_t leave_started_ms; /* uv_now then */
+    uint64_t stores_before;    /* dht_stats_t.replica_stores then */
 } daemon_t;
+
+/* How long a stopping daemon spends at most handing the copies it holds
+ * to the nodes that will keep them (a second stop skips it). */
+#define LEAVE_MAX_MS 10000u
 
 /* Saves the peers to DIR/peers; level is the log line's when it worked.
  * A failure is logged once until a save works again. */
@@ -67,27 +74,71 @@ static void start_save_timer(daemon_t *d)
     uv_unref((uv_handle_t *)&d->save_timer);
 }
 
-/* The node closes once no request uses it any more; its peers are saved
- * just before. */
+static void close_node(daemon_t *d)
+{
+    if (d->node_closed)
+        return;
+    d->node_closed = 1;
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    emofs_node_close(&d->node);
+}
+
+/* The hand-over is over (or was cut short): the node closes. */
+static void on_left(int status, void *arg)
+{
+    daemon_t *d = arg;
+    dht_stats_t st;
+
+    if (d->node_closed)
+        return; /* a second stop closed it: this is its cancel */
+    dht_get_stats(d->node.dht, uv_now(d->loop), &st);
+    log_msg(status == 0 ? LOG_INFO : LOG_WARN, "handed %llu copies over in %.1f s%s",
+            (unsigned long long)(st.replica_stores - d->stores_before),
+            (double)(uv_now(d->loop) - d->leave_started_ms) / 1000.0,
+            status == 0 ? "" : " (time ran out: the rest stay to replication)");
+    close_node(d);
+}
+
+/* No request uses the node any more: its peers are saved, the copies it
+ * holds handed to the nodes that lack them (a graceful leave, at most
+ * LEAVE_MAX_MS), then it closes. */
 static void on_server_idle(void *arg)
 {
     daemon_t *d = arg;
+    dht_stats_t st;
 
-    if (!d->node_closed) {
-        d->node_closed = 1;
-        save_peers(d, LOG_INFO);
-        emofs_node_close(&d->node);
+    if (d->node_closed || d->leaving)
+        return;
+    save_peers(d, LOG_INFO);
+    dht_get_stats(d->node.dht, uv_now(d->loop), &st);
+    if (d->node.has_replicas && st.values > 0 &&
+        dht_leave(d->node.dht, LEAVE_MAX_MS, on_left, d) == 0) {
+        d->leaving = 1;
+        d->leave_started_ms = uv_now(d->loop);
+        d->stores_before = st.replica_stores;
+        log_msg(LOG_INFO,
+                "leaving: handing the %zu copies it holds to the nodes that lack them (at most "
+                "%u s; stop again to skip)",
+                st.values, LEAVE_MAX_MS / 1000);
+        return;
     }
+    close_node(d);
 }
 
 static void daemon_stop(daemon_t *d)
 {
-    if (d->stopping)
+    if (d->stopping) {
+        /* A second stop (SIGINT, SIGTERM, emofs stop --now) skips the
+         * hand-over: what it did not hand over stays to replication. */
+        if (d->leaving && !d->node_closed) {
+            log_msg(LOG_INFO, "stopping now: the hand-over is skipped");
+            close_node(d);
+        }
         return;
+    }
     d->stopping = 1;
     log_msg(LOG_INFO, "stopping: %u requests to end", ctl_server_requests(d->server));
-    uv_close((uv_handle_t *)&d->sigint, NULL);
-    uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->save_timer, NULL);
     republisher_stop(&d->republisher);
     ctl_server_shutdown(d->server);
