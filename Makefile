@@ -246,6 +246,7 @@ bench: lib examples $(BENCH_BIN) $(BUILD)/emofs
 	$(BUILD)/emofs sim --nodes 10000 --init join --join-wave 1000 --lookups 2000 --values 200 --die 0.25 | \
 	    sed -n '/deaths/,/latency p50 after/p'
 	@echo "== bench_dead"; EMOFS=$(BUILD)/emofs bash tests/bench/bench_dead.sh
+	@echo "== bench_durability"; EMOFS=$(BUILD)/emofs bash tests/bench/bench_durability.sh
 	@echo "== emofs sim --files: emofs's put and get among 300 nodes at 5% loss, then under churn (k 3, no repair)"; \
 	$(BUILD)/emofs sim --nodes 300 --loss 0.05 --files 6 --file-size 700000 --lookups 50 --values 10 | \
 	    grep -E '^emofs|files'; \

@@ -1,0 +1,60 @@
+#!/bin/bash
+# Durability figures (issue 11), printed, never asserted:
+#  1. maintenance traffic: 1,000 simulated nodes holding 10,000 values (200
+#     copies per node, k 20), one idle virtual hour with replication every
+#     hour and without: the difference, in datagrams per node per hour;
+#  2. a daemon's start with N GiB of replicas on disk (sparse files: the
+#     start reads names and sizes only, never the bytes), against a start
+#     with none, median of 3, interleaved;
+#  3. churn with libdht's maintenance only: 2,000 nodes, 10% replaced per
+#     minute for 30 virtual minutes, replication every 10 minutes or never.
+set -euo pipefail
+: "${EMOFS:?set EMOFS to the emofs binary}"
+GIB=${BENCH_REPLICA_GIB:-10}
+T=$(mktemp -d "${TMPDIR:-/tmp}/emofs-bench.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+
+datagrams() { sed -n 's/.*network *\([0-9]*\) datagrams sent.*/\1/p'; }
+echo "-- maintenance traffic: 1,000 nodes, 10,000 values, one idle hour"
+with=$("$EMOFS" sim --nodes 1000 --values 10000 --lookups 10 --churn 0 --duration 3600 \
+    --sample 3600 --probe-lookups 10 --replicate 3600 | datagrams)
+without=$("$EMOFS" sim --nodes 1000 --values 10000 --lookups 10 --churn 0 --duration 3600 \
+    --sample 3600 --probe-lookups 10 --replicate 0 | datagrams)
+awk -v w="$with" -v o="$without" 'BEGIN { printf "  replication  %.0f datagrams per node per hour (%.0f per copy held)\n", (w - o) / 1000, (w - o) / 1000 / 200 }'
+
+echo "-- a daemon's start with $GIB GiB of replicas ($((GIB * 4096)) files of 256 KiB, sparse)"
+mkdir -p "$T/full/replicas/blobs" "$T/empty"
+n=$((GIB * 4096))
+{ head -c $((n * 32)) /dev/urandom | od -An -tx1 -v | tr -d ' \n' | fold -w 64; echo; } | head -n "$n" |
+    while read -r hex; do
+        d="$T/full/replicas/blobs/${hex:0:2}"
+        [ -d "$d" ] || mkdir -p "$d"
+        truncate -s 262144 "$d/$hex"
+    done
+# start_s DIR: seconds from launch until the daemon says what it holds.
+start_s() {
+    local log=$T/start.log t0 t1
+    t0=$(date +%s.%N)
+    "$EMOFS" daemon --listen 127.0.0.1:0 --data "$1" >"$log" 2>&1 &
+    local pid=$!
+    for _ in $(seq 1 6000); do grep -q "holding" "$log" 2>/dev/null && break; sleep 0.01; done
+    t1=$(date +%s.%N)
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    grep -o "holding [0-9]* replicas" "$log" >"$T/held-$(basename "$1").txt" || true
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
+}
+full=() empty=()
+for _ in 1 2 3; do
+    full+=("$(start_s "$T/full")")
+    empty+=("$(start_s "$T/empty")")
+done
+median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+mf=$(median "${full[@]}") me=$(median "${empty[@]}")
+echo "  $(cat "$T/held-full.txt" 2>/dev/null || echo '?') loaded; start $mf s with them, $me s with none (median of 3; ratio $(awk -v a="$mf" -v b="$me" 'BEGIN { printf "%.1f", a / b }'))"
+
+echo "-- churn with libdht's maintenance only: 2,000 nodes, 10% replaced per minute"
+for r in 600 0; do
+    "$EMOFS" sim --nodes 2000 --values 1000 --lookups 100 --churn 0.1 --duration 1800 \
+        --sample 600 --probe-lookups 20 --replicate "$r" | sed -n '/churn  /,/total/p'
+done
