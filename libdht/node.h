@@ -450,6 +450,13 @@ void dht__lookup_free(dht__lookup_t *lk);
 
 /* ---- ops.c ---- */
 
+/* Allocates an op of kind (FIND_NODE, REPLICATE, HOLDERS) with value_hash
+ * (may be NULL) and starts its lookup of target: FIND_VALUE but for
+ * FIND_NODE. Set its callback next, before anything can complete it.
+ * @return the op, or NULL with *err (then nothing was started). */
+dht__op_t *dht__op_lookup(dht_t *dht, int kind, void *arg, const dht_id_t *target,
+                          const dht_id_t *value_hash, int *err);
+
 /* Allocates a live op of the given kind (refs = 1). @return NULL if out of
  * memory or too many ops in flight (then *err says which). */
 dht__op_t *dht__op_new(dht_t *dht, int kind, void *arg, int *err);

@@ -222,6 +222,26 @@ int dht_bootstrap(dht_t *dht, const dht_addr_t *addrs, size_t n, dht_status_cb c
     return dht__bootstrap_start(dht, addrs, NULL, n, cb, arg);
 }
 
+dht__op_t *dht__op_lookup(dht_t *dht, int kind, void *arg, const dht_id_t *target,
+                          const dht_id_t *value_hash, int *err)
+{
+    dht__op_t *op;
+
+    dht__now(dht);
+    op = dht__op_new(dht, kind, arg, err);
+    if (op == NULL)
+        return NULL;
+    if (value_hash != NULL)
+        op->value_hash = *value_hash;
+    *err = dht__lookup_start(dht, op, target, kind != DHT__OP_FIND_NODE);
+    if (*err) {
+        op->completed = 1;
+        dht__op_unref(dht, op);
+        return NULL;
+    }
+    return op;
+}
+
 int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, void *arg)
 {
     dht__op_t *op;
@@ -229,17 +249,10 @@ int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, void *arg
 
     if (dht == NULL || target == NULL || cb == NULL)
         return DHT_EINVAL;
-    dht__now(dht);
-    op = dht__op_new(dht, DHT__OP_FIND_NODE, arg, &err);
+    op = dht__op_lookup(dht, DHT__OP_FIND_NODE, arg, target, NULL, &err);
     if (op == NULL)
         return err;
     op->cb.nodes = cb;
-    err = dht__lookup_start(dht, op, target, 0);
-    if (err) {
-        op->completed = 1;
-        dht__op_unref(dht, op);
-        return err;
-    }
     dht__rearm(dht);
     return 0;
 }

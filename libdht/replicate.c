@@ -182,17 +182,9 @@ void dht__replicate_on_values(dht__op_t *op, dht__cand_t *c, const dht__msg_t *m
 static int start(dht_t *dht, const dht_id_t *key, const dht_id_t *hash)
 {
     int err;
-    dht__op_t *op = dht__op_new(dht, DHT__OP_REPLICATE, NULL, &err);
 
-    if (op == NULL)
+    if (dht__op_lookup(dht, DHT__OP_REPLICATE, NULL, key, hash, &err) == NULL)
         return err;
-    op->value_hash = *hash;
-    err = dht__lookup_start(dht, op, key, 1);
-    if (err) {
-        op->completed = 1;
-        dht__op_unref(dht, op);
-        return err;
-    }
     dht->replicating++;
     dht->st.replications++;
     return 0;
@@ -269,18 +261,10 @@ int dht_count_holders(dht_t *dht, const dht_id_t *key, const dht_id_t *hash, dht
 
     if (dht == NULL || key == NULL || cb == NULL)
         return DHT_EINVAL;
-    dht__now(dht);
-    op = dht__op_new(dht, DHT__OP_HOLDERS, arg, &err);
+    op = dht__op_lookup(dht, DHT__OP_HOLDERS, arg, key, hash != NULL ? hash : key, &err);
     if (op == NULL)
         return err;
     op->cb.holders = cb;
-    op->value_hash = hash != NULL ? *hash : *key;
-    err = dht__lookup_start(dht, op, key, 1);
-    if (err) {
-        op->completed = 1;
-        dht__op_unref(dht, op);
-        return err;
-    }
     dht__rearm(dht);
     return 0;
 }
