@@ -366,14 +366,17 @@ int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint
                        uint64_t *bytes)
 {
     found_list_t found = {0};
+    dht_stats_t st;
     record_t *recs = NULL, *kept = NULL;
     size_t n_recs = 0, n_kept = 0;
-    uint64_t now = wall_now(), loaded = 0, loaded_bytes = 0;
+    uint64_t now = wall_now();
     char *dir;
     int err;
 
+    /* No executor until the load is over: what the node evicts meanwhile
+     * goes here, on this thread, while nothing else touches the log. */
     r->dht = dht;
-    r->exec = exec;
+    r->exec = NULL;
     err = read_log(r->log_path, &recs, &n_recs);
     if (err == 0)
         err = fs_store_foreach(r->store, collect, &found);
@@ -402,8 +405,6 @@ int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint
         kept[n_kept].expires_at = expires;
         kept[n_kept].stored_at = stored;
         n_kept++;
-        loaded++;
-        loaded_bytes += v.len;
     }
     dir = strdup(r->log_path);
     if (err == 0 && dir == NULL)
@@ -412,14 +413,19 @@ int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint
         *strrchr(dir, '/') = '\0'; /* DIR/replicas */
     if (err == 0)
         err = rewrite_log(r, kept, n_kept, dir);
+    r->exec = exec;
     free(dir);
     free(kept);
     free(recs);
     free(found.v);
+    /* What the node holds now: a replica loaded early may have been
+     * evicted for a closer one loaded later (its record stays in the log,
+     * harmless without its blob). */
+    dht_get_stats(dht, fs_exec_now(exec), &st);
     if (count != NULL)
-        *count = loaded;
+        *count = st.values;
     if (bytes != NULL)
-        *bytes = loaded_bytes;
+        *bytes = st.value_bytes;
     return err;
 }
 

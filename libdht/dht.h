@@ -489,11 +489,13 @@ DHT_API int dht_value_ready(dht_t *dht, uint64_t req, const uint8_t *data, size_
 
 /* Answers the storage's write request req (dht_storage_t): status 0 once
  * the bytes are safe, negative if they could not be kept. On 0 the node
- * holds the value from now on (unless it no longer fits: then drop() is
- * called for it at once) and tells the storer it stored it.
- * @return 0, or DHT_ENOTFOUND: req is unknown or was given up on
- * (DHT_SOURCE_WAIT_MS); then the node does not hold the value, and the
- * program deletes the bytes it wrote. Not after dht_free(). */
+ * holds the value from now on and tells the storer it stored it, unless
+ * the value was dropped while it was written (its delete may have raced
+ * the write), has expired, or no longer fits: then drop() is called for it
+ * (again) and the storer is told "full". A write is waited for however
+ * long it takes.
+ * @return 0, or DHT_ENOTFOUND: req is unknown (answered already). Not
+ * after dht_free(). */
 DHT_API int dht_held_written(dht_t *dht, uint64_t req, int status);
 
 /* Tells a node whose storage already keeps v (found on disk at start, say)

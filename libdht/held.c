@@ -32,6 +32,15 @@ static void on_drop(const dht__value_t *v, void *arg)
 
     dht__held_describe(dht, v, &held);
     dht->cfg.storage.drop(dht->cfg.storage.arg, &held);
+    /* A write of the same value under way may have found the bytes there
+     * and kept them, or be overtaken by the delete: either way it must not
+     * index the value when it ends (dht_held_written). */
+    for (size_t i = 0; i < dht->n_src_reqs; i++) {
+        dht__pending_t *r = &dht->src_reqs[i];
+        if (r->kind == DHT__PENDING_WRITE && dht_id_cmp(&r->key, &v->key) == 0 &&
+            dht_id_cmp(&r->hash, &v->hash) == 0)
+            r->dropped = 1;
+    }
 }
 
 void dht__held_init(dht_t *dht)
@@ -44,14 +53,17 @@ int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
                     const dht__value_t *v, const uint8_t *data)
 {
     const dht__value_t *old = dht__store_find(dht->store, &v->key, &v->hash, dht->now);
+    uint64_t expires_at =
+        old != NULL && old->expires_at > v->expires_at ? old->expires_at : v->expires_at;
     dht__pending_t *r;
     dht_held_t held;
-    int err = dht__store_fits(dht->store, &v->key, &v->hash, v->len, dht->now);
+    int err;
 
-    if (err)
-        return err;
     if (req != NULL && dht__pending_waits(dht, req->txid, from))
         return 0; /* a resend: the answer to the first copy answers it */
+    err = dht__store_fits(dht->store, &v->key, &v->hash, v->len, dht->now);
+    if (err)
+        return err;
     r = dht__pending_new(dht, DHT__PENDING_WRITE);
     if (r == NULL)
         return DHT_EBUSY;
@@ -64,8 +76,9 @@ int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
     r->hash = v->hash;
     r->flags = v->flags;
     r->len = v->len;
-    r->expires_at = v->expires_at;
+    r->expires_at = expires_at; /* a refresh never shortens it (store.c) */
     dht__held_describe(dht, v, &held);
+    held.ttl_left_s = (uint32_t)((expires_at - dht->now + 999) / 1000);
     if (old != NULL) /* a refresh keeps its age */
         held.age_s = (uint32_t)((dht->now - old->stored_at) / 1000);
     err = dht->cfg.storage.write(dht->cfg.storage.arg, &held, data, r->id);
@@ -88,26 +101,28 @@ int dht_held_written(dht_t *dht, uint64_t req, int status)
 {
     dht__pending_t r;
     dht__msg_t m;
+    int kept = 0;
 
     if (dht__pending_take(dht, req, DHT__PENDING_WRITE, &r) != 0)
         return DHT_ENOTFOUND;
     dht__now(dht);
-    if (status == 0) {
-        status = dht__store_put(dht->store, &r.key, &r.hash, NULL, r.len, r.flags, dht->now,
-                                r.expires_at);
-        if (status != 0) { /* no room any more: the bytes go */
-            dht__value_t v = {.key = r.key,
-                              .hash = r.hash,
-                              .len = r.len,
-                              .flags = r.flags,
-                              .stored_at = dht->now,
-                              .expires_at = r.expires_at};
-            on_drop(&v, dht);
-        }
+    if (status == 0 && !r.dropped && r.expires_at > dht->now)
+        kept = dht__store_put(dht->store, &r.key, &r.hash, NULL, r.len, r.flags, dht->now,
+                              r.expires_at) == 0;
+    if (status == 0 && !kept) {
+        /* Written, but not held: dropped meanwhile (its delete may have
+         * raced the write), expired, or no room any more. The bytes go. */
+        dht__value_t v = {.key = r.key,
+                          .hash = r.hash,
+                          .len = r.len,
+                          .flags = r.flags,
+                          .stored_at = dht->now,
+                          .expires_at = r.expires_at};
+        on_drop(&v, dht);
     }
     if (!r.reply)
         return 0;
-    if (status != 0)
+    if (!kept)
         return dht__send_error(dht, r.txid, &r.from, DHT__WERR_FULL, "cannot keep it"), 0;
     memset(&m, 0, sizeof(m));
     m.type = DHT__STORED;
@@ -120,16 +135,18 @@ int dht_held_written(dht_t *dht, uint64_t req, int status)
 int dht_held_add(dht_t *dht, const dht_held_t *v)
 {
     uint64_t age_ms, stored_at;
+    uint32_t ttl_s;
 
     if (dht == NULL || v == NULL || !dht__held_external(dht) || v->ttl_left_s == 0 ||
         (v->content && dht_id_cmp(&v->key, &v->hash) != 0))
         return DHT_EINVAL;
     dht__now(dht);
     age_ms = (uint64_t)v->age_s * 1000u;
+    ttl_s = v->ttl_left_s < dht->cfg.max_ttl_s ? v->ttl_left_s : dht->cfg.max_ttl_s;
     stored_at = dht->now > age_ms ? dht->now - age_ms : 0;
     return dht__store_put_at(dht->store, &v->key, &v->hash, NULL, v->len,
                              v->content ? DHT__VALUE_CONTENT : 0, dht->now, stored_at,
-                             dht->now + (uint64_t)v->ttl_left_s * 1000u);
+                             dht->now + (uint64_t)ttl_s * 1000u);
 }
 
 int dht_held_remove(dht_t *dht, const dht_id_t *key, const dht_id_t *hash)

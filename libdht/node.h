@@ -233,6 +233,7 @@ typedef struct dht__source_req {
     uint8_t reply; /* a peer waits for the answer (txid, from) */
     uint8_t held;  /* a read of an indexed value through the storage */
     uint8_t flags; /* a write: the value's DHT__VALUE_* */
+    uint8_t dropped; /* a write: the value was dropped meanwhile (its bytes may be gone) */
     uint32_t txid;
     dht_addr_t from;
     dht_id_t key, hash;

@@ -298,9 +298,10 @@ static void leave_pump(dht_t *dht)
 {
     while (dht->leave.active && dht->replicating < DHT__LEAVE_MAX &&
            dht->leave.next < dht->leave.n) {
-        size_t i = dht->leave.next++;
+        size_t i = dht->leave.next;
         if (start(dht, &dht->leave.keys[i], &dht->leave.hashes[i]) != 0)
-            break; /* busy: the next op that ends pumps again */
+            break; /* busy: tried again as checks end, or from dht_periodic */
+        dht->leave.next++;
     }
 }
 
@@ -308,6 +309,7 @@ void dht__leave_check(dht_t *dht)
 {
     if (!dht->leave.active)
         return;
+    leave_pump(dht);
     if (dht->leave.next >= dht->leave.n && dht->replicating == 0)
         dht__leave_finish(dht, 0);
     else if (dht->now >= dht->leave.deadline)

@@ -164,7 +164,10 @@ int dht_value_ready(dht_t *dht, uint64_t req, const uint8_t *data, size_t len)
 void dht__source_expire(dht_t *dht, uint64_t now)
 {
     for (size_t i = 0; i < dht->n_src_reqs;) {
-        if (now - dht->src_reqs[i].asked_at >= DHT_SOURCE_WAIT_MS) {
+        /* A write waits for its answer however long the disk takes: the
+         * node must know whether it holds the value. */
+        if (dht->src_reqs[i].kind == DHT__PENDING_READ &&
+            now - dht->src_reqs[i].asked_at >= DHT_SOURCE_WAIT_MS) {
             dht__op_t *op = dht->src_reqs[i].op;
             dht->src_reqs[i] = dht->src_reqs[--dht->n_src_reqs];
             if (op != NULL) {

@@ -42,6 +42,8 @@ typedef struct storage {
 } storage_t;
 
 static storage_t stores[NODES];
+static int slow_reads;        /* reads take 100 s */
+static unsigned slow_writes;  /* writes take this many ms (0: 3) */
 
 /* A write or read the storage answers later. */
 typedef struct job {
@@ -97,7 +99,8 @@ static int st_write(void *arg, const dht_held_t *v, const uint8_t *data, uint64_
         sl->v = *v;
         j->slot = (int)(sl - s->slots);
     }
-    assert_int_equal(dht_sim_call(s->sim, 3, write_done, j), 0); /* a disk's latency */
+    assert_int_equal(dht_sim_call(s->sim, slow_writes ? slow_writes : 3, write_done, j),
+                     0); /* a disk's latency */
     return 0;
 }
 
@@ -132,7 +135,7 @@ static int st_read(void *arg, const dht_held_t *v, uint64_t req)
     j->s = s;
     j->req = req;
     j->slot = (int)(sl - s->slots);
-    assert_int_equal(dht_sim_call(s->sim, 2, read_done, j), 0);
+    assert_int_equal(dht_sim_call(s->sim, slow_reads ? 100000 : 2, read_done, j), 0);
     return 0;
 }
 
@@ -722,6 +725,124 @@ static void test_graceful_leave(void **state)
     net_free(sim);
 }
 
+static int writes_grew(void *arg)
+{
+    unsigned *w = arg; /* w[0]: node, w[1]: writes before */
+    return stores[w[0]].writes > w[1];
+}
+
+/* A refresh STORE's write is pending when the value is dropped (evicted,
+ * expired, or removed as damaged): the storage deletes the bytes, then the
+ * write completes and the node indexes the value again with no bytes. */
+static void test_refresh_then_drop(void **state)
+{
+    static uint8_t value[1200];
+    dht_sim_t *sim = net_new(31, 1 << 20);
+    dht_id_t key;
+    size_t h = NODES;
+    unsigned w[2];
+    int stored = 0, n;
+    count_t c;
+    find_held_t f;
+
+    (void)state;
+    fill(value, sizeof(value), 42);
+    dht_id_from_bytes(&key, value, sizeof(value));
+    assert_int_equal(put_from(sim, 0, value, sizeof(value)), K);
+    for (size_t i = 1; i < NODES && h == NODES; i++)
+        if (held_here(&stores[i]))
+            h = i;
+    w[0] = (unsigned)h;
+    w[1] = stores[h].writes;
+    pending = 1;
+    assert_int_equal(dht_put(dht_sim_node(sim, 0), &key, value, sizeof(value), 3600, on_put, &stored), 0);
+    assert_int_equal(dht_sim_run(sim, writes_grew, w, dht_sim_now(sim) + 60000), 1);
+    /* the refresh write is under way on h: the value goes now */
+    assert_int_equal(dht_held_remove(dht_sim_node(sim, h), &key, &key), 0);
+    assert_int_equal(held_here(&stores[h]), 0);
+    run_all(sim);
+    f.key = &key;
+    f.found = 0;
+    dht_held_foreach(dht_sim_node(sim, h), find_cb, &f);
+    c = count_from(sim, 0, &key);
+    n = 0;
+    for (size_t i = 0; i < NODES; i++)
+        n += held_here(&stores[i]);
+    assert_false(f.found && !held_here(&stores[h])); /* indexed without bytes */
+    assert_int_equal(c.holders, (unsigned)n);       /* the count is of real copies */
+    assert_true(stored < K);                        /* h's copy was not kept */
+    net_free(sim);
+}
+
+static int reads_started(void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < NODES; i++)
+        if (stores[i].reads > 0)
+            return 1;
+    return 0;
+}
+
+/* A replication op waiting on a storage read when the node is freed. */
+static void test_free_during_replication_read(void **state)
+{
+    static uint8_t value[900];
+    dht_sim_t *sim = net_new_ex(33, 1 << 20, 20, 1);
+
+    (void)state;
+    fill(value, sizeof(value), 7);
+    assert_int_equal(put_from(sim, 0, value, sizeof(value)), K);
+    for (size_t i = 0; i < NODES; i++) /* holders die: the rest must repair */
+        if (i != 0 && held_here(&stores[i]) && i % 2)
+            assert_int_equal(dht_sim_remove_node(sim, i), 0);
+    slow_reads = 1;
+    assert_int_equal(dht_sim_run(sim, reads_started, NULL, dht_sim_now(sim) + 60000), 1);
+    for (size_t i = 0; i < NODES; i++)
+        if (stores[i].reads > 0 && dht_sim_node(sim, i) != NULL)
+            assert_int_equal(dht_sim_remove_node(sim, i), 0);
+    dht_sim_run(sim, NULL, NULL, dht_sim_now(sim) + 200000);
+    slow_reads = 0;
+    net_free(sim);
+}
+
+static int ttl_stored;
+static void on_put_ttl(int status, unsigned stored, void *arg)
+{
+    (void)arg;
+    ttl_stored = status == 0 ? (int)stored : status;
+    pending--;
+}
+
+/* A 1 s TTL STORE whose write takes 2 s: "stored", bytes kept, not indexed, never dropped. */
+static void test_expired_on_written(void **state)
+{
+    static uint8_t value[700];
+    dht_sim_t *sim = net_new(35, 1 << 20);
+    dht_id_t key;
+    unsigned slots = 0, drops = 0;
+    size_t values = 0;
+
+    (void)state;
+    fill(value, sizeof(value), 77);
+    dht_id_from_bytes(&key, value, sizeof(value));
+    slow_writes = 2000;
+    pending = 1;
+    assert_int_equal(dht_put(dht_sim_node(sim, 0), &key, value, sizeof(value), 1, on_put_ttl, NULL), 0);
+    run_all(sim);
+    dht_sim_run(sim, NULL, NULL, dht_sim_now(sim) + 600 * 1000);
+    for (size_t i = 0; i < NODES; i++) {
+        dht_stats_t st;
+        dht_get_stats(dht_sim_node(sim, i), dht_sim_now(sim), &st);
+        values += st.values;
+        slots += (unsigned)held_here(&stores[i]);
+        drops += stores[i].drops;
+    }
+    slow_writes = 0;
+    assert_true(drops > 0);
+    assert_int_equal(slots, values); /* every byte kept is indexed (and dropped at expiry) */
+    net_free(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -734,6 +855,9 @@ int main(void)
         cmocka_unit_test(test_replication_repairs),
         cmocka_unit_test(test_count_holders),
         cmocka_unit_test(test_graceful_leave),
+        cmocka_unit_test(test_refresh_then_drop),
+        cmocka_unit_test(test_free_during_replication_read),
+        cmocka_unit_test(test_expired_on_written),
     };
 
     alarm(300);

@@ -32,6 +32,7 @@ typedef struct daemon {
     republisher_t republisher;
     int stopping, node_closed, save_failed;
     int leaving;               /* handing its copies over before it closes */
+    int skip_leave;            /* stopped twice: no hand-over */
     uint64_t leave_started_ms; /* uv_now then */
     uint64_t stores_before;    /* dht_stats_t.replica_stores then */
 } daemon_t;
@@ -112,7 +113,7 @@ static void on_server_idle(void *arg)
         return;
     save_peers(d, LOG_INFO);
     dht_get_stats(d->node.dht, uv_now(d->loop), &st);
-    if (d->node.has_replicas && st.values > 0 &&
+    if (!d->skip_leave && d->node.has_replicas && st.values > 0 &&
         dht_leave(d->node.dht, LEAVE_MAX_MS, on_left, d) == 0) {
         d->leaving = 1;
         d->leave_started_ms = uv_now(d->loop);
@@ -131,10 +132,11 @@ static void daemon_stop(daemon_t *d)
     if (d->stopping) {
         /* A second stop (SIGINT, SIGTERM, emofs stop --now) skips the
          * hand-over: what it did not hand over stays to replication. */
-        if (d->leaving && !d->node_closed) {
+        if (!d->skip_leave && !d->node_closed)
             log_msg(LOG_INFO, "stopping now: the hand-over is skipped");
+        d->skip_leave = 1;
+        if (d->leaving && !d->node_closed)
             close_node(d);
-        }
         return;
     }
     d->stopping = 1;
