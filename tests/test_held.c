@@ -42,6 +42,7 @@ typedef struct storage {
 } storage_t;
 
 static storage_t stores[NODES];
+static unsigned jobs_out;    /* writes and reads not answered yet */
 static int slow_reads;        /* reads take 100 s */
 static unsigned slow_writes;  /* writes take this many ms (0: 3) */
 
@@ -68,6 +69,7 @@ static void write_done(void *arg)
 
     if (dht != NULL)
         dht_held_written(dht, j->req, j->slot < 0 ? DHT_EIO : 0);
+    jobs_out--;
     free(j);
 }
 
@@ -101,6 +103,7 @@ static int st_write(void *arg, const dht_held_t *v, const uint8_t *data, uint64_
     }
     assert_int_equal(dht_sim_call(s->sim, slow_writes ? slow_writes : 3, write_done, j),
                      0); /* a disk's latency */
+    jobs_out++;
     return 0;
 }
 
@@ -117,6 +120,7 @@ static void read_done(void *arg)
         copy[0] ^= 0xff;
     if (dht != NULL)
         dht_value_ready(dht, j->req, copy, sl->v.len);
+    jobs_out--;
     free(copy);
     free(j);
 }
@@ -136,6 +140,7 @@ static int st_read(void *arg, const dht_held_t *v, uint64_t req)
     j->req = req;
     j->slot = (int)(sl - s->slots);
     assert_int_equal(dht_sim_call(s->sim, slow_reads ? 100000 : 2, read_done, j), 0);
+    jobs_out++;
     return 0;
 }
 
@@ -189,6 +194,12 @@ static dht_sim_t *net_new_ex(uint64_t seed, size_t store_max, unsigned interval_
     return sim;
 }
 
+static int no_jobs_out(void *arg)
+{
+    (void)arg;
+    return jobs_out == 0;
+}
+
 static dht_sim_t *net_new(uint64_t seed, size_t store_max)
 {
     return net_new_ex(seed, store_max, 0, 1);
@@ -196,6 +207,11 @@ static dht_sim_t *net_new(uint64_t seed, size_t store_max)
 
 static void net_free(dht_sim_t *sim)
 {
+    /* The storages' answers still due run first (they own memory). */
+    slow_reads = 0;
+    if (jobs_out > 0)
+        dht_sim_run(sim, no_jobs_out, NULL, dht_sim_now(sim) + 200 * 1000);
+    assert_int_equal(jobs_out, 0);
     dht_sim_free(sim);
     for (size_t i = 0; i < NODES; i++)
         for (int j = 0; j < SLOTS; j++)
