@@ -3,9 +3,11 @@
 # of small files (4 KiB) through the daemons, timed one by one; then 5
 # daemons are killed with kill -9 (they say goodbye to nobody) and the
 # same is timed again at once, twice: in the first round every daemon meets
-# the dead for the first time (it waits one adaptive timeout for them,
-# then knows them slow), in the second it knows. Prints the medians, the
-# ratios after / healthy and the slowest operation of each round.
+# the dead for the first time (a get waits one adaptive timeout for them; a
+# put's lookup waits for them until their last resend fails, as it waits
+# for every late node among the closest, the ones that keep the file), in
+# the second it knows them failed. Prints the medians, the ratios after /
+# healthy and the slowest operation of each round.
 set -euo pipefail
 
 EMOFS=$(realpath "${EMOFS:-build/emofs}")
