@@ -3,6 +3,7 @@
  */
 #include "filestore/health.h"
 
+#include "filestore/counts.h"
 #include "filestore/fs_error.h"
 
 #include <stdio.h>
@@ -32,12 +33,6 @@ static int cmp_key(const void *a, const void *b)
     return memcmp(a, b, MF_KEY_LEN);
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
 static void report(fs_health_t *h)
 {
     fs_health_result_t r;
@@ -50,10 +45,9 @@ static void report(fs_health_t *h)
     r.is_dir = h->is_dir;
     for (size_t i = 0; i < h->counted; i++)
         r.missing += h->holders[i] == 0;
-    if (h->counted > 0) {
-        qsort(h->holders, h->counted, sizeof(*h->holders), cmp_u32);
-        r.fewest = h->holders[0];
-        r.median = h->holders[h->counted / 2];
+    {
+        fs_counts_t counts = {h->holders, h->counted, h->n};
+        fs_counts_summary(&counts, &r.fewest, &r.median);
     }
     h->done(h->canceled ? FS_ECANCELED : h->status, &r, h->message, h->arg);
     free(h->keys);

@@ -10,6 +10,7 @@
 #include "filestore/codec_pool.h"
 #include "filestore/fetch.h"
 #include "filestore/filestore.h"
+#include "filestore/counts.h"
 #include "filestore/keyset.h"
 
 #include <errno.h>
@@ -20,7 +21,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
 
 #define PUT_WINDOW  (8u << 20) /* bytes read per reader job, besides the carry */
 #define PUT_BACKLOG 64         /* chunks read but not yet stored, at most */
@@ -81,8 +81,7 @@ struct fs_put {
 
     /* Nodes that took each value this put stored in the DHT (chunks, then
      * manifest nodes), for fs_put_copies. */
-    uint16_t *copies;
-    size_t n_copies, cap_copies;
+    fs_counts_t copies;
 
     /* The manifest, stored last. */
     mf_manifest_t manifest;
@@ -146,7 +145,7 @@ static void free_put(fs_job_t *job)
     mf_blobs_free(put->blobs, put->n_blobs);
     free(put->entries);
     fs_keylist_clear(&put->created);
-    free(put->copies);
+    fs_counts_clear(&put->copies);
     free(put->win);
     free(put->path);
     free(put->name);
@@ -227,34 +226,20 @@ static void put_next_blob(fs_put_t *put)
     maybe_finish(put);
 }
 
-/* Notes that a value went to `stored` nodes. */
+/* Notes that a value went to `stored` nodes (the figure is a report: out
+ * of memory, the put goes on without it). */
 static void note_copies(fs_put_t *put, unsigned stored)
 {
-    if (put->n_copies == put->cap_copies) {
-        size_t cap = put->cap_copies ? put->cap_copies * 2 : 64;
-        uint16_t *p = realloc(put->copies, cap * sizeof(*p));
-        if (p == NULL)
-            return; /* the figure is a report; the put goes on */
-        put->copies = p;
-        put->cap_copies = cap;
-    }
-    put->copies[put->n_copies++] = (uint16_t)(stored < UINT16_MAX ? stored : UINT16_MAX);
-}
-
-static int by_count(const void *a, const void *b)
-{
-    uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
-    return (x > y) - (x < y);
+    (void)fs_counts_add(&put->copies, stored);
 }
 
 void fs_put_copies(fs_put_t *put, unsigned *fewest, unsigned *median)
 {
-    *fewest = *median = 0;
-    if (put->n_copies == 0)
-        return;
-    qsort(put->copies, put->n_copies, sizeof(*put->copies), by_count);
-    *fewest = put->copies[0];
-    *median = put->copies[put->n_copies / 2];
+    uint32_t f, m;
+
+    fs_counts_summary(&put->copies, &f, &m);
+    *fewest = f;
+    *median = m;
 }
 
 static void on_blob_stored(int status, unsigned stored, void *arg)

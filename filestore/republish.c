@@ -4,7 +4,9 @@
 #include "filestore/republish.h"
 
 #include "filestore/chunk_store.h"
+#include "filestore/counts.h"
 #include "filestore/fs_error.h"
+#include "filestore/keyset.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,34 +24,24 @@ struct fs_republish {
     fs_republish_cb cb;
     void *arg;
     fs_job_t list_job;
-    uint8_t (*keys)[MF_KEY_LEN];
-    size_t n_keys, cap_keys, next;
+    fs_keylist_t keys; /* the store's blobs */
+    size_t next;
     int list_status;
     unsigned in_flight;
     int canceled, status, reported;
-    uint32_t *copies; /* per blob stored */
+    fs_counts_t copies; /* nodes that took each blob stored */
     fs_republish_result_t r;
 };
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
 
 static void finish(fs_republish_t *rp)
 {
     if (rp->in_flight > 0 || rp->reported)
         return;
     rp->reported = 1;
-    if (rp->r.blobs > 0) {
-        qsort(rp->copies, (size_t)rp->r.blobs, sizeof(*rp->copies), cmp_u32);
-        rp->r.copies_fewest = rp->copies[0];
-        rp->r.copies_median = rp->copies[rp->r.blobs / 2];
-    }
+    fs_counts_summary(&rp->copies, &rp->r.copies_fewest, &rp->r.copies_median);
     rp->cb(rp->canceled ? FS_ECANCELED : rp->status, &rp->r, rp->arg);
-    free(rp->keys);
-    free(rp->copies);
+    fs_keylist_clear(&rp->keys);
+    fs_counts_clear(&rp->copies);
     free(rp);
 }
 
@@ -62,7 +54,8 @@ static void on_put(int status, unsigned stored, void *arg)
 
     rp->in_flight--;
     if (status == 0 && stored > 0) {
-        rp->copies[rp->r.blobs++] = stored;
+        rp->r.blobs++;
+        (void)fs_counts_add(&rp->copies, stored); /* a report: goes on without it */
         rp->r.bytes += it->len;
     } else {
         rp->r.failed++;
@@ -112,20 +105,20 @@ static void pump(fs_republish_t *rp)
 {
     unsigned max = rp->ctx.max_in_flight ? rp->ctx.max_in_flight : 1;
 
-    while (!rp->canceled && rp->in_flight < max && rp->next < rp->n_keys) {
+    while (!rp->canceled && rp->in_flight < max && rp->next < rp->keys.n) {
         item_t *it = calloc(1, sizeof(*it));
         if (it == NULL) {
             rp->status = FS_ENOMEM;
-            rp->next = rp->n_keys;
+            rp->next = rp->keys.n;
             break;
         }
         it->rp = rp;
-        memcpy(it->key, rp->keys[rp->next++], MF_KEY_LEN);
+        memcpy(it->key, rp->keys.keys[rp->next++], MF_KEY_LEN);
         it->job.data = it;
         if (fs_exec_queue(rp->ctx.exec, &it->job, read_blob, after_read) != 0) {
             free(it);
             rp->status = FS_ENOMEM;
-            rp->next = rp->n_keys;
+            rp->next = rp->keys.n;
             break;
         }
         rp->in_flight++;
@@ -138,16 +131,7 @@ static int collect(const uint8_t key[MF_KEY_LEN], uint64_t size, void *arg)
     fs_republish_t *rp = arg;
 
     (void)size;
-    if (rp->n_keys == rp->cap_keys) {
-        size_t cap = rp->cap_keys ? rp->cap_keys * 2 : 256;
-        void *p = realloc(rp->keys, cap * sizeof(*rp->keys));
-        if (p == NULL)
-            return FS_ENOMEM;
-        rp->keys = p;
-        rp->cap_keys = cap;
-    }
-    memcpy(rp->keys[rp->n_keys++], key, MF_KEY_LEN);
-    return 0;
+    return fs_keylist_add(&rp->keys, key) == 0 ? 0 : FS_ENOMEM;
 }
 
 /* Worker: lists the store. */
@@ -165,10 +149,7 @@ static void after_list(fs_job_t *job)
     rp->in_flight--;
     if (rp->list_status != 0) {
         rp->status = rp->list_status;
-        rp->n_keys = 0;
-    } else if (rp->n_keys > 0 && (rp->copies = calloc(rp->n_keys, sizeof(*rp->copies))) == NULL) {
-        rp->status = FS_ENOMEM;
-        rp->n_keys = 0;
+        rp->next = rp->keys.n;
     }
     pump(rp);
 }

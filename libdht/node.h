@@ -302,6 +302,15 @@ void dht__replicate_read(dht_t *dht, dht__op_t *op, const uint8_t *data, size_t 
 /* A check is over (its op reported). */
 void dht__replicate_done(dht_t *dht);
 
+/* Starts the check of the value (key, hash) now, due or not.
+ * @return 0 or a negative code (DHT_EBUSY: too many ops). */
+int dht__replicate_start(dht_t *dht, const dht_id_t *key, const dht_id_t *hash);
+
+/* ---- leave.c ---- */
+
+/* A leave under way (dht_leave) starts checks while there is room. */
+void dht__leave_pump(dht_t *dht);
+
 /* A holder count's lookup ended: counts, and completes the op. */
 void dht__holders_lookup_done(dht_t *dht, dht__op_t *op);
 

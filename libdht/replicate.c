@@ -13,7 +13,6 @@
  */
 #include "node.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,22 +93,6 @@ void dht__replicate_lookup_done(dht_t *dht, dht__op_t *op)
     dht__pending_t *r;
     dht_held_t held;
 
-    if (getenv("DBG")) {
-        char hx[65];
-        dht_id_to_hex(&op->lk.target, hx);
-        fprintf(stderr, "check %.8s by %02x: lacking %u answered:", hx, dht->self.b[0],
-                lacking(dht, op));
-        unsigned seen = 0;
-        for (size_t i = 0; i < op->lk.n && seen < dht->cfg.k; i++) {
-            const dht__cand_t *c = &op->lk.cands[i];
-            if (c->state == DHT__CAND_ANSWERED) {
-                seen++;
-                fprintf(stderr, " %02x%s", c->node.id.b[0], c->has_value ? "+" : "-");
-            } else
-                fprintf(stderr, " (%02x st%d)", c->node.id.b[0], c->state);
-        }
-        fprintf(stderr, "\n");
-    }
     if (v == NULL || lacking(dht, op) == 0) {
         dht__op_complete(dht, op, 0); /* gone meanwhile, or nobody lacks it */
         return;
@@ -179,7 +162,7 @@ void dht__replicate_on_values(dht__op_t *op, dht__cand_t *c, const dht__msg_t *m
 }
 
 /* Starts the check of one value. @return 0 or a negative code. */
-static int start(dht_t *dht, const dht_id_t *key, const dht_id_t *hash)
+int dht__replicate_start(dht_t *dht, const dht_id_t *key, const dht_id_t *hash)
 {
     int err;
 
@@ -190,14 +173,12 @@ static int start(dht_t *dht, const dht_id_t *key, const dht_id_t *hash)
     return 0;
 }
 
-static void leave_pump(dht_t *dht);
-
 void dht__replicate_done(dht_t *dht)
 {
     if (dht->replicating > 0)
         dht->replicating--;
     if (dht->leave.active) {
-        leave_pump(dht);
+        dht__leave_pump(dht);
         dht__leave_check(dht);
     }
     /* More may be due: start them now rather than at the next tick. */
@@ -216,134 +197,6 @@ void dht__replicate_tick(dht_t *dht, uint64_t now)
     room = DHT__REPLICATE_MAX - dht->replicating;
     n = dht__store_take_due(dht->store, now, due_at, dht, keys, hashes, room);
     for (size_t i = 0; i < n; i++)
-        if (start(dht, &keys[i], &hashes[i]) != 0)
+        if (dht__replicate_start(dht, &keys[i], &hashes[i]) != 0)
             break; /* busy: the rest wait for the next interval */
-}
-
-/* ---- counting holders (dht_count_holders) ---- */
-
-/* @return 1 if this node holds the value itself. */
-static int held_here(dht_t *dht, const dht_id_t *key, const dht_id_t *hash)
-{
-    size_t len = 0;
-
-    if (dht__store_find(dht->store, key, hash, dht->now) != NULL)
-        return 1;
-    return dht_id_cmp(key, hash) == 0 && dht->cfg.value_size != NULL &&
-           dht->cfg.value_size(dht->cfg.value_source_arg, key, &len) == 0;
-}
-
-void dht__holders_lookup_done(dht_t *dht, dht__op_t *op)
-{
-    unsigned seen = 0, holders = 0;
-
-    for (size_t i = 0; i < op->lk.n && seen < dht->cfg.k; i++) {
-        const dht__cand_t *c = &op->lk.cands[i];
-        if (c->state != DHT__CAND_ANSWERED)
-            continue;
-        seen++;
-        holders += c->has_value;
-    }
-    if (held_here(dht, &op->lk.target, &op->value_hash)) {
-        holders++;
-        seen++;
-    }
-    op->count = holders;
-    op->pending = seen;
-    dht__op_complete(dht, op, op->lk.stats.replies > 0 || seen > 0 ? 0 : DHT_ENOPEERS);
-}
-
-int dht_count_holders(dht_t *dht, const dht_id_t *key, const dht_id_t *hash, dht_holders_cb cb,
-                      void *arg)
-{
-    dht__op_t *op;
-    int err;
-
-    if (dht == NULL || key == NULL || cb == NULL)
-        return DHT_EINVAL;
-    op = dht__op_lookup(dht, DHT__OP_HOLDERS, arg, key, hash != NULL ? hash : key, &err);
-    if (op == NULL)
-        return err;
-    op->cb.holders = cb;
-    dht__rearm(dht);
-    return 0;
-}
-
-/* ---- a graceful leave (dht_leave) ---- */
-
-static uint64_t due_now(const void *arg, const dht_id_t *key, uint64_t touched_at)
-{
-    (void)arg;
-    (void)key;
-    (void)touched_at;
-    return 0;
-}
-
-void dht__leave_finish(dht_t *dht, int status)
-{
-    dht_status_cb cb = dht->leave.cb;
-    void *arg = dht->leave.arg;
-
-    if (!dht->leave.active)
-        return;
-    dht->leave.active = 0;
-    free(dht->leave.keys);
-    free(dht->leave.hashes);
-    dht->leave.keys = dht->leave.hashes = NULL;
-    cb(status, arg);
-}
-
-/* Starts checks while there is room. */
-static void leave_pump(dht_t *dht)
-{
-    while (dht->leave.active && dht->replicating < DHT__LEAVE_MAX &&
-           dht->leave.next < dht->leave.n) {
-        size_t i = dht->leave.next;
-        if (start(dht, &dht->leave.keys[i], &dht->leave.hashes[i]) != 0)
-            break; /* busy: tried again as checks end, or from dht_periodic */
-        dht->leave.next++;
-    }
-}
-
-void dht__leave_check(dht_t *dht)
-{
-    if (!dht->leave.active)
-        return;
-    leave_pump(dht);
-    if (dht->leave.next >= dht->leave.n && dht->replicating == 0)
-        dht__leave_finish(dht, 0);
-    else if (dht->now >= dht->leave.deadline)
-        dht__leave_finish(dht, DHT_ETIMEDOUT);
-}
-
-int dht_leave(dht_t *dht, uint32_t max_ms, dht_status_cb cb, void *arg)
-{
-    size_t n;
-
-    if (dht == NULL || cb == NULL)
-        return DHT_EINVAL;
-    if (dht->closing)
-        return DHT_ECLOSED;
-    if (dht->leave.active)
-        return DHT_EBUSY;
-    dht__now(dht);
-    n = dht__store_count(dht->store);
-    dht->leave.keys = malloc((n ? n : 1) * sizeof(dht_id_t));
-    dht->leave.hashes = malloc((n ? n : 1) * sizeof(dht_id_t));
-    if (dht->leave.keys == NULL || dht->leave.hashes == NULL) {
-        free(dht->leave.keys);
-        free(dht->leave.hashes);
-        dht->leave.keys = dht->leave.hashes = NULL;
-        return DHT_ENOMEM;
-    }
-    dht->leave.n = dht__store_take_due(dht->store, dht->now, due_now, dht, dht->leave.keys,
-                                       dht->leave.hashes, n);
-    dht->leave.next = 0;
-    dht->leave.cb = cb;
-    dht->leave.arg = arg;
-    dht->leave.deadline = dht->now + max_ms;
-    dht->leave.active = 1;
-    leave_pump(dht); /* cb runs later: as checks end, or from dht_periodic */
-    dht__rearm(dht);
-    return 0;
 }

@@ -43,8 +43,8 @@ typedef struct storage {
 
 static storage_t stores[NODES];
 static unsigned jobs_out;    /* writes and reads not answered yet */
-static int slow_reads;        /* reads take 100 s */
-static unsigned slow_writes;  /* writes take this many ms (0: 3) */
+static int slow_reads;       /* reads take 100 s */
+static unsigned slow_writes; /* writes take this many ms (0: 3) */
 
 /* A write or read the storage answers later. */
 typedef struct job {
@@ -324,8 +324,8 @@ static void test_named_value_in_memory(void **state)
     (void)state;
     dht_id_from_bytes(&key, "a name", 6);
     pending = 1;
-    assert_int_equal(
-        dht_put(dht_sim_node(sim, 2), &key, value, sizeof(value), 60, on_put, &stored), 0);
+    assert_int_equal(dht_put(dht_sim_node(sim, 2), &key, value, sizeof(value), 60, on_put, &stored),
+                     0);
     run_all(sim);
     assert_int_equal(stored, K);
     pending = 1;
@@ -517,16 +517,15 @@ static int find_cb(const dht_held_t *v, void *arg)
 }
 
 static dht_id_t sort_target;
+static dht_sim_t *sorting_sim;
 
+/* qsort's order of node indexes: nearest to sort_target first. */
 static int by_distance(const void *a, const void *b)
 {
     const size_t *x = a, *y = b;
-    extern dht_sim_t *sorting_sim;
     return dht_id_cmp_distance(&sort_target, dht_self(dht_sim_node(sorting_sim, *x)),
                                dht_self(dht_sim_node(sorting_sim, *y)));
 }
-
-dht_sim_t *sorting_sim;
 
 /* @return how many of the K live nodes closest to key hold it. */
 static int closest_live_holding(dht_sim_t *sim, const dht_id_t *key)
@@ -544,11 +543,6 @@ static int closest_live_holding(dht_sim_t *sim, const dht_id_t *key)
         find_held_t f = {key, 0};
         dht_held_foreach(dht_sim_node(sim, live[i]), find_cb, &f);
         holding += f.found;
-        if (getenv("DBG") && !f.found) {
-            dht_stats_t st;
-            dht_get_stats(dht_sim_node(sim, live[i]), dht_sim_now(sim), &st);
-            fprintf(stderr, "  rank %zu node %zu (%02x) lacks %02x%02x (values %zu, nodes %zu)\n", i, live[i], dht_self(dht_sim_node(sim, live[i]))->b[0], key->b[0], key->b[1], st.values, st.nodes);
-        }
     }
     return holding;
 }
@@ -577,7 +571,8 @@ static void replication_run(int storage, unsigned interval_s, int *min_holding)
             dead++;
         }
     }
-    dht_sim_run(sim, NULL, NULL, dht_sim_now(sim) + (uint64_t)(interval_s ? interval_s : 600) * 1000 + 60000);
+    dht_sim_run(sim, NULL, NULL,
+                dht_sim_now(sim) + (uint64_t)(interval_s ? interval_s : 600) * 1000 + 60000);
     *min_holding = K;
     for (int v = 0; v < VALUES; v++) {
         int h = closest_live_holding(sim, &keys[v]);
@@ -592,12 +587,10 @@ static void test_replication_repairs(void **state)
     int in_memory, in_storage, control;
 
     (void)state;
-    fprintf(stderr, "memory run\n");
     replication_run(0, 600, &in_memory);
-    fprintf(stderr, "storage run\n");
     replication_run(1, 600, &in_storage);
     replication_run(1, 0, &control);
-    fprintf(stderr, "min holding: memory %d storage %d control %d\n", in_memory, in_storage, control);
+    print_message("min holding: memory %d storage %d control %d\n", in_memory, in_storage, control);
     assert_int_equal(in_memory, K);
     assert_int_equal(in_storage, K);
     assert_true(control < K); /* the dead took copies with them */
@@ -771,7 +764,8 @@ static void test_refresh_then_drop(void **state)
     w[0] = (unsigned)h;
     w[1] = stores[h].writes;
     pending = 1;
-    assert_int_equal(dht_put(dht_sim_node(sim, 0), &key, value, sizeof(value), 3600, on_put, &stored), 0);
+    assert_int_equal(
+        dht_put(dht_sim_node(sim, 0), &key, value, sizeof(value), 3600, on_put, &stored), 0);
     assert_int_equal(dht_sim_run(sim, writes_grew, w, dht_sim_now(sim) + 60000), 1);
     /* the refresh write is under way on h: the value goes now */
     assert_int_equal(dht_held_remove(dht_sim_node(sim, h), &key, &key), 0);
@@ -785,8 +779,8 @@ static void test_refresh_then_drop(void **state)
     for (size_t i = 0; i < NODES; i++)
         n += held_here(&stores[i]);
     assert_false(f.found && !held_here(&stores[h])); /* indexed without bytes */
-    assert_int_equal(c.holders, (unsigned)n);       /* the count is of real copies */
-    assert_true(stored < K);                        /* h's copy was not kept */
+    assert_int_equal(c.holders, (unsigned)n);        /* the count is of real copies */
+    assert_true(stored < K);                         /* h's copy was not kept */
     net_free(sim);
 }
 
@@ -843,7 +837,8 @@ static void test_expired_on_written(void **state)
     dht_id_from_bytes(&key, value, sizeof(value));
     slow_writes = 2000;
     pending = 1;
-    assert_int_equal(dht_put(dht_sim_node(sim, 0), &key, value, sizeof(value), 1, on_put_ttl, NULL), 0);
+    assert_int_equal(dht_put(dht_sim_node(sim, 0), &key, value, sizeof(value), 1, on_put_ttl, NULL),
+                     0);
     run_all(sim);
     dht_sim_run(sim, NULL, NULL, dht_sim_now(sim) + 600 * 1000);
     for (size_t i = 0; i < NODES; i++) {

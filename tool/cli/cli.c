@@ -71,6 +71,20 @@ int cli_common_option(cli_common_t *c, int id, const char *value)
     }
 }
 
+int cli_next_option(opt_parser_t *p, cli_common_t *c)
+{
+    int id;
+
+    while ((id = opt_next(p)) != OPT_END && id != OPT_ERROR) {
+        int r = cli_common_option(c, id, p->value);
+        if (r < 0)
+            return OPT_ERROR; /* cli_common_option's errors are all EXIT_USAGE */
+        if (r == 0)
+            return id;
+    }
+    return id;
+}
+
 int cli_common_finish(cli_common_t *c)
 {
     if (c->dir == NULL && (c->dir = cli_default_dir()) == NULL)

@@ -91,6 +91,13 @@ enum {
  * -EXIT_USAGE after printing the error. */
 int cli_common_option(cli_common_t *c, int id, const char *value);
 
+/* Reads the next option or argument of a command whose table holds
+ * CLI_OPTS_COMMON, taking the common ones into c (cli_common_option).
+ * @return what opt_next() returns for the rest (OPT_END, OPT_ARG,
+ * CLI_OPT_HELP, the command's own ids), or OPT_ERROR after printing one
+ * line: the command exits with EXIT_USAGE. */
+int cli_next_option(opt_parser_t *p, cli_common_t *c);
+
 /* Fills in the default data directory if none was given.
  * @return 0 or EXIT_USAGE (error printed). */
 int cli_common_finish(cli_common_t *c);

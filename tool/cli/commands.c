@@ -167,12 +167,7 @@ int emofs_put_main(int argc, char **argv)
     int code, fd, id, name_given = 0;
 
     opt_init(&p, argc, argv, 1, "put", put_opts, stderr);
-    while ((id = opt_next(&p)) != OPT_END) {
-        int r = cli_common_option(&c, id, p.value);
-        if (r < 0)
-            return -r;
-        if (r)
-            continue;
+    while ((id = cli_next_option(&p, &c)) != OPT_END) {
         if (id == OPT_ERROR)
             return EXIT_USAGE;
         if (id == CLI_OPT_HELP)
@@ -296,12 +291,7 @@ static int get_run(int argc, char **argv, int is_cat)
     int code, id, force = 0, out_fd = -1;
 
     opt_init(&p, argc, argv, 1, argv[0], is_cat ? cat_opts : get_opts, stderr);
-    while ((id = opt_next(&p)) != OPT_END) {
-        int r = cli_common_option(&c, id, p.value);
-        if (r < 0)
-            return -r;
-        if (r)
-            continue;
+    while ((id = cli_next_option(&p, &c)) != OPT_END) {
         if (id == OPT_ERROR)
             return EXIT_USAGE;
         if (id == CLI_OPT_HELP)
@@ -408,12 +398,7 @@ static int parse_simple(cli_common_t *c, int argc, char **argv, const char *what
     int id;
 
     opt_init(&p, argc, argv, 1, argv[0], simple_opts, stderr);
-    while ((id = opt_next(&p)) != OPT_END) {
-        int r = cli_common_option(c, id, p.value);
-        if (r < 0)
-            return -r;
-        if (r)
-            continue;
+    while ((id = cli_next_option(&p, c)) != OPT_END) {
         if (id == OPT_ERROR)
             return EXIT_USAGE;
         if (id == CLI_OPT_HELP)

@@ -37,12 +37,7 @@ int emofs_health_main(int argc, char **argv)
     int code, id;
 
     opt_init(&p, argc, argv, 1, "health", health_opts, stderr);
-    while ((id = opt_next(&p)) != OPT_END) {
-        int r = cli_common_option(&c, id, p.value);
-        if (r < 0)
-            return -r;
-        if (r)
-            continue;
+    while ((id = cli_next_option(&p, &c)) != OPT_END) {
         if (id == OPT_ERROR)
             return EXIT_USAGE;
         if (id == CLI_OPT_HELP)
