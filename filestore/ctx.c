@@ -1,6 +1,7 @@
 /*
- * What put, get and fetch share: the context's defaults, the node's peer
- * count, and DHT error codes as FS_* codes. See filestore.h and ctx.h.
+ * What put, get and fetch share: the context's defaults, how a blob is
+ * stored in the DHT, the node's peer count, and DHT error codes as FS_*
+ * codes. See filestore.h and ctx.h.
  */
 #include "filestore/ctx.h"
 
@@ -17,6 +18,18 @@ void fs_ctx_init(fs_ctx_t *ctx)
     ctx->max_node_bytes = MF_NODE_DEFAULT;
     ctx->level = FS_CODEC_LEVEL_DEFAULT;
     ctx->ttl_s = 86400;
+    ctx->copies = FS_COPIES_DEFAULT;
+}
+
+int fs_dht_put_blob(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], const uint8_t *data,
+                    size_t len, dht_put_cb cb, void *arg)
+{
+    int manifest = len >= 3 && memcmp(data, "EMO", 3) == 0; /* chunks start 0x00 or 0x01 */
+    dht_put_opts_t opts = {.copies = manifest ? 0 : ctx->copies};
+    dht_id_t id;
+
+    memcpy(id.b, key, MF_KEY_LEN);
+    return dht_put_ex(ctx->dht, &id, data, len, ctx->ttl_s, &opts, cb, arg);
 }
 
 int fs_from_dht(int dht_err)

@@ -6,6 +6,12 @@
 
 #include "filestore/filestore.h"
 
+/* Stores a blob of a put (a chunk or a manifest node, told apart by its
+ * first bytes: manifest nodes start with "EMO") in the DHT under key:
+ * chunks on ctx->copies nodes, manifest nodes on k. As dht_put_ex(). */
+int fs_dht_put_blob(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], const uint8_t *data,
+                    size_t len, dht_put_cb cb, void *arg);
+
 /* @return the number of nodes in the routing table of ctx's node. */
 uint32_t fs_peer_count(const fs_ctx_t *ctx);
 

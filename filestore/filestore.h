@@ -32,6 +32,14 @@
 
 #include <stdint.h>
 
+/* How many nodes keep each chunk of a put, unless the caller says otherwise.
+ * Eight copies, repaired every replication interval, lose a chunk only if
+ * all eight holders leave within one interval: with a 10% chance for each
+ * in that time, one chunk in 10^8. That is 8x a file's size in the
+ * network's disks instead of k = 20x. Manifest nodes are small and without
+ * one the whole file is lost: they stay on all k closest. */
+#define FS_COPIES_DEFAULT 8
+
 /* What a put or a get shares: the executor, the node, the store, settings.
  * Fill with fs_ctx_init(), then set exec, dht and store. */
 typedef struct fs_ctx {
@@ -47,6 +55,8 @@ typedef struct fs_ctx {
     size_t max_node_bytes;        /* manifest node size; MF_NODE_DEFAULT */
     int level;                    /* zstd level; FS_CODEC_LEVEL_DEFAULT */
     uint32_t ttl_s;               /* TTL of values stored in the DHT; 86400 */
+    unsigned copies;              /* nodes that keep each chunk (r, 1..k); FS_COPIES_DEFAULT.
+                                     Manifest nodes are kept on k (dht_put_opts_t) */
     /* Optional, a fault-injection point for tests: called on the loop
      * each time a get has written a chunk to its file and journal, with
      * how many this get has written (resumed ones not counted). NULL: none. */
@@ -160,13 +170,13 @@ typedef struct fs_sink {
 
 /* How to get a file. Zero it, then set what you need. */
 typedef struct fs_get_opts {
-    const char *out_path;  /* the file to write; NULL or "": dir/NAME, NAME from the manifest */
-    const char *dir;       /* with no out_path, the directory; NULL: "." */
-    int force;             /* 1: an existing regular file at the final path is replaced */
-    const fs_sink_t *sink; /* not NULL: stream the bytes to it; nothing is written to disk */
+    const char *out_path;    /* the file to write; NULL or "": dir/NAME, NAME from the manifest */
+    const char *dir;         /* with no out_path, the directory; NULL: "." */
+    int force;               /* 1: an existing regular file at the final path is replaced */
+    const fs_sink_t *sink;   /* not NULL: stream the bytes to it; nothing is written to disk */
     fs_progress_cb progress; /* may be NULL */
-    int kind; /* MF_KIND_FILE: the key must name a file; 0 (MF_KIND_ANY): a file or a
-                 directory, whose tree is written (not streamed) */
+    int kind;                /* MF_KIND_FILE: the key must name a file; 0 (MF_KIND_ANY): a file or a
+                                directory, whose tree is written (not streamed) */
 } fs_get_opts_t;
 
 /* Starts getting the file with key (or a directory's tree: see

@@ -11,6 +11,7 @@
 #include "filestore/fetch.h"
 #include "filestore/filestore.h"
 #include "filestore/counts.h"
+#include "filestore/ctx.h"
 #include "filestore/keyset.h"
 
 #include <errno.h>
@@ -207,15 +208,13 @@ static void put_next_blob(fs_put_t *put)
 {
     while (put->status == 0 && put->next_blob < put->n_blobs) {
         mf_blob_t *b = &put->blobs[put->next_blob];
-        dht_id_t id;
         int err;
 
         if (!put->network) {
             put->next_blob++;
             continue;
         }
-        memcpy(id.b, b->key, MF_KEY_LEN);
-        err = dht_put(put->ctx.dht, &id, b->data, b->len, put->ctx.ttl_s, on_blob_stored, put);
+        err = fs_dht_put_blob(&put->ctx, b->key, b->data, b->len, on_blob_stored, put);
         if (err) {
             fail(put, fs_from_dht(err), "cannot store", "the manifest");
             break;
@@ -339,16 +338,14 @@ static void pump(fs_put_t *put)
 {
     while (put->status == 0 && put->queue != NULL && put->dht_in_flight < put->ctx.max_in_flight) {
         put_chunk_t *c = put->queue;
-        dht_id_t id;
         int err;
 
         put->queue = c->next;
         if (put->queue == NULL)
             put->queue_tail = &put->queue;
         put->queued--;
-        memcpy(id.b, c->key, MF_KEY_LEN);
         c->tries++;
-        err = dht_put(put->ctx.dht, &id, c->enc, c->enc_len, put->ctx.ttl_s, on_chunk_stored, c);
+        err = fs_dht_put_blob(&put->ctx, c->key, c->enc, c->enc_len, on_chunk_stored, c);
         if (err) {
             fail(put, fs_from_dht(err), "cannot store in the network", "a chunk");
             free_chunk(c);

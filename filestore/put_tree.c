@@ -30,7 +30,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 #define TREE_DEPTH_MAX 64 /* directories below the root, at most */
 
 /* One name of a directory, as the worker found it. */
@@ -266,8 +265,7 @@ static void after_list(fs_job_t *w)
         char where[4200];
         snprintf(where, sizeof(where), "%s%s%s", t->cur->path, t->list_what[0] ? "/" : "",
                  t->list_what);
-        fail(t, fs_from_errno(t->list_err), "cannot read %s: %s", where,
-             strerror(t->list_err));
+        fail(t, fs_from_errno(t->list_err), "cannot read %s: %s", where, strerror(t->list_err));
     } else if (t->cur->n_items > MF_DIR_ENTRIES_MAX) {
         fail(t, FS_ETOOBIG, "cannot store %s: %s", t->cur->path,
              "more entries than a directory manifest holds");
@@ -452,11 +450,9 @@ static void store_next_blob(fs_put_tree_t *t)
         return;
     }
     const mf_blob_t *b = &t->blobs[t->next_blob];
-    dht_id_t id;
     int err;
 
-    memcpy(id.b, b->key, MF_KEY_LEN);
-    err = dht_put(t->ctx.dht, &id, b->data, b->len, t->ctx.ttl_s, on_blob_stored, t);
+    err = fs_dht_put_blob(&t->ctx, b->key, b->data, b->len, on_blob_stored, t);
     if (err) {
         fail(t, fs_from_dht(err), "cannot store in the network the manifest of %s: %s",
              t->cur->path, fs_strerror(fs_from_dht(err)));
@@ -489,13 +485,12 @@ static void finish_dir(fs_put_tree_t *t)
     }
     for (size_t i = 0; i < t->n_blobs && t->status == 0; i++) {
         int created;
-        err = fs_store_put_new(t->ctx.store, t->blobs[i].key, t->blobs[i].data, t->blobs[i].len,
-                               0, &created);
+        err = fs_store_put_new(t->ctx.store, t->blobs[i].key, t->blobs[i].data, t->blobs[i].len, 0,
+                               &created);
         if (err == 0 && created && (err = note_created(t, t->blobs[i].key)) != 0)
             fs_store_settle(t->ctx.store, t->blobs[i].key, 0);
         if (err)
-            fail(t, err, "cannot store locally the manifest of %s: %s", d->path,
-                 fs_strerror(err));
+            fail(t, err, "cannot store locally the manifest of %s: %s", d->path, fs_strerror(err));
     }
     if (t->status != 0) {
         maybe_finish(t);
@@ -522,8 +517,10 @@ static void step(fs_put_tree_t *t)
         }
         it = &d->items[d->next++];
         if (!mf_name_valid(it->name)) {
-            fail(t, FS_EINVAL, "cannot store %s/%s: a name a manifest cannot hold (control "
-                               "characters)", d->path, it->name);
+            fail(t, FS_EINVAL,
+                 "cannot store %s/%s: a name a manifest cannot hold (control "
+                 "characters)",
+                 d->path, it->name);
             break;
         }
         if (S_ISLNK(it->mode)) {
@@ -570,7 +567,7 @@ static uint64_t tree_bytes(const char *path, unsigned depth)
             continue;
         p = fs_path_join(path, de->d_name);
         if (p != NULL && lstat(p, &st) == 0)
-            sum += S_ISREG(st.st_mode) ? (uint64_t)st.st_size
+            sum += S_ISREG(st.st_mode)   ? (uint64_t)st.st_size
                    : S_ISDIR(st.st_mode) ? tree_bytes(p, depth + 1)
                                          : 0;
         free(p);

@@ -16,14 +16,35 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RECORD_LEN    48     /* hash, expires_at, stored_at */
+#define RECORD_LEN    48     /* hash, expires_at, stored_at and copies (replicas.h) */
 #define UNKNOWN_TTL_S 86400u /* a replica the log does not know */
 
 typedef struct record {
     uint8_t hash[MF_KEY_LEN];
     uint64_t expires_at, stored_at; /* wall seconds; expires_at 0: gone */
+    unsigned copies;                /* the copies the value asks for (dht_held_t); 0: k */
     size_t order;                   /* place in the log: the last one counts */
 } record_t;
+
+#define STORED_AT_BITS 56 /* the rest of the last 8 bytes of a record: copies */
+
+static void record_encode(uint8_t rec[RECORD_LEN], const record_t *x)
+{
+    memcpy(rec, x->hash, MF_KEY_LEN);
+    le_put64(rec + 32, x->expires_at);
+    le_put64(rec + 40, (x->stored_at & ((1ull << STORED_AT_BITS) - 1)) |
+                           (uint64_t)(x->copies & 0xff) << STORED_AT_BITS);
+}
+
+static void record_decode(const uint8_t rec[RECORD_LEN], record_t *x)
+{
+    uint64_t last = le_get64(rec + 40);
+
+    memcpy(x->hash, rec, MF_KEY_LEN);
+    x->expires_at = le_get64(rec + 32);
+    x->stored_at = last & ((1ull << STORED_AT_BITS) - 1);
+    x->copies = (unsigned)(last >> STORED_AT_BITS);
+}
 
 /* A write, read or delete on a worker. */
 typedef struct replica_job {
@@ -34,6 +55,7 @@ typedef struct replica_job {
     uint8_t *data;
     size_t len;
     uint64_t expires_at, stored_at;
+    unsigned copies;
     int status;
 } replica_job_t;
 
@@ -44,13 +66,13 @@ static uint64_t wall_now(void)
 
 /* Worker: appends one record (O_APPEND: a 48-byte write lands whole). */
 static void log_append(fs_replicas_t *r, const uint8_t hash[MF_KEY_LEN], uint64_t expires_at,
-                       uint64_t stored_at)
+                       uint64_t stored_at, unsigned copies)
 {
     uint8_t rec[RECORD_LEN];
+    record_t x = {.expires_at = expires_at, .stored_at = stored_at, .copies = copies};
 
-    memcpy(rec, hash, MF_KEY_LEN);
-    le_put64(rec + 32, expires_at);
-    le_put64(rec + 40, stored_at);
+    memcpy(x.hash, hash, MF_KEY_LEN);
+    record_encode(rec, &x);
     if (r->log_fd >= 0 && write(r->log_fd, rec, sizeof(rec)) != (ssize_t)sizeof(rec)) {
         /* Lost: the replica then gets a fresh TTL at the next start. */
     }
@@ -68,6 +90,7 @@ static replica_job_t *job_new(fs_replicas_t *r, const dht_held_t *v, uint64_t re
     j->len = v->len;
     j->expires_at = wall_now() + v->ttl_left_s;
     j->stored_at = wall_now() - v->age_s;
+    j->copies = v->copies;
     j->job.data = j;
     return j;
 }
@@ -89,7 +112,7 @@ static void write_blob(fs_job_t *job)
 
     j->status = fs_store_put(j->r->store, j->hash, j->data, j->len, 0);
     if (j->status == 0)
-        log_append(j->r, j->hash, j->expires_at, j->stored_at);
+        log_append(j->r, j->hash, j->expires_at, j->stored_at, j->copies);
 }
 
 static void after_write(fs_job_t *job)
@@ -182,7 +205,7 @@ static void remove_blob(fs_job_t *job)
     replica_job_t *j = job->data;
 
     fs_store_remove(j->r->store, j->hash);
-    log_append(j->r, j->hash, 0, 0);
+    log_append(j->r, j->hash, 0, 0, 0);
 }
 
 static void after_remove(fs_job_t *job)
@@ -204,7 +227,7 @@ static void st_drop(void *arg, const dht_held_t *v)
         memcpy(hash, v->hash.b, MF_KEY_LEN);
         free(j);
         fs_store_remove(r->store, hash);
-        log_append(r, hash, 0, 0);
+        log_append(r, hash, 0, 0, 0);
     }
 }
 
@@ -267,9 +290,7 @@ static int read_log(const char *path, record_t **out, size_t *n)
             recs = p;
             cap = c;
         }
-        memcpy(recs[*n].hash, rec, MF_KEY_LEN);
-        recs[*n].expires_at = le_get64(rec + 32);
-        recs[*n].stored_at = le_get64(rec + 40);
+        record_decode(rec, &recs[*n]);
         recs[*n].order = *n;
         (*n)++;
     }
@@ -340,9 +361,7 @@ static int rewrite_log(fs_replicas_t *r, const record_t *kept, size_t n, const c
     }
     for (size_t i = 0; i < n && err == 0; i++) {
         uint8_t rec[RECORD_LEN];
-        memcpy(rec, kept[i].hash, MF_KEY_LEN);
-        le_put64(rec + 32, kept[i].expires_at);
-        le_put64(rec + 40, kept[i].stored_at);
+        record_encode(rec, &kept[i]);
         if (write(fd, rec, sizeof(rec)) != (ssize_t)sizeof(rec))
             err = fs_from_errno(errno);
     }
@@ -393,6 +412,7 @@ int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint
         v.hash = v.key;
         v.len = found.v[i].size > UINT32_MAX ? UINT32_MAX : (uint32_t)found.v[i].size;
         v.content = 1;
+        v.copies = rec != NULL && rec->copies <= DHT_MAX_COPIES ? rec->copies : 0;
         v.ttl_left_s =
             expires > now ? (uint32_t)(expires - now > UINT32_MAX ? UINT32_MAX : expires - now) : 0;
         v.age_s = (uint32_t)(now - stored > UINT32_MAX ? UINT32_MAX : now - stored);
@@ -404,6 +424,7 @@ int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint
         memcpy(kept[n_kept].hash, found.v[i].hash, MF_KEY_LEN);
         kept[n_kept].expires_at = expires;
         kept[n_kept].stored_at = stored;
+        kept[n_kept].copies = v.copies;
         n_kept++;
     }
     dir = strdup(r->log_path);

@@ -6,7 +6,9 @@
  *                                     (filestore/chunk_store.h), checked
  *                                     against the hash on every read
  *   DIR/replicas/expiry               when each expires: a log of 48-byte
- *                                     records (hash, expires_at, stored_at,
+ *                                     records (hash; expires_at, u64; then
+ *                                     stored_at in 7 bytes and the copies
+ *                                     the value asks for in the 8th, 0: k;
  *                                     wall-clock seconds, little-endian; an
  *                                     expires_at of 0 marks a value gone),
  *                                     rewritten with the live ones at start

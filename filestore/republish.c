@@ -5,6 +5,7 @@
 
 #include "filestore/chunk_store.h"
 #include "filestore/counts.h"
+#include "filestore/ctx.h"
 #include "filestore/fs_error.h"
 #include "filestore/keyset.h"
 
@@ -80,7 +81,6 @@ static void after_read(fs_job_t *job)
 {
     item_t *it = job->data;
     fs_republish_t *rp = it->rp;
-    dht_id_t id;
 
     if (it->data == NULL || rp->canceled) {
         rp->in_flight--;
@@ -90,8 +90,7 @@ static void after_read(fs_job_t *job)
         pump(rp);
         return;
     }
-    memcpy(id.b, it->key, MF_KEY_LEN);
-    if (dht_put(rp->ctx.dht, &id, it->data, it->len, rp->ctx.ttl_s, on_put, it) != 0) {
+    if (fs_dht_put_blob(&rp->ctx, it->key, it->data, it->len, on_put, it) != 0) {
         rp->in_flight--;
         rp->r.failed++;
         free(it->data);

@@ -77,8 +77,9 @@ DHT_API const char *dht_version(void);
 /* 1. Ids, keys, addresses, errors                                          */
 /* ------------------------------------------------------------------------ */
 
-#define DHT_ID_LEN 32 /* bytes: ids and keys are 256 bits */
-#define DHT_MAX_K  32 /* upper bound for dht_config_t.k */
+#define DHT_ID_LEN     32 /* bytes: ids and keys are 256 bits */
+#define DHT_MAX_K      32 /* upper bound for dht_config_t.k */
+#define DHT_MAX_COPIES 31 /* upper bound for dht_put_opts_t.copies (wire.md 3.4) */
 
 /* A node id or a key. Both live in the same 256-bit space. */
 typedef struct dht_id {
@@ -179,6 +180,7 @@ typedef struct dht_held {
     dht_id_t hash;       /* SHA-256 of the bytes */
     uint32_t len;        /* bytes */
     int content;         /* 1: content addressed (key == hash) */
+    unsigned copies;     /* nodes its publisher wants to keep it (r), 1..DHT_MAX_COPIES; 0: k */
     uint32_t ttl_left_s; /* until it expires, seconds from now */
     uint32_t age_s;      /* since this node first stored it, seconds */
 } dht_held_t;
@@ -416,8 +418,11 @@ DHT_API int dht_ping(dht_t *dht, const dht_addr_t *addr, dht_ping_cb cb, void *a
  * answered, nearest first (status 0), or DHT_ENOPEERS if none did. */
 DHT_API int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, void *arg);
 
-/* Stores a value under key on the k nodes closest to key: a lookup, then a
- * STORE (with the token each node handed out in the lookup) to each. The
+/* Stores a value under key on the k nodes closest to key (dht_put_ex: on
+ * the r closest, opts->copies): a lookup, then a STORE (with the token
+ * each node handed out in the lookup) to each; a node that refuses it
+ * (full) or does not answer is replaced by the next closest that answered
+ * the lookup. The
  * lookup waits for a node among the closest that answers late (loaded,
  * say) until it answers or its last resend goes unanswered, so the value
  * lands on the closest live nodes rather than on those that were fastest.
@@ -431,6 +436,20 @@ DHT_API int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, v
  *         DHT_ECLOSED or DHT_ENOMEM. */
 DHT_API int dht_put(dht_t *dht, const dht_id_t *key, const void *value, size_t len, uint32_t ttl_s,
                     dht_put_cb cb, void *arg);
+
+/* Options of dht_put_ex(). Zero them for the defaults. */
+typedef struct dht_put_opts {
+    /* How many nodes keep the value (r), 1..DHT_MAX_COPIES (above k: k); 0: k.
+     * The k closest stay the lookup's target; the r closest keep the
+     * bytes. The value carries r (wire.md 3.4), so that replication keeps
+     * it on the r closest live nodes, not on k. */
+    unsigned copies;
+} dht_put_opts_t;
+
+/* dht_put() with options (opts may be NULL). @return as dht_put(), and
+ * DHT_EINVAL when opts->copies is above DHT_MAX_COPIES. */
+DHT_API int dht_put_ex(dht_t *dht, const dht_id_t *key, const void *value, size_t len,
+                       uint32_t ttl_s, const dht_put_opts_t *opts, dht_put_cb cb, void *arg);
 
 /* Options of dht_get_ex(). Zero them for the defaults. */
 typedef struct dht_get_opts {
@@ -593,8 +612,8 @@ DHT_API int dht_import_peers(dht_t *dht, const uint8_t *buf, size_t len, dht_sta
  * message. The acceptor hands each frame to dht_receive() with transport
  * DHT_TRANSPORT_STREAM and, as `from`, the connection's source address with
  * the preamble's port. A connection carries messages one way only. */
-#define DHT_STREAM_PREAMBLE    8 /* bytes */
-#define DHT_STREAM_FRAME_HDR   4 /* bytes: the frame's length, little-endian */
+#define DHT_STREAM_PREAMBLE  8 /* bytes */
+#define DHT_STREAM_FRAME_HDR 4 /* bytes: the frame's length, little-endian */
 
 /* Writes the preamble of a connection opened by a node listening on port. */
 DHT_API void dht_stream_preamble(uint8_t out[DHT_STREAM_PREAMBLE], uint16_t port);

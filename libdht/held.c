@@ -21,6 +21,7 @@ void dht__held_describe(const dht_t *dht, const dht__value_t *v, dht_held_t *out
     out->hash = v->hash;
     out->len = v->len;
     out->content = (v->flags & DHT__VALUE_CONTENT) != 0;
+    out->copies = (v->flags & DHT__VALUE_COPIES_MASK) >> DHT__VALUE_COPIES_SHIFT;
     out->ttl_left_s = dht__ttl_left(v, dht->now);
     out->age_s = (uint32_t)(dht->now > v->stored_at ? (dht->now - v->stored_at) / 1000 : 0);
 }
@@ -138,15 +139,15 @@ int dht_held_add(dht_t *dht, const dht_held_t *v)
     uint32_t ttl_s;
 
     if (dht == NULL || v == NULL || !dht__held_external(dht) || v->ttl_left_s == 0 ||
-        (v->content && dht_id_cmp(&v->key, &v->hash) != 0))
+        v->copies > DHT_MAX_COPIES || (v->content && dht_id_cmp(&v->key, &v->hash) != 0))
         return DHT_EINVAL;
     dht__now(dht);
     age_ms = (uint64_t)v->age_s * 1000u;
     ttl_s = v->ttl_left_s < dht->cfg.max_ttl_s ? v->ttl_left_s : dht->cfg.max_ttl_s;
     stored_at = dht->now > age_ms ? dht->now - age_ms : 0;
     return dht__store_put_at(dht->store, &v->key, &v->hash, NULL, v->len,
-                             v->content ? DHT__VALUE_CONTENT : 0, dht->now, stored_at,
-                             dht->now + (uint64_t)ttl_s * 1000u);
+                             dht__value_with_copies(v->content ? DHT__VALUE_CONTENT : 0, v->copies),
+                             dht->now, stored_at, dht->now + (uint64_t)ttl_s * 1000u);
 }
 
 int dht_held_remove(dht_t *dht, const dht_id_t *key, const dht_id_t *hash)

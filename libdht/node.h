@@ -145,6 +145,8 @@ struct dht__op {
     dht_id_t value_hash; /* put: SHA-256 of value, computed once */
     uint32_t ttl;
     uint8_t value_flags;
+    unsigned copies;       /* put: nodes to keep the value (r <= k) */
+    size_t next_store;     /* put: the candidate to try when a STORE fails */
     dht__get_state_t *get; /* get: collected values */
 };
 
@@ -228,11 +230,11 @@ enum { DHT__PENDING_READ, DHT__PENDING_WRITE };
 /* A read (GET_VALUE) or write (STORE, or an own put) waiting on the
  * program. */
 typedef struct dht__source_req {
-    uint64_t id; /* handed to the program: value_read's or the storage's req */
-    uint8_t kind;  /* DHT__PENDING_* */
-    uint8_t reply; /* a peer waits for the answer (txid, from) */
-    uint8_t held;  /* a read of an indexed value through the storage */
-    uint8_t flags; /* a write: the value's DHT__VALUE_* */
+    uint64_t id;     /* handed to the program: value_read's or the storage's req */
+    uint8_t kind;    /* DHT__PENDING_* */
+    uint8_t reply;   /* a peer waits for the answer (txid, from) */
+    uint8_t held;    /* a read of an indexed value through the storage */
+    uint8_t flags;   /* a write: the value's DHT__VALUE_* */
     uint8_t dropped; /* a write: the value was dropped meanwhile (its bytes may be gone) */
     uint32_t txid;
     dht_addr_t from;
@@ -275,7 +277,7 @@ void dht__source_free(dht_t *dht);
 
 /* ---- replicate.c: the held values stay on the k closest ---- */
 
-#define DHT__REPLICATE_MAX 8 /* value checks under way at once */
+#define DHT__REPLICATE_MAX 8  /* value checks under way at once */
 #define DHT__LEAVE_MAX     32 /* during a graceful leave */
 
 /* Ends a leave under way (dht_leave) with status: its callback runs. */

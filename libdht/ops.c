@@ -311,6 +311,21 @@ static void put_done_if_last(dht_t *dht, dht__op_t *op)
         dht__op_complete(dht, op, op->status ? op->status : DHT_ENOPEERS);
 }
 
+/* A node among the r closest did not take the value (full, gone): the
+ * next closest that answered the lookup gets it instead, so the value
+ * still lands on r nodes when some refuse. @return 1 if a STORE went. */
+static int put_store_next(dht_t *dht, dht__op_t *op)
+{
+    while (op->next_store < op->lk.n) {
+        const dht__cand_t *c = &op->lk.cands[op->next_store++];
+        if (c->state == DHT__CAND_ANSWERED && c->has_token && send_store(dht, op, c) == 0) {
+            op->pending++;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void on_stored(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply)
 {
     dht__op_t *op = rpc->op;
@@ -318,56 +333,79 @@ static void on_stored(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t 
     if (status == DHT__RPC_STALLED || op->completed)
         return;
     op->pending--;
-    if (status == 0 && reply->type == DHT__STORED)
+    if (status == 0 && reply->type == DHT__STORED) {
         op->count++;
-    else if (status == 0)
-        op->status = reply->err_code == DHT__WERR_BAD_VALUE ? DHT_EBADVALUE : DHT_EREJECTED;
-    else
-        op->status = status;
+    } else {
+        if (status == 0)
+            op->status = reply->err_code == DHT__WERR_BAD_VALUE ? DHT_EBADVALUE : DHT_EREJECTED;
+        else
+            op->status = status;
+        if (op->status != DHT_EBADVALUE) /* a bad value is bad everywhere */
+            put_store_next(dht, op);
+    }
     put_done_if_last(dht, op);
 }
 
-/* The lookup found the k closest nodes: store on each. This node (unless
- * it is a client) keeps a copy instead of the k-th when it is closer than
- * that one (or fewer than k others answered), so the value lives on
- * exactly the k closest. With no
- * peer reached at all, nothing is stored anywhere: DHT_ENOPEERS. */
+/* The lookup found the k closest nodes: store on the r closest of them
+ * (op->copies). This node (unless it is a client) keeps a copy instead of
+ * the r-th when it is closer than that one (or fewer than r others
+ * answered), so the value lives on exactly the r closest. A node that
+ * refuses or does not answer is replaced by the next closest (put_store_next).
+ * With no peer reached at all, nothing is stored anywhere: DHT_ENOPEERS. */
 static void put_store_all(dht_t *dht, dht__op_t *op)
 {
     const dht__cand_t *to[DHT_MAX_K];
-    size_t n = 0;
+    size_t n = 0, i;
+    unsigned r = op->copies;
     int here;
 
     op->status = 0;
-    for (size_t i = 0; i < op->lk.n && n < dht->cfg.k; i++) {
+    for (i = 0; i < op->lk.n && n < r; i++) {
         const dht__cand_t *c = &op->lk.cands[i];
         if (c->state == DHT__CAND_ANSWERED && c->has_token)
             to[n++] = c;
     }
+    op->next_store = i;
     if (n == 0) {
         dht__op_complete(dht, op, DHT_ENOPEERS);
         return;
     }
     /* A client is no holder: it may be gone in a moment. */
-    here = !dht->cfg.client && (n < dht->cfg.k || dht_id_cmp_distance(&op->lk.target, &dht->self,
-                                                                      &to[n - 1]->node.id) < 0);
-    if (here && n == dht->cfg.k)
+    here = !dht->cfg.client &&
+           (n < r || dht_id_cmp_distance(&op->lk.target, &dht->self, &to[n - 1]->node.id) < 0);
+    if (here && n == r) {
         n--;
-    if (here && store_here(dht, op) == 0)
-        op->count++;
-    for (size_t i = 0; i < n; i++)
+        op->next_store = (size_t)(to[n] - op->lk.cands); /* the r-th: first fallback */
+    }
+    if (here) {
+        if (store_here(dht, op) == 0)
+            op->count++;
+        else
+            put_store_next(dht, op);
+    }
+    for (i = 0; i < n; i++)
         if (send_store(dht, op, to[i]) == 0)
             op->pending++;
+        else
+            put_store_next(dht, op);
     put_done_if_last(dht, op);
 }
 
 int dht_put(dht_t *dht, const dht_id_t *key, const void *value, size_t len, uint32_t ttl_s,
             dht_put_cb cb, void *arg)
 {
+    return dht_put_ex(dht, key, value, len, ttl_s, NULL, cb, arg);
+}
+
+int dht_put_ex(dht_t *dht, const dht_id_t *key, const void *value, size_t len, uint32_t ttl_s,
+               const dht_put_opts_t *opts, dht_put_cb cb, void *arg)
+{
+    unsigned copies = opts != NULL ? opts->copies : 0;
     dht__op_t *op;
     int err;
 
-    if (dht == NULL || key == NULL || (value == NULL && len > 0) || cb == NULL || ttl_s == 0)
+    if (dht == NULL || key == NULL || (value == NULL && len > 0) || cb == NULL || ttl_s == 0 ||
+        copies > DHT_MAX_COPIES)
         return DHT_EINVAL;
     if (len > dht->cfg.max_value_size)
         return DHT_ETOOBIG;
@@ -385,8 +423,12 @@ int dht_put(dht_t *dht, const dht_id_t *key, const void *value, size_t len, uint
         memcpy(op->value, value, len);
     op->value_len = len;
     op->ttl = ttl_s < dht->cfg.max_ttl_s ? ttl_s : dht->cfg.max_ttl_s;
+    if (copies > dht->cfg.k)
+        copies = dht->cfg.k;
+    op->copies = copies > 0 ? copies : dht->cfg.k;
     dht_id_from_bytes(&op->value_hash, value, len);
-    op->value_flags = dht_id_cmp(&op->value_hash, key) == 0 ? DHT__VALUE_CONTENT : 0;
+    op->value_flags = dht__value_with_copies(
+        dht_id_cmp(&op->value_hash, key) == 0 ? DHT__VALUE_CONTENT : 0, copies);
     err = dht__lookup_start(dht, op, key, 0);
     if (err)
         goto fail;

@@ -1,15 +1,14 @@
 /*
- * Replication: what a node holds for others stays on the k closest live
- * nodes. Once per replicate_interval_s (at a point of it drawn from the key
- * and the own id, so the holders of a key do not all check at once) a
- * holder checks each value it holds that no peer stored here meanwhile: a
- * lookup of the key (FIND_VALUE, waiting for late nodes as a put's does)
- * says which of the k closest lack it, and those alone get a STORE, with
- * what is left of the value's TTL (a copy never outlives what its publisher
- * asked for). The bytes come from memory or, for a value in the program's
- * storage, from a read of it. A node that joined closer to a key than its
- * holders gets the value this way (hand-over), and when holders die the
- * next closest get it (repair), within one interval.
+ * Replication: what a node holds for others stays on the r closest live
+ * nodes (r: the copies its publisher asked for, k when it named none). Once per
+ * replicate_interval_s (at a point of it drawn from the key and the own id, so the holders of a key
+ * do not all check at once) a holder checks each value it holds that no peer stored here meanwhile:
+ * a lookup of the key (FIND_VALUE, waiting for late nodes as a put's does) says which of the r
+ * closest lack it, and those alone get a STORE, with what is left of the value's TTL (a copy never
+ * outlives what its publisher asked for). The bytes come from memory or, for a value in the
+ * program's storage, from a read of it. A node that joined closer to a key than its holders gets
+ * the value this way (hand-over), and when holders die the next closest get it (repair), within one
+ * interval.
  */
 #include "node.h"
 
@@ -43,17 +42,40 @@ static void on_replica_stored(dht_t *dht, dht__rpc_t *rpc, int status, const dht
         dht__op_complete(dht, op, 0);
 }
 
-/* Sends the value (op->value) to the k closest that answered without it. */
-static void send_to_lacking(dht_t *dht, dht__op_t *op)
+/* The nodes that should keep the value: of the candidates that answered,
+ * those among the r closest (op->copies), this node taking a place of its
+ * own when it is among them (not while it leaves). @return how many,
+ * in out[]. */
+static size_t keepers(const dht_t *dht, const dht__op_t *op, const dht__cand_t **out)
 {
-    unsigned seen = 0;
+    int self_placed = dht->leave.active;
+    size_t n = 0;
+    unsigned places = 0;
 
-    for (size_t i = 0; i < op->lk.n && seen < dht->cfg.k; i++) {
+    for (size_t i = 0; i < op->lk.n && places < op->copies; i++) {
         const dht__cand_t *c = &op->lk.cands[i];
-        dht__msg_t m;
         if (c->state != DHT__CAND_ANSWERED)
             continue;
-        seen++;
+        if (!self_placed && dht_id_cmp_distance(&op->lk.target, &dht->self, &c->node.id) < 0) {
+            self_placed = 1;
+            if (++places == op->copies)
+                break;
+        }
+        out[n++] = c;
+        places++;
+    }
+    return n;
+}
+
+/* Sends the value (op->value) to the keepers that answered without it. */
+static void send_to_lacking(dht_t *dht, dht__op_t *op)
+{
+    const dht__cand_t *to[DHT_MAX_K];
+    size_t n = keepers(dht, op, to);
+
+    for (size_t i = 0; i < n; i++) {
+        const dht__cand_t *c = to[i];
+        dht__msg_t m;
         if (c->has_value || !c->has_token)
             continue;
         memset(&m, 0, sizeof(m));
@@ -72,19 +94,16 @@ static void send_to_lacking(dht_t *dht, dht__op_t *op)
         dht__op_complete(dht, op, 0);
 }
 
-/* @return how many of the k closest answered without the value. */
+/* @return how many of the keepers answered without the value. */
 static unsigned lacking(const dht_t *dht, const dht__op_t *op)
 {
-    unsigned seen = 0, n = 0;
+    const dht__cand_t *to[DHT_MAX_K];
+    size_t n = keepers(dht, op, to);
+    unsigned missing = 0;
 
-    for (size_t i = 0; i < op->lk.n && seen < dht->cfg.k; i++) {
-        const dht__cand_t *c = &op->lk.cands[i];
-        if (c->state != DHT__CAND_ANSWERED)
-            continue;
-        seen++;
-        n += !c->has_value && c->has_token;
-    }
-    return n;
+    for (size_t i = 0; i < n; i++)
+        missing += !to[i]->has_value && to[i]->has_token;
+    return missing;
 }
 
 void dht__replicate_lookup_done(dht_t *dht, dht__op_t *op)
@@ -93,6 +112,8 @@ void dht__replicate_lookup_done(dht_t *dht, dht__op_t *op)
     dht__pending_t *r;
     dht_held_t held;
 
+    if (v != NULL)
+        op->copies = dht__value_copies(v->flags, dht->cfg.k);
     if (v == NULL || lacking(dht, op) == 0) {
         dht__op_complete(dht, op, 0); /* gone meanwhile, or nobody lacks it */
         return;

@@ -319,7 +319,7 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from
         dht__value_t v = {.key = req->target,
                           .hash = hash,
                           .len = req->value_len,
-                          .flags = req->flags & DHT__VALUE_CONTENT,
+                          .flags = req->flags & DHT__VALUE_KEPT,
                           .stored_at = dht->now,
                           .expires_at = dht->now + (uint64_t)ttl * 1000u};
         err = dht__held_write(dht, req, from, &v, req->value);
@@ -329,7 +329,7 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from
             err = 0;
     } else {
         err = dht__store_put(dht->store, &req->target, &hash, req->value, req->value_len,
-                             req->flags & DHT__VALUE_CONTENT, dht->now,
+                             req->flags & DHT__VALUE_KEPT, dht->now,
                              dht->now + (uint64_t)ttl * 1000u);
     }
     if (err == DHT_ETOOBIG)

@@ -20,6 +20,26 @@
 #include "dht.h"
 
 #define DHT__VALUE_CONTENT 0x01 /* flag: content addressed (key == hash) */
+/* Flags bits 1..5: the copies the value's publisher asked for (r, 1..31);
+ * 0 means "k" (wire.md 3.4). A holder keeps both. */
+#define DHT__VALUE_COPIES_SHIFT 1
+#define DHT__VALUE_COPIES_MASK  0x3e
+#define DHT__VALUE_KEPT         (DHT__VALUE_CONTENT | DHT__VALUE_COPIES_MASK)
+
+/* @return the nodes that should keep a value with these flags: its r,
+ * at most k, or k when it names none. */
+static inline unsigned dht__value_copies(uint8_t flags, unsigned k)
+{
+    unsigned r = (flags & DHT__VALUE_COPIES_MASK) >> DHT__VALUE_COPIES_SHIFT;
+    return r == 0 || r > k ? k : r;
+}
+
+/* @return flags with copies r (0: k) set in them. */
+static inline uint8_t dht__value_with_copies(uint8_t flags, unsigned r)
+{
+    return (uint8_t)((flags & ~DHT__VALUE_COPIES_MASK) |
+                     ((r << DHT__VALUE_COPIES_SHIFT) & DHT__VALUE_COPIES_MASK));
+}
 
 typedef struct dht__value {
     dht_id_t key;

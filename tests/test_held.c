@@ -358,7 +358,7 @@ static void test_failed_write_not_counted(void **state)
         failing++;
     }
     int stored = put_from(sim, 1, value, sizeof(value));
-    assert_true(stored >= 1 && stored < K);
+    assert_true(stored >= 1); /* the refusals went on to the next closest */
     for (size_t i = 0; i < NODES; i++) {
         dht_get_stats(dht_sim_node(sim, i), dht_sim_now(sim), &st);
         if (stores[i].fail_writes)
@@ -527,8 +527,8 @@ static int by_distance(const void *a, const void *b)
                                dht_self(dht_sim_node(sorting_sim, *y)));
 }
 
-/* @return how many of the K live nodes closest to key hold it. */
-static int closest_live_holding(dht_sim_t *sim, const dht_id_t *key)
+/* @return how many of the r live nodes closest to key hold it. */
+static int closest_r_holding(dht_sim_t *sim, const dht_id_t *key, size_t r)
 {
     size_t live[NODES], n = 0;
     int holding = 0;
@@ -539,9 +539,30 @@ static int closest_live_holding(dht_sim_t *sim, const dht_id_t *key)
     sort_target = *key;
     sorting_sim = sim;
     qsort(live, n, sizeof(live[0]), by_distance);
-    for (size_t i = 0; i < n && i < K; i++) {
+    for (size_t i = 0; i < n && i < r; i++) {
         find_held_t f = {key, 0};
         dht_held_foreach(dht_sim_node(sim, live[i]), find_cb, &f);
+        holding += f.found;
+    }
+    return holding;
+}
+
+/* @return how many of the K live nodes closest to key hold it. */
+static int closest_live_holding(dht_sim_t *sim, const dht_id_t *key)
+{
+    return closest_r_holding(sim, key, K);
+}
+
+/* @return how many live nodes hold the value under key. */
+static int live_holding(dht_sim_t *sim, const dht_id_t *key)
+{
+    int holding = 0;
+
+    for (size_t i = 0; i < NODES; i++) {
+        find_held_t f = {key, 0};
+        if (dht_sim_node(sim, i) == NULL)
+            continue;
+        dht_held_foreach(dht_sim_node(sim, i), find_cb, &f);
         holding += f.found;
     }
     return holding;
@@ -780,7 +801,8 @@ static void test_refresh_then_drop(void **state)
         n += held_here(&stores[i]);
     assert_false(f.found && !held_here(&stores[h])); /* indexed without bytes */
     assert_int_equal(c.holders, (unsigned)n);        /* the count is of real copies */
-    assert_true(stored < K);                         /* h's copy was not kept */
+    assert_false(held_here(&stores[h]));             /* h's copy was not kept, */
+    assert_int_equal(stored, n); /* nor counted: the put went on to the next closest */
     net_free(sim);
 }
 
@@ -854,6 +876,91 @@ static void test_expired_on_written(void **state)
     net_free(sim);
 }
 
+static int put_copies_from(dht_sim_t *sim, size_t node, const uint8_t *value, size_t len,
+                           unsigned copies)
+{
+    dht_put_opts_t opts = {.copies = copies};
+    dht_id_t key;
+    int stored = 0;
+
+    dht_id_from_bytes(&key, value, len);
+    pending = 1;
+    assert_int_equal(
+        dht_put_ex(dht_sim_node(sim, node), &key, value, len, 3600, &opts, on_put, &stored), 0);
+    run_all(sim);
+    return stored;
+}
+
+/* A put with copies 3 lands on the 3 closest nodes only; when two of them
+ * die, replication puts it back on the 3 closest live nodes, and only
+ * there (the holders keep r, not k), interval after interval. */
+static void test_copies_kept_on_r(void **state)
+{
+    static uint8_t value[1500];
+    dht_sim_t *sim = net_new_ex(23, 1 << 20, 600, 1);
+    dht_id_t key;
+    dht_put_opts_t too_many = {.copies = DHT_MAX_COPIES + 1};
+    int killed = 0;
+
+    (void)state;
+    fill(value, sizeof(value), 9);
+    dht_id_from_bytes(&key, value, sizeof(value));
+    assert_int_equal(
+        dht_put_ex(dht_sim_node(sim, 0), &key, value, sizeof(value), 3600, &too_many, on_put, NULL),
+        DHT_EINVAL);
+    assert_int_equal(put_copies_from(sim, 0, value, sizeof(value), 3), 3);
+    assert_int_equal(live_holding(sim, &key), 3);
+    assert_int_equal(closest_r_holding(sim, &key, 3), 3);
+    for (size_t i = 1; i < NODES && killed < 2; i++) {
+        find_held_t f = {&key, 0};
+        dht_held_foreach(dht_sim_node(sim, i), find_cb, &f);
+        if (f.found) {
+            assert_int_equal(dht_sim_remove_node(sim, i), 0);
+            killed++;
+        }
+    }
+    assert_int_equal(killed, 2);
+    assert_int_equal(live_holding(sim, &key), 1);
+    dht_sim_run(sim, NULL, NULL, dht_sim_now(sim) + 2 * 600 * 1000 + 60000);
+    print_message("copies 3: %d live holders, %d of the 3 closest\n", live_holding(sim, &key),
+                  closest_r_holding(sim, &key, 3));
+    assert_int_equal(closest_r_holding(sim, &key, 3), 3);
+    assert_int_equal(live_holding(sim, &key), 3);
+    assert_true(get_from(sim, 5, value, sizeof(value)));
+    net_free(sim);
+}
+
+/* The closest nodes refuse (their storage fails): the put goes on to the
+ * next closest until r nodes took it. */
+static void test_refused_put_goes_to_next(void **state)
+{
+    static uint8_t value[1500];
+    dht_sim_t *sim = net_new(29, 1 << 20);
+    size_t order[NODES];
+    dht_id_t key;
+
+    (void)state;
+    fill(value, sizeof(value), 10);
+    dht_id_from_bytes(&key, value, sizeof(value));
+    for (size_t i = 0; i < NODES; i++)
+        order[i] = i;
+    sort_target = key;
+    sorting_sim = sim;
+    qsort(order, NODES, sizeof(order[0]), by_distance);
+    for (size_t i = 0; i < 3; i++)
+        stores[order[i]].fail_writes = 1;
+    /* From a node that is not among the 6 closest. */
+    size_t from = order[NODES - 1];
+    assert_int_equal(put_copies_from(sim, from, value, sizeof(value), 3), 3);
+    assert_int_equal(live_holding(sim, &key), 3);
+    for (size_t i = 3; i < 6; i++) {
+        find_held_t f = {&key, 0};
+        dht_held_foreach(dht_sim_node(sim, order[i]), find_cb, &f);
+        assert_true(f.found);
+    }
+    net_free(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -866,6 +973,8 @@ int main(void)
         cmocka_unit_test(test_replication_repairs),
         cmocka_unit_test(test_count_holders),
         cmocka_unit_test(test_graceful_leave),
+        cmocka_unit_test(test_copies_kept_on_r),
+        cmocka_unit_test(test_refused_put_goes_to_next),
         cmocka_unit_test(test_refresh_then_drop),
         cmocka_unit_test(test_free_during_replication_read),
         cmocka_unit_test(test_expired_on_written),

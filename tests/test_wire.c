@@ -131,8 +131,8 @@ static const uint8_t known_types[] = {
 static int is_known_type(unsigned t)
 {
     for (size_t i = 0; i < N_TYPES; i++)
-        if (known_types[i] == t || (!DHT__IS_REPLY(known_types[i]) &&
-                                    (known_types[i] | DHT__WIRE_CLIENT) == t))
+        if (known_types[i] == t ||
+            (!DHT__IS_REPLY(known_types[i]) && (known_types[i] | DHT__WIRE_CLIENT) == t))
             return 1;
     return 0;
 }
@@ -298,6 +298,17 @@ static void want_store_content(const dht__msg_t *m)
     assert_memory_equal(h.b, m->target.b, DHT_ID_LEN);
 }
 
+static void want_store_copies(const dht__msg_t *m)
+{
+    assert_int_equal(m->type, DHT__STORE);
+    assert_int_equal(m->flags, DHT__VALUE_CONTENT | (8 << DHT__VALUE_COPIES_SHIFT));
+    assert_int_equal(dht__value_copies(m->flags, 20), 8);
+    assert_int_equal(dht__value_copies(m->flags, 5), 5); /* never above k */
+    assert_int_equal(dht__value_copies(DHT__VALUE_CONTENT, 20), 20);
+    assert_int_equal(m->value_len, 3);
+    assert_memory_equal(m->value, "abc", 3);
+}
+
 static void want_stored(const dht__msg_t *m)
 {
     assert_int_equal(m->type, DHT__STORED);
@@ -380,6 +391,7 @@ static const struct {
     {"values_empty.hex", want_values_empty},
     {"store.hex", want_store},
     {"store_content.hex", want_store_content},
+    {"store_copies.hex", want_store_copies},
     {"stored.hex", want_stored},
     {"get_value.hex", want_get_value},
     {"value.hex", want_value},

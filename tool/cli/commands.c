@@ -73,15 +73,19 @@ static void put_summary(const cli_common_t *c, const char *name, uint64_t size, 
 
 static int put_usage(FILE *f, int code)
 {
-    fprintf(f, "usage: emofs put FILE|DIR [options]\n"
-               "       emofs put - [--name NAME] [options]\n"
-               "Stores FILE in the network (or only locally when this node knows no peers)\n"
-               "and prints its key alone on the last line of stdout. DIR: the whole tree,\n"
-               "files, directories and symbolic links (stored as links, never followed),\n"
-               "with their permission bits; `emofs get KEY` recreates it. With -, stores\n"
-               "what comes on standard input, chunked as it comes (no temporary copy).\n"
-               "  --name NAME            the name a file from standard input gets in its\n"
-               "                         manifest (default: stdin)\n" COMMON_HELP);
+    fprintf(
+        f,
+        "usage: emofs put FILE|DIR [options]\n"
+        "       emofs put - [--name NAME] [options]\n"
+        "Stores FILE in the network (or only locally when this node knows no peers)\n"
+        "and prints its key alone on the last line of stdout. DIR: the whole tree,\n"
+        "files, directories and symbolic links (stored as links, never followed),\n"
+        "with their permission bits; `emofs get KEY` recreates it. With -, stores\n"
+        "what comes on standard input, chunked as it comes (no temporary copy).\n"
+        "  --name NAME            the name a file from standard input gets in its\n"
+        "                         manifest (default: stdin)\n"
+        "  --copies N             how many nodes keep each chunk, 1..20 (default: the\n"
+        "                         node's 'copies' setting, 8); manifests go on 20\n" COMMON_HELP);
     return code;
 }
 
@@ -130,8 +134,26 @@ static int put_run(const cli_common_t *c, ctl_msg_t *req, cli_io_t *io, const ch
     return code;
 }
 
+/* @return --copies N as PUT flags (CTL_FLAG_COPIES_MASK), or -1 after
+ * saying why N will not do. */
+static long copies_flags(const char *value)
+{
+    char *end;
+    unsigned long n;
+
+    errno = 0;
+    n = strtoul(value, &end, 10);
+    if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || n < 1 ||
+        n > EMOFS_COPIES_MAX) {
+        cli_fail(EXIT_USAGE, "put: bad --copies '%s' (want a count, 1..%u)", value,
+                 EMOFS_COPIES_MAX);
+        return -1;
+    }
+    return (long)(n << CTL_FLAG_COPIES_SHIFT);
+}
+
 /* put -: standard input, streamed to the node. */
-static int put_stdin(const cli_common_t *c, const char *name, double t0)
+static int put_stdin(const cli_common_t *c, const char *name, uint32_t copies, double t0)
 {
     ctl_msg_t req = {0};
     cli_io_t io = {STDIN_FILENO, -1, 0};
@@ -142,15 +164,16 @@ static int put_stdin(const cli_common_t *c, const char *name, double t0)
     if (fstat(STDIN_FILENO, &st) == 0 && S_ISDIR(st.st_mode))
         return cli_fail(EXIT_INPUT, "cannot read standard input: it is a directory");
     req.type = CTL_PUT;
-    req.flags = CTL_FLAG_PROGRESS | CTL_FLAG_STREAM;
+    req.flags = CTL_FLAG_PROGRESS | CTL_FLAG_STREAM | copies;
     req.path = (char *)name;
     return put_run(c, &req, &io, "standard input", 0, t0);
 }
 
-enum { PUT_OPT_NAME = CLI_OPT_OWN };
+enum { PUT_OPT_NAME = CLI_OPT_OWN, PUT_OPT_COPIES };
 static const opt_spec_t put_opts[] = {
     CLI_OPTS_COMMON,
     {"--name", NULL, OPT_VALUE, PUT_OPT_NAME},
+    {"--copies", NULL, OPT_VALUE, PUT_OPT_COPIES},
     OPT_TABLE_END,
 };
 
@@ -165,6 +188,7 @@ int emofs_put_main(int argc, char **argv)
     double t0 = now_s();
     opt_parser_t p;
     int code, fd, id, name_given = 0;
+    uint32_t copies = 0; /* as flags */
 
     opt_init(&p, argc, argv, 1, "put", put_opts, stderr);
     while ((id = cli_next_option(&p, &c)) != OPT_END) {
@@ -177,6 +201,13 @@ int emofs_put_main(int argc, char **argv)
             name_given = 1;
             continue;
         }
+        if (id == PUT_OPT_COPIES) {
+            long f = copies_flags(p.value);
+            if (f < 0)
+                return EXIT_USAGE;
+            copies = (uint32_t)f;
+            continue;
+        }
         if (file != NULL)
             return cli_fail(EXIT_USAGE, "put: one FILE at a time (got '%s' and '%s')", file,
                             p.value);
@@ -187,7 +218,7 @@ int emofs_put_main(int argc, char **argv)
     if ((code = cli_common_finish(&c)) != 0)
         return code;
     if (strcmp(file, "-") == 0)
-        return put_stdin(&c, name, t0);
+        return put_stdin(&c, name, copies, t0);
     if (name_given)
         return cli_fail(EXIT_USAGE, "put: --name is for standard input (put -); a file keeps its "
                                     "own name");
@@ -204,7 +235,7 @@ int emofs_put_main(int argc, char **argv)
     if (realpath(file, abs) == NULL)
         return cli_fail(EXIT_INPUT, "cannot read %s: %s", file, strerror(errno));
     req.type = CTL_PUT;
-    req.flags = CTL_FLAG_PROGRESS;
+    req.flags = CTL_FLAG_PROGRESS | copies;
     req.path = abs;
     return put_run(&c, &req, &io, file, S_ISDIR(st.st_mode) ? UINT64_MAX : (uint64_t)st.st_size,
                    t0);

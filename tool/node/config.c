@@ -131,8 +131,8 @@ static int set_replicate_interval(emofs_config_t *cfg, const char *value, FILE *
     return 0;
 }
 
-/* Parses whole seconds in lo..hi into *out. @return 0 or -1. */
-static int parse_seconds(const char *value, unsigned long lo, unsigned long hi, unsigned *out)
+/* Parses a whole number (seconds, a count) in lo..hi into *out. @return 0 or -1. */
+static int parse_uint(const char *value, unsigned long lo, unsigned long hi, unsigned *out)
 {
     char *end;
     unsigned long v;
@@ -150,7 +150,7 @@ static int set_republish_interval(emofs_config_t *cfg, const char *value, FILE *
 {
     (void)warn;
     (void)where;
-    if (parse_seconds(value, 0, EMOFS_REPLICATE_MAX_S, &cfg->republish_interval_s) != 0) {
+    if (parse_uint(value, 0, EMOFS_REPLICATE_MAX_S, &cfg->republish_interval_s) != 0) {
         snprintf(why, why_cap, "bad republish_interval '%s' (want seconds, 0..2592000)", value);
         return -1;
     }
@@ -163,8 +163,20 @@ static int set_ttl(emofs_config_t *cfg, const char *value, FILE *warn, const cha
 {
     (void)warn;
     (void)where;
-    if (parse_seconds(value, 1, EMOFS_TTL_MAX_S, &cfg->ttl_s) != 0) {
+    if (parse_uint(value, 1, EMOFS_TTL_MAX_S, &cfg->ttl_s) != 0) {
         snprintf(why, why_cap, "bad ttl '%s' (want seconds, 1..86400)", value);
+        return -1;
+    }
+    return 0;
+}
+
+static int set_copies(emofs_config_t *cfg, const char *value, FILE *warn, const char *where,
+                      char *why, size_t why_cap)
+{
+    (void)warn;
+    (void)where;
+    if (parse_uint(value, 1, EMOFS_COPIES_MAX, &cfg->copies) != 0) {
+        snprintf(why, why_cap, "bad copies '%s' (want a count, 1..%u)", value, EMOFS_COPIES_MAX);
         return -1;
     }
     return 0;
@@ -185,6 +197,7 @@ static const struct config_key {
     {"replicate_interval", CONFIG_REPLICATE, set_replicate_interval},
     {"republish_interval", CONFIG_REPUBLISH, set_republish_interval},
     {"ttl", CONFIG_TTL, set_ttl},
+    {"copies", CONFIG_COPIES, set_copies},
 };
 
 static const struct config_key *find_key(const char *name)

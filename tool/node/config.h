@@ -9,6 +9,7 @@
  *     replicate_interval 3600
  *     republish_interval 43200
  *     ttl 86400
+ *     copies 8
  *
  * KEY, blanks, VALUE; '#' starts a comment anywhere. Every daemon option
  * but --data can be set here (README.md, "Data directory", lists the keys);
@@ -37,7 +38,8 @@ typedef struct emofs_config {
     unsigned replicate_interval_s;
     int has_republish_interval;
     unsigned republish_interval_s;
-    unsigned ttl_s; /* 0: not set */
+    unsigned ttl_s;  /* 0: not set */
+    unsigned copies; /* 0: not set */
 } emofs_config_t;
 
 /* The keys, as bits for emofs_config_read's skip. */
@@ -49,6 +51,7 @@ enum {
     CONFIG_REPLICATE = 1u << 4,
     CONFIG_REPUBLISH = 1u << 5,
     CONFIG_TTL = 1u << 6,
+    CONFIG_COPIES = 1u << 7,
 };
 
 /* Parses a size: a whole number of bytes, or one with a unit K, M, G or T

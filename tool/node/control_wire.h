@@ -42,6 +42,9 @@
 #define CTL_FLAG_PROGRESS 0x1u /* send PROGRESS messages before the RESULT */
 #define CTL_FLAG_FORCE    0x2u /* GET: an existing regular file at the output is replaced */
 #define CTL_FLAG_STREAM   0x4u /* the file's bytes travel as DATA messages (section 3.7) */
+/* PUT: bits 8..15, how many nodes keep each chunk (1..20); 0: the node's default */
+#define CTL_FLAG_COPIES_SHIFT 8
+#define CTL_FLAG_COPIES_MASK  0xff00u
 
 /* Message types (body[0]). */
 enum ctl_type {

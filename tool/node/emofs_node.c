@@ -146,6 +146,7 @@ static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char 
                                  : file.has_replicate_interval ? file.replicate_interval_s
                                                                : EMOFS_REPLICATE_DEFAULT_S;
     node->ttl_s = file.ttl_s > 0 ? file.ttl_s : EMOFS_TTL_DEFAULT_S;
+    node->copies = file.copies > 0 ? file.copies : FS_COPIES_DEFAULT;
     node->republish_interval_s = opts->republish_set           ? opts->republish_interval_s
                                  : file.has_republish_interval ? file.republish_interval_s
                                                                : node->ttl_s / 2;
@@ -286,6 +287,7 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
     node->ctx.dht = node->dht;
     node->ctx.store = node->store;
     node->ctx.ttl_s = node->ttl_s;
+    node->ctx.copies = node->copies;
     node->ctx.replicas = node->has_replicas ? node->replicas.store : NULL;
     node->ctx.need_peers = node->n_bootstrap > 0;
     install_test_crash(node);

@@ -46,6 +46,9 @@
 #define EMOFS_TTL_DEFAULT_S       86400u
 #define EMOFS_TTL_MAX_S           86400u /* libdht's max_ttl_s */
 #define EMOFS_REPUBLISH_DEFAULT_S (EMOFS_TTL_DEFAULT_S / 2)
+/* How many nodes keep each chunk of a put (config copies, put --copies):
+ * FS_COPIES_DEFAULT (filestore.h says why), at most the nodes' k. */
+#define EMOFS_COPIES_MAX 20 /* libdht's default k, which emofs nodes run with */
 
 /* How to start a node. */
 typedef struct emofs_node_opts {
@@ -88,6 +91,7 @@ typedef struct emofs_node {
     unsigned replicate_interval_s; /* in force: 0 never */
     unsigned republish_interval_s; /* in force (a daemon's timer reads it): 0 never */
     unsigned ttl_s;                /* of the values a put stores (config ttl) */
+    unsigned copies;               /* nodes that keep each chunk a put stores (config copies) */
     uint64_t replicas_loaded;      /* replicas found on disk at start, and their bytes */
     uint64_t replicas_loaded_bytes;
     fs_ctx_t ctx; /* for fs_put/fs_get; need_peers set when bootstrap peers are given */

@@ -104,17 +104,21 @@ static void on_want_more(void *arg)
 static int start_put(emofs_op_t *op, const ctl_msg_t *req)
 {
     fs_progress_cb progress = (req->flags & CTL_FLAG_PROGRESS) ? on_progress : NULL;
-
+    unsigned copies = (req->flags & CTL_FLAG_COPIES_MASK) >> CTL_FLAG_COPIES_SHIFT;
+    fs_ctx_t ctx = op->node->ctx; /* the put takes its own copy */
     struct stat st;
 
+    if (copies > EMOFS_COPIES_MAX)
+        return FS_EINVAL;
+    if (copies > 0)
+        ctx.copies = copies;
     if (!(req->flags & CTL_FLAG_STREAM) && lstat(req->path, &st) == 0 && S_ISDIR(st.st_mode))
-        return fs_put_tree_start(&op->tree, &op->node->ctx, req->path, progress, on_put_tree, op);
+        return fs_put_tree_start(&op->tree, &ctx, req->path, progress, on_put_tree, op);
     if (!(req->flags & CTL_FLAG_STREAM))
-        return fs_put_start(&op->put, &op->node->ctx, req->path, progress, on_put, op);
+        return fs_put_start(&op->put, &ctx, req->path, progress, on_put, op);
     if (op->cbs.want == NULL)
         return FS_EINVAL;
-    return fs_put_start_stream(&op->put, &op->node->ctx, req->path, progress, on_want_more, on_put,
-                               op);
+    return fs_put_start_stream(&op->put, &ctx, req->path, progress, on_want_more, on_put, op);
 }
 
 size_t emofs_op_feed(emofs_op_t *op, const uint8_t *data, size_t len)
