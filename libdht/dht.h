@@ -48,7 +48,7 @@ extern "C" {
  * written. The Makefile reads these three lines for libdht.pc and the
  * shared library's name and soname; emofs --version prints them. */
 #define DHT_VERSION_MAJOR 0
-#define DHT_VERSION_MINOR 3
+#define DHT_VERSION_MINOR 4
 #define DHT_VERSION_PATCH 0
 
 #define DHT_VERSION_STRINGIFY_(x) #x
