@@ -314,7 +314,8 @@ static void describe(client_t *c, const ctl_msg_t *req)
         snprintf(c->what, sizeof(c->what), "of a stream named %s", req->path);
     } else if (req->type == CTL_PUT) {
         snprintf(c->what, sizeof(c->what), "%s", req->path);
-    } else if (req->type == CTL_GET || req->type == CTL_MANIFEST || req->type == CTL_HEALTH) {
+    } else if (req->type == CTL_GET || req->type == CTL_MANIFEST || req->type == CTL_HEALTH ||
+               req->type == CTL_RM) {
         mf_key_to_hex(req->key, hex);
         snprintf(c->what, sizeof(c->what), "%s", hex);
     } else {
