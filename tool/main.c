@@ -44,9 +44,8 @@ static void usage(FILE *f)
                "exit codes: 0 ok, 1 failure, 2 usage, 3 input file missing or unreadable,\n"
                "4 key not found (rm: not published here), 5 no peer reachable, 6 cannot\n"
                "write output (disk full), 7 data directory in use, 8 data failed\n"
-               "verification, 9 the output exists\n"
-               "(nothing replaced), 10 the network refused to store (stores full),\n"
-               "130 interrupted\n");
+               "verification, 9 the output exists (nothing replaced), 10 the network\n"
+               "refused to store (stores full), 130 interrupted\n");
 }
 
 int main(int argc, char **argv)
