@@ -445,6 +445,20 @@ int fs_store_remove(fs_store_t *st, const uint8_t key[MF_KEY_LEN])
     return 0;
 }
 
+int fs_store_drop(fs_store_t *st, const uint8_t key[MF_KEY_LEN])
+{
+    int err;
+
+    if (st == NULL || key == NULL)
+        return FS_EINVAL;
+    /* Decided and done under the lock, as fs_store_settle does: a put
+     * cannot make the blob provisional between the check and the unlink. */
+    pthread_mutex_lock(&st->lock);
+    err = fs_keyset_find(&st->provisional, key) != NULL ? FS_EBUSY : fs_store_remove(st, key);
+    pthread_mutex_unlock(&st->lock);
+    return err;
+}
+
 static int is_hex(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)

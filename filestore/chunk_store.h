@@ -71,6 +71,13 @@ int fs_store_has(fs_store_t *st, const uint8_t key[MF_KEY_LEN], size_t *len);
 /* Removes the blob under key. @return 0 or FS_ENOENT / FS_EIO / FS_EACCES. */
 int fs_store_remove(fs_store_t *st, const uint8_t key[MF_KEY_LEN]);
 
+/* Removes the blob under key unless an operation made it with
+ * fs_store_put_new and has not settled yet (it may still take it back or
+ * keep it: the blob is that operation's). For `emofs rm` and `emofs gc`.
+ * @return 0, FS_EBUSY (provisional: left alone), FS_ENOENT, FS_EIO or
+ * FS_EACCES. */
+int fs_store_drop(fs_store_t *st, const uint8_t key[MF_KEY_LEN]);
+
 /* Calls fn(key, size, arg) for each stored blob, in no particular order,
  * until fn returns nonzero; files that are not blobs are skipped. Reads
  * no blob (a stat each). fn may remove the blob it is given.

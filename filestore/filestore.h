@@ -62,6 +62,14 @@ typedef struct fs_ctx {
      * how many this get has written (resumed ones not counted). NULL: none. */
     void (*chunk_written)(void *arg, uint32_t chunks);
     void *chunk_written_arg;
+    /* Optional: told on the loop, with a get's key and the directory of
+     * its temporary file and journal (get_place.c), just before the get
+     * creates or reopens them (gone 0), and once it has removed them
+     * again (gone 1: the file is in place, or they were dropped). A get
+     * that dies or is canceled in between leaves them, to resume; the
+     * node records where (`emofs gc`). NULL: none. */
+    void (*get_files)(void *arg, const uint8_t key[MF_KEY_LEN], const char *dir, int gone);
+    void *get_files_arg;
 } fs_ctx_t;
 
 /* Fills ctx with the defaults above and NULL exec, dht and store. */

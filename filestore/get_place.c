@@ -131,6 +131,13 @@ static int read_journal(fs_get_t *get)
     return ok;
 }
 
+/* Tells the context's hook about the temporary file and journal. */
+static void tell_files(fs_get_t *get, int gone)
+{
+    if (get->ctx.get_files != NULL)
+        get->ctx.get_files(get->ctx.get_files_arg, get->key, get->dir, gone);
+}
+
 /* Opens (or reopens, to resume) the journal, locked, then the temporary
  * file; never through a symlink. A second get of the same key into the
  * same directory finds the journal locked and stops (FS_EBUSY) before
@@ -139,6 +146,7 @@ static int open_files(fs_get_t *get)
 {
     int resume, err = 0;
 
+    tell_files(get, 0);
     get->journal_fd = open(get->journal_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (get->journal_fd < 0)
         return fs_from_errno(errno);
@@ -171,8 +179,7 @@ static int open_files(fs_get_t *get)
             err = fs_from_errno(e);
     }
     if (err == 0 && !resume &&
-        (ftruncate(get->journal_fd, 0) != 0 ||
-         pwrite(get->journal_fd, JOURNAL_MAGIC, 8, 0) != 8 ||
+        (ftruncate(get->journal_fd, 0) != 0 || pwrite(get->journal_fd, JOURNAL_MAGIC, 8, 0) != 8 ||
          pwrite(get->journal_fd, get->key, MF_KEY_LEN, 8) != MF_KEY_LEN))
         err = fs_from_errno(errno);
     if (err == 0 && lseek(get->journal_fd, 0, SEEK_END) < 0)
@@ -180,6 +187,7 @@ static int open_files(fs_get_t *get)
     if (err != 0 && !resume) {
         unlink(get->part_path);
         unlink(get->journal_path);
+        tell_files(get, 1);
     }
     return err;
 }
@@ -343,8 +351,11 @@ static void after_verify(fs_job_t *w)
                 close(dfd);
             }
             unlink(get->journal_path);
+            tell_files(get, 1);
         }
     }
+    if (err == FS_EBADHASH)
+        tell_files(get, 1); /* verify_file dropped both */
     if (get->canceled)
         fs_get_fail(get, FS_ECANCELED, "canceled:", "get");
     else if (err == FS_EBADHASH)

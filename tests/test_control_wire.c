@@ -180,6 +180,17 @@ static void want_health(const ctl_msg_t *m)
     assert_key_seq(m->key, 0xa0);
 }
 
+static void want_rm(const ctl_msg_t *m)
+{
+    assert_int_equal(m->type, CTL_RM);
+    assert_key_seq(m->key, 0xa0);
+}
+
+static void want_gc(const ctl_msg_t *m)
+{
+    assert_int_equal(m->type, CTL_GC);
+}
+
 static void assert_bundle8(const ctl_msg_t *m)
 {
     static const uint8_t b[8] = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -243,6 +254,26 @@ static void want_result_health(const ctl_msg_t *m)
     assert_int_equal(m->health.fewest, 0);
     assert_int_equal(m->health.median, 7);
     assert_int_equal(m->health.is_dir, 0);
+}
+
+static void want_result_rm(const ctl_msg_t *m)
+{
+    assert_result(m, CTL_RM, 0, "");
+    assert_string_equal(m->name, "photo.jpg");
+    assert_int_equal(m->freed.blobs, 12);
+    assert_int_equal(m->freed.bytes, 3u << 20);
+    assert_int_equal(m->freed.shared, 3);
+    assert_int_equal(m->freed.ttl_s, 86400);
+}
+
+static void want_result_gc(const ctl_msg_t *m)
+{
+    assert_result(m, CTL_GC, 0, "");
+    assert_int_equal(m->freed.blobs, 7);
+    assert_int_equal(m->freed.bytes, 512u << 10);
+    assert_int_equal(m->freed.partials, 2);
+    assert_int_equal(m->freed.partial_bytes, 1u << 20);
+    assert_int_equal(m->freed.busy, 1);
 }
 
 static void want_result_get(const ctl_msg_t *m)
@@ -328,6 +359,8 @@ static const struct {
     {"get_no_out.hex", want_get_no_out},
     {"manifest.hex", want_manifest},
     {"health.hex", want_health},
+    {"rm.hex", want_rm},
+    {"gc.hex", want_gc},
     {"import.hex", want_import},
     {"status.hex", want_status},
     {"ls.hex", want_ls},
@@ -335,6 +368,8 @@ static const struct {
     {"progress.hex", want_progress},
     {"result_put.hex", want_result_put},
     {"result_health.hex", want_result_health},
+    {"result_rm.hex", want_result_rm},
+    {"result_gc.hex", want_result_gc},
     {"result_get.hex", want_result_get},
     {"result_manifest.hex", want_result_manifest},
     {"result_import.hex", want_result_import},
@@ -455,7 +490,10 @@ static void test_decode_rules(void **state)
     static const uint8_t ok_stop[] = {0x07, 0x01};
     static const uint8_t bad_version[] = {0x07, 0x02};
     static const uint8_t version0[] = {0x07, 0x00};
-    static const uint8_t unknown_type[] = {0x08, 0x01};
+    static const uint8_t unknown_type[] = {0x0b, 0x01};
+    /* GC carries nothing; RM a whole key */
+    static const uint8_t gc_trailing[] = {0x0a, 0x01, 0x00};
+    static const uint8_t rm_short[] = {0x09, 0x01, 0xa0, 0xa1};
     static const uint8_t zero_type[] = {0x00, 0x01};
     static const uint8_t type_80[] = {0x80, 0x01};
     static const uint8_t type_84[] = {0x84, 0x01};
@@ -490,6 +528,8 @@ static void test_decode_rules(void **state)
     assert_int_equal(decode_rc(version0, sizeof(version0)), FS_ECORRUPT);
     assert_int_equal(decode_rc(unknown_type, sizeof(unknown_type)), FS_ECORRUPT);
     assert_int_equal(decode_rc(zero_type, sizeof(zero_type)), FS_ECORRUPT);
+    assert_int_equal(decode_rc(gc_trailing, sizeof(gc_trailing)), FS_ECORRUPT);
+    assert_int_equal(decode_rc(rm_short, sizeof(rm_short)), FS_ECORRUPT);
     assert_int_equal(decode_rc(type_80, sizeof(type_80)), FS_ECORRUPT);
     assert_int_equal(decode_rc(type_84, sizeof(type_84)), FS_ECORRUPT);
     assert_int_equal(decode_rc(put_stream_slash, sizeof(put_stream_slash)), FS_ECORRUPT);
@@ -678,7 +718,7 @@ static void test_encoder_limits(void **state)
     assert_int_equal(ctl_encode(&m, NULL, &flen), FS_EINVAL);
     assert_int_equal(ctl_encode(&m, &frame, NULL), FS_EINVAL);
     EXPECT(FS_EINVAL); /* type 0 */
-    m.type = 0x09;
+    m.type = 0x0b;
     EXPECT(FS_EINVAL);
     m.type = CTL_STOP;
     EXPECT(0);
@@ -810,7 +850,11 @@ static void test_names(void **state)
     assert_string_equal(ctl_type_name(CTL_HEALTH), "HEALTH");
     assert_false(ctl_is_request(0));
     assert_false(ctl_is_request(CTL_PROGRESS));
-    assert_false(ctl_is_request(0x09));
+    assert_true(ctl_is_request(CTL_RM));
+    assert_true(ctl_is_request(CTL_GC));
+    assert_string_equal(ctl_type_name(CTL_RM), "RM");
+    assert_string_equal(ctl_type_name(CTL_GC), "GC");
+    assert_false(ctl_is_request(0x0b));
 }
 
 /* A random string of 0..max bytes, no NUL, no CR/LF; starts with '/' if abs. */
@@ -839,7 +883,7 @@ static void rnd_msg(uint64_t *s, ctl_msg_t *m)
     static const uint8_t types[] = {CTL_PUT,    CTL_GET,    CTL_MANIFEST, CTL_IMPORT,
                                     CTL_STATUS, CTL_LS,     CTL_STOP,     CTL_PROGRESS,
                                     CTL_RESULT, CTL_RESULT, CTL_RESULT,   CTL_RESULT,
-                                    CTL_DATA,   CTL_HEALTH};
+                                    CTL_DATA,   CTL_HEALTH, CTL_RM,       CTL_GC};
     size_t smax = rnd_below(s, 8) == 0 ? CTL_MAX_STR : 40;
 
     memset(m, 0, sizeof(*m));
@@ -857,6 +901,7 @@ static void rnd_msg(uint64_t *s, ctl_msg_t *m)
         break;
     case CTL_MANIFEST:
     case CTL_HEALTH:
+    case CTL_RM:
         rnd_bytes(s, m->key, CTL_KEY_LEN);
         break;
     case CTL_IMPORT:
@@ -869,7 +914,7 @@ static void rnd_msg(uint64_t *s, ctl_msg_t *m)
         rnd_bytes(s, &m->progress, sizeof(m->progress));
         break;
     case CTL_RESULT:
-        m->req_type = (uint8_t)(CTL_PUT + rnd_below(s, 8));
+        m->req_type = (uint8_t)(CTL_PUT + rnd_below(s, 10));
         /* 0, or a filestore code: FS_EINVAL .. FS_EREFUSED */
         m->status = rnd_below(s, 3) == 0 ? FS_EINVAL - (int32_t)rnd_below(s, 15) : 0;
         m->message = rnd_str(s, smax, 0);
@@ -892,6 +937,20 @@ static void rnd_msg(uint64_t *s, ctl_msg_t *m)
             m->health.median = (uint32_t)rnd_below(s, 40);
             m->health.fewest = (uint32_t)rnd_below(s, m->health.median + 1);
             m->health.is_dir = (uint8_t)rnd_below(s, 2);
+            break;
+        case CTL_RM:
+            m->name = rnd_str(s, smax, 0);
+            m->freed.blobs = rnd_next(s);
+            m->freed.bytes = rnd_next(s);
+            m->freed.shared = rnd_next(s);
+            m->freed.ttl_s = (uint32_t)rnd_next(s);
+            break;
+        case CTL_GC:
+            m->freed.blobs = rnd_next(s);
+            m->freed.bytes = rnd_next(s);
+            m->freed.partials = (uint32_t)rnd_next(s);
+            m->freed.partial_bytes = rnd_next(s);
+            m->freed.busy = (uint32_t)rnd_next(s);
             break;
         case CTL_GET:
             rnd_bytes(s, m->key, CTL_KEY_LEN);
@@ -969,6 +1028,14 @@ static void test_random_roundtrip(void **state)
         assert_int_equal(d.copies_fewest, m.copies_fewest);
         assert_int_equal(d.copies_median, m.copies_median);
         assert_memory_equal(&d.health, &m.health, sizeof(m.health));
+        assert_str_eq_or_empty(d.name, m.name);
+        assert_int_equal(d.freed.blobs, m.freed.blobs);
+        assert_int_equal(d.freed.bytes, m.freed.bytes);
+        assert_int_equal(d.freed.shared, m.freed.shared);
+        assert_int_equal(d.freed.ttl_s, m.freed.ttl_s);
+        assert_int_equal(d.freed.partials, m.freed.partials);
+        assert_int_equal(d.freed.partial_bytes, m.freed.partial_bytes);
+        assert_int_equal(d.freed.busy, m.freed.busy);
         assert_int_equal(d.st.values, m.st.values);
         assert_int_equal(d.st.published, m.st.published);
         assert_int_equal(d.st.peers_live, m.st.peers_live);

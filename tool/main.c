@@ -29,6 +29,8 @@ static void usage(FILE *f)
                "  status                this node: id, address, peers, storage\n"
                "  ls                    files this node published\n"
                "  health KEY            how many nodes hold each piece of a file\n"
+               "  rm KEY                unpin a file published here; its network copies expire\n"
+               "  gc                    free local blobs and files of gets that nothing uses\n"
                "  daemon                run a node in the foreground (--listen, --bootstrap)\n"
                "  stop                  stop the daemon of the data directory\n"
                "  sim                   simulate a large network with the real libdht code\n"
@@ -40,10 +42,10 @@ static void usage(FILE *f)
                "value comes after it or after '=' (--data DIR, --data=DIR).\n"
                "\n"
                "exit codes: 0 ok, 1 failure, 2 usage, 3 input file missing or unreadable,\n"
-               "4 key not found, 5 no peer reachable, 6 cannot write output (disk full),\n"
-               "7 data directory in use, 8 data failed verification, 9 the output exists\n"
-               "(nothing replaced), 10 the network refused to store (stores full),\n"
-               "130 interrupted\n");
+               "4 key not found (rm: not published here), 5 no peer reachable, 6 cannot\n"
+               "write output (disk full), 7 data directory in use, 8 data failed\n"
+               "verification, 9 the output exists (nothing replaced), 10 the network\n"
+               "refused to store (stores full), 130 interrupted\n");
 }
 
 int main(int argc, char **argv)
@@ -55,7 +57,7 @@ int main(int argc, char **argv)
         {"put", emofs_put_main},           {"get", emofs_get_main},       {"cat", emofs_cat_main},
         {"manifest", emofs_manifest_main}, {"status", emofs_status_main}, {"ls", emofs_ls_main},
         {"daemon", emofs_daemon_main},     {"stop", emofs_stop_main},     {"sim", emofs_sim_main},
-        {"health", emofs_health_main},
+        {"health", emofs_health_main},     {"rm", emofs_rm_main},         {"gc", emofs_gc_main},
     };
 
     /* A peer or a daemon that closes a socket must not kill us. */

@@ -35,7 +35,7 @@ check "  and is named whole" has "'--frob=1'"
 # Every option a --help shows with a value is accepted as --name=VALUE: run
 # with a bad value and an unknown flag after it, the command must complain
 # about the value or the flag, never about '--name=VALUE' as a whole.
-for cmd in put get "manifest show" "manifest export" "manifest import" status ls health daemon sim; do
+for cmd in put get "manifest show" "manifest export" "manifest import" status ls health rm gc daemon sim; do
     opts=$("$EMOFS" $cmd --help | grep -oE -- '(^|[ [])--[a-z][a-z-]* [A-Za-z]' |
         sed -E 's/^[ [] *//; s/ .*//' | sort -u || true)
     check "emofs $cmd --help shows options with a value" test -n "$opts"

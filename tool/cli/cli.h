@@ -54,7 +54,9 @@ typedef struct cli_common {
     dht_addr_t bootstrap[EMOFS_MAX_BOOTSTRAP];
     size_t n_bootstrap;
     int quiet;
-    int json; /* --json: the result as one JSON object on stdout */
+    int json;  /* --json: the result as one JSON object on stdout */
+    int local; /* the request is the node's own (rm, gc): an embedded node runs it
+                  without joining the network first */
 } cli_common_t;
 
 /* The ids of the options every command that talks to a node takes, in a

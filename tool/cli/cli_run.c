@@ -316,6 +316,8 @@ static int run_embedded(const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *
     uv_poll_init(&loop, &e.wake, cli_interrupt_fd());
     e.wake.data = &e;
     uv_poll_start(&e.wake, UV_READABLE, on_embedded_interrupt);
+    if (c->local)
+        e.node.n_bootstrap = 0; /* its own business: no peer needed, none asked */
     emofs_node_bootstrap(&e.node, on_embedded_joined, &e);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);

@@ -251,11 +251,15 @@ static void on_op_data(emofs_op_t *op, const uint8_t *data, size_t len, void *ar
         c->data_waiting = 1;
 }
 
-/* One log line per request: info for puts and gets, debug for the rest. */
+/* One log line per request: info for puts, gets, rm and gc (what changes
+ * the disk), debug for the rest. */
 static void log_result(const client_t *c, const ctl_msg_t *res)
 {
     double secs = (double)(uv_hrtime() - c->started_ns) / 1e9;
-    log_level_t level = c->req_type == CTL_PUT || c->req_type == CTL_GET ? LOG_INFO : LOG_DEBUG;
+    log_level_t level = c->req_type == CTL_PUT || c->req_type == CTL_GET || c->req_type == CTL_RM ||
+                                c->req_type == CTL_GC
+                            ? LOG_INFO
+                            : LOG_DEBUG;
     char hex[65], size[32];
 
     if (!log_enabled(level))
@@ -266,9 +270,17 @@ static void log_result(const client_t *c, const ctl_msg_t *res)
                 res->message ? res->message : "");
         return;
     }
-    progress_format_bytes(res->size, size, sizeof(size));
+    progress_format_bytes(c->req_type == CTL_RM || c->req_type == CTL_GC ? res->freed.bytes
+                                                                         : res->size,
+                          size, sizeof(size));
     mf_key_to_hex(res->key, hex);
-    if (c->req_type == CTL_PUT)
+    if (c->req_type == CTL_RM)
+        log_msg(level, "RM %s (%s): unpinned, removed %llu blobs, %s in %.2f s", c->what, res->name,
+                (unsigned long long)res->freed.blobs, size, secs);
+    else if (c->req_type == CTL_GC)
+        log_msg(level, "GC: removed %llu blobs, %s, and %u files of abandoned gets in %.2f s",
+                (unsigned long long)res->freed.blobs, size, (unsigned)res->freed.partials, secs);
+    else if (c->req_type == CTL_PUT)
         log_msg(level, "PUT %s: stored as %s, %s in %.2f s", c->what, hex, size, secs);
     else if (c->req_type == CTL_GET)
         log_msg(level, "GET %s: wrote %s, %s in %.2f s", c->what,
@@ -314,7 +326,8 @@ static void describe(client_t *c, const ctl_msg_t *req)
         snprintf(c->what, sizeof(c->what), "of a stream named %s", req->path);
     } else if (req->type == CTL_PUT) {
         snprintf(c->what, sizeof(c->what), "%s", req->path);
-    } else if (req->type == CTL_GET || req->type == CTL_MANIFEST || req->type == CTL_HEALTH) {
+    } else if (req->type == CTL_GET || req->type == CTL_MANIFEST || req->type == CTL_HEALTH ||
+               req->type == CTL_RM) {
         mf_key_to_hex(req->key, hex);
         snprintf(c->what, sizeof(c->what), "%s", hex);
     } else {

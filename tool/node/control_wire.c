@@ -18,7 +18,7 @@
 
 int ctl_is_request(uint8_t type)
 {
-    return type >= CTL_PUT && type <= CTL_HEALTH;
+    return type >= CTL_PUT && type <= CTL_GC;
 }
 
 const char *ctl_type_name(uint8_t type)
@@ -40,6 +40,10 @@ const char *ctl_type_name(uint8_t type)
         return "STOP";
     case CTL_HEALTH:
         return "HEALTH";
+    case CTL_RM:
+        return "RM";
+    case CTL_GC:
+        return "GC";
     case CTL_PROGRESS:
         return "PROGRESS";
     case CTL_RESULT:
@@ -61,6 +65,7 @@ void ctl_msg_clear(ctl_msg_t *msg)
     free(msg->blob);
     free(msg->message);
     free(msg->st.addr);
+    free(msg->name);
     if (msg->ls != NULL)
         for (uint32_t i = 0; i < msg->ls_count; i++)
             free(msg->ls[i].name);
@@ -226,6 +231,8 @@ static int check_msg(const ctl_msg_t *m)
         return check_blob(m->blob, m->blob_len);
     case CTL_MANIFEST:
     case CTL_HEALTH:
+    case CTL_RM:
+    case CTL_GC:
     case CTL_STATUS:
     case CTL_LS:
     case CTL_STOP:
@@ -247,6 +254,8 @@ static int check_msg(const ctl_msg_t *m)
         return check_blob(m->blob, m->blob_len);
     case CTL_STATUS:
         return check_str(m->st.addr);
+    case CTL_RM:
+        return check_str(m->name);
     case CTL_LS:
         if (m->ls_count > CTL_MAX_LS || (m->ls_count > 0 && m->ls == NULL))
             return FS_EINVAL;
@@ -277,6 +286,7 @@ static void put_body(writer_t *w, const ctl_msg_t *m)
         return;
     case CTL_MANIFEST:
     case CTL_HEALTH:
+    case CTL_RM:
         put_bytes(w, m->key, CTL_KEY_LEN);
         return;
     case CTL_IMPORT:
@@ -293,7 +303,7 @@ static void put_body(writer_t *w, const ctl_msg_t *m)
         return;
     case CTL_RESULT:
         break;
-    default: /* STATUS, LS, STOP */
+    default: /* STATUS, LS, STOP, GC */
         return;
     }
     put_u8(w, m->req_type);
@@ -316,6 +326,20 @@ static void put_body(writer_t *w, const ctl_msg_t *m)
         put_u32(w, m->health.fewest);
         put_u32(w, m->health.median);
         put_u8(w, m->health.is_dir);
+        break;
+    case CTL_RM:
+        put_str(w, m->name);
+        put_u64(w, m->freed.blobs);
+        put_u64(w, m->freed.bytes);
+        put_u64(w, m->freed.shared);
+        put_u32(w, m->freed.ttl_s);
+        break;
+    case CTL_GC:
+        put_u64(w, m->freed.blobs);
+        put_u64(w, m->freed.bytes);
+        put_u32(w, m->freed.partials);
+        put_u64(w, m->freed.partial_bytes);
+        put_u32(w, m->freed.busy);
         break;
     case CTL_GET:
         put_bytes(w, m->key, CTL_KEY_LEN);
@@ -563,6 +587,20 @@ static void get_result(reader_t *r, ctl_msg_t *m)
             m->health.fewest > m->health.median)
             r->err = FS_ECORRUPT;
         break;
+    case CTL_RM:
+        m->name = get_str(r);
+        m->freed.blobs = get_u64(r);
+        m->freed.bytes = get_u64(r);
+        m->freed.shared = get_u64(r);
+        m->freed.ttl_s = get_u32r(r);
+        break;
+    case CTL_GC:
+        m->freed.blobs = get_u64(r);
+        m->freed.bytes = get_u64(r);
+        m->freed.partials = get_u32r(r);
+        m->freed.partial_bytes = get_u64(r);
+        m->freed.busy = get_u32r(r);
+        break;
     case CTL_GET:
         get_key(r, m->key);
         m->path = get_str(r);
@@ -621,6 +659,7 @@ int ctl_decode(const uint8_t *body, size_t len, ctl_msg_t *out)
         break;
     case CTL_MANIFEST:
     case CTL_HEALTH:
+    case CTL_RM:
         get_key(&r, out->key);
         break;
     case CTL_IMPORT:
@@ -630,6 +669,7 @@ int ctl_decode(const uint8_t *body, size_t len, ctl_msg_t *out)
     case CTL_STATUS:
     case CTL_LS:
     case CTL_STOP:
+    case CTL_GC:
         break;
     case CTL_PROGRESS:
         out->progress.bytes_done = get_u64(&r);

@@ -56,6 +56,8 @@ enum ctl_type {
     CTL_LS = 0x06,       /* nothing */
     CTL_STOP = 0x07,     /* nothing */
     CTL_HEALTH = 0x08,   /* key */
+    CTL_RM = 0x09,       /* key */
+    CTL_GC = 0x0a,       /* nothing */
     CTL_PROGRESS = 0x81, /* progress */
     CTL_RESULT = 0x82,   /* req_type, status, message, then a payload if status == 0 */
     CTL_DATA = 0x83,     /* blob: bytes of a streamed file (either direction) */
@@ -117,6 +119,18 @@ typedef struct ctl_health {
     uint8_t is_dir; /* 1: the key is a directory's (its listing's nodes only) */
 } ctl_health_t;
 
+/* The payload of a successful RM or GC result: what was freed on this
+ * node's disk. */
+typedef struct ctl_freed {
+    uint64_t blobs;         /* local blobs removed */
+    uint64_t bytes;         /* their bytes */
+    uint64_t shared;        /* RM: blobs of the file kept, as other published files use them */
+    uint32_t ttl_s;         /* RM: the TTL of the node's puts: its network copies expire within */
+    uint32_t partials;      /* GC: temporary files and journals of abandoned gets removed */
+    uint64_t partial_bytes; /* GC: their bytes */
+    uint32_t busy;          /* GC: recorded gets still running, left alone */
+} ctl_freed_t;
+
 /* The payload of a successful STATUS result. */
 typedef struct ctl_status {
     uint8_t node_id[CTL_KEY_LEN];
@@ -145,8 +159,10 @@ typedef struct ctl_status {
  * | PUT              | flags, path (with CTL_FLAG_STREAM: a file name)       |
  * | GET              | flags, key, cwd, out                                  |
  * | MANIFEST, HEALTH | key                                                   |
+ * | RM               | key                                                   |
  * | IMPORT           | blob, blob_len                                        |
  * | STATUS, LS, STOP | -                                                     |
+ * | GC               | -                                                     |
  * | PROGRESS         | progress                                              |
  * | DATA             | blob, blob_len (0: the end of a streamed PUT's bytes) |
  * | RESULT           | req_type, status, message; if status == 0:            |
@@ -158,6 +174,8 @@ typedef struct ctl_status {
  * |   of STATUS      | st                                                    |
  * |   of LS          | ls, ls_count                                          |
  * |   of STOP        | -                                                     |
+ * |   of RM          | name, freed (blobs, bytes, shared, ttl_s)             |
+ * |   of GC          | freed (blobs, bytes, partials, partial_bytes, busy)   |
  */
 typedef struct ctl_msg {
     uint8_t type;    /* enum ctl_type */
@@ -174,10 +192,12 @@ typedef struct ctl_msg {
     uint32_t copies_fewest; /* RESULT of PUT: nodes that took its values: the fewest, */
     uint32_t copies_median; /*   the median (0, 0: none, no peers; or a directory) */
     ctl_health_t health;    /* RESULT of HEALTH */
+    char *name;             /* RESULT of RM: the file's name, as published */
+    ctl_freed_t freed;      /* RESULT of RM, GC */
 
     ctl_progress_t progress; /* PROGRESS */
 
-    uint8_t req_type; /* RESULT: the request type it answers (CTL_PUT .. CTL_STOP) */
+    uint8_t req_type; /* RESULT: the request type it answers (CTL_PUT .. CTL_GC) */
     int32_t status;   /* RESULT: 0 or a negative FS_* code (on the wire: CTL_S_*) */
     char *message;    /* RESULT: one line (no CR, LF or NUL); may be "" */
 
@@ -238,7 +258,7 @@ int ctl_frame_check(const uint8_t *buf, size_t len, size_t *frame_len);
  */
 int ctl_set_message(ctl_msg_t *msg, const char *text);
 
-/* @return 1 if type is a request type (CTL_PUT .. CTL_STOP), else 0. */
+/* @return 1 if type is a request type (CTL_PUT .. CTL_GC), else 0. */
 int ctl_is_request(uint8_t type);
 
 /* @return a static name for a message type ("PUT", "RESULT", ...), "?" if

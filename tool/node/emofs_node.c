@@ -7,6 +7,7 @@
 #include "filestore/place.h"
 #include "tool/node/control_wire.h"
 #include "tool/node/hostaddr.h"
+#include "tool/node/partials.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -290,6 +291,8 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
     node->ctx.copies = node->copies;
     node->ctx.replicas = node->has_replicas ? node->replicas.store : NULL;
     node->ctx.need_peers = node->n_bootstrap > 0;
+    node->ctx.get_files = emofs_partials_hook; /* where gets leave files, for gc */
+    node->ctx.get_files_arg = node->dir;
     install_test_crash(node);
     return 0;
 fail:

@@ -13,6 +13,7 @@
  *   DIR/peers       the daemon's saved peers (tool/daemon/peers_file.h, schema/peers.md)
  *   DIR/published   the files this node published: "KEY SIZE NAME" lines
  *   DIR/republished when the daemon last stored them again (tool/daemon/republisher.h)
+ *   DIR/partials    where gets left their temporary files, for gc (tool/node/partials.h)
  *   DIR/blobs/      the local chunk store (filestore/chunk_store.h)
  *   DIR/replicas/   a daemon's copies of values it holds for others
  *                   (filestore/replicas.h), within its quota (store_max)
@@ -97,6 +98,10 @@ typedef struct emofs_node {
     fs_ctx_t ctx; /* for fs_put/fs_get; need_peers set when bootstrap peers are given */
     fs_job_t close_job;
     unsigned test_crash_at; /* EMOFS_TEST_CRASH_AFTER_CHUNKS (emofs_node.c); 0: none */
+    /* rm and gc wait until no put is in flight (tool/node/maint.h):
+     * node_ops.c counts the puts and queues them. */
+    unsigned puts_active;
+    struct emofs_op *maint_wait;
     int closing;
 } emofs_node_t;
 
@@ -139,5 +144,13 @@ typedef struct emofs_published {
 /* Reads DIR/published, latest entry per key, in the order first published.
  * @return 0 and a malloc()ed *out of *n entries (NULL, 0 if none), or FS_ENOMEM. */
 int emofs_published_list(const char *dir, emofs_published_t **out, size_t *n);
+
+/* Unpins key: takes every line of it out of DIR/published, rewriting the
+ * file atomically (tool/node/linefile.h); *removed gets its entry. Its
+ * blobs are not touched (tool/node/maint.h does that).
+ * @return 0, FS_ENOENT (key is not published here: the file is as it was)
+ * or another FS_* code (the file is as it was). */
+int emofs_published_remove(const char *dir, const uint8_t key[MF_KEY_LEN],
+                           emofs_published_t *removed);
 
 #endif /* EMOFS_NODE_H */

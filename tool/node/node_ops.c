@@ -4,6 +4,7 @@
 #include "tool/node/node_ops.h"
 
 #include "filestore/health.h"
+#include "tool/node/maint.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +22,17 @@ struct emofs_op {
     fs_sink_t sink; /* a streamed GET's, handing bytes to cbs.data */
     fs_job_t work;  /* to answer synchronous requests from the loop */
     int sync_status;
+    int is_put;                 /* counted in node->puts_active until its result */
+    uint8_t key[MF_KEY_LEN];    /* RM: the key to unpin */
+    struct emofs_op *next_wait; /* RM, GC: in node->maint_wait */
 };
+
+static void run_waiting(emofs_node_t *node);
 
 static void op_finish(emofs_op_t *op)
 {
+    if (op->is_put && --op->node->puts_active == 0)
+        run_waiting(op->node);
     op->cbs.result(&op->res, op->cbs.arg);
     ctl_msg_clear(&op->res);
     free(op);
@@ -324,6 +332,66 @@ static void after_sync(fs_job_t *job)
     op_finish(job->data);
 }
 
+/* ---- RM, GC: run with no put in flight (maint.h) ---------------------------- */
+
+static void do_maint(emofs_op_t *op)
+{
+    char msg[1024], name[MF_NAME_MAX + 2] = "";
+    int err;
+
+    if (op->res.req_type == CTL_RM)
+        err =
+            emofs_maint_rm(op->node, op->key, &op->res.freed, name, sizeof(name), msg, sizeof(msg));
+    else
+        err = emofs_maint_gc(op->node, &op->res.freed, msg, sizeof(msg));
+    if (err != 0) {
+        op_error(op, err, msg);
+        return;
+    }
+    ctl_set_message(&op->res, msg);
+    if (op->res.req_type == CTL_RM && (op->res.name = strdup(name)) == NULL)
+        op_error(op, FS_ENOMEM, NULL);
+}
+
+/* Runs one RM or GC now, on the loop, and answers it from the loop (the
+ * result never comes inside emofs_op_start). */
+static int run_maint(emofs_op_t *op)
+{
+    do_maint(op);
+    return fs_exec_defer(&op->node->exec.exec, &op->work, after_sync);
+}
+
+/* The last put in flight ended: the RM and GC that waited run, in order. */
+static void run_waiting(emofs_node_t *node)
+{
+    emofs_op_t *op = node->maint_wait, *last = NULL, *next;
+
+    node->maint_wait = NULL;
+    for (; op != NULL; op = next) { /* queued newest first: reverse */
+        next = op->next_wait;
+        op->next_wait = last;
+        last = op;
+    }
+    for (op = last; op != NULL; op = next) {
+        next = op->next_wait;
+        if (run_maint(op) != 0) {
+            op_error(op, FS_ENOMEM, NULL);
+            op_finish(op);
+        }
+    }
+}
+
+/* Starts an RM or GC: now if no put is in flight, else once they are done. */
+static int start_maint(emofs_op_t *op, const ctl_msg_t *req)
+{
+    memcpy(op->key, req->key, MF_KEY_LEN);
+    if (op->node->puts_active == 0)
+        return run_maint(op);
+    op->next_wait = op->node->maint_wait;
+    op->node->maint_wait = op;
+    return 0;
+}
+
 int emofs_op_start(emofs_op_t **out, emofs_node_t *node, const ctl_msg_t *req,
                    const emofs_op_cbs_t *cbs)
 {
@@ -345,6 +413,14 @@ int emofs_op_start(emofs_op_t **out, emofs_node_t *node, const ctl_msg_t *req,
     switch (req->type) {
     case CTL_PUT:
         err = start_put(op, req);
+        if (err == 0) {
+            op->is_put = 1;
+            node->puts_active++;
+        }
+        break;
+    case CTL_RM:
+    case CTL_GC:
+        err = start_maint(op, req);
         break;
     case CTL_GET:
         err = start_get(op, req);

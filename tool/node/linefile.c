@@ -1,0 +1,142 @@
+/*
+ * One-record-a-line files of the data directory. See linefile.h.
+ */
+#include "tool/node/linefile.h"
+
+#include "filestore/fs_error.h"
+#include "filestore/place.h" /* fs_path_join, fs_sync_dir */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int emofs_line_append(const char *dir, const char *name, const char *line)
+{
+    char *path = fs_path_join(dir, name);
+    FILE *f;
+    int ok;
+
+    if (path == NULL)
+        return FS_ENOMEM;
+    f = fopen(path, "a");
+    free(path);
+    if (f == NULL)
+        return fs_from_errno(errno);
+    ok = fprintf(f, "%s\n", line) > 0;
+    ok = fclose(f) == 0 && ok;
+    return ok ? 0 : FS_EIO;
+}
+
+/* A growing buffer of the lines kept. */
+typedef struct text {
+    char *s;
+    size_t len, cap;
+} text_t;
+
+static int text_add(text_t *t, const char *line, size_t n)
+{
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 4096;
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        char *s = realloc(t->s, cap);
+        if (s == NULL)
+            return FS_ENOMEM;
+        t->s = s;
+        t->cap = cap;
+    }
+    memcpy(t->s + t->len, line, n);
+    t->s[t->len + n] = '\n';
+    t->len += n + 1;
+    return 0;
+}
+
+/* Writes buf to path, a new file, and syncs it. @return 0 or an FS_* code. */
+static int write_synced(const char *path, const char *buf, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int err = 0;
+
+    if (fd < 0)
+        return fs_from_errno(errno);
+    for (size_t off = 0; err == 0 && off < len;) {
+        ssize_t w = write(fd, buf + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            err = fs_from_errno(w < 0 ? errno : EIO);
+        else
+            off += (size_t)w;
+    }
+    if (err == 0 && fsync(fd) != 0)
+        err = fs_from_errno(errno);
+    if (close(fd) != 0 && err == 0)
+        err = fs_from_errno(errno);
+    return err;
+}
+
+/* Reads path's lines through keep into t. @return lines dropped, or an
+ * FS_* code. */
+static int filter(const char *path, emofs_line_keep_fn keep, void *arg, text_t *t)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int dropped = 0, err = 0;
+
+    if (f == NULL)
+        return errno == ENOENT ? 0 : fs_from_errno(errno);
+    while (err == 0 && (n = getline(&line, &cap, f)) >= 0) {
+        if (n > 0 && line[n - 1] == '\n')
+            line[--n] = '\0';
+        if (keep(line, arg))
+            err = text_add(t, line, (size_t)n);
+        else
+            dropped++;
+    }
+    if (err == 0 && ferror(f))
+        err = FS_EIO;
+    free(line);
+    fclose(f);
+    return err != 0 ? err : dropped;
+}
+
+int emofs_line_rewrite(const char *dir, const char *name, emofs_line_keep_fn keep, void *arg)
+{
+    char *path = fs_path_join(dir, name);
+    char tmp_name[256];
+    char *tmp;
+    text_t t = {NULL, 0, 0};
+    int dropped, err;
+
+    snprintf(tmp_name, sizeof(tmp_name), "%s.tmp", name);
+    tmp = fs_path_join(dir, tmp_name);
+    if (path == NULL || tmp == NULL) {
+        err = FS_ENOMEM;
+        goto done;
+    }
+    dropped = filter(path, keep, arg, &t);
+    if (dropped <= 0) {
+        err = dropped;
+        goto done;
+    }
+    err = write_synced(tmp, t.s != NULL ? t.s : "", t.len);
+    if (err == 0 && rename(tmp, path) != 0)
+        err = fs_from_errno(errno);
+    if (err != 0) {
+        unlink(tmp);
+        goto done;
+    }
+    err = fs_sync_dir(dir); /* the rename is on disk */
+    if (err == 0)
+        err = dropped;
+done:
+    free(t.s);
+    free(path);
+    free(tmp);
+    return err;
+}
