@@ -7,7 +7,11 @@
 #     start reads names and sizes only, never the bytes), against a start
 #     with none, median of 3, interleaved;
 #  3. churn with libdht's maintenance only: 2,000 nodes, 10% replaced per
-#     minute for 30 virtual minutes, replication every 10 minutes or never.
+#     minute for 2 virtual hours, replication every 10 minutes or never,
+#     values and files (--files);
+#  4. repair with daemons: 20 daemons on 127.0.0.1 replicating every
+#     REPAIR_INTERVAL s, 3 files put through one, 5 others killed with
+#     kill -9: seconds until every piece is on 8 live nodes again.
 set -euo pipefail
 : "${EMOFS:?set EMOFS to the emofs binary}"
 GIB=${BENCH_REPLICA_GIB:-10}
@@ -53,8 +57,48 @@ median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 mf=$(median "${full[@]}") me=$(median "${empty[@]}")
 echo "  $(cat "$T/held-full.txt" 2>/dev/null || echo '?') loaded; start $mf s with them, $me s with none (median of 3; ratio $(awk -v a="$mf" -v b="$me" 'BEGIN { printf "%.1f", a / b }'))"
 
-echo "-- churn with libdht's maintenance only: 2,000 nodes, 10% replaced per minute"
+echo "-- churn with libdht's maintenance only: 2,000 nodes, 10% replaced per minute, 2 hours"
 for r in 600 0; do
-    "$EMOFS" sim --nodes 2000 --values 1000 --lookups 100 --churn 0.1 --duration 1800 \
+    "$EMOFS" sim --nodes 2000 --values 1000 --lookups 100 --churn 0.1 --duration 7200 \
         --sample 600 --probe-lookups 20 --replicate "$r" | sed -n '/churn  /,/total/p'
 done
+"$EMOFS" sim --nodes 2000 --files 20 --file-size 4M --lookups 100 --churn 0.1 --duration 7200 \
+    --sample 600 --probe-lookups 20 --replicate 600 | sed -n '/churn  /,/total/p'
+
+INTERVAL=${REPAIR_INTERVAL:-30}
+echo "-- repair: 20 daemons, replication every $INTERVAL s, 3 files, 5 daemons killed (kill -9)"
+NET_DIR=$T/net
+mkdir -p "$NET_DIR"
+. "$(dirname "$0")/../../tool/local_net.sh"
+trap 'net_stop_all; rm -rf "$T"' EXIT
+for i in $(seq 1 20); do
+    mkdir -p "$NET_DIR/d$i"
+    echo "replicate_interval $INTERVAL" >"$NET_DIR/d$i/config"
+done
+net_start d1 >/dev/null
+for i in $(seq 2 20); do net_start d$i "${NET_ADDR[d$(((i - 2) / 5 + 1))]}" >/dev/null; done
+sleep 1
+keys=()
+for mib in 4 8 16; do
+    head -c $((mib << 20)) /dev/urandom >"$T/f$mib.bin"
+    keys+=("$("$EMOFS" put -q "$T/f$mib.bin" --data "$NET_DIR/d1")")
+done
+for i in 2 3 4 5 6; do kill -9 "${NET_PID[d$i]}"; done
+for i in 2 3 4 5 6; do wait "${NET_PID[d$i]}" 2>/dev/null || true; done
+t0=$(date +%s.%N)
+repaired() {
+    local k
+    for k in "${keys[@]}"; do
+        "$EMOFS" health "$k" --json --data "$NET_DIR/d9" 2>/dev/null |
+            grep -Eq '"copies_fewest":([89]|[1-9][0-9])' || return 1
+    done
+}
+took=never
+for _ in $(seq 1 $((INTERVAL * 8))); do
+    if repaired; then
+        took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+        break
+    fi
+    sleep 0.5
+done
+echo "  every piece back on 8 live nodes after $took s (interval $INTERVAL s; $(awk -v t="$took" -v i="$INTERVAL" 'BEGIN { if (t == "never") print "never"; else printf "%.2f intervals", t / i }'))"
