@@ -449,13 +449,12 @@ int emofs_status_main(int argc, char **argv)
     cli_common_t c = {0};
     ctl_msg_t req = {0}, res;
     char hex[65], files[32], blobs[32], bytes[32];
-    int code =
-        parse_simple(&c, argc, argv,
-                     "Shows the node of the data directory: id, address, peers known\n"
-                     "(live: answered in the last 15 minutes; the others not heard from\n"
-                     "lately), the replicas it holds for others (count, bytes, quota: only\n"
-                     "a daemon holds any) and its pinned data (files it published or fetched,\n"
-                     "blobs in its local store and their bytes).");
+    int code = parse_simple(&c, argc, argv,
+                            "Shows the node of the data directory: id, address, peers known\n"
+                            "(live: answered in the last 15 minutes; the others not heard from\n"
+                            "lately), the replicas it holds for others (count, bytes, quota: only\n"
+                            "a daemon holds any) and its pinned data (files it published,\n"
+                            "blobs in its local store and their bytes).");
 
     if (code)
         return code < 0 ? 0 : code;
