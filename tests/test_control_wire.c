@@ -308,6 +308,32 @@ static void want_result_status(const ctl_msg_t *m)
     assert_int_equal(m->st.blob_bytes, 0x140000);
     assert_int_equal(m->st.published, 2);
     assert_int_equal(m->st.peers_live, 5);
+    assert_int_equal(m->st.has_store_max, 1);
+    assert_int_equal(m->st.store_max, 10ull << 30);
+}
+
+/* From a daemon older than store_max: the same fields, the quota unknown. */
+static void want_result_status_old(const ctl_msg_t *m)
+{
+    assert_result(m, CTL_STATUS, 0, "");
+    assert_key_seq(m->st.node_id, 0x20);
+    assert_string_equal(m->st.addr, "203.0.113.7:4000");
+    assert_int_equal(m->st.values, 16);
+    assert_int_equal(m->st.blob_bytes, 0x140000);
+    assert_int_equal(m->st.peers_live, 5);
+    assert_int_equal(m->st.has_store_max, 0);
+    assert_int_equal(m->st.store_max, 0);
+}
+
+/* From an embedded node: store_max present, and 0. */
+static void want_result_status_embedded(const ctl_msg_t *m)
+{
+    assert_result(m, CTL_STATUS, 0, "");
+    assert_int_equal(m->st.values, 0);
+    assert_int_equal(m->st.blobs, 5);
+    assert_int_equal(m->st.peers_live, 5);
+    assert_int_equal(m->st.has_store_max, 1);
+    assert_int_equal(m->st.store_max, 0);
 }
 
 static void want_result_ls(const ctl_msg_t *m)
@@ -374,6 +400,8 @@ static const struct {
     {"result_manifest.hex", want_result_manifest},
     {"result_import.hex", want_result_import},
     {"result_status.hex", want_result_status},
+    {"result_status_old.hex", want_result_status_old},
+    {"result_status_embedded.hex", want_result_status_embedded},
     {"result_ls.hex", want_result_ls},
     {"result_ls_empty.hex", want_result_ls_empty},
     {"result_stop.hex", want_result_stop},
@@ -413,10 +441,30 @@ static void test_vectors_roundtrip(void **state)
     }
 }
 
+/* The length of the one strict prefix of a vector's body that is a valid
+ * message too: a STATUS result without its optional last field (store_max,
+ * 8 bytes); 0 for every other vector. */
+static size_t valid_prefix(const vector_t *v)
+{
+    size_t blen = v->len - CTL_FRAME_HDR;
+    ctl_msg_t m;
+    size_t n = 0;
+
+    assert_int_equal(ctl_decode(v->buf + CTL_FRAME_HDR, blen, &m), 0);
+    if (m.type == CTL_RESULT && m.req_type == CTL_STATUS && m.status == 0 && m.st.has_store_max)
+        n = blen - 8;
+    ctl_msg_clear(&m);
+    return n;
+}
+
 /* Every strict prefix of a vector's frame needs more bytes; every strict
- * prefix of its body, and the body with a byte more, is malformed. */
+ * prefix of its body (but a STATUS result's without store_max, which is
+ * the older daemons' payload), and the body with a byte more, is
+ * malformed. */
 static void test_vectors_truncated_and_extended(void **state)
 {
+    size_t optional = 0;
+
     (void)state;
     assert_true(n_vectors >= MIN_VECTORS);
     for (size_t i = 0; i < n_vectors; i++) {
@@ -437,12 +485,31 @@ static void test_vectors_truncated_and_extended(void **state)
         assert_int_equal(ctl_frame_check(ext, v->len + 1, &flen), 1);
         assert_int_equal(flen, v->len);
 
+        size_t valid = valid_prefix(v);
         for (size_t k = 0; k < blen; k++) {
             /* A copy of exactly k bytes, so ASan catches an over-read. */
             uint8_t *body = malloc(k ? k : 1);
             assert_non_null(body);
             memcpy(body, v->buf + CTL_FRAME_HDR, k);
             memset(&m, 0xa5, sizeof(m));
+            if (k > 0 && k == valid) {
+                /* the same status as an older daemon sends it: decodes
+                 * without the quota, and re-encodes to those k bytes */
+                uint8_t *want = malloc(CTL_FRAME_HDR + k);
+                assert_non_null(want);
+                put_le32(want, (uint32_t)k);
+                memcpy(want + CTL_FRAME_HDR, body, k);
+                assert_int_equal(ctl_decode(body, k, &m), 0);
+                assert_int_equal(m.st.has_store_max, 0);
+                assert_int_equal(m.st.store_max, 0);
+                assert_int_equal(m.st.peers_live, 5);
+                assert_encodes_to(&m, want, CTL_FRAME_HDR + k);
+                ctl_msg_clear(&m);
+                free(want);
+                free(body);
+                optional++;
+                continue;
+            }
             assert_int_equal(ctl_decode(k ? body : NULL, k, &m), FS_ECORRUPT);
             /* zeroed on failure: nothing to free, no dangling pointer */
             assert_null(m.path);
@@ -457,6 +524,7 @@ static void test_vectors_truncated_and_extended(void **state)
         }
         free(ext);
     }
+    assert_int_equal(optional, 2); /* result_status.hex, result_status_embedded.hex */
 }
 
 static void test_frame_check(void **state)
@@ -972,6 +1040,8 @@ static void rnd_msg(uint64_t *s, ctl_msg_t *m)
             m->st.blob_bytes = rnd_next(s);
             m->st.published = (uint32_t)rnd_next(s);
             m->st.peers_live = (uint32_t)rnd_next(s);
+            m->st.has_store_max = (uint8_t)rnd_below(s, 2); /* 0: as an older daemon */
+            m->st.store_max = m->st.has_store_max && rnd_below(s, 2) ? rnd_next(s) : 0;
             break;
         case CTL_LS:
             m->ls_count = rnd_below(s, 20);
@@ -1039,6 +1109,8 @@ static void test_random_roundtrip(void **state)
         assert_int_equal(d.st.values, m.st.values);
         assert_int_equal(d.st.published, m.st.published);
         assert_int_equal(d.st.peers_live, m.st.peers_live);
+        assert_int_equal(d.st.has_store_max, m.st.has_store_max);
+        assert_int_equal(d.st.store_max, m.st.store_max);
         assert_int_equal(d.ls_count, m.ls_count);
         for (uint32_t k = 0; k < m.ls_count; k++) {
             assert_memory_equal(d.ls[k].key, m.ls[k].key, CTL_KEY_LEN);

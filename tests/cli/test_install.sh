@@ -100,7 +100,7 @@ check "it put the value" grep -Eq '^stored on [1-9][0-9]* nodes$' "$T/hello.out"
 check "it got the value back" grep -qx 'got "hello"' "$T/hello.out"
 check "nothing on stderr" test ! -s "$T/hello.err"
 check "the daemon holds the value" \
-    bash -c "'$EMOFS' status --data '$T/d1' | grep -Eq '^values +1 '"
+    bash -c "'$EMOFS' status --data '$T/d1' | grep -Eq '^replicas +1 \\('"
 net_stop d1
 cat "$T/hello.err"
 

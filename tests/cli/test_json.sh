@@ -20,8 +20,8 @@ check "get --json: key, path, size, note, seconds" \
     grep -Eq "^\{\"key\":\"$KEY\",\"path\":\"$T/b.bin\",\"size\":300000,\"note\":\"\",\"seconds\":[0-9.]+\}$" <<<"$out"
 
 out=$("$EMOFS" status --json)
-check "status --json: the documented fields" \
-    grep -Eq "^\{\"node\":\"$hex\",\"address\":\"[^\"]+\",\"peers\":[0-9]+,\"peers_live\":[0-9]+,\"peers_stale\":[0-9]+,\"values\":[0-9]+,\"value_bytes\":[0-9]+,\"blobs\":[0-9]+,\"blob_bytes\":[0-9]+,\"published\":2,\"data\":\"$T/home\"\}$" <<<"$out"
+check "status --json: the documented fields (embedded: no replicas, store_max 0)" \
+    grep -Eq "^\{\"node\":\"$hex\",\"address\":\"[^\"]+\",\"peers\":[0-9]+,\"peers_live\":[0-9]+,\"peers_stale\":[0-9]+,\"values\":0,\"value_bytes\":0,\"store_max\":0,\"blobs\":[1-9][0-9]*,\"blob_bytes\":[1-9][0-9]*,\"published\":2,\"data\":\"$T/home\"\}$" <<<"$out"
 
 out=$("$EMOFS" ls --json)
 check "ls --json: one object per file" test "$(grep -c '^{"key":' <<<"$out")" -eq 2

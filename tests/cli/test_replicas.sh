@@ -16,6 +16,10 @@ replica_bytes() {
 }
 # held DIR: values the node says it holds for the network (emofs status --json).
 held() { "$EMOFS" status --json --data "$1" | sed -n 's/.*"values":\([0-9]*\).*/\1/p'; }
+# field NAME JSON: a number of emofs status --json's object (empty if absent).
+field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" <<<"$2"; }
+# line NAME TEXT: the line of emofs status's output that starts with NAME.
+line() { grep -E "^$1 " <<<"$2" || true; }
 
 net_start d1
 for i in 2 3 4; do net_start d$i "${NET_ADDR[d1]}"; done
@@ -77,6 +81,58 @@ b=$(replica_bytes "$T/q3")
 check "q3 keeps at most 16 MiB for others: $b bytes" test "$b" -gt 0 -a "$b" -le $((16 << 20))
 check "q2 (default quota) took more: $(replica_bytes "$T/q2") bytes" \
     test "$(replica_bytes "$T/q2")" -gt "$b"
+
+# emofs status (issue 11): the replicas a daemon holds for others, their
+# bytes and its quota; the publisher's pinned data (its files and blobs).
+n=$(replicas "$T/q3")
+out=$("$EMOFS" status --data "$T/q3")
+js=$("$EMOFS" status --json --data "$T/q3")
+check "status of q3 (a holder): its $n replicas, their bytes, of its 16 MiB quota: $(line replicas "$out")" \
+    grep -Eqx "replicas +$n \([0-9.]+ (KiB|MiB) of 16\.0 MiB quota\)" <<<"$(line replicas "$out")"
+check "  and --json: values $n, value_bytes in (0, 16 MiB], store_max 16 MiB" \
+    test "$(field values "$js")" = "$n" -a "$n" -gt 0 -a "$(field value_bytes "$js")" -gt 0 -a \
+    "$(field value_bytes "$js")" -le $((16 << 20)) -a "$(field store_max "$js")" = $((16 << 20))
+check "status of q2: the default quota: $(line replicas "$("$EMOFS" status --data "$T/q2")")" \
+    grep -Eq "^replicas +[1-9][0-9,]* \([0-9.]+ [KMG]iB of 10\.0 GiB quota\)$" \
+    <<<"$("$EMOFS" status --data "$T/q2")"
+nb=$(blob_count "$T/q1")
+out=$("$EMOFS" status --data "$T/q1")
+js=$("$EMOFS" status --json --data "$T/q1")
+pinned_bytes=$(field blob_bytes "$js")
+check "status of q1 (the publisher): 1 file and its $nb blobs pinned: $(line pinned "$out")" \
+    grep -Eqx "pinned +1 file, $nb blobs \(3[89]\.[0-9] MiB\)" <<<"$(line pinned "$out")"
+check "  and --json: published 1, blobs $nb, blob_bytes $pinned_bytes (at least the file's)" \
+    test "$(field published "$js")" = 1 -a "$(field blobs "$js")" = "$nb" -a "$nb" -gt 1 -a \
+    "$pinned_bytes" -ge 40000000
+check "  it holds no replica of its own file: $(line replicas "$out")" \
+    grep -Eqx "replicas +0 \(0 B of 10\.0 GiB quota\)" <<<"$(line replicas "$out")"
+
+# The same directories with no daemon: the command's embedded node holds
+# no replicas (whatever DIR/replicas keeps) and says why; pinned is the same.
+kill "$q3"
+wait "$q3" 2>/dev/null || true
+net_stop q1
+out=$("$EMOFS" status --data "$T/q3")
+js=$("$EMOFS" status --json --data "$T/q3")
+check "embedded status of q3: no replicas, no daemon: $(line replicas "$out")" \
+    grep -Eqx "replicas +0 \(no daemon: only a running daemon holds copies for others\)" \
+    <<<"$(line replicas "$out")"
+check "  and --json: values 0, store_max 0 (while $(replicas "$T/q3") replicas wait on disk)" \
+    test "$(field values "$js")" = 0 -a "$(field store_max "$js")" = 0 -a "$(replicas "$T/q3")" -gt 0
+out=$("$EMOFS" status --data "$T/q1")
+js=$("$EMOFS" status --json --data "$T/q1")
+check "embedded status of q1: the same pinned data: $(line pinned "$out")" \
+    grep -Eqx "pinned +1 file, $nb blobs \(3[89]\.[0-9] MiB\)" <<<"$(line pinned "$out")"
+check "  and --json: published 1, blobs $nb, blob_bytes $pinned_bytes" \
+    test "$(field published "$js")" = 1 -a "$(field blobs "$js")" = "$nb" -a \
+    "$(field blob_bytes "$js")" = "$pinned_bytes"
+# Counts group their digits: 1,234 blobs (stand-ins: the count stats them,
+# reads none).
+mkdir -p "$T/many/blobs/00"
+for i in $(seq 1 1234); do printf x >"$T/many/blobs/00/$(printf '%064x' "$i")"; done
+check "1234 blobs show as 1,234: $(line pinned "$("$EMOFS" status --data "$T/many")")" \
+    grep -Eqx "pinned +0 files, 1,234 blobs \(1\.2 KiB\)" \
+    <<<"$(line pinned "$("$EMOFS" status --data "$T/many")")"
 
 # Hand-over (issue 11, item 3): a daemon that joins after a put gets its
 # copies from the holders' replication, within one interval (here 4 s,

@@ -148,8 +148,15 @@ static int read_answers(conn_t *k, const cli_common_t *c, ctl_msg_t *res)
         if (r < 0)
             break;
         if (r == 1) {
-            if (ctl_decode(k->buf + CTL_FRAME_HDR, frame_len - CTL_FRAME_HDR, &m) != 0)
+            if (ctl_decode(k->buf + CTL_FRAME_HDR, frame_len - CTL_FRAME_HDR, &m) != 0) {
+                /* A daemon of a newer emofs, say, whose answer has more
+                 * fields than this one knows (schema/control.md 7). */
+                code = cli_fail(EXIT_FAIL,
+                                "cannot read the answer of the daemon of %s (another emofs?): "
+                                "restart it with this one (emofs stop, then emofs daemon)",
+                                c->dir);
                 break;
+            }
             memmove(k->buf, k->buf + frame_len, k->have - frame_len);
             k->have -= frame_len;
             if (m.type == CTL_PROGRESS && !k->canceled)

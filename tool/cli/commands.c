@@ -440,15 +440,52 @@ static int parse_simple(cli_common_t *c, int argc, char **argv, const char *what
     return cli_common_finish(c);
 }
 
+/* Writes n with a comma between groups of three digits ("1,234,567")
+ * into buf[cap] (27 bytes hold any u64). @return buf. */
+static char *format_count(uint64_t n, char *buf, size_t cap)
+{
+    char digits[21];
+    int len = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)n);
+    size_t o = 0;
+
+    for (int i = 0; i < len && o + 1 < cap; i++) {
+        if (i > 0 && (len - i) % 3 == 0 && o + 2 < cap)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* The replicas line's detail: bytes of the quota, or why there is none. */
+static void print_replicas(const ctl_status_t *st)
+{
+    char n[32], bytes[32], quota[32];
+
+    format_count(st->values, n, sizeof(n));
+    progress_format_bytes(st->value_bytes, bytes, sizeof(bytes));
+    if (!st->has_store_max) {
+        printf("replicas   %s (%s; quota unknown: the daemon is older than this emofs)\n", n,
+               bytes);
+    } else if (st->store_max == 0) {
+        printf("replicas   %s (no daemon: only a running daemon holds copies for others)\n", n);
+    } else {
+        progress_format_bytes(st->store_max, quota, sizeof(quota));
+        printf("replicas   %s (%s of %s quota)\n", n, bytes, quota);
+    }
+}
+
 int emofs_status_main(int argc, char **argv)
 {
     cli_common_t c = {0};
     ctl_msg_t req = {0}, res;
-    char hex[65], b1[32], b2[32];
+    char hex[65], files[32], blobs[32], bytes[32];
     int code = parse_simple(&c, argc, argv,
                             "Shows the node of the data directory: id, address, peers known\n"
                             "(live: answered in the last 15 minutes; the others not heard from\n"
-                            "lately), values it holds for others, local blobs, files published.");
+                            "lately), the replicas it holds for others (count, bytes, quota: only\n"
+                            "a daemon holds any) and its pinned data (files it published,\n"
+                            "blobs in its local store and their bytes).");
 
     if (code)
         return code < 0 ? 0 : code;
@@ -473,6 +510,8 @@ int emofs_status_main(int argc, char **argv)
             json_u64(&j, "peers_stale", res.st.peers - live);
             json_u64(&j, "values", res.st.values);
             json_u64(&j, "value_bytes", res.st.value_bytes);
+            if (res.st.has_store_max) /* an older daemon does not say */
+                json_u64(&j, "store_max", res.st.store_max);
             json_u64(&j, "blobs", res.st.blobs);
             json_u64(&j, "blob_bytes", res.st.blob_bytes);
             json_u64(&j, "published", res.st.published);
@@ -481,8 +520,6 @@ int emofs_status_main(int argc, char **argv)
             ctl_msg_clear(&res);
             return 0;
         }
-        progress_format_bytes(res.st.value_bytes, b1, sizeof(b1));
-        progress_format_bytes(res.st.blob_bytes, b2, sizeof(b2));
         printf("node       %s\n", hex);
         printf("address    %s\n", res.st.addr);
         if (res.st.peers == 0)
@@ -490,10 +527,12 @@ int emofs_status_main(int argc, char **argv)
         else
             printf("peers      %u (%u live, %u not heard from lately)\n", (unsigned)res.st.peers,
                    (unsigned)live, (unsigned)(res.st.peers - live));
-        printf("values     %llu (%s) held for the network\n", (unsigned long long)res.st.values,
-               b1);
-        printf("blobs      %llu (%s) in the local store\n", (unsigned long long)res.st.blobs, b2);
-        printf("published  %u files\n", (unsigned)res.st.published);
+        print_replicas(&res.st);
+        format_count(res.st.published, files, sizeof(files));
+        format_count(res.st.blobs, blobs, sizeof(blobs));
+        progress_format_bytes(res.st.blob_bytes, bytes, sizeof(bytes));
+        printf("pinned     %s file%s, %s blob%s (%s)\n", files, res.st.published == 1 ? "" : "s",
+               blobs, res.st.blobs == 1 ? "" : "s", bytes);
         printf("data       %s\n", c.dir);
     }
     ctl_msg_clear(&res);

@@ -359,6 +359,8 @@ static void put_body(writer_t *w, const ctl_msg_t *m)
         put_u64(w, m->st.blob_bytes);
         put_u32(w, m->st.published);
         put_u32(w, m->st.peers_live);
+        if (m->st.has_store_max)
+            put_u64(w, m->st.store_max);
         break;
     case CTL_LS:
         put_u32(w, m->ls_count);
@@ -619,6 +621,11 @@ static void get_result(reader_t *r, ctl_msg_t *m)
         m->st.blob_bytes = get_u64(r);
         m->st.published = get_u32r(r);
         m->st.peers_live = get_u32r(r);
+        /* Optional, at the end: a daemon older than it sends none. */
+        if (r->err == 0 && r->left > 0) {
+            m->st.has_store_max = 1;
+            m->st.store_max = get_u64(r);
+        }
         break;
     case CTL_LS:
         get_ls(r, m);

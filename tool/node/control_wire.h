@@ -142,6 +142,11 @@ typedef struct ctl_status {
     uint64_t blob_bytes;
     uint32_t published;
     uint32_t peers_live; /* of the peers, those that answered in the last 15 minutes */
+    /* Appended later (schema/control.md 5.2): a daemon older than them
+     * sends the payload without, which decodes with has_store_max 0. */
+    uint8_t has_store_max; /* 1: store_max was (or is to be) on the wire; 0: encoded without */
+    uint64_t store_max;    /* quota of the values held for others, bytes; 0: the node holds
+                              none (an embedded node: only a daemon does) */
 } ctl_status_t;
 
 /*

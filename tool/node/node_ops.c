@@ -25,6 +25,7 @@ struct emofs_op {
     int is_put;                 /* counted in node->puts_active until its result */
     uint8_t key[MF_KEY_LEN];    /* RM: the key to unpin */
     struct emofs_op *next_wait; /* RM, GC: in node->maint_wait */
+    fs_store_t *usage_of;       /* STATUS: the store its worker counts */
 };
 
 static void run_waiting(emofs_node_t *node);
@@ -270,6 +271,22 @@ static void do_import(emofs_op_t *op, const ctl_msg_t *req)
                  err == FS_ECORRUPT || err == FS_EBADHASH ? "not a valid manifest file" : NULL);
 }
 
+/* On a worker: STATUS counts the local store's blobs there, a stat per
+ * blob, which on a store of many thousands would otherwise hold the loop
+ * (and every peer's request) as long. A running total would answer at
+ * once but must stay right through every path that adds or removes blobs
+ * (puts, their roll-backs, damaged blobs dropped on read, removals), and
+ * would still need this walk at start; a status is rare, so it walks. */
+static void status_usage(fs_job_t *job)
+{
+    emofs_op_t *op = job->data;
+
+    if (fs_store_usage(op->usage_of, &op->res.st.blobs, &op->res.st.blob_bytes) != 0)
+        op->res.st.blobs = op->res.st.blob_bytes = 0;
+}
+
+/* What a STATUS answers that the loop knows: the rest (the local store's
+ * blobs) is counted by status_usage. */
 static void do_status(emofs_op_t *op)
 {
     char addr[DHT_ADDRSTRLEN];
@@ -284,10 +301,14 @@ static void do_status(emofs_op_t *op)
     op->res.st.addr = strdup(dht_addr_format(&op->node->addr, addr));
     op->res.st.peers = (uint32_t)st.nodes;
     op->res.st.peers_live = (uint32_t)st.nodes_good;
+    /* What it holds for others: libdht's index of them (a daemon's
+     * replicas, on disk, and any value kept in memory), within the quota
+     * libdht enforces. An embedded node is a client: it holds none. */
     op->res.st.values = st.values;
     op->res.st.value_bytes = st.value_bytes;
-    if (fs_store_usage(op->node->store, &op->res.st.blobs, &op->res.st.blob_bytes) != 0)
-        op->res.st.blobs = op->res.st.blob_bytes = 0;
+    op->res.st.has_store_max = 1;
+    op->res.st.store_max = op->node->has_replicas ? op->node->store_max : 0;
+    op->usage_of = op->node->store;
     if (emofs_published_list(op->node->dir, &list, &n) == 0) {
         op->res.st.published = (uint32_t)n;
         free(list);
@@ -438,7 +459,10 @@ int emofs_op_start(emofs_op_t **out, emofs_node_t *node, const ctl_msg_t *req,
             do_status(op);
         else
             do_ls(op);
-        err = fs_exec_defer(&node->exec.exec, &op->work, after_sync);
+        if (op->usage_of != NULL && op->res.status == 0)
+            err = fs_exec_queue(&node->exec.exec, &op->work, status_usage, after_sync);
+        else
+            err = fs_exec_defer(&node->exec.exec, &op->work, after_sync);
         break;
     }
     if (err) {
