@@ -1,8 +1,13 @@
+/*
+ * Fetching one blob: the local stores first, then the DHT; and fetching
+ * a damaged pinned blob again (repin). See fetch.h.
+ */
 #include "filestore/fetch.h"
+
+#include "filestore/chunk_store.h"
 
 #include <stdlib.h>
 #include <string.h>
-
 
 typedef struct fetch {
     fs_job_t work;
@@ -14,7 +19,15 @@ typedef struct fetch {
     uint8_t *local; /* blob read from the local store, if any */
     size_t local_len;
     unsigned tries;
+    fs_store_t *repin; /* not NULL: the pinned store a damaged copy went from */
 } fetch_t;
+
+/* Stores a blob fetched again into the pinned store it was damaged in. */
+static void repin(fetch_t *f, const uint8_t *data, size_t len)
+{
+    if (f->repin != NULL)
+        (void)fs_store_put(f->repin, f->key, data, len, 1); /* best effort: checked again */
+}
 
 static void finish(fetch_t *f, int status, const uint8_t *data, size_t len)
 {
@@ -24,6 +37,14 @@ static void finish(fetch_t *f, int status, const uint8_t *data, size_t len)
 }
 
 static int start_dht_get(fetch_t *f);
+
+static void ignore_result(int status, const uint8_t *data, size_t len, void *arg)
+{
+    (void)status;
+    (void)data;
+    (void)len;
+    (void)arg;
+}
 
 static void on_dht_value(int status, const dht_value_t *values, size_t n, void *arg)
 {
@@ -40,6 +61,7 @@ static void on_dht_value(int status, const dht_value_t *values, size_t n, void *
          * that is not the blob itself is of no use here. */
         for (size_t i = 0; i < n; i++)
             if (memcmp(values[i].hash.b, f->key, MF_KEY_LEN) == 0) {
+                repin(f, values[i].data, values[i].len);
                 finish(f, 0, values[i].data, values[i].len);
                 return;
             }
@@ -69,8 +91,13 @@ static void read_local(fs_job_t *w)
 {
     fetch_t *f = w->data;
 
-    if (f->ctx.store != NULL && fs_store_get(f->ctx.store, f->key, &f->local, &f->local_len) == 0)
+    int err = f->ctx.store != NULL ? fs_store_get(f->ctx.store, f->key, &f->local, &f->local_len)
+                                   : FS_ENOENT;
+
+    if (err == 0)
         return;
+    if (err == FS_EBADHASH) /* damaged, and removed: pinned again once fetched */
+        f->repin = f->ctx.store;
     /* Held for others here: as good (the read checks its hash; a damaged
      * one is removed, and the node forgets it when it next serves it). */
     if (f->ctx.replicas != NULL &&
@@ -112,4 +139,27 @@ int fs_fetch_blob(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], const int 
         return FS_ENOMEM;
     }
     return 0;
+}
+
+int fs_fetch_repin(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN])
+{
+    fetch_t *f;
+    int err;
+
+    if (ctx->dht == NULL || ctx->store == NULL)
+        return FS_EINVAL;
+    if ((f = calloc(1, sizeof(*f))) == NULL)
+        return FS_ENOMEM;
+    f->ctx = *ctx;
+    f->ctx.store = NULL; /* the network only */
+    f->ctx.replicas = NULL;
+    if (f->ctx.max_tries == 0)
+        f->ctx.max_tries = 1;
+    f->repin = ctx->store;
+    memcpy(f->key, key, MF_KEY_LEN);
+    f->cb = ignore_result;
+    err = start_dht_get(f);
+    if (err)
+        free(f);
+    return err;
 }

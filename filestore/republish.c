@@ -6,6 +6,7 @@
 #include "filestore/chunk_store.h"
 #include "filestore/counts.h"
 #include "filestore/ctx.h"
+#include "filestore/fetch.h"
 #include "filestore/fs_error.h"
 #include "filestore/keyset.h"
 
@@ -18,6 +19,7 @@ typedef struct item {
     uint8_t key[MF_KEY_LEN];
     uint8_t *data;
     size_t len;
+    int err; /* of the read: FS_EBADHASH, damaged (and removed) */
 } item_t;
 
 struct fs_republish {
@@ -71,7 +73,7 @@ static void read_blob(fs_job_t *job)
 {
     item_t *it = job->data;
 
-    if (fs_store_get(it->rp->ctx.store, it->key, &it->data, &it->len) != 0) {
+    if ((it->err = fs_store_get(it->rp->ctx.store, it->key, &it->data, &it->len)) != 0) {
         it->data = NULL;
         it->len = 0;
     }
@@ -82,6 +84,8 @@ static void after_read(fs_job_t *job)
     item_t *it = job->data;
     fs_republish_t *rp = it->rp;
 
+    if (it->err == FS_EBADHASH && !rp->canceled) /* the network still has it */
+        (void)fs_fetch_repin(&rp->ctx, it->key);
     if (it->data == NULL || rp->canceled) {
         rp->in_flight--;
         rp->r.failed += it->data == NULL;

@@ -3,6 +3,8 @@
  */
 #include "filestore/source.h"
 
+#include "filestore/fetch.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +15,7 @@ typedef struct source_read {
     uint64_t req;
     uint8_t *data; /* NULL if the blob could not be read or did not check */
     size_t len;
+    int err; /* of the read: FS_EBADHASH, the blob was damaged (and removed) */
 } source_read_t;
 
 static int value_size(void *arg, const dht_id_t *key, size_t *len)
@@ -27,7 +30,7 @@ static void read_blob(fs_job_t *job)
 {
     source_read_t *r = job->data;
 
-    if (fs_store_get(r->src->store, r->key, &r->data, &r->len) != 0) {
+    if ((r->err = fs_store_get(r->src->store, r->key, &r->data, &r->len)) != 0) {
         r->data = NULL;
         r->len = 0;
     }
@@ -41,6 +44,16 @@ static void after_read(fs_job_t *job)
     src->reading--;
     if (src->dht != NULL && dht_value_ready(src->dht, r->req, r->data, r->len) == 0)
         src->served += r->data != NULL;
+    if (src->dht != NULL && r->err == FS_EBADHASH) {
+        /* A pinned blob went bad on disk: the network still has it. */
+        fs_ctx_t ctx;
+        fs_ctx_init(&ctx);
+        ctx.exec = src->exec;
+        ctx.dht = src->dht;
+        ctx.store = src->store;
+        if (fs_fetch_repin(&ctx, r->key) == 0)
+            src->repins++;
+    }
     free(r->data);
     free(r);
 }

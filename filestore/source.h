@@ -3,6 +3,8 @@
  * (dht_config_t.value_size, value_read) over a chunk store, with each blob
  * read and checked on a worker of the executor, then handed to the node
  * with dht_value_ready(). The node's loop never waits on the disk for it.
+ * A blob found damaged is removed, refused, and fetched again from the
+ * network to be pinned anew (fs_fetch_repin).
  */
 #ifndef EMOFS_SOURCE_H
 #define EMOFS_SOURCE_H
@@ -14,9 +16,10 @@
 typedef struct fs_source {
     const fs_exec_t *exec; /* NULL until attached */
     fs_store_t *store;
-    dht_t *dht;            /* NULL until attached, and once detached */
-    unsigned reading;  /* reads on workers */
-    uint64_t served;   /* blobs handed to the node, which took them */
+    dht_t *dht;       /* NULL until attached, and once detached */
+    unsigned reading; /* reads on workers */
+    uint64_t served;  /* blobs handed to the node, which took them */
+    uint64_t repins;  /* damaged blobs being fetched again (fetch.h, fs_fetch_repin) */
 } fs_source_t;
 
 /* Sets src up over store and points cfg's value_size, value_read and
