@@ -425,10 +425,13 @@ DHT_API int dht_find_node(dht_t *dht, const dht_id_t *target, dht_nodes_cb cb, v
  * the lookup. The
  * lookup waits for a node among the closest that answers late (loaded,
  * say) until it answers or its last resend goes unanswered, so the value
- * lands on the closest live nodes rather than on those that were fastest.
+ * lands on the closest live nodes rather than on those that were fastest;
+ * but once as many answered as the put needs (r, at most k/2), a node
+ * still silent gets a few adaptive timeouts more only, and the next
+ * closest takes its place (a dead node costs a put milliseconds).
  * The value is copied. If key == SHA-256(value), the value is content
  * addressed and every node that stores it checks that. ttl_s is cut to
- * max_ttl_s. This node keeps a copy when it is itself one of the k
+ * max_ttl_s. This node keeps a copy when it is itself one of the r
  * closest. cb gets 0 and the number of nodes that stored it (at least one),
  * or a negative code and 0: DHT_ENOPEERS when no other node could be
  * reached (then nothing is stored, not even here).

@@ -19,6 +19,16 @@
  * resends until it answers or fails. Without this, a node that answers
  * late under load (a daemon busy storing the chunks of the same put) is
  * left out, and the value is stored on fewer or farther nodes.
+ *
+ * Its patience has a bound: once as many candidates answered as the put
+ * needs (its copies, at most k/2) and only stalled ones are left to wait
+ * for, each of those gets a short grace (DHT__LOOKUP_GRACE_RTOS adaptive
+ * timeouts) instead of its last resends (a second or more). A dead node
+ * among the closest then costs a put tens of milliseconds; a node only
+ * late is left out (marked slow, not failed), the next closest answers
+ * in its place, and the holders' replication hands it its copy later.
+ * With fewer answers than that (a small network under load), the put
+ * waits as long as it takes, so that it never lands on too few nodes.
  */
 #include "node.h"
 
@@ -123,6 +133,37 @@ static int known_slow(const dht_t *dht, const dht_id_t *id)
     return known != NULL && known->slow;
 }
 
+/* A put's lookup with enough answers in its window, and nothing left to
+ * wait for but stalled candidates: each of them gets a short grace only. */
+static void bound_patience(dht_t *dht, dht__op_t *op)
+{
+    dht__lookup_t *lk = &op->lk;
+    unsigned seen = 0, answered = 0;
+    uint32_t grace = DHT__LOOKUP_GRACE_RTOS * dht__rpc_rto(dht);
+
+    for (size_t i = 0; i < lk->n && seen < dht->cfg.k; i++) {
+        const dht__cand_t *c = &lk->cands[i];
+        if (c->state == DHT__CAND_FAILED)
+            continue;
+        seen++;
+        if (c->state == DHT__CAND_NEW || c->state == DHT__CAND_INFLIGHT)
+            return; /* still asking */
+        answered += c->state == DHT__CAND_ANSWERED;
+    }
+    if (answered < lk->need)
+        return;
+    for (size_t i = 0, n = 0; i < lk->n && n < dht->cfg.k; i++) {
+        dht__cand_t *c = &lk->cands[i];
+        if (c->state == DHT__CAND_FAILED)
+            continue;
+        n++;
+        if (c->state == DHT__CAND_STALLED && !c->hastened) {
+            c->hastened = 1;
+            dht__rpc_hasten(dht, op, op->lookup_gen, &c->node.id, grace);
+        }
+    }
+}
+
 /* Sends what alpha allows, or ends the lookup when the k closest live
  * candidates have all answered. */
 static void advance(dht_t *dht, dht__op_t *op)
@@ -164,8 +205,12 @@ static void advance(dht_t *dht, dht__op_t *op)
     }
     /* With nothing answered yet, the stalled requests are all there is:
      * wait for their resends rather than end empty-handed. */
-    if (all_answered && (answered > 0 || stalled == 0))
+    if (all_answered && (answered > 0 || stalled == 0)) {
         finish(dht, op);
+        return;
+    }
+    if (lk->patient && lk->need > 0 && stalled > 0)
+        bound_patience(dht, op);
 }
 
 static void merge_nodes(dht_t *dht, dht__lookup_t *lk, const dht__msg_t *m, unsigned hops)
@@ -248,8 +293,12 @@ int dht__lookup_start(dht_t *dht, dht__op_t *op, const dht_id_t *target, int wan
     op->lookup_gen++;
     lk->target = *target;
     lk->want_values = (uint8_t)(want_values != 0);
-    lk->patient = op->kind == DHT__OP_PUT || op->kind == DHT__OP_REPLICATE ||
-                  op->kind == DHT__OP_HOLDERS;
+    lk->patient =
+        op->kind == DHT__OP_PUT || op->kind == DHT__OP_REPLICATE || op->kind == DHT__OP_HOLDERS;
+    if (op->kind == DHT__OP_PUT) {
+        unsigned half = dht->cfg.k / 2 > 0 ? dht->cfg.k / 2 : 1;
+        lk->need = op->copies < half ? op->copies : half;
+    }
     lk->cap = 3 * dht->cfg.k < 16 ? 16 : 3 * dht->cfg.k;
     lk->cands = malloc(lk->cap * sizeof(*lk->cands));
     if (lk->cands == NULL)

@@ -43,8 +43,11 @@
 #define DHT__BOOTSTRAP_ATTEMPTS 6u     /* pings to a bootstrap address */
 #define DHT__BOOTSTRAP_LOOKUPS  3u     /* self-lookups a bootstrap tries */
 #define DHT__RTO_MIN_MS         10u    /* floor of the adaptive first-attempt timeout */
-#define DHT__RTT_MIN_SAMPLES    16u    /* replies measured before the timeout adapts */
-#define DHT__FILL_SPACING_MS    100u   /* between the far-bucket fills after a join */
+/* A put's lookup with enough answers waits this many adaptive timeouts
+ * more for each stalled candidate (lookup.c, bound_patience). */
+#define DHT__LOOKUP_GRACE_RTOS 4u
+#define DHT__RTT_MIN_SAMPLES   16u  /* replies measured before the timeout adapts */
+#define DHT__FILL_SPACING_MS   100u /* between the far-bucket fills after a join */
 
 typedef struct dht__op dht__op_t;
 typedef struct dht__rpc dht__rpc_t;
@@ -61,8 +64,10 @@ struct dht__rpc {
     uint8_t type;     /* request type */
     uint8_t attempts; /* sends so far */
     uint8_t max_attempts;
-    uint8_t has_id; /* id below is known (not a bootstrap ping) */
-    uint8_t stream; /* sent over a stream, once: no resend */
+    uint8_t has_id;   /* id below is known (not a bootstrap ping) */
+    uint8_t stream;   /* sent over a stream, once: no resend */
+    uint8_t hastened; /* dht__rpc_hasten: no more resends, a shorter wait */
+    uint8_t was_slow; /* the node was marked slow when this was sent */
     dht_id_t id;
     dht_addr_t to;
     uint64_t sent_at; /* first send */
@@ -84,6 +89,7 @@ typedef struct dht__cand {
     uint8_t hops;
     uint8_t has_token;
     uint8_t has_value; /* a replication's: its VALUES reply listed the value */
+    uint8_t hastened;  /* a put's: its request waits a short while only (lookup.c) */
     uint8_t token[DHT__WIRE_TOKEN_LEN];
 } dht__cand_t;
 
@@ -98,6 +104,7 @@ typedef struct dht__lookup {
     uint8_t finished;
     uint8_t ask_all;    /* the table holds at most k nodes: no alpha limit */
     uint8_t patient;    /* a put's: stalled candidates stay in the window (lookup.c) */
+    unsigned need;      /* a put's: answers enough to stop waiting long for the stalled */
     unsigned inflight;  /* requests counting against alpha */
     dht__cand_t *cands; /* sorted by distance to target */
     size_t n, cap;
@@ -406,6 +413,15 @@ void dht__destroy(dht_t *dht);
  * @return 0, DHT_EBUSY (too many rpcs), DHT_ENOMEM, DHT_EPROTO or
  *         DHT_ECLOSED; on
  *         error cb is not called and op is not referenced. */
+/* The request of op (its lookup tag) to id, if one is under way: it is
+ * sent no more and waits at most within_ms more; then it ends with
+ * DHT_ETIMEDOUT, and the node is marked slow, not failed (it may be alive,
+ * only late), unless it was slow already when the request went (then it
+ * failed twice running: a request's full resends are not waited for a
+ * second time). @return 1 if such a request was found. */
+int dht__rpc_hasten(dht_t *dht, const dht__op_t *op, uintptr_t tag, const dht_id_t *id,
+                    uint32_t within_ms);
+
 int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_t *id,
                   uint32_t timeout_ms, unsigned attempts, dht__rpc_cb cb, dht__op_t *op,
                   uintptr_t tag);

@@ -164,8 +164,10 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
     rpc->stream = (uint8_t)stream;
     rpc->to = *to;
     if (id) {
+        const dht__rt_node_t *known = dht__rt_find(dht->rt, id);
         rpc->id = *id;
         rpc->has_id = 1;
+        rpc->was_slow = known != NULL && known->slow;
     }
     rpc->timeout_ms = timeout_ms ? timeout_ms : dht->cfg.timeout_ms;
     rpc->rto_ms = timeout_ms || stream ? 0 : dht__rpc_rto(dht);
@@ -273,7 +275,8 @@ void dht__rpc_timeouts(dht_t *dht, uint64_t now)
             dht__rt_slow(dht->rt, &rpc->id); /* until it is heard from */
         if (rpc->attempts < rpc->max_attempts && transmit(dht, rpc, NULL) == 0) {
             rpc->attempts++;
-            rpc->deadline = now + (rpc->attempts == 2 && rpc->rto_ms ? rpc->rto_ms : rpc->timeout_ms);
+            rpc->deadline =
+                now + (rpc->attempts == 2 && rpc->rto_ms ? rpc->rto_ms : rpc->timeout_ms);
             heap_down(dht, 0);
             rpc->cb(dht, rpc, DHT__RPC_STALLED, NULL);
             continue;
@@ -281,13 +284,32 @@ void dht__rpc_timeouts(dht_t *dht, uint64_t now)
         /* Liveness is judged by requests sent up to 1 + retries times. A
          * stream request goes once, and the one reply datagram lost says
          * little: under loss, counting it would soon mark every peer bad
-         * (a put of many chunks at 10% loss did, in test_fs_sim). */
-        if (rpc->has_id && rpc->stream)
+         * (a put of many chunks at 10% loss did, in test_fs_sim). Nor is
+         * a hastened one, cut short by its lookup, a failure. */
+        if (rpc->has_id && (rpc->stream || (rpc->hastened && !rpc->was_slow)))
             dht__rt_slow(dht->rt, &rpc->id);
         else if (rpc->has_id)
             dht__rt_failed(dht->rt, &rpc->id, now);
         finish(dht, rpc, DHT_ETIMEDOUT, NULL);
     }
+}
+
+int dht__rpc_hasten(dht_t *dht, const dht__op_t *op, uintptr_t tag, const dht_id_t *id,
+                    uint32_t within_ms)
+{
+    for (uint32_t i = 0; i < dht->heap_len; i++) {
+        dht__rpc_t *rpc = dht->rpc_heap[i];
+        if (rpc->op != op || rpc->tag != tag || !rpc->has_id || dht_id_cmp(&rpc->id, id) != 0)
+            continue;
+        rpc->hastened = 1;
+        rpc->max_attempts = rpc->attempts;
+        if (rpc->deadline > dht->now + within_ms) {
+            rpc->deadline = dht->now + within_ms;
+            heap_up(dht, rpc->heap_idx);
+        }
+        return 1;
+    }
+    return 0;
 }
 
 uint64_t dht__rpc_next_deadline(const dht_t *dht)

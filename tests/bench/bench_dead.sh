@@ -4,9 +4,9 @@
 # daemons are killed with kill -9 (they say goodbye to nobody) and the
 # same is timed again at once, twice: in the first round every daemon meets
 # the dead for the first time (a get waits one adaptive timeout for them; a
-# put's lookup waits for them until their last resend fails, as it waits
-# for every late node among the closest, the ones that keep the file), in
-# the second it knows them failed. Prints the medians, the ratios after /
+# put's lookup, which waits for late nodes among the closest, the ones that
+# keep the file, gives them a few adaptive timeouts once enough others have
+# answered), in the second it knows them slow. Prints the medians, the ratios after /
 # healthy and the slowest operation of each round.
 set -euo pipefail
 
