@@ -21,12 +21,4 @@ typedef void (*fs_fetch_cb)(int status, const uint8_t *data, size_t len, void *a
 int fs_fetch_blob(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], const int *abort_flag,
                   fs_fetch_cb cb, void *arg);
 
-/* A pinned blob (in ctx->store) was found damaged and removed: fetches it
- * again from the network (never from the local stores) and, once it
- * checks, stores it back in ctx->store (on the loop thread: a rare path,
- * one blob). Nothing reports back; a blob no node has stays missing.
- * The fetch is an operation of ctx->dht: freeing the node cancels it.
- * @return 0 (started), FS_EINVAL (no node or store) or FS_ENOMEM. */
-int fs_fetch_repin(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN]);
-
 #endif /* EMOFS_FETCH_H */

@@ -75,6 +75,14 @@ typedef struct fs_ctx {
 /* Fills ctx with the defaults above and NULL exec, dht and store. */
 void fs_ctx_init(fs_ctx_t *ctx);
 
+/* A pinned blob (in ctx->store) was found damaged and removed: fetches it
+ * again from the network (never from the local stores) and, once it
+ * checks, stores it back in ctx->store (on the loop thread: a rare path,
+ * one blob). Nothing reports back; a blob no node has stays missing.
+ * The fetch is an operation of ctx->dht: freeing the node cancels it.
+ * @return 0 (started), FS_EINVAL (no node or store) or FS_ENOMEM. */
+int fs_fetch_repin(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN]);
+
 /* Where a put or get stands, for progress bars. */
 typedef struct fs_progress {
     uint64_t bytes_done, bytes_total;

@@ -12,6 +12,7 @@
 
 struct fs_pins {
     fs_keyset_t set;
+    fs_keylist_t damaged; /* manifest nodes found damaged (and removed) */
 };
 
 /* A manifest still to read: its key and the kind its entry says. */
@@ -39,6 +40,7 @@ void fs_pins_free(fs_pins_t *p)
     if (p == NULL)
         return;
     fs_keyset_clear(&p->set);
+    fs_keylist_clear(&p->damaged);
     free(p);
 }
 
@@ -72,6 +74,8 @@ static int add_node(walk_t *w, mf_asm_t *a, const uint8_t key[MF_KEY_LEN])
 
     if (err == FS_ENOMEM)
         return err;
+    if (err == FS_EBADHASH && fs_keylist_add(&w->p->damaged, key) != 0)
+        return FS_ENOMEM;
     if (err != 0) {
         w->missing = 1;
         return 1;
@@ -172,4 +176,9 @@ int fs_pins_foreach(const fs_pins_t *p, int (*fn)(const uint8_t key[MF_KEY_LEN],
             return r;
     }
     return 0;
+}
+
+const fs_keylist_t *fs_pins_damaged(const fs_pins_t *p)
+{
+    return &p->damaged;
 }

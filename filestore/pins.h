@@ -16,6 +16,7 @@
 #define EMOFS_PINS_H
 
 #include "filestore/chunk_store.h"
+#include "filestore/keyset.h"
 
 #include <stdint.h>
 
@@ -38,6 +39,10 @@ int fs_pins_add(fs_pins_t *p, fs_store_t *st, const uint8_t key[MF_KEY_LEN]);
 
 /* @return 1 if key is in the set, else 0. */
 int fs_pins_has(const fs_pins_t *p, const uint8_t key[MF_KEY_LEN]);
+
+/* @return the manifest nodes fs_pins_add found damaged (and the store
+ * removed), to fetch again (filestore.h, fs_fetch_repin). */
+const fs_keylist_t *fs_pins_damaged(const fs_pins_t *p);
 
 /* @return how many keys the set holds. */
 size_t fs_pins_count(const fs_pins_t *p);

@@ -19,7 +19,7 @@ typedef struct fs_source {
     dht_t *dht;       /* NULL until attached, and once detached */
     unsigned reading; /* reads on workers */
     uint64_t served;  /* blobs handed to the node, which took them */
-    uint64_t repins;  /* damaged blobs being fetched again (fetch.h, fs_fetch_repin) */
+    uint64_t repins;  /* damaged blobs being fetched again (fs_fetch_repin) */
 } fs_source_t;
 
 /* Sets src up over store and points cfg's value_size, value_read and

@@ -51,7 +51,7 @@ void dht__held_init(dht_t *dht)
 }
 
 int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
-                    const dht__value_t *v, const uint8_t *data)
+                    const dht__value_t *v, const uint8_t *data, dht__op_t *op)
 {
     const dht__value_t *old = dht__store_find(dht->store, &v->key, &v->hash, dht->now);
     uint64_t expires_at =
@@ -80,9 +80,15 @@ int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
     r->expires_at = expires_at; /* a refresh never shortens it (store.c) */
     dht__held_describe(dht, v, &held);
     held.ttl_left_s = (uint32_t)((expires_at - dht->now + 999) / 1000);
+    if (op != NULL) { /* an own put: it counts this copy once written */
+        r->op = op;
+        op->refs++;
+    }
     if (old != NULL) /* a refresh keeps its age */
         held.age_s = (uint32_t)((dht->now - old->stored_at) / 1000);
     err = dht->cfg.storage.write(dht->cfg.storage.arg, &held, data, r->id);
+    if (err != 0 && op != NULL)
+        op->refs--; /* the caller holds one too */
     if (err == DHT_STORAGE_IN_MEMORY) {
         /* The storage has no place for it: the node keeps it in memory. */
         dht__pending_cancel(dht, r);
@@ -120,6 +126,11 @@ int dht_held_written(dht_t *dht, uint64_t req, int status)
                           .stored_at = dht->now,
                           .expires_at = r.expires_at};
         on_drop(&v, dht);
+    }
+    if (r.op != NULL) {
+        dht__put_self_written(dht, r.op, kept);
+        dht__op_unref(dht, r.op);
+        dht__rearm(dht);
     }
     if (!r.reply)
         return 0;

@@ -343,7 +343,9 @@ void dht__held_describe(const dht_t *dht, const dht__value_t *v, dht_held_t *out
  * room, or too many waiting) / DHT_EREJECTED (the storage refused). */
 #define DHT__HELD_IN_MEMORY 1
 int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
-                    const dht__value_t *v, const uint8_t *data);
+                    const dht__value_t *v, const uint8_t *data, dht__op_t *op);
+/* An own put's write to the storage ended (kept: held). */
+void dht__put_self_written(dht_t *dht, dht__op_t *op, int kept);
 
 /* @return seconds left before v expires, rounded up. */
 uint32_t dht__ttl_left(const dht__value_t *v, uint64_t now);

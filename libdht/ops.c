@@ -277,7 +277,11 @@ static int store_here(dht_t *dht, dht__op_t *op)
                           .flags = op->value_flags,
                           .stored_at = dht->now,
                           .expires_at = dht->now + (uint64_t)op->ttl * 1000u};
-        int err = dht__held_write(dht, NULL, NULL, &v, op->value);
+        int err = dht__held_write(dht, NULL, NULL, &v, op->value, op);
+        if (err == 0) { /* written later: dht__put_self_written counts it */
+            op->pending++;
+            return 1;
+        }
         return err == DHT__HELD_IN_MEMORY ? 0 : err;
     }
     return dht__store_put(dht->store, &op->lk.target, &op->value_hash, op->value, op->value_len,
@@ -346,6 +350,22 @@ static void on_stored(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t 
     put_done_if_last(dht, op);
 }
 
+/* This node's own copy of a put went to the storage: counted once written
+ * (kept), else the next closest gets it instead. */
+void dht__put_self_written(dht_t *dht, dht__op_t *op, int kept)
+{
+    if (op->completed)
+        return;
+    op->pending--;
+    if (kept) {
+        op->count++;
+    } else {
+        op->status = DHT_EREJECTED;
+        put_store_next(dht, op);
+    }
+    put_done_if_last(dht, op);
+}
+
 /* The lookup found the k closest nodes: store on the r closest of them
  * (op->copies). This node (unless it is a client) keeps a copy instead of
  * the r-th when it is closer than that one (or fewer than r others
@@ -378,9 +398,10 @@ static void put_store_all(dht_t *dht, dht__op_t *op)
         op->next_store = (size_t)(to[n] - op->lk.cands); /* the r-th: first fallback */
     }
     if (here) {
-        if (store_here(dht, op) == 0)
+        int err = store_here(dht, op);
+        if (err == 0)
             op->count++;
-        else
+        else if (err != 1) /* 1: a write under way, counted when done */
             put_store_next(dht, op);
     }
     for (i = 0; i < n; i++)

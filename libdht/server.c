@@ -322,7 +322,7 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from
                           .flags = req->flags & DHT__VALUE_KEPT,
                           .stored_at = dht->now,
                           .expires_at = dht->now + (uint64_t)ttl * 1000u};
-        err = dht__held_write(dht, req, from, &v, req->value);
+        err = dht__held_write(dht, req, from, &v, req->value, NULL);
         if (err == 0)
             return 0; /* answered once written */
         if (err == DHT__HELD_IN_MEMORY)

@@ -961,6 +961,34 @@ static void test_refused_put_goes_to_next(void **state)
     net_free(sim);
 }
 
+/* The publisher is the closest node and its own storage fails the write:
+ * the put does not count that copy; the next closest takes it, and the
+ * count is of real copies. */
+static void test_own_failed_write_not_counted(void **state)
+{
+    static uint8_t value[1500];
+    dht_sim_t *sim = net_new(29, 1 << 20);
+    size_t order[NODES];
+    dht_id_t key;
+    int stored;
+
+    (void)state;
+    fill(value, sizeof(value), 11);
+    dht_id_from_bytes(&key, value, sizeof(value));
+    for (size_t i = 0; i < NODES; i++)
+        order[i] = i;
+    sort_target = key;
+    sorting_sim = sim;
+    qsort(order, NODES, sizeof(order[0]), by_distance);
+    stores[order[0]].fail_writes = 1;
+    stored = put_copies_from(sim, order[0], value, sizeof(value), 3);
+    dht_sim_run(sim, NULL, NULL, dht_sim_now(sim) + 1000);
+    print_message("reported %d, live holders %d\n", stored, live_holding(sim, &key));
+    assert_int_equal(stored, live_holding(sim, &key));
+    assert_int_equal(stored, 3);
+    net_free(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -975,6 +1003,7 @@ int main(void)
         cmocka_unit_test(test_graceful_leave),
         cmocka_unit_test(test_copies_kept_on_r),
         cmocka_unit_test(test_refused_put_goes_to_next),
+        cmocka_unit_test(test_own_failed_write_not_counted),
         cmocka_unit_test(test_refresh_then_drop),
         cmocka_unit_test(test_free_during_replication_read),
         cmocka_unit_test(test_expired_on_written),

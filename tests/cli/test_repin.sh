@@ -2,7 +2,7 @@
 # A damaged pinned blob (issue 11, bad input): the publisher that finds one
 # of its own blobs damaged on disk removes it and fetches it again from the
 # network, so that the file stays pinned: found by a get through its
-# daemon, and by its republish.
+# daemon, by its republish, and by gc.
 . "$(dirname "$0")/lib.sh"
 
 # intact FILE: the blob's bytes hash to its name.
@@ -41,4 +41,19 @@ damage "${blobs[1]}"
 for _ in $(seq 1 100); do intact "${blobs[1]}" && break; sleep 0.1; done
 check "a chunk damaged between republishes is pinned again, intact" intact "${blobs[1]}"
 check "every chunk is pinned and intact" all_intact "${blobs[@]}"
+
+# Found by gc (it reads the manifests of what is published): on a daemon
+# that republishes only twice a day, so that gc alone can have found it.
+net_start p2 "${NET_ADDR[d2]}"
+head -c 500000 /dev/urandom >"$T/g.bin"
+KG=$("$EMOFS" put -q "$T/g.bin" --data "$T/p2")
+root=$(find "$T/p2/blobs" -type f -name "$KG")
+damage "$root"
+check "the manifest of a published file is damaged on disk" not_intact "$root"
+out=$("$EMOFS" gc --data "$T/p2" 2>&1 || true)
+check "gc removes nothing and says why: $out" grep -q "being fetched again" <<<"$out"
+for _ in $(seq 1 50); do intact "$root" && break; sleep 0.1; done
+check "  and the manifest is pinned again, intact" intact "$root"
+out=$("$EMOFS" gc --data "$T/p2" 2>&1)
+check "  a second gc finds the file whole: $out" grep -q "^removed 0 unused blobs" <<<"$out"
 finish

@@ -3,6 +3,7 @@
  */
 #include "tool/node/maint.h"
 
+#include "filestore/filestore.h"
 #include "filestore/keyset.h"
 #include "filestore/pins.h"
 #include "tool/node/partials.h"
@@ -10,6 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Fetches again, in the background, the manifest nodes of published files
+ * that were found damaged (and removed) while reading them. */
+static void repin_damaged(emofs_node_t *node, const fs_pins_t *keep)
+{
+    const fs_keylist_t *bad = keep != NULL ? fs_pins_damaged(keep) : NULL;
+
+    for (size_t i = 0; bad != NULL && i < bad->n; i++)
+        (void)fs_fetch_repin(&node->ctx, bad->keys[i]); /* no peers: it stays missing */
+}
 
 /* Adds the blobs of every published file but skip (NULL: none) to keep.
  * @return 0, or an FS_* code with msg saying which file could not be read
@@ -29,8 +40,11 @@ static int pins_of_published(emofs_node_t *node, const emofs_published_t *list, 
             mf_key_to_hex(list[i].key, hex);
             snprintf(msg, msg_cap,
                      "the manifest of %s (%s) is not whole in %s/blobs, so what it uses is not "
-                     "known; no blob was removed (emofs rm it, or get it again)",
-                     hex, list[i].name, node->dir);
+                     "known; no blob was removed (%s)",
+                     hex, list[i].name, node->dir,
+                     fs_pins_damaged(keep)->n > 0
+                         ? "a damaged part of it is being fetched again from the network"
+                         : "emofs rm it, or get it again");
             return err;
         }
     }
@@ -110,6 +124,7 @@ int emofs_maint_rm(emofs_node_t *node, const uint8_t key[MF_KEY_LEN], ctl_freed_
     }
     err = 0;
 done:
+    repin_damaged(node, keep);
     fs_pins_free(keep);
     fs_pins_free(drop);
     free(list);
@@ -168,6 +183,7 @@ int emofs_maint_gc(emofs_node_t *node, ctl_freed_t *freed, char *msg, size_t msg
         snprintf(msg, msg_cap, "cannot rewrite %s/%s: %s", node->dir, EMOFS_PARTIALS_NAME,
                  fs_strerror(err));
 done:
+    repin_damaged(node, keep);
     fs_keylist_clear(&o.keys);
     fs_pins_free(keep);
     free(list);
