@@ -22,11 +22,50 @@ typedef struct fetch {
     fs_store_t *repin; /* not NULL: the pinned store a damaged copy went from */
 } fetch_t;
 
+/* A blob fetched again, on its way into the pinned store (on a worker:
+ * the executor runs it before the node closes the store). */
+typedef struct repin_write {
+    fs_job_t job;
+    fs_store_t *store;
+    uint8_t key[MF_KEY_LEN];
+    uint8_t *data;
+    size_t len;
+} repin_write_t;
+
+static void repin_work(fs_job_t *job)
+{
+    repin_write_t *w = job->data;
+
+    (void)fs_store_put(w->store, w->key, w->data, w->len, 1); /* best effort, checked again */
+}
+
+static void repin_done(fs_job_t *job)
+{
+    repin_write_t *w = job->data;
+
+    free(w->data);
+    free(w);
+}
+
 /* Stores a blob fetched again into the pinned store it was damaged in. */
 static void repin(fetch_t *f, const uint8_t *data, size_t len)
 {
-    if (f->repin != NULL)
-        (void)fs_store_put(f->repin, f->key, data, len, 1); /* best effort: checked again */
+    repin_write_t *w;
+
+    if (f->repin == NULL || f->ctx.exec == NULL || (w = calloc(1, sizeof(*w))) == NULL)
+        return;
+    w->data = malloc(len ? len : 1);
+    if (w->data == NULL) {
+        free(w);
+        return;
+    }
+    memcpy(w->data, data, len);
+    w->len = len;
+    w->store = f->repin;
+    memcpy(w->key, f->key, MF_KEY_LEN);
+    w->job.data = w;
+    if (fs_exec_queue(f->ctx.exec, &w->job, repin_work, repin_done) != 0)
+        repin_done(&w->job);
 }
 
 static void finish(fetch_t *f, int status, const uint8_t *data, size_t len)

@@ -77,8 +77,8 @@ void fs_ctx_init(fs_ctx_t *ctx);
 
 /* A pinned blob (in ctx->store) was found damaged and removed: fetches it
  * again from the network (never from the local stores) and, once it
- * checks, stores it back in ctx->store (on the loop thread: a rare path,
- * one blob). Nothing reports back; a blob no node has stays missing.
+ * checks, stores it back in ctx->store (on one of ctx->exec's workers).
+ * Nothing reports back; a blob no node has stays missing.
  * The fetch is an operation of ctx->dht: freeing the node cancels it.
  * @return 0 (started), FS_EINVAL (no node or store) or FS_ENOMEM. */
 int fs_fetch_repin(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN]);
