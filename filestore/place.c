@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,5 +95,50 @@ int fs_sync_dir(const char *path)
     if (fsync(fd) != 0)
         err = fs_from_errno(errno);
     close(fd);
+    return err;
+}
+
+/* Writes all of buf to a new path, synced. @return 0 or an FS_* code. */
+static int write_synced(const char *path, const uint8_t *buf, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int err = 0;
+
+    if (fd < 0)
+        return fs_from_errno(errno);
+    for (size_t off = 0; err == 0 && off < len;) {
+        ssize_t w = write(fd, buf + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            err = fs_from_errno(w < 0 ? errno : EIO);
+        else
+            off += (size_t)w;
+    }
+    if (err == 0 && fsync(fd) != 0)
+        err = fs_from_errno(errno);
+    if (close(fd) != 0 && err == 0)
+        err = fs_from_errno(errno);
+    return err;
+}
+
+int fs_replace_file(const char *dir, const char *name, const void *buf, size_t len)
+{
+    char *path = fs_path_join(dir, name);
+    char *tmp = NULL;
+    int err = FS_ENOMEM;
+
+    if (path != NULL && (tmp = malloc(strlen(path) + 5)) != NULL) {
+        snprintf(tmp, strlen(path) + 5, "%s.tmp", path);
+        err = write_synced(tmp, buf, len);
+        if (err == 0 && rename(tmp, path) != 0)
+            err = fs_from_errno(errno);
+        if (err != 0)
+            unlink(tmp);
+        else
+            err = fs_sync_dir(dir); /* the rename is on disk */
+    }
+    free(path);
+    free(tmp);
     return err;
 }

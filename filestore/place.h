@@ -26,6 +26,13 @@ char *fs_path_join(const char *dir, const char *name);
  * on disk. @return 0 or an FS_* code from errno. */
 int fs_sync_dir(const char *path);
 
+/* Replaces dir/name with buf[0..len) so that a crash leaves the old file
+ * or the new one, never a mix: dir/name.tmp is written (never through a
+ * symlink) and fsynced, renamed over dir/name, and dir fsynced.
+ * @return 0 or an FS_* code (then dir/name is as it was, and no .tmp is
+ * left). */
+int fs_replace_file(const char *dir, const char *name, const void *buf, size_t len);
+
 /* @return a static description of what a non-regular file mode is: "a
  * symbolic link", "a directory", "a FIFO", ... */
 const char *fs_place_kind(unsigned mode);

@@ -3,7 +3,7 @@
  */
 #include "tool/daemon/republisher.h"
 
-#include "filestore/place.h" /* fs_path_join */
+#include "filestore/place.h" /* fs_path_join, fs_replace_file */
 #include "tool/daemon/log.h"
 
 #include <errno.h>
@@ -28,22 +28,15 @@ static long long read_stamp(const char *dir)
     return t;
 }
 
-/* Writes now into DIR/republished (a temporary renamed into place). */
+/* Writes now into DIR/republished (fs_replace_file: never half written). */
 static void write_stamp(const char *dir, long long now)
 {
-    char *path = fs_path_join(dir, EMOFS_REPUBLISHED_FILE);
-    char *tmp = fs_path_join(dir, EMOFS_REPUBLISHED_FILE ".tmp");
-    FILE *f = tmp != NULL ? fopen(tmp, "w") : NULL;
-    int ok = f != NULL;
+    char line[32];
+    int n = snprintf(line, sizeof(line), "%lld\n", now);
+    int err = fs_replace_file(dir, EMOFS_REPUBLISHED_FILE, line, (size_t)n);
 
-    if (f != NULL) {
-        ok = fprintf(f, "%lld\n", now) > 0;
-        ok = fclose(f) == 0 && ok;
-    }
-    if (!ok || path == NULL || rename(tmp, path) != 0)
-        log_msg(LOG_WARN, "cannot write %s/%s: %s", dir, EMOFS_REPUBLISHED_FILE, strerror(errno));
-    free(path);
-    free(tmp);
+    if (err != 0)
+        log_msg(LOG_WARN, "cannot write %s/%s: %s", dir, EMOFS_REPUBLISHED_FILE, fs_strerror(err));
 }
 
 static void on_timer(uv_timer_t *t);

@@ -7,6 +7,7 @@
 #include "filestore/place.h"
 #include "tool/node/control_wire.h"
 #include "tool/node/hostaddr.h"
+#include "tool/node/linefile.h"
 #include "tool/node/partials.h"
 
 #include <errno.h>
@@ -394,21 +395,18 @@ void emofs_node_close(emofs_node_t *node)
 int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], uint64_t size,
                         const char *name)
 {
-    char *path = fs_path_join(dir, "published");
-    char hex[65];
-    FILE *f;
-    int ok;
+    char hex[65], *line;
+    size_t cap;
+    int err;
 
-    if (path == NULL)
-        return FS_ENOMEM;
-    f = fopen(path, "a");
-    free(path);
-    if (f == NULL)
-        return fs_from_errno(errno);
     mf_key_to_hex(key, hex);
-    ok = fprintf(f, "%s %llu %s\n", hex, (unsigned long long)size, name) > 0;
-    ok = fclose(f) == 0 && ok;
-    return ok ? 0 : FS_EIO;
+    cap = strlen(name) + 96;
+    if ((line = malloc(cap)) == NULL)
+        return FS_ENOMEM;
+    snprintf(line, cap, "%s %llu %s", hex, (unsigned long long)size, name);
+    err = emofs_line_append(dir, "published", line);
+    free(line);
+    return err;
 }
 
 int emofs_published_list(const char *dir, emofs_published_t **out, size_t *n)

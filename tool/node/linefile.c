@@ -4,7 +4,7 @@
 #include "tool/node/linefile.h"
 
 #include "filestore/fs_error.h"
-#include "filestore/place.h" /* fs_path_join, fs_sync_dir */
+#include "filestore/place.h" /* fs_path_join, fs_replace_file */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,30 +54,6 @@ static int text_add(text_t *t, const char *line, size_t n)
     return 0;
 }
 
-/* Writes buf to path, a new file, and syncs it. @return 0 or an FS_* code. */
-static int write_synced(const char *path, const char *buf, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    int err = 0;
-
-    if (fd < 0)
-        return fs_from_errno(errno);
-    for (size_t off = 0; err == 0 && off < len;) {
-        ssize_t w = write(fd, buf + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            err = fs_from_errno(w < 0 ? errno : EIO);
-        else
-            off += (size_t)w;
-    }
-    if (err == 0 && fsync(fd) != 0)
-        err = fs_from_errno(errno);
-    if (close(fd) != 0 && err == 0)
-        err = fs_from_errno(errno);
-    return err;
-}
-
 /* Reads path's lines through keep into t. @return lines dropped, or an
  * FS_* code. */
 static int filter(const char *path, emofs_line_keep_fn keep, void *arg, text_t *t)
@@ -108,35 +84,19 @@ static int filter(const char *path, emofs_line_keep_fn keep, void *arg, text_t *
 int emofs_line_rewrite(const char *dir, const char *name, emofs_line_keep_fn keep, void *arg)
 {
     char *path = fs_path_join(dir, name);
-    char tmp_name[256];
-    char *tmp;
     text_t t = {NULL, 0, 0};
     int dropped, err;
 
-    snprintf(tmp_name, sizeof(tmp_name), "%s.tmp", name);
-    tmp = fs_path_join(dir, tmp_name);
-    if (path == NULL || tmp == NULL) {
-        err = FS_ENOMEM;
-        goto done;
-    }
+    if (path == NULL)
+        return FS_ENOMEM;
     dropped = filter(path, keep, arg, &t);
-    if (dropped <= 0) {
-        err = dropped;
-        goto done;
+    err = dropped;
+    if (dropped > 0) {
+        err = fs_replace_file(dir, name, t.s != NULL ? t.s : "", t.len);
+        if (err == 0)
+            err = dropped;
     }
-    err = write_synced(tmp, t.s != NULL ? t.s : "", t.len);
-    if (err == 0 && rename(tmp, path) != 0)
-        err = fs_from_errno(errno);
-    if (err != 0) {
-        unlink(tmp);
-        goto done;
-    }
-    err = fs_sync_dir(dir); /* the rename is on disk */
-    if (err == 0)
-        err = dropped;
-done:
     free(t.s);
     free(path);
-    free(tmp);
     return err;
 }
