@@ -62,7 +62,7 @@ for r in 600 0; do
     "$EMOFS" sim --nodes 2000 --values 1000 --lookups 100 --churn 0.1 --duration 7200 \
         --sample 600 --probe-lookups 20 --replicate "$r" | sed -n '/churn  /,/total/p'
 done
-"$EMOFS" sim --nodes 2000 --files 20 --file-size 4M --lookups 100 --churn 0.1 --duration 7200 \
+"$EMOFS" sim --nodes 2000 --files 20 --file-size 4194304 --lookups 100 --churn 0.1 --duration 7200 \
     --sample 600 --probe-lookups 20 --replicate 600 | sed -n '/churn  /,/total/p'
 
 INTERVAL=${REPAIR_INTERVAL:-30}
