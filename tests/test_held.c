@@ -876,6 +876,16 @@ static void test_expired_on_written(void **state)
     net_free(sim);
 }
 
+/* Fills order[0..NODES) with the node indexes, nearest to key first. */
+static void order_by_distance(dht_sim_t *sim, const dht_id_t *key, size_t *order)
+{
+    for (size_t i = 0; i < NODES; i++)
+        order[i] = i;
+    sort_target = *key;
+    sorting_sim = sim;
+    qsort(order, NODES, sizeof(order[0]), by_distance);
+}
+
 static int put_copies_from(dht_sim_t *sim, size_t node, const uint8_t *value, size_t len,
                            unsigned copies)
 {
@@ -942,11 +952,7 @@ static void test_refused_put_goes_to_next(void **state)
     (void)state;
     fill(value, sizeof(value), 10);
     dht_id_from_bytes(&key, value, sizeof(value));
-    for (size_t i = 0; i < NODES; i++)
-        order[i] = i;
-    sort_target = key;
-    sorting_sim = sim;
-    qsort(order, NODES, sizeof(order[0]), by_distance);
+    order_by_distance(sim, &key, order);
     for (size_t i = 0; i < 3; i++)
         stores[order[i]].fail_writes = 1;
     /* From a node that is not among the 6 closest. */
@@ -975,11 +981,7 @@ static void test_own_failed_write_not_counted(void **state)
     (void)state;
     fill(value, sizeof(value), 11);
     dht_id_from_bytes(&key, value, sizeof(value));
-    for (size_t i = 0; i < NODES; i++)
-        order[i] = i;
-    sort_target = key;
-    sorting_sim = sim;
-    qsort(order, NODES, sizeof(order[0]), by_distance);
+    order_by_distance(sim, &key, order);
     stores[order[0]].fail_writes = 1;
     stored = put_copies_from(sim, order[0], value, sizeof(value), 3);
     dht_sim_run(sim, NULL, NULL, dht_sim_now(sim) + 1000);

@@ -85,6 +85,21 @@ int cli_next_option(opt_parser_t *p, cli_common_t *c)
     return id;
 }
 
+int cli_key_arg(const char *cmd, const char **keyarg, const char *value)
+{
+    if (*keyarg != NULL)
+        return cli_fail(EXIT_USAGE, "%s: one KEY at a time", cmd);
+    *keyarg = value;
+    return 0;
+}
+
+int cli_key_given(const char *cmd, const char *keyarg)
+{
+    if (keyarg == NULL)
+        return cli_fail(EXIT_USAGE, "%s: missing KEY (see emofs %s --help)", cmd, cmd);
+    return 0;
+}
+
 int cli_common_finish(cli_common_t *c)
 {
     if (c->dir == NULL && (c->dir = cli_default_dir()) == NULL)

@@ -100,6 +100,14 @@ int cli_common_option(cli_common_t *c, int id, const char *value);
  * line: the command exits with EXIT_USAGE. */
 int cli_next_option(opt_parser_t *p, cli_common_t *c);
 
+/* The one KEY argument of a command (get, cat, health, rm): takes value
+ * into *keyarg. @return 0, or EXIT_USAGE after "CMD: one KEY at a time". */
+int cli_key_arg(const char *cmd, const char **keyarg, const char *value);
+
+/* After the arguments: @return 0 if a KEY was given, else EXIT_USAGE after
+ * "CMD: missing KEY (see emofs CMD --help)". */
+int cli_key_given(const char *cmd, const char *keyarg);
+
 /* Fills in the default data directory if none was given.
  * @return 0 or EXIT_USAGE (error printed). */
 int cli_common_finish(cli_common_t *c);

@@ -335,12 +335,11 @@ static int get_run(int argc, char **argv, int is_cat)
             force = 1;
             continue;
         }
-        if (keyarg != NULL)
-            return cli_fail(EXIT_USAGE, "%s: one KEY at a time", argv[0]);
-        keyarg = p.value;
+        if ((code = cli_key_arg(argv[0], &keyarg, p.value)) != 0)
+            return code;
     }
-    if (keyarg == NULL)
-        return cli_fail(EXIT_USAGE, "%s: missing KEY (see emofs %s --help)", argv[0], argv[0]);
+    if ((code = cli_key_given(argv[0], keyarg)) != 0)
+        return code;
     if ((code = cli_common_finish(&c)) != 0)
         return code;
     if (getcwd(cwd, sizeof(cwd)) == NULL)

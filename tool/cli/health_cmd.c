@@ -42,12 +42,11 @@ int emofs_health_main(int argc, char **argv)
             return EXIT_USAGE;
         if (id == CLI_OPT_HELP)
             return health_usage(stdout, 0);
-        if (keyarg != NULL)
-            return cli_fail(EXIT_USAGE, "health: one KEY at a time");
-        keyarg = p.value;
+        if ((code = cli_key_arg("health", &keyarg, p.value)) != 0)
+            return code;
     }
-    if (keyarg == NULL)
-        return cli_fail(EXIT_USAGE, "health: missing KEY (see emofs health --help)");
+    if ((code = cli_key_given("health", keyarg)) != 0)
+        return code;
     if ((code = cli_common_finish(&c)) != 0)
         return code;
     if ((code = keyarg_resolve(&c, keyarg, req.key)) != 0)

@@ -77,12 +77,11 @@ int emofs_rm_main(int argc, char **argv)
             return EXIT_USAGE;
         if (id == CLI_OPT_HELP)
             return rm_usage(stdout, 0);
-        if (keyarg != NULL)
-            return cli_fail(EXIT_USAGE, "rm: one KEY at a time");
-        keyarg = p.value;
+        if ((code = cli_key_arg("rm", &keyarg, p.value)) != 0)
+            return code;
     }
-    if (keyarg == NULL)
-        return cli_fail(EXIT_USAGE, "rm: missing KEY (see emofs rm --help)");
+    if ((code = cli_key_given("rm", keyarg)) != 0)
+        return code;
     /* Only a key: a manifest given as a file or a line would be imported
      * into the very store rm cleans. */
     if (strlen(keyarg) != 64 || mf_key_from_hex(req.key, keyarg) != 0)
