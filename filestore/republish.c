@@ -9,6 +9,7 @@
 #include "filestore/fetch.h"
 #include "filestore/fs_error.h"
 #include "filestore/keyset.h"
+#include "filestore/pins.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,8 @@ typedef struct item {
     uint8_t key[MF_KEY_LEN];
     uint8_t *data;
     size_t len;
-    int err; /* of the read: FS_EBADHASH, damaged (and removed) */
+    unsigned copies; /* nodes to keep it (a chunk's) */
+    int err;         /* of the read: FS_EBADHASH, damaged (and removed) */
 } item_t;
 
 struct fs_republish {
@@ -27,7 +29,11 @@ struct fs_republish {
     fs_republish_cb cb;
     void *arg;
     fs_job_t list_job;
-    fs_keylist_t keys; /* the store's blobs */
+    fs_republish_root_t *roots; /* the published files */
+    size_t n_roots;
+    fs_keyset_t copies_of; /* blob -> the most copies a root asks for it */
+    fs_keylist_t keys;     /* the store's blobs */
+    fs_keylist_t damaged;  /* manifest nodes find_copies found damaged */
     size_t next;
     int list_status;
     unsigned in_flight;
@@ -44,7 +50,10 @@ static void finish(fs_republish_t *rp)
     fs_counts_summary(&rp->copies, &rp->r.copies_fewest, &rp->r.copies_median);
     rp->cb(rp->canceled ? FS_ECANCELED : rp->status, &rp->r, rp->arg);
     fs_keylist_clear(&rp->keys);
+    fs_keyset_clear(&rp->copies_of);
+    fs_keylist_clear(&rp->damaged);
     fs_counts_clear(&rp->copies);
+    free(rp->roots);
     free(rp);
 }
 
@@ -94,7 +103,9 @@ static void after_read(fs_job_t *job)
         pump(rp);
         return;
     }
-    if (fs_dht_put_blob(&rp->ctx, it->key, it->data, it->len, on_put, it) != 0) {
+    fs_ctx_t ctx = rp->ctx;
+    ctx.copies = it->copies;
+    if (fs_dht_put_blob(&ctx, it->key, it->data, it->len, on_put, it) != 0) {
         rp->in_flight--;
         rp->r.failed++;
         free(it->data);
@@ -117,6 +128,8 @@ static void pump(fs_republish_t *rp)
         }
         it->rp = rp;
         memcpy(it->key, rp->keys.keys[rp->next++], MF_KEY_LEN);
+        const uint8_t *copies = fs_keyset_find(&rp->copies_of, it->key);
+        it->copies = copies != NULL ? *copies : rp->ctx.copies;
         it->job.data = it;
         if (fs_exec_queue(rp->ctx.exec, &it->job, read_blob, after_read) != 0) {
             free(it);
@@ -137,12 +150,58 @@ static int collect(const uint8_t key[MF_KEY_LEN], uint64_t size, void *arg)
     return fs_keylist_add(&rp->keys, key) == 0 ? 0 : FS_ENOMEM;
 }
 
-/* Worker: lists the store. */
+typedef struct mark {
+    fs_keyset_t *set;
+    unsigned copies;
+} mark_t;
+
+static int mark_copies(const uint8_t key[MF_KEY_LEN], void *arg)
+{
+    mark_t *m = arg;
+    uint8_t *copies = fs_keyset_add(m->set, key);
+
+    if (copies == NULL)
+        return FS_ENOMEM;
+    if (*copies < m->copies)
+        *copies = (uint8_t)m->copies;
+    return 0;
+}
+
+/* The copies each root's blobs are to be kept on (what of a root the
+ * store lacks or holds damaged is left at the default).
+ * @return 0 or FS_ENOMEM. */
+static int find_copies(fs_republish_t *rp)
+{
+    for (size_t i = 0; i < rp->n_roots; i++) {
+        mark_t m = {&rp->copies_of, rp->roots[i].copies};
+        fs_pins_t *pins;
+        int err;
+
+        if (m.copies == 0)
+            continue;
+        if (fs_pins_new(&pins) != 0)
+            return FS_ENOMEM;
+        err = fs_pins_add(pins, rp->ctx.store, rp->roots[i].key);
+        if (err != FS_ENOMEM)
+            err = fs_pins_foreach(pins, mark_copies, &m);
+        for (size_t j = 0; err != FS_ENOMEM && j < fs_pins_damaged(pins)->n; j++)
+            if (fs_keylist_add(&rp->damaged, fs_pins_damaged(pins)->keys[j]) != 0)
+                err = FS_ENOMEM;
+        fs_pins_free(pins);
+        if (err == FS_ENOMEM)
+            return FS_ENOMEM;
+    }
+    return 0;
+}
+
+/* Worker: lists the store, and the copies of the published files' blobs. */
 static void list_blobs(fs_job_t *job)
 {
     fs_republish_t *rp = job->data;
 
     rp->list_status = fs_store_foreach(rp->ctx.store, collect, rp);
+    if (rp->list_status == 0)
+        rp->list_status = find_copies(rp);
 }
 
 static void after_list(fs_job_t *job)
@@ -150,6 +209,8 @@ static void after_list(fs_job_t *job)
     fs_republish_t *rp = job->data;
 
     rp->in_flight--;
+    for (size_t i = 0; !rp->canceled && i < rp->damaged.n; i++) /* the network still has them */
+        (void)fs_fetch_repin(&rp->ctx, rp->damaged.keys[i]);
     if (rp->list_status != 0) {
         rp->status = rp->list_status;
         rp->next = rp->keys.n;
@@ -157,21 +218,30 @@ static void after_list(fs_job_t *job)
     pump(rp);
 }
 
-int fs_republish_start(fs_republish_t **out, const fs_ctx_t *ctx, fs_republish_cb cb, void *arg)
+int fs_republish_start(fs_republish_t **out, const fs_ctx_t *ctx, const fs_republish_root_t *roots,
+                       size_t n, fs_republish_cb cb, void *arg)
 {
     fs_republish_t *rp;
 
     if (out == NULL || ctx == NULL || ctx->exec == NULL || ctx->dht == NULL || ctx->store == NULL ||
-        cb == NULL)
+        cb == NULL || (roots == NULL && n > 0))
         return FS_EINVAL;
     rp = calloc(1, sizeof(*rp));
     if (rp == NULL)
         return FS_ENOMEM;
+    if (n > 0 && (rp->roots = malloc(n * sizeof(*roots))) == NULL) {
+        free(rp);
+        return FS_ENOMEM;
+    }
+    if (n > 0)
+        memcpy(rp->roots, roots, n * sizeof(*roots));
+    rp->n_roots = n;
     rp->ctx = *ctx;
     rp->cb = cb;
     rp->arg = arg;
     rp->list_job.data = rp;
     if (fs_exec_queue(ctx->exec, &rp->list_job, list_blobs, after_list) != 0) {
+        free(rp->roots);
         free(rp);
         return FS_ENOMEM;
     }

@@ -6,6 +6,11 @@
  * failed), then stored with dht_put and the context's TTL, at most
  * ctx->max_in_flight at a time. Replication (libdht) keeps the copies on
  * the closest nodes in between; republish renews their time.
+ *
+ * Each chunk goes on as many nodes as the put that stored it asked for:
+ * the caller names the files it published with their copies (roots), and
+ * a chunk that several of them use takes the largest. A chunk no root
+ * reaches takes ctx->copies; manifest nodes always go on k (ctx.h).
  */
 #ifndef EMOFS_REPUBLISH_H
 #define EMOFS_REPUBLISH_H
@@ -27,11 +32,19 @@ typedef void (*fs_republish_cb)(int status, const fs_republish_result_t *r, void
 
 typedef struct fs_republish fs_republish_t;
 
+/* A file (or directory) published with its copies (1..k). */
+typedef struct fs_republish_root {
+    uint8_t key[MF_KEY_LEN];
+    unsigned copies;
+} fs_republish_root_t;
+
 /* Starts republishing every blob of ctx->store through ctx->dht on
- * ctx->exec. cb runs once, on the loop thread, never inside this call; the
- * republish frees itself after it.
+ * ctx->exec, each chunk on the copies of the roots (n of them, copied; may
+ * be 0) that use it. cb runs once, on the loop thread, never inside this
+ * call; the republish frees itself after it.
  * @return 0 and *out (for fs_republish_cancel), or FS_EINVAL / FS_ENOMEM. */
-int fs_republish_start(fs_republish_t **out, const fs_ctx_t *ctx, fs_republish_cb cb, void *arg);
+int fs_republish_start(fs_republish_t **out, const fs_ctx_t *ctx, const fs_republish_root_t *roots,
+                       size_t n, fs_republish_cb cb, void *arg);
 
 /* Stops a republish: nothing more is stored, and cb gets FS_ECANCELED
  * once the work under way is over. Not after cb has run. */

@@ -285,6 +285,49 @@ static void test_published_remove(void **state)
     free(got);
 }
 
+/* DIR/published keeps each file's copies ("SIZE/COPIES") for the
+ * republish; older lines without them still read, as copies 0 (the
+ * node's); a line with copies out of 1..20 or a bad size is skipped. */
+static void test_published_copies(void **state)
+{
+    fixture_t *f = *state;
+    static const char *ka = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    static const char *kb = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    static const char *kc = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+    char text[1024];
+    uint8_t key[MF_KEY_LEN];
+    emofs_published_t *list, e;
+    size_t n;
+
+    snprintf(text, sizeof(text),
+             "%s 10 12 monkeys.avi\n%s 20/0 zero\n%s 20/21 too many\n"
+             "%s 20/ none\n%s x/3 no size\n",
+             ka, kb, kb, kb, kb);
+    write_text(f->dir, "published", text);
+    assert_int_equal(mf_key_from_hex(key, kb), 0);
+    assert_int_equal(emofs_published_add(f->dir, key, 20, 3, "b 1/2.bin"), 0);
+    assert_int_equal(mf_key_from_hex(key, kc), 0);
+    assert_int_equal(emofs_published_add(f->dir, key, 30, 0, "c.bin"), 0);
+    assert_int_equal(emofs_published_list(f->dir, &list, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(list[0].size, 10);
+    assert_int_equal(list[0].copies, 0);
+    assert_string_equal(list[0].name, "12 monkeys.avi");
+    assert_int_equal(list[1].size, 20);
+    assert_int_equal(list[1].copies, 3);
+    assert_string_equal(list[1].name, "b 1/2.bin");
+    assert_int_equal(list[2].copies, 0);
+    assert_string_equal(list[2].name, "c.bin");
+    free(list);
+    snprintf(text, sizeof(text), "%s 20/20 x", ka);
+    assert_int_equal(emofs_published_parse(text, &e), 1);
+    assert_int_equal(e.copies, 20);
+    snprintf(text, sizeof(text), "%s 20/3x y", ka);
+    assert_int_equal(emofs_published_parse(text, &e), 0);
+    snprintf(text, sizeof(text), "%s 184467440737095516160 y", ka);
+    assert_int_equal(emofs_published_parse(text, &e), 0);
+}
+
 /* A get's part and journal in dir/out: journal of key unless other. */
 static void make_get_files(const char *out, const uint8_t key[MF_KEY_LEN], int other)
 {
@@ -383,6 +426,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dir_tree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_published_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_published_copies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partials, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,6 +33,24 @@ for _ in $(seq 1 100); do [ "$(held "$T/r2")" -eq 0 ] && break; sleep 0.1; done
 check "and once nobody republishes, its copies expire with their TTL ($(held "$T/r2") left)" \
     test "$(held "$T/r2")" -eq 0
 
+# A file put with --copies keeps that many copies when republished: the
+# republish stores each chunk on the copies DIR/published recorded for its
+# file (here 1 of 3 nodes), not on the node's setting (8: every node).
+mkdir -p "$T/c1"
+printf 'republish_interval 2\n' >"$T/c1/config"
+net_start c1
+net_start c2 "${NET_ADDR[c1]}"
+net_start c3 "${NET_ADDR[c1]}"
+sleep 0.3
+head -c 2000000 /dev/urandom >"$T/c.bin"
+KEY=$("$EMOFS" put -q --copies 1 "$T/c.bin" --data "$T/c1")
+check "DIR/published records the put's copies" grep -q "^$KEY [0-9]*/1 c.bin\$" "$T/c1/published"
+republished() { grep -c "republished" "$T/c1.log" || true; }
+before=$(republished)
+for _ in $(seq 1 100); do [ "$(republished)" -gt "$before" ] && break; sleep 0.1; done
+check "the republish stored its chunks on 1 node each: $(grep "republished" "$T/c1.log" | tail -1)" \
+    bash -c "grep 'republished' '$T/c1.log' | tail -1 | grep -q 'on 1 nodes (fewest 1)'"
+
 # Bad values are usage errors.
 mkdir -p "$T/bad"
 echo "ttl 0" >"$T/bad/config"

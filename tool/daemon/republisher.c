@@ -67,6 +67,32 @@ static void on_done(int status, const fs_republish_result_t *r, void *arg)
         arm(rp, rp->interval_s);
 }
 
+/* Starts a republish of the node's blobs, each chunk on the copies its
+ * published files were put with. @return 0 or an FS_* code. */
+static int start(republisher_t *rp)
+{
+    emofs_published_t *list;
+    fs_republish_root_t *roots;
+    size_t n;
+    int err;
+
+    if ((err = emofs_published_list(rp->node->dir, &list, &n)) != 0)
+        return err;
+    roots = calloc(n ? n : 1, sizeof(*roots));
+    if (roots == NULL) {
+        free(list);
+        return FS_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        memcpy(roots[i].key, list[i].key, MF_KEY_LEN);
+        roots[i].copies = list[i].copies; /* 0, not recorded: the node's */
+    }
+    err = fs_republish_start(&rp->running, &rp->node->ctx, roots, n, on_done, rp);
+    free(roots);
+    free(list);
+    return err;
+}
+
 static void on_timer(uv_timer_t *t)
 {
     republisher_t *rp = t->data;
@@ -74,7 +100,7 @@ static void on_timer(uv_timer_t *t)
 
     if (rp->stopping || rp->running != NULL)
         return;
-    err = fs_republish_start(&rp->running, &rp->node->ctx, on_done, rp);
+    err = start(rp);
     if (err) {
         rp->running = NULL;
         log_msg(LOG_WARN, "cannot republish: %s", fs_strerror(err));

@@ -393,7 +393,7 @@ void emofs_node_close(emofs_node_t *node)
 }
 
 int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], uint64_t size,
-                        const char *name)
+                        unsigned copies, const char *name)
 {
     char hex[65], *line;
     size_t cap;
@@ -403,7 +403,10 @@ int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], uint64_t
     cap = strlen(name) + 96;
     if ((line = malloc(cap)) == NULL)
         return FS_ENOMEM;
-    snprintf(line, cap, "%s %llu %s", hex, (unsigned long long)size, name);
+    if (copies > 0)
+        snprintf(line, cap, "%s %llu/%u %s", hex, (unsigned long long)size, copies, name);
+    else
+        snprintf(line, cap, "%s %llu %s", hex, (unsigned long long)size, name);
     err = emofs_line_append(dir, "published", line);
     free(line);
     return err;
@@ -426,20 +429,11 @@ int emofs_published_list(const char *dir, emofs_published_t **out, size_t *n)
     if (f == NULL)
         return 0;
     while (fgets(line, sizeof(line), f) != NULL) {
-        char hex[65];
-        unsigned long long size;
-        int name_at = 0;
-        size_t i, len;
+        size_t i;
 
         line[strcspn(line, "\n")] = '\0';
-        if (sscanf(line, "%64s %llu %n", hex, &size, &name_at) != 2 || name_at == 0 ||
-            mf_key_from_hex(e.key, hex) != 0)
+        if (!emofs_published_parse(line, &e))
             continue;
-        e.size = size;
-        len = strlen(line + name_at);
-        if (len > MF_NAME_MAX + 1)
-            continue;
-        memcpy(e.name, line + name_at, len + 1);
         for (i = 0; i < count; i++)
             if (memcmp(list[i].key, e.key, MF_KEY_LEN) == 0)
                 break;

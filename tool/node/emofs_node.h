@@ -130,16 +130,25 @@ void emofs_node_bootstrap(emofs_node_t *node, void (*cb)(int status, void *arg),
  * other handles are closed; node must live until then. */
 void emofs_node_close(emofs_node_t *node);
 
-/* Appends a published file to DIR/published. @return 0 or FS_EIO. */
+/* Appends a published file to DIR/published: a line "KEY SIZE/COPIES
+ * NAME", where COPIES is how many nodes keep each of its chunks (the put's
+ * --copies, or the node's copies setting), so that the republish stores
+ * them on as many again. Lines of older versions, "KEY SIZE NAME", are
+ * still read (their copies: the node's setting). @return 0 or FS_EIO. */
 int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], uint64_t size,
-                        const char *name);
+                        unsigned copies, const char *name);
 
 /* One published file. */
 typedef struct emofs_published {
     uint8_t key[MF_KEY_LEN];
     uint64_t size;
+    unsigned copies;            /* 1..EMOFS_COPIES_MAX, or 0: not recorded */
     char name[MF_NAME_MAX + 2]; /* a directory's ends with '/' */
 } emofs_published_t;
+
+/* Parses a line of DIR/published (without its newline).
+ * @return 1 and *e, or 0 for a line that is not one (skipped by readers). */
+int emofs_published_parse(const char *line, emofs_published_t *e);
 
 /* Reads DIR/published, latest entry per key, in the order first published.
  * @return 0 and a malloc()ed *out of *n entries (NULL, 0 if none), or FS_ENOMEM. */

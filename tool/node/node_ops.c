@@ -17,6 +17,7 @@ struct emofs_op {
     emofs_op_cbs_t cbs;
     fs_put_t *put;
     fs_put_tree_t *tree; /* a PUT of a directory */
+    unsigned copies;     /* a PUT's: how many nodes keep each chunk */
     fs_get_t *get;
     fs_health_t *health;
     fs_sink_t sink; /* a streamed GET's, handing bytes to cbs.data */
@@ -73,7 +74,7 @@ static void on_put(int status, const uint8_t key[MF_KEY_LEN], const mf_manifest_
         op->res.size = m->size; /* not sent (a PUT's RESULT has no size); for logs */
         /* The file is stored either way; a lost line in the list only
          * hides it from `emofs ls`. */
-        emofs_published_add(op->node->dir, key, m->size, m->name);
+        emofs_published_add(op->node->dir, key, m->size, op->copies, m->name);
     } else {
         op_error(op, status, message);
     }
@@ -96,7 +97,7 @@ static void on_put_tree(int status, const uint8_t key[MF_KEY_LEN], const mf_dir_
                  (unsigned long long)d->bytes, message[0] ? "; " : "", message);
         ctl_set_message(&op->res, text);
         snprintf(name, sizeof(name), "%s/", d->name); /* ls shows a directory so */
-        emofs_published_add(op->node->dir, key, d->bytes, name);
+        emofs_published_add(op->node->dir, key, d->bytes, op->copies, name);
     } else {
         op_error(op, status, message);
     }
@@ -121,6 +122,7 @@ static int start_put(emofs_op_t *op, const ctl_msg_t *req)
         return FS_EINVAL;
     if (copies > 0)
         ctx.copies = copies;
+    op->copies = ctx.copies; /* for DIR/published: the republish keeps to it */
     if (!(req->flags & CTL_FLAG_STREAM) && lstat(req->path, &st) == 0 && S_ISDIR(st.st_mode))
         return fs_put_tree_start(&op->tree, &ctx, req->path, progress, on_put_tree, op);
     if (!(req->flags & CTL_FLAG_STREAM))

@@ -5,7 +5,10 @@
 
 #include "tool/node/linefile.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* What the rewrite looks for, and what it found. */
@@ -15,23 +18,38 @@ typedef struct unpin {
     int hits;
 } unpin_t;
 
-/* Parses a "KEY SIZE NAME" line as emofs_published_list does.
- * @return 1 and *e, or 0 for a line that is not one. */
-static int parse_line(const char *line, emofs_published_t *e)
+int emofs_published_parse(const char *line, emofs_published_t *e)
 {
-    char hex[65];
-    unsigned long long size;
-    int name_at = 0;
+    char hex[65], *end;
+    unsigned long long size, copies = 0;
+    int size_at = 0;
     size_t len;
 
-    if (sscanf(line, "%64s %llu %n", hex, &size, &name_at) != 2 || name_at == 0 ||
-        mf_key_from_hex(e->key, hex) != 0)
+    if (sscanf(line, "%64s %n", hex, &size_at) != 1 || size_at == 0 ||
+        mf_key_from_hex(e->key, hex) != 0 || !isdigit((unsigned char)line[size_at]))
         return 0;
-    len = strlen(line + name_at);
+    errno = 0;
+    size = strtoull(line + size_at, &end, 10);
+    if (errno != 0)
+        return 0;
+    if (*end == '/') { /* "SIZE/COPIES" */
+        const char *c = end + 1;
+        if (!isdigit((unsigned char)*c))
+            return 0;
+        copies = strtoull(c, &end, 10);
+        if (copies < 1 || copies > EMOFS_COPIES_MAX)
+            return 0;
+    }
+    if (*end != ' ')
+        return 0;
+    while (*end == ' ')
+        end++;
+    len = strlen(end);
     if (len > MF_NAME_MAX + 1)
         return 0;
     e->size = size;
-    memcpy(e->name, line + name_at, len + 1);
+    e->copies = (unsigned)copies;
+    memcpy(e->name, end, len + 1);
     return 1;
 }
 
@@ -40,7 +58,7 @@ static int keep_other(const char *line, void *arg)
     unpin_t *u = arg;
     emofs_published_t e;
 
-    if (!parse_line(line, &e) || memcmp(e.key, u->key, MF_KEY_LEN) != 0)
+    if (!emofs_published_parse(line, &e) || memcmp(e.key, u->key, MF_KEY_LEN) != 0)
         return 1;  /* not ours to judge: kept as it is */
     *u->found = e; /* the latest line wins, as in emofs_published_list */
     u->hits++;
