@@ -1,5 +1,6 @@
 /* Ids, keys and distances in the 256-bit Kademlia space. */
 #include "dht.h"
+#include "id_order.h"
 
 #include <string.h>
 
@@ -25,13 +26,7 @@ void dht_id_distance(dht_id_t *out, const dht_id_t *a, const dht_id_t *b)
 
 int dht_id_cmp_distance(const dht_id_t *target, const dht_id_t *a, const dht_id_t *b)
 {
-    for (size_t i = 0; i < DHT_ID_LEN; i++) {
-        uint8_t da = a->b[i] ^ target->b[i];
-        uint8_t db = b->b[i] ^ target->b[i];
-        if (da != db)
-            return da < db ? -1 : 1;
-    }
-    return 0;
+    return dht__id_cmp_distance(target, a, b);
 }
 
 int dht_id_cmp(const dht_id_t *a, const dht_id_t *b)

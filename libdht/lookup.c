@@ -30,6 +30,7 @@
  * With fewer answers than that (a small network under load), the put
  * waits as long as it takes, so that it never lands on too few nodes.
  */
+#include "id_order.h"
 #include "node.h"
 
 #include <stdlib.h>
@@ -41,7 +42,7 @@ static size_t lower_bound(const dht__lookup_t *lk, const dht_id_t *id)
 
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (dht_id_cmp_distance(&lk->target, &lk->cands[mid].node.id, id) < 0)
+        if (dht__id_cmp_distance(&lk->target, &lk->cands[mid].node.id, id) < 0)
             lo = mid + 1;
         else
             hi = mid;

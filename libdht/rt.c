@@ -14,6 +14,8 @@
  */
 #include "rt.h"
 
+#include "id_order.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,9 +131,14 @@ static int slots_reserve(const dht__rt_t *rt, slots_t *s, int cache)
 /* @return the slot holding id, or -1. */
 static int slots_find(const slots_t *s, const dht_id_t *id)
 {
-    for (unsigned i = 0; i < s->n; i++)
-        if (dht_id_cmp(&s->v[i].id, id) == 0)
+    uint64_t head, h;
+
+    memcpy(&head, id->b, sizeof(head)); /* most slots differ here: no memcmp call */
+    for (unsigned i = 0; i < s->n; i++) {
+        memcpy(&h, s->v[i].id.b, sizeof(h));
+        if (h == head && dht_id_cmp(&s->v[i].id, id) == 0)
             return (int)i;
+    }
     return -1;
 }
 
@@ -477,7 +484,7 @@ int dht__rt_update(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, ui
     i = slots_find(&b->nodes, id);
     if (ev == DHT__RT_LEARNED) /* hearsay never touches a known entry */
         return i >= 0 || slots_find(&b->cache, id) >= 0 ? DHT__RT_IGNORED
-                                                         : insert(rt, id, addr, now, ev);
+                                                        : insert(rt, id, addr, now, ev);
     if (i >= 0) {
         if (would_move_good(&b->nodes.v[i], addr, now))
             return DHT__RT_IGNORED;
@@ -562,11 +569,11 @@ static void keep_nearest(const dht_id_t *target, dht__rt_node_t *out, size_t *le
 {
     size_t lo = 0, hi = *len, shift;
 
-    if (*len == max && dht_id_cmp_distance(target, &n->id, &out[max - 1].id) >= 0)
+    if (*len == max && dht__id_cmp_distance(target, &n->id, &out[max - 1].id) >= 0)
         return;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (dht_id_cmp_distance(target, &out[mid].id, &n->id) < 0)
+        if (dht__id_cmp_distance(target, &out[mid].id, &n->id) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -578,11 +585,11 @@ static void keep_nearest(const dht_id_t *target, dht__rt_node_t *out, size_t *le
         (*len)++;
 }
 
-static void gather(const bucket_t *b, const dht_id_t *target, uint64_t now, int verified,
-                   dht__rt_node_t *out, size_t *len, size_t max)
+static void gather(const bucket_t *b, const dht_id_t *target, int verified, dht__rt_node_t *out,
+                   size_t *len, size_t max)
 {
     for (unsigned i = 0; i < b->nodes.n; i++)
-        if (dht__rt_state(&b->nodes.v[i], now) != DHT__RT_BAD &&
+        if (b->nodes.v[i].fails < DHT__RT_BAD_FAILS && /* not bad (dht__rt_state) */
             !(verified && (b->nodes.v[i].learned || b->nodes.v[i].fails > 0)))
             keep_nearest(target, out, len, max, &b->nodes.v[i]);
 }
@@ -593,14 +600,15 @@ static size_t closest(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
     size_t g = bucket_index(rt, target);
     size_t len = 0;
 
+    (void)now; /* bad is a matter of failures alone (dht__rt_state) */
     if (max == 0)
         return 0;
-    gather(&rt->buckets[g], target, now, verified, out, &len, max);
+    gather(&rt->buckets[g], target, verified, out, &len, max);
     if (len < max)
         for (size_t j = g + 1; j < rt->nb; j++)
-            gather(&rt->buckets[j], target, now, verified, out, &len, max);
+            gather(&rt->buckets[j], target, verified, out, &len, max);
     for (size_t j = g; j-- > 0 && len < max;)
-        gather(&rt->buckets[j], target, now, verified, out, &len, max);
+        gather(&rt->buckets[j], target, verified, out, &len, max);
     return len;
 }
 

@@ -9,7 +9,6 @@
 
 INTERVAL=10
 COPIES=8
-held() { "$EMOFS" status --json --data "$1" | sed -n 's/.*"values":\([0-9]*\).*/\1/p'; }
 fewest_of() { sed -En 's/.*, on ([0-9]+) nodes? \(fewest ([0-9]+)\)$/\2/p' "$1"; }
 
 for i in $(seq 1 20); do
@@ -30,16 +29,19 @@ for mib in 8 11 14 17 20; do
         test "$(fewest_of "$T/put$n.err")" = "$COPIES"
 done
 
+# What each victim has on disk when it dies: it is frozen first, so that no
+# replication STORE lands between the count and the kill.
 declare -A BEFORE
 for i in 2 3 4 5 6; do
-    BEFORE[d$i]=$(held "$T/d$i")
+    kill -STOP "${NET_PID[d$i]}"
+    BEFORE[d$i]=$(blob_count "$T/d$i/replicas")
     kill -9 "${NET_PID[d$i]}"
 done
 for i in 2 3 4 5 6; do wait "${NET_PID[d$i]}" 2>/dev/null || true; done
 kill -9 "${NET_PID[d1]}"
 wait "${NET_PID[d1]}" 2>/dev/null || true
 killed_at=$(date +%s.%N)
-echo "     killed d2..d6 (holding ${BEFORE[*]} values), then the publisher d1"
+echo "     killed d2..d6 (holding ${BEFORE[*]} replicas on disk), then the publisher d1"
 
 for s in d7 d13 d20; do
     for n in 1 2 3 4 5; do
@@ -75,7 +77,7 @@ done
 
 for i in 2 3 4 5 6; do
     net_start d$i "${NET_ADDR[d7]}"
-    check "restarted d$i holds the ${BEFORE[d$i]} values it held" \
+    check "restarted d$i holds the ${BEFORE[d$i]} replicas it had on disk" \
         grep -q "holding ${BEFORE[d$i]} replicas" "$T/d$i.log"
 done
 rm -f "$T/got.bin"
