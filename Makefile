@@ -193,13 +193,15 @@ endif
 
 run-test: lib examples $(BUILD)/emofs $(BUILD)/emofs-test $(TEST_BIN) $(REPLAY_BIN)
 	@set -e; for t in $(TEST_BIN); do \
-	    echo "== $$t"; $$t; \
+	    echo "== $$t"; s=$$(date +%s); $$t; echo "   ($$(($$(date +%s) - s)) s)"; \
 	done; \
 	for f in $(FUZZ_TARGETS); do \
 	    echo "== replay fuzz corpus $$f"; $(BUILD)/tests/replay_$$f tests/fuzz/corpus/$$f; \
 	done; \
 	for t in tests/cli/test_*.sh; do \
-	    echo "== $$t"; EMOFS=$(BUILD)/emofs EMOFS_TEST_BIN=$(BUILD)/emofs-test bash $$t; \
+	    echo "== $$t"; s=$$(date +%s); \
+	    EMOFS=$(BUILD)/emofs EMOFS_TEST_BIN=$(BUILD)/emofs-test bash $$t; \
+	    echo "   ($$(($$(date +%s) - s)) s)"; \
 	done; \
 	echo "== all tests passed"
 
