@@ -121,10 +121,12 @@ enum {
     DHT__OP_GET,
     DHT__OP_REFRESH,
     DHT__OP_REPLICATE,
-    DHT__OP_HOLDERS
+    DHT__OP_HOLDERS,
+    DHT__OP_CHECK /* a batch of replication checks (check.c) */
 };
 
 typedef struct dht__get_state dht__get_state_t; /* get.c */
+typedef struct dht__check dht__check_t;         /* check.c */
 
 struct dht__op {
     dht__op_t *next, *prev; /* all live ops, for dht_free */
@@ -155,6 +157,7 @@ struct dht__op {
     unsigned copies;       /* put: nodes to keep the value (r <= k) */
     size_t next_store;     /* put: the candidate to try when a STORE fails */
     dht__get_state_t *get; /* get: collected values */
+    dht__check_t *check;   /* a batch of replication checks */
 };
 
 /* Token bucket of one request source. */
@@ -295,8 +298,44 @@ void dht__leave_finish(dht_t *dht, int status);
 void dht__leave_check(dht_t *dht);
 
 /* Starts the checks that are due (dht_config_t.replicate_interval_s), as
- * many as DHT__REPLICATE_MAX allows. Every tick. */
+ * many as DHT__REPLICATE_MAX allows (a batch of check.c counts as one).
+ * Every tick. */
 void dht__replicate_tick(dht_t *dht, uint64_t now);
+
+/* A node joins (it looked up its own id through this one): it is offered at once (dht__check_offer)
+ * the values it should keep (it is among their r closest) of which this node is among the
+ * DHT__OFFER_RANK keepers nearest to the newcomer, so that it gets them now (hand-over), not at
+ * their next check, and from a few holders, not all. */
+void dht__replicate_newcomer(dht_t *dht, const dht_node_info_t *newcomer);
+
+#define DHT__OFFER_RANK 3 /* the keepers of a value nearest to a newcomer offer it */
+
+/* Stores the value (key, hash) this node holds on the n nodes of to[]
+ * (each with the token it handed us), as a check that found them lacking
+ * it does. @return 0 or a negative code (nothing started). */
+int dht__replicate_store(dht_t *dht, const dht_id_t *key, const dht_id_t *hash,
+                         const dht__cand_t *to, size_t n);
+
+/* ---- check.c: replication checks in batches ---- */
+
+#define DHT__CHECK_BATCH 32 /* values a batch checks */
+
+/* Checks up to DHT__CHECK_BATCH held values (keys[i], hashes[i]): those
+ * whose keepers the table knows by one HAVE per keeper, the others by a
+ * lookup each (dht__replicate_start). The batch is an operation of its own
+ * (DHT__OP_CHECK), counted in dht->replicating until it ends.
+ * @return 0 or a negative code (what could not start is checked again the
+ *         next interval). */
+int dht__check_start(dht_t *dht, const dht_id_t *keys, const dht_id_t *hashes, size_t n);
+
+/* Offers up to DHT__CHECK_BATCH held values to one node (a newcomer):
+ * one HAVE asks which it lacks, and those are stored on it. Nothing else
+ * follows if it does not answer. @return 0 or a negative code. */
+int dht__check_offer(dht_t *dht, const dht_node_info_t *to, const dht_id_t *keys,
+                     const dht_id_t *hashes, size_t n);
+
+/* Frees a batch's state (the op's). Accepts NULL. */
+void dht__check_free(dht__check_t *c);
 
 /* A check's lookup ended: stores the value on those of the k closest
  * that lack it (after reading it from the storage, if it is there). */

@@ -65,6 +65,7 @@ void dht__op_unref(dht_t *dht, dht__op_t *op)
     dht->n_ops--;
     dht__lookup_free(&op->lk);
     dht__get_free(op->get);
+    dht__check_free(op->check);
     free(op->value);
     free(op);
 }
@@ -103,6 +104,7 @@ static void report(dht_t *dht, dht__op_t *op)
         dht__get_report(dht, op);
         break;
     case DHT__OP_REPLICATE:
+    case DHT__OP_CHECK:
         dht__replicate_done(dht);
         break;
     case DHT__OP_HOLDERS:

@@ -1,30 +1,44 @@
 /*
  * Replication: what a node holds for others stays on the r closest live
- * nodes (r: the copies its publisher asked for, k when it named none). Once per
- * replicate_interval_s (at a point of it drawn from the key and the own id, so the holders of a key
- * do not all check at once) a holder checks each value it holds that no peer stored here meanwhile:
- * a lookup of the key (FIND_VALUE, waiting for late nodes as a put's does) says which of the r
- * closest lack it, and those alone get a STORE, with what is left of the value's TTL (a copy never
- * outlives what its publisher asked for). The bytes come from memory or, for a value in the
- * program's storage, from a read of it. A node that joined closer to a key than its holders gets
- * the value this way (hand-over), and when holders die the next closest get it (repair), within one
- * interval.
+ * nodes (r: the copies its publisher asked for, k when it named none).
+ * Once per replicate_interval_s (due_at below) a holder checks each value
+ * it holds that no peer stored here meanwhile. Most checks go in batches
+ * (check.c): one HAVE per keeper asks which of many values it lacks. The
+ * others, and those a keeper left unanswered, take a lookup of the key
+ * (FIND_VALUE, waiting for late nodes as a put's does), which says which
+ * of the r closest lack it. Only those get a STORE, with what is left of
+ * the value's TTL (a copy never outlives what its publisher asked for).
+ * The bytes come from memory or, for a value in the program's storage,
+ * from a read of it. A node that joined closer to a key than its holders
+ * gets the value this way (hand-over), and when holders die the next
+ * closest get it (repair), within one interval.
  */
 #include "node.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* @return when value (key) is next due on this node after touched_at: half
- * an interval, plus a share of the other half drawn from key and own id. */
+/* @return when value (key) is next due on this node after touched_at: at
+ * the first point of this node's grid (every half interval, at an offset
+ * drawn from its id) at least half an interval later. So the values a node
+ * took within one half interval come due together, and are checked in
+ * batches (check.c); and the holders of a key, each on its own grid, do
+ * not all check it at once. */
 static uint64_t due_at(const void *arg, const dht_id_t *key, uint64_t touched_at)
 {
     const dht_t *dht = arg;
-    uint64_t interval = (uint64_t)dht->cfg.replicate_interval_s * 1000u, mix = 0;
+    uint64_t half = (uint64_t)dht->cfg.replicate_interval_s * 500u, mix = 0, earliest, offset;
 
+    (void)key;
+    if (half == 0)
+        return touched_at;
     for (int i = 0; i < 8; i++)
-        mix = mix << 8 | (uint8_t)(key->b[i] ^ dht->self.b[i]);
-    return touched_at + interval / 2 + (interval / 2 > 0 ? mix % (interval / 2) : 0);
+        mix = mix << 8 | dht->self.b[i];
+    offset = mix % half;
+    earliest = touched_at + half;
+    if (earliest <= offset)
+        return offset;
+    return earliest + (half - (earliest - offset) % half) % half;
 }
 
 static void on_replica_stored(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply)
@@ -182,6 +196,41 @@ void dht__replicate_on_values(dht__op_t *op, dht__cand_t *c, const dht__msg_t *m
     }
 }
 
+int dht__replicate_store(dht_t *dht, const dht_id_t *key, const dht_id_t *hash,
+                         const dht__cand_t *to, size_t n)
+{
+    dht__op_t *op;
+    int err;
+
+    if (n == 0 || n > DHT_MAX_K)
+        return DHT_EINVAL;
+    if ((op = dht__op_new(dht, DHT__OP_REPLICATE, NULL, &err)) == NULL)
+        return err;
+    op->lk.cands = malloc(n * sizeof(*op->lk.cands));
+    if (op->lk.cands == NULL) {
+        op->completed = 1;
+        dht__op_unref(dht, op);
+        return DHT_ENOMEM;
+    }
+    /* As a lookup would have left it: the nodes, nearest first. */
+    for (size_t i = 0; i < n; i++) {
+        size_t j = i;
+        while (j > 0 &&
+               dht_id_cmp_distance(key, &to[i].node.id, &op->lk.cands[j - 1].node.id) < 0) {
+            op->lk.cands[j] = op->lk.cands[j - 1];
+            j--;
+        }
+        op->lk.cands[j] = to[i];
+    }
+    op->lk.n = op->lk.cap = n;
+    op->lk.target = *key;
+    op->lk.finished = 1;
+    op->value_hash = *hash;
+    dht->replicating++;
+    dht__replicate_lookup_done(dht, op);
+    return 0;
+}
+
 /* Starts the check of one value. @return 0 or a negative code. */
 int dht__replicate_start(dht_t *dht, const dht_id_t *key, const dht_id_t *hash)
 {
@@ -207,17 +256,54 @@ void dht__replicate_done(dht_t *dht)
         dht__replicate_tick(dht, dht->now);
 }
 
+void dht__replicate_newcomer(dht_t *dht, const dht_node_info_t *newcomer)
+{
+    dht_id_t keys[DHT__CHECK_BATCH], hashes[DHT__CHECK_BATCH];
+    size_t n, offered = 0;
+
+    if (dht->cfg.replicate_interval_s == 0 || dht->cfg.client || dht->leave.active ||
+        dht->replicating >= DHT__REPLICATE_MAX)
+        return; /* busy: the next checks will do */
+    n = dht__store_near(dht->store, &newcomer->id, 2, dht->now, keys, hashes, DHT__CHECK_BATCH);
+    for (size_t i = 0; i < n; i++) {
+        const dht__value_t *v = dht__store_find(dht->store, &keys[i], &hashes[i], dht->now);
+        unsigned copies = v != NULL ? dht__value_copies(v->flags, dht->cfg.k) : 0;
+        dht__rt_node_t near[DHT_MAX_K];
+        size_t m = dht__rt_closest_verified(dht->rt, &keys[i], dht->now, near, copies);
+        unsigned before_it = dht_id_cmp_distance(&keys[i], &dht->self, &newcomer->id) < 0;
+        unsigned before_me = 0;
+        for (size_t j = 0; j < m; j++) {
+            if (dht_id_cmp(&near[j].id, &newcomer->id) == 0)
+                continue;
+            before_it += dht_id_cmp_distance(&keys[i], &near[j].id, &newcomer->id) < 0;
+            before_me += dht_id_cmp_distance(&newcomer->id, &near[j].id, &dht->self) < 0;
+        }
+        /* The newcomer should keep it (it is among the r closest), and this
+         * node is among the few keepers nearest to the newcomer (of those
+         * it knows), which offer it: those are the nodes the newcomer asks
+         * last as it looks up its own id, and it gets each value a few
+         * times at most, not once per keeper (its HELD says what it has
+         * already). */
+        if (v == NULL || before_it >= copies || before_me >= DHT__OFFER_RANK)
+            continue;
+        keys[offered] = keys[i];
+        hashes[offered] = hashes[i];
+        offered++;
+    }
+    if (offered > 0)
+        (void)dht__check_offer(dht, newcomer, keys, hashes, offered);
+}
+
 void dht__replicate_tick(dht_t *dht, uint64_t now)
 {
-    dht_id_t keys[DHT__REPLICATE_MAX], hashes[DHT__REPLICATE_MAX];
-    size_t room, n;
+    dht_id_t keys[DHT__CHECK_BATCH], hashes[DHT__CHECK_BATCH];
+    size_t n;
 
-    if (dht->cfg.replicate_interval_s == 0 || dht->cfg.client ||
-        dht->replicating >= DHT__REPLICATE_MAX || dht->rt == NULL)
-        return;
-    room = DHT__REPLICATE_MAX - dht->replicating;
-    n = dht__store_take_due(dht->store, now, due_at, dht, keys, hashes, room);
-    for (size_t i = 0; i < n; i++)
-        if (dht__replicate_start(dht, &keys[i], &hashes[i]) != 0)
-            break; /* busy: the rest wait for the next interval */
+    /* A leave checks every value itself (leave.c). */
+    while (dht->cfg.replicate_interval_s > 0 && !dht->cfg.client && !dht->leave.active &&
+           !dht->closing && dht->replicating < DHT__REPLICATE_MAX && dht->rt != NULL) {
+        n = dht__store_take_due(dht->store, now, due_at, dht, keys, hashes, DHT__CHECK_BATCH);
+        if (n == 0 || dht__check_start(dht, keys, hashes, n) != 0)
+            return; /* nothing due, or busy: the rest wait for the next interval */
+    }
 }

@@ -207,6 +207,22 @@ static int serve_find_node(dht_t *dht, const dht__msg_t *req, const dht_addr_t *
     return dht__send_msg(dht, from, &r);
 }
 
+/* Which of the asked values this node holds (a replication check's batch,
+ * check.c), with a token for the STOREs of those it lacks. */
+static int serve_have(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
+{
+    dht__msg_t r;
+
+    reply_header(dht, &r, DHT__HELD, req);
+    dht__token_make(dht, from, 0, r.token);
+    r.n_have = req->n_have;
+    r.held_bits = 0;
+    for (unsigned i = 0; i < req->n_have; i++)
+        if (dht__store_find(dht->store, &req->have_key[i], &req->have_hash[i], dht->now) != NULL)
+            r.held_bits |= 1u << i;
+    return dht__send_msg(dht, from, &r);
+}
+
 uint32_t dht__ttl_left(const dht__value_t *v, uint64_t now)
 {
     uint64_t ms = v->expires_at > now ? v->expires_at - now : 0;
@@ -369,6 +385,13 @@ int dht__serve(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from, dht_tran
         const dht__rt_node_t *known = dht__rt_find(dht->rt, &m->sender);
         int was_bad = known != NULL && dht__rt_state(known, dht->now) == DHT__RT_BAD;
         dht__rt_update(dht->rt, &m->sender, from, dht->now, DHT__RT_QUERY);
+        /* A node looking up its own id is joining (or rejoining): it may
+         * be closer to some of the keys this node holds than their holders
+         * (hand-over). */
+        if (m->type == DHT__FIND_NODE && dht_id_cmp(&m->target, &m->sender) == 0) {
+            dht_node_info_t newcomer = {.id = m->sender, .addr = *from};
+            dht__replicate_newcomer(dht, &newcomer);
+        }
         /* A node judged bad that asks us something is back (a restart, an
          * outage over): a request is no proof, but a ping's reply is, and
          * makes it good again. Without this, a bad node nothing replaces
@@ -389,6 +412,8 @@ int dht__serve(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from, dht_tran
         return serve_store(dht, m, from);
     case DHT__GET_VALUE:
         return serve_get_value(dht, m, from);
+    case DHT__HAVE:
+        return serve_have(dht, m, from);
     default:
         dht->st.dropped_malformed++;
         return DHT_EPROTO;

@@ -104,6 +104,8 @@ struct dht__store {
     size_t tcap;          /* power of two */
     struct entry **heap[NHEAPS];
     size_t nkeys, hcap;
+    size_t due_next;  /* dht__store_take_due goes on from this key (of heap[FAR]) */
+    uint64_t due_min; /* no value is due before this (0: unknown) */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -579,6 +581,7 @@ int dht__store_put_at(dht__store_t *st, const dht_id_t *key, const dht_id_t *has
                       .stored_at = stored_at,
                       .expires_at = expires_at,
                       .touched_at = now};
+    st->due_min = 0; /* the new value may be due before the others */
     return put_new(st, e, &v, data, now);
 }
 
@@ -602,25 +605,64 @@ int dht__store_fits(const dht__store_t *st, const dht_id_t *key, const dht_id_t 
     return plan(st, e, &dist, len, now);
 }
 
+size_t dht__store_near(const dht__store_t *st, const dht_id_t *id, unsigned slack, uint64_t now,
+                       dht_id_t *keys, dht_id_t *hashes, size_t max)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < st->nkeys && n < max; i++) {
+        const struct entry *e = st->heap[FAR][i];
+        if (e->n == 0 || dht_id_common_prefix(&e->vals[0].key, id) + slack <
+                             dht_id_common_prefix(&e->vals[0].key, &st->self))
+            continue;
+        for (size_t j = 0; j < e->n && n < max; j++) {
+            if (e->vals[j].expires_at <= now)
+                continue;
+            keys[n] = e->vals[j].key;
+            hashes[n] = e->vals[j].hash;
+            n++;
+        }
+    }
+    return n;
+}
+
 size_t dht__store_take_due(dht__store_t *st, uint64_t now,
                            uint64_t (*due_at)(const void *arg, const dht_id_t *key,
                                               uint64_t touched_at),
                            const void *arg, dht_id_t *keys, dht_id_t *hashes, size_t max)
 {
-    size_t n = 0;
+    size_t n = 0, seen = 0, i = st->due_next < st->nkeys ? st->due_next : 0;
+    uint64_t soonest = UINT64_MAX;
 
-    for (size_t i = 0; i < st->nkeys && n < max; i++) {
+    if (now < st->due_min)
+        return 0; /* nothing due yet: no walk */
+    /* From where the last call stopped, so that a caller taking a few at a
+     * time walks the store once, not once per call. A key whose values do
+     * not all fit is taken again from its start: those taken are not due
+     * any more. */
+    for (; seen < st->nkeys && n < max; seen++, i = i + 1 < st->nkeys ? i + 1 : 0) {
         struct entry *e = st->heap[FAR][i];
         for (size_t j = 0; j < e->n && n < max; j++) {
             dht__value_t *v = &e->vals[j];
-            if (v->expires_at <= now || due_at(arg, &v->key, v->touched_at) > now)
+            uint64_t due;
+            if (v->expires_at <= now)
                 continue;
+            if ((due = due_at(arg, &v->key, v->touched_at)) > now) {
+                soonest = due < soonest ? due : soonest;
+                continue;
+            }
             v->touched_at = now;
             keys[n] = v->key;
             hashes[n] = v->hash;
             n++;
         }
+        if (n == max)
+            break; /* this key again next time: it may have more */
     }
+    st->due_next = i;
+    /* A whole walk that took nothing knows when the next value is due (a
+     * refresh only makes a value due later; a new value resets this). */
+    st->due_min = n == 0 ? soonest : 0;
     return n;
 }
 

@@ -82,9 +82,17 @@ int dht__store_put_at(dht__store_t *st, const dht_id_t *key, const dht_id_t *has
 int dht__store_fits(const dht__store_t *st, const dht_id_t *key, const dht_id_t *hash, size_t len,
                     uint64_t now);
 
+/* Collects into keys[] and hashes[] up to max unexpired values whose key
+ * shares with id a prefix at most `slack` bits shorter than it shares with
+ * this node's own id: those id may be about as near to as this node is.
+ * @return how many. */
+size_t dht__store_near(const dht__store_t *st, const dht_id_t *id, unsigned slack, uint64_t now,
+                       dht_id_t *keys, dht_id_t *hashes, size_t max);
+
 /* Collects up to max unexpired values that are due, due_at(arg, key,
  * touched_at) <= now, into keys[] and hashes[], and sets their touched_at
- * to now (so they are due again one period later). Walks every value.
+ * to now (so they are due again one period later). Each call goes on from
+ * the key where the last one stopped, around the store once at most.
  * @return how many were collected. */
 size_t dht__store_take_due(dht__store_t *st, uint64_t now,
                            uint64_t (*due_at)(const void *arg, const dht_id_t *key,

@@ -247,6 +247,26 @@ static void get_body(reader_t *r, dht__msg_t *m)
         get_bytes(r, m->target.b, DHT_ID_LEN);
         get_bytes(r, m->hash.b, DHT_ID_LEN);
         break;
+    case DHT__HAVE:
+        m->n_have = get_u8(r);
+        if (m->n_have == 0 || m->n_have > DHT__WIRE_MAX_HAVE)
+            r->bad = 1;
+        for (unsigned i = 0; i < m->n_have && !r->bad; i++) {
+            get_bytes(r, m->have_key[i].b, DHT_ID_LEN);
+            get_bytes(r, m->have_hash[i].b, DHT_ID_LEN);
+        }
+        break;
+    case DHT__HELD:
+        get_bytes(r, m->token, DHT__WIRE_TOKEN_LEN);
+        m->n_have = get_u8(r);
+        if (m->n_have > DHT__WIRE_MAX_HAVE)
+            r->bad = 1;
+        m->held_bits = 0;
+        for (unsigned i = 0; i < (m->n_have + 7u) / 8 && !r->bad; i++)
+            m->held_bits |= (uint32_t)get_u8(r) << (8 * i);
+        if (m->n_have < 32 && (m->held_bits >> m->n_have) != 0)
+            r->bad = 1; /* bits past the count: one encoding only */
+        break;
     case DHT__PONG:
         get_addr(r, &m->addr);
         break;
@@ -302,6 +322,7 @@ int dht__wire_decode(dht__msg_t *m, const uint8_t *buf, size_t len)
     }
     m->n_nodes = 0;
     m->n_entries = 0;
+    m->n_have = 0;
     m->value = NULL;
     m->value_len = 0;
     m->txid = get_u32(&r);
@@ -337,6 +358,23 @@ static void put_body(writer_t *w, const dht__msg_t *m)
     case DHT__GET_VALUE:
         put_bytes(w, m->target.b, DHT_ID_LEN);
         put_bytes(w, m->hash.b, DHT_ID_LEN);
+        break;
+    case DHT__HAVE:
+        if (m->n_have == 0 || m->n_have > DHT__WIRE_MAX_HAVE)
+            w->bad = 1;
+        put_u8(w, m->n_have);
+        for (unsigned i = 0; i < m->n_have && !w->bad; i++) {
+            put_bytes(w, m->have_key[i].b, DHT_ID_LEN);
+            put_bytes(w, m->have_hash[i].b, DHT_ID_LEN);
+        }
+        break;
+    case DHT__HELD:
+        if (m->n_have > DHT__WIRE_MAX_HAVE || (m->held_bits >> m->n_have) != 0)
+            w->bad = 1;
+        put_bytes(w, m->token, DHT__WIRE_TOKEN_LEN);
+        put_u8(w, m->n_have);
+        for (unsigned i = 0; i < (m->n_have + 7u) / 8 && !w->bad; i++)
+            put_u8(w, (uint8_t)(m->held_bits >> (8 * i)));
         break;
     case DHT__PONG:
         put_addr(w, &m->addr);
@@ -403,6 +441,13 @@ size_t dht__wire_size(const dht__msg_t *m)
         return n + DHT__WIRE_TOKEN_LEN + DHT_ID_LEN + 4 + 1 + 4 + m->value_len;
     case DHT__GET_VALUE:
         return n + 2 * DHT_ID_LEN;
+    case DHT__HAVE:
+        return n + 1 +
+               (size_t)(m->n_have < DHT__WIRE_MAX_HAVE ? m->n_have : DHT__WIRE_MAX_HAVE) * 2 *
+                   DHT_ID_LEN;
+    case DHT__HELD:
+        return n + DHT__WIRE_TOKEN_LEN + 1 +
+               ((m->n_have < DHT__WIRE_MAX_HAVE ? m->n_have : DHT__WIRE_MAX_HAVE) + 7u) / 8;
     case DHT__PONG:
         return n + 1 + ip_len(m->addr.family) + 2;
     case DHT__NODES:

@@ -16,6 +16,7 @@
 #define DHT__WIRE_MAX_ENTRIES    64
 #define DHT__WIRE_MAX_ERRMSG     200
 #define DHT__WIRE_VALUE_OVERHEAD 128 /* a STORE or VALUE message, minus its value */
+#define DHT__WIRE_MAX_HAVE       20  /* (key, hash) pairs per HAVE: 41 + 20 * 64 bytes */
 
 /* Stream preamble: "EMS" version, then the sender's listening port. */
 #define DHT__STREAM_PREAMBLE DHT_STREAM_PREAMBLE
@@ -26,11 +27,13 @@ typedef enum dht__msg_type {
     DHT__FIND_VALUE = 0x03,
     DHT__STORE = 0x04,
     DHT__GET_VALUE = 0x05,
+    DHT__HAVE = 0x06,
     DHT__PONG = 0x81,
     DHT__NODES = 0x82,
     DHT__VALUES = 0x83,
     DHT__STORED = 0x84,
     DHT__VALUE = 0x85,
+    DHT__HELD = 0x86,
     DHT__ERROR = 0xff,
 } dht__msg_type_t;
 
@@ -81,11 +84,14 @@ typedef struct dht__msg {
     uint32_t ttl;       /* STORE, VALUE */
     uint32_t value_len; /* STORE, VALUE */
     const uint8_t *value;
-    uint16_t err_code; /* ERROR */
+    uint8_t n_have;     /* HAVE: pairs asked; HELD: pairs answered (the request's count) */
+    uint32_t held_bits; /* HELD: bit i set when the replier holds pair i */
+    uint16_t err_code;  /* ERROR */
     uint8_t err_len;
     const uint8_t *err_msg;
     dht_node_info_t nodes[DHT__WIRE_MAX_NODES];
     dht__wire_entry_t entries[DHT__WIRE_MAX_ENTRIES];
+    dht_id_t have_key[DHT__WIRE_MAX_HAVE], have_hash[DHT__WIRE_MAX_HAVE]; /* HAVE */
 } dht__msg_t;
 
 /* Decodes buf[0..len) into *m. Reads only inside the buffer and accepts

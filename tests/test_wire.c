@@ -121,8 +121,8 @@ static int check_canonical(const uint8_t *buf, size_t len)
 }
 
 static const uint8_t known_types[] = {
-    DHT__PING,  DHT__FIND_NODE, DHT__FIND_VALUE, DHT__STORE, DHT__GET_VALUE, DHT__PONG,
-    DHT__NODES, DHT__VALUES,    DHT__STORED,     DHT__VALUE, DHT__ERROR,
+    DHT__PING,  DHT__FIND_NODE, DHT__FIND_VALUE, DHT__STORE, DHT__GET_VALUE, DHT__HAVE,  DHT__PONG,
+    DHT__NODES, DHT__VALUES,    DHT__STORED,     DHT__VALUE, DHT__HELD,      DHT__ERROR,
 };
 #define N_TYPES (sizeof(known_types) / sizeof(known_types[0]))
 
@@ -374,6 +374,29 @@ static void want_error_max(const dht__msg_t *m)
         assert_int_equal(m->err_msg[i], 'a');
 }
 
+static void want_have(const dht__msg_t *m)
+{
+    assert_int_equal(m->type, DHT__HAVE);
+    assert_int_equal(m->client, 0);
+    assert_int_equal(m->txid, 0x0a0b0c0du);
+    assert_id_seq(&m->sender, 0x00);
+    assert_int_equal(m->n_have, 2);
+    assert_id_seq(&m->have_key[0], 0xa0);
+    assert_id_seq(&m->have_hash[0], 0xa0);
+    assert_id_seq(&m->have_key[1], 0x40);
+    assert_id_seq(&m->have_hash[1], 0xc0);
+}
+
+static void want_held(const dht__msg_t *m)
+{
+    assert_int_equal(m->type, DHT__HELD);
+    assert_int_equal(m->txid, 0x0a0b0c0du);
+    assert_id_seq(&m->sender, 0x20);
+    assert_memory_equal(m->token, "token004", 8);
+    assert_int_equal(m->n_have, 10);
+    assert_int_equal(m->held_bits, 0x205u); /* pairs 0, 2 and 9 held */
+}
+
 static const struct {
     const char *name;
     void (*check)(const dht__msg_t *m);
@@ -394,6 +417,8 @@ static const struct {
     {"store_copies.hex", want_store_copies},
     {"stored.hex", want_stored},
     {"get_value.hex", want_get_value},
+    {"have.hex", want_have},
+    {"held.hex", want_held},
     {"value.hex", want_value},
     {"value_content.hex", want_value_content},
     {"error.hex", want_error},
@@ -668,6 +693,18 @@ static void random_msg(uint64_t *s, dht__msg_t *m, uint8_t type)
         rnd_bytes(s, m->target.b, DHT_ID_LEN);
         rnd_bytes(s, m->hash.b, DHT_ID_LEN);
         break;
+    case DHT__HAVE:
+        m->n_have = (uint8_t)(1 + rnd_below(s, DHT__WIRE_MAX_HAVE));
+        for (unsigned i = 0; i < m->n_have; i++) {
+            rnd_bytes(s, m->have_key[i].b, DHT_ID_LEN);
+            rnd_bytes(s, m->have_hash[i].b, DHT_ID_LEN);
+        }
+        break;
+    case DHT__HELD:
+        rnd_bytes(s, m->token, sizeof(m->token));
+        m->n_have = (uint8_t)rnd_below(s, DHT__WIRE_MAX_HAVE + 1);
+        m->held_bits = (uint32_t)rnd_next(s) & ((1u << m->n_have) - 1u);
+        break;
     case DHT__PONG:
         m->addr.family = rnd_below(s, 2) ? DHT_AF_INET6 : DHT_AF_INET;
         rnd_bytes(s, m->addr.ip, m->addr.family == DHT_AF_INET ? 4 : 16);
@@ -788,6 +825,16 @@ static void test_random_roundtrip(void **state)
             assert_int_equal(d.err_code, m.err_code);
             assert_int_equal(d.err_len, m.err_len);
             assert_memory_equal(d.err_msg, m.err_msg, m.err_len);
+            break;
+        case DHT__HAVE:
+            assert_int_equal(d.n_have, m.n_have);
+            assert_memory_equal(d.have_key, m.have_key, m.n_have * sizeof(m.have_key[0]));
+            assert_memory_equal(d.have_hash, m.have_hash, m.n_have * sizeof(m.have_hash[0]));
+            break;
+        case DHT__HELD:
+            assert_memory_equal(d.token, m.token, sizeof(m.token));
+            assert_int_equal(d.n_have, m.n_have);
+            assert_int_equal(d.held_bits, m.held_bits);
             break;
         default:
             break;
@@ -1063,6 +1110,7 @@ static void test_encoder_limits(void **state)
     for (unsigned t = 0; t < 256; t++) {
         random_msg(&s, &m, DHT__PING);
         m.addr.family = DHT_AF_INET; /* so that a PONG is valid */
+        m.n_have = 1;                /* and a HAVE */
         m.type = (uint8_t)t;
         /* dht__msg_t.type never holds the client bit: m.client does. */
         assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)) != 0,
