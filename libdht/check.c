@@ -183,8 +183,11 @@ static int launch(dht_t *dht, dht__check_t *c)
             m.have_hash[j] = c->items[r->items[j]].hash;
         }
         /* Two sends, each of the adaptive timeout: a keeper that answers
-         * neither is checked for by a lookup, which finds who replaces it. */
-        if (dht__rpc_send(dht, &m, &r->node.addr, &r->node.id, 0, 2, on_held, op, i) == 0) {
+         * neither is checked for by a lookup, which finds who replaces it.
+         * An offer goes once: the newcomer may be a forged address, and
+         * nothing but this datagram goes there before it answers. */
+        if (dht__rpc_send(dht, &m, &r->node.addr, &r->node.id, 0, c->offer ? 1 : 2, on_held, op,
+                          i) == 0) {
             op->pending++;
         } else {
             for (unsigned j = 0; j < r->n; j++)

@@ -308,7 +308,8 @@ void dht__replicate_tick(dht_t *dht, uint64_t now);
  * their next check, and from a few holders, not all. */
 void dht__replicate_newcomer(dht_t *dht, const dht_node_info_t *newcomer);
 
-#define DHT__OFFER_RANK 3 /* the keepers of a value nearest to a newcomer offer it */
+#define DHT__OFFER_RANK 3   /* the keepers of a value nearest to a newcomer offer it */
+#define DHT__OFFER_SCAN 512 /* values near a newcomer looked at (32 offered at most) */
 
 /* Stores the value (key, hash) this node holds on the n nodes of to[]
  * (each with the token it handed us), as a check that found them lacking

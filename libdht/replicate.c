@@ -258,14 +258,21 @@ void dht__replicate_done(dht_t *dht)
 
 void dht__replicate_newcomer(dht_t *dht, const dht_node_info_t *newcomer)
 {
-    dht_id_t keys[DHT__CHECK_BATCH], hashes[DHT__CHECK_BATCH];
+    dht_id_t *keys, *hashes;
     size_t n, offered = 0;
 
     if (dht->cfg.replicate_interval_s == 0 || dht->cfg.client || dht->leave.active ||
         dht->replicating >= DHT__REPLICATE_MAX)
         return; /* busy: the next checks will do */
-    n = dht__store_near(dht->store, &newcomer->id, 2, dht->now, keys, hashes, DHT__CHECK_BATCH);
-    for (size_t i = 0; i < n; i++) {
+    keys = malloc(DHT__OFFER_SCAN * sizeof(*keys));
+    hashes = malloc(DHT__OFFER_SCAN * sizeof(*hashes));
+    if (keys == NULL || hashes == NULL) {
+        free(keys);
+        free(hashes);
+        return;
+    }
+    n = dht__store_near(dht->store, &newcomer->id, 2, dht->now, keys, hashes, DHT__OFFER_SCAN);
+    for (size_t i = 0; i < n && offered < DHT__CHECK_BATCH; i++) {
         const dht__value_t *v = dht__store_find(dht->store, &keys[i], &hashes[i], dht->now);
         unsigned copies = v != NULL ? dht__value_copies(v->flags, dht->cfg.k) : 0;
         dht__rt_node_t near[DHT_MAX_K];
@@ -292,6 +299,8 @@ void dht__replicate_newcomer(dht_t *dht, const dht_node_info_t *newcomer)
     }
     if (offered > 0)
         (void)dht__check_offer(dht, newcomer, keys, hashes, offered);
+    free(keys);
+    free(hashes);
 }
 
 void dht__replicate_tick(dht_t *dht, uint64_t now)

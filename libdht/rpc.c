@@ -285,8 +285,12 @@ void dht__rpc_timeouts(dht_t *dht, uint64_t now)
          * stream request goes once, and the one reply datagram lost says
          * little: under loss, counting it would soon mark every peer bad
          * (a put of many chunks at 10% loss did, in test_fs_sim). Nor is
-         * a hastened one, cut short by its lookup, a failure. */
-        if (rpc->has_id && (rpc->stream || (rpc->hastened && !rpc->was_slow)))
+         * a hastened one, cut short by its lookup, a failure. Nor a HAVE:
+         * a node of an older version drops it unanswered, and the lookup
+         * that follows (check.c) asks the node in a way every version
+         * answers. */
+        if (rpc->has_id &&
+            (rpc->stream || (rpc->hastened && !rpc->was_slow) || rpc->type == DHT__HAVE))
             dht__rt_slow(dht->rt, &rpc->id);
         else if (rpc->has_id)
             dht__rt_failed(dht->rt, &rpc->id, now);

@@ -105,7 +105,8 @@ struct dht__store {
     struct entry **heap[NHEAPS];
     size_t nkeys, hcap;
     size_t due_next;  /* dht__store_take_due goes on from this key (of heap[FAR]) */
-    uint64_t due_min; /* no value is due before this (0: unknown) */
+    uint64_t due_min; /* no value is due by due_min_fn before this (0: unknown) */
+    uint64_t (*due_min_fn)(const void *arg, const dht_id_t *key, uint64_t touched_at);
 };
 
 /* ------------------------------------------------------------------------ */
@@ -569,6 +570,7 @@ int dht__store_put_at(dht__store_t *st, const dht_id_t *key, const dht_id_t *has
         if (expires_at > v->expires_at) {
             v->expires_at = expires_at;
             entry_update(st, e);
+            st->due_min = 0; /* it may have been expired, left out of due_min */
         }
         return 0;
     }
@@ -634,7 +636,7 @@ size_t dht__store_take_due(dht__store_t *st, uint64_t now,
     size_t n = 0, seen = 0, i = st->due_next < st->nkeys ? st->due_next : 0;
     uint64_t soonest = UINT64_MAX;
 
-    if (now < st->due_min)
+    if (due_at == st->due_min_fn && now < st->due_min)
         return 0; /* nothing due yet: no walk */
     /* From where the last call stopped, so that a caller taking a few at a
      * time walks the store once, not once per call. A key whose values do
@@ -663,6 +665,7 @@ size_t dht__store_take_due(dht__store_t *st, uint64_t now,
     /* A whole walk that took nothing knows when the next value is due (a
      * refresh only makes a value due later; a new value resets this). */
     st->due_min = n == 0 ? soonest : 0;
+    st->due_min_fn = due_at;
     return n;
 }
 

@@ -39,11 +39,14 @@ check "stop --data=DIR works too" gone "${NET_PID[a]}"
 
 # A graceful leave (issue 11): a stopping daemon first hands the copies it
 # holds to the nodes that lack them. g5 joins after the put, so it lacks
-# every piece until g2 leaves (no replication runs here: 3600 s).
+# every piece until g2 leaves: no replication runs here (replicate_interval
+# 0), so neither the holders' checks nor their offers to a node that joins
+# (hand-over) give it any.
 replicas() {
     { find "$1/replicas/blobs" -type f -not -path "$1/replicas/blobs/tmp/*" 2>/dev/null ||
         true; } | wc -l
 }
+for i in 1 2 3 4 5; do mkdir -p "$T/g$i" && echo "replicate_interval 0" >"$T/g$i/config"; done
 net_start g1
 for i in 2 3 4; do net_start g$i "${NET_ADDR[g1]}"; done
 sleep 0.3
