@@ -594,19 +594,40 @@ static void gather(const bucket_t *b, const dht_id_t *target, int verified, dht_
             keep_nearest(target, out, len, max, &b->nodes.v[i]);
 }
 
+/* @return bit i (0: the most significant) of id. */
+static unsigned id_bit(const dht_id_t *id, size_t i)
+{
+    return (unsigned)(id->b[i / 8] >> (7 - i % 8)) & 1u;
+}
+
+/* The buckets in order of distance to target, nearest first, gathered
+ * until max nodes are found: a bucket is wholly nearer to target than the
+ * buckets after it, so the walk stops there, instead of walking the whole
+ * table. Target's own bucket g comes first. Deeper buckets j share bit j
+ * with self and the buckets past j do not: those where target's bit j
+ * differs from self's come before everything deeper (ascending j), the
+ * last bucket (all deeper nodes) next, then those where it is the same
+ * (descending j). Shallower ones last, nearest (deepest) first. */
 static size_t closest(const dht__rt_t *rt, const dht_id_t *target, uint64_t now, int verified,
                       dht__rt_node_t *out, size_t max)
 {
-    size_t g = bucket_index(rt, target);
+    size_t g = bucket_index(rt, target), last = rt->nb - 1;
     size_t len = 0;
 
     (void)now; /* bad is a matter of failures alone (dht__rt_state) */
     if (max == 0)
         return 0;
     gather(&rt->buckets[g], target, verified, out, &len, max);
-    if (len < max)
-        for (size_t j = g + 1; j < rt->nb; j++)
-            gather(&rt->buckets[j], target, verified, out, &len, max);
+    if (g < last) {
+        for (size_t j = g + 1; j < last && len < max; j++)
+            if (id_bit(target, j) != id_bit(&rt->self, j))
+                gather(&rt->buckets[j], target, verified, out, &len, max);
+        if (len < max)
+            gather(&rt->buckets[last], target, verified, out, &len, max);
+        for (size_t j = last - 1; j > g && len < max; j--)
+            if (id_bit(target, j) == id_bit(&rt->self, j))
+                gather(&rt->buckets[j], target, verified, out, &len, max);
+    }
     for (size_t j = g; j-- > 0 && len < max;)
         gather(&rt->buckets[j], target, verified, out, &len, max);
     return len;

@@ -147,26 +147,38 @@ static int send_error(dht_t *dht, const dht__msg_t *req, const dht_addr_t *to, u
     return dht__send_error(dht, req->txid, to, code, text);
 }
 
-/* Pings the learned nodes among the k closest to target that no ping is
- * verifying yet: they would belong in answers about it once verified. */
-static void verify_closest(dht_t *dht, const dht_id_t *target)
+/* Pings the learned nodes among the k closest (nodes[0..n), nearest
+ * first, every node not bad) that no ping is verifying yet: they would
+ * belong in answers about the target once verified. */
+static void verify_closest(dht_t *dht, const dht__rt_node_t *nodes, size_t n)
 {
-    dht__rt_node_t nodes[DHT_MAX_K];
-    size_t n = dht__rt_closest(dht->rt, target, dht->now, nodes, dht->cfg.k);
-
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && i < dht->cfg.k; i++)
         if (nodes[i].learned && dht__rt_mark_probing(dht->rt, &nodes[i].id))
             dht__verify_node(dht, &nodes[i].id, &nodes[i].addr);
+}
+
+/* @return 1 if n may be handed to others (dht__rt_closest_verified). */
+static int verified(const dht__rt_node_t *n)
+{
+    return !n->learned && n->fails == 0;
 }
 
 size_t dht__fill_nodes(dht_t *dht, dht__msg_t *m, const dht_id_t *target, const dht_id_t *skip,
                        size_t budget)
 {
-    dht__rt_node_t nodes[DHT_MAX_K + 1];
-    size_t n, used = 0;
+    dht__rt_node_t all[2 * DHT_MAX_K + 1], nodes[DHT_MAX_K + 1];
+    size_t n_all, n = 0, used = 0;
 
-    verify_closest(dht, target);
-    n = dht__rt_closest_verified(dht->rt, target, dht->now, nodes, dht->cfg.k + 1);
+    /* One walk of the table serves both: the closest to verify, and the
+     * verified closest to hand out, unless the walk was cut short before
+     * k + 1 verified ones (then a walk of verified ones alone). */
+    n_all = dht__rt_closest(dht->rt, target, dht->now, all, 2 * dht->cfg.k + 1);
+    verify_closest(dht, all, n_all);
+    for (size_t i = 0; i < n_all && n < dht->cfg.k + 1; i++)
+        if (verified(&all[i]))
+            nodes[n++] = all[i];
+    if (n < dht->cfg.k + 1 && n_all == 2 * dht->cfg.k + 1)
+        n = dht__rt_closest_verified(dht->rt, target, dht->now, nodes, dht->cfg.k + 1);
 
     m->n_nodes = 0;
     for (size_t i = 0; i < n && m->n_nodes < dht->cfg.k; i++) {

@@ -38,12 +38,13 @@ suite() { # suite MODE DATADIR
     local idle=$!
     sleep 0.5
     pkill -INT -f "^$EMOFS put - -q$" || true
+    sleep 1 # its SIGINT handled (a put given EOF instead would finish, and fail the check)
+    pkill -f "^sleep 30$" || true # or wait would wait for the whole pipeline
     set +e
     wait "$idle"
     set -e
     check "$mode: put - interrupted before any input: one line" \
         test "$(cat "$T/err")" = "emofs: interrupted"
-    pkill -f "^sleep 30$" || true
 
     # An endless input, interrupted: the put is rolled back.
     before=$(blob_count "$D")
@@ -81,6 +82,8 @@ for _ in $(seq 1 100); do
 done
 KEY=$("$EMOFS" put "$T/same.bin" -q)
 pkill -INT -f "put - --name same.bin" || true
+sleep 1
+pkill -f "^sleep 30$" || true # or wait would wait for the whole pipeline
 set +e
 wait "$stalled" 2>/dev/null
 set -e
