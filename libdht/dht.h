@@ -48,7 +48,7 @@ extern "C" {
  * written. The Makefile reads these three lines for libdht.pc and the
  * shared library's name and soname; emofs --version prints them. */
 #define DHT_VERSION_MAJOR 0
-#define DHT_VERSION_MINOR 4
+#define DHT_VERSION_MINOR 5
 #define DHT_VERSION_PATCH 0
 
 #define DHT_VERSION_STRINGIFY_(x) #x
@@ -768,6 +768,7 @@ typedef struct dht_sim_stats {
     uint64_t datagrams_sent, datagrams_lost, datagrams_delivered;
     uint64_t stream_msgs, stream_bytes;
     uint64_t events;
+    uint64_t datagram_bytes; /* of the datagrams sent */
 } dht_sim_stats_t;
 
 /* Fills *out with the counters of the simulated network since it began. */

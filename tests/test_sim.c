@@ -218,6 +218,10 @@ static void test_lossy_network(void **state)
     put_get(sim, 4, 1024 * 1024, 6);
     dht_sim_get_stats(sim, &st);
     assert_true(st.datagrams_lost > st.datagrams_sent / 20); /* the loss was real */
+    /* Every datagram has at least its 40-byte header, none more than 1400. */
+    assert_true(st.datagram_bytes >= st.datagrams_sent * 40);
+    assert_true(st.datagram_bytes <= st.datagrams_sent * DHT_MAX_DATAGRAM);
+    assert_true(st.stream_bytes > 8 * 64 * 1024); /* the large values went by stream */
     dht_sim_free(sim);
 }
 

@@ -24,7 +24,7 @@ typedef struct sim_node {
     uint32_t idx;
     uint8_t online;
     unsigned extra_delay_ms; /* added to every message it sends (dht_sim_set_extra_delay) */
-    uint64_t wake_at; /* time of this node's pending timer event */
+    uint64_t wake_at;        /* time of this node's pending timer event */
 } sim_node_t;
 
 enum { EV_TIMER, EV_MSG, EV_CALL };
@@ -171,6 +171,7 @@ static int sim_send(void *arg, const dht_addr_t *to, dht_transport_t transport, 
         sim->st.stream_bytes += len;
     } else {
         sim->st.datagrams_sent++;
+        sim->st.datagram_bytes += len;
     }
     /* Draw the loss first, so the random sequence does not depend on
      * whether the destination happens to exist. */

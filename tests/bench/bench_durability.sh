@@ -1,8 +1,9 @@
 #!/bin/bash
 # Durability figures (issue 11), printed, never asserted:
-#  1. maintenance traffic: 1,000 simulated nodes holding 10,000 values (200
-#     copies per node, k 20), one idle virtual hour with replication every
-#     hour and without: the difference, in datagrams per node per hour;
+#  1. maintenance traffic: 10,000 simulated nodes holding 100,000 values
+#     (200 copies per node, k 20), one idle virtual hour with replication
+#     every hour and without: the difference, in datagrams and bytes per
+#     node per hour;
 #  2. a daemon's start with N GiB of replicas on disk (sparse files: the
 #     start reads names and sizes only, never the bytes), against a start
 #     with none, median of 3, interleaved;
@@ -18,13 +19,16 @@ GIB=${BENCH_REPLICA_GIB:-10}
 T=$(mktemp -d "${TMPDIR:-/tmp}/emofs-bench.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-datagrams() { sed -n 's/.*network *\([0-9]*\) datagrams sent.*/\1/p'; }
-echo "-- maintenance traffic: 1,000 nodes, 10,000 values, one idle hour"
-with=$("$EMOFS" sim --nodes 1000 --values 10000 --lookups 10 --churn 0 --duration 3600 \
-    --sample 3600 --probe-lookups 10 --replicate 3600 | datagrams)
-without=$("$EMOFS" sim --nodes 1000 --values 10000 --lookups 10 --churn 0 --duration 3600 \
-    --sample 3600 --probe-lookups 10 --replicate 0 | datagrams)
-awk -v w="$with" -v o="$without" 'BEGIN { printf "  replication  %.0f datagrams per node per hour (%.0f per copy held)\n", (w - o) / 1000, (w - o) / 1000 / 200 }'
+# "datagrams bytes" of a run's network line (bytes: in datagrams and streams).
+traffic() { sed -n 's/.*network *\([0-9]*\) datagrams sent.*; \([0-9]*\) bytes in datagrams, \([0-9]*\) in streams.*/\1 \2 \3/p' | awk '{ print $1, $2 + $3 }'; }
+echo "-- maintenance traffic: 10,000 nodes, 100,000 values (20 copies each), one idle hour"
+with=$("$EMOFS" sim --nodes 10000 --values 100000 --lookups 10 --churn 0 --duration 3600 \
+    --sample 3600 --probe-lookups 10 --replicate 3600 | traffic)
+without=$("$EMOFS" sim --nodes 10000 --values 100000 --lookups 10 --churn 0 --duration 3600 \
+    --sample 3600 --probe-lookups 10 --replicate 0 | traffic)
+awk -v w="$with" -v o="$without" 'BEGIN { split(w, a, " "); split(o, b, " ");
+    printf "  replication  %.0f datagrams and %.0f KiB per node per hour (%.1f datagrams per copy held)\n",
+        (a[1] - b[1]) / 10000, (a[2] - b[2]) / 10000 / 1024, (a[1] - b[1]) / 10000 / 200 }'
 
 echo "-- a daemon's start with $GIB GiB of replicas ($((GIB * 4096)) files of 256 KiB, sparse)"
 mkdir -p "$T/full/replicas/blobs" "$T/empty"

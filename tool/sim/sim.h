@@ -106,12 +106,13 @@ typedef struct emofs_sim_result {
     unsigned files_got;                        /* files got whole by another node, after the puts */
     uint64_t file_put_p50_ms, file_get_p50_ms; /* virtual, median of those that succeeded */
     uint64_t datagrams_sent, datagrams_lost;
-    double mem_per_node_kib;         /* resident memory added by the network / nodes */
-    size_t peak_rss_kib;             /* the process's peak resident set */
-    emofs_sim_round_t healthy;       /* --die: the round before the deaths */
-    unsigned died;                   /* --die: nodes that died at once */
-    emofs_sim_round_t after_died[2]; /* --die: two rounds after them */
-    emofs_sim_sample_t *samples;     /* churn phase; malloc()ed */
+    uint64_t datagram_bytes, stream_bytes; /* sent */
+    double mem_per_node_kib;               /* resident memory added by the network / nodes */
+    size_t peak_rss_kib;                   /* the process's peak resident set */
+    emofs_sim_round_t healthy;             /* --die: the round before the deaths */
+    unsigned died;                         /* --die: nodes that died at once */
+    emofs_sim_round_t after_died[2];       /* --die: two rounds after them */
+    emofs_sim_sample_t *samples;           /* churn phase; malloc()ed */
     size_t n_samples;
     double total_wall_s;
 } emofs_sim_result_t;

@@ -111,9 +111,12 @@ static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
                 "ms, get %llu ms)\n",
                 r->files, r->file_size, r->files_put, r->files_got, pct(r->files_got, r->files),
                 (unsigned long long)r->file_put_p50_ms, (unsigned long long)r->file_get_p50_ms);
-    fprintf(f, "  network      %llu datagrams sent, %llu lost (%.2f%%)\n",
+    fprintf(f,
+            "  network      %llu datagrams sent, %llu lost (%.2f%%); %llu bytes in datagrams, %llu "
+            "in streams\n",
             (unsigned long long)r->datagrams_sent, (unsigned long long)r->datagrams_lost,
-            pct((double)r->datagrams_lost, (double)r->datagrams_sent));
+            pct((double)r->datagrams_lost, (double)r->datagrams_sent),
+            (unsigned long long)r->datagram_bytes, (unsigned long long)r->stream_bytes);
     if (o->die > 0)
         print_deaths(r, f);
     if (r->n_samples > 0) {
@@ -179,8 +182,11 @@ static void print_json(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
             "\"file_put_p50_ms\":%llu,\"file_get_p50_ms\":%llu,",
             r->files, r->file_size, r->files_put, r->files_got,
             (unsigned long long)r->file_put_p50_ms, (unsigned long long)r->file_get_p50_ms);
-    fprintf(f, "\"datagrams_sent\":%llu,\"datagrams_lost\":%llu,",
-            (unsigned long long)r->datagrams_sent, (unsigned long long)r->datagrams_lost);
+    fprintf(f,
+            "\"datagrams_sent\":%llu,\"datagrams_lost\":%llu,\"datagram_bytes\":%llu,"
+            "\"stream_bytes\":%llu,",
+            (unsigned long long)r->datagrams_sent, (unsigned long long)r->datagrams_lost,
+            (unsigned long long)r->datagram_bytes, (unsigned long long)r->stream_bytes);
     if (o->die > 0) {
         fprintf(f, "\"die\":%g,\"died\":%u,", o->die, r->died);
         json_round("healthy", &r->healthy, f);

@@ -499,6 +499,8 @@ static int run(sim_ctx_t *c, FILE *csv, FILE *series)
     dht_sim_get_stats(c->sim, &st);
     r->datagrams_sent = st.datagrams_sent;
     r->datagrams_lost = st.datagrams_lost;
+    r->datagram_bytes = st.datagram_bytes;
+    r->stream_bytes = st.stream_bytes;
     return 0;
 }
 
