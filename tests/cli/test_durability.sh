@@ -32,8 +32,13 @@ done
 # What each victim has on disk when it dies: it is frozen first, so that no
 # replication STORE lands between the count and the kill.
 declare -A BEFORE
+stopped() { # every thread of process $1 is stopped
+    ! awk '{ print $3 }' /proc/"$1"/task/*/stat 2>/dev/null | grep -qv '^[Tt]$'
+}
 for i in 2 3 4 5 6; do
     kill -STOP "${NET_PID[d$i]}"
+    # kill returns before the signal lands: wait until it is stopped.
+    for _ in $(seq 1 100); do stopped "${NET_PID[d$i]}" && break; sleep 0.01; done
     BEFORE[d$i]=$(blob_count "$T/d$i/replicas")
     kill -9 "${NET_PID[d$i]}"
 done
