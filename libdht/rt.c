@@ -590,7 +590,7 @@ static void gather(const bucket_t *b, const dht_id_t *target, int verified, dht_
 {
     for (unsigned i = 0; i < b->nodes.n; i++)
         if (b->nodes.v[i].fails < DHT__RT_BAD_FAILS && /* not bad (dht__rt_state) */
-            !(verified && (b->nodes.v[i].learned || b->nodes.v[i].fails > 0)))
+            (!verified || dht__rt_verified(&b->nodes.v[i])))
             keep_nearest(target, out, len, max, &b->nodes.v[i]);
 }
 

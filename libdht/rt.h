@@ -48,9 +48,9 @@ typedef enum dht__rt_state {
 
 /* How a node was heard from. */
 typedef enum dht__rt_event {
-    DHT__RT_QUERY = 0,  /* it sent us a request */
-    DHT__RT_REPLY = 1,  /* it answered a request of ours */
-    DHT__RT_INSERT = 2, /* inserted by the application (dht_insert_node) */
+    DHT__RT_QUERY = 0,   /* it sent us a request */
+    DHT__RT_REPLY = 1,   /* it answered a request of ours */
+    DHT__RT_INSERT = 2,  /* inserted by the application (dht_insert_node) */
     DHT__RT_LEARNED = 3, /* named in another node's reply, never heard from */
 } dht__rt_event_t;
 
@@ -152,6 +152,13 @@ size_t dht__rt_closest(const dht__rt_t *rt, const dht_id_t *target, uint64_t now
  * short of the k closest live nodes. */
 size_t dht__rt_closest_verified(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
                                 dht__rt_node_t *out, size_t max);
+
+/* @return 1 if n is one dht__rt_closest_verified hands out: not learned,
+ * and it answered our last request to it. */
+static inline int dht__rt_verified(const dht__rt_node_t *n)
+{
+    return !n->learned && n->fails == 0;
+}
 
 /* Counts the bucket nodes (not cache entries) by state. Any pointer may be
  * NULL. @return the total. */

@@ -157,12 +157,6 @@ static void verify_closest(dht_t *dht, const dht__rt_node_t *nodes, size_t n)
             dht__verify_node(dht, &nodes[i].id, &nodes[i].addr);
 }
 
-/* @return 1 if n may be handed to others (dht__rt_closest_verified). */
-static int verified(const dht__rt_node_t *n)
-{
-    return !n->learned && n->fails == 0;
-}
-
 size_t dht__fill_nodes(dht_t *dht, dht__msg_t *m, const dht_id_t *target, const dht_id_t *skip,
                        size_t budget)
 {
@@ -175,7 +169,7 @@ size_t dht__fill_nodes(dht_t *dht, dht__msg_t *m, const dht_id_t *target, const 
     n_all = dht__rt_closest(dht->rt, target, dht->now, all, 2 * dht->cfg.k + 1);
     verify_closest(dht, all, n_all);
     for (size_t i = 0; i < n_all && n < dht->cfg.k + 1; i++)
-        if (verified(&all[i]))
+        if (dht__rt_verified(&all[i]))
             nodes[n++] = all[i];
     if (n < dht->cfg.k + 1 && n_all == 2 * dht->cfg.k + 1)
         n = dht__rt_closest_verified(dht->rt, target, dht->now, nodes, dht->cfg.k + 1);

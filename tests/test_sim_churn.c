@@ -51,13 +51,26 @@ static void churn_opts(emofs_sim_opts_t *o)
     o->seed = 1;
 }
 
+/* @return the fewest found (values, or files) at any sample of r. */
+static unsigned fewest_found(const emofs_sim_result_t *r, int files)
+{
+    unsigned fewest = UINT32_MAX;
+
+    for (size_t i = 0; i < r->n_samples; i++) {
+        unsigned found = files ? r->samples[i].files_found : r->samples[i].values_found;
+        if (found < fewest)
+            fewest = found;
+    }
+    return fewest;
+}
+
 /* 1,000 values (k = 20 copies each), replication every 10 minutes: about
  * 65% of the nodes are replaced within one interval. */
 static void test_values_under_churn(void **state)
 {
     emofs_sim_opts_t o;
     emofs_sim_result_t r;
-    unsigned fewest = 1000;
+    unsigned fewest;
 
     (void)state;
     churn_opts(&o);
@@ -65,11 +78,9 @@ static void test_values_under_churn(void **state)
     o.replicate_s = 600;
     assert_int_equal(emofs_sim_run(&o, &r, NULL, NULL), 0);
     assert_int_equal(r.n_samples, DURATION / 600 + 1);
-    for (size_t i = 0; i < r.n_samples; i++) {
+    for (size_t i = 0; i < r.n_samples; i++)
         assert_int_equal(r.samples[i].values_total, 1000);
-        if (r.samples[i].values_found < fewest)
-            fewest = r.samples[i].values_found;
-    }
+    fewest = fewest_found(&r, 0);
     print_message("%u nodes, %u replaced in %u s: at least %u/1000 values at every sample\n", NODES,
                   r.samples[r.n_samples - 1].replaced, DURATION, fewest);
     assert_true(r.samples[r.n_samples - 1].replaced >= NODES / 10 * (DURATION / 60) * 9 / 10);
@@ -84,7 +95,7 @@ static void test_files_under_churn(void **state)
 {
     emofs_sim_opts_t o;
     emofs_sim_result_t r;
-    unsigned fewest = 10;
+    unsigned fewest;
 
     (void)state;
     churn_opts(&o);
@@ -95,11 +106,9 @@ static void test_files_under_churn(void **state)
     assert_int_equal(emofs_sim_run(&o, &r, NULL, NULL), 0);
     assert_int_equal(r.files_put, 10);
     assert_int_equal(r.n_samples, DURATION / 600 + 1);
-    for (size_t i = 0; i < r.n_samples; i++) {
+    for (size_t i = 0; i < r.n_samples; i++)
         assert_int_equal(r.samples[i].files_total, 10);
-        if (r.samples[i].files_found < fewest)
-            fewest = r.samples[i].files_found;
-    }
+    fewest = fewest_found(&r, 1);
     print_message("%u nodes, %u replaced in %u s: at least %u/10 files whole at every sample\n",
                   NODES, r.samples[r.n_samples - 1].replaced, DURATION, fewest);
     assert_int_equal(fewest, 10);
