@@ -11,7 +11,11 @@
  * not waited for from the start. The lookup ends when the k closest
  * candidates that have neither failed nor stalled have all answered (and
  * at least one has, or none is stalled). Nodes our table already knows as
- * bad are never candidates.
+ * bad are never candidates. The lookup starts from the table's k contacts
+ * nearest to the target; while fewer than k live candidates are left, it
+ * takes the table's next nearest (up to the candidate list's size), so
+ * contacts that died since they were last heard from cost a timeout each,
+ * not the lookup.
  *
  * A put's lookup is patient: the nodes it finds are the ones that will
  * keep the value, so a stalled candidate stays in the window of the k
@@ -83,6 +87,24 @@ static void add(dht__lookup_t *lk, const dht_node_info_t *node, unsigned hops)
     c->hops = (uint8_t)(hops > 255 ? 255 : hops);
     c->state = DHT__CAND_NEW;
     lk->n++;
+}
+
+/* Makes the table's `depth` contacts nearest to the target candidates
+ * (those already among them stay as they are), at most lk->cap. */
+static void seed(dht_t *dht, dht__lookup_t *lk, size_t depth)
+{
+    dht__rt_node_t nodes[DHT__LOOKUP_CAP_MAX];
+    size_t n;
+
+    if (depth > lk->cap)
+        depth = lk->cap;
+    n = dht__rt_closest(dht->rt, &lk->target, dht->now, nodes, depth);
+    for (size_t i = 0; i < n; i++) {
+        dht_node_info_t info = {nodes[i].id, nodes[i].addr};
+        add(lk, &info, 1);
+    }
+    lk->seeded = depth;
+    lk->table_dry = n < depth;
 }
 
 static void finish(dht_t *dht, dht__op_t *op)
@@ -207,6 +229,16 @@ static void advance(dht_t *dht, dht__op_t *op)
     /* With nothing answered yet, the stalled requests are all there is:
      * wait for their resends rather than end empty-handed. */
     if (all_answered && (answered > 0 || stalled == 0)) {
+        /* Fewer than k live candidates: the table's next nearest
+         * contacts fill the window before the lookup gives up. Without
+         * this, a node whose k nearest contacts to a target all died
+         * since it last heard from them ended with no peers, while its
+         * table held live ones a little farther off. */
+        if (seen < dht->cfg.k && !lk->table_dry && lk->seeded < lk->cap) {
+            seed(dht, lk, lk->seeded + dht->cfg.k);
+            advance(dht, op);
+            return;
+        }
         finish(dht, op);
         return;
     }
@@ -287,9 +319,6 @@ static void on_reply(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *
 int dht__lookup_start(dht_t *dht, dht__op_t *op, const dht_id_t *target, int want_values)
 {
     dht__lookup_t *lk = &op->lk;
-    dht__rt_node_t seed[DHT_MAX_K];
-    size_t n;
-
     memset(lk, 0, sizeof(*lk));
     op->lookup_gen++;
     lk->target = *target;
@@ -300,7 +329,7 @@ int dht__lookup_start(dht_t *dht, dht__op_t *op, const dht_id_t *target, int wan
         unsigned half = dht->cfg.k / 2 > 0 ? dht->cfg.k / 2 : 1;
         lk->need = op->copies < half ? op->copies : half;
     }
-    lk->cap = 3 * dht->cfg.k < 16 ? 16 : 3 * dht->cfg.k;
+    lk->cap = 3 * dht->cfg.k < 16 ? 16 : 3 * dht->cfg.k; /* <= DHT__LOOKUP_CAP_MAX */
     lk->cands = malloc(lk->cap * sizeof(*lk->cands));
     if (lk->cands == NULL)
         return DHT_ENOMEM;
@@ -309,11 +338,7 @@ int dht__lookup_start(dht_t *dht, dht__op_t *op, const dht_id_t *target, int wan
      * window is its whole table, so it asks all of it at once, and waits
      * out the timeouts of dead contacts once rather than alpha at a time. */
     lk->ask_all = dht__rt_count(dht->rt, dht->now, NULL, NULL, NULL) <= dht->cfg.k;
-    n = dht__rt_closest(dht->rt, target, dht->now, seed, dht->cfg.k);
-    for (size_t i = 0; i < n; i++) {
-        dht_node_info_t info = {seed[i].id, seed[i].addr};
-        add(lk, &info, 1);
-    }
+    seed(dht, lk, dht->cfg.k);
     advance(dht, op);
     return 0;
 }

@@ -98,6 +98,8 @@ typedef struct dht__cand {
  * reply still makes it ANSWERED. */
 enum { DHT__CAND_NEW, DHT__CAND_INFLIGHT, DHT__CAND_STALLED, DHT__CAND_ANSWERED, DHT__CAND_FAILED };
 
+#define DHT__LOOKUP_CAP_MAX (3 * DHT_MAX_K) /* candidates one lookup keeps at most */
+
 typedef struct dht__lookup {
     dht_id_t target;
     uint8_t want_values; /* FIND_VALUE instead of FIND_NODE */
@@ -106,6 +108,8 @@ typedef struct dht__lookup {
     uint8_t patient;    /* a put's: stalled candidates stay in the window (lookup.c) */
     unsigned need;      /* a put's: answers enough to stop waiting long for the stalled */
     unsigned inflight;  /* requests counting against alpha */
+    uint8_t table_dry;  /* the table had no contacts beyond those seeded */
+    size_t seeded;      /* the table's nearest contacts taken as candidates */
     dht__cand_t *cands; /* sorted by distance to target */
     size_t n, cap;
     dht_lookup_stats_t stats;

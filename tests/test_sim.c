@@ -367,6 +367,73 @@ static void test_put_with_slow_closest(void **state)
     assert_int_equal(small.slow_holders, 5); /* waited for: nobody could replace them */
 }
 
+typedef struct nearest_ctx {
+    int status;
+    dht_id_t first; /* the nearest node found */
+} nearest_ctx_t;
+
+static void on_nearest(int status, const dht_node_info_t *nodes, size_t n,
+                       const dht_lookup_stats_t *st, void *arg)
+{
+    nearest_ctx_t *c = arg;
+
+    (void)st;
+    c->status = status == 0 && n == 0 ? DHT_ENOTFOUND : status;
+    if (status == 0 && n > 0)
+        c->first = nodes[0].id;
+    pending--;
+}
+
+/* A node whose k contacts nearest to a target all died since it last
+ * heard from them still finds the target's live neighbours: its lookup
+ * goes on with the table's next nearest contacts. Before, it ended with
+ * DHT_ENOPEERS while the table held live nodes (seen under churn: a node
+ * could get none of the values it looked for). */
+static void test_lookup_past_dead_contacts(void **state)
+{
+    enum { N = 300, K = 20 };
+    dht_sim_config_t cfg;
+    dht_sim_t *sim;
+    dht_node_info_t dead[K];
+    dht_id_t live[N];
+    size_t n_dead, n_live = 0;
+    dht_id_t target;
+    nearest_ctx_t r = {1, {{0}}};
+
+    (void)state;
+    dht_sim_config_init(&cfg);
+    cfg.seed = 11;
+    assert_int_equal(dht_sim_new(&sim, &cfg), 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(dht_sim_add_node(sim), i);
+    assert_int_equal(dht_sim_fill_tables(sim), 0);
+    /* A target far from node 0, so that its table holds more than k
+     * contacts beyond the k nearest to the target. */
+    target = *dht_self(dht_sim_node(sim, 0));
+    target.b[0] ^= 0x80;
+    n_dead = dht_closest_nodes(dht_sim_node(sim, 0), &target, dead, K);
+    assert_int_equal(n_dead, K);
+    for (size_t j = 1; j < N; j++) {
+        const dht_id_t *id = dht_self(dht_sim_node(sim, j));
+        int is_dead = 0;
+        for (size_t d = 0; d < n_dead; d++)
+            is_dead |= dht_id_cmp(id, &dead[d].id) == 0;
+        if (is_dead)
+            assert_int_equal(dht_sim_set_online(sim, j, 0), 0);
+        else
+            live[n_live++] = *id;
+    }
+    assert_int_equal(n_live, N - 1 - K);
+    sort_key = target;
+    qsort(live, n_live, sizeof(live[0]), by_distance);
+    pending = 1;
+    assert_int_equal(dht_find_node(dht_sim_node(sim, 0), &target, on_nearest, &r), 0);
+    run_all(sim);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(dht_id_cmp(&r.first, &live[0]), 0); /* the live node nearest to it */
+    dht_sim_free(sim);
+}
+
 /* Summary of a small lossy run, to compare two runs of one seed. */
 static void fingerprint(uint64_t seed, char *out, size_t size)
 {
@@ -416,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_fast_fill),
         cmocka_unit_test(test_same_seed_same_run),
         cmocka_unit_test(test_put_with_slow_closest),
+        cmocka_unit_test(test_lookup_past_dead_contacts),
     };
 
     alarm(600);
