@@ -64,14 +64,19 @@ static dht__cand_t *find(dht__lookup_t *lk, const dht_id_t *id)
 }
 
 /* Inserts a new candidate in distance order; when full, the farthest goes
- * (or the new one, if it is the farthest). */
+ * (or the new one, if it is the farthest). A candidate named again by a
+ * node fewer hops away keeps the shorter count: hops are the length of
+ * the shortest chain of answers that led to it. */
 static void add(dht__lookup_t *lk, const dht_node_info_t *node, unsigned hops)
 {
     size_t i = lower_bound(lk, &node->id);
     dht__cand_t *c;
 
-    if (i < lk->n && dht_id_cmp(&lk->cands[i].node.id, &node->id) == 0)
+    if (i < lk->n && dht_id_cmp(&lk->cands[i].node.id, &node->id) == 0) {
+        if (hops < lk->cands[i].hops)
+            lk->cands[i].hops = (uint8_t)hops;
         return;
+    }
     if (lk->n == lk->cap) {
         dht__cand_t *last = &lk->cands[lk->n - 1];
         if (i == lk->n)
@@ -156,69 +161,62 @@ static int known_slow(const dht_t *dht, const dht_id_t *id)
     return known != NULL && known->slow;
 }
 
-/* A put's lookup with enough answers in its window, and nothing left to
- * wait for but stalled candidates: each of them gets a short grace only. */
+/* A put's lookup with as many answers as it needs among its k closest
+ * live candidates: each stalled candidate nearer than the last of them
+ * gets a short grace only (once). */
 static void bound_patience(dht_t *dht, dht__op_t *op)
 {
     dht__lookup_t *lk = &op->lk;
-    unsigned seen = 0, answered = 0;
     uint32_t grace = DHT__LOOKUP_GRACE_RTOS * dht__rpc_rto(dht);
 
-    for (size_t i = 0; i < lk->n && seen < dht->cfg.k; i++) {
-        const dht__cand_t *c = &lk->cands[i];
-        if (c->state == DHT__CAND_FAILED)
-            continue;
-        seen++;
-        if (c->state == DHT__CAND_NEW || c->state == DHT__CAND_INFLIGHT)
-            return; /* still asking */
-        answered += c->state == DHT__CAND_ANSWERED;
-    }
-    if (answered < lk->need)
-        return;
-    for (size_t i = 0, n = 0; i < lk->n && n < dht->cfg.k; i++) {
+    for (size_t i = 0, live = 0; i < lk->n && live < dht->cfg.k; i++) {
         dht__cand_t *c = &lk->cands[i];
-        if (c->state == DHT__CAND_FAILED)
-            continue;
-        n++;
         if (c->state == DHT__CAND_STALLED && !c->hastened) {
             c->hastened = 1;
             dht__rpc_hasten(dht, op, op->lookup_gen, &c->node.id, grace);
         }
+        live += c->state != DHT__CAND_FAILED && c->state != DHT__CAND_STALLED;
     }
 }
 
 /* Sends what alpha allows, or ends the lookup when the k closest live
- * candidates have all answered. */
+ * candidates have all answered (and, for a patient one, the stalled
+ * candidates nearer than the last of them have answered or failed). The
+ * window of candidates asked never counts the stalled: while a patient
+ * lookup waits for them, the next candidates are asked already, so that
+ * a dead node among the closest costs its wait once, not a wait and then
+ * another round. */
 static void advance(dht_t *dht, dht__op_t *op)
 {
     dht__lookup_t *lk = &op->lk;
-    unsigned seen = 0, answered = 0, stalled = 0;
+    unsigned seen = 0, answered = 0, stalled = 0, waiting = 0;
     int all_answered = 1;
 
     if (lk->finished)
         return;
     for (size_t i = 0; i < lk->n && seen < dht->cfg.k; i++) {
         dht__cand_t *c = &lk->cands[i];
-        stalled += c->state == DHT__CAND_STALLED;
-        if (c->state == DHT__CAND_FAILED || (c->state == DHT__CAND_STALLED && !lk->patient))
+        if (c->state == DHT__CAND_FAILED)
             continue;
         if (c->state == DHT__CAND_NEW && (lk->inflight < dht->cfg.alpha || lk->ask_all)) {
             if (query(dht, op, c) != 0) {
                 c->state = DHT__CAND_FAILED;
                 continue;
             }
+            /* A node that left a request unanswered lately is asked, but
+             * not waited for (unless the lookup is patient). A reply still
+             * makes it ANSWERED. */
             if (known_slow(dht, &c->node.id)) {
-                /* Asked, but not waited for (unless the lookup is
-                 * patient): it left a request unanswered lately. A reply
-                 * still makes it ANSWERED. */
                 c->state = DHT__CAND_STALLED;
-                stalled++;
-                if (!lk->patient)
-                    continue;
             } else {
                 c->state = DHT__CAND_INFLIGHT;
                 lk->inflight++;
             }
+        }
+        if (c->state == DHT__CAND_STALLED) {
+            stalled++;
+            waiting += lk->patient;
+            continue;
         }
         seen++;
         if (c->state != DHT__CAND_ANSWERED)
@@ -226,24 +224,29 @@ static void advance(dht_t *dht, dht__op_t *op)
         else
             answered++;
     }
-    /* With nothing answered yet, the stalled requests are all there is:
-     * wait for their resends rather than end empty-handed. */
-    if (all_answered && (answered > 0 || stalled == 0)) {
-        /* Fewer than k live candidates: the table's next nearest
-         * contacts fill the window before the lookup gives up. Without
-         * this, a node whose k nearest contacts to a target all died
-         * since it last heard from them ended with no peers, while its
-         * table held live ones a little farther off. */
-        if (seen < dht->cfg.k && !lk->table_dry && lk->seeded < lk->cap) {
-            seed(dht, lk, lk->seeded + dht->cfg.k);
-            advance(dht, op);
-            return;
-        }
-        finish(dht, op);
+    /* A put with as many answers as it needs waits for a stalled node a
+     * short grace only, from now on: the waits of several dead nodes run
+     * side by side, not one after another. */
+    if (waiting > 0 && lk->need > 0 && answered >= lk->need)
+        bound_patience(dht, op);
+    if (!all_answered)
+        return;
+    /* Fewer than k live candidates: the table's next nearest contacts fill
+     * the window before the lookup waits or gives up. Without this, a node
+     * whose k nearest contacts to a target all died since it last heard
+     * from them ended with no peers, while its table held live ones a
+     * little farther off. */
+    if (seen < dht->cfg.k && !lk->table_dry && lk->seeded < lk->cap) {
+        seed(dht, lk, lk->seeded + dht->cfg.k);
+        advance(dht, op);
         return;
     }
-    if (lk->patient && lk->need > 0 && stalled > 0)
-        bound_patience(dht, op);
+    if (waiting > 0)
+        return;
+    /* With nothing answered yet, the stalled requests are all there is:
+     * wait for their resends rather than end empty-handed. */
+    if (answered > 0 || stalled == 0)
+        finish(dht, op);
 }
 
 static void merge_nodes(dht_t *dht, dht__lookup_t *lk, const dht__msg_t *m, unsigned hops)
@@ -340,6 +343,10 @@ int dht__lookup_start(dht_t *dht, dht__op_t *op, const dht_id_t *target, int wan
     lk->ask_all = dht__rt_count(dht->rt, dht->now, NULL, NULL, NULL) <= dht->cfg.k;
     seed(dht, lk, dht->cfg.k);
     advance(dht, op);
+    /* The seeds are all asked; nodes learned from their replies are asked
+     * alpha at a time, as in any lookup (a joining node's lookup would
+     * otherwise ask every node it hears of at once). */
+    lk->ask_all = 0;
     return 0;
 }
 

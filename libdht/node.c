@@ -100,6 +100,7 @@ int dht_new(dht_t **out, const dht_config_t *cfg, const dht_io_t *io, uint64_t n
     dht__token_tick(dht, now_ms); /* derives the first secret */
     dht->next_tick = now_ms + DHT__TICK_MS;
     dht->fill_at = UINT64_MAX;
+    dht->sparse_at = UINT64_MAX;
     *out = dht;
     return 0;
 fail:
@@ -175,6 +176,8 @@ uint64_t dht_next_deadline(const dht_t *dht)
     }
     if (dht->fill_at < d)
         d = dht->fill_at;
+    if (dht->sparse_at < d)
+        d = dht->sparse_at;
     if (r < d)
         d = r;
     if (e < d)
@@ -273,6 +276,8 @@ uint64_t dht_periodic(dht_t *dht, uint64_t now_ms)
     }
     if (dht->now >= dht->fill_at)
         dht__join_fill_step(dht, dht->now);
+    if (dht->now >= dht->sparse_at)
+        dht__sparse_step(dht, dht->now);
     dht__leave_check(dht);
     if (dht__op_run_completions(dht))
         return UINT64_MAX; /* a callback freed the node */

@@ -45,9 +45,10 @@
 #define DHT__RTO_MIN_MS         10u    /* floor of the adaptive first-attempt timeout */
 /* A put's lookup with enough answers waits this many adaptive timeouts
  * more for each stalled candidate (lookup.c, bound_patience). */
-#define DHT__LOOKUP_GRACE_RTOS 4u
-#define DHT__RTT_MIN_SAMPLES   16u  /* replies measured before the timeout adapts */
-#define DHT__FILL_SPACING_MS   100u /* between the far-bucket fills after a join */
+#define DHT__LOOKUP_GRACE_RTOS 3u
+#define DHT__RTT_MIN_SAMPLES   16u   /* replies measured before the timeout adapts */
+#define DHT__FILL_SPACING_MS   100u  /* between the far-bucket fills after a join */
+#define DHT__SPARSE_FIRST_MS   1000u /* a thin table's first look-again after a join */
 
 typedef struct dht__op dht__op_t;
 typedef struct dht__rpc dht__rpc_t;
@@ -126,7 +127,8 @@ enum {
     DHT__OP_REFRESH,
     DHT__OP_REPLICATE,
     DHT__OP_HOLDERS,
-    DHT__OP_CHECK /* a batch of replication checks (check.c) */
+    DHT__OP_CHECK, /* a batch of replication checks (check.c) */
+    DHT__OP_REJOIN /* an own-id lookup of a node whose table is thin (refresh.c) */
 };
 
 typedef struct dht__get_state dht__get_state_t; /* get.c */
@@ -203,6 +205,7 @@ struct dht {
 
     /* rpc.c: round-trip times of first attempts (Jacobson/Karels, RFC 6298) */
     double srtt_ms, rttvar_ms; /* 0 until the first sample */
+    double rtt_high_ms;        /* the slowest recent reply (rpc.c) */
     unsigned rtt_samples;      /* up to DHT__RTT_MIN_SAMPLES */
 
     /* source.c: reads and writes waiting on the program */
@@ -233,6 +236,11 @@ struct dht {
      * fill_at (UINT64_MAX: none) */
     uint64_t fill_at;
     size_t fill_next, fill_end;
+    /* refresh.c: while fewer than k nodes are good, the own id is looked
+     * up again at sparse_at (UINT64_MAX: not due), sparse_gap apart,
+     * doubling */
+    uint64_t sparse_at;
+    uint32_t sparse_gap;
 };
 
 /* ---- source.c: requests waiting on the program ---- */
@@ -439,6 +447,18 @@ void dht__join_fill_start(dht_t *dht);
 
 /* Sends the fill that is due (dht->fill_at <= now) and schedules the next. */
 void dht__join_fill_step(dht_t *dht, uint64_t now);
+
+/* Called when a join has ended: while the table holds fewer than k good
+ * nodes, the node looks up its own id again, DHT__SPARSE_FIRST_MS after
+ * the join, then at doubling gaps up to DHT__REFRESH_MS, each lookup
+ * followed by a fill of far buckets (dht__join_fill_start). A node that
+ * joined when the network knew little (the first of a wave of joins
+ * through one node, say) is otherwise known to none of its neighbours,
+ * and no lookup finds it until its buckets' refresh, 15 minutes on. */
+void dht__sparse_start(dht_t *dht);
+
+/* Runs the look-again that is due (dht->sparse_at <= now). */
+void dht__sparse_step(dht_t *dht, uint64_t now);
 
 /* Frees what is left of a node whose operations and rpcs are all gone
  * (dht_free() has run and the completion queue is drained). */

@@ -472,6 +472,7 @@ static void bootstrap_lookup_done(dht_t *dht, dht__op_t *op)
 
     if (answered(dht, op, nodes) > 0) {
         dht__join_fill_start(dht);
+        dht__sparse_start(dht);
         dht__op_complete(dht, op, 0);
         return;
     }
@@ -499,6 +500,10 @@ void dht__op_lookup_done(dht_t *dht, dht__op_t *op)
         break;
     case DHT__OP_BOOTSTRAP:
         bootstrap_lookup_done(dht, op);
+        break;
+    case DHT__OP_REJOIN:
+        dht__join_fill_start(dht);
+        dht__op_complete(dht, op, answered(dht, op, nodes) > 0 ? 0 : DHT_ENOPEERS);
         break;
     default:
         dht__op_complete(dht, op, answered(dht, op, nodes) > 0 ? 0 : DHT_ENOPEERS);

@@ -136,3 +136,30 @@ void dht__join_fill_step(dht_t *dht, uint64_t now)
         }
     }
 }
+
+/* ---- looking again while the table is thin ---- */
+
+void dht__sparse_start(dht_t *dht)
+{
+    dht->sparse_gap = DHT__SPARSE_FIRST_MS;
+    dht->sparse_at = dht->now + dht->sparse_gap;
+}
+
+void dht__sparse_step(dht_t *dht, uint64_t now)
+{
+    size_t good = 0;
+    dht__op_t *op;
+    int err;
+
+    dht->sparse_at = UINT64_MAX;
+    dht__rt_count(dht->rt, now, &good, NULL, NULL);
+    if (good >= dht->cfg.k || dht->cfg.client || dht->leave.active)
+        return; /* a table with room to spare ends the chain */
+    dht->sparse_gap = dht->sparse_gap < DHT__REFRESH_MS / 2 ? 2 * dht->sparse_gap : DHT__REFRESH_MS;
+    dht->sparse_at = now + dht->sparse_gap;
+    op = dht__op_new(dht, DHT__OP_REJOIN, NULL, &err);
+    if (op == NULL)
+        return;
+    if (dht__lookup_start(dht, op, &dht->self, 0) != 0)
+        dht__op_complete(dht, op, DHT_ENOMEM);
+}

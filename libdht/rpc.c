@@ -168,6 +168,8 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
         rpc->id = *id;
         rpc->has_id = 1;
         rpc->was_slow = known != NULL && known->slow;
+        if (known != NULL && !known->proven)
+            dht__rt_asking(dht->rt, id); /* its reply proves it: no ping meanwhile */
     }
     rpc->timeout_ms = timeout_ms ? timeout_ms : dht->cfg.timeout_ms;
     rpc->rto_ms = timeout_ms || stream ? 0 : dht__rpc_rto(dht);
@@ -207,6 +209,8 @@ uint32_t dht__rpc_rto(const dht_t *dht)
 
     if (rto < 2.0 * dht->srtt_ms)
         rto = 2.0 * dht->srtt_ms; /* a spread of replies can shrink rttvar */
+    if (rto < 1.125 * dht->rtt_high_ms)
+        rto = 1.125 * dht->rtt_high_ms; /* the slowest recent replies */
     if (dht->rtt_samples < DHT__RTT_MIN_SAMPLES || rto >= (double)dht->cfg.timeout_ms)
         return dht->cfg.timeout_ms;
     if (rto < (double)DHT__RTO_MIN_MS)
@@ -230,6 +234,12 @@ static void measure_rtt(dht_t *dht, const dht__rpc_t *rpc)
         dht->rttvar_ms = sample / 2.0;
         return;
     }
+    /* The slowest recent reply, forgotten slowly (towards srtt): rttvar
+     * alone left the slowest few in a hundred replies of a wide spread
+     * past the timeout, and a lookup then ended without them. */
+    dht->rtt_high_ms = dht->srtt_ms + (dht->rtt_high_ms - dht->srtt_ms) * 15.0 / 16.0;
+    if (sample > dht->rtt_high_ms)
+        dht->rtt_high_ms = sample;
     err = sample > dht->srtt_ms ? sample - dht->srtt_ms : dht->srtt_ms - sample;
     dht->rttvar_ms = 0.75 * dht->rttvar_ms + 0.25 * err;
     dht->srtt_ms = 0.875 * dht->srtt_ms + 0.125 * sample;

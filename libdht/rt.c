@@ -177,6 +177,17 @@ static int slots_oldest(const slots_t *s, int bad_only)
     return best;
 }
 
+/* @return the slot of the oldest unproven entry in s, or -1. */
+static int slots_oldest_unproven(const slots_t *s)
+{
+    int best = -1;
+
+    for (unsigned i = 0; i < s->n; i++)
+        if (!s->v[i].proven && (best < 0 || older(&s->v[i], &s->v[best])))
+            best = (int)i;
+    return best;
+}
+
 /* @return the slot of the oldest learned node in s, or -1. */
 static int slots_learned(const slots_t *s)
 {
@@ -351,6 +362,8 @@ static void heard(dht__rt_node_t *n, const dht_addr_t *addr, uint64_t now, dht__
     n->last_seen = now;
     n->learned = 0; /* heard from itself */
     n->slow = 0;
+    if (ev == DHT__RT_REPLY || ev == DHT__RT_INSERT)
+        n->proven = 1;
     if (ev == DHT__RT_REPLY) {
         n->last_reply = now;
         n->fails = 0;
@@ -367,6 +380,7 @@ static void fresh(dht__rt_node_t *n, const dht_id_t *id, const dht_addr_t *addr,
     n->last_seen = now;
     n->last_reply = ev == DHT__RT_REPLY ? now : 0;
     n->learned = ev == DHT__RT_LEARNED;
+    n->proven = ev == DHT__RT_REPLY || ev == DHT__RT_INSERT;
 }
 
 /* Puts a new node into slot i of b's nodes (a free one or a bad or
@@ -412,10 +426,14 @@ static int to_cache(dht__rt_t *rt, bucket_t *b, const dht_id_t *id, const dht_ad
         return DHT__RT_IGNORED;
     if (slots_reserve(rt, &b->cache, 1) < 0)
         return DHT_ENOMEM;
-    if (b->cache.n < rt->cache_size)
+    if (b->cache.n < rt->cache_size) {
         i = b->cache.n++;
-    else
-        i = (unsigned)slots_oldest(&b->cache, 0);
+    } else {
+        int victim = slots_oldest_unproven(&b->cache);
+        if (victim < 0 && ev != DHT__RT_REPLY && ev != DHT__RT_INSERT)
+            return DHT__RT_IGNORED; /* an unproven node never pushes out a proven one */
+        i = (unsigned)(victim >= 0 ? victim : slots_oldest(&b->cache, 0));
+    }
     fresh(&b->cache.v[i], id, addr, now, ev);
     return DHT__RT_CACHED;
 }
@@ -515,11 +533,14 @@ int dht__rt_failed(dht__rt_t *rt, const dht_id_t *id, uint64_t now)
     if (b->nodes.v[i].fails < DHT__RT_BAD_FAILS || b->cache.n == 0)
         return 0;
 
-    /* Bad, and a replacement is waiting: the newest cache entry. */
+    /* Bad, and a replacement is waiting: the newest proven cache entry, or
+     * the newest when none is proven. */
     c = 0;
-    for (unsigned j = 1; j < b->cache.n; j++)
-        if (newer(&b->cache.v[j], &b->cache.v[c]))
+    for (unsigned j = 1; j < b->cache.n; j++) {
+        const dht__rt_node_t *x = &b->cache.v[j], *y = &b->cache.v[c];
+        if (x->proven != y->proven ? x->proven : newer(x, y))
             c = (int)j;
+    }
     tell(rt, &b->nodes.v[i], 0);
     b->nodes.v[i] = b->cache.v[c];
     fail_times(rt, &b->nodes, 0)[i] = 0;
@@ -538,8 +559,19 @@ void dht__rt_slow(dht__rt_t *rt, const dht_id_t *id)
     bucket_t *b = &rt->buckets[bucket_index(rt, id)];
     int i = slots_find(&b->nodes, id);
 
-    if (i >= 0)
+    if (i >= 0) {
         b->nodes.v[i].slow = 1;
+        b->nodes.v[i].probing = 0;
+    }
+}
+
+void dht__rt_asking(dht__rt_t *rt, const dht_id_t *id)
+{
+    bucket_t *b = &rt->buckets[bucket_index(rt, id)];
+    int i = slots_find(&b->nodes, id);
+
+    if (i >= 0 && !b->nodes.v[i].proven)
+        b->nodes.v[i].probing = 1;
 }
 
 int dht__rt_mark_probing(dht__rt_t *rt, const dht_id_t *id)
@@ -548,7 +580,7 @@ int dht__rt_mark_probing(dht__rt_t *rt, const dht_id_t *id)
     int i = slots_find(&b->nodes, id);
 
     if (i < 0 || b->nodes.v[i].probing ||
-        (!b->nodes.v[i].learned && b->nodes.v[i].fails < DHT__RT_BAD_FAILS))
+        (b->nodes.v[i].proven && b->nodes.v[i].fails < DHT__RT_BAD_FAILS))
         return 0;
     b->nodes.v[i].probing = 1;
     return 1;

@@ -34,7 +34,10 @@ typedef struct dht__rt_node {
     uint64_t last_reply; /* last reply to one of our requests; 0 = never */
     uint8_t fails;       /* consecutive requests it left unanswered */
     uint8_t learned;     /* named in others' replies, never heard from itself */
-    uint8_t probing;     /* learned or bad, and a verification ping is in flight */
+    uint8_t proven;      /* answered a request of ours at some time, or was
+                          * inserted by the application: a request alone
+                          * proves nothing (its source address may be forged) */
+    uint8_t probing;     /* unproven or bad, and a verification ping is in flight */
     uint8_t slow;        /* left a request unanswered for an adaptive timeout
                           * since it was last heard from: lookups ask it but
                           * do not wait for it */
@@ -93,11 +96,14 @@ dht__rt_state_t dht__rt_state(const dht__rt_node_t *n, uint64_t now);
  *   if it is the last bucket and fewer than 256 buckets exist, the bucket
  *   splits and the insertion is retried; otherwise a learned node (below)
  *   is replaced (ADDED); otherwise the node goes to (or is refreshed in)
- *   the bucket's replacement cache, pushing out the cache entry with the
- *   oldest last_seen when the cache is full (CACHED; IGNORED when the
- *   cache size is 0).
+ *   the bucket's replacement cache (CACHED; IGNORED when the cache size
+ *   is 0). A full cache makes room by pushing out its unproven entry with
+ *   the oldest last_seen; when every entry is proven, only a REPLY or
+ *   INSERT pushes out the oldest of them, and a QUERY is IGNORED: a flood
+ *   of requests from made-up nodes never pushes out a node that answered.
  * A new node starts with fails = 0, last_seen = now and last_reply = now
- * for a REPLY, 0 otherwise; one that comes from the bucket's cache keeps
+ * for a REPLY, 0 otherwise, proven for a REPLY or INSERT (a known node
+ * becomes proven on one); one that comes from the bucket's cache keeps
  * the record it had there (its last_reply, say), then hears this message.
  * Own id: IGNORED.
  * LEARNED (hearsay: another node named it) is weaker: a node already in the
@@ -106,8 +112,9 @@ dht__rt_state_t dht__rt_state(const dht__rt_node_t *n, uint64_t now);
  * bad node's slot (splitting the last bucket as above), questionable and
  * marked learned, and never replaces a good or questionable node nor
  * enters the cache (IGNORED). A learned node serves our own lookups but is
- * not handed to others (dht__rt_closest_verified) until it is heard from
- * itself (a QUERY, REPLY or INSERT clears the mark), and any node so heard
+ * not handed to others (dht__rt_closest_verified) until it is proven
+ * (a QUERY, REPLY or INSERT clears the mark, and a QUERY alone leaves the
+ * node unproven, so not handed out either), and any node so heard
  * from takes a learned node's slot in a full bucket that cannot split. So
  * hearsay fills empty room only, and what the node has verified always
  * wins.
@@ -118,21 +125,28 @@ int dht__rt_update(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, ui
 
 /* Records that a request to node id went unanswered. When the node thereby
  * becomes bad and its bucket's replacement cache is not empty, the node is
- * replaced at once by the cache entry with the newest last_seen.
+ * replaced at once by the proven cache entry with the newest last_seen, or
+ * by the newest entry when none is proven.
  * @return 1 if the node was replaced, 0 if it stays, -1 if id is unknown
  *         (nodes in a cache only are not tracked for failures). */
 int dht__rt_failed(dht__rt_t *rt, const dht_id_t *id, uint64_t now);
 
-/* Marks the bucket node id, learned or bad, as being verified (a ping is
+/* Marks the bucket node id, unproven or bad, as being verified (a ping is
  * on its way); the mark goes when it answers a request or fails one. One
  * ping at a time, however often the node asks us things meanwhile.
  * @return 1 if it was marked now (the caller sends the ping), 0 if id is
- *         not a learned or bad bucket node, or is marked already. */
+ *         not an unproven or bad bucket node, or is marked already. */
 int dht__rt_mark_probing(dht__rt_t *rt, const dht_id_t *id);
 
+/* Records that a request of ours to node id is on its way: if id is an
+ * unproven bucket node, its reply will prove it, so it takes the mark of
+ * dht__rt_mark_probing and no verification ping goes meanwhile. */
+void dht__rt_asking(dht__rt_t *rt, const dht_id_t *id);
+
 /* Records that a request to node id went unanswered for the adaptive
- * timeout (it may be dead): sets its slow mark until it is heard from.
- * Nodes in a cache only are not tracked. */
+ * timeout (it may be dead): sets its slow mark until it is heard from, and
+ * clears a dht__rt_mark_probing / dht__rt_asking mark. Nodes in a cache
+ * only are not tracked. */
 void dht__rt_slow(dht__rt_t *rt, const dht_id_t *id);
 
 /* @return the node with this id in a bucket (not the cache), or NULL. */
@@ -153,11 +167,12 @@ size_t dht__rt_closest(const dht__rt_t *rt, const dht_id_t *target, uint64_t now
 size_t dht__rt_closest_verified(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
                                 dht__rt_node_t *out, size_t max);
 
-/* @return 1 if n is one dht__rt_closest_verified hands out: not learned,
- * and it answered our last request to it. */
+/* @return 1 if n is one dht__rt_closest_verified hands out: proven (it
+ * answered us once, or the application inserted it), and it answered our
+ * last request to it. */
 static inline int dht__rt_verified(const dht__rt_node_t *n)
 {
-    return !n->learned && n->fails == 0;
+    return n->proven && n->fails == 0;
 }
 
 /* Counts the bucket nodes (not cache entries) by state. Any pointer may be

@@ -147,13 +147,14 @@ static int send_error(dht_t *dht, const dht__msg_t *req, const dht_addr_t *to, u
     return dht__send_error(dht, req->txid, to, code, text);
 }
 
-/* Pings the learned nodes among the k closest (nodes[0..n), nearest
- * first, every node not bad) that no ping is verifying yet: they would
- * belong in answers about the target once verified. */
+/* Pings the unproven nodes among the k closest (nodes[0..n), nearest
+ * first, every node not bad: learned from others' replies, or only seen
+ * asking us something) that no ping is verifying yet: they would belong
+ * in answers about the target once verified. */
 static void verify_closest(dht_t *dht, const dht__rt_node_t *nodes, size_t n)
 {
     for (size_t i = 0; i < n && i < dht->cfg.k; i++)
-        if (nodes[i].learned && dht__rt_mark_probing(dht->rt, &nodes[i].id))
+        if (!nodes[i].proven && dht__rt_mark_probing(dht->rt, &nodes[i].id))
             dht__verify_node(dht, &nodes[i].id, &nodes[i].addr);
 }
 
@@ -377,36 +378,8 @@ static int serve_get_value(dht_t *dht, const dht__msg_t *req, const dht_addr_t *
     return dht__send_msg(dht, from, &r);
 }
 
-int dht__serve(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from, dht_transport_t transport)
+static int answer(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from)
 {
-    (void)transport;
-    if (!rate_ok(dht, from)) {
-        dht->st.dropped_rate_limited++;
-        return DHT_EBUSY;
-    }
-    /* Whoever asks us something is a node of the network, unless it says
-     * it is a client: that is how a joining node becomes known to its
-     * neighbours, and how a passing one stays out of their tables. */
-    if (!m->client) {
-        const dht__rt_node_t *known = dht__rt_find(dht->rt, &m->sender);
-        int was_bad = known != NULL && dht__rt_state(known, dht->now) == DHT__RT_BAD;
-        dht__rt_update(dht->rt, &m->sender, from, dht->now, DHT__RT_QUERY);
-        /* A node looking up its own id is joining (or rejoining): it may
-         * be closer to some of the keys this node holds than their holders
-         * (hand-over). */
-        if (m->type == DHT__FIND_NODE && dht_id_cmp(&m->target, &m->sender) == 0) {
-            dht_node_info_t newcomer = {.id = m->sender, .addr = *from};
-            dht__replicate_newcomer(dht, &newcomer);
-        }
-        /* A node judged bad that asks us something is back (a restart, an
-         * outage over): a request is no proof, but a ping's reply is, and
-         * makes it good again. Without this, a bad node nothing replaces
-         * (a small network) stayed out of every lookup for good. */
-        if (was_bad && dht__rt_mark_probing(dht->rt, &m->sender))
-            dht__verify_node(dht, &m->sender, from);
-    } else {
-        dht->st.client_requests++;
-    }
     switch (m->type) {
     case DHT__PING:
         return serve_ping(dht, m, from);
@@ -424,4 +397,45 @@ int dht__serve(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from, dht_tran
         dht->st.dropped_malformed++;
         return DHT_EPROTO;
     }
+}
+
+int dht__serve(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from, dht_transport_t transport)
+{
+    int prove = 0, rc;
+
+    (void)transport;
+    if (!rate_ok(dht, from)) {
+        dht->st.dropped_rate_limited++;
+        return DHT_EBUSY;
+    }
+    /* Whoever asks us something is a node of the network, unless it says
+     * it is a client: that is how a joining node becomes known to its
+     * neighbours, and how a passing one stays out of their tables. */
+    if (!m->client) {
+        dht__rt_update(dht->rt, &m->sender, from, dht->now, DHT__RT_QUERY);
+        /* A node looking up its own id is joining (or rejoining): it may
+         * be closer to some of the keys this node holds than their holders
+         * (hand-over). */
+        if (m->type == DHT__FIND_NODE && dht_id_cmp(&m->target, &m->sender) == 0) {
+            dht_node_info_t newcomer = {.id = m->sender, .addr = *from};
+            dht__replicate_newcomer(dht, &newcomer);
+        }
+        /* A request is no proof that the sender lives at that address (it
+         * may be forged), but a reply of its own is, and a table node is
+         * handed to others only once proven (rt.h). So an unproven sender
+         * is pinged at once, unless a request of ours to it is on its way
+         * already (its reply will do): a node that joins is then found by
+         * others' lookups within a round trip. A node judged bad that asks
+         * us something is back (a restart, an outage over): the reply
+         * makes it good again. Without this, a bad node nothing replaces
+         * (a small network) stayed out of every lookup for good. One ping
+         * at a time, sent after the answer. */
+        prove = dht__rt_mark_probing(dht->rt, &m->sender);
+    } else {
+        dht->st.client_requests++;
+    }
+    rc = answer(dht, m, from);
+    if (prove)
+        dht__verify_node(dht, &m->sender, from);
+    return rc;
 }

@@ -22,6 +22,8 @@
 #define NODES 16
 #define FLOOD 20000
 
+/* 20,000 PINGs and FIND_NODEs from made-up nodes at made-up addresses:
+ * every good contact stays, and none of the made-up ones is handed out. */
 static void test_join_flood_keeps_verified_contacts(void **state)
 {
     fake_net_t *net = fake_net_new(1000);
@@ -90,6 +92,33 @@ static void test_join_flood_keeps_verified_contacts(void **state)
     assert_int_equal((size_t)n_held, before.nodes);
     assert_int_equal(after.nodes_good, before.nodes_good);
     assert_true(after.nodes > before.nodes); /* the flood did fill free room */
+    /* but none of the made-up nodes is handed to anyone: a request proves
+     * nothing, and they never answer node 0's pings. Asked about targets
+     * all over the id space (by a client, which node 0 does not learn),
+     * node 0 names real nodes only. */
+    for (int t = 0; t < 200; t++) {
+        dht__msg_t q, rep;
+        dht_id_t asker, target;
+        dht_addr_t from = fake_addr("192.0.2.9:5000");
+
+        for (size_t b = 0; b < DHT_ID_LEN; b += 8) {
+            uint64_t y = rnd_next(&s), z = rnd_next(&s);
+            memcpy(asker.b + b, &y, 8);
+            memcpy(target.b + b, &z, 8);
+        }
+        fake_msg_init(&q, DHT__FIND_NODE, 900000u + (uint32_t)t, &asker);
+        q.client = 1;
+        q.target = target;
+        assert_int_equal(fake_request(net, 0, &from, &q, &rep), 0);
+        assert_int_equal(rep.type, DHT__NODES);
+        assert_true(rep.n_nodes > 0);
+        for (unsigned j = 0; j < rep.n_nodes; j++) {
+            int real = 0;
+            for (int i = 1; i < NODES; i++)
+                real |= dht_id_cmp(&rep.nodes[j].id, dht_self(fake_dht(net, i))) == 0;
+            assert_true(real);
+        }
+    }
     fake_net_free(net);
 }
 

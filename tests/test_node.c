@@ -404,13 +404,16 @@ static void test_ping_pong(void **state)
     assert_memory_equal(&r.peer, &idb, sizeof(idb));
     assert_int_equal(fake_stats(net, a).nodes, 1);
     assert_int_equal(fake_stats(net, a).nodes_good, 1); /* it answered us */
+    /* B pinged A back after its PONG: a request proves nothing (its
+     * source could be forged), A's answer does. */
     assert_int_equal(fake_stats(net, b).nodes, 1);
-    assert_int_equal(fake_stats(net, b).nodes_questionable, 1); /* it only asked */
+    assert_int_equal(fake_stats(net, b).nodes_good, 1);
     assert_int_equal(fake_stats(net, a).rpcs_in_flight, 0);
+    assert_int_equal(fake_stats(net, b).rpcs_in_flight, 0);
     assert_int_equal(fake_stats(net, a).ops_in_flight, 0);
-    assert_int_equal(fake_stats(net, a).msgs_sent, 1);
-    assert_int_equal(fake_stats(net, a).msgs_received, 1);
-    assert_int_equal(fake_stats(net, b).msgs_sent, 1);
+    assert_int_equal(fake_stats(net, a).msgs_sent, 2); /* PING, PONG */
+    assert_int_equal(fake_stats(net, a).msgs_received, 2);
+    assert_int_equal(fake_stats(net, b).msgs_sent, 2); /* PONG, PING */
     fake_net_free(net);
 }
 

@@ -447,8 +447,8 @@ static void test_learned(void **state)
 }
 
 /* A learned node serves our lookups but is not handed to others until it
- * is heard from; a node heard from takes a learned node's slot; a flood of
- * hearsay never pushes a node heard from out. */
+ * has answered us; a node heard from takes a learned node's slot; a flood
+ * of hearsay never pushes a node heard from out. */
 static void test_learned_not_handed_out(void **state)
 {
     dht_id_t self = test_self();
@@ -462,10 +462,18 @@ static void test_learned_not_handed_out(void **state)
     assert_int_equal(dht__rt_closest(rt, &a, 20, out, 4), 2);
     assert_int_equal(dht__rt_closest_verified(rt, &a, 20, out, 4), 1);
     assert_true(id_eq(&out[0].id, &b));
-    /* Bucket 0 is full (k = 2): c, heard from, takes learned a's slot. */
+    /* Bucket 0 is full (k = 2): c, heard from, takes learned a's slot. Its
+     * request proves nothing (a forged source address would do), so it is
+     * handed out only once it has answered us. */
     assert_int_equal(update(rt, &c, 30, DHT__RT_QUERY), DHT__RT_ADDED);
     assert_null(dht__rt_find(rt, &a));
-    assert_int_equal(dht__rt_closest_verified(rt, &a, 30, out, 4), 2);
+    assert_int_equal(dht__rt_closest_verified(rt, &a, 30, out, 4), 1);
+    assert_int_equal(dht__rt_mark_probing(rt, &c), 1); /* the ping that proves it */
+    assert_int_equal(update(rt, &c, 35, DHT__RT_REPLY), DHT__RT_UPDATED);
+    assert_int_equal(dht__rt_closest_verified(rt, &a, 35, out, 4), 2);
+    assert_int_equal(dht__rt_mark_probing(rt, &c), 0);
+    assert_int_equal(update(rt, &c, 36, DHT__RT_QUERY), DHT__RT_UPDATED);
+    assert_int_equal(dht__rt_closest_verified(rt, &a, 36, out, 4), 2); /* stays proven */
     /* Hearsay about a hundred made-up nodes changes nothing. */
     for (uint64_t i = 0; i < 100; i++) {
         dht_id_t fake = depth_id(&self, 0, 1000 + i);
@@ -480,6 +488,48 @@ static void test_learned_not_handed_out(void **state)
     assert_int_equal(dht__rt_closest_verified(rt, &a, 20, out, 4), 0);
     assert_int_equal(update(rt, &a, 20, DHT__RT_REPLY), DHT__RT_UPDATED);
     assert_int_equal(dht__rt_closest_verified(rt, &a, 20, out, 4), 1);
+    dht__rt_free(rt);
+}
+
+/* A replacement cache full of nodes that answered us is not pushed out by
+ * nodes that only sent requests (made-up ids from one forged source, say);
+ * a node that answers still gets in; a bad member is replaced by the
+ * newest proven entry before a newer unproven one. */
+static void test_cache_keeps_proven(void **state)
+{
+    dht_id_t self = test_self();
+    dht_id_t a = depth_id(&self, 0, 1), b = depth_id(&self, 0, 2);
+    dht_id_t p1 = depth_id(&self, 0, 3), p2 = depth_id(&self, 0, 4);
+    dht_id_t q = depth_id(&self, 0, 5), r = depth_id(&self, 0, 6);
+    dht__rt_t *rt = dht__rt_new(&self, 2, 2);
+
+    (void)state;
+    assert_int_equal(update(rt, &a, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_int_equal(update(rt, &b, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_int_equal(update(rt, &p1, 20, DHT__RT_REPLY), DHT__RT_CACHED);
+    assert_int_equal(update(rt, &p2, 30, DHT__RT_REPLY), DHT__RT_CACHED);
+    for (uint64_t i = 0; i < 100; i++) {
+        dht_id_t fake = depth_id(&self, 0, 1000 + i);
+        assert_int_equal(update(rt, &fake, 40 + i, DHT__RT_QUERY), DHT__RT_IGNORED);
+    }
+    assert_int_equal(view(rt, 0).n_cache, 2);
+    /* A node that answers pushes out the oldest proven entry, p1. */
+    assert_int_equal(update(rt, &r, 200, DHT__RT_REPLY), DHT__RT_CACHED);
+    /* An unproven entry goes before a proven one: q replaces nothing
+     * proven; with r and p2 proven, q is turned away. */
+    assert_int_equal(update(rt, &q, 210, DHT__RT_QUERY), DHT__RT_IGNORED);
+    /* a goes bad: the newest proven entry, r, takes its place. */
+    assert_int_equal(dht__rt_failed(rt, &a, 300), 0);
+    assert_int_equal(dht__rt_failed(rt, &a, 300), 1);
+    assert_null(dht__rt_find(rt, &a));
+    assert_non_null(dht__rt_find(rt, &r));
+    /* One cache slot is free again: q gets it, and is newer than p2; b
+     * goes bad and p2, proven, is promoted before q. */
+    assert_int_equal(update(rt, &q, 310, DHT__RT_QUERY), DHT__RT_CACHED);
+    assert_int_equal(dht__rt_failed(rt, &b, 320), 0);
+    assert_int_equal(dht__rt_failed(rt, &b, 320), 1);
+    assert_non_null(dht__rt_find(rt, &p2));
+    assert_null(dht__rt_find(rt, &q));
     dht__rt_free(rt);
 }
 
@@ -830,10 +880,12 @@ static unsigned m_count(const model_t *m, size_t b, int cached)
     return c;
 }
 
+enum { ANY = 0, BAD_ONLY = 1, UNPROVEN_ONLY = 2, PROVEN_ONLY = 3 };
+
 /* @return the entry of bucket b (its cache if cached) seen longest ago (or
- *         most recently if newest), smaller id first on a tie; bad ones only
- *         if bad_only. -1 if none. */
-static long m_pick(const model_t *m, size_t b, int cached, int bad_only, int newest)
+ *         most recently if newest), smaller id first on a tie; only those
+ *         the filter (ANY, BAD_ONLY, ...) lets through. -1 if none. */
+static long m_pick(const model_t *m, size_t b, int cached, int filter, int newest)
 {
     long best = -1;
 
@@ -841,7 +893,8 @@ static long m_pick(const model_t *m, size_t b, int cached, int bad_only, int new
         const dht__rt_node_t *x = &m->e[i].n, *y;
         if (m->e[i].cached != cached || m_bucket(m, &x->id) != b)
             continue;
-        if (bad_only && x->fails < 2)
+        if ((filter == BAD_ONLY && x->fails < 2) || (filter == UNPROVEN_ONLY && x->proven) ||
+            (filter == PROVEN_ONLY && !x->proven))
             continue;
         if (best < 0) {
             best = (long)i;
@@ -870,6 +923,7 @@ static void m_append(model_t *m, const dht_id_t *id, const dht_addr_t *addr, uin
     e->n.addr = *addr;
     e->n.last_seen = now;
     e->n.last_reply = ev == DHT__RT_REPLY ? now : 0;
+    e->n.proven = ev == DHT__RT_REPLY || ev == DHT__RT_INSERT;
     e->cached = cached;
 }
 
@@ -877,6 +931,8 @@ static void m_heard(dht__rt_node_t *n, const dht_addr_t *addr, uint64_t now, dht
 {
     n->addr = *addr;
     n->last_seen = now;
+    if (ev == DHT__RT_REPLY || ev == DHT__RT_INSERT)
+        n->proven = 1;
     if (ev == DHT__RT_REPLY) {
         n->last_reply = now;
         n->fails = 0;
@@ -897,8 +953,14 @@ static int m_cache(model_t *m, long i, size_t b, const dht_id_t *id, const dht_a
     }
     if (m->cache_size == 0)
         return DHT__RT_IGNORED;
-    if (m_count(m, b, 1) == m->cache_size)
-        m_remove(m, m_pick(m, b, 1, 0, 0));
+    if (m_count(m, b, 1) == m->cache_size) {
+        /* The oldest unproven entry goes; a full cache of proven ones
+         * makes room only for a node that proved itself. */
+        long victim = m_pick(m, b, 1, UNPROVEN_ONLY, 0);
+        if (victim < 0 && ev != DHT__RT_REPLY && ev != DHT__RT_INSERT)
+            return DHT__RT_IGNORED;
+        m_remove(m, victim >= 0 ? victim : m_pick(m, b, 1, ANY, 0));
+    }
     m_append(m, id, addr, now, ev, 1);
     return DHT__RT_CACHED;
 }
@@ -923,7 +985,7 @@ static int m_update(model_t *m, const dht_id_t *id, const dht_addr_t *addr, uint
         b = m_bucket(m, id);
         if (m_count(m, b, 0) < m->k)
             break;
-        bad = m_pick(m, b, 0, 1, 0);
+        bad = m_pick(m, b, 0, BAD_ONLY, 0);
         if (bad >= 0) {
             m_remove(m, bad);
             break;
@@ -953,7 +1015,9 @@ static int m_failed(model_t *m, const dht_id_t *id, uint64_t now)
     m->e[i].failed_at = now;
     if (m->e[i].n.fails < 2)
         return 0;
-    c = m_pick(m, b, 1, 0, 1);
+    c = m_pick(m, b, 1, PROVEN_ONLY, 1);
+    if (c < 0)
+        c = m_pick(m, b, 1, ANY, 1);
     if (c < 0)
         return 0;
     m->e[c].cached = 0;
@@ -1041,6 +1105,7 @@ static void assert_same_node(const dht__rt_node_t *a, const dht__rt_node_t *b)
     assert_int_equal(a->last_seen, b->last_seen);
     assert_int_equal(a->last_reply, b->last_reply);
     assert_int_equal(a->fails, b->fails);
+    assert_int_equal(a->proven, b->proven);
 }
 
 /* Flattens the real table, checking each bucket's own invariants.
@@ -1388,6 +1453,7 @@ int main(void)
         cmocka_unit_test(test_listener),
         cmocka_unit_test(test_learned),
         cmocka_unit_test(test_learned_not_handed_out),
+        cmocka_unit_test(test_cache_keeps_proven),
         cmocka_unit_test(test_bad_replaced_on_update),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_split),

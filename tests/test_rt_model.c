@@ -8,7 +8,7 @@
  * sequence draws a small universe of ids (40..200 of them, most sharing
  * long prefixes with the own id) and the model keeps one flat record per
  * universe id: where it is (nowhere, in a bucket, in a replacement cache),
- * its address, last_seen, last_reply, fails, learned, and when a request to
+ * its address, last_seen, last_reply, fails, learned, proven, and when a request to
  * it last failed. Buckets are not stored: an id's bucket is
  * min(common prefix with the own id, nb - 1) for the model's bucket count
  * nb, and a split is nb + 1. The expected state is rt.h's definition over
@@ -16,12 +16,13 @@
  * DHT__RT_GOOD_MS ("within" read as age < DHT__RT_GOOD_MS). Where rt.h
  * leaves a choice open, the model follows rt.c's stated rules: the bad
  * node, learned node or cache entry that goes is the one with the oldest
- * last_seen (a promotion on failure takes the newest, as rt.h says), the
- * smaller id on a tie; room for a new node is a free slot, a bad node's, a
- * split of the last bucket, a learned node's (not for hearsay), then the
- * cache. A cache entry that comes into a bucket keeps its record: through
- * dht__rt_update() it then hears the message, through dht__rt_failed() it
- * comes as it was.
+ * last_seen (a promotion on failure takes the newest proven entry, else the
+ * newest, as rt.h says), the smaller id on a tie; room for a new node is a
+ * free slot, a bad node's, a split of the last bucket, a learned node's
+ * (not for hearsay), then the cache, where the oldest unproven entry goes
+ * (a proven one only for a REPLY or INSERT). A cache entry that comes into a bucket keeps its
+ * record: through dht__rt_update() it then hears the message, through dht__rt_failed() it comes as
+ * it was.
  *
  * The commands: a reply from X, a request seen from X (QUERY), insert X,
  * X learned from another node's reply, a request to X failed (X drawn from
@@ -41,7 +42,7 @@
  * twice, in a bucket and a cache, or the own id; at most k nodes and
  * cache_size entries per bucket, each in the bucket its prefix says;
  * dht__rt_find; dht__rt_closest and _closest_verified (no bad nodes, no
- * learned ones for _verified, sorted by XOR distance, none nearer left
+ * unproven ones for _verified, sorted by XOR distance, none nearer left
  * out); dht__rt_ping_candidate. Besides the model, invariants checked on
  * the table itself: the listener's added/removed events replayed into a
  * set equal the bucket contents; only a bad node, or a learned one for a
@@ -370,13 +371,15 @@ typedef struct mnode {
     uint64_t last_seen, last_reply;
     unsigned fails;
     int learned;
+    int proven;         /* answered a request of ours, or inserted */
     uint64_t failed_at; /* last failed request; 0 = none since it came in */
 } mnode_t;
 
 /* What happened, over all sequences: the generator must reach it all. */
 typedef struct stats {
     size_t splits, bad_replaced, learned_replaced, cache_pushed, promoted, good_kept_addr,
-        learned_added, learned_dropped, went_questionable, edge_good, edge_questionable;
+        learned_added, learned_dropped, went_questionable, edge_good, edge_questionable,
+        proven_kept, proven_promoted;
 } stats_t;
 
 static stats_t stats;
@@ -422,6 +425,16 @@ static int is_learned(const mnode_t *x)
     return x->learned;
 }
 
+static int is_unproven(const mnode_t *x)
+{
+    return !x->proven;
+}
+
+static int is_proven(const mnode_t *x)
+{
+    return x->proven;
+}
+
 /* @return the entry of bucket b at where (passing ok, if given) with the
  *         oldest last_seen, or the newest if newest; the smaller id on a
  *         tie. -1 if there is none. */
@@ -448,6 +461,7 @@ static void m_fresh(mnode_t *x, int where, const dht_addr_t *addr, uint64_t now,
     x->last_seen = now;
     x->last_reply = ev == DHT__RT_REPLY ? now : 0;
     x->learned = ev == DHT__RT_LEARNED;
+    x->proven = ev == DHT__RT_REPLY || ev == DHT__RT_INSERT;
 }
 
 static void m_heard(mnode_t *x, const dht_addr_t *addr, uint64_t now, dht__rt_event_t ev)
@@ -456,6 +470,8 @@ static void m_heard(mnode_t *x, const dht_addr_t *addr, uint64_t now, dht__rt_ev
         x->addr = *addr;
     x->last_seen = now;
     x->learned = 0;
+    if (ev == DHT__RT_REPLY || ev == DHT__RT_INSERT)
+        x->proven = 1;
     if (ev == DHT__RT_REPLY) {
         x->last_reply = now;
         x->fails = 0;
@@ -474,7 +490,14 @@ static int m_to_cache(model_t *m, size_t i, size_t b, const dht_addr_t *addr, ui
     if (m->cfg->cache_size == 0)
         return DHT__RT_IGNORED;
     if (m_count(m, b, IN_CACHE) == m->cfg->cache_size) {
-        m->n[m_pick(m, b, IN_CACHE, NULL, 0)].where = NOWHERE;
+        /* rt.h: the oldest unproven entry goes; with none, only a node
+         * that proved itself pushes out the oldest proven one. */
+        long victim = m_pick(m, b, IN_CACHE, is_unproven, 0);
+        if (victim < 0 && ev != DHT__RT_REPLY && ev != DHT__RT_INSERT) {
+            stats.proven_kept++;
+            return DHT__RT_IGNORED;
+        }
+        m->n[victim >= 0 ? victim : m_pick(m, b, IN_CACHE, NULL, 0)].where = NOWHERE;
         stats.cache_pushed++;
     }
     m_fresh(x, IN_CACHE, addr, now, ev);
@@ -563,7 +586,11 @@ static int m_failed(model_t *m, size_t i, uint64_t now)
     x->failed_at = now;
     if (x->fails < DHT__RT_BAD_FAILS)
         return 0;
-    c = m_pick(m, m_bucket(m, i), IN_CACHE, NULL, 1);
+    c = m_pick(m, m_bucket(m, i), IN_CACHE, is_proven, 1);
+    if (c >= 0)
+        stats.proven_promoted += m_pick(m, m_bucket(m, i), IN_CACHE, NULL, 1) != c;
+    else
+        c = m_pick(m, m_bucket(m, i), IN_CACHE, NULL, 1);
     if (c < 0)
         return 0;
     x->where = NOWHERE;
@@ -820,6 +847,7 @@ static void check_node(run_t *r, const dht__rt_node_t *x, const mnode_t *y, long
           x->last_reply, y->last_reply);
     CHECK(r, x->fails == y->fails, "id#%ld: fails %u, model %u", i, (unsigned)x->fails, y->fails);
     CHECK(r, !x->learned == !y->learned, "id#%ld: learned %d, model %d", i, x->learned, y->learned);
+    CHECK(r, !x->proven == !y->proven, "id#%ld: proven %d, model %d", i, x->proven, y->proven);
     CHECK(r, dht__rt_state(x, r->now) == m_state(y, r->now), "id#%ld: state %d, model %d", i,
           (int)dht__rt_state(x, r->now), (int)m_state(y, r->now));
 }
@@ -915,7 +943,7 @@ static int eligible(const run_t *r, size_t i, int verified)
     const mnode_t *x = &r->m.n[i];
 
     return x->where == IN_TABLE && r->state[i] != DHT__RT_BAD &&
-           !(verified && (x->learned || x->fails > 0));
+           !(verified && (!x->proven || x->fails > 0));
 }
 
 static void check_closest_one(run_t *r, const dht_id_t *t, size_t max, int verified)
@@ -1245,17 +1273,19 @@ static void test_random_sequences(void **state)
     printf("rt model: %" PRIu64 " sequences x %" PRIu64 " commands; splits %zu, bad replaced %zu, "
            "learned replaced %zu, cache pushed out %zu, promoted on failure %zu, good kept its "
            "address %zu, learned added %zu / dropped %zu, good turned questionable %zu, clock "
-           "at an edge %zu good / %zu questionable\n",
+           "at an edge %zu good / %zu questionable, a full cache of proven kept %zu, a proven "
+           "promoted before a newer unproven %zu\n",
            seqs, steps, stats.splits, stats.bad_replaced, stats.learned_replaced,
            stats.cache_pushed, stats.promoted, stats.good_kept_addr, stats.learned_added,
-           stats.learned_dropped, stats.went_questionable, stats.edge_good,
-           stats.edge_questionable);
+           stats.learned_dropped, stats.went_questionable, stats.edge_good, stats.edge_questionable,
+           stats.proven_kept, stats.proven_promoted);
     if (seqs * steps >= 100000) { /* the generator reaches every rule */
         assert_true(stats.splits > 0 && stats.bad_replaced > 0 && stats.learned_replaced > 0);
         assert_true(stats.cache_pushed > 0 && stats.promoted > 0 && stats.good_kept_addr > 0);
         assert_true(stats.learned_added > 0 && stats.learned_dropped > 0);
         assert_true(stats.went_questionable > 0 && stats.edge_good > 0);
         assert_true(stats.edge_questionable > 0);
+        assert_true(stats.proven_kept > 0 && stats.proven_promoted > 0);
     }
     free(r);
 }

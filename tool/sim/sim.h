@@ -66,6 +66,9 @@ typedef struct emofs_sim_round {
     double datagrams_per_lookup;
     uint64_t latency_p50_ms, latency_p99_ms; /* virtual */
     unsigned values_got;                     /* of emofs_sim_result_t.values */
+    uint64_t get_p50_ms;                     /* virtual, of the gets that found theirs */
+    unsigned puts, puts_ok;                  /* --die: small values put this round */
+    uint64_t put_p50_ms;                     /* virtual, of the puts that stored */
 } emofs_sim_round_t;
 
 /* One sample of the churn phase. */

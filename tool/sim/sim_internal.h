@@ -74,7 +74,9 @@ typedef struct sim_value {
     uint32_t publisher;
     int put_status; /* 1 while the put runs */
     unsigned stored;
-    int got; /* last get: 1 found the value, 0 not, -1 running */
+    int got;             /* last get: 1 found the value, 0 not, -1 running */
+    uint64_t started_ms; /* virtual time the last put or get started */
+    uint64_t took_ms;    /* and how long it took */
 } sim_value_t;
 
 typedef struct sim_ctx {

@@ -76,6 +76,24 @@ static void print_deaths(const emofs_sim_result_t *r, FILE *f)
     fprintf(f, "    latency p50 after/healthy: %.2f (round 1), %.2f (round 2)\n",
             ratio(r->after_died[0].latency_p50_ms, r->healthy.latency_p50_ms),
             ratio(r->after_died[1].latency_p50_ms, r->healthy.latency_p50_ms));
+    fprintf(f,
+            "    get p50 after/healthy: %.2f (round 1), %.2f (round 2); %llu, %llu against %llu "
+            "ms\n",
+            ratio(r->after_died[0].get_p50_ms, r->healthy.get_p50_ms),
+            ratio(r->after_died[1].get_p50_ms, r->healthy.get_p50_ms),
+            (unsigned long long)r->after_died[0].get_p50_ms,
+            (unsigned long long)r->after_died[1].get_p50_ms,
+            (unsigned long long)r->healthy.get_p50_ms);
+    fprintf(f,
+            "    put p50 after/healthy: %.2f (round 1), %.2f (round 2); %llu, %llu against %llu "
+            "ms; stored %u/%u, %u/%u, %u/%u\n",
+            ratio(r->after_died[0].put_p50_ms, r->healthy.put_p50_ms),
+            ratio(r->after_died[1].put_p50_ms, r->healthy.put_p50_ms),
+            (unsigned long long)r->after_died[0].put_p50_ms,
+            (unsigned long long)r->after_died[1].put_p50_ms,
+            (unsigned long long)r->healthy.put_p50_ms, r->healthy.puts_ok, r->healthy.puts,
+            r->after_died[0].puts_ok, r->after_died[0].puts, r->after_died[1].puts_ok,
+            r->after_died[1].puts);
 }
 
 static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, FILE *f)
@@ -147,10 +165,12 @@ static void json_round(const char *name, const emofs_sim_round_t *x, FILE *f)
     fprintf(f,
             "\"%s\":{\"lookups\":%u,\"lookups_ok\":%u,\"lookups_exact\":%u,\"hops_mean\":%.4f,"
             "\"hops_p95\":%u,\"latency_p50_ms\":%llu,\"latency_p99_ms\":%llu,"
-            "\"datagrams_per_lookup\":%.3f,\"values_got\":%u},",
+            "\"datagrams_per_lookup\":%.3f,\"values_got\":%u,\"get_p50_ms\":%llu,\"puts\":%u,"
+            "\"puts_ok\":%u,\"put_p50_ms\":%llu},",
             name, x->lookups, x->lookups_ok, x->lookups_exact, x->hops_mean, x->hops_p95,
             (unsigned long long)x->latency_p50_ms, (unsigned long long)x->latency_p99_ms,
-            x->datagrams_per_lookup, x->values_got);
+            x->datagrams_per_lookup, x->values_got, (unsigned long long)x->get_p50_ms, x->puts,
+            x->puts_ok, (unsigned long long)x->put_p50_ms);
 }
 
 static void print_json(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, FILE *f)

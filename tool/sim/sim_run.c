@@ -170,6 +170,7 @@ static void on_put(int status, unsigned stored, void *arg)
 
     v->put_status = status;
     v->stored = stored;
+    v->took_ms = dht_sim_now(v->ctx->sim) - v->started_ms;
     v->ctx->pending--;
 }
 
@@ -180,6 +181,7 @@ int sim_put_value(sim_ctx_t *c, sim_value_t *v)
 
     if (err == 0) {
         v->put_status = 1;
+        v->started_ms = dht_sim_now(c->sim);
         c->pending++;
     }
     return err;
@@ -194,6 +196,7 @@ static void on_get(int status, const dht_value_t *vals, size_t n, void *arg)
     for (size_t i = 0; status == 0 && i < n; i++)
         if (vals[i].len == len && memcmp(vals[i].data, v->data, len) == 0)
             v->got = 1;
+    v->took_ms = dht_sim_now(v->ctx->sim) - v->started_ms;
     v->ctx->pending--;
 }
 
@@ -208,6 +211,7 @@ unsigned sim_get_values(sim_ctx_t *c)
             sim_value_t *v = &c->values[i];
             uint32_t from = sim_random_online(c, v->publisher);
             v->got = -1;
+            v->started_ms = dht_sim_now(c->sim);
             if (dht_get(dht_sim_node(c->sim, from), &v->key, on_get, v) == 0)
                 c->pending++;
             else
