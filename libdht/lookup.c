@@ -1,7 +1,8 @@
 /*
  * The iterative lookup. Candidates are kept sorted by distance to the
- * target; at most alpha requests count as in flight (no limit when the
- * whole table fits in the window of the k closest). A request whose first
+ * target; at most alpha requests count as in flight (no limit for the
+ * seeds when the whole table fits in the window of the k closest). A
+ * request whose first
  * attempt went unanswered for the adaptive timeout (dht__rpc_rto) is
  * stalled: it stops counting against alpha and the candidate leaves the
  * window of the k closest, so the lookup goes on without waiting for a
@@ -18,16 +19,17 @@
  * not the lookup.
  *
  * A put's lookup is patient: the nodes it finds are the ones that will
- * keep the value, so a stalled candidate stays in the window of the k
- * closest (still not counting against alpha) and the lookup waits for its
- * resends until it answers or fails. Without this, a node that answers
- * late under load (a daemon busy storing the chunks of the same put) is
- * left out, and the value is stored on fewer or farther nodes.
+ * keep the value, so it does not end while a stalled candidate nearer
+ * than its k-th live one may still answer; it goes on asking the next
+ * candidates meanwhile (a stalled one never counts in the window asked).
+ * Without this, a node that answers late under load (a daemon busy
+ * storing the chunks of the same put) is left out, and the value is
+ * stored on fewer or farther nodes.
  *
  * Its patience has a bound: once as many candidates answered as the put
- * needs (its copies, at most k/2) and only stalled ones are left to wait
- * for, each of those gets a short grace (DHT__LOOKUP_GRACE_RTOS adaptive
- * timeouts) instead of its last resends (a second or more). A dead node
+ * needs (its copies, at most k/2), each stalled one gets a short grace
+ * (DHT__LOOKUP_GRACE_RTOS adaptive timeouts) from then on, all side by
+ * side, instead of its last resends (a second or more). A dead node
  * among the closest then costs a put tens of milliseconds; a node only
  * late is left out (marked slow, not failed), the next closest answers
  * in its place, and the holders' replication hands it its copy later.

@@ -105,8 +105,8 @@ typedef struct dht__lookup {
     dht_id_t target;
     uint8_t want_values; /* FIND_VALUE instead of FIND_NODE */
     uint8_t finished;
-    uint8_t ask_all;    /* the table holds at most k nodes: no alpha limit */
-    uint8_t patient;    /* a put's: stalled candidates stay in the window (lookup.c) */
+    uint8_t ask_all;    /* the table holds at most k nodes: the seeds all at once */
+    uint8_t patient;    /* a put's: waits for stalled candidates (lookup.c) */
     unsigned need;      /* a put's: answers enough to stop waiting long for the stalled */
     unsigned inflight;  /* requests counting against alpha */
     uint8_t table_dry;  /* the table had no contacts beyond those seeded */
@@ -450,8 +450,9 @@ void dht__join_fill_step(dht_t *dht, uint64_t now);
 
 /* Called when a join has ended: while the table holds fewer than k good
  * nodes, the node looks up its own id again, DHT__SPARSE_FIRST_MS after
- * the join, then at doubling gaps up to DHT__REFRESH_MS, each lookup
- * followed by a fill of far buckets (dht__join_fill_start). A node that
+ * the join, then at doubling gaps while they are below DHT__REFRESH_MS
+ * (ten lookups at most, over about 17 minutes), each followed by a fill
+ * of far buckets (dht__join_fill_start). A node that
  * joined when the network knew little (the first of a wave of joins
  * through one node, say) is otherwise known to none of its neighbours,
  * and no lookup finds it until its buckets' refresh, 15 minutes on. */

@@ -155,8 +155,13 @@ void dht__sparse_step(dht_t *dht, uint64_t now)
     dht__rt_count(dht->rt, now, &good, NULL, NULL);
     if (good >= dht->cfg.k || dht->cfg.client || dht->leave.active)
         return; /* a table with room to spare ends the chain */
-    dht->sparse_gap = dht->sparse_gap < DHT__REFRESH_MS / 2 ? 2 * dht->sparse_gap : DHT__REFRESH_MS;
-    dht->sparse_at = now + dht->sparse_gap;
+    /* The gaps double up to DHT__REFRESH_MS; past that the refresh of
+     * stale buckets, every DHT__REFRESH_MS, does this work (a network of
+     * k nodes or fewer never has k good ones). */
+    if (dht->sparse_gap < DHT__REFRESH_MS / 2) {
+        dht->sparse_gap *= 2;
+        dht->sparse_at = now + dht->sparse_gap;
+    }
     op = dht__op_new(dht, DHT__OP_REJOIN, NULL, &err);
     if (op == NULL)
         return;

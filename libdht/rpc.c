@@ -168,8 +168,6 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
         rpc->id = *id;
         rpc->has_id = 1;
         rpc->was_slow = known != NULL && known->slow;
-        if (known != NULL && !known->proven)
-            dht__rt_asking(dht->rt, id); /* its reply proves it: no ping meanwhile */
     }
     rpc->timeout_ms = timeout_ms ? timeout_ms : dht->cfg.timeout_ms;
     rpc->rto_ms = timeout_ms || stream ? 0 : dht__rpc_rto(dht);
@@ -200,6 +198,8 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
     dht->rpc_heap[dht->heap_len++] = rpc;
     heap_up(dht, rpc->heap_idx);
     dht->rpc_count++;
+    if (rpc->has_id)
+        dht__rt_asking(dht->rt, &rpc->id); /* its reply proves it: no ping meanwhile */
     return 0;
 }
 
@@ -237,9 +237,11 @@ static void measure_rtt(dht_t *dht, const dht__rpc_t *rpc)
     /* The slowest recent reply, forgotten slowly (towards srtt): rttvar
      * alone left the slowest few in a hundred replies of a wide spread
      * past the timeout, and a lookup then ended without them. */
-    dht->rtt_high_ms = dht->srtt_ms + (dht->rtt_high_ms - dht->srtt_ms) * 15.0 / 16.0;
-    if (sample > dht->rtt_high_ms)
-        dht->rtt_high_ms = sample;
+    if (rpc->rto_ms != 0) { /* not a STORE or fetch: their replies wait on disks */
+        dht->rtt_high_ms = dht->srtt_ms + (dht->rtt_high_ms - dht->srtt_ms) * 15.0 / 16.0;
+        if (sample > dht->rtt_high_ms)
+            dht->rtt_high_ms = sample;
+    }
     err = sample > dht->srtt_ms ? sample - dht->srtt_ms : dht->srtt_ms - sample;
     dht->rttvar_ms = 0.75 * dht->rttvar_ms + 0.25 * err;
     dht->srtt_ms = 0.875 * dht->srtt_ms + 0.125 * sample;
@@ -300,9 +302,10 @@ void dht__rpc_timeouts(dht_t *dht, uint64_t now)
          * that follows (check.c) asks the node in a way every version
          * answers. */
         if (rpc->has_id &&
-            (rpc->stream || (rpc->hastened && !rpc->was_slow) || rpc->type == DHT__HAVE))
+            (rpc->stream || (rpc->hastened && !rpc->was_slow) || rpc->type == DHT__HAVE)) {
             dht__rt_slow(dht->rt, &rpc->id);
-        else if (rpc->has_id)
+            dht__rt_unprobe(dht->rt, &rpc->id);
+        } else if (rpc->has_id)
             dht__rt_failed(dht->rt, &rpc->id, now);
         finish(dht, rpc, DHT_ETIMEDOUT, NULL);
     }

@@ -357,8 +357,10 @@ static int would_move_good(const dht__rt_node_t *n, const dht_addr_t *addr, uint
 /* Applies a message from a known node (bucket or cache) to n. */
 static void heard(dht__rt_node_t *n, const dht_addr_t *addr, uint64_t now, dht__rt_event_t ev)
 {
-    if (!same_addr(&n->addr, addr))
+    if (!same_addr(&n->addr, addr)) {
         n->addr = *addr;
+        n->proven = 0; /* the new address has proved nothing yet (a forged request?) */
+    }
     n->last_seen = now;
     n->learned = 0; /* heard from itself */
     n->slow = 0;
@@ -559,10 +561,17 @@ void dht__rt_slow(dht__rt_t *rt, const dht_id_t *id)
     bucket_t *b = &rt->buckets[bucket_index(rt, id)];
     int i = slots_find(&b->nodes, id);
 
-    if (i >= 0) {
+    if (i >= 0)
         b->nodes.v[i].slow = 1;
+}
+
+void dht__rt_unprobe(dht__rt_t *rt, const dht_id_t *id)
+{
+    bucket_t *b = &rt->buckets[bucket_index(rt, id)];
+    int i = slots_find(&b->nodes, id);
+
+    if (i >= 0)
         b->nodes.v[i].probing = 0;
-    }
 }
 
 void dht__rt_asking(dht__rt_t *rt, const dht_id_t *id)

@@ -37,7 +37,8 @@ typedef struct dht__rt_node {
     uint8_t proven;      /* answered a request of ours at some time, or was
                           * inserted by the application: a request alone
                           * proves nothing (its source address may be forged) */
-    uint8_t probing;     /* unproven or bad, and a verification ping is in flight */
+    uint8_t probing;     /* unproven or bad, and a request of ours (a verification
+                          * ping, or any) is on its way: no other ping meanwhile */
     uint8_t slow;        /* left a request unanswered for an adaptive timeout
                           * since it was last heard from: lookups ask it but
                           * do not wait for it */
@@ -90,7 +91,9 @@ dht__rt_state_t dht__rt_state(const dht__rt_node_t *n, uint64_t now);
 /* Records that node (id, addr) was heard from at time now.
  * - Known node: last_seen = now; on a REPLY also last_reply = now and
  *   fails = 0. If addr differs, the address is updated unless the node is
- *   good (then the message is IGNORED: a good node does not move).
+ *   good (then the message is IGNORED: a good node does not move), and
+ *   the node is no longer proven unless the message is a REPLY or INSERT
+ *   (a request from a new address proves nothing).
  * - New node, bucket not full: ADDED.
  * - New node, bucket full: a bad node in it is replaced (ADDED); otherwise,
  *   if it is the last bucket and fewer than 256 buckets exist, the bucket
@@ -143,10 +146,14 @@ int dht__rt_mark_probing(dht__rt_t *rt, const dht_id_t *id);
  * dht__rt_mark_probing and no verification ping goes meanwhile. */
 void dht__rt_asking(dht__rt_t *rt, const dht_id_t *id);
 
+/* Clears the mark of dht__rt_mark_probing / dht__rt_asking: a request to
+ * id ended without a reply and without counting as a failure (a reply or
+ * dht__rt_failed clears it too). */
+void dht__rt_unprobe(dht__rt_t *rt, const dht_id_t *id);
+
 /* Records that a request to node id went unanswered for the adaptive
- * timeout (it may be dead): sets its slow mark until it is heard from, and
- * clears a dht__rt_mark_probing / dht__rt_asking mark. Nodes in a cache
- * only are not tracked. */
+ * timeout (it may be dead): sets its slow mark until it is heard from.
+ * Nodes in a cache only are not tracked. */
 void dht__rt_slow(dht__rt_t *rt, const dht_id_t *id);
 
 /* @return the node with this id in a bucket (not the cache), or NULL. */

@@ -612,6 +612,44 @@ static void test_node_goes_bad(void **state)
     fake_net_free(net);
 }
 
+/* A sender that asks and asks but never answers (a forged address, say)
+ * gets one verification ping at a time: its resends, then a new ping only
+ * once that one has failed. Found in review: the ping's first-attempt
+ * timeout cleared the one-at-a-time mark, and with a 10 ms adaptive
+ * timeout a request every millisecond drew 299 pings in a second. */
+static void test_one_proof_ping_at_a_time(void **state)
+{
+    fake_net_t *net = new_net();
+    int a = add(net, "127.0.0.1:4001", 1);
+    int b = add(net, "127.0.0.1:4002", 2);
+    dht_addr_t p = fake_addr("192.0.2.50:6000");
+    dht_id_t silent = fake_id_b0(0x5a);
+
+    (void)state;
+    /* A measures round trips (zero here): its adaptive timeout, 10 ms. */
+    for (int i = 0; i < 20; i++) {
+        fake_result_t r = {0};
+        assert_int_equal(dht_ping(fake_dht(net, a), fake_addr_of(net, b), fake_ping_cb, &r), 0);
+        fake_run(net, &r.calls, 10000);
+        assert_int_equal(r.status, 0);
+    }
+    fake_clear(net);
+    for (uint32_t t = 0; t < 900; t++) {
+        dht__msg_t q;
+        fake_msg_init(&q, DHT__FIND_NODE, 7000 + t, &silent);
+        q.target = silent;
+        assert_int_equal(fake_inject(net, a, &p, &q, DHT_TRANSPORT_DATAGRAM), 0);
+        fake_advance(net, 1);
+    }
+    /* One ping, sent up to 3 times; it has not failed yet (its last wait
+     * is the full timeout, 1 s). */
+    print_message("pings to the silent sender: %zu\n", fake_count(net, &p, DHT__PING));
+    assert_true(fake_count(net, &p, DHT__PING) >= 1);
+    assert_true(fake_count(net, &p, DHT__PING) <= 3);
+    assert_true(fake_stats(net, a).rpcs_in_flight <= 1);
+    fake_net_free(net);
+}
+
 int main(void)
 {
     alarm(120); /* the whole file's timeout */
@@ -632,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_rate_limit_off),
         cmocka_unit_test(test_rate_limit_spares_replies),
         cmocka_unit_test(test_node_goes_bad),
+        cmocka_unit_test(test_one_proof_ping_at_a_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -491,6 +491,33 @@ static void test_learned_not_handed_out(void **state)
     dht__rt_free(rt);
 }
 
+/* A request that names a proven node from another address (forged, or the
+ * node moved) makes it unproven: it is not handed out at the new address
+ * until it answers there. */
+static void test_new_address_unproves(void **state)
+{
+    dht_id_t self = test_self();
+    dht_id_t a = depth_id(&self, 0, 1);
+    dht__rt_t *rt = dht__rt_new(&self, 2, 2);
+    dht__rt_node_t out[2];
+    dht_addr_t there = addr4(0xc0000202u, 2000);
+
+    (void)state;
+    assert_int_equal(update(rt, &a, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_int_equal(dht__rt_closest_verified(rt, &a, 10, out, 2), 1);
+    /* Not heard from for 15 minutes: questionable, so its address may
+     * change. */
+    assert_int_equal(dht__rt_update(rt, &a, &there, 10 + DHT__RT_GOOD_MS, DHT__RT_QUERY),
+                     DHT__RT_UPDATED);
+    assert_int_equal(dht__rt_closest_verified(rt, &a, 10 + DHT__RT_GOOD_MS, out, 2), 0);
+    assert_int_equal(dht__rt_mark_probing(rt, &a), 1); /* pinged at the new address */
+    assert_int_equal(dht__rt_update(rt, &a, &there, 20 + DHT__RT_GOOD_MS, DHT__RT_REPLY),
+                     DHT__RT_UPDATED);
+    assert_int_equal(dht__rt_closest_verified(rt, &a, 20 + DHT__RT_GOOD_MS, out, 2), 1);
+    assert_true(addr_same(&out[0].addr, &there));
+    dht__rt_free(rt);
+}
+
 /* A replacement cache full of nodes that answered us is not pushed out by
  * nodes that only sent requests (made-up ids from one forged source, say);
  * a node that answers still gets in; a bad member is replaced by the
@@ -929,7 +956,10 @@ static void m_append(model_t *m, const dht_id_t *id, const dht_addr_t *addr, uin
 
 static void m_heard(dht__rt_node_t *n, const dht_addr_t *addr, uint64_t now, dht__rt_event_t ev)
 {
-    n->addr = *addr;
+    if (!addr_same(&n->addr, addr)) {
+        n->addr = *addr;
+        n->proven = 0; /* a new address proves nothing until it answers */
+    }
     n->last_seen = now;
     if (ev == DHT__RT_REPLY || ev == DHT__RT_INSERT)
         n->proven = 1;
@@ -1454,6 +1484,7 @@ int main(void)
         cmocka_unit_test(test_learned),
         cmocka_unit_test(test_learned_not_handed_out),
         cmocka_unit_test(test_cache_keeps_proven),
+        cmocka_unit_test(test_new_address_unproves),
         cmocka_unit_test(test_bad_replaced_on_update),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_split),

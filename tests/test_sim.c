@@ -434,6 +434,57 @@ static void test_lookup_past_dead_contacts(void **state)
     dht_sim_free(sim);
 }
 
+/* After its own-id lookup, a node that joins fills the buckets farther
+ * than its nearest neighbour, which that lookup passes through without
+ * stopping (issue 9: they averaged 0.5 contacts for the far half of the
+ * id space). 2,000 nodes; a newcomer joins through node 0; two seconds
+ * on, each of its six farthest buckets (those with at least 31 nodes on
+ * the network) holds at least half of k. */
+static void test_join_fills_far_buckets(void **state)
+{
+    enum { N = 2000, K = 20, FAR = 6 };
+    dht_sim_config_t cfg;
+    dht_sim_t *sim;
+    dht_addr_t first;
+    dht_node_info_t near[DHT_MAX_K];
+    unsigned per_bucket[FAR] = {0};
+    int status = -1, joiner;
+    const dht_id_t *self;
+
+    (void)state;
+    dht_sim_config_init(&cfg);
+    cfg.seed = 21;
+    assert_int_equal(dht_sim_new(&sim, &cfg), 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(dht_sim_add_node(sim), i);
+    assert_int_equal(dht_sim_fill_tables(sim), 0);
+    joiner = dht_sim_add_node(sim);
+    assert_int_equal(joiner, N);
+    dht_sim_node_addr(sim, 0, &first);
+    pending = 1;
+    assert_int_equal(
+        dht_bootstrap(dht_sim_node(sim, (size_t)joiner), &first, 1, on_joined, &status), 0);
+    run_all(sim);
+    assert_int_equal(status, 0);
+    dht_sim_run(sim, NULL, NULL, dht_sim_now(sim) + 2000);
+    /* The nodes of bucket d are the nearest to any id in its range (the
+     * own id with bit d flipped): those that share exactly d bits. */
+    self = dht_self(dht_sim_node(sim, (size_t)joiner));
+    for (unsigned d = 0; d < FAR; d++) {
+        dht_id_t in_bucket = *self;
+        size_t n;
+        in_bucket.b[d / 8] ^= (uint8_t)(0x80u >> (d % 8));
+        n = dht_closest_nodes(dht_sim_node(sim, (size_t)joiner), &in_bucket, near, DHT_MAX_K);
+        for (size_t i = 0; i < n; i++)
+            per_bucket[d] += dht_id_common_prefix(self, &near[i].id) == d;
+    }
+    for (unsigned d = 0; d < FAR; d++) {
+        print_message("bucket %u: %u contacts\n", d, per_bucket[d]);
+        assert_true(per_bucket[d] >= K / 2);
+    }
+    dht_sim_free(sim);
+}
+
 /* Summary of a small lossy run, to compare two runs of one seed. */
 static void fingerprint(uint64_t seed, char *out, size_t size)
 {
@@ -484,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_run),
         cmocka_unit_test(test_put_with_slow_closest),
         cmocka_unit_test(test_lookup_past_dead_contacts),
+        cmocka_unit_test(test_join_fills_far_buckets),
     };
 
     alarm(600);

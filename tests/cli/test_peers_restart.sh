@@ -97,4 +97,21 @@ head -c 20000 /dev/zero >"$T/p3/peers"
 net_start p3 "" "$P3"
 check "a DIR/peers too large for a list: one line too" \
     test "$(grep -c "ignoring $T/p3/peers: too large" "$T/p3.log")" -eq 1
+
+# A peer killed with -9 is counted apart once it has left requests
+# unanswered: p2's puts ask it (every node is among the closest here).
+stale() {
+    "$EMOFS" status --data "$T/p2" | sed -n 's/^peers .*, \([0-9]*\) not heard from lately.*/\1/p' | grep . || echo 0
+}
+check "p2 has live peers ($(live p2))" test "$(live p2)" -ge 2
+before=$(stale)
+kill -9 "${NET_PID[p4]}"
+wait "${NET_PID[p4]}" 2>/dev/null || true
+for i in 1 2 3 4; do
+    head -c 3000 /dev/urandom >"$T/s$i.bin"
+    "$EMOFS" put "$T/s$i.bin" --data "$T/p2" -q >/dev/null
+    [ "$(stale)" -gt "$before" ] && break
+done
+check "status: the killed peer is not heard from lately ($before before, $(stale) after)" \
+    test "$(stale)" -gt "$before"
 finish

@@ -61,7 +61,8 @@ static int put_round(sim_ctx_t *c, emofs_sim_round_t *out, uint64_t *took)
         v->publisher = sim_random_online(c, UINT32_MAX);
         out->puts += sim_put_value(c, v) == 0;
     }
-    sim_wait(c);
+    if (sim_wait(c) != 1 && c->pending > 0)
+        return DHT_ETIMEDOUT; /* a put still runs: its value must outlive it (left) */
     for (size_t i = 0; ps != NULL && i < DEATHS_PUTS; i++) {
         if (ps[i].data != NULL && ps[i].put_status == 0 && ps[i].stored > 0) {
             out->puts_ok++;
