@@ -989,8 +989,10 @@ static dht_id_t pick_target(const run_t *r, uint64_t *rng)
     switch (rnd(rng, 4)) {
     case 0:
         return r->cfg->ids[rnd(rng, r->cfg->n_ids)];
-    case 1:
-        return id_at_depth(&r->cfg->self, (unsigned)rnd(rng, r->m.nb + 2), rng);
+    case 1: { /* near the deepest buckets; a table of 256 buckets has no depth 256 */
+        unsigned p = (unsigned)rnd(rng, r->m.nb + 2);
+        return id_at_depth(&r->cfg->self, p < 256 ? p : 255, rng);
+    }
     case 2:
         return r->cfg->self;
     default:
