@@ -246,7 +246,7 @@ bench: lib examples $(BENCH_BIN) $(BUILD)/emofs
 	        printf "  join cost    %.2fx the 52.7 datagrams per join before issue 9\n", d / 52.7 }'
 	@echo "== emofs sim: 10,000 nodes joined 1,000 at a time, then a quarter dies at once"; \
 	$(BUILD)/emofs sim --nodes 10000 --init join --join-wave 1000 --lookups 2000 --values 200 --die 0.25 | \
-	    sed -n '/deaths/,/latency p50 after/p'
+	    sed -n '/deaths/,/put p50 after/p'
 	@echo "== bench_dead"; EMOFS=$(BUILD)/emofs bash tests/bench/bench_dead.sh
 	@echo "== bench_durability"; EMOFS=$(BUILD)/emofs bash tests/bench/bench_durability.sh
 	@echo "== emofs sim --files: emofs's put and get among 300 nodes at 5% loss, then under churn (k 3, no repair)"; \

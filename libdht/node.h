@@ -43,10 +43,11 @@
 #define DHT__BOOTSTRAP_ATTEMPTS 6u     /* pings to a bootstrap address */
 #define DHT__BOOTSTRAP_LOOKUPS  3u     /* self-lookups a bootstrap tries */
 #define DHT__RTO_MIN_MS         10u    /* floor of the adaptive first-attempt timeout */
-/* A put's lookup with enough answers waits this many adaptive timeouts
- * more for each stalled candidate (lookup.c, bound_patience). */
+#define DHT__RTT_MIN_SAMPLES    16u    /* replies measured before the timeout adapts */
+/* A put's lookup with enough answers, in a network too small to replace
+ * its stalled candidates, waits this many adaptive timeouts more for
+ * them (lookup.c). */
 #define DHT__LOOKUP_GRACE_RTOS 3u
-#define DHT__RTT_MIN_SAMPLES   16u   /* replies measured before the timeout adapts */
 #define DHT__FILL_SPACING_MS   100u  /* between the far-bucket fills after a join */
 #define DHT__SPARSE_FIRST_MS   1000u /* a thin table's first look-again after a join */
 
@@ -107,7 +108,8 @@ typedef struct dht__lookup {
     uint8_t finished;
     uint8_t ask_all;    /* the table holds at most k nodes: the seeds all at once */
     uint8_t patient;    /* a put's: waits for stalled candidates (lookup.c) */
-    unsigned need;      /* a put's: answers enough to stop waiting long for the stalled */
+    unsigned need;      /* a put's: answers enough to stop waiting for the stalled */
+    unsigned keepers;   /* a put's: live candidates enough to hold its copies */
     unsigned inflight;  /* requests counting against alpha */
     uint8_t table_dry;  /* the table had no contacts beyond those seeded */
     size_t seeded;      /* the table's nearest contacts taken as candidates */
