@@ -38,6 +38,13 @@ PG=$(pieces "$T/d1" "$KG")
 shared=$(comm -12 <(sort <<<"$PF") <(sort <<<"$PG") | wc -l)
 only_f=$(comm -23 <(sort <<<"$PF") <(sort <<<"$PG"))
 check "the two files share chunks ($shared)" test "$shared" -gt 0
+# The data directory was made by the user (mkdir, mode 755 here): what
+# emofs writes in it is still private to its owner.
+umask_was=$(umask)
+check "  DIR/published is private (mode $(stat -c %a "$T/d1/published"))" \
+    test "$(stat -c %a "$T/d1/published")" = 600
+check "  and so is DIR/node.id (mode $(stat -c %a "$T/d1/node.id"), umask $umask_was)" \
+    test "$(stat -c %a "$T/d1/node.id")" = 600
 check "and f has blobs of its own ($(wc -l <<<"$only_f"))" test -n "$only_f"
 
 # ---- rm through the daemon ----------------------------------------------------
@@ -142,6 +149,7 @@ part=$T/out/.emofs-${KB:0:16}.part
 journal=$T/out/.emofs-${KB:0:16}.journal
 check "  it left its temporary file and journal" test -f "$part" -a -f "$journal"
 check "  and DIR/partials records where" grep -qx "$KB $T/out" "$T/e1/partials"
+check "  privately (mode $(stat -c %a "$T/e1/partials"))" test "$(stat -c %a "$T/e1/partials")" = 600
 out=$("$EMOFS" gc --data "$T/e1")
 check "gc embedded removes them: $out" \
     grep -Eq '^removed 0 unused blobs \(0 B\) and 2 files of abandoned gets \([0-9.]+ MiB\)$' <<<"$out"

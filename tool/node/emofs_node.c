@@ -78,11 +78,10 @@ static int node_id(const char *dir, dht_id_t *id)
         ok = r != NULL && fread(id->b, 1, DHT_ID_LEN, r) == DHT_ID_LEN;
         if (r != NULL)
             fclose(r);
-        f = ok ? fopen(path, "w") : NULL;
-        if (f != NULL) {
+        if (ok) { /* atomic, private (0600), never through a symlink */
             dht_id_to_hex(id, hex);
-            fprintf(f, "%s\n", hex);
-            fclose(f);
+            strcat(hex, "\n");
+            (void)fs_replace_file(dir, "node.id", hex, strlen(hex));
         }
     }
     free(path);

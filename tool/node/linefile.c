@@ -11,20 +11,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int emofs_line_append(const char *dir, const char *name, const char *line)
 {
     char *path = fs_path_join(dir, name);
     FILE *f;
-    int ok;
+    int fd, ok;
 
     if (path == NULL)
         return FS_ENOMEM;
-    f = fopen(path, "a");
+    /* Private to its owner, whatever the umask or the data directory's
+     * own mode (one the user made may be readable by others); never
+     * through a symlink someone planted. */
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     free(path);
-    if (f == NULL)
+    if (fd < 0)
         return fs_from_errno(errno);
+    (void)fchmod(fd, 0600); /* a list made by an older emofs was 0644 */
+    f = fdopen(fd, "a");
+    if (f == NULL) {
+        int err = fs_from_errno(errno);
+        close(fd);
+        return err;
+    }
     ok = fprintf(f, "%s\n", line) > 0;
     ok = fclose(f) == 0 && ok;
     return ok ? 0 : FS_EIO;
