@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define JOURNAL_MAGIC  "EMOJ\x01\0\0\0"
@@ -172,11 +173,15 @@ static int open_files(fs_get_t *get)
     }
     if (err == 0 && ftruncate(get->fd, (off_t)get->m.size) != 0)
         err = fs_from_errno(errno);
-    /* Reserve the space now: a full disk is reported before any fetch. */
-    if (err == 0 && get->m.size > 0) {
-        int e = posix_fallocate(get->fd, 0, (off_t)get->m.size);
-        if (e == ENOSPC || e == EDQUOT || e == EFBIG)
-            err = fs_from_errno(e);
+    /* A disk without room for the rest of the file is reported before any
+     * fetch; but nothing is reserved before a chunk is verified (the file
+     * is sparse, and blocks come as verified chunks are written), so a
+     * manifest that lies about the size costs no disk. */
+    if (err == 0 && get->m.size > get->bytes_done) {
+        struct statvfs vfs;
+        if (fstatvfs(get->fd, &vfs) == 0 &&
+            (uint64_t)vfs.f_bavail * vfs.f_frsize < get->m.size - get->bytes_done)
+            err = FS_ENOSPC;
     }
     if (err == 0 && !resume &&
         (ftruncate(get->journal_fd, 0) != 0 || pwrite(get->journal_fd, JOURNAL_MAGIC, 8, 0) != 8 ||

@@ -148,6 +148,12 @@ check "the get died as with kill -9 (exit $rc)" test "$rc" -eq 137
 part=$T/out/.emofs-${KB:0:16}.part
 journal=$T/out/.emofs-${KB:0:16}.journal
 check "  it left its temporary file and journal" test -f "$part" -a -f "$journal"
+# Space is taken only as verified chunks are written: the temporary file
+# has the file's size but holds blocks for the 3 chunks written only
+# (reserving it all up front, as a get did, holds at least the size).
+held=$(( $(stat -c '%b * %B' "$part") ))
+check "  the temporary file holds $held bytes on disk of its $(stat -c %s "$part")" \
+    test "$held" -lt 3000000
 check "  and DIR/partials records where" grep -qx "$KB $T/out" "$T/e1/partials"
 check "  privately (mode $(stat -c %a "$T/e1/partials"))" test "$(stat -c %a "$T/e1/partials")" = 600
 out=$("$EMOFS" gc --data "$T/e1")
