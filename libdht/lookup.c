@@ -2,21 +2,20 @@
  * The iterative lookup. Candidates are kept sorted by distance to the
  * target; at most alpha requests count as in flight (no limit for the
  * seeds when the whole table fits in the window of the k closest). A
- * request whose first
- * attempt went unanswered for the adaptive timeout (dht__rpc_rto) is
- * stalled: it stops counting against alpha and the candidate leaves the
- * window of the k closest, so the lookup goes on without waiting for a
- * node that may be dead; its request is still resent, and a late reply
- * brings the candidate back as answered while the lookup runs. A node the
- * table marks slow (one such request lately, no word since) is asked but
- * not waited for from the start. The lookup ends when the k closest
- * candidates that have neither failed nor stalled have all answered (and
- * at least one has, or none is stalled). Nodes our table already knows as
- * bad are never candidates. The lookup starts from the table's k contacts
- * nearest to the target; while fewer than k live candidates are left, it
- * takes the table's next nearest (up to the candidate list's size), so
- * contacts that died since they were last heard from cost a timeout each,
- * not the lookup.
+ * request whose first attempt went unanswered for the adaptive timeout
+ * (dht__rpc_rto) is stalled: it stops counting against alpha and the
+ * candidate leaves the window of the k closest, so the lookup goes on
+ * without waiting for a node that may be dead; its request is still
+ * resent, and a late reply brings the candidate back as answered while
+ * the lookup runs. A node the table marks slow (one such request lately,
+ * no word since) is asked but not waited for from the start. The lookup
+ * ends when the k closest candidates that have neither failed nor
+ * stalled have all answered (and at least one has, or none is stalled).
+ * Nodes our table already knows as bad are never candidates. The lookup
+ * starts from the table's k contacts nearest to the target; while fewer
+ * than k live candidates are left, it takes the table's next nearest (up
+ * to the candidate list's size), so contacts that died since they were
+ * last heard from cost a timeout each, not the lookup.
  *
  * A put's lookup is patient: the nodes it finds are the ones that will
  * keep the value, so it does not end while a stalled candidate nearer
@@ -331,6 +330,7 @@ static void on_reply(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *
 int dht__lookup_start(dht_t *dht, dht__op_t *op, const dht_id_t *target, int want_values)
 {
     dht__lookup_t *lk = &op->lk;
+
     memset(lk, 0, sizeof(*lk));
     op->lookup_gen++;
     lk->target = *target;

@@ -164,10 +164,8 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
     rpc->stream = (uint8_t)stream;
     rpc->to = *to;
     if (id) {
-        const dht__rt_node_t *known = dht__rt_find(dht->rt, id);
         rpc->id = *id;
         rpc->has_id = 1;
-        rpc->was_slow = known != NULL && known->slow;
     }
     rpc->timeout_ms = timeout_ms ? timeout_ms : dht->cfg.timeout_ms;
     rpc->rto_ms = timeout_ms || stream ? 0 : dht__rpc_rto(dht);
@@ -198,8 +196,9 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
     dht->rpc_heap[dht->heap_len++] = rpc;
     heap_up(dht, rpc->heap_idx);
     dht->rpc_count++;
+    /* Its reply proves the node: no verification ping meanwhile. */
     if (rpc->has_id)
-        dht__rt_asking(dht->rt, &rpc->id); /* its reply proves it: no ping meanwhile */
+        rpc->was_slow = (uint8_t)dht__rt_asking(dht->rt, &rpc->id);
     return 0;
 }
 

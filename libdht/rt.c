@@ -556,51 +556,55 @@ int dht__rt_failed(dht__rt_t *rt, const dht_id_t *id, uint64_t now)
 /* Queries                                                                  */
 /* ------------------------------------------------------------------------ */
 
-void dht__rt_slow(dht__rt_t *rt, const dht_id_t *id)
+/* @return the bucket node id (not a cache entry), or NULL. */
+static dht__rt_node_t *bucket_node(const dht__rt_t *rt, const dht_id_t *id)
 {
     bucket_t *b = &rt->buckets[bucket_index(rt, id)];
     int i = slots_find(&b->nodes, id);
 
-    if (i >= 0)
-        b->nodes.v[i].slow = 1;
+    return i < 0 ? NULL : &b->nodes.v[i];
+}
+
+void dht__rt_slow(dht__rt_t *rt, const dht_id_t *id)
+{
+    dht__rt_node_t *n = bucket_node(rt, id);
+
+    if (n != NULL)
+        n->slow = 1;
 }
 
 void dht__rt_unprobe(dht__rt_t *rt, const dht_id_t *id)
 {
-    bucket_t *b = &rt->buckets[bucket_index(rt, id)];
-    int i = slots_find(&b->nodes, id);
+    dht__rt_node_t *n = bucket_node(rt, id);
 
-    if (i >= 0)
-        b->nodes.v[i].probing = 0;
+    if (n != NULL)
+        n->probing = 0;
 }
 
-void dht__rt_asking(dht__rt_t *rt, const dht_id_t *id)
+int dht__rt_asking(dht__rt_t *rt, const dht_id_t *id)
 {
-    bucket_t *b = &rt->buckets[bucket_index(rt, id)];
-    int i = slots_find(&b->nodes, id);
+    dht__rt_node_t *n = bucket_node(rt, id);
 
-    if (i >= 0 && !b->nodes.v[i].proven)
-        b->nodes.v[i].probing = 1;
+    if (n == NULL)
+        return 0;
+    if (!n->proven)
+        n->probing = 1;
+    return n->slow;
 }
 
 int dht__rt_mark_probing(dht__rt_t *rt, const dht_id_t *id)
 {
-    bucket_t *b = &rt->buckets[bucket_index(rt, id)];
-    int i = slots_find(&b->nodes, id);
+    dht__rt_node_t *n = bucket_node(rt, id);
 
-    if (i < 0 || b->nodes.v[i].probing ||
-        (b->nodes.v[i].proven && b->nodes.v[i].fails < DHT__RT_BAD_FAILS))
+    if (n == NULL || n->probing || (n->proven && n->fails < DHT__RT_BAD_FAILS))
         return 0;
-    b->nodes.v[i].probing = 1;
+    n->probing = 1;
     return 1;
 }
 
 const dht__rt_node_t *dht__rt_find(const dht__rt_t *rt, const dht_id_t *id)
 {
-    const bucket_t *b = &rt->buckets[bucket_index(rt, id)];
-    int i = slots_find(&b->nodes, id);
-
-    return i < 0 ? NULL : &b->nodes.v[i];
+    return bucket_node(rt, id);
 }
 
 /* Inserts n into out[0..*len), kept sorted by distance to target and at

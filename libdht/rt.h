@@ -143,8 +143,9 @@ int dht__rt_mark_probing(dht__rt_t *rt, const dht_id_t *id);
 
 /* Records that a request of ours to node id is on its way: if id is an
  * unproven bucket node, its reply will prove it, so it takes the mark of
- * dht__rt_mark_probing and no verification ping goes meanwhile. */
-void dht__rt_asking(dht__rt_t *rt, const dht_id_t *id);
+ * dht__rt_mark_probing and no verification ping goes meanwhile.
+ * @return 1 if id is a bucket node marked slow (dht__rt_slow), else 0. */
+int dht__rt_asking(dht__rt_t *rt, const dht_id_t *id);
 
 /* Clears the mark of dht__rt_mark_probing / dht__rt_asking: a request to
  * id ended without a reply and without counting as a failure (a reply or

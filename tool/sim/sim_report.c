@@ -64,6 +64,16 @@ static double ratio(uint64_t a, uint64_t b)
     return b > 0 ? (double)a / (double)b : 0.0;
 }
 
+/* One "WHAT p50 after/healthy" line of the deaths summary, without its
+ * line feed: the two ratios, then the medians. */
+static void print_p50(const char *what, uint64_t healthy, uint64_t after1, uint64_t after2, FILE *f)
+{
+    fprintf(f,
+            "    %s p50 after/healthy: %.2f (round 1), %.2f (round 2); %llu, %llu against %llu ms",
+            what, ratio(after1, healthy), ratio(after2, healthy), (unsigned long long)after1,
+            (unsigned long long)after2, (unsigned long long)healthy);
+}
+
 static void print_deaths(const emofs_sim_result_t *r, FILE *f)
 {
     fprintf(f, "  deaths       %u nodes died at once, unannounced\n", r->died);
@@ -76,22 +86,12 @@ static void print_deaths(const emofs_sim_result_t *r, FILE *f)
     fprintf(f, "    latency p50 after/healthy: %.2f (round 1), %.2f (round 2)\n",
             ratio(r->after_died[0].latency_p50_ms, r->healthy.latency_p50_ms),
             ratio(r->after_died[1].latency_p50_ms, r->healthy.latency_p50_ms));
-    fprintf(f,
-            "    get p50 after/healthy: %.2f (round 1), %.2f (round 2); %llu, %llu against %llu "
-            "ms\n",
-            ratio(r->after_died[0].get_p50_ms, r->healthy.get_p50_ms),
-            ratio(r->after_died[1].get_p50_ms, r->healthy.get_p50_ms),
-            (unsigned long long)r->after_died[0].get_p50_ms,
-            (unsigned long long)r->after_died[1].get_p50_ms,
-            (unsigned long long)r->healthy.get_p50_ms);
-    fprintf(f,
-            "    put p50 after/healthy: %.2f (round 1), %.2f (round 2); %llu, %llu against %llu "
-            "ms; stored %u/%u, %u/%u, %u/%u\n",
-            ratio(r->after_died[0].put_p50_ms, r->healthy.put_p50_ms),
-            ratio(r->after_died[1].put_p50_ms, r->healthy.put_p50_ms),
-            (unsigned long long)r->after_died[0].put_p50_ms,
-            (unsigned long long)r->after_died[1].put_p50_ms,
-            (unsigned long long)r->healthy.put_p50_ms, r->healthy.puts_ok, r->healthy.puts,
+    print_p50("get", r->healthy.get_p50_ms, r->after_died[0].get_p50_ms,
+              r->after_died[1].get_p50_ms, f);
+    fprintf(f, "\n");
+    print_p50("put", r->healthy.put_p50_ms, r->after_died[0].put_p50_ms,
+              r->after_died[1].put_p50_ms, f);
+    fprintf(f, "; stored %u/%u, %u/%u, %u/%u\n", r->healthy.puts_ok, r->healthy.puts,
             r->after_died[0].puts_ok, r->after_died[0].puts, r->after_died[1].puts_ok,
             r->after_died[1].puts);
 }
