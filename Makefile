@@ -49,6 +49,10 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/helpers/*.c))
 
+# Helper programs of the CLI tests (a hostile peer, say): built, not run.
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
@@ -168,6 +172,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(EMOFS_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) $(TEST_LIBS) -lm
 
+$(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(EMOFS_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) -lm
+
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(EMOFS_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) -lm
@@ -191,7 +199,7 @@ test demo: deps
 	$(MAKE) $@
 endif
 
-run-test: lib examples $(BUILD)/emofs $(BUILD)/emofs-test $(TEST_BIN) $(REPLAY_BIN)
+run-test: lib examples $(BUILD)/emofs $(BUILD)/emofs-test $(TEST_BIN) $(REPLAY_BIN) $(TOOL_BIN)
 	@set -e; for t in $(TEST_BIN); do \
 	    echo "== $$t"; s=$$(date +%s); $$t; echo "   ($$(($$(date +%s) - s)) s)"; \
 	done; \
@@ -200,7 +208,8 @@ run-test: lib examples $(BUILD)/emofs $(BUILD)/emofs-test $(TEST_BIN) $(REPLAY_B
 	done; \
 	for t in tests/cli/test_*.sh; do \
 	    echo "== $$t"; s=$$(date +%s); \
-	    EMOFS=$(BUILD)/emofs EMOFS_TEST_BIN=$(BUILD)/emofs-test bash $$t; \
+	    EMOFS=$(BUILD)/emofs EMOFS_TEST_BIN=$(BUILD)/emofs-test EMOFS_TOOLS=$(BUILD)/tools \
+	    bash $$t; \
 	    echo "   ($$(($$(date +%s) - s)) s)"; \
 	done; \
 	echo "== all tests passed"

@@ -176,7 +176,7 @@ static int launch(dht_t *dht, dht__check_t *c)
         have_req_t *r = &c->reqs[i];
         dht__msg_t m;
         memset(&m, 0, sizeof(m));
-        m.type = DHT__HAVE;
+        dht__msg_request(&m, DHT__HAVE, NULL);
         m.n_have = r->n;
         for (unsigned j = 0; j < r->n; j++) {
             m.have_key[j] = c->items[r->items[j]].key;

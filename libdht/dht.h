@@ -237,6 +237,8 @@ typedef struct dht_config {
     uint32_t max_ttl_s;         /* longer TTLs are cut to this; 86400 */
     unsigned max_ops;           /* operations (lookups) in flight; 4096 */
     unsigned rate_limit;        /* requests per second per source, 0 = off; 20000 */
+    size_t send_rate_limit;     /* bytes of values per second to one source, 0 = off,
+                                   else at least max_value_size; 128 MiB */
     uint64_t seed;              /* randomness (ids, txids, secrets); 0 = from the OS */
 
     /* 1: a client node, like BitTorrent's read-only nodes (BEP 43), for a
@@ -556,6 +558,10 @@ typedef struct dht_stats {
     uint64_t rpc_timeouts;      /* attempts that got no reply in time */
     uint64_t lookups_done;
     uint64_t client_requests; /* requests served to client nodes (kept out of the table) */
+    /* Replies cut short or not sent, and values refused, because their
+     * source had not proven its address and had sent fewer bytes
+     * (schema/wire.md 2.3); values refused over cfg.send_rate_limit. */
+    uint64_t refused_unproven, refused_send_rate;
     size_t nodes, nodes_good, nodes_questionable, nodes_bad, buckets;
     size_t values, value_bytes;
     uint64_t replications;   /* values checked by replication */

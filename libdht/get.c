@@ -14,6 +14,13 @@
 #define MAX_VALUES  DHT_GET_MAX_VALUES
 #define MAX_HOLDERS 4 /* holders remembered per summarized value */
 
+/* A node that announced a value, and the token it handed us: the proof
+ * of our address that lets it send the value (schema/wire.md 2.3). */
+typedef struct holder {
+    dht_node_info_t node;
+    uint8_t token[DHT__WIRE_TOKEN_LEN];
+} holder_t;
+
 typedef struct gval {
     dht_id_t hash;
     uint8_t *data; /* NULL until fetched */
@@ -23,7 +30,7 @@ typedef struct gval {
     uint8_t n_holders;
     uint8_t next_holder;
     uint8_t fetching;
-    dht_node_info_t holders[MAX_HOLDERS];
+    holder_t holders[MAX_HOLDERS];
 } gval_t;
 
 struct dht__get_state {
@@ -113,10 +120,10 @@ static int satisfied(const dht__get_state_t *g)
     return g->max_values != 0 && known >= g->max_values;
 }
 
-static void add_holder(gval_t *v, const dht_node_info_t *node)
+static void add_holder(gval_t *v, const dht_node_info_t *node, const uint8_t *token)
 {
     for (unsigned i = 0; i < v->n_holders; i++)
-        if (dht_id_cmp(&v->holders[i].id, &node->id) == 0)
+        if (dht_id_cmp(&v->holders[i].node.id, &node->id) == 0)
             return;
     /* Full: the holders tried already (failed, or being asked: the rpc
      * keeps its own copy) make room for new ones, so a value damaged or
@@ -127,8 +134,11 @@ static void add_holder(gval_t *v, const dht_node_info_t *node)
         v->n_holders = (uint8_t)untried;
         v->next_holder = 0;
     }
-    if (v->n_holders < MAX_HOLDERS)
-        v->holders[v->n_holders++] = *node;
+    if (v->n_holders < MAX_HOLDERS) {
+        holder_t *h = &v->holders[v->n_holders++];
+        h->node = *node;
+        memcpy(h->token, token, sizeof(h->token));
+    }
 }
 
 static void on_more(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply);
@@ -156,7 +166,7 @@ static void take_values(dht_t *dht, dht__op_t *op, const dht_node_info_t *from, 
                 v->len = e->len;
                 v->ttl = e->ttl;
                 v->flags = e->flags;
-                add_holder(v, from);
+                add_holder(v, from, m->token);
                 /* The content-addressed value is the whole answer: fetch it
                  * now, while the lookup goes on in case this holder fails. */
                 if (!v->fetching && dht_id_cmp(&v->hash, &g->key) == 0)
@@ -175,7 +185,7 @@ static void take_values(dht_t *dht, dht__op_t *op, const dht_node_info_t *from, 
     if (m->total > (unsigned)m->first + m->n_entries && m->n_entries > 0 && g->n < MAX_VALUES &&
         !satisfied(g)) {
         dht__msg_t q;
-        q.type = DHT__FIND_VALUE;
+        dht__msg_request(&q, DHT__FIND_VALUE, m->token);
         q.target = g->key;
         q.first = (uint16_t)(m->first + m->n_entries);
         if (dht__rpc_send(dht, &q, &from->addr, &from->id, 0, 0, on_more, op, 0) == 0)
@@ -214,13 +224,13 @@ static int fetch(dht_t *dht, dht__op_t *op, gval_t *v)
     dht__get_state_t *g = op->get;
 
     while (v->next_holder < v->n_holders) {
-        const dht_node_info_t *h = &v->holders[v->next_holder++];
+        const holder_t *h = &v->holders[v->next_holder++];
         uint32_t timeout = dht__timeout_for(dht, v->len);
         dht__msg_t q;
-        q.type = DHT__GET_VALUE;
+        dht__msg_request(&q, DHT__GET_VALUE, h->token);
         q.target = g->key;
         q.hash = v->hash;
-        if (dht__rpc_send(dht, &q, &h->addr, &h->id, timeout, 0, on_fetched, op,
+        if (dht__rpc_send(dht, &q, &h->node.addr, &h->node.id, timeout, 0, on_fetched, op,
                           (uintptr_t)(v - g->vals)) == 0) {
             v->fetching = 1;
             g->outstanding++;

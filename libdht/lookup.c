@@ -143,9 +143,8 @@ static int query(dht_t *dht, dht__op_t *op, dht__cand_t *c)
     dht__lookup_t *lk = &op->lk;
     dht__msg_t m;
 
-    m.type = lk->want_values ? DHT__FIND_VALUE : DHT__FIND_NODE;
+    dht__msg_request(&m, lk->want_values ? DHT__FIND_VALUE : DHT__FIND_NODE, NULL);
     m.target = lk->target;
-    m.first = 0;
     lk->stats.requests++;
     return dht__rpc_send(dht, &m, &c->node.addr, &c->node.id, 0, 0, on_reply, op, op->lookup_gen);
 }

@@ -19,6 +19,7 @@ void dht_config_init(dht_config_t *cfg)
     cfg->max_ttl_s = 86400;
     cfg->max_ops = 4096;
     cfg->rate_limit = 20000;
+    cfg->send_rate_limit = (size_t)128u << 20;
     cfg->replicate_interval_s = 3600;
 }
 
@@ -28,7 +29,9 @@ static int config_valid(const dht_config_t *c)
            c->timeout_ms >= 1 && c->timeout_ms <= 600000 && c->retries <= 5 &&
            c->max_value_size >= 1 && c->max_value_size <= (64u << 20) &&
            c->store_max_per_key >= 1 && c->store_max_per_key <= DHT__MAX_PER_KEY &&
-           c->max_ttl_s >= 1 && c->max_ops >= 1 && c->replicate_interval_s <= 30u * 86400u &&
+           c->max_ttl_s >= 1 && c->max_ops >= 1 &&
+           (c->send_rate_limit == 0 || c->send_rate_limit >= c->max_value_size) &&
+           c->replicate_interval_s <= 30u * 86400u &&
            (c->value_size == NULL) == (c->value_read == NULL) &&
            (c->storage.write == NULL) == (c->storage.read == NULL) &&
            (c->storage.write == NULL) == (c->storage.drop == NULL);
@@ -253,7 +256,7 @@ int dht_receive(dht_t *dht, uint64_t now_ms, const uint8_t *buf, size_t len, con
     } else if (DHT__IS_REPLY(m.type)) {
         err = dht__rpc_reply(dht, &m, from);
     } else {
-        err = dht__serve(dht, &m, from, transport);
+        err = dht__serve(dht, &m, len, from, transport);
     }
     if (dht__op_run_completions(dht))
         return err; /* a callback freed the node */

@@ -168,12 +168,25 @@ struct dht__op {
     dht__check_t *check;   /* a batch of replication checks */
 };
 
-/* Token bucket of one request source. */
+/* What one request source may do: its token buckets of requests and of
+ * bytes sent to it, and while it has not proven its address, the bytes
+ * it sent that no reply has used yet (schema/wire.md 2.3). */
 typedef struct dht__rate_slot {
     dht_addr_t addr;
     uint64_t refilled_at;
     double tokens;
+    double send_bytes;   /* bytes it may be sent now (cfg.send_rate_limit) */
+    uint64_t ping_until; /* a proof ping to a sender at this address is under way */
+    uint32_t credit;     /* unproven: bytes received and not yet answered */
 } dht__rate_slot_t;
+
+#define DHT__CREDIT_MAX (8u * DHT_MAX_DATAGRAM) /* an unproven source's unused bytes */
+
+/* Largest PONG: an IPv6 address record. The ping that proves a sender's
+ * address (dht__verify_node) is padded to it, and a node's requests leave
+ * room for one such ping after their answer: the receiver may ping a
+ * sender it does not know yet, once it has answered. */
+#define DHT__PONG_MAX (DHT__WIRE_HEADER + 1 + 16 + 2)
 
 struct dht {
     dht_config_t cfg;
@@ -433,6 +446,11 @@ void dht__rearm(dht_t *dht);
  * verified (its answer) or found bad (its silence). */
 void dht__verify_node(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr);
 
+/* As dht__verify_node, for a node that asked for its own id (it is
+ * joining): once it answers, the values it should keep are offered to it
+ * (dht__replicate_newcomer), never before its address is proven. */
+void dht__verify_newcomer(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr);
+
 /* The maintenance of every tick (DHT__TICK_MS): a liveness ping to the
  * stalest questionable node of a full bucket with replacements waiting,
  * and a refresh lookup into the first bucket, empty or not, that saw no
@@ -495,6 +513,19 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
                   uint32_t timeout_ms, unsigned attempts, dht__rpc_cb cb, dht__op_t *op,
                   uintptr_t tag);
 
+/* Starts a request of `type` in *m: the counts, pointers and request bits
+ * cleared, and proof[DHT__WIRE_TOKEN_LEN] (a token the receiver handed us
+ * in a reply, NULL when we hold none) as its address proof. Then set the
+ * body's fields and call dht__rpc_send(), which pads a request without
+ * proof so that the reply fits what an unproven requester may be sent
+ * (schema/wire.md 2.3), unless the caller set m->pad itself. */
+void dht__msg_request(dht__msg_t *m, uint8_t type, const uint8_t *proof);
+
+/* Bytes of padding dht__rpc_send() gives a request m without proof to
+ * the address `to` (its reply's largest size, and room for the
+ * receiver's proof ping, less m's own size). */
+size_t dht__request_pad(const dht_t *dht, const dht__msg_t *m, const dht_addr_t *to);
+
 /* Matches reply m from `from` to a pending rpc and completes it.
  * @return 0, or DHT_ENOTFOUND if it matched nothing (counted). */
 int dht__rpc_reply(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from);
@@ -517,8 +548,12 @@ void dht__rpc_shutdown(dht_t *dht);
 
 /* ---- server.c ---- */
 
-/* Answers request m from `from`. @return 0 or the reason it was dropped. */
-int dht__serve(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from, dht_transport_t transport);
+/* Answers request m (len bytes as received) from `from`. A source that
+ * has not proven its address (no valid token in the request, not a proven
+ * contact at that address, not a stream) is sent no more bytes than it
+ * sent (schema/wire.md 2.3). @return 0 or the reason it was dropped. */
+int dht__serve(dht_t *dht, const dht__msg_t *m, size_t len, const dht_addr_t *from,
+               dht_transport_t transport);
 
 /* Computes the token this node hands to addr under the current secret. */
 void dht__token_make(const dht_t *dht, const dht_addr_t *addr, int previous, uint8_t *out);

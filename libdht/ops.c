@@ -182,7 +182,7 @@ int dht_ping(dht_t *dht, const dht_addr_t *addr, dht_ping_cb cb, void *arg)
     if (op == NULL)
         return err;
     op->cb.ping = cb;
-    m.type = DHT__PING;
+    dht__msg_request(&m, DHT__PING, NULL);
     err = dht__rpc_send(dht, &m, addr, NULL, 0, 0, on_pong, op, 0);
     if (err) {
         op->completed = 1; /* never report: the caller got the error */
@@ -206,7 +206,7 @@ int dht__bootstrap_start(dht_t *dht, const dht_addr_t *addrs, const dht_id_t *id
     op->cb.status = cb;
     for (size_t i = 0; i < n; i++) {
         dht__msg_t m;
-        m.type = DHT__PING;
+        dht__msg_request(&m, DHT__PING, NULL);
         if (dht__rpc_send(dht, &m, &addrs[i], ids ? &ids[i] : NULL, 0, DHT__BOOTSTRAP_ATTEMPTS,
                           on_pong, op, 0) == 0)
             op->pending++;
@@ -296,7 +296,7 @@ static int send_store(dht_t *dht, dht__op_t *op, const dht__cand_t *c)
 {
     dht__msg_t m;
 
-    m.type = DHT__STORE;
+    dht__msg_request(&m, DHT__STORE, NULL);
     memcpy(m.token, c->token, sizeof(m.token));
     m.target = op->lk.target;
     m.ttl = op->ttl;

@@ -19,16 +19,40 @@ static void ping(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr)
 {
     dht__msg_t m;
 
-    m.type = DHT__PING;
-    m.sender = dht->self;
+    dht__msg_request(&m, DHT__PING, NULL);
     dht__rpc_send(dht, &m, addr, id, 0, 0, on_pong, NULL, 0);
+}
+
+/* A proof ping: padded to its PONG only, the size its sender's request
+ * left room for (DHT__PONG_MAX), and sent once: an address that may be
+ * forged gets no more than that (a node lost on the way asks again). */
+static void proof_ping(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr, dht__rpc_cb cb)
+{
+    dht__msg_t m;
+
+    dht__msg_request(&m, DHT__PING, NULL);
+    m.pad = DHT__PONG_MAX - DHT__WIRE_HEADER;
+    dht__rpc_send(dht, &m, addr, id, 0, 1, cb, NULL, 0);
 }
 
 void dht__verify_node(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr)
 {
-    ping(dht, id, addr);
+    proof_ping(dht, id, addr, on_pong);
 }
 
+static void on_newcomer_pong(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply)
+{
+    dht_node_info_t newcomer = {.id = rpc->id, .addr = rpc->to};
+
+    (void)reply;
+    if (status == 0 && !dht->closing)
+        dht__replicate_newcomer(dht, &newcomer);
+}
+
+void dht__verify_newcomer(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr)
+{
+    proof_ping(dht, id, addr, on_newcomer_pong);
+}
 static void ping_questionable(dht_t *dht, uint64_t now)
 {
     dht__rt_node_t n;
@@ -105,10 +129,10 @@ static int fill_bucket(dht_t *dht, size_t i)
 
     if (dht__rt_bucket(dht->rt, i, &v) != 0 || v.n_nodes >= dht->cfg.k)
         return 0;
+    dht__msg_request(&m, DHT__FIND_NODE, NULL);
     random_target(dht, i, &m.target);
     if (dht__rt_closest(dht->rt, &m.target, dht->now, &ask, 1) == 0)
         return 0;
-    m.type = DHT__FIND_NODE;
     dht__rt_touch_bucket(dht->rt, i, dht->now);
     return dht__rpc_send(dht, &m, &ask.addr, &ask.id, 0, 0, on_fill, NULL, 0) == 0;
 }

@@ -93,7 +93,7 @@ static void send_to_lacking(dht_t *dht, dht__op_t *op)
         if (c->has_value || !c->has_token)
             continue;
         memset(&m, 0, sizeof(m));
-        m.type = DHT__STORE;
+        dht__msg_request(&m, DHT__STORE, NULL);
         memcpy(m.token, c->token, sizeof(m.token));
         m.target = op->lk.target;
         m.ttl = op->ttl;

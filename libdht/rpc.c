@@ -137,18 +137,69 @@ static int transmit(dht_t *dht, dht__rpc_t *rpc, const dht__msg_t *m)
     return dht__send_msg(dht, &rpc->to, m);
 }
 
+void dht__msg_request(dht__msg_t *m, uint8_t type, const uint8_t *proof)
+{
+    m->type = type;
+    m->client = 0;
+    m->has_proof = proof != NULL;
+    if (proof)
+        memcpy(m->proof, proof, DHT__WIRE_TOKEN_LEN);
+    m->pad = 0;
+    m->n_nodes = 0;
+    m->n_entries = 0;
+    m->n_have = 0;
+    m->first = 0;
+    m->value = NULL;
+    m->value_len = 0;
+}
+
+size_t dht__request_pad(const dht_t *dht, const dht__msg_t *m, const dht_addr_t *to)
+{
+    size_t node = dht__wire_node_size(to->family);
+    size_t ping_room = dht->cfg.client ? 0 : DHT__PONG_MAX; /* nobody pings a client */
+    size_t want, size = dht__wire_size(m);
+
+    switch (m->type) {
+    case DHT__PING:
+        want = DHT__PONG_MAX + ping_room;
+        break;
+    case DHT__FIND_NODE: /* NODES: token, count, k records */
+        want = DHT__WIRE_HEADER + DHT__WIRE_TOKEN_LEN + 1 + dht->cfg.k * node + ping_room;
+        break;
+    case DHT__HAVE: /* HELD: token, count, bits */
+        want = DHT__WIRE_HEADER + DHT__WIRE_TOKEN_LEN + 1 + 4 + ping_room;
+        break;
+    case DHT__FIND_VALUE: /* VALUES fill a datagram */
+    case DHT__GET_VALUE:  /* a small value's VALUE; a large one needs a proof */
+        want = DHT_MAX_DATAGRAM;
+        break;
+    default: /* STORE: its token proves the address */
+        return 0;
+    }
+    if (want > DHT_MAX_DATAGRAM)
+        want = DHT_MAX_DATAGRAM;
+    return want > size ? want - size : 0;
+}
+
 int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_t *id,
                   uint32_t timeout_ms, unsigned attempts, dht__rpc_cb cb, dht__op_t *op,
                   uintptr_t tag)
 {
-    size_t size = dht__wire_size(m);
-    int stream = size > DHT_MAX_DATAGRAM;
+    size_t size;
+    int stream;
     dht__rpc_t *rpc;
     uint32_t slot, first_timeout;
     int err;
 
     if (dht->closing)
         return DHT_ECLOSED;
+    m->client = (uint8_t)(dht->cfg.client != 0);
+    if (m->has_proof)
+        m->pad = 0;
+    else if (m->pad == 0)
+        m->pad = (uint16_t)dht__request_pad(dht, m, to);
+    size = dht__wire_size(m);
+    stream = size > DHT_MAX_DATAGRAM;
     if (dht->rpc_nfree == 0 && (err = grow(dht)) != 0)
         return err;
     rpc = malloc(sizeof(*rpc) + (stream ? 0 : size));
@@ -159,7 +210,6 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
     rpc->txid = (uint32_t)(dht__rng_next(&dht->rng) & 0xffff0000u) | slot;
     m->txid = rpc->txid;
     m->sender = dht->self;
-    m->client = (uint8_t)(dht->cfg.client != 0);
     rpc->type = m->type;
     rpc->stream = (uint8_t)stream;
     rpc->to = *to;

@@ -1,6 +1,8 @@
 /*
  * Incoming requests: the answering side of PING, FIND_NODE, FIND_VALUE,
- * STORE and GET_VALUE, the store tokens, and the per-source rate limit.
+ * STORE and GET_VALUE, the store tokens, and the per-source limits: the
+ * rate of requests, the bytes sent per second, and the bytes an unproven
+ * source may be sent.
  */
 #include "node.h"
 
@@ -85,32 +87,103 @@ static uint32_t addr_hash(const dht_addr_t *a)
     return h;
 }
 
-/* @return 1 if a request from addr may be served now. */
-static int rate_ok(dht_t *dht, const dht_addr_t *addr)
+/* @return addr's slot, refilled to now (a new one starts with a burst of
+ * one second's worth and no credit), or NULL without memory for them. */
+static dht__rate_slot_t *slot_of(dht_t *dht, const dht_addr_t *addr)
 {
-    double rate = dht->cfg.rate_limit;
+    double rate = dht->cfg.rate_limit, send = (double)dht->cfg.send_rate_limit;
+    double secs;
     dht__rate_slot_t *s;
 
-    if (dht->cfg.rate_limit == 0)
-        return 1;
     if (dht->rate == NULL) {
         dht->rate = calloc(DHT__RATE_SLOTS, sizeof(*dht->rate));
         if (dht->rate == NULL)
-            return 1; /* without memory for the limiter, serve */
+            return NULL;
     }
     s = &dht->rate[addr_hash(addr) % DHT__RATE_SLOTS];
     if (!dht_addr_equal(&s->addr, addr)) {
         s->addr = *addr;
-        s->tokens = rate; /* a burst of one second's worth */
+        s->tokens = rate;
+        s->send_bytes = send;
+        s->credit = 0;
+        s->ping_until = 0;
         s->refilled_at = dht->now;
     }
-    s->tokens += (double)(dht->now - s->refilled_at) * rate / 1000.0;
-    if (s->tokens > rate)
-        s->tokens = rate;
+    secs = (double)(dht->now - s->refilled_at) / 1000.0;
+    s->tokens = s->tokens + secs * rate < rate ? s->tokens + secs * rate : rate;
+    s->send_bytes = s->send_bytes + secs * send < send ? s->send_bytes + secs * send : send;
     s->refilled_at = dht->now;
+    return s;
+}
+
+/* @return 1 if a request from the source of slot s may be served now. */
+static int rate_ok(const dht_t *dht, dht__rate_slot_t *s)
+{
+    if (dht->cfg.rate_limit == 0 || s == NULL)
+        return 1; /* without memory for the limiter, serve */
     if (s->tokens < 1.0)
         return 0;
     s->tokens -= 1.0;
+    return 1;
+}
+
+/* ---- what one request may be sent ---- */
+
+/* The request being answered: its source, and what it may be sent. */
+typedef struct serving {
+    const dht_addr_t *from;
+    dht__rate_slot_t *slot; /* NULL without memory for the limiter */
+    int proven;             /* the source proved its address: no byte cap */
+    size_t room;            /* unproven: bytes it may still be sent */
+    size_t reserve;         /* of room, kept for the ping that proves it */
+} serving_t;
+
+/* @return 1 if the source of request m proved that it receives at `from`:
+ * it came by stream (the connection's handshake did), or it carries a
+ * token this node handed to that address (a STORE's own, or a proof), or
+ * its sender is a table contact that answered us at that address. */
+static int source_proven(const dht_t *dht, const dht__msg_t *m, const dht_addr_t *from,
+                         dht_transport_t transport)
+{
+    const dht__rt_node_t *n;
+
+    if (transport == DHT_TRANSPORT_STREAM)
+        return 1;
+    if (m->has_proof && token_valid(dht, from, m->proof))
+        return 1;
+    if (m->type == DHT__STORE && token_valid(dht, from, m->token))
+        return 1;
+    n = m->client ? NULL : dht__rt_find(dht->rt, &m->sender);
+    return n != NULL && n->proven && dht_addr_equal(&n->addr, from);
+}
+
+/* @return 1 if `bytes` more may go to the request's source now, and
+ * counts them as gone; 0 (counted as refused) if not. */
+static int may_send(dht_t *dht, serving_t *sv, size_t bytes)
+{
+    if (sv->proven)
+        return 1;
+    if (bytes > sv->room) {
+        dht->st.refused_unproven++;
+        return 0;
+    }
+    sv->room -= bytes;
+    if (sv->slot != NULL)
+        sv->slot->credit = (uint32_t)sv->room;
+    return 1;
+}
+
+/* @return 1 if a value of `bytes` may go to the request's source within
+ * its bytes per second (cfg.send_rate_limit), and takes them. */
+static int send_rate_ok(dht_t *dht, serving_t *sv, size_t bytes)
+{
+    if (dht->cfg.send_rate_limit == 0 || sv->slot == NULL)
+        return 1;
+    if (sv->slot->send_bytes < (double)bytes) {
+        dht->st.refused_send_rate++;
+        return 0;
+    }
+    sv->slot->send_bytes -= (double)bytes;
     return 1;
 }
 
@@ -120,6 +193,8 @@ static void reply_header(const dht_t *dht, dht__msg_t *r, uint8_t type, const dh
 {
     r->type = type;
     r->client = 0;
+    r->has_proof = 0;
+    r->pad = 0;
     r->txid = req->txid;
     r->sender = dht->self;
     r->n_nodes = 0;
@@ -141,10 +216,30 @@ int dht__send_error(dht_t *dht, uint32_t txid, const dht_addr_t *to, uint16_t co
     return dht__send_msg(dht, to, &r);
 }
 
-static int send_error(dht_t *dht, const dht__msg_t *req, const dht_addr_t *to, uint16_t code,
+/* Sends reply r to the request's source if it may be sent that much
+ * (else nothing: counted, and the request was still handled). */
+static int reply(dht_t *dht, serving_t *sv, const dht__msg_t *r)
+{
+    if (!may_send(dht, sv, dht__wire_size(r)))
+        return 0;
+    return dht__send_msg(dht, sv->from, r);
+}
+
+/* An ERROR reply; to an unproven source, its text cut to what it may be
+ * sent (nothing, if not even the code fits). */
+static int send_error(dht_t *dht, const dht__msg_t *req, serving_t *sv, uint16_t code,
                       const char *text)
 {
-    return dht__send_error(dht, req->txid, to, code, text);
+    size_t fixed = DHT__WIRE_HEADER + 2 + 1, len = strlen(text);
+    dht__msg_t r;
+
+    if (!sv->proven && sv->room < fixed + len)
+        len = sv->room > fixed ? sv->room - fixed : 0;
+    reply_header(dht, &r, DHT__ERROR, req);
+    r.err_code = code;
+    r.err_len = (uint8_t)len;
+    r.err_msg = (const uint8_t *)text;
+    return reply(dht, sv, &r);
 }
 
 /* Pings the unproven nodes among the k closest (nodes[0..n), nearest
@@ -190,13 +285,13 @@ size_t dht__fill_nodes(dht_t *dht, dht__msg_t *m, const dht_id_t *target, const 
     return used;
 }
 
-static int serve_ping(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
+static int serve_ping(dht_t *dht, const dht__msg_t *req, serving_t *sv)
 {
     dht__msg_t r;
 
     reply_header(dht, &r, DHT__PONG, req);
-    r.addr = *from;
-    return dht__send_msg(dht, from, &r);
+    r.addr = *sv->from;
+    return reply(dht, sv, &r);
 }
 
 /* Fixed part of a NODES/VALUES reply before the node records. */
@@ -204,30 +299,41 @@ static int serve_ping(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
 #define VALUES_FIXED (NODES_FIXED + 2 + 2 + 1)
 #define SUMMARY_SIZE (1 + 1 + 4 + 4 + DHT_ID_LEN)
 
-static int serve_find_node(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
+/* Room for node records in a reply whose fixed part is `fixed` bytes:
+ * a datagram's, or less for an unproven source. */
+static size_t records_room(const serving_t *sv, size_t fixed)
+{
+    size_t room = DHT_MAX_DATAGRAM;
+
+    if (!sv->proven && sv->room - sv->reserve < room)
+        room = sv->room - sv->reserve;
+    return room > fixed ? room - fixed : 0;
+}
+
+static int serve_find_node(dht_t *dht, const dht__msg_t *req, serving_t *sv)
 {
     dht__msg_t r;
 
     reply_header(dht, &r, DHT__NODES, req);
-    dht__token_make(dht, from, 0, r.token);
-    dht__fill_nodes(dht, &r, &req->target, &req->sender, DHT_MAX_DATAGRAM - NODES_FIXED);
-    return dht__send_msg(dht, from, &r);
+    dht__token_make(dht, sv->from, 0, r.token);
+    dht__fill_nodes(dht, &r, &req->target, &req->sender, records_room(sv, NODES_FIXED));
+    return reply(dht, sv, &r);
 }
 
 /* Which of the asked values this node holds (a replication check's batch,
  * check.c), with a token for the STOREs of those it lacks. */
-static int serve_have(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
+static int serve_have(dht_t *dht, const dht__msg_t *req, serving_t *sv)
 {
     dht__msg_t r;
 
     reply_header(dht, &r, DHT__HELD, req);
-    dht__token_make(dht, from, 0, r.token);
+    dht__token_make(dht, sv->from, 0, r.token);
     r.n_have = req->n_have;
     r.held_bits = 0;
     for (unsigned i = 0; i < req->n_have; i++)
         if (dht__store_find(dht->store, &req->have_key[i], &req->have_hash[i], dht->now) != NULL)
             r.held_bits |= 1u << i;
-    return dht__send_msg(dht, from, &r);
+    return reply(dht, sv, &r);
 }
 
 uint32_t dht__ttl_left(const dht__value_t *v, uint64_t now)
@@ -286,13 +392,13 @@ static size_t source_summary(dht_t *dht, const dht_id_t *key, dht__value_t *v)
     return 1;
 }
 
-static int serve_find_value(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
+static int serve_find_value(dht_t *dht, const dht__msg_t *req, serving_t *sv)
 {
     /* The store keeps at most store_max_per_key <= DHT__MAX_PER_KEY values
      * per key, oldest first: one look-up gets them all. */
     const dht__value_t *vals[DHT__MAX_PER_KEY];
     size_t total = dht__store_get(dht->store, &req->target, dht->now, vals, DHT__MAX_PER_KEY);
-    size_t budget = DHT_MAX_DATAGRAM - VALUES_FIXED;
+    size_t budget = records_room(sv, VALUES_FIXED);
     dht__value_t sourced;
     dht__msg_t r;
     size_t used;
@@ -304,35 +410,36 @@ static int serve_find_value(dht_t *dht, const dht__msg_t *req, const dht_addr_t 
     if (total > DHT__MAX_PER_KEY)
         total = DHT__MAX_PER_KEY;
     reply_header(dht, &r, DHT__VALUES, req);
-    dht__token_make(dht, from, 0, r.token);
+    dht__token_make(dht, sv->from, 0, r.token);
     /* With values to give, node records must leave room for one summary,
      * or a reply full of IPv6 records (k = 32) would carry no value. */
-    if (total > req->first)
-        budget -= SUMMARY_SIZE;
-    used = dht__fill_nodes(dht, &r, &req->target, &req->sender, budget);
-    fill_entries(dht, &r, vals, total, req->first, DHT_MAX_DATAGRAM - VALUES_FIXED - used);
-    return dht__send_msg(dht, from, &r);
+    used = dht__fill_nodes(dht, &r, &req->target, &req->sender,
+                           total > req->first && budget > SUMMARY_SIZE ? budget - SUMMARY_SIZE
+                                                                       : budget);
+    fill_entries(dht, &r, vals, total, req->first, budget - used);
+    return reply(dht, sv, &r);
 }
 
-static int serve_store(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
+static int serve_store(dht_t *dht, const dht__msg_t *req, serving_t *sv)
 {
+    const dht_addr_t *from = sv->from;
     uint32_t ttl = req->ttl < dht->cfg.max_ttl_s ? req->ttl : dht->cfg.max_ttl_s;
     dht__msg_t r;
     dht_id_t hash;
     int err;
 
     if (dht->cfg.client) /* it keeps nothing for others: it may be gone in a moment */
-        return send_error(dht, req, from, DHT__WERR_FULL, "a client node stores nothing");
+        return send_error(dht, req, sv, DHT__WERR_FULL, "a client node stores nothing");
     if (!token_valid(dht, from, req->token)) {
         dht->st.dropped_bad_token++;
-        return send_error(dht, req, from, DHT__WERR_BAD_TOKEN, "bad or stale token");
+        return send_error(dht, req, sv, DHT__WERR_BAD_TOKEN, "bad or stale token");
     }
     if (req->value_len > dht->cfg.max_value_size)
-        return send_error(dht, req, from, DHT__WERR_TOO_BIG, "value too large");
+        return send_error(dht, req, sv, DHT__WERR_TOO_BIG, "value too large");
     dht_id_from_bytes(&hash, req->value, req->value_len);
     if ((req->flags & DHT__VALUE_CONTENT) && dht_id_cmp(&hash, &req->target) != 0) {
         dht->st.dropped_bad_value++;
-        return send_error(dht, req, from, DHT__WERR_BAD_VALUE,
+        return send_error(dht, req, sv, DHT__WERR_BAD_VALUE,
                           "value does not hash to its content-addressed key");
     }
     if (ttl == 0)
@@ -356,55 +463,79 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from
                              dht->now + (uint64_t)ttl * 1000u);
     }
     if (err == DHT_ETOOBIG)
-        return send_error(dht, req, from, DHT__WERR_TOO_BIG, "value larger than the store");
+        return send_error(dht, req, sv, DHT__WERR_TOO_BIG, "value larger than the store");
     if (err < 0)
-        return send_error(dht, req, from, DHT__WERR_FULL, "store full");
+        return send_error(dht, req, sv, DHT__WERR_FULL, "store full");
     reply_header(dht, &r, DHT__STORED, req);
-    return dht__send_msg(dht, from, &r);
+    return reply(dht, sv, &r);
 }
 
-static int serve_get_value(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
+/* The length of the value a GET_VALUE asks for: v's, or the program's
+ * (0 when nobody has it: the answer is then "not found"). */
+static size_t asked_len(const dht_t *dht, const dht__msg_t *req, const dht__value_t *v)
+{
+    size_t len = 0;
+
+    if (v != NULL)
+        return v->len;
+    if (dht->cfg.value_size == NULL || dht_id_cmp(&req->hash, &req->target) != 0 ||
+        dht->cfg.value_size(dht->cfg.value_source_arg, &req->target, &len) != 0)
+        return 0;
+    return len;
+}
+
+static int serve_get_value(dht_t *dht, const dht__msg_t *req, serving_t *sv)
 {
     const dht__value_t *v = dht__store_find(dht->store, &req->target, &req->hash, dht->now);
+    size_t len = asked_len(dht, req, v);
     dht__msg_t r;
 
+    /* A value goes only where it may: within what an unproven source sent
+     * (a large one only to a proven source, by stream), and within the
+     * source's bytes per second. Refused, the requester asks another
+     * holder, or again with a token. */
+    if (len > 0 && !may_send(dht, sv, DHT__WIRE_HEADER + 1 + 4 + 4 + len))
+        return send_error(dht, req, sv, DHT__WERR_UNPROVEN, "prove your address");
+    if (len > 0 && !send_rate_ok(dht, sv, len))
+        return send_error(dht, req, sv, DHT__WERR_RATE_LIMITED, "busy");
     if (v == NULL || v->data == NULL) /* the program's, if it has it: answered later */
-        return dht__source_ask(dht, req, from, v);
+        return dht__source_ask(dht, req, sv->from, v);
     reply_header(dht, &r, DHT__VALUE, req);
     r.flags = v->flags;
     r.ttl = dht__ttl_left(v, dht->now);
     r.value_len = v->len;
     r.value = v->data;
-    return dht__send_msg(dht, from, &r);
+    return dht__send_msg(dht, sv->from, &r); /* its bytes counted above */
 }
 
-static int answer(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from)
+static int answer(dht_t *dht, const dht__msg_t *m, serving_t *sv)
 {
     switch (m->type) {
     case DHT__PING:
-        return serve_ping(dht, m, from);
+        return serve_ping(dht, m, sv);
     case DHT__FIND_NODE:
-        return serve_find_node(dht, m, from);
+        return serve_find_node(dht, m, sv);
     case DHT__FIND_VALUE:
-        return serve_find_value(dht, m, from);
+        return serve_find_value(dht, m, sv);
     case DHT__STORE:
-        return serve_store(dht, m, from);
+        return serve_store(dht, m, sv);
     case DHT__GET_VALUE:
-        return serve_get_value(dht, m, from);
+        return serve_get_value(dht, m, sv);
     case DHT__HAVE:
-        return serve_have(dht, m, from);
+        return serve_have(dht, m, sv);
     default:
         dht->st.dropped_malformed++;
         return DHT_EPROTO;
     }
 }
 
-int dht__serve(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from, dht_transport_t transport)
+int dht__serve(dht_t *dht, const dht__msg_t *m, size_t len, const dht_addr_t *from,
+               dht_transport_t transport)
 {
-    int prove = 0, rc;
+    serving_t sv = {from, slot_of(dht, from), 0, 0, 0};
+    int prove = 0, joining = 0, stranger = 0, rc;
 
-    (void)transport;
-    if (!rate_ok(dht, from)) {
+    if (!rate_ok(dht, sv.slot)) {
         dht->st.dropped_rate_limited++;
         return DHT_EBUSY;
     }
@@ -412,30 +543,69 @@ int dht__serve(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from, dht_tran
      * it is a client: that is how a joining node becomes known to its
      * neighbours, and how a passing one stays out of their tables. */
     if (!m->client) {
-        dht__rt_update(dht->rt, &m->sender, from, dht->now, DHT__RT_QUERY);
         /* A node looking up its own id is joining (or rejoining): it may
          * be closer to some of the keys this node holds than their holders
          * (hand-over). */
-        if (m->type == DHT__FIND_NODE && dht_id_cmp(&m->target, &m->sender) == 0) {
-            dht_node_info_t newcomer = {.id = m->sender, .addr = *from};
-            dht__replicate_newcomer(dht, &newcomer);
-        }
+        joining = m->type == DHT__FIND_NODE && dht_id_cmp(&m->target, &m->sender) == 0;
         /* A request is no proof that the sender lives at that address (it
-         * may be forged), but a reply of its own is, and a table node is
-         * handed to others only once proven (rt.h). So an unproven sender
-         * is pinged at once, unless a request of ours to it is on its way
-         * already (its reply will do): a node that joins is then found by
-         * others' lookups within a round trip. A node judged bad that asks
-         * us something is back (a restart, an outage over): the reply
-         * makes it good again. Without this, a bad node nothing replaces
-         * (a small network) stayed out of every lookup for good. One ping
-         * at a time, sent after the answer. */
-        prove = dht__rt_mark_probing(dht->rt, &m->sender);
+         * may be forged), but a reply of its own is. So a sender the table
+         * does not hold enters it only when it answers a ping (then
+         * proven: the rpc layer adds it), and one it holds unproven (or
+         * bad: back after a restart, an outage) is pinged too, unless a
+         * request of ours to it is on its way already (its reply will
+         * do). A node that joins is then found by others' lookups within
+         * a round trip; a forged one never enters a table, so nobody's
+         * lookups or checks send anything to its address. Without the
+         * ping of a bad node, one nothing replaces (a small network)
+         * stayed out of every lookup for good. One ping at a time (per
+         * table node; per address for strangers), sent after the answer,
+         * within what the source paid for (below). */
+        if (dht__rt_find(dht->rt, &m->sender) != NULL) {
+            dht__rt_update(dht->rt, &m->sender, from, dht->now, DHT__RT_QUERY);
+            prove = dht__rt_mark_probing(dht->rt, &m->sender);
+        } else {
+            stranger = 1;
+            prove = sv.slot == NULL || dht->now >= sv.slot->ping_until;
+        }
     } else {
         dht->st.client_requests++;
     }
-    rc = answer(dht, m, from);
-    if (prove)
-        dht__verify_node(dht, &m->sender, from);
+    /* A source that has not proven its address may be a forged one: it is
+     * sent no more than it sent, so that nobody can aim this node's
+     * replies at someone else and have them grow on the way. */
+    sv.proven = source_proven(dht, m, from, transport);
+    if (!sv.proven) {
+        size_t credit = (sv.slot != NULL ? sv.slot->credit : 0) + len;
+        sv.room = credit < DHT__CREDIT_MAX ? credit : DHT__CREDIT_MAX;
+        if (sv.slot != NULL)
+            sv.slot->credit = (uint32_t)sv.room;
+        /* A node's requests leave room for the ping that proves it. */
+        if (prove && sv.room >= DHT__PONG_MAX)
+            sv.reserve = DHT__PONG_MAX;
+    }
+    /* Values go to a newcomer only at an address it proved: at once if it
+     * did, else once it answers the ping below. */
+    if (joining && sv.proven) {
+        dht_node_info_t newcomer = {.id = m->sender, .addr = *from};
+        dht__replicate_newcomer(dht, &newcomer);
+    }
+    rc = answer(dht, m, &sv);
+    if (prove) {
+        if (sv.proven || sv.room >= DHT__PONG_MAX) {
+            if (!sv.proven) {
+                sv.room -= DHT__PONG_MAX; /* the ping, padded to its answer */
+                if (sv.slot != NULL)
+                    sv.slot->credit = (uint32_t)sv.room;
+            }
+            if (stranger && sv.slot != NULL) /* until it is answered or given up */
+                sv.slot->ping_until = dht->now + dht->cfg.timeout_ms;
+            if (joining && !sv.proven)
+                dht__verify_newcomer(dht, &m->sender, from);
+            else
+                dht__verify_node(dht, &m->sender, from);
+        } else if (!stranger) {
+            dht__rt_unprobe(dht->rt, &m->sender); /* no ping: its next request may bring one */
+        }
+    }
     return rc;
 }

@@ -316,9 +316,14 @@ int dht__wire_decode(dht__msg_t *m, const uint8_t *buf, size_t len)
      * datagram would cost more than decoding it. */
     m->type = hdr[3];
     m->client = 0;
-    if (!DHT__IS_REPLY(m->type) && (m->type & DHT__WIRE_CLIENT)) {
-        m->type = (uint8_t)(m->type & ~DHT__WIRE_CLIENT);
-        m->client = 1;
+    m->has_proof = 0;
+    m->pad = 0;
+    if (!DHT__IS_REPLY(m->type)) {
+        uint8_t bits = m->type & DHT__WIRE_REQUEST_BITS;
+        m->type = (uint8_t)(m->type & ~DHT__WIRE_REQUEST_BITS);
+        m->client = (bits & DHT__WIRE_CLIENT) != 0;
+        m->has_proof = (bits & DHT__WIRE_PROOF) != 0;
+        m->pad = (bits & DHT__WIRE_PADDED) != 0; /* counted below */
     }
     m->n_nodes = 0;
     m->n_entries = 0;
@@ -327,7 +332,20 @@ int dht__wire_decode(dht__msg_t *m, const uint8_t *buf, size_t len)
     m->value_len = 0;
     m->txid = get_u32(&r);
     get_bytes(&r, m->sender.b, DHT_ID_LEN);
+    if (m->has_proof)
+        get_bytes(&r, m->proof, DHT__WIRE_TOKEN_LEN);
     get_body(&r, m);
+    if (m->pad && !r.bad) {
+        /* At least one byte, every one zero: one encoding only. */
+        size_t n = (size_t)(r.end - r.p);
+        if (n == 0 || n > UINT16_MAX)
+            return DHT_EPROTO;
+        for (size_t i = 0; i < n; i++)
+            if (r.p[i] != 0)
+                return DHT_EPROTO;
+        m->pad = (uint16_t)n;
+        r.p = r.end;
+    }
     if (r.bad || r.p != r.end)
         return DHT_EPROTO;
     return 0;
@@ -419,18 +437,29 @@ size_t dht__wire_encode(const dht__msg_t *m, uint8_t *buf, size_t cap)
     put_u8(&w, DHT__WIRE_MAGIC0);
     put_u8(&w, DHT__WIRE_MAGIC1);
     put_u8(&w, DHT__WIRE_VERSION);
-    if (m->client && (DHT__IS_REPLY(m->type) || (m->type & DHT__WIRE_CLIENT)))
-        return 0; /* only a request carries the client bit */
-    put_u8(&w, (uint8_t)(m->type | (m->client ? DHT__WIRE_CLIENT : 0)));
+    if (m->type & DHT__WIRE_REQUEST_BITS && !DHT__IS_REPLY(m->type))
+        return 0; /* the bits come from the fields below */
+    if ((m->client || m->has_proof || m->pad) && DHT__IS_REPLY(m->type))
+        return 0; /* only a request carries them */
+    put_u8(&w, (uint8_t)(m->type | (m->client ? DHT__WIRE_CLIENT : 0) |
+                         (m->has_proof ? DHT__WIRE_PROOF : 0) | (m->pad ? DHT__WIRE_PADDED : 0)));
     put_u32(&w, m->txid);
     put_bytes(&w, m->sender.b, DHT_ID_LEN);
+    if (m->has_proof)
+        put_bytes(&w, m->proof, DHT__WIRE_TOKEN_LEN);
     put_body(&w, m);
+    if (m->pad) {
+        uint8_t *p = room(&w, m->pad);
+        if (p)
+            memset(p, 0, m->pad);
+    }
     return w.bad ? 0 : (size_t)(w.p - buf);
 }
 
-size_t dht__wire_size(const dht__msg_t *m)
+/* The size of m's body, after the header (and the proof, if any). */
+static size_t body_size(const dht__msg_t *m)
 {
-    size_t n = DHT__WIRE_HEADER;
+    size_t n = 0;
 
     switch (m->type) {
     case DHT__FIND_NODE:
@@ -468,6 +497,15 @@ size_t dht__wire_size(const dht__msg_t *m)
     default:
         return n;
     }
+}
+
+size_t dht__wire_size(const dht__msg_t *m)
+{
+    size_t n = DHT__WIRE_HEADER + body_size(m);
+
+    if (DHT__IS_REPLY(m->type))
+        return n;
+    return n + (m->has_proof ? DHT__WIRE_TOKEN_LEN : 0) + m->pad;
 }
 
 void dht__stream_preamble(uint8_t *buf, uint16_t port)

@@ -43,6 +43,15 @@ typedef enum dht__msg_type {
  * 2.2). Decoded into dht__msg_t.client; never set on a reply. */
 #define DHT__WIRE_CLIENT 0x40
 
+/* Bits of a request's type byte (schema/wire.md 2.3): PROOF, an 8-byte
+ * token the receiver handed to the sender's address follows the header;
+ * PADDED, zero bytes fill the message after the body, so that the sender
+ * may be sent a reply of that size before its address is proven. Decoded
+ * into dht__msg_t.has_proof / proof and pad; never set on a reply. */
+#define DHT__WIRE_PROOF        0x20
+#define DHT__WIRE_PADDED       0x10
+#define DHT__WIRE_REQUEST_BITS (DHT__WIRE_CLIENT | DHT__WIRE_PROOF | DHT__WIRE_PADDED)
+
 /* Error codes carried by an ERROR reply. */
 typedef enum dht__wire_err {
     DHT__WERR_MALFORMED = 1,
@@ -52,6 +61,7 @@ typedef enum dht__wire_err {
     DHT__WERR_FULL = 5,
     DHT__WERR_NOT_FOUND = 6,
     DHT__WERR_RATE_LIMITED = 7,
+    DHT__WERR_UNPROVEN = 8,
 } dht__wire_err_t;
 
 /* One value entry of a VALUES reply: inline bytes, or a summary (hash and
@@ -68,8 +78,11 @@ typedef struct dht__wire_entry {
 /* A decoded message. Which fields mean something depends on type; pointers
  * point into the buffer that was decoded. */
 typedef struct dht__msg {
-    uint8_t type;   /* without the client bit */
-    uint8_t client; /* a request from a client node (encoded in the type byte) */
+    uint8_t type;      /* without the client bit */
+    uint8_t client;    /* a request from a client node (encoded in the type byte) */
+    uint8_t has_proof; /* a request carrying proof[] */
+    uint8_t proof[DHT__WIRE_TOKEN_LEN]; /* a token the receiver handed to the sender */
+    uint16_t pad;                       /* a request's zero bytes after the body */
     uint32_t txid;
     dht_id_t sender;
     dht_id_t target;                    /* FIND_NODE target; key of FIND_VALUE, STORE, GET_VALUE */

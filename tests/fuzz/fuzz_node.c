@@ -55,7 +55,8 @@ static void on_get(int status, const dht_value_t *v, size_t n, void *arg)
     (void)arg;
 }
 
-/* A PING from a fresh address must still get its PONG. */
+/* A PING from a fresh address, padded to its PONG's size (schema/wire.md
+ * 2.3), must still get its PONG. */
 static void check_alive(dht_t *dht, sink_t *sink, uint64_t now)
 {
     dht_addr_t from;
@@ -67,6 +68,7 @@ static void check_alive(dht_t *dht, sink_t *sink, uint64_t now)
     memset(&m, 0, sizeof(m));
     m.type = DHT__PING;
     m.txid = 7;
+    m.pad = 19;
     memset(m.sender.b, 0x77, DHT_ID_LEN);
     len = dht__wire_encode(&m, buf, sizeof(buf));
     dht_addr_parse(&from, "192.0.2.77:7777");

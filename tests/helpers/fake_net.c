@@ -343,10 +343,22 @@ void fake_msg_init(dht__msg_t *m, uint8_t type, uint32_t txid, const dht_id_t *s
 int fake_inject(fake_net_t *net, int node, const dht_addr_t *from, const dht__msg_t *m,
                 dht_transport_t transport)
 {
+    dht__msg_t padded;
     size_t size = dht__wire_size(m);
-    uint8_t *buf = malloc(size ? size : 1);
+    uint8_t *buf;
     size_t len;
     int rc;
+
+    /* A request with no proof of address, padded to a datagram, as a
+     * requester that wants any reply at all would send it (wire.md 2.3). */
+    if (!net->exact && !DHT__IS_REPLY(m->type) && !m->has_proof && m->pad == 0 &&
+        m->type != DHT__STORE && transport == DHT_TRANSPORT_DATAGRAM && size < DHT_MAX_DATAGRAM) {
+        padded = *m;
+        padded.pad = (uint16_t)(DHT_MAX_DATAGRAM - size);
+        m = &padded;
+        size = DHT_MAX_DATAGRAM;
+    }
+    buf = malloc(size ? size : 1);
 
     if (buf == NULL)
         return DHT_ENOMEM;

@@ -48,6 +48,7 @@ struct fake_net {
     uint64_t stream_msgs;        /* messages sent with DHT_TRANSPORT_STREAM */
     uint64_t oversize_datagrams; /* datagrams over DHT_MAX_DATAGRAM (never ok) */
     uint8_t *reply_buf;          /* bytes of the last reply fake_request() took */
+    int exact;                   /* fake_inject: no padding added */
 };
 
 /* @return a net at time start_ms with no nodes, or NULL (out of memory). */
@@ -129,7 +130,10 @@ dht_id_t fake_id_b0(uint8_t b);
 /* Zeroes *m and sets its header. */
 void fake_msg_init(dht__msg_t *m, uint8_t type, uint32_t txid, const dht_id_t *sender);
 
-/* Encodes m and hands it to core `node` as if it came from `from`.
+/* Encodes m and hands it to core `node` as if it came from `from`. A
+ * datagram request with neither a proof nor padding (nor a STORE) is
+ * padded to DHT_MAX_DATAGRAM, as a peer that wants a reply sends it,
+ * unless net->exact is set.
  * @return what dht_receive() returned, or DHT_EPROTO if m does not encode. */
 int fake_inject(fake_net_t *net, int node, const dht_addr_t *from, const dht__msg_t *m,
                 dht_transport_t transport);

@@ -1,0 +1,261 @@
+/*
+ * No amplification (issue 13, item 2; schema/wire.md 2.3): a node sends a
+ * source that has not proven its address no more bytes than it received
+ * from it, so a forged source address cannot turn this node into a
+ * reflector. A large value goes only to a proven source (a token of ours,
+ * or a stream), and every source is held to cfg.send_rate_limit bytes of
+ * values per second. The probe of the issue: GET_VALUEs for a large value
+ * from a source that never listens made a node send 4,700 bytes for each
+ * byte it got.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h> /* alarm */
+
+#include "helpers/fake_asserts.h"
+
+#define VALUE_SIZE (200u * 1024u)
+#define REQUESTS   2000
+
+typedef struct holder_net {
+    fake_net_t *net;
+    int holder;
+    dht_id_t key;
+    uint8_t *value;
+} holder_net_t;
+
+/* Three cores; core 0 puts a 200 KiB content-addressed value, which core
+ * 1 then holds. */
+static void setup_holder(holder_net_t *h, size_t send_rate_limit)
+{
+    dht_config_t cfg;
+    fake_result_t r = {0};
+
+    h->net = new_net();
+    for (int i = 0; i < 3; i++) {
+        char addr[32];
+        fake_config(&cfg, (uint64_t)i + 1, NULL);
+        cfg.send_rate_limit = send_rate_limit;
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", 4001 + i);
+        assert_int_equal(add_cfg(h->net, addr, &cfg), i);
+        if (i > 0) {
+            fake_result_t b = {0};
+            assert_int_equal(
+                dht_bootstrap(fake_dht(h->net, i), fake_addr_of(h->net, 0), 1, fake_status_cb, &b),
+                0);
+            fake_run(h->net, &b.calls, 60000);
+            assert_int_equal(b.status, 0);
+        }
+    }
+    h->value = malloc(VALUE_SIZE);
+    assert_non_null(h->value);
+    for (size_t i = 0; i < VALUE_SIZE; i++)
+        h->value[i] = (uint8_t)(i * 131 + (i >> 9));
+    dht_id_from_bytes(&h->key, h->value, VALUE_SIZE);
+    assert_int_equal(
+        dht_put(fake_dht(h->net, 0), &h->key, h->value, VALUE_SIZE, 3600, fake_put_cb, &r), 0);
+    fake_run(h->net, &r.calls, 60000);
+    assert_int_equal(r.status, 0);
+    h->holder = 1;
+    assert_true(fake_stats(h->net, h->holder).values >= 1);
+    fake_clear(h->net);
+}
+
+static void teardown_holder(holder_net_t *h)
+{
+    free(h->value);
+    fake_net_free(h->net);
+}
+
+/* Bytes queued to `to`, then the queue emptied. */
+static size_t take_bytes_to(fake_net_t *net, const dht_addr_t *to)
+{
+    size_t sum = 0;
+
+    for (size_t i = 0; i < fake_queued(net); i++)
+        if (dht_addr_equal(&fake_peek(net, i)->to, to))
+            sum += fake_peek(net, i)->len;
+    fake_clear(net);
+    return sum;
+}
+
+/* Sends request m from `from` to the holder as encoded (no padding
+ * added). @return its size on the wire. */
+static size_t inject_exact(holder_net_t *h, const dht_addr_t *from, dht__msg_t *m)
+{
+    h->net->exact = 1;
+    assert_int_equal(fake_inject(h->net, h->holder, from, m, DHT_TRANSPORT_DATAGRAM), 0);
+    h->net->exact = 0;
+    return dht__wire_size(m);
+}
+
+/* A flood from a forged source that never answers: every kind of request,
+ * bare and padded, GET_VALUEs of the large value above all. Bytes out to
+ * it stay at most the bytes in from it. */
+static void test_forged_source_gets_no_more_than_it_sent(void **state)
+{
+    holder_net_t h;
+    dht_addr_t forged = fake_addr("198.51.100.7:6881");
+    dht_id_t fake_id = fake_id_b0(0x66);
+    size_t in = 0, out = 0, values_out = 0;
+    dht_stats_t st;
+
+    (void)state;
+    setup_holder(&h, 0);
+    for (uint32_t i = 0; i < REQUESTS; i++) {
+        static const uint8_t kinds[] = {DHT__GET_VALUE,  DHT__GET_VALUE, DHT__FIND_NODE,
+                                        DHT__FIND_VALUE, DHT__PING,      DHT__HAVE};
+        uint8_t type = kinds[i % sizeof(kinds)];
+        dht__msg_t m;
+        size_t sent;
+
+        fake_msg_init(&m, type, 100 + i, &fake_id);
+        m.target = h.key;
+        m.hash = h.key;
+        m.n_have = type == DHT__HAVE ? 1 : 0;
+        m.have_key[0] = h.key;
+        m.have_hash[0] = h.key;
+        m.pad = (uint16_t)(i % 3 == 0 ? 0 : i % 3 == 1 ? 200 : 1000); /* bare, or padded */
+        in += inject_exact(&h, &forged, &m);
+        for (size_t j = 0; j < fake_queued(h.net); j++) {
+            dht__msg_t d;
+            if (dht__wire_decode(&d, fake_peek(h.net, j)->buf, fake_peek(h.net, j)->len) == 0 &&
+                d.type == DHT__VALUE && dht_addr_equal(&fake_peek(h.net, j)->to, &forged))
+                values_out++;
+        }
+        sent = take_bytes_to(h.net, &forged);
+        out += sent;
+        assert_true(out <= in);
+        fake_advance(h.net, 5); /* nothing comes back from the forged address */
+        out += take_bytes_to(h.net, &forged);
+    }
+    st = fake_stats(h.net, h.holder);
+    print_message("forged source: %zu bytes in, %zu out (%.3f), %zu values sent, %llu refused\n",
+                  in, out, (double)out / (double)in, values_out,
+                  (unsigned long long)st.refused_unproven);
+    assert_true(out <= in);
+    assert_true(out > 0); /* it is answered within what it sent */
+    assert_int_equal(values_out, 0);
+    assert_true(st.refused_unproven > 0);
+    teardown_holder(&h);
+}
+
+/* An honest node gets the value: a get through a core that never talked
+ * to the holder proves its address with the holder's token. */
+static void test_proven_source_gets_the_value(void **state)
+{
+    holder_net_t h;
+    dht_config_t cfg;
+    fake_result_t r = {0};
+    int g;
+
+    (void)state;
+    setup_holder(&h, 0);
+    fake_config(&cfg, 99, NULL);
+    cfg.client = 1; /* never in a table: no proof but its tokens */
+    g = add_cfg(h.net, "127.0.0.1:4099", &cfg);
+    assert_int_equal(dht_insert_node(fake_dht(h.net, g), dht_self(fake_dht(h.net, h.holder)),
+                                     fake_addr_of(h.net, h.holder), h.net->now),
+                     0);
+    assert_int_equal(dht_get(fake_dht(h.net, g), &h.key, fake_get_cb, &r), 0);
+    fake_run(h.net, &r.calls, 60000);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.n_values, 1);
+    assert_true(fake_result_has(&r, h.value, VALUE_SIZE));
+    assert_int_equal(fake_stats(h.net, h.holder).refused_unproven, 0);
+    fake_result_clear(&r);
+    teardown_holder(&h);
+}
+
+/* A GET_VALUE with a token the holder handed to another address proves
+ * nothing; with the token of its own address, the value goes by stream. */
+static void test_token_proves_its_address_only(void **state)
+{
+    holder_net_t h;
+    dht_addr_t p = fake_addr("192.0.2.10:7000"), other = fake_addr("192.0.2.11:7000");
+    dht_id_t pid = fake_id_b0(0x71);
+    dht__msg_t q, rep;
+    uint64_t streams;
+
+    (void)state;
+    setup_holder(&h, 0);
+    fake_msg_init(&q, DHT__FIND_VALUE, 1, &pid);
+    q.target = h.key;
+    assert_int_equal(fake_request(h.net, h.holder, &p, &q, &rep), 0);
+    assert_int_equal(rep.type, DHT__VALUES);
+    fake_msg_init(&q, DHT__GET_VALUE, 2, &pid);
+    q.target = h.key;
+    q.hash = h.key;
+    q.has_proof = 1;
+    memcpy(q.proof, rep.token, sizeof(q.proof));
+    fake_clear(h.net);
+    assert_int_equal(fake_request(h.net, h.holder, &other, &q, &rep), 0);
+    assert_int_equal(rep.type, DHT__ERROR);
+    assert_int_equal(rep.err_code, DHT__WERR_UNPROVEN);
+    streams = h.net->stream_msgs;
+    q.txid = 3;
+    assert_int_equal(fake_request(h.net, h.holder, &p, &q, &rep), 0);
+    assert_int_equal(rep.type, DHT__VALUE);
+    assert_int_equal(rep.value_len, VALUE_SIZE);
+    assert_int_equal(h.net->stream_msgs, streams + 1);
+    teardown_holder(&h);
+}
+
+/* A proven source is held to send_rate_limit bytes of values a second:
+ * with 1 MiB/s, five 200 KiB values go at once, the sixth is "busy", and
+ * a second later they go again. */
+static void test_send_rate_limit(void **state)
+{
+    holder_net_t h;
+    dht_addr_t p = fake_addr("192.0.2.20:7000");
+    dht_id_t pid = fake_id_b0(0x72);
+    dht__msg_t q, rep;
+    uint8_t tok[DHT__WIRE_TOKEN_LEN];
+    unsigned values = 0, busy = 0;
+
+    (void)state;
+    setup_holder(&h, 1u << 20);
+    fake_msg_init(&q, DHT__FIND_VALUE, 1, &pid);
+    q.target = h.key;
+    assert_int_equal(fake_request(h.net, h.holder, &p, &q, &rep), 0);
+    memcpy(tok, rep.token, sizeof(tok));
+    for (uint32_t i = 0; i < 8; i++) {
+        fake_msg_init(&q, DHT__GET_VALUE, 10 + i, &pid);
+        q.target = h.key;
+        q.hash = h.key;
+        q.has_proof = 1;
+        memcpy(q.proof, tok, sizeof(tok));
+        assert_int_equal(fake_request(h.net, h.holder, &p, &q, &rep), 0);
+        values += rep.type == DHT__VALUE;
+        busy += rep.type == DHT__ERROR && rep.err_code == DHT__WERR_RATE_LIMITED;
+    }
+    assert_int_equal(values, 5);
+    assert_int_equal(busy, 3);
+    assert_int_equal(fake_stats(h.net, h.holder).refused_send_rate, 3);
+    fake_advance(h.net, 1000);
+    q.txid = 99;
+    assert_int_equal(fake_request(h.net, h.holder, &p, &q, &rep), 0);
+    assert_int_equal(rep.type, DHT__VALUE);
+    teardown_holder(&h);
+}
+
+int main(void)
+{
+    alarm(120); /* the whole file's timeout */
+
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forged_source_gets_no_more_than_it_sent),
+        cmocka_unit_test(test_proven_source_gets_the_value),
+        cmocka_unit_test(test_token_proves_its_address_only),
+        cmocka_unit_test(test_send_rate_limit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
