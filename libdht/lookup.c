@@ -256,11 +256,24 @@ static void advance(dht_t *dht, dht__op_t *op)
         finish(dht, op);
 }
 
+/* @return 1 if a candidate other than id already has this address. */
+static int address_taken(const dht__lookup_t *lk, const dht_node_info_t *n)
+{
+    for (size_t i = 0; i < lk->n; i++)
+        if (dht_addr_equal(&lk->cands[i].node.addr, &n->addr) &&
+            dht_id_cmp(&lk->cands[i].node.id, &n->id) != 0)
+            return 1;
+    return 0;
+}
+
 static void merge_nodes(dht_t *dht, dht__lookup_t *lk, const dht__msg_t *m, unsigned hops)
 {
     for (unsigned i = 0; i < m->n_nodes; i++) {
         const dht_node_info_t *n = &m->nodes[i];
-        if (dht_id_cmp(&n->id, &dht->self) == 0 || n->addr.port == 0 || known_bad(dht, &n->id))
+        /* One candidate per address: a reply naming one address under
+         * many ids would otherwise aim as many of our requests at it. */
+        if (dht_id_cmp(&n->id, &dht->self) == 0 || n->addr.port == 0 || known_bad(dht, &n->id) ||
+            address_taken(lk, n))
             continue;
         add(lk, n, hops);
         /* Learn it too, where the table has room: a node's own contacts

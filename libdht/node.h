@@ -183,7 +183,7 @@ typedef struct dht__rate_slot {
 #define DHT__CREDIT_MAX (8u * DHT_MAX_DATAGRAM) /* an unproven source's unused bytes */
 
 /* Largest PONG: an IPv6 address record. The ping that proves a sender's
- * address (dht__verify_node) is padded to it, and a node's requests leave
+ * address (dht__verify_sender) is padded to it, and a node's requests leave
  * room for one such ping after their answer: the receiver may ping a
  * sender it does not know yet, once it has answered. */
 #define DHT__PONG_MAX (DHT__WIRE_HEADER + 1 + 16 + 2)
@@ -446,9 +446,14 @@ void dht__rearm(dht_t *dht);
  * verified (its answer) or found bad (its silence). */
 void dht__verify_node(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr);
 
-/* As dht__verify_node, for a node that asked for its own id (it is
- * joining): once it answers, the values it should keep are offered to it
- * (dht__replicate_newcomer), never before its address is proven. */
+/* Pings the sender of a request, to prove its address: a ping padded to
+ * its PONG only (the room DHT__PONG_MAX its request left), sent once, so
+ * that a forged address gets no more than the request paid for. */
+void dht__verify_sender(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr);
+
+/* As dht__verify_sender, for a sender the table does not hold (it may
+ * be joining): once it answers, the values it should keep are offered to
+ * it (dht__replicate_newcomer), never before its address is proven. */
 void dht__verify_newcomer(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr);
 
 /* The maintenance of every tick (DHT__TICK_MS): a liveness ping to the

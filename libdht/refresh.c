@@ -23,6 +23,11 @@ static void ping(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr)
     dht__rpc_send(dht, &m, addr, id, 0, 0, on_pong, NULL, 0);
 }
 
+void dht__verify_node(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr)
+{
+    ping(dht, id, addr);
+}
+
 /* A proof ping: padded to its PONG only, the size its sender's request
  * left room for (DHT__PONG_MAX), and sent once: an address that may be
  * forged gets no more than that (a node lost on the way asks again). */
@@ -35,7 +40,7 @@ static void proof_ping(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr, d
     dht__rpc_send(dht, &m, addr, id, 0, 1, cb, NULL, 0);
 }
 
-void dht__verify_node(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr)
+void dht__verify_sender(dht_t *dht, const dht_id_t *id, const dht_addr_t *addr)
 {
     proof_ping(dht, id, addr, on_pong);
 }

@@ -140,21 +140,17 @@ typedef struct serving {
 
 /* @return 1 if the source of request m proved that it receives at `from`:
  * it came by stream (the connection's handshake did), or it carries a
- * token this node handed to that address (a STORE's own, or a proof), or
- * its sender is a table contact that answered us at that address. */
+ * token this node handed to that address (a STORE's own, or a proof).
+ * That a table contact answered us at that address proves nothing of
+ * this request: anyone may forge it, with that contact's id. */
 static int source_proven(const dht_t *dht, const dht__msg_t *m, const dht_addr_t *from,
                          dht_transport_t transport)
 {
-    const dht__rt_node_t *n;
-
     if (transport == DHT_TRANSPORT_STREAM)
         return 1;
     if (m->has_proof && token_valid(dht, from, m->proof))
         return 1;
-    if (m->type == DHT__STORE && token_valid(dht, from, m->token))
-        return 1;
-    n = m->client ? NULL : dht__rt_find(dht->rt, &m->sender);
-    return n != NULL && n->proven && dht_addr_equal(&n->addr, from);
+    return m->type == DHT__STORE && token_valid(dht, from, m->token);
 }
 
 /* @return 1 if `bytes` more may go to the request's source now, and
@@ -490,10 +486,16 @@ static int serve_get_value(dht_t *dht, const dht__msg_t *req, serving_t *sv)
     size_t len = asked_len(dht, req, v);
     dht__msg_t r;
 
-    /* A value goes only where it may: within what an unproven source sent
-     * (a large one only to a proven source, by stream), and within the
-     * source's bytes per second. Refused, the requester asks another
-     * holder, or again with a token. */
+    /* A value goes only where it may: within what an unproven source sent,
+     * and never more than a datagram (a large one only to a proven source,
+     * by stream), and within the source's bytes per second. Refused, the
+     * requester asks another holder, or again with a token. */
+    if (len == 0 && !sv->proven) /* nothing to read: answered now, and charged */
+        return send_error(dht, req, sv, DHT__WERR_NOT_FOUND, "no such value");
+    if (len > 0 && !sv->proven && DHT__WIRE_HEADER + 1 + 4 + 4 + len > DHT_MAX_DATAGRAM) {
+        dht->st.refused_unproven++;
+        return send_error(dht, req, sv, DHT__WERR_UNPROVEN, "prove your address");
+    }
     if (len > 0 && !may_send(dht, sv, DHT__WIRE_HEADER + 1 + 4 + 4 + len))
         return send_error(dht, req, sv, DHT__WERR_UNPROVEN, "prove your address");
     if (len > 0 && !send_rate_ok(dht, sv, len))
@@ -584,7 +586,8 @@ int dht__serve(dht_t *dht, const dht__msg_t *m, size_t len, const dht_addr_t *fr
             sv.reserve = DHT__PONG_MAX;
     }
     /* Values go to a newcomer only at an address it proved: at once if it
-     * did, else once it answers the ping below. */
+     * did, else once it answers the ping below (any stranger's: the ping
+     * that proves a joining node may have gone for its first request). */
     if (joining && sv.proven) {
         dht_node_info_t newcomer = {.id = m->sender, .addr = *from};
         dht__replicate_newcomer(dht, &newcomer);
@@ -599,10 +602,10 @@ int dht__serve(dht_t *dht, const dht__msg_t *m, size_t len, const dht_addr_t *fr
             }
             if (stranger && sv.slot != NULL) /* until it is answered or given up */
                 sv.slot->ping_until = dht->now + dht->cfg.timeout_ms;
-            if (joining && !sv.proven)
+            if (stranger || (joining && !sv.proven))
                 dht__verify_newcomer(dht, &m->sender, from);
             else
-                dht__verify_node(dht, &m->sender, from);
+                dht__verify_sender(dht, &m->sender, from);
         } else if (!stranger) {
             dht__rt_unprobe(dht->rt, &m->sender); /* no ping: its next request may bring one */
         }

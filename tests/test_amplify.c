@@ -148,6 +148,135 @@ static void test_forged_source_gets_no_more_than_it_sent(void **state)
     teardown_holder(&h);
 }
 
+/* Bytes queued to `to` and values among them (then the queue emptied). */
+static size_t take_bytes_values(fake_net_t *net, const dht_addr_t *to, size_t *values)
+{
+    for (size_t j = 0; j < fake_queued(net); j++) {
+        dht__msg_t d;
+        if (dht_addr_equal(&fake_peek(net, j)->to, to) &&
+            dht__wire_decode(&d, fake_peek(net, j)->buf, fake_peek(net, j)->len) == 0 &&
+            d.type == DHT__VALUE)
+            (*values)++;
+    }
+    return take_bytes_to(net, to);
+}
+
+/* A request forged with a table contact's address and id proves nothing
+ * (found in review: the holder took the contact's proof for the request's
+ * and streamed 200 KiB to it for one bare GET_VALUE). */
+static void test_forged_contact_proves_nothing(void **state)
+{
+    holder_net_t h;
+    const dht_addr_t *victim;
+    dht_id_t victim_id;
+    dht__msg_t m;
+    size_t in, out, values = 0;
+
+    (void)state;
+    setup_holder(&h, 0);
+    victim = fake_addr_of(h.net, 2);
+    victim_id = *dht_self(fake_dht(h.net, 2));
+    assert_true(fake_knows(h.net, h.holder, &victim_id));
+    fake_msg_init(&m, DHT__GET_VALUE, 4242, &victim_id);
+    m.target = h.key;
+    m.hash = h.key;
+    in = inject_exact(&h, victim, &m);
+    out = take_bytes_values(h.net, victim, &values);
+    print_message("forged as a contact: %zu bytes in, %zu out\n", in, out);
+    assert_true(out <= in);
+    assert_int_equal(values, 0);
+    teardown_holder(&h);
+}
+
+/* GET_VALUEs for values nobody holds, among those for a small value that
+ * fits a datagram: the "not found" answers are paid for like any other
+ * (found in review: they were not, and the value went out 1.43 bytes for
+ * each byte in). */
+static void test_not_found_is_charged(void **state)
+{
+    holder_net_t h;
+    dht_addr_t forged = fake_addr("198.51.100.9:6881");
+    dht_id_t fake_id = fake_id_b0(0x67), small_key;
+    uint8_t small[1300];
+    fake_result_t r = {0};
+    size_t in = 0, out = 0, values = 0;
+
+    (void)state;
+    setup_holder(&h, 0);
+    for (size_t i = 0; i < sizeof(small); i++)
+        small[i] = (uint8_t)(i * 7 + 3);
+    dht_id_from_bytes(&small_key, small, sizeof(small));
+    assert_int_equal(
+        dht_put(fake_dht(h.net, 0), &small_key, small, sizeof(small), 3600, fake_put_cb, &r), 0);
+    fake_run(h.net, &r.calls, 60000);
+    assert_int_equal(r.status, 0);
+    fake_clear(h.net);
+    for (uint32_t i = 0; i < 1400; i++) {
+        dht__msg_t m;
+        fake_msg_init(&m, DHT__GET_VALUE, 1000 + i, &fake_id);
+        if (i % 14 == 13) {
+            m.target = small_key;
+        } else {
+            memset(m.target.b, (int)(i & 0xff), DHT_ID_LEN);
+            m.target.b[0] = 0xee;
+        }
+        m.hash = m.target;
+        in += inject_exact(&h, &forged, &m);
+        out += take_bytes_values(h.net, &forged, &values);
+        fake_advance(h.net, 1);
+    }
+    print_message("missing and small values asked from a forged source: %zu in, %zu out (%.3f), "
+                  "%zu values\n",
+                  in, out, (double)out / (double)in, values);
+    assert_true(out <= in);
+    teardown_holder(&h);
+}
+
+/* A reply that names one address under many ids draws one request to it
+ * from a lookup, not one per id. */
+static void test_lookup_asks_an_address_once(void **state)
+{
+    fake_net_t *net = new_net();
+    dht_config_t cfg;
+    dht_addr_t peer = fake_addr("192.0.2.50:7000"), victim = fake_addr("203.0.113.9:1000");
+    dht_id_t peer_id = fake_id_b0(0x42), target;
+    fake_result_t r = {0};
+    size_t requests = 0;
+    dht__msg_t q, rep;
+
+    (void)state;
+    fake_config(&cfg, 5, NULL);
+    assert_int_equal(add_cfg(net, "127.0.0.1:4001", &cfg), 0);
+    assert_int_equal(dht_insert_node(fake_dht(net, 0), &peer_id, &peer, net->now), 0);
+    fake_clear(net);
+    memset(target.b, 0x42, DHT_ID_LEN);
+    assert_int_equal(dht_find_node(fake_dht(net, 0), &target, fake_nodes_cb, &r), 0);
+    assert_int_equal(fake_find_msg(net, &peer, DHT__FIND_NODE, &q), 0);
+    memset(&rep, 0, sizeof(rep));
+    rep.type = DHT__NODES;
+    rep.txid = q.txid;
+    rep.sender = peer_id;
+    rep.n_nodes = 20;
+    for (int i = 0; i < 20; i++) {
+        memset(rep.nodes[i].id.b, 0x42, DHT_ID_LEN);
+        rep.nodes[i].id.b[31] = (uint8_t)i;
+        rep.nodes[i].id.b[30] = 0x99;
+        rep.nodes[i].addr = victim;
+    }
+    fake_clear(net);
+    assert_int_equal(fake_inject(net, 0, &peer, &rep, DHT_TRANSPORT_DATAGRAM), 0);
+    for (int t = 0; t < 200 && !r.calls; t++) {
+        requests += fake_count(net, &victim, -1);
+        fake_clear(net);
+        fake_advance(net, 100);
+    }
+    print_message("a reply naming one address under 20 ids: %zu datagrams to it\n", requests);
+    assert_true(r.calls == 1);
+    assert_true(requests >= 1);
+    assert_true(requests <= 1 + cfg.retries); /* one request and its resends */
+    fake_net_free(net);
+}
+
 /* An honest node gets the value: a get through a core that never talked
  * to the holder proves its address with the holder's token. */
 static void test_proven_source_gets_the_value(void **state)
@@ -253,6 +382,9 @@ int main(void)
 
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_source_gets_no_more_than_it_sent),
+        cmocka_unit_test(test_forged_contact_proves_nothing),
+        cmocka_unit_test(test_not_found_is_charged),
+        cmocka_unit_test(test_lookup_asks_an_address_once),
         cmocka_unit_test(test_proven_source_gets_the_value),
         cmocka_unit_test(test_token_proves_its_address_only),
         cmocka_unit_test(test_send_rate_limit),

@@ -294,10 +294,11 @@ static void test_churn_with_replication(void **state)
  * got, and a lookup waits for the dead for no more than an adaptive
  * timeout, so the median lookup, get and put of a small value each take
  * less than twice as long as on the healthy network (virtual time:
- * deterministic). Hops: in the second round after the deaths, once the
- * survivors noticed the dead, the 95th percentile is no worse; in the
- * first, a dead hop costs one more now and then: the mean is up to 0.2
- * hop worse at some seeds, and the 95th percentile may be one more. */
+ * deterministic). Hops: the 95th percentile is no worse in either round
+ * after the deaths (seeds 1 to 5: 3 in every round); the mean of the
+ * first round is up to 0.2 hop worse (a dead hop costs one more now and
+ * then: +0.00 to +0.12 at seeds 1 to 5), and in the second, once the
+ * survivors noticed the dead, within 0.05 (-0.05 to +0.02). */
 static void test_quarter_dies_at_once(void **state)
 {
     emofs_sim_opts_t o;
@@ -327,10 +328,10 @@ static void test_quarter_dies_at_once(void **state)
                       (unsigned long long)a->put_p50_ms, (unsigned long long)r.healthy.put_p50_ms);
         assert_int_equal(a->lookups_ok, 500);
         assert_int_equal(a->values_got, 50);
-        assert_true(a->hops_mean <= r.healthy.hops_mean + 0.2);
         /* The first round meets the dead; by the second, the survivors
          * have noticed them. */
-        assert_true(a->hops_p95 <= r.healthy.hops_p95 + (i == 0 ? 1u : 0u));
+        assert_true(a->hops_mean <= r.healthy.hops_mean + (i == 0 ? 0.2 : 0.05));
+        assert_true(a->hops_p95 <= r.healthy.hops_p95);
         assert_true(a->latency_p50_ms < 2 * r.healthy.latency_p50_ms);
         assert_int_equal(a->puts_ok, a->puts);
         assert_int_equal(a->puts, 50);

@@ -9,7 +9,8 @@
  *   dht_probe HOST:PORT KIND COUNT RATE [KEY]
  *
  * KIND: ping, find_node, find_value, get_value (KEY: hex, the value's key
- * and hash), store (a bad token), garbage. RATE: requests per second.
+ * and hash), store (a bad token), garbage, or mixed (garbage, ping,
+ * find_node and store in turn). RATE: requests per second.
  * After the last request it listens 2 s more, then prints one line:
  *
  *   sent N requests, B bytes; got D datagrams, X bytes; S streams, Y bytes
@@ -48,16 +49,19 @@ static uint64_t now_ms(void)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: dht_probe HOST:PORT ping|find_node|find_value|get_value|store|garbage "
-                    "COUNT RATE [KEY]\n");
+    fprintf(stderr, "usage: dht_probe HOST:PORT "
+                    "ping|find_node|find_value|get_value|store|garbage|mixed COUNT RATE [KEY]\n");
     return 2;
 }
 
 /* Builds request i of `kind` into buf. @return its length, 0 if unknown. */
 static size_t build(const char *kind, uint32_t i, const dht_id_t *key, uint8_t *buf)
 {
+    static const char *const mixed[] = {"garbage", "ping", "find_node", "store"};
     dht__msg_t m;
 
+    if (strcmp(kind, "mixed") == 0)
+        kind = mixed[i % 4];
     memset(&m, 0, sizeof(m));
     m.txid = 0x10000u + i;
     for (size_t b = 0; b < DHT_ID_LEN; b++) /* a made-up id per request */
