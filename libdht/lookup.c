@@ -256,13 +256,28 @@ static void advance(dht_t *dht, dht__op_t *op)
         finish(dht, op);
 }
 
-/* @return 1 if a candidate other than id already has this address. */
+/* @return 1 if a is a loopback address (127/8, ::1): the one place where
+ * many nodes share an IP as a matter of course (local networks, tests). */
+static int loopback(const dht_addr_t *a)
+{
+    static const uint8_t v6_loop[16] = {[15] = 1};
+
+    return a->family == DHT_AF_INET ? a->ip[0] == 127 : memcmp(a->ip, v6_loop, 16) == 0;
+}
+
+/* @return 1 if a candidate other than n (by id) already has n's address,
+ * or its IP but on loopback. */
 static int address_taken(const dht__lookup_t *lk, const dht_node_info_t *n)
 {
-    for (size_t i = 0; i < lk->n; i++)
-        if (dht_addr_equal(&lk->cands[i].node.addr, &n->addr) &&
-            dht_id_cmp(&lk->cands[i].node.id, &n->id) != 0)
+    size_t iplen = n->addr.family == DHT_AF_INET6 ? 16 : 4;
+    int by_ip = !loopback(&n->addr);
+
+    for (size_t i = 0; i < lk->n; i++) {
+        const dht_addr_t *a = &lk->cands[i].node.addr;
+        if (a->family == n->addr.family && memcmp(a->ip, n->addr.ip, iplen) == 0 &&
+            (by_ip || a->port == n->addr.port) && dht_id_cmp(&lk->cands[i].node.id, &n->id) != 0)
             return 1;
+    }
     return 0;
 }
 
@@ -270,8 +285,9 @@ static void merge_nodes(dht_t *dht, dht__lookup_t *lk, const dht__msg_t *m, unsi
 {
     for (unsigned i = 0; i < m->n_nodes; i++) {
         const dht_node_info_t *n = &m->nodes[i];
-        /* One candidate per address: a reply naming one address under
-         * many ids would otherwise aim as many of our requests at it. */
+        /* One candidate per address, per IP off loopback: a reply naming
+         * one host under many ids or ports would otherwise aim as many of
+         * our requests at it. */
         if (dht_id_cmp(&n->id, &dht->self) == 0 || n->addr.port == 0 || known_bad(dht, &n->id) ||
             address_taken(lk, n))
             continue;

@@ -46,5 +46,16 @@ expect() {
 NET_DIR=$T
 . "$(dirname "${BASH_SOURCE[0]}")/../../tool/local_net.sh"
 
+# log_has FILE PATTERN: waits up to 5 s for a line matching PATTERN in a
+# daemon's log (net_start returns at its "listening on" line; the lines
+# after it may take a moment, more so under the sanitizers).
+log_has() {
+    for _ in $(seq 1 100); do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
 # blob_count DIR: blobs in a data directory's local store.
 blob_count() { { find "$1/blobs" -type f -not -path "$1/blobs/tmp/*" 2>/dev/null || true; } | wc -l; }

@@ -83,7 +83,7 @@ done
 for i in 2 3 4 5 6; do
     net_start d$i "${NET_ADDR[d7]}"
     check "restarted d$i holds the ${BEFORE[d$i]} replicas it had on disk" \
-        grep -q "holding ${BEFORE[d$i]} replicas" "$T/d$i.log"
+        log_has "$T/d$i.log" "holding ${BEFORE[d$i]} replicas"
 done
 rm -f "$T/got.bin"
 "$EMOFS" get "${KEYS[1]}" -o "$T/got.bin" -q --data "$T/d2" >/dev/null

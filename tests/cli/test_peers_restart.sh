@@ -64,7 +64,7 @@ check "  a daemon with no peer writes no list" test ! -e "$T/p2/peers"
 mv "$T/p2.saved" "$T/p2/peers"
 net_start p2 "" "$P2"
 check "restarted with no --bootstrap: live peers again" wait_live p2
-check "  the log says it pinged the saved peers" grep -q "pinging the peers saved in" "$T/p2.log"
+check "  the log says it pinged the saved peers" log_has "$T/p2.log" "pinging the peers saved in"
 "$EMOFS" get "$KEY_C" -o "$T/got.bin" --data "$T/p2" -q >/dev/null
 check "  a get through it finds the file put while it was away" cmp -s "$T/c.bin" "$T/got.bin"
 for _ in $(seq 1 50); do grep -q "rejoined through the saved peers" "$T/p2.log" && break; sleep 0.1; done

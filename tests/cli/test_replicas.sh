@@ -42,7 +42,7 @@ kill -9 "${NET_PID[d2]}"
 wait "${NET_PID[d2]}" 2>/dev/null || true
 net_start d2 "${NET_ADDR[d1]}"
 check "restarted d2 says it holds its $before replicas" \
-    grep -q "holding $before replicas" "$T/d2.log"
+    log_has "$T/d2.log" "holding $before replicas"
 check "and status says so" test "$(held "$T/d2")" -eq "$before"
 
 # The publisher and the others go: d2 alone still has every piece.
@@ -73,7 +73,7 @@ net_start q2 "${NET_ADDR[q1]}"
 q3=$!
 NET_PIDS+=($q3)
 for _ in $(seq 1 100); do grep -q "listening on" "$T/q3.log" && break; sleep 0.05; done
-check "q3 says its quota" grep -q "quota 16.0 MiB" "$T/q3.log"
+check "q3 says its quota" log_has "$T/q3.log" "quota 16.0 MiB"
 sleep 0.3
 head -c 40000000 /dev/urandom >"$T/big.bin"
 "$EMOFS" put -q "$T/big.bin" --data "$T/q1" >/dev/null
@@ -148,7 +148,7 @@ head -c 2000000 /dev/urandom >"$T/h.bin"
 "$EMOFS" put -q "$T/h.bin" --data "$T/h1" >/dev/null
 held_by_h2=$(replicas "$T/h2")
 net_start h5 "${NET_ADDR[h1]}"
-check "h5 says how often it checks" grep -q "checking the copies every 4 s" "$T/h5.log"
+check "h5 says how often it checks" log_has "$T/h5.log" "checking the copies every 4 s"
 for _ in $(seq 1 250); do
     [ "$(replicas "$T/h5")" -ge "$held_by_h2" ] && break
     sleep 0.1

@@ -15,7 +15,7 @@ net_start r2 "${NET_ADDR[r1]}"
 net_start r3 "${NET_ADDR[r1]}"
 sleep 0.3
 check "the publisher says how often it republishes" \
-    grep -q "republishing the files published here every 2 s" "$T/r1.log"
+    log_has "$T/r1.log" "republishing the files published here every 2 s"
 head -c 1000000 /dev/urandom >"$T/f.bin"
 KEY=$("$EMOFS" put -q "$T/f.bin" --data "$T/r1")
 n=$(held "$T/r2")
