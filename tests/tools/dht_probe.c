@@ -11,7 +11,7 @@
  * KIND: ping, find_node, find_value, get_value (KEY: hex, the value's key
  * and hash), store (a bad token), garbage, or mixed (garbage, ping,
  * find_node and store in turn). RATE: requests per second.
- * After the last request it listens 2 s more, then prints one line:
+ * After the last request it listens 1 s more, then prints one line:
  *
  *   sent N requests, B bytes; got D datagrams, X bytes; S streams, Y bytes
  *
@@ -177,7 +177,7 @@ int main(int argc, char **argv)
             sent_bytes += len;
         drain(&p, 0);
     }
-    until = now_ms() + 2000;
+    until = now_ms() + 1000;
     while (now_ms() < until)
         drain(&p, (int)(until - now_ms()));
     printf("sent %lu requests, %llu bytes; got %llu datagrams, %llu bytes; %llu streams, %llu "
