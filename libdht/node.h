@@ -6,7 +6,9 @@
  *   rpc.c     outgoing requests: txids, adaptive timeouts, retries, reply
  *             matching
  *   server.c  incoming requests: PING, FIND_NODE, FIND_VALUE, STORE,
- *             GET_VALUE; tokens; per-source rate limit
+ *             GET_VALUE; tokens
+ *   limits.c  what each request source may be sent: requests and value
+ *             bytes per second, and an unproven source's byte credit
  *   lookup.c  the iterative lookup (FIND_NODE / FIND_VALUE), alpha in flight
  *   ops.c     the operations of dht.h built on the above, and their
  *             completion queue
@@ -550,6 +552,39 @@ uint64_t dht__rpc_next_deadline(const dht_t *dht);
 
 /* Cancels every rpc (DHT_ECANCELED) and frees the tables. */
 void dht__rpc_shutdown(dht_t *dht);
+
+/* ---- limits.c ---- */
+
+/* A request being answered: its source, and what it may be sent. */
+typedef struct dht__serving {
+    const dht_addr_t *from;
+    dht__rate_slot_t *slot; /* NULL without memory for the limiter */
+    int proven;             /* the source proved its address: no byte cap */
+    size_t room;            /* unproven: bytes it may still be sent */
+    size_t reserve;         /* of room, kept for the ping that proves it */
+} dht__serving_t;
+
+/* Starts *sv for a request from `from`, with its source's slot refilled
+ * to now. @return 0, or DHT_EBUSY (counted as rate limited) when the
+ * source passed cfg.rate_limit: the request is then dropped. */
+int dht__serving_start(dht_t *dht, dht__serving_t *sv, const dht_addr_t *from);
+
+/* Records whether the source proved its address; an unproven one has the
+ * request's len bytes added to what it may be sent (at most
+ * DHT__CREDIT_MAX in all). */
+void dht__serving_credit(dht__serving_t *sv, int proven, size_t len);
+
+/* @return 1 if `bytes` more may go to the source (always, when proven),
+ * and counts them as gone; 0 if not (nothing counted). */
+int dht__serving_spend(dht__serving_t *sv, size_t bytes);
+
+/* As dht__serving_spend, counting a refusal as refused_unproven. */
+int dht__serving_may_send(dht_t *dht, dht__serving_t *sv, size_t bytes);
+
+/* @return 1 if a value of `bytes` may go to the source within its bytes
+ * per second (cfg.send_rate_limit), and takes them; 0 (counted as
+ * refused_send_rate) if not. */
+int dht__serving_send_rate_ok(dht_t *dht, dht__serving_t *sv, size_t bytes);
 
 /* ---- server.c ---- */
 

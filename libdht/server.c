@@ -1,12 +1,10 @@
 /*
  * Incoming requests: the answering side of PING, FIND_NODE, FIND_VALUE,
- * STORE and GET_VALUE, the store tokens, and the per-source limits: the
- * rate of requests, the bytes sent per second, and the bytes an unproven
- * source may be sent.
+ * STORE and GET_VALUE, and the store tokens. What each source may be sent
+ * is limits.c's.
  */
 #include "node.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 /* ---- tokens (BEP 5): SHA-256(secret || ip || port), first 8 bytes ---- */
@@ -73,71 +71,6 @@ static int token_valid(const dht_t *dht, const dht_addr_t *addr, const uint8_t *
     return memcmp(t, token, sizeof(t)) == 0;
 }
 
-/* ---- rate limit: a token bucket per source, in a small direct-mapped
- * table (a flood from many sources only evicts buckets, never grows it) ---- */
-
-static uint32_t addr_hash(const dht_addr_t *a)
-{
-    size_t n = a->family == DHT_AF_INET6 ? 16 : 4;
-    uint32_t h = 2166136261u;
-
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ a->ip[i]) * 16777619u;
-    h = (h ^ a->port) * 16777619u;
-    return h;
-}
-
-/* @return addr's slot, refilled to now (a new one starts with a burst of
- * one second's worth and no credit), or NULL without memory for them. */
-static dht__rate_slot_t *slot_of(dht_t *dht, const dht_addr_t *addr)
-{
-    double rate = dht->cfg.rate_limit, send = (double)dht->cfg.send_rate_limit;
-    double secs;
-    dht__rate_slot_t *s;
-
-    if (dht->rate == NULL) {
-        dht->rate = calloc(DHT__RATE_SLOTS, sizeof(*dht->rate));
-        if (dht->rate == NULL)
-            return NULL;
-    }
-    s = &dht->rate[addr_hash(addr) % DHT__RATE_SLOTS];
-    if (!dht_addr_equal(&s->addr, addr)) {
-        s->addr = *addr;
-        s->tokens = rate;
-        s->send_bytes = send;
-        s->credit = 0;
-        s->ping_until = 0;
-        s->refilled_at = dht->now;
-    }
-    secs = (double)(dht->now - s->refilled_at) / 1000.0;
-    s->tokens = s->tokens + secs * rate < rate ? s->tokens + secs * rate : rate;
-    s->send_bytes = s->send_bytes + secs * send < send ? s->send_bytes + secs * send : send;
-    s->refilled_at = dht->now;
-    return s;
-}
-
-/* @return 1 if a request from the source of slot s may be served now. */
-static int rate_ok(const dht_t *dht, dht__rate_slot_t *s)
-{
-    if (dht->cfg.rate_limit == 0 || s == NULL)
-        return 1; /* without memory for the limiter, serve */
-    if (s->tokens < 1.0)
-        return 0;
-    s->tokens -= 1.0;
-    return 1;
-}
-
-/* ---- what one request may be sent ---- */
-
-/* The request being answered: its source, and what it may be sent. */
-typedef struct serving {
-    const dht_addr_t *from;
-    dht__rate_slot_t *slot; /* NULL without memory for the limiter */
-    int proven;             /* the source proved its address: no byte cap */
-    size_t room;            /* unproven: bytes it may still be sent */
-    size_t reserve;         /* of room, kept for the ping that proves it */
-} serving_t;
-
 /* @return 1 if the source of request m proved that it receives at `from`:
  * it came by stream (the connection's handshake did), or it carries a
  * token this node handed to that address (a STORE's own, or a proof).
@@ -151,36 +84,6 @@ static int source_proven(const dht_t *dht, const dht__msg_t *m, const dht_addr_t
     if (m->has_proof && token_valid(dht, from, m->proof))
         return 1;
     return m->type == DHT__STORE && token_valid(dht, from, m->token);
-}
-
-/* @return 1 if `bytes` more may go to the request's source now, and
- * counts them as gone; 0 (counted as refused) if not. */
-static int may_send(dht_t *dht, serving_t *sv, size_t bytes)
-{
-    if (sv->proven)
-        return 1;
-    if (bytes > sv->room) {
-        dht->st.refused_unproven++;
-        return 0;
-    }
-    sv->room -= bytes;
-    if (sv->slot != NULL)
-        sv->slot->credit = (uint32_t)sv->room;
-    return 1;
-}
-
-/* @return 1 if a value of `bytes` may go to the request's source within
- * its bytes per second (cfg.send_rate_limit), and takes them. */
-static int send_rate_ok(dht_t *dht, serving_t *sv, size_t bytes)
-{
-    if (dht->cfg.send_rate_limit == 0 || sv->slot == NULL)
-        return 1;
-    if (sv->slot->send_bytes < (double)bytes) {
-        dht->st.refused_send_rate++;
-        return 0;
-    }
-    sv->slot->send_bytes -= (double)bytes;
-    return 1;
 }
 
 /* ---- replies ---- */
@@ -214,16 +117,16 @@ int dht__send_error(dht_t *dht, uint32_t txid, const dht_addr_t *to, uint16_t co
 
 /* Sends reply r to the request's source if it may be sent that much
  * (else nothing: counted, and the request was still handled). */
-static int reply(dht_t *dht, serving_t *sv, const dht__msg_t *r)
+static int reply(dht_t *dht, dht__serving_t *sv, const dht__msg_t *r)
 {
-    if (!may_send(dht, sv, dht__wire_size(r)))
+    if (!dht__serving_may_send(dht, sv, dht__wire_size(r)))
         return 0;
     return dht__send_msg(dht, sv->from, r);
 }
 
 /* An ERROR reply; to an unproven source, its text cut to what it may be
  * sent (nothing, if not even the code fits). */
-static int send_error(dht_t *dht, const dht__msg_t *req, serving_t *sv, uint16_t code,
+static int send_error(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv, uint16_t code,
                       const char *text)
 {
     size_t fixed = DHT__WIRE_HEADER + 2 + 1, len = strlen(text);
@@ -281,7 +184,7 @@ size_t dht__fill_nodes(dht_t *dht, dht__msg_t *m, const dht_id_t *target, const 
     return used;
 }
 
-static int serve_ping(dht_t *dht, const dht__msg_t *req, serving_t *sv)
+static int serve_ping(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
 {
     dht__msg_t r;
 
@@ -297,7 +200,7 @@ static int serve_ping(dht_t *dht, const dht__msg_t *req, serving_t *sv)
 
 /* Room for node records in a reply whose fixed part is `fixed` bytes:
  * a datagram's, or less for an unproven source. */
-static size_t records_room(const serving_t *sv, size_t fixed)
+static size_t records_room(const dht__serving_t *sv, size_t fixed)
 {
     size_t room = DHT_MAX_DATAGRAM;
 
@@ -306,7 +209,7 @@ static size_t records_room(const serving_t *sv, size_t fixed)
     return room > fixed ? room - fixed : 0;
 }
 
-static int serve_find_node(dht_t *dht, const dht__msg_t *req, serving_t *sv)
+static int serve_find_node(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
 {
     dht__msg_t r;
 
@@ -318,7 +221,7 @@ static int serve_find_node(dht_t *dht, const dht__msg_t *req, serving_t *sv)
 
 /* Which of the asked values this node holds (a replication check's batch,
  * check.c), with a token for the STOREs of those it lacks. */
-static int serve_have(dht_t *dht, const dht__msg_t *req, serving_t *sv)
+static int serve_have(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
 {
     dht__msg_t r;
 
@@ -388,7 +291,7 @@ static size_t source_summary(dht_t *dht, const dht_id_t *key, dht__value_t *v)
     return 1;
 }
 
-static int serve_find_value(dht_t *dht, const dht__msg_t *req, serving_t *sv)
+static int serve_find_value(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
 {
     /* The store keeps at most store_max_per_key <= DHT__MAX_PER_KEY values
      * per key, oldest first: one look-up gets them all. */
@@ -416,7 +319,7 @@ static int serve_find_value(dht_t *dht, const dht__msg_t *req, serving_t *sv)
     return reply(dht, sv, &r);
 }
 
-static int serve_store(dht_t *dht, const dht__msg_t *req, serving_t *sv)
+static int serve_store(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
 {
     const dht_addr_t *from = sv->from;
     uint32_t ttl = req->ttl < dht->cfg.max_ttl_s ? req->ttl : dht->cfg.max_ttl_s;
@@ -480,10 +383,11 @@ static size_t asked_len(const dht_t *dht, const dht__msg_t *req, const dht__valu
     return len;
 }
 
-static int serve_get_value(dht_t *dht, const dht__msg_t *req, serving_t *sv)
+static int serve_get_value(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
 {
     const dht__value_t *v = dht__store_find(dht->store, &req->target, &req->hash, dht->now);
     size_t len = asked_len(dht, req, v);
+    size_t size = DHT__WIRE_HEADER + 1 + 4 + 4 + len; /* its VALUE reply */
     dht__msg_t r;
 
     /* A value goes only where it may: within what an unproven source sent,
@@ -492,13 +396,13 @@ static int serve_get_value(dht_t *dht, const dht__msg_t *req, serving_t *sv)
      * requester asks another holder, or again with a token. */
     if (len == 0 && !sv->proven) /* nothing to read: answered now, and charged */
         return send_error(dht, req, sv, DHT__WERR_NOT_FOUND, "no such value");
-    if (len > 0 && !sv->proven && DHT__WIRE_HEADER + 1 + 4 + 4 + len > DHT_MAX_DATAGRAM) {
+    if (len > 0 && !sv->proven && size > DHT_MAX_DATAGRAM) {
         dht->st.refused_unproven++;
         return send_error(dht, req, sv, DHT__WERR_UNPROVEN, "prove your address");
     }
-    if (len > 0 && !may_send(dht, sv, DHT__WIRE_HEADER + 1 + 4 + 4 + len))
+    if (len > 0 && !dht__serving_may_send(dht, sv, size))
         return send_error(dht, req, sv, DHT__WERR_UNPROVEN, "prove your address");
-    if (len > 0 && !send_rate_ok(dht, sv, len))
+    if (len > 0 && !dht__serving_send_rate_ok(dht, sv, len))
         return send_error(dht, req, sv, DHT__WERR_RATE_LIMITED, "busy");
     if (v == NULL || v->data == NULL) /* the program's, if it has it: answered later */
         return dht__source_ask(dht, req, sv->from, v);
@@ -510,7 +414,7 @@ static int serve_get_value(dht_t *dht, const dht__msg_t *req, serving_t *sv)
     return dht__send_msg(dht, sv->from, &r); /* its bytes counted above */
 }
 
-static int answer(dht_t *dht, const dht__msg_t *m, serving_t *sv)
+static int answer(dht_t *dht, const dht__msg_t *m, dht__serving_t *sv)
 {
     switch (m->type) {
     case DHT__PING:
@@ -534,13 +438,11 @@ static int answer(dht_t *dht, const dht__msg_t *m, serving_t *sv)
 int dht__serve(dht_t *dht, const dht__msg_t *m, size_t len, const dht_addr_t *from,
                dht_transport_t transport)
 {
-    serving_t sv = {from, slot_of(dht, from), 0, 0, 0};
+    dht__serving_t sv;
     int prove = 0, joining = 0, stranger = 0, rc;
 
-    if (!rate_ok(dht, sv.slot)) {
-        dht->st.dropped_rate_limited++;
+    if (dht__serving_start(dht, &sv, from) != 0)
         return DHT_EBUSY;
-    }
     /* Whoever asks us something is a node of the network, unless it says
      * it is a client: that is how a joining node becomes known to its
      * neighbours, and how a passing one stays out of their tables. */
@@ -575,16 +477,10 @@ int dht__serve(dht_t *dht, const dht__msg_t *m, size_t len, const dht_addr_t *fr
     /* A source that has not proven its address may be a forged one: it is
      * sent no more than it sent, so that nobody can aim this node's
      * replies at someone else and have them grow on the way. */
-    sv.proven = source_proven(dht, m, from, transport);
-    if (!sv.proven) {
-        size_t credit = (sv.slot != NULL ? sv.slot->credit : 0) + len;
-        sv.room = credit < DHT__CREDIT_MAX ? credit : DHT__CREDIT_MAX;
-        if (sv.slot != NULL)
-            sv.slot->credit = (uint32_t)sv.room;
-        /* A node's requests leave room for the ping that proves it. */
-        if (prove && sv.room >= DHT__PONG_MAX)
-            sv.reserve = DHT__PONG_MAX;
-    }
+    dht__serving_credit(&sv, source_proven(dht, m, from, transport), len);
+    /* A node's requests leave room for the ping that proves it. */
+    if (prove && !sv.proven && sv.room >= DHT__PONG_MAX)
+        sv.reserve = DHT__PONG_MAX;
     /* Values go to a newcomer only at an address it proved: at once if it
      * did, else once it answers the ping below (any stranger's: the ping
      * that proves a joining node may have gone for its first request). */
@@ -594,13 +490,8 @@ int dht__serve(dht_t *dht, const dht__msg_t *m, size_t len, const dht_addr_t *fr
     }
     rc = answer(dht, m, &sv);
     if (prove) {
-        if (sv.proven || sv.room >= DHT__PONG_MAX) {
-            if (!sv.proven) {
-                sv.room -= DHT__PONG_MAX; /* the ping, padded to its answer */
-                if (sv.slot != NULL)
-                    sv.slot->credit = (uint32_t)sv.room;
-            }
-            if (stranger && sv.slot != NULL) /* until it is answered or given up */
+        if (dht__serving_spend(&sv, DHT__PONG_MAX)) { /* the ping, padded to its answer */
+            if (stranger && sv.slot != NULL)          /* until it is answered or given up */
                 sv.slot->ping_until = dht->now + dht->cfg.timeout_ms;
             if (stranger || (joining && !sv.proven))
                 dht__verify_newcomer(dht, &m->sender, from);
