@@ -80,9 +80,12 @@ struct dht__rpc {
     uint32_t rto_ms;     /* adaptive: the first two attempts' timeout; 0 = none */
     uint32_t heap_idx;
     dht__rpc_cb cb;
-    dht__op_t *op; /* referenced (op->refs) while the rpc lives */
-    uintptr_t tag; /* the caller's, e.g. an index */
-    size_t len;    /* bytes kept in msg for resends; 0 = none */
+    dht__op_t *op;      /* referenced (op->refs) while the rpc lives */
+    uintptr_t tag;      /* the caller's, e.g. an index */
+    size_t len;         /* bytes kept in msg for resends; 0 = none */
+    uint16_t retry_pad; /* it carries a token the table kept as its proof: if
+                         * the node answers that the proof does not check,
+                         * it goes again with this padding (msg has room) */
     uint8_t msg[];
 };
 

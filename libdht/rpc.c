@@ -185,7 +185,7 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
                   uint32_t timeout_ms, unsigned attempts, dht__rpc_cb cb, dht__op_t *op,
                   uintptr_t tag)
 {
-    size_t size;
+    size_t size, room, retry_pad = 0;
     int stream;
     dht__rpc_t *rpc;
     uint32_t slot, first_timeout;
@@ -194,15 +194,29 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
     if (dht->closing)
         return DHT_ECLOSED;
     m->client = (uint8_t)(dht->cfg.client != 0);
+    /* A node that handed us a token lately gets it back as our proof: 8
+     * bytes instead of the padding (schema/wire.md 2.3). Should it no
+     * longer check (the node restarted), the node says so, and the
+     * request goes again padded. */
+    if (!m->has_proof && m->pad == 0 && id != NULL && m->type != DHT__STORE &&
+        dht__rt_token(dht->rt, id, to, dht->now, m->proof)) {
+        retry_pad = dht__request_pad(dht, m, to);
+        m->has_proof = retry_pad > 0;
+    }
     if (m->has_proof)
         m->pad = 0;
     else if (m->pad == 0)
         m->pad = (uint16_t)dht__request_pad(dht, m, to);
     size = dht__wire_size(m);
     stream = size > DHT_MAX_DATAGRAM;
+    if (stream)
+        retry_pad = 0;
     if (dht->rpc_nfree == 0 && (err = grow(dht)) != 0)
         return err;
-    rpc = malloc(sizeof(*rpc) + (stream ? 0 : size));
+    room = stream                            ? 0
+           : retry_pad > DHT__WIRE_TOKEN_LEN ? size - DHT__WIRE_TOKEN_LEN + retry_pad
+                                             : size;
+    rpc = malloc(sizeof(*rpc) + room);
     if (rpc == NULL)
         return DHT_ENOMEM;
     memset(rpc, 0, sizeof(*rpc));
@@ -212,6 +226,7 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
     m->sender = dht->self;
     rpc->type = m->type;
     rpc->stream = (uint8_t)stream;
+    rpc->retry_pad = (uint16_t)retry_pad;
     rpc->to = *to;
     if (id) {
         rpc->id = *id;
@@ -298,6 +313,26 @@ static void measure_rtt(dht_t *dht, const dht__rpc_t *rpc)
         dht->srtt_ms = 0.5;
 }
 
+/* Sends rpc again, padded instead of carrying the token its node no
+ * longer accepts (it answered ERROR unproven), as a first attempt. */
+static void resend_padded(dht_t *dht, dht__rpc_t *rpc)
+{
+    size_t len = dht__wire_proof_to_padding(rpc->msg, rpc->len, rpc->retry_pad,
+                                            rpc->len - DHT__WIRE_TOKEN_LEN + rpc->retry_pad);
+
+    dht__rt_drop_token(dht->rt, &rpc->id);
+    rpc->retry_pad = 0;
+    if (len == 0)
+        return; /* cannot happen: send_rpc made the room; it times out */
+    rpc->len = len;
+    (void)transmit(dht, rpc, NULL);
+    rpc->attempts = 1;
+    rpc->sent_at = dht->now;
+    rpc->deadline = dht->now + (rpc->rto_ms ? rpc->rto_ms : rpc->timeout_ms);
+    heap_down(dht, rpc->heap_idx);
+    heap_up(dht, rpc->heap_idx);
+}
+
 /* @return 1 if reply type rt answers request type q. */
 static int answers(uint8_t q, uint8_t rt)
 {
@@ -321,6 +356,12 @@ int dht__rpc_reply(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from)
     measure_rtt(dht, rpc);
     if (dht__rt_update(dht->rt, &m->sender, from, dht->now, DHT__RT_REPLY) < 0) {
         /* Out of memory for a bucket split: the reply still counts. */
+    }
+    if (m->type == DHT__NODES || m->type == DHT__VALUES || m->type == DHT__HELD)
+        dht__rt_set_token(dht->rt, &m->sender, from, m->token, dht->now);
+    if (rpc->retry_pad && m->type == DHT__ERROR && m->err_code == DHT__WERR_UNPROVEN) {
+        resend_padded(dht, rpc);
+        return 0;
     }
     finish(dht, rpc, 0, m);
     return 0;

@@ -360,6 +360,7 @@ static void heard(dht__rt_node_t *n, const dht_addr_t *addr, uint64_t now, dht__
     if (!same_addr(&n->addr, addr)) {
         n->addr = *addr;
         n->proven = 0; /* the new address has proved nothing yet (a forged request?) */
+        n->token_at = 0;
     }
     n->last_seen = now;
     n->learned = 0; /* heard from itself */
@@ -605,6 +606,37 @@ int dht__rt_mark_probing(dht__rt_t *rt, const dht_id_t *id)
 const dht__rt_node_t *dht__rt_find(const dht__rt_t *rt, const dht_id_t *id)
 {
     return bucket_node(rt, id);
+}
+
+void dht__rt_set_token(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr,
+                       const uint8_t *token, uint64_t now)
+{
+    dht__rt_node_t *n = bucket_node(rt, id);
+
+    if (n == NULL || !same_addr(&n->addr, addr))
+        return;
+    memcpy(n->token, token, sizeof(n->token));
+    n->token_at = now > 0 ? now : 1; /* 0 means none */
+}
+
+int dht__rt_token(const dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, uint64_t now,
+                  uint8_t *out)
+{
+    const dht__rt_node_t *n = bucket_node(rt, id);
+
+    if (n == NULL || n->token_at == 0 || age(now, n->token_at) >= DHT__RT_TOKEN_MS ||
+        !same_addr(&n->addr, addr))
+        return 0;
+    memcpy(out, n->token, sizeof(n->token));
+    return 1;
+}
+
+void dht__rt_drop_token(dht__rt_t *rt, const dht_id_t *id)
+{
+    dht__rt_node_t *n = bucket_node(rt, id);
+
+    if (n != NULL)
+        n->token_at = 0;
 }
 
 /* Inserts n into out[0..*len), kept sorted by distance to target and at

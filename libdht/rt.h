@@ -26,6 +26,10 @@
 #define DHT__RT_BAD_FAILS   2
 #define DHT__RT_GOOD_MS     (15u * 60u * 1000u)
 #define DHT__RT_MAX_BUCKETS 256
+/* How long a contact's token is used as our proof (schema/wire.md 2.3):
+ * a node accepts its tokens for at least 5 minutes (one rotation of its
+ * secret); the margin covers clocks that run at different speeds. */
+#define DHT__RT_TOKEN_MS (4u * 60u * 1000u)
 
 typedef struct dht__rt_node {
     dht_id_t id;
@@ -42,6 +46,9 @@ typedef struct dht__rt_node {
     uint8_t slow;        /* left a request unanswered for an adaptive timeout
                           * since it was last heard from: lookups ask it but
                           * do not wait for it */
+    uint8_t token[8];    /* the token it handed us in its last NODES, VALUES or
+                          * HELD: our requests carry it as their proof */
+    uint64_t token_at;   /* when it handed it; 0 = none */
 } dht__rt_node_t;
 
 typedef enum dht__rt_state {
@@ -159,6 +166,22 @@ void dht__rt_slow(dht__rt_t *rt, const dht_id_t *id);
 
 /* @return the node with this id in a bucket (not the cache), or NULL. */
 const dht__rt_node_t *dht__rt_find(const dht__rt_t *rt, const dht_id_t *id);
+
+/* Keeps token (8 bytes), which the bucket node id at addr handed us at
+ * time now, as the proof our next requests to it carry. Does nothing if id
+ * is not a bucket node or is known at another address. */
+void dht__rt_set_token(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr,
+                       const uint8_t *token, uint64_t now);
+
+/* Copies into out (8 bytes) the token the bucket node id at addr handed us
+ * less than DHT__RT_TOKEN_MS before now.
+ * @return 1 if it did, 0 if there is none (unknown node, other address,
+ *         no token, or too old). */
+int dht__rt_token(const dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, uint64_t now,
+                  uint8_t *out);
+
+/* Forgets the token of bucket node id (it no longer checks). */
+void dht__rt_drop_token(dht__rt_t *rt, const dht_id_t *id);
 
 /* Copies up to max non-bad bucket nodes into out, sorted by XOR distance to
  * target, nearest first. Visits only the buckets it needs (the target's own

@@ -416,6 +416,13 @@ static int serve_get_value(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv
 
 static int answer(dht_t *dht, const dht__msg_t *m, dht__serving_t *sv)
 {
+    /* A proof that does not check (a token from before our secret rotated
+     * twice, or before a restart) is answered so, not with a reply cut to
+     * the few bytes it paid for: its sender then asks again padded. */
+    if (m->has_proof && !sv->proven && m->type != DHT__STORE) {
+        dht->st.refused_unproven++;
+        return send_error(dht, m, sv, DHT__WERR_UNPROVEN, "proof expired");
+    }
     switch (m->type) {
     case DHT__PING:
         return serve_ping(dht, m, sv);

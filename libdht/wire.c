@@ -469,6 +469,24 @@ size_t dht__wire_encode(const dht__msg_t *m, uint8_t *buf, size_t cap)
     return w.bad ? 0 : (size_t)(w.p - buf);
 }
 
+size_t dht__wire_proof_to_padding(uint8_t *buf, size_t len, size_t pad, size_t cap)
+{
+    size_t body, out;
+
+    if (len < DHT__WIRE_HEADER + DHT__WIRE_TOKEN_LEN || pad == 0 ||
+        DHT__IS_REPLY(buf[3] & (uint8_t)~DHT__WIRE_REQUEST_BITS) ||
+        (buf[3] & (DHT__WIRE_PROOF | DHT__WIRE_PADDED)) != DHT__WIRE_PROOF)
+        return 0;
+    body = len - DHT__WIRE_HEADER - DHT__WIRE_TOKEN_LEN;
+    out = DHT__WIRE_HEADER + body + pad;
+    if (out > cap)
+        return 0;
+    buf[3] = (uint8_t)((buf[3] & ~DHT__WIRE_PROOF) | DHT__WIRE_PADDED);
+    memmove(buf + DHT__WIRE_HEADER, buf + DHT__WIRE_HEADER + DHT__WIRE_TOKEN_LEN, body);
+    memset(buf + DHT__WIRE_HEADER + body, 0, pad);
+    return out;
+}
+
 /* The size of m's body, after the header (and the proof, if any). */
 static size_t body_size(const dht__msg_t *m)
 {

@@ -125,6 +125,14 @@ size_t dht__wire_size(const dht__msg_t *m);
  *         (then nothing useful is in buf). */
 size_t dht__wire_encode(const dht__msg_t *m, uint8_t *buf, size_t cap);
 
+/* Turns buf[0..len), an encoded request that carries a proof and no
+ * padding, into the same request without the proof and padded with pad
+ * zero bytes (pad >= 1), in place (cap bytes of room): what its sender
+ * sends again when the receiver answered that the proof did not check.
+ * @return the new length, or 0 (buf unchanged) if buf is no such request
+ *         or the result does not fit cap. */
+size_t dht__wire_proof_to_padding(uint8_t *buf, size_t len, size_t pad, size_t cap);
+
 /* Size of one node record for a family (1 + 32 + 4|16 + 2). */
 size_t dht__wire_node_size(uint8_t family);
 

@@ -21,6 +21,7 @@
 #include <unistd.h> /* alarm */
 
 #include "helpers/fake_asserts.h"
+#include "node.h" /* the table's kept tokens */
 
 #define VALUE_SIZE (200u * 1024u)
 #define REQUESTS   2000
@@ -341,6 +342,95 @@ static void test_token_proves_its_address_only(void **state)
     teardown_holder(&h);
 }
 
+/* Node 0's requests queued to `to` in the net's queue: how many, how many
+ * carry a proof and no padding, and their bytes. */
+static size_t requests_to(fake_net_t *net, const dht_addr_t *to, size_t *proven, size_t *bytes)
+{
+    size_t n = 0;
+
+    *proven = *bytes = 0;
+    for (size_t i = 0; i < fake_queued(net); i++) {
+        const fake_msg_t *q = fake_peek(net, i);
+        dht__msg_t d;
+        if (!dht_addr_equal(&q->from, fake_addr_of(net, 0)) || !dht_addr_equal(&q->to, to) ||
+            dht__wire_decode(&d, q->buf, q->len) != 0 || DHT__IS_REPLY(d.type))
+            continue;
+        n++;
+        *proven += d.has_proof && d.pad == 0;
+        *bytes += q->len;
+    }
+    return n;
+}
+
+/* A contact that handed us a token lately gets it back as the proof of our
+ * requests, 8 bytes instead of hundreds of padding; one that no longer
+ * accepts it (restarted: here, a token it never handed out) answers
+ * ERROR unproven, and the request goes again padded, so the lookup still
+ * gets its whole answer; the next request carries the new token. */
+static void test_contacts_get_their_token_back(void **state)
+{
+    holder_net_t h;
+    dht_t *asker;
+    const dht_addr_t *to;
+    dht_id_t peer, target = fake_id_b0(0x5a);
+    fake_result_t r = {0};
+    size_t n, proven, bytes;
+    uint64_t refused;
+    uint8_t junk[DHT__WIRE_TOKEN_LEN] = "not ours";
+
+    (void)state;
+    setup_holder(&h, 0); /* node 0 heard NODES from 1 and 2: their tokens */
+    asker = fake_dht(h.net, 0);
+    to = fake_addr_of(h.net, 1);
+    peer = *dht_self(fake_dht(h.net, 1));
+
+    /* A lookup: proof, no padding. */
+    assert_int_equal(dht_find_node(asker, &target, fake_nodes_cb, &r), 0);
+    n = requests_to(h.net, to, &proven, &bytes);
+    assert_int_equal(n, 1);
+    assert_int_equal(proven, 1);
+    assert_int_equal(bytes, DHT__WIRE_HEADER + DHT__WIRE_TOKEN_LEN + DHT_ID_LEN);
+    fake_run(h.net, &r.calls, 60000);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.n_nodes, 2);
+
+    /* A token the peer does not accept: ERROR unproven, then padded. */
+    dht__rt_set_token(asker->rt, &peer, to, junk, h.net->now);
+    refused = fake_stats(h.net, 1).refused_unproven;
+    fake_clear(h.net);
+    fake_result_clear(&r);
+    assert_int_equal(dht_find_node(asker, &target, fake_nodes_cb, &r), 0);
+    fake_run(h.net, &r.calls, 60000);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.n_nodes, 2); /* the whole answer: node 1 and 2 both found */
+    assert_int_equal(fake_stats(h.net, 1).refused_unproven, refused + 1);
+    assert_int_equal(fake_stats(h.net, 0).rpc_timeouts, 0);
+
+    /* Its padded request's answer brought a token that checks. */
+    fake_clear(h.net);
+    fake_result_clear(&r);
+    assert_int_equal(dht_find_node(asker, &target, fake_nodes_cb, &r), 0);
+    n = requests_to(h.net, to, &proven, &bytes);
+    assert_int_equal(n, 1);
+    assert_int_equal(proven, 1);
+    fake_run(h.net, &r.calls, 60000);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(fake_stats(h.net, 1).refused_unproven, refused + 1);
+
+    /* After DHT__RT_TOKEN_MS unheard, the token is not used: padding. */
+    fake_clear(h.net);
+    fake_result_clear(&r);
+    fake_set_time(h.net, h.net->now + DHT__RT_TOKEN_MS);
+    assert_int_equal(dht_find_node(asker, &target, fake_nodes_cb, &r), 0);
+    n = requests_to(h.net, to, &proven, &bytes);
+    assert_true(n >= 1);
+    assert_int_equal(proven, 0);
+    fake_run(h.net, &r.calls, 60000);
+    assert_int_equal(r.status, 0);
+    fake_result_clear(&r);
+    teardown_holder(&h);
+}
+
 /* A proven source is held to send_rate_limit bytes of values a second:
  * with 1 MiB/s, five 200 KiB values go at once, the sixth is "busy", and
  * a second later they go again. */
@@ -391,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_proven_source_gets_the_value),
         cmocka_unit_test(test_token_proves_its_address_only),
         cmocka_unit_test(test_send_rate_limit),
+        cmocka_unit_test(test_contacts_get_their_token_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1196,6 +1196,49 @@ static void test_encoder_limits(void **state)
 /* Stream preamble                                                          */
 /* ------------------------------------------------------------------------ */
 
+/* A request whose proof the receiver no longer accepts goes again padded
+ * instead: the same request, the proof's 8 bytes out, the padding in. */
+static void test_proof_to_padding(void **state)
+{
+    dht__msg_t m, d;
+    uint8_t buf[DHT_MAX_DATAGRAM];
+    size_t len, out;
+
+    (void)state;
+    memset(&m, 0, sizeof(m));
+    m.type = DHT__FIND_NODE;
+    m.client = 1;
+    m.txid = 0x01020304u;
+    m.has_proof = 1;
+    memcpy(m.proof, "tokenABC", 8);
+    memset(m.sender.b, 0x11, DHT_ID_LEN);
+    memset(m.target.b, 0x22, DHT_ID_LEN);
+    len = dht__wire_encode(&m, buf, sizeof(buf));
+    assert_int_equal(len, DHT__WIRE_HEADER + 8 + DHT_ID_LEN);
+
+    assert_int_equal(dht__wire_proof_to_padding(buf, len, 300, len - 8 + 299), 0); /* no room */
+    assert_int_equal(dht__wire_proof_to_padding(buf, len, 0, sizeof(buf)), 0);     /* no pad */
+    out = dht__wire_proof_to_padding(buf, len, 300, sizeof(buf));
+    assert_int_equal(out, DHT__WIRE_HEADER + DHT_ID_LEN + 300);
+    assert_int_equal(dht__wire_decode(&d, buf, out), 0);
+    assert_int_equal(d.type, DHT__FIND_NODE);
+    assert_int_equal(d.client, 1);
+    assert_int_equal(d.txid, m.txid);
+    assert_int_equal(d.has_proof, 0);
+    assert_int_equal(d.pad, 300);
+    assert_memory_equal(d.sender.b, m.sender.b, DHT_ID_LEN);
+    assert_memory_equal(d.target.b, m.target.b, DHT_ID_LEN);
+    /* Once padded, or a reply: not such a request. */
+    assert_int_equal(dht__wire_proof_to_padding(buf, out, 10, sizeof(buf)), 0);
+    m.type = DHT__ERROR;
+    m.err_code = DHT__WERR_UNPROVEN;
+    m.client = 0;
+    m.has_proof = 0;
+    len = dht__wire_encode(&m, buf, sizeof(buf));
+    assert_true(len > 0);
+    assert_int_equal(dht__wire_proof_to_padding(buf, len, 10, sizeof(buf)), 0);
+}
+
 static void test_stream_preamble(void **state)
 {
     uint8_t buf[DHT_STREAM_PREAMBLE], bad[DHT_STREAM_PREAMBLE];
@@ -1286,6 +1329,7 @@ int main(void)
         cmocka_unit_test(test_encoder_limits),
         cmocka_unit_test(test_random_roundtrip),
         cmocka_unit_test(test_corruptions),
+        cmocka_unit_test(test_proof_to_padding),
         cmocka_unit_test(test_stream_preamble),
         cmocka_unit_test(test_stream_frames),
     };
