@@ -30,7 +30,11 @@
  * (their requests end, with no more resends): at once when as many live
  * candidates as its copies are known besides them, else after a grace of
  * DHT__LOOKUP_GRACE_RTOS adaptive timeouts (nobody could take their
- * place, and late answers tend to come together). A dead node among the
+ * place, and late answers tend to come together), but never for one the
+ * table marked slow when it was asked: that one has had its adaptive
+ * timeout already, in an earlier request (a file's manifest, put after
+ * its chunks, waited a second timeout for the nodes its chunks' lookup
+ * had just found dead). A dead node among the
  * closest then costs a put one adaptive timeout; a node only late is
  * left out (marked slow, not failed), the next closest answers in its
  * place, and the holders' replication hands it its copy later. (With the
@@ -168,7 +172,9 @@ static int known_slow(const dht_t *dht, const dht_id_t *id)
 
 /* A put's lookup with as many answers as it needs among its k closest
  * live candidates: the requests of the stalled candidates nearer than the
- * last of them end within grace_ms, with no more resends (once). */
+ * last of them end within grace_ms, with no more resends (once); those of
+ * candidates the table marked slow when they were asked end at once: they
+ * have had their adaptive timeout already, in an earlier request. */
 static void bound_patience(dht_t *dht, dht__op_t *op, uint32_t grace_ms)
 {
     dht__lookup_t *lk = &op->lk;
@@ -177,7 +183,7 @@ static void bound_patience(dht_t *dht, dht__op_t *op, uint32_t grace_ms)
         dht__cand_t *c = &lk->cands[i];
         if (c->state == DHT__CAND_STALLED && !c->hastened) {
             c->hastened = 1;
-            dht__rpc_hasten(dht, op, op->lookup_gen, &c->node.id, grace_ms);
+            dht__rpc_hasten(dht, op, op->lookup_gen, &c->node.id, c->was_slow ? 0 : grace_ms);
         }
         live += c->state != DHT__CAND_FAILED && c->state != DHT__CAND_STALLED;
     }
@@ -212,6 +218,7 @@ static void advance(dht_t *dht, dht__op_t *op)
              * makes it ANSWERED. */
             if (known_slow(dht, &c->node.id)) {
                 c->state = DHT__CAND_STALLED;
+                c->was_slow = 1;
             } else {
                 c->state = DHT__CAND_INFLIGHT;
                 lk->inflight++;

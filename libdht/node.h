@@ -97,6 +97,7 @@ typedef struct dht__cand {
     uint8_t has_token;
     uint8_t has_value; /* a replication's: its VALUES reply listed the value */
     uint8_t hastened;  /* a put's: its request waits a short while only (lookup.c) */
+    uint8_t was_slow;  /* the table marked it slow when it was asked */
     uint8_t token[DHT__WIRE_TOKEN_LEN];
 } dht__cand_t;
 

@@ -13,11 +13,13 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h> /* alarm */
 
 #include "helpers/fake_asserts.h"
+#include "node.h" /* dht__rpc_rto, the adaptive timeout */
 
 static int add(fake_net_t *net, const char *hostport, uint64_t seed)
 {
@@ -617,6 +619,66 @@ static void test_node_goes_bad(void **state)
     fake_net_free(net);
 }
 
+/* Virtual milliseconds a dht_put_ex of `copies` copies from node 0 takes. */
+static uint64_t timed_put(fake_net_t *net, uint8_t key_byte, unsigned copies)
+{
+    fake_result_t r = {0};
+    dht_put_opts_t opts = {.copies = copies};
+    dht_id_t key = fake_id_b0(key_byte);
+    uint64_t t0 = net->now;
+
+    assert_int_equal(dht_put_ex(fake_dht(net, 0), &key, "v", 1, 3600, &opts, fake_put_cb, &r), 0);
+    assert_int_equal(fake_run(net, &r.calls, 60000), 1);
+    assert_int_equal(r.status, 0);
+    return net->now - t0;
+}
+
+/* A file's put on a network smaller than k right after a quarter of it
+ * died: its chunk's put waits one adaptive timeout for the dead, and its
+ * manifest's put (20 copies: more than the live nodes) must not wait
+ * another for the same nodes, marked slow by then. Found with bench_dead:
+ * the first put after 5 of 20 daemons were killed took 2.4 to 3 times a
+ * healthy one, two timeouts where one was due. */
+static void test_dead_cost_one_timeout(void **state)
+{
+    fake_net_t *net = new_net();
+    dht_id_t target = fake_id_b0(0x42);
+    uint32_t rto;
+    uint64_t first, second;
+
+    (void)state;
+    for (int i = 0; i < 20; i++) {
+        char addr[32];
+        fake_result_t b = {0};
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", 4001 + i);
+        assert_int_equal(add(net, addr, (uint64_t)i + 1), i);
+        if (i == 0)
+            continue;
+        assert_int_equal(
+            dht_bootstrap(fake_dht(net, i), fake_addr_of(net, 0), 1, fake_status_cb, &b), 0);
+        fake_run(net, &b.calls, 60000);
+        assert_int_equal(b.status, 0);
+    }
+    for (int round = 0; round < 4; round++) { /* enough replies for the adaptive timeout */
+        fake_result_t r = {0};
+        assert_int_equal(dht_find_node(fake_dht(net, 0), &target, fake_nodes_cb, &r), 0);
+        fake_run(net, &r.calls, 60000);
+        assert_int_equal(r.status, 0);
+        assert_int_equal(r.n_nodes, 19);
+    }
+    rto = dht__rpc_rto(fake_dht(net, 0));
+    assert_true(rto < fake_dht(net, 0)->cfg.timeout_ms);
+    for (int i = 15; i < 20; i++)
+        net->nodes[i].online = 0;
+    first = timed_put(net, 0x10, 8);   /* a chunk: 8 copies */
+    second = timed_put(net, 0x11, 20); /* its manifest: 20 */
+    print_message("rto %u ms; chunk put %llu ms, manifest put %llu ms\n", rto,
+                  (unsigned long long)first, (unsigned long long)second);
+    assert_true(first >= rto); /* the dead met: one timeout */
+    assert_true(second < rto); /* known slow: no second one */
+    fake_net_free(net);
+}
+
 /* A sender that asks and asks but never answers (a forged address, say)
  * gets one verification ping at a time: its resends, then a new ping only
  * once that one has failed. Found in review: the ping's first-attempt
@@ -676,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_rate_limit_spares_replies),
         cmocka_unit_test(test_node_goes_bad),
         cmocka_unit_test(test_one_proof_ping_at_a_time),
+        cmocka_unit_test(test_dead_cost_one_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

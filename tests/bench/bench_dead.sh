@@ -3,10 +3,10 @@
 # of small files (4 KiB) through the daemons, timed one by one; then 5
 # daemons are killed with kill -9 (they say goodbye to nobody) and the
 # same is timed again at once, twice: in the first round every daemon meets
-# the dead for the first time (a get waits one adaptive timeout for them; a
-# put's lookup, which waits for late nodes among the closest, the ones that
-# keep the file, gives them a few adaptive timeouts once enough others have
-# answered), in the second it knows them slow. Prints the medians, the ratios after /
+# the dead for the first time (a get waits one adaptive timeout for them; so
+# does a put, whose chunk's lookup waits for late nodes among the closest,
+# the ones that keep the file; its manifest's lookup finds them marked slow
+# and does not wait again), in the second it knows them slow. Prints the medians, the ratios after /
 # healthy and the slowest operation of each round.
 set -euo pipefail
 
