@@ -224,6 +224,10 @@ typedef struct dht_storage {
     void *arg;
 } dht_storage_t;
 
+#define DHT_NETWORK_KEY_MIN 16 /* bytes of dht_config_t.network_key */
+#define DHT_NETWORK_KEY_MAX 64
+#define DHT_NETWORK_TAG_LEN 16 /* what a private network's tag adds to each message */
+
 typedef struct dht_config {
     dht_id_t id;                /* this node's id, used when has_id is 1 */
     int has_id;                 /* 0: derive a random id from the seed */
@@ -240,6 +244,16 @@ typedef struct dht_config {
     size_t send_rate_limit;     /* bytes of values per second to one source, 0 = off,
                                    else at least max_value_size; 128 MiB */
     uint64_t seed;              /* randomness (ids, txids, secrets); 0 = from the OS */
+
+    /* A private network (schema/wire.md 2.4): with a key of
+     * DHT_NETWORK_KEY_MIN..DHT_NETWORK_KEY_MAX bytes, every message this
+     * node sends (datagram or stream) ends with a DHT_NETWORK_TAG_LEN-byte
+     * tag, HMAC-SHA256 under the key, and every message that does not end
+     * with a valid one is dropped and counted (dht_stats_t.dropped_unauthenticated):
+     * nodes with different keys, or none, never hear each other. dht_new
+     * copies the key. NULL and 0: an open network (the default). */
+    const uint8_t *network_key;
+    size_t network_key_len;
 
     /* 1: a client node, like BitTorrent's read-only nodes (BEP 43), for a
      * program that joins for a moment (a one-shot command). Its requests
@@ -303,7 +317,9 @@ typedef enum dht_transport {
     DHT_TRANSPORT_STREAM = 1,
 } dht_transport_t;
 
-#define DHT_MAX_DATAGRAM 1400 /* bytes: the largest datagram libdht sends */
+/* Bytes: the largest message libdht sends as a datagram (a private
+ * network's tag, DHT_NETWORK_TAG_LEN, comes on top). */
+#define DHT_MAX_DATAGRAM 1400
 
 /* What the core needs from its shell. The core calls these from inside the
  * dht_* functions; they must not call back into the core. */
@@ -550,8 +566,10 @@ typedef struct dht_stats {
     uint64_t bytes_sent, bytes_received;
     uint64_t stream_msgs_sent, stream_msgs_received;
     uint64_t send_errors;
-    uint64_t dropped_malformed;   /* failed to parse */
-    uint64_t dropped_unsolicited; /* reply matching no request */
+    uint64_t dropped_malformed;       /* failed to parse */
+    uint64_t dropped_unsolicited;     /* reply matching no request */
+    uint64_t dropped_unauthenticated; /* private network: no valid tag (another
+                                       * network's, or an outsider's message) */
     uint64_t dropped_rate_limited;
     uint64_t dropped_bad_token; /* STORE with a wrong or stale token */
     uint64_t dropped_bad_value; /* content-addressed value that did not verify */

@@ -32,6 +32,9 @@ static int config_valid(const dht_config_t *c)
            c->max_ttl_s >= 1 && c->max_ops >= 1 &&
            (c->send_rate_limit == 0 || c->send_rate_limit >= c->max_value_size) &&
            c->replicate_interval_s <= 30u * 86400u &&
+           (c->network_key_len == 0 ||
+            (c->network_key != NULL && c->network_key_len >= DHT_NETWORK_KEY_MIN &&
+             c->network_key_len <= DHT_NETWORK_KEY_MAX)) &&
            (c->value_size == NULL) == (c->value_read == NULL) &&
            (c->storage.write == NULL) == (c->storage.read == NULL) &&
            (c->storage.write == NULL) == (c->storage.drop == NULL);
@@ -81,6 +84,10 @@ int dht_new(dht_t **out, const dht_config_t *cfg, const dht_io_t *io, uint64_t n
     err = DHT_EINVAL;
     if (!config_valid(&dht->cfg))
         goto fail;
+    err = dht__netkey_init(dht);
+    if (err)
+        goto fail;
+    err = DHT_EINVAL;
     dht->io = *io;
     dht->now = now_ms;
     dht->reported_deadline = UINT64_MAX;
@@ -109,6 +116,7 @@ int dht_new(dht_t **out, const dht_config_t *cfg, const dht_io_t *io, uint64_t n
 fail:
     dht__rt_free(dht->rt);
     dht__store_free(dht->store);
+    dht__netkey_free(dht);
     free(dht);
     return err;
 }
@@ -135,6 +143,7 @@ void dht__destroy(dht_t *dht)
     dht__rt_free(dht->rt);
     dht__store_free(dht->store);
     dht__source_free(dht);
+    dht__netkey_free(dht);
     free(dht->rate);
     free(dht);
 }
@@ -203,7 +212,7 @@ void dht__rearm(dht_t *dht)
 
 int dht__send_msg(dht_t *dht, const dht_addr_t *to, const dht__msg_t *m)
 {
-    uint8_t small[DHT_MAX_DATAGRAM];
+    uint8_t small[DHT_MAX_DATAGRAM + DHT_NETWORK_TAG_LEN];
     size_t size = dht__wire_size(m);
     uint8_t *buf = small;
     size_t len;
@@ -212,11 +221,13 @@ int dht__send_msg(dht_t *dht, const dht_addr_t *to, const dht__msg_t *m)
 
     if (size > DHT_MAX_DATAGRAM) {
         tr = DHT_TRANSPORT_STREAM;
-        buf = malloc(size);
+        buf = malloc(size + dht->tag_len);
         if (buf == NULL)
             return DHT_ENOMEM;
     }
     len = dht__wire_encode(m, buf, size);
+    if (len > 0)
+        len = dht__netkey_seal(dht, buf, len);
     err = len == 0 ? DHT_EPROTO : dht->io.send(dht->io.arg, to, tr, buf, len);
     if (buf != small)
         free(buf);
@@ -244,9 +255,12 @@ int dht_receive(dht_t *dht, uint64_t now_ms, const uint8_t *buf, size_t len, con
     dht->st.bytes_received += len;
     if (transport == DHT_TRANSPORT_STREAM)
         dht->st.stream_msgs_received++;
-    if (dht__wire_decode(&m, buf, len) != 0 ||
-        (transport == DHT_TRANSPORT_DATAGRAM && len > DHT_MAX_DATAGRAM) ||
-        m.value_len > dht->cfg.max_value_size) {
+    if (dht__netkey_open(dht, buf, &len) != 0) {
+        dht->st.dropped_unauthenticated++; /* another network's, or an outsider's */
+        err = DHT_EPROTO;
+    } else if (dht__wire_decode(&m, buf, len) != 0 ||
+               (transport == DHT_TRANSPORT_DATAGRAM && len > DHT_MAX_DATAGRAM) ||
+               m.value_len > dht->cfg.max_value_size) {
         dht->st.dropped_malformed++;
         err = DHT_EPROTO;
     } else if (dht_id_cmp(&m.sender, &dht->self) == 0) {

@@ -218,6 +218,11 @@ struct dht {
     int in_callback; /* completion queue is being drained */
 
     /* server.c */
+    /* A private network's key (netkey.c): its HMAC, keyed, copied for
+     * each message; NULL for an open network. tag_len is what each
+     * message carries: DHT_NETWORK_TAG_LEN or 0. */
+    struct evp_mac_ctx_st *net_mac;
+    size_t tag_len;
     uint8_t master_secret[32];
     uint8_t secret[32], prev_secret[32];
     uint64_t secret_epoch;
@@ -598,6 +603,25 @@ int dht__serving_send_rate_ok(dht_t *dht, dht__serving_t *sv, size_t bytes);
  * sent (schema/wire.md 2.3). @return 0 or the reason it was dropped. */
 int dht__serve(dht_t *dht, const dht__msg_t *m, size_t len, const dht_addr_t *from,
                dht_transport_t transport);
+
+/* Private networks (netkey.c, schema/wire.md 2.4). */
+
+/* Keys the node's HMAC with cfg.network_key (if any) and forgets the
+ * caller's pointer. @return 0, or DHT_ENOMEM (OpenSSL failed). */
+int dht__netkey_init(dht_t *dht);
+
+/* Frees what dht__netkey_init made. */
+void dht__netkey_free(dht_t *dht);
+
+/* Appends the tag of buf[0..len) to it (buf has dht->tag_len more bytes
+ * of room). @return the new length (len on an open network), or 0 if
+ * OpenSSL failed (nothing is sent). */
+size_t dht__netkey_seal(const dht_t *dht, uint8_t *buf, size_t len);
+
+/* Checks the tag at the end of buf[0..*len) and takes it off (*len
+ * shrinks by dht->tag_len). @return 0, or -1 if it does not check (the
+ * message is dropped); on an open network 0, *len unchanged. */
+int dht__netkey_open(const dht_t *dht, const uint8_t *buf, size_t *len);
 
 /* Computes the token this node hands to addr under the current secret. */
 void dht__token_make(const dht_t *dht, const dht_addr_t *addr, int previous, uint8_t *out);

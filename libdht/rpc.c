@@ -216,6 +216,8 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
     room = stream                            ? 0
            : retry_pad > DHT__WIRE_TOKEN_LEN ? size - DHT__WIRE_TOKEN_LEN + retry_pad
                                              : size;
+    if (!stream)
+        room += dht->tag_len; /* a private network's tag */
     rpc = malloc(sizeof(*rpc) + room);
     if (rpc == NULL)
         return DHT_ENOMEM;
@@ -239,6 +241,8 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
     rpc->max_attempts = (uint8_t)(stream ? 1 : attempts ? attempts : 1 + dht->cfg.retries);
     if (!stream) {
         rpc->len = dht__wire_encode(m, rpc->msg, size);
+        if (rpc->len > 0)
+            rpc->len = dht__netkey_seal(dht, rpc->msg, rpc->len);
         if (rpc->len == 0) {
             free(rpc);
             return DHT_EPROTO;
@@ -317,13 +321,16 @@ static void measure_rtt(dht_t *dht, const dht__rpc_t *rpc)
  * longer accepts (it answered ERROR unproven), as a first attempt. */
 static void resend_padded(dht_t *dht, dht__rpc_t *rpc)
 {
-    size_t len = dht__wire_proof_to_padding(rpc->msg, rpc->len, rpc->retry_pad,
-                                            rpc->len - DHT__WIRE_TOKEN_LEN + rpc->retry_pad);
+    size_t bare = rpc->len - dht->tag_len; /* a private network's tag comes off, then on */
+    size_t len = dht__wire_proof_to_padding(rpc->msg, bare, rpc->retry_pad,
+                                            bare - DHT__WIRE_TOKEN_LEN + rpc->retry_pad);
 
     dht__rt_drop_token(dht->rt, &rpc->id);
     rpc->retry_pad = 0;
+    if (len > 0)
+        len = dht__netkey_seal(dht, rpc->msg, len);
     if (len == 0)
-        return; /* cannot happen: send_rpc made the room; it times out */
+        return; /* cannot happen (dht__rpc_send made the room): it times out */
     rpc->len = len;
     (void)transmit(dht, rpc, NULL);
     rpc->attempts = 1;

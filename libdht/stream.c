@@ -23,7 +23,7 @@ int dht_stream_frame_len(const dht_t *dht, const uint8_t in[DHT_STREAM_FRAME_HDR
 {
     size_t n = (size_t)in[0] | (size_t)in[1] << 8 | (size_t)in[2] << 16 | (size_t)in[3] << 24;
 
-    if (n == 0 || n > dht->cfg.max_value_size + DHT__WIRE_VALUE_OVERHEAD)
+    if (n == 0 || n > dht->cfg.max_value_size + DHT__WIRE_VALUE_OVERHEAD + dht->tag_len)
         return DHT_EPROTO;
     *len = n;
     return 0;

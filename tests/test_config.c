@@ -67,8 +67,10 @@ static void test_config_keys(void **state)
                  "listen 127.0.0.1:4100   # the daemon's\r\n"
                  "  bootstrap\tlocalhost:4101\n"
                  "bootstrap [::1]:4102\n"
-                 "listen 127.0.0.1:4200\n");
+                 "listen 127.0.0.1:4200\n"
+                 "network_key keys/net.key\n");
     assert_int_equal(read_config(0, &cfg), 0);
+    assert_string_equal(cfg.network_key, "keys/net.key"); /* a path: read when a node starts */
     assert_true(cfg.has_listen);
     assert_addr(&cfg.listen, "127.0.0.1:4200"); /* the last one wins */
     assert_int_equal(cfg.n_bootstrap, 2);

@@ -53,7 +53,7 @@ static int io_send(void *arg, const dht_addr_t *to, dht_transport_t transport, c
     node->sends++;
     if (transport == DHT_TRANSPORT_STREAM)
         net->stream_msgs++;
-    else if (len > DHT_MAX_DATAGRAM)
+    else if (len > DHT_MAX_DATAGRAM + node->tag_len)
         net->oversize_datagrams++;
     return 0;
 }
@@ -125,6 +125,7 @@ int fake_add(fake_net_t *net, const char *hostport, const dht_config_t *cfg)
     }
     node->net = net;
     node->online = 1;
+    node->tag_len = cfg->network_key_len > 0 ? DHT_NETWORK_TAG_LEN : 0;
     io.send = io_send;
     io.wake = io_wake;
     io.clock = io_clock;

@@ -36,6 +36,7 @@ typedef struct fake_node {
     int fail_send; /* 1: io.send() returns DHT_EIO and queues nothing */
     uint64_t sends, send_failures;
     uint64_t wakes, last_wake; /* io.wake() calls and the last time asked */
+    size_t tag_len;            /* a private network's tag on its datagrams */
 } fake_node_t;
 
 struct fake_net {
@@ -46,7 +47,8 @@ struct fake_net {
     size_t head, len, cap;
     uint64_t delivered, lost;
     uint64_t stream_msgs;        /* messages sent with DHT_TRANSPORT_STREAM */
-    uint64_t oversize_datagrams; /* datagrams over DHT_MAX_DATAGRAM (never ok) */
+    uint64_t oversize_datagrams; /* datagrams over DHT_MAX_DATAGRAM, plus the sender's
+                                  * network tag if it has a key (never ok) */
     uint8_t *reply_buf;          /* bytes of the last reply fake_request() took */
     int exact;                   /* fake_inject: no padding added */
 };

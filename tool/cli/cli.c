@@ -57,6 +57,9 @@ int cli_common_option(cli_common_t *c, int id, const char *value)
             return -EXIT_USAGE;
         c->listen = dht_addr_format(&addr, c->listen_text);
         return 1;
+    case CLI_OPT_NETWORK_KEY:
+        c->network_key = value; /* read when an embedded node starts */
+        return 1;
     case CLI_OPT_BOOTSTRAP:
         if (c->n_bootstrap == EMOFS_MAX_BOOTSTRAP) {
             cli_fail(EXIT_USAGE, "at most %d --bootstrap peers", EMOFS_MAX_BOOTSTRAP);

@@ -53,6 +53,7 @@ typedef struct cli_common {
     char listen_text[DHT_ADDRSTRLEN];
     dht_addr_t bootstrap[EMOFS_MAX_BOOTSTRAP];
     size_t n_bootstrap;
+    const char *network_key; /* --network-key FILE, or NULL */
     int quiet;
     int json;  /* --json: the result as one JSON object on stdout */
     int local; /* the request is the node's own (rm, gc): an embedded node runs it
@@ -69,6 +70,7 @@ enum {
     CLI_OPT_LISTEN,
     CLI_OPT_QUIET,
     CLI_OPT_JSON,
+    CLI_OPT_NETWORK_KEY,
     CLI_OPT_OWN,
 };
 #define CLI_OPT_HELP_SPEC                                                                          \
@@ -82,12 +84,13 @@ enum {
 #define CLI_OPTS_COMMON                                                                            \
     CLI_OPT_HELP_SPEC, CLI_OPT_DATA_SPEC, {"--bootstrap", NULL, OPT_VALUE, CLI_OPT_BOOTSTRAP},     \
         {"--listen", NULL, OPT_VALUE, CLI_OPT_LISTEN}, {"--quiet", "-q", OPT_FLAG, CLI_OPT_QUIET}, \
+        {"--network-key", NULL, OPT_VALUE, CLI_OPT_NETWORK_KEY},                                   \
     {                                                                                              \
         "--json", NULL, OPT_FLAG, CLI_OPT_JSON                                                     \
     }
 
 /* Takes a common option that opt_next() returned: id and its value (--data,
- * --bootstrap, --listen, -q, --json; not --help, which each command
+ * --bootstrap, --listen, --network-key, -q, --json; not --help, which each command
  * answers). A host name in --listen or --bootstrap is resolved here
  * (tool/node/hostaddr.h). @return 1 taken, 0 not a common option, or
  * -EXIT_USAGE after printing the error. */

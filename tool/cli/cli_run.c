@@ -284,8 +284,8 @@ static void on_embedded_interrupt(uv_poll_t *p, int status, int events)
     emofs_op_cancel(e->op); /* the second interrupt leaves at once (on_interrupt) */
 }
 
-static int run_embedded(const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *res,
-                        cli_io_t *io, int *interrupted)
+static int run_embedded(const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *res, cli_io_t *io,
+                        int *interrupted)
 {
     uv_loop_t loop;
     embedded_t e;
@@ -300,6 +300,7 @@ static int run_embedded(const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *
     opts.listen = c->listen;
     memcpy(opts.bootstrap, c->bootstrap, sizeof(opts.bootstrap));
     opts.n_bootstrap = c->n_bootstrap;
+    opts.network_key = c->network_key;
     if (uv_loop_init(&loop) != 0)
         return cli_fail(EXIT_FAIL, "cannot start an event loop");
     err = emofs_node_open(&e.node, &loop, &opts, &holder, err_text, sizeof(err_text));

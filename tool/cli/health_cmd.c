@@ -21,6 +21,7 @@ static int health_usage(FILE *f, int code)
                "in it has a key of its own).\n"
                "  --json                 the counts as one JSON object\n"
                "  --bootstrap HOST:PORT  with no daemon running: a node to join through\n"
+               "  --network-key FILE     with no daemon running: the private network's key\n"
                "  --data DIR             data directory (default $EMOFS_HOME, else ~/.emofs)\n");
     return code;
 }

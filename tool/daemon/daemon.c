@@ -228,12 +228,17 @@ static void on_peer_event(void *arg, const dht_id_t *id, const dht_addr_t *addr,
 static int daemon_usage(FILE *f, int code)
 {
     fprintf(f, "usage: emofs daemon [--listen HOST:PORT] [--bootstrap HOST:PORT]... [--data DIR]\n"
+               "                    [--network-key FILE] [options]\n"
                "Runs this data directory's node in the foreground until SIGINT or SIGTERM.\n"
                "  --listen HOST:PORT     UDP and TCP address to serve peers on\n"
                "                         (default: the config file's, else 0.0.0.0:4100)\n"
                "  --bootstrap HOST:PORT  a node of the network to join through (repeatable;\n"
                "                         default: the config file's 'bootstrap' lines)\n"
                "  --data DIR             data directory (default $EMOFS_HOME, else ~/.emofs)\n"
+               "  --network-key FILE     a private network: only nodes with the same key file\n"
+               "                         hear this one (every message is tagged with it; make\n"
+               "                         one with 'head -c 32 /dev/urandom > FILE' and copy it\n"
+               "                         to every machine); default: the config file's\n"
                "  --log-level LEVEL      error, warn, info (default) or debug: one line per\n"
                "                         event on stderr (start, joined, each put and get,\n"
                "                         stop; debug: peers gained and lost)\n"
@@ -252,7 +257,7 @@ static int daemon_usage(FILE *f, int code)
                "                         default half the ttl, 0: never\n"
                "HOST is an address (192.0.2.7, [::1]) or a name, resolved once at start.\n"
                "DIR/config may set the same: lines 'listen HOST:PORT', 'bootstrap HOST:PORT',\n"
-               "'log_level LEVEL', 'store_max SIZE',\n"
+               "'log_level LEVEL', 'store_max SIZE', 'network_key FILE' (relative: to DIR),\n"
                "'replicate_interval SECONDS', 'republish_interval SECONDS', 'ttl SECONDS'\n"
                "(of the copies a put stores, 1..86400) and 'copies N' (how many nodes keep\n"
                "each chunk of a put, 1..20, default 8).\n"
@@ -277,6 +282,7 @@ static const opt_spec_t daemon_opts[] = {
     CLI_OPT_DATA_SPEC,
     {"--bootstrap", NULL, OPT_VALUE, CLI_OPT_BOOTSTRAP},
     {"--listen", NULL, OPT_VALUE, CLI_OPT_LISTEN},
+    {"--network-key", NULL, OPT_VALUE, CLI_OPT_NETWORK_KEY},
     {"--log-level", NULL, OPT_VALUE, DAEMON_OPT_LOG_LEVEL},
     {"--store-max", NULL, OPT_VALUE, DAEMON_OPT_STORE_MAX},
     {"--replicate-interval", NULL, OPT_VALUE, DAEMON_OPT_REPLICATE},
@@ -316,6 +322,8 @@ int emofs_daemon_main(int argc, char **argv)
                 return EXIT_USAGE;
         } else if (id == CLI_OPT_DATA) {
             opts.dir = p.value;
+        } else if (id == CLI_OPT_NETWORK_KEY) {
+            opts.network_key = p.value;
         } else if (id == DAEMON_OPT_STORE_MAX) {
             if (emofs_parse_size(p.value, &opts.store_max) != 0 ||
                 opts.store_max < EMOFS_STORE_MAX_MIN)
@@ -377,6 +385,14 @@ int emofs_daemon_main(int argc, char **argv)
     dht_id_to_hex(dht_self(d.node.dht), hex);
     log_msg(LOG_INFO, "started: node %s listening on %s, control socket %s, pid %ld", hex,
             dht_addr_format(&d.node.addr, addr), sock_path, (long)getpid());
+    if (d.node.private_network) {
+        /* A fingerprint, not the key: the same on every machine of the network. */
+        dht_id_t fp;
+        dht_id_from_bytes(&fp, d.node.network_key, sizeof(d.node.network_key));
+        dht_id_to_hex(&fp, hex);
+        hex[16] = '\0';
+        log_msg(LOG_INFO, "private network: key fingerprint %s; only its nodes are heard", hex);
+    }
     log_msg(LOG_INFO,
             "holding %llu replicas (%.1f MiB) for others from %s/replicas; quota %.1f MiB",
             (unsigned long long)d.node.replicas_loaded,

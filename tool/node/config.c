@@ -182,6 +182,19 @@ static int set_copies(emofs_config_t *cfg, const char *value, FILE *warn, const 
     return 0;
 }
 
+static int set_network_key(emofs_config_t *cfg, const char *value, FILE *warn, const char *where,
+                           char *why, size_t why_cap)
+{
+    (void)warn;
+    (void)where;
+    if (strlen(value) >= sizeof(cfg->network_key)) {
+        snprintf(why, why_cap, "network_key: path too long");
+        return -1;
+    }
+    snprintf(cfg->network_key, sizeof(cfg->network_key), "%s", value);
+    return 0;
+}
+
 /* Every key the file may set. A new daemon option that belongs in the
  * file is one line here, a field in emofs_config_t, and a row in the
  * README's table. */
@@ -198,6 +211,7 @@ static const struct config_key {
     {"republish_interval", CONFIG_REPUBLISH, set_republish_interval},
     {"ttl", CONFIG_TTL, set_ttl},
     {"copies", CONFIG_COPIES, set_copies},
+    {"network_key", CONFIG_NETWORK_KEY, set_network_key},
 };
 
 static const struct config_key *find_key(const char *name)

@@ -10,6 +10,7 @@
  *     republish_interval 43200
  *     ttl 86400
  *     copies 8
+ *     network_key net.key
  *
  * KEY, blanks, VALUE; '#' starts a comment anywhere. Every daemon option
  * but --data can be set here (README.md, "Data directory", lists the keys);
@@ -38,8 +39,9 @@ typedef struct emofs_config {
     unsigned replicate_interval_s;
     int has_republish_interval;
     unsigned republish_interval_s;
-    unsigned ttl_s;  /* 0: not set */
-    unsigned copies; /* 0: not set */
+    unsigned ttl_s;         /* 0: not set */
+    unsigned copies;        /* 0: not set */
+    char network_key[4096]; /* a key file's path (relative: to DIR); "": not set */
 } emofs_config_t;
 
 /* The keys, as bits for emofs_config_read's skip. */
@@ -52,6 +54,7 @@ enum {
     CONFIG_REPUBLISH = 1u << 5,
     CONFIG_TTL = 1u << 6,
     CONFIG_COPIES = 1u << 7,
+    CONFIG_NETWORK_KEY = 1u << 8,
 };
 
 /* Parses a size: a whole number of bytes, or one with a unit K, M, G or T

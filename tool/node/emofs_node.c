@@ -8,6 +8,7 @@
 #include "tool/node/control_wire.h"
 #include "tool/node/hostaddr.h"
 #include "tool/node/linefile.h"
+#include "tool/node/network_key.h"
 #include "tool/node/partials.h"
 
 #include <errno.h>
@@ -115,6 +116,30 @@ static int not_a_dir(const char *path)
     return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
+/* Loads the private network's key: --network-key's file (flag, as given),
+ * else the config file's (in_config, relative to DIR), else none.
+ * @return 0, or FS_EINVAL / FS_ENOMEM with err_text set. */
+static int load_network_key(emofs_node_t *node, const char *flag, const char *in_config,
+                            char *err_text, size_t err_cap)
+{
+    char *path;
+    int err;
+
+    if (flag != NULL) {
+        err = emofs_network_key_load(flag, node->network_key, stderr, err_text, err_cap);
+    } else if (in_config[0] != '\0') {
+        path = in_config[0] == '/' ? strdup(in_config) : fs_path_join(node->dir, in_config);
+        if (path == NULL)
+            return FS_ENOMEM;
+        err = emofs_network_key_load(path, node->network_key, stderr, err_text, err_cap);
+        free(path);
+    } else {
+        return 0;
+    }
+    node->private_network = err == 0;
+    return err;
+}
+
 /* Settles the bootstrap peers and the listen address (numeric, into
  * listen[DHT_ADDRSTRLEN]): the options', else DIR/config's, else the
  * defaults. @return 0, or an FS_* code with err_text set. */
@@ -128,7 +153,8 @@ static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char 
                     (opts->log_level_set ? CONFIG_LOG_LEVEL : 0) |
                     (opts->store_max > 0 ? CONFIG_STORE_MAX : 0) |
                     (opts->replicate_set ? CONFIG_REPLICATE : 0) |
-                    (opts->republish_set ? CONFIG_REPUBLISH : 0);
+                    (opts->republish_set ? CONFIG_REPUBLISH : 0) |
+                    (opts->network_key != NULL ? CONFIG_NETWORK_KEY : 0);
     char *path = fs_path_join(node->dir, "config");
     int err;
 
@@ -151,6 +177,9 @@ static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char 
     node->republish_interval_s = opts->republish_set           ? opts->republish_interval_s
                                  : file.has_republish_interval ? file.republish_interval_s
                                                                : node->ttl_s / 2;
+    err = load_network_key(node, opts->network_key, file.network_key, err_text, err_cap);
+    if (err)
+        return err;
     if (opts->n_bootstrap > 0) {
         memcpy(node->bootstrap, opts->bootstrap, opts->n_bootstrap * sizeof(dht_addr_t));
         node->n_bootstrap = opts->n_bootstrap;
@@ -263,6 +292,10 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
      * it stays out of its peers' tables, so nobody waits on it afterwards,
      * and nobody stores on it. Only a daemon serves. */
     cfg.client = !opts->daemon;
+    if (node->private_network) {
+        cfg.network_key = node->network_key;
+        cfg.network_key_len = sizeof(node->network_key);
+    }
     cfg.peer_event = opts->peer_event;
     cfg.peer_event_arg = opts->peer_event_arg;
     err = dht_uv_new(&node->uv, loop, &cfg, listen);

@@ -69,6 +69,8 @@ typedef struct emofs_node_opts {
     unsigned replicate_interval_s; /* how often a daemon checks the copies of what it
                                       holds (dht_config_t); else the config file's, else
                                       libdht's default (3600) */
+    const char *network_key;       /* --network-key FILE (tool/node/network_key.h), or NULL:
+                                      the config file's network_key, else an open network */
     /* Optional: peers entering and leaving the routing table (dht_config_t). */
     void (*peer_event)(void *arg, const dht_id_t *id, const dht_addr_t *addr, int joined);
     void *peer_event_arg;
@@ -93,6 +95,8 @@ typedef struct emofs_node {
     unsigned republish_interval_s; /* in force (a daemon's timer reads it): 0 never */
     unsigned ttl_s;                /* of the values a put stores (config ttl) */
     unsigned copies;               /* nodes that keep each chunk a put stores (config copies) */
+    int private_network;           /* 1: network_key below tags every message */
+    uint8_t network_key[32];       /* tool/node/network_key.h */
     uint64_t replicas_loaded;      /* replicas found on disk at start, and their bytes */
     uint64_t replicas_loaded_bytes;
     fs_ctx_t ctx; /* for fs_put/fs_get; need_peers set when bootstrap peers are given */
