@@ -7,6 +7,23 @@
  * length-prefixed messages, closed after STREAM_IDLE_MS unused. Incoming
  * connections are read-only: frames are handed to the core with the
  * sender's address taken from the connection's IP and the preamble's port.
+ *
+ * What streams may cost is bounded, so that no peer can exhaust the node
+ * (issue 13 item 4; tests/cli/test_exhaust.sh):
+ * - at most MAX_IN_STREAMS incoming connections; at that count, a new one
+ *   takes the place of the least recently used connection of the address
+ *   that holds the most;
+ * - an incoming connection that stops sending in the middle of its
+ *   preamble or of a frame for IN_STALL_MS is closed, and one idle
+ *   between frames for 2 * STREAM_IDLE_MS;
+ * - a frame's buffer grows with the bytes that arrive (not to the length
+ *   its header announces), and all frames being read hold at most
+ *   IN_FRAME_BUDGET bytes: past that, the one that progressed least lately
+ *   is dropped, with its connection;
+ * - bytes queued to one peer are at most OUT_QUEUE_PEER (a message past
+ *   that is not sent: for the core, a lost one), to all at most
+ *   OUT_QUEUE_TOTAL, and a peer that reads none of what is queued for
+ *   OUT_STALL_MS is cut off, its queue freed.
  */
 #include "dht.h"
 
@@ -24,6 +41,12 @@
 #define MAX_OUT_STREAMS 256
 #define MAX_IN_STREAMS  512
 #define SWEEP_MS        5000
+#define IN_STALL_MS     10000       /* a preamble or frame, silent this long under way */
+#define IN_FRAME_BUDGET (64u << 20) /* bytes of incoming frames under way, all streams */
+#define FRAME_FIRST     (64u << 10) /* a frame buffer's first size; it doubles as bytes come */
+#define OUT_QUEUE_PEER  (64u << 20) /* bytes queued to one peer */
+#define OUT_QUEUE_TOTAL (256u << 20)
+#define OUT_STALL_MS    10000 /* a peer that takes none of its queue this long is cut off */
 #define UDP_RCVBUF      (4 << 20)
 #define UDP_SNDBUF      (1 << 20)
 
@@ -36,12 +59,16 @@ struct stream {
     int outgoing;
     dht_addr_t peer; /* outgoing: where to; incoming: sender's listen address */
     uint64_t last_used;
-    /* incoming: frame assembly */
+    /* outgoing: bytes queued, and when the peer last took some (or the
+     * queue last went from empty to not) */
+    size_t queued;
+    uint64_t last_progress;
+    /* incoming: frame assembly; frame holds frame_cap bytes */
     uint8_t head[DHT_STREAM_PREAMBLE];
     size_t head_have;
     int have_preamble;
     uint8_t *frame;
-    size_t frame_len, frame_have;
+    size_t frame_len, frame_have, frame_cap;
 };
 
 struct dht_uv {
@@ -50,13 +77,15 @@ struct dht_uv {
     uv_udp_t udp;
     uv_tcp_t listener;
     uv_timer_t timer;
-    uv_idle_t poll_now;   /* keeps the loop's next poll from blocking */
-    uv_check_t after_io;  /* runs the core's timers after that poll */
+    uv_idle_t poll_now;  /* keeps the loop's next poll from blocking */
+    uv_check_t after_io; /* runs the core's timers after that poll */
     uv_timer_t sweeper;
     dht_addr_t addr;
     uint64_t timer_at;
     stream_t *out, *in;
     unsigned n_out, n_in;
+    size_t in_frame_bytes; /* frame_cap of every incoming stream */
+    size_t out_queued;     /* queued of every outgoing stream */
     unsigned open_handles;
     int closing; /* dht_uv_close() was called: dht is NULL, handles closing */
     void (*close_cb)(void *arg);
@@ -209,6 +238,10 @@ static void stream_close(stream_t *s)
     } else {
         list_remove(&n->in, s);
         n->n_in--;
+        n->in_frame_bytes -= s->frame_cap;
+        free(s->frame); /* now: a loop turn may close many before their handles */
+        s->frame = NULL;
+        s->frame_cap = 0;
     }
     uv_close((uv_handle_t *)&s->tcp, on_stream_closed);
 }
@@ -224,6 +257,9 @@ static void on_written(uv_write_t *req, int status)
     write_req_t *w = (write_req_t *)req;
     stream_t *s = req->handle->data;
 
+    s->queued -= w->len;
+    s->owner->out_queued -= w->len;
+    s->last_progress = uv_now(s->owner->loop);
     if (status < 0 && status != UV_ECANCELED)
         stream_close(s);
     free(w);
@@ -257,6 +293,10 @@ static int stream_write(stream_t *s, const uint8_t *buf, size_t len, int with_le
         free(w);
         return DHT_EIO;
     }
+    if (s->queued == 0)
+        s->last_progress = uv_now(s->owner->loop); /* the stall clock starts now */
+    s->queued += w->len;
+    s->owner->out_queued += w->len;
     return 0;
 }
 
@@ -322,6 +362,9 @@ static int send_stream(dht_uv_t *n, const dht_addr_t *to, const uint8_t *buf, si
 {
     stream_t *s = find_out(n, to);
 
+    /* Past the bounds the message is not sent: for the core, a lost one. */
+    if (n->out_queued + len > OUT_QUEUE_TOTAL || (s != NULL && s->queued + len > OUT_QUEUE_PEER))
+        return DHT_EIO;
     if (s == NULL && (s = open_out(n, to)) == NULL)
         return DHT_EIO;
     s->last_used = uv_now(n->loop);
@@ -337,8 +380,56 @@ static void on_stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = sizeof(s->owner->read_buf);
 }
 
+/* The incoming stream with a frame under way that progressed least
+ * lately (its last read is the oldest), or NULL. */
+static stream_t *most_stalled_frame(dht_uv_t *n)
+{
+    stream_t *worst = NULL;
+
+    for (stream_t *s = n->in; s; s = s->next)
+        if (s->frame_cap > 0 && (worst == NULL || s->last_used < worst->last_used))
+            worst = s;
+    return worst;
+}
+
+/* Makes s->frame hold at least `need` bytes (<= frame_len): doubles it,
+ * within IN_FRAME_BUDGET for all frames under way, closing the most
+ * stalled of them while the budget is short.
+ * @return 0, or -1 if s itself was closed, or out of memory. */
+static int frame_room(stream_t *s, size_t need)
+{
+    dht_uv_t *n = s->owner;
+    size_t cap = s->frame_cap ? s->frame_cap : FRAME_FIRST;
+    uint8_t *grown;
+
+    if (need <= s->frame_cap)
+        return 0;
+    while (cap < need)
+        cap *= 2;
+    if (cap > s->frame_len)
+        cap = s->frame_len;
+    while (n->in_frame_bytes - s->frame_cap + cap > IN_FRAME_BUDGET) {
+        stream_t *victim = most_stalled_frame(n);
+        if (victim == NULL || victim == s) {
+            stream_close(s);
+            return -1;
+        }
+        stream_close(victim);
+    }
+    grown = realloc(s->frame, cap);
+    if (grown == NULL) {
+        stream_close(s);
+        return -1;
+    }
+    n->in_frame_bytes += cap - s->frame_cap;
+    s->frame = grown;
+    s->frame_cap = cap;
+    return 0;
+}
+
 /* Feeds bytes of an incoming stream through preamble and frame assembly.
- * @return 0, or -1 if the peer broke the format (then the caller closes). */
+ * @return 0, -1 if the peer broke the format (then the caller closes and
+ * counts it), or -2 if s was closed for want of room (frame_room). */
 static int stream_consume(stream_t *s, const uint8_t *p, size_t len)
 {
     dht_uv_t *n = s->owner;
@@ -362,14 +453,15 @@ static int stream_consume(stream_t *s, const uint8_t *p, size_t len)
             }
             if (dht_stream_frame_len(n->dht, s->head, &s->frame_len) != 0)
                 return -1;
-            s->frame = malloc(s->frame_len);
-            if (s->frame == NULL)
-                return -1;
             s->frame_have = 0;
+            if (frame_room(s, s->frame_len < FRAME_FIRST ? s->frame_len : FRAME_FIRST) != 0)
+                return -2;
             continue;
         }
         {
             size_t take = s->frame_len - s->frame_have < len ? s->frame_len - s->frame_have : len;
+            if (frame_room(s, s->frame_have + take) != 0)
+                return -2;
             memcpy(s->frame + s->frame_have, p, take);
             s->frame_have += take;
             p += take;
@@ -378,6 +470,8 @@ static int stream_consume(stream_t *s, const uint8_t *p, size_t len)
         if (s->frame_have == s->frame_len) {
             uint8_t *frame = s->frame;
             s->frame = NULL;
+            n->in_frame_bytes -= s->frame_cap;
+            s->frame_cap = 0;
             dht_receive(n->dht, uv_now(n->loop), frame, s->frame_len, &s->peer,
                         DHT_TRANSPORT_STREAM);
             free(frame);
@@ -399,10 +493,36 @@ static void on_stream_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     s->last_used = uv_now(s->owner->loop);
-    if (nread > 0 && stream_consume(s, (const uint8_t *)buf->base, (size_t)nread) != 0) {
+    if (nread > 0 && stream_consume(s, (const uint8_t *)buf->base, (size_t)nread) == -1) {
         dht_stream_dropped(s->owner->dht);
         stream_close(s);
     }
+}
+
+/* @return 1 if a and b are the same IP (ports aside). */
+static int same_ip(const dht_addr_t *a, const dht_addr_t *b)
+{
+    return a->family == b->family && memcmp(a->ip, b->ip, a->family == DHT_AF_INET6 ? 16 : 4) == 0;
+}
+
+/* The incoming stream to close for a new one: the least recently used of
+ * the IP that holds the most (n->in is not empty). Quadratic, but only at
+ * MAX_IN_STREAMS, once per connection over it. */
+static stream_t *in_victim(dht_uv_t *n)
+{
+    stream_t *victim = n->in;
+    unsigned most = 0;
+
+    for (stream_t *s = n->in; s; s = s->next) {
+        unsigned count = 0;
+        for (stream_t *t = n->in; t; t = t->next)
+            count += same_ip(&s->peer, &t->peer);
+        if (count > most || (count == most && s->last_used < victim->last_used)) {
+            most = count;
+            victim = s;
+        }
+    }
+    return victim;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -414,6 +534,8 @@ static void on_connection(uv_stream_t *server, int status)
 
     if (status < 0)
         return;
+    if (n->n_in >= MAX_IN_STREAMS)
+        stream_close(in_victim(n));
     s = calloc(1, sizeof(*s));
     if (s == NULL || uv_tcp_init(n->loop, &s->tcp) != 0) {
         free(s);
@@ -427,12 +549,15 @@ static void on_connection(uv_stream_t *server, int status)
     s->last_used = uv_now(n->loop);
     if (uv_accept(server, (uv_stream_t *)&s->tcp) != 0 ||
         uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &sslen) != 0 ||
-        from_sockaddr((struct sockaddr *)&ss, &s->peer) != 0 || n->n_in > MAX_IN_STREAMS ||
+        from_sockaddr((struct sockaddr *)&ss, &s->peer) != 0 ||
         uv_read_start((uv_stream_t *)&s->tcp, on_stream_alloc, on_stream_read) != 0)
         stream_close(s);
 }
 
-/* Closes streams idle for STREAM_IDLE_MS. */
+/* Closes streams idle for STREAM_IDLE_MS (incoming: twice that), and
+ * those stalled: an outgoing one whose peer took none of its queue for
+ * OUT_STALL_MS, an incoming one silent for IN_STALL_MS in the middle of
+ * its preamble or of a frame. */
 static void on_sweep(uv_timer_t *t)
 {
     dht_uv_t *n = t->data;
@@ -441,12 +566,14 @@ static void on_sweep(uv_timer_t *t)
 
     for (s = n->out; s; s = next) {
         next = s->next;
-        if (now - s->last_used > STREAM_IDLE_MS)
+        if (s->queued > 0 ? now - s->last_progress > OUT_STALL_MS
+                          : now - s->last_used > STREAM_IDLE_MS)
             stream_close(s);
     }
     for (s = n->in; s; s = next) {
+        int under_way = !s->have_preamble || s->head_have > 0 || s->frame_cap > 0;
         next = s->next;
-        if (now - s->last_used > 2 * STREAM_IDLE_MS)
+        if (now - s->last_used > (under_way ? IN_STALL_MS : 2u * STREAM_IDLE_MS))
             stream_close(s);
     }
 }
