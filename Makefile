@@ -236,7 +236,7 @@ fuzz:
 SIM_TIME := $(shell test -x /usr/bin/time && echo '/usr/bin/time -f "  /usr/bin/time: peak RSS %M KiB, %e s wall"')
 SIM_BENCH := --lookups 10000 --values 1000 --k 20 --alpha 3
 
-bench: lib examples $(BENCH_BIN) $(BUILD)/emofs
+bench: lib examples $(BENCH_BIN) $(BUILD)/emofs $(TOOL_BIN)
 	@echo "== bench_dht"; $(BUILD)/bench/bench_dht $(BUILD)/examples/dht_node
 	@echo "== bench_sim"; $(BUILD)/bench/bench_sim
 	@echo "== bench_files"; EMOFS=$(BUILD)/emofs bash tests/bench/bench_files.sh
@@ -257,6 +257,10 @@ bench: lib examples $(BENCH_BIN) $(BUILD)/emofs
 	$(BUILD)/emofs sim --nodes 10000 --init join --join-wave 1000 --lookups 2000 --values 200 --die 0.25 | \
 	    sed -n '/deaths/,/put p50 after/p'
 	@echo "== bench_dead"; EMOFS=$(BUILD)/emofs bash tests/bench/bench_dead.sh
+	@echo "== bench_amplify"; EMOFS=$(BUILD)/emofs EMOFS_TOOLS=$(BUILD)/tools bash tests/bench/bench_amplify.sh
+	@echo "== emofs sim: the price of padding (2,000 nodes, 10% churn a minute for 30 min)"; \
+	$(BUILD)/emofs sim --nodes 2000 --values 1000 --lookups 100 --churn 0.1 --duration 1800 \
+	    --replicate 600 | grep -E '^  (network|padding)'
 	@echo "== bench_durability"; EMOFS=$(BUILD)/emofs bash tests/bench/bench_durability.sh
 	@echo "== emofs sim --files: emofs's put and get among 300 nodes at 5% loss, then under churn (k 3, no repair)"; \
 	$(BUILD)/emofs sim --nodes 300 --loss 0.05 --files 6 --file-size 700000 --lookups 50 --values 10 | \

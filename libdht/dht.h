@@ -580,6 +580,8 @@ typedef struct dht_stats {
      * source had not proven its address and had sent fewer bytes
      * (schema/wire.md 2.3); values refused over cfg.send_rate_limit. */
     uint64_t refused_unproven, refused_send_rate;
+    uint64_t padding_bytes_sent; /* of the requests it sent, resends included: the
+                                  * price of the rule above (a token saves it) */
     size_t nodes, nodes_good, nodes_questionable, nodes_bad, buckets;
     size_t values, value_bytes;
     uint64_t replications;   /* values checked by replication */
@@ -793,6 +795,8 @@ typedef struct dht_sim_stats {
     uint64_t stream_msgs, stream_bytes;
     uint64_t events;
     uint64_t datagram_bytes; /* of the datagrams sent */
+    uint64_t padding_bytes;  /* of them, padding (dht_stats_t.padding_bytes_sent of
+                              * every node, removed ones included) */
 } dht_sim_stats_t;
 
 /* Fills *out with the counters of the simulated network since it began. */

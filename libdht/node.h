@@ -83,6 +83,10 @@ struct dht__rpc {
     dht__op_t *op;      /* referenced (op->refs) while the rpc lives */
     uintptr_t tag;      /* the caller's, e.g. an index */
     size_t len;         /* bytes kept in msg for resends; 0 = none */
+    uint16_t pad;       /* bytes of padding in msg */
+    uint16_t cap;       /* bytes msg has room for */
+    uint8_t unpadded;   /* resent without its padding: a reply to that may be
+                         * cut short, and brings the token to ask again with */
     uint16_t retry_pad; /* it carries a token the table kept as its proof: if
                          * the node answers that the proof does not check,
                          * it goes again with this padding (msg has room) */

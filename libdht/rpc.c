@@ -132,6 +132,7 @@ static int transmit(dht_t *dht, dht__rpc_t *rpc, const dht__msg_t *m)
         }
         dht->st.msgs_sent++;
         dht->st.bytes_sent += rpc->len;
+        dht->st.padding_bytes_sent += rpc->pad;
         return 0;
     }
     return dht__send_msg(dht, &rpc->to, m);
@@ -213,11 +214,9 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
         retry_pad = 0;
     if (dht->rpc_nfree == 0 && (err = grow(dht)) != 0)
         return err;
-    room = stream                            ? 0
-           : retry_pad > DHT__WIRE_TOKEN_LEN ? size - DHT__WIRE_TOKEN_LEN + retry_pad
-                                             : size;
-    if (!stream)
-        room += dht->tag_len; /* a private network's tag */
+    /* Room to reframe it: padding for a proof (retry_pad), a proof for
+     * padding (the resends), and a private network's tag. */
+    room = stream ? 0 : size + retry_pad + DHT__WIRE_TOKEN_LEN + dht->tag_len;
     rpc = malloc(sizeof(*rpc) + room);
     if (rpc == NULL)
         return DHT_ENOMEM;
@@ -229,6 +228,8 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
     rpc->type = m->type;
     rpc->stream = (uint8_t)stream;
     rpc->retry_pad = (uint16_t)retry_pad;
+    rpc->pad = stream ? 0 : m->pad;
+    rpc->cap = (uint16_t)room;
     rpc->to = *to;
     if (id) {
         rpc->id = *id;
@@ -319,25 +320,44 @@ static void measure_rtt(dht_t *dht, const dht__rpc_t *rpc)
 
 /* Sends rpc again, padded instead of carrying the token its node no
  * longer accepts (it answered ERROR unproven), as a first attempt. */
-static void resend_padded(dht_t *dht, dht__rpc_t *rpc)
+/* Re-encodes rpc's request (a datagram) in place with proof (NULL: none)
+ * and new_pad bytes of padding. @return 0, or -1 if it cannot (then it
+ * is as it was: dht__rpc_send made the room, so only OpenSSL's failure to
+ * tag it can do that, and the request then times out). */
+static int reframe(dht_t *dht, dht__rpc_t *rpc, const uint8_t *proof, size_t new_pad)
 {
     size_t bare = rpc->len - dht->tag_len; /* a private network's tag comes off, then on */
-    size_t len = dht__wire_proof_to_padding(rpc->msg, bare, rpc->retry_pad,
-                                            bare - DHT__WIRE_TOKEN_LEN + rpc->retry_pad);
+    size_t len =
+        dht__wire_reframe(rpc->msg, bare, rpc->pad, proof, new_pad, rpc->cap - dht->tag_len);
 
-    dht__rt_drop_token(dht->rt, &rpc->id);
-    rpc->retry_pad = 0;
-    if (len > 0)
-        len = dht__netkey_seal(dht, rpc->msg, len);
-    if (len == 0)
-        return; /* cannot happen (dht__rpc_send made the room): it times out */
+    if (len == 0 || (len = dht__netkey_seal(dht, rpc->msg, len)) == 0)
+        return -1;
     rpc->len = len;
+    rpc->pad = (uint16_t)new_pad;
+    return 0;
+}
+
+/* Sends rpc again at once, as a first attempt. */
+static void restart(dht_t *dht, dht__rpc_t *rpc)
+{
     (void)transmit(dht, rpc, NULL);
     rpc->attempts = 1;
     rpc->sent_at = dht->now;
     rpc->deadline = dht->now + (rpc->rto_ms ? rpc->rto_ms : rpc->timeout_ms);
     heap_down(dht, rpc->heap_idx);
     heap_up(dht, rpc->heap_idx);
+}
+
+/* Sends rpc again padded instead of carrying the token its node no longer
+ * accepts (it answered ERROR unproven). */
+static void resend_padded(dht_t *dht, dht__rpc_t *rpc)
+{
+    size_t pad = rpc->retry_pad;
+
+    dht__rt_drop_token(dht->rt, &rpc->id);
+    rpc->retry_pad = 0;
+    if (reframe(dht, rpc, NULL, pad) == 0)
+        restart(dht, rpc);
 }
 
 /* @return 1 if reply type rt answers request type q. */
@@ -370,6 +390,18 @@ int dht__rpc_reply(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from)
         resend_padded(dht, rpc);
         return 0;
     }
+    /* An answer to the resend without padding, no larger than it: it may
+     * be cut to what an unproven source gets, so the request goes again
+     * with the token the answer brought (a larger one answers the padded
+     * first attempt, late). */
+    if (rpc->unpadded && (m->type == DHT__NODES || m->type == DHT__VALUES) &&
+        dht__wire_size(m) <= rpc->len - dht->tag_len) {
+        rpc->unpadded = 0;
+        if (reframe(dht, rpc, m->token, 0) == 0) {
+            restart(dht, rpc);
+            return 0;
+        }
+    }
     finish(dht, rpc, 0, m);
     return 0;
 }
@@ -382,6 +414,12 @@ void dht__rpc_timeouts(dht_t *dht, uint64_t now)
         dht->st.rpc_timeouts++;
         if (rpc->attempts == 1 && rpc->rto_ms && rpc->has_id)
             dht__rt_slow(dht->rt, &rpc->id); /* until it is heard from */
+        /* Resends go without padding: a node that is gone (the usual
+         * reason for a timeout) costs 72 bytes a resend, not up to 1,400,
+         * and a host named in a reply but not a node, no more either
+         * (schema/wire.md 2.3). A live node's cut answer brings a token. */
+        if (rpc->attempts < rpc->max_attempts && rpc->pad > 0 && reframe(dht, rpc, NULL, 0) == 0)
+            rpc->unpadded = 1;
         if (rpc->attempts < rpc->max_attempts && transmit(dht, rpc, NULL) == 0) {
             rpc->attempts++;
             rpc->deadline =

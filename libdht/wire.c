@@ -469,22 +469,38 @@ size_t dht__wire_encode(const dht__msg_t *m, uint8_t *buf, size_t cap)
     return w.bad ? 0 : (size_t)(w.p - buf);
 }
 
-size_t dht__wire_proof_to_padding(uint8_t *buf, size_t len, size_t pad, size_t cap)
+size_t dht__wire_reframe(uint8_t *buf, size_t len, size_t pad, const uint8_t *proof, size_t new_pad,
+                         size_t cap)
 {
-    size_t body, out;
+    size_t start, body, at, out;
+    uint8_t bits;
 
-    if (len < DHT__WIRE_HEADER + DHT__WIRE_TOKEN_LEN || pad == 0 ||
-        DHT__IS_REPLY(buf[3] & (uint8_t)~DHT__WIRE_REQUEST_BITS) ||
-        (buf[3] & (DHT__WIRE_PROOF | DHT__WIRE_PADDED)) != DHT__WIRE_PROOF)
+    if (len < DHT__WIRE_HEADER || DHT__IS_REPLY(buf[3] & (uint8_t)~DHT__WIRE_REQUEST_BITS))
         return 0;
-    body = len - DHT__WIRE_HEADER - DHT__WIRE_TOKEN_LEN;
-    out = DHT__WIRE_HEADER + body + pad;
+    bits = buf[3];
+    start = DHT__WIRE_HEADER + ((bits & DHT__WIRE_PROOF) ? DHT__WIRE_TOKEN_LEN : 0);
+    if (((bits & DHT__WIRE_PADDED) != 0) != (pad > 0) || len < start + pad)
+        return 0;
+    body = len - start - pad;
+    at = DHT__WIRE_HEADER + (proof ? DHT__WIRE_TOKEN_LEN : 0);
+    out = at + body + new_pad;
     if (out > cap)
         return 0;
-    buf[3] = (uint8_t)((buf[3] & ~DHT__WIRE_PROOF) | DHT__WIRE_PADDED);
-    memmove(buf + DHT__WIRE_HEADER, buf + DHT__WIRE_HEADER + DHT__WIRE_TOKEN_LEN, body);
-    memset(buf + DHT__WIRE_HEADER + body, 0, pad);
+    memmove(buf + at, buf + start, body);
+    if (proof)
+        memcpy(buf + DHT__WIRE_HEADER, proof, DHT__WIRE_TOKEN_LEN);
+    memset(buf + at + body, 0, new_pad);
+    buf[3] = (uint8_t)((bits & ~(DHT__WIRE_PROOF | DHT__WIRE_PADDED)) |
+                       (proof ? DHT__WIRE_PROOF : 0) | (new_pad ? DHT__WIRE_PADDED : 0));
     return out;
+}
+
+size_t dht__wire_proof_to_padding(uint8_t *buf, size_t len, size_t pad, size_t cap)
+{
+    if (len < DHT__WIRE_HEADER || pad == 0 ||
+        (buf[3] & (DHT__WIRE_PROOF | DHT__WIRE_PADDED)) != DHT__WIRE_PROOF)
+        return 0;
+    return dht__wire_reframe(buf, len, 0, NULL, pad, cap);
 }
 
 /* The size of m's body, after the header (and the proof, if any). */

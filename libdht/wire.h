@@ -133,6 +133,15 @@ size_t dht__wire_encode(const dht__msg_t *m, uint8_t *buf, size_t cap);
  *         or the result does not fit cap. */
 size_t dht__wire_proof_to_padding(uint8_t *buf, size_t len, size_t pad, size_t cap);
 
+/* Rewrites buf[0..len), an encoded request that carries pad bytes of
+ * padding (0: none) and maybe a proof, to carry proof (8 bytes; NULL:
+ * none) and new_pad bytes of padding instead, the rest unchanged, in
+ * place (cap bytes of room).
+ * @return the new length, or 0 (buf unchanged) if buf is no request,
+ *         pad does not match its padded bit, or the result does not fit. */
+size_t dht__wire_reframe(uint8_t *buf, size_t len, size_t pad, const uint8_t *proof, size_t new_pad,
+                         size_t cap);
+
 /* Size of one node record for a family (1 + 32 + 4|16 + 2). */
 size_t dht__wire_node_size(uint8_t family);
 

@@ -375,7 +375,7 @@ static void test_contacts_get_their_token_back(void **state)
     dht_id_t peer, target = fake_id_b0(0x5a);
     fake_result_t r = {0};
     size_t n, proven, bytes;
-    uint64_t refused;
+    uint64_t refused, padding;
     uint8_t junk[DHT__WIRE_TOKEN_LEN] = "not ours";
 
     (void)state;
@@ -385,6 +385,7 @@ static void test_contacts_get_their_token_back(void **state)
     peer = *dht_self(fake_dht(h.net, 1));
 
     /* A lookup: proof, no padding. */
+    padding = fake_stats(h.net, 0).padding_bytes_sent;
     assert_int_equal(dht_find_node(asker, &target, fake_nodes_cb, &r), 0);
     n = requests_to(h.net, to, &proven, &bytes);
     assert_int_equal(n, 1);
@@ -393,6 +394,7 @@ static void test_contacts_get_their_token_back(void **state)
     fake_run(h.net, &r.calls, 60000);
     assert_int_equal(r.status, 0);
     assert_int_equal(r.n_nodes, 2);
+    assert_int_equal(fake_stats(h.net, 0).padding_bytes_sent, padding); /* none sent */
 
     /* A token the peer does not accept: ERROR unproven, then padded. */
     dht__rt_set_token(asker->rt, &peer, to, junk, h.net->now);
@@ -405,6 +407,7 @@ static void test_contacts_get_their_token_back(void **state)
     assert_int_equal(r.n_nodes, 2); /* the whole answer: node 1 and 2 both found */
     assert_int_equal(fake_stats(h.net, 1).refused_unproven, refused + 1);
     assert_int_equal(fake_stats(h.net, 0).rpc_timeouts, 0);
+    assert_true(fake_stats(h.net, 0).padding_bytes_sent > padding); /* the resend's */
 
     /* Its padded request's answer brought a token that checks. */
     fake_clear(h.net);
@@ -428,6 +431,62 @@ static void test_contacts_get_their_token_back(void **state)
     fake_run(h.net, &r.calls, 60000);
     assert_int_equal(r.status, 0);
     fake_result_clear(&r);
+    teardown_holder(&h);
+}
+
+/* A request's first attempt is lost: its resend goes without padding (a
+ * dead node costs 72 bytes a resend, not up to 1,400), the live node's
+ * answer to it is cut to what the resend paid for, and the request goes
+ * once more with the token that answer brought: the lookup still gets the
+ * whole answer (all three nodes), not the cut one. */
+static void test_resend_unpadded_then_proven(void **state)
+{
+    holder_net_t h;
+    dht_config_t cfg;
+    fake_result_t r = {0};
+    dht_id_t target = fake_id_b0(0x3c);
+    fake_msg_t lost;
+    dht__msg_t d;
+    int c, unpadded = 0, proven = 0;
+
+    (void)state;
+    setup_holder(&h, 0);
+    fake_config(&cfg, 77, NULL);
+    c = add_cfg(h.net, "127.0.0.1:4077", &cfg);
+    assert_int_equal(dht_insert_node(fake_dht(h.net, c), dht_self(fake_dht(h.net, 1)),
+                                     fake_addr_of(h.net, 1), h.net->now),
+                     0);
+    assert_int_equal(dht_find_node(fake_dht(h.net, c), &target, fake_nodes_cb, &r), 0);
+    assert_int_equal(fake_queued(h.net), 1);
+    assert_int_equal(fake_pop(h.net, &lost), 1); /* lost on the way */
+    assert_int_equal(dht__wire_decode(&d, lost.buf, lost.len), 0);
+    assert_true(d.pad > 0 && !d.has_proof);
+    fake_msg_free(&lost);
+
+    /* Deliver everything else, watching node c's requests to node 1. */
+    for (int steps = 0; r.calls == 0 && steps < 100000; steps++) {
+        fake_msg_t m;
+        if (fake_queued(h.net) == 0) {
+            fake_advance(h.net, 10);
+            continue;
+        }
+        assert_int_equal(fake_pop(h.net, &m), 1);
+        if (dht_addr_equal(&m.from, fake_addr_of(h.net, c)) &&
+            dht_addr_equal(&m.to, fake_addr_of(h.net, 1)) &&
+            dht__wire_decode(&d, m.buf, m.len) == 0 && d.type == DHT__FIND_NODE) {
+            if (!d.has_proof && d.pad == 0)
+                unpadded++;
+            else if (d.has_proof && unpadded > 0)
+                proven++;
+        }
+        fake_deliver(h.net, &m);
+        fake_msg_free(&m);
+    }
+    print_message("resends without padding: %d, then with the token: %d\n", unpadded, proven);
+    assert_int_equal(unpadded, 1);
+    assert_int_equal(proven, 1);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.n_nodes, 3); /* nodes 0, 1 and 2: node 1's whole answer */
     teardown_holder(&h);
 }
 
@@ -482,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_token_proves_its_address_only),
         cmocka_unit_test(test_send_rate_limit),
         cmocka_unit_test(test_contacts_get_their_token_back),
+        cmocka_unit_test(test_resend_unpadded_then_proven),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,7 +56,17 @@ struct dht_sim {
     sim_event_t *heap;
     size_t heap_len, heap_cap;
     dht_sim_stats_t st;
+    uint64_t padding_removed; /* padding_bytes_sent of the nodes removed */
 };
+
+/* The padding bytes node dht sent (its dht_stats_t). */
+static uint64_t padding_of(const dht_t *dht, uint64_t now)
+{
+    dht_stats_t st;
+
+    dht_get_stats(dht, now, &st);
+    return st.padding_bytes_sent;
+}
 
 void dht_sim_config_init(dht_sim_config_t *cfg)
 {
@@ -348,6 +358,7 @@ int dht_sim_remove_node(dht_sim_t *sim, size_t i)
         return DHT_EINVAL;
     node = sim->nodes[i];
     node->online = 0;
+    sim->padding_removed += padding_of(node->dht, sim->now);
     dht_free(node->dht); /* its operations complete with DHT_ECANCELED here */
     node->dht = NULL;
     node->wake_at = UINT64_MAX;
@@ -435,6 +446,10 @@ int dht_sim_run(dht_sim_t *sim, int (*done)(void *arg), void *arg, uint64_t unti
 void dht_sim_get_stats(const dht_sim_t *sim, dht_sim_stats_t *out)
 {
     *out = sim->st;
+    out->padding_bytes = sim->padding_removed;
+    for (size_t i = 0; i < sim->n_nodes; i++)
+        if (sim->nodes[i]->dht != NULL)
+            out->padding_bytes += padding_of(sim->nodes[i]->dht, sim->now);
 }
 
 /* ---- fast initialisation from the global view ---- */

@@ -110,6 +110,7 @@ typedef struct emofs_sim_result {
     uint64_t file_put_p50_ms, file_get_p50_ms; /* virtual, median of those that succeeded */
     uint64_t datagrams_sent, datagrams_lost;
     uint64_t datagram_bytes, stream_bytes; /* sent */
+    uint64_t padding_bytes;                /* of the datagram bytes: requests' padding */
     double mem_per_node_kib;               /* resident memory added by the network / nodes */
     size_t peak_rss_kib;                   /* the process's peak resident set */
     emofs_sim_round_t healthy;             /* --die: the round before the deaths */

@@ -135,6 +135,12 @@ static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
             (unsigned long long)r->datagrams_sent, (unsigned long long)r->datagrams_lost,
             pct((double)r->datagrams_lost, (double)r->datagrams_sent),
             (unsigned long long)r->datagram_bytes, (unsigned long long)r->stream_bytes);
+    fprintf(
+        f,
+        "  padding      %llu bytes, %.1f%% of the datagram bytes (requests to nodes that handed "
+        "no token lately; schema/wire.md 2.3)\n",
+        (unsigned long long)r->padding_bytes,
+        pct((double)r->padding_bytes, (double)r->datagram_bytes));
     if (o->die > 0)
         print_deaths(r, f);
     if (r->n_samples > 0) {
@@ -204,9 +210,10 @@ static void print_json(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
             (unsigned long long)r->file_put_p50_ms, (unsigned long long)r->file_get_p50_ms);
     fprintf(f,
             "\"datagrams_sent\":%llu,\"datagrams_lost\":%llu,\"datagram_bytes\":%llu,"
-            "\"stream_bytes\":%llu,",
+            "\"stream_bytes\":%llu,\"padding_bytes\":%llu,",
             (unsigned long long)r->datagrams_sent, (unsigned long long)r->datagrams_lost,
-            (unsigned long long)r->datagram_bytes, (unsigned long long)r->stream_bytes);
+            (unsigned long long)r->datagram_bytes, (unsigned long long)r->stream_bytes,
+            (unsigned long long)r->padding_bytes);
     if (o->die > 0) {
         fprintf(f, "\"die\":%g,\"died\":%u,", o->die, r->died);
         json_round("healthy", &r->healthy, f);

@@ -505,6 +505,7 @@ static int run(sim_ctx_t *c, FILE *csv, FILE *series)
     r->datagrams_lost = st.datagrams_lost;
     r->datagram_bytes = st.datagram_bytes;
     r->stream_bytes = st.stream_bytes;
+    r->padding_bytes = st.padding_bytes;
     return 0;
 }
 
