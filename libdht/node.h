@@ -87,6 +87,8 @@ struct dht__rpc {
     uint16_t cap;       /* bytes msg has room for */
     uint8_t unpadded;   /* resent without its padding: a reply to that may be
                          * cut short, and brings the token to ask again with */
+    uint8_t cut;        /* hastened to end before its first attempt's timeout:
+                         * its node had no fair chance, so no failure counts */
     uint16_t retry_pad; /* it carries a token the table kept as its proof: if
                          * the node answers that the proof does not check,
                          * it goes again with this padding (msg has room) */

@@ -337,13 +337,17 @@ static int reframe(dht_t *dht, dht__rpc_t *rpc, const uint8_t *proof, size_t new
     return 0;
 }
 
-/* Sends rpc again at once, as a first attempt. */
+/* Sends rpc again at once, as a first attempt (a hastened one keeps its
+ * earlier deadline: its lookup waits no longer for it). */
 static void restart(dht_t *dht, dht__rpc_t *rpc)
 {
+    uint64_t deadline = dht->now + (rpc->rto_ms ? rpc->rto_ms : rpc->timeout_ms);
+
     (void)transmit(dht, rpc, NULL);
     rpc->attempts = 1;
     rpc->sent_at = dht->now;
-    rpc->deadline = dht->now + (rpc->rto_ms ? rpc->rto_ms : rpc->timeout_ms);
+    if (!rpc->hastened || deadline < rpc->deadline)
+        rpc->deadline = deadline;
     heap_down(dht, rpc->heap_idx);
     heap_up(dht, rpc->heap_idx);
 }
@@ -414,12 +418,19 @@ void dht__rpc_timeouts(dht_t *dht, uint64_t now)
         dht->st.rpc_timeouts++;
         if (rpc->attempts == 1 && rpc->rto_ms && rpc->has_id)
             dht__rt_slow(dht->rt, &rpc->id); /* until it is heard from */
-        /* Resends go without padding: a node that is gone (the usual
-         * reason for a timeout) costs 72 bytes a resend, not up to 1,400,
-         * and a host named in a reply but not a node, no more either
-         * (schema/wire.md 2.3). A live node's cut answer brings a token. */
-        if (rpc->attempts < rpc->max_attempts && rpc->pad > 0 && reframe(dht, rpc, NULL, 0) == 0)
+        /* Resends go bare, without padding or the table's token: a node
+         * that is gone (the usual reason for a timeout) costs 72 bytes a
+         * resend, not up to 1,400, and a host named in a reply but not a
+         * node, no more either (schema/wire.md 2.3); a node that dropped
+         * our token unanswered (an older one, restarted) is not asked
+         * with it again. A live node's cut answer brings a token. */
+        if (rpc->attempts < rpc->max_attempts && (rpc->pad > 0 || rpc->retry_pad > 0) &&
+            reframe(dht, rpc, NULL, 0) == 0) {
+            if (rpc->retry_pad > 0)
+                dht__rt_drop_token(dht->rt, &rpc->id);
+            rpc->retry_pad = 0;
             rpc->unpadded = 1;
+        }
         if (rpc->attempts < rpc->max_attempts && transmit(dht, rpc, NULL) == 0) {
             rpc->attempts++;
             rpc->deadline =
@@ -432,12 +443,14 @@ void dht__rpc_timeouts(dht_t *dht, uint64_t now)
          * stream request goes once, and the one reply datagram lost says
          * little: under loss, counting it would soon mark every peer bad
          * (a put of many chunks at 10% loss did, in test_fs_sim). Nor is
-         * a hastened one, cut short by its lookup, a failure. Nor a HAVE:
+         * a hastened one, cut short by its lookup, a failure, unless its
+         * node was slow already and had its adaptive timeout this time
+         * too (one cut before that had no fair chance). Nor a HAVE:
          * a node of an older version drops it unanswered, and the lookup
          * that follows (check.c) asks the node in a way every version
          * answers. */
-        if (rpc->has_id &&
-            (rpc->stream || (rpc->hastened && !rpc->was_slow) || rpc->type == DHT__HAVE)) {
+        if (rpc->has_id && (rpc->stream || (rpc->hastened && (!rpc->was_slow || rpc->cut)) ||
+                            rpc->type == DHT__HAVE)) {
             dht__rt_slow(dht->rt, &rpc->id);
             dht__rt_unprobe(dht->rt, &rpc->id);
         } else if (rpc->has_id)
@@ -459,6 +472,8 @@ int dht__rpc_hasten(dht_t *dht, const dht__op_t *op, uintptr_t tag, const dht_id
             rpc->deadline = dht->now + within_ms;
             heap_up(dht, rpc->heap_idx);
         }
+        if (rpc->deadline < rpc->sent_at + (rpc->rto_ms ? rpc->rto_ms : rpc->timeout_ms))
+            rpc->cut = 1;
         return 1;
     }
     return 0;

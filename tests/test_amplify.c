@@ -490,6 +490,71 @@ static void test_resend_unpadded_then_proven(void **state)
     teardown_holder(&h);
 }
 
+/* Delivers what is queued until r->calls, moving time on, except that a
+ * request from node 0 to node 1 whose proof is `stale` is lost: what a
+ * node of an older version, restarted, answers it (nothing that fits).
+ * Counts node 0's other requests to node 1 into *others. At most max_ms. */
+static void run_old_peer(fake_net_t *net, const int *calls, const uint8_t *stale, size_t *others,
+                         uint64_t max_ms)
+{
+    uint64_t end = net->now + max_ms;
+
+    while (*calls == 0 && net->now < end) {
+        fake_msg_t m;
+        dht__msg_t d;
+        if (fake_queued(net) == 0) {
+            fake_advance(net, 10);
+            continue;
+        }
+        assert_int_equal(fake_pop(net, &m), 1);
+        if (dht_addr_equal(&m.from, fake_addr_of(net, 0)) &&
+            dht_addr_equal(&m.to, fake_addr_of(net, 1)) &&
+            dht__wire_decode(&d, m.buf, m.len) == 0 && !DHT__IS_REPLY(d.type)) {
+            if (d.has_proof && memcmp(d.proof, stale, DHT__WIRE_TOKEN_LEN) == 0) {
+                fake_msg_free(&m);
+                continue;
+            }
+            (*others)++;
+        }
+        fake_deliver(net, &m);
+        fake_msg_free(&m);
+    }
+}
+
+/* A contact that drops our stale token unanswered (found in review: every
+ * resend carried it again, the request failed, and the token stayed):
+ * the resend goes bare, its cut answer brings a fresh token, and the
+ * lookup gets the node's whole answer; the stale token is gone. */
+static void test_stale_token_dropped_on_silence(void **state)
+{
+    holder_net_t h;
+    dht_t *asker;
+    dht_id_t peer, target = fake_id_b0(0x5b);
+    uint8_t stale[DHT__WIRE_TOKEN_LEN] = "stale!!!", now_kept[DHT__WIRE_TOKEN_LEN];
+    fake_result_t r = {0};
+    size_t others = 0;
+    int never = 0;
+
+    (void)state;
+    setup_holder(&h, 0);
+    asker = fake_dht(h.net, 0);
+    peer = *dht_self(fake_dht(h.net, 1));
+    dht__rt_set_token(asker->rt, &peer, fake_addr_of(h.net, 1), stale, h.net->now);
+    assert_int_equal(dht_find_node(asker, &target, fake_nodes_cb, &r), 0);
+    run_old_peer(h.net, &r.calls, stale, &others, 60000);
+    assert_int_equal(r.status, 0);
+    /* The lookup may end without node 1 (node 2 answered meanwhile); its
+     * request goes on, and is answered. */
+    run_old_peer(h.net, &never, stale, &others, 10000);
+    assert_true(others >= 2); /* the bare resend, then the one with a fresh token */
+    assert_int_equal(dht__rt_token(asker->rt, &peer, fake_addr_of(h.net, 1), h.net->now, now_kept),
+                     1);
+    assert_memory_not_equal(now_kept, stale, sizeof(stale));
+    assert_int_equal(dht__rt_find(asker->rt, &peer)->fails, 0);
+    fake_result_clear(&r);
+    teardown_holder(&h);
+}
+
 /* A proven source is held to send_rate_limit bytes of values a second:
  * with 1 MiB/s, five 200 KiB values go at once, the sixth is "busy", and
  * a second later they go again. */
@@ -542,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_send_rate_limit),
         cmocka_unit_test(test_contacts_get_their_token_back),
         cmocka_unit_test(test_resend_unpadded_then_proven),
+        cmocka_unit_test(test_stale_token_dropped_on_silence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,6 +62,7 @@ struct stream {
     /* outgoing: bytes queued, and when the peer last took some (or the
      * queue last went from empty to not) */
     size_t queued;
+    size_t unwritten; /* libuv's write queue at the last sweep */
     uint64_t last_progress;
     /* incoming: frame assembly; frame holds frame_cap bytes */
     uint8_t head[DHT_STREAM_PREAMBLE];
@@ -362,8 +363,10 @@ static int send_stream(dht_uv_t *n, const dht_addr_t *to, const uint8_t *buf, si
 {
     stream_t *s = find_out(n, to);
 
-    /* Past the bounds the message is not sent: for the core, a lost one. */
-    if (n->out_queued + len > OUT_QUEUE_TOTAL || (s != NULL && s->queued + len > OUT_QUEUE_PEER))
+    /* Past the bounds the message is not sent: for the core, a lost one.
+     * An empty queue takes any message (a value larger than the bound). */
+    if ((n->out_queued > 0 && n->out_queued + len > OUT_QUEUE_TOTAL) ||
+        (s != NULL && s->queued > 0 && s->queued + len > OUT_QUEUE_PEER))
         return DHT_EIO;
     if (s == NULL && (s = open_out(n, to)) == NULL)
         return DHT_EIO;
@@ -408,7 +411,10 @@ static int frame_room(stream_t *s, size_t need)
         cap *= 2;
     if (cap > s->frame_len)
         cap = s->frame_len;
-    while (n->in_frame_bytes - s->frame_cap + cap > IN_FRAME_BUDGET) {
+    /* A frame larger than the whole budget (a node configured for huge
+     * values) may still come, alone. */
+    while (n->in_frame_bytes - s->frame_cap + cap >
+           (cap > IN_FRAME_BUDGET ? cap : IN_FRAME_BUDGET)) {
         stream_t *victim = most_stalled_frame(n);
         if (victim == NULL || victim == s) {
             stream_close(s);
@@ -565,7 +571,13 @@ static void on_sweep(uv_timer_t *t)
     stream_t *s, *next;
 
     for (s = n->out; s; s = next) {
+        /* Bytes of a large message taken count as progress, not only
+         * whole messages. */
+        size_t unwritten = uv_stream_get_write_queue_size((uv_stream_t *)&s->tcp);
         next = s->next;
+        if (unwritten < s->unwritten)
+            s->last_progress = now;
+        s->unwritten = unwritten;
         if (s->queued > 0 ? now - s->last_progress > OUT_STALL_MS
                           : now - s->last_used > STREAM_IDLE_MS)
             stream_close(s);

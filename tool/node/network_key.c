@@ -16,7 +16,7 @@ int emofs_network_key_load(const char *path, uint8_t *key, FILE *warn, char *err
     size_t len = 0;
     struct stat st;
     dht_id_t digest;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not hang us */
 
     if (fd < 0) {
         snprintf(err, err_cap, "network key %s: %s", path, strerror(errno));
