@@ -68,6 +68,11 @@ expect 5 "an embedded get with no key reaches nobody" \
     "$EMOFS" get "$KEY" -o "$T/got-eo.bin" --data "$T/e3" --bootstrap "${NET_ADDR[a1]}" -q
 check "and leave no file" test ! -e "$T/got-eb.bin" -a ! -e "$T/got-eo.bin"
 
+# A key given to a command that a daemon serves is not used: it says so.
+"$EMOFS" status --data "$T/a1" --network-key "$T/b.key" >/dev/null 2>"$T/ignored.txt"
+check "a daemon's command says --network-key was not used: $(cat "$T/ignored.txt")" \
+    grep -q "^emofs: --network-key ignored: the daemon serving" "$T/ignored.txt"
+
 # Bad key files.
 printf 'short' >"$T/short.key"
 expect 2 "a key file under 16 bytes" \

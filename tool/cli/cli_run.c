@@ -351,6 +351,13 @@ int cli_run_io(const cli_common_t *c, ctl_msg_t *req, ctl_msg_t *res, cli_io_t *
     }
     fd = cli_connect_daemon(c->dir, &stale);
     if (fd >= 0) {
+        /* The daemon's node does the work, on the daemon's network: a key
+         * given here must not seem to have been used. */
+        if (c->network_key != NULL)
+            fprintf(stderr,
+                    "emofs: --network-key ignored: the daemon serving %s runs this on its own "
+                    "network\n",
+                    c->dir);
         cli_catch_interrupts(0);
         code = cli_run_daemon(fd, c, req, res, io, &interrupted);
         cli_catch_interrupts(1);

@@ -27,7 +27,8 @@
     "                         address (192.0.2.7, [::1]) or a name (localhost)\n"                  \
     "  --listen HOST:PORT     with no daemon running: the embedded node's address\n"               \
     "  --network-key FILE     with no daemon running: join the private network of this\n"          \
-    "                         key file (default: DIR/config's network_key)\n"                      \
+    "                         key file (default: DIR/config's network_key; a\n"                    \
+    "                         running daemon uses its own, and the command says so)\n"             \
     "  -q, --quiet            no progress line, no summary\n"                                      \
     "  --json                 the result as one JSON object on stdout (README: JSON)\n"
 
