@@ -39,3 +39,12 @@ net_stop_all() {
     for p in "${NET_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${NET_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 }
+
+# net_large_replica NAME: prints the key of a replica larger than 100 KB
+# that daemon NAME holds for others (its blob's name), or nothing.
+net_large_replica() {
+    local blobs=$NET_DIR/$1/replicas/blobs blob
+    blob=$(find "$blobs" -type f -size +100k -not -path "$blobs/tmp/*" | head -1)
+    [ -n "$blob" ] && basename "$blob"
+    return 0
+}

@@ -19,9 +19,7 @@ for i in 2 3; do net_start d$i "${NET_ADDR[d1]}"; done
 sleep 0.3
 head -c 3000000 /dev/urandom >"$T/f.bin"
 "$EMOFS" put -q "$T/f.bin" --data "$T/d1" >/dev/null
-blob=$(find "$T/d2/replicas/blobs" -type f -size +100k -not -path "$T/d2/replicas/blobs/tmp/*" |
-    head -1)
-key=$(basename "$blob")
+key=$(net_large_replica d2)
 printf '%-44s %10s %10s %8s\n' "1,000 requests from an unproven port, d2" "bytes in" "bytes out" "out/in"
 for kind in get_value find_value find_node ping store; do
     "$PROBE" "${NET_ADDR[d2]}" "$kind" 1000 1000 "$key" |

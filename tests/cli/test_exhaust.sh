@@ -24,10 +24,8 @@ for i in 2 3; do net_start d$i "${NET_ADDR[d1]}"; done
 sleep 0.3
 head -c 3000000 /dev/urandom >"$T/f.bin"
 "$EMOFS" put -q "$T/f.bin" --data "$T/d1" >/dev/null
-blob=$(find "$T/d2/replicas/blobs" -type f -size +100k -not -path "$T/d2/replicas/blobs/tmp/*" |
-    head -1)
-check "d2 holds a replica larger than 100 KB" test -n "$blob"
-VALUE_KEY=$(basename "$blob")
+VALUE_KEY=$(net_large_replica d2)
+check "d2 holds a replica larger than 100 KB" test -n "$VALUE_KEY"
 head -c 300000 /dev/urandom >"$T/g.bin"
 GET_KEY=$("$EMOFS" put -q "$T/g.bin" --data "$T/d3")
 

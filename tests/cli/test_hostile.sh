@@ -19,9 +19,8 @@ sleep 0.3
 head -c 3000000 /dev/urandom >"$T/f.bin"
 KEY=$("$EMOFS" put -q "$T/f.bin" --data "$T/d1")
 check "put through d1 prints a key" test "${#KEY}" -eq 64
-blob=$(find "$T/d2/replicas/blobs" -type f -size +100k -not -path "$T/d2/replicas/blobs/tmp/*" | head -1)
-check "d2 holds a replica larger than 100 KB" test -n "$blob"
-VALUE_KEY=$(basename "$blob")
+VALUE_KEY=$(net_large_replica d2)
+check "d2 holds a replica larger than 100 KB" test -n "$VALUE_KEY"
 check "its name is its key" test "${#VALUE_KEY}" -eq 64
 
 # probe KIND: floods d2 with 1,000 requests at 1,000/s; "in out" bytes.
