@@ -209,7 +209,7 @@ run-test: lib examples $(BUILD)/emofs $(BUILD)/emofs-test $(TEST_BIN) $(REPLAY_B
 	for t in tests/cli/test_*.sh; do \
 	    echo "== $$t"; s=$$(date +%s); \
 	    EMOFS=$(BUILD)/emofs EMOFS_TEST_BIN=$(BUILD)/emofs-test EMOFS_TOOLS=$(BUILD)/tools \
-	    bash $$t; \
+	    EMOFS_SANITIZED=$(if $(SAN),1,) bash $$t; \
 	    echo "   ($$(($$(date +%s) - s)) s)"; \
 	done; \
 	echo "== all tests passed"
@@ -262,6 +262,7 @@ bench: lib examples $(BENCH_BIN) $(BUILD)/emofs $(TOOL_BIN)
 	$(BUILD)/emofs sim --nodes 2000 --values 1000 --lookups 100 --churn 0.1 --duration 1800 \
 	    --replicate 600 | grep -E '^  (network|padding)'
 	@echo "== bench_durability"; EMOFS=$(BUILD)/emofs bash tests/bench/bench_durability.sh
+	@echo "== bench_pydht"; EMOFS=$(BUILD)/emofs bash tests/bench/bench_pydht.sh
 	@echo "== emofs sim --files: emofs's put and get among 300 nodes at 5% loss, then under churn (k 3, no repair)"; \
 	$(BUILD)/emofs sim --nodes 300 --loss 0.05 --files 6 --file-size 700000 --lookups 50 --values 10 | \
 	    grep -E '^emofs|files'; \

@@ -188,7 +188,8 @@ typedef struct fs_sink {
 typedef struct fs_get_opts {
     const char *out_path;    /* the file to write; NULL or "": dir/NAME, NAME from the manifest */
     const char *dir;         /* with no out_path, the directory; NULL: "." */
-    int force;               /* 1: an existing regular file at the final path is replaced */
+    int force;               /* 1: an existing regular file at out_path is replaced (never one
+                                under the manifest's name) */
     const fs_sink_t *sink;   /* not NULL: stream the bytes to it; nothing is written to disk */
     fs_progress_cb progress; /* may be NULL */
     int kind;                /* MF_KIND_FILE: the key must name a file; 0 (MF_KIND_ANY): a file or a
@@ -201,7 +202,7 @@ typedef struct fs_get_opts {
  * temporary file beside the final path, which it replaces only when every
  * byte is verified: a get never leaves a partial file under the final name.
  * What is already at the final path is never replaced, except a regular
- * file when opts->force is set: a symlink, directory, FIFO, device or other
+ * file at opts->out_path when opts->force is set: a symlink, directory, FIFO, device or other
  * file there fails the get with FS_EEXIST before anything is fetched (an
  * existing regular file with the very bytes of the file counts as done).
  * A previous interrupted get of the same key into the same directory

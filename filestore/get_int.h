@@ -20,7 +20,8 @@ struct fs_get {
     fs_ctx_t ctx;
     uint8_t key[MF_KEY_LEN];
     char *out_path, *dir;
-    int force;
+    int force;   /* asked for (fs_get_opts_t.force) */
+    int replace; /* force, and the user named the final path: it may be replaced */
     fs_sink_t sink;
     int streaming; /* 1: bytes go to sink in order; no file, no journal */
     fs_progress_cb progress;
@@ -41,13 +42,13 @@ struct fs_get {
 
     /* Streaming: decoded chunks wait in held[] until their turn. */
     uint8_t **held;
-    uint32_t deliver;      /* the next chunk the sink gets */
-    uint64_t held_bytes;   /* plain bytes fetched or held past deliver */
+    uint32_t deliver;    /* the next chunk the sink gets */
+    uint64_t held_bytes; /* plain bytes fetched or held past deliver */
     int sink_busy, delivering, stream_ended;
     EVP_MD_CTX *sha;
 
-    int kind;                  /* MF_KIND_FILE or MF_KIND_ANY: what the key may name */
-    struct fs_get_tree *tree;  /* a directory's get (get_tree.c) */
+    int kind;                 /* MF_KIND_FILE or MF_KIND_ANY: what the key may name */
+    struct fs_get_tree *tree; /* a directory's get (get_tree.c) */
     int tree_busy;
 
     fs_job_t work; /* the whole-file check, or the check of an existing file */

@@ -2,18 +2,27 @@
  * Where a fetched file goes, and that nothing of the user's is lost on the
  * way. See filestore.h (fs_get_start) and get_int.h.
  *
- * Files next to the final path FINAL, in its directory:
- *   .emofs-HEX16.part     the file being written, at its final size
- *   .emofs-HEX16.journal  "EMOJ" 1 0 0 0, the file key, then one u32 LE
- *                         chunk index per chunk written and verified
- * (HEX16: the first 16 hex digits of the file key). A get that finds both
- * for its key resumes: the chunks the journal lists are not fetched again.
+ * Files next to the final path FINAL, in its directory (get_files.h): the
+ * .part being written and its .journal. A get that finds both for its key
+ * resumes: the chunks the journal lists are not fetched again.
  *
- * The rules: whatever is at FINAL stays unless it is a regular file and the
- * get was forced; the last step is a rename that cannot replace a file
- * that appeared meanwhile (place.h), done on the loop thread so a cancel
- * that came first always wins.
+ * The rules: whatever is at FINAL stays unless it is a regular file, the
+ * get was forced and the user named FINAL (-o): a name the manifest chose
+ * never replaces anything, forced or not, for whoever published the
+ * manifest chose it (".bashrc"); the last step is a rename that cannot
+ * replace a file that appeared meanwhile (place.h), done on the loop
+ * thread so a cancel that came first always wins. The temporary file and
+ * the journal are never opened through a symlink, and never taken over
+ * unless they are ours. The journal comes first: created (O_EXCL) with its
+ * whole header in one write, or reopened when it is a regular file of
+ * ours with one link holding this key's header, or a part of it (a get
+ * that died writing it). Only then the .part: created, or, when the
+ * journal was there already, reopened if it is ours likewise. Anything
+ * else under those names is left alone and the get refused; a failed
+ * start removes only what it created. No output goes under a reserved
+ * name (get_files.h).
  */
+#include "filestore/get_files.h"
 #include "filestore/get_int.h"
 #include "filestore/place.h"
 #include "manifests/le.h"
@@ -28,19 +37,19 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#define JOURNAL_MAGIC  "EMOJ\x01\0\0\0"
-#define JOURNAL_HEADER (8 + MF_KEY_LEN)
+#define JOURNAL_HEADER FS_JOURNAL_HEADER
 #define HASH_BLOCK     (1u << 20)
 
 /* ---- paths ---------------------------------------------------------------- */
 
 static int set_paths(fs_get_t *get)
 {
-    char hex[65], name[64];
+    char name[FS_TEMP_NAME_MAX];
     const char *slash;
 
     if (get->out_path != NULL && get->out_path[0] != '\0') {
         get->final_path = strdup(get->out_path);
+        get->replace = get->force;
         slash = strrchr(get->out_path, '/');
         free(get->dir);
         get->dir = slash == NULL ? strdup(".")
@@ -52,10 +61,9 @@ static int set_paths(fs_get_t *get)
     }
     if (get->final_path == NULL || get->dir == NULL)
         return FS_ENOMEM;
-    mf_key_to_hex(get->key, hex);
-    snprintf(name, sizeof(name), ".emofs-%.16s.part", hex);
+    fs_temp_name(name, get->key, "part");
     get->part_path = fs_path_join(get->dir, name);
-    snprintf(name, sizeof(name), ".emofs-%.16s.journal", hex);
+    fs_temp_name(name, get->key, "journal");
     get->journal_path = fs_path_join(get->dir, name);
     return get->part_path && get->journal_path ? 0 : FS_ENOMEM;
 }
@@ -109,7 +117,7 @@ static int read_journal(fs_get_t *get)
     int ok = 0;
 
     if (pread(get->journal_fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
-        memcmp(head, JOURNAL_MAGIC, 8) == 0 && memcmp(head + 8, get->key, MF_KEY_LEN) == 0) {
+        memcmp(head, FS_JOURNAL_MAGIC, 8) == 0 && memcmp(head + 8, get->key, MF_KEY_LEN) == 0) {
         ok = 1;
         for (; pread(get->journal_fd, rec, 4, off) == 4; off += 4) {
             uint32_t i = le_get32(rec);
@@ -139,38 +147,89 @@ static void tell_files(fs_get_t *get, int gone)
         get->ctx.get_files(get->ctx.get_files_arg, get->key, get->dir, gone);
 }
 
-/* Opens (or reopens, to resume) the journal, locked, then the temporary
- * file; never through a symlink. A second get of the same key into the
- * same directory finds the journal locked and stops (FS_EBUSY) before
- * touching anything. On failure nothing of a fresh start is left behind. */
-static int open_files(fs_get_t *get)
+/* Says which file is in the way, and why the get stops. */
+static int not_ours(fs_get_t *get, const char *path)
 {
-    int resume, err = 0;
+    snprintf(get->message, sizeof(get->message),
+             "%s is in the way: emofs writes this get there, and that file is not one it "
+             "left (move it away)",
+             path);
+    return FS_EEXIST;
+}
 
-    tell_files(get, 0);
-    get->journal_fd = open(get->journal_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (get->journal_fd < 0)
-        return fs_from_errno(errno);
-    if (flock(get->journal_fd, LOCK_EX | LOCK_NB) != 0) {
-        err = errno == EWOULDBLOCK ? FS_EBUSY : fs_from_errno(errno);
+/* Opens the journal, locked, as the rules at the top say: the file still
+ * under its name once locked (a gc, or a get finishing elsewhere, may
+ * have removed it meanwhile: then again, a few times). *made says whether
+ * this call created it. @return 0 (journal_fd set) or an FS_* code. */
+static int open_journal(fs_get_t *get, int *made)
+{
+    int err = 0;
+
+    for (int attempt = 0; attempt < 4; attempt++) {
+        get->journal_fd = fs_temp_open(get->journal_path, 1, 0600, made, &err);
+        if (get->journal_fd < 0)
+            return err == FS_EEXIST ? not_ours(get, get->journal_path) : err;
+        if (flock(get->journal_fd, LOCK_EX | LOCK_NB) != 0) {
+            err = errno == EWOULDBLOCK ? FS_EBUSY : fs_from_errno(errno);
+            close(get->journal_fd);
+            get->journal_fd = -1;
+            return err;
+        }
+        if (fs_file_still_named(get->journal_fd, get->journal_path))
+            return 0;
         close(get->journal_fd);
         get->journal_fd = -1;
+    }
+    return FS_EBUSY;
+}
+
+/* Opens (or reopens, to resume) the journal, then the temporary file, as
+ * the rules at the top say. A second get of the same key into the same
+ * directory finds the journal locked and stops (FS_EBUSY) before touching
+ * anything. On failure nothing this call created is left, and nothing it
+ * did not create is touched (but a journal of ours it restarted). */
+static int open_files(fs_get_t *get)
+{
+    uint8_t header[FS_JOURNAL_HEADER];
+    int resume = 0, made_journal = 0, made_part = 0, err;
+    struct stat st;
+
+    if ((err = open_journal(get, &made_journal)) != 0)
         return err;
-    }
-    resume = read_journal(get);
-    get->fd = open(get->part_path,
-                   O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (resume ? 0 : O_TRUNC), 0644);
-    if (get->fd < 0) {
-        err = fs_from_errno(errno);
-    } else if (resume) {
-        struct stat st;
-        if (fstat(get->fd, &st) != 0 || (uint64_t)st.st_size != get->m.size) {
-            memset(get->state, 0, get->m.n_entries);
-            get->chunks_done = 0;
-            get->bytes_done = 0;
-            resume = 0;
+    if (!made_journal) {
+        int kind = fs_journal_kind(get->journal_fd, get->key);
+        if (kind == FS_JOURNAL_FOREIGN) {
+            close(get->journal_fd);
+            get->journal_fd = -1;
+            return not_ours(get, get->journal_path);
         }
+        resume = kind == FS_JOURNAL_VALID && read_journal(get);
     }
+    tell_files(get, 0); /* ours now: gc may collect them if this get dies */
+    /* The header before the .part, whole, in one write: a get that dies
+     * anywhere after leaves a journal the next one takes as its own. */
+    fs_journal_header(header, get->key);
+    if (!resume && (pwrite(get->journal_fd, header, sizeof(header), 0) != (ssize_t)sizeof(header) ||
+                    ftruncate(get->journal_fd, (off_t)sizeof(header)) != 0))
+        err = fs_from_errno(errno);
+    /* A .part is ours to reopen only beside a journal of ours it found. */
+    if (err == 0)
+        get->fd = fs_temp_open(get->part_path, !made_journal, 0644, &made_part, &err);
+    if (err == FS_EEXIST)
+        err = not_ours(get, get->part_path);
+    if (err == 0 && resume && (fstat(get->fd, &st) != 0 || (uint64_t)st.st_size != get->m.size)) {
+        /* The .part is not what the journal says: start again. */
+        memset(get->state, 0, get->m.n_entries);
+        get->chunks_done = 0;
+        get->bytes_done = 0;
+        resume = 0;
+        if (ftruncate(get->journal_fd, (off_t)sizeof(header)) != 0)
+            err = fs_from_errno(errno);
+    }
+    /* Restarting over a .part of ours: its old bytes go (the file is
+     * sparse again, and nothing is reserved before a chunk is verified). */
+    if (err == 0 && !resume && !made_part && ftruncate(get->fd, 0) != 0)
+        err = fs_from_errno(errno);
     if (err == 0 && ftruncate(get->fd, (off_t)get->m.size) != 0)
         err = fs_from_errno(errno);
     /* A disk without room for the rest of the file is reported before any
@@ -183,16 +242,15 @@ static int open_files(fs_get_t *get)
             (uint64_t)vfs.f_bavail * vfs.f_frsize < get->m.size - get->bytes_done)
             err = FS_ENOSPC;
     }
-    if (err == 0 && !resume &&
-        (ftruncate(get->journal_fd, 0) != 0 || pwrite(get->journal_fd, JOURNAL_MAGIC, 8, 0) != 8 ||
-         pwrite(get->journal_fd, get->key, MF_KEY_LEN, 8) != MF_KEY_LEN))
-        err = fs_from_errno(errno);
     if (err == 0 && lseek(get->journal_fd, 0, SEEK_END) < 0)
         err = fs_from_errno(errno);
-    if (err != 0 && !resume) {
-        unlink(get->part_path);
-        unlink(get->journal_path);
-        tell_files(get, 1);
+    if (err != 0) {
+        if (made_part)
+            unlink(get->part_path);
+        if (made_journal) {
+            unlink(get->journal_path);
+            tell_files(get, 1);
+        }
     }
     return err;
 }
@@ -202,6 +260,11 @@ static void begin(fs_get_t *get)
 {
     int err = open_files(get);
 
+    if (err == FS_EEXIST) { /* open_files said what is in the way */
+        get->status = err;
+        fs_get_finish(get);
+        return;
+    }
     if (err) {
         /* Errors here are about the output: a missing directory is not a
          * missing key. */
@@ -233,6 +296,15 @@ static void refuse(fs_get_t *get, const char *why)
     fs_get_finish(get);
 }
 
+/* Why an existing regular file at the final path stays. */
+static const char *exists_why(const fs_get_t *get)
+{
+    if (get->out_path != NULL && get->out_path[0] != '\0')
+        return "already exists (--force replaces it)";
+    return "already exists; a name the manifest gives never replaces a file, forced or not "
+           "(-o PATH --force replaces one you name)";
+}
+
 /* Worker: does the existing regular file hold the very bytes we fetch? */
 static void compare_existing(fs_job_t *w)
 {
@@ -258,20 +330,30 @@ static void after_compare(fs_job_t *w)
         get->chunks_done = (uint32_t)get->m.n_entries;
         get->bytes_done = get->m.size;
         fs_get_finish(get);
-    } else if (get->force) {
+    } else if (get->replace) {
         begin(get);
     } else {
-        refuse(get, "already exists (--force replaces it)");
+        refuse(get, exists_why(get));
     }
 }
 
 void fs_get_place(fs_get_t *get)
 {
     struct stat st;
-    int err = set_paths(get);
+    int err;
 
+    err = set_paths(get);
     if (err) {
         fs_get_fail(get, err, "cannot write", get->m.name);
+        fs_get_finish(get);
+        return;
+    }
+    if (fs_name_reserved(fs_path_base(get->final_path))) {
+        get->status = FS_EINVAL;
+        snprintf(get->message, sizeof(get->message),
+                 "%s is a name emofs keeps for its own temporary files; %s", get->final_path,
+                 get->out_path && get->out_path[0] ? "choose another"
+                                                   : "the manifest chose it: get it with -o PATH");
         fs_get_finish(get);
         return;
     }
@@ -291,10 +373,10 @@ void fs_get_place(fs_get_t *get)
         return;
     }
     if ((uint64_t)st.st_size != get->m.size) {
-        if (get->force)
+        if (get->replace)
             begin(get);
         else
-            refuse(get, "already exists (--force replaces it)");
+            refuse(get, exists_why(get));
         return;
     }
     get->working = 1;
@@ -315,12 +397,6 @@ static void verify_file(fs_job_t *w)
     get->work_status = fdatasync(get->fd) == 0 ? 0 : fs_from_errno(errno);
     if (get->work_status == 0)
         get->work_status = hash_matches(get->fd, get->m.size, get->m.sha256);
-    if (get->work_status == FS_EBADHASH) {
-        /* Every chunk matched its key, yet the whole does not match: the
-         * manifest lies. Nothing here is worth resuming. */
-        unlink(get->part_path);
-        unlink(get->journal_path);
-    }
 }
 
 /* Moves the verified temporary file to the final name without replacing
@@ -329,10 +405,11 @@ static void verify_file(fs_job_t *w)
 static int rename_into_place(fs_get_t *get)
 {
     char why[128];
-    int err = fs_place_file(get->part_path, get->final_path, get->force, why, sizeof(why));
+    int err = fs_place_file(get->part_path, get->final_path, get->replace, why, sizeof(why));
 
-    if (err == FS_EEXIST)
-        snprintf(get->message, sizeof(get->message), "%s %s", get->final_path, why);
+    if (err == FS_EEXIST) /* a name the manifest chose: --force would not help */
+        snprintf(get->message, sizeof(get->message), "%s %s", get->final_path,
+                 strstr(why, "--force") != NULL ? exists_why(get) : why);
     return err;
 }
 
@@ -359,8 +436,15 @@ static void after_verify(fs_job_t *w)
             tell_files(get, 1);
         }
     }
-    if (err == FS_EBADHASH)
-        tell_files(get, 1); /* verify_file dropped both */
+    if (err == FS_EBADHASH && get->journal_fd >= 0) {
+        /* Every chunk matched its key, yet the whole does not match: the
+         * manifest lies, and nothing here is worth resuming. Removed here,
+         * while the journal's lock is held: a cancel lets it go, and a get
+         * that resumed from these files meanwhile keeps them. */
+        unlink(get->part_path);
+        unlink(get->journal_path);
+        tell_files(get, 1);
+    }
     if (get->canceled)
         fs_get_fail(get, FS_ECANCELED, "canceled:", "get");
     else if (err == FS_EBADHASH)

@@ -19,6 +19,7 @@
  * bits are set once a file or directory is complete.
  */
 #include "filestore/get_int.h"
+#include "filestore/get_files.h"
 #include "filestore/place.h"
 
 #include <errno.h>
@@ -49,8 +50,8 @@ struct fs_get_tree {
     gdir_t *cur;
     fs_get_t *child; /* a file being got */
     uint64_t child_size;
-    int fetching;    /* a sub-directory's manifest is on its way */
-    int lock_fd;     /* the temporary directory, locked against a second get */
+    int fetching; /* a sub-directory's manifest is on its way */
+    int lock_fd;  /* the temporary directory, locked against a second get */
     uint64_t bytes_done, bytes_total, files;
 };
 
@@ -202,8 +203,9 @@ static void on_child(int status, const char *path, uint64_t size, const char *me
     if (status != 0) {
         tree_fail(t, status, "%s", message);
     } else if (size != e->bytes) {
-        tree_fail(t, FS_ECORRUPT, "%s does not match its directory's manifest (%llu bytes, the "
-                                  "entry says %llu)",
+        tree_fail(t, FS_ECORRUPT,
+                  "%s does not match its directory's manifest (%llu bytes, the "
+                  "entry says %llu)",
                   path, (unsigned long long)size, (unsigned long long)e->bytes);
     } else if (chmod(path, e->mode) != 0) {
         tree_fail(t, fs_from_errno(errno), "cannot write %s: %s", path, strerror(errno));
@@ -289,8 +291,7 @@ static void tree_step(fs_get_tree_t *t)
 
         if (g->next == g->d.n_entries) {
             if (chmod(g->path, g->mode) != 0) {
-                tree_fail(t, fs_from_errno(errno), "cannot write %s: %s", g->path,
-                          strerror(errno));
+                tree_fail(t, fs_from_errno(errno), "cannot write %s: %s", g->path, strerror(errno));
                 break;
             }
             t->cur = g->up;
@@ -300,6 +301,13 @@ static void tree_step(fs_get_tree_t *t)
             continue;
         }
         e = &g->d.entries[g->next++];
+        if (fs_name_reserved(e->name)) {
+            tree_fail(t, FS_EINVAL,
+                      "cannot get %s: a name emofs keeps for its own temporary files "
+                      "(the directory's manifest should not hold it)",
+                      e->name);
+            break;
+        }
         path = fs_path_join(g->path, e->name);
         if (path == NULL) {
             tree_fail(t, FS_ENOMEM, "cannot get %s: %s", e->name, fs_strerror(FS_ENOMEM));
@@ -350,15 +358,16 @@ static void lock_temp(fs_get_tree_t *t)
     if (t->lock_fd < 0)
         tree_fail(t, fs_from_errno(errno), "cannot write %s: %s", t->temp_path, strerror(errno));
     else if (flock(t->lock_fd, LOCK_EX | LOCK_NB) != 0)
-        tree_fail(t, FS_EBUSY, "another get of this directory into the same place is running "
-                               "(%s); wait for it",
+        tree_fail(t, FS_EBUSY,
+                  "another get of this directory into the same place is running "
+                  "(%s); wait for it",
                   t->temp_path);
 }
 
 void fs_get_tree(fs_get_t *get, const mf_dir_t *d)
 {
     fs_get_tree_t *t = calloc(1, sizeof(*t));
-    char hex[65], name[64], *slash;
+    char name[FS_TEMP_NAME_MAX], *slash;
     mf_dir_t copy = {0};
     struct stat st;
 
@@ -374,10 +383,9 @@ void fs_get_tree(fs_get_t *get, const mf_dir_t *d)
     get->tree = t;
     t->bytes_total = d->bytes;
     get->m.size = d->bytes;
-    get->final_path = get->out_path && get->out_path[0] ? strdup(get->out_path)
-                                                         : fs_path_join(get->dir, d->name);
-    mf_key_to_hex(get->key, hex);
-    snprintf(name, sizeof(name), ".emofs-%.16s.dir", hex);
+    get->final_path =
+        get->out_path && get->out_path[0] ? strdup(get->out_path) : fs_path_join(get->dir, d->name);
+    fs_temp_name(name, get->key, "dir");
     if (get->final_path != NULL && (slash = strrchr(get->final_path, '/')) != NULL) {
         *slash = '\0';
         t->temp_path = fs_path_join(slash == get->final_path ? "" : get->final_path, name);
@@ -387,12 +395,16 @@ void fs_get_tree(fs_get_t *get, const mf_dir_t *d)
     }
     if (get->final_path == NULL || t->temp_path == NULL) {
         tree_fail(t, FS_ENOMEM, "cannot get %s: %s", d->name, fs_strerror(FS_ENOMEM));
+    } else if (fs_name_reserved(fs_path_base(get->final_path))) {
+        tree_fail(t, FS_EINVAL, "%s is a name emofs keeps for its own temporary files; %s",
+                  get->final_path,
+                  get->out_path && get->out_path[0] ? "choose another"
+                                                    : "the manifest chose it: get it with -o PATH");
     } else if (lstat(get->final_path, &st) == 0) {
         tree_fail(t, FS_EEXIST, "%s already exists; emofs never writes a directory into %s",
                   get->final_path, S_ISDIR(st.st_mode) ? "an existing one" : "its place");
     } else if (errno != ENOENT) {
-        tree_fail(t, fs_from_errno(errno), "cannot write %s: %s", get->final_path,
-                  strerror(errno));
+        tree_fail(t, fs_from_errno(errno), "cannot write %s: %s", get->final_path, strerror(errno));
     } else {
         /* Copy the listing (d is the fetch's): names and targets too. */
         if (dir_copy(&copy, d) != 0) {

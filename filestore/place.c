@@ -106,6 +106,8 @@ static int write_synced(const char *path, const uint8_t *buf, size_t len)
 
     if (fd < 0)
         return fs_from_errno(errno);
+    if (fchmod(fd, 0600) != 0) /* a .tmp left over keeps its mode otherwise */
+        err = fs_from_errno(errno);
     for (size_t off = 0; err == 0 && off < len;) {
         ssize_t w = write(fd, buf + off, len - off);
         if (w < 0 && errno == EINTR)

@@ -9,7 +9,8 @@
  * done the same way first. Once all its entries are done, a directory's
  * manifest (manifests/dir_manifest.h) is encoded, stored locally (pinned)
  * and in the DHT, and becomes an entry of its parent. The root's key is
- * the tree's key. FIFOs, sockets and devices are skipped (and counted).
+ * the tree's key. FIFOs, sockets and devices are skipped (and counted),
+ * and so are the temporary files of unfinished gets (get_files.h).
  *
  * Every blob the tree added to the local store is remembered (the files'
  * through fs_put_take_created), so a tree that fails or is canceled
@@ -18,6 +19,7 @@
 #include "filestore/ctx.h"
 #include "filestore/filestore.h"
 #include "filestore/keyset.h"
+#include "filestore/get_files.h"
 #include "filestore/place.h"
 #include "manifests/dir_manifest.h"
 
@@ -72,6 +74,7 @@ struct fs_put_tree {
     fs_keylist_t created; /* blobs the tree made, its files' too, to settle */
 
     uint64_t bytes_total, bytes_done, files, skipped;
+    uint64_t skipped_temp; /* emofs's own files of unfinished gets (.emofs-*) */
     uint8_t key[MF_KEY_LEN];
     mf_dir_t result; /* the root's totals and name, for done */
 
@@ -416,10 +419,19 @@ static void dir_stored(fs_put_tree_t *t)
         t->result.bytes = d->d.bytes;
         t->result.files = d->d.files;
         t->result.total = d->d.total;
-        if (t->skipped > 0)
+        if (t->skipped > 0 && t->skipped_temp > 0)
+            snprintf(t->message, sizeof(t->message),
+                     "skipped %llu special files (FIFOs, sockets, devices) and %llu temporary "
+                     "files of unfinished gets (.emofs-*)",
+                     (unsigned long long)t->skipped, (unsigned long long)t->skipped_temp);
+        else if (t->skipped > 0)
             snprintf(t->message, sizeof(t->message),
                      "skipped %llu special files (FIFOs, sockets, devices)",
                      (unsigned long long)t->skipped);
+        else if (t->skipped_temp > 0)
+            snprintf(t->message, sizeof(t->message),
+                     "skipped %llu temporary files of unfinished gets (.emofs-*)",
+                     (unsigned long long)t->skipped_temp);
     } else {
         mf_dirent_t *e = add_entry(up, d->name, MF_KIND_DIR, d->mode);
         if (e == NULL) {
@@ -523,6 +535,12 @@ static void step(fs_put_tree_t *t)
                  d->path, it->name);
             break;
         }
+        if (fs_name_reserved(it->name)) {
+            /* A get's .part, .journal or .dir: not the user's file, and a
+             * name no manifest may hold (get_files.h). */
+            t->skipped_temp++;
+            continue;
+        }
         if (S_ISLNK(it->mode)) {
             mf_dirent_t *e = add_entry(d, it->name, MF_KIND_LINK, 0777);
             if (e == NULL || (e->target = strdup(it->target)) == NULL)
@@ -563,7 +581,8 @@ static uint64_t tree_bytes(const char *path, unsigned depth)
     while ((de = readdir(dh)) != NULL) {
         struct stat st;
         char *p;
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+            fs_name_reserved(de->d_name)) /* skipped by step() too */
             continue;
         p = fs_path_join(path, de->d_name);
         if (p != NULL && lstat(p, &st) == 0)

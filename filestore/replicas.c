@@ -16,17 +16,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RECORD_LEN    48     /* hash, expires_at, stored_at and copies (replicas.h) */
-#define UNKNOWN_TTL_S 86400u /* a replica the log does not know */
+#define RECORD_LEN     64     /* hash, expires_at, stored_at and copies, source (replicas.h) */
+#define OLD_RECORD_LEN 48     /* the same without the source: the log "expiry" of before */
+#define UNKNOWN_TTL_S  86400u /* a replica the log does not know */
 
 typedef struct record {
     uint8_t hash[MF_KEY_LEN];
     uint64_t expires_at, stored_at; /* wall seconds; expires_at 0: gone */
     unsigned copies;                /* the copies the value asks for (dht_held_t); 0: k */
-    size_t order;                   /* place in the log: the last one counts */
+    dht_source_t source;            /* who stored it here (dht_held_t) */
+    size_t order;                   /* place in the logs: the last one counts */
 } record_t;
 
-#define STORED_AT_BITS 56 /* the rest of the last 8 bytes of a record: copies */
+#define STORED_AT_BITS 56 /* the rest of bytes 40..47 of a record: copies */
 
 static void record_encode(uint8_t rec[RECORD_LEN], const record_t *x)
 {
@@ -34,9 +36,11 @@ static void record_encode(uint8_t rec[RECORD_LEN], const record_t *x)
     le_put64(rec + 32, x->expires_at);
     le_put64(rec + 40, (x->stored_at & ((1ull << STORED_AT_BITS) - 1)) |
                            (uint64_t)(x->copies & 0xff) << STORED_AT_BITS);
+    memcpy(rec + 48, x->source.b, sizeof(x->source.b));
 }
 
-static void record_decode(const uint8_t rec[RECORD_LEN], record_t *x)
+/* Decodes a record of len bytes (RECORD_LEN, or OLD_RECORD_LEN: no source). */
+static void record_decode(const uint8_t *rec, size_t len, record_t *x)
 {
     uint64_t last = le_get64(rec + 40);
 
@@ -44,6 +48,9 @@ static void record_decode(const uint8_t rec[RECORD_LEN], record_t *x)
     x->expires_at = le_get64(rec + 32);
     x->stored_at = last & ((1ull << STORED_AT_BITS) - 1);
     x->copies = (unsigned)(last >> STORED_AT_BITS);
+    memset(&x->source, 0, sizeof(x->source));
+    if (len == RECORD_LEN)
+        memcpy(x->source.b, rec + 48, sizeof(x->source.b));
 }
 
 /* A write, read or delete on a worker. */
@@ -54,8 +61,7 @@ typedef struct replica_job {
     uint8_t hash[MF_KEY_LEN];
     uint8_t *data;
     size_t len;
-    uint64_t expires_at, stored_at;
-    unsigned copies;
+    record_t rec; /* its record in the log (hash, times, copies, source) */
     int status;
 } replica_job_t;
 
@@ -64,18 +70,26 @@ static uint64_t wall_now(void)
     return (uint64_t)time(NULL);
 }
 
-/* Worker: appends one record (O_APPEND: a 48-byte write lands whole). */
-static void log_append(fs_replicas_t *r, const uint8_t hash[MF_KEY_LEN], uint64_t expires_at,
-                       uint64_t stored_at, unsigned copies)
+/* Appends one record, from a worker or the loop (O_APPEND: a 64-byte
+ * write lands whole). */
+static void log_append(fs_replicas_t *r, const record_t *x)
 {
     uint8_t rec[RECORD_LEN];
-    record_t x = {.expires_at = expires_at, .stored_at = stored_at, .copies = copies};
 
-    memcpy(x.hash, hash, MF_KEY_LEN);
-    record_encode(rec, &x);
+    record_encode(rec, x);
     if (r->log_fd >= 0 && write(r->log_fd, rec, sizeof(rec)) != (ssize_t)sizeof(rec)) {
         /* Lost: the replica then gets a fresh TTL at the next start. */
     }
+}
+
+/* Appends the record that says hash is gone. */
+static void log_gone(fs_replicas_t *r, const uint8_t hash[MF_KEY_LEN])
+{
+    record_t x;
+
+    memset(&x, 0, sizeof(x));
+    memcpy(x.hash, hash, MF_KEY_LEN);
+    log_append(r, &x);
 }
 
 static replica_job_t *job_new(fs_replicas_t *r, const dht_held_t *v, uint64_t req)
@@ -88,9 +102,11 @@ static replica_job_t *job_new(fs_replicas_t *r, const dht_held_t *v, uint64_t re
     j->req = req;
     memcpy(j->hash, v->hash.b, MF_KEY_LEN);
     j->len = v->len;
-    j->expires_at = wall_now() + v->ttl_left_s;
-    j->stored_at = wall_now() - v->age_s;
-    j->copies = v->copies;
+    memcpy(j->rec.hash, v->hash.b, MF_KEY_LEN);
+    j->rec.expires_at = wall_now() + v->ttl_left_s;
+    j->rec.stored_at = wall_now() - v->age_s;
+    j->rec.copies = v->copies;
+    j->rec.source = v->source;
     j->job.data = j;
     return j;
 }
@@ -112,7 +128,7 @@ static void write_blob(fs_job_t *job)
 
     j->status = fs_store_put(j->r->store, j->hash, j->data, j->len, 0);
     if (j->status == 0)
-        log_append(j->r, j->hash, j->expires_at, j->stored_at, j->copies);
+        log_append(j->r, &j->rec);
 }
 
 static void after_write(fs_job_t *job)
@@ -200,35 +216,18 @@ static int st_read(void *arg, const dht_held_t *v, uint64_t req)
 
 /* ---- drop ---- */
 
-static void remove_blob(fs_job_t *job)
-{
-    replica_job_t *j = job->data;
-
-    fs_store_remove(j->r->store, j->hash);
-    log_append(j->r, j->hash, 0, 0, 0);
-}
-
-static void after_remove(fs_job_t *job)
-{
-    replica_job_t *j = job->data;
-
-    j->r->busy--;
-    free(j);
-}
-
+/* Removes the bytes at once, on the loop thread (an unlink and a 64-byte
+ * append, no fsync): queued, the removal could run after a write of the
+ * same value that a later STORE queued, and unlink bytes the node then
+ * says it holds; and the quota counts the disk only once a dropped
+ * value's bytes are gone, so they go before the STORE that made room is
+ * answered. */
 static void st_drop(void *arg, const dht_held_t *v)
 {
     fs_replicas_t *r = arg;
-    replica_job_t *j = job_new(r, v, 0);
 
-    if (j == NULL || queue(r, j, remove_blob, after_remove) != 0) {
-        /* No worker: remove it here (a quick unlink). */
-        uint8_t hash[MF_KEY_LEN];
-        memcpy(hash, v->hash.b, MF_KEY_LEN);
-        free(j);
-        fs_store_remove(r->store, hash);
-        log_append(r, hash, 0, 0, 0);
-    }
+    fs_store_remove(r->store, v->hash.b);
+    log_gone(r, v->hash.b);
 }
 
 /* ---- open, load, close ---- */
@@ -243,9 +242,10 @@ int fs_replicas_open(fs_replicas_t *r, const char *dir, dht_config_t *cfg)
     if (root == NULL)
         return FS_ENOMEM;
     err = fs_store_open(&r->store, root);
-    r->log_path = err == 0 ? fs_path_join(root, "expiry") : NULL;
+    r->log_path = err == 0 ? fs_path_join(root, "records") : NULL;
+    r->old_log_path = err == 0 ? fs_path_join(root, "expiry") : NULL;
     free(root);
-    if (err == 0 && r->log_path == NULL)
+    if (err == 0 && (r->log_path == NULL || r->old_log_path == NULL))
         err = FS_ENOMEM;
     if (err) {
         fs_replicas_close(r);
@@ -266,39 +266,51 @@ static int cmp_record(const void *a, const void *b)
     return c != 0 ? c : (x->order > y->order) - (x->order < y->order);
 }
 
-/* Reads the log into *out (sorted by hash, then order). */
-static int read_log(const char *path, record_t **out, size_t *n)
+typedef struct record_list {
+    record_t *v;
+    size_t n, cap;
+} record_list_t;
+
+/* Appends the records of reclen bytes each in the log at path (none if
+ * it does not exist) to l. @return 0 or an FS_* code. */
+static int read_log(const char *path, size_t reclen, record_list_t *l)
 {
     FILE *f = fopen(path, "rb");
     uint8_t rec[RECORD_LEN];
-    record_t *recs = NULL;
-    size_t cap = 0;
 
-    *out = NULL;
-    *n = 0;
     if (f == NULL)
         return errno == ENOENT ? 0 : fs_from_errno(errno);
-    while (fread(rec, 1, sizeof(rec), f) == sizeof(rec)) {
-        if (*n == cap) {
-            size_t c = cap ? cap * 2 : 256;
-            record_t *p = realloc(recs, c * sizeof(*p));
+    while (fread(rec, 1, reclen, f) == reclen) {
+        if (l->n == l->cap) {
+            size_t c = l->cap ? l->cap * 2 : 256;
+            record_t *p = realloc(l->v, c * sizeof(*p));
             if (p == NULL) {
-                free(recs);
                 fclose(f);
                 return FS_ENOMEM;
             }
-            recs = p;
-            cap = c;
+            l->v = p;
+            l->cap = c;
         }
-        record_decode(rec, &recs[*n]);
-        recs[*n].order = *n;
-        (*n)++;
+        record_decode(rec, reclen, &l->v[l->n]);
+        l->v[l->n].order = l->n;
+        l->n++;
     }
     fclose(f);
-    if (*n > 0)
-        qsort(recs, *n, sizeof(*recs), cmp_record);
-    *out = recs;
     return 0;
+}
+
+/* @return 1 if file a exists and was modified after file b (or b does
+ * not exist), else 0. */
+static int newer(const char *a, const char *b)
+{
+    struct stat sa, sb;
+
+    if (stat(a, &sa) != 0)
+        return 0;
+    if (stat(b, &sb) != 0)
+        return 1;
+    return sa.st_mtim.tv_sec != sb.st_mtim.tv_sec ? sa.st_mtim.tv_sec > sb.st_mtim.tv_sec
+                                                  : sa.st_mtim.tv_nsec > sb.st_mtim.tv_nsec;
 }
 
 /* @return the last record of hash, or NULL. */
@@ -354,7 +366,7 @@ static int rewrite_log(fs_replicas_t *r, const record_t *kept, size_t n, const c
     if (tmp == NULL)
         return FS_ENOMEM;
     snprintf(tmp, plen + 5, "%s.tmp", r->log_path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         free(tmp);
         return fs_from_errno(errno);
@@ -375,7 +387,7 @@ static int rewrite_log(fs_replicas_t *r, const record_t *kept, size_t n, const c
     else
         unlink(tmp);
     free(tmp);
-    r->log_fd = open(r->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    r->log_fd = open(r->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (r->log_fd < 0 && err == 0)
         err = fs_from_errno(errno);
     return err;
@@ -386,8 +398,9 @@ int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint
 {
     found_list_t found = {0};
     dht_stats_t st;
-    record_t *recs = NULL, *kept = NULL;
-    size_t n_recs = 0, n_kept = 0;
+    record_list_t recs = {0};
+    record_t *kept = NULL;
+    size_t n_kept = 0;
     uint64_t now = wall_now();
     char *dir;
     int err;
@@ -396,13 +409,26 @@ int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint
      * goes here, on this thread, while nothing else touches the log. */
     r->dht = dht;
     r->exec = NULL;
-    err = read_log(r->log_path, &recs, &n_recs);
+    /* The log of an older emofs (records without their source) and ours,
+     * the one written last read last: the last record of a value counts.
+     * (Ours is the newer unless an older emofs ran since.) */
+    if (newer(r->old_log_path, r->log_path)) {
+        err = read_log(r->log_path, RECORD_LEN, &recs);
+        if (err == 0)
+            err = read_log(r->old_log_path, OLD_RECORD_LEN, &recs);
+    } else {
+        err = read_log(r->old_log_path, OLD_RECORD_LEN, &recs);
+        if (err == 0)
+            err = read_log(r->log_path, RECORD_LEN, &recs);
+    }
+    if (recs.n > 0)
+        qsort(recs.v, recs.n, sizeof(*recs.v), cmp_record);
     if (err == 0)
         err = fs_store_foreach(r->store, collect, &found);
     if (err == 0 && (kept = malloc((found.n ? found.n : 1) * sizeof(*kept))) == NULL)
         err = FS_ENOMEM;
     for (size_t i = 0; err == 0 && i < found.n; i++) {
-        const record_t *rec = last_record(recs, n_recs, found.v[i].hash);
+        const record_t *rec = last_record(recs.v, recs.n, found.v[i].hash);
         uint64_t expires = rec != NULL ? rec->expires_at : now + UNKNOWN_TTL_S;
         uint64_t stored = rec != NULL && rec->stored_at <= now ? rec->stored_at : now;
         dht_held_t v;
@@ -416,6 +442,8 @@ int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint
         v.ttl_left_s =
             expires > now ? (uint32_t)(expires - now > UINT32_MAX ? UINT32_MAX : expires - now) : 0;
         v.age_s = (uint32_t)(now - stored > UINT32_MAX ? UINT32_MAX : now - stored);
+        if (rec != NULL)
+            v.source = rec->source;
         if (v.ttl_left_s == 0 || dht_held_add(dht, &v) != 0) {
             /* Expired, or no room under the quota: it goes. */
             fs_store_remove(r->store, found.v[i].hash);
@@ -425,6 +453,7 @@ int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint
         kept[n_kept].expires_at = expires;
         kept[n_kept].stored_at = stored;
         kept[n_kept].copies = v.copies;
+        kept[n_kept].source = v.source;
         n_kept++;
     }
     dir = strdup(r->log_path);
@@ -434,10 +463,12 @@ int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint
         *strrchr(dir, '/') = '\0'; /* DIR/replicas */
     if (err == 0)
         err = rewrite_log(r, kept, n_kept, dir);
+    if (err == 0 && unlink(r->old_log_path) == 0) /* its records are in ours now */
+        fs_sync_dir(dir);
     r->exec = exec;
     free(dir);
     free(kept);
-    free(recs);
+    free(recs.v);
     free(found.v);
     /* What the node holds now: a replica loaded early may have been
      * evicted for a closer one loaded later (its record stays in the log,
@@ -463,5 +494,7 @@ void fs_replicas_close(fs_replicas_t *r)
         close(r->log_fd);
     r->log_fd = -1;
     free(r->log_path);
+    free(r->old_log_path);
     r->log_path = NULL;
+    r->old_log_path = NULL;
 }

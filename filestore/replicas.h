@@ -5,15 +5,23 @@
  *                                     the pinned blobs' crash-safe format
  *                                     (filestore/chunk_store.h), checked
  *                                     against the hash on every read
- *   DIR/replicas/expiry               when each expires: a log of 48-byte
+ *   DIR/replicas/records              when each expires: a log of 64-byte
  *                                     records (hash; expires_at, u64; then
  *                                     stored_at in 7 bytes and the copies
  *                                     the value asks for in the 8th, 0: k;
- *                                     wall-clock seconds, little-endian; an
+ *                                     wall-clock seconds, little-endian;
+ *                                     then the 16 bytes of its source, who
+ *                                     stored it here, dht_source_t; an
  *                                     expires_at of 0 marks a value gone),
  *                                     rewritten with the live ones at start
- * Writes, reads and deletes run on the executor's workers; libdht tells a
- * storer "stored" only once the blob is written and synced. A restarted
+ *   DIR/replicas/expiry               the same without the source, as
+ *                                     emofs wrote it before: read at start
+ *                                     (source unknown), then removed
+ * Writes and reads run on the executor's workers; libdht tells a storer
+ * "stored" only once the blob is written and synced. Deletes run at once,
+ * on the loop thread (an unlink): never after a later write of the same
+ * value, and a value evicted to make room is off the disk before the
+ * STORE that took its place is answered. A restarted
  * daemon loads what it held from the file names, sizes and the log,
  * without reading the blobs: a replica the log does not know (a crash
  * between the blob and its record) gets a fresh TTL, one damaged on disk
@@ -34,11 +42,12 @@ typedef struct fs_replicas {
     const fs_exec_t *exec; /* NULL until attached */
     fs_store_t *store;     /* DIR/replicas */
     dht_t *dht;            /* NULL until attached, and once detached */
-    int log_fd;            /* DIR/replicas/expiry, appended to */
+    int log_fd;            /* DIR/replicas/records, appended to */
     char *log_path;
-    unsigned busy;    /* jobs on workers */
-    uint64_t served;  /* reads handed to the node */
-    uint64_t damaged; /* blobs found damaged on read, and removed */
+    char *old_log_path; /* DIR/replicas/expiry, of an older emofs: read once */
+    unsigned busy;      /* jobs on workers */
+    uint64_t served;    /* reads handed to the node */
+    uint64_t damaged;   /* blobs found damaged on read, and removed */
 } fs_replicas_t;
 
 /* Opens (creating it if needed) DIR/replicas and points cfg's storage at

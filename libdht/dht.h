@@ -48,7 +48,7 @@ extern "C" {
  * written. The Makefile reads these three lines for libdht.pc and the
  * shared library's name and soname; emofs --version prints them. */
 #define DHT_VERSION_MAJOR 0
-#define DHT_VERSION_MINOR 5
+#define DHT_VERSION_MINOR 8
 #define DHT_VERSION_PATCH 0
 
 #define DHT_VERSION_STRINGIFY_(x) #x
@@ -173,6 +173,16 @@ DHT_API const char *dht_err_name(int err);
 
 typedef struct dht dht_t;
 
+/* Who stored a value on a node: the address its STORE came from, cut to
+ * what one party is taken to control (an IPv4 address; an IPv6 /64), as
+ * 16 bytes (IPv4 mapped into IPv6: ::ffff:a.b.c.d). All zero: the node
+ * itself (its own puts), or not known (a value loaded from an older
+ * storage). A node full of values shares its room fairly among sources
+ * (dht_config_t.store_max_bytes). */
+typedef struct dht_source {
+    uint8_t b[16];
+} dht_source_t;
+
 /* Settings of a node. Fill with dht_config_init(), then change fields. */
 /* A value a node holds for others, as its storage sees it. */
 typedef struct dht_held {
@@ -183,6 +193,7 @@ typedef struct dht_held {
     unsigned copies;     /* nodes its publisher wants to keep it (r), 1..DHT_MAX_COPIES; 0: k */
     uint32_t ttl_left_s; /* until it expires, seconds from now */
     uint32_t age_s;      /* since this node first stored it, seconds */
+    dht_source_t source; /* who stored it here; a storage keeps it for dht_held_add() */
 } dht_held_t;
 
 /* Storage of the values a node holds for others, provided by the
@@ -229,14 +240,37 @@ typedef struct dht_storage {
 #define DHT_NETWORK_TAG_LEN 16 /* what a private network's tag adds to each message */
 
 typedef struct dht_config {
-    dht_id_t id;                /* this node's id, used when has_id is 1 */
-    int has_id;                 /* 0: derive a random id from the seed */
-    unsigned k;                 /* bucket size and replication, 1..DHT_MAX_K; 20 */
-    unsigned alpha;             /* lookup requests in flight, 1..16; 3 */
+    dht_id_t id;    /* this node's id, used when has_id is 1 */
+    int has_id;     /* 0: derive a random id from the seed */
+    unsigned k;     /* bucket size and replication, 1..DHT_MAX_K; 20 */
+    unsigned alpha; /* lookup requests in flight, 1..16; 3 */
+    /* py-dht's client parameters, for the lookups of dht_find_node,
+     * dht_put and dht_get (maintenance lookups keep k and Kademlia's rule):
+     *   lookup_results (py-dht's b): how many of the closest nodes a lookup
+     *     finds and returns, and a put stores on at most; 1..k; 0: k.
+     *   lookup_stale_stop (py-dht's steps-to-stop): a lookup also ends once
+     *     this many replies in a row brought no node nearer than its
+     *     lookup_results-th closest candidate (failed requests are no step,
+     *     as in py-dht); 0: never, the lookup ends when its closest
+     *     candidates have all answered. */
+    unsigned lookup_results;
+    unsigned lookup_stale_stop;
     unsigned timeout_ms;        /* wait for one datagram reply; 1000 */
     unsigned retries;           /* resends after a timeout, 0..5; 2 */
     size_t max_value_size;      /* largest value accepted, bytes; 1 MiB */
-    size_t store_max_bytes;     /* cap on bytes of values stored; 256 MiB */
+    size_t store_max_bytes;     /* cap on bytes of values stored; 256 MiB. Full,
+                                   a node shares it fairly: a source (dht_source_t)
+                                   holding more than its share (the cap divided by
+                                   the number of sources) makes room for the others
+                                   first, and a source at its share makes room for
+                                   its own new values only from its own (libdht/
+                                   store.h has the rules) */
+    size_t store_value_cost;    /* what a value counts for at least against
+                                   store_max_bytes and its source's share, for what
+                                   holding one costs beyond its bytes (its index in
+                                   memory, a file): so a flood of tiny values holds
+                                   store_max_bytes / store_value_cost values at most;
+                                   0..store_max_bytes; 4096 */
     unsigned store_max_per_key; /* cap on values kept per key, 1..256; 16 */
     uint32_t max_ttl_s;         /* longer TTLs are cut to this; 86400 */
     unsigned max_ops;           /* operations (lookups) in flight; 4096 */
@@ -244,6 +278,13 @@ typedef struct dht_config {
     size_t send_rate_limit;     /* bytes of values per second to one source, 0 = off,
                                    else at least max_value_size; 128 MiB */
     uint64_t seed;              /* randomness (ids, txids, secrets); 0 = from the OS */
+    /* Address diversity (schema/wire.md 2.5): a bucket of the routing table
+     * holds at most this many nodes of one /24 (IPv4) or /64 (IPv6), so
+     * that one party's many addresses take few slots; 0: no limit; 2.
+     * Addresses of loopback and private networks are exempt (a test bed,
+     * a LAN) unless bucket_subnet_local is 1 (for tests on such addresses). */
+    unsigned bucket_subnet_max;
+    int bucket_subnet_local;
 
     /* A private network (schema/wire.md 2.4): with a key of
      * DHT_NETWORK_KEY_MIN..DHT_NETWORK_KEY_MAX bytes, every message this
@@ -367,6 +408,22 @@ DHT_API void dht_free(dht_t *dht);
 DHT_API int dht_receive(dht_t *dht, uint64_t now_ms, const uint8_t *buf, size_t len,
                         const dht_addr_t *from, dht_transport_t transport);
 
+/* Tells the core that the network reported nobody listening at addr: an
+ * ICMP "port unreachable" (or host or network unreachable) came back for
+ * a datagram sent there. The current attempt of every datagram request in
+ * flight to addr times out at once, exactly as it would have at its
+ * deadline: a resend when attempts are left (which the network will
+ * report the same way), else the end, judged as any timeout, so a node
+ * whose port is closed fails its requests within a few round trips
+ * instead of their timeouts, and the lookups waiting on it go on: a
+ * process that died on a host still up costs no wait. A forged report
+ * (whoever can send us ICMP naming both ports) can do no more than a
+ * lost datagram. Stream requests are not touched (their connection tells).
+ * now_ms as for dht_receive().
+ * @return the number of requests cut short; DHT_EINVAL if dht or addr is
+ *         NULL. */
+DHT_API int dht_unreachable(dht_t *dht, uint64_t now_ms, const dht_addr_t *addr);
+
 /* Runs due timers (timeouts, retries, maintenance) and completes finished
  * operations. @return the time at which it wants to be called again, which
  * may be now_ms when work is waiting; UINT64_MAX if one of the callbacks
@@ -460,7 +517,8 @@ DHT_API int dht_put(dht_t *dht, const dht_id_t *key, const void *value, size_t l
 
 /* Options of dht_put_ex(). Zero them for the defaults. */
 typedef struct dht_put_opts {
-    /* How many nodes keep the value (r), 1..DHT_MAX_COPIES (above k: k); 0: k.
+    /* How many nodes keep the value (r), 1..DHT_MAX_COPIES (above k: k); 0: k
+     * (or dht_config_t.lookup_results when set, which also caps r).
      * The k closest stay the lookup's target; the r closest keep the
      * bytes. The value carries r (wire.md 3.4), so that replication keeps
      * it on the r closest live nodes, not on k. */
@@ -571,9 +629,14 @@ typedef struct dht_stats {
     uint64_t dropped_unauthenticated; /* private network: no valid tag (another
                                        * network's, or an outsider's message) */
     uint64_t dropped_rate_limited;
-    uint64_t dropped_bad_token; /* STORE with a wrong or stale token */
-    uint64_t dropped_bad_value; /* content-addressed value that did not verify */
-    uint64_t rpc_timeouts;      /* attempts that got no reply in time */
+    uint64_t dropped_bad_token;  /* STORE with a wrong or stale token */
+    uint64_t dropped_bad_value;  /* content-addressed value that did not verify */
+    uint64_t bad_servers;        /* nodes a get banned for the rest of it: they served
+                                    or announced a value that did not verify */
+    uint64_t refused_over_share; /* STOREs refused: the store was full and their source
+                                    held its share of it (dht_config_t.store_max_bytes) */
+    uint64_t rpc_timeouts;       /* attempts that got no reply in time */
+    uint64_t rpc_unreachable;    /* attempts the network said were lost (dht_unreachable) */
     uint64_t lookups_done;
     uint64_t client_requests; /* requests served to client nodes (kept out of the table) */
     /* Replies cut short or not sent, and values refused, because their
@@ -758,6 +821,15 @@ DHT_API int dht_sim_set_online(dht_sim_t *sim, size_t i, int online);
  * away, but answers. @return 0, or DHT_EINVAL (out of range, removed, or ms
  * too large). */
 DHT_API int dht_sim_set_extra_delay(dht_sim_t *sim, size_t i, unsigned ms);
+
+/* A liar, for tests of hostile networks: every VALUE and VALUES reply
+ * node i sends (a value's bytes, answering GET_VALUE; the values or
+ * summaries answering FIND_VALUE) reaches its receiver with its last byte
+ * flipped, so that the value it ends with fails verification (or, in a
+ * private network, the message fails authentication); on 0 its replies
+ * go out as sent.
+ * @return 0, or DHT_EINVAL (out of range or removed). */
+DHT_API int dht_sim_set_liar(dht_sim_t *sim, size_t i, int on);
 
 /* Removes node i for good, as a node that leaves: frees its core (its
  * operations in flight complete with DHT_ECANCELED inside this call),

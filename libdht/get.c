@@ -5,6 +5,13 @@
  * fetched with GET_VALUE from one holder, the next holder on failure.
  * Every value is checked against its hash, and against the key when it
  * claims to be content addressed.
+ *
+ * Bad holders cannot deny a value (a node may claim to hold anything):
+ * a GET_VALUE whose first attempt goes unanswered (it stalls) leaves the
+ * next holder asked in parallel, so a holder that never answers costs one
+ * timeout, not three; and a node whose bytes fail verification is banned
+ * for the rest of the get (its other announcements ignored, never asked
+ * again) and counted (dht_stats_t.bad_servers).
  */
 #include "node.h"
 
@@ -13,6 +20,7 @@
 
 #define MAX_VALUES  DHT_GET_MAX_VALUES
 #define MAX_HOLDERS 4 /* holders remembered per summarized value */
+#define MAX_BANNED  8 /* nodes one get bans for serving bad bytes */
 
 /* A node that announced a value, and the token it handed us: the proof
  * of our address that lets it send the value (schema/wire.md 2.3). */
@@ -29,7 +37,7 @@ typedef struct gval {
     uint8_t flags;
     uint8_t n_holders;
     uint8_t next_holder;
-    uint8_t fetching;
+    uint8_t fetching; /* GET_VALUEs for it in flight */
     holder_t holders[MAX_HOLDERS];
 } gval_t;
 
@@ -41,7 +49,31 @@ struct dht__get_state {
     size_t n_have;        /* values with data */
     unsigned outstanding; /* follow-up FIND_VALUEs and GET_VALUEs */
     uint8_t lookup_done;
+    dht_id_t banned[MAX_BANNED]; /* served bytes that failed verification */
+    size_t n_banned;
 };
+
+static int is_banned(const dht__get_state_t *g, const dht_id_t *id)
+{
+    for (size_t i = 0; i < g->n_banned; i++)
+        if (dht_id_cmp(&g->banned[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+/* Bans node id for the rest of the get (once; the oldest ban makes room
+ * when full) and counts it. */
+static void ban(dht_t *dht, dht__get_state_t *g, const dht_id_t *id)
+{
+    if (is_banned(g, id))
+        return;
+    if (g->n_banned == MAX_BANNED) {
+        memmove(g->banned, g->banned + 1, (MAX_BANNED - 1) * sizeof(g->banned[0]));
+        g->n_banned--;
+    }
+    g->banned[g->n_banned++] = *id;
+    dht->st.bad_servers++;
+}
 
 void dht__get_free(dht__get_state_t *g)
 {
@@ -150,6 +182,8 @@ static void take_values(dht_t *dht, dht__op_t *op, const dht_node_info_t *from, 
 {
     dht__get_state_t *g = op->get;
 
+    if (is_banned(g, &from->id))
+        return;
     for (unsigned i = 0; i < m->n_entries; i++) {
         const dht__wire_entry_t *e = &m->entries[i];
         dht_id_t hash;
@@ -159,6 +193,7 @@ static void take_values(dht_t *dht, dht__op_t *op, const dht_node_info_t *from, 
             if (e->len > dht->cfg.max_value_size ||
                 ((e->flags & DHT__VALUE_CONTENT) && dht_id_cmp(&e->hash, &g->key) != 0)) {
                 dht->st.dropped_bad_value++;
+                ban(dht, g, &from->id);
                 continue;
             }
             v = val_for(g, &e->hash);
@@ -175,8 +210,10 @@ static void take_values(dht_t *dht, dht__op_t *op, const dht_node_info_t *from, 
             continue;
         }
         if (e->len > dht->cfg.max_value_size ||
-            !verified(dht, &g->key, e->data, e->len, e->flags, &hash))
+            !verified(dht, &g->key, e->data, e->len, e->flags, &hash)) {
+            ban(dht, g, &from->id);
             continue;
+        }
         v = val_for(g, &hash);
         if (v)
             set_data(g, v, e->data, e->len, e->ttl, e->flags);
@@ -227,17 +264,18 @@ static int fetch(dht_t *dht, dht__op_t *op, gval_t *v)
         const holder_t *h = &v->holders[v->next_holder++];
         uint32_t timeout = dht__timeout_for(dht, v->len);
         dht__msg_t q;
+        if (is_banned(g, &h->node.id))
+            continue;
         dht__msg_request(&q, DHT__GET_VALUE, h->token);
         q.target = g->key;
         q.hash = v->hash;
         if (dht__rpc_send(dht, &q, &h->node.addr, &h->node.id, timeout, 0, on_fetched, op,
                           (uintptr_t)(v - g->vals)) == 0) {
-            v->fetching = 1;
+            v->fetching++;
             g->outstanding++;
             return 1;
         }
     }
-    v->fetching = 0;
     return 0;
 }
 
@@ -248,19 +286,30 @@ static void on_fetched(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t
     gval_t *v;
     dht_id_t hash;
 
-    if (status == DHT__RPC_STALLED || op->completed)
+    if (op->completed)
         return;
-    g->outstanding--;
     v = &g->vals[rpc->tag];
-    v->fetching = 0;
-    if (status == 0 && reply->type == DHT__VALUE && reply->value_len == v->len &&
-        verified(dht, &g->key, reply->value, reply->value_len, reply->flags, &hash)) {
-        if (dht_id_cmp(&hash, &v->hash) == 0)
-            set_data(g, v, reply->value, reply->value_len, reply->ttl, reply->flags);
-        else
-            dht->st.dropped_bad_value++;
+    if (status == DHT__RPC_STALLED) {
+        /* Unanswered so far: the next holder too, at once, once. */
+        if (v->data == NULL && rpc->attempts == 2) /* the first resend */
+            fetch(dht, op, v);
+        return;
     }
-    if (v->data == NULL)
+    g->outstanding--;
+    v->fetching--;
+    if (status == 0 && reply->type == DHT__VALUE && v->data == NULL) {
+        int len_ok = reply->value_len == v->len;
+        int ok = len_ok && verified(dht, &g->key, reply->value, reply->value_len, reply->flags,
+                                    &hash); /* counts a content mismatch */
+        if (ok && dht_id_cmp(&hash, &v->hash) == 0) {
+            set_data(g, v, reply->value, reply->value_len, reply->ttl, reply->flags);
+        } else {
+            if (ok || !len_ok)
+                dht->st.dropped_bad_value++;
+            ban(dht, g, &rpc->id);
+        }
+    }
+    if (v->data == NULL && v->fetching == 0)
         fetch(dht, op, v); /* the next holder, if any */
     if (!op->lk.finished && satisfied(g))
         dht__lookup_stop(dht, op); /* ends in maybe_finish() */

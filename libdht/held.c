@@ -24,6 +24,7 @@ void dht__held_describe(const dht_t *dht, const dht__value_t *v, dht_held_t *out
     out->copies = (v->flags & DHT__VALUE_COPIES_MASK) >> DHT__VALUE_COPIES_SHIFT;
     out->ttl_left_s = dht__ttl_left(v, dht->now);
     out->age_s = (uint32_t)(dht->now > v->stored_at ? (dht->now - v->stored_at) / 1000 : 0);
+    out->source = v->source;
 }
 
 static void on_drop(const dht__value_t *v, void *arg)
@@ -62,7 +63,7 @@ int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
 
     if (req != NULL && dht__pending_waits(dht, req->txid, from))
         return 0; /* a resend: the answer to the first copy answers it */
-    err = dht__store_fits(dht->store, &v->key, &v->hash, v->len, dht->now);
+    err = dht__store_fits(dht->store, &v->source, &v->key, &v->hash, v->len, dht->now);
     if (err)
         return err;
     r = dht__pending_new(dht, DHT__PENDING_WRITE);
@@ -78,6 +79,7 @@ int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
     r->flags = v->flags;
     r->len = v->len;
     r->expires_at = expires_at; /* a refresh never shortens it (store.c) */
+    r->source = v->source;
     dht__held_describe(dht, v, &held);
     held.ttl_left_s = (uint32_t)((expires_at - dht->now + 999) / 1000);
     if (op != NULL) { /* an own put: it counts this copy once written */
@@ -86,15 +88,17 @@ int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
     }
     if (old != NULL) /* a refresh keeps its age */
         held.age_s = (uint32_t)((dht->now - old->stored_at) / 1000);
+    if ((old = dht__store_find(dht->store, &v->key, &v->hash, 0)) != NULL)
+        held.source = r->source = old->source; /* and its first source (store.h), expired or not */
     err = dht->cfg.storage.write(dht->cfg.storage.arg, &held, data, r->id);
     if (err != 0 && op != NULL)
         op->refs--; /* the caller holds one too */
     if (err == DHT_STORAGE_IN_MEMORY) {
         /* The storage has no place for it: the node keeps it in memory. */
         dht__pending_cancel(dht, r);
-        err =
-            dht__store_put(dht->store, &v->key, &v->hash, data != NULL ? data : (const uint8_t *)"",
-                           v->len, v->flags, dht->now, v->expires_at);
+        err = dht__store_put_from(dht->store, &v->source, &v->key, &v->hash,
+                                  data != NULL ? data : (const uint8_t *)"", v->len, v->flags,
+                                  dht->now, dht->now, v->expires_at);
         return err == 0 ? DHT__HELD_IN_MEMORY : err;
     }
     if (err != 0) {
@@ -114,8 +118,8 @@ int dht_held_written(dht_t *dht, uint64_t req, int status)
         return DHT_ENOTFOUND;
     dht__now(dht);
     if (status == 0 && !r.dropped && r.expires_at > dht->now)
-        kept = dht__store_put(dht->store, &r.key, &r.hash, NULL, r.len, r.flags, dht->now,
-                              r.expires_at) == 0;
+        kept = dht__store_put_from(dht->store, &r.source, &r.key, &r.hash, NULL, r.len, r.flags,
+                                   dht->now, dht->now, r.expires_at) == 0;
     if (status == 0 && !kept) {
         /* Written, but not held: dropped meanwhile (its delete may have
          * raced the write), expired, or no room any more. The bytes go. */
@@ -156,9 +160,10 @@ int dht_held_add(dht_t *dht, const dht_held_t *v)
     age_ms = (uint64_t)v->age_s * 1000u;
     ttl_s = v->ttl_left_s < dht->cfg.max_ttl_s ? v->ttl_left_s : dht->cfg.max_ttl_s;
     stored_at = dht->now > age_ms ? dht->now - age_ms : 0;
-    return dht__store_put_at(dht->store, &v->key, &v->hash, NULL, v->len,
-                             dht__value_with_copies(v->content ? DHT__VALUE_CONTENT : 0, v->copies),
-                             dht->now, stored_at, dht->now + (uint64_t)ttl_s * 1000u);
+    return dht__store_put_from(
+        dht->store, &v->source, &v->key, &v->hash, NULL, v->len,
+        dht__value_with_copies(v->content ? DHT__VALUE_CONTENT : 0, v->copies), dht->now, stored_at,
+        dht->now + (uint64_t)ttl_s * 1000u);
 }
 
 int dht_held_remove(dht_t *dht, const dht_id_t *key, const dht_id_t *hash)

@@ -43,6 +43,13 @@
  * timeout being at its 10 ms floor there.)
  * With fewer answers than that (a small network under load), the put
  * waits as long as it takes, so that it never lands on too few nodes.
+ *
+ * py-dht's client parameters (dht_config_t): the window of closest
+ * candidates a find_node, put or get lookup must hear from is
+ * lookup_results (b) rather than k, and with lookup_stale_stop (steps-to-
+ * stop) such a lookup also ends once that many replies in a row brought
+ * no candidate nearer than the window's last (all candidates count when
+ * fewer than the window are known); failed requests are no step.
  */
 #include "id_order.h"
 #include "node.h"
@@ -73,11 +80,25 @@ static dht__cand_t *find(dht__lookup_t *lk, const dht_id_t *id)
     return NULL;
 }
 
-/* Inserts a new candidate in distance order; when full, the farthest goes
- * (or the new one, if it is the farthest). A candidate named again by a
- * node fewer hops away keeps the shorter count: hops are the length of
- * the shortest chain of answers that led to it. */
-static void add(dht__lookup_t *lk, const dht_node_info_t *node, unsigned hops)
+/* @return 1 if id failed in this lookup and left its candidate list. */
+static int gone(const dht__lookup_t *lk, const dht_id_t *id)
+{
+    for (size_t i = 0; i < lk->n_gone && i < DHT__LOOKUP_GONE; i++)
+        if (dht_id_cmp(&lk->gone[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+/* Inserts a new candidate in distance order. When full, the farthest
+ * candidate that failed goes (it will never answer, and while it held its
+ * place nodes that answered were pushed out: a lookup among many dead
+ * nodes then ended with fewer than k, found by test_lookup_model), else
+ * the farthest (or the new one, if it is the farthest). A failed one that
+ * goes is remembered, not asked again. A candidate named again by a node
+ * fewer hops away keeps the shorter count: hops are the length of the
+ * shortest chain of answers that led to it. @return 1 if node is a new
+ * candidate. */
+static int add(dht__lookup_t *lk, const dht_node_info_t *node, unsigned hops)
 {
     size_t i = lower_bound(lk, &node->id);
     dht__cand_t *c;
@@ -85,15 +106,29 @@ static void add(dht__lookup_t *lk, const dht_node_info_t *node, unsigned hops)
     if (i < lk->n && dht_id_cmp(&lk->cands[i].node.id, &node->id) == 0) {
         if (hops < lk->cands[i].hops)
             lk->cands[i].hops = (uint8_t)hops;
-        return;
+        return 0;
     }
+    if (gone(lk, &node->id))
+        return 0;
     if (lk->n == lk->cap) {
-        dht__cand_t *last = &lk->cands[lk->n - 1];
-        if (i == lk->n)
-            return;
-        if (last->state == DHT__CAND_INFLIGHT)
-            lk->inflight--;
-        lk->n--;
+        size_t drop = lk->n;
+        while (drop > 0 && lk->cands[drop - 1].state != DHT__CAND_FAILED)
+            drop--;
+        if (drop > 0) { /* the farthest failed one */
+            drop--;
+            lk->gone[lk->n_gone++ % DHT__LOOKUP_GONE] = lk->cands[drop].node.id;
+            memmove(&lk->cands[drop], &lk->cands[drop + 1], (lk->n - drop - 1) * sizeof(*c));
+            lk->n--;
+            if (drop < i)
+                i--;
+        } else {
+            dht__cand_t *last = &lk->cands[lk->n - 1];
+            if (i == lk->n)
+                return 0;
+            if (last->state == DHT__CAND_INFLIGHT)
+                lk->inflight--;
+            lk->n--;
+        }
     }
     memmove(&lk->cands[i + 1], &lk->cands[i], (lk->n - i) * sizeof(*c));
     c = &lk->cands[i];
@@ -102,6 +137,7 @@ static void add(dht__lookup_t *lk, const dht_node_info_t *node, unsigned hops)
     c->hops = (uint8_t)(hops > 255 ? 255 : hops);
     c->state = DHT__CAND_NEW;
     lk->n++;
+    return 1;
 }
 
 /* Makes the table's `depth` contacts nearest to the target candidates
@@ -114,6 +150,14 @@ static void seed(dht_t *dht, dht__lookup_t *lk, size_t depth)
     if (depth > lk->cap)
         depth = lk->cap;
     n = dht__rt_closest(dht->rt, &lk->target, dht->now, nodes, depth);
+    /* Every contact bad (each left its last requests unanswered: an
+     * overload, a network blip): a user's find_node, put or get asks them
+     * anyway rather than give up with no peers; an answer makes a contact
+     * good again. A node loaded with a big put through 20 daemons under
+     * the sanitizers failed it so. Maintenance does not (a leave would
+     * wait out the timeouts of nodes that are gone). */
+    if (n == 0 && lk->n == 0 && lk->user)
+        n = dht__rt_closest_any(dht->rt, &lk->target, dht->now, nodes, depth);
     for (size_t i = 0; i < n; i++) {
         dht_node_info_t info = {nodes[i].id, nodes[i].addr};
         add(lk, &info, 1);
@@ -179,7 +223,7 @@ static void bound_patience(dht_t *dht, dht__op_t *op, uint32_t grace_ms)
 {
     dht__lookup_t *lk = &op->lk;
 
-    for (size_t i = 0, live = 0; i < lk->n && live < dht->cfg.k; i++) {
+    for (size_t i = 0, live = 0; i < lk->n && live < lk->window; i++) {
         dht__cand_t *c = &lk->cands[i];
         if (c->state == DHT__CAND_STALLED && !c->hastened) {
             c->hastened = 1;
@@ -204,7 +248,7 @@ static void advance(dht_t *dht, dht__op_t *op)
 
     if (lk->finished)
         return;
-    for (size_t i = 0; i < lk->n && seen < dht->cfg.k; i++) {
+    for (size_t i = 0; i < lk->n && seen < lk->window; i++) {
         dht__cand_t *c = &lk->cands[i];
         if (c->state == DHT__CAND_FAILED)
             continue;
@@ -250,7 +294,7 @@ static void advance(dht_t *dht, dht__op_t *op)
      * whose k nearest contacts to a target all died since it last heard
      * from them ended with no peers, while its table held live ones a
      * little farther off. */
-    if (seen < dht->cfg.k && !lk->table_dry && lk->seeded < lk->cap) {
+    if (seen < lk->window && !lk->table_dry && lk->seeded < lk->cap) {
         seed(dht, lk, lk->seeded + dht->cfg.k);
         advance(dht, op);
         return;
@@ -296,8 +340,33 @@ static int address_taken(const dht__lookup_t *lk, const dht_node_info_t *n)
     return 0;
 }
 
-static void merge_nodes(dht_t *dht, dht__lookup_t *lk, const dht__msg_t *m, unsigned hops)
+/* Sets *out to the window's last live candidate (neither failed nor
+ * stalled): what a reply must beat to bring the lookup nearer.
+ * @return 0 if fewer live candidates than the window are known (then
+ * any new one does). */
+static int frontier(const dht__lookup_t *lk, dht_id_t *out)
 {
+    unsigned live = 0;
+
+    for (size_t i = 0; i < lk->n; i++) {
+        const dht__cand_t *c = &lk->cands[i];
+        if (c->state == DHT__CAND_FAILED || c->state == DHT__CAND_STALLED)
+            continue;
+        if (++live == lk->window) {
+            *out = c->node.id;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Adds a reply's nodes as candidates. @return 1 if one of them is new and
+ * nearer than beat (any new one, if beat is NULL). */
+static int merge_nodes(dht_t *dht, dht__lookup_t *lk, const dht__msg_t *m, unsigned hops,
+                       const dht_id_t *beat)
+{
+    int nearer = 0;
+
     for (unsigned i = 0; i < m->n_nodes; i++) {
         const dht_node_info_t *n = &m->nodes[i];
         /* One candidate per address, per IP off loopback: a reply naming
@@ -306,7 +375,9 @@ static void merge_nodes(dht_t *dht, dht__lookup_t *lk, const dht__msg_t *m, unsi
         if (dht_id_cmp(&n->id, &dht->self) == 0 || n->addr.port == 0 || known_bad(dht, &n->id) ||
             address_taken(lk, n))
             continue;
-        add(lk, n, hops);
+        if (add(lk, n, hops) &&
+            (beat == NULL || dht__id_cmp_distance(&lk->target, &n->id, beat) < 0))
+            nearer = 1;
         /* Learn it too, where the table has room: a node's own contacts
          * alone leave whole subtrees unknown to it when many nodes join at
          * once, and lookups then end in the wrong subtree. It is verified
@@ -315,6 +386,17 @@ static void merge_nodes(dht_t *dht, dht__lookup_t *lk, const dht__msg_t *m, unsi
          * a target someone asks us about (server.c). */
         dht__rt_update(dht->rt, &n->id, &n->addr, dht->now, DHT__RT_LEARNED);
     }
+    return nearer;
+}
+
+/* Counts a reply (nearer: it brought a nearer candidate) against
+ * lookup_stale_stop. @return 1 if the lookup is to end. */
+static int stale_step(dht__lookup_t *lk, int nearer)
+{
+    if (lk->stale_stop == 0)
+        return 0;
+    lk->stale = nearer ? 0 : lk->stale + 1;
+    return lk->stale >= lk->stale_stop;
 }
 
 static void on_reply(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply)
@@ -323,6 +405,8 @@ static void on_reply(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *
     dht__lookup_t *lk = &op->lk;
     dht__cand_t *c;
     dht__cand_t from;
+    dht_id_t beat;
+    int has_beat, nearer;
 
     if (rpc->tag != op->lookup_gen || lk->cands == NULL)
         return; /* an rpc of an earlier lookup of this op */
@@ -345,14 +429,18 @@ static void on_reply(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *
         lk->stats.timeouts += status != 0;
         if (c)
             c->state = DHT__CAND_FAILED;
-        advance(dht, op);
+        advance(dht, op); /* a failure is no step (as py-dht counts them) */
         return;
     }
     lk->stats.replies++;
+    has_beat = frontier(lk, &beat);
     if (c == NULL) {
         /* Pushed out of the candidate list while in flight: still learn. */
-        merge_nodes(dht, lk, reply, 2);
-        advance(dht, op);
+        nearer = merge_nodes(dht, lk, reply, 2, has_beat ? &beat : NULL);
+        if (stale_step(lk, nearer))
+            finish(dht, op);
+        else
+            advance(dht, op);
         return;
     }
     c->state = DHT__CAND_ANSWERED;
@@ -364,10 +452,13 @@ static void on_reply(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *
         reply->type == DHT__VALUES)
         dht__replicate_on_values(op, c, reply);
     from = *c; /* merging moves the array */
-    merge_nodes(dht, lk, reply, from.hops + 1u);
+    nearer = merge_nodes(dht, lk, reply, from.hops + 1u, has_beat ? &beat : NULL);
     if (op->kind == DHT__OP_GET && reply->type == DHT__VALUES)
         dht__get_on_values(dht, op, &from, reply);
-    advance(dht, op);
+    if (stale_step(lk, nearer))
+        finish(dht, op);
+    else
+        advance(dht, op);
 }
 
 int dht__lookup_start(dht_t *dht, dht__op_t *op, const dht_id_t *target, int want_values)
@@ -380,10 +471,17 @@ int dht__lookup_start(dht_t *dht, dht__op_t *op, const dht_id_t *target, int wan
     lk->want_values = (uint8_t)(want_values != 0);
     lk->patient =
         op->kind == DHT__OP_PUT || op->kind == DHT__OP_REPLICATE || op->kind == DHT__OP_HOLDERS;
+    lk->window = dht->cfg.k;
+    if (op->kind == DHT__OP_FIND_NODE || op->kind == DHT__OP_PUT || op->kind == DHT__OP_GET) {
+        lk->user = 1;
+        if (dht->cfg.lookup_results > 0)
+            lk->window = dht->cfg.lookup_results;
+        lk->stale_stop = dht->cfg.lookup_stale_stop;
+    }
     if (op->kind == DHT__OP_PUT) {
-        unsigned half = dht->cfg.k / 2 > 0 ? dht->cfg.k / 2 : 1;
+        unsigned half = lk->window / 2 > 0 ? lk->window / 2 : 1;
         lk->need = op->copies < half ? op->copies : half;
-        lk->keepers = op->copies < dht->cfg.k ? op->copies : dht->cfg.k;
+        lk->keepers = op->copies < lk->window ? op->copies : lk->window;
     }
     lk->cap = 3 * dht->cfg.k < 16 ? 16 : 3 * dht->cfg.k; /* <= DHT__LOOKUP_CAP_MAX */
     lk->cands = malloc(lk->cap * sizeof(*lk->cands));
@@ -391,8 +489,9 @@ int dht__lookup_start(dht_t *dht, dht__op_t *op, const dht_id_t *target, int wan
         return DHT_ENOMEM;
     lk->started_at = dht->now;
     /* A node that knows at most k nodes has nothing to narrow down: the
-     * window is its whole table, so it asks all of it at once, and waits
-     * out the timeouts of dead contacts once rather than alpha at a time. */
+     * window is its whole table, so it asks all of its seeds at once (the
+     * first lookup_results of them, when set), and waits out the timeouts
+     * of dead contacts once rather than alpha at a time. */
     lk->ask_all = dht__rt_count(dht->rt, dht->now, NULL, NULL, NULL) <= dht->cfg.k;
     seed(dht, lk, dht->cfg.k);
     advance(dht, op);

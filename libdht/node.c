@@ -16,6 +16,8 @@ void dht_config_init(dht_config_t *cfg)
     cfg->max_value_size = 1u << 20;
     cfg->store_max_bytes = 256u << 20;
     cfg->store_max_per_key = 16;
+    cfg->store_value_cost = 4096;
+    cfg->bucket_subnet_max = 2;
     cfg->max_ttl_s = 86400;
     cfg->max_ops = 4096;
     cfg->rate_limit = 20000;
@@ -26,9 +28,10 @@ void dht_config_init(dht_config_t *cfg)
 static int config_valid(const dht_config_t *c)
 {
     return c->k >= 1 && c->k <= DHT_MAX_K && c->alpha >= 1 && c->alpha <= 16 &&
-           c->timeout_ms >= 1 && c->timeout_ms <= 600000 && c->retries <= 5 &&
-           c->max_value_size >= 1 && c->max_value_size <= (64u << 20) &&
-           c->store_max_per_key >= 1 && c->store_max_per_key <= DHT__MAX_PER_KEY &&
+           c->lookup_results <= c->k && c->lookup_stale_stop <= 1000 && c->timeout_ms >= 1 &&
+           c->timeout_ms <= 600000 && c->retries <= 5 && c->max_value_size >= 1 &&
+           c->max_value_size <= (64u << 20) && c->store_max_per_key >= 1 &&
+           c->store_max_per_key <= DHT__MAX_PER_KEY && c->store_value_cost <= c->store_max_bytes &&
            c->max_ttl_s >= 1 && c->max_ops >= 1 &&
            (c->send_rate_limit == 0 || c->send_rate_limit >= c->max_value_size) &&
            c->replicate_interval_s <= 30u * 86400u &&
@@ -103,6 +106,8 @@ int dht_new(dht_t **out, const dht_config_t *cfg, const dht_io_t *io, uint64_t n
     dht->store = dht__store_new(&dht->self, dht->cfg.store_max_bytes, dht->cfg.store_max_per_key);
     if (dht->rt == NULL || dht->store == NULL)
         goto fail;
+    dht__store_set_value_cost(dht->store, dht->cfg.store_value_cost);
+    dht__rt_set_subnet_limit(dht->rt, dht->cfg.bucket_subnet_max, dht->cfg.bucket_subnet_local);
     dht__held_init(dht);
     if (dht->cfg.peer_event != NULL)
         dht__rt_set_listener(dht->rt, tell_peer_event, dht);
@@ -276,6 +281,20 @@ int dht_receive(dht_t *dht, uint64_t now_ms, const uint8_t *buf, size_t len, con
         return err; /* a callback freed the node */
     dht__rearm(dht);
     return err;
+}
+
+int dht_unreachable(dht_t *dht, uint64_t now_ms, const dht_addr_t *addr)
+{
+    int ended;
+
+    if (dht == NULL || addr == NULL)
+        return DHT_EINVAL;
+    set_now(dht, now_ms);
+    ended = dht__rpc_unreachable(dht, addr);
+    if (dht__op_run_completions(dht))
+        return ended; /* a callback freed the node */
+    dht__rearm(dht);
+    return ended;
 }
 
 uint64_t dht_periodic(dht_t *dht, uint64_t now_ms)

@@ -80,18 +80,20 @@ struct dht__rpc {
     uint32_t rto_ms;     /* adaptive: the first two attempts' timeout; 0 = none */
     uint32_t heap_idx;
     dht__rpc_cb cb;
-    dht__op_t *op;      /* referenced (op->refs) while the rpc lives */
-    uintptr_t tag;      /* the caller's, e.g. an index */
-    size_t len;         /* bytes kept in msg for resends; 0 = none */
-    uint16_t pad;       /* bytes of padding in msg */
-    uint16_t cap;       /* bytes msg has room for */
-    uint8_t unpadded;   /* resent without its padding: a reply to that may be
-                         * cut short, and brings the token to ask again with */
-    uint8_t cut;        /* hastened to end before its first attempt's timeout:
-                         * its node had no fair chance, so no failure counts */
-    uint16_t retry_pad; /* it carries a token the table kept as its proof: if
-                         * the node answers that the proof does not check,
-                         * it goes again with this padding (msg has room) */
+    dht__op_t *op;       /* referenced (op->refs) while the rpc lives */
+    uintptr_t tag;       /* the caller's, e.g. an index */
+    size_t len;          /* bytes kept in msg for resends; 0 = none */
+    uint16_t pad;        /* bytes of padding in msg */
+    uint16_t cap;        /* bytes msg has room for */
+    uint8_t unpadded;    /* resent without its padding: a reply to that may be
+                          * cut short, and brings the token to ask again with */
+    uint8_t unreachable; /* dht__rpc_unreachable: the network said its last
+                          * attempt is lost; that attempt times out now */
+    uint8_t cut;         /* hastened to end before its first attempt's timeout:
+                          * its node had no fair chance, so no failure counts */
+    uint16_t retry_pad;  /* it carries a token the table kept as its proof: if
+                          * the node answers that the proof does not check,
+                          * it goes again with this padding (msg has room) */
     uint8_t msg[];
 };
 
@@ -113,20 +115,27 @@ typedef struct dht__cand {
 enum { DHT__CAND_NEW, DHT__CAND_INFLIGHT, DHT__CAND_STALLED, DHT__CAND_ANSWERED, DHT__CAND_FAILED };
 
 #define DHT__LOOKUP_CAP_MAX (3 * DHT_MAX_K) /* candidates one lookup keeps at most */
+#define DHT__LOOKUP_GONE    16              /* failed candidates a lookup let go and remembers */
 
 typedef struct dht__lookup {
     dht_id_t target;
     uint8_t want_values; /* FIND_VALUE instead of FIND_NODE */
     uint8_t finished;
-    uint8_t ask_all;    /* the table holds at most k nodes: the seeds all at once */
-    uint8_t patient;    /* a put's: waits for stalled candidates (lookup.c) */
-    unsigned need;      /* a put's: answers enough to stop waiting for the stalled */
-    unsigned keepers;   /* a put's: live candidates enough to hold its copies */
-    unsigned inflight;  /* requests counting against alpha */
-    uint8_t table_dry;  /* the table had no contacts beyond those seeded */
-    size_t seeded;      /* the table's nearest contacts taken as candidates */
-    dht__cand_t *cands; /* sorted by distance to target */
+    uint8_t ask_all;     /* the table holds at most k nodes: the seeds all at once */
+    uint8_t patient;     /* a put's: waits for stalled candidates (lookup.c) */
+    uint8_t user;        /* a find_node, put or get (not maintenance) */
+    unsigned need;       /* a put's: answers enough to stop waiting for the stalled */
+    unsigned keepers;    /* a put's: live candidates enough to hold its copies */
+    unsigned inflight;   /* requests counting against alpha */
+    unsigned window;     /* the closest candidates it must hear from: k, or lookup_results */
+    unsigned stale_stop; /* ends after this many replies in a row brought nothing nearer; 0: off */
+    unsigned stale;      /* replies (and failures) in a row that brought nothing nearer */
+    uint8_t table_dry;   /* the table had no contacts beyond those seeded */
+    size_t seeded;       /* the table's nearest contacts taken as candidates */
+    dht__cand_t *cands;  /* sorted by distance to target */
     size_t n, cap;
+    dht_id_t gone[DHT__LOOKUP_GONE]; /* failed ones that left cands for room (lookup.c) */
+    size_t n_gone;
     dht_lookup_stats_t stats;
     uint64_t started_at;
 } dht__lookup_t;
@@ -295,6 +304,7 @@ typedef struct dht__source_req {
     dht_id_t key, hash;
     uint32_t len;        /* a write */
     uint64_t expires_at; /* a write */
+    dht_source_t source; /* a write: who stored it */
     uint64_t asked_at;
     struct dht__op *op; /* a replication's read: the op waiting (one reference) */
 } dht__pending_t;
@@ -307,6 +317,12 @@ typedef struct dht__source_req {
  * wait. @return what sending said (0 when it waits). */
 int dht__source_ask(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
                     const dht__value_t *v);
+
+/* Sets *out to the source a STORE from a counts for in the value store
+ * (dht_source_t): a's IPv4 address mapped into IPv6 (as a dual-stack
+ * socket sees it, the same), or a's IPv6 /64 (the whole address within
+ * ::/64, so that no peer is ever all zero, the node itself). */
+void dht__source_of(dht_source_t *out, const dht_addr_t *a);
 
 /* @return 1 if a request from (txid, from) already waits: a resend. */
 int dht__pending_waits(const dht_t *dht, uint32_t txid, const dht_addr_t *from);
@@ -522,6 +538,13 @@ void dht__destroy(dht_t *dht);
  * @return 0, DHT_EBUSY (too many rpcs), DHT_ENOMEM, DHT_EPROTO or
  *         DHT_ECLOSED; on
  *         error cb is not called and op is not referenced. */
+/* The network said nobody listens at `to`: the current attempt of every
+ * datagram request in flight there times out now, as it would have at its
+ * deadline (a resend if attempts are left, which the network will answer
+ * the same way; else the end, judged as any timeout). Runs the due
+ * timeouts. @return the number of requests whose attempt it cut short. */
+int dht__rpc_unreachable(dht_t *dht, const dht_addr_t *to);
+
 /* The request of op (its lookup tag) to id, if one is under way: it is
  * sent no more and waits at most within_ms more; then it ends with
  * DHT_ETIMEDOUT, and the node is marked slow, not failed (it may be alive,

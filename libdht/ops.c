@@ -70,12 +70,13 @@ void dht__op_unref(dht_t *dht, dht__op_t *op)
     free(op);
 }
 
-/* The k closest candidates that answered, nearest first. */
-static size_t answered(const dht_t *dht, const dht__op_t *op, dht_node_info_t *out)
+/* The closest candidates that answered, nearest first: k, or the
+ * lookup_results of a find_node, put or get. */
+static size_t answered(const dht__op_t *op, dht_node_info_t *out)
 {
     size_t n = 0;
 
-    for (size_t i = 0; i < op->lk.n && n < dht->cfg.k; i++)
+    for (size_t i = 0; i < op->lk.n && n < op->lk.window; i++)
         if (op->lk.cands[i].state == DHT__CAND_ANSWERED)
             out[n++] = op->lk.cands[i].node;
     return n;
@@ -94,7 +95,7 @@ static void report(dht_t *dht, dht__op_t *op)
         op->cb.status(op->status, op->arg);
         break;
     case DHT__OP_FIND_NODE:
-        n = op->status == 0 ? answered(dht, op, nodes) : 0;
+        n = op->status == 0 ? answered(op, nodes) : 0;
         op->cb.nodes(op->status, nodes, n, &op->lk.stats, op->arg);
         break;
     case DHT__OP_PUT:
@@ -448,6 +449,8 @@ int dht_put_ex(dht_t *dht, const dht_id_t *key, const void *value, size_t len, u
     op->ttl = ttl_s < dht->cfg.max_ttl_s ? ttl_s : dht->cfg.max_ttl_s;
     if (copies > dht->cfg.k)
         copies = dht->cfg.k;
+    if (dht->cfg.lookup_results > 0 && (copies == 0 || copies > dht->cfg.lookup_results))
+        copies = dht->cfg.lookup_results; /* py-dht's b: stored on b nodes at most */
     op->copies = copies > 0 ? copies : dht->cfg.k;
     dht_id_from_bytes(&op->value_hash, value, len);
     op->value_flags = dht__value_with_copies(
@@ -470,7 +473,7 @@ static void bootstrap_lookup_done(dht_t *dht, dht__op_t *op)
 {
     dht_node_info_t nodes[DHT_MAX_K];
 
-    if (answered(dht, op, nodes) > 0) {
+    if (answered(op, nodes) > 0) {
         dht__join_fill_start(dht);
         dht__sparse_start(dht);
         dht__op_complete(dht, op, 0);
@@ -503,10 +506,10 @@ void dht__op_lookup_done(dht_t *dht, dht__op_t *op)
         break;
     case DHT__OP_REJOIN:
         dht__join_fill_start(dht);
-        dht__op_complete(dht, op, answered(dht, op, nodes) > 0 ? 0 : DHT_ENOPEERS);
+        dht__op_complete(dht, op, answered(op, nodes) > 0 ? 0 : DHT_ENOPEERS);
         break;
     default:
-        dht__op_complete(dht, op, answered(dht, op, nodes) > 0 ? 0 : DHT_ENOPEERS);
+        dht__op_complete(dht, op, answered(op, nodes) > 0 ? 0 : DHT_ENOPEERS);
         break;
     }
 }

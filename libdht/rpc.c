@@ -415,7 +415,11 @@ void dht__rpc_timeouts(dht_t *dht, uint64_t now)
     while (dht->heap_len > 0 && dht->rpc_heap[0]->deadline <= now) {
         dht__rpc_t *rpc = dht->rpc_heap[0];
 
-        dht->st.rpc_timeouts++;
+        if (rpc->unreachable)
+            dht->st.rpc_unreachable++;
+        else
+            dht->st.rpc_timeouts++;
+        rpc->unreachable = 0;
         if (rpc->attempts == 1 && rpc->rto_ms && rpc->has_id)
             dht__rt_slow(dht->rt, &rpc->id); /* until it is heard from */
         /* Resends go bare, without padding or the table's token: a node
@@ -457,6 +461,23 @@ void dht__rpc_timeouts(dht_t *dht, uint64_t now)
             dht__rt_failed(dht->rt, &rpc->id, now);
         finish(dht, rpc, DHT_ETIMEDOUT, NULL);
     }
+}
+
+int dht__rpc_unreachable(dht_t *dht, const dht_addr_t *to)
+{
+    int ended = 0;
+
+    for (uint32_t i = 0; i < dht->heap_len; i++) {
+        dht__rpc_t *rpc = dht->rpc_heap[i];
+        if (rpc->stream || !dht_addr_equal(&rpc->to, to) || rpc->deadline <= dht->now)
+            continue;
+        rpc->unreachable = 1;
+        rpc->deadline = dht->now;
+        heap_up(dht, rpc->heap_idx); /* swaps in only entries already seen */
+        ended++;
+    }
+    dht__rpc_timeouts(dht, dht->now);
+    return ended;
 }
 
 int dht__rpc_hasten(dht_t *dht, const dht__op_t *op, uintptr_t tag, const dht_id_t *id,

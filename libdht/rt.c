@@ -34,6 +34,8 @@ typedef struct bucket {
     uint64_t last_changed;
 } bucket_t;
 
+#define ENDPOINT_BITS 2048
+
 struct dht__rt {
     dht_id_t self;
     unsigned k;
@@ -42,12 +44,26 @@ struct dht__rt {
     bucket_t *buckets; /* nb of them (the allocation may hold more) */
     dht__rt_listener_fn listener;
     void *listener_arg;
+    unsigned subnet_max; /* dht__rt_set_subnet_limit */
+    int subnet_local;
+    /* The endpoints of bucket nodes, as bits of a hash: a clear bit means
+     * no bucket node is there, so the address rules need no scan. Bits of
+     * endpoints gone stay set (a scan finds nothing) until a quarter of
+     * them is set: then they are made anew from the buckets. */
+    uint64_t seen[ENDPOINT_BITS / 64];
+    unsigned seen_set;
 };
 
 static void tell(const dht__rt_t *rt, const dht__rt_node_t *n, int added)
 {
     if (rt->listener != NULL)
         rt->listener(rt->listener_arg, n, added);
+}
+
+void dht__rt_set_subnet_limit(dht__rt_t *rt, unsigned max, int local)
+{
+    rt->subnet_max = max;
+    rt->subnet_local = local;
 }
 
 void dht__rt_set_listener(dht__rt_t *rt, dht__rt_listener_fn fn, void *arg)
@@ -386,6 +402,48 @@ static void fresh(dht__rt_node_t *n, const dht_id_t *id, const dht_addr_t *addr,
     n->proven = ev == DHT__RT_REPLY || ev == DHT__RT_INSERT;
 }
 
+/* @return addr's endpoint's bit in rt->seen (IPv4 mapped or not alike). */
+static unsigned endpoint_bit(const dht_addr_t *addr)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    const uint8_t *ip = addr->ip;
+    size_t n = 4;
+    uint32_t h = 2166136261u;
+
+    if (addr->family == DHT_AF_INET6 && memcmp(ip, mapped, sizeof(mapped)) != 0)
+        n = 16;
+    else if (addr->family == DHT_AF_INET6)
+        ip += 12;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ ip[i]) * 16777619u;
+    h = (h ^ (addr->port & 0xff)) * 16777619u;
+    h = (h ^ (addr->port >> 8)) * 16777619u;
+    return (h ^ (h >> 16)) % ENDPOINT_BITS;
+}
+
+/* Sets addr's bit. @return 1 if it was clear. */
+static int set_seen(dht__rt_t *rt, const dht_addr_t *addr)
+{
+    unsigned bit = endpoint_bit(addr);
+    uint64_t m = (uint64_t)1 << (bit % 64);
+    int was_clear = !(rt->seen[bit / 64] & m);
+
+    rt->seen[bit / 64] |= m;
+    rt->seen_set += (unsigned)was_clear;
+    return was_clear;
+}
+
+static void mark_endpoint(dht__rt_t *rt, const dht_addr_t *addr)
+{
+    if (!set_seen(rt, addr) || rt->seen_set <= ENDPOINT_BITS / 4)
+        return;
+    memset(rt->seen, 0, sizeof(rt->seen)); /* made anew from what is there */
+    rt->seen_set = 0;
+    for (size_t bi = 0; bi < rt->nb; bi++)
+        for (unsigned i = 0; i < rt->buckets[bi].nodes.n; i++)
+            set_seen(rt, &rt->buckets[bi].nodes.v[i].addr);
+}
+
 /* Puts a new node into slot i of b's nodes (a free one or a bad or
  * learned node's). A node that was in b's cache moves over with its record
  * (so a reply it gave while cached still counts), then hears this message.
@@ -410,6 +468,7 @@ static void put_node(dht__rt_t *rt, bucket_t *b, unsigned i, const dht_id_t *id,
     if (i == b->nodes.n)
         b->nodes.n++;
     b->last_changed = now;
+    mark_endpoint(rt, &b->nodes.v[i].addr);
     tell(rt, &b->nodes.v[i], 1);
 }
 
@@ -427,6 +486,16 @@ static int to_cache(dht__rt_t *rt, bucket_t *b, const dht_id_t *id, const dht_ad
     }
     if (rt->cache_size == 0)
         return DHT__RT_IGNORED;
+    /* One entry per endpoint in the cache too: a new id there replaces
+     * the old one (rt.h: the address rules). */
+    for (unsigned j = 0; j < b->cache.n; j++) {
+        if (dht__addr_same_endpoint(&b->cache.v[j].addr, addr)) {
+            if (b->cache.v[j].proven && ev != DHT__RT_REPLY && ev != DHT__RT_INSERT)
+                return DHT__RT_IGNORED; /* an unproven node never pushes out a proven one */
+            fresh(&b->cache.v[j], id, addr, now, ev);
+            return DHT__RT_CACHED;
+        }
+    }
     if (slots_reserve(rt, &b->cache, 1) < 0)
         return DHT_ENOMEM;
     if (b->cache.n < rt->cache_size) {
@@ -441,10 +510,104 @@ static int to_cache(dht__rt_t *rt, bucket_t *b, const dht_id_t *id, const dht_ad
     return DHT__RT_CACHED;
 }
 
+/* ---- The address rules (schema/wire.md 2.5) ---- */
+
+/* A bucket node: where it is. */
+typedef struct holder {
+    bucket_t *b;
+    unsigned i;
+} holder_t;
+
+/* One node id per address and port (issue 13): finds a bucket node other
+ * than id and than `except` (NULL: none) at addr's endpoint. Scans every
+ * bucket: it runs only when a node is about to take a slot or move.
+ * @return 1 and *h, or 0. */
+static int find_holder(const dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr,
+                       const dht__rt_node_t *except, holder_t *h)
+{
+    unsigned bit = endpoint_bit(addr);
+
+    if (!(rt->seen[bit / 64] >> (bit % 64) & 1))
+        return 0; /* no bucket node is there */
+    for (size_t bi = 0; bi < rt->nb; bi++) {
+        bucket_t *b = &rt->buckets[bi];
+        for (unsigned i = 0; i < b->nodes.n; i++) {
+            const dht__rt_node_t *x = &b->nodes.v[i];
+            if (x != except && dht__addr_same_endpoint(&x->addr, addr) &&
+                dht_id_cmp(&x->id, id) != 0) {
+                *h = (holder_t){b, i};
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* @return 1 if the holder h may keep its address against a node heard
+ * through ev: against anything but an answer (a restart), unless bad. */
+static int holder_stays(const holder_t *h, dht__rt_event_t ev)
+{
+    return ev != DHT__RT_REPLY && h->b->nodes.v[h->i].fails < DHT__RT_BAD_FAILS;
+}
+
+/* @return 1 if a node at addr may not join b's nodes: its /24 or /64
+ * holds subnet_max of them already, bad ones, slot `skip` and node
+ * `except` (NULL: none) not counted (issue 13: one party's many addresses
+ * take few slots). */
+static int subnet_full(const dht__rt_t *rt, const bucket_t *b, const dht_addr_t *addr, int skip,
+                       const dht__rt_node_t *except, dht__rt_event_t ev)
+{
+    unsigned n = 0;
+
+    if (rt->subnet_max == 0 || ev == DHT__RT_INSERT || (!rt->subnet_local && dht__addr_local(addr)))
+        return 0;
+    for (unsigned i = 0; i < b->nodes.n; i++) {
+        const dht__rt_node_t *x = &b->nodes.v[i];
+        if ((int)i != skip && x != except && x->fails < DHT__RT_BAD_FAILS &&
+            dht__addr_same_subnet(&x->addr, addr) && ++n >= rt->subnet_max)
+            return 1;
+    }
+    return 0;
+}
+
+/* Removes node i of b from the table. */
+static void drop_node(dht__rt_t *rt, bucket_t *b, unsigned i, uint64_t now)
+{
+    tell(rt, &b->nodes.v[i], 0);
+    slots_remove(rt, &b->nodes, i, 0);
+    b->last_changed = now;
+}
+
+/* The address rules for a new node (id, addr, heard through ev) about to
+ * take *slot of b (b->nodes.n: a free one). A node at its endpoint keeps
+ * it (IGNORED) unless it gives way (holder_stays): in b, the new node
+ * takes its slot; elsewhere, *gone is set (remove it once nothing can
+ * fail). INSERT is not checked. @return 0, or DHT__RT_IGNORED. */
+static int address_rules(const dht__rt_t *rt, const bucket_t *b, const dht_id_t *id,
+                         const dht_addr_t *addr, dht__rt_event_t ev, int *slot, holder_t *gone)
+{
+    holder_t h;
+
+    gone->b = NULL;
+    if (ev == DHT__RT_INSERT)
+        return 0;
+    if (find_holder(rt, id, addr, NULL, &h)) {
+        if (holder_stays(&h, ev))
+            return DHT__RT_IGNORED;
+        if (h.b == b) {
+            *slot = (int)h.i; /* its own subnet's slot: the count stays */
+            return 0;
+        }
+        *gone = h;
+    }
+    return subnet_full(rt, b, addr, *slot, NULL, ev) ? DHT__RT_IGNORED : 0;
+}
+
 /* Inserts a node that is in no bucket, splitting as needed. Room is found,
  * in this order: a free slot; a bad node's slot; a split of the last
  * bucket; a learned node's slot (not for a LEARNED node: hearsay never
- * pushes out hearsay); the cache (not for a LEARNED node).
+ * pushes out hearsay); the cache (not for a LEARNED node). A slot is
+ * taken only within the address rules (address_rules).
  * @return ADDED, CACHED, IGNORED, or DHT_ENOMEM with the table unchanged. */
 static int insert(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, uint64_t now,
                   dht__rt_event_t ev)
@@ -455,42 +618,67 @@ static int insert(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, uin
     for (;;) {
         size_t bi = bucket_index(rt, id);
         bucket_t *b = &rt->buckets[bi];
-        int victim;
+        holder_t gone;
+        int slot = -1;
 
-        if (b->nodes.n < rt->k) {
-            rc = slots_reserve(rt, &b->nodes, 0);
-            if (rc == 0) {
-                put_node(rt, b, b->nodes.n, id, addr, now, ev);
-                rc = DHT__RT_ADDED;
+        if (b->nodes.n < rt->k)
+            slot = (int)b->nodes.n;
+        else if ((slot = slots_oldest(&b->nodes, 1)) < 0) { /* a bad node: any node beats it */
+            if (bi + 1 == rt->nb && rt->nb < DHT__RT_MAX_BUCKETS) {
+                rc = split(rt);
+                if (rc < 0)
+                    break;
+                splits++;
+                continue;
             }
+            if (ev != DHT__RT_LEARNED) /* a node heard from beats hearsay */
+                slot = slots_learned(&b->nodes);
+        }
+        if (slot < 0) {
+            rc = ev == DHT__RT_LEARNED ? DHT__RT_IGNORED : to_cache(rt, b, id, addr, now, ev);
             break;
         }
-        victim = slots_oldest(&b->nodes, 1); /* a bad node: any node beats it */
-        if (victim >= 0) {
-            put_node(rt, b, (unsigned)victim, id, addr, now, ev);
-            rc = DHT__RT_ADDED;
+        rc = address_rules(rt, b, id, addr, ev, &slot, &gone);
+        if (rc == 0 && slot == (int)b->nodes.n)
+            rc = slots_reserve(rt, &b->nodes, 0);
+        if (rc != 0)
             break;
-        }
-        if (bi + 1 == rt->nb && rt->nb < DHT__RT_MAX_BUCKETS) {
-            rc = split(rt);
-            if (rc < 0)
-                break;
-            splits++;
-            continue;
-        }
-        victim = ev == DHT__RT_LEARNED ? -1 : slots_learned(&b->nodes);
-        if (victim >= 0) { /* a node heard from beats hearsay */
-            put_node(rt, b, (unsigned)victim, id, addr, now, ev);
-            rc = DHT__RT_ADDED;
-            break;
-        }
-        rc = ev == DHT__RT_LEARNED ? DHT__RT_IGNORED : to_cache(rt, b, id, addr, now, ev);
+        if (gone.b != NULL) /* in another bucket: b's slots stay where they are */
+            drop_node(rt, gone.b, gone.i, now);
+        put_node(rt, b, (unsigned)slot, id, addr, now, ev);
+        rc = DHT__RT_ADDED;
         break;
     }
     if (rc < 0)
         while (splits-- > 0)
             unsplit(rt);
     return rc;
+}
+
+/* The address rules for known node n (slot i of b) heard at a new
+ * address through ev: a node that holds that endpoint keeps it unless it
+ * gives way (then it goes), and the subnet's count applies.
+ * @return 0 (n may move; *i may have changed), or DHT__RT_IGNORED. */
+static int move_rules(dht__rt_t *rt, bucket_t *b, int *i, const dht_addr_t *addr, uint64_t now,
+                      dht__rt_event_t ev)
+{
+    dht__rt_node_t *n = &b->nodes.v[*i];
+    holder_t h;
+    int held;
+
+    if (ev == DHT__RT_INSERT)
+        return 0;
+    held = find_holder(rt, &n->id, addr, n, &h);
+    if (held && holder_stays(&h, ev))
+        return DHT__RT_IGNORED;
+    if (subnet_full(rt, b, addr, *i, held && h.b == b ? &h.b->nodes.v[h.i] : NULL, ev))
+        return DHT__RT_IGNORED;
+    if (held) {
+        dht_id_t id = n->id;
+        drop_node(rt, h.b, h.i, now);
+        *i = slots_find(&b->nodes, &id); /* the removal may have moved it */
+    }
+    return 0;
 }
 
 int dht__rt_update(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, uint64_t now,
@@ -509,7 +697,10 @@ int dht__rt_update(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, ui
     if (i >= 0) {
         if (would_move_good(&b->nodes.v[i], addr, now))
             return DHT__RT_IGNORED;
+        if (!same_addr(&b->nodes.v[i].addr, addr) && move_rules(rt, b, &i, addr, now, ev) != 0)
+            return DHT__RT_IGNORED;
         heard(&b->nodes.v[i], addr, now, ev);
+        mark_endpoint(rt, addr);
         if (ev == DHT__RT_REPLY)
             b->last_changed = now;
         return DHT__RT_UPDATED;
@@ -537,18 +728,28 @@ int dht__rt_failed(dht__rt_t *rt, const dht_id_t *id, uint64_t now)
         return 0;
 
     /* Bad, and a replacement is waiting: the newest proven cache entry, or
-     * the newest when none is proven. */
-    c = 0;
-    for (unsigned j = 1; j < b->cache.n; j++) {
-        const dht__rt_node_t *x = &b->cache.v[j], *y = &b->cache.v[c];
-        if (x->proven != y->proven ? x->proven : newer(x, y))
-            c = (int)j;
+     * the newest when none is proven, of those the address rules let in
+     * (as an answer would: a holder of its endpoint stays unless bad). */
+    c = -1;
+    for (unsigned j = 0; j < b->cache.n; j++) {
+        const dht__rt_node_t *x = &b->cache.v[j];
+        holder_t h;
+        if (c >= 0 && !(x->proven != b->cache.v[c].proven ? x->proven : newer(x, &b->cache.v[c])))
+            continue;
+        if ((find_holder(rt, &x->id, &x->addr, &b->nodes.v[i], &h) &&
+             holder_stays(&h, DHT__RT_QUERY)) ||
+            subnet_full(rt, b, &x->addr, i, NULL, DHT__RT_QUERY))
+            continue;
+        c = (int)j;
     }
+    if (c < 0)
+        return 0;
     tell(rt, &b->nodes.v[i], 0);
     b->nodes.v[i] = b->cache.v[c];
     fail_times(rt, &b->nodes, 0)[i] = 0;
     slots_remove(rt, &b->cache, (unsigned)c, 1);
     b->last_changed = now;
+    mark_endpoint(rt, &b->nodes.v[i].addr);
     tell(rt, &b->nodes.v[i], 1);
     return 1;
 }
@@ -662,12 +863,16 @@ static void keep_nearest(const dht_id_t *target, dht__rt_node_t *out, size_t *le
         (*len)++;
 }
 
-static void gather(const bucket_t *b, const dht_id_t *target, int verified, dht__rt_node_t *out,
+/* Which nodes closest() gathers. */
+enum { GATHER_NOT_BAD, GATHER_VERIFIED, GATHER_ANY };
+
+static void gather(const bucket_t *b, const dht_id_t *target, int which, dht__rt_node_t *out,
                    size_t *len, size_t max)
 {
     for (unsigned i = 0; i < b->nodes.n; i++)
-        if (b->nodes.v[i].fails < DHT__RT_BAD_FAILS && /* not bad (dht__rt_state) */
-            (!verified || dht__rt_verified(&b->nodes.v[i])))
+        if (which == GATHER_ANY ||
+            (b->nodes.v[i].fails < DHT__RT_BAD_FAILS && /* not bad (dht__rt_state) */
+             (which == GATHER_NOT_BAD || dht__rt_verified(&b->nodes.v[i]))))
             keep_nearest(target, out, len, max, &b->nodes.v[i]);
 }
 
@@ -685,7 +890,7 @@ static unsigned id_bit(const dht_id_t *id, size_t i)
  * differs from self's come before everything deeper (ascending j), the
  * last bucket (all deeper nodes) next, then those where it is the same
  * (descending j). Shallower ones last, nearest (deepest) first. */
-static size_t closest(const dht__rt_t *rt, const dht_id_t *target, uint64_t now, int verified,
+static size_t closest(const dht__rt_t *rt, const dht_id_t *target, uint64_t now, int which,
                       dht__rt_node_t *out, size_t max)
 {
     size_t g = bucket_index(rt, target), last = rt->nb - 1;
@@ -694,32 +899,38 @@ static size_t closest(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
     (void)now; /* bad is a matter of failures alone (dht__rt_state) */
     if (max == 0)
         return 0;
-    gather(&rt->buckets[g], target, verified, out, &len, max);
+    gather(&rt->buckets[g], target, which, out, &len, max);
     if (g < last) {
         for (size_t j = g + 1; j < last && len < max; j++)
             if (id_bit(target, j) != id_bit(&rt->self, j))
-                gather(&rt->buckets[j], target, verified, out, &len, max);
+                gather(&rt->buckets[j], target, which, out, &len, max);
         if (len < max)
-            gather(&rt->buckets[last], target, verified, out, &len, max);
+            gather(&rt->buckets[last], target, which, out, &len, max);
         for (size_t j = last - 1; j > g && len < max; j--)
             if (id_bit(target, j) == id_bit(&rt->self, j))
-                gather(&rt->buckets[j], target, verified, out, &len, max);
+                gather(&rt->buckets[j], target, which, out, &len, max);
     }
     for (size_t j = g; j-- > 0 && len < max;)
-        gather(&rt->buckets[j], target, verified, out, &len, max);
+        gather(&rt->buckets[j], target, which, out, &len, max);
     return len;
 }
 
 size_t dht__rt_closest(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
                        dht__rt_node_t *out, size_t max)
 {
-    return closest(rt, target, now, 0, out, max);
+    return closest(rt, target, now, GATHER_NOT_BAD, out, max);
+}
+
+size_t dht__rt_closest_any(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
+                           dht__rt_node_t *out, size_t max)
+{
+    return closest(rt, target, now, GATHER_ANY, out, max);
 }
 
 size_t dht__rt_closest_verified(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
                                 dht__rt_node_t *out, size_t max)
 {
-    return closest(rt, target, now, 1, out, max);
+    return closest(rt, target, now, GATHER_VERIFIED, out, max);
 }
 
 size_t dht__rt_count(const dht__rt_t *rt, uint64_t now, size_t *good, size_t *questionable,

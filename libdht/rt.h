@@ -77,6 +77,19 @@ typedef enum dht__rt_result {
 
 typedef struct dht__rt dht__rt_t;
 
+/* Address helpers (addr.c). @return 1 if a is of a loopback or private
+ * network (127/8, 10/8, 172.16/12, 192.168/16, 169.254/16, 100.64/10, 0/8,
+ * ::1, fc00::/7, fe80::/10; IPv4 mapped into IPv6 too), else 0. */
+int dht__addr_local(const dht_addr_t *a);
+
+/* @return 1 if a and b are in one /24 (IPv4, mapped or not) or /64 (IPv6;
+ * within ::/64, the same address). */
+int dht__addr_same_subnet(const dht_addr_t *a, const dht_addr_t *b);
+
+/* @return 1 if a and b are one endpoint: the same port and address, an
+ * IPv4 one mapped into IPv6 or not. */
+int dht__addr_same_endpoint(const dht_addr_t *a, const dht_addr_t *b);
+
 /* Creates an empty table (one bucket) for own id self, k nodes per bucket
  * and cache_size replacement entries per bucket.
  * @return the table, or NULL if out of memory or k == 0. */
@@ -85,6 +98,13 @@ dht__rt_t *dht__rt_new(const dht_id_t *self, unsigned k, unsigned cache_size);
 /* Who hears of nodes entering (added = 1) and leaving (0) the buckets
  * (the replacement caches do not count). Called inside the update. */
 typedef void (*dht__rt_listener_fn)(void *arg, const dht__rt_node_t *node, int added);
+
+/* At most max nodes of one /24 (IPv4) or /64 (IPv6) per bucket (0: no
+ * limit; the default), for addresses of loopback and private networks
+ * too if local is set (else they are exempt). A new node about to enter a
+ * bucket where its subnet has max nodes (one it replaces not counted) is
+ * IGNORED; INSERT is not checked. Set it on an empty table. */
+void dht__rt_set_subnet_limit(dht__rt_t *rt, unsigned max, int local);
 
 /* Sets the table's listener (NULL: none). */
 void dht__rt_set_listener(dht__rt_t *rt, dht__rt_listener_fn fn, void *arg);
@@ -116,6 +136,16 @@ dht__rt_state_t dht__rt_state(const dht__rt_node_t *n, uint64_t now);
  * becomes proven on one); one that comes from the bucket's cache keeps
  * the record it had there (its last_reply, say), then hears this message.
  * Own id: IGNORED.
+ * One id per address and port (an IPv4 address mapped into IPv6 or not):
+ * a new node about to enter a bucket slot whose address and port another
+ * id in a bucket has is IGNORED on a QUERY or LEARNED (unless that one is
+ * bad, and goes), and takes its place on a REPLY (the node there answered
+ * with a new id: a restart). A known node heard at a new address obeys
+ * the same rule and the subnet limit below (IGNORED: it stays where it
+ * was). The cache keeps one entry per address and port (a new id there
+ * replaces the old one, but an unproven one never a proven one), and a
+ * cache entry replaces a bad node (dht__rt_failed) only within the rules.
+ * INSERT is not checked (the application knows what it inserts).
  * LEARNED (hearsay: another node named it) is weaker: a node already in the
  * bucket or its cache is left as it is (IGNORED, address and times
  * unchanged); a new one is ADDED only into a free slot of its bucket or a
@@ -189,6 +219,11 @@ void dht__rt_drop_token(dht__rt_t *rt, const dht_id_t *id);
  * @return how many were copied. */
 size_t dht__rt_closest(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
                        dht__rt_node_t *out, size_t max);
+
+/* Like dht__rt_closest, bad nodes included: for a node whose every
+ * contact failed lately, which tries them rather than give up. */
+size_t dht__rt_closest_any(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
+                           dht__rt_node_t *out, size_t max);
 
 /* Like dht__rt_closest, leaving out learned nodes and nodes that left our
  * last request unanswered (fails > 0; until they answer one): what a node

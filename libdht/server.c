@@ -325,8 +325,10 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
     uint32_t ttl = req->ttl < dht->cfg.max_ttl_s ? req->ttl : dht->cfg.max_ttl_s;
     dht__msg_t r;
     dht_id_t hash;
+    dht_source_t source;
     int err;
 
+    dht__source_of(&source, from);
     if (dht->cfg.client) /* it keeps nothing for others: it may be gone in a moment */
         return send_error(dht, req, sv, DHT__WERR_FULL, "a client node stores nothing");
     if (!token_valid(dht, from, req->token)) {
@@ -350,17 +352,20 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
                           .len = req->value_len,
                           .flags = req->flags & DHT__VALUE_KEPT,
                           .stored_at = dht->now,
-                          .expires_at = dht->now + (uint64_t)ttl * 1000u};
+                          .expires_at = dht->now + (uint64_t)ttl * 1000u,
+                          .source = source};
         err = dht__held_write(dht, req, from, &v, req->value, NULL);
         if (err == 0)
             return 0; /* answered once written */
         if (err == DHT__HELD_IN_MEMORY)
             err = 0;
     } else {
-        err = dht__store_put(dht->store, &req->target, &hash, req->value, req->value_len,
-                             req->flags & DHT__VALUE_KEPT, dht->now,
-                             dht->now + (uint64_t)ttl * 1000u);
+        err = dht__store_put_from(dht->store, &source, &req->target, &hash, req->value,
+                                  req->value_len, req->flags & DHT__VALUE_KEPT, dht->now, dht->now,
+                                  dht->now + (uint64_t)ttl * 1000u);
     }
+    if (err == DHT_EBUSY && dht__store_over_share(dht->store, &source, req->value_len))
+        dht->st.refused_over_share++;
     if (err == DHT_ETOOBIG)
         return send_error(dht, req, sv, DHT__WERR_TOO_BIG, "value larger than the store");
     if (err < 0)

@@ -9,8 +9,8 @@
  *
  *   - a hash table (open addressing, linear probing, backward-shift
  *     deletion, load at most 1/2, doubling) from key to entry: O(1) lookups;
- *   - a max-heap on the XOR distance from the own id, farthest key on top:
- *     the next key to evict is found in O(1) and removed in O(log keys);
+ *   - a max-heap on the XOR distance from the own id, farthest key on top
+ *     (its order is the order of foreach and of replication's walks);
  *   - a min-heap on each entry's earliest expires_at: next_expiry() is O(1)
  *     and expire() costs O(log keys + max_per_key) per key that has an
  *     expired value, nothing for the others.
@@ -20,6 +20,12 @@
  * O(log keys). foreach() walks the distance heap, not the hash table, so its
  * order depends only on the sequence of calls and never on the hash seed
  * (the simulator stays deterministic).
+ *
+ * Sources (store_source.c): each source with values keeps its bytes, its
+ * place in a heap of sources by bytes, and a max-heap by distance of the
+ * keys it holds values of; each entry lists its sources. The fair share
+ * needs nothing else: rule a takes from the source's own heap, rule b
+ * from the heaviest source's.
  *
  * Hashing. A node stores keys chosen by anyone, so the table hashes keys
  * with SipHash-2-4 (siphash.c) under a per-store seed rather than taking their first
@@ -32,25 +38,24 @@
  * Eviction rules, choosing where store.h is open:
  *
  *   - A put that fits under both caps evicts nothing, not even expired
- *     values. One that does not removes every expired value first (an
- *     expired value is never kept while an unexpired one is evicted).
- *   - Per-key cap: the oldest unexpired value of the key goes.
- *   - Byte cap: only keys strictly farther from the own id than the new
- *     value's key may lose values, the farthest key first and its oldest
- *     value first, until the new value fits. The key being stored to never
- *     gives up its own values for the byte cap (only for the per-key cap),
- *     and a key closer than the new one is never touched: if the farther
- *     keys cannot make room the put fails with DHT_EBUSY. This is stricter
- *     than the letter of store.h ("farther than every key that would have
- *     to go"): read literally, a value could empty a still farther key and
- *     then go on to evict keys closer than its own. Here an eviction only
- *     ever trades a farther key for a closer one.
- *   - Feasibility is decided before anything changes, so DHT_EBUSY and
- *     DHT_ENOMEM leave the store exactly as it was (expired values
- *     included); memory is reserved after the decision, before any change.
+ *     values. One that does not removes every expired value first, even
+ *     if it then fails (they are dead; any call may remove them), so that
+ *     the fair share is decided on live values only.
+ *   - Rule a never takes a key as close as the new value's or closer: the
+ *     key being stored to never gives up its own values for the byte cap
+ *     (only for the per-key cap), and an eviction only ever trades a
+ *     farther key for a closer one. Rule b may take any key of a source
+ *     above its share, the farthest first.
+ *   - Feasibility is decided before anything changes (but the removal of
+ *     expired values), so DHT_EBUSY and DHT_ENOMEM leave every live value
+ *     as it was; memory is reserved after the decision, before any change.
+ *   - The share counts the new value's source among the sources, whether
+ *     it holds values yet or not, and the per-key victim's bytes are its
+ *     source's no more when the share is applied.
  *   - Storing (key, hash) again sets the flags and extends expires_at; it
  *     never shortens it, since another publisher of the same value may
- *     have asked for a longer life. It needs no room and cannot fail.
+ *     have asked for a longer life. It needs no room and cannot fail, and
+ *     the value stays its first source's.
  *   - A new value that is already expired (expires_at <= now) is accepted
  *     and dropped at once, as if stored and expired: it must not evict live
  *     values.
@@ -59,18 +64,16 @@
  *   - Several values of a key with the same stored_at keep the order in
  *     which they were stored.
  *
- * Cost of a put (P = max_per_key, K = keys). With room under both caps:
- * one hash lookup, O(P) for the key's values, O(log K) heap updates and a
- * copy of the value. At a cap, the decision walks the expiry heap over keys
- * with expired values, then the distance heap over keys farther than the
- * new one, each walk stopping as soon as it has counted the bytes needed
- * (need <= len). Every key that adds to the count adds at least a byte, so
- * a walk visits O(min(len, keys in range) + keys whose values are all empty
- * or expired) keys at O(P) each, whether the put succeeds or fails with
- * DHT_EBUSY; expired keys are then removed once, amortized. Each eviction
- * or expiry costs O(P + log K).
+ * Cost of a put (P = max_per_key, K = keys, S = sources). With room under
+ * both caps: one hash lookup, O(P) for the key's values, O(log K + log S)
+ * heap updates and a copy of the value. At a cap, rule a's decision walks
+ * the source's heap over its keys farther than the new one, stopping as
+ * soon as it has counted the bytes needed (need <= len); every key that
+ * adds to the count adds at least a byte, so it visits O(min(len, keys in
+ * range) + keys whose values are all empty) keys at O(P) each. Rule b
+ * decides in O(1). Each eviction or expiry costs O(P + log K + log S).
  */
-#include "store.h"
+#include "store_layout.h"
 
 #include "siphash.h"
 
@@ -78,106 +81,84 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { FAR, EXP, NHEAPS }; /* the two heaps */
-
-struct entry {
-    dht_id_t key;
-    dht_id_t dist;      /* key XOR own id: memcmp order is distance order */
-    uint64_t hash;      /* SipHash of key, for probing and rehashing */
-    uint64_t min_exp;   /* earliest expires_at of vals, UINT64_MAX if none */
-    size_t pos[NHEAPS]; /* position in each heap */
-    dht__value_t *vals; /* oldest first */
-    unsigned n, cap;
-};
-
-struct dht__store {
-    dht_id_t self;
-    /* Bytes kept by the program (dht__store_set_external): no copies here,
-     * and every value that leaves is reported to drop first. */
-    void (*drop)(const dht__value_t *v, void *arg);
-    void *drop_arg;
-    size_t max_bytes;
-    unsigned max_per_key;
-    size_t count, bytes;
-    uint64_t seed[2];
-    struct entry **table; /* tcap slots, NULL when empty */
-    size_t tcap;          /* power of two */
-    struct entry **heap[NHEAPS];
-    size_t nkeys, hcap;
-    size_t due_next;  /* dht__store_take_due goes on from this key (of heap[FAR]) */
-    uint64_t due_min; /* no value is due by due_min_fn before this (0: unknown) */
-    uint64_t (*due_min_fn)(const void *arg, const dht_id_t *key, uint64_t touched_at);
-};
-
 /* ------------------------------------------------------------------------ */
 /* The hash table                                                           */
 /* ------------------------------------------------------------------------ */
 
 static struct entry *lookup(const dht__store_t *st, const dht_id_t *key)
 {
-    size_t mask = st->tcap - 1;
+    size_t mask = st->keys.cap - 1;
     uint64_t h = dht__siphash_id(st->seed, key);
 
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
-        struct entry *e = st->table[i];
+        struct entry *e = (struct entry *)st->keys.slot[i];
         if (e == NULL)
             return NULL;
-        if (e->hash == h && memcmp(e->key.b, key->b, DHT_ID_LEN) == 0)
+        if (e->h.hash == h && memcmp(e->key.b, key->b, DHT_ID_LEN) == 0)
             return e;
     }
 }
 
-/* Puts e in the first free slot of its probe run; there is always one. */
-static void table_insert(struct entry **table, size_t tcap, struct entry *e)
+int dht__ptable_init(dht__ptable_t *t)
 {
-    size_t i = (size_t)e->hash & (tcap - 1);
-
-    while (table[i] != NULL)
-        i = (i + 1) & (tcap - 1);
-    table[i] = e;
+    t->cap = 16;
+    t->slot = calloc(t->cap, sizeof(*t->slot));
+    return t->slot != NULL ? 0 : DHT_ENOMEM;
 }
 
-/* Removes e and shifts later members of the probe run back into the hole,
- * so lookups never need tombstones. */
-static void table_remove(dht__store_t *st, const struct entry *e)
+static void slot_insert(dht__hashed_t **slot, size_t cap, dht__hashed_t *x)
 {
-    size_t mask = st->tcap - 1;
-    size_t i = (size_t)e->hash & mask;
+    size_t i = (size_t)x->hash & (cap - 1);
 
-    while (st->table[i] != e)
+    while (slot[i] != NULL)
+        i = (i + 1) & (cap - 1);
+    slot[i] = x;
+}
+
+void dht__ptable_insert(dht__ptable_t *t, dht__hashed_t *x)
+{
+    slot_insert(t->slot, t->cap, x);
+}
+
+/* Shifts later members of the probe run back into the hole, so lookups
+ * never need tombstones. */
+void dht__ptable_remove(dht__ptable_t *t, const dht__hashed_t *x)
+{
+    size_t mask = t->cap - 1;
+    size_t i = (size_t)x->hash & mask;
+
+    while (t->slot[i] != x)
         i = (i + 1) & mask;
-    for (size_t j = (i + 1) & mask; st->table[j] != NULL; j = (j + 1) & mask) {
-        size_t home = (size_t)st->table[j]->hash & mask;
+    for (size_t j = (i + 1) & mask; t->slot[j] != NULL; j = (j + 1) & mask) {
+        size_t home = (size_t)t->slot[j]->hash & mask;
         /* Move j into the hole unless its home lies cyclically in (i, j]. */
         int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!stays) {
-            st->table[i] = st->table[j];
+            t->slot[i] = t->slot[j];
             i = j;
         }
     }
-    st->table[i] = NULL;
+    t->slot[i] = NULL;
 }
 
-/* Makes room for `keys` entries at a load of at most 1/2.
- * @return 0, or DHT_ENOMEM with the table unchanged. */
-static int table_reserve(dht__store_t *st, size_t keys)
+int dht__ptable_reserve(dht__ptable_t *t, size_t n)
 {
-    size_t cap = st->tcap;
-    struct entry **t;
+    size_t cap = t->cap;
+    dht__hashed_t **slot;
 
-    while (keys > cap / 2)
+    while (n > cap / 2)
         cap *= 2;
-    if (cap == st->tcap)
+    if (cap == t->cap)
         return 0;
-    t = calloc(cap, sizeof(*t));
-    if (t == NULL)
+    slot = calloc(cap, sizeof(*slot));
+    if (slot == NULL)
         return DHT_ENOMEM;
-    for (size_t i = 0; i < st->tcap; i++)
-        if (st->table[i] != NULL)
-            table_insert(t, cap, st->table[i]);
-    free(st->table);
-    st->table = t;
-    st->tcap = cap;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->slot[i] != NULL)
+            slot_insert(slot, cap, t->slot[i]);
+    free(t->slot);
+    t->slot = slot;
+    t->cap = cap;
     return 0;
 }
 
@@ -308,6 +289,7 @@ static void entry_free(struct entry *e)
     for (size_t i = 0; i < e->n; i++)
         free(e->vals[i].data);
     free(e->vals);
+    free(e->mem);
     free(e);
 }
 
@@ -316,7 +298,9 @@ static void value_remove(dht__store_t *st, struct entry *e, size_t i)
 {
     if (st->drop != NULL && e->vals[i].data == NULL)
         st->drop(&e->vals[i], st->drop_arg);
+    dht__src_remove(st, e, &e->vals[i]);
     st->bytes -= e->vals[i].len;
+    st->charged -= dht__charge(st, e->vals[i].len);
     st->count--;
     free(e->vals[i].data);
     memmove(&e->vals[i], &e->vals[i + 1], (e->n - i - 1) * sizeof(e->vals[0]));
@@ -331,19 +315,9 @@ static void entry_tidy(dht__store_t *st, struct entry *e, const struct entry *ke
         entry_update(st, e);
         return;
     }
-    table_remove(st, e);
+    dht__ptable_remove(&st->keys, &e->h);
     heap_remove(st, e);
     entry_free(e);
-}
-
-static size_t entry_bytes(const struct entry *e, uint64_t now, int expired)
-{
-    size_t sum = 0;
-
-    for (size_t i = 0; i < e->n; i++)
-        if ((e->vals[i].expires_at <= now) == expired)
-            sum += e->vals[i].len;
-    return sum;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -367,89 +341,65 @@ static size_t expire_but(dht__store_t *st, uint64_t now, const struct entry *kee
     return gone;
 }
 
-/* Sums, over the keys that heap h holds above a threshold, the bytes that
- * could be freed: for EXP, expired bytes of keys whose earliest expiry is
- * <= now; for FAR, unexpired bytes of keys farther than dist. Stops once
- * the sum reaches need. The heap order bounds the walk: the children of a
- * key below the threshold are below it too, so it costs O(keys counted).
- * The walk is a stackless pre-order traversal of the implicit tree. */
-static size_t heap_sum(const dht__store_t *st, int h, const dht_id_t *dist, uint64_t now,
-                       size_t need)
+/* What a put that needs room will evict (store.h has the rules). */
+typedef struct plan {
+    size_t victim; /* index in e of the per-key cap's victim, or SIZE_MAX */
+    size_t share;  /* max_bytes / sources */
+    int own;       /* 1: only the source's own values go (rule a) */
+} plan_t;
+
+/* Decides, without changing anything, whether a new value counting for len
+ * from source id (src, or NULL if it holds nothing) under the key at
+ * distance dist (entry e, or NULL if new) can be stored, in a store
+ * without expired values, and how. @return 0 or DHT_EBUSY. */
+static int plan(const dht__store_t *st, const struct source *src, const struct entry *e,
+                const dht_id_t *dist, size_t len, plan_t *p)
 {
-    size_t i = 0, n = st->nkeys, sum = 0;
+    size_t kept = st->charged, room = st->max_bytes - len, need, mine;
 
-    while (i < n) {
-        const struct entry *e = st->heap[h][i];
-        int in = h == EXP ? e->min_exp <= now : memcmp(e->dist.b, dist->b, DHT_ID_LEN) > 0;
-        if (in) {
-            sum += entry_bytes(e, now, h == EXP);
-            if (sum >= need)
-                return sum;
-            if (2 * i + 1 < n) {
-                i = 2 * i + 1;
-                continue;
-            }
-        }
-        /* Subtree of i done: go to the next right sibling up the tree. */
-        while (i > 0 && !((i & 1) && i + 1 < n))
-            i = (i - 1) / 2;
-        if (i == 0)
-            break;
-        i++;
-    }
-    return sum;
-}
-
-/* Decides, without changing anything, whether a new value of len bytes
- * under the key at distance dist (entry e, or NULL if new) can be stored.
- * @return 0 or DHT_EBUSY. */
-static int plan(const dht__store_t *st, const struct entry *e, const dht_id_t *dist, size_t len,
-                uint64_t now)
-{
-    size_t kept = st->bytes, room = st->max_bytes - len, need, got;
-    unsigned live = 0;
-
-    if (e != NULL) {
-        for (size_t i = 0; i < e->n; i++)
-            live += e->vals[i].expires_at > now;
-        if (live >= st->max_per_key) { /* the oldest live value goes */
-            for (size_t i = 0; i < e->n; i++) {
-                if (e->vals[i].expires_at > now) {
-                    kept -= e->vals[i].len;
-                    break;
-                }
-            }
-        }
-    }
-    if (kept <= room)
-        return 0;
-    need = kept - room;
-    got = heap_sum(st, EXP, dist, now, need);
-    if (got >= need)
-        return 0;
-    got += heap_sum(st, FAR, dist, now, need - got);
-    return got >= need ? 0 : DHT_EBUSY;
-}
-
-/* Evicts what the caps demand before a value of len bytes joins e (NULL for
- * a new key at distance dist), as plan() has found possible. */
-static void make_room(dht__store_t *st, struct entry *e, const dht_id_t *dist, size_t len,
-                      uint64_t now)
-{
-    int full = e != NULL && e->n >= st->max_per_key;
-
-    if (!full && st->bytes <= st->max_bytes - len)
-        return;
-    expire_but(st, now, e);
+    p->victim = SIZE_MAX;
+    p->share = st->max_bytes / (st->nsrc + (src == NULL));
+    mine = src != NULL ? src->bytes : 0;
     if (e != NULL && e->n >= st->max_per_key) {
-        value_remove(st, e, 0);
+        const dht__value_t *v;
+        p->victim = dht__src_per_key_victim(e, src);
+        v = &e->vals[p->victim];
+        kept -= dht__charge(st, v->len);
+        if (src != NULL && memcmp(v->source.b, src->id.b, sizeof(src->id.b)) == 0)
+            mine -= dht__charge(st, v->len);
+    }
+    p->own = mine + len > p->share;
+    if (kept <= room || !p->own)
+        return 0; /* rule b always finds the room: see make_room */
+    need = kept - room;
+    return src != NULL && dht__src_far_bytes(st, src, dist, need) >= need ? 0 : DHT_EBUSY;
+}
+
+/* Evicts what the caps demand before a value counting for len from src joins
+ * e (NULL for a new key at distance dist), as plan() has found possible. */
+static void make_room(dht__store_t *st, struct source *src, struct entry *e, const dht_id_t *dist,
+                      size_t len, const plan_t *p)
+{
+    if (p->victim != SIZE_MAX) {
+        value_remove(st, e, p->victim);
         entry_update(st, e);
     }
-    while (st->bytes > st->max_bytes - len) {
-        struct entry *far = st->heap[FAR][0];
+    while (p->own && st->charged > st->max_bytes - len) {
+        struct entry *far = src->heap[0];
         assert(memcmp(far->dist.b, dist->b, DHT_ID_LEN) > 0);
-        (void)dist;
-        value_remove(st, far, 0);
+        value_remove(st, far, dht__src_oldest_in(far, src));
+        entry_tidy(st, far, e);
+    }
+    /* Rule b: with S holding s (charged) bytes of the store's b, n
+     * sources and the share F (n F <= max_bytes), the others hold, beyond
+     * F, at least b - s - (n - 1) F >= b - s - max_bytes + F: more than
+     * the room needed, b + len - max_bytes, by F - s - len >= 0. Taking
+     * each source that holds more than F down to F always makes the room. */
+    while (st->charged > st->max_bytes - len) {
+        struct source *heavy = dht__src_heaviest(st);
+        struct entry *far = heavy->heap[0];
+        assert(heavy->bytes > p->share && heavy != src);
+        value_remove(st, far, dht__src_oldest_in(far, heavy));
         entry_tidy(st, far, e);
     }
 }
@@ -472,7 +422,7 @@ static struct entry *entry_new(const dht__store_t *st, const dht_id_t *key)
     e->cap = 1;
     e->key = *key;
     dht_id_distance(&e->dist, key, &st->self);
-    e->hash = dht__siphash_id(st->seed, key);
+    e->h.hash = dht__siphash_id(st->seed, key);
     e->min_exp = UINT64_MAX;
     return e;
 }
@@ -506,20 +456,38 @@ static void insert(dht__store_t *st, struct entry *e, const dht__value_t *v)
     e->n++;
     st->count++;
     st->bytes += v->len;
+    st->charged += dht__charge(st, v->len);
     entry_update(st, e);
+    dht__src_add(st, e, v);
 }
 
-/* Stores v, with a copy of data, under a key (entry e, NULL if new) that
- * does not hold its hash yet. */
+/* A put (of a value counting for len) that would pass a cap first
+ * removes every expired value; *e (NULL for a new key) goes too if that
+ * empties it. */
+static void expire_for_room(dht__store_t *st, struct entry **e, size_t len, uint64_t now)
+{
+    if ((*e == NULL || (*e)->n < st->max_per_key) && st->charged <= st->max_bytes - len)
+        return;
+    expire_but(st, now, *e);
+    if (*e != NULL && (*e)->n == 0) {
+        entry_tidy(st, *e, NULL);
+        *e = NULL;
+    }
+}
+
+/* Stores v (its source set), with a copy of data, under a key (entry e,
+ * NULL if new) that does not hold its hash yet. */
 static int put_new(dht__store_t *st, struct entry *e, dht__value_t *v, const uint8_t *data,
                    uint64_t now)
 {
     struct entry *fresh = NULL;
     dht_id_t dist;
+    plan_t p;
     int err;
 
     dht_id_distance(&dist, &v->key, &st->self);
-    err = plan(st, e, &dist, v->len, now);
+    expire_for_room(st, &e, dht__charge(st, v->len), now);
+    err = plan(st, dht__src_find(st, &v->source), e, &dist, dht__charge(st, v->len), &p);
     if (err)
         return err;
     if (data != NULL || st->drop == NULL) { /* else the bytes are kept outside */
@@ -531,35 +499,48 @@ static int put_new(dht__store_t *st, struct entry *e, dht__value_t *v, const uin
     }
     if (e == NULL) {
         fresh = entry_new(st, &v->key);
-        if (fresh == NULL || table_reserve(st, st->nkeys + 1) || heap_reserve(st, st->nkeys + 1))
+        if (fresh == NULL || dht__ptable_reserve(&st->keys, st->nkeys + 1) ||
+            heap_reserve(st, st->nkeys + 1))
             goto fail;
     } else if (vals_reserve(st, e)) {
         goto fail;
     }
+    if (dht__src_prepare(st, &v->source, fresh != NULL ? fresh : e))
+        goto fail;
     /* Nothing can fail from here on. */
-    make_room(st, e, &dist, v->len, now);
+    make_room(st, st->pinned, e, &dist, dht__charge(st, v->len), &p);
     if (fresh != NULL) {
         e = fresh;
-        table_insert(st->table, st->tcap, e);
+        dht__ptable_insert(&st->keys, &e->h);
         heap_push(st, e);
     }
     insert(st, e, v);
+    dht__src_release(st);
     return 0;
 fail:
+    dht__src_release(st);
     if (fresh != NULL)
         entry_free(fresh);
     free(v->data);
     return DHT_ENOMEM;
 }
 
-int dht__store_put_at(dht__store_t *st, const dht_id_t *key, const dht_id_t *hash,
-                      const uint8_t *data, size_t len, uint8_t flags, uint64_t now,
-                      uint64_t stored_at, uint64_t expires_at)
+/* @return src, or the all-zero source (the node itself) for NULL. */
+static const dht_source_t *source_or_self(const dht_source_t *src)
+{
+    static const dht_source_t self;
+
+    return src != NULL ? src : &self;
+}
+
+int dht__store_put_from(dht__store_t *st, const dht_source_t *src, const dht_id_t *key,
+                        const dht_id_t *hash, const uint8_t *data, size_t len, uint8_t flags,
+                        uint64_t now, uint64_t stored_at, uint64_t expires_at)
 {
     struct entry *e;
     size_t i;
 
-    if (len > st->max_bytes || len > UINT32_MAX)
+    if (dht__charge(st, len) > st->max_bytes || len > UINT32_MAX)
         return DHT_ETOOBIG;
     e = lookup(st, key);
     i = e != NULL ? find_hash(e, hash) : SIZE_MAX;
@@ -582,29 +563,64 @@ int dht__store_put_at(dht__store_t *st, const dht_id_t *key, const dht_id_t *has
                       .flags = flags,
                       .stored_at = stored_at,
                       .expires_at = expires_at,
-                      .touched_at = now};
+                      .touched_at = now,
+                      .source = *source_or_self(src)};
     st->due_min = 0; /* the new value may be due before the others */
     return put_new(st, e, &v, data, now);
+}
+
+int dht__store_put_at(dht__store_t *st, const dht_id_t *key, const dht_id_t *hash,
+                      const uint8_t *data, size_t len, uint8_t flags, uint64_t now,
+                      uint64_t stored_at, uint64_t expires_at)
+{
+    return dht__store_put_from(st, NULL, key, hash, data, len, flags, now, stored_at, expires_at);
 }
 
 int dht__store_put(dht__store_t *st, const dht_id_t *key, const dht_id_t *hash, const uint8_t *data,
                    size_t len, uint8_t flags, uint64_t now, uint64_t expires_at)
 {
-    return dht__store_put_at(st, key, hash, data, len, flags, now, now, expires_at);
+    return dht__store_put_from(st, NULL, key, hash, data, len, flags, now, now, expires_at);
 }
 
-int dht__store_fits(const dht__store_t *st, const dht_id_t *key, const dht_id_t *hash, size_t len,
-                    uint64_t now)
+int dht__store_fits(dht__store_t *st, const dht_source_t *src, const dht_id_t *key,
+                    const dht_id_t *hash, size_t len, uint64_t now)
 {
-    const struct entry *e = lookup(st, key);
+    struct entry *e = lookup(st, key);
     dht_id_t dist;
+    plan_t p;
 
-    if (len > st->max_bytes || len > UINT32_MAX)
+    if (dht__charge(st, len) > st->max_bytes || len > UINT32_MAX)
         return DHT_ETOOBIG;
     if (e != NULL && find_hash(e, hash) != SIZE_MAX)
         return 0;
+    expire_for_room(st, &e, dht__charge(st, len), now);
     dht_id_distance(&dist, key, &st->self);
-    return plan(st, e, &dist, len, now);
+    return plan(st, dht__src_find(st, source_or_self(src)), e, &dist, dht__charge(st, len), &p);
+}
+
+int dht__store_over_share(const dht__store_t *st, const dht_source_t *src, size_t len)
+{
+    const struct source *s = dht__src_find(st, source_or_self(src));
+
+    return (s != NULL ? s->bytes : 0) + dht__charge(st, len) >
+           st->max_bytes / (st->nsrc + (s == NULL));
+}
+
+size_t dht__store_source_bytes(const dht__store_t *st, const dht_source_t *src)
+{
+    const struct source *s = dht__src_find(st, source_or_self(src));
+
+    return s != NULL ? s->bytes : 0;
+}
+
+size_t dht__store_sources(const dht__store_t *st)
+{
+    return st->nsrc;
+}
+
+void dht__store_set_value_cost(dht__store_t *st, size_t cost)
+{
+    st->value_cost = cost;
 }
 
 size_t dht__store_near(const dht__store_t *st, const dht_id_t *id, unsigned slack, uint64_t now,
@@ -699,9 +715,8 @@ dht__store_t *dht__store_new(const dht_id_t *self, size_t max_bytes, unsigned ma
 
     if (st == NULL)
         return NULL;
-    st->tcap = 16;
-    st->table = calloc(st->tcap, sizeof(*st->table));
-    if (st->table == NULL) {
+    if (dht__ptable_init(&st->keys) || dht__ptable_init(&st->sources)) {
+        free(st->keys.slot);
         free(st);
         return NULL;
     }
@@ -724,7 +739,8 @@ void dht__store_free(dht__store_t *st)
         entry_free(st->heap[FAR][i]);
     for (int h = 0; h < NHEAPS; h++)
         free(st->heap[h]);
-    free(st->table);
+    free(st->keys.slot);
+    dht__src_free_all(st);
     free(st);
 }
 

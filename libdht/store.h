@@ -5,14 +5,29 @@
  * its hash (SHA-256 of its bytes) and stored once per key: storing the same
  * (key, hash) again refreshes its expiry. Each value has an expiry time.
  *
+ * Each value has a source (dht_source_t: who stored it here; all zero for
+ * the node itself), and the store shares its room fairly among them, so
+ * that one source can never crowd out the others' values.
+ *
  * Caps: at most max_per_key values per key and at most max_bytes bytes of
- * values in all. When a store would pass a cap, values are evicted first:
- *   - per key: the oldest value (earliest stored_at) of that key;
- *   - in all: values of the key farthest (XOR) from the own id, oldest of
- *     that key first, then the next farthest key, and so on. The node is
- *     least responsible for the keys farthest from it.
- * A value whose key is farther from the own id than every key that would
- * have to go to make room is not stored (DHT_EBUSY).
+ * values in all. A put that would pass a cap first removes every expired
+ * value (whether it then succeeds or not), then evicts:
+ *   - per key: the oldest value of the source that holds the most values
+ *     of that key, the new one counted (ties: the oldest of theirs; with
+ *     one source, the key's oldest value);
+ *   - in all, with S the new value's source, n the number of sources
+ *     holding values (S included) and the share F = max_bytes / n:
+ *     a. if S would hold more than F with the new value, only S's own
+ *        values go: those of the key farthest (XOR) from the own id,
+ *        oldest first, then the next farthest key, and so on, never a key
+ *        as close as the new value's or closer;
+ *     b. else the values of the sources holding more than F, the
+ *        heaviest source first (ties: the larger dht_source_t bytes), its
+ *        farthest key's oldest value first, each source down to F at most
+ *        (always room enough: store.c says why).
+ *   With one source this is plain distance order (rule a): the node is
+ *   least responsible for the keys farthest from it.
+ * A put that cannot make room so is refused (DHT_EBUSY), evicting nothing.
  */
 #ifndef DHT_STORE_H
 #define DHT_STORE_H
@@ -50,12 +65,21 @@ typedef struct dht__value {
     uint64_t stored_at;  /* first stored, ms */
     uint64_t expires_at; /* ms */
     uint64_t touched_at; /* last stored (or refreshed, or checked by replication), ms */
+    dht_source_t source; /* who stored it first (a refresh keeps it) */
 } dht__value_t;
 
 typedef struct dht__store dht__store_t;
 
 /* @return an empty store, or NULL if out of memory. */
 dht__store_t *dht__store_new(const dht_id_t *self, size_t max_bytes, unsigned max_per_key);
+
+/* Makes each value count for at least cost bytes against max_bytes and in
+ * its source's share (what holding one costs beyond its bytes: its index,
+ * a file), so that a flood of tiny values cannot hold more than
+ * max_bytes / cost of them. Call it on an empty store; 0 (the default):
+ * a value counts for its length. ETOOBIG then means "counts for more than
+ * max_bytes". */
+void dht__store_set_value_cost(dht__store_t *st, size_t cost);
 
 /* Frees the store and every value. Accepts NULL. */
 void dht__store_free(dht__store_t *st);
@@ -76,11 +100,29 @@ int dht__store_put_at(dht__store_t *st, const dht_id_t *key, const dht_id_t *has
                       const uint8_t *data, size_t len, uint8_t flags, uint64_t now,
                       uint64_t stored_at, uint64_t expires_at);
 
-/* @return 0 if a put of a len-byte value (key, hash) would succeed now
- * (a refresh always does), else what it would fail with: DHT_ETOOBIG or
- * DHT_EBUSY (DHT_ENOMEM is not foreseen). Changes nothing. */
-int dht__store_fits(const dht__store_t *st, const dht_id_t *key, const dht_id_t *hash, size_t len,
-                    uint64_t now);
+/* As dht__store_put_at, for a value that source src (NULL: all zero, the
+ * node itself) stores. dht__store_put and dht__store_put_at store the
+ * node's own. */
+int dht__store_put_from(dht__store_t *st, const dht_source_t *src, const dht_id_t *key,
+                        const dht_id_t *hash, const uint8_t *data, size_t len, uint8_t flags,
+                        uint64_t now, uint64_t stored_at, uint64_t expires_at);
+
+/* @return 0 if a put of a len-byte value (key, hash) from src (NULL: the
+ * node itself) would succeed now (a refresh always does), else what it
+ * would fail with: DHT_ETOOBIG or DHT_EBUSY (DHT_ENOMEM is not foreseen).
+ * Changes nothing but the removal of expired values that a put would do. */
+int dht__store_fits(dht__store_t *st, const dht_source_t *src, const dht_id_t *key,
+                    const dht_id_t *hash, size_t len, uint64_t now);
+
+/* @return 1 if src would hold more than its share (rule a above) with a
+ * new value of len bytes, else 0. */
+int dht__store_over_share(const dht__store_t *st, const dht_source_t *src, size_t len);
+
+/* @return what the values src holds count for (their bytes, each at least
+ * the value cost; expired ones included until they are removed), and the
+ * number of sources holding values. */
+size_t dht__store_source_bytes(const dht__store_t *st, const dht_source_t *src);
+size_t dht__store_sources(const dht__store_t *st);
 
 /* Collects into keys[] and hashes[] up to max unexpired values whose key
  * shares with id a prefix at most `slack` bits shorter than it shares with
@@ -118,7 +160,8 @@ void dht__store_set_external(dht__store_t *st, void (*drop)(const dht__value_t *
 size_t dht__store_get(const dht__store_t *st, const dht_id_t *key, uint64_t now,
                       const dht__value_t **out, size_t max);
 
-/* @return the unexpired value (key, hash), or NULL. */
+/* @return the unexpired value (key, hash), or NULL (now 0: the value,
+ * expired or not). */
 const dht__value_t *dht__store_find(const dht__store_t *st, const dht_id_t *key,
                                     const dht_id_t *hash, uint64_t now);
 

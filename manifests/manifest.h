@@ -34,6 +34,17 @@ extern "C" {
 #define MF_NODE_DEFAULT ((1u << 20) - 4096) /* default max_node_bytes: fits a DHT value */
 #define MF_DEPTH_MAX    8                   /* most levels of nodes below the root */
 #define MF_ENTRIES_MAX  (1u << 22)          /* most entries (chunks) in one manifest */
+/* A file's tree may name one subtree many times (a file of repeated
+ * content), so a few small nodes can describe millions of chunks, and a
+ * reader flattening them would spend memory on what nobody verified. A
+ * reader accepts at most MF_REPEAT_FREE chunks, or else at most
+ * MF_REPEAT_MAX per chunk record held in the manifest's distinct leaves:
+ * the memory a manifest costs grows with the bytes verified. A manifest
+ * made with the default node size always passes (its leaves hold ~29,000
+ * records, MF_ENTRIES_MAX is 145 times that); one of repeated content with
+ * tiny nodes may not (MF_EREPEAT). */
+#define MF_REPEAT_FREE (1u << 16)
+#define MF_REPEAT_MAX  256
 
 /* Return codes: 0 is success, the rest are negative, in -201..-299 (a
  * range of their own: filestore/fs_error.h). XX(name, value, text):
@@ -46,7 +57,8 @@ extern "C" {
     XX(ENOMEM, -202, "out of memory")                                                              \
     XX(EFORMAT, -203, "malformed manifest")                                                        \
     XX(EHASH, -204, "manifest node does not match its key")                                        \
-    XX(ESTATE, -205, "manifest call out of order")
+    XX(ESTATE, -205, "manifest call out of order")                                                 \
+    XX(EREPEAT, -206, "manifest repeats one part of itself more than a reader accepts")
 
 enum {
     MF_OK = 0,
@@ -143,7 +155,9 @@ size_t mf_asm_pending(const mf_asm_t *a, uint8_t (*keys)[MF_KEY_LEN], size_t max
 
 /* Moves the whole manifest into *out (which the caller clears later).
  * @return 0, MF_ESTATE (nodes still missing), MF_EINVAL (the assembler
- *         holds a directory: mf_dir_asm_finish) or the error that failed it. */
+ *         holds a directory: mf_dir_asm_finish), MF_EREPEAT (more chunks
+ *         than MF_REPEAT_MAX per chunk record of its distinct leaves, and
+ *         more than MF_REPEAT_FREE) or the error that failed it. */
 int mf_asm_finish(mf_asm_t *a, mf_manifest_t *out);
 
 /* A manifest file: every node of one manifest in one file, so a manifest

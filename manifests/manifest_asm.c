@@ -344,6 +344,20 @@ static int flatten_leaf(void *ctx, const uint8_t *data, size_t len)
     return MF_OK;
 }
 
+/* @return the chunk records the distinct leaves of a's file tree hold
+ * (each leaf counted once, however often the tree names it). */
+static uint64_t leaf_records(const mf_asm_t *a)
+{
+    uint64_t n = 0;
+    mf__node_t node;
+
+    for (size_t i = 0; i < a->n_slots; i++)
+        if (a->slots[i].data != NULL && a->slots[i].level == 0 &&
+            mf__node_decode(&node, a->slots[i].data, a->slots[i].len) == MF_OK)
+            n += node.count;
+    return n;
+}
+
 int mf_asm_finish(mf_asm_t *a, mf_manifest_t *out)
 {
     mf_manifest_t m;
@@ -361,6 +375,9 @@ int mf_asm_finish(mf_asm_t *a, mf_manifest_t *out)
         return rc;
     if (mf__node_decode(&root, data, len) != MF_OK)
         return MF_EFORMAT;
+    /* Before any memory goes to the chunks it claims (manifest.h). */
+    if (root.chunks > MF_REPEAT_FREE && root.chunks > leaf_records(a) * MF_REPEAT_MAX)
+        return MF_EREPEAT;
     memset(&m, 0, sizeof(m));
     m.size = root.size;
     memcpy(m.sha256, root.sha256, MF_KEY_LEN);

@@ -119,6 +119,49 @@ static void test_lossless_finds_true_k_closest(void **state)
     }
 }
 
+/* One run of 1000 fast-init nodes with py-dht's parameters b and
+ * steps-to-stop (0: off), alpha given: 300 lookups, 30 values. */
+static void run_py_dht(unsigned alpha, unsigned b, unsigned steps, emofs_sim_result_t *r)
+{
+    emofs_sim_opts_t o;
+
+    emofs_sim_opts_init(&o);
+    o.nodes = 1000;
+    o.lookups = 300;
+    o.values = 30;
+    o.alpha = alpha;
+    o.b = b;
+    o.steps_to_stop = steps;
+    assert_int_equal(emofs_sim_run(&o, r, NULL, NULL), 0);
+    assert_int_equal(r->lookups, 300);
+    assert_int_equal(r->gets_ok, 30); /* every value put is got back */
+}
+
+/* py-dht's client parameters (issue 14): b narrows what a lookup must
+ * find (and still finds it exactly: the true b closest), steps-to-stop
+ * ends a lookup once replies stop bringing nearer nodes; both ask fewer
+ * peers than Kademlia's rule with k. */
+static void test_py_dht_parameters(void **state)
+{
+    emofs_sim_result_t base, narrow, steps3, steps1;
+
+    (void)state;
+    run_py_dht(3, 0, 0, &base);
+    assert_int_equal(base.lookups_exact, 300);
+    run_py_dht(3, 8, 0, &narrow);
+    assert_int_equal(narrow.lookups_exact, 300); /* the true 8 closest */
+    assert_true(narrow.requests_per_lookup < base.requests_per_lookup);
+    run_py_dht(1, 20, 3, &steps3);
+    assert_true(steps3.lookups_ok >= 285); /* the closest node, 95% at least */
+    assert_true(steps3.requests_per_lookup < base.requests_per_lookup / 2);
+    run_py_dht(1, 20, 1, &steps1);
+    assert_true(steps1.requests_per_lookup < steps3.requests_per_lookup);
+    emofs_sim_result_free(&base);
+    emofs_sim_result_free(&narrow);
+    emofs_sim_result_free(&steps3);
+    emofs_sim_result_free(&steps1);
+}
+
 static void test_values_survive_loss(void **state)
 {
     emofs_sim_opts_t o;
@@ -380,6 +423,11 @@ static void test_command_line(void **state)
     assert_int_equal(o.seed, 9);
     assert_int_equal(o.duration_s, 60);
     assert_int_equal(o.republish_s, 30);
+    assert_int_equal(parse("sim --b 8 --steps-to-stop=3", &o), 0);
+    assert_int_equal(o.b, 8);
+    assert_int_equal(o.steps_to_stop, 3);
+    assert_int_equal(parse("sim --b 33", &o), -1);
+    assert_int_equal(parse("sim --steps-to-stop 1001", &o), -1);
     assert_int_equal(parse("sim --nodes", &o), -1);
     assert_int_equal(parse("sim --nodes 10x", &o), -1);
     assert_int_equal(parse("sim --nodes -5", &o), -1);
@@ -407,6 +455,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_seed_same_csv),
         cmocka_unit_test(test_lossless_finds_true_k_closest),
+        cmocka_unit_test(test_py_dht_parameters),
         cmocka_unit_test(test_values_survive_loss),
         cmocka_unit_test(test_hops_grow_with_log_n),
         cmocka_unit_test(test_files),

@@ -196,6 +196,8 @@ static dht_sim_t *net_new_n(uint64_t seed, size_t store_max, unsigned interval_s
     cfg.seed = seed;
     cfg.node.k = K;
     cfg.node.store_max_bytes = store_max;
+    if (store_max < cfg.node.store_value_cost)
+        cfg.node.store_value_cost = 0; /* a tiny store: values count for their bytes */
     cfg.node.replicate_interval_s = interval_s;
     assert_int_equal(dht_sim_new(&sim, &cfg), 0);
     for (size_t i = 0; i < n; i++)
@@ -301,19 +303,50 @@ static void fill(uint8_t *buf, size_t len, unsigned seed)
 
 /* Small (sent inline when in memory) and large values both land in the
  * storages of the K closest, none in memory, and are served from there. */
+/* @return the dht_source_t of sim node i's address, as its peers see it;
+ * all zero for the node itself. */
+static dht_source_t source_of_node(dht_sim_t *sim, size_t i, size_t seen_by)
+{
+    dht_source_t src;
+    dht_addr_t a;
+
+    memset(&src, 0, sizeof(src));
+    assert_int_equal(dht_sim_node_addr(sim, i, &a), 0);
+    if (i == seen_by)
+        return src;
+    if (a.family == DHT_AF_INET6) {
+        memcpy(src.b, a.ip, 8);
+    } else {
+        src.b[10] = src.b[11] = 0xff;
+        memcpy(src.b + 12, a.ip, 4);
+    }
+    return src;
+}
+
 static void test_put_lands_in_storage(void **state)
 {
     static uint8_t small[100], large[3000];
     dht_sim_t *sim = net_new(11, 1 << 20);
     dht_stats_t st;
+    dht_id_t small_key;
     unsigned holders = 0, reads = 0;
 
     (void)state;
     fill(small, sizeof(small), 1);
     fill(large, sizeof(large), 2);
+    dht_id_from_bytes(&small_key, small, sizeof(small));
     assert_int_equal(put_from(sim, 0, small, sizeof(small)), K);
     assert_int_equal(put_from(sim, 1, large, sizeof(large)), K);
     for (size_t i = 0; i < NODES; i++) {
+        /* The storage is told who stored each value: the putter's address. */
+        for (int j = 0; j < SLOTS; j++) {
+            const slot_t *sl = &stores[i].slots[j];
+            if (sl->used) {
+                dht_source_t want =
+                    source_of_node(sim, dht_id_cmp(&sl->v.key, &small_key) == 0 ? 0 : 1, i);
+                assert_memory_equal(sl->v.source.b, want.b, sizeof(want.b));
+            }
+        }
         holders += (unsigned)held_here(&stores[i]);
         dht_get_stats(dht_sim_node(sim, i), dht_sim_now(sim), &st);
         assert_int_equal(st.values, (size_t)held_here(&stores[i])); /* the index */
@@ -324,6 +357,34 @@ static void test_put_lands_in_storage(void **state)
     for (size_t i = 0; i < NODES; i++)
         reads += stores[i].reads;
     assert_true(reads >= 2); /* the bytes came out of the storages */
+    net_free(sim);
+}
+
+/* A value stored again by another node stays its first storer's, in the
+ * storage too (what a restarted node gets back). */
+static void test_refresh_keeps_source(void **state)
+{
+    static uint8_t value[200];
+    dht_sim_t *sim = net_new(12, 1 << 20);
+    dht_id_t key;
+    unsigned seen = 0;
+
+    (void)state;
+    fill(value, sizeof(value), 7);
+    dht_id_from_bytes(&key, value, sizeof(value));
+    assert_int_equal(put_from(sim, 0, value, sizeof(value)), K);
+    assert_int_equal(put_from(sim, 1, value, sizeof(value)), K);
+    for (size_t i = 0; i < NODES; i++) {
+        for (int j = 0; j < SLOTS; j++) {
+            const slot_t *sl = &stores[i].slots[j];
+            if (sl->used && dht_id_cmp(&sl->v.key, &key) == 0) {
+                dht_source_t want = source_of_node(sim, 0, i);
+                assert_memory_equal(sl->v.source.b, want.b, sizeof(want.b));
+                seen++;
+            }
+        }
+    }
+    assert_true(seen >= K);
     net_free(sim);
 }
 
@@ -430,6 +491,12 @@ static int count_cb(const dht_held_t *v, void *arg)
     return 0;
 }
 
+static int source_cb(const dht_held_t *v, void *arg)
+{
+    *(dht_source_t *)arg = v->source;
+    return 0;
+}
+
 /* A value the storage already keeps (found on disk at start) is announced
  * with dht_held_add, keeps its age, is served, and goes (drop) when it
  * expires. Bad adds are refused. */
@@ -451,6 +518,7 @@ static void test_held_add_serves_and_expires(void **state)
     v.len = sizeof(value);
     v.ttl_left_s = 120;
     v.age_s = 3000;
+    v.source.b[15] = 0x42; /* who stored it before the restart */
     stores[9].slots[0].used = 1;
     stores[9].slots[0].v = v;
     stores[9].slots[0].data = malloc(sizeof(value));
@@ -458,6 +526,12 @@ static void test_held_add_serves_and_expires(void **state)
     assert_int_equal(dht_held_add(owner, &v), 0);
     assert_int_equal(dht_held_foreach(owner, count_cb, &n), 0);
     assert_int_equal(n, 1);
+    {
+        dht_source_t src;
+        memset(&src, 0, sizeof(src));
+        assert_int_equal(dht_held_foreach(owner, source_cb, &src), 0);
+        assert_memory_equal(src.b, v.source.b, sizeof(src.b)); /* it keeps its source */
+    }
 
     /* Served: a get from another node fetches it from the owner's storage. */
     {
@@ -1121,6 +1195,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_lands_in_storage),
+        cmocka_unit_test(test_refresh_keeps_source),
         cmocka_unit_test(test_named_value_in_memory),
         cmocka_unit_test(test_failed_write_not_counted),
         cmocka_unit_test(test_damaged_read_refused),

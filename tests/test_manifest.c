@@ -173,13 +173,15 @@ static int assemble_one(const uint8_t *buf, size_t len, mf_manifest_t *out)
 }
 
 /* Assembles the manifest whose nodes are blobs[0..n) (root last), adding
- * the pending nodes of each round in a shuffled order. */
-static void assemble_blobs(const mf_blob_t *blobs, size_t n, uint64_t *rng, mf_manifest_t *out)
+ * the pending nodes of each round in a shuffled order.
+ * @return what mf_asm_finish said. */
+static int assemble_blobs_rc(const mf_blob_t *blobs, size_t n, uint64_t *rng, mf_manifest_t *out)
 {
     const mf_blob_t *root = &blobs[n - 1];
     uint8_t(*keys)[MF_KEY_LEN] = malloc((n + 1) * MF_KEY_LEN);
     mf_asm_t *a;
     size_t want, rounds = 0;
+    int rc;
 
     assert_non_null(keys);
     assert_int_equal(mf_asm_new(&a, root->key), MF_OK);
@@ -198,9 +200,15 @@ static void assemble_blobs(const mf_blob_t *blobs, size_t n, uint64_t *rng, mf_m
         }
         assert_true(++rounds <= MF_DEPTH_MAX);
     }
-    assert_int_equal(mf_asm_finish(a, out), MF_OK);
+    rc = mf_asm_finish(a, out);
     mf_asm_free(a);
     free(keys);
+    return rc;
+}
+
+static void assemble_blobs(const mf_blob_t *blobs, size_t n, uint64_t *rng, mf_manifest_t *out)
+{
+    assert_int_equal(assemble_blobs_rc(blobs, n, rng, out), MF_OK);
 }
 
 /* A random consistent manifest of n entries named name. */
@@ -541,6 +549,52 @@ static void test_tree_shared_leaves(void **state)
     mf_manifest_clear(&back);
     mf_blobs_free(blobs, nb);
     mf_manifest_clear(&m);
+}
+
+/* A file of n copies of one chunk, encoded with nodes of node_bytes, then
+ * assembled: @return what mf_asm_finish said (the manifest is checked
+ * whole when it is MF_OK). */
+static int repeated_file(size_t n, size_t node_bytes)
+{
+    uint64_t rng = 11;
+    mf_manifest_t m, back;
+    mf_blob_t *blobs;
+    size_t nb;
+    int rc;
+
+    make_manifest(&m, "repeated", 1, &rng);
+    m.entries = realloc(m.entries, n * sizeof(*m.entries));
+    assert_non_null(m.entries);
+    m.entries[0].size = 4096;
+    for (size_t i = 1; i < n; i++)
+        m.entries[i] = m.entries[0];
+    m.n_entries = n;
+    m.size = (uint64_t)n * 4096;
+    assert_int_equal(mf_encode(&m, node_bytes, &blobs, &nb), MF_OK);
+    memset(&back, 0, sizeof(back));
+    rc = assemble_blobs_rc(blobs, nb, &rng, &back);
+    if (rc == MF_OK)
+        assert_manifest_equal(&m, &back);
+    mf_manifest_clear(&back);
+    mf_blobs_free(blobs, nb);
+    mf_manifest_clear(&m);
+    return rc;
+}
+
+/* A few small nodes naming one another over and over may claim millions
+ * of chunks: refused before the reader spends memory on them (a 180 KB
+ * manifest of 64 TiB once made a getter take 339 MB). Repetition within
+ * MF_REPEAT_MAX per record of the distinct leaves, or few chunks, pass. */
+static void test_tree_repeats_bounded(void **state)
+{
+    (void)state;
+    /* Leaves of 6 records (tiny nodes), 100,000 chunks: ~16,700 times. */
+    assert_int_equal(repeated_file(100000, MF_NODE_MIN), MF_EREPEAT);
+    /* The same file in default nodes: leaves of ~29,000 records. */
+    assert_int_equal(repeated_file(100000, MF_NODE_DEFAULT), MF_OK);
+    /* Up to MF_REPEAT_FREE chunks, any repetition. */
+    assert_int_equal(repeated_file(MF_REPEAT_FREE, MF_NODE_MIN), MF_OK);
+    assert_int_equal(repeated_file(MF_REPEAT_FREE + 1, MF_NODE_MIN), MF_EREPEAT);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -890,13 +944,21 @@ static void test_encode_invalid(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vector_nodes),       cmocka_unit_test(test_vectors_roundtrip),
-        cmocka_unit_test(test_vector_bundle),      cmocka_unit_test(test_vectors_invalid),
-        cmocka_unit_test(test_roundtrip_small),    cmocka_unit_test(test_tree_shuffled),
-        cmocka_unit_test(test_tree_shared_leaves), cmocka_unit_test(test_truncations),
-        cmocka_unit_test(test_corruptions),        cmocka_unit_test(test_asm_parent_mismatch),
-        cmocka_unit_test(test_asm_state),          cmocka_unit_test(test_bundle_roundtrip),
-        cmocka_unit_test(test_name_valid),         cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_vector_nodes),
+        cmocka_unit_test(test_vectors_roundtrip),
+        cmocka_unit_test(test_vector_bundle),
+        cmocka_unit_test(test_vectors_invalid),
+        cmocka_unit_test(test_roundtrip_small),
+        cmocka_unit_test(test_tree_shuffled),
+        cmocka_unit_test(test_tree_shared_leaves),
+        cmocka_unit_test(test_tree_repeats_bounded),
+        cmocka_unit_test(test_truncations),
+        cmocka_unit_test(test_corruptions),
+        cmocka_unit_test(test_asm_parent_mismatch),
+        cmocka_unit_test(test_asm_state),
+        cmocka_unit_test(test_bundle_roundtrip),
+        cmocka_unit_test(test_name_valid),
+        cmocka_unit_test(test_hex),
         cmocka_unit_test(test_encode_invalid),
     };
 

@@ -688,6 +688,102 @@ static void test_dead_cost_one_timeout(void **state)
     fake_net_free(net);
 }
 
+/* The same network, where the dead are processes that died on hosts that
+ * are up: each datagram to them comes back as an ICMP port unreachable
+ * (fake_net's icmp, the libuv shell's error queue), and neither put waits
+ * for them: both take less than one adaptive timeout (the chunk's took at
+ * least one before dht_unreachable). */
+static void test_dead_port_costs_no_timeout(void **state)
+{
+    fake_net_t *net = new_net();
+    dht_id_t target = fake_id_b0(0x42);
+    uint32_t rto;
+    uint64_t first, second;
+    dht_stats_t st;
+
+    (void)state;
+    for (int i = 0; i < 20; i++) {
+        char addr[32];
+        fake_result_t b = {0};
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", 4001 + i);
+        assert_int_equal(add(net, addr, (uint64_t)i + 1), i);
+        if (i == 0)
+            continue;
+        assert_int_equal(
+            dht_bootstrap(fake_dht(net, i), fake_addr_of(net, 0), 1, fake_status_cb, &b), 0);
+        fake_run(net, &b.calls, 60000);
+        assert_int_equal(b.status, 0);
+    }
+    for (int round = 0; round < 4; round++) {
+        fake_result_t r = {0};
+        assert_int_equal(dht_find_node(fake_dht(net, 0), &target, fake_nodes_cb, &r), 0);
+        fake_run(net, &r.calls, 60000);
+        assert_int_equal(r.n_nodes, 19);
+    }
+    rto = dht__rpc_rto(fake_dht(net, 0));
+    for (int i = 15; i < 20; i++)
+        net->nodes[i].online = 0;
+    net->icmp = 1;
+    first = timed_put(net, 0x10, 8);
+    second = timed_put(net, 0x11, 20);
+    dht_get_stats(fake_dht(net, 0), net->now, &st);
+    print_message("rto %u ms; chunk put %llu ms, manifest put %llu ms; %llu reports\n", rto,
+                  (unsigned long long)first, (unsigned long long)second,
+                  (unsigned long long)st.rpc_unreachable);
+    assert_true(first < rto);
+    assert_true(second < rto);
+    assert_true(st.rpc_unreachable > 0);
+    assert_true(net->icmp_reports >= st.rpc_unreachable);
+    fake_net_free(net);
+}
+
+/* A report is no more than the loss of the attempt it names: a live node
+ * reported unreachable (a forged ICMP, or one about an earlier process on
+ * its port) gets the request again at once and its answer counts; a
+ * closed port that answers every attempt so fails the request within its
+ * attempts, long before its timeouts, and the node is bad at the second
+ * such request (DHT__RT_BAD_FAILS failures). */
+static void test_unreachable_is_a_lost_attempt(void **state)
+{
+    fake_net_t *net = new_net();
+    int a = add(net, "127.0.0.1:4001", 1);
+    int b = add(net, "127.0.0.1:4002", 2);
+    fake_result_t r = {0};
+    dht_stats_t st;
+
+    (void)state;
+    assert_int_equal(dht_ping(fake_dht(net, a), fake_addr_of(net, b), fake_ping_cb, &r), 0);
+    /* Forged: the ping is in flight to a live node. */
+    assert_int_equal(dht_unreachable(fake_dht(net, a), net->now, fake_addr_of(net, b)), 1);
+    assert_int_equal(fake_count(net, fake_addr_of(net, b), DHT__PING), 2); /* sent again */
+    fake_run(net, &r.calls, 60000);
+    assert_int_equal(r.status, 0);
+    dht_get_stats(fake_dht(net, a), net->now, &st);
+    assert_int_equal(st.rpc_unreachable, 1);
+    assert_int_equal(st.nodes_bad, 0);
+    /* Nothing in flight there: nothing to cut. */
+    assert_int_equal(dht_unreachable(fake_dht(net, a), net->now, fake_addr_of(net, b)), 0);
+    assert_int_equal(dht_unreachable(NULL, net->now, fake_addr_of(net, b)), DHT_EINVAL);
+    assert_int_equal(dht_unreachable(fake_dht(net, a), net->now, NULL), DHT_EINVAL);
+
+    /* b's process dies; its host reports every datagram. */
+    net->nodes[b].online = 0;
+    net->icmp = 1;
+    for (int round = 0; round < 2; round++) {
+        uint64_t t0 = net->now;
+        fake_result_t p = {0};
+        dht_id_t bid = *dht_self(fake_dht(net, b));
+        assert_int_equal(dht_find_node(fake_dht(net, a), &bid, fake_nodes_cb, &p), 0);
+        fake_run(net, &p.calls, 60000);
+        print_message("round %d: %llu ms\n", round, (unsigned long long)(net->now - t0));
+        assert_true(net->now - t0 < dht__rpc_rto(fake_dht(net, a)));
+    }
+    dht_get_stats(fake_dht(net, a), net->now, &st);
+    assert_int_equal(st.nodes_bad, 1);
+    assert_int_equal(st.rpc_timeouts, 0);
+    fake_net_free(net);
+}
+
 /* A sender that asks and asks but never answers (a forged address, say)
  * gets one verification ping at a time: its resends, then a new ping only
  * once that one has failed. Found in review: the ping's first-attempt
@@ -748,6 +844,8 @@ int main(void)
         cmocka_unit_test(test_node_goes_bad),
         cmocka_unit_test(test_one_proof_ping_at_a_time),
         cmocka_unit_test(test_dead_cost_one_timeout),
+        cmocka_unit_test(test_dead_port_costs_no_timeout),
+        cmocka_unit_test(test_unreachable_is_a_lost_attempt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

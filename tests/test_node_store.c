@@ -126,6 +126,135 @@ static void test_store_token(void **state)
     fake_net_free(net);
 }
 
+/* A full node shares its store among the addresses that stored in it
+ * (store.h): one source storing without end never crowds the others out,
+ * from whatever port it stores, and is refused (counted) at its share. */
+static void test_store_fair_share(void **state)
+{
+    fake_net_t *net = new_net();
+    dht_addr_t flood = fake_addr("10.0.0.66:5000"), flood2 = fake_addr("10.0.0.66:5001");
+    dht_addr_t honest = fake_addr("10.0.0.2:5000");
+    dht_source_t src_flood, src_honest;
+    uint8_t tok[8], tok2[8], tok_h[8];
+    unsigned code, stored = 0, refused = 0;
+    dht_config_t cfg;
+    char value[32];
+    int b;
+
+    (void)state;
+    fake_config(&cfg, 2, NULL);
+    cfg.store_max_bytes = 200; /* ten values of 20 bytes */
+    cfg.store_value_cost = 0;  /* each counts for its bytes */
+    b = add_cfg(net, "127.0.0.1:4002", &cfg);
+    dht__source_of(&src_flood, &flood);
+    dht__source_of(&src_honest, &honest);
+    get_token(net, b, &flood, 0, tok);
+    get_token(net, b, &flood2, 0, tok2);
+    get_token(net, b, &honest, 0, tok_h);
+    for (int i = 0; i < 40; i++) { /* the flood fills the store */
+        dht_id_t key = fake_id_b0((uint8_t)(0x80 + i));
+        snprintf(value, sizeof(value), "flood value %08d", i);
+        stored += store(net, b, &flood, tok, &key, value, 0, 600, &code) == DHT__STORED;
+    }
+    assert_int_equal(dht__store_source_bytes(fake_dht(net, b)->store, &src_flood), 200);
+    assert_true(stored >= 10);
+    for (int i = 0; i < 5; i++) { /* an honest peer still stores, up to its share */
+        dht_id_t key = fake_id_b0((uint8_t)(0x10 + i));
+        snprintf(value, sizeof(value), "honest value %07d", i);
+        assert_int_equal(store(net, b, &honest, tok_h, &key, value, 0, 600, &code), DHT__STORED);
+    }
+    assert_int_equal(dht__store_source_bytes(fake_dht(net, b)->store, &src_honest), 100);
+    assert_int_equal(dht__store_source_bytes(fake_dht(net, b)->store, &src_flood), 100);
+    /* The flood goes on from both ports, with keys next to the node's own
+     * id: it only ever replaces its own values, or is refused. */
+    for (int i = 0; i < 40; i++) {
+        dht_id_t key = fake_id_b0((uint8_t)i);
+        key.b[1] = 0xee;
+        snprintf(value, sizeof(value), "flood again %08d", i);
+        if (store(net, b, i % 2 ? &flood2 : &flood, i % 2 ? tok2 : tok, &key, value, 0, 600,
+                  &code) != DHT__STORED) {
+            assert_int_equal(code, DHT__WERR_FULL);
+            refused++;
+        }
+    }
+    assert_int_equal(dht__store_source_bytes(fake_dht(net, b)->store, &src_honest), 100);
+    assert_int_equal(dht__store_source_bytes(fake_dht(net, b)->store, &src_flood), 100);
+    assert_true(refused > 0 && refused < 40);
+    /* Alone, the flood's share was the whole store: its first refusals count too. */
+    assert_int_equal(fake_stats(net, b).refused_over_share, 40 - stored + refused);
+    assert_int_equal(fake_stats(net, b).values, 10);
+    fake_net_free(net);
+}
+
+/* A flood of tiny values holds store_max_bytes / store_value_cost of them
+ * at most (each counts for 4096 bytes by default), and still leaves room
+ * for another source's. */
+static void test_store_tiny_flood(void **state)
+{
+    fake_net_t *net = new_net();
+    dht_addr_t flood = fake_addr("10.0.0.66:5000"), honest = fake_addr("10.0.0.2:5000");
+    uint8_t tok[8], tok_h[8];
+    unsigned code;
+    dht_config_t cfg;
+    char value[16];
+    int b;
+
+    (void)state;
+    fake_config(&cfg, 2, NULL);
+    cfg.store_max_bytes = 64u << 10; /* sixteen values of 4096 */
+    b = add_cfg(net, "127.0.0.1:4002", &cfg);
+    get_token(net, b, &flood, 0, tok);
+    get_token(net, b, &honest, 0, tok_h);
+    for (int i = 0; i < 200; i++) {
+        dht_id_t key = fake_id_b0((uint8_t)i);
+        snprintf(value, sizeof(value), "t%d", i);
+        store(net, b, &flood, tok, &key, value, 0, 600, &code);
+    }
+    assert_int_equal(fake_stats(net, b).values, 16);
+    for (int i = 0; i < 8; i++) { /* its share: half of 16 */
+        dht_id_t key = fake_id_b0((uint8_t)i);
+        key.b[1] = 0x5a;
+        snprintf(value, sizeof(value), "h%d", i);
+        assert_int_equal(store(net, b, &honest, tok_h, &key, value, 0, 600, &code), DHT__STORED);
+    }
+    assert_int_equal(fake_stats(net, b).values, 16);
+    fake_net_free(net);
+}
+
+/* Who counts as one source: an IPv4 address (whatever its port, and
+ * however a dual-stack socket shows it), an IPv6 /64; never all zero
+ * (the node itself) for a peer. */
+static void test_source_of(void **state)
+{
+    static const dht_source_t zero;
+    const char *same[][2] = {{"10.0.0.66:5000", "10.0.0.66:6000"},
+                             {"10.0.0.66:5000", "[::ffff:10.0.0.66]:5000"},
+                             {"[2001:db8::2]:5000", "[2001:db8::3]:6000"}};
+    const char *differ[][2] = {{"10.0.0.66:5000", "10.0.0.67:5000"},
+                               {"[2001:db8::2]:5000", "[2001:db8:0:1::2]:5000"},
+                               {"[::1]:5000", "[::2]:5000"}};
+    const char *peers[] = {"0.0.0.0:1", "[::1]:1", "[::ffff:0.0.0.0]:1", "[::2]:1"};
+    dht_source_t a, b;
+
+    (void)state;
+    for (size_t i = 0; i < 3; i++) {
+        dht_addr_t x = fake_addr(same[i][0]), y = fake_addr(same[i][1]);
+        dht__source_of(&a, &x);
+        dht__source_of(&b, &y);
+        assert_memory_equal(a.b, b.b, sizeof(a.b));
+        x = fake_addr(differ[i][0]);
+        y = fake_addr(differ[i][1]);
+        dht__source_of(&a, &x);
+        dht__source_of(&b, &y);
+        assert_memory_not_equal(a.b, b.b, sizeof(a.b));
+    }
+    for (size_t i = 0; i < 4; i++) {
+        dht_addr_t x = fake_addr(peers[i]);
+        dht__source_of(&a, &x);
+        assert_memory_not_equal(a.b, zero.b, sizeof(a.b));
+    }
+}
+
 /* Tokens live through one secret rotation (5 minutes), not two. */
 static void test_token_rotation(void **state)
 {
@@ -1165,6 +1294,9 @@ int main(void)
         cmocka_unit_test(test_token_rotation),
         cmocka_unit_test(test_store_content_addressed),
         cmocka_unit_test(test_store_ttl),
+        cmocka_unit_test(test_store_fair_share),
+        cmocka_unit_test(test_source_of),
+        cmocka_unit_test(test_store_tiny_flood),
         cmocka_unit_test(test_values_bad_content),
         cmocka_unit_test(test_values_content_ok),
         cmocka_unit_test(test_fetch_checks_hash),

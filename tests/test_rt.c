@@ -263,6 +263,189 @@ static void test_addr_change(void **state)
     dht__rt_free(rt);
 }
 
+/* One node id per address and port: made-up ids from one port take one
+ * slot; an answer with a new id from the address replaces the old one. */
+static void test_one_id_per_address(void **state)
+{
+    dht_id_t self = test_self();
+    dht_addr_t port1 = addr4(0x0a000001, 1), port2 = addr4(0x0a000001, 2);
+    dht__rt_t *rt = dht__rt_new(&self, 8, 2);
+    dht_id_t first = depth_id(&self, 1, 1), other = depth_id(&self, 2, 2);
+    dht_id_t hearsay = depth_id(&self, 3, 3), restarted = depth_id(&self, 4, 4);
+
+    (void)state;
+    assert_int_equal(dht__rt_update(rt, &first, &port1, 100, DHT__RT_QUERY), DHT__RT_ADDED);
+    for (unsigned i = 0; i < 1000; i++) { /* a flood of made-up ids from port1 */
+        dht_id_t fake = depth_id(&self, i % 200, 10 + i);
+        fake.b[20] ^= (uint8_t)i;
+        fake.b[21] ^= (uint8_t)(i >> 8);
+        assert_int_equal(dht__rt_update(rt, &fake, &port1, 200 + i, DHT__RT_QUERY),
+                         DHT__RT_IGNORED);
+    }
+    assert_int_equal(dht__rt_count(rt, 2000, NULL, NULL, NULL), 1);
+    assert_int_equal(dht__rt_update(rt, &hearsay, &port1, 2000, DHT__RT_LEARNED), DHT__RT_IGNORED);
+    /* Another port is another node. */
+    assert_int_equal(dht__rt_update(rt, &other, &port2, 2000, DHT__RT_QUERY), DHT__RT_ADDED);
+    /* An answer from port1 with a new id: the node there restarted. */
+    assert_int_equal(dht__rt_update(rt, &restarted, &port1, 3000, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_null(dht__rt_find(rt, &first));
+    assert_non_null(dht__rt_find(rt, &restarted));
+    assert_int_equal(dht__rt_count(rt, 3000, NULL, NULL, NULL), 2);
+    /* A bad holder of the address gives way to a request too. */
+    assert_int_equal(dht__rt_failed(rt, &other, 3100), 0);
+    assert_int_equal(dht__rt_failed(rt, &other, 3200), 0);
+    assert_int_equal(dht__rt_update(rt, &first, &port2, 3300, DHT__RT_QUERY), DHT__RT_ADDED);
+    assert_null(dht__rt_find(rt, &other));
+    /* The application's own insert is not checked. */
+    assert_int_equal(dht__rt_update(rt, &hearsay, &port1, 3400, DHT__RT_INSERT), DHT__RT_ADDED);
+    assert_int_equal(dht__rt_count(rt, 3400, NULL, NULL, NULL), 3);
+    dht__rt_free(rt);
+}
+
+/* At most 2 nodes of one /24 or /64 per bucket; loopback and private
+ * addresses exempt unless told; a bad node of the subnet gives way. */
+static void test_subnet_limit(void **state)
+{
+    dht_id_t self = test_self();
+    dht__rt_t *rt = dht__rt_new(&self, 8, 2);
+    dht_id_t id[8];
+    dht_addr_t v6a, v6b, v6c;
+
+    (void)state;
+    for (int i = 0; i < 8; i++)
+        id[i] = depth_id(&self, 0, 100 + (uint64_t)i); /* all in the first bucket */
+    dht__rt_set_subnet_limit(rt, 2, 0);
+    {
+        dht_addr_t p1 = addr4(0xcb007101, 1), p2 = addr4(0xcb0071fe, 2), p3 = addr4(0xcb007103, 3);
+        dht_addr_t other = addr4(0xcb007201, 1), lan = addr4(0xc0a80001, 1);
+        assert_int_equal(dht__rt_update(rt, &id[0], &p1, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+        assert_int_equal(dht__rt_update(rt, &id[1], &p2, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+        /* A third of 203.0.113.0/24 in the bucket: no. */
+        assert_int_equal(dht__rt_update(rt, &id[2], &p3, 10, DHT__RT_REPLY), DHT__RT_IGNORED);
+        assert_int_equal(dht__rt_update(rt, &id[2], &p3, 10, DHT__RT_LEARNED), DHT__RT_IGNORED);
+        /* Another /24 is fine; so is the application's insert. */
+        assert_int_equal(dht__rt_update(rt, &id[3], &other, 10, DHT__RT_QUERY), DHT__RT_ADDED);
+        assert_int_equal(dht__rt_update(rt, &id[4], &p3, 10, DHT__RT_INSERT), DHT__RT_ADDED);
+        /* A private network's addresses are exempt... */
+        for (int i = 5; i < 8; i++) {
+            lan.port = (uint16_t)i;
+            assert_int_equal(dht__rt_update(rt, &id[i], &lan, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+        }
+    }
+    dht__rt_free(rt);
+    /* ...unless told; and in a bucket full of bad nodes, one of the subnet
+     * may replace one of the subnet. */
+    rt = dht__rt_new(&self, 2, 0);
+    dht__rt_set_subnet_limit(rt, 1, 1);
+    {
+        dht_addr_t a = addr4(0x0a000001, 1), b = addr4(0x0a000002, 1), c = addr4(0x0b000001, 1);
+        assert_int_equal(dht__rt_update(rt, &id[0], &a, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+        assert_int_equal(dht__rt_update(rt, &id[1], &b, 10, DHT__RT_REPLY), DHT__RT_IGNORED);
+        assert_int_equal(dht__rt_failed(rt, &id[0], 20), 0);
+        assert_int_equal(dht__rt_failed(rt, &id[0], 30), 0); /* bad now */
+        assert_int_equal(dht__rt_update(rt, &id[2], &c, 40, DHT__RT_REPLY),
+                         DHT__RT_ADDED); /* the free slot */
+        assert_int_equal(dht__rt_update(rt, &id[1], &b, 50, DHT__RT_REPLY), DHT__RT_ADDED);
+        assert_null(dht__rt_find(rt, &id[0]));
+    }
+    dht__rt_free(rt);
+    /* IPv6: a /64. */
+    rt = dht__rt_new(&self, 8, 0);
+    dht__rt_set_subnet_limit(rt, 2, 0);
+    assert_int_equal(dht_addr_parse(&v6a, "[2001:db8:1:2::1]:1"), 0);
+    assert_int_equal(dht_addr_parse(&v6b, "[2001:db8:1:2:ffff::2]:1"), 0);
+    assert_int_equal(dht_addr_parse(&v6c, "[2001:db8:1:2::3]:1"), 0);
+    assert_int_equal(dht__rt_update(rt, &id[0], &v6a, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_int_equal(dht__rt_update(rt, &id[1], &v6b, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_int_equal(dht__rt_update(rt, &id[2], &v6c, 10, DHT__RT_REPLY), DHT__RT_IGNORED);
+    v6c.ip[7] ^= 1; /* another /64 */
+    assert_int_equal(dht__rt_update(rt, &id[2], &v6c, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+    dht__rt_free(rt);
+}
+
+/* The address rules on every path: the replacement cache and its
+ * promotion, a known node moving, bad nodes, a holder in the same bucket. */
+static void test_address_rules_paths(void **state)
+{
+    dht_id_t self = test_self();
+    dht_id_t id[12];
+    dht_addr_t p = addr4(0xcb007101, 1), x1 = addr4(0xcb007201, 1), x2 = addr4(0xcb007301, 1);
+    dht_addr_t v4, v6, v6b, v6c;
+    dht__rt_t *rt;
+    uint64_t t = 1000;
+
+    (void)state;
+    for (int i = 0; i < 12; i++)
+        id[i] = depth_id(&self, 0, 500 + (uint64_t)i); /* all in the first bucket */
+    /* The cache keeps one entry per endpoint, and a promotion obeys the
+     * rules: one port's answers never put two of its ids in a bucket. */
+    rt = dht__rt_new(&self, 2, 4);
+    assert_int_equal(dht__rt_update(rt, &id[0], &x1, t, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_int_equal(dht__rt_update(rt, &id[1], &x2, t, DHT__RT_REPLY), DHT__RT_ADDED);
+    for (int i = 2; i < 6; i++)
+        assert_int_equal(dht__rt_update(rt, &id[i], &p, t, DHT__RT_REPLY), DHT__RT_CACHED);
+    assert_int_equal(view(rt, 0).n_cache, 1);
+    for (int i = 0; i < 2; i++) {
+        dht__rt_failed(rt, &id[i], t + 1);
+        dht__rt_failed(rt, &id[i], t + 2);
+    }
+    {
+        dht__rt_bucket_view_t v = view(rt, 0);
+        unsigned at_p = 0;
+        for (size_t j = 0; j < v.n_nodes; j++)
+            at_p += addr_same(&v.nodes[j].addr, &p);
+        assert_int_equal(at_p, 1);
+    }
+    dht__rt_free(rt);
+
+    /* A known node may not move onto another's endpoint by a request; an
+     * answer from there takes it (a restart). */
+    rt = dht__rt_new(&self, 8, 2);
+    t = 1000;
+    assert_int_equal(dht__rt_update(rt, &id[0], &x1, t, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_int_equal(dht__rt_update(rt, &id[1], &x2, t, DHT__RT_REPLY), DHT__RT_ADDED);
+    t += DHT__RT_GOOD_MS + 1; /* questionable: they may move */
+    assert_int_equal(dht__rt_update(rt, &id[1], &x1, t, DHT__RT_QUERY), DHT__RT_IGNORED);
+    assert_true(addr_same(&dht__rt_find(rt, &id[1])->addr, &x2));
+    assert_int_equal(dht__rt_update(rt, &id[1], &x1, t, DHT__RT_REPLY), DHT__RT_UPDATED);
+    assert_null(dht__rt_find(rt, &id[0]));
+    assert_true(addr_same(&dht__rt_find(rt, &id[1])->addr, &x1));
+    dht__rt_free(rt);
+
+    /* Bad nodes do not count against their subnet; a new id answering from
+     * a holder's endpoint in a full subnet takes the holder's slot. */
+    rt = dht__rt_new(&self, 8, 2);
+    dht__rt_set_subnet_limit(rt, 2, 1);
+    t = 1000;
+    {
+        dht_addr_t a1 = addr4(0x0a000001, 1), a2 = addr4(0x0a000002, 1), a3 = addr4(0x0a000003, 1);
+        assert_int_equal(dht__rt_update(rt, &id[0], &a1, t, DHT__RT_REPLY), DHT__RT_ADDED);
+        assert_int_equal(dht__rt_update(rt, &id[1], &a2, t, DHT__RT_REPLY), DHT__RT_ADDED);
+        assert_int_equal(dht__rt_update(rt, &id[2], &a3, t, DHT__RT_REPLY), DHT__RT_IGNORED);
+        assert_int_equal(dht__rt_update(rt, &id[3], &a1, t, DHT__RT_REPLY), DHT__RT_ADDED);
+        assert_null(dht__rt_find(rt, &id[0]));
+        dht__rt_failed(rt, &id[1], t + 1);
+        dht__rt_failed(rt, &id[1], t + 2); /* bad */
+        assert_int_equal(dht__rt_update(rt, &id[2], &a3, t + 3, DHT__RT_REPLY), DHT__RT_ADDED);
+    }
+    dht__rt_free(rt);
+
+    /* Subnets: an IPv4 address and an IPv6 one never share one; within
+     * ::/64 the whole address counts; mapped and plain IPv4 are one. */
+    v4 = addr4(0x08080808, 1);
+    assert_int_equal(dht_addr_parse(&v6, "[::2]:1"), 0);
+    assert_int_equal(dht_addr_parse(&v6b, "[::3]:1"), 0);
+    assert_int_equal(dht_addr_parse(&v6c, "[::ffff:8.8.8.9]:2"), 0);
+    assert_int_equal(dht__addr_same_subnet(&v6, &v4), 0);
+    assert_int_equal(dht__addr_same_subnet(&v4, &v6), 0);
+    assert_int_equal(dht__addr_same_subnet(&v6, &v6b), 0);
+    assert_int_equal(dht__addr_same_subnet(&v4, &v6c), 1);
+    assert_int_equal(dht__addr_same_subnet(&v6c, &v4), 1);
+    v6c.ip[15] = 8;
+    v6c.port = 1;
+    assert_int_equal(dht__addr_same_endpoint(&v4, &v6c), 1);
+}
+
 static void test_states(void **state)
 {
     dht_id_t self = test_self();
@@ -1309,14 +1492,19 @@ static dht_id_t pick_id(harness_t *h)
     return id;
 }
 
-/* Mostly a node's usual address, sometimes one of a few others. */
+/* Mostly a node's usual address, sometimes one of a few others; every
+ * address is the id's alone (a hash of all of it: ids near the own id
+ * share most of their bytes), so the one-id-per-address rule (tested on
+ * its own) never applies here. */
 static dht_addr_t pick_addr(harness_t *h, const dht_id_t *id)
 {
-    uint32_t ip =
-        (uint32_t)id->b[28] << 24 | (uint32_t)id->b[29] << 16 | id->b[30] << 8 | id->b[31];
+    uint64_t hash = 14695981039346656037ull;
     uint64_t r = below(&h->rng, 100);
-    dht_addr_t a = addr4(ip, 6881);
+    dht_addr_t a;
 
+    for (size_t i = 0; i < DHT_ID_LEN; i++)
+        hash = (hash ^ id->b[i]) * 1099511628211ull;
+    a = addr4((uint32_t)hash, 6881);
     if (r < 80)
         return a;
     if (r < 90) {
@@ -1324,7 +1512,8 @@ static dht_addr_t pick_addr(harness_t *h, const dht_id_t *id)
         return a;
     }
     a.family = DHT_AF_INET6;
-    memcpy(a.ip, id->b, 16);
+    memcpy(a.ip, &hash, sizeof(hash));
+    memcpy(a.ip + 8, id->b, 8);
     a.port = (uint16_t)(6881 + below(&h->rng, 2));
     return a;
 }
@@ -1478,6 +1667,9 @@ int main(void)
         cmocka_unit_test(test_add_update),
         cmocka_unit_test(test_reply),
         cmocka_unit_test(test_addr_change),
+        cmocka_unit_test(test_one_id_per_address),
+        cmocka_unit_test(test_subnet_limit),
+        cmocka_unit_test(test_address_rules_paths),
         cmocka_unit_test(test_states),
         cmocka_unit_test(test_failed_replaces),
         cmocka_unit_test(test_listener),

@@ -56,6 +56,31 @@ static int put_fill(dht__store_t *st, const dht_id_t *key, uint8_t fill, size_t 
     return dht__store_put(st, key, &hash, buf, len, 0, now, exp);
 }
 
+/* As put_fill, from the source whose last byte is src (0: the node). */
+static int put_src(dht__store_t *st, uint8_t src, const dht_id_t *key, uint8_t fill, size_t len,
+                   uint64_t now)
+{
+    uint8_t buf[256];
+    dht_source_t id;
+    dht_id_t hash;
+
+    assert_true(len <= sizeof(buf));
+    memset(buf, fill, len);
+    memset(&id, 0, sizeof(id));
+    id.b[15] = src;
+    dht_id_from_bytes(&hash, buf, len);
+    return dht__store_put_from(st, &id, key, &hash, buf, len, 0, now, now, 1000);
+}
+
+static size_t src_bytes(const dht__store_t *st, uint8_t src)
+{
+    dht_source_t id;
+
+    memset(&id, 0, sizeof(id));
+    id.b[15] = src;
+    return dht__store_source_bytes(st, &id);
+}
+
 static dht_id_t fill_hash(uint8_t fill, size_t len)
 {
     uint8_t buf[256];
@@ -491,10 +516,13 @@ static void test_busy_new_key_farthest(void **state)
     assert_int_equal(put_fill(st, &far, 'f', 10, 0, 1000), DHT_EBUSY);
     assert_unchanged(st, before);
     assert_false(has(st, &far, 'f', 10, 0));
-    /* Still busy when the expired value would not be enough... */
+    /* Still busy when the expired value would not be enough; it goes all
+     * the same (a put that needs room removes expired values first)... */
     assert_int_equal(put_fill(st, &far, 'f', 11, 40, 1000), DHT_EBUSY);
-    assert_unchanged(st, before); /* ...and the expired value is still there */
-    /* ...but fine when it is. */
+    assert_false(has(st, &far, 'f', 11, 40));
+    assert_int_equal(dht__store_count(st), 2);
+    assert_int_equal(dht__store_bytes(st), 40);
+    /* ...and then there is room. */
     assert_int_equal(put_fill(st, &far, 'g', 10, 40, 1000), 0);
     assert_int_equal(dht__store_count(st), 3);
     assert_int_equal(dht__store_bytes(st), 50);
@@ -582,6 +610,109 @@ static int visit_one(const dht__value_t *v, void *arg)
     return w->calls == w->stop_at ? 7 : 0;
 }
 
+/* A source that filled the store gives way to another, down to its share;
+ * at its share, a source makes room from its own values only. */
+static void test_share_heavy_source_gives_way(void **state)
+{
+    (void)state;
+    dht__store_t *st = new_store(100, 16);
+    dht_id_t near[5], far1 = key_at(0xf0, 0), far2 = key_at(0xe0, 0), far3 = key_at(0xd0, 0);
+    dht_id_t nearest = key_at(0x00, 1);
+
+    for (int i = 0; i < 5; i++) { /* A (source 1): keys next to the node's id */
+        near[i] = key_at((uint8_t)(1 + i), 0);
+        assert_int_equal(put_src(st, 1, &near[i], (uint8_t)('a' + i), 20, 1), 0);
+    }
+    assert_int_equal(src_bytes(st, 1), 100);
+    /* H (source 2) stores at far keys: A, above its share of 50, makes the
+     * room, its farthest key first, although H's keys are farther. */
+    assert_int_equal(put_src(st, 2, &far1, 'x', 20, 2), 0);
+    assert_false(has(st, &near[4], 'e', 20, 2));
+    assert_int_equal(put_src(st, 2, &far2, 'y', 20, 3), 0);
+    assert_false(has(st, &near[3], 'd', 20, 3));
+    assert_int_equal(src_bytes(st, 1), 60);
+    assert_int_equal(src_bytes(st, 2), 40);
+    assert_int_equal(dht__store_sources(st), 2);
+    /* H at 60 would pass its share: only its own farther keys give way. */
+    dht_source_t h = {{0}};
+    h.b[15] = 2;
+    assert_int_equal(dht__store_over_share(st, &h, 20), 1);
+    assert_int_equal(dht__store_over_share(st, &h, 10), 0);
+    assert_int_equal(dht__store_over_share(st, NULL, 33), 0); /* a third source: 100 / 3 */
+    assert_int_equal(dht__store_over_share(st, NULL, 34), 1);
+    assert_int_equal(put_src(st, 2, &far3, 'z', 20, 4), 0);
+    assert_false(has(st, &far1, 'x', 20, 4));
+    assert_true(has(st, &far2, 'y', 20, 4));
+    assert_int_equal(src_bytes(st, 1), 60);
+    /* A, at 60, cannot take H's values back, even for its nearest key. */
+    assert_int_equal(put_src(st, 1, &nearest, 'n', 20, 5), 0);
+    assert_false(has(st, &near[2], 'c', 20, 5)); /* its own farthest */
+    assert_true(has(st, &far2, 'y', 20, 5));
+    assert_true(has(st, &far3, 'z', 20, 5));
+    assert_int_equal(src_bytes(st, 1), 60);
+    assert_int_equal(src_bytes(st, 2), 40);
+    /* A value larger than a new source's share finds no room. */
+    assert_int_equal(put_src(st, 3, &nearest, 'q', 40, 6), DHT_EBUSY);
+    assert_int_equal(dht__store_sources(st), 2);
+    assert_int_equal(dht__store_bytes(st), 100);
+    dht__store_free(st);
+}
+
+/* At the per-key cap, the source with the most values of the key loses
+ * its oldest, not the key's oldest value. */
+static void test_per_key_cap_heaviest_source(void **state)
+{
+    (void)state;
+    dht__store_t *st = new_store(1000, 3);
+    dht_id_t k = key_at(0x40, 0);
+
+    assert_int_equal(put_src(st, 2, &k, 'b', 10, 1), 0); /* the key's oldest */
+    assert_int_equal(put_src(st, 1, &k, 'a', 10, 2), 0);
+    assert_int_equal(put_src(st, 1, &k, 'A', 10, 3), 0);
+    assert_int_equal(put_src(st, 3, &k, 'c', 10, 4), 0);
+    assert_true(has(st, &k, 'b', 10, 4));
+    assert_false(has(st, &k, 'a', 10, 4));
+    assert_true(has(st, &k, 'A', 10, 4));
+    assert_true(has(st, &k, 'c', 10, 4));
+    /* A source replaces its own first; a flood of one under the key only
+     * ever replaces its own. */
+    for (uint8_t i = 0; i < 20; i++)
+        assert_int_equal(put_src(st, 1, &k, (uint8_t)('d' + i), 10, 5 + i), 0);
+    assert_true(has(st, &k, 'b', 10, 30));
+    assert_true(has(st, &k, 'c', 10, 30));
+    assert_int_equal(src_bytes(st, 1), 10);
+    dht__store_free(st);
+}
+
+/* With a value cost, tiny values count for it: a flood of them holds
+ * max_bytes / cost values at most. */
+static void test_value_cost(void **state)
+{
+    (void)state;
+    dht__store_t *st = new_store(100, 16);
+    dht_id_t far = key_at(0xf0, 0);
+
+    dht__store_set_value_cost(st, 10);
+    for (uint8_t i = 0; i < 10; i++) {
+        dht_id_t k = key_at((uint8_t)(0x80 - i), 0); /* each closer than the last */
+        assert_int_equal(put_fill(st, &k, (uint8_t)('a' + i), 1, 1, 1000), 0);
+    }
+    assert_int_equal(dht__store_count(st), 10);
+    assert_int_equal(dht__store_bytes(st), 10); /* the bytes themselves */
+    assert_int_equal(dht__store_source_bytes(st, NULL), 100);
+    assert_int_equal(put_fill(st, &far, 'z', 0, 1, 1000), DHT_EBUSY); /* counts for 10 */
+    {
+        dht_id_t k = key_at(0x01, 0), k0 = key_at(0x80, 0), k1 = key_at(0x7f, 0);
+        assert_int_equal(put_fill(st, &k, 'y', 15, 1, 1000), 0); /* the farthest two go */
+        assert_false(has(st, &k0, 'a', 1, 1));
+        assert_false(has(st, &k1, 'b', 1, 1));
+        assert_int_equal(dht__store_count(st), 9);
+        assert_int_equal(dht__store_source_bytes(st, NULL), 95);
+    }
+    assert_int_equal(put_fill(st, &far, 'x', 101, 1, 1000), DHT_ETOOBIG);
+    dht__store_free(st);
+}
+
 static void test_foreach(void **state)
 {
     (void)state;
@@ -652,10 +783,21 @@ static void test_many_keys(void **state)
 /* ------------------------------------------------------------------------ */
 
 /* The model is a flat list scanned in full: slow, and obviously the rules. */
-enum { MAXKEYS = 300, NCONTENT = 24, MAXVALS = 1024 };
+enum { MAXKEYS = 300, NCONTENT = 24, MAXVALS = 1024, NSRC = 4 };
+
+/* Source i of the model: all zero (the node itself) for 0, else i in its
+ * last byte, so that a larger i is a larger dht_source_t. */
+static dht_source_t src_id(int i)
+{
+    dht_source_t s;
+
+    memset(&s, 0, sizeof(s));
+    s.b[15] = (uint8_t)i;
+    return s;
+}
 
 struct mval {
-    int key, content;
+    int key, content, src;
     uint8_t flags;
     uint64_t stored_at, expires_at, seq;
 };
@@ -669,6 +811,7 @@ struct model {
     dht_id_t hash[NCONTENT];
     struct mval v[MAXVALS];
     size_t n, bytes;
+    size_t cost, charged; /* dht__store_set_value_cost; what the values count for */
     uint64_t seq, rng;
 };
 
@@ -681,46 +824,22 @@ static uint64_t rnd(struct model *m)
     return z ^ (z >> 31);
 }
 
+/* @return what content c counts for in the store. */
+static size_t model_charge(const struct model *m, int c)
+{
+    return m->len[c] > m->cost ? m->len[c] : m->cost;
+}
+
 static void model_remove(struct model *m, size_t i)
 {
     m->bytes -= m->len[m->v[i].content];
+    m->charged -= model_charge(m, m->v[i].content);
     m->v[i] = m->v[--m->n];
 }
 
 static int older(const struct mval *a, const struct mval *b)
 {
     return a->stored_at != b->stored_at ? a->stored_at < b->stored_at : a->seq < b->seq;
-}
-
-/* @return the index of key's oldest value (of those unexpired at now if
- * live is set), or SIZE_MAX. */
-static size_t model_oldest(const struct model *m, int key, int live, uint64_t now)
-{
-    size_t best = SIZE_MAX;
-
-    for (size_t i = 0; i < m->n; i++) {
-        if (m->v[i].key != key || (live && m->v[i].expires_at <= now))
-            continue;
-        if (best == SIZE_MAX || older(&m->v[i], &m->v[best]))
-            best = i;
-    }
-    return best;
-}
-
-static size_t model_farthest(const struct model *m)
-{
-    size_t best = SIZE_MAX;
-
-    for (size_t i = 0; i < m->n; i++) {
-        if (best == SIZE_MAX) {
-            best = i;
-            continue;
-        }
-        int c = dht_id_cmp_distance(&m->self, &m->keys[m->v[i].key], &m->keys[m->v[best].key]);
-        if (c > 0 || (c == 0 && older(&m->v[i], &m->v[best])))
-            best = i;
-    }
-    return best;
 }
 
 static unsigned model_key_count(const struct model *m, int key, uint64_t now, int live)
@@ -745,27 +864,97 @@ static size_t model_expire(struct model *m, uint64_t now)
     return gone;
 }
 
-/* The room a put of content c under key could get without touching keys
- * closer than key: expired bytes, live bytes of farther keys, and the
- * per-key victim. */
-static size_t model_room(const struct model *m, int key, uint64_t now)
+static int model_farther(const struct model *m, int a, int b)
 {
-    size_t room = m->max_bytes - m->bytes;
-
-    for (size_t i = 0; i < m->n; i++) {
-        const struct mval *v = &m->v[i];
-        if (v->expires_at <= now ||
-            dht_id_cmp_distance(&m->self, &m->keys[v->key], &m->keys[key]) > 0)
-            room += m->len[v->content];
-    }
-    if (model_key_count(m, key, now, 1) >= m->per_key)
-        room += m->len[m->v[model_oldest(m, key, 1, now)].content];
-    return room;
+    return dht_id_cmp_distance(&m->self, &m->keys[a], &m->keys[b]) > 0;
 }
 
-static int model_put(struct model *m, int key, int c, uint8_t flags, uint64_t now, uint64_t exp)
+static size_t model_load(const struct model *m, int src)
 {
-    uint32_t len = m->len[c];
+    size_t sum = 0;
+
+    for (size_t i = 0; i < m->n; i++)
+        sum += m->v[i].src == src ? model_charge(m, m->v[i].content) : 0;
+    return sum;
+}
+
+static unsigned model_sources(const struct model *m)
+{
+    unsigned n = 0;
+
+    for (int s = 0; s < NSRC; s++) {
+        size_t i = 0;
+        while (i < m->n && m->v[i].src != s)
+            i++;
+        n += i < m->n;
+    }
+    return n;
+}
+
+/* @return the bytes of src's values (src -1: anyone's) under keys farther
+ * than key. */
+static size_t model_far(const struct model *m, int src, int key)
+{
+    size_t sum = 0;
+
+    for (size_t i = 0; i < m->n; i++)
+        if ((src < 0 || m->v[i].src == src) && model_farther(m, m->v[i].key, key))
+            sum += model_charge(m, m->v[i].content);
+    return sum;
+}
+
+/* @return the value of src (-1: anyone) under its farthest key, the
+ * oldest there, or SIZE_MAX. */
+static size_t model_farthest_of(const struct model *m, int src)
+{
+    size_t best = SIZE_MAX;
+
+    for (size_t i = 0; i < m->n; i++) {
+        if (src >= 0 && m->v[i].src != src)
+            continue;
+        if (best == SIZE_MAX || model_farther(m, m->v[i].key, m->v[best].key) ||
+            (m->v[i].key == m->v[best].key && older(&m->v[i], &m->v[best])))
+            best = i;
+    }
+    return best;
+}
+
+/* @return the value the per-key cap evicts from key for a new value from
+ * src: the oldest of the source holding the most of key's values, the new
+ * one counted. */
+static size_t model_per_key_victim(const struct model *m, int key, int src)
+{
+    unsigned per[NSRC] = {0}, most = 1;
+    size_t best = SIZE_MAX;
+
+    per[src] = 1;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->v[i].key == key && ++per[m->v[i].src] > most)
+            most = per[m->v[i].src];
+    for (size_t i = 0; i < m->n; i++)
+        if (m->v[i].key == key && per[m->v[i].src] == most &&
+            (best == SIZE_MAX || older(&m->v[i], &m->v[best])))
+            best = i;
+    return best;
+}
+
+/* @return the source with the most bytes (ties: the larger id). */
+static int model_heaviest(const struct model *m)
+{
+    int best = 0;
+
+    for (int s = 1; s < NSRC; s++)
+        if (model_load(m, s) >= model_load(m, best))
+            best = s;
+    return best;
+}
+
+static int model_put(struct model *m, int key, int c, int src, uint8_t flags, uint64_t now,
+                     uint64_t exp)
+{
+    size_t len = model_charge(m, c); /* what it counts for */
+    size_t victim = SIZE_MAX, vlen = 0, share, mine, kept;
+    int vsrc = -1, own, present = 0;
 
     if (len > m->max_bytes)
         return DHT_ETOOBIG;
@@ -779,17 +968,54 @@ static int model_put(struct model *m, int key, int c, uint8_t flags, uint64_t no
     }
     if (exp <= now)
         return 0;
-    if (model_room(m, key, now) < len)
-        return DHT_EBUSY;
-    if (m->bytes + len > m->max_bytes || model_key_count(m, key, now, 0) >= m->per_key)
+    if (m->charged + len > m->max_bytes || model_key_count(m, key, now, 0) >= m->per_key)
         model_expire(m, now);
-    if (model_key_count(m, key, now, 0) >= m->per_key)
-        model_remove(m, model_oldest(m, key, 0, now));
-    while (m->bytes + len > m->max_bytes)
-        model_remove(m, model_farthest(m));
+    /* The plan, on what is left. */
+    mine = model_load(m, src);
+    for (size_t i = 0; i < m->n; i++)
+        present |= m->v[i].src == src;
+    share = m->max_bytes / (model_sources(m) + !present);
+    if (model_key_count(m, key, now, 0) >= m->per_key) {
+        victim = model_per_key_victim(m, key, src);
+        vlen = model_charge(m, m->v[victim].content);
+        vsrc = m->v[victim].src;
+        if (vsrc == src)
+            mine -= vlen;
+    }
+    own = mine + len > share;
+    kept = m->charged - vlen;
+    if (kept + len > m->max_bytes) {
+        size_t need = kept + len - m->max_bytes, room;
+        if (own) {
+            room = model_far(m, src, key);
+        } else {
+            room = model_far(m, -1, key);
+            for (int t = 0; t < NSRC; t++) {
+                size_t load = model_load(m, t) - (t == vsrc ? vlen : 0), far = model_far(m, t, key);
+                if (t != src && load > share && load - share > far)
+                    room += load - share - far;
+            }
+        }
+        if (room < need)
+            return DHT_EBUSY;
+    }
+    /* The evictions. */
+    if (victim != SIZE_MAX)
+        model_remove(m, victim);
+    while (own && m->charged + len > m->max_bytes)
+        model_remove(m, model_farthest_of(m, src));
+    while (m->charged + len > m->max_bytes) {
+        int heavy = model_heaviest(m);
+        if (model_load(m, heavy) <= share)
+            break;
+        model_remove(m, model_farthest_of(m, heavy));
+    }
+    while (m->charged + len > m->max_bytes) /* never: rule b always makes room (store.c) */
+        model_remove(m, model_farthest_of(m, -1));
     assert_true(m->n < MAXVALS);
-    m->v[m->n++] = (struct mval){key, c, flags, now, exp, m->seq++};
-    m->bytes += len;
+    m->v[m->n++] = (struct mval){key, c, src, flags, now, exp, m->seq++};
+    m->bytes += m->len[c];
+    m->charged += len;
     return 0;
 }
 
@@ -801,7 +1027,12 @@ static void model_check(const struct model *m, const dht__store_t *st, uint64_t 
 
     assert_int_equal(dht__store_count(st), m->n);
     assert_int_equal(dht__store_bytes(st), m->bytes);
-    assert_true(m->bytes <= m->max_bytes);
+    assert_true(m->charged <= m->max_bytes);
+    assert_int_equal(dht__store_sources(st), model_sources(m));
+    for (int s = 0; s < NSRC; s++) {
+        dht_source_t id = src_id(s);
+        assert_int_equal(dht__store_source_bytes(st, &id), model_load(m, s));
+    }
     for (size_t i = 0; i < m->n; i++)
         if (m->v[i].expires_at < next)
             next = m->v[i].expires_at;
@@ -825,6 +1056,8 @@ static void model_check(const struct model *m, const dht__store_t *st, uint64_t 
             assert_int_equal(v->flags, m->v[i].flags);
             assert_int_equal(v->stored_at, m->v[i].stored_at);
             assert_int_equal(v->expires_at, m->v[i].expires_at);
+            dht_source_t id = src_id(m->v[i].src);
+            assert_memory_equal(v->source.b, id.b, sizeof(id.b));
             assert_true(prev == SIZE_MAX || older(&m->v[prev], &m->v[i]));
             prev = i;
         }
@@ -881,6 +1114,10 @@ static unsigned run_random(uint64_t seed, unsigned nkeys, size_t max_bytes, unsi
     model_init(m, seed, nkeys, max_bytes, per_key);
     st = dht__store_new(&m->self, max_bytes, per_key);
     assert_non_null(st);
+    if (seed % 3 == 0) { /* values count for at least a few bytes more */
+        m->cost = 1 + seed % 9;
+        dht__store_set_value_cost(st, m->cost);
+    }
     for (unsigned step = 0; step < steps; step++) {
         uint64_t r = rnd(m) % 100;
         now += rnd(m) % 4;
@@ -890,9 +1127,20 @@ static unsigned run_random(uint64_t seed, unsigned nkeys, size_t max_bytes, unsi
             uint64_t exp = now + rnd(m) % 80;
             if (rnd(m) % 20 == 0)
                 exp -= 80; /* already expired, or a refresh that would shorten */
-            int want = model_put(m, key, c, flags, now, exp);
-            int got = dht__store_put(st, &m->keys[key], &m->hash[c], m->data[c], m->len[c], flags,
-                                     now, exp);
+            /* Source 0 (the node) most, so that sources differ in weight. */
+            int src = rnd(m) % 2 ? 0 : (int)(rnd(m) % NSRC);
+            dht_source_t id = src_id(src);
+            int want, fits = 0;
+            if (exp > now) /* fits() does not know the expiry: it plans */
+                fits = dht__store_fits(st, &id, &m->keys[key], &m->hash[c], m->len[c], now);
+            want = model_put(m, key, c, src, flags, now, exp);
+            if (exp > now)
+                assert_int_equal(fits, want);
+            int got = src == 0 && rnd(m) % 2
+                          ? dht__store_put(st, &m->keys[key], &m->hash[c], m->data[c], m->len[c],
+                                           flags, now, exp)
+                          : dht__store_put_from(st, &id, &m->keys[key], &m->hash[c], m->data[c],
+                                                m->len[c], flags, now, now, exp);
             assert_int_equal(got, want);
             busy += got == DHT_EBUSY;
             puts += got == 0;
@@ -966,6 +1214,9 @@ int main(void)
         cmocka_unit_test(test_busy_new_key_farthest),
         cmocka_unit_test(test_busy_would_evict_closer_key),
         cmocka_unit_test(test_busy_farthest_key_own_values),
+        cmocka_unit_test(test_share_heavy_source_gives_way),
+        cmocka_unit_test(test_per_key_cap_heaviest_source),
+        cmocka_unit_test(test_value_cost),
         cmocka_unit_test(test_foreach),
         cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_random_small),

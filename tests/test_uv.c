@@ -187,6 +187,62 @@ static void test_loopback_ipv6(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void on_ping(int status, const dht_id_t *peer, void *arg)
+{
+    (void)peer;
+    *(int *)arg = status;
+    pending--;
+}
+
+static void on_closed(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+/* A node whose process is gone while its host is up: the kernel reports
+ * each datagram to its port (ICMP port unreachable, read from the error
+ * queue), and a request to it fails after its attempts without waiting
+ * out one timeout. A report also makes the socket's next send fail
+ * unsent (whichever peer it is for): here a ping to a live node goes out
+ * right after the reports came, and is sent again at once, not lost. */
+static void test_dead_port_reported(void **state)
+{
+    uv_loop_t loop;
+    dht_uv_t *nodes[3];
+    dht_addr_t gone, live;
+    dht_stats_t before, after;
+    int closed = 0, st_gone = 1, st_live = 1;
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    start(&loop, nodes, 3, "127.0.0.1:0");
+    dht_uv_addr(nodes[1], &gone);
+    dht_uv_addr(nodes[2], &live);
+    dht_uv_close(nodes[1], on_closed, &closed);
+    while (!closed)
+        uv_run(&loop, UV_RUN_ONCE);
+    dht_get_stats(dht_uv_dht(nodes[0]), uv_now(&loop), &before);
+    pending += 2;
+    assert_int_equal(dht_ping(dht_uv_dht(nodes[0]), &gone, on_ping, &st_gone), 0);
+    usleep(20000); /* the report is in; the loop has not read it */
+    assert_int_equal(dht_ping(dht_uv_dht(nodes[0]), &live, on_ping, &st_live), 0);
+    wait_all(&loop);
+    dht_get_stats(dht_uv_dht(nodes[0]), uv_now(&loop), &after);
+    print_message("reports %llu, timeouts %llu, send errors %llu\n",
+                  (unsigned long long)(after.rpc_unreachable - before.rpc_unreachable),
+                  (unsigned long long)(after.rpc_timeouts - before.rpc_timeouts),
+                  (unsigned long long)(after.send_errors - before.send_errors));
+    assert_int_equal(st_gone, DHT_ETIMEDOUT);
+    assert_int_equal(st_live, 0);
+    assert_true(after.rpc_unreachable > before.rpc_unreachable);
+    assert_int_equal(after.rpc_timeouts, before.rpc_timeouts); /* every attempt was reported */
+    assert_int_equal(after.send_errors, before.send_errors);   /* nothing lost unsent */
+    dht_uv_close(nodes[0], NULL, NULL);
+    dht_uv_close(nodes[2], NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* A value too large is refused at once; an unparsable bind address too. */
 static void test_errors(void **state)
 {
@@ -251,9 +307,8 @@ static void test_bind_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_loopback_32_nodes),
-        cmocka_unit_test(test_loopback_ipv6),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_loopback_32_nodes),  cmocka_unit_test(test_loopback_ipv6),
+        cmocka_unit_test(test_dead_port_reported), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_bind_errors),
     };
 

@@ -14,8 +14,13 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <uv.h>
 
@@ -29,6 +34,7 @@ typedef struct seen {
     char value[32];
     int ping_calls, ping_status; /* a ping still in flight when the node closes */
     int closed;                  /* close_cb calls */
+    int silent_fd;               /* the socket of silent_port(), or 0 */
 } seen_t;
 
 static void on_closed(void *arg)
@@ -132,13 +138,33 @@ static void start_pair(uv_loop_t *loop, dht_uv_t **a, dht_uv_t **b, int join)
     assert_int_equal(joined, 1000);
 }
 
+/* Binds a UDP socket on 127.0.0.1 that is never read, so that datagrams to
+ * it go unanswered and, unlike those to a closed port, bring no ICMP "port
+ * unreachable" that would end a request at once. Its address goes to *to,
+ * its descriptor to s->silent_fd (closed by finish()). */
+static void silent_port(seen_t *s, dht_addr_t *to)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sin);
+    char hostport[32];
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+    assert_true(fd > 0);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    snprintf(hostport, sizeof(hostport), "127.0.0.1:%u", (unsigned)ntohs(sin.sin_port));
+    assert_int_equal(dht_addr_parse(to, hostport), 0);
+    s->silent_fd = fd;
+}
+
 /* Starts a ping from s->close_me to an address nobody answers on, so that
  * it is still in flight when the node closes. */
 static void ping_nobody(seen_t *s)
 {
     dht_addr_t nobody;
 
-    assert_int_equal(dht_addr_parse(&nobody, "127.0.0.1:9"), 0); /* discard: never answers */
+    silent_port(s, &nobody);
     assert_int_equal(dht_ping(dht_uv_dht(s->close_me), &nobody, on_ping_close_again, s), 0);
 }
 
@@ -151,6 +177,8 @@ static void finish(uv_loop_t *loop, dht_uv_t *other, seen_t *s)
     assert_int_equal(s->calls, 1);
     assert_int_equal(s->closed, 1);
     assert_int_equal(uv_loop_close(loop), 0);
+    if (s->silent_fd > 0)
+        close(s->silent_fd);
 }
 
 static void test_close_in_join_cb(void **state)
@@ -239,7 +267,7 @@ static void test_close_in_timeout_cb(void **state)
     assert_int_equal(dht_uv_new(&a, &loop, NULL, "127.0.0.1:0"), 0);
     assert_int_equal(dht_uv_new(&b, &loop, &cfg, "127.0.0.1:0"), 0);
     s.close_me = b;
-    assert_int_equal(dht_addr_parse(&nobody, "127.0.0.1:9"), 0);
+    silent_port(&s, &nobody);
     assert_int_equal(dht_ping(dht_uv_dht(b), &nobody, on_ping_timeout_close, &s), 0);
     run_until(&loop, &s.calls);
     assert_int_equal(s.status, DHT_ETIMEDOUT);

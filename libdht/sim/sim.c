@@ -24,6 +24,7 @@ typedef struct sim_node {
     uint32_t idx;
     uint8_t online;
     unsigned extra_delay_ms; /* added to every message it sends (dht_sim_set_extra_delay) */
+    uint8_t liar;            /* its VALUE replies are damaged on the way (dht_sim_set_liar) */
     uint64_t wake_at;        /* time of this node's pending timer event */
 } sim_node_t;
 
@@ -207,6 +208,10 @@ static int sim_send(void *arg, const dht_addr_t *to, dht_transport_t transport, 
     if (ev.data == NULL)
         return DHT_ENOMEM;
     memcpy(ev.data, buf, len);
+    /* VALUE and VALUES (schema/wire.md 2.1): a value's bytes, or the last
+     * entry's (its bytes or its summary's hash), end them. */
+    if (src->liar && len > 40 && (buf[3] == 0x85 || buf[3] == 0x83))
+        ev.data[len - 1] ^= 0xff;
     if (push(sim, ev) != 0) {
         free(ev.data);
         return DHT_ENOMEM;
@@ -347,6 +352,14 @@ int dht_sim_set_extra_delay(dht_sim_t *sim, size_t i, unsigned ms)
     if (sim == NULL || i >= sim->n_nodes || sim->nodes[i]->dht == NULL || ms > 600000)
         return DHT_EINVAL;
     sim->nodes[i]->extra_delay_ms = ms;
+    return 0;
+}
+
+int dht_sim_set_liar(dht_sim_t *sim, size_t i, int on)
+{
+    if (sim == NULL || i >= sim->n_nodes || sim->nodes[i]->dht == NULL)
+        return DHT_EINVAL;
+    sim->nodes[i]->liar = (uint8_t)(on != 0);
     return 0;
 }
 

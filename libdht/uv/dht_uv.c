@@ -26,6 +26,7 @@
  *   OUT_STALL_MS is cut off, its queue freed.
  */
 #include "dht.h"
+#include "errqueue.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@
 #define OUT_STALL_MS    10000 /* a peer that takes none of its queue this long is cut off */
 #define UDP_RCVBUF      (4 << 20)
 #define UDP_SNDBUF      (1 << 20)
+#define UNREACH_MAX     32 /* destinations reported unreachable, kept until the core hears */
 
 typedef struct stream stream_t;
 
@@ -91,7 +93,10 @@ struct dht_uv {
     int closing; /* dht_uv_close() was called: dht is NULL, handles closing */
     void (*close_cb)(void *arg);
     void *close_arg;
-    uint8_t *recv_buf;       /* RECV_CHUNKS * UDP_CHUNK, reused for every read */
+    uint8_t *recv_buf;               /* RECV_CHUNKS * UDP_CHUNK, reused for every read */
+    int recv_got;                    /* datagrams came since the last empty read */
+    dht_addr_t unreach[UNREACH_MAX]; /* reported unreachable, for the core (on_after_io) */
+    unsigned n_unreach;
     uint8_t read_buf[65536]; /* TCP reads, copied out at once */
 };
 
@@ -168,6 +173,13 @@ static void on_after_io(uv_check_t *h)
 
     uv_idle_stop(&n->poll_now);
     uv_check_stop(&n->after_io);
+    /* Destinations the kernel said nobody listens at (take_reports). */
+    while (n->n_unreach > 0 && !n->closing) {
+        dht_addr_t to = n->unreach[--n->n_unreach];
+        dht_unreachable(n->dht, uv_now(n->loop), &to);
+    }
+    if (n->closing) /* a callback closed the node */
+        return;
     next = dht_periodic(n->dht, uv_now(n->loop));
     if (!n->closing) /* a callback may have closed the node */
         arm(n, next);
@@ -320,6 +332,24 @@ static stream_t *lru_out(dht_uv_t *n)
     return old;
 }
 
+/* A node bound to one address speaks from it on its streams too (else
+ * the system picks the source, 127.0.0.1 for a node on 127.0.0.66): its
+ * peers tie tokens and shares of their stores to the address they see.
+ * @return 0 or a libuv error. */
+static int bind_source(const dht_uv_t *n, stream_t *s, const dht_addr_t *to)
+{
+    static const uint8_t any[16];
+    struct sockaddr_storage ss;
+    dht_addr_t from = n->addr;
+
+    if (from.family != to->family ||
+        memcmp(from.ip, any, from.family == DHT_AF_INET6 ? 16 : 4) == 0)
+        return 0;
+    from.port = 0;
+    to_sockaddr(&from, &ss);
+    return uv_tcp_bind(&s->tcp, (struct sockaddr *)&ss, 0);
+}
+
 static stream_t *open_out(dht_uv_t *n, const dht_addr_t *to)
 {
     struct sockaddr_storage ss;
@@ -345,7 +375,8 @@ static stream_t *open_out(dht_uv_t *n, const dht_addr_t *to)
     n->n_out++;
     uv_tcp_nodelay(&s->tcp, 1);
     to_sockaddr(to, &ss);
-    if (uv_tcp_connect(req, &s->tcp, (struct sockaddr *)&ss, on_connected) != 0) {
+    if (bind_source(n, s, to) != 0 ||
+        uv_tcp_connect(req, &s->tcp, (struct sockaddr *)&ss, on_connected) != 0) {
         free(req);
         stream_close(s);
         return NULL;
@@ -592,15 +623,59 @@ static void on_sweep(uv_timer_t *t)
 
 /* ---- UDP ---- */
 
+/* Reads the kernel's reports of datagrams nobody received (errqueue.h)
+ * and keeps their destinations for the core, which hears of them in the
+ * check phase of this loop iteration (on_after_io): not from here, which
+ * may be inside a call into the core (a send). */
+static void take_reports(dht_uv_t *n)
+{
+    struct sockaddr_storage got[UNREACH_MAX];
+    uv_os_fd_t fd;
+    size_t count;
+
+    if (n->closing || uv_fileno((uv_handle_t *)&n->udp, &fd) != 0)
+        return;
+    count = dht_uv_errqueue_drain(fd, got, UNREACH_MAX);
+    for (size_t i = 0; i < count; i++) {
+        dht_addr_t to;
+        unsigned j = 0;
+        if (from_sockaddr((const struct sockaddr *)&got[i], &to) != 0)
+            continue;
+        while (j < n->n_unreach && !dht_addr_equal(&n->unreach[j], &to))
+            j++;
+        if (j == n->n_unreach && n->n_unreach < UNREACH_MAX)
+            n->unreach[n->n_unreach++] = to;
+    }
+    if (n->n_unreach > 0) {
+        uv_idle_start(&n->poll_now, on_poll_now);
+        uv_check_start(&n->after_io, on_after_io);
+    }
+}
+
 typedef struct udp_req {
     uv_udp_send_t req;
+    struct sockaddr_storage to;
+    int again; /* sent a second time, after a report made the first fail */
+    size_t len;
     uint8_t data[];
 } udp_req_t;
 
 static void on_udp_sent(uv_udp_send_t *req, int status)
 {
-    (void)status; /* a lost datagram is a timeout for the core */
-    free(req);
+    udp_req_t *r = (udp_req_t *)req;
+    dht_uv_t *n = req->handle->data;
+
+    /* A report of an earlier datagram made this one fail unsent: drain
+     * the reports and send it again, once. Any other loss is a timeout
+     * for the core. */
+    if (dht_uv_errqueue_is_report(status) && !r->again && !n->closing) {
+        uv_buf_t b = uv_buf_init((char *)r->data, (unsigned)r->len);
+        take_reports(n);
+        r->again = 1;
+        if (uv_udp_send(&r->req, &n->udp, &b, 1, (struct sockaddr *)&r->to, on_udp_sent) == 0)
+            return;
+    }
+    free(r);
 }
 
 static int send_datagram(dht_uv_t *n, const dht_addr_t *to, const uint8_t *buf, size_t len)
@@ -612,6 +687,11 @@ static int send_datagram(dht_uv_t *n, const dht_addr_t *to, const uint8_t *buf, 
 
     to_sockaddr(to, &ss);
     err = uv_udp_try_send(&n->udp, &b, 1, (struct sockaddr *)&ss);
+    if (dht_uv_errqueue_is_report(err)) {
+        /* It failed unsent on a report of an earlier datagram. */
+        take_reports(n);
+        err = uv_udp_try_send(&n->udp, &b, 1, (struct sockaddr *)&ss);
+    }
     if (err >= 0)
         return 0;
     if (err != UV_EAGAIN && err != UV_ENOSYS)
@@ -621,6 +701,9 @@ static int send_datagram(dht_uv_t *n, const dht_addr_t *to, const uint8_t *buf, 
     if (r == NULL)
         return DHT_ENOMEM;
     memcpy(r->data, buf, len);
+    r->to = ss;
+    r->again = 0;
+    r->len = len;
     b = uv_buf_init((char *)r->data, (unsigned)len);
     if (uv_udp_send(&r->req, &n->udp, &b, 1, (struct sockaddr *)&ss, on_udp_sent) != 0) {
         free(r);
@@ -659,8 +742,21 @@ static void on_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
 
     /* libuv hands over the rest of a recvmmsg batch even after a callback
      * closed the node. */
-    if (n->closing || nread <= 0 || sa == NULL || (flags & UV_UDP_PARTIAL))
-        return; /* closed, nothing, an error, or the end of a recvmmsg batch */
+    if (n->closing)
+        return;
+    /* An error is a report of a datagram nobody received (errqueue.h). So
+     * is an empty read with nothing read since the last: what woke the
+     * loop was a report whose error a send consumed (the queue would wake
+     * it again and again until read). */
+    if (nread < 0 || (nread == 0 && sa == NULL && !(flags & UV_UDP_MMSG_FREE))) {
+        if (nread < 0 || !n->recv_got)
+            take_reports(n);
+        n->recv_got = 0;
+        return;
+    }
+    if (nread == 0 || sa == NULL || (flags & UV_UDP_PARTIAL))
+        return; /* an empty datagram, the end of a recvmmsg batch, a cut one */
+    n->recv_got = 1;
     if (from_sockaddr(sa, &from) != 0)
         return;
     dht_receive(n->dht, uv_now(n->loop), (const uint8_t *)buf->base, (size_t)nread, &from,
@@ -755,6 +851,9 @@ static int bind_sockets(dht_uv_t *n, const dht_addr_t *want)
         close(tcp_fd);
         return DHT_EIO;
     }
+    /* A datagram to a process that died is reported at once: its
+     * requests need not wait out their timeouts (dht_unreachable). */
+    (void)dht_uv_errqueue_enable(udp_fd, n->addr.family == DHT_AF_INET6 ? AF_INET6 : AF_INET);
     if (uv_tcp_init(n->loop, &n->listener) != 0) {
         close(tcp_fd);
         return DHT_EIO;

@@ -42,6 +42,22 @@ expect() {
     fi
 }
 
+# damage_byte FILE OFFSET: flips every bit of FILE's byte at OFFSET, so the file
+# surely changes (writing a fixed byte left it as it was once in 256 runs).
+damage_byte() {
+    local b
+    b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    printf "\\$(printf '%03o' $((255 - b)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# journal_header KEY: the header of a get's journal of KEY (EMOJ 1 0 0 0,
+# then the key's 32 bytes), as printf escapes.
+journal_header() {
+    local out='EMOJ\x01\x00\x00\x00' i
+    for ((i = 0; i < 64; i += 2)); do out+="\\x${1:i:2}"; done
+    printf '%s' "$out"
+}
+
 # Daemons: net_start NAME [BOOTSTRAP [LISTEN]] sets NET_ADDR[NAME]; net_stop NAME.
 NET_DIR=$T
 . "$(dirname "${BASH_SOURCE[0]}")/../../tool/local_net.sh"

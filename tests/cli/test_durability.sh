@@ -19,9 +19,14 @@ net_start d1
 for i in $(seq 2 20); do net_start d$i "${NET_ADDR[d$(((i - 2) / 5 + 1))]}"; done
 sleep 1
 
+# Under the sanitizers (make check: every daemon several times slower, 20
+# of them on two cores) the same test moves a quarter of the bytes: at
+# full size the daemons, swamped, left requests unanswered for seconds.
+SIZES="8 11 14 17 20"
+[ -n "${EMOFS_SANITIZED:-}" ] && SIZES="2 3 4 5 6"
 KEYS=()
 n=0
-for mib in 8 11 14 17 20; do
+for mib in $SIZES; do
     n=$((n + 1))
     head -c $((mib << 20)) /dev/urandom >"$T/f$n.bin"
     KEYS[n]=$("$EMOFS" put "$T/f$n.bin" --data "$T/d1" 2>"$T/put$n.err")

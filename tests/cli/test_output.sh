@@ -36,6 +36,73 @@ suite() { # suite MODE DATADIR
     (cd "$W/home" && expect 9 "$mode: get under a manifest's name that exists (.bashrc)" \
         "$EMOFS" get "$RCKEY")
     check "  the user's .bashrc is untouched" test "$(cat "$W/home/.bashrc")" = "mine"
+    (cd "$W/home" && expect 9 "$mode: and with --force: a manifest's name never replaces" \
+        "$EMOFS" get "$RCKEY" --force)
+    check "  the user's .bashrc is untouched" test "$(cat "$W/home/.bashrc")" = "mine"
+    expect 9 "$mode: nor with -o DIR --force" "$EMOFS" get "$RCKEY" -o "$W/home" --force
+    check "  the user's .bashrc is untouched" test "$(cat "$W/home/.bashrc")" = "mine"
+    "$EMOFS" get "$RCKEY" -o "$W/home/.bashrc" --force -q >/dev/null
+    check "$mode: -o FILE --force, a name the user gave, replaces it" cmp -s "$T/.bashrc" "$W/home/.bashrc"
+
+    # The temporary file and journal of a get (.emofs-HEX16.part,
+    # .journal) are created afresh or reopened only if they are emofs's
+    # own: what else is there under those names stays, and the get stops.
+    local part journal
+    mkdir -p "$W/la"
+    part=$W/la/.emofs-${KEY:0:16}.part
+    journal=$W/la/.emofs-${KEY:0:16}.journal
+    echo "mine" >"$part"
+    expect 9 "$mode: a file of the user's named like the get's .part" "$EMOFS" get "$KEY" -o "$W/la/x.bin"
+    check "  is untouched" test "$(cat "$part")" = "mine"
+    check "  and nothing else is left" test -z "$(ls -A "$W/la" | grep -v "^.emofs-${KEY:0:16}.part$")"
+    rm "$part"
+    echo "not a journal" >"$journal"
+    expect 9 "$mode: a file of the user's named like the get's journal" "$EMOFS" get "$KEY" -o "$W/la/x.bin"
+    check "  is untouched" test "$(cat "$journal")" = "not a journal"
+    check "  and no .part is left" test ! -e "$part"
+    rm "$journal"
+    echo "target" >"$W/la/target"
+    ln -s "$W/la/target" "$journal"
+    expect 9 "$mode: a symlink where the journal goes" "$EMOFS" get "$KEY" -o "$W/la/x.bin"
+    check "  is not followed" test -L "$journal" -a "$(cat "$W/la/target")" = "target"
+    rm "$journal"
+    ln -s "$W/la/target" "$part"
+    expect 9 "$mode: a symlink where the .part goes" "$EMOFS" get "$KEY" -o "$W/la/x.bin"
+    check "  is not followed" test -L "$part" -a "$(cat "$W/la/target")" = "target"
+    rm "$part"
+    "$EMOFS" get "$KEY" -o "$W/la/x.bin" -q >/dev/null
+    check "$mode: with them gone the get works" cmp -s "$T/a.bin" "$W/la/x.bin"
+
+    # What a get that died leaves is its own, and the next one takes it:
+    # an empty journal, or a header cut short, beside a .part; a whole
+    # header with no .part.
+    local header state
+    header=$(journal_header "$KEY")
+    for state in empty cut whole-no-part; do
+        rm -f "$W/la/x.bin"
+        head -c 5000 /dev/urandom >"$part"
+        case $state in
+        empty) : >"$journal" ;;
+        cut) head -c 13 <(printf "$header") >"$journal" ;;
+        whole-no-part) printf "$header" >"$journal" && rm "$part" ;;
+        esac
+        "$EMOFS" get "$KEY" -o "$W/la/x.bin" -q >/dev/null
+        check "$mode: a get restarts over what a dead one left ($state)" cmp -s "$T/a.bin" "$W/la/x.bin"
+        check "  and leaves no temporary file" test ! -e "$part" -a ! -e "$journal"
+    done
+    expect 6 "$mode: -o naming a temporary file's name" "$EMOFS" get "$KEY" -o "$part"
+    check "  writes nothing there" test ! -e "$part" -a ! -e "$journal"
+
+    # Names starting .emofs- are emofs's own: a manifest naming one is got
+    # only under a name the user gives.
+    local TMPKEY
+    TMPKEY=$("$EMOFS" put - --name .emofs-0123456789abcdef.part -q <"$T/a.bin")
+    mkdir -p "$W/res"
+    (cd "$W/res" && expect 6 "$mode: a manifest named .emofs-... is not written under that name" \
+        "$EMOFS" get "$TMPKEY")
+    check "  and nothing is left" test -z "$(ls -A "$W/res")"
+    "$EMOFS" get "$TMPKEY" -o "$W/res/named.bin" -q >/dev/null
+    check "  -o PATH gets it" cmp -s "$T/a.bin" "$W/res/named.bin"
     mkdir -p "$W/home2/.bashrc"
     (cd "$W/home2" && expect 9 "$mode: get under a name that is a directory" "$EMOFS" get "$RCKEY")
 

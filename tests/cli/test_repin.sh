@@ -13,7 +13,7 @@ all_intact() {
     for b in "$@"; do intact "$b" || return 1; done
 }
 # damage FILE: flips a byte in the middle.
-damage() { printf 'X' | dd of="$1" bs=1 seek=$(($(stat -c %s "$1") / 2)) conv=notrunc status=none; }
+damage() { damage_byte "$1" $(($(stat -c %s "$1") / 2)); }
 # chunk_blobs DIR KEY: the pinned blobs of DIR but the manifest's.
 chunk_blobs() {
     find "$1/blobs" -type f -size +20k -not -path "$1/blobs/tmp/*" -not -name "$2" | sort

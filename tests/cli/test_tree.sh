@@ -47,6 +47,21 @@ suite() { # suite MODE DATADIR
     (cd "$W" && expect 9 "$mode: get where its directory exists already" "$EMOFS" get "$key")
     check "  the existing directory is untouched" same_tree "$S" "$W/photos"
     expect 6 "$mode: cat of a directory" "$EMOFS" cat "$key"
+
+    # An unfinished get's files (.emofs-*) in a directory put are not the
+    # user's: skipped and said so; the tree gets back without them.
+    mkdir -p "$T/half-$mode"
+    printf 'kept\n' >"$T/half-$mode/kept.txt"
+    printf 'part\n' >"$T/half-$mode/.emofs-0123456789abcdef.part"
+    printf 'journal\n' >"$T/half-$mode/.emofs-0123456789abcdef.journal"
+    printf 'mine\n' >"$T/half-$mode/.emofs-notes.txt" # a name like theirs, but the user's
+    local halfkey
+    halfkey=$("$EMOFS" put "$T/half-$mode" 2>"$T/half.err" | tail -1)
+    check "$mode: put DIR skips an unfinished get's files: $(grep -o 'skipped.*' "$T/half.err" || cat "$T/half.err")" \
+        grep -q "skipped 2 temporary files of unfinished gets" "$T/half.err"
+    "$EMOFS" get "$halfkey" -o "$W/half" -q >/dev/null
+    check "  the tree gets back without them, with the user's .emofs-notes.txt" \
+        test "$(ls -A "$W/half" | tr '\n' ' ')" = ".emofs-notes.txt kept.txt "
     check "$mode: ls shows the directory with a /" \
         bash -c "'$EMOFS' ls | grep -q \"^$key\\s.*photos/\$\""
 

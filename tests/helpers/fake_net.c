@@ -270,6 +270,11 @@ int fake_deliver(fake_net_t *net, const fake_msg_t *m)
 
     if (dst < 0 || !net->nodes[dst].online || (src >= 0 && !net->nodes[src].online)) {
         net->lost++;
+        if (net->icmp && dst >= 0 && src >= 0 && net->nodes[src].online &&
+            m->transport == DHT_TRANSPORT_DATAGRAM) {
+            net->icmp_reports++;
+            dht_unreachable(net->nodes[src].dht, net->now, &m->to);
+        }
         return 1;
     }
     net->delivered++;

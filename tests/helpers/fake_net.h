@@ -51,6 +51,10 @@ struct fake_net {
                                   * network tag if it has a key (never ok) */
     uint8_t *reply_buf;          /* bytes of the last reply fake_request() took */
     int exact;                   /* fake_inject: no padding added */
+    int icmp;                    /* 1: a datagram to an offline node is reported back to its
+                                  * sender with dht_unreachable(), as a host whose process died
+                                  * answers with an ICMP port unreachable */
+    uint64_t icmp_reports;
 };
 
 /* @return a net at time start_ms with no nodes, or NULL (out of memory). */

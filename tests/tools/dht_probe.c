@@ -156,16 +156,30 @@ int main(int argc, char **argv)
     to.sin_family = AF_INET;
     memcpy(&to.sin_addr, target.ip, 4);
     to.sin_port = htons(target.port);
-    self.sin_family = AF_INET;
-    self.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    p.udp = socket(AF_INET, SOCK_DGRAM, 0);
-    p.listener = socket(AF_INET, SOCK_STREAM, 0);
-    if (p.udp < 0 || p.listener < 0 || bind(p.udp, (struct sockaddr *)&self, sizeof(self)) != 0 ||
-        getsockname(p.udp, (struct sockaddr *)&self, &self_len) != 0 ||
-        bind(p.listener, (struct sockaddr *)&self, sizeof(self)) != 0 ||
-        listen(p.listener, 16) != 0) {
-        fprintf(stderr, "dht_probe: %s\n", strerror(errno));
-        return 2;
+    /* A UDP port of the system's choosing, and the TCP port of the same
+     * number (where a node answers by stream): that one may be taken (an
+     * outgoing connection of a daemon, say), so another pair then. */
+    for (int attempt = 0;; attempt++) {
+        int ok;
+        memset(&self, 0, sizeof(self));
+        self.sin_family = AF_INET;
+        self.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        self_len = sizeof(self);
+        p.udp = socket(AF_INET, SOCK_DGRAM, 0);
+        p.listener = socket(AF_INET, SOCK_STREAM, 0);
+        ok = p.udp >= 0 && p.listener >= 0 &&
+             bind(p.udp, (struct sockaddr *)&self, sizeof(self)) == 0 &&
+             getsockname(p.udp, (struct sockaddr *)&self, &self_len) == 0 &&
+             bind(p.listener, (struct sockaddr *)&self, sizeof(self)) == 0 &&
+             listen(p.listener, 16) == 0;
+        if (ok)
+            break;
+        if (errno != EADDRINUSE || attempt == 50) {
+            fprintf(stderr, "dht_probe: %s\n", strerror(errno));
+            return 2;
+        }
+        close(p.udp);
+        close(p.listener);
     }
     start = now_ms();
     for (unsigned long i = 0; i < count; i++) {

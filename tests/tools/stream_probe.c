@@ -217,16 +217,30 @@ static int noread(const struct sockaddr_in *to, unsigned long count, unsigned lo
     size_t len;
     int proven = 0;
 
-    self.sin_family = AF_INET;
-    self.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    /* A tiny receive buffer, inherited by what the listener would accept:
-     * the node's writes back up into its own memory at once. */
-    setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes)); /* our old ports linger */
-    if (udp < 0 || listener < 0 || bind(udp, (struct sockaddr *)&self, sizeof(self)) != 0 ||
-        getsockname(udp, (struct sockaddr *)&self, &self_len) != 0 ||
-        bind(listener, (struct sockaddr *)&self, sizeof(self)) != 0 || listen(listener, 16) != 0)
-        return fail("socket");
+    /* A UDP port of the system's choosing and the TCP port of the same
+     * number: that one may be taken (a daemon's outgoing connection, say),
+     * so another pair then. */
+    for (int attempt = 0;; attempt++) {
+        memset(&self, 0, sizeof(self));
+        self.sin_family = AF_INET;
+        self.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        self_len = sizeof(self);
+        /* A tiny receive buffer, inherited by what the listener would
+         * accept: the node's writes back up into its own memory at once. */
+        setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes)); /* old ports linger */
+        if (udp >= 0 && listener >= 0 && bind(udp, (struct sockaddr *)&self, sizeof(self)) == 0 &&
+            getsockname(udp, (struct sockaddr *)&self, &self_len) == 0 &&
+            bind(listener, (struct sockaddr *)&self, sizeof(self)) == 0 &&
+            listen(listener, 16) == 0)
+            break;
+        if (errno != EADDRINUSE || attempt == 50)
+            return fail("socket");
+        close(udp);
+        close(listener);
+        udp = socket(AF_INET, SOCK_DGRAM, 0);
+        listener = socket(AF_INET, SOCK_STREAM, 0);
+    }
     memset(&m, 0, sizeof(m));
     m.type = DHT__FIND_VALUE;
     m.txid = 0x7001;

@@ -248,17 +248,20 @@ int emofs_put_main(int argc, char **argv)
 
 static int get_usage(FILE *f, int code)
 {
-    fprintf(f, "usage: emofs get KEY [-o PATH] [--force] [options]\n"
-               "Fetches the file with KEY (64 hex digits, an emofs: line from `emofs manifest\n"
-               "export --text`, or the path of a manifest file from `emofs manifest export`)\n"
-               "and writes it to PATH, or under its own name in the current directory. An\n"
-               "interrupted get resumes when run again.\n"
-               "Nothing that exists is replaced: a file already there with other bytes\n"
-               "makes the get fail (exit 9) unless --force; a symlink, directory or\n"
-               "device never is replaced. A FIFO or character device is written into.\n"
-               "  -o, --output PATH      where to write the file (a directory: under its\n"
-               "                         name; -: standard output, in order)\n"
-               "  -f, --force            replace an existing regular file\n" COMMON_HELP);
+    fprintf(
+        f, "usage: emofs get KEY [-o PATH] [--force] [options]\n"
+           "Fetches the file with KEY (64 hex digits, an emofs: line from `emofs manifest\n"
+           "export --text`, or the path of a manifest file from `emofs manifest export`)\n"
+           "and writes it to PATH, or under its own name in the current directory. An\n"
+           "interrupted get resumes when run again.\n"
+           "Nothing that exists is replaced: a file already there with other bytes\n"
+           "makes the get fail (exit 9) unless you name it with -o and give\n"
+           "--force; a name the manifest gives, a symlink, directory or device\n"
+           "never is replaced.\n"
+           "A FIFO or character device is written into.\n"
+           "  -o, --output PATH      where to write the file (a directory: under its\n"
+           "                         name; -: standard output, in order)\n"
+           "  -f, --force            replace an existing regular file named with -o\n" COMMON_HELP);
     return code;
 }
 

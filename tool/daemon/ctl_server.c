@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -563,6 +564,10 @@ int ctl_server_start(ctl_server_t **out, uv_loop_t *loop, emofs_node_t *node, co
     uv_pipe_init(loop, &srv->listener, 0);
     srv->listener.data = srv;
     err = uv_pipe_bind(&srv->listener, sock_path);
+    /* Private before anyone can connect: only the owner talks to the
+     * daemon (the data directory is 0700 too, when emofs made it). */
+    if (err == 0 && chmod(sock_path, 0600) != 0)
+        err = uv_translate_sys_error(errno);
     if (err == 0)
         err = uv_listen((uv_stream_t *)&srv->listener, 64, on_connection);
     if (err != 0) {
@@ -573,7 +578,6 @@ int ctl_server_start(ctl_server_t **out, uv_loop_t *loop, emofs_node_t *node, co
         unlink(sock_path);
         return err;
     }
-    chmod(sock_path, 0600);
     *out = srv;
     return 0;
 }

@@ -271,6 +271,20 @@ static int daemon_usage(FILE *f, int code)
     return code;
 }
 
+/* Logs a warning if the data directory (made by the user: emofs makes it
+ * 0700) lets other users in. What emofs writes in it is 0600 and its
+ * directories 0700 anyway; only the names at its top would show. */
+static void warn_if_shared(const char *dir)
+{
+    struct stat st;
+
+    if (stat(dir, &st) == 0 && (st.st_mode & 077) != 0)
+        log_msg(LOG_WARN,
+                "%s can be entered by other users (mode %03o); what emofs writes in it is "
+                "private, but chmod 700 %s keeps even its names to you",
+                dir, (unsigned)(st.st_mode & 0777), dir);
+}
+
 enum {
     DAEMON_OPT_LOG_LEVEL = CLI_OPT_OWN,
     DAEMON_OPT_STORE_MAX,
@@ -385,6 +399,7 @@ int emofs_daemon_main(int argc, char **argv)
     dht_id_to_hex(dht_self(d.node.dht), hex);
     log_msg(LOG_INFO, "started: node %s listening on %s, control socket %s, pid %ld", hex,
             dht_addr_format(&d.node.addr, addr), sock_path, (long)getpid());
+    warn_if_shared(d.node.dir);
     if (d.node.private_network) {
         /* A fingerprint, not the key: the same on every machine of the network. */
         dht_id_t fp;

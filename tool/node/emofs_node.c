@@ -35,7 +35,7 @@ int emofs_dir_lock(const char *dir, int *lock_fd, long *holder)
     path = fs_path_join(dir, EMOFS_LOCK_NAME);
     if (path == NULL)
         return FS_ENOMEM;
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     free(path);
     if (fd < 0)
         return fs_from_errno(errno);

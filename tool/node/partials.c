@@ -4,6 +4,7 @@
 #include "tool/node/partials.h"
 
 #include "filestore/fs_error.h"
+#include "filestore/get_files.h"
 #include "filestore/place.h" /* fs_path_join */
 #include "tool/node/linefile.h"
 
@@ -15,10 +16,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* A get's journal starts so (filestore/get_place.c): magic, then the key. */
-#define JOURNAL_MAGIC  "EMOJ\x01\0\0\0"
-#define JOURNAL_HEADER (8 + MF_KEY_LEN)
 
 /* The line of key and dir, in line[cap]. @return 0, or -1 if dir cannot
  * be recorded (relative, a line feed, too long). */
@@ -75,48 +72,39 @@ void emofs_partials_hook(void *arg, const uint8_t key[MF_KEY_LEN], const char *d
 
 /* ---- gc ------------------------------------------------------------------- */
 
-/* @return 1 if the journal open in fd is a get's of key (or still empty:
- * a get died before it wrote the header). */
-static int journal_of(int fd, const uint8_t key[MF_KEY_LEN], uint64_t size)
-{
-    uint8_t head[JOURNAL_HEADER];
-
-    if (size == 0)
-        return 1;
-    return pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
-           memcmp(head, JOURNAL_MAGIC, 8) == 0 && memcmp(head + 8, key, MF_KEY_LEN) == 0;
-}
-
-/* Removes name in dfd if it is a regular file, counting it. */
-static void remove_regular(int dfd, const char *name, emofs_partials_result_t *r)
+/* Removes name in dfd if it is a file a get may take over (a regular
+ * file of ours with one link: filestore/get_files.h), counting it. */
+static void remove_ours(int dfd, const char *name, emofs_partials_result_t *r)
 {
     struct stat st;
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 
-    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-        unlinkat(dfd, name, 0) == 0) {
+    if (fd < 0)
+        return;
+    if (fs_file_ours(fd) && fstat(fd, &st) == 0 && unlinkat(dfd, name, 0) == 0) {
         r->removed++;
         r->bytes += (uint64_t)st.st_size;
     }
+    close(fd);
 }
 
 /* Collects the files of one recorded get in dfd.
  * @return 1 to keep its line, 0 to drop it. */
 static int collect_one(int dfd, const uint8_t key[MF_KEY_LEN], emofs_partials_result_t *r)
 {
-    char hex[65], part[64], journal[64];
+    char part[FS_TEMP_NAME_MAX], journal[FS_TEMP_NAME_MAX];
     struct stat st;
     int fd, keep = 1;
 
-    mf_key_to_hex(key, hex);
-    snprintf(part, sizeof(part), ".emofs-%.16s.part", hex);
-    snprintf(journal, sizeof(journal), ".emofs-%.16s.journal", hex);
+    fs_temp_name(part, key, "part");
+    fs_temp_name(journal, key, "journal");
     fd = openat(dfd, journal, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         /* No journal: no get runs there (a get makes its journal first).
          * A part left alone is not known to be ours any more. */
         return errno == ENOENT && fstatat(dfd, part, &st, AT_SYMLINK_NOFOLLOW) != 0;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0 || !fs_file_ours(fd)) {
         close(fd);
         return 1;
     }
@@ -125,8 +113,8 @@ static int collect_one(int dfd, const uint8_t key[MF_KEY_LEN], emofs_partials_re
         close(fd);
         return 1;
     }
-    if (journal_of(fd, key, (uint64_t)st.st_size)) {
-        remove_regular(dfd, part, r);
+    if (fs_journal_kind(fd, key) != FS_JOURNAL_FOREIGN) {
+        remove_ours(dfd, part, r);
         /* Emptied first: a get that opened it before the unlink and locks
          * it after us finds nothing to resume from. */
         if (ftruncate(fd, 0) == 0 && unlinkat(dfd, journal, 0) == 0) {

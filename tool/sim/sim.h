@@ -34,6 +34,8 @@ typedef struct emofs_sim_opts {
     unsigned nodes;         /* network size, >= 2; 1000 */
     unsigned k;             /* bucket size and replication, 1..32; 20 */
     unsigned alpha;         /* lookup parallelism, 1..16; 3 */
+    unsigned b;             /* py-dht's b (dht_config_t.lookup_results), 0..k; 0: k */
+    unsigned steps_to_stop; /* py-dht's steps-to-stop (lookup_stale_stop); 0: off */
     unsigned retries;       /* resends of an unanswered request, 0..5; 2 */
     double loss;            /* share of datagrams lost, 0..1; 0 */
     unsigned delay_min_ms;  /* one-way delay, uniform in [min, max]; 5..50 */

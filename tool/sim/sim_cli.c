@@ -23,6 +23,11 @@ void emofs_sim_usage(FILE *f)
                "  --nodes N          nodes (default 1000)\n"
                "  --k K              bucket size and replication, 1..32 (20)\n"
                "  --alpha A          lookup requests in flight, 1..16 (3)\n"
+               "  --b B              py-dht's b: the closest nodes a lookup returns and a put\n"
+               "                     stores on, 1..k (0: k)\n"
+               "  --steps-to-stop S  py-dht's steps-to-stop: a lookup also ends after S\n"
+               "                     replies in a row brought no node nearer than its b-th\n"
+               "                     closest (0: never; it ends when its b closest answered)\n"
                "  --retries R        resends of an unanswered request, 0..5 (2)\n"
                "  --loss P           share of datagrams lost, 0 <= P < 1 (0)\n"
                "  --delay MIN-MAX    one-way delay in ms, uniform per datagram (5-50)\n"
@@ -126,6 +131,8 @@ enum {
     SIM_NODES,
     SIM_K,
     SIM_ALPHA,
+    SIM_B,
+    SIM_STEPS_TO_STOP,
     SIM_RETRIES,
     SIM_LOSS,
     SIM_DELAY,
@@ -157,6 +164,8 @@ static const opt_spec_t sim_opts[] = {
     {"--nodes", NULL, OPT_VALUE, SIM_NODES},
     {"--k", NULL, OPT_VALUE, SIM_K},
     {"--alpha", NULL, OPT_VALUE, SIM_ALPHA},
+    {"--b", NULL, OPT_VALUE, SIM_B},
+    {"--steps-to-stop", NULL, OPT_VALUE, SIM_STEPS_TO_STOP},
     {"--retries", NULL, OPT_VALUE, SIM_RETRIES},
     {"--loss", NULL, OPT_VALUE, SIM_LOSS},
     {"--delay", NULL, OPT_VALUE, SIM_DELAY},
@@ -193,6 +202,8 @@ static const struct {
     [SIM_NODES] = {T_UNS, 2, 1u << 24},
     [SIM_K] = {T_UNS, 1, DHT_MAX_K},
     [SIM_ALPHA] = {T_UNS, 1, 16},
+    [SIM_B] = {T_UNS, 0, DHT_MAX_K},
+    [SIM_STEPS_TO_STOP] = {T_UNS, 0, 1000},
     [SIM_RETRIES] = {T_UNS, 0, 5},
     [SIM_LOSS] = {T_DBL, 0, 0},
     [SIM_DELAY] = {T_STR, 0, 0},
@@ -227,6 +238,10 @@ static unsigned *uns_field(emofs_sim_opts_t *o, int id)
         return &o->k;
     case SIM_ALPHA:
         return &o->alpha;
+    case SIM_B:
+        return &o->b;
+    case SIM_STEPS_TO_STOP:
+        return &o->steps_to_stop;
     case SIM_RETRIES:
         return &o->retries;
     case SIM_JOIN_WAVE:

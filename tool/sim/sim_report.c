@@ -104,6 +104,9 @@ static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
         f, "emofs sim: %u nodes, k %u, alpha %u, init %s, loss %.1f%%, delay %u-%u ms, seed %llu\n",
         r->nodes, o->k, o->alpha, init_name(o->init), 100.0 * o->loss, o->delay_min_ms,
         o->delay_max_ms, (unsigned long long)o->seed);
+    if (o->b || o->steps_to_stop)
+        fprintf(f, "  lookups as py-dht's: b %u, steps-to-stop %u%s\n", o->b ? o->b : o->k,
+                o->steps_to_stop, o->steps_to_stop ? "" : " (off)");
     fprintf(f, "  build        %.3f s wall, %.1f s virtual", r->build_wall_s, r->build_virtual_s);
     if (o->init == EMOFS_SIM_INIT_JOIN)
         fprintf(f, ", %u joins failed, %.1f datagrams per join", r->join_failures,
@@ -120,7 +123,7 @@ static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
     fprintf(f, "  success      %.2f%% (%u/%u found the node closest to the target)\n",
             pct(r->lookups_ok, r->lookups), r->lookups_ok, r->lookups);
     fprintf(f, "  accuracy     %.2f%% (%u/%u found exactly the true %u closest)\n",
-            pct(r->lookups_exact, r->lookups), r->lookups_exact, r->lookups, o->k);
+            pct(r->lookups_exact, r->lookups), r->lookups_exact, r->lookups, o->b ? o->b : o->k);
     fprintf(f, "  values       %u put, %u stored, %u got: %.2f%%\n", r->values, r->puts_ok,
             r->gets_ok, pct(r->gets_ok, r->values));
     if (r->files > 0)
@@ -181,8 +184,9 @@ static void json_round(const char *name, const emofs_sim_round_t *x, FILE *f)
 
 static void print_json(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, FILE *f)
 {
-    fprintf(f, "{\"nodes\":%u,\"k\":%u,\"alpha\":%u,\"init\":\"%s\",\"loss\":%g,", r->nodes, o->k,
-            o->alpha, init_name(o->init), o->loss);
+    fprintf(f, "{\"nodes\":%u,\"k\":%u,\"alpha\":%u,\"b\":%u,\"steps_to_stop\":%u,", r->nodes, o->k,
+            o->alpha, o->b ? o->b : o->k, o->steps_to_stop);
+    fprintf(f, "\"init\":\"%s\",\"loss\":%g,", init_name(o->init), o->loss);
     fprintf(f, "\"delay_min_ms\":%u,\"delay_max_ms\":%u,\"seed\":%llu,", o->delay_min_ms,
             o->delay_max_ms, (unsigned long long)o->seed);
     fprintf(f,

@@ -44,6 +44,8 @@ const char *emofs_sim_opts_check(const emofs_sim_opts_t *o)
         return "--k must be 1..32";
     if (o->alpha < 1 || o->alpha > 16)
         return "--alpha must be 1..16";
+    if (o->b > o->k)
+        return "--b must be at most --k";
     if (o->retries > 5)
         return "--retries must be 0..5";
     if (!(o->loss >= 0 && o->loss < 1))
@@ -126,8 +128,8 @@ static void on_lookup(int status, const dht_node_info_t *nodes, size_t n,
     sim_ctx_t *c = l->ctx;
     dht_t *src = dht_sim_node(c->sim, l->src);
     sim_ref_t truth[DHT_MAX_K];
-    size_t nt =
-        sim_truth_closest(&c->truth, &l->target, src ? dht_self(src) : NULL, c->o->k, truth);
+    size_t nt = sim_truth_closest(&c->truth, &l->target, src ? dht_self(src) : NULL,
+                                  c->o->b ? c->o->b : c->o->k, truth);
 
     l->status = status;
     if (st != NULL) {
@@ -420,6 +422,8 @@ static int build(sim_ctx_t *c)
     cfg.delay_max_ms = o->delay_max_ms;
     cfg.node.k = o->k;
     cfg.node.alpha = o->alpha;
+    cfg.node.lookup_results = o->b;
+    cfg.node.lookup_stale_stop = o->steps_to_stop;
     cfg.node.retries = o->retries;
     cfg.node.replicate_interval_s = o->replicate_s;
     sim_files_node_config(o, &cfg.node);
