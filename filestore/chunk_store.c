@@ -8,54 +8,60 @@
  * (mkstemp) and rename it into place; rename is atomic and the contents
  * are identical, so the last one wins harmlessly.
  */
-#include "filestore/chunk_store.h"
+#include "filestore/chunk_store_int.h"
 
 #include "filestore/fs_error.h"
 #include "filestore/place.h" /* fs_sync_dir */
-#include "filestore/keyset.h"
 
 #include <dirent.h>
-#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define HEX_LEN  (2 * MF_KEY_LEN)
-#define TMP_NAME "tmp"
+#define HEX_LEN  FS_STORE_HEX_LEN
+#define TMP_NAME FS_STORE_TMP
+#define SHARED   FS_STORE_SHARED
 
-struct fs_store {
-    char *root; /* DIR/blobs */
-    /* Bit b set: fan-out directory b exists and its entry in blobs/ has
-     * been fsynced since, by this process. */
-    _Atomic uint64_t durable[4];
-    /* Provisional blobs (fs_store_put_new): made by an operation that has
-     * not settled yet. Flag bit 1: another operation stored it too. */
-    pthread_mutex_t lock;
-    fs_keyset_t provisional;
-};
-
-#define SHARED 1u
-
-/* A path under the store: root + "/xx/" + 64 hex + NUL, or root +
- * "/tmp/" + a mkstemp name. */
-typedef struct path {
-    char s[4096];
-} path_t;
+typedef fs_store_path_t path_t;
 
 static int sha256(const uint8_t *data, size_t len, uint8_t md[MF_KEY_LEN])
 {
     return mf_sha256(data, len, md) == 0 ? 0 : FS_ENOMEM;
 }
 
-/* Sets p to DIR/blobs/xx (the fan-out directory) and, if blob != NULL,
- * blob to DIR/blobs/xx/<hex>. */
-static void key_paths(const fs_store_t *st, const uint8_t key[MF_KEY_LEN], path_t *dir,
-                      path_t *blob)
+int fs__store_check_hash(const uint8_t key[MF_KEY_LEN], const uint8_t *data, size_t len)
+{
+    uint8_t md[MF_KEY_LEN];
+    int err = sha256(data, len, md);
+
+    if (err != 0)
+        return err;
+    return memcmp(md, key, MF_KEY_LEN) == 0 ? 0 : FS_EBADHASH;
+}
+
+int fs__store_fsync(fs_store_t *st, int fd)
+{
+    atomic_fetch_add(&st->syncs, 1);
+    return fsync(fd) == 0 ? 0 : fs_from_errno(errno);
+}
+
+int fs__store_sync_dir(fs_store_t *st, const char *path)
+{
+    atomic_fetch_add(&st->syncs, 1);
+    return fs_sync_dir(path);
+}
+
+uint64_t fs_store_syncs(const fs_store_t *st)
+{
+    return st == NULL ? 0 : atomic_load(&st->syncs);
+}
+
+void fs__store_key_paths(const fs_store_t *st, const uint8_t key[MF_KEY_LEN], path_t *dir,
+                         path_t *blob)
 {
     char hex[HEX_LEN + 1];
 
@@ -65,10 +71,7 @@ static void key_paths(const fs_store_t *st, const uint8_t key[MF_KEY_LEN], path_
         snprintf(blob->s, sizeof(blob->s), "%s/%.2s/%s", st->root, hex, hex);
 }
 
-/* Creates directory path (mode 0700) unless it exists; another thread or
- * process creating it at the same time is fine. *created tells whether
- * this call made it. */
-static int make_dir(const char *path, int *created)
+int fs__store_make_dir(const char *path, int *created)
 {
     struct stat sb;
 
@@ -134,8 +137,9 @@ int fs_store_open(fs_store_t **out, const char *dir)
     }
     snprintf(st->root, root_len + 1, "%s/blobs", dir);
     snprintf(p.s, sizeof(p.s), "%s/" TMP_NAME, st->root);
-    if ((err = make_dir(dir, &created)) != 0 || (err = make_dir(st->root, &created)) != 0 ||
-        (err = make_dir(p.s, &created)) != 0 || (err = clean_tmp(st)) != 0)
+    if ((err = fs__store_make_dir(dir, &created)) != 0 ||
+        (err = fs__store_make_dir(st->root, &created)) != 0 ||
+        (err = fs__store_make_dir(p.s, &created)) != 0 || (err = clean_tmp(st)) != 0)
         goto fail;
     *out = st;
     return 0;
@@ -172,9 +176,7 @@ static int write_all(int fd, const uint8_t *data, size_t len)
     return 0;
 }
 
-/* Writes data to a new temporary under DIR/blobs/tmp and fsyncs it. On
- * success tmp names it; on failure nothing is left behind. */
-static int write_tmp(const fs_store_t *st, const uint8_t *data, size_t len, path_t *tmp)
+int fs__store_write_tmp(fs_store_t *st, const uint8_t *data, size_t len, path_t *tmp, int sync)
 {
     int fd, err;
 
@@ -183,8 +185,8 @@ static int write_tmp(const fs_store_t *st, const uint8_t *data, size_t len, path
     if (fd < 0)
         return fs_from_errno(errno);
     err = write_all(fd, data, len);
-    if (err == 0 && fsync(fd) != 0)
-        err = fs_from_errno(errno);
+    if (err == 0 && sync)
+        err = fs__store_fsync(st, fd);
     if (close(fd) != 0 && err == 0)
         err = fs_from_errno(errno);
     if (err != 0)
@@ -198,23 +200,18 @@ static int write_tmp(const fs_store_t *st, const uint8_t *data, size_t len, path
 static int put_start(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *data, size_t len,
                      int verify, path_t *tmp, int *done)
 {
-    uint8_t md[MF_KEY_LEN];
     int err;
 
     *done = 0;
     if (st == NULL || key == NULL || (data == NULL && len > 0))
         return FS_EINVAL;
-    if (verify) {
-        if ((err = sha256(data, len, md)) != 0)
-            return err;
-        if (memcmp(md, key, MF_KEY_LEN) != 0)
-            return FS_EBADHASH;
-    }
+    if (verify && (err = fs__store_check_hash(key, data, len)) != 0)
+        return err;
     if (fs_store_has(st, key, NULL)) {
         *done = 1;
         return 0;
     }
-    return write_tmp(st, data, len, tmp);
+    return fs__store_write_tmp(st, data, len, tmp, 1);
 }
 
 /* Makes sure the fan-out directory dir (for keys starting with byte b)
@@ -228,7 +225,8 @@ static int fanout_ready(fs_store_t *st, uint8_t b, const char *dir)
 
     if (atomic_load(&st->durable[b >> 6]) & bit)
         return 0;
-    if ((err = make_dir(dir, &created)) != 0 || (err = fs_sync_dir(st->root)) != 0)
+    if ((err = fs__store_make_dir(dir, &created)) != 0 ||
+        (err = fs__store_sync_dir(st, st->root)) != 0)
         return err;
     atomic_fetch_or(&st->durable[b >> 6], bit);
     return 0;
@@ -257,11 +255,10 @@ int fs_store_put(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *d
     return store_blob(st, key, data, len, verify);
 }
 
-int fs_store_put_new(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *data, size_t len,
-                     int verify, int *created)
+int fs__store_claim(fs_store_t *st, const uint8_t key[MF_KEY_LEN], int *created)
 {
     uint8_t *flags;
-    int err;
+    int err = 0;
 
     *created = 0;
     pthread_mutex_lock(&st->lock);
@@ -269,18 +266,32 @@ int fs_store_put_new(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_
     if (flags != NULL) {
         *flags |= SHARED; /* another operation is making it */
     } else if (!fs_store_has(st, key, NULL)) {
-        if (fs_keyset_add(&st->provisional, key) == NULL) {
-            pthread_mutex_unlock(&st->lock);
-            return FS_ENOMEM;
-        }
-        *created = 1;
+        if (fs_keyset_add(&st->provisional, key) == NULL)
+            err = FS_ENOMEM;
+        else
+            *created = 1;
     }
     pthread_mutex_unlock(&st->lock);
+    return err;
+}
+
+void fs__store_unclaim(fs_store_t *st, const uint8_t key[MF_KEY_LEN])
+{
+    pthread_mutex_lock(&st->lock);
+    fs_keyset_remove(&st->provisional, key);
+    pthread_mutex_unlock(&st->lock);
+}
+
+int fs_store_put_new(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *data, size_t len,
+                     int verify, int *created)
+{
+    int err = fs__store_claim(st, key, created);
+
+    if (err != 0)
+        return err;
     err = store_blob(st, key, data, len, verify);
     if (err != 0 && *created) {
-        pthread_mutex_lock(&st->lock);
-        fs_keyset_remove(&st->provisional, key);
-        pthread_mutex_unlock(&st->lock);
+        fs__store_unclaim(st, key);
         *created = 0;
     }
     return err;
@@ -313,7 +324,7 @@ static int store_blob(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8
     err = put_start(st, key, data, len, verify, &tmp, &done);
     if (err != 0 || done)
         return err;
-    key_paths(st, key, &dir, &blob);
+    fs__store_key_paths(st, key, &dir, &blob);
     for (int attempt = 0;; attempt++) {
         if ((err = fanout_ready(st, key[0], dir.s)) != 0)
             goto fail_tmp;
@@ -326,7 +337,7 @@ static int store_blob(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8
          * was there and make it again. */
         atomic_fetch_and(&st->durable[key[0] >> 6], ~(UINT64_C(1) << (key[0] & 63)));
     }
-    if ((err = fs_sync_dir(dir.s)) != 0) {
+    if ((err = fs__store_sync_dir(st, dir.s)) != 0) {
         /* Not durable: take the blob back out, as the contract promises
          * nothing under key on failure. */
         unlink(blob.s);
@@ -399,7 +410,7 @@ int fs_store_get(fs_store_t *st, const uint8_t key[MF_KEY_LEN], uint8_t **data, 
 
     if (st == NULL || key == NULL || data == NULL || len == NULL)
         return FS_EINVAL;
-    key_paths(st, key, &dir, &blob);
+    fs__store_key_paths(st, key, &dir, &blob);
     if ((err = read_file(blob.s, &buf, &n)) != 0)
         return err;
     if ((err = sha256(buf, n, md)) != 0) {
@@ -423,7 +434,7 @@ int fs_store_has(fs_store_t *st, const uint8_t key[MF_KEY_LEN], size_t *len)
 
     if (st == NULL || key == NULL)
         return 0;
-    key_paths(st, key, &dir, &blob);
+    fs__store_key_paths(st, key, &dir, &blob);
     if (stat(blob.s, &sb) != 0 || !S_ISREG(sb.st_mode))
         return 0;
     if (len != NULL)
@@ -437,7 +448,7 @@ int fs_store_remove(fs_store_t *st, const uint8_t key[MF_KEY_LEN])
 
     if (st == NULL || key == NULL)
         return FS_EINVAL;
-    key_paths(st, key, &dir, &blob);
+    fs__store_key_paths(st, key, &dir, &blob);
     /* The directory is not fsynced: a blob that comes back after a crash
      * is still valid content, so removal need not be durable. */
     if (unlink(blob.s) != 0)

@@ -6,6 +6,10 @@
  *   DIR/blobs/tmp/          (writes in progress)
  * A blob is written to a temporary file, fsynced, renamed into place and
  * its directory fsynced, so a crash never leaves half a blob under its key.
+ * A batch (fs_store_batch_new, for a put's many blobs) does the same for
+ * all its blobs at once, with a handful of syncs in all: temporaries
+ * written unsynced, one sync of their data, the renames, one sync of the
+ * names.
  * Reads check SHA-256 against the key. Opening the store removes leftover
  * temporaries, so one process at a time should have a store open.
  * Removal is not fsynced: a removed blob may come back after a crash,
@@ -89,6 +93,40 @@ int fs_store_foreach(fs_store_t *st,
  * directories; files that are not blobs are not counted.
  * @return 0 or FS_EIO. */
 int fs_store_usage(fs_store_t *st, uint64_t *blobs, uint64_t *bytes);
+
+/* A batch of blobs made durable together: one operation's (a put's). */
+typedef struct fs_store_batch fs_store_batch_t;
+
+/* Starts a batch on st (which must outlive it). @return 0 and *out, or
+ * FS_EINVAL, FS_ENOMEM. */
+int fs_store_batch_new(fs_store_t *st, fs_store_batch_t **out);
+
+/* Like fs_store_put_new, but the blob is only written to a temporary,
+ * unsynced: it is not under key (fs_store_has and fs_store_get do not see
+ * it) until fs_store_batch_commit. A key already in the batch, or already
+ * stored, is not written again (*created 0). May be called from several
+ * threads at once on one batch. @return as fs_store_put_new. */
+int fs_store_put_batched(fs_store_batch_t *b, const uint8_t key[MF_KEY_LEN], const uint8_t *data,
+                         size_t len, int verify, int *created);
+
+/* Makes every blob put in the batch since its last commit durable and
+ * puts it under its key: one sync of the data (syncfs on Linux, else an
+ * fsync per file), the renames, one sync of the names (syncfs, else an
+ * fsync per directory). Blocks on the disk: call it from a worker.
+ * @return 0, or FS_EIO, FS_ENOSPC, FS_EACCES: blobs not yet renamed stay
+ * out of the store (fs_store_batch_free removes them); those renamed
+ * before the failure may not be durable, and are settled by the caller
+ * like any other (fs_store_settle). */
+int fs_store_batch_commit(fs_store_batch_t *b);
+
+/* Ends the batch: temporaries of blobs not committed are removed, so a
+ * put that fails or is canceled leaves none of them. Accepts NULL. */
+void fs_store_batch_free(fs_store_batch_t *b);
+
+/* @return how many fsync and syncfs calls st has made since it was
+ * opened: the price of durability, which tests count (a put's blobs must
+ * cost a handful, not two per blob). */
+uint64_t fs_store_syncs(const fs_store_t *st);
 
 /* For tests: the first steps of fs_store_put (temporary written and
  * fsynced), then stop as a crash would, leaving the temporary behind

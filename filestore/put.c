@@ -6,6 +6,10 @@
  * worker that encodes, hashes and stores it locally; the loop thread then
  * stores it in the DHT. The reader stays at most PUT_BACKLOG chunks ahead
  * of the DHT stores, which bounds memory.
+ *
+ * The local blobs go into a batch (chunk_store.h): written unsynced as
+ * they come, then made durable together, on a worker, once everything
+ * else is done and before done reports the key.
  */
 #include "filestore/codec_pool.h"
 #include "filestore/fetch.h"
@@ -78,7 +82,10 @@ struct fs_put {
     uint32_t queued, dht_in_flight;
     uint64_t bytes_done;
 
-    fs_keylist_t created; /* blobs this put made, to settle (chunk_store.h) */
+    fs_keylist_t created;      /* blobs this put made, to settle (chunk_store.h) */
+    fs_store_batch_t *durable; /* the local blobs, synced together at the end */
+    fs_job_t commit_job;
+    int committing, committed, commit_status;
 
     /* Nodes that took each value this put stored in the DHT (chunks, then
      * manifest nodes), for fs_put_copies. */
@@ -146,6 +153,7 @@ static void free_put(fs_job_t *job)
     mf_blobs_free(put->blobs, put->n_blobs);
     free(put->entries);
     fs_keylist_clear(&put->created);
+    fs_store_batch_free(put->durable);
     fs_counts_clear(&put->copies);
     free(put->win);
     free(put->path);
@@ -161,16 +169,56 @@ static void settle_created(fs_put_t *put, int keep)
     put->created.n = 0;
 }
 
-/* Ends the put once nothing is in flight: rolls back on failure, reports. */
+static void maybe_finish(fs_put_t *put);
+
+static void commit_blobs(fs_job_t *w)
+{
+    fs_put_t *put = w->data;
+
+    put->commit_status = fs_store_batch_commit(put->durable);
+}
+
+static void after_commit(fs_job_t *w)
+{
+    fs_put_t *put = w->data;
+
+    put->committing = 0;
+    put->committed = 1;
+    if (put->commit_status != 0)
+        fail(put, put->commit_status, "cannot store locally", "the file's blobs");
+    maybe_finish(put);
+}
+
+/* Makes the local blobs durable, on a worker; maybe_finish again after.
+ * @return 0, or nonzero if it could not start (the put has failed). */
+static int start_commit(fs_put_t *put)
+{
+    put->commit_job.data = put;
+    if (fs_exec_queue(put->ctx.exec, &put->commit_job, commit_blobs, after_commit) != 0) {
+        fail(put, FS_ENOMEM, "cannot store locally", "the file's blobs");
+        return -1;
+    }
+    put->committing = 1;
+    return 0;
+}
+
+/* Ends the put once nothing is in flight: rolls back on failure, makes the
+ * blobs durable on success, reports. */
 static void maybe_finish(fs_put_t *put)
 {
-    if (put->finished || put->reading || put->chunks_encoding || put->dht_in_flight)
+    if (put->finished || put->reading || put->chunks_encoding || put->dht_in_flight ||
+        put->committing)
         return;
     if (put->status == 0 && !put->manifest_phase)
         return;
     if (put->status == 0 && put->next_blob < put->n_blobs)
         return;
+    if (put->status == 0 && !put->committed && start_commit(put) == 0)
+        return;
     put->finished = 1;
+    /* Temporaries of blobs never committed go (a failure, a cancel). */
+    fs_store_batch_free(put->durable);
+    put->durable = NULL;
     while (put->queue != NULL) {
         put_chunk_t *c = put->queue;
         put->queue = c->next;
@@ -279,8 +327,8 @@ static void store_manifest(fs_put_t *put)
     }
     for (size_t i = 0; i < put->n_blobs && put->status == 0; i++) {
         int created;
-        err = fs_store_put_new(put->ctx.store, put->blobs[i].key, put->blobs[i].data,
-                               put->blobs[i].len, 0, &created);
+        err = fs_store_put_batched(put->durable, put->blobs[i].key, put->blobs[i].data,
+                                   put->blobs[i].len, 0, &created);
         if (err) {
             fail(put, err, "cannot store locally", "the manifest");
         } else if (created && note_created(put, put->blobs[i].key) != 0) {
@@ -386,7 +434,7 @@ static void encode_chunk(fs_job_t *w)
         c->status = FS_ENOMEM;
         return;
     }
-    c->status = fs_store_put_new(put->ctx.store, c->key, c->enc, c->enc_len, 0, &c->created);
+    c->status = fs_store_put_batched(put->durable, c->key, c->enc, c->enc_len, 0, &c->created);
     /* The plain bytes are no longer needed; keep only their length. */
     free(c->plain);
     c->plain = NULL;
@@ -655,7 +703,9 @@ static fs_put_t *put_new(const fs_ctx_t *ctx, fs_progress_cb progress, fs_put_cb
     put->win = malloc(PUT_WINDOW + ctx->chunking.max);
     put->sha = EVP_MD_CTX_new();
     if (put->win == NULL || put->sha == NULL || !EVP_DigestInit_ex(put->sha, EVP_sha256(), NULL) ||
+        fs_store_batch_new(ctx->store, &put->durable) != 0 ||
         fs_codec_pool_init(&put->codecs, ctx->level) != 0) {
+        fs_store_batch_free(put->durable);
         EVP_MD_CTX_free(put->sha);
         free(put->win);
         free(put);

@@ -203,7 +203,8 @@ static void test_put_new_settle(void **state)
 {
     fixture_t *f = *state;
     uint8_t a[MF_KEY_LEN], b[MF_KEY_LEN], c[MF_KEY_LEN];
-    uint8_t *da = make_blob(3000, 11, a), *db = make_blob(3000, 12, b), *dc = make_blob(3000, 13, c);
+    uint8_t *da = make_blob(3000, 11, a), *db = make_blob(3000, 12, b),
+            *dc = make_blob(3000, 13, c);
     int created;
 
     /* made, then taken back: gone */
@@ -329,6 +330,101 @@ static void test_crash_before_rename(void **state)
     assert_int_equal(fs_store_put(f->st, key, b, 70000, 1), 0);
     check_get(f->st, key, b, 70000);
     free(b);
+}
+
+/* A batch: its blobs appear under their keys only once committed, all
+ * made durable with a handful of syncs where one at a time costs at
+ * least one each; a blob already stored or already in the batch is not
+ * written again. */
+static void test_batch_commit(void **state)
+{
+    enum { N = 40 };
+    fixture_t *f = *state;
+    uint8_t keys[N][MF_KEY_LEN], *data[N];
+    fs_store_batch_t *b;
+    uint64_t syncs;
+    int created;
+
+    for (int i = 0; i < N; i++)
+        data[i] = make_blob(1000 + 100 * (size_t)i, 100 + (uint32_t)i, keys[i]);
+    /* One at a time, for the reference: each blob synced. */
+    syncs = fs_store_syncs(f->st);
+    assert_int_equal(fs_store_put(f->st, keys[0], data[0], 1000, 1), 0);
+    assert_true(fs_store_syncs(f->st) - syncs >= 1);
+
+    assert_int_equal(fs_store_batch_new(f->st, &b), 0);
+    syncs = fs_store_syncs(f->st);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(
+            fs_store_put_batched(b, keys[i], data[i], 1000 + 100 * (size_t)i, 1, &created), 0);
+        assert_int_equal(created, i != 0); /* blob 0 was stored already */
+    }
+    /* Again: in the batch already, not written twice. */
+    assert_int_equal(fs_store_put_batched(b, keys[5], data[5], 1500, 0, &created), 0);
+    assert_int_equal(created, 0);
+    assert_int_equal(count_tmp(f), N - 1);
+    for (int i = 1; i < N; i++)
+        assert_false(fs_store_has(f->st, keys[i], NULL));
+    /* A wrong key is refused and leaves nothing. */
+    assert_int_equal(fs_store_put_batched(b, keys[1], data[2], 1200, 1, &created), FS_EBADHASH);
+    assert_int_equal(created, 0);
+    assert_int_equal(fs_store_syncs(f->st), syncs); /* nothing synced yet */
+
+    assert_int_equal(fs_store_batch_commit(b), 0);
+    assert_int_equal(count_tmp(f), 0);
+    assert_true(fs_store_syncs(f->st) - syncs <= 4);
+    for (int i = 0; i < N; i++) {
+        check_get(f->st, keys[i], data[i], 1000 + 100 * (size_t)i);
+        if (i != 0)
+            fs_store_settle(f->st, keys[i], 1);
+    }
+    /* A second commit with nothing new syncs nothing. */
+    syncs = fs_store_syncs(f->st);
+    assert_int_equal(fs_store_batch_commit(b), 0);
+    assert_int_equal(fs_store_syncs(f->st), syncs);
+    fs_store_batch_free(b);
+    for (int i = 0; i < N; i++)
+        free(data[i]);
+}
+
+/* A batch never committed (a put that fails, is canceled, or crashes)
+ * leaves nothing under its keys: freed, its temporaries go; crashed, the
+ * store's next open removes them. Its provisional blobs settle to
+ * nothing. */
+static void test_batch_abandoned(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t a[MF_KEY_LEN], c[MF_KEY_LEN];
+    uint8_t *da = make_blob(5000, 21, a), *dc = make_blob(7000, 22, c);
+    fs_store_batch_t *b;
+    fs_store_t *after_crash;
+    int created;
+
+    assert_int_equal(fs_store_batch_new(f->st, &b), 0);
+    assert_int_equal(fs_store_put_batched(b, a, da, 5000, 0, &created), 0);
+    assert_int_equal(created, 1);
+    fs_store_settle(f->st, a, 0);
+    fs_store_batch_free(b);
+    assert_int_equal(count_tmp(f), 0);
+    assert_false(fs_store_has(f->st, a, NULL));
+
+    /* The crash: the process is gone before the commit; the next open
+     * (here a second handle on the same directory) cleans up. */
+    assert_int_equal(fs_store_batch_new(f->st, &b), 0);
+    assert_int_equal(fs_store_put_batched(b, c, dc, 7000, 0, &created), 0);
+    assert_int_equal(count_tmp(f), 1);
+    assert_int_equal(fs_store_open(&after_crash, f->dir), 0);
+    assert_int_equal(count_tmp(f), 0);
+    assert_false(fs_store_has(after_crash, c, NULL));
+    fs_store_close(after_crash);
+    /* Its commit now fails (the temporary is gone) and puts nothing in
+     * place; the put that owned it would fail and settle it. */
+    assert_int_not_equal(fs_store_batch_commit(b), 0);
+    assert_false(fs_store_has(f->st, c, NULL));
+    fs_store_settle(f->st, c, 0);
+    fs_store_batch_free(b);
+    free(da);
+    free(dc);
 }
 
 static void test_fanout_dir_removed(void **state)
@@ -497,6 +593,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_catches_wrong_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_blob_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_before_rename, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_abandoned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fanout_dir_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_put_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_dir, setup, teardown),
