@@ -271,6 +271,12 @@ typedef struct dht_config {
                                    memory, a file): so a flood of tiny values holds
                                    store_max_bytes / store_value_cost values at most;
                                    0..store_max_bytes; 4096 */
+    uint64_t store_settle_ms;   /* how long a value is held before a newer value
+                                   of its own source may push it out (when that
+                                   source is at its share): the copies a put
+                                   placed are not thrown out for its later ones,
+                                   which go to the next node instead; 3600000 (an
+                                   hour: until the holders' first repair round) */
     unsigned store_max_per_key; /* cap on values kept per key, 1..256; 16 */
     uint32_t max_ttl_s;         /* longer TTLs are cut to this; 86400 */
     unsigned max_ops;           /* operations (lookups) in flight; 4096 */

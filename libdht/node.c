@@ -17,6 +17,7 @@ void dht_config_init(dht_config_t *cfg)
     cfg->store_max_bytes = 256u << 20;
     cfg->store_max_per_key = 16;
     cfg->store_value_cost = 4096;
+    cfg->store_settle_ms = 3600u * 1000u;
     cfg->bucket_subnet_max = 2;
     cfg->max_ttl_s = 86400;
     cfg->max_ops = 4096;
@@ -107,6 +108,7 @@ int dht_new(dht_t **out, const dht_config_t *cfg, const dht_io_t *io, uint64_t n
     if (dht->rt == NULL || dht->store == NULL)
         goto fail;
     dht__store_set_value_cost(dht->store, dht->cfg.store_value_cost);
+    dht__store_set_settle(dht->store, dht->cfg.store_settle_ms);
     dht__rt_set_subnet_limit(dht->rt, dht->cfg.bucket_subnet_max, dht->cfg.bucket_subnet_local);
     dht__held_init(dht);
     if (dht->cfg.peer_event != NULL)

@@ -353,7 +353,7 @@ typedef struct plan {
  * distance dist (entry e, or NULL if new) can be stored, in a store
  * without expired values, and how. @return 0 or DHT_EBUSY. */
 static int plan(const dht__store_t *st, const struct source *src, const struct entry *e,
-                const dht_id_t *dist, size_t len, plan_t *p)
+                const dht_id_t *dist, size_t len, uint64_t now, plan_t *p)
 {
     size_t kept = st->charged, room = st->max_bytes - len, need, mine;
 
@@ -372,22 +372,23 @@ static int plan(const dht__store_t *st, const struct source *src, const struct e
     if (kept <= room || !p->own)
         return 0; /* rule b always finds the room: see make_room */
     need = kept - room;
-    return src != NULL && dht__src_far_bytes(st, src, dist, need) >= need ? 0 : DHT_EBUSY;
+    return src != NULL && dht__src_far_bytes(st, src, dist, need, now) >= need ? 0 : DHT_EBUSY;
 }
 
 /* Evicts what the caps demand before a value counting for len from src joins
  * e (NULL for a new key at distance dist), as plan() has found possible. */
 static void make_room(dht__store_t *st, struct source *src, struct entry *e, const dht_id_t *dist,
-                      size_t len, const plan_t *p)
+                      size_t len, uint64_t now, const plan_t *p)
 {
     if (p->victim != SIZE_MAX) {
         value_remove(st, e, p->victim);
         entry_update(st, e);
     }
     while (p->own && st->charged > st->max_bytes - len) {
-        struct entry *far = src->heap[0];
-        assert(memcmp(far->dist.b, dist->b, DHT_ID_LEN) > 0);
-        value_remove(st, far, dht__src_oldest_in(far, src));
+        size_t i = SIZE_MAX;
+        struct entry *far = dht__src_far_victim(st, src, dist, now, &i);
+        assert(far != NULL && memcmp(far->dist.b, dist->b, DHT_ID_LEN) > 0);
+        value_remove(st, far, i);
         entry_tidy(st, far, e);
     }
     /* Rule b: with S holding s (charged) bytes of the store's b, n
@@ -487,7 +488,7 @@ static int put_new(dht__store_t *st, struct entry *e, dht__value_t *v, const uin
 
     dht_id_distance(&dist, &v->key, &st->self);
     expire_for_room(st, &e, dht__charge(st, v->len), now);
-    err = plan(st, dht__src_find(st, &v->source), e, &dist, dht__charge(st, v->len), &p);
+    err = plan(st, dht__src_find(st, &v->source), e, &dist, dht__charge(st, v->len), now, &p);
     if (err)
         return err;
     if (data != NULL || st->drop == NULL) { /* else the bytes are kept outside */
@@ -508,7 +509,7 @@ static int put_new(dht__store_t *st, struct entry *e, dht__value_t *v, const uin
     if (dht__src_prepare(st, &v->source, fresh != NULL ? fresh : e))
         goto fail;
     /* Nothing can fail from here on. */
-    make_room(st, st->pinned, e, &dist, dht__charge(st, v->len), &p);
+    make_room(st, st->pinned, e, &dist, dht__charge(st, v->len), now, &p);
     if (fresh != NULL) {
         e = fresh;
         dht__ptable_insert(&st->keys, &e->h);
@@ -595,7 +596,8 @@ int dht__store_fits(dht__store_t *st, const dht_source_t *src, const dht_id_t *k
         return 0;
     expire_for_room(st, &e, dht__charge(st, len), now);
     dht_id_distance(&dist, key, &st->self);
-    return plan(st, dht__src_find(st, source_or_self(src)), e, &dist, dht__charge(st, len), &p);
+    return plan(st, dht__src_find(st, source_or_self(src)), e, &dist, dht__charge(st, len), now,
+                &p);
 }
 
 int dht__store_over_share(const dht__store_t *st, const dht_source_t *src, size_t len)
@@ -621,6 +623,11 @@ size_t dht__store_sources(const dht__store_t *st)
 void dht__store_set_value_cost(dht__store_t *st, size_t cost)
 {
     st->value_cost = cost;
+}
+
+void dht__store_set_settle(dht__store_t *st, uint64_t ms)
+{
+    st->settle_ms = ms;
 }
 
 size_t dht__store_near(const dht__store_t *st, const dht_id_t *id, unsigned slack, uint64_t now,

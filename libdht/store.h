@@ -20,7 +20,12 @@
  *     a. if S would hold more than F with the new value, only S's own
  *        values go: those of the key farthest (XOR) from the own id,
  *        oldest first, then the next farthest key, and so on, never a key
- *        as close as the new value's or closer;
+ *        as close as the new value's or closer, and never a value S
+ *        stored less than the settle time ago (dht__store_set_settle; a
+ *        key whose values of S are all that young is passed over for
+ *        another farther than the new value's): the copies a put placed
+ *        a minute ago are not thrown out for its later ones, which go to
+ *        the next node instead (the put counted them as placed);
  *     b. else the values of the sources holding more than F, the
  *        heaviest source first (ties: the larger dht_source_t bytes), its
  *        farthest key's oldest value first, each source down to F at most
@@ -80,6 +85,11 @@ dht__store_t *dht__store_new(const dht_id_t *self, size_t max_bytes, unsigned ma
  * a value counts for its length. ETOOBIG then means "counts for more than
  * max_bytes". */
 void dht__store_set_value_cost(dht__store_t *st, size_t cost);
+
+/* Sets the settle time (rule a above): a value stored less than ms ago is
+ * not evicted for a newer value of its own source. 0 (the default): any
+ * value may be. */
+void dht__store_set_settle(dht__store_t *st, uint64_t ms);
 
 /* Frees the store and every value. Accepts NULL. */
 void dht__store_free(dht__store_t *st);

@@ -78,7 +78,8 @@ struct dht__store {
     void *drop_arg;
     size_t max_bytes;
     unsigned max_per_key;
-    size_t value_cost; /* what a value counts for at least (dht__store_set_value_cost) */
+    size_t value_cost;  /* what a value counts for at least (dht__store_set_value_cost) */
+    uint64_t settle_ms; /* dht__store_set_settle */
     size_t count, bytes;
     size_t charged; /* what the values count for against max_bytes */
     uint64_t seed[2];
@@ -129,10 +130,25 @@ struct source *dht__src_heaviest(const dht__store_t *st);
 /* @return the index in e of the oldest value from s, which e holds. */
 size_t dht__src_oldest_in(const struct entry *e, const struct source *s);
 
-/* @return what s's values under keys farther than dist count for,
- * counted until it reaches need. */
+/* @return 1 if v may be evicted at now for its own source's new value
+ * (rule a): it has been held the store's settle time. */
+static inline int dht__value_settled(const dht__store_t *st, const dht__value_t *v, uint64_t now)
+{
+    return v->stored_at + st->settle_ms <= now;
+}
+
+/* @return what s's settled values (dht__value_settled) under keys
+ * farther than dist count for, counted until it reaches need. */
 size_t dht__src_far_bytes(const dht__store_t *st, const struct source *s, const dht_id_t *dist,
-                          size_t need);
+                          size_t need, uint64_t now);
+
+/* @return the entry whose value rule a evicts next for a new value of s
+ * at distance dist, its index in *idx: the oldest value of s in the
+ * farthest key (the top of s's heap) if it is settled, else in the first
+ * key farther than dist, in a walk of s's heap from its top, whose oldest
+ * value of s is. NULL if none. */
+struct entry *dht__src_far_victim(const dht__store_t *st, const struct source *s,
+                                  const dht_id_t *dist, uint64_t now, size_t *idx);
 
 /* @return the index in e of the value the per-key cap evicts for a new
  * value from s (NULL: a source that holds nothing): the oldest value of

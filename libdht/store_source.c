@@ -267,40 +267,69 @@ size_t dht__src_oldest_in(const struct entry *e, const struct source *s)
     return SIZE_MAX;
 }
 
-static size_t bytes_in(const dht__store_t *st, const struct entry *e, const struct source *s)
+static size_t bytes_in(const dht__store_t *st, const struct entry *e, const struct source *s,
+                       uint64_t now)
 {
     size_t sum = 0;
 
     for (size_t i = 0; i < e->n; i++)
-        if (same(&e->vals[i].source, &s->id))
+        if (same(&e->vals[i].source, &s->id) && dht__value_settled(st, &e->vals[i], now))
             sum += dht__charge(st, e->vals[i].len);
     return sum;
 }
 
-size_t dht__src_far_bytes(const dht__store_t *st, const struct source *s, const dht_id_t *dist,
-                          size_t need)
+/* Walks the keys of s's heap farther than dist in pre-order (the children
+ * of a key that is not are not either, as heap_sum in store.c), from *i;
+ * @return the next one's index, or s->n at the end. Start with *i = 0 and
+ * first = 1. */
+static size_t far_next(const struct source *s, const dht_id_t *dist, size_t i, int first)
 {
-    size_t i = 0, sum = 0;
-
-    /* A pre-order walk of the heap's keys farther than dist: the children
-     * of a key that is not are not either (as heap_sum in store.c). */
-    while (i < s->n) {
-        if (memcmp(s->heap[i]->dist.b, dist->b, DHT_ID_LEN) > 0) {
-            sum += bytes_in(st, s->heap[i], s);
-            if (sum >= need)
-                return sum;
-            if (2 * i + 1 < s->n) {
+    for (;;) {
+        if (!first) {
+            if (2 * i + 1 < s->n && memcmp(s->heap[i]->dist.b, dist->b, DHT_ID_LEN) > 0) {
                 i = 2 * i + 1;
-                continue;
+            } else {
+                while (i > 0 && !((i & 1) && i + 1 < s->n))
+                    i = (i - 1) / 2;
+                if (i == 0)
+                    return s->n;
+                i++;
             }
         }
-        while (i > 0 && !((i & 1) && i + 1 < s->n))
-            i = (i - 1) / 2;
-        if (i == 0)
+        first = 0;
+        if (i >= s->n)
+            return s->n;
+        if (memcmp(s->heap[i]->dist.b, dist->b, DHT_ID_LEN) > 0)
+            return i;
+    }
+}
+
+size_t dht__src_far_bytes(const dht__store_t *st, const struct source *s, const dht_id_t *dist,
+                          size_t need, uint64_t now)
+{
+    size_t sum = 0;
+
+    for (size_t i = far_next(s, dist, 0, 1); i < s->n; i = far_next(s, dist, i, 0)) {
+        sum += bytes_in(st, s->heap[i], s, now);
+        if (sum >= need)
             break;
-        i++;
     }
     return sum;
+}
+
+struct entry *dht__src_far_victim(const dht__store_t *st, const struct source *s,
+                                  const dht_id_t *dist, uint64_t now, size_t *idx)
+{
+    for (size_t i = far_next(s, dist, 0, 1); i < s->n; i = far_next(s, dist, i, 0)) {
+        struct entry *e = s->heap[i];
+        size_t v = dht__src_oldest_in(e, s);
+
+        if (v != SIZE_MAX && dht__value_settled(st, &e->vals[v], now)) {
+            *idx = v;
+            return e;
+        }
+    }
+    return NULL;
 }
 
 size_t dht__src_per_key_victim(const struct entry *e, const struct source *s)

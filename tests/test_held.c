@@ -196,8 +196,10 @@ static dht_sim_t *net_new_n(uint64_t seed, size_t store_max, unsigned interval_s
     cfg.seed = seed;
     cfg.node.k = K;
     cfg.node.store_max_bytes = store_max;
-    if (store_max < cfg.node.store_value_cost)
+    if (store_max < cfg.node.store_value_cost) {
         cfg.node.store_value_cost = 0; /* a tiny store: values count for their bytes */
+        cfg.node.store_settle_ms = 0;  /* and may be evicted at once, in seconds of virtual time */
+    }
     cfg.node.replicate_interval_s = interval_s;
     assert_int_equal(dht_sim_new(&sim, &cfg), 0);
     for (size_t i = 0; i < n; i++)

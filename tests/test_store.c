@@ -557,6 +557,52 @@ static void test_busy_would_evict_closer_key(void **state)
     dht__store_free(st);
 }
 
+/* With a settle time, a value its source stored less than that ago is not
+ * evicted for a newer value of the same source (rule a): the new one is
+ * refused, unless an older value of that source under a key farther than
+ * the new one's can go (the farthest key is passed over if its values are
+ * all young). Once settled, distance order holds again. Other sources'
+ * rule (b) is unchanged: a source over its share gives way, young or not. */
+static void test_settle_protects_young_own_values(void **state)
+{
+    (void)state;
+    dht__store_t *st = new_store(60, 16);
+    dht_id_t far = key_at(0xf0, 0), farish = key_at(0xc0, 0), mid = key_at(0x80, 0);
+    dht_id_t close = key_at(0x10, 0), closer = key_at(0x08, 0);
+    struct snap *before = malloc(sizeof(*before));
+
+    assert_non_null(before);
+    dht__store_set_settle(st, 500);
+    assert_int_equal(put_src(st, 7, &farish, 'a', 20, 0), 0); /* settles at 500 */
+    assert_int_equal(put_src(st, 7, &mid, 'm', 20, 100), 0);  /* at 600 */
+    assert_int_equal(put_src(st, 7, &far, 'f', 20, 400), 0);  /* at 900 */
+    take_snap(st, before);
+    /* At 450 nothing is settled: a closer key of the same source is refused. */
+    assert_int_equal(put_src(st, 7, &close, 'c', 20, 450), DHT_EBUSY);
+    assert_unchanged(st, before);
+    /* At 550 farish is: it goes, though far is farther (far is young). */
+    assert_int_equal(put_src(st, 7, &close, 'c', 20, 550), 0);
+    assert_false(has(st, &farish, 'a', 20, 0));
+    assert_true(has(st, &far, 'f', 20, 0));
+    assert_true(has(st, &mid, 'm', 20, 0));
+    /* At 950 everything but close is settled: far, the farthest, goes first. */
+    assert_int_equal(put_src(st, 7, &closer, 'd', 20, 950), 0);
+    assert_false(has(st, &far, 'f', 20, 0));
+    assert_true(has(st, &mid, 'm', 20, 0));
+    assert_true(has(st, &close, 'c', 20, 0));
+    /* Another source within its share: the heavy source's young value
+     * still gives way (rule b). */
+    assert_int_equal(put_src(st, 9, &far, 'g', 20, 960), 0); /* mid goes (settled) */
+    assert_false(has(st, &mid, 'm', 20, 0));
+    assert_int_equal(put_src(st, 9, &farish, 'h', 10, 970), 0); /* close goes: young */
+    assert_false(has(st, &close, 'c', 20, 0));
+    assert_true(has(st, &closer, 'd', 20, 0));
+    assert_true(has(st, &far, 'g', 20, 0));
+    assert_true(has(st, &farish, 'h', 10, 0));
+    free(before);
+    dht__store_free(st);
+}
+
 static void test_busy_farthest_key_own_values(void **state)
 {
     (void)state;
@@ -1213,6 +1259,7 @@ int main(void)
         cmocka_unit_test(test_bytes_cap_expired_first),
         cmocka_unit_test(test_busy_new_key_farthest),
         cmocka_unit_test(test_busy_would_evict_closer_key),
+        cmocka_unit_test(test_settle_protects_young_own_values),
         cmocka_unit_test(test_busy_farthest_key_own_values),
         cmocka_unit_test(test_share_heavy_source_gives_way),
         cmocka_unit_test(test_per_key_cap_heaviest_source),
