@@ -7,7 +7,12 @@
  * leaves only temporaries (removed when the store is next opened), never
  * a blob whose bytes had not reached the disk. The commit syncs the data
  * first and only then renames: a name under blobs/ always holds whole
- * bytes.
+ * bytes. Meanwhile the blob is readable: once written, its temporary is
+ * renamed to tmp/<hex> and the key marked pending in the store (unless
+ * another batch has it pending: then this one keeps its own copy under
+ * its mkstemp name), where fs_store_has and fs_store_get find it. A
+ * pending name is made, renamed into place and removed under the store's
+ * lock, so no batch ever renames or unlinks another's.
  */
 #define _GNU_SOURCE /* syncfs */
 
@@ -26,15 +31,19 @@
  * (empty once renamed into place). */
 typedef struct batch_blob {
     uint8_t key[MF_KEY_LEN];
-    char tmp[32];
+    char tmp[FS_STORE_HEX_LEN + 1];
+    int pending; /* tmp is tmp/<hex>, and the key pending in the store */
 } batch_blob_t;
 
 struct fs_store_batch {
     fs_store_t *st;
+    int root_fd; /* blobs/, opened first: syncfs through it reports every
+                    write error since (Linux), or -1 */
     pthread_mutex_t lock;
     fs_keyset_t keys;    /* every key put in the batch */
     batch_blob_t *blobs; /* those written, not yet committed */
     size_t n, cap;
+    int saw_key; /* a key was put: the commit syncs names at least */
 };
 
 int fs_store_batch_new(fs_store_t *st, fs_store_batch_t **out)
@@ -54,6 +63,7 @@ int fs_store_batch_new(fs_store_t *st, fs_store_batch_t **out)
         return FS_ENOMEM;
     }
     b->st = st;
+    b->root_fd = open(st->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     *out = b;
     return 0;
 }
@@ -86,8 +96,10 @@ static void drop_key(fs_store_batch_t *b, const uint8_t key[MF_KEY_LEN])
     pthread_mutex_unlock(&b->lock);
 }
 
-/* Adds a written temporary to the batch. @return 0 or FS_ENOMEM. */
-static int add_blob(fs_store_batch_t *b, const uint8_t key[MF_KEY_LEN], const char *tmp)
+/* Adds a written temporary (path tmp) to the batch. @return 0 or
+ * FS_ENOMEM. */
+static int add_blob(fs_store_batch_t *b, const uint8_t key[MF_KEY_LEN], const char *tmp,
+                    int is_pending)
 {
     const char *name = strrchr(tmp, '/') + 1;
     int err = 0;
@@ -106,17 +118,57 @@ static int add_blob(fs_store_batch_t *b, const uint8_t key[MF_KEY_LEN], const ch
     }
     memcpy(b->blobs[b->n].key, key, MF_KEY_LEN);
     snprintf(b->blobs[b->n].tmp, sizeof(b->blobs[b->n].tmp), "%s", name);
+    b->blobs[b->n].pending = is_pending;
     b->n++;
 out:
     pthread_mutex_unlock(&b->lock);
     return err;
 }
 
+/* Makes the written temporary tmp readable as key's pending blob, unless
+ * another batch has key pending: renamed to tmp/<hex>, key marked pending,
+ * both under the store's lock. @return 1 if so (tmp now names the pending
+ * path), else 0 (tmp stays as it is). */
+static int make_pending(fs_store_t *st, const uint8_t key[MF_KEY_LEN], fs_store_path_t *tmp)
+{
+    fs_store_path_t to;
+    int made = 0;
+
+    fs__store_pending_path(st, key, &to);
+    pthread_mutex_lock(&st->lock);
+    if (fs_keyset_find(&st->pending, key) == NULL && fs_keyset_add(&st->pending, key) != NULL) {
+        if (rename(tmp->s, to.s) == 0) {
+            *tmp = to;
+            made = 1;
+        } else {
+            fs_keyset_remove(&st->pending, key);
+        }
+    }
+    pthread_mutex_unlock(&st->lock);
+    return made;
+}
+
+/* Ends key's pending state (the batch's blob at tmp/<hex> was renamed into
+ * place, or is to go: then remove is 1 and it is unlinked), under the
+ * store's lock. */
+static void end_pending(fs_store_t *st, const uint8_t key[MF_KEY_LEN], int remove)
+{
+    fs_store_path_t p;
+
+    pthread_mutex_lock(&st->lock);
+    if (remove) {
+        fs__store_pending_path(st, key, &p);
+        unlink(p.s);
+    }
+    fs_keyset_remove(&st->pending, key);
+    pthread_mutex_unlock(&st->lock);
+}
+
 int fs_store_put_batched(fs_store_batch_t *b, const uint8_t key[MF_KEY_LEN], const uint8_t *data,
                          size_t len, int verify, int *created)
 {
     fs_store_path_t tmp;
-    int err, fresh;
+    int err, fresh, is_pending;
 
     *created = 0;
     if (b == NULL || key == NULL || (data == NULL && len > 0))
@@ -126,16 +178,30 @@ int fs_store_put_batched(fs_store_batch_t *b, const uint8_t key[MF_KEY_LEN], con
     fresh = take_key(b, key);
     if (fresh <= 0)
         return fresh; /* in the batch already (0), or FS_ENOMEM */
+    pthread_mutex_lock(&b->lock);
+    b->saw_key = 1;
+    pthread_mutex_unlock(&b->lock);
     if ((err = fs__store_claim(b->st, key, created)) != 0)
         goto fail_key;
-    if (fs_store_has(b->st, key, NULL))
-        return 0; /* durable already: nothing to write */
+    if (fs__store_has_final(b->st, key, NULL)) {
+        /* In place already (perhaps renamed a moment ago by another
+         * batch, not yet synced: this one's commit syncs names anyway).
+         * Not this batch's to take back. */
+        if (*created)
+            fs__store_unclaim(b->st, key);
+        *created = 0;
+        return 0;
+    }
     /* Written even when another operation has key provisional: that one
      * may still fail and leave nothing under key. */
     if ((err = fs__store_write_tmp(b->st, data, len, &tmp, 0)) != 0)
         goto fail_claim;
-    if ((err = add_blob(b, key, tmp.s)) != 0) {
-        unlink(tmp.s);
+    is_pending = make_pending(b->st, key, &tmp);
+    if ((err = add_blob(b, key, tmp.s, is_pending)) != 0) {
+        if (is_pending)
+            end_pending(b->st, key, 1);
+        else
+            unlink(tmp.s);
         goto fail_claim;
     }
     return 0;
@@ -157,19 +223,14 @@ static int sync_all(fs_store_batch_t *b, int *err)
 {
     *err = 0;
 #ifdef __linux__
-    int fd = open(b->st->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int r;
-
-    if (fd < 0) {
-        *err = fs_from_errno(errno);
-        return -1;
-    }
+    if (b->root_fd < 0)
+        return -1; /* could not be opened: file by file */
     atomic_fetch_add(&b->st->syncs, 1);
-    r = syncfs(fd);
-    if (r != 0 && errno != ENOSYS)
+    if (syncfs(b->root_fd) == 0)
+        return 0;
+    if (errno != ENOSYS)
         *err = fs_from_errno(errno);
-    close(fd);
-    return r == 0 ? 0 : -1;
+    return -1;
 #else
     (void)b;
     return -1;
@@ -215,21 +276,28 @@ static int sync_each_dir(fs_store_batch_t *b, size_t n)
     return err;
 }
 
-/* Renames the temporary of blob into place, making its fan-out
- * directory if needed. @return 0 or an FS_* code. */
+/* Renames the temporary of blob into place, making its fan-out directory
+ * if needed. @return 0 or an FS_* code. */
 static int rename_into_place(fs_store_batch_t *b, batch_blob_t *blob)
 {
     fs_store_path_t tmp, dir, path;
-    int created, err;
+    int created, err = 0;
 
     tmp_path(b, blob->tmp, &tmp);
     fs__store_key_paths(b->st, blob->key, &dir, &path);
     if ((err = fs__store_make_dir(dir.s, &created)) != 0)
         return err;
+    if (blob->pending)
+        pthread_mutex_lock(&b->st->lock); /* its name is the store's */
     if (rename(tmp.s, path.s) != 0)
-        return fs_from_errno(errno);
-    blob->tmp[0] = '\0'; /* the name may be another writer's from now on */
-    return 0;
+        err = fs_from_errno(errno);
+    else if (blob->pending)
+        fs_keyset_remove(&b->st->pending, blob->key);
+    if (blob->pending)
+        pthread_mutex_unlock(&b->st->lock);
+    if (err == 0)
+        blob->tmp[0] = '\0'; /* the name may be another writer's from now on */
+    return err;
 }
 
 int fs_store_batch_commit(fs_store_batch_t *b)
@@ -241,18 +309,21 @@ int fs_store_batch_commit(fs_store_batch_t *b)
         return FS_EINVAL;
     /* Held throughout: a put made meanwhile waits (it would move blobs). */
     pthread_mutex_lock(&b->lock);
-    if (b->n == 0)
+    if (b->n == 0 && !b->saw_key)
         goto out;
     /* The data first: a name must never point at bytes still in memory. */
-    if (sync_all(b, &err) != 0 && (err != 0 || (err = sync_each_tmp(b, b->n)) != 0))
+    if (b->n > 0 && sync_all(b, &err) != 0 && (err != 0 || (err = sync_each_tmp(b, b->n)) != 0))
         goto out;
     for (; done < b->n; done++) {
         if ((err = rename_into_place(b, &b->blobs[done])) != 0)
             goto out;
     }
-    /* The names, and the fan-out directories made for them. */
+    /* The names, the fan-out directories made for them, and the names of
+     * blobs this batch found in place (another may have just put them). */
     if (sync_all(b, &err) != 0 && err == 0)
         err = sync_each_dir(b, b->n);
+    if (err == 0)
+        b->saw_key = 0;
 out:
     /* Renamed blobs leave the list. */
     if (done > 0) {
@@ -272,9 +343,15 @@ void fs_store_batch_free(fs_store_batch_t *b)
 
         if (b->blobs[i].tmp[0] == '\0')
             continue;
+        if (b->blobs[i].pending) {
+            end_pending(b->st, b->blobs[i].key, 1);
+            continue;
+        }
         tmp_path(b, b->blobs[i].tmp, &p);
         unlink(p.s);
     }
+    if (b->root_fd >= 0)
+        close(b->root_fd);
     free(b->blobs);
     fs_keyset_clear(&b->keys);
     pthread_mutex_destroy(&b->lock);

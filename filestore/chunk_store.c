@@ -155,6 +155,7 @@ void fs_store_close(fs_store_t *st)
         return;
     pthread_mutex_destroy(&st->lock);
     fs_keyset_clear(&st->provisional);
+    fs_keyset_clear(&st->pending);
     free(st->root);
     free(st);
 }
@@ -207,7 +208,7 @@ static int put_start(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_
         return FS_EINVAL;
     if (verify && (err = fs__store_check_hash(key, data, len)) != 0)
         return err;
-    if (fs_store_has(st, key, NULL)) {
+    if (fs__store_has_final(st, key, NULL)) {
         *done = 1;
         return 0;
     }
@@ -251,8 +252,15 @@ static void note_shared(fs_store_t *st, const uint8_t key[MF_KEY_LEN])
 int fs_store_put(fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *data, size_t len,
                  int verify)
 {
+    int err;
+
     note_shared(st, key);
-    return store_blob(st, key, data, len, verify);
+    err = store_blob(st, key, data, len, verify);
+    /* Again: an operation may have claimed key while this one stored it
+     * (it found no blob, then ours appeared); it must not take ours back. */
+    if (err == 0)
+        note_shared(st, key);
+    return err;
 }
 
 int fs__store_claim(fs_store_t *st, const uint8_t key[MF_KEY_LEN], int *created)
@@ -265,7 +273,7 @@ int fs__store_claim(fs_store_t *st, const uint8_t key[MF_KEY_LEN], int *created)
     flags = fs_keyset_find(&st->provisional, key);
     if (flags != NULL) {
         *flags |= SHARED; /* another operation is making it */
-    } else if (!fs_store_has(st, key, NULL)) {
+    } else if (!fs__store_has_final(st, key, NULL)) {
         if (fs_keyset_add(&st->provisional, key) == NULL)
             err = FS_ENOMEM;
         else
@@ -400,27 +408,65 @@ out:
     return err;
 }
 
+int fs__store_has_final(fs_store_t *st, const uint8_t key[MF_KEY_LEN], size_t *len)
+{
+    path_t dir, blob;
+    struct stat sb;
+
+    fs__store_key_paths(st, key, &dir, &blob);
+    if (stat(blob.s, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0;
+    if (len != NULL)
+        *len = (size_t)sb.st_size;
+    return 1;
+}
+
+void fs__store_pending_path(const fs_store_t *st, const uint8_t key[MF_KEY_LEN], path_t *p)
+{
+    char hex[HEX_LEN + 1];
+
+    mf_key_to_hex(key, hex);
+    snprintf(p->s, sizeof(p->s), "%s/" TMP_NAME "/%s", st->root, hex);
+}
+
+/* @return 1 if a batch holds key's blob in its temporary (readable). */
+static int pending(fs_store_t *st, const uint8_t key[MF_KEY_LEN])
+{
+    int found;
+
+    pthread_mutex_lock(&st->lock);
+    found = fs_keyset_find(&st->pending, key) != NULL;
+    pthread_mutex_unlock(&st->lock);
+    return found;
+}
+
 int fs_store_get(fs_store_t *st, const uint8_t key[MF_KEY_LEN], uint8_t **data, size_t *len)
 {
-    uint8_t md[MF_KEY_LEN];
-    path_t dir, blob;
+    path_t dir, blob, tmp;
     uint8_t *buf = NULL;
     size_t n = 0;
-    int err;
+    int err, from_tmp = 0;
 
     if (st == NULL || key == NULL || data == NULL || len == NULL)
         return FS_EINVAL;
     fs__store_key_paths(st, key, &dir, &blob);
-    if ((err = read_file(blob.s, &buf, &n)) != 0)
-        return err;
-    if ((err = sha256(buf, n, md)) != 0) {
-        free(buf);
-        return err;
+    err = read_file(blob.s, &buf, &n);
+    if (err == FS_ENOENT && pending(st, key)) {
+        /* A batch's, not committed yet; if it just was, it is in place. */
+        fs__store_pending_path(st, key, &tmp);
+        from_tmp = 1;
+        if ((err = read_file(tmp.s, &buf, &n)) == FS_ENOENT) {
+            from_tmp = 0;
+            err = read_file(blob.s, &buf, &n);
+        }
     }
-    if (memcmp(md, key, MF_KEY_LEN) != 0) {
+    if (err != 0)
+        return err;
+    if ((err = fs__store_check_hash(key, buf, n)) != 0) {
         free(buf);
-        unlink(blob.s);
-        return FS_EBADHASH;
+        if (err == FS_EBADHASH && !from_tmp)
+            unlink(blob.s); /* damaged; a batch's temporary is left to it */
+        return err;
     }
     *data = buf;
     *len = n;
@@ -429,14 +475,18 @@ int fs_store_get(fs_store_t *st, const uint8_t key[MF_KEY_LEN], uint8_t **data, 
 
 int fs_store_has(fs_store_t *st, const uint8_t key[MF_KEY_LEN], size_t *len)
 {
-    path_t dir, blob;
+    path_t tmp;
     struct stat sb;
 
     if (st == NULL || key == NULL)
         return 0;
-    fs__store_key_paths(st, key, &dir, &blob);
-    if (stat(blob.s, &sb) != 0 || !S_ISREG(sb.st_mode))
+    if (fs__store_has_final(st, key, len))
+        return 1;
+    if (!pending(st, key))
         return 0;
+    fs__store_pending_path(st, key, &tmp);
+    if (stat(tmp.s, &sb) != 0)
+        return fs__store_has_final(st, key, len); /* committed meanwhile */
     if (len != NULL)
         *len = (size_t)sb.st_size;
     return 1;

@@ -102,10 +102,12 @@ typedef struct fs_store_batch fs_store_batch_t;
 int fs_store_batch_new(fs_store_t *st, fs_store_batch_t **out);
 
 /* Like fs_store_put_new, but the blob is only written to a temporary,
- * unsynced: it is not under key (fs_store_has and fs_store_get do not see
- * it) until fs_store_batch_commit. A key already in the batch, or already
- * stored, is not written again (*created 0). May be called from several
- * threads at once on one batch. @return as fs_store_put_new. */
+ * unsynced: it is not under key until fs_store_batch_commit, and a crash
+ * before leaves nothing there. fs_store_has and fs_store_get find it
+ * meanwhile (so a node serves a put's blobs while the put runs). A key
+ * already in the batch, or already stored, is not written again
+ * (*created 0). May be called from several threads at once on one batch.
+ * @return as fs_store_put_new. */
 int fs_store_put_batched(fs_store_batch_t *b, const uint8_t key[MF_KEY_LEN], const uint8_t *data,
                          size_t len, int verify, int *created);
 

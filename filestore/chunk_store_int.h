@@ -26,6 +26,11 @@ struct fs_store {
      * it too. */
     pthread_mutex_t lock;
     fs_keyset_t provisional;
+    /* Keys whose blob a batch holds, whole but not committed, in
+     * DIR/blobs/tmp/<hex> (fs__store_pending_path): fs_store_has and
+     * fs_store_get find it there, so a put's blobs are served while it
+     * runs, as before batches. Guarded by lock, like provisional. */
+    fs_keyset_t pending;
     _Atomic uint64_t syncs; /* fsync and syncfs calls (fs_store_syncs) */
 };
 
@@ -63,6 +68,15 @@ int fs__store_sync_dir(fs_store_t *st, const char *path);
 
 /* Checks key == SHA-256(data). @return 0, FS_EBADHASH or FS_ENOMEM. */
 int fs__store_check_hash(const uint8_t key[MF_KEY_LEN], const uint8_t *data, size_t len);
+
+/* @return 1 if the blob is under key itself (not a batch's temporary),
+ * *len its size if len != NULL; else 0. */
+int fs__store_has_final(fs_store_t *st, const uint8_t key[MF_KEY_LEN], size_t *len);
+
+/* Sets p to DIR/blobs/tmp/<hex>: where a batch keeps key's blob while it
+ * is pending (in st->pending). */
+void fs__store_pending_path(const fs_store_t *st, const uint8_t key[MF_KEY_LEN],
+                            fs_store_path_t *p);
 
 /* Marks key as stored by an operation that may take it back: if another
  * operation has it provisional, that one's is marked shared (*created =

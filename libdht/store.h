@@ -21,11 +21,13 @@
  *        values go: those of the key farthest (XOR) from the own id,
  *        oldest first, then the next farthest key, and so on, never a key
  *        as close as the new value's or closer, and never a value S
- *        stored less than the settle time ago (dht__store_set_settle; a
- *        key whose values of S are all that young is passed over for
- *        another farther than the new value's): the copies a put placed
- *        a minute ago are not thrown out for its later ones, which go to
- *        the next node instead (the put counted them as placed);
+ *        stored less than the settle time ago (dht__store_set_settle): if
+ *        the farthest key's values of S are all that young, the next to
+ *        go is the oldest settled value of S in some other key farther
+ *        than the new value's (the first found in a walk of S's keys from
+ *        the farthest, not always the next farthest). The copies a put
+ *        placed a minute ago are not thrown out for its later ones, which
+ *        go to the next node instead (the put counted them as placed);
  *     b. else the values of the sources holding more than F, the
  *        heaviest source first (ties: the larger dht_source_t bytes), its
  *        farthest key's oldest value first, each source down to F at most

@@ -65,6 +65,8 @@ struct source {
     dht__hashed_t h; /* SipHash of id */
     dht_source_t id;
     size_t bytes, count; /* bytes: what its values count for (dht__charge) */
+    uint64_t oldest;     /* no value of it now held was stored before: a
+                            lower bound, lowered on each add, never raised */
     size_t pos;          /* in the store's load heap */
     struct entry **heap; /* the keys it holds values of, farthest on top */
     size_t n, cap;
@@ -134,7 +136,7 @@ size_t dht__src_oldest_in(const struct entry *e, const struct source *s);
  * (rule a): it has been held the store's settle time. */
 static inline int dht__value_settled(const dht__store_t *st, const dht__value_t *v, uint64_t now)
 {
-    return v->stored_at + st->settle_ms <= now;
+    return now >= v->stored_at && now - v->stored_at >= st->settle_ms;
 }
 
 /* @return what s's settled values (dht__value_settled) under keys

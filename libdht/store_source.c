@@ -183,6 +183,7 @@ int dht__src_prepare(dht__store_t *st, const dht_source_t *id, struct entry *e)
             (s = calloc(1, sizeof(*s))) == NULL)
             return DHT_ENOMEM;
         s->id = *id;
+        s->oldest = UINT64_MAX;
         s->h.hash = source_hash(st, id);
         dht__ptable_insert(&st->sources, &s->h);
         lset(st, st->nsrc++, s);
@@ -219,6 +220,8 @@ void dht__src_add(dht__store_t *st, struct entry *e, const dht__value_t *v)
         keys_fix(s, s->n - 1);
     }
     m->n++;
+    if (v->stored_at < s->oldest)
+        s->oldest = v->stored_at;
     s->bytes += dht__charge(st, v->len);
     s->count++;
     load_fix(st, s->pos);
@@ -304,11 +307,20 @@ static size_t far_next(const struct source *s, const dht_id_t *dist, size_t i, i
     }
 }
 
+/* @return 0 if no value of s can be settled at now (a flood of young
+ * values is refused without a walk of its keys), else 1. */
+static int may_have_settled(const dht__store_t *st, const struct source *s, uint64_t now)
+{
+    return s->oldest != UINT64_MAX && now >= s->oldest && now - s->oldest >= st->settle_ms;
+}
+
 size_t dht__src_far_bytes(const dht__store_t *st, const struct source *s, const dht_id_t *dist,
                           size_t need, uint64_t now)
 {
     size_t sum = 0;
 
+    if (!may_have_settled(st, s, now))
+        return 0;
     for (size_t i = far_next(s, dist, 0, 1); i < s->n; i = far_next(s, dist, i, 0)) {
         sum += bytes_in(st, s->heap[i], s, now);
         if (sum >= need)
@@ -320,6 +332,8 @@ size_t dht__src_far_bytes(const dht__store_t *st, const struct source *s, const 
 struct entry *dht__src_far_victim(const dht__store_t *st, const struct source *s,
                                   const dht_id_t *dist, uint64_t now, size_t *idx)
 {
+    if (!may_have_settled(st, s, now))
+        return NULL;
     for (size_t i = far_next(s, dist, 0, 1); i < s->n; i = far_next(s, dist, i, 0)) {
         struct entry *e = s->heap[i];
         size_t v = dht__src_oldest_in(e, s);

@@ -332,10 +332,10 @@ static void test_crash_before_rename(void **state)
     free(b);
 }
 
-/* A batch: its blobs appear under their keys only once committed, all
- * made durable with a handful of syncs where one at a time costs at
- * least one each; a blob already stored or already in the batch is not
- * written again. */
+/* A batch: its blobs are readable at once but go under their keys only
+ * once committed, all made durable with a handful of syncs where one at a
+ * time costs at least one each; a blob already stored or already in the
+ * batch is not written again. */
 static void test_batch_commit(void **state)
 {
     enum { N = 40 };
@@ -363,8 +363,17 @@ static void test_batch_commit(void **state)
     assert_int_equal(fs_store_put_batched(b, keys[5], data[5], 1500, 0, &created), 0);
     assert_int_equal(created, 0);
     assert_int_equal(count_tmp(f), N - 1);
-    for (int i = 1; i < N; i++)
-        assert_false(fs_store_has(f->st, keys[i], NULL));
+    for (int i = 1; i < N; i++) {
+        char path[256];
+        struct stat sb;
+        size_t len = 0;
+
+        blob_path(f, keys[i], path, sizeof(path));
+        assert_int_not_equal(stat(path, &sb), 0);        /* not in place */
+        assert_true(fs_store_has(f->st, keys[i], &len)); /* but served */
+        assert_int_equal(len, 1000 + 100 * (size_t)i);
+        check_get(f->st, keys[i], data[i], len);
+    }
     /* A wrong key is refused and leaves nothing. */
     assert_int_equal(fs_store_put_batched(b, keys[1], data[2], 1200, 1, &created), FS_EBADHASH);
     assert_int_equal(created, 0);

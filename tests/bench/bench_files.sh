@@ -2,8 +2,12 @@
 # make bench, files: put of a 1 GiB random and a 1 GiB compressible file
 # into a local node (no peers), against `openssl dgst -sha256` of the same
 # file; get of the random file through 8 daemons on 127.0.0.1, against
-# `cat` of the same file. Every reference is measured in the same run.
-# BENCH_MIB sets the file size (default 1024).
+# `cat` of the same file. Every reference is measured in the same run; the
+# local puts and their reference are interleaved, BENCH_ROUNDS times (3),
+# and the medians compared. BENCH_MIB sets the file size (default 1024).
+# EMOFS_OLD=PATH adds another emofs binary (an older build) to the local
+# puts, interleaved with the rest: its row and its ratio to this one.
+# BENCH_LOCAL_ONLY=1 stops after the local puts.
 set -euo pipefail
 
 EMOFS=$(realpath "${EMOFS:-build/emofs}")
@@ -21,6 +25,9 @@ secs() { # secs command...: wall seconds of the command, output discarded
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
 }
 rate() { awk -v m="$MIB" -v t="$1" 'BEGIN { printf "%.1f", m / t }'; }
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+ROUNDS=${BENCH_ROUNDS:-3}
+OLD=${EMOFS_OLD:+$(realpath "$EMOFS_OLD")}
 ratio() { awk -v r="$1" -v t="$2" 'BEGIN { printf "%.2f", r / t }'; }
 
 echo "== making ${MIB} MiB files (random; compressible: log-like text)"
@@ -43,12 +50,30 @@ rm "$T/seed.txt"
 printf '%-34s %10s %10s %12s %8s\n' "operation" "seconds" "MiB/s" "reference" "ratio"
 for f in random text; do
     cat "$T/$f.bin" >/dev/null
-    ref=$(secs openssl dgst -sha256 "$T/$f.bin")
+    refs="" ts="" olds=""
+    for _ in $(seq 1 "$ROUNDS"); do
+        refs="$refs $(secs openssl dgst -sha256 "$T/$f.bin")"
+        rm -rf "$T/local"
+        ts="$ts $(secs "$EMOFS" put -q "$T/$f.bin" --data "$T/local")"
+        if [ -n "$OLD" ]; then
+            rm -rf "$T/local"
+            olds="$olds $(secs "$OLD" put -q "$T/$f.bin" --data "$T/local")"
+        fi
+    done
     rm -rf "$T/local"
-    t=$(secs "$EMOFS" put -q "$T/$f.bin" --data "$T/local")
+    ref=$(median <<<"$refs")
+    t=$(median <<<"$ts")
     printf '%-34s %10.2f %10s %12s %8s\n' "put $f, local node" "$t" "$(rate "$t")" \
         "$(rate "$ref") sha" "$(ratio "$ref" "$t")"
+    if [ -n "$OLD" ]; then
+        o=$(median <<<"$olds")
+        printf '%-34s %10.2f %10s %12s %8s\n' "  the same, EMOFS_OLD" "$o" "$(rate "$o")" \
+            "$(rate "$ref") sha" "$(ratio "$ref" "$o")"
+        printf '%-34s %10s %10s %12s %8s\n' "  speed, this / EMOFS_OLD" "" "" "" "$(ratio "$o" "$t")"
+    fi
 done
+echo "(medians of $ROUNDS, interleaved: $ROUNDS x openssl, this emofs${OLD:+, EMOFS_OLD})"
+[ -n "${BENCH_LOCAL_ONLY:-}" ] && exit 0 # the local puts only
 
 echo "== 8 daemons on 127.0.0.1"
 net_start n1
