@@ -25,7 +25,9 @@ int fs_dht_put_blob(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], const ui
                     size_t len, dht_put_cb cb, void *arg)
 {
     int manifest = len >= 3 && memcmp(data, "EMO", 3) == 0; /* chunks start 0x00 or 0x01 */
-    dht_put_opts_t opts = {.copies = manifest ? 0 : ctx->copies};
+    /* A blob's key is the SHA-256 of its bytes, computed when it was made:
+     * libdht need not hash it again (the nodes that store it check). */
+    dht_put_opts_t opts = {.copies = manifest ? 0 : ctx->copies, .content = 1};
     dht_id_t id;
 
     memcpy(id.b, key, MF_KEY_LEN);

@@ -529,6 +529,13 @@ typedef struct dht_put_opts {
      * bytes. The value carries r (wire.md 3.4), so that replication keeps
      * it on the r closest live nodes, not on k. */
     unsigned copies;
+    /* 1: the caller vouches that key == SHA-256(value) (it has just
+     * computed it, as a file store does for its chunks): the value is
+     * content addressed and libdht does not hash it again. The nodes
+     * that store it still check the claim (a false one is refused there);
+     * this node's own copy, if it keeps one, is not checked. 0: libdht
+     * hashes the value to find out. */
+    int content;
 } dht_put_opts_t;
 
 /* dht_put() with options (opts may be NULL). @return as dht_put(), and

@@ -425,6 +425,7 @@ int dht_put_ex(dht_t *dht, const dht_id_t *key, const void *value, size_t len, u
                const dht_put_opts_t *opts, dht_put_cb cb, void *arg)
 {
     unsigned copies = opts != NULL ? opts->copies : 0;
+    int vouched = opts != NULL && opts->content;
     dht__op_t *op;
     int err;
 
@@ -452,7 +453,10 @@ int dht_put_ex(dht_t *dht, const dht_id_t *key, const void *value, size_t len, u
     if (dht->cfg.lookup_results > 0 && (copies == 0 || copies > dht->cfg.lookup_results))
         copies = dht->cfg.lookup_results; /* py-dht's b: stored on b nodes at most */
     op->copies = copies > 0 ? copies : dht->cfg.k;
-    dht_id_from_bytes(&op->value_hash, value, len);
+    if (vouched)
+        op->value_hash = *key; /* the caller's word: not hashed again */
+    else
+        dht_id_from_bytes(&op->value_hash, value, len);
     op->value_flags = dht__value_with_copies(
         dht_id_cmp(&op->value_hash, key) == 0 ? DHT__VALUE_CONTENT : 0, copies);
     err = dht__lookup_start(dht, op, key, 0);

@@ -1103,6 +1103,45 @@ static int put_copies_from(dht_sim_t *sim, size_t node, const uint8_t *value, si
     return stored;
 }
 
+/* A put whose caller vouches for the content address (dht_put_opts_t.
+ * content: libdht does not hash the value again) lands like any other; a
+ * false claim is refused by every node that would store it, so it is
+ * stored nowhere else. */
+static void test_put_content_vouched(void **state)
+{
+    static uint8_t value[1500];
+    dht_sim_t *sim = net_new_ex(29, 1 << 20, 0, 1);
+    dht_put_opts_t opts = {.copies = 3, .content = 1};
+    dht_id_t key, wrong;
+    int stored = 0;
+
+    (void)state;
+    fill(value, sizeof(value), 4);
+    dht_id_from_bytes(&key, value, sizeof(value));
+    pending = 1;
+    assert_int_equal(
+        dht_put_ex(dht_sim_node(sim, 0), &key, value, sizeof(value), 3600, &opts, on_put, &stored),
+        0);
+    run_all(sim);
+    assert_int_equal(stored, 3);
+    assert_int_equal(closest_r_holding(sim, &key, 3), 3);
+    /* The same bytes claimed under another key. */
+    dht_id_from_bytes(&wrong, "not these bytes", 15);
+    stored = 0;
+    pending = 1;
+    assert_int_equal(dht_put_ex(dht_sim_node(sim, 0), &wrong, value, sizeof(value), 3600, &opts,
+                                on_put, &stored),
+                     0);
+    run_all(sim);
+    assert_true(stored <= 0); /* refused: an error, or stored on none */
+    for (size_t i = 1; i < NODES; i++) {
+        find_held_t f = {&wrong, 0};
+        dht_held_foreach(dht_sim_node(sim, i), find_cb, &f);
+        assert_false(f.found);
+    }
+    net_free(sim);
+}
+
 /* A put with copies 3 lands on the 3 closest nodes only; when two of them
  * die, replication puts it back on the 3 closest live nodes, and only
  * there (the holders keep r, not k), interval after interval. */
@@ -1208,6 +1247,7 @@ int main(void)
         cmocka_unit_test(test_newcomers_get_values_at_once),
         cmocka_unit_test(test_count_holders),
         cmocka_unit_test(test_graceful_leave),
+        cmocka_unit_test(test_put_content_vouched),
         cmocka_unit_test(test_copies_kept_on_r),
         cmocka_unit_test(test_refused_put_goes_to_next),
         cmocka_unit_test(test_own_failed_write_not_counted),
