@@ -344,6 +344,68 @@ static slow_run_t put_with_slow_closest(int n, int slow)
     return r;
 }
 
+/* A get finds a value whose only live holder answers late: 20 nodes, the
+ * value put on 8, 6 of those gone (offline: silent, no ICMP), the one left
+ * (besides the putter, gone too) answering 300 ms late, long after the
+ * getter's adaptive timeout: the get waits for it rather than end with
+ * "not found". (Written for a get through a survivor that once failed
+ * right after kills in test_durability.sh; this case does not fail.) */
+static void test_get_with_slow_holders(void **state)
+{
+    enum { N = 20 };
+    dht_sim_config_t cfg;
+    dht_sim_t *sim;
+    dht_put_opts_t opts = {.copies = 8};
+    uint8_t value[64] = "a value whose live holders answer late";
+    get_ctx_t g = {value, sizeof(value), 0};
+    dht_id_t key;
+    int stored = 0, gone = 0, slowed = 0;
+
+    (void)state;
+    dht_sim_config_init(&cfg);
+    cfg.seed = 7;
+    cfg.delay_min_ms = 1;
+    cfg.delay_max_ms = 2;
+    assert_int_equal(dht_sim_new(&sim, &cfg), 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(dht_sim_add_node(sim), i);
+    assert_int_equal(dht_sim_fill_tables(sim), 0);
+    /* The getter, node 0, learns the network's round-trip time. */
+    for (int i = 0; i < 30; i++) {
+        find_ctx_t f = {*dht_self(dht_sim_node(sim, (size_t)(1 + i % (N - 1)))), 0};
+        pending = 1;
+        assert_int_equal(dht_find_node(dht_sim_node(sim, 0), &f.target, on_found, &f), 0);
+        run_all(sim);
+    }
+    dht_id_from_bytes(&key, value, sizeof(value));
+    pending = 1;
+    assert_int_equal(dht_put_ex(dht_sim_node(sim, N - 1), &key, value, sizeof(value), 3600, &opts,
+                                on_put_count, &stored),
+                     0);
+    run_all(sim);
+    assert_int_equal(stored, 8);
+    for (int i = 1; i < N; i++) {
+        dht_stats_t st;
+        dht_get_stats(dht_sim_node(sim, (size_t)i), dht_sim_now(sim), &st);
+        if (st.values == 0)
+            continue;
+        if (gone < 6) {
+            assert_int_equal(dht_sim_set_online(sim, (size_t)i, 0), 0);
+            gone++;
+        } else {
+            assert_int_equal(dht_sim_set_extra_delay(sim, (size_t)i, 300), 0);
+            slowed++;
+        }
+    }
+    assert_int_equal(gone, 6);
+    assert_true(slowed >= 1);
+    pending = 1;
+    assert_int_equal(dht_get(dht_sim_node(sim, 0), &key, on_got, &g), 0);
+    run_all(sim);
+    assert_true(g.ok);
+    dht_sim_free(sim);
+}
+
 /* A put keeps its k copies when some of the closest nodes answer late (a
  * daemon loaded by the same put, or dead): once k/2 have answered, the
  * late ones are replaced by the next closest, so the put does not wait out
@@ -533,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_lossy_network),
         cmocka_unit_test(test_fast_fill),
         cmocka_unit_test(test_same_seed_same_run),
+        cmocka_unit_test(test_get_with_slow_holders),
         cmocka_unit_test(test_put_with_slow_closest),
         cmocka_unit_test(test_lookup_past_dead_contacts),
         cmocka_unit_test(test_join_fills_far_buckets),
