@@ -283,6 +283,18 @@ static void on_put_timed(int status, unsigned stored, void *arg)
     on_put_count(status, stored, arg);
 }
 
+/* Node 0 learns the round-trip time of the network of n nodes: 30
+ * lookups of other nodes' ids. */
+static void learn_rtt(dht_sim_t *sim, int n)
+{
+    for (int i = 0; i < 30; i++) {
+        find_ctx_t f = {*dht_self(dht_sim_node(sim, (size_t)(1 + i % (n - 1)))), 0};
+        pending = 1;
+        assert_int_equal(dht_find_node(dht_sim_node(sim, 0), &f.target, on_found, &f), 0);
+        run_all(sim);
+    }
+}
+
 /* n nodes with k K; slow of the K closest to a value's key answer 300 ms
  * late (long after the putter's adaptive timeout, about 30 ms here, well
  * before its last resend gives up, 1 s); node 0 puts the value. */
@@ -307,13 +319,7 @@ static slow_run_t put_with_slow_closest(int n, int slow)
     for (int i = 0; i < n; i++)
         assert_int_equal(dht_sim_add_node(sim), i);
     assert_int_equal(dht_sim_fill_tables(sim), 0);
-    /* The putter, node 0, learns the network's round-trip time. */
-    for (int i = 0; i < 30; i++) {
-        find_ctx_t f = {*dht_self(dht_sim_node(sim, (size_t)(1 + i % (n - 1)))), 0};
-        pending = 1;
-        assert_int_equal(dht_find_node(dht_sim_node(sim, 0), &f.target, on_found, &f), 0);
-        run_all(sim);
-    }
+    learn_rtt(sim, n); /* the putter, node 0 */
     dht_id_from_bytes(&sort_key, value, sizeof(value));
     for (int i = 0; i < n; i++)
         ids[i] = *dht_self(dht_sim_node(sim, (size_t)i));
@@ -370,13 +376,7 @@ static void test_get_with_slow_holders(void **state)
     for (int i = 0; i < N; i++)
         assert_int_equal(dht_sim_add_node(sim), i);
     assert_int_equal(dht_sim_fill_tables(sim), 0);
-    /* The getter, node 0, learns the network's round-trip time. */
-    for (int i = 0; i < 30; i++) {
-        find_ctx_t f = {*dht_self(dht_sim_node(sim, (size_t)(1 + i % (N - 1)))), 0};
-        pending = 1;
-        assert_int_equal(dht_find_node(dht_sim_node(sim, 0), &f.target, on_found, &f), 0);
-        run_all(sim);
-    }
+    learn_rtt(sim, N); /* the getter, node 0 */
     dht_id_from_bytes(&key, value, sizeof(value));
     pending = 1;
     assert_int_equal(dht_put_ex(dht_sim_node(sim, N - 1), &key, value, sizeof(value), 3600, &opts,
