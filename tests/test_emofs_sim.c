@@ -339,9 +339,16 @@ static void test_churn_with_replication(void **state)
  * less than twice as long as on the healthy network (virtual time:
  * deterministic). Hops: the 95th percentile is no worse in either round
  * after the deaths (seeds 1 to 5: 3 in every round); the mean of the
- * first round is up to 0.2 hop worse (a dead hop costs one more now and
- * then: +0.00 to +0.12 at seeds 1 to 5), and in the second, once the
- * survivors noticed the dead, within 0.05 (-0.05 to +0.02). */
+ * first round, right after the deaths, is up to 0.2 hop worse (a dead
+ * hop costs one more now and then: +0.00 to +0.12 at seeds 1 to 5). The
+ * second round follows 15 virtual minutes of maintenance (liveness pings,
+ * bucket refreshes: --die-settle 900), as a network that lost a quarter
+ * of its nodes gets in life: there the mean is no worse than before the
+ * deaths (2.16 to 2.22 against 2.27 to 2.36 at seeds 2 to 6), and nearly
+ * every lookup finds exactly the true k closest again (98.2% to 99.6%;
+ * right after the deaths about a third do, because each survivor's k
+ * closest to a target still include the dead, so the live nodes just
+ * past them go unnamed). */
 static void test_quarter_dies_at_once(void **state)
 {
     emofs_sim_opts_t o;
@@ -355,6 +362,7 @@ static void test_quarter_dies_at_once(void **state)
     o.lookups = 500;
     o.values = 50;
     o.die = 0.25;
+    o.die_settle_s = 900;
     assert_int_equal(emofs_sim_run(&o, &r, NULL, NULL), 0);
     assert_int_equal(r.died, 500);
     assert_int_equal(r.healthy.lookups_ok, 500);
@@ -373,7 +381,9 @@ static void test_quarter_dies_at_once(void **state)
         assert_int_equal(a->values_got, 50);
         /* The first round meets the dead; by the second, the survivors
          * have noticed them. */
-        assert_true(a->hops_mean <= r.healthy.hops_mean + (i == 0 ? 0.2 : 0.05));
+        assert_true(a->hops_mean <= r.healthy.hops_mean + (i == 0 ? 0.2 : 0.0));
+        if (i == 1)
+            assert_true(a->lookups_exact >= 475);
         assert_true(a->hops_p95 <= r.healthy.hops_p95);
         assert_true(a->latency_p50_ms < 2 * r.healthy.latency_p50_ms);
         assert_int_equal(a->puts_ok, a->puts);

@@ -56,6 +56,8 @@ typedef struct emofs_sim_opts {
                                (dht_config_t.replicate_interval_s); 0 = never; 3600 */
     unsigned probe_lookups; /* churn: lookups per sample; 100 */
     double die;             /* share of nodes that die at once after the workload; 0 */
+    unsigned die_settle_s;  /* --die: virtual seconds the survivors run idle before
+                               the second round after the deaths; 0 */
     unsigned files;         /* files put with emofs's file engines, then got; 0 */
     unsigned file_size;     /* bytes per file (random, so incompressible); 1 MiB */
 } emofs_sim_opts_t;

@@ -50,6 +50,9 @@ void emofs_sim_usage(FILE *f)
                "deaths (after the workload):\n"
                "  --die P            share of nodes that die at once, unannounced; the\n"
                "                     lookups and gets run before and twice after (0)\n"
+               "  --die-settle T     the survivors run idle T virtual seconds (liveness\n"
+               "                     pings, bucket refreshes) between the two rounds\n"
+               "                     after the deaths (0: the second follows at once)\n"
                "churn (after the workload):\n"
                "  --churn RATE       share of nodes leaving and replaced per virtual minute (0)\n"
                "  --duration T       virtual seconds of churn (0: no churn phase)\n"
@@ -148,6 +151,7 @@ enum {
     SIM_BATCH,
     SIM_CHURN,
     SIM_DIE,
+    SIM_DIE_SETTLE,
     SIM_DURATION,
     SIM_SAMPLE,
     SIM_REPUBLISH,
@@ -181,6 +185,7 @@ static const opt_spec_t sim_opts[] = {
     {"--batch", NULL, OPT_VALUE, SIM_BATCH},
     {"--churn", NULL, OPT_VALUE, SIM_CHURN},
     {"--die", NULL, OPT_VALUE, SIM_DIE},
+    {"--die-settle", NULL, OPT_VALUE, SIM_DIE_SETTLE},
     {"--duration", NULL, OPT_VALUE, SIM_DURATION},
     {"--sample", NULL, OPT_VALUE, SIM_SAMPLE},
     {"--republish", NULL, OPT_VALUE, SIM_REPUBLISH},
@@ -219,6 +224,7 @@ static const struct {
     [SIM_BATCH] = {T_UNS, 1, 1000000},
     [SIM_CHURN] = {T_DBL, 0, 0},
     [SIM_DIE] = {T_DBL, 0, 0},
+    [SIM_DIE_SETTLE] = {T_UNS, 0, 10000000},
     [SIM_DURATION] = {T_UNS, 0, 10000000},
     [SIM_SAMPLE] = {T_UNS, 1, 10000000},
     [SIM_REPUBLISH] = {T_UNS, 0, 10000000},
@@ -248,6 +254,8 @@ static unsigned *uns_field(emofs_sim_opts_t *o, int id)
         return &o->join_wave;
     case SIM_SETTLE:
         return &o->settle_s;
+    case SIM_DIE_SETTLE:
+        return &o->die_settle_s;
     case SIM_LOOKUPS:
         return &o->lookups;
     case SIM_VALUES:

@@ -5,7 +5,9 @@
  * dies at once, without a word, as processes killed with kill -9 do: the
  * others still hold them in their tables as good contacts. Two more
  * rounds, judged against the nodes still on the network, show what the
- * deaths cost at first and once the survivors have noticed them. Each
+ * deaths cost at first and once the survivors have noticed them (through
+ * the first round's requests, and through --die-settle virtual seconds of
+ * maintenance in between, when set). Each
  * round draws its own lookups: asking again from the same sources would
  * favour the rounds after (a source's table keeps what its first lookup
  * learned near the target). Publishers that died take nothing with them
@@ -114,7 +116,11 @@ int sim_deaths(sim_ctx_t *c)
         dht_sim_remove_node(c->sim, victim);
         r->died++;
     }
-    for (int i = 0; err == 0 && i < 2; i++)
+    for (int i = 0; err == 0 && i < 2; i++) {
+        if (i == 1 && c->o->die_settle_s > 0) /* maintenance meets the dead */
+            dht_sim_run(c->sim, NULL, NULL,
+                        dht_sim_now(c->sim) + (uint64_t)c->o->die_settle_s * 1000);
         err = round_of(c, &r->after_died[i]);
+    }
     return err;
 }

@@ -74,9 +74,12 @@ static void print_p50(const char *what, uint64_t healthy, uint64_t after1, uint6
             (unsigned long long)after2, (unsigned long long)healthy);
 }
 
-static void print_deaths(const emofs_sim_result_t *r, FILE *f)
+static void print_deaths(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, FILE *f)
 {
-    fprintf(f, "  deaths       %u nodes died at once, unannounced\n", r->died);
+    fprintf(f, "  deaths       %u nodes died at once, unannounced", r->died);
+    if (o->die_settle_s > 0)
+        fprintf(f, "; round 2 after %u virtual s of maintenance", o->die_settle_s);
+    fprintf(f, "\n");
     fprintf(
         f,
         "    round     success   exact   hops mean/p95  latency p50/p99 ms  datagrams  values\n");
@@ -145,7 +148,7 @@ static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
         (unsigned long long)r->padding_bytes,
         pct((double)r->padding_bytes, (double)r->datagram_bytes));
     if (o->die > 0)
-        print_deaths(r, f);
+        print_deaths(o, r, f);
     if (r->n_samples > 0) {
         fprintf(f, "  churn        %.0f%% of nodes per minute for %u s, republish %s",
                 100.0 * o->churn, o->duration_s, o->republish_s ? "every " : "never");
@@ -219,7 +222,7 @@ static void print_json(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
             (unsigned long long)r->datagram_bytes, (unsigned long long)r->stream_bytes,
             (unsigned long long)r->padding_bytes);
     if (o->die > 0) {
-        fprintf(f, "\"die\":%g,\"died\":%u,", o->die, r->died);
+        fprintf(f, "\"die\":%g,\"died\":%u,\"die_settle_s\":%u,", o->die, r->died, o->die_settle_s);
         json_round("healthy", &r->healthy, f);
         json_round("after_died_1", &r->after_died[0], f);
         json_round("after_died_2", &r->after_died[1], f);
