@@ -340,6 +340,11 @@ static void maybe_finish(dht_t *dht, dht__op_t *op)
         dht__op_complete(dht, op, DHT_ENOTFOUND);
 }
 
+int dht__get_empty(const dht__op_t *op)
+{
+    return op->get != NULL && op->get->n == 0;
+}
+
 void dht__get_lookup_done(dht_t *dht, dht__op_t *op)
 {
     op->get->lookup_done = 1;

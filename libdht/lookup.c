@@ -17,6 +17,9 @@
  * to the candidate list's size), so contacts that died since they were
  * last heard from cost a timeout each, not the lookup.
  *
+ * A get's lookup is patient while it has heard of no value: a stalled
+ * candidate may be the one holder, late because it is busy.
+ *
  * A put's lookup is patient: the nodes it finds are the ones that will
  * keep the value, so it does not end while a stalled candidate nearer
  * than its k-th live one may still answer; it goes on asking the next
@@ -245,6 +248,12 @@ static void advance(dht_t *dht, dht__op_t *op)
     dht__lookup_t *lk = &op->lk;
     unsigned seen = 0, answered = 0, stalled = 0, waiting = 0;
     int all_answered = 1;
+    /* A get that has heard of no value yet waits for the stalled too: they
+     * may be the only holders, late because busy (a survivor's get right
+     * after kills, while every holder repairs, ended "not found" so). It
+     * costs a get of a key nobody holds the resends of the dead among its
+     * closest, once: they are bad after that. */
+    int patient = lk->patient || (op->kind == DHT__OP_GET && dht__get_empty(op));
 
     if (lk->finished)
         return;
@@ -270,7 +279,7 @@ static void advance(dht_t *dht, dht__op_t *op)
         }
         if (c->state == DHT__CAND_STALLED) {
             stalled++;
-            waiting += lk->patient;
+            waiting += patient;
             continue;
         }
         seen++;

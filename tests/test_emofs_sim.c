@@ -299,7 +299,10 @@ static void test_churn_and_republish(void **state)
 /* Churn with libdht's own maintenance only (issue 11): 10% of the nodes
  * replaced every minute for 40 virtual minutes, nobody republishing; the
  * holders' replication (every 10 minutes) keeps every value available at
- * every sample, where without it a third of the values is left. */
+ * every sample, where without it 122 of the 200 values are left at the
+ * end (84 were found until a get that has found nothing waited for the
+ * late among the closest: it ended before the answers of live holders
+ * its node had marked slow). */
 static void test_churn_with_replication(void **state)
 {
     emofs_sim_opts_t o;
@@ -327,7 +330,7 @@ static void test_churn_with_replication(void **state)
                   with.samples[with.n_samples - 1].t_s,
                   with.samples[with.n_samples - 1].values_found,
                   without.samples[without.n_samples - 1].values_found);
-    assert_true(without.samples[without.n_samples - 1].values_found < 100);
+    assert_true(without.samples[without.n_samples - 1].values_found < 150);
     emofs_sim_result_free(&with);
     emofs_sim_result_free(&without);
 }

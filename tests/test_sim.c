@@ -350,19 +350,45 @@ static slow_run_t put_with_slow_closest(int n, int slow)
     return r;
 }
 
-/* A get finds a value whose only live holder answers late: 20 nodes, the
- * value put on 8, 6 of those gone (offline: silent, no ICMP), the one left
- * (besides the putter, gone too) answering 300 ms late, long after the
- * getter's adaptive timeout: the get waits for it rather than end with
- * "not found". (Written for a get through a survivor that once failed
- * right after kills in test_durability.sh; this case does not fail.) */
+/* The first of bytes 0x00.. that, written into value[0], makes node 0 not
+ * among the `copies` nodes closest to the value's key (n nodes). */
+static void value_not_near_node0(dht_sim_t *sim, int n, uint8_t *value, size_t len, int copies)
+{
+    enum { N_MAX = 64 };
+    dht_id_t ids[N_MAX];
+
+    assert_true(n <= N_MAX);
+    for (int b = 0; b < 256; b++) {
+        value[0] = (uint8_t)b;
+        dht_id_from_bytes(&sort_key, value, len);
+        for (int i = 0; i < n; i++)
+            ids[i] = *dht_self(dht_sim_node(sim, (size_t)i));
+        qsort(ids, (size_t)n, sizeof(ids[0]), by_distance);
+        if (rank_of(sim, ids, 0, copies) < 0)
+            return;
+    }
+    fail_msg("no value keeps node 0 out of its closest");
+}
+
+/* A get finds a value whose live holders all answer late: 20 nodes, the
+ * value put on 8 (the getter, node 0, not among them), 5 of those gone
+ * (offline: silent, no ICMP), the others (besides the putter, gone too)
+ * answering 300 ms late, long after the getter's adaptive timeout, while
+ * the rest of the network answers at once. A get that has found nothing
+ * waits for the late rather than end with "not found" once the quick ones
+ * answered, and so does a second get. Before, the get ended "not found"
+ * as soon as the quick non-holders had answered (the first version of
+ * this test passed only because its getter held the value itself). A get
+ * through a survivor right after kills in test_durability.sh failed so
+ * now and then ("no node of the network has it") while its holders were
+ * busy with repair. */
 static void test_get_with_slow_holders(void **state)
 {
-    enum { N = 20 };
+    enum { N = 20, COPIES = 8 };
     dht_sim_config_t cfg;
     dht_sim_t *sim;
-    dht_put_opts_t opts = {.copies = 8};
-    uint8_t value[64] = "a value whose live holders answer late";
+    dht_put_opts_t opts = {.copies = COPIES};
+    uint8_t value[64] = "?a value whose live holders answer late";
     get_ctx_t g = {value, sizeof(value), 0};
     dht_id_t key;
     int stored = 0, gone = 0, slowed = 0;
@@ -377,19 +403,21 @@ static void test_get_with_slow_holders(void **state)
         assert_int_equal(dht_sim_add_node(sim), i);
     assert_int_equal(dht_sim_fill_tables(sim), 0);
     learn_rtt(sim, N); /* the getter, node 0 */
+    value_not_near_node0(sim, N, value, sizeof(value), COPIES);
     dht_id_from_bytes(&key, value, sizeof(value));
     pending = 1;
     assert_int_equal(dht_put_ex(dht_sim_node(sim, N - 1), &key, value, sizeof(value), 3600, &opts,
                                 on_put_count, &stored),
                      0);
     run_all(sim);
-    assert_int_equal(stored, 8);
-    for (int i = 1; i < N; i++) {
+    assert_int_equal(stored, COPIES);
+    for (int i = 0; i < N; i++) {
         dht_stats_t st;
         dht_get_stats(dht_sim_node(sim, (size_t)i), dht_sim_now(sim), &st);
         if (st.values == 0)
             continue;
-        if (gone < 6) {
+        assert_true(i != 0);
+        if (gone < 5 || i == N - 1) {
             assert_int_equal(dht_sim_set_online(sim, (size_t)i, 0), 0);
             gone++;
         } else {
@@ -397,12 +425,17 @@ static void test_get_with_slow_holders(void **state)
             slowed++;
         }
     }
-    assert_int_equal(gone, 6);
+    assert_true(gone >= 5);
     assert_true(slowed >= 1);
-    pending = 1;
-    assert_int_equal(dht_get(dht_sim_node(sim, 0), &key, on_got, &g), 0);
-    run_all(sim);
-    assert_true(g.ok);
+    for (int round = 0; round < 2; round++) {
+        g.ok = 0;
+        pending = 1;
+        assert_int_equal(dht_get(dht_sim_node(sim, 0), &key, on_got, &g), 0);
+        run_all(sim);
+        print_message("get %d of a value whose %d live holders answer 300 ms late: %s\n", round + 1,
+                      slowed, g.ok ? "found" : "not found");
+        assert_true(g.ok);
+    }
     dht_sim_free(sim);
 }
 
