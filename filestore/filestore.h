@@ -220,6 +220,12 @@ void fs_get_cancel(fs_get_t *get);
  * code that stops the get with it (the reader went away, say). */
 void fs_get_sink_ready(fs_get_t *get, int status);
 
+/* Bytes the whole-file checks of gets written to files hashed once their
+ * last chunk was written, in this process so far (what they hashed while
+ * chunks were still arriving is not counted): a regression guard for
+ * tests, since the check once read the whole file again at the end. */
+uint64_t fs_get_tail_hashed(void);
+
 /* Result of fetching a manifest: status 0, the manifest and its nodes
  * (root last, valid during the call), or an error. */
 typedef void (*fs_manifest_cb)(int status, const mf_manifest_t *m, const mf_blob_t *blobs, size_t n,

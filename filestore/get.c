@@ -80,8 +80,8 @@ static void free_get(fs_job_t *job)
 
 void fs_get_finish(fs_get_t *get)
 {
-    if (get->finished || get->in_flight || get->writing || get->working || get->sink_busy ||
-        get->tree_busy)
+    if (get->finished || get->in_flight || get->writing || get->working || get->hashing ||
+        get->sink_busy || get->tree_busy)
         return;
     get->finished = 1;
     if (get->fd >= 0)
@@ -309,8 +309,9 @@ void fs_get_pump(fs_get_t *get)
         return;
     }
     report(get, 0);
-    if (get->chunks_done == get->m.n_entries && !get->working && get->in_flight == 0 &&
-        get->writing == 0)
+    fs_get_hash_prefix(get);
+    if (get->chunks_done == get->m.n_entries && !get->working && !get->hashing &&
+        get->in_flight == 0 && get->writing == 0)
         fs_get_start_verify(get);
 }
 
@@ -329,14 +330,12 @@ static int take_manifest(fs_get_t *get, const mf_manifest_t *m)
     get->offsets = malloc(n * sizeof(*get->offsets));
     get->state = calloc(n, 1);
     get->tries = calloc(n, sizeof(*get->tries));
-    if (get->streaming) {
+    if (get->streaming)
         get->held = calloc(n, sizeof(*get->held));
-        get->sha = EVP_MD_CTX_new();
-    }
+    get->sha = EVP_MD_CTX_new();
     if (get->m.name == NULL || get->m.entries == NULL || get->offsets == NULL ||
-        get->state == NULL || get->tries == NULL ||
-        (get->streaming && (get->held == NULL || get->sha == NULL ||
-                            !EVP_DigestInit_ex(get->sha, EVP_sha256(), NULL))))
+        get->state == NULL || get->tries == NULL || (get->streaming && get->held == NULL) ||
+        get->sha == NULL || !EVP_DigestInit_ex(get->sha, EVP_sha256(), NULL))
         return FS_ENOMEM;
     memcpy(get->m.entries, m->entries, m->n_entries * sizeof(*m->entries));
     for (size_t i = 0; i < m->n_entries; i++) {

@@ -45,7 +45,14 @@ struct fs_get {
     uint32_t deliver;    /* the next chunk the sink gets */
     uint64_t held_bytes; /* plain bytes fetched or held past deliver */
     int sink_busy, delivering, stream_ended;
+    /* SHA-256 of the bytes so far: those the sink took, in a stream; in a
+     * file, its first hashed_bytes (hashed_chunks chunks), hashed while
+     * the rest arrives (get_hash.c). */
     EVP_MD_CTX *sha;
+    uint64_t hashed_bytes, hash_to;
+    uint32_t hashed_chunks, hash_chunks_to;
+    fs_job_t hash_job; /* hashes up to hash_to (hash_chunks_to chunks) */
+    int hashing, hash_status;
 
     int kind;                 /* MF_KIND_FILE or MF_KIND_ANY: what the key may name */
     struct fs_get_tree *tree; /* a directory's get (get_tree.c) */
@@ -88,5 +95,25 @@ void fs_get_place(fs_get_t *get);
 /* The whole file is written: checks it against the manifest on a worker,
  * then renames it into place on the loop unless the get was canceled. */
 void fs_get_start_verify(fs_get_t *get);
+
+/* ---- get_hash.c: the whole-file check ---- */
+
+/* Feeds bytes from..to of fd to sha. @return 0 or an FS_* code. */
+int fs_hash_fd_range(EVP_MD_CTX *sha, int fd, uint64_t from, uint64_t to);
+
+/* @return 0 if the first size bytes of fd hash to want, FS_EBADHASH if not,
+ * or another FS_* code. */
+int fs_hash_fd_matches(int fd, uint64_t size, const uint8_t want[MF_KEY_LEN]);
+
+/* Starts hashing, on a worker, the written chunks that extend the hashed
+ * prefix of the file (one job at a time, up to 64 MiB each); its end calls
+ * fs_get_pump. Does nothing for a stream, while a job runs, or once the
+ * get failed or was canceled. */
+void fs_get_hash_prefix(fs_get_t *get);
+
+/* On a worker, once every chunk is written and no prefix job runs: hashes
+ * what the prefix has not reached and checks the whole against the
+ * manifest. @return 0, FS_EBADHASH or another FS_* code. */
+int fs_get_hash_rest(fs_get_t *get);
 
 #endif /* EMOFS_GET_INT_H */

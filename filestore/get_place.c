@@ -38,7 +38,6 @@
 #include <unistd.h>
 
 #define JOURNAL_HEADER FS_JOURNAL_HEADER
-#define HASH_BLOCK     (1u << 20)
 
 /* ---- paths ---------------------------------------------------------------- */
 
@@ -66,43 +65,6 @@ static int set_paths(fs_get_t *get)
     fs_temp_name(name, get->key, "journal");
     get->journal_path = fs_path_join(get->dir, name);
     return get->part_path && get->journal_path ? 0 : FS_ENOMEM;
-}
-
-/* ---- hashing a file on a worker -------------------------------------------- */
-
-/* @return 0 if the first size bytes of fd hash to want, FS_EBADHASH if not,
- * or another FS_* code. */
-static int hash_matches(int fd, uint64_t size, const uint8_t want[MF_KEY_LEN])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned md_len = 0;
-    EVP_MD_CTX *sha = EVP_MD_CTX_new();
-    uint8_t *buf = malloc(HASH_BLOCK);
-    uint64_t off = 0;
-    int err = FS_ENOMEM;
-
-    if (sha == NULL || buf == NULL || !EVP_DigestInit_ex(sha, EVP_sha256(), NULL))
-        goto out;
-    err = 0;
-    while (err == 0 && off < size) {
-        ssize_t n = pread(fd, buf, HASH_BLOCK, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            err = n < 0 ? fs_from_errno(errno) : FS_EIO;
-            break;
-        }
-        EVP_DigestUpdate(sha, buf, (size_t)n);
-        off += (uint64_t)n;
-    }
-    if (err == 0) {
-        EVP_DigestFinal_ex(sha, md, &md_len);
-        err = memcmp(md, want, MF_KEY_LEN) == 0 ? 0 : FS_EBADHASH;
-    }
-out:
-    free(buf);
-    EVP_MD_CTX_free(sha);
-    return err;
 }
 
 /* ---- the temporary file and the journal ------------------------------------ */
@@ -311,7 +273,8 @@ static void compare_existing(fs_job_t *w)
     fs_get_t *get = w->data;
     int fd = open(get->final_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
-    get->work_status = fd < 0 ? fs_from_errno(errno) : hash_matches(fd, get->m.size, get->m.sha256);
+    get->work_status =
+        fd < 0 ? fs_from_errno(errno) : fs_hash_fd_matches(fd, get->m.size, get->m.sha256);
     if (fd >= 0)
         close(fd);
 }
@@ -396,7 +359,7 @@ static void verify_file(fs_job_t *w)
 
     get->work_status = fdatasync(get->fd) == 0 ? 0 : fs_from_errno(errno);
     if (get->work_status == 0)
-        get->work_status = hash_matches(get->fd, get->m.size, get->m.sha256);
+        get->work_status = fs_get_hash_rest(get);
 }
 
 /* Moves the verified temporary file to the final name without replacing

@@ -17,6 +17,7 @@
 
 #include "filestore/exec_sim.h"
 #include "filestore/filestore.h"
+#include "filestore/get_files.h" /* fs_temp_name: to damage a .part */
 #include "filestore/source.h"
 #include "helpers/vectors.h" /* rnd_bytes */
 #include "node.h"            /* a holder's value store, to damage a replica */
@@ -498,6 +499,82 @@ static void test_get_interrupted_and_resumed(void **state)
     net_free(net);
 }
 
+/* A get interrupted, then its .part damaged where the journal says a chunk
+ * was written (a disk that lost a write, a user's mistake): the get that
+ * resumes checks the whole file, the chunks the first one wrote included,
+ * so it fails ("does not match its manifest"), leaves nothing under the
+ * final name and removes the .part and journal; the next get starts afresh
+ * and finishes. The check runs on the file's prefix while chunks arrive
+ * (get_hash.c): this proves the resumed chunks are in it; and the last
+ * get shows it leaves little to hash once the last chunk is in (before,
+ * the whole file was read again then). */
+static void test_resume_over_damaged_part(void **state)
+{
+    net_t *net = net_new(3, 0);
+    size_t size = 2u << 20;
+    uint8_t *data = make_file(net, "in", size, 13);
+    char name[FS_TEMP_NAME_MAX], part[200], journal[200];
+    result_t put, get;
+    fs_get_t *g;
+    uint8_t byte;
+    uint64_t tail;
+    FILE *f;
+
+    (void)state;
+    net->ctx[0].chunking.min = 16u << 10;
+    net->ctx[0].chunking.avg = 64u << 10;
+    net->ctx[0].chunking.max = 256u << 10;
+    net->ctx[5].max_in_flight = 2;
+    put_file(net, 0, "in", &put);
+
+    memset(&get, 0, sizeof(get));
+    get.cancel_at = 8;
+    g = start_get(net, 5, put.key, "out", &get);
+    run_until(net, cancel_due, &get);
+    if (get.done)
+        fail_msg("the get ended before its cancel: %s", get.message);
+    fs_get_cancel(g);
+    run_until(net, is_done, &get);
+    assert_int_equal(get.status, FS_ECANCELED);
+
+    /* Chunk 0 is written (fetched first, 2 at a time): flip its first byte. */
+    fs_temp_name(name, put.key, "part");
+    snprintf(part, sizeof(part), "%s/%s", net->root, name);
+    fs_temp_name(name, put.key, "journal");
+    snprintf(journal, sizeof(journal), "%s/%s", net->root, name);
+    f = fopen(part, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fread(&byte, 1, 1, f), 1);
+    assert_int_equal(byte, data[0]);
+    byte ^= 0xff;
+    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+    assert_int_equal(fwrite(&byte, 1, 1, f), 1);
+    assert_int_equal(fclose(f), 0);
+
+    get.cancel_at = 0;
+    get_file(net, 5, put.key, "out", &get);
+    print_message("resumed over a damaged .part: %s\n", get.message);
+    assert_int_equal(get.status, FS_EBADHASH);
+    assert_non_null(strstr(get.message, "does not match its manifest"));
+    assert_false(file_exists(net, "out"));
+    assert_int_equal(access(part, F_OK), -1);
+    assert_int_equal(access(journal, F_OK), -1);
+
+    tail = fs_get_tail_hashed();
+    get_file(net, 5, put.key, "out", &get);
+    if (get.status != 0)
+        fail_msg("get after the failed one: %s", get.message);
+    assert_file_is(net, "out", data, size);
+    /* Two chunks in flight: once the last is in, what is left to hash is
+     * the chunks written while the prefix's last job ran, a few at most. */
+    tail = fs_get_tail_hashed() - tail;
+    print_message("a fresh get: %llu of %zu bytes hashed after the last chunk\n",
+                  (unsigned long long)tail, size);
+    assert_true(tail <= 4 * net->ctx[0].chunking.max);
+    free(data);
+    net_free(net);
+}
+
 /* 64 fetches in flight while a tenth of the datagrams are lost: the put
  * and the get both finish, byte for byte. */
 static void test_64_in_flight_at_10_percent_loss(void **state)
@@ -577,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_put_here_get_there),
         cmocka_unit_test(test_chunk_damaged_on_holders),
         cmocka_unit_test(test_get_interrupted_and_resumed),
+        cmocka_unit_test(test_resume_over_damaged_part),
         cmocka_unit_test(test_64_in_flight_at_10_percent_loss),
         cmocka_unit_test(test_cancel_before_start),
     };

@@ -7,7 +7,9 @@
 # and the medians compared. BENCH_MIB sets the file size (default 1024).
 # EMOFS_OLD=PATH adds another emofs binary (an older build) to the local
 # puts, interleaved with the rest: its row and its ratio to this one.
-# BENCH_LOCAL_ONLY=1 stops after the local puts.
+# The random file is also got back from the local store its put left, no
+# network, against `cat` of the file (interleaved likewise).
+# BENCH_LOCAL_ONLY=1 stops after the local puts and get.
 set -euo pipefail
 
 EMOFS=$(realpath "${EMOFS:-build/emofs}")
@@ -47,6 +49,36 @@ done
 head -c $((MIB << 20)) "$T/seed.txt" >"$T/text.bin"
 rm "$T/seed.txt"
 
+# The random file's get from the local store its last put left ($T/local):
+# no network, so what it times is the get's own work (decode, write, the
+# whole-file check, the final sync), against `cat` of the file; rounds
+# interleaved with EMOFS_OLD's. Sets get_line (and old_get_line).
+local_get_rounds() {
+    local key refs="" ts="" olds="" ref t o
+    key=$("$EMOFS" ls --data "$T/local" | tail -1 | cut -c1-64)
+    for _ in $(seq 1 "$ROUNDS"); do
+        refs="$refs $(secs cat "$T/random.bin")"
+        rm -f "$T/got.bin"
+        ts="$ts $(secs "$EMOFS" get -q "$key" -o "$T/got.bin" --data "$T/local")"
+        cmp -s "$T/random.bin" "$T/got.bin" || { echo "get returned other bytes"; exit 1; }
+        if [ -n "$OLD" ]; then
+            rm -f "$T/got.bin"
+            olds="$olds $(secs "$OLD" get -q "$key" -o "$T/got.bin" --data "$T/local")"
+        fi
+    done
+    rm -f "$T/got.bin"
+    ref=$(median <<<"$refs")
+    t=$(median <<<"$ts")
+    get_line=$(printf '%-34s %10.2f %10s %12s %8s' "get random, local store" "$t" "$(rate "$t")" \
+        "$(rate "$ref") cat" "$(ratio "$ref" "$t")")
+    if [ -n "$OLD" ]; then
+        o=$(median <<<"$olds")
+        old_get_line=$(printf '%-34s %10.2f %10s %12s %8s\n%-34s %10s %10s %12s %8s' \
+            "  the same, EMOFS_OLD" "$o" "$(rate "$o")" "$(rate "$ref") cat" "$(ratio "$ref" "$o")" \
+            "  speed, this / EMOFS_OLD" "" "" "" "$(ratio "$o" "$t")")
+    fi
+}
+
 printf '%-34s %10s %10s %12s %8s\n' "operation" "seconds" "MiB/s" "reference" "ratio"
 for f in random text; do
     cat "$T/$f.bin" >/dev/null
@@ -60,6 +92,7 @@ for f in random text; do
             olds="$olds $(secs "$OLD" put -q "$T/$f.bin" --data "$T/local")"
         fi
     done
+    [ "$f" = random ] && local_get_rounds
     rm -rf "$T/local"
     ref=$(median <<<"$refs")
     t=$(median <<<"$ts")
@@ -72,7 +105,9 @@ for f in random text; do
         printf '%-34s %10s %10s %12s %8s\n' "  speed, this / EMOFS_OLD" "" "" "" "$(ratio "$o" "$t")"
     fi
 done
-echo "(medians of $ROUNDS, interleaved: $ROUNDS x openssl, this emofs${OLD:+, EMOFS_OLD})"
+echo "$get_line"
+[ -n "$OLD" ] && echo "$old_get_line"
+echo "(medians of $ROUNDS, interleaved: $ROUNDS x openssl (cat for the get), this emofs${OLD:+, EMOFS_OLD})"
 [ -n "${BENCH_LOCAL_ONLY:-}" ] && exit 0 # the local puts only
 
 echo "== 8 daemons on 127.0.0.1"
