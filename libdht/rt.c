@@ -767,6 +767,19 @@ static dht__rt_node_t *bucket_node(const dht__rt_t *rt, const dht_id_t *id)
     return i < 0 ? NULL : &b->nodes.v[i];
 }
 
+int dht__rt_has_room(const dht__rt_t *rt, const dht_id_t *id)
+{
+    size_t bi;
+    const bucket_t *b;
+
+    if (dht_id_cmp(id, &rt->self) == 0)
+        return 0;
+    bi = bucket_index(rt, id);
+    b = &rt->buckets[bi];
+    return b->nodes.n < rt->k || slots_oldest(&b->nodes, 1) >= 0 ||
+           (bi + 1 == rt->nb && rt->nb < DHT__RT_MAX_BUCKETS) || slots_learned(&b->nodes) >= 0;
+}
+
 void dht__rt_slow(dht__rt_t *rt, const dht_id_t *id)
 {
     dht__rt_node_t *n = bucket_node(rt, id);

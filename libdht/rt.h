@@ -197,6 +197,12 @@ void dht__rt_slow(dht__rt_t *rt, const dht_id_t *id);
 /* @return the node with this id in a bucket (not the cache), or NULL. */
 const dht__rt_node_t *dht__rt_find(const dht__rt_t *rt, const dht_id_t *id);
 
+/* @return 1 if a reply from the new node id could enter its bucket (a free
+ * slot, a bad or learned node to replace, or the last bucket, which
+ * splits), 0 if it would only go to the replacement cache (or id is our
+ * own). The address and subnet rules are not consulted. */
+int dht__rt_has_room(const dht__rt_t *rt, const dht_id_t *id);
+
 /* Keeps token (8 bytes), which the bucket node id at addr handed us at
  * time now, as the proof our next requests to it carry. Does nothing if id
  * is not a bucket node or is known at another address. */

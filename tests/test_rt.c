@@ -774,6 +774,44 @@ static void test_bad_replaced_on_update(void **state)
     dht__rt_free(rt);
 }
 
+/* dht__rt_has_room says whether a reply from a new node could enter its
+ * bucket (a free slot, a bad or learned node to replace, the last bucket,
+ * which splits) or only the cache, as dht__rt_update then does: server.c
+ * sends no verification ping to a stranger that could not enter. */
+static void test_has_room(void **state)
+{
+    dht_id_t self = test_self(), near = depth_id(&self, 5, 1);
+    dht_id_t a = depth_id(&self, 0, 1), b = depth_id(&self, 0, 2);
+    dht_id_t c = depth_id(&self, 0, 3), d = depth_id(&self, 0, 4);
+    dht__rt_t *rt = dht__rt_new(&self, 2, 0);
+
+    (void)state;
+    assert_false(dht__rt_has_room(rt, &self));
+    assert_true(dht__rt_has_room(rt, &a)); /* a free slot */
+    assert_int_equal(update(rt, &a, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_int_equal(update(rt, &b, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_true(dht__rt_has_room(rt, &c)); /* full, but the last bucket: it splits */
+    assert_int_equal(update(rt, &near, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_true(view(rt, 0).n_nodes == 2 && in_bucket(rt, 0, &a) && in_bucket(rt, 0, &b));
+    assert_false(dht__rt_has_room(rt, &c)); /* full of live nodes, not the last */
+    assert_int_equal(update(rt, &c, 20, DHT__RT_REPLY), DHT__RT_IGNORED);
+    for (int i = 0; i < DHT__RT_BAD_FAILS; i++)
+        assert_int_equal(dht__rt_failed(rt, &a, 30), 0);
+    assert_true(dht__rt_has_room(rt, &c)); /* a bad node to replace */
+    assert_int_equal(update(rt, &c, 40, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_false(dht__rt_has_room(rt, &d));
+    dht__rt_free(rt);
+
+    rt = dht__rt_new(&self, 2, 0);
+    assert_int_equal(update(rt, &a, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_int_equal(update(rt, &b, 10, DHT__RT_LEARNED), DHT__RT_ADDED);
+    assert_int_equal(update(rt, &near, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_true(dht__rt_has_room(rt, &c)); /* a learned node to replace */
+    assert_int_equal(update(rt, &c, 20, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_null(dht__rt_find(rt, &b));
+    dht__rt_free(rt);
+}
+
 static void test_cache(void **state)
 {
     dht_id_t self = test_self(), id[5];
@@ -1678,6 +1716,7 @@ int main(void)
         cmocka_unit_test(test_cache_keeps_proven),
         cmocka_unit_test(test_new_address_unproves),
         cmocka_unit_test(test_bad_replaced_on_update),
+        cmocka_unit_test(test_has_room),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_split_to_256),
