@@ -21,6 +21,7 @@
 #include "filestore/fs_error.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +44,8 @@ struct fs_store_batch {
     fs_keyset_t keys;    /* every key put in the batch */
     batch_blob_t *blobs; /* those written, not yet committed */
     size_t n, cap;
-    int saw_key; /* a key was put: the commit syncs names at least */
+    int saw_key;         /* a key was put: the commit syncs names at least */
+    atomic_int canceled; /* fs_store_batch_cancel: no more renames */
 };
 
 int fs_store_batch_new(fs_store_t *st, fs_store_batch_t **out)
@@ -63,6 +65,7 @@ int fs_store_batch_new(fs_store_t *st, fs_store_batch_t **out)
         return FS_ENOMEM;
     }
     b->st = st;
+    atomic_init(&b->canceled, 0);
     b->root_fd = open(st->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     *out = b;
     return 0;
@@ -315,6 +318,10 @@ int fs_store_batch_commit(fs_store_batch_t *b)
     if (b->n > 0 && sync_all(b, &err) != 0 && (err != 0 || (err = sync_each_tmp(b, b->n)) != 0))
         goto out;
     for (; done < b->n; done++) {
+        if (atomic_load(&b->canceled)) {
+            err = FS_ECANCELED;
+            goto out;
+        }
         if ((err = rename_into_place(b, &b->blobs[done])) != 0)
             goto out;
     }
@@ -332,6 +339,12 @@ out:
     }
     pthread_mutex_unlock(&b->lock);
     return err;
+}
+
+void fs_store_batch_cancel(fs_store_batch_t *b)
+{
+    if (b != NULL)
+        atomic_store(&b->canceled, 1);
 }
 
 void fs_store_batch_free(fs_store_batch_t *b)

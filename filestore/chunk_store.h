@@ -118,8 +118,16 @@ int fs_store_put_batched(fs_store_batch_t *b, const uint8_t key[MF_KEY_LEN], con
  * @return 0, or FS_EIO, FS_ENOSPC, FS_EACCES: blobs not yet renamed stay
  * out of the store (fs_store_batch_free removes them); those renamed
  * before the failure may not be durable, and are settled by the caller
- * like any other (fs_store_settle). */
+ * like any other (fs_store_settle). FS_ECANCELED after
+ * fs_store_batch_cancel: the blobs not yet renamed stay out likewise. */
 int fs_store_batch_commit(fs_store_batch_t *b);
+
+/* Asks a commit under way on another thread (or the next one) to stop
+ * before its next rename: a put canceled while its data syncs (syncfs
+ * syncs the whole file system: seconds, now and then) then puts no blob
+ * in place, and nothing needs taking back. Safe from any thread while the
+ * batch lives. */
+void fs_store_batch_cancel(fs_store_batch_t *b);
 
 /* Ends the batch: temporaries of blobs not committed are removed, so a
  * put that fails or is canceled leaves none of them. Accepts NULL. */

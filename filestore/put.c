@@ -86,6 +86,7 @@ struct fs_put {
     fs_store_batch_t *durable; /* the local blobs, synced together at the end */
     fs_job_t commit_job;
     int committing, committed, commit_status;
+    int rolled_back; /* a failed put's local blobs are gone (roll_back) */
 
     /* Nodes that took each value this put stored in the DHT (chunks, then
      * manifest nodes), for fs_put_copies. */
@@ -202,12 +203,32 @@ static int start_commit(fs_put_t *put)
     return 0;
 }
 
-/* Ends the put once nothing is in flight: rolls back on failure, makes the
- * blobs durable on success, reports. */
+/* A failed or canceled put takes its local blobs back: the temporaries of
+ * the batch, and the blobs it made. Once, as soon as no worker writes
+ * them: its values in flight in the DHT do not need them (libdht holds
+ * its own copies), so a put canceled while its STOREs wait on a slow
+ * peer leaves the store as it was at once, not when they end (a daemon
+ * whose client was killed took 5 s and more so, now and then). */
+static void roll_back(fs_put_t *put)
+{
+    if (put->rolled_back)
+        return;
+    put->rolled_back = 1;
+    fs_store_batch_free(put->durable);
+    put->durable = NULL;
+    settle_created(put, 0);
+}
+
+/* Ends the put once nothing is in flight: rolls back on failure (that part
+ * without waiting for the DHT), makes the blobs durable on success,
+ * reports. */
 static void maybe_finish(fs_put_t *put)
 {
-    if (put->finished || put->reading || put->chunks_encoding || put->dht_in_flight ||
-        put->committing)
+    if (put->finished || put->reading || put->chunks_encoding || put->committing)
+        return;
+    if (put->status != 0)
+        roll_back(put);
+    if (put->dht_in_flight)
         return;
     if (put->status == 0 && !put->manifest_phase)
         return;
@@ -224,8 +245,6 @@ static void maybe_finish(fs_put_t *put)
         put->queue = c->next;
         free_chunk(c);
     }
-    if (put->status != 0)
-        settle_created(put, 0);
     if (put->fd >= 0)
         close(put->fd);
     put->fd = -1;
@@ -806,5 +825,9 @@ void fs_put_cancel(fs_put_t *put)
     if (put == NULL || put->finished)
         return;
     fail(put, FS_ECANCELED, "canceled", "put");
+    /* A commit under way renames nothing more: what it had not put in
+     * place yet stays out, and is not taken back later. */
+    if (put->committing)
+        fs_store_batch_cancel(put->durable);
     maybe_finish(put);
 }
