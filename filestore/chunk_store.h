@@ -125,8 +125,9 @@ int fs_store_batch_commit(fs_store_batch_t *b);
 /* Asks a commit under way on another thread (or the next one) to stop
  * before its next rename: a put canceled while its data syncs (syncfs
  * syncs the whole file system: seconds, now and then) then puts no blob
- * in place, and nothing needs taking back. Safe from any thread while the
- * batch lives. */
+ * in place. Blobs renamed before the cancel stay, and the caller takes
+ * them back as after any failure (fs_store_settle). Safe from any thread
+ * while the batch lives. */
 void fs_store_batch_cancel(fs_store_batch_t *b);
 
 /* Ends the batch: temporaries of blobs not committed are removed, so a

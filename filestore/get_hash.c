@@ -100,9 +100,9 @@ void fs_get_hash_prefix(fs_get_t *get)
     uint32_t upto = get->hashed_chunks;
     size_t n = get->m.n_entries;
 
-    if (get->hashing || get->streaming || get->fd < 0 || get->sha == NULL || get->status != 0 ||
-        get->canceled)
-        return;
+    if (get->hashing || get->working || get->streaming || get->fd < 0 || get->sha == NULL ||
+        get->status != 0 || get->canceled)
+        return; /* working: the check at the end (or of an existing file) has get->sha */
     while (upto < n && get->state[upto] == 2 &&
            (upto == get->hashed_chunks ||
             get->offsets[upto] + get->m.entries[upto].size - get->hashed_bytes <= PREFIX_JOB_MAX))

@@ -107,8 +107,8 @@ int fs_hash_fd_matches(int fd, uint64_t size, const uint8_t want[MF_KEY_LEN]);
 
 /* Starts hashing, on a worker, the written chunks that extend the hashed
  * prefix of the file (one job at a time, up to 64 MiB each); its end calls
- * fs_get_pump. Does nothing for a stream, while a job runs, or once the
- * get failed or was canceled. */
+ * fs_get_pump. Does nothing for a stream, while a job or the final check
+ * runs, or once the get failed or was canceled. */
 void fs_get_hash_prefix(fs_get_t *get);
 
 /* On a worker, once every chunk is written and no prefix job runs: hashes

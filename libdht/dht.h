@@ -554,11 +554,12 @@ typedef struct dht_get_opts {
  * lookup that collects values from the k closest nodes, fetching large values (those announced by
  * hash) from one holder each, another one on failure. Values are deduplicated by hash. A value
  * whose hash equals key ends the lookup at once (nothing else can be stored under a content
- * address); a value that claims to be content addressed and is not is dropped. Until it has
- * heard of a value, the lookup waits for the closest nodes that answer late (past the adaptive
- * timeout) until they answer or their resends run out, rather than report DHT_ENOTFOUND while
- * they may hold it; so a get of a key nobody holds costs the resends of the dead among the
- * closest once (they are bad afterwards). cb gets 0 and the
+ * address); a value that claims to be content addressed and is not is dropped. Until it holds
+ * a verified value, the lookup waits for the closest nodes that answer late (past the adaptive
+ * timeout) until they answer or their resends run out (unless lookup_stale_stop ends it), rather
+ * than report DHT_ENOTFOUND while they may hold it; so a get of a key nobody holds waits out the
+ * resends of the dead among the closest that the routing table does not know as bad yet (about
+ * a second each time with the default timeout_ms and retries). cb gets 0 and the
  * values (n >= 1), or DHT_ENOTFOUND, or DHT_ENOPEERS. dht_get_ex() takes options (opts may be
  * NULL). @return 0, DHT_EINVAL, DHT_EBUSY, DHT_ECLOSED or DHT_ENOMEM. */
 DHT_API int dht_get(dht_t *dht, const dht_id_t *key, dht_get_cb cb, void *arg);

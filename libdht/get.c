@@ -342,7 +342,7 @@ static void maybe_finish(dht_t *dht, dht__op_t *op)
 
 int dht__get_empty(const dht__op_t *op)
 {
-    return op->get != NULL && op->get->n == 0;
+    return op->get != NULL && op->get->n_have == 0;
 }
 
 void dht__get_lookup_done(dht_t *dht, dht__op_t *op)

@@ -17,7 +17,7 @@
  * to the candidate list's size), so contacts that died since they were
  * last heard from cost a timeout each, not the lookup.
  *
- * A get's lookup is patient while it has heard of no value: a stalled
+ * A get's lookup is patient while it holds no verified value: a stalled
  * candidate may be the one holder, late because it is busy.
  *
  * A put's lookup is patient: the nodes it finds are the ones that will
@@ -248,11 +248,14 @@ static void advance(dht_t *dht, dht__op_t *op)
     dht__lookup_t *lk = &op->lk;
     unsigned seen = 0, answered = 0, stalled = 0, waiting = 0;
     int all_answered = 1;
-    /* A get that has heard of no value yet waits for the stalled too: they
-     * may be the only holders, late because busy (a survivor's get right
-     * after kills, while every holder repairs, ended "not found" so). It
-     * costs a get of a key nobody holds the resends of the dead among its
-     * closest, once: they are bad after that. */
+    /* A get that holds no verified value yet waits for the stalled too:
+     * they may be the only holders, late because busy (a survivor's get
+     * right after kills, while every holder repairs, ended "not found"
+     * so). A get of a key nobody holds then waits out the resends of the
+     * dead among its closest that its table does not know as bad yet (a
+     * contact is bad after DHT__RT_BAD_FAILS unanswered requests; one
+     * the table does not hold is never known bad). lookup_stale_stop
+     * still ends it early when set. */
     int patient = lk->patient || (op->kind == DHT__OP_GET && dht__get_empty(op));
 
     if (lk->finished)

@@ -720,8 +720,9 @@ void dht__op_lookup_done(dht_t *dht, dht__op_t *op);
 /* Called by lookup.c for every VALUES reply a FIND_VALUE lookup gets. */
 void dht__get_on_values(dht_t *dht, dht__op_t *op, const dht__cand_t *from, const dht__msg_t *m);
 
-/* @return 1 while a get has heard of no value at all (neither bytes nor a
- * summary): its lookup then waits for the stalled candidates (lookup.c). */
+/* @return 1 while a get holds no verified value (a summary alone does not
+ * count: its holder may never serve it): its lookup then waits for the
+ * stalled candidates (lookup.c). */
 int dht__get_empty(const dht__op_t *op);
 
 /* Called when a get's lookup ends: fetch what is missing, then complete. */

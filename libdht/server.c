@@ -482,7 +482,10 @@ int dht__serve(dht_t *dht, const dht__msg_t *m, size_t len, const dht_addr_t *fr
         } else {
             stranger = 1;
             /* Not pinged when its answer could not enter the table (its
-             * bucket full of live nodes) unless it is joining (it may be
+             * bucket full of nodes not known bad, none of them learned
+             * only from others, and not the bucket that splits; the
+             * split itself may still leave it no room) unless it is
+             * joining (it may be
              * owed values: the hand-over below): the ping would only
              * feed the replacement cache, at two datagrams per stranger
              * (a far node's request, a lookup passing through). */
