@@ -292,10 +292,96 @@ static void test_gets_survive_sybils_next_to_keys(void **state)
     net_free();
 }
 
+typedef struct found {
+    int pending;
+} found_t;
+
+static void on_found(int status, const dht_node_info_t *nodes, size_t n,
+                     const dht_lookup_stats_t *st, void *arg)
+{
+    (void)status;
+    (void)nodes;
+    (void)n;
+    (void)st;
+    (void)arg;
+    pending--;
+}
+
+/* A black hole next to a key answers a get at once with a summary (and
+ * never serves it) while every honest holder answers late, busy: the get
+ * still waits for the late ones, as it does while it holds no verified
+ * value, and gets the value from them. It once stopped waiting as soon as
+ * it had heard of a value at all, and ended "not found" after the black
+ * hole's GET_VALUE timed out. 30 nodes, the value on the 8 closest (the
+ * black hole and 7 honest, answering 300 ms late), the getter's adaptive
+ * timeout a few ms. (The get takes 12.1 s of virtual time, the failing one
+ * as long: more than the one GET_VALUE timeout, 4 s, that the test above
+ * says a black hole costs. Not looked into yet.) */
+static void test_summary_alone_does_not_end_the_wait(void **state)
+{
+    enum { N = 30, COPIES = 8 };
+    dht_sim_config_t cfg;
+    dht_put_opts_t opts = {.copies = COPIES};
+    dht_id_t id;
+    size_t getter = N;
+    int stored = 0, slowed = 0;
+    got_t g = {0, 0, 0, 0};
+
+    (void)state;
+    dht_sim_config_init(&cfg);
+    cfg.seed = 3;
+    cfg.delay_min_ms = 1;
+    cfg.delay_max_ms = 2;
+    assert_int_equal(dht_sim_new(&sim, &cfg), 0);
+    for (size_t b = 0; b < VALUE_LEN; b++)
+        values[0][b] = (uint8_t)(b * 131 + 7);
+    dht_id_from_bytes(&keys[0], values[0], VALUE_LEN);
+    near_id(&keys[0], 1, &id);
+    add(&cfg.node, 1, &id);
+    while (dht_sim_node_count(sim) < N)
+        add(&cfg.node, 0, NULL);
+    assert_int_equal(dht_sim_fill_tables(sim), 0);
+
+    assert_int_equal(dht_put_ex(dht_sim_node(sim, 1), &keys[0], values[0], VALUE_LEN, 3600, &opts,
+                                on_put, &stored),
+                     0);
+    pending = 1;
+    assert_int_equal(dht_sim_run(sim, all_done, NULL, dht_sim_now(sim) + 60 * 1000), 1);
+    assert_int_equal(stored, COPIES);
+    for (size_t i = 1; i < N; i++) {
+        dht_stats_t st;
+        dht_get_stats(dht_sim_node(sim, i), dht_sim_now(sim), &st);
+        if (st.values == 0 && getter == N && i != 1)
+            getter = i;
+        else if (st.values > 0 && i != 1)
+            slowed += dht_sim_set_extra_delay(sim, i, 300) == 0;
+    }
+    assert_int_not_equal(getter, N);
+    assert_int_equal(dht_sim_set_extra_delay(sim, 1, 300), 0); /* the publisher too */
+    assert_true(slowed >= COPIES - 2);
+    /* The getter learns the round-trip time (a few ms): its adaptive
+     * timeout then stalls the late holders' requests. */
+    for (size_t i = 0; i < 40; i++) {
+        dht_id_t target = *dht_self(dht_sim_node(sim, i % N));
+        assert_int_equal(dht_find_node(dht_sim_node(sim, getter), &target, on_found, NULL), 0);
+        pending = 1;
+        assert_int_equal(dht_sim_run(sim, all_done, NULL, dht_sim_now(sim) + 60 * 1000), 1);
+    }
+    g.started = dht_sim_now(sim);
+    assert_int_equal(dht_get(dht_sim_node(sim, getter), &keys[0], on_get, &g), 0);
+    pending = 1;
+    assert_int_equal(dht_sim_run(sim, all_done, NULL, dht_sim_now(sim) + 60 * 1000), 1);
+    printf("a black hole's summary first, %d honest holders 300 ms late: %s in %llu ms\n", slowed,
+           g.ok ? "got" : "not found", (unsigned long long)g.ms);
+    assert_true(g.ok);
+    net_free();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gets_survive_sybils_next_to_keys),
+        cmocka_unit_test(test_summary_alone_does_not_end_the_wait),
     };
 
     alarm(300);
