@@ -451,6 +451,36 @@ static void test_chunk_damaged_on_holders(void **state)
     net_free(net);
 }
 
+/* Small chunks put from node 0, got by node 5 two at a time: a get then
+ * takes many round trips, and can be stopped part way. */
+static void small_chunks(net_t *net)
+{
+    net->ctx[0].chunking.min = 16u << 10;
+    net->ctx[0].chunking.avg = 64u << 10;
+    net->ctx[0].chunking.max = 256u << 10;
+    net->ctx[5].max_in_flight = 2;
+}
+
+/* Starts node 5's get of key into "out", cancels it once `chunks` chunks
+ * are written, and waits for its end: canceled, the .part and journal
+ * left for a resume. */
+static void get_canceled_at(net_t *net, const uint8_t key[MF_KEY_LEN], uint32_t chunks,
+                            result_t *get)
+{
+    fs_get_t *g;
+
+    memset(get, 0, sizeof(*get));
+    get->cancel_at = chunks;
+    g = start_get(net, 5, key, "out", get);
+    run_until(net, cancel_due, get);
+    if (get->done)
+        fail_msg("the get ended before its cancel (%u chunks): %s", get->chunks_done, get->message);
+    fs_get_cancel(g);
+    run_until(net, is_done, get);
+    assert_int_equal(get->status, FS_ECANCELED);
+    get->cancel_at = 0;
+}
+
 /* A get canceled halfway leaves nothing under the final name; the next get
  * fetches only what is missing. */
 static void test_get_interrupted_and_resumed(void **state)
@@ -459,31 +489,16 @@ static void test_get_interrupted_and_resumed(void **state)
     size_t size = 4u << 20;
     uint8_t *data = make_file(net, "in", size, 11);
     result_t put, get;
-    fs_get_t *g;
     unsigned resumed = 0, total = 0;
     dht_stats_t before, after;
 
     (void)state;
-    /* Small chunks, few at a time: the get takes many round trips. */
-    net->ctx[0].chunking.min = 16u << 10;
-    net->ctx[0].chunking.avg = 64u << 10;
-    net->ctx[0].chunking.max = 256u << 10;
-    net->ctx[5].max_in_flight = 2;
+    small_chunks(net);
     put_file(net, 0, "in", &put);
-
-    memset(&get, 0, sizeof(get));
-    get.cancel_at = 20;
-    g = start_get(net, 5, put.key, "out", &get);
-    run_until(net, cancel_due, &get);
-    if (get.done)
-        fail_msg("the get ended before its cancel (%u chunks): %s", get.chunks_done, get.message);
-    fs_get_cancel(g);
-    run_until(net, is_done, &get);
-    assert_int_equal(get.status, FS_ECANCELED);
+    get_canceled_at(net, put.key, 20, &get);
     assert_false(file_exists(net, "out"));
 
     dht_get_stats(net->ctx[5].dht, dht_sim_now(net->sim), &before);
-    get.cancel_at = 0;
     get_file(net, 5, put.key, "out", &get);
     if (get.status != 0)
         fail_msg("resumed get: %s", get.message);
@@ -515,27 +530,14 @@ static void test_resume_over_damaged_part(void **state)
     uint8_t *data = make_file(net, "in", size, 13);
     char name[FS_TEMP_NAME_MAX], part[200], journal[200];
     result_t put, get;
-    fs_get_t *g;
     uint8_t byte;
     uint64_t tail;
     FILE *f;
 
     (void)state;
-    net->ctx[0].chunking.min = 16u << 10;
-    net->ctx[0].chunking.avg = 64u << 10;
-    net->ctx[0].chunking.max = 256u << 10;
-    net->ctx[5].max_in_flight = 2;
+    small_chunks(net);
     put_file(net, 0, "in", &put);
-
-    memset(&get, 0, sizeof(get));
-    get.cancel_at = 8;
-    g = start_get(net, 5, put.key, "out", &get);
-    run_until(net, cancel_due, &get);
-    if (get.done)
-        fail_msg("the get ended before its cancel: %s", get.message);
-    fs_get_cancel(g);
-    run_until(net, is_done, &get);
-    assert_int_equal(get.status, FS_ECANCELED);
+    get_canceled_at(net, put.key, 8, &get);
 
     /* Chunk 0 is written (fetched first, 2 at a time): flip its first byte. */
     fs_temp_name(name, put.key, "part");
@@ -551,7 +553,6 @@ static void test_resume_over_damaged_part(void **state)
     assert_int_equal(fwrite(&byte, 1, 1, f), 1);
     assert_int_equal(fclose(f), 0);
 
-    get.cancel_at = 0;
     get_file(net, 5, put.key, "out", &get);
     print_message("resumed over a damaged .part: %s\n", get.message);
     assert_int_equal(get.status, FS_EBADHASH);
