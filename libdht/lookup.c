@@ -203,18 +203,18 @@ static int query(dht_t *dht, dht__op_t *op, dht__cand_t *c)
 /* @return 1 if our table knows id as bad: others may still name it. */
 static int known_bad(const dht_t *dht, const dht_id_t *id)
 {
-    const dht__rt_node_t *known = dht__rt_find(dht->rt, id);
+    dht__rt_node_t known;
 
-    return known != NULL && dht__rt_state(known, dht->now) == DHT__RT_BAD;
+    return dht__rt_find(dht->rt, id, &known) && dht__rt_state(&known, dht->now) == DHT__RT_BAD;
 }
 
 /* @return 1 if our table marks id slow: a request to it went unanswered
  * for the adaptive timeout since it was last heard from. */
 static int known_slow(const dht_t *dht, const dht_id_t *id)
 {
-    const dht__rt_node_t *known = dht__rt_find(dht->rt, id);
+    dht__rt_node_t known;
 
-    return known != NULL && known->slow;
+    return dht__rt_find(dht->rt, id, &known) && known.slow;
 }
 
 /* A put's lookup with as many answers as it needs among its k closest

@@ -111,7 +111,7 @@ static int group(const dht__rt_node_t *n, uint64_t now)
         return -1;
     if (st == DHT__RT_GOOD)
         return 0;
-    return n->last_reply != 0 ? 1 : -1;
+    return n->replied ? 1 : -1;
 }
 
 int dht_export_peers(const dht_t *dht, uint64_t now_ms, uint8_t *buf, size_t cap, size_t *len)

@@ -88,7 +88,7 @@ static void refresh_stale_bucket(dht_t *dht, uint64_t now)
         dht__op_t *op;
         int err;
 
-        dht__rt_bucket(dht->rt, i, &v);
+        dht__rt_bucket(dht->rt, i, &v, 0);
         if (now - v.last_changed < DHT__REFRESH_MS)
             continue;
         if (dht__rt_count(dht->rt, now, NULL, NULL, NULL) == 0)
@@ -132,7 +132,7 @@ static int fill_bucket(dht_t *dht, size_t i)
     dht__rt_node_t ask;
     dht__msg_t m;
 
-    if (dht__rt_bucket(dht->rt, i, &v) != 0 || v.n_nodes >= dht->cfg.k)
+    if (dht__rt_bucket(dht->rt, i, &v, 0) != 0 || v.n_nodes >= dht->cfg.k)
         return 0;
     dht__msg_request(&m, DHT__FIND_NODE, NULL);
     random_target(dht, i, &m.target);

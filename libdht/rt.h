@@ -14,8 +14,8 @@
  *
  * States, as in BitTorrent's BEP 5:
  *   bad          fails >= DHT__RT_BAD_FAILS consecutive requests unanswered;
- *   good         answered one of our requests, and was heard from (any
- *                message) within DHT__RT_GOOD_MS;
+ *   good         answered one of our requests (at any time), and was heard
+ *                from (any message) within DHT__RT_GOOD_MS;
  *   questionable otherwise (never answered us, or silent for too long).
  */
 #ifndef DHT_RT_H
@@ -24,31 +24,33 @@
 #include "dht.h"
 
 #define DHT__RT_BAD_FAILS   2
+#define DHT__RT_MAX_FAILS   3 /* fails counts no further */
 #define DHT__RT_GOOD_MS     (15u * 60u * 1000u)
 #define DHT__RT_MAX_BUCKETS 256
+#define DHT__RT_MAX_CACHE   DHT_MAX_K /* replacement entries per bucket, at most */
 /* How long a contact's token is used as our proof (schema/wire.md 2.3):
  * a node accepts its tokens for at least 5 minutes (one rotation of its
  * secret); the margin covers clocks that run at different speeds. */
 #define DHT__RT_TOKEN_MS (4u * 60u * 1000u)
 
+/* A contact as the table's queries hand it out: a copy, unpacked from the
+ * table's compact slots (rt.c). */
 typedef struct dht__rt_node {
     dht_id_t id;
     dht_addr_t addr;
-    uint64_t last_seen;  /* last message of any kind from it */
-    uint64_t last_reply; /* last reply to one of our requests; 0 = never */
-    uint8_t fails;       /* consecutive requests it left unanswered */
-    uint8_t learned;     /* named in others' replies, never heard from itself */
-    uint8_t proven;      /* answered a request of ours at some time, or was
-                          * inserted by the application: a request alone
-                          * proves nothing (its source address may be forged) */
-    uint8_t probing;     /* unproven or bad, and a request of ours (a verification
-                          * ping, or any) is on its way: no other ping meanwhile */
-    uint8_t slow;        /* left a request unanswered for an adaptive timeout
-                          * since it was last heard from: lookups ask it but
-                          * do not wait for it */
-    uint8_t token[8];    /* the token it handed us in its last NODES, VALUES or
-                          * HELD: our requests carry it as their proof */
-    uint64_t token_at;   /* when it handed it; 0 = none */
+    uint64_t last_seen; /* last message of any kind from it */
+    uint8_t replied;    /* it answered one of our requests at some time */
+    uint8_t fails;      /* consecutive requests it left unanswered, up to
+                         * DHT__RT_MAX_FAILS */
+    uint8_t learned;    /* named in others' replies, never heard from itself */
+    uint8_t proven;     /* answered a request of ours at some time, or was
+                         * inserted by the application: a request alone
+                         * proves nothing (its source address may be forged) */
+    uint8_t probing;    /* unproven or bad, and a request of ours (a verification
+                         * ping, or any) is on its way: no other ping meanwhile */
+    uint8_t slow;       /* left a request unanswered for an adaptive timeout
+                         * since it was last heard from: lookups ask it but
+                         * do not wait for it */
 } dht__rt_node_t;
 
 typedef enum dht__rt_state {
@@ -91,9 +93,18 @@ int dht__addr_same_subnet(const dht_addr_t *a, const dht_addr_t *b);
 int dht__addr_same_endpoint(const dht_addr_t *a, const dht_addr_t *b);
 
 /* Creates an empty table (one bucket) for own id self, k nodes per bucket
- * and cache_size replacement entries per bucket.
- * @return the table, or NULL if out of memory or k == 0. */
+ * (1..DHT_MAX_K) and cache_size replacement entries per bucket
+ * (0..DHT__RT_MAX_CACHE). Contacts' ids and addresses go to the table's
+ * own store (contacts.h: an arena) until dht__rt_set_contacts.
+ * @return the table, or NULL if out of memory or k or cache_size is out
+ *         of range. */
 dht__rt_t *dht__rt_new(const dht_id_t *self, unsigned k, unsigned cache_size);
+
+/* Keeps contacts' ids and addresses in store cs (copied; it must outlive
+ * the table) instead of the table's own. No rule of the table changes.
+ * @return 0, or DHT_EINVAL if the table holds a contact already. */
+struct dht__contacts;
+int dht__rt_set_contacts(dht__rt_t *rt, const struct dht__contacts *cs);
 
 /* Who hears of nodes entering (added = 1) and leaving (0) the buckets
  * (the replacement caches do not count). Called inside the update. */
@@ -116,7 +127,7 @@ void dht__rt_free(dht__rt_t *rt);
 dht__rt_state_t dht__rt_state(const dht__rt_node_t *n, uint64_t now);
 
 /* Records that node (id, addr) was heard from at time now.
- * - Known node: last_seen = now; on a REPLY also last_reply = now and
+ * - Known node: last_seen = now; on a REPLY also replied = 1 and
  *   fails = 0. If addr differs, the address is updated unless the node is
  *   good (then the message is IGNORED: a good node does not move), and
  *   the node is no longer proven unless the message is a REPLY or INSERT
@@ -131,10 +142,10 @@ dht__rt_state_t dht__rt_state(const dht__rt_node_t *n, uint64_t now);
  *   the oldest last_seen; when every entry is proven, only a REPLY or
  *   INSERT pushes out the oldest of them, and a QUERY is IGNORED: a flood
  *   of requests from made-up nodes never pushes out a node that answered.
- * A new node starts with fails = 0, last_seen = now and last_reply = now
+ * A new node starts with fails = 0, last_seen = now and replied = 1
  * for a REPLY, 0 otherwise, proven for a REPLY or INSERT (a known node
  * becomes proven on one); one that comes from the bucket's cache keeps
- * the record it had there (its last_reply, say), then hears this message.
+ * the record it had there (its replied mark, say), then hears this message.
  * Own id: IGNORED.
  * One id per address and port (an IPv4 address mapped into IPv6 or not):
  * a new node about to enter a bucket slot whose address and port another
@@ -194,8 +205,9 @@ void dht__rt_unprobe(dht__rt_t *rt, const dht_id_t *id);
  * Nodes in a cache only are not tracked. */
 void dht__rt_slow(dht__rt_t *rt, const dht_id_t *id);
 
-/* @return the node with this id in a bucket (not the cache), or NULL. */
-const dht__rt_node_t *dht__rt_find(const dht__rt_t *rt, const dht_id_t *id);
+/* Copies the node with this id in a bucket (not the cache) into *out
+ * (NULL: not copied). @return 1 if there is one, else 0. */
+int dht__rt_find(const dht__rt_t *rt, const dht_id_t *id, dht__rt_node_t *out);
 
 /* @return 1 if a reply from the new node id could enter its bucket (a free
  * slot, a bad or learned node to replace, or the last bucket, which
@@ -255,18 +267,18 @@ size_t dht__rt_count(const dht__rt_t *rt, uint64_t now, size_t *good, size_t *qu
 /* @return the number of buckets, 1..256. */
 size_t dht__rt_bucket_count(const dht__rt_t *rt);
 
-/* Read-only view of bucket i (0 <= i < bucket count) for maintenance and
- * tests: its nodes and cache entries, and the last time a node in it was
- * added or answered us.
+/* Bucket i (0 <= i < bucket count) for maintenance and tests: how many
+ * nodes and cache entries it holds, the last time a node in it was added
+ * or answered us, and, if with_nodes, copies of them (in slot order).
  * @return 0, or DHT_EINVAL if i is out of range. */
 typedef struct dht__rt_bucket_view {
-    const dht__rt_node_t *nodes;
     size_t n_nodes;
-    const dht__rt_node_t *cache;
     size_t n_cache;
     uint64_t last_changed;
+    dht__rt_node_t nodes[DHT_MAX_K];
+    dht__rt_node_t cache[DHT__RT_MAX_CACHE];
 } dht__rt_bucket_view_t;
-int dht__rt_bucket(const dht__rt_t *rt, size_t i, dht__rt_bucket_view_t *out);
+int dht__rt_bucket(const dht__rt_t *rt, size_t i, dht__rt_bucket_view_t *out, int with_nodes);
 
 /* Sets *out to an id inside bucket i's range: the own id's first i bits,
  * then (for i < count-1) the inverse of the own id's bit i, then bits taken

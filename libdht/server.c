@@ -476,7 +476,7 @@ int dht__serve(dht_t *dht, const dht__msg_t *m, size_t len, const dht_addr_t *fr
          * stayed out of every lookup for good. One ping at a time (per
          * table node; per address for strangers), sent after the answer,
          * within what the source paid for (below). */
-        if (dht__rt_find(dht->rt, &m->sender) != NULL) {
+        if (dht__rt_find(dht->rt, &m->sender, NULL)) {
             dht__rt_update(dht->rt, &m->sender, from, dht->now, DHT__RT_QUERY);
             prove = dht__rt_mark_probing(dht->rt, &m->sender);
         } else {

@@ -550,7 +550,9 @@ static void test_stale_token_dropped_on_silence(void **state)
     assert_int_equal(dht__rt_token(asker->rt, &peer, fake_addr_of(h.net, 1), h.net->now, now_kept),
                      1);
     assert_memory_not_equal(now_kept, stale, sizeof(stale));
-    assert_int_equal(dht__rt_find(asker->rt, &peer)->fails, 0);
+    dht__rt_node_t known;
+    assert_true(dht__rt_find(asker->rt, &peer, &known));
+    assert_int_equal(known.fails, 0);
     fake_result_clear(&r);
     teardown_holder(&h);
 }

@@ -227,7 +227,7 @@ static unsigned most_per_bucket(fake_net_t *net, int i, const dht_addr_t *addr)
     for (size_t b = 0; b < dht__rt_bucket_count(rt); b++) {
         dht__rt_bucket_view_t v;
         unsigned n = 0;
-        assert_int_equal(dht__rt_bucket(rt, b, &v), 0);
+        assert_int_equal(dht__rt_bucket(rt, b, &v, 1), 0);
         for (size_t j = 0; j < v.n_nodes; j++)
             n += dht__addr_same_subnet(&v.nodes[j].addr, addr);
         most = n > most ? n : most;

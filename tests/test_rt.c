@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h> /* alarm */
 
+#include "contacts.h"
 #include "rt.h"
 
 /* ------------------------------------------------------------------------ */
@@ -110,11 +111,22 @@ static int update(dht__rt_t *rt, const dht_id_t *id, uint64_t now, dht__rt_event
     return dht__rt_update(rt, id, &a, now, ev);
 }
 
+/* A copy of the bucket node id, or NULL. The copies go round 4 buffers,
+ * so a test may hold a few at once. */
+static const dht__rt_node_t *found(const dht__rt_t *rt, const dht_id_t *id)
+{
+    static dht__rt_node_t copies[4];
+    static unsigned next;
+    dht__rt_node_t *n = &copies[next++ % 4];
+
+    return dht__rt_find(rt, id, n) ? n : NULL;
+}
+
 static dht__rt_bucket_view_t view(const dht__rt_t *rt, size_t i)
 {
     dht__rt_bucket_view_t v;
 
-    assert_int_equal(dht__rt_bucket(rt, i, &v), 0);
+    assert_int_equal(dht__rt_bucket(rt, i, &v, 1), 0);
     return v;
 }
 
@@ -160,7 +172,7 @@ static void test_new_free(void **state)
     v = view(rt, 0);
     assert_int_equal(v.n_nodes, 0);
     assert_int_equal(v.n_cache, 0);
-    assert_int_equal(dht__rt_bucket(rt, 1, &v), DHT_EINVAL);
+    assert_int_equal(dht__rt_bucket(rt, 1, &v, 1), DHT_EINVAL);
     dht__rt_free(rt);
 }
 
@@ -173,7 +185,7 @@ static void test_own_id_ignored(void **state)
     assert_int_equal(update(rt, &self, 10, DHT__RT_REPLY), DHT__RT_IGNORED);
     assert_int_equal(update(rt, &self, 10, DHT__RT_INSERT), DHT__RT_IGNORED);
     assert_int_equal(dht__rt_count(rt, 10, NULL, NULL, NULL), 0);
-    assert_null(dht__rt_find(rt, &self));
+    assert_null(found(rt, &self));
     assert_int_equal(dht__rt_failed(rt, &self, 10), -1);
     dht__rt_free(rt);
 }
@@ -188,17 +200,17 @@ static void test_add_update(void **state)
 
     (void)state;
     assert_int_equal(dht__rt_update(rt, &a, &addr, 100, DHT__RT_QUERY), DHT__RT_ADDED);
-    n = dht__rt_find(rt, &a);
+    n = found(rt, &a);
     assert_non_null(n);
     assert_true(id_eq(&n->id, &a));
     assert_true(addr_same(&n->addr, &addr));
     assert_int_equal(n->last_seen, 100);
-    assert_int_equal(n->last_reply, 0);
+    assert_int_equal(n->replied, 0);
     assert_int_equal(n->fails, 0);
     assert_int_equal(dht__rt_update(rt, &a, &addr, 200, DHT__RT_INSERT), DHT__RT_UPDATED);
-    n = dht__rt_find(rt, &a);
+    n = found(rt, &a);
     assert_int_equal(n->last_seen, 200);
-    assert_int_equal(n->last_reply, 0);
+    assert_int_equal(n->replied, 0);
     assert_int_equal(dht__rt_count(rt, 200, NULL, NULL, NULL), 1);
     dht__rt_free(rt);
 }
@@ -213,22 +225,22 @@ static void test_reply(void **state)
     (void)state;
     assert_int_equal(update(rt, &a, 100, DHT__RT_QUERY), DHT__RT_ADDED);
     assert_int_equal(dht__rt_failed(rt, &a, 150), 0);
-    assert_int_equal(dht__rt_find(rt, &a)->fails, 1);
-    assert_int_equal(dht__rt_state(dht__rt_find(rt, &a), 150), DHT__RT_QUESTIONABLE);
+    assert_int_equal(found(rt, &a)->fails, 1);
+    assert_int_equal(dht__rt_state(found(rt, &a), 150), DHT__RT_QUESTIONABLE);
     assert_int_equal(update(rt, &a, 200, DHT__RT_REPLY), DHT__RT_UPDATED);
-    n = dht__rt_find(rt, &a);
+    n = found(rt, &a);
     assert_int_equal(n->last_seen, 200);
-    assert_int_equal(n->last_reply, 200);
+    assert_int_equal(n->replied, 1);
     assert_int_equal(n->fails, 0);
     assert_int_equal(dht__rt_state(n, 200), DHT__RT_GOOD);
     /* A query does not clear failures; a reply does. */
     assert_int_equal(dht__rt_failed(rt, &a, 250), 0);
     assert_int_equal(update(rt, &a, 300, DHT__RT_QUERY), DHT__RT_UPDATED);
-    assert_int_equal(dht__rt_find(rt, &a)->fails, 1);
-    assert_int_equal(dht__rt_find(rt, &a)->last_reply, 200);
-    /* A new node heard through a reply starts with last_reply set. */
+    assert_int_equal(found(rt, &a)->fails, 1);
+    assert_int_equal(found(rt, &a)->replied, 1);
+    /* A new node heard through a reply starts with replied set. */
     assert_int_equal(update(rt, &b, 400, DHT__RT_REPLY), DHT__RT_ADDED);
-    assert_int_equal(dht__rt_find(rt, &b)->last_reply, 400);
+    assert_int_equal(found(rt, &b)->replied, 1);
     dht__rt_free(rt);
 }
 
@@ -245,21 +257,21 @@ static void test_addr_change(void **state)
     assert_int_equal(dht__rt_update(rt, &a, &a1, 1000, DHT__RT_REPLY), DHT__RT_ADDED);
     assert_int_equal(dht__rt_update(rt, &a, &a2, 2000, DHT__RT_REPLY), DHT__RT_IGNORED);
     assert_int_equal(dht__rt_update(rt, &a, &a3, 2000, DHT__RT_QUERY), DHT__RT_IGNORED);
-    assert_true(addr_same(&dht__rt_find(rt, &a)->addr, &a1));
-    assert_int_equal(dht__rt_find(rt, &a)->last_seen, 1000);
+    assert_true(addr_same(&found(rt, &a)->addr, &a1));
+    assert_int_equal(found(rt, &a)->last_seen, 1000);
     /* Same address: fine. */
     assert_int_equal(dht__rt_update(rt, &a, &a1, 3000, DHT__RT_QUERY), DHT__RT_UPDATED);
     /* Once silent too long it is questionable, and may move. */
-    assert_int_equal(dht__rt_state(dht__rt_find(rt, &a), 3000 + DHT__RT_GOOD_MS),
+    assert_int_equal(dht__rt_state(found(rt, &a), 3000 + DHT__RT_GOOD_MS),
                      DHT__RT_QUESTIONABLE);
     assert_int_equal(dht__rt_update(rt, &a, &a2, 3000 + DHT__RT_GOOD_MS, DHT__RT_QUERY),
                      DHT__RT_UPDATED);
-    assert_true(addr_same(&dht__rt_find(rt, &a)->addr, &a2));
+    assert_true(addr_same(&found(rt, &a)->addr, &a2));
     /* A node that never answered is questionable at once. */
     assert_int_equal(dht__rt_update(rt, &b, &a1, later, DHT__RT_QUERY), DHT__RT_ADDED);
     assert_int_equal(dht__rt_update(rt, &b, &a3, later + 1, DHT__RT_INSERT), DHT__RT_UPDATED);
-    assert_true(addr_same(&dht__rt_find(rt, &b)->addr, &a3));
-    assert_int_equal(dht__rt_find(rt, &b)->last_seen, later + 1);
+    assert_true(addr_same(&found(rt, &b)->addr, &a3));
+    assert_int_equal(found(rt, &b)->last_seen, later + 1);
     dht__rt_free(rt);
 }
 
@@ -288,14 +300,14 @@ static void test_one_id_per_address(void **state)
     assert_int_equal(dht__rt_update(rt, &other, &port2, 2000, DHT__RT_QUERY), DHT__RT_ADDED);
     /* An answer from port1 with a new id: the node there restarted. */
     assert_int_equal(dht__rt_update(rt, &restarted, &port1, 3000, DHT__RT_REPLY), DHT__RT_ADDED);
-    assert_null(dht__rt_find(rt, &first));
-    assert_non_null(dht__rt_find(rt, &restarted));
+    assert_null(found(rt, &first));
+    assert_non_null(found(rt, &restarted));
     assert_int_equal(dht__rt_count(rt, 3000, NULL, NULL, NULL), 2);
     /* A bad holder of the address gives way to a request too. */
     assert_int_equal(dht__rt_failed(rt, &other, 3100), 0);
     assert_int_equal(dht__rt_failed(rt, &other, 3200), 0);
     assert_int_equal(dht__rt_update(rt, &first, &port2, 3300, DHT__RT_QUERY), DHT__RT_ADDED);
-    assert_null(dht__rt_find(rt, &other));
+    assert_null(found(rt, &other));
     /* The application's own insert is not checked. */
     assert_int_equal(dht__rt_update(rt, &hearsay, &port1, 3400, DHT__RT_INSERT), DHT__RT_ADDED);
     assert_int_equal(dht__rt_count(rt, 3400, NULL, NULL, NULL), 3);
@@ -346,7 +358,7 @@ static void test_subnet_limit(void **state)
         assert_int_equal(dht__rt_update(rt, &id[2], &c, 40, DHT__RT_REPLY),
                          DHT__RT_ADDED); /* the free slot */
         assert_int_equal(dht__rt_update(rt, &id[1], &b, 50, DHT__RT_REPLY), DHT__RT_ADDED);
-        assert_null(dht__rt_find(rt, &id[0]));
+        assert_null(found(rt, &id[0]));
     }
     dht__rt_free(rt);
     /* IPv6: a /64. */
@@ -406,10 +418,10 @@ static void test_address_rules_paths(void **state)
     assert_int_equal(dht__rt_update(rt, &id[1], &x2, t, DHT__RT_REPLY), DHT__RT_ADDED);
     t += DHT__RT_GOOD_MS + 1; /* questionable: they may move */
     assert_int_equal(dht__rt_update(rt, &id[1], &x1, t, DHT__RT_QUERY), DHT__RT_IGNORED);
-    assert_true(addr_same(&dht__rt_find(rt, &id[1])->addr, &x2));
+    assert_true(addr_same(&found(rt, &id[1])->addr, &x2));
     assert_int_equal(dht__rt_update(rt, &id[1], &x1, t, DHT__RT_REPLY), DHT__RT_UPDATED);
-    assert_null(dht__rt_find(rt, &id[0]));
-    assert_true(addr_same(&dht__rt_find(rt, &id[1])->addr, &x1));
+    assert_null(found(rt, &id[0]));
+    assert_true(addr_same(&found(rt, &id[1])->addr, &x1));
     dht__rt_free(rt);
 
     /* Bad nodes do not count against their subnet; a new id answering from
@@ -423,7 +435,7 @@ static void test_address_rules_paths(void **state)
         assert_int_equal(dht__rt_update(rt, &id[1], &a2, t, DHT__RT_REPLY), DHT__RT_ADDED);
         assert_int_equal(dht__rt_update(rt, &id[2], &a3, t, DHT__RT_REPLY), DHT__RT_IGNORED);
         assert_int_equal(dht__rt_update(rt, &id[3], &a1, t, DHT__RT_REPLY), DHT__RT_ADDED);
-        assert_null(dht__rt_find(rt, &id[0]));
+        assert_null(found(rt, &id[0]));
         dht__rt_failed(rt, &id[1], t + 1);
         dht__rt_failed(rt, &id[1], t + 2); /* bad */
         assert_int_equal(dht__rt_update(rt, &id[2], &a3, t + 3, DHT__RT_REPLY), DHT__RT_ADDED);
@@ -458,7 +470,7 @@ static void test_states(void **state)
     memset(&n, 0, sizeof n);
     n.last_seen = 10;
     assert_int_equal(dht__rt_state(&n, 10), DHT__RT_QUESTIONABLE); /* never answered */
-    n.last_reply = 10;
+    n.replied = 1;
     assert_int_equal(dht__rt_state(&n, 10), DHT__RT_GOOD);
     assert_int_equal(dht__rt_state(&n, 10 + DHT__RT_GOOD_MS - 1), DHT__RT_GOOD);
     assert_int_equal(dht__rt_state(&n, 10 + DHT__RT_GOOD_MS), DHT__RT_QUESTIONABLE);
@@ -469,7 +481,7 @@ static void test_states(void **state)
     assert_int_equal(dht__rt_state(&n, 10 + DHT__RT_GOOD_MS), DHT__RT_GOOD);
     n.fails = DHT__RT_BAD_FAILS;
     assert_int_equal(dht__rt_state(&n, 10 + DHT__RT_GOOD_MS), DHT__RT_BAD);
-    n.fails = 255;
+    n.fails = DHT__RT_MAX_FAILS;
     assert_int_equal(dht__rt_state(&n, 0), DHT__RT_BAD);
 
     /* The same through the table, with the failure counter saturating. */
@@ -481,7 +493,7 @@ static void test_states(void **state)
     assert_int_equal(q, 1);
     for (int i = 0; i < 300; i++)
         assert_int_equal(dht__rt_failed(rt, &a, 30), 0);
-    assert_int_equal(dht__rt_find(rt, &a)->fails, 255);
+    assert_int_equal(found(rt, &a)->fails, DHT__RT_MAX_FAILS);
     assert_int_equal(dht__rt_count(rt, 30, &good, &q, &bad), 1);
     assert_int_equal(bad, 1);
     assert_int_equal(good + q, 0);
@@ -517,8 +529,8 @@ static void test_failed_replaces(void **state)
     (void)state;
     assert_int_equal(dht__rt_failed(rt, &ids[0], 40), 0);
     assert_int_equal(dht__rt_failed(rt, &ids[0], 50), 1);
-    assert_null(dht__rt_find(rt, &ids[0]));
-    d = dht__rt_find(rt, &ids[3]); /* the newest cache entry */
+    assert_null(found(rt, &ids[0]));
+    d = found(rt, &ids[3]); /* the newest cache entry */
     assert_non_null(d);
     assert_int_equal(d->last_seen, 30);
     assert_int_equal(d->fails, 0);
@@ -529,7 +541,7 @@ static void test_failed_replaces(void **state)
 
     assert_int_equal(dht__rt_failed(rt, &ids[1], 60), 0);
     assert_int_equal(dht__rt_failed(rt, &ids[1], 70), 1);
-    assert_non_null(dht__rt_find(rt, &ids[4]));
+    assert_non_null(found(rt, &ids[4]));
     assert_true(in_cache(rt, 0, &ids[2]));
     assert_int_equal(view(rt, 0).n_cache, 1);
 
@@ -598,12 +610,12 @@ static void test_learned(void **state)
     (void)state;
     assert_int_equal(update(rt, &self, 5, DHT__RT_LEARNED), DHT__RT_IGNORED);
     assert_int_equal(update(rt, &a, 10, DHT__RT_LEARNED), DHT__RT_ADDED);
-    n = dht__rt_find(rt, &a);
-    assert_int_equal(n->last_reply, 0);
+    n = found(rt, &a);
+    assert_int_equal(n->replied, 0);
     assert_int_equal(dht__rt_state(n, 10), DHT__RT_QUESTIONABLE);
     /* A known node: neither its address nor its times change. */
     assert_int_equal(dht__rt_update(rt, &a, &other, 20, DHT__RT_LEARNED), DHT__RT_IGNORED);
-    n = dht__rt_find(rt, &a);
+    n = found(rt, &a);
     assert_false(addr_same(&n->addr, &other));
     assert_int_equal(n->last_seen, 10);
     assert_int_equal(update(rt, &b, 30, DHT__RT_REPLY), DHT__RT_ADDED);
@@ -617,11 +629,11 @@ static void test_learned(void **state)
     assert_int_equal(dht__rt_failed(rt, &a, 50), 0);
     assert_int_equal(dht__rt_failed(rt, &a, 50), 0);
     assert_int_equal(update(rt, &c, 60, DHT__RT_LEARNED), DHT__RT_ADDED);
-    assert_null(dht__rt_find(rt, &a));
-    assert_true(dht__rt_find(rt, &c)->learned);
+    assert_null(found(rt, &a));
+    assert_true(found(rt, &c)->learned);
     /* A node heard from takes the learned node's slot (bucket 0 cannot split). */
     assert_int_equal(update(rt, &d, 70, DHT__RT_QUERY), DHT__RT_ADDED);
-    assert_null(dht__rt_find(rt, &c));
+    assert_null(found(rt, &c));
     /* A cached node is known too. */
     assert_int_equal(update(rt, &c, 80, DHT__RT_QUERY), DHT__RT_CACHED);
     assert_int_equal(update(rt, &c, 90, DHT__RT_LEARNED), DHT__RT_IGNORED);
@@ -649,7 +661,7 @@ static void test_learned_not_handed_out(void **state)
      * request proves nothing (a forged source address would do), so it is
      * handed out only once it has answered us. */
     assert_int_equal(update(rt, &c, 30, DHT__RT_QUERY), DHT__RT_ADDED);
-    assert_null(dht__rt_find(rt, &a));
+    assert_null(found(rt, &a));
     assert_int_equal(dht__rt_closest_verified(rt, &a, 30, out, 4), 1);
     assert_int_equal(dht__rt_mark_probing(rt, &c), 1); /* the ping that proves it */
     assert_int_equal(update(rt, &c, 35, DHT__RT_REPLY), DHT__RT_UPDATED);
@@ -662,8 +674,8 @@ static void test_learned_not_handed_out(void **state)
         dht_id_t fake = depth_id(&self, 0, 1000 + i);
         assert_int_equal(update(rt, &fake, 40, DHT__RT_LEARNED), DHT__RT_IGNORED);
     }
-    assert_non_null(dht__rt_find(rt, &b));
-    assert_non_null(dht__rt_find(rt, &c));
+    assert_non_null(found(rt, &b));
+    assert_non_null(found(rt, &c));
     /* Heard from itself, a learned node is handed out. */
     dht__rt_free(rt);
     rt = dht__rt_new(&self, 2, 2);
@@ -731,15 +743,15 @@ static void test_cache_keeps_proven(void **state)
     /* a goes bad: the newest proven entry, r, takes its place. */
     assert_int_equal(dht__rt_failed(rt, &a, 300), 0);
     assert_int_equal(dht__rt_failed(rt, &a, 300), 1);
-    assert_null(dht__rt_find(rt, &a));
-    assert_non_null(dht__rt_find(rt, &r));
+    assert_null(found(rt, &a));
+    assert_non_null(found(rt, &r));
     /* One cache slot is free again: q gets it, and is newer than p2; b
      * goes bad and p2, proven, is promoted before q. */
     assert_int_equal(update(rt, &q, 310, DHT__RT_QUERY), DHT__RT_CACHED);
     assert_int_equal(dht__rt_failed(rt, &b, 320), 0);
     assert_int_equal(dht__rt_failed(rt, &b, 320), 1);
-    assert_non_null(dht__rt_find(rt, &p2));
-    assert_null(dht__rt_find(rt, &q));
+    assert_non_null(found(rt, &p2));
+    assert_null(found(rt, &q));
     dht__rt_free(rt);
 }
 
@@ -755,20 +767,20 @@ static void test_bad_replaced_on_update(void **state)
     assert_int_equal(update(rt, &b, 20, DHT__RT_QUERY), DHT__RT_ADDED);
     /* No cache: a full bucket turns the node away. */
     assert_int_equal(update(rt, &c, 30, DHT__RT_QUERY), DHT__RT_IGNORED);
-    assert_null(dht__rt_find(rt, &c));
+    assert_null(found(rt, &c));
     /* Both bad; with no cache they stay. */
     for (int i = 0; i < 2; i++) {
         assert_int_equal(dht__rt_failed(rt, &b, 40), 0);
         assert_int_equal(dht__rt_failed(rt, &a, 40), 0);
     }
-    assert_int_equal(dht__rt_state(dht__rt_find(rt, &a), 40), DHT__RT_BAD);
+    assert_int_equal(dht__rt_state(found(rt, &a), 40), DHT__RT_BAD);
     /* A new node replaces the bad one seen longest ago (a), then b. */
     assert_int_equal(update(rt, &d, 50, DHT__RT_QUERY), DHT__RT_ADDED);
-    assert_null(dht__rt_find(rt, &a));
-    assert_non_null(dht__rt_find(rt, &b));
-    assert_int_equal(dht__rt_find(rt, &d)->fails, 0);
+    assert_null(found(rt, &a));
+    assert_non_null(found(rt, &b));
+    assert_int_equal(found(rt, &d)->fails, 0);
     assert_int_equal(update(rt, &e, 60, DHT__RT_QUERY), DHT__RT_ADDED);
-    assert_null(dht__rt_find(rt, &b));
+    assert_null(found(rt, &b));
     assert_int_equal(view(rt, 0).n_nodes, 2);
     assert_int_equal(view(rt, 0).last_changed, 60);
     dht__rt_free(rt);
@@ -808,7 +820,7 @@ static void test_has_room(void **state)
     assert_int_equal(update(rt, &near, 10, DHT__RT_REPLY), DHT__RT_ADDED);
     assert_true(dht__rt_has_room(rt, &c)); /* a learned node to replace */
     assert_int_equal(update(rt, &c, 20, DHT__RT_REPLY), DHT__RT_ADDED);
-    assert_null(dht__rt_find(rt, &b));
+    assert_null(found(rt, &b));
     dht__rt_free(rt);
 }
 
@@ -838,7 +850,7 @@ static void test_cache(void **state)
         if (!id_eq(&v.cache[i].id, &id[2]))
             continue;
         assert_int_equal(v.cache[i].last_seen, 40);
-        assert_int_equal(v.cache[i].last_reply, 40);
+        assert_int_equal(v.cache[i].replied, 1);
         assert_true(addr_same(&v.cache[i].addr, &other));
     }
     /* Now good: a good cache entry does not move either. */
@@ -849,7 +861,7 @@ static void test_cache(void **state)
     assert_true(in_cache(rt, 0, &id[2]));
     assert_true(in_cache(rt, 0, &id[4]));
     /* Cache entries are not bucket nodes. */
-    assert_null(dht__rt_find(rt, &id[4]));
+    assert_null(found(rt, &id[4]));
     assert_int_equal(dht__rt_count(rt, 50, NULL, NULL, NULL), 1);
     dht__rt_free(rt);
 }
@@ -919,7 +931,7 @@ static void test_split_to_256(void **state)
     dht__rt_node_t out[4];
 
     (void)state;
-    assert_int_equal(dht__rt_bucket(rt, 256, &v), DHT_EINVAL);
+    assert_int_equal(dht__rt_bucket(rt, 256, &v, 0), DHT_EINVAL);
     for (size_t i = 0; i < 254; i++)
         assert_int_equal(view(rt, i).n_nodes, 0);
     /* From self: a (distance 1), then b (distance 2). */
@@ -1009,6 +1021,110 @@ static void test_ping_candidate(void **state)
     assert_true(id_eq(&out.id, &a));
     assert_int_equal(out.fails, 1);
     dht__rt_free(rt);
+}
+
+/* Times are kept as 32-bit stamps from an epoch that moves forward once
+ * now is 2^31 ms past it (rt.c): a table that lives for months reads the
+ * times of the last 12 days exactly, and older ones as old. */
+static void test_times_past_32_bits(void **state)
+{
+    const uint64_t day = 24ull * 3600 * 1000, t0 = 1000;
+    const uint64_t late = t0 + 60 * day, later = late + ((uint64_t)1 << 32) + 7;
+    dht_id_t self = test_self();
+    dht_id_t a = depth_id(&self, 0, 1), b = depth_id(&self, 1, 2), c = depth_id(&self, 0, 3);
+    dht_id_t d = depth_id(&self, 0, 4);
+    dht_addr_t aa = addr4(0x0a000000u | a.b[31], 4000);
+    const uint8_t token[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    uint8_t got[8];
+    dht__rt_t *rt = dht__rt_new(&self, 2, 1);
+    dht__rt_node_t out[2];
+
+    (void)state;
+    assert_int_equal(update(rt, &a, t0, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_int_equal(update(rt, &b, t0, DHT__RT_QUERY), DHT__RT_ADDED);
+    dht__rt_set_token(rt, &a, &aa, token, t0);
+    assert_int_equal(dht__rt_failed(rt, &a, t0 + 1), 0);
+
+    /* 60 days on (past 2^32 ms): b is heard from. */
+    assert_int_equal(update(rt, &b, late, DHT__RT_QUERY), DHT__RT_UPDATED);
+    assert_int_equal(found(rt, &b)->last_seen, late);
+    /* a, silent since, reads as at least 12 days old, and still replied. */
+    assert_true(found(rt, &a)->last_seen <= late - 12 * day);
+    assert_true(found(rt, &a)->last_seen >= t0);
+    assert_int_equal(found(rt, &a)->replied, 1);
+    assert_int_equal(found(rt, &a)->fails, 1);
+    assert_int_equal(dht__rt_state(found(rt, &a), late), DHT__RT_QUESTIONABLE);
+    assert_int_equal(dht__rt_token(rt, &a, &aa, late, got), 0); /* too old */
+    /* The oldest is a: the one to ping, its failure long past. */
+    assert_int_equal(update(rt, &c, late, DHT__RT_QUERY), DHT__RT_ADDED);
+    assert_int_equal(update(rt, &d, late, DHT__RT_QUERY), DHT__RT_CACHED);
+    assert_int_equal(dht__rt_ping_candidate(rt, late, 1000, out), 1);
+    assert_true(id_eq(&out[0].id, &a));
+
+    /* Times from then on are exact again, through the next 2^32 ms too. */
+    dht__rt_set_token(rt, &a, &aa, token, late);
+    assert_int_equal(dht__rt_token(rt, &a, &aa, late + 1000, got), 1);
+    assert_memory_equal(got, token, sizeof(got));
+    assert_int_equal(dht__rt_token(rt, &a, &aa, late + DHT__RT_TOKEN_MS, got), 0);
+    assert_int_equal(update(rt, &a, late + 10, DHT__RT_REPLY), DHT__RT_UPDATED);
+    assert_int_equal(found(rt, &a)->last_seen, late + 10);
+    assert_int_equal(dht__rt_state(found(rt, &a), late + 10), DHT__RT_GOOD);
+    assert_int_equal(update(rt, &b, later, DHT__RT_REPLY), DHT__RT_UPDATED);
+    assert_int_equal(found(rt, &b)->last_seen, later);
+    assert_int_equal(dht__rt_state(found(rt, &b), later), DHT__RT_GOOD);
+    assert_int_equal(dht__rt_state(found(rt, &a), later), DHT__RT_QUESTIONABLE);
+    assert_int_equal(dht__rt_closest(rt, &a, later, out, 2), 2);
+    assert_true(id_eq(&out[0].id, &a));
+    dht__rt_free(rt);
+}
+
+/* @return the contacts a table holds: bucket nodes and cache entries. */
+static size_t entries(const dht__rt_t *rt)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < dht__rt_bucket_count(rt); i++) {
+        dht__rt_bucket_view_t v;
+        assert_int_equal(dht__rt_bucket(rt, i, &v, 0), 0);
+        n += v.n_nodes + v.n_cache;
+    }
+    return n;
+}
+
+/* A table holds one handle of its contact store per contact, whatever
+ * moves (address changes, cache entries promoted or pushed out, bad nodes
+ * replaced, splits) and gives them all back when freed. */
+static void test_store_handles(void **state)
+{
+    dht_id_t self = test_self();
+    dht__contact_arena_t arena;
+    dht__contacts_t cs;
+    dht_id_t ids[300];
+    uint64_t rng = 7;
+    dht__rt_t *rt = dht__rt_new(&self, 4, 2);
+
+    (void)state;
+    dht__arena_init(&arena, 100);
+    dht__arena_contacts(&arena, &cs);
+    assert_int_equal(dht__rt_set_contacts(rt, &cs), 0);
+    dht__rt_set_subnet_limit(rt, 2, 1);
+    for (size_t i = 0; i < 300; i++)
+        ids[i] = at_depth(&self, (unsigned)below(&rng, 12), &rng);
+    for (uint64_t t = 1; t <= 20000; t++) {
+        const dht_id_t *id = &ids[below(&rng, 300)];
+        dht_addr_t a = addr4(0x0a000000u | (uint32_t)below(&rng, 600), (uint16_t)(4000 + below(&rng, 2)));
+        if (below(&rng, 4) == 0)
+            (void)dht__rt_failed(rt, id, t);
+        else
+            assert_true(dht__rt_update(rt, id, &a, t, (dht__rt_event_t)below(&rng, 4)) >= 0);
+        assert_int_equal(dht__arena_held(&arena), entries(rt));
+    }
+    assert_true(entries(rt) > 20);
+    /* A table with contacts keeps its store. */
+    assert_int_equal(dht__rt_set_contacts(rt, &cs), DHT_EINVAL);
+    dht__rt_free(rt);
+    assert_int_equal(dht__arena_held(&arena), 0);
+    dht__arena_free(&arena);
 }
 
 static void test_touch_bucket(void **state)
@@ -1106,7 +1222,7 @@ static int m_state(const dht__rt_node_t *n, uint64_t now)
 {
     if (n->fails >= 2)
         return DHT__RT_BAD;
-    if (n->last_reply != 0 && (now <= n->last_seen || now - n->last_seen < 15 * 60 * 1000))
+    if (n->replied && (now <= n->last_seen || now - n->last_seen < 15 * 60 * 1000))
         return DHT__RT_GOOD;
     return DHT__RT_QUESTIONABLE;
 }
@@ -1170,7 +1286,7 @@ static void m_append(model_t *m, const dht_id_t *id, const dht_addr_t *addr, uin
     e->n.id = *id;
     e->n.addr = *addr;
     e->n.last_seen = now;
-    e->n.last_reply = ev == DHT__RT_REPLY ? now : 0;
+    e->n.replied = ev == DHT__RT_REPLY;
     e->n.proven = ev == DHT__RT_REPLY || ev == DHT__RT_INSERT;
     e->cached = cached;
 }
@@ -1185,7 +1301,7 @@ static void m_heard(dht__rt_node_t *n, const dht_addr_t *addr, uint64_t now, dht
     if (ev == DHT__RT_REPLY || ev == DHT__RT_INSERT)
         n->proven = 1;
     if (ev == DHT__RT_REPLY) {
-        n->last_reply = now;
+        n->replied = 1;
         n->fails = 0;
     }
 }
@@ -1261,7 +1377,7 @@ static int m_failed(model_t *m, const dht_id_t *id, uint64_t now)
 
     if (i < 0 || m->e[i].cached)
         return -1;
-    if (m->e[i].n.fails < 255)
+    if (m->e[i].n.fails < DHT__RT_MAX_FAILS)
         m->e[i].n.fails++;
     m->e[i].failed_at = now;
     if (m->e[i].n.fails < 2)
@@ -1354,7 +1470,7 @@ static void assert_same_node(const dht__rt_node_t *a, const dht__rt_node_t *b)
     assert_memory_equal(a->id.b, b->id.b, DHT_ID_LEN);
     assert_true(addr_same(&a->addr, &b->addr));
     assert_int_equal(a->last_seen, b->last_seen);
-    assert_int_equal(a->last_reply, b->last_reply);
+    assert_int_equal(a->replied, b->replied);
     assert_int_equal(a->fails, b->fails);
     assert_int_equal(a->proven, b->proven);
 }
@@ -1611,7 +1727,7 @@ static void op_find(harness_t *h)
 {
     dht_id_t id = pick_id(h);
     long i = m_find(&h->m, &id);
-    const dht__rt_node_t *n = dht__rt_find(h->rt, &id);
+    const dht__rt_node_t *n = found(h->rt, &id);
 
     if (i < 0 || h->m.e[i].cached) {
         assert_null(n);
@@ -1654,7 +1770,7 @@ static void test_model(void **state)
     assert_non_null(h);
     h->rng = c->seed;
     h->shallow = c->shallow;
-    h->now = below(&h->rng, 3); /* sometimes 0, to cover last_reply == 0 */
+    h->now = below(&h->rng, 3); /* sometimes 0, to cover a reply at time 0 */
     random_bytes(&h->rng, h->m.self.b, DHT_ID_LEN);
     h->m.k = c->k;
     h->m.cache_size = c->cache_size;
@@ -1722,6 +1838,8 @@ int main(void)
         cmocka_unit_test(test_split_to_256),
         cmocka_unit_test(test_random_id_in_bucket),
         cmocka_unit_test(test_ping_candidate),
+        cmocka_unit_test(test_times_past_32_bits),
+        cmocka_unit_test(test_store_handles),
         cmocka_unit_test(test_touch_bucket),
         cmocka_unit_test(test_count_and_closest),
         MODEL_TEST("model_k1_cache0", 0),

@@ -8,7 +8,7 @@
  * sequence draws a small universe of ids (40..200 of them, most sharing
  * long prefixes with the own id) and the model keeps one flat record per
  * universe id: where it is (nowhere, in a bucket, in a replacement cache),
- * its address, last_seen, last_reply, fails, learned, proven, and when a request to
+ * its address, last_seen, replied, fails, learned, proven, and when a request to
  * it last failed. Buckets are not stored: an id's bucket is
  * min(common prefix with the own id, nb - 1) for the model's bucket count
  * nb, and a split is nb + 1. The expected state is rt.h's definition over
@@ -368,7 +368,8 @@ enum { NOWHERE = 0, IN_TABLE = 1, IN_CACHE = 2 };
 typedef struct mnode {
     int where;
     dht_addr_t addr;
-    uint64_t last_seen, last_reply;
+    uint64_t last_seen;
+    int replied;
     unsigned fails;
     int learned;
     int proven;         /* answered a request of ours, or inserted */
@@ -394,7 +395,7 @@ static dht__rt_state_t m_state(const mnode_t *x, uint64_t now)
 {
     if (x->fails >= DHT__RT_BAD_FAILS)
         return DHT__RT_BAD;
-    if (x->last_reply != 0 && now - x->last_seen < DHT__RT_GOOD_MS)
+    if (x->replied && now - x->last_seen < DHT__RT_GOOD_MS)
         return DHT__RT_GOOD;
     return DHT__RT_QUESTIONABLE;
 }
@@ -459,7 +460,7 @@ static void m_fresh(mnode_t *x, int where, const dht_addr_t *addr, uint64_t now,
     x->where = where;
     x->addr = *addr;
     x->last_seen = now;
-    x->last_reply = ev == DHT__RT_REPLY ? now : 0;
+    x->replied = ev == DHT__RT_REPLY;
     x->learned = ev == DHT__RT_LEARNED;
     x->proven = ev == DHT__RT_REPLY || ev == DHT__RT_INSERT;
 }
@@ -475,7 +476,7 @@ static void m_heard(mnode_t *x, const dht_addr_t *addr, uint64_t now, dht__rt_ev
     if (ev == DHT__RT_REPLY || ev == DHT__RT_INSERT)
         x->proven = 1;
     if (ev == DHT__RT_REPLY) {
-        x->last_reply = now;
+        x->replied = 1;
         x->fails = 0;
     }
 }
@@ -583,7 +584,7 @@ static int m_failed(model_t *m, size_t i, uint64_t now)
 
     if (x->where != IN_TABLE)
         return -1;
-    if (x->fails < UINT8_MAX)
+    if (x->fails < DHT__RT_MAX_FAILS)
         x->fails++;
     x->failed_at = now;
     if (x->fails < DHT__RT_BAD_FAILS)
@@ -792,7 +793,7 @@ static void do_edge(run_t *r, const cmd_t *c, step_rec_t *s)
         r->now = t;
         stats.edge_good += m_state(&r->m.n[s->idx], t) == DHT__RT_GOOD;
         stats.edge_questionable +=
-            r->m.n[s->idx].last_reply != 0 && m_state(&r->m.n[s->idx], t) == DHT__RT_QUESTIONABLE;
+            r->m.n[s->idx].replied && m_state(&r->m.n[s->idx], t) == DHT__RT_QUESTIONABLE;
     }
 }
 
@@ -845,8 +846,7 @@ static void check_node(run_t *r, const dht__rt_node_t *x, const mnode_t *y, long
     CHECK(r, addr_eq(&x->addr, &y->addr), "id#%ld: address differs from the model", i);
     CHECK(r, x->last_seen == y->last_seen, "id#%ld: last_seen %" PRIu64 ", model %" PRIu64, i,
           x->last_seen, y->last_seen);
-    CHECK(r, x->last_reply == y->last_reply, "id#%ld: last_reply %" PRIu64 ", model %" PRIu64, i,
-          x->last_reply, y->last_reply);
+    CHECK(r, x->replied == y->replied, "id#%ld: replied %d, model %d", i, x->replied, y->replied);
     CHECK(r, x->fails == y->fails, "id#%ld: fails %u, model %u", i, (unsigned)x->fails, y->fails);
     CHECK(r, !x->learned == !y->learned, "id#%ld: learned %d, model %d", i, x->learned, y->learned);
     CHECK(r, !x->proven == !y->proven, "id#%ld: proven %d, model %d", i, x->proven, y->proven);
@@ -887,10 +887,10 @@ static void check_table(run_t *r)
     dht__rt_bucket_view_t v;
 
     CHECK(r, nb == r->m.nb, "%zu buckets, the model has %zu", nb, r->m.nb);
-    CHECK(r, dht__rt_bucket(r->rt, nb, &v) == DHT_EINVAL, "bucket %zu exists", nb);
+    CHECK(r, dht__rt_bucket(r->rt, nb, &v, 1) == DHT_EINVAL, "bucket %zu exists", nb);
     for (size_t b = 0; b < nb && !r->failed; b++) {
         int has_bad = 0;
-        CHECK(r, dht__rt_bucket(r->rt, b, &v) == 0, "no bucket %zu", b);
+        CHECK(r, dht__rt_bucket(r->rt, b, &v, 1) == 0, "no bucket %zu", b);
         CHECK(r, v.n_nodes <= r->cfg->k, "bucket %zu holds %zu nodes > k", b, v.n_nodes);
         CHECK(r, v.n_cache <= r->cfg->cache_size, "bucket %zu caches %zu", b, v.n_cache);
         for (size_t j = 0; j < v.n_nodes && !r->failed; j++) {
@@ -927,10 +927,11 @@ static void check_counts(run_t *r)
 /* dht__rt_find() on the own id, the id acted on and a few others. */
 static void check_find(run_t *r, uint64_t *rng)
 {
-    CHECK(r, dht__rt_find(r->rt, &r->cfg->self) == NULL, "find(own id) found a node");
+    CHECK(r, !dht__rt_find(r->rt, &r->cfg->self, NULL), "find(own id) found a node");
     for (int j = 0; j < 4 && !r->failed; j++) {
         size_t i = j == 0 && r->cur_idx >= 0 ? (size_t)r->cur_idx : rnd(rng, r->cfg->n_ids);
-        const dht__rt_node_t *x = dht__rt_find(r->rt, &r->cfg->ids[i]);
+        dht__rt_node_t copy;
+        const dht__rt_node_t *x = dht__rt_find(r->rt, &r->cfg->ids[i], &copy) ? &copy : NULL;
         CHECK(r, (x != NULL) == (r->m.n[i].where == IN_TABLE), "find(id#%zu): %s", i,
               x ? "found" : "not found");
         if (x != NULL) {

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "contacts.h"
 #include "dht.h"
 
 #define NODES  1000
@@ -580,21 +581,34 @@ static void test_join_fills_far_buckets(void **state)
     dht_sim_free(sim);
 }
 
-/* Summary of a small lossy run, to compare two runs of one seed. */
-static void fingerprint(uint64_t seed, char *out, size_t size)
+/* Summary of a small lossy run, to compare two runs of one seed: 200
+ * nodes join, the first 20 of them knowing a made-up id at another
+ * node's address (a contact the simulator's store keeps apart), then
+ * every node's 20 closest to its own id are summed up. table_contacts:
+ * the tables keep their contacts themselves (dht__sim_table_contacts). */
+static void fingerprint(uint64_t seed, int table_contacts, char *out, size_t size)
 {
     dht_sim_config_t cfg;
     dht_sim_t *sim;
     dht_sim_stats_t st;
     dht_addr_t first;
+    uint64_t sum = 0;
     int status;
 
     dht_sim_config_init(&cfg);
     cfg.seed = seed;
     cfg.loss = 0.1;
     assert_int_equal(dht_sim_new(&sim, &cfg), 0);
+    dht__sim_table_contacts(sim, table_contacts);
     for (int i = 0; i < 200; i++)
         dht_sim_add_node(sim);
+    for (int i = 0; i < 20; i++) {
+        dht_id_t made_up = *dht_self(dht_sim_node(sim, (size_t)i));
+        dht_addr_t at;
+        made_up.b[31] ^= 0x5a;
+        dht_sim_node_addr(sim, (size_t)(i + 100), &at);
+        assert_int_equal(dht_insert_node(dht_sim_node(sim, (size_t)i), &made_up, &at, 0), 0);
+    }
     dht_sim_node_addr(sim, 0, &first);
     pending = 0;
     for (int i = 1; i < 200; i++) {
@@ -602,10 +616,18 @@ static void fingerprint(uint64_t seed, char *out, size_t size)
         dht_bootstrap(dht_sim_node(sim, (size_t)i), &first, 1, on_joined, &status);
     }
     run_all(sim);
+    for (size_t i = 0; i < 200; i++) {
+        dht_node_info_t near[DHT_MAX_K];
+        dht_t *node = dht_sim_node(sim, i);
+        size_t n = dht_closest_nodes(node, dht_self(node), near, DHT_MAX_K);
+        for (size_t j = 0; j < n; j++)
+            sum = sum * 31 + near[j].id.b[0] * 257u + near[j].addr.ip[3];
+    }
     dht_sim_get_stats(sim, &st);
-    snprintf(out, size, "t=%llu sent=%llu lost=%llu events=%llu",
+    snprintf(out, size, "t=%llu sent=%llu lost=%llu events=%llu tables=%llx",
              (unsigned long long)dht_sim_now(sim), (unsigned long long)st.datagrams_sent,
-             (unsigned long long)st.datagrams_lost, (unsigned long long)st.events);
+             (unsigned long long)st.datagrams_lost, (unsigned long long)st.events,
+             (unsigned long long)sum);
     dht_sim_free(sim);
 }
 
@@ -614,11 +636,26 @@ static void test_same_seed_same_run(void **state)
     char a[128], b[128], c[128];
 
     (void)state;
-    fingerprint(5, a, sizeof(a));
-    fingerprint(5, b, sizeof(b));
-    fingerprint(6, c, sizeof(c));
+    fingerprint(5, 0, a, sizeof(a));
+    fingerprint(5, 0, b, sizeof(b));
+    fingerprint(6, 0, c, sizeof(c));
     assert_string_equal(a, b);
     assert_string_not_equal(a, c);
+}
+
+/* The tables' contacts in the simulator's shared store (12-byte slots)
+ * or in each table's own: the same run, datagram for datagram. */
+static void test_contact_stores_same_run(void **state)
+{
+    char shared[160], own[160];
+
+    (void)state;
+    for (uint64_t seed = 5; seed <= 7; seed++) {
+        fingerprint(seed, 0, shared, sizeof(shared));
+        fingerprint(seed, 1, own, sizeof(own));
+        print_message("seed %llu: %s\n", (unsigned long long)seed, shared);
+        assert_string_equal(shared, own);
+    }
 }
 
 int main(void)
@@ -628,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_lossy_network),
         cmocka_unit_test(test_fast_fill),
         cmocka_unit_test(test_same_seed_same_run),
+        cmocka_unit_test(test_contact_stores_same_run),
         cmocka_unit_test(test_get_with_slow_holders),
         cmocka_unit_test(test_put_with_slow_closest),
         cmocka_unit_test(test_lookup_past_dead_contacts),

@@ -9,14 +9,24 @@
  *
  * Simulated addresses are 10.x.y.z:4000 with x.y.z the node's index, so an
  * address maps back to its node without a table.
+ *
+ * Memory: the routing tables share one contact store (contacts.h). A
+ * contact that is node i at node i's address is handle i, its id kept
+ * once in ids[] and its address computed; any other (a made-up id, say)
+ * goes to an arena of strangers. A table slot is then 12 bytes.
  */
+#include "../contacts.h"
+#include "../node.h"
+#include "../rt.h"
 #include "dht.h"
 #include "rng.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
-#define SIM_PORT 4000
+#define SIM_PORT      4000
+#define SIM_MAX_NODES (1u << 23) /* node handles; strangers' come after */
 
 typedef struct sim_node {
     dht_sim_t *sim;
@@ -57,7 +67,11 @@ struct dht_sim {
     sim_event_t *heap;
     size_t heap_len, heap_cap;
     dht_sim_stats_t st;
-    uint64_t padding_removed; /* padding_bytes_sent of the nodes removed */
+    uint64_t padding_removed;       /* padding_bytes_sent of the nodes removed */
+    dht_id_t *ids;                  /* node i's id; cap_nodes of them */
+    dht__contact_arena_t strangers; /* contacts that are no node at their address */
+    dht__contacts_t contacts;       /* the store every table uses */
+    int table_contacts;             /* dht__sim_table_contacts */
 };
 
 /* The padding bytes node dht sent (its dht_stats_t). */
@@ -149,15 +163,85 @@ static void index_addr(uint32_t idx, dht_addr_t *a)
     a->port = SIM_PORT;
 }
 
+/* @return the index of the node at a (maybe not one added yet), or
+ *         UINT32_MAX if a is no simulated address. */
+static uint32_t addr_index(const dht_addr_t *a)
+{
+    if (a->family != DHT_AF_INET || a->ip[0] != 10 || a->port != SIM_PORT)
+        return UINT32_MAX;
+    return (uint32_t)a->ip[1] << 16 | (uint32_t)a->ip[2] << 8 | a->ip[3];
+}
+
 /* @return the node at a, or NULL. */
 static sim_node_t *addr_node(const dht_sim_t *sim, const dht_addr_t *a)
 {
-    uint32_t idx;
+    uint32_t idx = addr_index(a);
 
-    if (a->family != DHT_AF_INET || a->ip[0] != 10 || a->port != SIM_PORT)
-        return NULL;
-    idx = (uint32_t)a->ip[1] << 16 | (uint32_t)a->ip[2] << 8 | a->ip[3];
     return idx < sim->n_nodes ? sim->nodes[idx] : NULL;
+}
+
+/* ---- large arrays ---- */
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* @return bytes (at least 1) of memory for an array read at random (ids,
+ * the fill's sorted view): in 2 MiB pages where the system has them, so
+ * that the reads miss the TLB less. Free with free(). */
+static void *random_access_alloc(size_t bytes)
+{
+    void *p;
+
+    if (bytes < HUGE_PAGE)
+        return malloc(bytes ? bytes : 1);
+    bytes = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    p = aligned_alloc(HUGE_PAGE, bytes);
+#ifdef MADV_HUGEPAGE
+    if (p != NULL)
+        (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: no harm if refused */
+#endif
+    return p;
+}
+
+/* ---- the contact store the tables share ---- */
+
+static uint32_t contacts_hold(void *arg, const dht_id_t *id, const dht_addr_t *addr)
+{
+    dht_sim_t *sim = arg;
+    uint32_t idx = addr_index(addr);
+
+    if (idx < sim->n_nodes && dht_id_cmp(&sim->ids[idx], id) == 0)
+        return idx;
+    return dht__arena_hold(&sim->strangers, id, addr);
+}
+
+static void contacts_release(void *arg, uint32_t h)
+{
+    dht_sim_t *sim = arg;
+
+    if (h >= SIM_MAX_NODES)
+        dht__arena_release(&sim->strangers, h);
+}
+
+static const dht_id_t *contacts_id(void *arg, uint32_t h)
+{
+    dht_sim_t *sim = arg;
+
+    return h < SIM_MAX_NODES ? &sim->ids[h] : dht__arena_id(&sim->strangers, h);
+}
+
+static void contacts_addr(void *arg, uint32_t h, dht_addr_t *out)
+{
+    dht_sim_t *sim = arg;
+
+    if (h < SIM_MAX_NODES)
+        index_addr(h, out);
+    else
+        dht__arena_addr(&sim->strangers, h, out);
+}
+
+void dht__sim_table_contacts(dht_sim_t *sim, int on)
+{
+    sim->table_contacts = on;
 }
 
 /* ---- the io of a simulated node ---- */
@@ -258,6 +342,9 @@ int dht_sim_new(dht_sim_t **out, const dht_sim_config_t *cfg)
         return DHT_ENOMEM;
     sim->cfg = *cfg;
     dht__rng_seed(&sim->rng, cfg->seed);
+    dht__arena_init(&sim->strangers, SIM_MAX_NODES);
+    sim->contacts =
+        (dht__contacts_t){contacts_hold, contacts_release, contacts_id, contacts_addr, sim};
     *out = sim;
     return 0;
 }
@@ -274,6 +361,8 @@ void dht_sim_free(dht_sim_t *sim)
         free(sim->heap[i].data);
     free(sim->heap);
     free(sim->nodes);
+    free(sim->ids);
+    dht__arena_free(&sim->strangers);
     free(sim);
 }
 
@@ -289,15 +378,23 @@ int dht_sim_add_node_with(dht_sim_t *sim, const dht_config_t *node_cfg)
     sim_node_t *node;
     int err;
 
-    if (node_cfg == NULL || sim->n_nodes >= (1u << 24))
+    if (node_cfg == NULL || sim->n_nodes >= SIM_MAX_NODES)
         return DHT_EINVAL;
     cfg = *node_cfg;
     if (sim->n_nodes == sim->cap_nodes) {
         size_t cap = sim->cap_nodes ? sim->cap_nodes * 2 : 64;
         sim_node_t **nodes = realloc(sim->nodes, cap * sizeof(*nodes));
+        dht_id_t *ids;
         if (nodes == NULL)
             return DHT_ENOMEM;
         sim->nodes = nodes;
+        ids = random_access_alloc(cap * sizeof(*ids));
+        if (ids == NULL)
+            return DHT_ENOMEM;
+        if (sim->n_nodes > 0)
+            memcpy(ids, sim->ids, sim->n_nodes * sizeof(*ids));
+        free(sim->ids);
+        sim->ids = ids;
         sim->cap_nodes = cap;
     }
     node = calloc(1, sizeof(*node));
@@ -311,11 +408,14 @@ int dht_sim_add_node_with(dht_sim_t *sim, const dht_config_t *node_cfg)
     dht__rng_bytes(&sim->rng, cfg.id.b, DHT_ID_LEN);
     cfg.has_id = 1;
     io.arg = node;
+    sim->ids[sim->n_nodes] = cfg.id;
     err = dht_new(&node->dht, &cfg, &io, sim->now);
     if (err) {
         free(node);
         return err;
     }
+    if (!sim->table_contacts)
+        dht__rt_set_contacts(node->dht->rt, &sim->contacts);
     sim->nodes[sim->n_nodes++] = node;
     schedule(node, dht_next_deadline(node->dht));
     return (int)node->idx;
@@ -511,6 +611,13 @@ static void insert_sample(dht_sim_t *sim, sim_node_t *u, const id_ref_t *refs, s
         picked[np] = q < np ? j : t; /* t taken already: take j instead */
         np++;
     }
+    /* The samples are anywhere in refs and in ids (which the contact store
+     * reads to check each id): ask for them all first, so that the cache
+     * misses overlap instead of coming one at a time. */
+    for (size_t q = 0; q < np; q++)
+        __builtin_prefetch(&refs[lo + picked[q]]);
+    for (size_t q = 0; q < np; q++)
+        __builtin_prefetch(&sim->ids[refs[lo + picked[q]].idx]);
     for (size_t q = 0; q < np; q++) {
         const id_ref_t *r = &refs[lo + picked[q]];
         dht_addr_t a;
@@ -521,7 +628,7 @@ static void insert_sample(dht_sim_t *sim, sim_node_t *u, const id_ref_t *refs, s
 
 int dht_sim_fill_tables(dht_sim_t *sim)
 {
-    id_ref_t *refs = malloc((sim->n_nodes ? sim->n_nodes : 1) * sizeof(*refs));
+    id_ref_t *refs = random_access_alloc(sim->n_nodes * sizeof(*refs));
     size_t n = 0;
 
     if (refs == NULL)

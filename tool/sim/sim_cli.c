@@ -204,7 +204,7 @@ static const struct {
     arg_type_t type;
     unsigned long long lo, hi;
 } sim_values[SIM_N_OPTS] = {
-    [SIM_NODES] = {T_UNS, 2, 1u << 24},
+    [SIM_NODES] = {T_UNS, 2, 1u << 23},
     [SIM_K] = {T_UNS, 1, DHT_MAX_K},
     [SIM_ALPHA] = {T_UNS, 1, 16},
     [SIM_B] = {T_UNS, 0, DHT_MAX_K},
@@ -213,7 +213,7 @@ static const struct {
     [SIM_LOSS] = {T_DBL, 0, 0},
     [SIM_DELAY] = {T_STR, 0, 0},
     [SIM_INIT] = {T_STR, 0, 0},
-    [SIM_JOIN_WAVE] = {T_UNS, 1, 1u << 24},
+    [SIM_JOIN_WAVE] = {T_UNS, 1, 1u << 23},
     [SIM_SETTLE] = {T_UNS, 0, 10000000},
     [SIM_SEED] = {T_UNS, 0, UINT64_MAX},
     [SIM_LOOKUPS] = {T_UNS, 0, 100000000},

@@ -38,8 +38,8 @@ void emofs_sim_opts_init(emofs_sim_opts_t *o)
 
 const char *emofs_sim_opts_check(const emofs_sim_opts_t *o)
 {
-    if (o->nodes < 2 || o->nodes > (1u << 24))
-        return "--nodes must be 2..16777216";
+    if (o->nodes < 2 || o->nodes > (1u << 23))
+        return "--nodes must be 2..8388608";
     if (o->k < 1 || o->k > DHT_MAX_K)
         return "--k must be 1..32";
     if (o->alpha < 1 || o->alpha > 16)
