@@ -128,6 +128,10 @@ static size_t closest(const dht__rt_t *rt, const dht_id_t *target, uint64_t now,
     }
     for (size_t j = g; j-- > 0 && len < max;)
         gather(rt, &rt->buckets[j], &t, which, near, &len, max);
+    /* The ids may be far apart in the store (the simulator's): ask for all
+     * before copying any, so that their cache misses overlap. */
+    for (size_t i = 0; i < len; i++)
+        __builtin_prefetch(cid(rt, near[i]));
     for (size_t i = 0; i < len; i++)
         unpack(rt, near[i], &out[i]);
     if (near != on_stack)
