@@ -328,6 +328,7 @@ void dht__rt_free(dht__rt_t *rt)
         free(b->extra);
     }
     free(rt->buckets);
+    free(rt->seen);
     dht__arena_free(&rt->own);
     free(rt);
 }
@@ -480,17 +481,23 @@ static int set_seen(dht__rt_t *rt, const dht_addr_t *addr)
     return was_clear;
 }
 
-static void mark_endpoint(dht__rt_t *rt, const dht_addr_t *addr)
+/* Sets the bits of every bucket node's endpoint, and no other. */
+static void seen_anew(dht__rt_t *rt)
 {
-    if (!set_seen(rt, addr) || rt->seen_set <= ENDPOINT_BITS / 4)
-        return;
-    memset(rt->seen, 0, sizeof(rt->seen)); /* made anew from what is there */
+    memset(rt->seen, 0, ENDPOINT_BITS / 8);
     rt->seen_set = 0;
     for (size_t bi = 0; bi < rt->nb; bi++)
         for (unsigned i = 0; i < rt->buckets[bi].nodes.n; i++) {
             dht_addr_t a = caddr(rt, &rt->buckets[bi].nodes.v[i]);
             set_seen(rt, &a);
         }
+}
+
+static void mark_endpoint(dht__rt_t *rt, const dht_addr_t *addr)
+{
+    if (rt->seen == NULL || !set_seen(rt, addr) || rt->seen_set <= ENDPOINT_BITS / 4)
+        return;
+    seen_anew(rt); /* made anew from what is there */
 }
 
 /* Sets *who to the handle a new bucket node (id, addr) will have: that of
@@ -605,14 +612,16 @@ typedef struct holder {
  * than id and than `except` (NULL: none) at addr's endpoint. Scans every
  * bucket: it runs only when a node is about to take a slot or move.
  * @return 1 and *h, or 0. */
-static int find_holder(const dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr,
+static int find_holder(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr,
                        const contact_t *except, holder_t *h)
 {
     unsigned bit = endpoint_bit(addr);
     uint32_t head = head_of(id);
 
-    if (!(rt->seen[bit / 64] >> (bit % 64) & 1))
-        return 0; /* no bucket node is there */
+    if (rt->seen == NULL && (rt->seen = malloc(ENDPOINT_BITS / 8)) != NULL)
+        seen_anew(rt);
+    if (rt->seen != NULL && !(rt->seen[bit / 64] >> (bit % 64) & 1))
+        return 0; /* no bucket node is there (out of memory: scan) */
     for (size_t bi = 0; bi < rt->nb; bi++) {
         bucket_t *b = &rt->buckets[bi];
         for (unsigned i = 0; i < b->nodes.n; i++) {
@@ -674,7 +683,7 @@ static void drop_node(dht__rt_t *rt, bucket_t *b, unsigned i, uint64_t now)
  * it (IGNORED) unless it gives way (holder_stays): in b, the new node
  * takes its slot; elsewhere, *gone is set (remove it once nothing can
  * fail). INSERT is not checked. @return 0, or DHT__RT_IGNORED. */
-static int address_rules(const dht__rt_t *rt, const bucket_t *b, const dht_id_t *id,
+static int address_rules(dht__rt_t *rt, const bucket_t *b, const dht_id_t *id,
                          const dht_addr_t *addr, dht__rt_event_t ev, int *slot, holder_t *gone)
 {
     holder_t h;

@@ -66,8 +66,10 @@ struct dht__rt {
     /* The endpoints of bucket nodes, as bits of a hash: a clear bit means
      * no bucket node is there, so the address rules need no scan. Bits of
      * endpoints gone stay set (a scan finds nothing) until a quarter of
-     * them is set: then they are made anew from the buckets. */
-    uint64_t seen[ENDPOINT_BITS / 64];
+     * them is set: then they are made anew from the buckets. NULL until
+     * the address rules first run (a table the simulator fills never
+     * needs it until its node hears from others). */
+    uint64_t *seen; /* ENDPOINT_BITS bits */
     unsigned seen_set;
 };
 

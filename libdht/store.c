@@ -99,11 +99,25 @@ static struct entry *lookup(const dht__store_t *st, const dht_id_t *key)
     }
 }
 
+/* The one slot of every empty table, never written (an insert reserves
+ * first): a node that holds nothing allocates nothing here (the simulator
+ * runs a million of them). */
+static dht__hashed_t *no_slots[1];
+
+#define PTABLE_FIRST_CAP 16
+
 int dht__ptable_init(dht__ptable_t *t)
 {
-    t->cap = 16;
-    t->slot = calloc(t->cap, sizeof(*t->slot));
-    return t->slot != NULL ? 0 : DHT_ENOMEM;
+    t->cap = 1;
+    t->slot = no_slots;
+    return 0;
+}
+
+void dht__ptable_free(dht__ptable_t *t)
+{
+    if (t->slot != no_slots)
+        free(t->slot);
+    dht__ptable_init(t);
 }
 
 static void slot_insert(dht__hashed_t **slot, size_t cap, dht__hashed_t *x)
@@ -143,7 +157,7 @@ void dht__ptable_remove(dht__ptable_t *t, const dht__hashed_t *x)
 
 int dht__ptable_reserve(dht__ptable_t *t, size_t n)
 {
-    size_t cap = t->cap;
+    size_t cap = t->slot == no_slots ? PTABLE_FIRST_CAP : t->cap;
     dht__hashed_t **slot;
 
     while (n > cap / 2)
@@ -156,7 +170,7 @@ int dht__ptable_reserve(dht__ptable_t *t, size_t n)
     for (size_t i = 0; i < t->cap; i++)
         if (t->slot[i] != NULL)
             slot_insert(slot, cap, t->slot[i]);
-    free(t->slot);
+    dht__ptable_free(t);
     t->slot = slot;
     t->cap = cap;
     return 0;
@@ -723,7 +737,7 @@ dht__store_t *dht__store_new(const dht_id_t *self, size_t max_bytes, unsigned ma
     if (st == NULL)
         return NULL;
     if (dht__ptable_init(&st->keys) || dht__ptable_init(&st->sources)) {
-        free(st->keys.slot);
+        dht__ptable_free(&st->keys);
         free(st);
         return NULL;
     }
@@ -746,7 +760,7 @@ void dht__store_free(dht__store_t *st)
         entry_free(st->heap[FAR][i]);
     for (int h = 0; h < NHEAPS; h++)
         free(st->heap[h]);
-    free(st->keys.slot);
+    dht__ptable_free(&st->keys);
     dht__src_free_all(st);
     free(st);
 }

@@ -27,8 +27,12 @@ typedef struct dht__ptable {
     size_t cap;           /* power of two */
 } dht__ptable_t;
 
-/* @return 0, or DHT_ENOMEM: an empty table of 16 slots. */
+/* Makes t an empty table, which allocates nothing until the first
+ * dht__ptable_reserve (16 slots then). @return 0. */
 int dht__ptable_init(dht__ptable_t *t);
+
+/* Frees t's slots; t is then empty, as after dht__ptable_init. */
+void dht__ptable_free(dht__ptable_t *t);
 
 /* Puts x in the first free slot of its probe run (room reserved). */
 void dht__ptable_insert(dht__ptable_t *t, dht__hashed_t *x);

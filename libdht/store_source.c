@@ -255,7 +255,7 @@ void dht__src_free_all(dht__store_t *st)
         free(st->load[i]);
     }
     free(st->load);
-    free(st->sources.slot);
+    dht__ptable_free(&st->sources);
 }
 
 /* ------------------------------------------------------------------------ */
