@@ -226,6 +226,17 @@ void fs_get_sink_ready(fs_get_t *get, int status);
  * tests, since the check once read the whole file again at the end. */
 uint64_t fs_get_tail_hashed(void);
 
+/* Bytes puts in this process hashed so far: the whole-file SHA-256 and the
+ * chunk keys (one pass over a chunk's encoded bytes). A regression guard
+ * for tests: each byte of a put is hashed twice at most. */
+uint64_t fs_put_hashed_bytes(void);
+
+/* Bytes of file data puts in this process copied in memory so far: a
+ * window's tail to the start of the next, a chunk stored raw into its
+ * encoding, a streamed put's input into its window. Chunks are views into
+ * their window, not copies: a regression guard for tests. */
+uint64_t fs_put_copied_bytes(void);
+
 /* Result of fetching a manifest: status 0, the manifest and its nodes
  * (root last, valid during the call), or an error. */
 typedef void (*fs_manifest_cb)(int status, const mf_manifest_t *m, const mf_blob_t *blobs, size_t n,

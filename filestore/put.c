@@ -7,6 +7,12 @@
  * stores it in the DHT. The reader stays at most PUT_BACKLOG chunks ahead
  * of the DHT stores, which bounds memory.
  *
+ * A chunk is a view into its window (a slab), not a copy: each window is
+ * a slab of its own, which lives until the reader and every chunk cut
+ * from it are done with it (its encoding), and then serves as a later
+ * window. Only the tail after a window's last cut is copied, to the start
+ * of the next window.
+ *
  * The local blobs go into a batch (chunk_store.h): written unsynced as
  * they come, then made durable together, on a worker, once everything
  * else is done and before done reports the key.
@@ -21,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +36,24 @@
 
 #define PUT_WINDOW  (8u << 20) /* bytes read per reader job, besides the carry */
 #define PUT_BACKLOG 64         /* chunks read but not yet stored, at most */
+#define PUT_SPARES  2          /* slabs kept for later windows, at most */
+
+/* A window's bytes. Its refs (the reader's, one per chunk cut from it)
+ * change on the loop thread only, and in the reader's job for the slab it
+ * reads into, which no chunk of the loop's can point into yet. */
+typedef struct put_slab {
+    uint8_t *data;
+    unsigned refs;
+    struct put_slab *next; /* in the put's spares */
+} put_slab_t;
 
 typedef struct put_chunk {
     fs_job_t work;
     struct fs_put *put;
     struct put_chunk *next; /* in the reader's batch or the DHT queue */
     uint32_t index;
-    uint8_t *plain;
+    const uint8_t *plain; /* in slab; NULL once encoded */
+    put_slab_t *slab;
     size_t plain_len;
     uint8_t *enc;
     size_t enc_len;
@@ -62,9 +80,13 @@ struct fs_put {
 
     /* The reader: touched by one job at a time, then by the loop thread. */
     fs_job_t read_work;
-    int reading, eof;   /* eof: the loop's copy of eof_seen, made in after_read */
-    int eof_seen;       /* the reader's: the input's end was read */
-    uint64_t size_seen; /* the reader's: the file's size at open */
+    int reading, eof;                  /* eof: the loop's copy of eof_seen, made in after_read */
+    int eof_seen;                      /* the reader's: the input's end was read */
+    uint64_t size_seen;                /* the reader's: the file's size at open */
+    put_slab_t *slab;                  /* the window: win is its data */
+    put_slab_t *read_slab, *next_slab; /* a reader job's window and the next one */
+    put_slab_t *spares;
+    unsigned n_spares;
     uint8_t *win;
     size_t win_len;
     uint64_t file_size, bytes_read;
@@ -110,6 +132,26 @@ struct fs_put {
 
 static void pump(fs_put_t *put);
 
+static _Atomic uint64_t hashed_bytes; /* fs_put_hashed_bytes */
+static _Atomic uint64_t copied_bytes; /* fs_put_copied_bytes */
+
+uint64_t fs_put_hashed_bytes(void)
+{
+    return atomic_load(&hashed_bytes);
+}
+
+uint64_t fs_put_copied_bytes(void)
+{
+    return atomic_load(&copied_bytes);
+}
+
+/* The whole-file SHA-256 over len more bytes. */
+static void hash_file_bytes(fs_put_t *put, const uint8_t *data, size_t len)
+{
+    EVP_DigestUpdate(put->sha, data, len);
+    atomic_fetch_add(&hashed_bytes, len);
+}
+
 /* Records the first failure: "ACTION OBJECT: reason". */
 static void fail(fs_put_t *put, int status, const char *action, const char *object)
 {
@@ -137,9 +179,51 @@ static void report(fs_put_t *put, int force)
     put->progress(&p, put->arg);
 }
 
+/* @return a slab for a window (a spare, else a new one), with one ref,
+ *         or NULL if out of memory. */
+static put_slab_t *slab_take(fs_put_t *put)
+{
+    put_slab_t *s = put->spares;
+
+    if (s != NULL) {
+        put->spares = s->next;
+        put->n_spares--;
+    } else if ((s = malloc(sizeof(*s))) != NULL &&
+               (s->data = malloc(PUT_WINDOW + put->ctx.chunking.max)) == NULL) {
+        free(s);
+        s = NULL;
+    }
+    if (s != NULL) {
+        s->refs = 1;
+        s->next = NULL;
+    }
+    return s;
+}
+
+static void slab_free(put_slab_t *s)
+{
+    if (s != NULL)
+        free(s->data);
+    free(s);
+}
+
+/* Drops a ref of s (NULL: none); the last one makes it a spare, or frees it. */
+static void slab_drop(fs_put_t *put, put_slab_t *s)
+{
+    if (s == NULL || --s->refs > 0)
+        return;
+    if (put->n_spares < PUT_SPARES) {
+        s->next = put->spares;
+        put->spares = s;
+        put->n_spares++;
+    } else {
+        slab_free(s);
+    }
+}
+
 static void free_chunk(put_chunk_t *c)
 {
-    free(c->plain);
+    slab_drop(c->put, c->slab);
     free(c->enc);
     free(c);
 }
@@ -156,7 +240,13 @@ static void free_put(fs_job_t *job)
     fs_keylist_clear(&put->created);
     fs_store_batch_free(put->durable);
     fs_counts_clear(&put->copies);
-    free(put->win);
+    slab_free(put->slab);
+    slab_free(put->next_slab);
+    while (put->spares != NULL) {
+        put_slab_t *s = put->spares;
+        put->spares = s->next;
+        slab_free(s);
+    }
     free(put->path);
     free(put->name);
     free(put);
@@ -449,14 +539,14 @@ static void encode_chunk(fs_job_t *w)
     fs_codec_pool_give(&put->codecs, codec);
     if (c->status != 0)
         return;
+    if (c->enc[0] == FS_CODEC_RAW)
+        atomic_fetch_add(&copied_bytes, c->plain_len);
+    atomic_fetch_add(&hashed_bytes, c->enc_len);
     if (mf_sha256(c->enc, c->enc_len, c->key) != 0) {
         c->status = FS_ENOMEM;
         return;
     }
     c->status = fs_store_put_batched(put->durable, c->key, c->enc, c->enc_len, 0, &c->created);
-    /* The plain bytes are no longer needed; keep only their length. */
-    free(c->plain);
-    c->plain = NULL;
 }
 
 static void after_encode(fs_job_t *w)
@@ -465,6 +555,10 @@ static void after_encode(fs_job_t *w)
     fs_put_t *put = c->put;
 
     put->chunks_encoding--;
+    /* The plain bytes are no longer needed; keep only their length. */
+    slab_drop(put, c->slab);
+    c->slab = NULL;
+    c->plain = NULL;
     if (c->status == 0 && c->created && note_created(put, c->key) != 0) {
         fs_store_settle(put->ctx.store, c->key, 0);
         c->status = FS_ENOMEM;
@@ -492,16 +586,17 @@ static void after_encode(fs_job_t *w)
 
 /* ---- the reader ---------------------------------------------------------- */
 
+/* A chunk of len bytes at data, in the reader's window (put->slab). */
 static int add_to_batch(fs_put_t *put, const uint8_t *data, size_t len)
 {
     put_chunk_t *c = calloc(1, sizeof(*c));
 
-    if (c == NULL || (c->plain = malloc(len ? len : 1)) == NULL) {
-        free(c);
+    if (c == NULL)
         return FS_ENOMEM;
-    }
-    memcpy(c->plain, data, len);
+    c->plain = data;
     c->plain_len = len;
+    c->slab = put->slab;
+    c->slab->refs++;
     c->put = put;
     *put->batch_tail = c;
     put->batch_tail = &c->next;
@@ -530,9 +625,10 @@ static int open_input(fs_put_t *put)
 }
 
 /* Worker: opens the file on the first call, reads one window, hashes it,
- * cuts what it can into chunks; the rest is carried to the next call. It
- * touches only the reader's fields (win, batch, sha, *_seen, read_err);
- * after_read hands the news to the loop. */
+ * cuts what it can into chunks; the rest is carried to the next call, at
+ * the start of the next window (next_slab) if a chunk was cut from this
+ * one. It touches only the reader's fields (win, slab, next_slab, batch,
+ * sha, *_seen, read_err); after_read hands the news to the loop. */
 static void read_window(fs_job_t *w)
 {
     fs_put_t *put = w->data;
@@ -540,7 +636,7 @@ static void read_window(fs_job_t *w)
     size_t pos = 0;
 
     if (put->streaming) {
-        EVP_DigestUpdate(put->sha, put->win + put->win_len - put->win_new, put->win_new);
+        hash_file_bytes(put, put->win + put->win_len - put->win_new, put->win_new);
         put->win_new = 0;
         put->eof_seen = put->job_eof;
     } else if (put->fd < 0 && (put->read_err = open_input(put)) != 0) {
@@ -559,7 +655,7 @@ static void read_window(fs_job_t *w)
             put->eof_seen = 1;
             break;
         }
-        EVP_DigestUpdate(put->sha, put->win + put->win_len, (size_t)n);
+        hash_file_bytes(put, put->win + put->win_len, (size_t)n);
         put->win_len += (size_t)n;
         put->bytes_read += (uint64_t)n;
     }
@@ -574,8 +670,14 @@ static void read_window(fs_job_t *w)
         }
         pos += cut;
     }
-    memmove(put->win, put->win + pos, put->win_len - pos);
+    if (pos == 0)
+        return; /* nothing cut: the window stays, and fills on */
+    memcpy(put->next_slab->data, put->win + pos, put->win_len - pos);
+    atomic_fetch_add(&copied_bytes, put->win_len - pos);
     put->win_len -= pos;
+    put->slab = put->next_slab;
+    put->next_slab = NULL;
+    put->win = put->slab->data;
 }
 
 static int grow_entries(fs_put_t *put, size_t need)
@@ -609,6 +711,11 @@ static void after_read(fs_job_t *w)
     put_chunk_t *c = put->batch;
 
     put->reading = 0;
+    /* The window read from gives up the reader's ref if a new one took
+     * its place; a next window not taken waits for the next job. */
+    if (put->slab != put->read_slab)
+        slab_drop(put, put->read_slab);
+    put->read_slab = NULL;
     put->eof = put->eof_seen;
     if (!put->streaming)
         put->file_size = put->size_seen;
@@ -653,10 +760,16 @@ static void start_read(fs_put_t *put)
             return;
         put->job_eof = put->stream_ended;
     }
+    if (put->next_slab == NULL && (put->next_slab = slab_take(put)) == NULL) {
+        fail(put, FS_ENOMEM, "cannot read", put->path);
+        return;
+    }
     put->reading = 1;
+    put->read_slab = put->slab;
     put->read_work.data = put;
     if (fs_exec_queue(put->ctx.exec, &put->read_work, read_window, after_read) != 0) {
         put->reading = 0;
+        put->read_slab = NULL;
         fail(put, FS_ENOMEM, "cannot read", put->path);
     }
 }
@@ -719,14 +832,15 @@ static fs_put_t *put_new(const fs_ctx_t *ctx, fs_progress_cb progress, fs_put_cb
     put->batch_tail = &put->batch;
     put->queue_tail = &put->queue;
     put->network = ctx->dht != NULL && fs_peer_count(ctx) > 0;
-    put->win = malloc(PUT_WINDOW + ctx->chunking.max);
+    put->slab = slab_take(put);
+    put->win = put->slab != NULL ? put->slab->data : NULL;
     put->sha = EVP_MD_CTX_new();
     if (put->win == NULL || put->sha == NULL || !EVP_DigestInit_ex(put->sha, EVP_sha256(), NULL) ||
         fs_store_batch_new(ctx->store, &put->durable) != 0 ||
         fs_codec_pool_init(&put->codecs, ctx->level) != 0) {
         fs_store_batch_free(put->durable);
         EVP_MD_CTX_free(put->sha);
-        free(put->win);
+        slab_free(put->slab);
         free(put);
         return NULL;
     }
@@ -780,6 +894,7 @@ size_t fs_put_feed(fs_put_t *put, const uint8_t *data, size_t len)
     }
     n = cap - put->win_len < len ? cap - put->win_len : len;
     memcpy(put->win + put->win_len, data, n);
+    atomic_fetch_add(&copied_bytes, n);
     put->win_len += n;
     put->win_new += n;
     put->bytes_read += n;

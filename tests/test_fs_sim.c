@@ -576,6 +576,32 @@ static void test_resume_over_damaged_part(void **state)
     net_free(net);
 }
 
+/* What a put does per byte of a file that does not compress: it hashes
+ * each byte twice (the whole-file SHA-256, then the chunk's key over its
+ * encoding) and copies it once (into the raw encoding). Its chunks are
+ * views into the window it read, not copies (they were, at f353b1c). */
+static void test_put_work_per_byte(void **state)
+{
+    net_t *net = net_new(9, 0.0);
+    size_t size = 3u << 20;
+    uint8_t *data = make_file(net, "in", size, 21);
+    uint64_t hashed = fs_put_hashed_bytes(), copied = fs_put_copied_bytes();
+    result_t put;
+
+    (void)state;
+    put_file(net, 2, "in", &put);
+    hashed = fs_put_hashed_bytes() - hashed;
+    copied = fs_put_copied_bytes() - copied;
+    print_message("a put of %zu bytes hashed %llu and copied %llu\n", size,
+                  (unsigned long long)hashed, (unsigned long long)copied);
+    assert_true(hashed >= 2 * (uint64_t)size);              /* both hashes ran */
+    assert_true(hashed <= 2 * (uint64_t)size + size / 100); /* a header byte per chunk */
+    assert_true(copied >= size); /* stored raw: each chunk copied into its encoding */
+    assert_true(copied <= size + size / 100);
+    free(data);
+    net_free(net);
+}
+
 /* 64 fetches in flight while a tenth of the datagrams are lost: the put
  * and the get both finish, byte for byte. */
 static void test_64_in_flight_at_10_percent_loss(void **state)
@@ -658,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_resume_over_damaged_part),
         cmocka_unit_test(test_64_in_flight_at_10_percent_loss),
         cmocka_unit_test(test_cancel_before_start),
+        cmocka_unit_test(test_put_work_per_byte),
     };
 
     alarm(300);
