@@ -242,6 +242,8 @@ bench: lib examples $(BENCH_BIN) $(BUILD)/emofs $(TOOL_BIN)
 	@echo "== bench_sim"; $(BUILD)/bench/bench_sim
 	@echo "== bench_files"; EMOFS=$(BUILD)/emofs bash tests/bench/bench_files.sh
 	@echo "== bench_filestore"; $(BUILD)/bench/bench_filestore
+	@echo "== bench_sizes (time per GiB of a local put and get, 64 MiB to 4 GiB; goal: flat)"; \
+	EMOFS=$(BUILD)/emofs bash tests/bench/bench_sizes.sh
 	@echo "== bench_sim_scale (py-dht's sizes, whole process; 1,000,000 nodes)"; \
 	EMOFS=$(BUILD)/emofs bash tests/bench/bench_sim_scale.sh
 	@echo "== emofs sim: 10,000 nodes, fast init"; $(SIM_TIME) $(BUILD)/emofs sim --nodes 10000 $(SIM_BENCH) --init fast
