@@ -810,7 +810,9 @@ DHT_API int dht_sim_new(dht_sim_t **out, const dht_sim_config_t *cfg);
 DHT_API void dht_sim_free(dht_sim_t *sim);
 
 /* Adds a node with a random id (from the seed) and a unique simulated
- * address. @return its index (0, 1, ...), or a negative code. */
+ * address; a simulator holds 8,388,608 (2^23) nodes at most.
+ * @return its index (0, 1, ...), or a negative code (DHT_EINVAL past
+ *         that many). */
 DHT_API int dht_sim_add_node(dht_sim_t *sim);
 
 /* Adds a node as dht_sim_add_node does, with settings cfg instead of the

@@ -14,9 +14,10 @@
  * marks. What few contacts have (a failure time, a token) lives in a
  * bucket's extra array, allocated with the first of them. Stamps count
  * milliseconds from the table's epoch, which moves forward (rebase) when
- * now gets 2^31 ms past it: a time more than 2^30 ms (12 days) old then
- * reads as that old, which no rule can tell apart (they look back 15
- * minutes at most).
+ * now gets 2^31 ms past it: a last_seen more than about 2^30 ms (12 days)
+ * old then reads as that old, and the older of two such still reads as
+ * the older (the rules that pick the oldest entry see no change; no rule
+ * looks back further than 15 minutes otherwise).
  *
  * Whenever a rule picks one entry among several (the bad node to replace,
  * the cache entry to push out or promote, the node to ping), ties on
@@ -46,37 +47,101 @@ void dht__rt_set_listener(dht__rt_t *rt, dht__rt_listener_fn fn, void *arg)
 /* Stamps                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static uint32_t restamp(uint32_t s, uint64_t shift, int some)
+/* A failure time or token time (0: none) after the epoch moved shift ms. */
+static uint32_t restamp_some(uint32_t s, uint64_t shift)
 {
-    if (some && s == 0)
+    if (s == 0)
         return 0;
-    if (s > shift)
-        return (uint32_t)(s - shift);
-    return some ? 1 : 0;
+    return s > shift ? (uint32_t)(s - shift) : 1;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* The last_seen stamps at or before the new epoch (all of them <= keep),
+ * sorted, without repeats, into *out (malloc()ed; NULL if there are none
+ * or no memory). @return how many. */
+static size_t stamps_to_rank(const dht__rt_t *rt, uint64_t keep, uint32_t **out)
+{
+    size_t n = 0, m = 0;
+    uint32_t *v;
+
+    *out = NULL;
+    for (size_t bi = 0; bi < rt->nb; bi++)
+        n += rt->buckets[bi].nodes.n + rt->buckets[bi].cache.n;
+    if (n == 0 || (v = malloc(n * sizeof(*v))) == NULL)
+        return 0;
+    for (size_t bi = 0; bi < rt->nb; bi++) {
+        const bucket_t *b = &rt->buckets[bi];
+        for (unsigned i = 0; i < b->nodes.n; i++)
+            if (b->nodes.v[i].seen <= keep)
+                v[m++] = b->nodes.v[i].seen;
+        for (unsigned i = 0; i < b->cache.n; i++)
+            if (b->cache.v[i].seen <= keep)
+                v[m++] = b->cache.v[i].seen;
+    }
+    qsort(v, m, sizeof(*v), cmp_u32);
+    n = 0;
+    for (size_t i = 0; i < m; i++)
+        if (n == 0 || v[i] != v[n - 1])
+            v[n++] = v[i];
+    *out = v;
+    return n;
+}
+
+/* The new last_seen stamp of s, the epoch having moved keep - r ms: its
+ * rank among the r stamps at or before keep (ranked), or the same time as
+ * from the new epoch. */
+static uint32_t restamp_seen(uint32_t s, uint64_t keep, const uint32_t *ranked, size_t r)
+{
+    size_t lo = 0, hi = r;
+
+    if (s > keep)
+        return (uint32_t)(s - keep + r);
+    while (lo < hi) { /* s is among ranked[], unless they could not be kept */
+        size_t mid = lo + (hi - lo) / 2;
+        if (ranked[mid] < s)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (uint32_t)lo;
 }
 
 /* Moves the epoch forward if now is too far past it to stamp. Every call
- * that stores a time makes it first. */
+ * that stores a time makes it first. The last_seen times it would put
+ * before the new epoch become their ranks among themselves (0, 1, ...)
+ * and the new epoch lies that many ms earlier: they read as 2^30 ms old
+ * or more, in the order they had (out of memory: all the same). */
 static void keep_stampable(dht__rt_t *rt, uint64_t now)
 {
-    uint64_t shift;
+    uint64_t keep, shift;
+    uint32_t *ranked;
+    size_t r;
 
     if (now < rt->epoch || now - rt->epoch < STAMP_REBASE)
         return;
-    shift = now - STAMP_KEEP - rt->epoch;
+    keep = now - STAMP_KEEP - rt->epoch;
+    r = stamps_to_rank(rt, keep, &ranked);
+    shift = keep - r; /* r is a few thousand at most, keep about 2^30 */
     rt->epoch += shift;
     for (size_t bi = 0; bi < rt->nb; bi++) {
         bucket_t *b = &rt->buckets[bi];
         for (unsigned i = 0; i < b->nodes.n; i++) {
-            b->nodes.v[i].seen = restamp(b->nodes.v[i].seen, shift, 0);
+            b->nodes.v[i].seen = restamp_seen(b->nodes.v[i].seen, keep, ranked, r);
             if (b->extra != NULL) {
-                b->extra[i].failed_at = restamp(b->extra[i].failed_at, shift, 1);
-                b->extra[i].token_at = restamp(b->extra[i].token_at, shift, 1);
+                b->extra[i].failed_at = restamp_some(b->extra[i].failed_at, shift);
+                b->extra[i].token_at = restamp_some(b->extra[i].token_at, shift);
             }
         }
         for (unsigned i = 0; i < b->cache.n; i++)
-            b->cache.v[i].seen = restamp(b->cache.v[i].seen, shift, 0);
+            b->cache.v[i].seen = restamp_seen(b->cache.v[i].seen, keep, ranked, r);
     }
+    free(ranked);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -102,7 +102,8 @@ dht__rt_t *dht__rt_new(const dht_id_t *self, unsigned k, unsigned cache_size);
 
 /* Keeps contacts' ids and addresses in store cs (copied; it must outlive
  * the table) instead of the table's own. No rule of the table changes.
- * @return 0, or DHT_EINVAL if the table holds a contact already. */
+ * @return 0, or DHT_EINVAL if the table is not as new (it holds a
+ *         contact, or has split). */
 struct dht__contacts;
 int dht__rt_set_contacts(dht__rt_t *rt, const struct dht__contacts *cs);
 
@@ -169,8 +170,10 @@ dht__rt_state_t dht__rt_state(const dht__rt_node_t *n, uint64_t now);
  * from takes a learned node's slot in a full bucket that cannot split. So
  * hearsay fills empty room only, and what the node has verified always
  * wins.
- * @return what happened, or DHT_ENOMEM (negative) if a split could not
- *         allocate; the table is then unchanged. */
+ * @return what happened, or DHT_ENOMEM (negative) if a split or a slot
+ *         could not allocate, or the contact store could not hold the
+ *         node's id and address; the table's entries are then unchanged
+ *         (its epoch may have moved: rt.c). */
 int dht__rt_update(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, uint64_t now,
                    dht__rt_event_t ev);
 

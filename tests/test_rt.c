@@ -262,8 +262,7 @@ static void test_addr_change(void **state)
     /* Same address: fine. */
     assert_int_equal(dht__rt_update(rt, &a, &a1, 3000, DHT__RT_QUERY), DHT__RT_UPDATED);
     /* Once silent too long it is questionable, and may move. */
-    assert_int_equal(dht__rt_state(found(rt, &a), 3000 + DHT__RT_GOOD_MS),
-                     DHT__RT_QUESTIONABLE);
+    assert_int_equal(dht__rt_state(found(rt, &a), 3000 + DHT__RT_GOOD_MS), DHT__RT_QUESTIONABLE);
     assert_int_equal(dht__rt_update(rt, &a, &a2, 3000 + DHT__RT_GOOD_MS, DHT__RT_QUERY),
                      DHT__RT_UPDATED);
     assert_true(addr_same(&found(rt, &a)->addr, &a2));
@@ -1078,6 +1077,37 @@ static void test_times_past_32_bits(void **state)
     dht__rt_free(rt);
 }
 
+/* After the epoch moves, contacts silent for more than 12 days keep the
+ * order they were heard in: the oldest is still the one a rule picks (the
+ * node to ping, here), where its id is the larger (clamping their times
+ * to one value made the smaller id win the tie). */
+static void test_rebase_keeps_order(void **state)
+{
+    const uint64_t day = 24ull * 3600 * 1000, late = 60 * day;
+    dht_id_t self = test_self();
+    dht_id_t a = depth_id(&self, 0, 1), c = depth_id(&self, 0, 3), d = depth_id(&self, 0, 4);
+    dht_id_t b = depth_id(&self, 1, 2);
+    int a_larger = dht_id_cmp(&a, &c) > 0;
+    const dht_id_t *first = a_larger ? &a : &c, *second = a_larger ? &c : &a;
+    dht__rt_t *rt = dht__rt_new(&self, 2, 1);
+    dht__rt_node_t out;
+
+    (void)state;
+    assert_int_equal(update(rt, first, 1000, DHT__RT_QUERY), DHT__RT_ADDED);
+    assert_int_equal(update(rt, second, 2000, DHT__RT_QUERY), DHT__RT_ADDED);
+    assert_int_equal(update(rt, &b, 3000, DHT__RT_QUERY), DHT__RT_ADDED); /* a split */
+    assert_int_equal(update(rt, &d, 4000, DHT__RT_QUERY), DHT__RT_CACHED);
+    assert_int_equal(dht__rt_ping_candidate(rt, 10000, 1000, &out), 1);
+    assert_true(id_eq(&out.id, first));
+    assert_int_equal(update(rt, &b, late, DHT__RT_QUERY), DHT__RT_UPDATED); /* the epoch moves */
+    assert_true(found(rt, first)->last_seen < found(rt, second)->last_seen);
+    assert_true(found(rt, second)->last_seen <= late - 12 * day);
+    assert_int_equal(found(rt, &b)->last_seen, late);
+    assert_int_equal(dht__rt_ping_candidate(rt, late, 1000, &out), 1);
+    assert_true(id_eq(&out.id, first));
+    dht__rt_free(rt);
+}
+
 /* @return the contacts a table holds: bucket nodes and cache entries. */
 static size_t entries(const dht__rt_t *rt)
 {
@@ -1112,7 +1142,8 @@ static void test_store_handles(void **state)
         ids[i] = at_depth(&self, (unsigned)below(&rng, 12), &rng);
     for (uint64_t t = 1; t <= 20000; t++) {
         const dht_id_t *id = &ids[below(&rng, 300)];
-        dht_addr_t a = addr4(0x0a000000u | (uint32_t)below(&rng, 600), (uint16_t)(4000 + below(&rng, 2)));
+        dht_addr_t a =
+            addr4(0x0a000000u | (uint32_t)below(&rng, 600), (uint16_t)(4000 + below(&rng, 2)));
         if (below(&rng, 4) == 0)
             (void)dht__rt_failed(rt, id, t);
         else
@@ -1840,6 +1871,7 @@ int main(void)
         cmocka_unit_test(test_ping_candidate),
         cmocka_unit_test(test_times_past_32_bits),
         cmocka_unit_test(test_store_handles),
+        cmocka_unit_test(test_rebase_keeps_order),
         cmocka_unit_test(test_touch_bucket),
         cmocka_unit_test(test_count_and_closest),
         MODEL_TEST("model_k1_cache0", 0),
