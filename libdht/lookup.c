@@ -20,6 +20,16 @@
  * A get's lookup is patient while it holds no verified value: a stalled
  * candidate may be the one holder, late because it is busy.
  *
+ * A node lookup (dht_find_node), asked for the k closest nodes, waits for
+ * a few stalled candidates among them (DHT__LOOKUP_FEW_STALLED): their
+ * requests get one more resend, and all of DHT__LOOKUP_FIND_GRACE_RTOS
+ * adaptive timeouts in all. A few stalled are most likely a datagram
+ * lost, many at once more likely dead nodes, which it does not wait for.
+ * At 5% loss (10,000 nodes, delay 10-100 ms) this made 97% of lookups
+ * exact instead of 33%, their p50 latency 9% longer; right after a
+ * quarter of the nodes died, lookups took 1.86 times their healthy time
+ * instead of 1.78.
+ *
  * A put's lookup is patient: the nodes it finds are the ones that will
  * keep the value, so it does not end while a stalled candidate nearer
  * than its k-th live one may still answer; it goes on asking the next
@@ -218,11 +228,12 @@ static int known_slow(const dht_t *dht, const dht_id_t *id)
 }
 
 /* A put's lookup with as many answers as it needs among its k closest
- * live candidates: the requests of the stalled candidates nearer than the
- * last of them end within grace_ms, with no more resends (once); those of
- * candidates the table marked slow when they were asked end at once: they
- * have had their adaptive timeout already, in an earlier request. */
-static void bound_patience(dht_t *dht, dht__op_t *op, uint32_t grace_ms)
+ * live candidates (or a node lookup with few stalled): the requests of the
+ * stalled candidates nearer than the last of them end within grace_ms,
+ * after `more` resends at most (once); those of candidates the table
+ * marked slow when they were asked end at once: they have had their
+ * adaptive timeout already, in an earlier request. */
+static void bound_patience(dht_t *dht, dht__op_t *op, uint32_t grace_ms, unsigned more)
 {
     dht__lookup_t *lk = &op->lk;
 
@@ -230,7 +241,8 @@ static void bound_patience(dht_t *dht, dht__op_t *op, uint32_t grace_ms)
         dht__cand_t *c = &lk->cands[i];
         if (c->state == DHT__CAND_STALLED && !c->hastened) {
             c->hastened = 1;
-            dht__rpc_hasten(dht, op, op->lookup_gen, &c->node.id, c->was_slow ? 0 : grace_ms);
+            dht__rpc_hasten(dht, op, op->lookup_gen, &c->node.id, c->was_slow ? 0 : grace_ms,
+                            c->was_slow ? 0 : more);
         }
         live += c->state != DHT__CAND_FAILED && c->state != DHT__CAND_STALLED;
     }
@@ -298,7 +310,14 @@ static void advance(dht_t *dht, dht__op_t *op)
      * others that were as late. */
     if (waiting > 0 && lk->need > 0 && answered >= lk->need)
         bound_patience(dht, op,
-                       seen >= lk->keepers ? 0 : DHT__LOOKUP_GRACE_RTOS * dht__rpc_rto(dht));
+                       seen >= lk->keepers ? 0 : DHT__LOOKUP_GRACE_RTOS * dht__rpc_rto(dht), 0);
+    /* A node lookup waits a little for a few stalled candidates (see the
+     * top of the file). */
+    if (op->kind == DHT__OP_FIND_NODE && stalled > 0 && stalled <= DHT__LOOKUP_FEW_STALLED &&
+        answered > 0) {
+        bound_patience(dht, op, DHT__LOOKUP_FIND_GRACE_RTOS * dht__rpc_rto(dht), 1);
+        waiting = stalled;
+    }
     if (!all_answered)
         return;
     /* Fewer than k live candidates: the table's next nearest contacts fill

@@ -50,8 +50,13 @@
  * its stalled candidates, waits this many adaptive timeouts more for
  * them (lookup.c). */
 #define DHT__LOOKUP_GRACE_RTOS 3u
-#define DHT__FILL_SPACING_MS   100u  /* between the far-bucket fills after a join */
-#define DHT__SPARSE_FIRST_MS   1000u /* a thin table's first look-again after a join */
+/* A node lookup (dht_find_node) that would end with at most this many of
+ * its closest stalled gives them one more resend, within this many
+ * adaptive timeouts (lookup.c). */
+#define DHT__LOOKUP_FEW_STALLED     2u
+#define DHT__LOOKUP_FIND_GRACE_RTOS 6u
+#define DHT__FILL_SPACING_MS        100u  /* between the far-bucket fills after a join */
+#define DHT__SPARSE_FIRST_MS        1000u /* a thin table's first look-again after a join */
 
 typedef struct dht__op dht__op_t;
 typedef struct dht__rpc dht__rpc_t;
@@ -70,9 +75,10 @@ struct dht__rpc {
     uint8_t max_attempts;
     uint8_t has_id;   /* id below is known (not a bootstrap ping) */
     uint8_t stream;   /* sent over a stream, once: no resend */
-    uint8_t hastened; /* dht__rpc_hasten: no more resends, a shorter wait */
+    uint8_t hastened; /* dht__rpc_hasten: few or no more resends, a shorter wait */
     uint8_t was_slow; /* the node was marked slow when this was sent */
     dht_id_t id;
+    uint64_t end_by; /* hastened: no attempt waits past this */
     dht_addr_t to;
     uint64_t sent_at; /* first send */
     uint64_t deadline;
@@ -104,7 +110,7 @@ typedef struct dht__cand {
     uint8_t hops;
     uint8_t has_token;
     uint8_t has_value; /* a replication's: its VALUES reply listed the value */
-    uint8_t hastened;  /* a put's: its request waits a short while only (lookup.c) */
+    uint8_t hastened;  /* its request waits a short while only (lookup.c) */
     uint8_t was_slow;  /* the table marked it slow when it was asked */
     uint8_t token[DHT__WIRE_TOKEN_LEN];
 } dht__cand_t;
@@ -552,7 +558,7 @@ int dht__rpc_unreachable(dht_t *dht, const dht_addr_t *to);
  * failed twice running: a request's full resends are not waited for a
  * second time). @return 1 if such a request was found. */
 int dht__rpc_hasten(dht_t *dht, const dht__op_t *op, uintptr_t tag, const dht_id_t *id,
-                    uint32_t within_ms);
+                    uint32_t within_ms, unsigned more);
 
 int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_t *id,
                   uint32_t timeout_ms, unsigned attempts, dht__rpc_cb cb, dht__op_t *op,

@@ -439,6 +439,8 @@ void dht__rpc_timeouts(dht_t *dht, uint64_t now)
             rpc->attempts++;
             rpc->deadline =
                 now + (rpc->attempts == 2 && rpc->rto_ms ? rpc->rto_ms : rpc->timeout_ms);
+            if (rpc->hastened && rpc->deadline > rpc->end_by)
+                rpc->deadline = rpc->end_by > now ? rpc->end_by : now;
             heap_down(dht, 0);
             rpc->cb(dht, rpc, DHT__RPC_STALLED, NULL);
             continue;
@@ -481,16 +483,18 @@ int dht__rpc_unreachable(dht_t *dht, const dht_addr_t *to)
 }
 
 int dht__rpc_hasten(dht_t *dht, const dht__op_t *op, uintptr_t tag, const dht_id_t *id,
-                    uint32_t within_ms)
+                    uint32_t within_ms, unsigned more)
 {
     for (uint32_t i = 0; i < dht->heap_len; i++) {
         dht__rpc_t *rpc = dht->rpc_heap[i];
         if (rpc->op != op || rpc->tag != tag || !rpc->has_id || dht_id_cmp(&rpc->id, id) != 0)
             continue;
         rpc->hastened = 1;
-        rpc->max_attempts = rpc->attempts;
-        if (rpc->deadline > dht->now + within_ms) {
-            rpc->deadline = dht->now + within_ms;
+        if (rpc->max_attempts > rpc->attempts + more)
+            rpc->max_attempts = (uint8_t)(rpc->attempts + more);
+        rpc->end_by = dht->now + within_ms;
+        if (rpc->deadline > rpc->end_by) {
+            rpc->deadline = rpc->end_by;
             heap_up(dht, rpc->heap_idx);
         }
         if (rpc->deadline < rpc->sent_at + (rpc->rto_ms ? rpc->rto_ms : rpc->timeout_ms))
