@@ -137,7 +137,7 @@ static int emit_leaves(mf__out_t *o, const mf_dir_t *d, size_t max, mf__kid_t **
             p = mf__put_drec(p, &d->entries[i]);
         sum_range(d->entries + at, end - at, &c); /* parts of d's sums: no wrap */
         (*up)[leaf].cover = (mf__cover_t){{c.bytes, c.files, c.total, c.entries}};
-        if (mf__out_emit(o, data, len, (*up)[leaf].key) != MF_OK)
+        if (mf__out_emit(o, data, len, (*up)[leaf].key, NULL) != MF_OK)
             return MF_ENOMEM;
         at = end;
     }
@@ -159,7 +159,7 @@ static int emit_root(mf__out_t *o, const mf_dir_t *d, const mf__kid_t *kids, siz
     p = mf__put_droot_hdr(data, d, name_len, level, (uint32_t)k);
     for (size_t i = 0; i < k; i++)
         p = level == 0 ? mf__put_drec(p, &d->entries[i]) : put_kid(p, &kids[i]);
-    return mf__out_emit(o, data, len, key);
+    return mf__out_emit(o, data, len, key, NULL);
 }
 
 /* Builds the tree bottom up: leaves as full as they can be, then levels

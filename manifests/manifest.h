@@ -58,7 +58,8 @@ extern "C" {
     XX(EFORMAT, -203, "malformed manifest")                                                        \
     XX(EHASH, -204, "manifest node does not match its key")                                        \
     XX(ESTATE, -205, "manifest call out of order")                                                 \
-    XX(EREPEAT, -206, "manifest repeats one part of itself more than a reader accepts")
+    XX(EREPEAT, -206, "manifest repeats one part of itself more than a reader accepts")            \
+    XX(ESEAL, -207, "cannot decrypt: wrong secret, or damaged bytes")
 
 enum {
     MF_OK = 0,
@@ -86,9 +87,12 @@ typedef struct mf_manifest {
     uint8_t sha256[MF_KEY_LEN]; /* SHA-256 of the whole file */
     size_t n_entries;           /* 0 for an empty file */
     mf_entry_t *entries;
+    /* A sealed (encrypted) file's: secrets[i] opens entries[i]'s chunk
+     * (manifests/seal.h). NULL for a plain file. */
+    uint8_t (*secrets)[MF_KEY_LEN];
 } mf_manifest_t;
 
-/* Frees what m owns (name, entries) and zeroes it. Accepts NULL. */
+/* Frees what m owns (name, entries, secrets) and zeroes it. Accepts NULL. */
 void mf_manifest_clear(mf_manifest_t *m);
 
 /* @return 1 if name may be a manifest's file name: 1..MF_NAME_MAX bytes,
@@ -119,6 +123,16 @@ void mf_blobs_free(mf_blob_t *blobs, size_t n);
  * @return 0, MF_EINVAL or MF_ENOMEM. */
 int mf_encode(const mf_manifest_t *m, size_t max_node_bytes, mf_blob_t **blobs, size_t *n);
 
+/* Encodes a sealed manifest (m->secrets set: every chunk sealed): as
+ * mf_encode, but the nodes carry each record's secret (format version 2)
+ * and are themselves sealed (seal.h), so the blobs hold ciphertext only;
+ * each fits in max_node_bytes. root_secret gets the secret that opens the
+ * root: with the root's key it is the file's capability, all a reader
+ * needs. Same manifest, same bytes.
+ * @return 0, MF_EINVAL or MF_ENOMEM. */
+int mf_encode_sealed(const mf_manifest_t *m, size_t max_node_bytes, mf_blob_t **blobs, size_t *n,
+                     uint8_t root_secret[MF_KEY_LEN]);
+
 /* Reassembles a (file) manifest from its nodes, fetched in any order.
  * dir_manifest.h has the same for directories and for either kind.
  *
@@ -136,6 +150,14 @@ typedef struct mf_asm mf_asm_t;
 
 /* @return 0 and *out, MF_EINVAL or MF_ENOMEM. */
 int mf_asm_new(mf_asm_t **out, const uint8_t file_key[MF_KEY_LEN]);
+
+/* Like mf_asm_new, for a sealed file: root_secret opens the root (the
+ * capability's second half). Every node added is checked against its key,
+ * then opened (MF_ESEAL if it does not open: a wrong secret), and must be
+ * of the sealed format; mf_asm_finish gives the secrets too.
+ * @return 0 and *out, MF_EINVAL or MF_ENOMEM. */
+int mf_asm_new_sealed(mf_asm_t **out, const uint8_t file_key[MF_KEY_LEN],
+                      const uint8_t root_secret[MF_KEY_LEN]);
 
 /* Frees the assembler. Accepts NULL. */
 void mf_asm_free(mf_asm_t *a);

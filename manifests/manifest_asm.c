@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "manifests/manifest_int.h"
+#include "manifests/seal.h"
 
 /* One decoded node, of either kind, as the tree code sees it. */
 typedef struct tnode {
@@ -31,10 +32,11 @@ typedef struct tnode {
 
 typedef struct slot {
     uint8_t key[MF_KEY_LEN];
-    uint8_t level;     /* as the parent says (the root: as it says itself) */
-    mf__cover_t cover; /* as the parent says */
-    size_t pend_pos;   /* index in pend while missing */
-    uint8_t *data;     /* the node's bytes once it arrived, else NULL */
+    uint8_t level;              /* as the parent says (the root: as it says itself) */
+    mf__cover_t cover;          /* as the parent says */
+    uint8_t secret[MF_KEY_LEN]; /* a sealed tree's: opens the node, as the parent says */
+    size_t pend_pos;            /* index in pend while missing */
+    uint8_t *data;              /* the node's bytes once it arrived, else NULL */
     size_t len;
 } slot_t;
 
@@ -47,6 +49,7 @@ struct mf_asm {
     int failed;    /* the error that failed the assembler, or 0 */
     int want;      /* the root kinds accepted: MF_KIND_ANY, _FILE or _DIR */
     int kind;      /* MF_KIND_FILE or MF_KIND_DIR once the root arrived, else 0 */
+    int sealed;    /* a sealed file's tree: nodes are opened with their slot's secret */
 };
 
 /* Decodes a node of a tree of kind into t. @return 0 or MF_EFORMAT. */
@@ -81,6 +84,7 @@ static int tnode_decode(int kind, tnode_t *t, const uint8_t *buf, size_t len)
 static void tnode_child(int kind, const tnode_t *t, uint32_t i, mf__kid_t *k)
 {
     memset(&k->cover, 0, sizeof(k->cover));
+    memset(k->secret, 0, MF_KEY_LEN);
     if (kind == MF_KIND_DIR) {
         mf__dchild_t c;
         mf__dnode_child(&t->u.d, i, &c);
@@ -93,6 +97,7 @@ static void tnode_child(int kind, const tnode_t *t, uint32_t i, mf__kid_t *k)
         mf__child_t c;
         mf__node_child(&t->u.f, i, &c);
         memcpy(k->key, c.key, MF_KEY_LEN);
+        memcpy(k->secret, c.secret, MF_KEY_LEN);
         k->cover.v[0] = c.bytes;
         k->cover.v[1] = c.chunks;
     }
@@ -150,6 +155,21 @@ int mf_asm_new(mf_asm_t **out, const uint8_t file_key[MF_KEY_LEN])
     return mf_asm_new_kind(out, file_key, MF_KIND_FILE);
 }
 
+int mf_asm_new_sealed(mf_asm_t **out, const uint8_t file_key[MF_KEY_LEN],
+                      const uint8_t root_secret[MF_KEY_LEN])
+{
+    int rc;
+
+    if (root_secret == NULL)
+        return MF_EINVAL;
+    rc = mf_asm_new_kind(out, file_key, MF_KIND_FILE);
+    if (rc == MF_OK) {
+        (*out)->sealed = 1;
+        memcpy((*out)->slots[0].secret, root_secret, MF_KEY_LEN);
+    }
+    return rc;
+}
+
 int mf_asm_kind(const mf_asm_t *a)
 {
     return a != NULL ? a->kind : 0;
@@ -187,19 +207,24 @@ static int add_children(mf_asm_t *a, const tnode_t *n)
                 return MF_ENOMEM;
             a->slots[at].level = (uint8_t)(n->level - 1);
             a->slots[at].cover = k.cover;
+            memcpy(a->slots[at].secret, k.secret, MF_KEY_LEN);
         } else if (a->slots[at].level != n->level - 1 ||
-                   memcmp(&a->slots[at].cover, &k.cover, sizeof(k.cover)) != 0) {
+                   memcmp(&a->slots[at].cover, &k.cover, sizeof(k.cover)) != 0 ||
+                   memcmp(a->slots[at].secret, k.secret, MF_KEY_LEN) != 0) {
             return MF_EFORMAT;
         }
     }
     return MF_OK;
 }
 
-/* Checks a node that arrived for slot s against what was said of it.
+/* Checks a node that arrived for slot s against what was said of it (and
+ * that its format is the tree's: sealed or not).
  * @return 0 or MF_EFORMAT. */
-static int check_node(const slot_t *s, int is_root_slot, const tnode_t *n)
+static int check_node(const mf_asm_t *a, const slot_t *s, int is_root_slot, const tnode_t *n)
 {
-    if (n->is_root != is_root_slot)
+    int sealed = a->kind == MF_KIND_FILE && n->u.f.sealed;
+
+    if (n->is_root != is_root_slot || sealed != a->sealed)
         return MF_EFORMAT;
     if (is_root_slot)
         return MF_OK; /* the root vouches for itself: its key is the file key */
@@ -217,23 +242,52 @@ static int root_kind(int want, const uint8_t *data, size_t len)
     return len >= 4 && memcmp(data, MF__DIR_MAGIC, 4) == 0 ? MF_KIND_DIR : MF_KIND_FILE;
 }
 
+/* The plain bytes of the node that arrived for slot at, already known to
+ * hash to its key: a copy, or in a sealed tree, the node opened with the
+ * slot's secret. @return 0 and *plain (malloc'ed), MF_EFORMAT, MF_ESEAL
+ * or MF_ENOMEM. */
+static int plain_node(const mf_asm_t *a, size_t at, const uint8_t *data, size_t len,
+                      uint8_t **plain, size_t *plain_len)
+{
+    int rc;
+
+    *plain_len = len;
+    if (a->sealed) {
+        if (len < MF_SEAL_TAG_LEN)
+            return MF_EFORMAT;
+        *plain_len = len - MF_SEAL_TAG_LEN;
+    }
+    *plain = malloc(*plain_len ? *plain_len : 1);
+    if (*plain == NULL)
+        return MF_ENOMEM;
+    if (!a->sealed) {
+        if (len > 0)
+            memcpy(*plain, data, len);
+        return MF_OK;
+    }
+    rc = mf_unseal(a->slots[at].secret, data, len, *plain);
+    if (rc != MF_OK) {
+        free(*plain);
+        *plain = NULL;
+    }
+    return rc == MF_EINVAL ? MF_EFORMAT : rc;
+}
+
 /* Takes the node that arrived for slot at, already known to hash to its
- * key. @return 0, MF_EFORMAT or MF_ENOMEM. */
+ * key. @return 0, MF_EFORMAT, MF_ESEAL or MF_ENOMEM. */
 static int take(mf_asm_t *a, size_t at, const uint8_t *data, size_t len)
 {
     slot_t *s = &a->slots[at];
     tnode_t n;
     size_t last;
+    int rc = plain_node(a, at, data, len, &s->data, &s->len);
 
-    s->data = malloc(len ? len : 1);
-    if (s->data == NULL)
-        return MF_ENOMEM;
-    if (len > 0)
-        memcpy(s->data, data, len);
-    s->len = len;
+    if (rc != MF_OK)
+        return rc;
     if (at == 0)
-        a->kind = root_kind(a->want, s->data, len);
-    if (tnode_decode(a->kind, &n, s->data, len) != MF_OK || check_node(s, at == 0, &n) != MF_OK) {
+        a->kind = root_kind(a->want, s->data, s->len);
+    if (tnode_decode(a->kind, &n, s->data, s->len) != MF_OK ||
+        check_node(a, s, at == 0, &n) != MF_OK) {
         if (at == 0)
             a->kind = 0; /* no root after all */
         return MF_EFORMAT;
@@ -326,7 +380,8 @@ int mf__asm_root(const mf_asm_t *a, int kind, const uint8_t **data, size_t *len)
     return MF_OK;
 }
 
-/* The entries of one leaf of a file's tree, appended to m->entries[*k..). */
+/* The entries of one leaf of a file's tree, appended to m->entries[*k..)
+ * (and their secrets to m->secrets, in a sealed tree). */
 typedef struct flat {
     mf_manifest_t *m;
     size_t k;
@@ -339,8 +394,11 @@ static int flatten_leaf(void *ctx, const uint8_t *data, size_t len)
 
     if (mf__node_decode(&n, data, len) != MF_OK || f->k + n.count > f->m->n_entries)
         return MF_EFORMAT;
-    for (uint32_t i = 0; i < n.count; i++)
+    for (uint32_t i = 0; i < n.count; i++) {
+        if (f->m->secrets != NULL)
+            mf__node_entry_secret(&n, i, f->m->secrets[f->k]);
         mf__node_entry(&n, i, &f->m->entries[f->k++]);
+    }
     return MF_OK;
 }
 
@@ -384,7 +442,9 @@ int mf_asm_finish(mf_asm_t *a, mf_manifest_t *out)
     m.n_entries = (size_t)root.chunks;
     m.name = malloc(root.name_len + 1);
     m.entries = malloc((m.n_entries ? m.n_entries : 1) * sizeof(*m.entries));
-    if (m.name == NULL || m.entries == NULL) {
+    if (a->sealed)
+        m.secrets = malloc((m.n_entries ? m.n_entries : 1) * sizeof(*m.secrets));
+    if (m.name == NULL || m.entries == NULL || (a->sealed && m.secrets == NULL)) {
         mf_manifest_clear(&m);
         return MF_ENOMEM;
     }

@@ -7,6 +7,16 @@
 
 #include "manifests/manifest_int.h"
 
+static size_t entry_len(const mf__node_t *n)
+{
+    return n->sealed ? MF__SENTRY_LEN : MF__ENTRY_LEN;
+}
+
+static size_t child_len(const mf__node_t *n)
+{
+    return n->sealed ? MF__SCHILD_LEN : MF__CHILD_LEN;
+}
+
 /* Decodes the records of n (n->level, n->recs, n->count are set) and sums
  * what they cover. @return 0 or MF_EFORMAT. */
 static int sum_records(mf__node_t *n)
@@ -15,7 +25,7 @@ static int sum_records(mf__node_t *n)
     n->chunks = 0;
     for (uint32_t i = 0; i < n->count; i++) {
         if (n->level == 0) {
-            uint32_t size = le_get32(n->recs + (size_t)i * MF__ENTRY_LEN + MF_KEY_LEN);
+            uint32_t size = le_get32(n->recs + (size_t)i * entry_len(n) + MF_KEY_LEN);
             if (size == 0 || size > MF_CHUNK_MAX)
                 return MF_EFORMAT;
             n->bytes += size;
@@ -43,6 +53,7 @@ int mf__node_decode(mf__node_t *n, const uint8_t *buf, size_t len)
     memset(n, 0, sizeof(*n));
     if (mf__hdr_decode(buf, len, MF__NODE_MAGIC, &n->is_root, &n->level) != MF_OK)
         return MF_EFORMAT;
+    n->sealed = buf[4] == MF__VERSION_SEALED;
     if (n->is_root) {
         if (len < MF__ROOT_FIXED)
             return MF_EFORMAT;
@@ -56,7 +67,7 @@ int mf__node_decode(mf__node_t *n, const uint8_t *buf, size_t len)
     }
     n->count = le_get32(buf + off);
     n->recs = buf + off + 4;
-    rec_len = n->level == 0 ? MF__ENTRY_LEN : MF__CHILD_LEN;
+    rec_len = n->level == 0 ? entry_len(n) : child_len(n);
     if ((len - off - 4) % rec_len != 0 || (len - off - 4) / rec_len != n->count)
         return MF_EFORMAT;
     /* Only an empty file's root lists nothing. */
@@ -73,19 +84,28 @@ int mf__node_decode(mf__node_t *n, const uint8_t *buf, size_t len)
 
 void mf__node_entry(const mf__node_t *n, size_t i, mf_entry_t *e)
 {
-    const uint8_t *p = n->recs + i * MF__ENTRY_LEN;
+    const uint8_t *p = n->recs + i * entry_len(n);
 
     memcpy(e->key, p, MF_KEY_LEN);
     e->size = le_get32(p + MF_KEY_LEN);
 }
 
+void mf__node_entry_secret(const mf__node_t *n, size_t i, uint8_t out[MF_KEY_LEN])
+{
+    memcpy(out, n->recs + i * MF__SENTRY_LEN + MF__ENTRY_LEN, MF_KEY_LEN);
+}
+
 void mf__node_child(const mf__node_t *n, size_t i, mf__child_t *c)
 {
-    const uint8_t *p = n->recs + i * MF__CHILD_LEN;
+    const uint8_t *p = n->recs + i * child_len(n);
 
     memcpy(c->key, p, MF_KEY_LEN);
     c->bytes = le_get64(p + MF_KEY_LEN);
     c->chunks = le_get32(p + MF_KEY_LEN + 8);
+    if (n->sealed)
+        memcpy(c->secret, p + MF__CHILD_LEN, MF_KEY_LEN);
+    else
+        memset(c->secret, 0, MF_KEY_LEN);
 }
 
 uint8_t *mf__put_root_hdr(uint8_t *p, const mf_manifest_t *m, size_t name_len, uint8_t level,
@@ -111,7 +131,11 @@ uint8_t *mf__put_hdr(uint8_t *p, const char *magic, uint8_t kind, uint8_t level)
 
 int mf__hdr_decode(const uint8_t *buf, size_t len, const char *magic, int *is_root, uint8_t *level)
 {
-    if (len < MF__INNER_HDR || memcmp(buf, magic, 4) != 0 || buf[4] != MF__VERSION)
+    int file = memcmp(magic, MF__NODE_MAGIC, 4) == 0;
+
+    if (len < MF__INNER_HDR || memcmp(buf, magic, 4) != 0)
+        return MF_EFORMAT;
+    if (buf[4] != MF__VERSION && !(file && buf[4] == MF__VERSION_SEALED))
         return MF_EFORMAT;
     if (buf[5] != MF__KIND_ROOT && buf[5] != MF__KIND_INNER)
         return MF_EFORMAT;

@@ -15,14 +15,17 @@
 #include "manifests/dir_manifest.h"
 
 /* Node layout (schema/manifest.md, section 2). */
-#define MF__NODE_MAGIC "EMOM"
-#define MF__VERSION    1
-#define MF__KIND_ROOT  0x01
-#define MF__KIND_INNER 0x02
-#define MF__INNER_HDR  11 /* magic 4, version 1, kind 1, level 1, count 4 */
-#define MF__ROOT_FIXED 52 /* the root's header without its name */
-#define MF__ENTRY_LEN  36 /* key 32, size u32 */
-#define MF__CHILD_LEN  44 /* key 32, bytes u64, chunks u32 */
+#define MF__NODE_MAGIC     "EMOM"
+#define MF__VERSION        1
+#define MF__VERSION_SEALED 2 /* a sealed file's nodes (section 9): records carry secrets */
+#define MF__KIND_ROOT      0x01
+#define MF__KIND_INNER     0x02
+#define MF__INNER_HDR      11 /* magic 4, version 1, kind 1, level 1, count 4 */
+#define MF__ROOT_FIXED     52 /* the root's header without its name */
+#define MF__ENTRY_LEN      36 /* key 32, size u32 */
+#define MF__CHILD_LEN      44 /* key 32, bytes u64, chunks u32 */
+#define MF__SENTRY_LEN     68 /* a sealed node's entry: key 32, size u32, secret 32 */
+#define MF__SCHILD_LEN     76 /* a sealed node's child: key 32, bytes u64, chunks u32, secret 32 */
 
 /* Directory node layout (schema/manifest.md, section 8). */
 #define MF__DIR_MAGIC      "EMOD"
@@ -41,20 +44,22 @@
 /* What a node covers, as its parent's child record states it. */
 typedef struct mf__child {
     uint8_t key[MF_KEY_LEN];
-    uint64_t bytes;  /* plain bytes of the file under the child */
-    uint32_t chunks; /* entries under the child */
+    uint64_t bytes;             /* plain bytes of the file under the child */
+    uint32_t chunks;            /* entries under the child */
+    uint8_t secret[MF_KEY_LEN]; /* a sealed node's: opens the child; else zeros */
 } mf__child_t;
 
 /* A decoded node. Pointers point into the buffer that was decoded. */
 typedef struct mf__node {
     int is_root;
+    int sealed;                 /* version 2: records carry secrets */
     uint8_t level;              /* 0: lists entries; n: lists children of level n-1 */
     uint64_t size;              /* root only: the file size */
     uint8_t sha256[MF_KEY_LEN]; /* root only: SHA-256 of the file */
     const uint8_t *name;        /* root only: name_len bytes, not terminated */
     size_t name_len;
     uint32_t count;      /* records */
-    const uint8_t *recs; /* count records of MF__ENTRY_LEN or MF__CHILD_LEN bytes */
+    const uint8_t *recs; /* count records: entries or children, of the version's length */
     uint64_t bytes;      /* sum of entry sizes or of children's bytes */
     uint64_t chunks;     /* entries covered: count, or sum of children's chunks */
 } mf__node_t;
@@ -66,6 +71,9 @@ int mf__node_decode(mf__node_t *n, const uint8_t *buf, size_t len);
 /* Record i of a decoded node, level 0 / level > 0 respectively. */
 void mf__node_entry(const mf__node_t *n, size_t i, mf_entry_t *e);
 void mf__node_child(const mf__node_t *n, size_t i, mf__child_t *c);
+
+/* The secret of entry i of a sealed leaf into out. */
+void mf__node_entry_secret(const mf__node_t *n, size_t i, uint8_t out[MF_KEY_LEN]);
 
 /* Writers: each returns p advanced past what it wrote. The caller has
  * checked that the room is there. */
@@ -80,9 +88,9 @@ uint8_t *mf__put_child(uint8_t *p, const mf__child_t *c);
 uint8_t *mf__put_hdr(uint8_t *p, const char *magic, uint8_t kind, uint8_t level);
 
 /* Reads and checks those 7 bytes (and that len holds an inner node's
- * header): the magic given, version 1, kind root or inner, a level of at
- * most MF_DEPTH_MAX for a root, one less below it.
- * @return 0 or MF_EFORMAT. */
+ * header): the magic given, version 1 (or 2 for a file node: sealed),
+ * kind root or inner, a level of at most MF_DEPTH_MAX for a root, one
+ * less below it. @return 0 or MF_EFORMAT. */
 int mf__hdr_decode(const uint8_t *buf, size_t len, const char *magic, int *is_root, uint8_t *level);
 
 /* What a node covers, as its parent's child record says it and as the
@@ -96,6 +104,7 @@ typedef struct mf__cover {
 typedef struct mf__kid {
     uint8_t key[MF_KEY_LEN];
     mf__cover_t cover;
+    uint8_t secret[MF_KEY_LEN]; /* in a sealed tree: what opens the child */
 } mf__kid_t;
 
 /* What the code building the levels above the leaves needs to know of a
@@ -130,14 +139,18 @@ typedef struct mf__out {
     mf_blob_t *blobs;
     size_t n, cap;
     mf__map_t seen;
+    int sealed; /* a sealed file's tree: nodes are version 2 and sealed */
 } mf__out_t;
 
 void mf__out_init(mf__out_t *o);
 
-/* Takes data (malloc'ed, len bytes): hashes it into key and appends it
- * unless a blob with the same key is already there, then frees it.
+/* Takes data (malloc'ed, len bytes, a whole node): in a sealed tree, marks
+ * it version 2 and seals it (secret gets what opens it); then hashes what
+ * is stored into key and appends it unless a blob with the same key is
+ * already there, then frees data. secret may be NULL unless o->sealed.
  * @return 0 or MF_ENOMEM (data freed either way). */
-int mf__out_emit(mf__out_t *o, uint8_t *data, size_t len, uint8_t key[MF_KEY_LEN]);
+int mf__out_emit(mf__out_t *o, uint8_t *data, size_t len, uint8_t key[MF_KEY_LEN],
+                 uint8_t secret[MF_KEY_LEN]);
 
 /* Ends o: when rc is 0 moves the blobs to *blobs and *n, else frees them.
  * @return rc. */

@@ -100,6 +100,7 @@ void mf_manifest_clear(mf_manifest_t *m)
         return;
     free(m->name);
     free(m->entries);
+    free(m->secrets);
     memset(m, 0, sizeof(*m));
 }
 
