@@ -57,6 +57,8 @@ typedef struct fs_ctx {
     uint32_t ttl_s;               /* TTL of values stored in the DHT; 86400 */
     unsigned copies;              /* nodes that keep each chunk (r, 1..k); FS_COPIES_DEFAULT.
                                      Manifest nodes are kept on k (dht_put_opts_t) */
+    int seal;                     /* 1: a put seals (encrypts) its chunks and manifest
+                                     (manifests/seal.h; fs_put_secret); 0: plain */
     /* Optional, a fault-injection point for tests: called on the loop
      * each time a get has written a chunk to its file and journal, with
      * how many this get has written (resumed ones not counted). NULL: none. */
@@ -156,6 +158,11 @@ void fs_put_tree_cancel(fs_put_tree_t *t);
  * @return how many. */
 size_t fs_put_take_created(fs_put_t *put, uint8_t (**keys)[MF_KEY_LEN]);
 
+/* Inside a successful put's done: when the put sealed the file (ctx.seal),
+ * copies the secret that opens its root into secret (with the key, the
+ * file's capability) and returns 1; else returns 0. */
+int fs_put_secret(const fs_put_t *put, uint8_t secret[MF_KEY_LEN]);
+
 /* How many nodes of the network took the values a put stored there (its
  * chunks and manifest nodes, each counted once per store): the fewest and
  * the median; both 0 when it stored nothing in the network (no peers).
@@ -194,6 +201,8 @@ typedef struct fs_get_opts {
     fs_progress_cb progress; /* may be NULL */
     int kind;                /* MF_KIND_FILE: the key must name a file; 0 (MF_KIND_ANY): a file or a
                                 directory, whose tree is written (not streamed) */
+    const uint8_t *secret;   /* a sealed file's: the secret that opens its root (32 bytes, the
+                                capability's second half); NULL: a plain file or directory */
 } fs_get_opts_t;
 
 /* Starts getting the file with key (or a directory's tree: see
@@ -262,6 +271,12 @@ typedef void (*fs_any_manifest_cb)(int status, const mf_manifest_t *m, const mf_
  * FS_ENOMEM. */
 int fs_manifest_fetch_kind(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], int kind,
                            fs_any_manifest_cb done, void *arg);
+
+/* Like fs_manifest_fetch_kind for a sealed file's manifest: secret opens
+ * its root (mf_asm_new_sealed); a wrong one fails it with FS_ECORRUPT.
+ * @return 0, FS_EINVAL or FS_ENOMEM. */
+int fs_manifest_fetch_sealed(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN],
+                             const uint8_t secret[MF_KEY_LEN], fs_any_manifest_cb done, void *arg);
 
 /* The most bytes of nodes fs_manifest_fetch_tree gathers: what fits a
  * manifest file handed over the control socket. */

@@ -11,6 +11,7 @@
 #include "filestore/fetch.h"
 #include "filestore/get_int.h"
 #include "manifests/le.h"
+#include "manifests/seal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -152,6 +153,30 @@ static void stream_end(fs_get_t *get)
 
 /* ---- chunks: fetch, then decode (and write) on a worker ------------------- */
 
+/* A sealed file's chunk: its fetched (and checked) bytes opened in place
+ * of themselves with the manifest's secret. @return 0, FS_ECORRUPT (they
+ * do not open: the manifest lied) or FS_ENOMEM. */
+static int open_chunk(get_chunk_t *c, const uint8_t secret[MF_KEY_LEN])
+{
+    uint8_t *plain;
+    int err;
+
+    if (c->enc_len < MF_SEAL_TAG_LEN)
+        return FS_ECORRUPT;
+    plain = malloc(c->enc_len - MF_SEAL_TAG_LEN + 1);
+    if (plain == NULL)
+        return FS_ENOMEM;
+    err = mf_unseal(secret, c->enc, c->enc_len, plain);
+    if (err != 0) {
+        free(plain);
+        return err == MF_ENOMEM ? FS_ENOMEM : FS_ECORRUPT;
+    }
+    free(c->enc);
+    c->enc = plain;
+    c->enc_len -= MF_SEAL_TAG_LEN;
+    return 0;
+}
+
 static void decode_chunk(fs_job_t *w)
 {
     get_chunk_t *c = w->data;
@@ -162,8 +187,11 @@ static void decode_chunk(fs_job_t *w)
     size_t off = 0;
 
     c->status = FS_ENOMEM;
-    if (plain != NULL && codec != NULL)
-        c->status = fs_codec_decode(codec, c->enc, c->enc_len, plain, plain_len);
+    if (plain != NULL && codec != NULL) {
+        c->status = get->m.secrets ? open_chunk(c, get->m.secrets[c->index]) : 0;
+        if (c->status == 0)
+            c->status = fs_codec_decode(codec, c->enc, c->enc_len, plain, plain_len);
+    }
     fs_codec_pool_give(&get->codecs, codec);
     if (get->streaming) {
         if (c->status == 0)
@@ -325,6 +353,7 @@ static int take_manifest(fs_get_t *get, const mf_manifest_t *m)
     uint64_t off = 0;
 
     get->m = *m;
+    get->m.secrets = NULL;
     get->m.name = strdup(m->name);
     get->m.entries = malloc(n * sizeof(*m->entries));
     get->offsets = malloc(n * sizeof(*get->offsets));
@@ -338,6 +367,12 @@ static int take_manifest(fs_get_t *get, const mf_manifest_t *m)
         get->sha == NULL || !EVP_DigestInit_ex(get->sha, EVP_sha256(), NULL))
         return FS_ENOMEM;
     memcpy(get->m.entries, m->entries, m->n_entries * sizeof(*m->entries));
+    if (m->secrets != NULL) {
+        get->m.secrets = malloc(n * sizeof(*m->secrets));
+        if (get->m.secrets == NULL)
+            return FS_ENOMEM;
+        memcpy(get->m.secrets, m->secrets, m->n_entries * sizeof(*m->secrets));
+    }
     for (size_t i = 0; i < m->n_entries; i++) {
         get->offsets[i] = off;
         off += m->entries[i].size;
@@ -399,7 +434,9 @@ static void on_start(fs_job_t *job)
         return;
     }
     get->in_flight++;
-    if (fs_manifest_fetch_kind(&get->ctx, get->key, get->kind, on_manifest, get) != 0) {
+    if ((get->sealed
+             ? fs_manifest_fetch_sealed(&get->ctx, get->key, get->secret, on_manifest, get)
+             : fs_manifest_fetch_kind(&get->ctx, get->key, get->kind, on_manifest, get)) != 0) {
         get->in_flight--;
         fs_get_fail(get, FS_ENOMEM, "cannot fetch", "the manifest");
         fs_get_finish(get);
@@ -423,6 +460,10 @@ int fs_get_start(fs_get_t **out, const fs_ctx_t *ctx, const uint8_t key[MF_KEY_L
     get->journal_fd = -1;
     get->force = opts->force;
     get->kind = opts->kind == MF_KIND_FILE ? MF_KIND_FILE : MF_KIND_ANY;
+    if (opts->secret != NULL) {
+        get->sealed = 1;
+        memcpy(get->secret, opts->secret, MF_KEY_LEN);
+    }
     if (opts->sink != NULL) {
         get->sink = *opts->sink;
         get->streaming = 1;

@@ -19,6 +19,8 @@
 struct fs_get {
     fs_ctx_t ctx;
     uint8_t key[MF_KEY_LEN];
+    int sealed; /* a sealed file: secret opens its manifest's root */
+    uint8_t secret[MF_KEY_LEN];
     char *out_path, *dir;
     int force;   /* asked for (fs_get_opts_t.force) */
     int replace; /* force, and the user named the final path: it may be replaced */

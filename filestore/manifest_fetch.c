@@ -152,8 +152,9 @@ static void on_node(int status, const uint8_t *data, size_t len, void *arg)
         if (err)
             mfetch_fail(mf, FS_ECORRUPT, mf_strerror(err));
         else if ((err = keep_blob(mf, one->key, data, len)) != 0)
-            mfetch_fail(mf, err, err == FS_ETOOBIG ? "larger than any manifest emofs makes"
-                                                   : fs_strerror(err));
+            mfetch_fail(mf, err,
+                        err == FS_ETOOBIG ? "larger than any manifest emofs makes"
+                                          : fs_strerror(err));
     }
     free(one);
     mfetch_next_level(mf);
@@ -175,10 +176,14 @@ static int mfetch_start(mfetch_t *mf, const uint8_t key[MF_KEY_LEN])
     return 0;
 }
 
-static int mfetch_new(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], int kind,
-                      fs_manifest_cb done, fs_any_manifest_cb done_any, void *arg)
+/* Starts fetching the manifest of key (a sealed file's when secret is
+ * not NULL). */
+static int mfetch_new(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN],
+                      const uint8_t secret[MF_KEY_LEN], int kind, fs_manifest_cb done,
+                      fs_any_manifest_cb done_any, void *arg)
 {
     mfetch_t *mf;
+    int err;
 
     if (ctx == NULL || ctx->exec == NULL || key == NULL || (done == NULL && done_any == NULL))
         return FS_EINVAL;
@@ -190,7 +195,9 @@ static int mfetch_new(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], int ki
     mf->done = done;
     mf->done_any = done_any;
     mf->arg = arg;
-    if (mf_asm_new_kind(&mf->asm_, key, kind) != 0 || mfetch_start(mf, key) != 0) {
+    err = secret != NULL ? mf_asm_new_sealed(&mf->asm_, key, secret)
+                         : mf_asm_new_kind(&mf->asm_, key, kind);
+    if (err != 0 || mfetch_start(mf, key) != 0) {
         mf_asm_free(mf->asm_);
         free(mf);
         return FS_ENOMEM;
@@ -201,7 +208,7 @@ static int mfetch_new(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], int ki
 int fs_manifest_fetch(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], fs_manifest_cb done,
                       void *arg)
 {
-    return done == NULL ? FS_EINVAL : mfetch_new(ctx, key, MF_KIND_FILE, done, NULL, arg);
+    return done == NULL ? FS_EINVAL : mfetch_new(ctx, key, NULL, MF_KIND_FILE, done, NULL, arg);
 }
 
 int fs_manifest_fetch_kind(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], int kind,
@@ -209,7 +216,15 @@ int fs_manifest_fetch_kind(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], i
 {
     if (done == NULL || (kind != MF_KIND_ANY && kind != MF_KIND_FILE && kind != MF_KIND_DIR))
         return FS_EINVAL;
-    return mfetch_new(ctx, key, kind, NULL, done, arg);
+    return mfetch_new(ctx, key, NULL, kind, NULL, done, arg);
+}
+
+int fs_manifest_fetch_sealed(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN],
+                             const uint8_t secret[MF_KEY_LEN], fs_any_manifest_cb done, void *arg)
+{
+    if (done == NULL || secret == NULL)
+        return FS_EINVAL;
+    return mfetch_new(ctx, key, secret, MF_KIND_FILE, NULL, done, arg);
 }
 
 static const mf_blob_t *find_blob(const mf_blob_t *blobs, size_t n, const uint8_t *key)
@@ -271,8 +286,10 @@ int fs_manifest_import(fs_store_t *store, const uint8_t file_key[MF_KEY_LEN],
         memset(out, 0, sizeof(*out));
     if (root != NULL && mf_root_kind(root->data, root->len) == MF_KIND_DIR) {
         err = mf_dir_bundle_check(file_key, blobs, n);
-        err = err == 0 ? 0 : err == MF_ENOMEM ? FS_ENOMEM : err == MF_EHASH ? FS_EBADHASH
-                                                                           : FS_ECORRUPT;
+        err = err == 0           ? 0
+              : err == MF_ENOMEM ? FS_ENOMEM
+              : err == MF_EHASH  ? FS_EBADHASH
+                                 : FS_ECORRUPT;
     } else {
         err = fs_manifest_assemble(file_key, blobs, n, &m);
     }

@@ -18,6 +18,7 @@
  * else is done and before done reports the key.
  */
 #include "filestore/codec_pool.h"
+#include "manifests/seal.h"
 #include "filestore/fetch.h"
 #include "filestore/filestore.h"
 #include "filestore/counts.h"
@@ -58,7 +59,8 @@ typedef struct put_chunk {
     uint8_t *enc;
     size_t enc_len;
     uint8_t key[MF_KEY_LEN];
-    int created; /* this put made the local blob: it settles it (chunk_store.h) */
+    uint8_t secret[MF_KEY_LEN]; /* a sealed put's: opens the chunk */
+    int created;                /* this put made the local blob: it settles it (chunk_store.h) */
     int status;
     unsigned tries;
 } put_chunk_t;
@@ -96,9 +98,11 @@ struct fs_put {
 
     fs_codec_pool_t codecs; /* shared by the workers */
 
-    /* Chunks, indexed in file order. */
+    /* Chunks, indexed in file order (and a sealed put's secrets). */
     mf_entry_t *entries;
+    uint8_t (*secrets)[MF_KEY_LEN];
     size_t cap_entries;
+    uint8_t root_secret[MF_KEY_LEN]; /* a sealed put's, once its manifest is encoded */
     uint32_t chunks_made, chunks_encoding, chunks_stored;
     put_chunk_t *queue, **queue_tail; /* encoded, waiting for a DHT store */
     uint32_t queued, dht_in_flight;
@@ -237,6 +241,7 @@ static void free_put(fs_job_t *job)
     mf_manifest_clear(&put->manifest);
     mf_blobs_free(put->blobs, put->n_blobs);
     free(put->entries);
+    free(put->secrets);
     fs_keylist_clear(&put->created);
     fs_store_batch_free(put->durable);
     fs_counts_clear(&put->copies);
@@ -389,6 +394,14 @@ static void note_copies(fs_put_t *put, unsigned stored)
     (void)fs_counts_add(&put->copies, stored);
 }
 
+int fs_put_secret(const fs_put_t *put, uint8_t secret[MF_KEY_LEN])
+{
+    if (put == NULL || !put->ctx.seal || put->status != 0 || put->blobs == NULL)
+        return 0;
+    memcpy(secret, put->root_secret, MF_KEY_LEN);
+    return 1;
+}
+
 void fs_put_copies(fs_put_t *put, unsigned *fewest, unsigned *median)
 {
     uint32_t f, m;
@@ -428,7 +441,13 @@ static void store_manifest(fs_put_t *put)
     m->n_entries = put->chunks_made;
     m->entries = put->entries;
     put->entries = NULL;
-    err = mf_encode(m, put->ctx.max_node_bytes, &put->blobs, &put->n_blobs);
+    m->secrets = put->secrets;
+    put->secrets = NULL;
+    if (put->ctx.seal)
+        err = mf_encode_sealed(m, put->ctx.max_node_bytes, &put->blobs, &put->n_blobs,
+                               put->root_secret);
+    else
+        err = mf_encode(m, put->ctx.max_node_bytes, &put->blobs, &put->n_blobs);
     if (err) {
         fail(put, err == MF_ENOMEM ? FS_ENOMEM : FS_EINVAL, "cannot encode", "the manifest");
         maybe_finish(put);
@@ -524,6 +543,24 @@ static void pump(fs_put_t *put)
 
 /* ---- encoding workers ---------------------------------------------------- */
 
+/* A sealed put's chunk: its encoded bytes are sealed in place of
+ * themselves (manifests/seal.h). @return 0 or FS_ENOMEM. */
+static int seal_chunk(put_chunk_t *c)
+{
+    uint8_t *sealed = malloc(c->enc_len + MF_SEAL_TAG_LEN);
+
+    atomic_fetch_add(&hashed_bytes, c->enc_len);
+    if (sealed == NULL || mf_seal_secret(c->enc, c->enc_len, c->secret) != 0 ||
+        mf_seal(c->secret, c->enc, c->enc_len, sealed) != 0) {
+        free(sealed);
+        return FS_ENOMEM;
+    }
+    free(c->enc);
+    c->enc = sealed;
+    c->enc_len += MF_SEAL_TAG_LEN;
+    return 0;
+}
+
 static void encode_chunk(fs_job_t *w)
 {
     put_chunk_t *c = w->data;
@@ -541,6 +578,8 @@ static void encode_chunk(fs_job_t *w)
         return;
     if (c->enc[0] == FS_CODEC_RAW)
         atomic_fetch_add(&copied_bytes, c->plain_len);
+    if (put->ctx.seal && (c->status = seal_chunk(c)) != 0)
+        return;
     atomic_fetch_add(&hashed_bytes, c->enc_len);
     if (mf_sha256(c->enc, c->enc_len, c->key) != 0) {
         c->status = FS_ENOMEM;
@@ -573,6 +612,8 @@ static void after_encode(fs_job_t *w)
     }
     memcpy(put->entries[c->index].key, c->key, MF_KEY_LEN);
     put->entries[c->index].size = (uint32_t)c->plain_len;
+    if (put->secrets != NULL)
+        memcpy(put->secrets[c->index], c->secret, MF_KEY_LEN);
     if (!put->network) {
         chunk_stored(put, c);
     } else {
@@ -691,6 +732,12 @@ static int grow_entries(fs_put_t *put, size_t need)
     if (p == NULL)
         return FS_ENOMEM;
     put->entries = p;
+    if (put->ctx.seal) {
+        p = realloc(put->secrets, cap * sizeof(*put->secrets));
+        if (p == NULL)
+            return FS_ENOMEM;
+        put->secrets = p;
+    }
     put->cap_entries = cap;
     return 0;
 }

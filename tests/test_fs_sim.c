@@ -43,6 +43,9 @@ typedef struct result {
     uint32_t chunks_done;   /* from progress */
     uint32_t max_in_flight; /* the most fetches progress saw under way */
     uint32_t cancel_at;     /* > 0: ask for a cancel once this many chunks are done */
+    fs_put_t *put;          /* a put's, to ask fs_put_secret in done */
+    int sealed;             /* a put sealed the file: secret opens its root */
+    uint8_t secret[MF_KEY_LEN];
 } result_t;
 
 static void remove_tree(const char *dir)
@@ -134,6 +137,8 @@ static void on_put(int status, const uint8_t key[MF_KEY_LEN], const mf_manifest_
     r->status = status;
     if (key != NULL)
         memcpy(r->key, key, MF_KEY_LEN);
+    if (status == 0 && r->put != NULL)
+        r->sealed = fs_put_secret(r->put, r->secret);
     snprintf(r->message, sizeof(r->message), "%s", message);
 }
 
@@ -174,6 +179,7 @@ static void put_file(net_t *net, int node, const char *name, result_t *r)
     memset(r, 0, sizeof(*r));
     snprintf(path, sizeof(path), "%s/%s", net->root, name);
     assert_int_equal(fs_put_start(&put, &net->ctx[node], path, NULL, on_put, r), 0);
+    r->put = put; /* done is never called inside fs_put_start */
     run_until(net, is_done, r);
     if (r->status != 0) {
         dht_stats_t st;
@@ -675,6 +681,176 @@ static void test_cancel_before_start(void **state)
     net_free(net);
 }
 
+/* ---- sealed files (issue 13, item 7) -------------------------------------- */
+
+#define MARKER      "EMOFS-PLAINTEXT-MARKER"
+#define SECRET_NAME "plans-for-world-domination.txt"
+
+/* Every blob key of a file: its manifest's nodes and its chunks. */
+typedef struct file_keys {
+    int done, status;
+    uint8_t (*keys)[MF_KEY_LEN];
+    size_t n;
+    int sealed;
+} file_keys_t;
+
+static void on_file_manifest(int status, const mf_manifest_t *m, const mf_dir_t *d,
+                             const mf_blob_t *blobs, size_t n, const char *message, void *arg)
+{
+    file_keys_t *w = arg;
+
+    (void)d;
+    (void)message;
+    w->done = 1;
+    w->status = status;
+    if (status != 0)
+        return;
+    w->sealed = m->secrets != NULL;
+    w->keys = malloc((n + m->n_entries) * MF_KEY_LEN);
+    assert_non_null(w->keys);
+    for (size_t i = 0; i < n; i++)
+        memcpy(w->keys[w->n++], blobs[i].key, MF_KEY_LEN);
+    for (size_t i = 0; i < m->n_entries; i++)
+        memcpy(w->keys[w->n++], m->entries[i].key, MF_KEY_LEN);
+}
+
+static int file_keys_done(void *arg)
+{
+    return ((file_keys_t *)arg)->done;
+}
+
+/* The blob keys of the file put under key (a sealed one's when secret is
+ * not NULL), fetched by node. */
+static void file_keys(net_t *net, int node, const uint8_t key[MF_KEY_LEN], const uint8_t *secret,
+                      file_keys_t *w)
+{
+    memset(w, 0, sizeof(*w));
+    if (secret != NULL)
+        assert_int_equal(
+            fs_manifest_fetch_sealed(&net->ctx[node], key, secret, on_file_manifest, w), 0);
+    else
+        assert_int_equal(
+            fs_manifest_fetch_kind(&net->ctx[node], key, MF_KIND_FILE, on_file_manifest, w), 0);
+    assert_int_equal(dht_sim_run(net->sim, file_keys_done, w, dht_sim_now(net->sim) + 60000), 1);
+    assert_int_equal(w->status, 0);
+    assert_int_equal(w->sealed, secret != NULL);
+}
+
+/* 1 if the string needle occurs in hay[0..n). */
+static int contains(const uint8_t *hay, size_t n, const char *needle)
+{
+    size_t len = strlen(needle);
+
+    for (size_t i = 0; i + len <= n; i++)
+        if (memcmp(hay + i, needle, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* How many nodes hold needle in the clear: in a copy of one of w's keys
+ * in their value store, or anywhere in their chunk store on disk. */
+static int nodes_holding(net_t *net, const file_keys_t *w, const char *needle)
+{
+    int holders = 0;
+
+    for (int i = 0; i < NODES; i++) {
+        char cmd[256];
+        int found;
+        snprintf(cmd, sizeof(cmd), "grep -rqa -- '%s' '%s/node%d'", needle, net->root, i);
+        found = system(cmd) == 0;
+        for (size_t k = 0; k < w->n && !found; k++) {
+            dht__value_t *vals[8];
+            size_t nv = replicas(net, i, w->keys[k], vals);
+            for (size_t v = 0; v < nv && !found; v++)
+                found = contains(vals[v]->data, vals[v]->len, needle);
+        }
+        holders += found;
+    }
+    return holders;
+}
+
+/* A sealed put: no node of the network, the publisher included, holds a
+ * byte of the file or its name in the clear (the same file put plain
+ * afterwards is found on many), and the capability alone gets it back,
+ * byte for byte, on another node. The key without its secret, or with a
+ * wrong one, fails cleanly and leaves nothing under the final name. */
+static void test_sealed_put_get(void **state)
+{
+    net_t *net = net_new(9, 0);
+    size_t size = (2u << 20) + 777;
+    uint8_t *data = make_file(net, SECRET_NAME, size, 21);
+    uint8_t secret[MF_KEY_LEN], wrong[MF_KEY_LEN];
+    file_keys_t keys;
+    result_t put, get;
+    fs_get_opts_t opts;
+    char path[160];
+    FILE *f;
+
+    (void)state;
+    /* The marker every 4 KiB, in bytes that do not compress: a plain
+     * chunk holds it as it is. */
+    for (size_t at = 0; at + sizeof(MARKER) < size; at += 4096)
+        memcpy(data + at, MARKER, sizeof(MARKER) - 1);
+    snprintf(path, sizeof(path), "%s/%s", net->root, SECRET_NAME);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, size, f), size);
+    assert_int_equal(fclose(f), 0);
+
+    net->ctx[0].seal = 1;
+    put_file(net, 0, SECRET_NAME, &put);
+    assert_true(put.sealed);
+    memcpy(secret, put.secret, MF_KEY_LEN);
+
+    file_keys(net, 5, put.key, secret, &keys);
+    assert_true(keys.n > 3);
+    assert_int_equal(nodes_holding(net, &keys, MARKER), 0);
+    assert_int_equal(nodes_holding(net, &keys, SECRET_NAME), 0);
+
+    /* The capability gets it on node 7. */
+    memset(&opts, 0, sizeof(opts));
+    snprintf(path, sizeof(path), "%s/out", net->root);
+    opts.out_path = path;
+    opts.secret = secret;
+    memset(&get, 0, sizeof(get));
+    assert_int_equal(
+        fs_get_start((fs_get_t *[1]){NULL}, &net->ctx[7], put.key, &opts, on_get, &get), 0);
+    run_until(net, is_done, &get);
+    if (get.status != 0)
+        fail_msg("get: %s", get.message);
+    assert_file_is(net, "out", data, size);
+
+    /* A wrong secret, or none: refused, nothing written. */
+    memcpy(wrong, secret, MF_KEY_LEN);
+    wrong[31] ^= 0x80;
+    snprintf(path, sizeof(path), "%s/out2", net->root);
+    opts.secret = wrong;
+    memset(&get, 0, sizeof(get));
+    assert_int_equal(
+        fs_get_start((fs_get_t *[1]){NULL}, &net->ctx[8], put.key, &opts, on_get, &get), 0);
+    run_until(net, is_done, &get);
+    assert_int_equal(get.status, FS_ECORRUPT);
+    assert_non_null(strstr(get.message, "decrypt"));
+    opts.secret = NULL;
+    memset(&get, 0, sizeof(get));
+    assert_int_equal(
+        fs_get_start((fs_get_t *[1]){NULL}, &net->ctx[8], put.key, &opts, on_get, &get), 0);
+    run_until(net, is_done, &get);
+    assert_int_equal(get.status, FS_ECORRUPT);
+    assert_false(file_exists(net, "out2"));
+
+    /* The same file put plain: the check finds it on many nodes. */
+    free(keys.keys);
+    put_file(net, 1, SECRET_NAME, &put);
+    assert_false(put.sealed);
+    file_keys(net, 5, put.key, NULL, &keys);
+    assert_true(nodes_holding(net, &keys, MARKER) >= 8);
+    assert_true(nodes_holding(net, &keys, SECRET_NAME) >= 8);
+    free(keys.keys);
+    free(data);
+    net_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -685,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_64_in_flight_at_10_percent_loss),
         cmocka_unit_test(test_cancel_before_start),
         cmocka_unit_test(test_put_work_per_byte),
+        cmocka_unit_test(test_sealed_put_get),
     };
 
     alarm(300);
