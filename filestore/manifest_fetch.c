@@ -19,13 +19,14 @@
 typedef struct mfetch {
     fs_ctx_t ctx;
     uint8_t key[MF_KEY_LEN];
+    int sealed; /* a sealed file's manifest, opened with its root secret */
     mf_asm_t *asm_;
     mf_blob_t *blobs; /* in the order fetched: root first */
     size_t n_blobs, cap_blobs;
     uint64_t bytes; /* of the nodes, up to MANIFEST_BYTES_MAX */
     unsigned in_flight;
     int status;
-    char message[200];
+    char message[320];
     fs_manifest_cb done;         /* a file manifest's (fs_manifest_fetch) */
     fs_any_manifest_cb done_any; /* either kind's (fs_manifest_fetch_kind) */
     void *arg;
@@ -149,7 +150,12 @@ static void on_node(int status, const uint8_t *data, size_t len, void *arg)
                     status == FS_ENOENT ? "no node of the network has it" : fs_strerror(status));
     } else if (mf->status == 0) {
         int err = mf_asm_add(mf->asm_, one->key, data, len);
-        if (err)
+        if (err == MF_EFORMAT && !mf->sealed && memcmp(one->key, mf->key, MF_KEY_LEN) == 0 &&
+            (len < 4 || (memcmp(data, "EMOM", 4) != 0 && memcmp(data, "EMOD", 4) != 0)))
+            mfetch_fail(mf, FS_ECORRUPT,
+                        "it is not a manifest (an encrypted file's? Give its whole capability, "
+                        "KEY:SECRET, as emofs put --encrypt printed it)");
+        else if (err)
             mfetch_fail(mf, FS_ECORRUPT, mf_strerror(err));
         else if ((err = keep_blob(mf, one->key, data, len)) != 0)
             mfetch_fail(mf, err,
@@ -195,6 +201,7 @@ static int mfetch_new(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN],
     mf->done = done;
     mf->done_any = done_any;
     mf->arg = arg;
+    mf->sealed = secret != NULL;
     err = secret != NULL ? mf_asm_new_sealed(&mf->asm_, key, secret)
                          : mf_asm_new_kind(&mf->asm_, key, kind);
     if (err != 0 || mfetch_start(mf, key) != 0) {

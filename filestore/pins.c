@@ -27,6 +27,7 @@ typedef struct walk {
     todo_t *q;
     size_t n, cap;
     int missing, corrupt;
+    const uint8_t *secret; /* a sealed file's root secret (the first todo), or NULL */
 } walk_t;
 
 int fs_pins_new(fs_pins_t **out)
@@ -129,7 +130,9 @@ static int walk_one(walk_t *w, const todo_t *t)
 
     if (fs_keyset_find(&w->p->set, t->key) != NULL)
         return 0; /* read already (a tree may name one file twice) */
-    if (mf_asm_new_kind(&a, t->key, t->kind) != 0)
+    if ((w->secret != NULL && memcmp(t->key, w->q[0].key, MF_KEY_LEN) == 0
+             ? mf_asm_new_sealed(&a, t->key, w->secret)
+             : mf_asm_new_kind(&a, t->key, t->kind)) != 0)
         return FS_ENOMEM;
     err = add_node(w, a, t->key);
     while (err == 0 && mf_asm_pending(a, &want, 1) > 0)
@@ -140,9 +143,9 @@ static int walk_one(walk_t *w, const todo_t *t)
     return err < 0 ? err : 0;
 }
 
-int fs_pins_add(fs_pins_t *p, fs_store_t *st, const uint8_t key[MF_KEY_LEN])
+int fs_pins_add(fs_pins_t *p, fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *secret)
 {
-    walk_t w = {p, st, NULL, 0, 0, 0, 0};
+    walk_t w = {p, st, NULL, 0, 0, 0, 0, secret};
     int err = push(&w, key, MF_KIND_ANY);
 
     for (size_t i = 0; err == 0 && i < w.n; i++) {

@@ -30,12 +30,14 @@ void fs_pins_free(fs_pins_t *p);
 
 /* Adds the keys of every blob the file or directory with key uses, as far
  * as st holds them: a manifest node that is missing or damaged is left
- * out, and so is what it would have listed.
+ * out, and so is what it would have listed. secret: a sealed file's root
+ * secret (MF_KEY_LEN bytes; without it its manifest cannot be read:
+ * FS_ECORRUPT), or NULL.
  * @return 0 when the whole tree was read, FS_ENOENT when a manifest node
  * was missing or damaged (what could be read was added), FS_ECORRUPT when
  * a node is not a manifest node of the kind its parent says, or FS_ENOMEM
  * (the set then holds part of the tree). */
-int fs_pins_add(fs_pins_t *p, fs_store_t *st, const uint8_t key[MF_KEY_LEN]);
+int fs_pins_add(fs_pins_t *p, fs_store_t *st, const uint8_t key[MF_KEY_LEN], const uint8_t *secret);
 
 /* @return 1 if key is in the set, else 0. */
 int fs_pins_has(const fs_pins_t *p, const uint8_t key[MF_KEY_LEN]);

@@ -181,7 +181,8 @@ static int find_copies(fs_republish_t *rp)
             continue;
         if (fs_pins_new(&pins) != 0)
             return FS_ENOMEM;
-        err = fs_pins_add(pins, rp->ctx.store, rp->roots[i].key);
+        err = fs_pins_add(pins, rp->ctx.store, rp->roots[i].key,
+                          rp->roots[i].sealed ? rp->roots[i].secret : NULL);
         if (err != FS_ENOMEM)
             err = fs_pins_foreach(pins, mark_copies, &m);
         for (size_t j = 0; err != FS_ENOMEM && j < fs_pins_damaged(pins)->n; j++)

@@ -36,6 +36,8 @@ typedef struct fs_republish fs_republish_t;
 typedef struct fs_republish_root {
     uint8_t key[MF_KEY_LEN];
     unsigned copies;
+    int sealed; /* a sealed file: secret opens its manifest's root */
+    uint8_t secret[MF_KEY_LEN];
 } fs_republish_root_t;
 
 /* Starts republishing every blob of ctx->store through ctx->dht on

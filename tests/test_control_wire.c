@@ -127,6 +127,16 @@ static void want_get(const ctl_msg_t *m)
     assert_string_equal(m->out, "out.jpg");
 }
 
+static void want_get_sealed(const ctl_msg_t *m)
+{
+    assert_int_equal(m->type, CTL_GET);
+    assert_int_equal(m->flags, CTL_FLAG_PROGRESS | CTL_FLAG_SEAL);
+    assert_key_seq(m->key, 0xa0);
+    assert_string_equal(m->out, "out.jpg");
+    assert_int_equal(m->has_secret, 1);
+    assert_key_seq(m->secret, 0xc0);
+}
+
 static void want_get_no_out(const ctl_msg_t *m)
 {
     assert_int_equal(m->type, CTL_GET);
@@ -244,6 +254,13 @@ static void want_result_put(const ctl_msg_t *m)
     assert_key_seq(m->key, 0xa0);
     assert_int_equal(m->copies_fewest, 5);
     assert_int_equal(m->copies_median, 7);
+}
+
+static void want_result_put_sealed(const ctl_msg_t *m)
+{
+    want_result_put(m);
+    assert_int_equal(m->has_secret, 1);
+    assert_key_seq(m->secret, 0xc0);
 }
 
 static void want_result_health(const ctl_msg_t *m)
@@ -393,6 +410,8 @@ static const struct {
     {"stop.hex", want_stop},
     {"progress.hex", want_progress},
     {"result_put.hex", want_result_put},
+    {"result_put_sealed.hex", want_result_put_sealed},
+    {"get_sealed.hex", want_get_sealed},
     {"result_health.hex", want_result_health},
     {"result_rm.hex", want_result_rm},
     {"result_gc.hex", want_result_gc},
@@ -443,7 +462,8 @@ static void test_vectors_roundtrip(void **state)
 
 /* The length of the one strict prefix of a vector's body that is a valid
  * message too: a STATUS result without its optional last field (store_max,
- * 8 bytes); 0 for every other vector. */
+ * 8 bytes), a sealed PUT's result without its secret (32 bytes); 0 for
+ * every other vector. */
 static size_t valid_prefix(const vector_t *v)
 {
     size_t blen = v->len - CTL_FRAME_HDR;
@@ -453,6 +473,8 @@ static size_t valid_prefix(const vector_t *v)
     assert_int_equal(ctl_decode(v->buf + CTL_FRAME_HDR, blen, &m), 0);
     if (m.type == CTL_RESULT && m.req_type == CTL_STATUS && m.status == 0 && m.st.has_store_max)
         n = blen - 8;
+    if (m.type == CTL_RESULT && m.req_type == CTL_PUT && m.status == 0 && m.has_secret)
+        n = blen - 32;
     ctl_msg_clear(&m);
     return n;
 }
@@ -502,7 +524,9 @@ static void test_vectors_truncated_and_extended(void **state)
                 assert_int_equal(ctl_decode(body, k, &m), 0);
                 assert_int_equal(m.st.has_store_max, 0);
                 assert_int_equal(m.st.store_max, 0);
-                assert_int_equal(m.st.peers_live, 5);
+                assert_int_equal(m.has_secret, 0);
+                if (m.req_type == CTL_STATUS)
+                    assert_int_equal(m.st.peers_live, 5);
                 assert_encodes_to(&m, want, CTL_FRAME_HDR + k);
                 ctl_msg_clear(&m);
                 free(want);
@@ -524,7 +548,8 @@ static void test_vectors_truncated_and_extended(void **state)
         }
         free(ext);
     }
-    assert_int_equal(optional, 2); /* result_status.hex, result_status_embedded.hex */
+    /* result_status.hex, result_status_embedded.hex, result_put_sealed.hex */
+    assert_int_equal(optional, 3);
 }
 
 static void test_frame_check(void **state)

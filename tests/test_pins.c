@@ -110,21 +110,21 @@ static void test_file_tree(void **state)
 
     assert_true(nb > 3); /* a tree, not one node */
     assert_int_equal(fs_pins_new(&p), 0);
-    assert_int_equal(fs_pins_add(p, f->st, root), 0);
+    assert_int_equal(fs_pins_add(p, f->st, root, NULL), 0);
     assert_int_equal(fs_pins_count(p), nb + 300);
     for (size_t i = 0; i < nb; i++)
         assert_true(fs_pins_has(p, blobs[i].key));
     for (size_t i = 0; i < 300; i++)
         assert_true(fs_pins_has(p, m.entries[i].key));
     /* Added again: nothing new. */
-    assert_int_equal(fs_pins_add(p, f->st, root), 0);
+    assert_int_equal(fs_pins_add(p, f->st, root, NULL), 0);
     assert_int_equal(fs_pins_count(p), nb + 300);
     fs_pins_free(p);
 
     /* A node below the root missing: the rest is read, what it listed is not. */
     assert_int_equal(fs_store_remove(f->st, blobs[0].key), 0);
     assert_int_equal(fs_pins_new(&p), 0);
-    assert_int_equal(fs_pins_add(p, f->st, root), FS_ENOENT);
+    assert_int_equal(fs_pins_add(p, f->st, root, NULL), FS_ENOENT);
     assert_true(fs_pins_has(p, root));
     assert_false(fs_pins_has(p, blobs[0].key));
     assert_true(fs_pins_count(p) < nb + 300);
@@ -134,7 +134,7 @@ static void test_file_tree(void **state)
     uint8_t none[MF_KEY_LEN];
     rnd_bytes(none, sizeof(none));
     assert_int_equal(fs_pins_new(&p), 0);
-    assert_int_equal(fs_pins_add(p, f->st, none), FS_ENOENT);
+    assert_int_equal(fs_pins_add(p, f->st, none, NULL), FS_ENOENT);
     assert_int_equal(fs_pins_count(p), 0);
     fs_pins_free(p);
     mf_blobs_free(blobs, nb);
@@ -192,7 +192,7 @@ static void test_dir_tree(void **state)
     store_dir(f->st, "top", top, 4, top_key, &ntop);
 
     assert_int_equal(fs_pins_new(&p), 0);
-    assert_int_equal(fs_pins_add(p, f->st, top_key), 0);
+    assert_int_equal(fs_pins_add(p, f->st, top_key, NULL), 0);
     assert_int_equal(fs_pins_count(p), ntop + nsub + na + 5 + nb + 7);
     assert_true(fs_pins_has(p, sub_key));
     assert_true(fs_pins_has(p, mb.entries[6].key));
@@ -305,9 +305,9 @@ static void test_published_copies(void **state)
              ka, kb, kb, kb, kb);
     write_text(f->dir, "published", text);
     assert_int_equal(mf_key_from_hex(key, kb), 0);
-    assert_int_equal(emofs_published_add(f->dir, key, 20, 3, "b 1/2.bin"), 0);
+    assert_int_equal(emofs_published_add(f->dir, key, NULL, 20, 3, "b 1/2.bin"), 0);
     assert_int_equal(mf_key_from_hex(key, kc), 0);
-    assert_int_equal(emofs_published_add(f->dir, key, 30, 0, "c.bin"), 0);
+    assert_int_equal(emofs_published_add(f->dir, key, NULL, 30, 0, "c.bin"), 0);
     assert_int_equal(emofs_published_list(f->dir, &list, &n), 0);
     assert_int_equal(n, 3);
     assert_int_equal(list[0].size, 10);

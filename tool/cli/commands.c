@@ -88,7 +88,11 @@ static int put_usage(FILE *f, int code)
         "  --name NAME            the name a file from standard input gets in its\n"
         "                         manifest (default: stdin)\n"
         "  --copies N             how many nodes keep each chunk, 1..20 (default: the\n"
-        "                         node's 'copies' setting, 8); manifests go on 20\n" COMMON_HELP);
+        "                         node's 'copies' setting, 8); manifests go on 20\n"
+        "  --encrypt              encrypt the file: the nodes that hold it see neither\n"
+        "                         its bytes nor its name. Prints its capability,\n"
+        "                         KEY:SECRET, instead of the key: keep it secret, it is\n"
+        "                         what reads the file (files only, not directories)\n" COMMON_HELP);
     return code;
 }
 
@@ -107,12 +111,23 @@ static int put_run(const cli_common_t *c, ctl_msg_t *req, cli_io_t *io, const ch
         size = io->in_bytes;
     if (res.status != 0) {
         code = cli_fail(cli_exit_code(CTL_PUT, res.status), "%s", res.message);
+    } else if ((req->flags & CTL_FLAG_SEAL) && !res.has_secret) {
+        /* A daemon from before sealing ignores the flag: the file is stored
+         * in the clear, and the user must know. */
+        code = cli_fail(EXIT_FAIL,
+                        "the node stored %s without encrypting it (a daemon older than "
+                        "--encrypt: restart it with this emofs)",
+                        what);
     } else if (c->json) {
-        char hex[65];
+        char hex[130];
         json_t j;
         mf_key_to_hex(res.key, hex);
         json_begin(&j, stdout);
         json_str(&j, "key", hex);
+        if (res.has_secret) {
+            keyarg_capability_text(res.key, res.secret, hex);
+            json_str(&j, "capability", hex);
+        }
         json_str(&j, "input", what);
         if (size != UINT64_MAX) {
             json_u64(&j, "size", size);
@@ -124,8 +139,10 @@ static int put_run(const cli_common_t *c, ctl_msg_t *req, cli_io_t *io, const ch
         json_double(&j, "seconds", now_s() - t0);
         json_end(&j);
     } else {
-        char hex[65];
+        char hex[130];
         mf_key_to_hex(res.key, hex);
+        if (res.has_secret)
+            keyarg_capability_text(res.key, res.secret, hex);
         if (size != UINT64_MAX)
             put_summary(c, what, size, now_s() - t0, &res);
         else if (!c->quiet)
@@ -156,7 +173,7 @@ static long copies_flags(const char *value)
 }
 
 /* put -: standard input, streamed to the node. */
-static int put_stdin(const cli_common_t *c, const char *name, uint32_t copies, double t0)
+static int put_stdin(const cli_common_t *c, const char *name, uint32_t flags, double t0)
 {
     ctl_msg_t req = {0};
     cli_io_t io = {STDIN_FILENO, -1, 0};
@@ -167,16 +184,17 @@ static int put_stdin(const cli_common_t *c, const char *name, uint32_t copies, d
     if (fstat(STDIN_FILENO, &st) == 0 && S_ISDIR(st.st_mode))
         return cli_fail(EXIT_INPUT, "cannot read standard input: it is a directory");
     req.type = CTL_PUT;
-    req.flags = CTL_FLAG_PROGRESS | CTL_FLAG_STREAM | copies;
+    req.flags = CTL_FLAG_PROGRESS | CTL_FLAG_STREAM | flags;
     req.path = (char *)name;
     return put_run(c, &req, &io, "standard input", 0, t0);
 }
 
-enum { PUT_OPT_NAME = CLI_OPT_OWN, PUT_OPT_COPIES };
+enum { PUT_OPT_NAME = CLI_OPT_OWN, PUT_OPT_COPIES, PUT_OPT_ENCRYPT };
 static const opt_spec_t put_opts[] = {
     CLI_OPTS_COMMON,
     {"--name", NULL, OPT_VALUE, PUT_OPT_NAME},
     {"--copies", NULL, OPT_VALUE, PUT_OPT_COPIES},
+    {"--encrypt", NULL, OPT_FLAG, PUT_OPT_ENCRYPT},
     OPT_TABLE_END,
 };
 
@@ -191,7 +209,7 @@ int emofs_put_main(int argc, char **argv)
     double t0 = now_s();
     opt_parser_t p;
     int code, fd, id, name_given = 0;
-    uint32_t copies = 0; /* as flags */
+    uint32_t flags = 0; /* --copies and --encrypt, as PUT flags */
 
     opt_init(&p, argc, argv, 1, "put", put_opts, stderr);
     while ((id = cli_next_option(&p, &c)) != OPT_END) {
@@ -208,7 +226,11 @@ int emofs_put_main(int argc, char **argv)
             long f = copies_flags(p.value);
             if (f < 0)
                 return EXIT_USAGE;
-            copies = (uint32_t)f;
+            flags = (flags & ~CTL_FLAG_COPIES_MASK) | (uint32_t)f;
+            continue;
+        }
+        if (id == PUT_OPT_ENCRYPT) {
+            flags |= CTL_FLAG_SEAL;
             continue;
         }
         if (file != NULL)
@@ -221,7 +243,7 @@ int emofs_put_main(int argc, char **argv)
     if ((code = cli_common_finish(&c)) != 0)
         return code;
     if (strcmp(file, "-") == 0)
-        return put_stdin(&c, name, copies, t0);
+        return put_stdin(&c, name, flags, t0);
     if (name_given)
         return cli_fail(EXIT_USAGE, "put: --name is for standard input (put -); a file keeps its "
                                     "own name");
@@ -235,10 +257,13 @@ int emofs_put_main(int argc, char **argv)
                         "not a regular file or a directory");
     }
     close(fd);
+    if ((flags & CTL_FLAG_SEAL) && S_ISDIR(st.st_mode))
+        return cli_fail(EXIT_USAGE, "put: --encrypt takes a file, not a directory (yet): put "
+                                    "its files one by one, or leave out --encrypt");
     if (realpath(file, abs) == NULL)
         return cli_fail(EXIT_INPUT, "cannot read %s: %s", file, strerror(errno));
     req.type = CTL_PUT;
-    req.flags = CTL_FLAG_PROGRESS | copies;
+    req.flags = CTL_FLAG_PROGRESS | flags;
     req.path = abs;
     return put_run(&c, &req, &io, file, S_ISDIR(st.st_mode) ? UINT64_MAX : (uint64_t)st.st_size,
                    t0);
@@ -250,8 +275,9 @@ static int get_usage(FILE *f, int code)
 {
     fprintf(
         f, "usage: emofs get KEY [-o PATH] [--force] [options]\n"
-           "Fetches the file with KEY (64 hex digits, an emofs: line from `emofs manifest\n"
-           "export --text`, or the path of a manifest file from `emofs manifest export`)\n"
+           "Fetches the file with KEY (64 hex digits, an encrypted file's KEY:SECRET from\n"
+           "`emofs put --encrypt`, an emofs: line from `emofs manifest export --text`,\n"
+           "or the path of a manifest file from `emofs manifest export`)\n"
            "and writes it to PATH, or under its own name in the current directory. An\n"
            "interrupted get resumes when run again.\n"
            "Nothing that exists is replaced: a file already there with other bytes\n"
@@ -350,11 +376,13 @@ static int get_run(int argc, char **argv, int is_cat)
         return code;
     if (getcwd(cwd, sizeof(cwd)) == NULL)
         return cli_fail(EXIT_OUTPUT, "cannot find the current directory: %s", strerror(errno));
-    code = keyarg_resolve(&c, keyarg, req.key);
-    if (code)
+    if (keyarg_capability(keyarg, req.key, req.secret))
+        req.has_secret = 1;
+    else if ((code = keyarg_resolve(&c, keyarg, req.key)) != 0)
         return code;
     req.type = CTL_GET;
-    req.flags = CTL_FLAG_PROGRESS | (force ? CTL_FLAG_FORCE : 0);
+    req.flags =
+        CTL_FLAG_PROGRESS | (force ? CTL_FLAG_FORCE : 0) | (req.has_secret ? CTL_FLAG_SEAL : 0);
     req.cwd = cwd;
     req.out = (char *)"";
     if (out != NULL) {

@@ -86,6 +86,8 @@ static int start(republisher_t *rp)
     for (size_t i = 0; i < n; i++) {
         memcpy(roots[i].key, list[i].key, MF_KEY_LEN);
         roots[i].copies = list[i].copies; /* 0, not recorded: the node's */
+        roots[i].sealed = list[i].sealed;
+        memcpy(roots[i].secret, list[i].secret, MF_KEY_LEN);
     }
     err = fs_republish_start(&rp->running, &rp->node->ctx, roots, n, on_done, rp);
     free(roots);

@@ -283,6 +283,8 @@ static void put_body(writer_t *w, const ctl_msg_t *m)
         put_bytes(w, m->key, CTL_KEY_LEN);
         put_str(w, m->cwd);
         put_str(w, m->out);
+        if (m->flags & CTL_FLAG_SEAL)
+            put_bytes(w, m->secret, CTL_KEY_LEN);
         return;
     case CTL_MANIFEST:
     case CTL_HEALTH:
@@ -316,6 +318,8 @@ static void put_body(writer_t *w, const ctl_msg_t *m)
         put_bytes(w, m->key, CTL_KEY_LEN);
         put_u32(w, m->copies_fewest);
         put_u32(w, m->copies_median);
+        if (m->has_secret)
+            put_bytes(w, m->secret, CTL_KEY_LEN);
         break;
     case CTL_IMPORT:
         put_bytes(w, m->key, CTL_KEY_LEN);
@@ -575,6 +579,10 @@ static void get_result(reader_t *r, ctl_msg_t *m)
         get_key(r, m->key);
         m->copies_fewest = get_u32r(r);
         m->copies_median = get_u32r(r);
+        if (r->err == 0 && r->left > 0) { /* a sealed file's (appended later: section 5.2) */
+            get_key(r, m->secret);
+            m->has_secret = 1;
+        }
         break;
     case CTL_IMPORT:
         get_key(r, m->key);
@@ -663,6 +671,10 @@ int ctl_decode(const uint8_t *body, size_t len, ctl_msg_t *out)
         out->cwd = get_str(&r);
         out->out = get_str(&r);
         require_abs(&r, out->cwd);
+        if (out->flags & CTL_FLAG_SEAL) {
+            get_key(&r, out->secret);
+            out->has_secret = 1;
+        }
         break;
     case CTL_MANIFEST:
     case CTL_HEALTH:

@@ -42,6 +42,9 @@
 #define CTL_FLAG_PROGRESS 0x1u /* send PROGRESS messages before the RESULT */
 #define CTL_FLAG_FORCE    0x2u /* GET: an existing regular file at the output is replaced */
 #define CTL_FLAG_STREAM   0x4u /* the file's bytes travel as DATA messages (section 3.7) */
+/* PUT: seal (encrypt) the file; its RESULT carries the root's secret.
+ * GET: the file is sealed; the request carries the secret that opens it. */
+#define CTL_FLAG_SEAL 0x8u
 /* PUT: bits 8..15, how many nodes keep each chunk (1..20); 0: the node's default */
 #define CTL_FLAG_COPIES_SHIFT 8
 #define CTL_FLAG_COPIES_MASK  0xff00u
@@ -162,7 +165,7 @@ typedef struct ctl_status {
  * | type / payload   | fields                                                |
  * |------------------|-------------------------------------------------------|
  * | PUT              | flags, path (with CTL_FLAG_STREAM: a file name)       |
- * | GET              | flags, key, cwd, out                                  |
+ * | GET              | flags, key, cwd, out (secret with CTL_FLAG_SEAL)      |
  * | MANIFEST, HEALTH | key                                                   |
  * | RM               | key                                                   |
  * | IMPORT           | blob, blob_len                                        |
@@ -171,7 +174,7 @@ typedef struct ctl_status {
  * | PROGRESS         | progress                                              |
  * | DATA             | blob, blob_len (0: the end of a streamed PUT's bytes) |
  * | RESULT           | req_type, status, message; if status == 0:            |
- * |   of PUT         | key, copies_fewest, copies_median                     |
+ * |   of PUT         | key, copies_fewest, copies_median (secret: sealed)    |
  * |   of HEALTH      | health                                                |
  * |   of IMPORT      | key                                                   |
  * |   of GET         | key, path (the final path written), size              |
@@ -186,8 +189,10 @@ typedef struct ctl_msg {
     uint8_t type;    /* enum ctl_type */
     uint8_t version; /* CTL_VERSION after a decode; ctl_encode() always writes CTL_VERSION */
 
-    uint32_t flags;           /* PUT, GET: CTL_FLAG_* */
-    uint8_t key[CTL_KEY_LEN]; /* GET, MANIFEST; RESULT of PUT, GET, IMPORT */
+    uint32_t flags;              /* PUT, GET: CTL_FLAG_* */
+    uint8_t key[CTL_KEY_LEN];    /* GET, MANIFEST; RESULT of PUT, GET, IMPORT */
+    uint8_t has_secret;          /* GET with CTL_FLAG_SEAL; RESULT of a sealed PUT */
+    uint8_t secret[CTL_KEY_LEN]; /* then: the secret that opens the file's root */
     char *path;      /* PUT: file to store (streamed: its name); RESULT of GET: path written */
     char *cwd;       /* GET: the client's working directory */
     char *out;       /* GET: output path ("" = manifest's name in cwd) */

@@ -424,15 +424,19 @@ void emofs_node_close(emofs_node_t *node)
         close_now(&node->close_job);
 }
 
-int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], uint64_t size,
-                        unsigned copies, const char *name)
+int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], const uint8_t *secret,
+                        uint64_t size, unsigned copies, const char *name)
 {
-    char hex[65], *line;
+    char hex[130], *line;
     size_t cap;
     int err;
 
     mf_key_to_hex(key, hex);
-    cap = strlen(name) + 96;
+    if (secret != NULL) {
+        hex[64] = ':';
+        mf_key_to_hex(secret, hex + 65);
+    }
+    cap = strlen(name) + 160;
     if ((line = malloc(cap)) == NULL)
         return FS_ENOMEM;
     if (copies > 0)
@@ -447,7 +451,7 @@ int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], uint64_t
 int emofs_published_list(const char *dir, emofs_published_t **out, size_t *n)
 {
     char *path = fs_path_join(dir, "published");
-    char line[MF_NAME_MAX + 128];
+    char line[MF_NAME_MAX + 256];
     emofs_published_t *list = NULL, e;
     size_t count = 0, cap = 0;
     FILE *f;

@@ -137,16 +137,21 @@ void emofs_node_close(emofs_node_t *node);
 /* Appends a published file to DIR/published: a line "KEY SIZE/COPIES
  * NAME", where COPIES is how many nodes keep each of its chunks (the put's
  * --copies, or the node's copies setting), so that the republish stores
- * them on as many again. Lines of older versions, "KEY SIZE NAME", are
- * still read (their copies: the node's setting). @return 0 or FS_EIO. */
-int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], uint64_t size,
-                        unsigned copies, const char *name);
+ * them on as many again. A sealed file's (secret not NULL) starts
+ * "KEY:SECRET", so that this node can still read its manifest (republish,
+ * rm, gc); the file is private to its owner. Lines of older versions,
+ * "KEY SIZE NAME", are still read (their copies: the node's setting).
+ * @return 0 or FS_EIO. */
+int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], const uint8_t *secret,
+                        uint64_t size, unsigned copies, const char *name);
 
 /* One published file. */
 typedef struct emofs_published {
     uint8_t key[MF_KEY_LEN];
     uint64_t size;
-    unsigned copies;            /* 1..EMOFS_COPIES_MAX, or 0: not recorded */
+    unsigned copies; /* 1..EMOFS_COPIES_MAX, or 0: not recorded */
+    int sealed;      /* a sealed file: secret opens its manifest's root */
+    uint8_t secret[MF_KEY_LEN];
     char name[MF_NAME_MAX + 2]; /* a directory's ends with '/' */
 } emofs_published_t;
 

@@ -33,7 +33,8 @@ static int pins_of_published(emofs_node_t *node, const emofs_published_t *list, 
     for (size_t i = 0; i < n; i++) {
         if (skip != NULL && memcmp(list[i].key, skip, MF_KEY_LEN) == 0)
             continue;
-        int err = fs_pins_add(keep, node->store, list[i].key);
+        int err =
+            fs_pins_add(keep, node->store, list[i].key, list[i].sealed ? list[i].secret : NULL);
         if (err == FS_ENOMEM)
             return err;
         if (err != 0) {
@@ -108,7 +109,9 @@ int emofs_maint_rm(emofs_node_t *node, const uint8_t key[MF_KEY_LEN], ctl_freed_
     /* What the others use is read before anything changes; the file's own
      * blobs as far as they can be read (a damaged file is unpinned too). */
     keep_err = pins_of_published(node, list, n, key, keep, msg, msg_cap);
-    if (keep_err == FS_ENOMEM || (err = fs_pins_add(drop, node->store, key)) == FS_ENOMEM) {
+    if (keep_err == FS_ENOMEM ||
+        (err = fs_pins_add(drop, node->store, key, list[i].sealed ? list[i].secret : NULL)) ==
+            FS_ENOMEM) {
         err = FS_ENOMEM;
         goto done;
     }

@@ -67,6 +67,7 @@ static void on_put(int status, const uint8_t key[MF_KEY_LEN], const mf_manifest_
         fs_put_copies(op->put, &fewest, &median);
         op->res.copies_fewest = fewest;
         op->res.copies_median = median;
+        op->res.has_secret = (uint8_t)fs_put_secret(op->put, op->res.secret);
     }
     op->put = NULL;
     if (status == 0) {
@@ -74,7 +75,8 @@ static void on_put(int status, const uint8_t key[MF_KEY_LEN], const mf_manifest_
         op->res.size = m->size; /* not sent (a PUT's RESULT has no size); for logs */
         /* The file is stored either way; a lost line in the list only
          * hides it from `emofs ls`. */
-        emofs_published_add(op->node->dir, key, m->size, op->copies, m->name);
+        emofs_published_add(op->node->dir, key, op->res.has_secret ? op->res.secret : NULL, m->size,
+                            op->copies, m->name);
     } else {
         op_error(op, status, message);
     }
@@ -97,7 +99,7 @@ static void on_put_tree(int status, const uint8_t key[MF_KEY_LEN], const mf_dir_
                  (unsigned long long)d->bytes, message[0] ? "; " : "", message);
         ctl_set_message(&op->res, text);
         snprintf(name, sizeof(name), "%s/", d->name); /* ls shows a directory so */
-        emofs_published_add(op->node->dir, key, d->bytes, op->copies, name);
+        emofs_published_add(op->node->dir, key, NULL, d->bytes, op->copies, name);
     } else {
         op_error(op, status, message);
     }
@@ -123,8 +125,12 @@ static int start_put(emofs_op_t *op, const ctl_msg_t *req)
     if (copies > 0)
         ctx.copies = copies;
     op->copies = ctx.copies; /* for DIR/published: the republish keeps to it */
-    if (!(req->flags & CTL_FLAG_STREAM) && lstat(req->path, &st) == 0 && S_ISDIR(st.st_mode))
+    ctx.seal = (req->flags & CTL_FLAG_SEAL) != 0;
+    if (!(req->flags & CTL_FLAG_STREAM) && lstat(req->path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (ctx.seal)
+            return FS_EINVAL; /* directories are not sealed yet (schema/manifest.md 9.2) */
         return fs_put_tree_start(&op->tree, &ctx, req->path, progress, on_put_tree, op);
+    }
     if (!(req->flags & CTL_FLAG_STREAM))
         return fs_put_start(&op->put, &ctx, req->path, progress, on_put, op);
     if (op->cbs.want == NULL)
@@ -195,6 +201,7 @@ static int start_get(emofs_op_t *op, const ctl_msg_t *req)
     opts.dir = req->cwd;
     opts.force = (req->flags & CTL_FLAG_FORCE) != 0;
     opts.progress = (req->flags & CTL_FLAG_PROGRESS) ? on_progress : NULL;
+    opts.secret = req->has_secret ? req->secret : NULL;
     if (req->flags & CTL_FLAG_STREAM) {
         if (op->cbs.data == NULL) {
             free(out);

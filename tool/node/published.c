@@ -20,13 +20,22 @@ typedef struct unpin {
 
 int emofs_published_parse(const char *line, emofs_published_t *e)
 {
-    char hex[65], *end;
+    char hex[130], *end;
     unsigned long long size, copies = 0;
     int size_at = 0;
     size_t len;
 
-    if (sscanf(line, "%64s %n", hex, &size_at) != 1 || size_at == 0 ||
-        mf_key_from_hex(e->key, hex) != 0 || !isdigit((unsigned char)line[size_at]))
+    if (sscanf(line, "%129s %n", hex, &size_at) != 1 || size_at == 0 ||
+        !isdigit((unsigned char)line[size_at]))
+        return 0;
+    e->sealed = strlen(hex) == 129 && hex[64] == ':'; /* "KEY:SECRET" */
+    memset(e->secret, 0, MF_KEY_LEN);
+    if (e->sealed) {
+        hex[64] = '\0';
+        if (mf_key_from_hex(e->secret, hex + 65) != 0)
+            return 0;
+    }
+    if (mf_key_from_hex(e->key, hex) != 0)
         return 0;
     errno = 0;
     size = strtoull(line + size_at, &end, 10);
