@@ -11,6 +11,10 @@
  *     manifest must survive a round trip through its encoder (small nodes,
  *     so a tree) and a new file; mf_dir_bundle_check must not pass a file
  *     whose directory does not assemble;
+ *   - as the plain bytes of a sealed file's root node (schema/manifest.md
+ *     section 9): sealed with its own secret, it must assemble only through
+ *     mf_asm_new_sealed, and then mf_encode_sealed must give back the very
+ *     sealed bytes and secret;
  *   - as a key in hex: if it parses, it prints back as the same key.
  */
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 #include "fuzz.h"
 #include "manifests/dir_manifest.h"
 #include "manifests/manifest.h"
+#include "manifests/seal.h"
 
 static void check(int ok)
 {
@@ -183,6 +188,37 @@ static void as_bundle(const uint8_t *data, size_t size)
     mf_blobs_free(blobs, n);
 }
 
+static void as_sealed_root(const uint8_t *data, size_t size)
+{
+    uint8_t secret[MF_KEY_LEN], again_secret[MF_KEY_LEN], key[MF_KEY_LEN];
+    uint8_t *sealed = malloc(size + MF_SEAL_TAG_LEN);
+    mf_blob_t *blobs;
+    mf_manifest_t m;
+    mf_asm_t *a;
+    size_t n, max = size + MF_SEAL_TAG_LEN < MF_NODE_MIN ? MF_NODE_MIN : size + MF_SEAL_TAG_LEN;
+    int rc;
+
+    check(sealed != NULL);
+    check(mf_seal_secret(data, size, secret) == MF_OK);
+    check(mf_seal(secret, data, size, sealed) == MF_OK);
+    check(mf_sha256(sealed, size + MF_SEAL_TAG_LEN, key) == MF_OK);
+    check(mf_asm_new_sealed(&a, key, secret) == MF_OK);
+    rc = mf_asm_add(a, key, sealed, size + MF_SEAL_TAG_LEN);
+    if (rc == MF_OK)
+        rc = mf_asm_finish(a, &m);
+    mf_asm_free(a);
+    if (rc == MF_OK) {
+        check(m.n_entries == 0 || m.secrets != NULL);
+        check(mf_encode_sealed(&m, max, &blobs, &n, again_secret) == MF_OK);
+        check(n == 1 && blobs[0].len == size + MF_SEAL_TAG_LEN);
+        check(memcmp(blobs[0].data, sealed, size + MF_SEAL_TAG_LEN) == 0);
+        check(memcmp(again_secret, secret, MF_KEY_LEN) == 0);
+        mf_blobs_free(blobs, n);
+        mf_manifest_clear(&m);
+    }
+    free(sealed);
+}
+
 static void as_hex(const uint8_t *data, size_t size)
 {
     char text[65], back[65];
@@ -203,6 +239,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     as_root_node(data, size);
     as_bundle(data, size);
+    as_sealed_root(data, size);
     as_hex(data, size);
     return 0;
 }
