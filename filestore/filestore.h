@@ -289,17 +289,20 @@ typedef void (*fs_tree_manifest_cb)(int status, const mf_blob_t *blobs, size_t n
 
 /* Gathers what a manifest file of key holds (schema/manifest.md 8.7): a
  * file's manifest nodes, or a directory's whole tree, every manifest
- * fetched as the kind its entry says and checked against it. More than
- * FS_TREE_BUNDLE_MAX bytes of nodes is FS_ETOOBIG. done is called exactly
- * once, never inside this call. @return 0, FS_EINVAL or FS_ENOMEM. */
+ * fetched as the kind its entry says and checked against it; a sealed
+ * file's nodes (sealed, as stored) when secret (its root's, 32 bytes) is
+ * not NULL. More than FS_TREE_BUNDLE_MAX bytes of nodes is FS_ETOOBIG.
+ * done is called exactly once, never inside this call.
+ * @return 0, FS_EINVAL or FS_ENOMEM. */
 int fs_manifest_fetch_tree(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN],
-                           fs_tree_manifest_cb done, void *arg);
+                           const uint8_t *secret, fs_tree_manifest_cb done, void *arg);
 
 /* Assembles the manifest with file_key from its nodes (any order), as read
- * from a manifest file. @return 0 and *out, FS_ECORRUPT (missing or bad
- * node), FS_EBADHASH or FS_ENOMEM. */
-int fs_manifest_assemble(const uint8_t file_key[MF_KEY_LEN], const mf_blob_t *blobs, size_t n,
-                         mf_manifest_t *out);
+ * from a manifest file; a sealed file's when secret (its root's) is not
+ * NULL. @return 0 and *out, FS_ECORRUPT (missing or bad node, or a wrong
+ * secret), FS_EBADHASH or FS_ENOMEM. */
+int fs_manifest_assemble(const uint8_t file_key[MF_KEY_LEN], const uint8_t *secret,
+                         const mf_blob_t *blobs, size_t n, mf_manifest_t *out);
 
 /* The same for a directory's manifest (its listing only; the manifests
  * it names are not looked at). */

@@ -145,7 +145,7 @@ static void on_manifest(int status, const mf_manifest_t *m, const mf_dir_t *d,
 }
 
 int fs_health_start(fs_health_t **out, const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN],
-                    fs_progress_cb progress, fs_health_cb done, void *arg)
+                    const uint8_t *secret, fs_progress_cb progress, fs_health_cb done, void *arg)
 {
     fs_health_t *h;
     int err;
@@ -161,7 +161,8 @@ int fs_health_start(fs_health_t **out, const fs_ctx_t *ctx, const uint8_t key[MF
     h->done = done;
     h->arg = arg;
     h->in_flight = 1; /* the manifest */
-    err = fs_manifest_fetch_kind(ctx, key, MF_KIND_ANY, on_manifest, h);
+    err = secret != NULL ? fs_manifest_fetch_sealed(ctx, key, secret, on_manifest, h)
+                         : fs_manifest_fetch_kind(ctx, key, MF_KIND_ANY, on_manifest, h);
     if (err) {
         free(h);
         return err;

@@ -26,12 +26,13 @@ typedef void (*fs_health_cb)(int status, const fs_health_result_t *r, const char
 typedef struct fs_health fs_health_t;
 
 /* Starts checking the file (or directory) with key: its manifest comes from
- * the local store or the network. progress (may be NULL) gets chunks_done
+ * the local store or the network; a sealed file's is opened with secret
+ * (its root's, 32 bytes; NULL for a plain file). progress (may be NULL) gets chunks_done
  * and chunks_total as pieces are counted. done runs once, never inside
  * this call; the check frees itself after it.
  * @return 0 and *out, FS_EINVAL or FS_ENOMEM. */
 int fs_health_start(fs_health_t **out, const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN],
-                    fs_progress_cb progress, fs_health_cb done, void *arg);
+                    const uint8_t *secret, fs_progress_cb progress, fs_health_cb done, void *arg);
 
 /* Stops a check: done gets FS_ECANCELED once the counts under way end. */
 void fs_health_cancel(fs_health_t *h);

@@ -242,9 +242,10 @@ static const mf_blob_t *find_blob(const mf_blob_t *blobs, size_t n, const uint8_
     return NULL;
 }
 
-/* Assembles the manifest of key, of the given kind, from blobs. */
-static int assemble(const uint8_t key[MF_KEY_LEN], const mf_blob_t *blobs, size_t n, int kind,
-                    mf_manifest_t *m, mf_dir_t *d)
+/* Assembles the manifest of key, of the given kind (a sealed file's when
+ * secret is not NULL), from blobs. */
+static int assemble(const uint8_t key[MF_KEY_LEN], const uint8_t *secret, const mf_blob_t *blobs,
+                    size_t n, int kind, mf_manifest_t *m, mf_dir_t *d)
 {
     uint8_t want[MF_KEY_LEN];
     const mf_blob_t *b = find_blob(blobs, n, key);
@@ -253,7 +254,7 @@ static int assemble(const uint8_t key[MF_KEY_LEN], const mf_blob_t *blobs, size_
 
     if (b == NULL)
         return FS_ECORRUPT;
-    if (mf_asm_new_kind(&a, key, kind) != 0)
+    if ((secret != NULL ? mf_asm_new_sealed(&a, key, secret) : mf_asm_new_kind(&a, key, kind)) != 0)
         return FS_ENOMEM;
     err = mf_asm_add(a, b->key, b->data, b->len);
     while (err == 0 && mf_asm_pending(a, &want, 1) > 0) {
@@ -270,16 +271,16 @@ static int assemble(const uint8_t key[MF_KEY_LEN], const mf_blob_t *blobs, size_
     return err ? FS_ECORRUPT : 0;
 }
 
-int fs_manifest_assemble(const uint8_t file_key[MF_KEY_LEN], const mf_blob_t *blobs, size_t n,
-                         mf_manifest_t *out)
+int fs_manifest_assemble(const uint8_t file_key[MF_KEY_LEN], const uint8_t *secret,
+                         const mf_blob_t *blobs, size_t n, mf_manifest_t *out)
 {
-    return assemble(file_key, blobs, n, MF_KIND_FILE, out, NULL);
+    return assemble(file_key, secret, blobs, n, MF_KIND_FILE, out, NULL);
 }
 
 int fs_manifest_assemble_dir(const uint8_t key[MF_KEY_LEN], const mf_blob_t *blobs, size_t n,
                              mf_dir_t *out)
 {
-    return assemble(key, blobs, n, MF_KIND_DIR, NULL, out);
+    return assemble(key, NULL, blobs, n, MF_KIND_DIR, NULL, out);
 }
 
 int fs_manifest_import(fs_store_t *store, const uint8_t file_key[MF_KEY_LEN],
@@ -298,7 +299,7 @@ int fs_manifest_import(fs_store_t *store, const uint8_t file_key[MF_KEY_LEN],
               : err == MF_EHASH  ? FS_EBADHASH
                                  : FS_ECORRUPT;
     } else {
-        err = fs_manifest_assemble(file_key, blobs, n, &m);
+        err = fs_manifest_assemble(file_key, NULL, blobs, n, &m);
     }
     for (size_t i = 0; err == 0 && i < n; i++)
         err = fs_store_put(store, blobs[i].key, blobs[i].data, blobs[i].len, 1);

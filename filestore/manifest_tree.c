@@ -125,7 +125,8 @@ static void on_one(int status, const mf_manifest_t *m, const mf_dir_t *d, const 
         tfetch_end(t, err, message);
         return;
     }
-    if (p->has_entry && (m ? mf_dirent_check_file(&p->entry, m) : mf_dirent_check_dir(&p->entry, d)))
+    if (p->has_entry &&
+        (m ? mf_dirent_check_file(&p->entry, m) : mf_dirent_check_dir(&p->entry, d)))
         err = FS_ECORRUPT;
     if (err == 0)
         err = keep(t, blobs, n);
@@ -138,7 +139,7 @@ static void on_one(int status, const mf_manifest_t *m, const mf_dir_t *d, const 
     }
     if (err != 0) {
         tfetch_end(t, err,
-                   err == FS_ETOOBIG  ? "the tree's manifests are too large for one manifest file"
+                   err == FS_ETOOBIG    ? "the tree's manifests are too large for one manifest file"
                    : err == FS_ECORRUPT ? "a manifest does not match its directory entry"
                                         : fs_strerror(err));
         return;
@@ -160,8 +161,10 @@ static void fetch_next(tfetch_t *t)
 }
 
 int fs_manifest_fetch_tree(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN],
-                           fs_tree_manifest_cb done, void *arg)
+                           const uint8_t *secret, fs_tree_manifest_cb done, void *arg)
 {
+    int err;
+
     tfetch_t *t;
 
     if (ctx == NULL || ctx->exec == NULL || key == NULL || done == NULL)
@@ -178,7 +181,9 @@ int fs_manifest_fetch_tree(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN],
         return FS_ENOMEM;
     }
     t->next = 1;
-    if (fs_manifest_fetch_kind(ctx, key, MF_KIND_ANY, on_one, t) != 0) {
+    err = secret != NULL ? fs_manifest_fetch_sealed(ctx, key, secret, on_one, t)
+                         : fs_manifest_fetch_kind(ctx, key, MF_KIND_ANY, on_one, t);
+    if (err != 0) {
         free(t->queue);
         free(t);
         return FS_ENOMEM;

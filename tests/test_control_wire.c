@@ -137,6 +137,24 @@ static void want_get_sealed(const ctl_msg_t *m)
     assert_key_seq(m->secret, 0xc0);
 }
 
+static void want_sealed_request(const ctl_msg_t *m, uint8_t type)
+{
+    assert_int_equal(m->type, type);
+    assert_key_seq(m->key, 0xa0);
+    assert_int_equal(m->has_secret, 1);
+    assert_key_seq(m->secret, 0xc0);
+}
+
+static void want_manifest_sealed(const ctl_msg_t *m)
+{
+    want_sealed_request(m, CTL_MANIFEST);
+}
+
+static void want_health_sealed(const ctl_msg_t *m)
+{
+    want_sealed_request(m, CTL_HEALTH);
+}
+
 static void want_get_no_out(const ctl_msg_t *m)
 {
     assert_int_equal(m->type, CTL_GET);
@@ -412,6 +430,8 @@ static const struct {
     {"result_put.hex", want_result_put},
     {"result_put_sealed.hex", want_result_put_sealed},
     {"get_sealed.hex", want_get_sealed},
+    {"manifest_sealed.hex", want_manifest_sealed},
+    {"health_sealed.hex", want_health_sealed},
     {"result_health.hex", want_result_health},
     {"result_rm.hex", want_result_rm},
     {"result_gc.hex", want_result_gc},
@@ -462,8 +482,8 @@ static void test_vectors_roundtrip(void **state)
 
 /* The length of the one strict prefix of a vector's body that is a valid
  * message too: a STATUS result without its optional last field (store_max,
- * 8 bytes), a sealed PUT's result without its secret (32 bytes); 0 for
- * every other vector. */
+ * 8 bytes), a sealed PUT's result, MANIFEST or HEALTH without its secret
+ * (32 bytes); 0 for every other vector. */
 static size_t valid_prefix(const vector_t *v)
 {
     size_t blen = v->len - CTL_FRAME_HDR;
@@ -474,6 +494,8 @@ static size_t valid_prefix(const vector_t *v)
     if (m.type == CTL_RESULT && m.req_type == CTL_STATUS && m.status == 0 && m.st.has_store_max)
         n = blen - 8;
     if (m.type == CTL_RESULT && m.req_type == CTL_PUT && m.status == 0 && m.has_secret)
+        n = blen - 32;
+    if ((m.type == CTL_MANIFEST || m.type == CTL_HEALTH) && m.has_secret)
         n = blen - 32;
     ctl_msg_clear(&m);
     return n;
@@ -525,7 +547,7 @@ static void test_vectors_truncated_and_extended(void **state)
                 assert_int_equal(m.st.has_store_max, 0);
                 assert_int_equal(m.st.store_max, 0);
                 assert_int_equal(m.has_secret, 0);
-                if (m.req_type == CTL_STATUS)
+                if (m.type == CTL_RESULT && m.req_type == CTL_STATUS)
                     assert_int_equal(m.st.peers_live, 5);
                 assert_encodes_to(&m, want, CTL_FRAME_HDR + k);
                 ctl_msg_clear(&m);
@@ -548,8 +570,9 @@ static void test_vectors_truncated_and_extended(void **state)
         }
         free(ext);
     }
-    /* result_status.hex, result_status_embedded.hex, result_put_sealed.hex */
-    assert_int_equal(optional, 3);
+    /* result_status.hex, result_status_embedded.hex, result_put_sealed.hex,
+     * manifest_sealed.hex, health_sealed.hex */
+    assert_int_equal(optional, 5);
 }
 
 static void test_frame_check(void **state)

@@ -64,6 +64,15 @@ check "  says to give the whole capability" grep -q "KEY:SECRET" "$T/err.txt"
 check "  and wrote nothing" test ! -e "$T/nosecret"
 expect 2 "put --encrypt of a directory" "$EMOFS" put --encrypt "$T/d6" --data "$T/d1"
 
+out=$("$EMOFS" manifest show "$CAP" --data "$T/d2")
+check "manifest show KEY:SECRET opens the manifest: its name" grep -q "name     $NAME" <<<"$out"
+check "  and says it is encrypted" grep -q "encrypted" <<<"$out"
+check "  --json says so too" grep -q '"encrypted":true' <("$EMOFS" manifest show "$CAP" --json --data "$T/d3")
+out=$("$EMOFS" health "$CAP" --data "$T/d2")
+check "health KEY:SECRET counts its pieces: $out" grep -q "pieces, each on at least [1-9]" <<<"$out"
+expect 2 "manifest export of a capability" "$EMOFS" manifest export "$CAP" -o "$T/cap.emofs" --data "$T/d2"
+expect 8 "health of the key alone" "$EMOFS" health "$KEY" --data "$T/d2"
+
 # Embedded put --encrypt (no daemon on e2), got back through a daemon;
 # the same bytes seal the same way, so the capability is the same.
 CAP2=$("$EMOFS" put --encrypt "$T/$NAME" -q --data "$T/e2" --bootstrap "${NET_ADDR[d2]}")

@@ -28,8 +28,8 @@ check "ls --json: one object per file" test "$(grep -c '^{"key":' <<<"$out")" -e
 check "  with key, size and name" grep -Fq "{\"key\":\"$KEY\",\"size\":300000,\"name\":\"a.bin\"}" <<<"$out"
 
 out=$("$EMOFS" manifest show "$KEY" --json)
-check "manifest show --json: key, name, size, sha256, chunks, nodes, entries" \
-    grep -Eq "^\{\"key\":\"$KEY\",\"name\":\"a.bin\",\"size\":300000,\"sha256\":\"$hex\",\"chunks\":[0-9]+,\"nodes\":1,\"entries\":\[\{\"offset\":0,\"size\":[0-9]+,\"key\":\"$hex\"\}" <<<"$out"
+check "manifest show --json: key, name, size, sha256, encrypted, chunks, nodes, entries" \
+    grep -Eq "^\{\"key\":\"$KEY\",\"name\":\"a.bin\",\"size\":300000,\"sha256\":\"$hex\",\"encrypted\":false,\"chunks\":[0-9]+,\"nodes\":1,\"entries\":\[\{\"offset\":0,\"size\":[0-9]+,\"key\":\"$hex\"\}" <<<"$out"
 
 echo other >"$T/c.bin"
 set +e

@@ -13,8 +13,9 @@
 static int health_usage(FILE *f, int code)
 {
     fprintf(f, "usage: emofs health KEY [--json] [--data DIR]\n"
-               "Counts, for the manifest nodes and every chunk of the file with KEY (or a\n"
-               "manifest file or line), how many of the nodes closest to it hold it, and\n"
+               "Counts, for the manifest nodes and every chunk of the file with KEY (an\n"
+               "encrypted file's KEY:SECRET, or a manifest file or line), how many of the\n"
+               "nodes closest to it hold it, and\n"
                "prints the fewest and the median. Exits 0 when every piece is held by at\n"
                "least one node, 4 when some piece is held by none (or the manifest is not\n"
                "found). For a directory's key, its listing's nodes are counted (each file\n"
@@ -50,7 +51,9 @@ int emofs_health_main(int argc, char **argv)
         return code;
     if ((code = cli_common_finish(&c)) != 0)
         return code;
-    if ((code = keyarg_resolve(&c, keyarg, req.key)) != 0)
+    if (keyarg_capability(keyarg, req.key, req.secret))
+        req.has_secret = 1;
+    else if ((code = keyarg_resolve(&c, keyarg, req.key)) != 0)
         return code;
     c.quiet = 1;
     req.type = CTL_HEALTH;

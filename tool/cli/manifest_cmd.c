@@ -32,7 +32,9 @@ static int manifest_usage(FILE *f, int code)
             "        about 300 MiB or more, needs -o FILE), on stdout or in FILE with -o.\n"
             "        An existing FILE is replaced only with --force (else exit 9).\n"
             "import: a manifest file or line into this data directory; prints its key\n"
-            "KEY is 64 hex digits, an emofs: line, or the path of a manifest file.\n"
+            "KEY is 64 hex digits, an emofs: line, or the path of a manifest file;\n"
+            "show also takes an encrypted file's KEY:SECRET (export does not: share\n"
+            "the capability itself).\n"
             "Exit codes: 2 usage (also: a manifest too large for --text), 3 cannot read\n"
             "FILE, 4 key not found, 6 cannot write FILE, 8 a damaged manifest or line,\n"
             "9 FILE exists.\n",
@@ -40,14 +42,21 @@ static int manifest_usage(FILE *f, int code)
     return code;
 }
 
-/* Fetches the manifest file bytes for KEY (or reads them from a file). */
-static int fetch_bundle(const cli_common_t *c, const char *arg, uint8_t **buf, size_t *len)
+/* Fetches the manifest file bytes for KEY or an encrypted file's
+ * KEY:SECRET (then *secret, else NULL), or reads them from a file. */
+static int fetch_bundle(const cli_common_t *c, const char *arg, uint8_t **buf, size_t *len,
+                        uint8_t secret_buf[MF_KEY_LEN], const uint8_t **secret)
 {
     uint8_t key[MF_KEY_LEN];
     ctl_msg_t req = {0}, res;
     int code;
 
-    if (mf_key_from_hex(key, arg) != 0) {
+    *secret = NULL;
+    if (keyarg_capability(arg, key, secret_buf)) {
+        *secret = secret_buf;
+        req.has_secret = 1;
+        memcpy(req.secret, secret_buf, MF_KEY_LEN);
+    } else if (mf_key_from_hex(key, arg) != 0) {
         if ((code = keyarg_bundle_arg(arg)) != 0)
             return code;
         return keyarg_read_bundle(arg, buf, len);
@@ -82,6 +91,7 @@ static void show_json(const uint8_t key[MF_KEY_LEN], const mf_manifest_t *m, siz
     json_u64(&j, "size", m->size);
     mf_key_to_hex(m->sha256, hex);
     json_str(&j, "sha256", hex);
+    json_bool(&j, "encrypted", m->secrets != NULL);
     json_u64(&j, "chunks", m->n_entries);
     json_u64(&j, "nodes", nodes);
     json_array_begin(&j, "entries");
@@ -158,7 +168,7 @@ static void show_dir(const uint8_t key[MF_KEY_LEN], const mf_dir_t *d, size_t no
     }
 }
 
-static int show(const uint8_t *buf, size_t len, int as_json)
+static int show(const uint8_t *buf, size_t len, const uint8_t *secret, int as_json)
 {
     uint8_t key[MF_KEY_LEN];
     mf_blob_t *blobs = NULL;
@@ -178,7 +188,7 @@ static int show(const uint8_t *buf, size_t len, int as_json)
         return err ? cli_fail(EXIT_CORRUPT, "malformed manifest") : 0;
     }
     if (err == 0)
-        err = fs_manifest_assemble(key, blobs, n, &m);
+        err = fs_manifest_assemble(key, secret, blobs, n, &m);
     if (err) {
         mf_blobs_free(blobs, n);
         return cli_fail(EXIT_CORRUPT, "malformed manifest");
@@ -196,7 +206,8 @@ static int show(const uint8_t *buf, size_t len, int as_json)
     printf("size     %llu bytes (%s)\n", (unsigned long long)m.size, sz);
     mf_key_to_hex(m.sha256, hex);
     printf("sha256   %s\n", hex);
-    printf("chunks   %zu\n", m.n_entries);
+    printf("chunks   %zu%s\n", m.n_entries,
+           secret != NULL ? " (encrypted: each key names the sealed chunk)" : "");
     printf("nodes    %zu (manifest %s)\n", n, n == 1 ? "in one node" : "tree");
     printf("%8s %14s %9s  %s\n", "#", "offset", "size", "chunk key");
     for (size_t i = 0; i < m.n_entries; i++) {
@@ -316,10 +327,16 @@ int emofs_manifest_main(int argc, char **argv)
         }
         return code;
     }
-    if ((code = fetch_bundle(&c, arg, &buf, &len)) != 0)
+    uint8_t secret_buf[MF_KEY_LEN];
+    const uint8_t *secret;
+    if (strcmp(sub, "export") == 0 && keyarg_capability(arg, key, secret_buf))
+        return cli_fail(EXIT_USAGE, "manifest export: an encrypted file's manifest is not "
+                                    "exported (its readers would need the secret too): share its "
+                                    "KEY:SECRET instead");
+    if ((code = fetch_bundle(&c, arg, &buf, &len, secret_buf, &secret)) != 0)
         return code;
     if (strcmp(sub, "show") == 0)
-        code = show(buf, len, c.json);
+        code = show(buf, len, secret, c.json);
     else if (text)
         code = export_text(out, buf, len, force);
     else

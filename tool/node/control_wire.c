@@ -288,6 +288,10 @@ static void put_body(writer_t *w, const ctl_msg_t *m)
         return;
     case CTL_MANIFEST:
     case CTL_HEALTH:
+        put_bytes(w, m->key, CTL_KEY_LEN);
+        if (m->has_secret)
+            put_bytes(w, m->secret, CTL_KEY_LEN);
+        return;
     case CTL_RM:
         put_bytes(w, m->key, CTL_KEY_LEN);
         return;
@@ -678,6 +682,12 @@ int ctl_decode(const uint8_t *body, size_t len, ctl_msg_t *out)
         break;
     case CTL_MANIFEST:
     case CTL_HEALTH:
+        get_key(&r, out->key);
+        if (r.err == 0 && r.left > 0) { /* a sealed file's (appended later) */
+            get_key(&r, out->secret);
+            out->has_secret = 1;
+        }
+        break;
     case CTL_RM:
         get_key(&r, out->key);
         break;

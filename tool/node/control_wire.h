@@ -166,7 +166,7 @@ typedef struct ctl_status {
  * |------------------|-------------------------------------------------------|
  * | PUT              | flags, path (with CTL_FLAG_STREAM: a file name)       |
  * | GET              | flags, key, cwd, out (secret with CTL_FLAG_SEAL)      |
- * | MANIFEST, HEALTH | key                                                   |
+ * | MANIFEST, HEALTH | key (a sealed file's: secret too)                     |
  * | RM               | key                                                   |
  * | IMPORT           | blob, blob_len                                        |
  * | STATUS, LS, STOP | -                                                     |
@@ -191,7 +191,8 @@ typedef struct ctl_msg {
 
     uint32_t flags;              /* PUT, GET: CTL_FLAG_* */
     uint8_t key[CTL_KEY_LEN];    /* GET, MANIFEST; RESULT of PUT, GET, IMPORT */
-    uint8_t has_secret;          /* GET with CTL_FLAG_SEAL; RESULT of a sealed PUT */
+    uint8_t has_secret;          /* GET with CTL_FLAG_SEAL; MANIFEST, HEALTH of a sealed file;
+                                    RESULT of a sealed PUT */
     uint8_t secret[CTL_KEY_LEN]; /* then: the secret that opens the file's root */
     char *path;      /* PUT: file to store (streamed: its name); RESULT of GET: path written */
     char *cwd;       /* GET: the client's working directory */

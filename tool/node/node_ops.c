@@ -456,10 +456,12 @@ int emofs_op_start(emofs_op_t **out, emofs_node_t *node, const ctl_msg_t *req,
         err = start_get(op, req);
         break;
     case CTL_MANIFEST:
-        err = fs_manifest_fetch_tree(&node->ctx, req->key, on_manifest, op);
+        err = fs_manifest_fetch_tree(&node->ctx, req->key, req->has_secret ? req->secret : NULL,
+                                     on_manifest, op);
         break;
     case CTL_HEALTH:
-        err = fs_health_start(&op->health, &node->ctx, req->key, NULL, on_health, op);
+        err = fs_health_start(&op->health, &node->ctx, req->key,
+                              req->has_secret ? req->secret : NULL, NULL, on_health, op);
         break;
     default:
         if (req->type == CTL_IMPORT)
