@@ -48,7 +48,7 @@ extern "C" {
  * written. The Makefile reads these three lines for libdht.pc and the
  * shared library's name and soname; emofs --version prints them. */
 #define DHT_VERSION_MAJOR 0
-#define DHT_VERSION_MINOR 8
+#define DHT_VERSION_MINOR 9
 #define DHT_VERSION_PATCH 0
 
 #define DHT_VERSION_STRINGIFY_(x) #x
@@ -133,6 +133,27 @@ DHT_API char *dht_addr_format(const dht_addr_t *addr, char *buf);
 
 /* @return 1 if a and b are the same family, address and port, else 0. */
 DHT_API int dht_addr_equal(const dht_addr_t *a, const dht_addr_t *b);
+
+/* Node ids tied to addresses, as BitTorrent's BEP 42 ties them
+ * (schema/wire.md 2.5): the first 21 bits of an id are a CRC-32C of its
+ * node's IP address (masked: the top bits of an IPv4 address, of an IPv6
+ * address's first 64 bits) mixed with r, the 3 low bits of the id's last
+ * byte. One address can then own ids with 8 prefixes only, so it cannot
+ * place nodes next to any key it likes.
+ *
+ * Makes the id for addr: its first 21 bits from addr and r, its last byte
+ * r, the bits between from random[0..DHT_ID_LEN) (only its low 3 bits of
+ * r count for the prefix). */
+DHT_API void dht_id_for_addr(dht_id_t *out, const dht_addr_t *addr, uint8_t r,
+                             const uint8_t random[DHT_ID_LEN]);
+
+/* @return 1 if id is one dht_id_for_addr could make for addr, else 0. */
+DHT_API int dht_id_fits_addr(const dht_id_t *id, const dht_addr_t *addr);
+
+/* The id rule a node applies to its contacts (dht_config_t.id_rule). */
+#define DHT_ID_RULE_OFF    0 /* any id enters the routing table */
+#define DHT_ID_RULE_PUBLIC 1 /* a contact at a public address whose id does not fit it, never */
+#define DHT_ID_RULE_ALL    2 /* that, at any address (tests, simulations on private ones) */
 
 /* Every error libdht returns, as XX(name, value, text). */
 #define DHT_ERRNO_MAP(XX)                                                                          \
@@ -291,6 +312,16 @@ typedef struct dht_config {
      * a LAN) unless bucket_subnet_local is 1 (for tests on such addresses). */
     unsigned bucket_subnet_max;
     int bucket_subnet_local;
+
+    /* DHT_ID_RULE_*: with DHT_ID_RULE_PUBLIC, a contact whose id does not
+     * fit its address (dht_id_fits_addr) never enters the routing table,
+     * and is counted (dht_stats_t.contacts_refused_id); addresses of
+     * loopback and private networks are exempt, as in BEP 42, unless
+     * DHT_ID_RULE_ALL. Turn it on only in a network whose nodes all made
+     * their ids so (dht_id_for_addr): the others are shut out. In the
+     * simulator, nodes without an id of their own get fitting ids when it
+     * is on. DHT_ID_RULE_OFF (0) by default. */
+    int id_rule;
 
     /* A private network (schema/wire.md 2.4): with a key of
      * DHT_NETWORK_KEY_MIN..DHT_NETWORK_KEY_MAX bytes, every message this
@@ -661,6 +692,9 @@ typedef struct dht_stats {
      * source had not proven its address and had sent fewer bytes
      * (schema/wire.md 2.3); values refused over cfg.send_rate_limit. */
     uint64_t refused_unproven, refused_send_rate;
+    /* Contacts kept out of the routing table by cfg.id_rule: their id
+     * did not fit their address. */
+    uint64_t contacts_refused_id;
     uint64_t padding_bytes_sent; /* of the requests it sent, resends included: the
                                   * price of the rule above (a token saves it) */
     size_t nodes, nodes_good, nodes_questionable, nodes_bad, buckets;
@@ -816,8 +850,10 @@ DHT_API void dht_sim_free(dht_sim_t *sim);
 DHT_API int dht_sim_add_node(dht_sim_t *sim);
 
 /* Adds a node as dht_sim_add_node does, with settings cfg instead of the
- * simulator's (its seed and id are still drawn from the simulator's seed):
- * for a node with a value source of its own, say.
+ * simulator's (its seed is still drawn from the simulator's seed, and its
+ * id too unless cfg->has_id: then it is cfg->id, which no other node may
+ * have; with cfg->id_rule on, a drawn id fits the node's address): for a
+ * node with a value source of its own, or a Sybil placed next to a key.
  * @return its index, or a negative code (DHT_EINVAL for a NULL cfg). */
 DHT_API int dht_sim_add_node_with(dht_sim_t *sim, const dht_config_t *cfg);
 

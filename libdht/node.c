@@ -36,6 +36,8 @@ static int config_valid(const dht_config_t *c)
            c->max_ttl_s >= 1 && c->max_ops >= 1 &&
            (c->send_rate_limit == 0 || c->send_rate_limit >= c->max_value_size) &&
            c->replicate_interval_s <= 30u * 86400u &&
+           (c->id_rule == DHT_ID_RULE_OFF || c->id_rule == DHT_ID_RULE_PUBLIC ||
+            c->id_rule == DHT_ID_RULE_ALL) &&
            (c->network_key_len == 0 ||
             (c->network_key != NULL && c->network_key_len >= DHT_NETWORK_KEY_MIN &&
              c->network_key_len <= DHT_NETWORK_KEY_MAX)) &&
@@ -110,6 +112,7 @@ int dht_new(dht_t **out, const dht_config_t *cfg, const dht_io_t *io, uint64_t n
     dht__store_set_value_cost(dht->store, dht->cfg.store_value_cost);
     dht__store_set_settle(dht->store, dht->cfg.store_settle_ms);
     dht__rt_set_subnet_limit(dht->rt, dht->cfg.bucket_subnet_max, dht->cfg.bucket_subnet_local);
+    dht__rt_set_id_rule(dht->rt, dht->cfg.id_rule);
     dht__held_init(dht);
     if (dht->cfg.peer_event != NULL)
         dht__rt_set_listener(dht->rt, tell_peer_event, dht);
@@ -363,6 +366,7 @@ void dht_get_stats(const dht_t *dht, uint64_t now_ms, dht_stats_t *out)
     out->nodes =
         dht__rt_count(dht->rt, now_ms, &out->nodes_good, &out->nodes_questionable, &out->nodes_bad);
     out->buckets = dht__rt_bucket_count(dht->rt);
+    out->contacts_refused_id = dht__rt_refused_id(dht->rt);
     out->values = dht__store_count(dht->store);
     out->value_bytes = dht__store_bytes(dht->store);
     out->ops_in_flight = dht->n_ops;

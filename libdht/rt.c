@@ -37,6 +37,16 @@ void dht__rt_set_subnet_limit(dht__rt_t *rt, unsigned max, int local)
     rt->subnet_local = local;
 }
 
+void dht__rt_set_id_rule(dht__rt_t *rt, int rule)
+{
+    rt->id_rule = rule;
+}
+
+uint64_t dht__rt_refused_id(const dht__rt_t *rt)
+{
+    return rt->refused_id;
+}
+
 void dht__rt_set_listener(dht__rt_t *rt, dht__rt_listener_fn fn, void *arg)
 {
     rt->listener = fn;
@@ -858,6 +868,10 @@ int dht__rt_update(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, ui
 
     if (dht_id_cmp(id, &rt->self) == 0)
         return DHT__RT_IGNORED;
+    if (rt->id_rule != DHT_ID_RULE_OFF && !dht__id_rule_admits(rt->id_rule, id, addr)) {
+        rt->refused_id++;
+        return DHT__RT_IGNORED;
+    }
     keep_stampable(rt, now);
     b = &rt->buckets[bucket_index(rt, id)];
     i = slots_find(rt, &b->nodes, id);

@@ -84,6 +84,10 @@ typedef struct dht__rt dht__rt_t;
  * ::1, fc00::/7, fe80::/10; IPv4 mapped into IPv6 too), else 0. */
 int dht__addr_local(const dht_addr_t *a);
 
+/* @return 1 if a contact with id at addr may enter a table under rule (a
+ * DHT_ID_RULE_*: dht.h), else 0. id_rule.c. */
+int dht__id_rule_admits(int rule, const dht_id_t *id, const dht_addr_t *addr);
+
 /* @return 1 if a and b are in one /24 (IPv4, mapped or not) or /64 (IPv6;
  * within ::/64, the same address). */
 int dht__addr_same_subnet(const dht_addr_t *a, const dht_addr_t *b);
@@ -117,6 +121,14 @@ typedef void (*dht__rt_listener_fn)(void *arg, const dht__rt_node_t *node, int a
  * bucket where its subnet has max nodes (one it replaces not counted) is
  * IGNORED; INSERT is not checked. Set it on an empty table. */
 void dht__rt_set_subnet_limit(dht__rt_t *rt, unsigned max, int local);
+
+/* Sets the id rule (DHT_ID_RULE_*): a contact it does not admit
+ * (dht__id_rule_admits) is IGNORED by every update, INSERT included, and
+ * counted (dht__rt_refused_id). Set it on an empty table. */
+void dht__rt_set_id_rule(dht__rt_t *rt, int rule);
+
+/* @return the contacts the id rule kept out so far. */
+uint64_t dht__rt_refused_id(const dht__rt_t *rt);
 
 /* Sets the table's listener (NULL: none). */
 void dht__rt_set_listener(dht__rt_t *rt, dht__rt_listener_fn fn, void *arg);

@@ -60,6 +60,8 @@ struct dht__rt {
     void *listener_arg;
     unsigned subnet_max; /* dht__rt_set_subnet_limit */
     int subnet_local;
+    int id_rule;              /* dht__rt_set_id_rule */
+    uint64_t refused_id;      /* contacts it kept out */
     uint64_t epoch;           /* stamps count milliseconds from here */
     dht__contacts_t cs;       /* where ids and addresses are */
     dht__contact_arena_t own; /* the default store's entries */

@@ -68,8 +68,10 @@ static void test_config_keys(void **state)
                  "  bootstrap\tlocalhost:4101\n"
                  "bootstrap [::1]:4102\n"
                  "listen 127.0.0.1:4200\n"
-                 "network_key keys/net.key\n");
+                 "network_key keys/net.key\n"
+                 "id_rule public\n");
     assert_int_equal(read_config(0, &cfg), 0);
+    assert_int_equal(cfg.id_rule, DHT_ID_RULE_PUBLIC);
     assert_string_equal(cfg.network_key, "keys/net.key"); /* a path: read when a node starts */
     assert_true(cfg.has_listen);
     assert_addr(&cfg.listen, "127.0.0.1:4200"); /* the last one wins */
@@ -115,6 +117,7 @@ static void test_config_errors(void **state)
 {
     (void)state;
     expect_error("log_level loud\n", 0, 1, "bad log_level 'loud' (want error, warn, info or debug)");
+    expect_error("id_rule strict\n", 0, 1, "bad id_rule 'strict' (want off or public)");
     expect_error("\nbootstrap\n", 0, 2, "'bootstrap' needs a value");
     expect_error("listen a:1 b:2\n", 0, 1, "'listen' takes one value (got 'a:1' and 'b:2')");
     expect_error("listen 127.0.0.1\n", 0, 1, "bad address '127.0.0.1' (want HOST:PORT)");

@@ -14,8 +14,15 @@
  * among the k closest: a few bad holders cannot deny a value. A liar is
  * banned by the get it lied to (dht_stats_t.bad_servers), and a black hole
  * costs a get one GET_VALUE timeout (4 s for this size) before the next
- * holder is asked beside it: no get waits out three of them per bad
- * holder (before, the slowest took 24 s of virtual time; now 16).
+ * holder is asked beside it.
+ *
+ * Until the simulator honoured dht_config_t.has_id (it drew every id, so
+ * the "Sybils next to each key" were anywhere), this test saw the slowest
+ * get take 16 s of virtual time. With the three truly next to each key,
+ * every get is still right, but the slowest takes 24 s (p99 20 s, p50
+ * 0.1 s): a get that meets all three pays for each in turn. The bound
+ * below is that figure; making it lower (asking more holders at once
+ * once one stalls) is open work of issue 13 item 3.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -288,7 +295,7 @@ static void test_gets_survive_sybils_next_to_keys(void **state)
            (unsigned long long)bad, (unsigned long long)banned);
     assert_true(ok * 100 >= 99u * KEYS * GETS);
     assert_true(bad > 0 && banned > 0);       /* the liars were asked, caught and banned */
-    assert_true(ms[KEYS * GETS - 1] < 20000); /* virtual time: deterministic */
+    assert_true(ms[KEYS * GETS - 1] < 25000); /* virtual time: deterministic */
     net_free();
 }
 

@@ -405,7 +405,18 @@ int dht_sim_add_node_with(dht_sim_t *sim, const dht_config_t *node_cfg)
     node->online = 1;
     node->wake_at = UINT64_MAX;
     cfg.seed = dht__rng_next(&sim->rng) | 1; /* never 0, which means "from the OS" */
+    /* The random id is drawn even for a node given its own, so that the
+     * other nodes' ids do not depend on which ones were given. */
     dht__rng_bytes(&sim->rng, cfg.id.b, DHT_ID_LEN);
+    if (node_cfg->has_id) {
+        cfg.id = node_cfg->id;
+    } else if (cfg.id_rule != DHT_ID_RULE_OFF) { /* an id that fits its address (dht.h) */
+        dht_addr_t addr;
+        uint8_t random[DHT_ID_LEN];
+        memcpy(random, cfg.id.b, DHT_ID_LEN);
+        index_addr((uint32_t)sim->n_nodes, &addr);
+        dht_id_for_addr(&cfg.id, &addr, random[DHT_ID_LEN - 1], random);
+    }
     cfg.has_id = 1;
     io.arg = node;
     sim->ids[sim->n_nodes] = cfg.id;

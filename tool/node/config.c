@@ -195,6 +195,19 @@ static int set_network_key(emofs_config_t *cfg, const char *value, FILE *warn, c
     return 0;
 }
 
+static int set_id_rule(emofs_config_t *cfg, const char *value, FILE *warn, const char *where,
+                       char *why, size_t why_cap)
+{
+    (void)warn;
+    (void)where;
+    if (strcmp(value, "off") != 0 && strcmp(value, "public") != 0) {
+        snprintf(why, why_cap, "bad id_rule '%s' (want off or public)", value);
+        return -1;
+    }
+    cfg->id_rule = strcmp(value, "public") == 0 ? DHT_ID_RULE_PUBLIC : DHT_ID_RULE_OFF;
+    return 0;
+}
+
 /* Every key the file may set. A new daemon option that belongs in the
  * file is one line here, a field in emofs_config_t, and a row in the
  * README's table. */
@@ -212,6 +225,7 @@ static const struct config_key {
     {"ttl", CONFIG_TTL, set_ttl},
     {"copies", CONFIG_COPIES, set_copies},
     {"network_key", CONFIG_NETWORK_KEY, set_network_key},
+    {"id_rule", CONFIG_ID_RULE, set_id_rule},
 };
 
 static const struct config_key *find_key(const char *name)

@@ -11,6 +11,7 @@
  *     ttl 86400
  *     copies 8
  *     network_key net.key
+ *     id_rule public
  *
  * KEY, blanks, VALUE; '#' starts a comment anywhere. Every daemon option
  * but --data can be set here (README.md, "Data directory", lists the keys);
@@ -42,6 +43,7 @@ typedef struct emofs_config {
     unsigned ttl_s;         /* 0: not set */
     unsigned copies;        /* 0: not set */
     char network_key[4096]; /* a key file's path (relative: to DIR); "": not set */
+    int id_rule;            /* DHT_ID_RULE_OFF (not set) or DHT_ID_RULE_PUBLIC */
 } emofs_config_t;
 
 /* The keys, as bits for emofs_config_read's skip. */
@@ -55,6 +57,7 @@ enum {
     CONFIG_TTL = 1u << 6,
     CONFIG_COPIES = 1u << 7,
     CONFIG_NETWORK_KEY = 1u << 8,
+    CONFIG_ID_RULE = 1u << 9,
 };
 
 /* Parses a size: a whole number of bytes, or one with a unit K, M, G or T

@@ -59,8 +59,14 @@ int emofs_dir_lock(const char *dir, int *lock_fd, long *holder)
 }
 
 /* The node id kept in DIR/node.id, made (random) at the first start. */
-static int node_id(const char *dir, dht_id_t *id)
+/* The node's id, kept in DIR/node.id (made at the first start: random,
+ * or, when the node listens on one given address, one that fits it by
+ * BEP 42's rule, dht_id_for_addr). @return 1 and *id, or 0 (none could be
+ * read or made: libdht draws one). */
+static int node_id(const char *dir, const char *listen, dht_id_t *id)
 {
+    dht_addr_t at;
+    static const uint8_t any[16];
     char *path = fs_path_join(dir, "node.id");
     char hex[80];
     FILE *f;
@@ -79,6 +85,12 @@ static int node_id(const char *dir, dht_id_t *id)
         ok = r != NULL && fread(id->b, 1, DHT_ID_LEN, r) == DHT_ID_LEN;
         if (r != NULL)
             fclose(r);
+        if (ok && dht_addr_parse(&at, listen) == 0 &&
+            memcmp(at.ip, any, at.family == DHT_AF_INET ? 4 : 16) != 0) {
+            uint8_t random[DHT_ID_LEN];
+            memcpy(random, id->b, DHT_ID_LEN);
+            dht_id_for_addr(id, &at, random[DHT_ID_LEN - 1], random);
+        }
         if (ok) { /* atomic, private (0600), never through a symlink */
             dht_id_to_hex(id, hex);
             strcat(hex, "\n");
@@ -174,6 +186,7 @@ static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char 
                                                                : EMOFS_REPLICATE_DEFAULT_S;
     node->ttl_s = file.ttl_s > 0 ? file.ttl_s : EMOFS_TTL_DEFAULT_S;
     node->copies = file.copies > 0 ? file.copies : FS_COPIES_DEFAULT;
+    node->id_rule = file.id_rule;
     node->republish_interval_s = opts->republish_set           ? opts->republish_interval_s
                                  : file.has_republish_interval ? file.republish_interval_s
                                                                : node->ttl_s / 2;
@@ -273,7 +286,8 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
         goto fail;
     }
     dht_config_init(&cfg);
-    cfg.has_id = node_id(node->dir, &cfg.id);
+    cfg.has_id = node_id(node->dir, listen, &cfg.id);
+    cfg.id_rule = node->id_rule;
     cfg.max_value_size = CHUNK_VALUE_MAX;
     fs_source_init(&node->source, node->store, &cfg);
     if (opts->daemon) {

@@ -95,6 +95,7 @@ typedef struct emofs_node {
     unsigned republish_interval_s; /* in force (a daemon's timer reads it): 0 never */
     unsigned ttl_s;                /* of the values a put stores (config ttl) */
     unsigned copies;               /* nodes that keep each chunk a put stores (config copies) */
+    int id_rule;                   /* config id_rule: DHT_ID_RULE_OFF or _PUBLIC */
     int private_network;           /* 1: network_key below tags every message */
     uint8_t network_key[32];       /* tool/node/network_key.h */
     uint64_t replicas_loaded;      /* replicas found on disk at start, and their bytes */
