@@ -85,6 +85,11 @@ CAP3=$("$EMOFS" put --encrypt "$T/small.bin" -q --json --data "$T/e3" \
 check "an embedded put --encrypt --json gives the capability; got through a daemon" \
     cmp -s "$T/small.bin" "$T/small.got"
 
+CAP4=$("$EMOFS" put --encrypt - --name from-stdin.bin -q --data "$T/d1" <"$T/small.bin")
+"$EMOFS" cat "$CAP4" -q --data "$T/d5" >"$T/stdin.got"
+check "put --encrypt - (standard input), through a daemon: cat gets it back" \
+    cmp -s "$T/small.bin" "$T/stdin.got"
+
 # The publisher reads what it published: ls lists it, gc keeps it, rm
 # frees it.
 check "ls on the publisher lists it" grep -q "$NAME" <("$EMOFS" ls --data "$T/d1")
