@@ -246,6 +246,14 @@ uint64_t fs_put_hashed_bytes(void);
  * their window, not copies: a regression guard for tests. */
 uint64_t fs_put_copied_bytes(void);
 
+/* Bytes puts in this process allocated so far for file data: the result
+ * counts the per-chunk buffers (each chunk's encoding, and a sealed put's
+ * sealed copy of it), *windows (may be NULL) the read windows, which a put
+ * reuses, so a put of any size takes a few. A regression guard for tests:
+ * a put allocates about one encoding's worth per byte, not a buffer per
+ * chunk per step. */
+uint64_t fs_put_allocated_bytes(uint64_t *windows);
+
 /* Result of fetching a manifest: status 0, the manifest and its nodes
  * (root last, valid during the call), or an error. */
 typedef void (*fs_manifest_cb)(int status, const mf_manifest_t *m, const mf_blob_t *blobs, size_t n,

@@ -138,6 +138,8 @@ static void pump(fs_put_t *put);
 
 static _Atomic uint64_t hashed_bytes; /* fs_put_hashed_bytes */
 static _Atomic uint64_t copied_bytes; /* fs_put_copied_bytes */
+static _Atomic uint64_t chunk_alloc;  /* fs_put_allocated_bytes: per-chunk buffers */
+static _Atomic uint64_t window_alloc; /* and read windows */
 
 uint64_t fs_put_hashed_bytes(void)
 {
@@ -147,6 +149,13 @@ uint64_t fs_put_hashed_bytes(void)
 uint64_t fs_put_copied_bytes(void)
 {
     return atomic_load(&copied_bytes);
+}
+
+uint64_t fs_put_allocated_bytes(uint64_t *windows)
+{
+    if (windows != NULL)
+        *windows = atomic_load(&window_alloc);
+    return atomic_load(&chunk_alloc);
 }
 
 /* The whole-file SHA-256 over len more bytes. */
@@ -196,6 +205,8 @@ static put_slab_t *slab_take(fs_put_t *put)
                (s->data = malloc(PUT_WINDOW + put->ctx.chunking.max)) == NULL) {
         free(s);
         s = NULL;
+    } else if (s != NULL) {
+        atomic_fetch_add(&window_alloc, PUT_WINDOW + put->ctx.chunking.max);
     }
     if (s != NULL) {
         s->refs = 1;
@@ -549,6 +560,7 @@ static int seal_chunk(put_chunk_t *c)
 {
     uint8_t *sealed = malloc(c->enc_len + MF_SEAL_TAG_LEN);
 
+    atomic_fetch_add(&chunk_alloc, c->enc_len + MF_SEAL_TAG_LEN);
     atomic_fetch_add(&hashed_bytes, c->enc_len);
     if (sealed == NULL || mf_seal_secret(c->enc, c->enc_len, c->secret) != 0 ||
         mf_seal(c->secret, c->enc, c->enc_len, sealed) != 0) {
@@ -571,6 +583,7 @@ static void encode_chunk(fs_job_t *w)
     if (codec == NULL)
         return;
     c->enc = malloc(fs_codec_bound(c->plain_len));
+    atomic_fetch_add(&chunk_alloc, fs_codec_bound(c->plain_len));
     if (c->enc != NULL)
         c->status = fs_codec_encode(codec, c->plain, c->plain_len, c->enc, &c->enc_len);
     fs_codec_pool_give(&put->codecs, codec);

@@ -592,12 +592,23 @@ static void test_put_work_per_byte(void **state)
     size_t size = 3u << 20;
     uint8_t *data = make_file(net, "in", size, 21);
     uint64_t hashed = fs_put_hashed_bytes(), copied = fs_put_copied_bytes();
+    uint64_t windows, allocated = fs_put_allocated_bytes(&windows), windows_after;
+    const uint64_t window = (8u << 20) + (1u << 20); /* PUT_WINDOW and the largest chunk */
     result_t put;
 
     (void)state;
     put_file(net, 2, "in", &put);
     hashed = fs_put_hashed_bytes() - hashed;
     copied = fs_put_copied_bytes() - copied;
+    allocated = fs_put_allocated_bytes(&windows_after) - allocated;
+    windows = windows_after - windows;
+    print_message("it allocated %llu bytes for its chunks and %llu for read windows\n",
+                  (unsigned long long)allocated, (unsigned long long)windows);
+    /* One encoding buffer per chunk (its bound: a few bytes over), and a
+     * window or three: not one per window's worth of input. */
+    assert_true(allocated >= size);
+    assert_true(allocated <= size + size / 100);
+    assert_true(windows >= window && windows <= 3 * window);
     print_message("a put of %zu bytes hashed %llu and copied %llu\n", size,
                   (unsigned long long)hashed, (unsigned long long)copied);
     assert_true(hashed >= 2 * (uint64_t)size);              /* both hashes ran */
