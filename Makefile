@@ -244,6 +244,8 @@ bench: lib examples $(BENCH_BIN) $(BUILD)/emofs $(TOOL_BIN)
 	@echo "== bench_filestore"; $(BUILD)/bench/bench_filestore
 	@echo "== bench_sizes (time per GiB of a local put and get, 64 MiB to 4 GiB; goal: flat)"; \
 	EMOFS=$(BUILD)/emofs bash tests/bench/bench_sizes.sh
+	@echo "== bench_encrypt (put and get of 256 MiB, plain and --encrypt, interleaved)"; \
+	EMOFS=$(BUILD)/emofs bash tests/bench/bench_encrypt.sh
 	@echo "== bench_sim_scale (py-dht's sizes, whole process; 1,000,000 nodes)"; \
 	EMOFS=$(BUILD)/emofs bash tests/bench/bench_sim_scale.sh
 	@echo "== emofs sim: 10,000 nodes, fast init"; $(SIM_TIME) $(BUILD)/emofs sim --nodes 10000 $(SIM_BENCH) --init fast
