@@ -143,7 +143,7 @@ typedef struct fs_put_tree fs_put_tree_t;
  * called exactly once, never inside this call; a tree that fails or is
  * canceled leaves the local store as it was.
  * @return 0 and *out (valid until done returns), FS_EINVAL (path is not a
- * directory) or FS_ENOMEM. */
+ * directory, or ctx->seal: directories are not sealed yet) or FS_ENOMEM. */
 int fs_put_tree_start(fs_put_tree_t **out, const fs_ctx_t *ctx, const char *path,
                       fs_progress_cb progress, fs_put_tree_cb done, void *arg);
 

@@ -670,8 +670,10 @@ int fs_put_tree_start(fs_put_tree_t **out, const fs_ctx_t *ctx, const char *path
     fs_put_tree_t *t;
     struct stat st;
 
+    /* ctx->seal: a directory's manifest is not sealed yet (schema/manifest.md
+     * 9.2), and sealed files in a plain listing could not be read. */
     if (out == NULL || ctx == NULL || ctx->exec == NULL || ctx->store == NULL || path == NULL ||
-        done == NULL)
+        done == NULL || ctx->seal)
         return FS_EINVAL;
     if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
         return FS_EINVAL;

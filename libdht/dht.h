@@ -147,8 +147,15 @@ DHT_API int dht_addr_equal(const dht_addr_t *a, const dht_addr_t *b);
 DHT_API void dht_id_for_addr(dht_id_t *out, const dht_addr_t *addr, uint8_t r,
                              const uint8_t random[DHT_ID_LEN]);
 
-/* @return 1 if id is one dht_id_for_addr could make for addr, else 0. */
+/* @return 1 if id is one dht_id_for_addr could make for addr, else 0.
+ * An IPv4 address mapped into IPv6 counts as the IPv4 address. */
 DHT_API int dht_id_fits_addr(const dht_id_t *id, const dht_addr_t *addr);
+
+/* @return 1 if addr is of a loopback or private network (127/8, 10/8,
+ * 172.16/12, 192.168/16, 169.254/16, 100.64/10, 0/8, ::1, fc00::/7,
+ * fe80::/10; mapped IPv4 too), which the id rule and the subnet limit
+ * exempt, else 0. */
+DHT_API int dht_addr_is_local(const dht_addr_t *addr);
 
 /* The id rule a node applies to its contacts (dht_config_t.id_rule). */
 #define DHT_ID_RULE_OFF    0 /* any id enters the routing table */
@@ -692,8 +699,8 @@ typedef struct dht_stats {
      * source had not proven its address and had sent fewer bytes
      * (schema/wire.md 2.3); values refused over cfg.send_rate_limit. */
     uint64_t refused_unproven, refused_send_rate;
-    /* Contacts kept out of the routing table by cfg.id_rule: their id
-     * did not fit their address. */
+    /* Updates of the routing table refused by cfg.id_rule (a contact's id
+     * did not fit its address): one contact heard from often counts often. */
     uint64_t contacts_refused_id;
     uint64_t padding_bytes_sent; /* of the requests it sent, resends included: the
                                   * price of the rule above (a token saves it) */

@@ -20,17 +20,26 @@ static uint32_t crc32c(const uint8_t *p, size_t n)
     return ~crc;
 }
 
-/* The CRC that ties an id with r to addr. */
+/* The CRC that ties an id with r to addr. An IPv4 address mapped into
+ * IPv6 (::ffff:a.b.c.d, as a dual-stack socket reports IPv4 peers) counts
+ * as the IPv4 address it is. */
 static uint32_t addr_crc(const dht_addr_t *addr, uint8_t r)
 {
     static const uint8_t v4_mask[4] = {0x03, 0x0f, 0x3f, 0xff};
     static const uint8_t v6_mask[8] = {0x01, 0x03, 0x07, 0x0f, 0x1f, 0x3f, 0x7f, 0xff};
+    static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+    const uint8_t *src = addr->ip;
     size_t n = addr->family == DHT_AF_INET ? 4 : 8;
-    const uint8_t *mask = n == 4 ? v4_mask : v6_mask;
+    const uint8_t *mask;
     uint8_t ip[8];
 
+    if (addr->family == DHT_AF_INET6 && memcmp(addr->ip, mapped, sizeof(mapped)) == 0) {
+        src = addr->ip + 12;
+        n = 4;
+    }
+    mask = n == 4 ? v4_mask : v6_mask;
     for (size_t i = 0; i < n; i++)
-        ip[i] = addr->ip[i] & mask[i];
+        ip[i] = src[i] & mask[i];
     ip[0] |= (uint8_t)((r & 7) << 5);
     return crc32c(ip, n);
 }
@@ -53,6 +62,11 @@ int dht_id_fits_addr(const dht_id_t *id, const dht_addr_t *addr)
 
     return id->b[0] == (uint8_t)(crc >> 24) && id->b[1] == (uint8_t)(crc >> 16) &&
            (id->b[2] & 0xf8) == ((crc >> 8) & 0xf8);
+}
+
+int dht_addr_is_local(const dht_addr_t *addr)
+{
+    return dht__addr_local(addr);
 }
 
 int dht__id_rule_admits(int rule, const dht_id_t *id, const dht_addr_t *addr)

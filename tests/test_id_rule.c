@@ -75,6 +75,20 @@ static void test_rule_scope(void **state)
     assert_int_equal(dht_addr_parse(&lo, "127.0.0.1:4000"), 0);
     dht_id_for_addr(&id, &pub6, 5, random);
     assert_true(dht_id_fits_addr(&id, &other6)); /* same /64 */
+    {
+        /* An IPv4 peer on a dual-stack socket: ::ffff:124.31.75.21 is
+         * 124.31.75.21 (the first BEP 42 vector). */
+        dht_addr_t v4, mapped;
+        dht_id_t v4id;
+        assert_int_equal(dht_addr_parse(&v4, "124.31.75.21:1"), 0);
+        assert_int_equal(dht_addr_parse(&mapped, "[::ffff:124.31.75.21]:1"), 0);
+        dht_id_for_addr(&v4id, &mapped, 1, random);
+        assert_int_equal(v4id.b[0], 0x5f);
+        assert_int_equal(v4id.b[1], 0xbf);
+        assert_true(dht_id_fits_addr(&v4id, &v4));
+        assert_int_equal(dht_addr_is_local(&lo), 1);
+        assert_int_equal(dht_addr_is_local(&v4), 0);
+    }
     memset(made_up.b, 0xab, DHT_ID_LEN);
     assert_false(dht_id_fits_addr(&made_up, &pub6));
     assert_int_equal(dht__id_rule_admits(DHT_ID_RULE_OFF, &made_up, &pub6), 1);

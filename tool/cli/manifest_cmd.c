@@ -178,7 +178,8 @@ static int show(const uint8_t *buf, size_t len, const uint8_t *secret, int as_js
     char hex[65], sz[32];
     int err = mf_bundle_decode(buf, len, key, &blobs, &n);
 
-    if (err == 0 && n > 0 && mf_root_kind(blobs[n - 1].data, blobs[n - 1].len) == MF_KIND_DIR) {
+    if (err == 0 && n > 0 && secret == NULL &&
+        mf_root_kind(blobs[n - 1].data, blobs[n - 1].len) == MF_KIND_DIR) {
         mf_dir_t d = {0};
         err = fs_manifest_assemble_dir(key, blobs, n, &d);
         if (err == 0)

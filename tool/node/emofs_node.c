@@ -60,10 +60,12 @@ int emofs_dir_lock(const char *dir, int *lock_fd, long *holder)
 
 /* The node id kept in DIR/node.id, made (random) at the first start. */
 /* The node's id, kept in DIR/node.id (made at the first start: random,
- * or, when the node listens on one given address, one that fits it by
- * BEP 42's rule, dht_id_for_addr). @return 1 and *id, or 0 (none could be
- * read or made: libdht draws one). */
-static int node_id(const char *dir, const char *listen, dht_id_t *id)
+ * or, when the id rule is on and the node listens on one given public
+ * address, one that fits it by BEP 42's rule, dht_id_for_addr; loopback
+ * and private addresses are exempt from the rule, and ids made from them
+ * would share 8 prefixes). @return 1 and *id, or 0 (none could be read or
+ * made: libdht draws one). */
+static int node_id(const char *dir, const char *listen, int id_rule, dht_id_t *id)
 {
     dht_addr_t at;
     static const uint8_t any[16];
@@ -85,8 +87,8 @@ static int node_id(const char *dir, const char *listen, dht_id_t *id)
         ok = r != NULL && fread(id->b, 1, DHT_ID_LEN, r) == DHT_ID_LEN;
         if (r != NULL)
             fclose(r);
-        if (ok && dht_addr_parse(&at, listen) == 0 &&
-            memcmp(at.ip, any, at.family == DHT_AF_INET ? 4 : 16) != 0) {
+        if (ok && id_rule != DHT_ID_RULE_OFF && dht_addr_parse(&at, listen) == 0 &&
+            memcmp(at.ip, any, at.family == DHT_AF_INET ? 4 : 16) != 0 && !dht_addr_is_local(&at)) {
             uint8_t random[DHT_ID_LEN];
             memcpy(random, id->b, DHT_ID_LEN);
             dht_id_for_addr(id, &at, random[DHT_ID_LEN - 1], random);
@@ -286,7 +288,7 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
         goto fail;
     }
     dht_config_init(&cfg);
-    cfg.has_id = node_id(node->dir, listen, &cfg.id);
+    cfg.has_id = node_id(node->dir, listen, node->id_rule, &cfg.id);
     cfg.id_rule = node->id_rule;
     cfg.max_value_size = CHUNK_VALUE_MAX;
     fs_source_init(&node->source, node->store, &cfg);
