@@ -154,25 +154,17 @@ static void stream_end(fs_get_t *get)
 /* ---- chunks: fetch, then decode (and write) on a worker ------------------- */
 
 /* A sealed file's chunk: its fetched (and checked) bytes opened in place
- * of themselves with the manifest's secret. @return 0, FS_ECORRUPT (they
- * do not open: the manifest lied) or FS_ENOMEM. */
+ * with the manifest's secret. @return 0, FS_ECORRUPT (they do not open:
+ * the manifest lied) or FS_ENOMEM. */
 static int open_chunk(get_chunk_t *c, const uint8_t secret[MF_KEY_LEN])
 {
-    uint8_t *plain;
     int err;
 
     if (c->enc_len < MF_SEAL_TAG_LEN)
         return FS_ECORRUPT;
-    plain = malloc(c->enc_len - MF_SEAL_TAG_LEN + 1);
-    if (plain == NULL)
-        return FS_ENOMEM;
-    err = mf_unseal(secret, c->enc, c->enc_len, plain);
-    if (err != 0) {
-        free(plain);
+    err = mf_unseal(secret, c->enc, c->enc_len, c->enc);
+    if (err != 0)
         return err == MF_ENOMEM ? FS_ENOMEM : FS_ECORRUPT;
-    }
-    free(c->enc);
-    c->enc = plain;
     c->enc_len -= MF_SEAL_TAG_LEN;
     return 0;
 }

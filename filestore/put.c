@@ -554,21 +554,15 @@ static void pump(fs_put_t *put)
 
 /* ---- encoding workers ---------------------------------------------------- */
 
-/* A sealed put's chunk: its encoded bytes are sealed in place of
- * themselves (manifests/seal.h). @return 0 or FS_ENOMEM. */
+/* A sealed put's chunk: its encoded bytes are sealed in place, into the
+ * room encode_chunk left for the tag (manifests/seal.h).
+ * @return 0 or FS_ENOMEM. */
 static int seal_chunk(put_chunk_t *c)
 {
-    uint8_t *sealed = malloc(c->enc_len + MF_SEAL_TAG_LEN);
-
-    atomic_fetch_add(&chunk_alloc, c->enc_len + MF_SEAL_TAG_LEN);
     atomic_fetch_add(&hashed_bytes, c->enc_len);
-    if (sealed == NULL || mf_seal_secret(c->enc, c->enc_len, c->secret) != 0 ||
-        mf_seal(c->secret, c->enc, c->enc_len, sealed) != 0) {
-        free(sealed);
+    if (mf_seal_secret(c->enc, c->enc_len, c->secret) != 0 ||
+        mf_seal(c->secret, c->enc, c->enc_len, c->enc) != 0)
         return FS_ENOMEM;
-    }
-    free(c->enc);
-    c->enc = sealed;
     c->enc_len += MF_SEAL_TAG_LEN;
     return 0;
 }
@@ -582,8 +576,10 @@ static void encode_chunk(fs_job_t *w)
     c->status = FS_ENOMEM;
     if (codec == NULL)
         return;
-    c->enc = malloc(fs_codec_bound(c->plain_len));
-    atomic_fetch_add(&chunk_alloc, fs_codec_bound(c->plain_len));
+    /* A sealed chunk's tag follows its encoding in the same buffer. */
+    size_t room = fs_codec_bound(c->plain_len) + (put->ctx.seal ? MF_SEAL_TAG_LEN : 0);
+    c->enc = malloc(room);
+    atomic_fetch_add(&chunk_alloc, room);
     if (c->enc != NULL)
         c->status = fs_codec_encode(codec, c->plain, c->plain_len, c->enc, &c->enc_len);
     fs_codec_pool_give(&put->codecs, codec);

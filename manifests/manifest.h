@@ -212,6 +212,15 @@ int mf_sha256(const uint8_t *buf, size_t len, uint8_t out[MF_KEY_LEN]);
 /* Parses 64 hex digits (either case, nothing else). @return 0 or MF_EINVAL. */
 int mf_key_from_hex(uint8_t key[MF_KEY_LEN], const char *hex);
 
+/* A sealed file's capability as text, "KEY:SECRET": both in hex, joined by
+ * a colon (schema/manifest.md 9.2). out must hold 130 bytes. */
+void mf_capability_to_text(const uint8_t key[MF_KEY_LEN], const uint8_t secret[MF_KEY_LEN],
+                           char out[130]);
+
+/* Parses "KEY:SECRET" (129 characters, nothing else).
+ * @return 0 and key, secret; or MF_EINVAL. */
+int mf_capability_from_text(const char *text, uint8_t key[MF_KEY_LEN], uint8_t secret[MF_KEY_LEN]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -131,3 +131,24 @@ int mf_key_from_hex(uint8_t key[MF_KEY_LEN], const char *hex)
     memcpy(key, id.b, MF_KEY_LEN);
     return MF_OK;
 }
+
+void mf_capability_to_text(const uint8_t key[MF_KEY_LEN], const uint8_t secret[MF_KEY_LEN],
+                           char out[130])
+{
+    mf_key_to_hex(key, out);
+    out[64] = ':';
+    mf_key_to_hex(secret, out + 65);
+}
+
+int mf_capability_from_text(const char *text, uint8_t key[MF_KEY_LEN], uint8_t secret[MF_KEY_LEN])
+{
+    char hex[65];
+
+    if (text == NULL || strlen(text) != 129 || text[64] != ':')
+        return MF_EINVAL;
+    memcpy(hex, text, 64);
+    hex[64] = '\0';
+    if (mf_key_from_hex(key, hex) != MF_OK || mf_key_from_hex(secret, text + 65) != MF_OK)
+        return MF_EINVAL;
+    return MF_OK;
+}

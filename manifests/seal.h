@@ -29,12 +29,14 @@
 int mf_seal_secret(const uint8_t *plain, size_t len, uint8_t secret[MF_KEY_LEN]);
 
 /* Seals plain[0..len) under secret (as mf_seal_secret derived it) into
- * out, which has room for len + MF_SEAL_TAG_LEN bytes. out may not overlap
- * plain. @return 0, MF_EINVAL or MF_ENOMEM. */
+ * out, which has room for len + MF_SEAL_TAG_LEN bytes. out may be plain
+ * itself (sealed in place); otherwise the two may not overlap.
+ * @return 0, MF_EINVAL or MF_ENOMEM. */
 int mf_seal(const uint8_t secret[MF_KEY_LEN], const uint8_t *plain, size_t len, uint8_t *out);
 
 /* Opens sealed[0..len) (len >= MF_SEAL_TAG_LEN) with secret into out,
- * which has room for len - MF_SEAL_TAG_LEN bytes.
+ * which has room for len - MF_SEAL_TAG_LEN bytes; out may be sealed itself
+ * (opened in place), otherwise the two may not overlap.
  * @return 0, MF_ESEAL (the tag does not verify: a wrong secret, or bytes
  * that are not what was sealed; out holds nothing to use), MF_EINVAL or
  * MF_ENOMEM. */

@@ -190,9 +190,10 @@ static void put_file(net_t *net, int node, const char *name, result_t *r)
     }
 }
 
-/* Starts a get of key from node into net->root/out_name. */
-static fs_get_t *start_get(net_t *net, int node, const uint8_t key[MF_KEY_LEN],
-                           const char *out_name, result_t *r)
+/* Starts a get of key (a sealed file's, opened with secret, when it is
+ * not NULL) from node into net->root/out_name. */
+static fs_get_t *start_get_sealed(net_t *net, int node, const uint8_t key[MF_KEY_LEN],
+                                  const uint8_t *secret, const char *out_name, result_t *r)
 {
     char path[160];
     fs_get_opts_t opts;
@@ -202,6 +203,7 @@ static fs_get_t *start_get(net_t *net, int node, const uint8_t key[MF_KEY_LEN],
     snprintf(path, sizeof(path), "%s/%s", net->root, out_name);
     opts.out_path = path;
     opts.progress = on_progress;
+    opts.secret = secret;
     memset(r->message, 0, sizeof(r->message));
     r->done = 0;
     r->status = 0;
@@ -210,10 +212,23 @@ static fs_get_t *start_get(net_t *net, int node, const uint8_t key[MF_KEY_LEN],
     return get;
 }
 
+static fs_get_t *start_get(net_t *net, int node, const uint8_t key[MF_KEY_LEN],
+                           const char *out_name, result_t *r)
+{
+    return start_get_sealed(net, node, key, NULL, out_name, r);
+}
+
 static void get_file(net_t *net, int node, const uint8_t key[MF_KEY_LEN], const char *out_name,
                      result_t *r)
 {
     start_get(net, node, key, out_name, r);
+    run_until(net, is_done, r);
+}
+
+static void get_sealed(net_t *net, int node, const uint8_t key[MF_KEY_LEN], const uint8_t *secret,
+                       const char *out_name, result_t *r)
+{
+    start_get_sealed(net, node, key, secret, out_name, r);
     run_until(net, is_done, r);
 }
 
@@ -793,7 +808,6 @@ static void test_sealed_put_get(void **state)
     uint8_t secret[MF_KEY_LEN], wrong[MF_KEY_LEN];
     file_keys_t keys;
     result_t put, get;
-    fs_get_opts_t opts;
     char path[160];
     FILE *f;
 
@@ -819,14 +833,7 @@ static void test_sealed_put_get(void **state)
     assert_int_equal(nodes_holding(net, &keys, SECRET_NAME), 0);
 
     /* The capability gets it on node 7. */
-    memset(&opts, 0, sizeof(opts));
-    snprintf(path, sizeof(path), "%s/out", net->root);
-    opts.out_path = path;
-    opts.secret = secret;
-    memset(&get, 0, sizeof(get));
-    assert_int_equal(
-        fs_get_start((fs_get_t *[1]){NULL}, &net->ctx[7], put.key, &opts, on_get, &get), 0);
-    run_until(net, is_done, &get);
+    get_sealed(net, 7, put.key, secret, "out", &get);
     if (get.status != 0)
         fail_msg("get: %s", get.message);
     assert_file_is(net, "out", data, size);
@@ -834,19 +841,10 @@ static void test_sealed_put_get(void **state)
     /* A wrong secret, or none: refused, nothing written. */
     memcpy(wrong, secret, MF_KEY_LEN);
     wrong[31] ^= 0x80;
-    snprintf(path, sizeof(path), "%s/out2", net->root);
-    opts.secret = wrong;
-    memset(&get, 0, sizeof(get));
-    assert_int_equal(
-        fs_get_start((fs_get_t *[1]){NULL}, &net->ctx[8], put.key, &opts, on_get, &get), 0);
-    run_until(net, is_done, &get);
+    get_sealed(net, 8, put.key, wrong, "out2", &get);
     assert_int_equal(get.status, FS_ECORRUPT);
     assert_non_null(strstr(get.message, "decrypt"));
-    opts.secret = NULL;
-    memset(&get, 0, sizeof(get));
-    assert_int_equal(
-        fs_get_start((fs_get_t *[1]){NULL}, &net->ctx[8], put.key, &opts, on_get, &get), 0);
-    run_until(net, is_done, &get);
+    get_sealed(net, 8, put.key, NULL, "out2", &get);
     assert_int_equal(get.status, FS_ECORRUPT);
     assert_false(file_exists(net, "out2"));
 

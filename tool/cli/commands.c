@@ -125,7 +125,7 @@ static int put_run(const cli_common_t *c, ctl_msg_t *req, cli_io_t *io, const ch
         json_begin(&j, stdout);
         json_str(&j, "key", hex);
         if (res.has_secret) {
-            keyarg_capability_text(res.key, res.secret, hex);
+            mf_capability_to_text(res.key, res.secret, hex);
             json_str(&j, "capability", hex);
         }
         json_str(&j, "input", what);
@@ -142,7 +142,7 @@ static int put_run(const cli_common_t *c, ctl_msg_t *req, cli_io_t *io, const ch
         char hex[130];
         mf_key_to_hex(res.key, hex);
         if (res.has_secret)
-            keyarg_capability_text(res.key, res.secret, hex);
+            mf_capability_to_text(res.key, res.secret, hex);
         if (size != UINT64_MAX)
             put_summary(c, what, size, now_s() - t0, &res);
         else if (!c->quiet)
@@ -376,7 +376,7 @@ static int get_run(int argc, char **argv, int is_cat)
         return code;
     if (getcwd(cwd, sizeof(cwd)) == NULL)
         return cli_fail(EXIT_OUTPUT, "cannot find the current directory: %s", strerror(errno));
-    if (keyarg_capability(keyarg, req.key, req.secret))
+    if (mf_capability_from_text(keyarg, req.key, req.secret) == 0)
         req.has_secret = 1;
     else if ((code = keyarg_resolve(&c, keyarg, req.key)) != 0)
         return code;

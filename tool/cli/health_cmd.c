@@ -51,7 +51,7 @@ int emofs_health_main(int argc, char **argv)
         return code;
     if ((code = cli_common_finish(&c)) != 0)
         return code;
-    if (keyarg_capability(keyarg, req.key, req.secret))
+    if (mf_capability_from_text(keyarg, req.key, req.secret) == 0)
         req.has_secret = 1;
     else if ((code = keyarg_resolve(&c, keyarg, req.key)) != 0)
         return code;

@@ -124,25 +124,6 @@ int keyarg_import(const cli_common_t *c, const uint8_t *buf, size_t len, uint8_t
     return code;
 }
 
-int keyarg_capability(const char *arg, uint8_t key[MF_KEY_LEN], uint8_t secret[MF_KEY_LEN])
-{
-    char hex[65];
-
-    if (strlen(arg) != 129 || arg[64] != ':')
-        return 0;
-    memcpy(hex, arg, 64);
-    hex[64] = '\0';
-    return mf_key_from_hex(key, hex) == 0 && mf_key_from_hex(secret, arg + 65) == 0;
-}
-
-void keyarg_capability_text(const uint8_t key[MF_KEY_LEN], const uint8_t secret[MF_KEY_LEN],
-                            char out[130])
-{
-    mf_key_to_hex(key, out);
-    out[64] = ':';
-    mf_key_to_hex(secret, out + 65);
-}
-
 int keyarg_resolve(const cli_common_t *c, const char *arg, uint8_t key[MF_KEY_LEN])
 {
     uint8_t *buf, secret[MF_KEY_LEN];
@@ -151,7 +132,7 @@ int keyarg_resolve(const cli_common_t *c, const char *arg, uint8_t key[MF_KEY_LE
 
     if (mf_key_from_hex(key, arg) == 0)
         return 0;
-    if (keyarg_capability(arg, key, secret))
+    if (mf_capability_from_text(arg, key, secret) == 0)
         return cli_fail(EXIT_USAGE, "an encrypted file's KEY:SECRET works with get and cat; this "
                                     "command takes a plain file's key (or KEY, the part before "
                                     "the colon, for rm)");

@@ -31,15 +31,6 @@ int keyarg_bundle_arg(const char *arg);
  * printed; EXIT_USAGE for something that is none of them). */
 int keyarg_resolve(const cli_common_t *c, const char *arg, uint8_t key[MF_KEY_LEN]);
 
-/* Parses an encrypted (sealed) file's capability, "KEY:SECRET": 64 hex
- * digits, a colon, 64 hex digits (schema/manifest.md 9.2).
- * @return 1 and key, secret; 0 if arg is not one (nothing printed). */
-int keyarg_capability(const char *arg, uint8_t key[MF_KEY_LEN], uint8_t secret[MF_KEY_LEN]);
-
-/* Formats key and secret as a capability, "KEY:SECRET". out holds 130 bytes. */
-void keyarg_capability_text(const uint8_t key[MF_KEY_LEN], const uint8_t secret[MF_KEY_LEN],
-                            char out[130]);
-
 /* Imports the manifest file bytes into the data directory's store.
  * @return 0 and *key, or an exit code (error printed). */
 int keyarg_import(const cli_common_t *c, const uint8_t *buf, size_t len, uint8_t key[MF_KEY_LEN]);

@@ -52,7 +52,7 @@ static int fetch_bundle(const cli_common_t *c, const char *arg, uint8_t **buf, s
     int code;
 
     *secret = NULL;
-    if (keyarg_capability(arg, key, secret_buf)) {
+    if (mf_capability_from_text(arg, key, secret_buf) == 0) {
         *secret = secret_buf;
         req.has_secret = 1;
         memcpy(req.secret, secret_buf, MF_KEY_LEN);
@@ -330,7 +330,7 @@ int emofs_manifest_main(int argc, char **argv)
     }
     uint8_t secret_buf[MF_KEY_LEN];
     const uint8_t *secret;
-    if (strcmp(sub, "export") == 0 && keyarg_capability(arg, key, secret_buf))
+    if (strcmp(sub, "export") == 0 && mf_capability_from_text(arg, key, secret_buf) == 0)
         return cli_fail(EXIT_USAGE, "manifest export: an encrypted file's manifest is not "
                                     "exported (its readers would need the secret too): share its "
                                     "KEY:SECRET instead");

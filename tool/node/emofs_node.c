@@ -447,11 +447,10 @@ int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], const ui
     size_t cap;
     int err;
 
-    mf_key_to_hex(key, hex);
-    if (secret != NULL) {
-        hex[64] = ':';
-        mf_key_to_hex(secret, hex + 65);
-    }
+    if (secret != NULL)
+        mf_capability_to_text(key, secret, hex);
+    else
+        mf_key_to_hex(key, hex);
     cap = strlen(name) + 160;
     if ((line = malloc(cap)) == NULL)
         return FS_ENOMEM;

@@ -28,14 +28,9 @@ int emofs_published_parse(const char *line, emofs_published_t *e)
     if (sscanf(line, "%129s %n", hex, &size_at) != 1 || size_at == 0 ||
         !isdigit((unsigned char)line[size_at]))
         return 0;
-    e->sealed = strlen(hex) == 129 && hex[64] == ':'; /* "KEY:SECRET" */
     memset(e->secret, 0, MF_KEY_LEN);
-    if (e->sealed) {
-        hex[64] = '\0';
-        if (mf_key_from_hex(e->secret, hex + 65) != 0)
-            return 0;
-    }
-    if (mf_key_from_hex(e->key, hex) != 0)
+    e->sealed = mf_capability_from_text(hex, e->key, e->secret) == 0; /* "KEY:SECRET" */
+    if (!e->sealed && mf_key_from_hex(e->key, hex) != 0)
         return 0;
     errno = 0;
     size = strtoull(line + size_at, &end, 10);
