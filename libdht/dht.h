@@ -48,7 +48,7 @@ extern "C" {
  * written. The Makefile reads these three lines for libdht.pc and the
  * shared library's name and soname; emofs --version prints them. */
 #define DHT_VERSION_MAJOR 0
-#define DHT_VERSION_MINOR 9
+#define DHT_VERSION_MINOR 10
 #define DHT_VERSION_PATCH 0
 
 #define DHT_VERSION_STRINGIFY_(x) #x
@@ -77,9 +77,10 @@ DHT_API const char *dht_version(void);
 /* 1. Ids, keys, addresses, errors                                          */
 /* ------------------------------------------------------------------------ */
 
-#define DHT_ID_LEN     32 /* bytes: ids and keys are 256 bits */
-#define DHT_MAX_K      32 /* upper bound for dht_config_t.k */
-#define DHT_MAX_COPIES 31 /* upper bound for dht_put_opts_t.copies (wire.md 3.4) */
+#define DHT_ID_LEN     32   /* bytes: ids and keys are 256 bits */
+#define DHT_MAX_K      32   /* upper bound for dht_config_t.k */
+#define DHT_MAX_COPIES 31   /* upper bound for dht_put_opts_t.copies (wire.md 3.4) */
+#define DHT_ROUTE_MAX  1200 /* bytes: the largest message dht_route() carries */
 
 /* A node id or a key. Both live in the same 256-bit space. */
 typedef struct dht_id {
@@ -267,6 +268,12 @@ typedef struct dht_storage {
 #define DHT_NETWORK_KEY_MAX 64
 #define DHT_NETWORK_TAG_LEN 16 /* what a private network's tag adds to each message */
 
+/* A node as lookups report it. */
+typedef struct dht_node_info {
+    dht_id_t id;
+    dht_addr_t addr;
+} dht_node_info_t;
+
 typedef struct dht_config {
     dht_id_t id;    /* this node's id, used when has_id is 1 */
     int has_id;     /* 0: derive a random id from the seed */
@@ -389,6 +396,39 @@ typedef struct dht_config {
      * must not call back into the node. NULL: nobody is told. */
     void (*peer_event)(void *arg, const dht_id_t *id, const dht_addr_t *addr, int joined);
     void *peer_event_arg;
+
+    /* Optional: key-based routing (dht_route(), Pastry's common API), the
+     * application's three callbacks, all on the loop's thread, with
+     * route_arg:
+     *   route_forward: a routed message passes through this node, which
+     *     sends it to next, or, when next is this node's own id, delivers
+     *     it here. Called at the node that routes it (before it is sent),
+     *     at each node that forwards it, and at the node that delivers it
+     *     (before route_deliver). It may change the message in place
+     *     (msg has room for DHT_ROUTE_MAX bytes; set *len) and returns 0
+     *     to let it go on, nonzero to drop it. It must not call into the
+     *     node. NULL: every message goes on unchanged.
+     *   route_deliver: this node is the closest to key it knows of (or the
+     *     message was forwarded DHT__WIRE_MAX_HOPS, 8, times): the message
+     *     is for it. origin is the node that routed it (the application
+     *     may answer with dht_route(origin, ...): a node id is a key, and
+     *     the node with that id is the closest to it). Called from the
+     *     completion queue, like an operation's callback: it may call
+     *     into the node. The bytes are valid during the call only. NULL:
+     *     the node delivers nothing, and refuses what would be delivered
+     *     here (it still forwards what it knows a closer node for).
+     *   route_neighbours: the set of this node's closest verified
+     *     contacts (its k nearest to its own id, nearest first) changed:
+     *     a node joined or left its neighbourhood. Checked every
+     *     maintenance tick (5 s) and called, from the completion queue,
+     *     when it differs from the last set told (first when the node
+     *     has any); nodes are valid during the call only. */
+    int (*route_forward)(void *arg, const dht_id_t *key, uint8_t *msg, size_t *len,
+                         const dht_id_t *next);
+    void (*route_deliver)(void *arg, const dht_id_t *key, const uint8_t *msg, size_t len,
+                          const dht_id_t *origin);
+    void (*route_neighbours)(void *arg, const dht_node_info_t *nodes, size_t n);
+    void *route_arg;
 } dht_config_t;
 
 /* Fills cfg with the defaults above. */
@@ -479,12 +519,6 @@ DHT_API uint64_t dht_next_deadline(const dht_t *dht);
 
 /* @return this node's id. */
 DHT_API const dht_id_t *dht_self(const dht_t *dht);
-
-/* A node as lookups report it. */
-typedef struct dht_node_info {
-    dht_id_t id;
-    dht_addr_t addr;
-} dht_node_info_t;
 
 /* What one lookup cost; reported with its result. */
 typedef struct dht_lookup_stats {
@@ -629,6 +663,35 @@ typedef void (*dht_holders_cb)(int status, unsigned holders, unsigned answered, 
 DHT_API int dht_count_holders(dht_t *dht, const dht_id_t *key, const dht_id_t *hash,
                               dht_holders_cb cb, void *arg);
 
+/* Routes msg[0..len) (len <= DHT_ROUTE_MAX) to the node closest to key,
+ * whose route_deliver (dht_config_t) gets it: Pastry's route(). By lookup
+ * then send (schema/wire.md 4, ROUTE): an iterative FIND_NODE lookup of
+ * key (alpha in flight, past dead nodes, as dht_find_node's), then one
+ * ROUTE datagram to the closest node that answered it (the next closest
+ * if that one does not answer its resends); this node delivers it itself
+ * when it is closer to key than every node that answered (not a client).
+ * A node that receives it and knows a verified node closer still (the
+ * lookup's view was stale) forwards it there, hop by hop, 8 hops at most.
+ * route_forward is called here first (it may change or drop it). cb gets
+ * the outcome as the node the message reached answered it: 0 and that
+ * node's id (delivered there; this node's own when delivered here),
+ * DHT_ROUTE_FORWARDED and the next hop's id (that node passed it on
+ * towards one closer; no word comes back from farther on), or a negative
+ * code and NULL: DHT_EREJECTED (an application's route_forward dropped it,
+ * or the node it reached delivers nothing), DHT_ENOPEERS (no node answered
+ * the lookup), DHT_ETIMEDOUT (no node that answered it took the message).
+ * A ROUTE whose answer was lost is sent again; the node that receives it
+ * again (same sender, same txid) answers as before and neither forwards
+ * nor delivers it twice (it remembers its last 64 answers). Best effort,
+ * as Pastry's: a node that took a message and whose every answer was lost
+ * looks dead, and the next closest gets the message too.
+ * @return 0, DHT_EINVAL, DHT_ETOOBIG (len > DHT_ROUTE_MAX), DHT_EBUSY,
+ *         DHT_ECLOSED or DHT_ENOMEM. */
+#define DHT_ROUTE_FORWARDED 1
+typedef void (*dht_route_cb)(int status, const dht_id_t *node, void *arg);
+DHT_API int dht_route(dht_t *dht, const dht_id_t *key, const void *msg, size_t len, dht_route_cb cb,
+                      void *arg);
+
 /* Answers value_read's request req (dht_config_t) with the value's bytes
  * (data[0..len), read during the call only), or with data NULL when the
  * program could not read it: the peer is told "not found". The node checks
@@ -708,6 +771,10 @@ typedef struct dht_stats {
     size_t values, value_bytes;
     uint64_t replications;   /* values checked by replication */
     uint64_t replica_stores; /* copies replication stored on nodes that lacked them */
+    /* Routed messages (dht_route): delivered to this node's application,
+     * passed on to a closer node, refused (route_forward dropped it, or no
+     * route_deliver). */
+    uint64_t routes_delivered, routes_forwarded, routes_refused;
     size_t ops_in_flight, rpcs_in_flight;
 } dht_stats_t;
 

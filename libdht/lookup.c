@@ -313,8 +313,8 @@ static void advance(dht_t *dht, dht__op_t *op)
                        seen >= lk->keepers ? 0 : DHT__LOOKUP_GRACE_RTOS * dht__rpc_rto(dht), 0);
     /* A node lookup waits a little for a few stalled candidates (see the
      * top of the file). */
-    if (op->kind == DHT__OP_FIND_NODE && stalled > 0 && stalled <= DHT__LOOKUP_FEW_STALLED &&
-        answered > 0) {
+    if ((op->kind == DHT__OP_FIND_NODE || op->kind == DHT__OP_ROUTE) && stalled > 0 &&
+        stalled <= DHT__LOOKUP_FEW_STALLED && answered > 0) {
         bound_patience(dht, op, DHT__LOOKUP_FIND_GRACE_RTOS * dht__rpc_rto(dht), 1);
         waiting = stalled;
     }
@@ -503,7 +503,8 @@ int dht__lookup_start(dht_t *dht, dht__op_t *op, const dht_id_t *target, int wan
     lk->patient =
         op->kind == DHT__OP_PUT || op->kind == DHT__OP_REPLICATE || op->kind == DHT__OP_HOLDERS;
     lk->window = dht->cfg.k;
-    if (op->kind == DHT__OP_FIND_NODE || op->kind == DHT__OP_PUT || op->kind == DHT__OP_GET) {
+    if (op->kind == DHT__OP_FIND_NODE || op->kind == DHT__OP_PUT || op->kind == DHT__OP_GET ||
+        op->kind == DHT__OP_ROUTE) {
         lk->user = 1;
         if (dht->cfg.lookup_results > 0)
             lk->window = dht->cfg.lookup_results;

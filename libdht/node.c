@@ -153,6 +153,7 @@ void dht__destroy(dht_t *dht)
     dht__rt_free(dht->rt);
     dht__store_free(dht->store);
     dht__source_free(dht);
+    dht__route_free(dht);
     dht__netkey_free(dht);
     free(dht->rate);
     free(dht);
@@ -270,7 +271,7 @@ int dht_receive(dht_t *dht, uint64_t now_ms, const uint8_t *buf, size_t len, con
         err = DHT_EPROTO;
     } else if (dht__wire_decode(&m, buf, len) != 0 ||
                (transport == DHT_TRANSPORT_DATAGRAM && len > DHT_MAX_DATAGRAM) ||
-               m.value_len > dht->cfg.max_value_size) {
+               (m.type != DHT__ROUTE && m.value_len > dht->cfg.max_value_size)) {
         dht->st.dropped_malformed++;
         err = DHT_EPROTO;
     } else if (dht_id_cmp(&m.sender, &dht->self) == 0) {
@@ -313,6 +314,7 @@ uint64_t dht_periodic(dht_t *dht, uint64_t now_ms)
         dht__maintenance_tick(dht, dht->now);
         dht__source_expire(dht, dht->now);
         dht__replicate_tick(dht, dht->now);
+        dht__route_tick(dht);
         dht->next_tick = dht->now + DHT__TICK_MS;
     }
     if (dht->now >= dht->fill_at)

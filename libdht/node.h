@@ -20,6 +20,8 @@
  *   stream.c  the stream framing dht.h offers shells (schema/wire.md 6)
  *   source.c  GET_VALUEs answered from the program's value source, later
  *             (dht_value_ready)
+ *   route.c   key-based routing: dht_route, ROUTE served and forwarded,
+ *             the application's deliver and neighbours callbacks
  *
  * Beside them: store.c (the value store, store.h; keys hashed by
  * siphash.c), rt.c (the routing table, rt.h), wire.c (the codec, wire.h),
@@ -156,8 +158,10 @@ enum {
     DHT__OP_REFRESH,
     DHT__OP_REPLICATE,
     DHT__OP_HOLDERS,
-    DHT__OP_CHECK, /* a batch of replication checks (check.c) */
-    DHT__OP_REJOIN /* an own-id lookup of a node whose table is thin (refresh.c) */
+    DHT__OP_CHECK,  /* a batch of replication checks (check.c) */
+    DHT__OP_REJOIN, /* an own-id lookup of a node whose table is thin (refresh.c) */
+    DHT__OP_ROUTE,  /* dht_route: a lookup, then the ROUTE (route.c) */
+    DHT__OP_UPCALL  /* a route_deliver or route_neighbours call, queued (route.c) */
 };
 
 typedef struct dht__get_state dht__get_state_t; /* get.c */
@@ -168,6 +172,7 @@ struct dht__op {
     dht__op_t *next_done;   /* completion queue */
     uint8_t kind;
     uint8_t completed; /* the user callback has been queued or run */
+    uint8_t upcall;    /* DHT__OP_UPCALL: which (route.c) */
     unsigned refs;     /* 1 until completed, plus one per live rpc */
     int status;
     unsigned count;      /* ping: answered; put: stored; bootstrap: answered */
@@ -181,12 +186,14 @@ struct dht__op {
         dht_put_cb put;
         dht_get_cb get;
         dht_holders_cb holders;
+        dht_route_cb route;
     } cb;
     void *arg;
-    dht_id_t peer_id; /* ping: who answered */
-    uint8_t *value;   /* put: our copy */
+    dht_id_t peer_id; /* ping: who answered; route: who took the message;
+                       * upcall: the node that routed it */
+    uint8_t *value;   /* put: our copy; route: the message; upcall: its bytes */
     size_t value_len;
-    dht_id_t value_hash; /* put: SHA-256 of value, computed once */
+    dht_id_t value_hash; /* put: SHA-256 of value, computed once; upcall: the key */
     uint32_t ttl;
     uint8_t value_flags;
     unsigned copies;       /* put: nodes to keep the value (r <= k) */
@@ -288,6 +295,12 @@ struct dht {
      * doubling */
     uint64_t sparse_at;
     uint32_t sparse_gap;
+
+    /* route.c: the ROUTEs answered lately (a ring, allocated on the first),
+     * and a digest of the neighbours last told (route_neighbours) */
+    struct dht__route_seen *route_seen;
+    size_t route_seen_next;
+    dht_id_t neighbours_told;
 };
 
 /* ---- source.c: requests waiting on the program ---- */
@@ -682,6 +695,30 @@ void dht__lookup_stop(dht_t *dht, dht__op_t *op);
 
 /* Frees a lookup's memory. */
 void dht__lookup_free(dht__lookup_t *lk);
+
+/* ---- route.c ---- */
+
+#define DHT__ROUTE_SEEN 64 /* ROUTEs a node remembers its answer to */
+
+/* Takes the message of ROUTE req from `from`: forwards it to a closer
+ * verified contact (the application's route_forward may drop it), or
+ * delivers it here (route_deliver, queued). A resend of a ROUTE answered
+ * lately gets the same answer and nothing else.
+ * @return DHT__ROUTE_*, with *peer the next hop or this node. */
+uint8_t dht__route_take(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from, dht_id_t *peer);
+
+/* A route's lookup ended: send the message to the closest that answered
+ * (or deliver it here). */
+void dht__route_lookup_done(dht_t *dht, dht__op_t *op);
+
+/* Runs a queued upcall (DHT__OP_UPCALL) or a route's callback. */
+void dht__route_report(dht_t *dht, dht__op_t *op);
+
+/* Tells route_neighbours if the neighbourhood changed. Every tick. */
+void dht__route_tick(dht_t *dht);
+
+/* Frees what route.c holds (dht_free). */
+void dht__route_free(dht_t *dht);
 
 /* ---- ops.c ---- */
 

@@ -112,6 +112,10 @@ static void report(dht_t *dht, dht__op_t *op)
         op->cb.holders(op->status, op->status == 0 ? op->count : 0,
                        op->status == 0 ? op->pending : 0, op->arg);
         break;
+    case DHT__OP_ROUTE:
+    case DHT__OP_UPCALL:
+        dht__route_report(dht, op);
+        break;
     default:
         break; /* internal operations report to nobody */
     }
@@ -504,6 +508,9 @@ void dht__op_lookup_done(dht_t *dht, dht__op_t *op)
         break;
     case DHT__OP_HOLDERS:
         dht__holders_lookup_done(dht, op);
+        break;
+    case DHT__OP_ROUTE:
+        dht__route_lookup_done(dht, op);
         break;
     case DHT__OP_BOOTSTRAP:
         bootstrap_lookup_done(dht, op);

@@ -170,6 +170,9 @@ size_t dht__request_pad(const dht_t *dht, const dht__msg_t *m, const dht_addr_t 
     case DHT__HAVE: /* HELD: token, count, bits */
         want = DHT__WIRE_HEADER + DHT__WIRE_TOKEN_LEN + 1 + 4 + ping_room;
         break;
+    case DHT__ROUTE: /* ROUTED: outcome, node id */
+        want = DHT__WIRE_HEADER + 1 + DHT_ID_LEN + ping_room;
+        break;
     case DHT__FIND_VALUE: /* VALUES fill a datagram */
     case DHT__GET_VALUE:  /* a small value's VALUE; a large one needs a proof */
         want = DHT_MAX_DATAGRAM;

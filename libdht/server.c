@@ -1,6 +1,7 @@
 /*
  * Incoming requests: the answering side of PING, FIND_NODE, FIND_VALUE,
- * STORE and GET_VALUE, and the store tokens. What each source may be sent
+ * STORE, GET_VALUE, HAVE and ROUTE (route.c takes the message), and the
+ * store tokens. What each source may be sent
  * is limits.c's.
  */
 #include "node.h"
@@ -419,6 +420,17 @@ static int serve_get_value(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv
     return dht__send_msg(dht, sv->from, &r); /* its bytes counted above */
 }
 
+/* A routed message: taken here (forwarded or delivered, route.c), and
+ * the requester told which. */
+static int serve_route(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
+{
+    dht__msg_t r;
+
+    reply_header(dht, &r, DHT__ROUTED, req);
+    r.outcome = dht__route_take(dht, req, sv->from, &r.peer);
+    return reply(dht, sv, &r);
+}
+
 static int answer(dht_t *dht, const dht__msg_t *m, dht__serving_t *sv)
 {
     /* A proof that does not check (a token from before our secret rotated
@@ -441,6 +453,8 @@ static int answer(dht_t *dht, const dht__msg_t *m, dht__serving_t *sv)
         return serve_get_value(dht, m, sv);
     case DHT__HAVE:
         return serve_have(dht, m, sv);
+    case DHT__ROUTE:
+        return serve_route(dht, m, sv);
     default:
         dht->st.dropped_malformed++;
         return DHT_EPROTO;

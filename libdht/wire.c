@@ -256,6 +256,21 @@ static void get_body(reader_t *r, dht__msg_t *m)
             get_bytes(r, m->have_hash[i].b, DHT_ID_LEN);
         }
         break;
+    case DHT__ROUTE:
+        get_bytes(r, m->target.b, DHT_ID_LEN);
+        get_bytes(r, m->origin.b, DHT_ID_LEN);
+        m->hops = get_u8(r);
+        m->value_len = get_u16(r);
+        if (m->hops > DHT__WIRE_MAX_HOPS || m->value_len > DHT_ROUTE_MAX)
+            r->bad = 1;
+        m->value = take(r, m->value_len);
+        break;
+    case DHT__ROUTED:
+        m->outcome = get_u8(r);
+        if (m->outcome > DHT__ROUTE_REFUSED)
+            r->bad = 1;
+        get_bytes(r, m->peer.b, DHT_ID_LEN);
+        break;
     case DHT__HELD:
         get_bytes(r, m->token, DHT__WIRE_TOKEN_LEN);
         m->n_have = get_u8(r);
@@ -399,6 +414,21 @@ static void put_body(writer_t *w, const dht__msg_t *m)
             put_bytes(w, m->have_hash[i].b, DHT_ID_LEN);
         }
         break;
+    case DHT__ROUTE:
+        if (m->hops > DHT__WIRE_MAX_HOPS || m->value_len > DHT_ROUTE_MAX)
+            w->bad = 1;
+        put_bytes(w, m->target.b, DHT_ID_LEN);
+        put_bytes(w, m->origin.b, DHT_ID_LEN);
+        put_u8(w, m->hops);
+        put_u16(w, (uint16_t)m->value_len);
+        put_bytes(w, m->value, m->value_len);
+        break;
+    case DHT__ROUTED:
+        if (m->outcome > DHT__ROUTE_REFUSED)
+            w->bad = 1;
+        put_u8(w, m->outcome);
+        put_bytes(w, m->peer.b, DHT_ID_LEN);
+        break;
     case DHT__HELD:
         if (m->n_have > DHT__WIRE_MAX_HAVE || (m->held_bits >> m->n_have) != 0)
             w->bad = 1;
@@ -524,6 +554,10 @@ static size_t body_size(const dht__msg_t *m)
     case DHT__HELD:
         return n + DHT__WIRE_TOKEN_LEN + 1 +
                ((m->n_have < DHT__WIRE_MAX_HAVE ? m->n_have : DHT__WIRE_MAX_HAVE) + 7u) / 8;
+    case DHT__ROUTE:
+        return n + 2 * DHT_ID_LEN + 1 + 2 + m->value_len;
+    case DHT__ROUTED:
+        return n + 1 + DHT_ID_LEN;
     case DHT__PONG:
         return n + 1 + ip_len(m->addr.family) + 2;
     case DHT__NODES:

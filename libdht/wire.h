@@ -17,6 +17,7 @@
 #define DHT__WIRE_MAX_ERRMSG     200
 #define DHT__WIRE_VALUE_OVERHEAD 128 /* a STORE or VALUE message, minus its value */
 #define DHT__WIRE_MAX_HAVE       20  /* (key, hash) pairs per HAVE: 41 + 20 * 64 bytes */
+#define DHT__WIRE_MAX_HOPS       8   /* a ROUTE is forwarded this many times at most */
 
 /* Stream preamble: "EMS" version, then the sender's listening port. */
 #define DHT__STREAM_PREAMBLE DHT_STREAM_PREAMBLE
@@ -28,12 +29,14 @@ typedef enum dht__msg_type {
     DHT__STORE = 0x04,
     DHT__GET_VALUE = 0x05,
     DHT__HAVE = 0x06,
+    DHT__ROUTE = 0x07,
     DHT__PONG = 0x81,
     DHT__NODES = 0x82,
     DHT__VALUES = 0x83,
     DHT__STORED = 0x84,
     DHT__VALUE = 0x85,
     DHT__HELD = 0x86,
+    DHT__ROUTED = 0x87,
     DHT__ERROR = 0xff,
 } dht__msg_type_t;
 
@@ -51,6 +54,13 @@ typedef enum dht__msg_type {
 #define DHT__WIRE_PROOF        0x20
 #define DHT__WIRE_PADDED       0x10
 #define DHT__WIRE_REQUEST_BITS (DHT__WIRE_CLIENT | DHT__WIRE_PROOF | DHT__WIRE_PADDED)
+
+/* What became of a ROUTE (ROUTED's outcome, schema/wire.md 4). */
+typedef enum dht__route_outcome {
+    DHT__ROUTE_DELIVERED = 0, /* the replier delivered it to its application */
+    DHT__ROUTE_FORWARDED = 1, /* the replier passed it on to a closer node */
+    DHT__ROUTE_REFUSED = 2,   /* dropped: its application refused it, or it runs none */
+} dht__route_outcome_t;
 
 /* Error codes carried by an ERROR reply. */
 typedef enum dht__wire_err {
@@ -85,8 +95,8 @@ typedef struct dht__msg {
     uint16_t pad;                       /* a request's zero bytes after the body */
     uint32_t txid;
     dht_id_t sender;
-    dht_id_t target;                    /* FIND_NODE target; key of FIND_VALUE, STORE, GET_VALUE */
-    dht_id_t hash;                      /* GET_VALUE: the value wanted */
+    dht_id_t target; /* FIND_NODE target; key of FIND_VALUE, STORE, GET_VALUE, ROUTE */
+    dht_id_t hash;   /* GET_VALUE: the value wanted */
     uint8_t token[DHT__WIRE_TOKEN_LEN]; /* STORE, NODES, VALUES */
     dht_addr_t addr;                    /* PONG: the requester's address as the replier saw it */
     uint16_t first;                     /* FIND_VALUE, VALUES: index of the first entry */
@@ -95,10 +105,14 @@ typedef struct dht__msg {
     uint8_t n_entries;
     uint8_t flags;      /* STORE, VALUE */
     uint32_t ttl;       /* STORE, VALUE */
-    uint32_t value_len; /* STORE, VALUE */
+    uint32_t value_len; /* STORE, VALUE; ROUTE: its message */
     const uint8_t *value;
     uint8_t n_have;     /* HAVE: pairs asked; HELD: pairs answered (the request's count) */
     uint32_t held_bits; /* HELD: bit i set when the replier holds pair i */
+    dht_id_t origin;    /* ROUTE: the node that sent the message first */
+    uint8_t hops;       /* ROUTE: times it was forwarded so far */
+    uint8_t outcome;    /* ROUTED: DHT__ROUTE_* */
+    dht_id_t peer;      /* ROUTED: the node that delivered it, or the next hop */
     uint16_t err_code;  /* ERROR */
     uint8_t err_len;
     const uint8_t *err_msg;

@@ -98,9 +98,9 @@ static size_t inject_exact(holder_net_t *h, const dht_addr_t *from, dht__msg_t *
     return dht__wire_size(m);
 }
 
-/* A flood from a forged source that never answers: every kind of request,
- * bare and padded, GET_VALUEs of the large value above all. Bytes out to
- * it stay at most the bytes in from it. */
+/* A flood from a forged source that never answers: every kind of request
+ * (a ROUTE with an empty message, the smallest), bare and padded, GET_VALUEs of the large value
+ * above all. Bytes out to it stay at most the bytes in from it. */
 static void test_forged_source_gets_no_more_than_it_sent(void **state)
 {
     holder_net_t h;
@@ -113,7 +113,8 @@ static void test_forged_source_gets_no_more_than_it_sent(void **state)
     setup_holder(&h, 0);
     for (uint32_t i = 0; i < REQUESTS; i++) {
         static const uint8_t kinds[] = {DHT__GET_VALUE,  DHT__GET_VALUE, DHT__FIND_NODE,
-                                        DHT__FIND_VALUE, DHT__PING,      DHT__HAVE};
+                                        DHT__FIND_VALUE, DHT__PING,      DHT__HAVE,
+                                        DHT__ROUTE};
         uint8_t type = kinds[i % sizeof(kinds)];
         dht__msg_t m;
         size_t sent;
@@ -124,6 +125,7 @@ static void test_forged_source_gets_no_more_than_it_sent(void **state)
         m.n_have = type == DHT__HAVE ? 1 : 0;
         m.have_key[0] = h.key;
         m.have_hash[0] = h.key;
+        m.origin = fake_id;
         m.pad = (uint16_t)(i % 3 == 0 ? 0 : i % 3 == 1 ? 200 : 1000); /* bare, or padded */
         in += inject_exact(&h, &forged, &m);
         for (size_t j = 0; j < fake_queued(h.net); j++) {

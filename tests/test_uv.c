@@ -2,7 +2,8 @@
  * libdht on real sockets: 32 nodes on 127.0.0.1 in one process and one
  * libuv loop put and get values of 100 bytes (one datagram), 64 KiB and
  * 1 MiB (over TCP streams), each put through one node and got through
- * another. Also a small network on [::1] when the machine has IPv6.
+ * another; 200 messages routed (dht_route) each reach the node closest to
+ * their key. Also a small network on [::1] when the machine has IPv6.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -170,6 +171,82 @@ static void test_loopback_32_nodes(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Key-based routing on real sockets: each node's application records
+ * where the messages it is given were meant to go. */
+#define ROUTED 200
+
+static int delivered_at[ROUTED]; /* message -> node that delivered it */
+
+static void on_deliver(void *arg, const dht_id_t *key, const uint8_t *msg, size_t len,
+                       const dht_id_t *origin)
+{
+    uint32_t i;
+
+    (void)key;
+    (void)origin;
+    assert_int_equal(len, 4);
+    memcpy(&i, msg, 4);
+    assert_true(i < ROUTED);
+    delivered_at[i] = (int)(intptr_t)arg;
+    pending--;
+}
+
+static void on_routed(int status, const dht_id_t *node, void *arg)
+{
+    (void)node;
+    *(int *)arg = status;
+    pending--;
+}
+
+/* 32 nodes on 127.0.0.1, joined through the first; 200 messages routed
+ * from random nodes each reach the node closest to their key. */
+static void test_loopback_route(void **state)
+{
+    uv_loop_t loop;
+    dht_uv_t *nodes[NODES];
+    int status[ROUTED], joined[NODES];
+    dht_id_t keys[ROUTED];
+    dht_addr_t first;
+
+    (void)state;
+    srand(11);
+    assert_int_equal(uv_loop_init(&loop), 0);
+    for (int i = 0; i < NODES; i++) {
+        dht_config_t cfg;
+        dht_config_init(&cfg);
+        cfg.route_deliver = on_deliver;
+        cfg.route_arg = (void *)(intptr_t)i;
+        assert_int_equal(dht_uv_new(&nodes[i], &loop, &cfg, "127.0.0.1:0"), 0);
+    }
+    dht_uv_addr(nodes[0], &first);
+    for (int i = 1; i < NODES; i++) {
+        pending++;
+        assert_int_equal(dht_bootstrap(dht_uv_dht(nodes[i]), &first, 1, on_joined, &joined[i]), 0);
+    }
+    wait_all(&loop);
+    for (uint32_t i = 0; i < ROUTED; i++) {
+        uint64_t name[2] = {99, i};
+        dht_id_from_bytes(&keys[i], name, sizeof(name));
+        delivered_at[i] = -1;
+        pending += 2; /* routed, and delivered */
+        assert_int_equal(
+            dht_route(dht_uv_dht(nodes[rand() % NODES]), &keys[i], &i, 4, on_routed, &status[i]),
+            0);
+    }
+    wait_all(&loop);
+    for (int i = 0; i < ROUTED; i++) {
+        int best = 0;
+        for (int j = 1; j < NODES; j++)
+            if (dht_id_cmp_distance(&keys[i], dht_self(dht_uv_dht(nodes[j])),
+                                    dht_self(dht_uv_dht(nodes[best]))) < 0)
+                best = j;
+        assert_true(status[i] == 0 || status[i] == DHT_ROUTE_FORWARDED);
+        assert_int_equal(delivered_at[i], best);
+    }
+    stop(&loop, nodes, NODES);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_loopback_ipv6(void **state)
 {
     uv_loop_t loop;
@@ -307,8 +384,11 @@ static void test_bind_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_loopback_32_nodes),  cmocka_unit_test(test_loopback_ipv6),
-        cmocka_unit_test(test_dead_port_reported), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_loopback_32_nodes),
+        cmocka_unit_test(test_loopback_route),
+        cmocka_unit_test(test_loopback_ipv6),
+        cmocka_unit_test(test_dead_port_reported),
+        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_bind_errors),
     };
 

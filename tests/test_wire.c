@@ -121,8 +121,9 @@ static int check_canonical(const uint8_t *buf, size_t len)
 }
 
 static const uint8_t known_types[] = {
-    DHT__PING,  DHT__FIND_NODE, DHT__FIND_VALUE, DHT__STORE, DHT__GET_VALUE, DHT__HAVE,  DHT__PONG,
-    DHT__NODES, DHT__VALUES,    DHT__STORED,     DHT__VALUE, DHT__HELD,      DHT__ERROR,
+    DHT__PING,   DHT__FIND_NODE, DHT__FIND_VALUE, DHT__STORE,  DHT__GET_VALUE,
+    DHT__HAVE,   DHT__ROUTE,     DHT__PONG,       DHT__NODES,  DHT__VALUES,
+    DHT__STORED, DHT__VALUE,     DHT__HELD,       DHT__ROUTED, DHT__ERROR,
 };
 #define N_TYPES (sizeof(known_types) / sizeof(known_types[0]))
 
@@ -412,6 +413,29 @@ static void want_held(const dht__msg_t *m)
     assert_int_equal(m->held_bits, 0x205u); /* pairs 0, 2 and 9 held */
 }
 
+static void want_route(const dht__msg_t *m)
+{
+    assert_int_equal(m->type, DHT__ROUTE);
+    assert_int_equal(m->has_proof, 0);
+    assert_int_equal(m->pad, 0);
+    assert_int_equal(m->txid, 0x0a0b0c0du);
+    assert_id_seq(&m->sender, 0x00);
+    assert_id_seq(&m->target, 0xa0);
+    assert_id_seq(&m->origin, 0x40);
+    assert_int_equal(m->hops, 1);
+    assert_int_equal(m->value_len, 5);
+    assert_memory_equal(m->value, "hello", 5);
+}
+
+static void want_routed(const dht__msg_t *m)
+{
+    assert_int_equal(m->type, DHT__ROUTED);
+    assert_int_equal(m->txid, 0x0a0b0c0du);
+    assert_id_seq(&m->sender, 0x20);
+    assert_int_equal(m->outcome, DHT__ROUTE_FORWARDED);
+    assert_id_seq(&m->peer, 0x60);
+}
+
 static const struct {
     const char *name;
     void (*check)(const dht__msg_t *m);
@@ -436,6 +460,8 @@ static const struct {
     {"ping_padded.hex", want_ping_padded},
     {"have.hex", want_have},
     {"held.hex", want_held},
+    {"route.hex", want_route},
+    {"routed.hex", want_routed},
     {"value.hex", want_value},
     {"value_content.hex", want_value_content},
     {"error.hex", want_error},
@@ -664,6 +690,30 @@ static void test_decode_limits(void **state)
         }
     }
 
+    /* ROUTE: hops up to 8 and a message up to DHT_ROUTE_MAX bytes; one
+     * more of either is over the limit. ROUTED: outcomes 0..2 only. */
+    for (unsigned hops = 7; hops <= 9; hops++)
+        for (unsigned len = DHT_ROUTE_MAX - 1; len <= DHT_ROUTE_MAX + 1; len++) {
+            n = put_header(buf, DHT__ROUTE);
+            memset(buf + n, 0x11, 64);
+            n += 64;
+            buf[n++] = (uint8_t)hops;
+            buf[n++] = (uint8_t)len;
+            buf[n++] = (uint8_t)(len >> 8);
+            memset(buf + n, 'r', len);
+            n += len;
+            assert_int_equal(dht__wire_decode(&m, buf, n),
+                             hops <= DHT__WIRE_MAX_HOPS && len <= DHT_ROUTE_MAX ? 0 : DHT_EPROTO);
+        }
+    for (unsigned outcome = 0; outcome < 256; outcome++) {
+        n = put_header(buf, DHT__ROUTED);
+        buf[n++] = (uint8_t)outcome;
+        memset(buf + n, 0x22, 32);
+        n += 32;
+        assert_int_equal(dht__wire_decode(&m, buf, n),
+                         outcome <= DHT__ROUTE_REFUSED ? 0 : DHT_EPROTO);
+    }
+
     /* A value length past the end of the buffer is truncated, never read. */
     n = put_header(buf, DHT__VALUE);
     buf[n++] = 0;
@@ -777,6 +827,17 @@ static void random_msg(uint64_t *s, dht__msg_t *m, uint8_t type)
             }
         }
         break;
+    case DHT__ROUTE:
+        rnd_bytes(s, m->target.b, DHT_ID_LEN);
+        rnd_bytes(s, m->origin.b, DHT_ID_LEN);
+        m->hops = (uint8_t)rnd_below(s, DHT__WIRE_MAX_HOPS + 1);
+        m->value_len = (uint32_t)rnd_below(s, DHT_ROUTE_MAX + 1);
+        m->value = pool + rnd_below(s, (uint32_t)(sizeof(pool) - m->value_len + 1));
+        break;
+    case DHT__ROUTED:
+        m->outcome = (uint8_t)rnd_below(s, DHT__ROUTE_REFUSED + 1);
+        rnd_bytes(s, m->peer.b, DHT_ID_LEN);
+        break;
     case DHT__ERROR:
         m->err_code = (uint16_t)rnd_next(s);
         m->err_len = (uint8_t)rnd_below(s, DHT__WIRE_MAX_ERRMSG + 1);
@@ -875,6 +936,17 @@ static void test_random_roundtrip(void **state)
             assert_memory_equal(d.token, m.token, sizeof(m.token));
             assert_int_equal(d.n_have, m.n_have);
             assert_int_equal(d.held_bits, m.held_bits);
+            break;
+        case DHT__ROUTE:
+            assert_memory_equal(d.target.b, m.target.b, DHT_ID_LEN);
+            assert_memory_equal(d.origin.b, m.origin.b, DHT_ID_LEN);
+            assert_int_equal(d.hops, m.hops);
+            assert_int_equal(d.value_len, m.value_len);
+            assert_memory_equal(d.value, m.value, m.value_len);
+            break;
+        case DHT__ROUTED:
+            assert_int_equal(d.outcome, m.outcome);
+            assert_memory_equal(d.peer.b, m.peer.b, DHT_ID_LEN);
             break;
         default:
             break;
@@ -1176,6 +1248,21 @@ static void test_encoder_limits(void **state)
                          is_known_type(t) && !DHT__IS_REPLY(t) && !(t & DHT__WIRE_REQUEST_BITS));
         m.pad = 0;
     }
+
+    /* ROUTE over its limits (hops, message length), ROUTED with an
+     * unknown outcome: not encoded. */
+    random_msg(&s, &m, DHT__ROUTE);
+    m.hops = DHT__WIRE_MAX_HOPS;
+    m.value_len = DHT_ROUTE_MAX;
+    assert_int_not_equal(dht__wire_encode(&m, buf, sizeof(buf)), 0);
+    m.hops = DHT__WIRE_MAX_HOPS + 1;
+    assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)), 0);
+    m.hops = 0;
+    m.value_len = DHT_ROUTE_MAX + 1;
+    assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)), 0);
+    random_msg(&s, &m, DHT__ROUTED);
+    m.outcome = DHT__ROUTE_REFUSED + 1;
+    assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)), 0);
 
     /* A buffer too small, by any amount, for every vector; exact is fine. */
     assert_true(n_vectors >= MIN_VECTORS);

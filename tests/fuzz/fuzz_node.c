@@ -1,7 +1,7 @@
 /*
  * Fuzz target: a whole node under hostile input. The node has a peer in
- * its table and a put and a get in flight, so replies can match real
- * requests. The input is a sequence of chunks:
+ * its table, an application for routed messages, and a put, a get and a
+ * route in flight, so replies can match real requests. The input is a sequence of chunks:
  *
  *   kind u8, len u16 (little-endian), len bytes
  *
@@ -55,6 +55,39 @@ static void on_get(int status, const dht_value_t *v, size_t n, void *arg)
     (void)arg;
 }
 
+static void on_route(int status, const dht_id_t *node, void *arg)
+{
+    (void)status;
+    (void)node;
+    (void)arg;
+}
+
+/* An application that changes what passes (appends a byte when there is
+ * room) and drops a message whose first byte is 'd'. */
+static int app_forward(void *arg, const dht_id_t *key, uint8_t *msg, size_t *len,
+                       const dht_id_t *next)
+{
+    (void)arg;
+    (void)key;
+    (void)next;
+    if (*len > 0 && msg[0] == 'd')
+        return 1;
+    if (*len < DHT_ROUTE_MAX)
+        msg[(*len)++] = '+';
+    return 0;
+}
+
+/* Routes an answer back, as an application may from this callback. */
+static void app_deliver(void *arg, const dht_id_t *key, const uint8_t *msg, size_t len,
+                        const dht_id_t *origin)
+{
+    dht_t *dht = *(dht_t **)arg;
+
+    (void)key;
+    if (len > 0 && msg[0] == 'a')
+        dht_route(dht, origin, msg, len, on_route, NULL);
+}
+
 /* A PING from a fresh address, padded to its PONG's size (schema/wire.md
  * 2.3), must still get its PONG. */
 static void check_alive(dht_t *dht, sink_t *sink, uint64_t now)
@@ -82,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sink_t sink = {0, 0};
     dht_io_t io = {on_send, NULL, NULL, &sink};
     dht_config_t cfg;
-    dht_t *dht;
+    static dht_t *dht;
     dht_addr_t peer, stranger;
     dht_id_t peer_id, key;
     uint64_t now = 1000;
@@ -91,6 +124,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.seed = 1;
     cfg.max_value_size = 64 * 1024;
     cfg.rate_limit = 0;
+    cfg.route_forward = app_forward;
+    cfg.route_deliver = app_deliver;
+    cfg.route_arg = &dht;
     if (dht_new(&dht, &cfg, &io, now) != 0)
         abort();
     memset(peer_id.b, 0xab, DHT_ID_LEN);
@@ -100,6 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dht_id_from_bytes(&key, "key", 3);
     dht_put(dht, &key, "value", 5, 60, on_put, NULL);
     dht_get(dht, &key, on_get, NULL);
+    dht_route(dht, &key, "routed", 6, on_route, NULL);
     while (size >= 3) {
         uint8_t kind = data[0];
         size_t len = (size_t)data[1] | (size_t)data[2] << 8;
