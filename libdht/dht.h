@@ -866,7 +866,10 @@ typedef struct dht_uv dht_uv_t;
  * address and port (port 0 picks a free one, the same for both). The
  * shell writes to TCP sockets a peer may close: the program should ignore
  * SIGPIPE, as libuv programs do.
- * bind_addr is "HOST:PORT" (numeric). cfg may be NULL.
+ * bind_addr is "HOST:PORT" (numeric); "[::]:PORT" listens on IPv4 and
+ * IPv6 at once (dual stack, IPV6_V6ONLY off whatever the system's
+ * default): IPv4 peers reach the core as IPv4 addresses, and it may send
+ * to both families. cfg may be NULL.
  * @return 0 and *out; when the sockets cannot be bound, why:
  *         DHT_EADDRINUSE, DHT_EACCES (a privileged port, say),
  *         DHT_EADDRNOTAVAIL (not an address of this machine, or its family

@@ -677,11 +677,12 @@ void dht__token_make(const dht_t *dht, const dht_addr_t *addr, int previous, uin
 /* Rotates the token secret when it is due. */
 void dht__token_tick(dht_t *dht, uint64_t now);
 
-/* Fills m->nodes with up to k nodes closest to target that fit in a
+/* Fills m->nodes with up to k nodes of address family `family` (the
+ * requester's: it may reach no other) closest to target that fit in a
  * datagram of `budget` bytes, skipping `skip` (may be NULL). @return the
  * bytes they take. */
 size_t dht__fill_nodes(dht_t *dht, dht__msg_t *m, const dht_id_t *target, const dht_id_t *skip,
-                       size_t budget);
+                       uint8_t family, size_t budget);
 
 /* ---- lookup.c ---- */
 

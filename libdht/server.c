@@ -154,7 +154,7 @@ static void verify_closest(dht_t *dht, const dht__rt_node_t *nodes, size_t n)
 }
 
 size_t dht__fill_nodes(dht_t *dht, dht__msg_t *m, const dht_id_t *target, const dht_id_t *skip,
-                       size_t budget)
+                       uint8_t family, size_t budget)
 {
     dht__rt_node_t all[2 * DHT_MAX_K + 1], nodes[DHT_MAX_K + 1];
     size_t n_all, n = 0, used = 0;
@@ -173,7 +173,7 @@ size_t dht__fill_nodes(dht_t *dht, dht__msg_t *m, const dht_id_t *target, const 
     m->n_nodes = 0;
     for (size_t i = 0; i < n && m->n_nodes < dht->cfg.k; i++) {
         size_t sz = dht__wire_node_size(nodes[i].addr.family);
-        if (skip && dht_id_cmp(&nodes[i].id, skip) == 0)
+        if ((skip && dht_id_cmp(&nodes[i].id, skip) == 0) || nodes[i].addr.family != family)
             continue;
         if (used + sz > budget)
             break;
@@ -216,7 +216,8 @@ static int serve_find_node(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv
 
     reply_header(dht, &r, DHT__NODES, req);
     dht__token_make(dht, sv->from, 0, r.token);
-    dht__fill_nodes(dht, &r, &req->target, &req->sender, records_room(sv, NODES_FIXED));
+    dht__fill_nodes(dht, &r, &req->target, &req->sender, sv->from->family,
+                    records_room(sv, NODES_FIXED));
     return reply(dht, sv, &r);
 }
 
@@ -313,7 +314,7 @@ static int serve_find_value(dht_t *dht, const dht__msg_t *req, dht__serving_t *s
     dht__token_make(dht, sv->from, 0, r.token);
     /* With values to give, node records must leave room for one summary,
      * or a reply full of IPv6 records (k = 32) would carry no value. */
-    used = dht__fill_nodes(dht, &r, &req->target, &req->sender,
+    used = dht__fill_nodes(dht, &r, &req->target, &req->sender, sv->from->family,
                            total > req->first && budget > SUMMARY_SIZE ? budget - SUMMARY_SIZE
                                                                        : budget);
     fill_entries(dht, &r, vals, total, req->first, budget - used);

@@ -264,6 +264,112 @@ static void test_loopback_ipv6(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Puts a value of len bytes through `from` and gets it through `via`. */
+static void cross(uv_loop_t *loop, dht_uv_t *from, dht_uv_t *via, size_t len)
+{
+    uint8_t *v = malloc(len);
+    unsigned stored = 0;
+    got_t got = {v, len, 0};
+    dht_id_t key;
+
+    for (size_t i = 0; i < len; i++)
+        v[i] = (uint8_t)rand();
+    dht_id_from_bytes(&key, v, len);
+    pending = 1;
+    assert_int_equal(dht_put(dht_uv_dht(from), &key, v, len, 600, on_put, &stored), 0);
+    wait_all(loop);
+    assert_true(stored >= 1);
+    pending = 1;
+    assert_int_equal(dht_get(dht_uv_dht(via), &key, on_got, &got), 0);
+    wait_all(loop);
+    assert_true(got.ok);
+    free(v);
+}
+
+/* A node bound to [::] hears IPv4 and IPv6 at once (dual stack): 6 nodes
+ * on 127.0.0.1 and 6 on [::1] join through it, it knows each of them
+ * under its own family (the IPv4 ones not as ::ffff:a.b.c.d) and tells
+ * each only of nodes of its family, and values
+ * put from one family are got from the other, small and by stream,
+ * through it. */
+static void test_dual_stack(void **state)
+{
+    uv_loop_t loop;
+    dht_uv_t *dual, *v4[6], *v6[6];
+    dht_addr_t at4, at6;
+    dht_node_info_t known[DHT_MAX_K];
+    int joined[12], n4 = 0, n6 = 0;
+    dht_id_t key0 = {{0}};
+    size_t n;
+    int err;
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    err = dht_uv_new(&dual, &loop, NULL, "[::]:0");
+    if (err == DHT_EADDR || err == DHT_EADDRNOTAVAIL) {
+        uv_loop_close(&loop);
+        skip(); /* no IPv6 on this machine */
+    }
+    assert_int_equal(err, 0);
+    dht_uv_addr(dual, &at6);
+    assert_int_equal(dht_addr_parse(&at4, "127.0.0.1:0"), 0);
+    at4.port = at6.port;
+    assert_int_equal(dht_addr_parse(&at6, "[::1]:0"), 0);
+    at6.port = at4.port;
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(dht_uv_new(&v4[i], &loop, NULL, "127.0.0.1:0"), 0);
+        if (dht_uv_new(&v6[i], &loop, NULL, "[::1]:0") != 0) {
+            assert_int_equal(i, 0); /* [::] without ::1: no loopback IPv6 */
+            dht_uv_close(v4[0], NULL, NULL);
+            dht_uv_close(dual, NULL, NULL);
+            uv_run(&loop, UV_RUN_DEFAULT);
+            uv_loop_close(&loop);
+            skip();
+        }
+        pending += 2;
+        assert_int_equal(dht_bootstrap(dht_uv_dht(v4[i]), &at4, 1, on_joined, &joined[i]), 0);
+        assert_int_equal(dht_bootstrap(dht_uv_dht(v6[i]), &at6, 1, on_joined, &joined[6 + i]), 0);
+    }
+    wait_all(&loop);
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(joined[i], 0);
+    n = dht_closest_nodes(dht_uv_dht(dual), dht_self(dht_uv_dht(dual)), known, DHT_MAX_K);
+    for (size_t i = 0; i < n; i++) {
+        n4 += known[i].addr.family == DHT_AF_INET;
+        n6 += known[i].addr.family == DHT_AF_INET6 &&
+              memcmp(known[i].addr.ip, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) != 0;
+    }
+    assert_int_equal(n4, 6);
+    assert_int_equal(n6, 6);
+    /* It hands each node only nodes of its own family: none it cannot
+     * reach, whose requests would wait out their timeouts. */
+    for (int i = 0; i < 6; i++) {
+        n = dht_closest_nodes(dht_uv_dht(v4[i]), &key0, known, DHT_MAX_K);
+        for (size_t j = 0; j < n; j++)
+            assert_int_equal(known[j].addr.family, DHT_AF_INET);
+        n = dht_closest_nodes(dht_uv_dht(v6[i]), &key0, known, DHT_MAX_K);
+        for (size_t j = 0; j < n; j++)
+            assert_int_equal(known[j].addr.family, DHT_AF_INET6);
+    }
+    {
+        dht_uv_t *all[13] = {dual};
+        for (int i = 0; i < 6; i++) {
+            all[1 + i] = v4[i];
+            all[7 + i] = v6[i];
+        }
+        /* Across the families both ways, a datagram's worth and a
+         * stream's; then at random. */
+        cross(&loop, v4[1], v6[2], 100);
+        cross(&loop, v6[3], v4[4], 100);
+        cross(&loop, v4[5], v6[0], 256 * 1024);
+        cross(&loop, v6[1], v4[0], 256 * 1024);
+        srand(5);
+        put_get(&loop, all, 13, 8, 100, 2);
+        stop(&loop, all, 13);
+    }
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void on_ping(int status, const dht_id_t *peer, void *arg)
 {
     (void)peer;
@@ -384,11 +490,9 @@ static void test_bind_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_loopback_32_nodes),
-        cmocka_unit_test(test_loopback_route),
-        cmocka_unit_test(test_loopback_ipv6),
-        cmocka_unit_test(test_dead_port_reported),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_loopback_32_nodes),  cmocka_unit_test(test_loopback_route),
+        cmocka_unit_test(test_loopback_ipv6),      cmocka_unit_test(test_dual_stack),
+        cmocka_unit_test(test_dead_port_reported), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_bind_errors),
     };
 

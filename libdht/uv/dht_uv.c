@@ -84,6 +84,7 @@ struct dht_uv {
     uv_check_t after_io; /* runs the core's timers after that poll */
     uv_timer_t sweeper;
     dht_addr_t addr;
+    int dual; /* bound to [::] with IPv4 too (dual stack): see to_sockaddr_for */
     uint64_t timer_at;
     stream_t *out, *in;
     unsigned n_out, n_in;
@@ -118,14 +119,44 @@ static void to_sockaddr(const dht_addr_t *a, struct sockaddr_storage *ss)
     }
 }
 
+/* An IPv4 peer of a dual-stack socket, ::ffff:a.b.c.d. */
+static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/* Sets *ss to a as a socket of n's family takes it: on a dual-stack
+ * socket (IPv6, IPV6_V6ONLY off) an IPv4 address goes mapped,
+ * ::ffff:a.b.c.d. */
+static void to_sockaddr_for(const dht_uv_t *n, const dht_addr_t *a, struct sockaddr_storage *ss)
+{
+    dht_addr_t mapped;
+
+    if (!n->dual || a->family != DHT_AF_INET) {
+        to_sockaddr(a, ss);
+        return;
+    }
+    mapped = *a;
+    mapped.family = DHT_AF_INET6;
+    memcpy(mapped.ip, v4_mapped, sizeof(v4_mapped));
+    memcpy(mapped.ip + sizeof(v4_mapped), a->ip, 4);
+    to_sockaddr(&mapped, ss);
+}
+
+/* Sets *a to the address sa holds; an IPv4 address mapped into IPv6 (a
+ * dual-stack socket's view of an IPv4 peer) comes out as IPv4, so that
+ * the core sees one address per peer whichever socket heard it. */
 static int from_sockaddr(const struct sockaddr *sa, dht_addr_t *a)
 {
     memset(a, 0, sizeof(*a));
     if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-        a->family = DHT_AF_INET6;
+        const uint8_t *ip = (const uint8_t *)&s6->sin6_addr;
         a->port = ntohs(s6->sin6_port);
-        memcpy(a->ip, &s6->sin6_addr, 16);
+        if (memcmp(ip, v4_mapped, sizeof(v4_mapped)) == 0) {
+            a->family = DHT_AF_INET;
+            memcpy(a->ip, ip + sizeof(v4_mapped), 4);
+            return 0;
+        }
+        a->family = DHT_AF_INET6;
+        memcpy(a->ip, ip, 16);
         return 0;
     }
     if (sa->sa_family == AF_INET) {
@@ -374,7 +405,7 @@ static stream_t *open_out(dht_uv_t *n, const dht_addr_t *to)
     list_push(&n->out, s);
     n->n_out++;
     uv_tcp_nodelay(&s->tcp, 1);
-    to_sockaddr(to, &ss);
+    to_sockaddr_for(n, to, &ss);
     if (bind_source(n, s, to) != 0 ||
         uv_tcp_connect(req, &s->tcp, (struct sockaddr *)&ss, on_connected) != 0) {
         free(req);
@@ -685,7 +716,7 @@ static int send_datagram(dht_uv_t *n, const dht_addr_t *to, const uint8_t *buf, 
     udp_req_t *r;
     int err;
 
-    to_sockaddr(to, &ss);
+    to_sockaddr_for(n, to, &ss);
     err = uv_udp_try_send(&n->udp, &b, 1, (struct sockaddr *)&ss);
     if (dht_uv_errqueue_is_report(err)) {
         /* It failed unsent on a report of an earlier datagram. */
@@ -717,8 +748,8 @@ static int io_send(void *arg, const dht_addr_t *to, dht_transport_t transport, c
 {
     dht_uv_t *n = arg;
 
-    if (to->family != n->addr.family)
-        return DHT_EADDR; /* one socket, one family */
+    if (to->family != n->addr.family && !(n->dual && to->family == DHT_AF_INET))
+        return DHT_EADDR; /* one socket, one family (both: dual stack) */
     if (transport == DHT_TRANSPORT_STREAM)
         return send_stream(n, to, buf, len);
     return send_datagram(n, to, buf, len);
@@ -795,9 +826,31 @@ static int bind_error(int e)
     }
 }
 
+/* @return 1 if a is IPv6's any address, ::, which a node binds to listen
+ * on IPv4 and IPv6 at once. */
+static int is_any6(const dht_addr_t *a)
+{
+    static const uint8_t any[16];
+
+    return a->family == DHT_AF_INET6 && memcmp(a->ip, any, 16) == 0;
+}
+
+/* Makes socket fd of a node bound to [::] dual stack (IPV6_V6ONLY off,
+ * whatever the system's default, net.ipv6.bindv6only), and any other
+ * IPv6 socket IPv6 only. @return 0, or -1 (errno set). */
+static int set_v6only(int fd, const dht_addr_t *want)
+{
+    int v6only = is_any6(want) ? 0 : 1;
+
+    if (want->family != DHT_AF_INET6)
+        return 0;
+    return setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+}
+
 /* Binds a UDP and a TCP socket on the same address and port. With port 0
  * the kernel picks the UDP port, whose TCP twin may be taken (by another
- * connection's ephemeral port, say): then it tries again.
+ * connection's ephemeral port, say): then it tries again. [::] binds
+ * both families (dual stack).
  * @return 0 and both fds, or why not (bind_error). */
 static int bind_pair(const dht_addr_t *want, int *udp_fd, int *tcp_fd, dht_addr_t *got)
 {
@@ -811,7 +864,8 @@ static int bind_pair(const dht_addr_t *want, int *udp_fd, int *tcp_fd, dht_addr_
         int t = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
         to_sockaddr(want, &ss);
-        if (u >= 0 && t >= 0 && bind(u, (struct sockaddr *)&ss, sizeof(ss)) == 0 &&
+        if (u >= 0 && t >= 0 && set_v6only(u, want) == 0 && set_v6only(t, want) == 0 &&
+            bind(u, (struct sockaddr *)&ss, sizeof(ss)) == 0 &&
             getsockname(u, (struct sockaddr *)&ss, &sslen) == 0 &&
             setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
             bind(t, (struct sockaddr *)&ss, sslen) == 0) {
@@ -838,6 +892,7 @@ static int bind_sockets(dht_uv_t *n, const dht_addr_t *want)
 
     if ((err = bind_pair(want, &udp_fd, &tcp_fd, &n->addr)) != 0)
         return err;
+    n->dual = is_any6(&n->addr);
     /* AF_UNSPEC: libuv makes no socket of its own; we hand it ours. */
     if (uv_udp_init_ex(n->loop, &n->udp, AF_UNSPEC | UV_UDP_RECVMMSG) != 0) {
         close(udp_fd);
@@ -854,6 +909,8 @@ static int bind_sockets(dht_uv_t *n, const dht_addr_t *want)
     /* A datagram to a process that died is reported at once: its
      * requests need not wait out their timeouts (dht_unreachable). */
     (void)dht_uv_errqueue_enable(udp_fd, n->addr.family == DHT_AF_INET6 ? AF_INET6 : AF_INET);
+    if (n->dual) /* reports of the IPv4 side come as IPv4's */
+        (void)dht_uv_errqueue_enable(udp_fd, AF_INET);
     if (uv_tcp_init(n->loop, &n->listener) != 0) {
         close(tcp_fd);
         return DHT_EIO;
