@@ -239,6 +239,8 @@ SIM_BENCH := --lookups 10000 --values 1000 --k 20 --alpha 3
 bench: lib examples $(BENCH_BIN) $(BUILD)/emofs $(TOOL_BIN)
 	@echo "== bench_dht against OpenDHT (goals: puts 2x, gets 4x its rate; p99 at one in flight no worse)"; \
 	BENCH_DHT=$(BUILD)/bench/bench_dht DHT_NODE=$(BUILD)/examples/dht_node bash tests/bench/bench_dht_opendht.sh
+	@echo "== bench_dht_io (the libuv shell: sendmmsg batches and SO_REUSEPORT sockets against a sendto each, 64 in flight)"; \
+	BENCH_DHT=$(BUILD)/bench/bench_dht DHT_NODE=$(BUILD)/examples/dht_node bash tests/bench/bench_dht_io.sh
 	@echo "== bench_sim"; $(BUILD)/bench/bench_sim
 	@echo "== bench_files"; EMOFS=$(BUILD)/emofs bash tests/bench/bench_files.sh
 	@echo "== bench_filestore"; $(BUILD)/bench/bench_filestore

@@ -878,6 +878,29 @@ typedef struct dht_uv dht_uv_t;
 DHT_API int dht_uv_new(dht_uv_t **out, struct uv_loop_s *loop, const dht_config_t *cfg,
                        const char *bind_addr);
 
+/* Options of dht_uv_new_ex(). */
+#define DHT_UV_MAX_SOCKETS 16
+typedef struct dht_uv_options {
+    /* UDP sockets on the node's port, 1..DHT_UV_MAX_SOCKETS: more than
+     * one are bound with SO_REUSEPORT (as Emo's listeners), the kernel
+     * spreads the senders over them, and all feed the one core on the
+     * loop's thread; datagrams go out through the first. 1. */
+    unsigned sockets;
+    /* 1: datagrams the core sends while the loop works are sent together,
+     * as many as 64 per system call (sendmmsg, on Linux; elsewhere one
+     * sendto each), in the check phase of the same loop iteration; 0: one
+     * sendto each, at once. 1. */
+    int batch_sends;
+} dht_uv_options_t;
+
+/* Fills opts with the defaults above. */
+DHT_API void dht_uv_options_init(dht_uv_options_t *opts);
+
+/* dht_uv_new() with options (NULL: the defaults). @return as dht_uv_new(),
+ * and DHT_EINVAL for sockets out of range. */
+DHT_API int dht_uv_new_ex(dht_uv_t **out, struct uv_loop_s *loop, const dht_config_t *cfg,
+                          const char *bind_addr, const dht_uv_options_t *opts);
+
 /* @return the core driven by this shell, for the dht_* calls above; call
  * them from the loop's thread only. */
 DHT_API dht_t *dht_uv_dht(dht_uv_t *node);

@@ -264,6 +264,47 @@ static void test_loopback_ipv6(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Nodes with the shell's options mixed: 4 sockets on one port
+ * (SO_REUSEPORT) and batched sends, one socket and a sendto each, and
+ * the defaults: they join, put and get as any. */
+static void test_loopback_options(void **state)
+{
+    uv_loop_t loop;
+    dht_uv_t *nodes[12];
+    int joined[12];
+    dht_addr_t first;
+    dht_uv_options_t opts;
+
+    (void)state;
+    srand(3);
+    assert_int_equal(uv_loop_init(&loop), 0);
+    dht_uv_options_init(&opts);
+    opts.sockets = DHT_UV_MAX_SOCKETS + 1;
+    assert_int_equal(dht_uv_new_ex(&nodes[0], &loop, NULL, "127.0.0.1:0", &opts), DHT_EINVAL);
+    opts.sockets = 0;
+    assert_int_equal(dht_uv_new_ex(&nodes[0], &loop, NULL, "127.0.0.1:0", &opts), DHT_EINVAL);
+    for (int i = 0; i < 12; i++) {
+        dht_uv_options_init(&opts);
+        if (i % 3 == 0)
+            opts.sockets = 4;
+        else if (i % 3 == 1)
+            opts.batch_sends = 0;
+        assert_int_equal(dht_uv_new_ex(&nodes[i], &loop, NULL, "127.0.0.1:0", &opts), 0);
+    }
+    dht_uv_addr(nodes[0], &first);
+    for (int i = 1; i < 12; i++) {
+        pending++;
+        assert_int_equal(dht_bootstrap(dht_uv_dht(nodes[i]), &first, 1, on_joined, &joined[i]), 0);
+    }
+    wait_all(&loop);
+    for (int i = 1; i < 12; i++)
+        assert_int_equal(joined[i], 0);
+    put_get(&loop, nodes, 12, 40, 100, 12);
+    put_get(&loop, nodes, 12, 2, 200 * 1024, 12);
+    stop(&loop, nodes, 12);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* Puts a value of len bytes through `from` and gets it through `via`. */
 static void cross(uv_loop_t *loop, dht_uv_t *from, dht_uv_t *via, size_t len)
 {
@@ -490,9 +531,13 @@ static void test_bind_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_loopback_32_nodes),  cmocka_unit_test(test_loopback_route),
-        cmocka_unit_test(test_loopback_ipv6),      cmocka_unit_test(test_dual_stack),
-        cmocka_unit_test(test_dead_port_reported), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_loopback_32_nodes),
+        cmocka_unit_test(test_loopback_route),
+        cmocka_unit_test(test_loopback_ipv6),
+        cmocka_unit_test(test_dual_stack),
+        cmocka_unit_test(test_loopback_options),
+        cmocka_unit_test(test_dead_port_reported),
+        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_bind_errors),
     };
 

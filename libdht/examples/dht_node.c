@@ -1,8 +1,10 @@
 /*
  * dht_node: one libdht node in its own process, until SIGINT or SIGTERM.
  *
- *   dht_node [--listen HOST:PORT] [--bootstrap HOST:PORT]...
+ *   dht_node [--listen HOST:PORT] [--bootstrap HOST:PORT]... [--sockets N] [--no-batch]
  *
+ * --sockets N: N UDP sockets on the port (SO_REUSEPORT); --no-batch: a
+ * sendto per datagram instead of sendmmsg batches (dht_uv_options_t).
  * Prints "listening HOST:PORT" on stdout once the sockets are bound (port 0
  * picks a free one), then "joined" or "join failed: ..." after bootstrap.
  * Exit status: 0 on a signal, 2 on bad arguments, 1 if it cannot start.
@@ -43,7 +45,8 @@ static void on_joined(int status, void *arg)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: dht_node [--listen HOST:PORT] [--bootstrap HOST:PORT]...\n");
+    fprintf(stderr, "usage: dht_node [--listen HOST:PORT] [--bootstrap HOST:PORT]... "
+                    "[--sockets N] [--no-batch]\n");
     return 2;
 }
 
@@ -54,8 +57,10 @@ int main(int argc, char **argv)
     size_t n_boot = 0;
     uv_loop_t *loop = uv_default_loop();
     char text[DHT_ADDRSTRLEN];
+    dht_uv_options_t opts;
     int err;
 
+    dht_uv_options_init(&opts);
     /* A peer that closes a stream must not kill us, nor a closed stdout. */
     signal(SIGPIPE, SIG_IGN);
     for (int i = 1; i < argc; i++) {
@@ -66,11 +71,15 @@ int main(int argc, char **argv)
                 fprintf(stderr, "dht_node: bad address '%s' (want HOST:PORT)\n", argv[i]);
                 return 2;
             }
+        } else if (strcmp(argv[i], "--sockets") == 0 && i + 1 < argc) {
+            opts.sockets = (unsigned)atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--no-batch") == 0) {
+            opts.batch_sends = 0;
         } else {
             return usage();
         }
     }
-    err = dht_uv_new(&node, loop, NULL, listen);
+    err = dht_uv_new_ex(&node, loop, NULL, listen, &opts);
     if (err) {
         fprintf(stderr, "dht_node: cannot listen on %s: %s\n", listen, dht_strerror(err));
         return 1;

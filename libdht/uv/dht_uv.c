@@ -25,6 +25,7 @@
  *   OUT_QUEUE_TOTAL, and a peer that reads none of what is queued for
  *   OUT_STALL_MS is cut off, its queue freed.
  */
+#define _GNU_SOURCE /* sendmmsg */
 #include "dht.h"
 #include "errqueue.h"
 
@@ -51,6 +52,21 @@
 #define UDP_RCVBUF      (4 << 20)
 #define UDP_SNDBUF      (1 << 20)
 #define UNREACH_MAX     32 /* destinations reported unreachable, kept until the core hears */
+#define SEND_BATCH      64 /* datagrams one sendmmsg call sends at most */
+#define DGRAM_MAX       (DHT_MAX_DATAGRAM + DHT_NETWORK_TAG_LEN)
+
+#if defined(__linux__)
+#define HAVE_SENDMMSG 1
+#else
+#define HAVE_SENDMMSG 0
+#endif
+
+/* A datagram waiting for the batch it goes out in (flush_batch). */
+typedef struct out_dgram {
+    struct sockaddr_storage to;
+    size_t len;
+    uint8_t data[DGRAM_MAX];
+} out_dgram_t;
 
 typedef struct stream stream_t;
 
@@ -85,6 +101,17 @@ struct dht_uv {
     uv_timer_t sweeper;
     dht_addr_t addr;
     int dual; /* bound to [::] with IPv4 too (dual stack): see to_sockaddr_for */
+    /* More UDP sockets on the same port (SO_REUSEPORT, dht_uv_options_t):
+     * the kernel spreads the senders over them; they only receive. */
+    uv_udp_t extra[DHT_UV_MAX_SOCKETS - 1];
+    unsigned n_extra;
+    /* Datagrams sent in batches (sendmmsg): queued while the loop works,
+     * sent in the check phase after its poll, or when SEND_BATCH wait;
+     * send_soon keeps that poll from blocking. NULL: one sendto each. */
+    out_dgram_t *batch;
+    unsigned n_batch;
+    uv_idle_t send_soon;
+    uv_check_t send_now;
     uint64_t timer_at;
     stream_t *out, *in;
     unsigned n_out, n_in;
@@ -709,11 +736,32 @@ static void on_udp_sent(uv_udp_send_t *req, int status)
     free(r);
 }
 
+/* Queues a copy of the datagram with libuv, for when the socket has
+ * room again. @return 0 or a DHT_E* code. */
+static int send_later(dht_uv_t *n, const struct sockaddr_storage *ss, const uint8_t *buf,
+                      size_t len)
+{
+    uv_buf_t b;
+    udp_req_t *r = malloc(sizeof(*r) + len);
+
+    if (r == NULL)
+        return DHT_ENOMEM;
+    memcpy(r->data, buf, len);
+    r->to = *ss;
+    r->again = 0;
+    r->len = len;
+    b = uv_buf_init((char *)r->data, (unsigned)len);
+    if (uv_udp_send(&r->req, &n->udp, &b, 1, (struct sockaddr *)&r->to, on_udp_sent) != 0) {
+        free(r);
+        return DHT_EIO;
+    }
+    return 0;
+}
+
 static int send_datagram(dht_uv_t *n, const dht_addr_t *to, const uint8_t *buf, size_t len)
 {
     struct sockaddr_storage ss;
     uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-    udp_req_t *r;
     int err;
 
     to_sockaddr_for(n, to, &ss);
@@ -727,18 +775,90 @@ static int send_datagram(dht_uv_t *n, const dht_addr_t *to, const uint8_t *buf, 
         return 0;
     if (err != UV_EAGAIN && err != UV_ENOSYS)
         return DHT_EIO;
-    /* The socket is busy: queue a copy. */
-    r = malloc(sizeof(*r) + len);
-    if (r == NULL)
-        return DHT_ENOMEM;
-    memcpy(r->data, buf, len);
-    r->to = ss;
-    r->again = 0;
-    r->len = len;
-    b = uv_buf_init((char *)r->data, (unsigned)len);
-    if (uv_udp_send(&r->req, &n->udp, &b, 1, (struct sockaddr *)&ss, on_udp_sent) != 0) {
-        free(r);
+    return send_later(n, &ss, buf, len); /* the socket is busy */
+}
+
+/* Sends the queued datagrams, as many per system call as sendmmsg takes.
+ * One the kernel refuses for a report of an earlier datagram (errqueue.h)
+ * goes again once the reports are read; when the socket is full, the rest
+ * wait in libuv's queue; one that cannot go at all is lost, as the core
+ * allows any datagram to be. */
+static void flush_batch(dht_uv_t *n)
+{
+#if HAVE_SENDMMSG
+    struct mmsghdr msgs[SEND_BATCH];
+    struct iovec iov[SEND_BATCH];
+    unsigned i = 0, retried = UINT32_MAX;
+    uv_os_fd_t fd;
+
+    if (n->n_batch == 0 || n->closing || uv_fileno((uv_handle_t *)&n->udp, &fd) != 0) {
+        n->n_batch = 0;
+        return;
+    }
+    memset(msgs, 0, n->n_batch * sizeof(msgs[0]));
+    for (unsigned j = 0; j < n->n_batch; j++) {
+        out_dgram_t *d = &n->batch[j];
+        iov[j].iov_base = d->data;
+        iov[j].iov_len = d->len;
+        msgs[j].msg_hdr.msg_name = &d->to;
+        msgs[j].msg_hdr.msg_namelen =
+            d->to.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+        msgs[j].msg_hdr.msg_iov = &iov[j];
+        msgs[j].msg_hdr.msg_iovlen = 1;
+    }
+    while (i < n->n_batch) {
+        int sent = sendmmsg(fd, msgs + i, n->n_batch - i, MSG_DONTWAIT);
+        int e = errno;
+        if (sent > 0) {
+            i += (unsigned)sent;
+        } else if (e == EINTR) {
+            continue;
+        } else if (dht_uv_errqueue_is_report(-e) && retried != i) {
+            retried = i;
+            take_reports(n);
+        } else if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) {
+            for (; i < n->n_batch; i++)
+                (void)send_later(n, &n->batch[i].to, n->batch[i].data, n->batch[i].len);
+        } else {
+            i++;
+        }
+    }
+#endif
+    n->n_batch = 0;
+}
+
+static void on_send_soon(uv_idle_t *h)
+{
+    (void)h;
+}
+
+static void on_send_now(uv_check_t *h)
+{
+    dht_uv_t *n = h->data;
+
+    uv_idle_stop(&n->send_soon);
+    uv_check_stop(&n->send_now);
+    flush_batch(n);
+}
+
+/* Queues a datagram for the batch: sent in the check phase of this loop
+ * iteration (or of the next, when queued in that phase), or at once with
+ * the others when the batch is full. @return 0. */
+static int queue_datagram(dht_uv_t *n, const dht_addr_t *to, const uint8_t *buf, size_t len)
+{
+    out_dgram_t *d;
+
+    if (len > DGRAM_MAX)
         return DHT_EIO;
+    if (n->n_batch == SEND_BATCH)
+        flush_batch(n);
+    d = &n->batch[n->n_batch++];
+    to_sockaddr_for(n, to, &d->to);
+    memcpy(d->data, buf, len);
+    d->len = len;
+    if (n->n_batch == 1) {
+        uv_idle_start(&n->send_soon, on_send_soon);
+        uv_check_start(&n->send_now, on_send_now);
     }
     return 0;
 }
@@ -752,6 +872,8 @@ static int io_send(void *arg, const dht_addr_t *to, dht_transport_t transport, c
         return DHT_EADDR; /* one socket, one family (both: dual stack) */
     if (transport == DHT_TRANSPORT_STREAM)
         return send_stream(n, to, buf, len);
+    if (n->batch != NULL)
+        return queue_datagram(n, to, buf, len);
     return send_datagram(n, to, buf, len);
 }
 
@@ -852,7 +974,8 @@ static int set_v6only(int fd, const dht_addr_t *want)
  * connection's ephemeral port, say): then it tries again. [::] binds
  * both families (dual stack).
  * @return 0 and both fds, or why not (bind_error). */
-static int bind_pair(const dht_addr_t *want, int *udp_fd, int *tcp_fd, dht_addr_t *got)
+static int bind_pair(const dht_addr_t *want, int reuseport, int *udp_fd, int *tcp_fd,
+                     dht_addr_t *got)
 {
     int af = want->family == DHT_AF_INET6 ? AF_INET6 : AF_INET;
     int one = 1, err = DHT_EADDR;
@@ -865,6 +988,7 @@ static int bind_pair(const dht_addr_t *want, int *udp_fd, int *tcp_fd, dht_addr_
 
         to_sockaddr(want, &ss);
         if (u >= 0 && t >= 0 && set_v6only(u, want) == 0 && set_v6only(t, want) == 0 &&
+            (!reuseport || setsockopt(u, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0) &&
             bind(u, (struct sockaddr *)&ss, sizeof(ss)) == 0 &&
             getsockname(u, (struct sockaddr *)&ss, &sslen) == 0 &&
             setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
@@ -886,11 +1010,43 @@ static int bind_pair(const dht_addr_t *want, int *udp_fd, int *tcp_fd, dht_addr_
     return err;
 }
 
-static int bind_sockets(dht_uv_t *n, const dht_addr_t *want)
+/* Binds one more UDP socket on n's address and port (SO_REUSEPORT), to
+ * receive on. @return 0 or a DHT_E* code. */
+static int bind_extra(dht_uv_t *n, uv_udp_t *h)
+{
+    int af = n->addr.family == DHT_AF_INET6 ? AF_INET6 : AF_INET, one = 1, err;
+    int fd = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_storage ss;
+
+    to_sockaddr(&n->addr, &ss);
+    if (fd < 0 || set_v6only(fd, &n->addr) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, sizeof(ss)) != 0) {
+        err = bind_error(errno);
+        if (fd >= 0)
+            close(fd);
+        return err;
+    }
+    size_buffers(fd);
+    if (uv_udp_init_ex(n->loop, h, AF_UNSPEC | UV_UDP_RECVMMSG) != 0) {
+        close(fd);
+        return DHT_EIO;
+    }
+    h->data = n;
+    n->open_handles++;
+    n->n_extra++;
+    if (uv_udp_open(h, fd) != 0) {
+        close(fd);
+        return DHT_EIO;
+    }
+    return uv_udp_recv_start(h, on_udp_alloc, on_udp_recv) == 0 ? 0 : DHT_EIO;
+}
+
+static int bind_sockets(dht_uv_t *n, const dht_addr_t *want, unsigned sockets)
 {
     int udp_fd, tcp_fd, err;
 
-    if ((err = bind_pair(want, &udp_fd, &tcp_fd, &n->addr)) != 0)
+    if ((err = bind_pair(want, sockets > 1, &udp_fd, &tcp_fd, &n->addr)) != 0)
         return err;
     n->dual = is_any6(&n->addr);
     /* AF_UNSPEC: libuv makes no socket of its own; we hand it ours. */
@@ -925,6 +1081,9 @@ static int bind_sockets(dht_uv_t *n, const dht_addr_t *want)
         return bind_error(-err); /* libuv's codes are negated errnos */
     if (uv_udp_recv_start(&n->udp, on_udp_alloc, on_udp_recv) != 0)
         return DHT_EIO;
+    for (unsigned i = 1; i < sockets; i++)
+        if ((err = bind_extra(n, &n->extra[i - 1])) != 0)
+            return err;
     return 0;
 }
 
@@ -936,6 +1095,7 @@ static void handle_done(dht_uv_t *n)
     if (n->close_cb)
         n->close_cb(n->close_arg);
     free(n->recv_buf);
+    free(n->batch);
     free(n);
 }
 
@@ -954,6 +1114,10 @@ static void close_all(dht_uv_t *n)
     uv_close((uv_handle_t *)&n->poll_now, on_handle_closed);
     uv_close((uv_handle_t *)&n->after_io, on_handle_closed);
     uv_close((uv_handle_t *)&n->sweeper, on_handle_closed);
+    uv_close((uv_handle_t *)&n->send_soon, on_handle_closed);
+    uv_close((uv_handle_t *)&n->send_now, on_handle_closed);
+    for (unsigned i = 0; i < n->n_extra; i++)
+        uv_close((uv_handle_t *)&n->extra[i], on_handle_closed);
     if (n->udp.data)
         uv_close((uv_handle_t *)&n->udp, on_handle_closed);
     if (n->listener.data)
@@ -962,12 +1126,30 @@ static void close_all(dht_uv_t *n)
 
 int dht_uv_new(dht_uv_t **out, uv_loop_t *loop, const dht_config_t *cfg, const char *bind_addr)
 {
+    return dht_uv_new_ex(out, loop, cfg, bind_addr, NULL);
+}
+
+void dht_uv_options_init(dht_uv_options_t *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->sockets = 1;
+    opts->batch_sends = 1;
+}
+
+int dht_uv_new_ex(dht_uv_t **out, uv_loop_t *loop, const dht_config_t *cfg, const char *bind_addr,
+                  const dht_uv_options_t *opts)
+{
     dht_io_t io = {io_send, io_wake, io_clock, NULL};
+    dht_uv_options_t o;
     dht_addr_t want;
     dht_uv_t *n;
     int err;
 
-    if (out == NULL || loop == NULL)
+    if (opts != NULL)
+        o = *opts;
+    else
+        dht_uv_options_init(&o);
+    if (out == NULL || loop == NULL || o.sockets < 1 || o.sockets > DHT_UV_MAX_SOCKETS)
         return DHT_EINVAL;
     if (dht_addr_parse(&want, bind_addr) != 0)
         return DHT_EADDR;
@@ -975,7 +1157,11 @@ int dht_uv_new(dht_uv_t **out, uv_loop_t *loop, const dht_config_t *cfg, const c
     if (n == NULL)
         return DHT_ENOMEM;
     n->recv_buf = malloc(RECV_CHUNKS * UDP_CHUNK);
-    if (n->recv_buf == NULL) {
+    if (o.batch_sends && HAVE_SENDMMSG)
+        n->batch = malloc(SEND_BATCH * sizeof(*n->batch));
+    if (n->recv_buf == NULL || (o.batch_sends && HAVE_SENDMMSG && n->batch == NULL)) {
+        free(n->recv_buf);
+        free(n->batch);
         free(n);
         return DHT_ENOMEM;
     }
@@ -985,6 +1171,7 @@ int dht_uv_new(dht_uv_t **out, uv_loop_t *loop, const dht_config_t *cfg, const c
     err = dht_new(&n->dht, cfg, &io, uv_now(loop));
     if (err) {
         free(n->recv_buf);
+        free(n->batch);
         free(n);
         return err;
     }
@@ -994,8 +1181,11 @@ int dht_uv_new(dht_uv_t **out, uv_loop_t *loop, const dht_config_t *cfg, const c
     uv_timer_init(loop, &n->sweeper);
     n->timer.data = n->sweeper.data = n;
     n->poll_now.data = n->after_io.data = n;
-    n->open_handles = 4;
-    err = bind_sockets(n, &want);
+    uv_idle_init(loop, &n->send_soon);
+    uv_check_init(loop, &n->send_now);
+    n->send_soon.data = n->send_now.data = n;
+    n->open_handles = 6;
+    err = bind_sockets(n, &want, o.sockets);
     if (err) {
         dht_free(n->dht);
         n->dht = NULL;
@@ -1025,6 +1215,7 @@ void dht_uv_close(dht_uv_t *node, void (*close_cb)(void *arg), void *arg)
 
     if (node == NULL || node->closing)
         return;
+    flush_batch(node); /* what the node said last still goes */
     node->closing = 1;
     node->close_cb = close_cb;
     node->close_arg = arg;

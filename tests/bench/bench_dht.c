@@ -6,7 +6,10 @@
  * time and with 64 in flight, p50/p99 latency, and the resident memory of
  * each node process.
  *
- *   bench_dht PATH/TO/dht_node [OPS]
+ *   bench_dht PATH/TO/dht_node [OPS [SHELL_FLAG]]
+ *
+ * SHELL_FLAG (--no-batch, or --sockets=N) goes to every node, this one
+ * included: the libuv shell's options side by side (bench_dht_io.sh).
  */
 #include "dht.h"
 
@@ -28,6 +31,7 @@ static dht_id_t *keys;
 static uint64_t *started, *lat;
 static int next_op, done_ops, total_ops, failures;
 static uint8_t value[VALUE_SIZE];
+static const char *shell_flag; /* for every dht_node, and this node's options */
 
 /* Starts one dht_node; returns its pid and the address it printed. */
 static pid_t spawn(const char *bin, const char *boot, char *addr, size_t size)
@@ -44,10 +48,21 @@ static pid_t spawn(const char *bin, const char *boot, char *addr, size_t size)
         dup2(fd[1], 1);
         close(fd[0]);
         close(fd[1]);
-        if (boot)
-            execl(bin, bin, "--listen", "127.0.0.1:0", "--bootstrap", boot, (char *)NULL);
-        else
-            execl(bin, bin, "--listen", "127.0.0.1:0", (char *)NULL);
+        char sockets[16] = "";
+        const char *args[10] = {bin, "--listen", "127.0.0.1:0"};
+        int n = 3;
+        if (boot) {
+            args[n++] = "--bootstrap";
+            args[n++] = boot;
+        }
+        if (shell_flag && strcmp(shell_flag, "--no-batch") == 0)
+            args[n++] = "--no-batch";
+        if (shell_flag && sscanf(shell_flag, "--sockets=%15s", sockets) == 1) {
+            args[n++] = "--sockets";
+            args[n++] = sockets;
+        }
+        args[n] = NULL;
+        execv(bin, (char *const *)args);
         _exit(127);
     }
     close(fd[1]);
@@ -167,6 +182,7 @@ int main(int argc, char **argv)
 {
     const char *bin = argc > 1 ? argv[1] : "build/examples/dht_node";
     int ops = argc > 2 ? atoi(argv[2]) : 4000;
+    dht_uv_options_t opts;
     pid_t pids[PEERS];
     char first[64], addr[64];
     dht_uv_t *node;
@@ -175,11 +191,17 @@ int main(int argc, char **argv)
     int joined = 0;
 
     signal(SIGPIPE, SIG_IGN);
+    shell_flag = argc > 3 ? argv[3] : NULL;
+    dht_uv_options_init(&opts);
+    if (shell_flag && strcmp(shell_flag, "--no-batch") == 0)
+        opts.batch_sends = 0;
+    else if (shell_flag && sscanf(shell_flag, "--sockets=%u", &opts.sockets) != 1)
+        return 2;
     loop = uv_default_loop();
     pids[0] = spawn(bin, NULL, first, sizeof(first));
     for (int i = 1; i < PEERS; i++)
         pids[i] = spawn(bin, first, addr, sizeof(addr));
-    if (dht_uv_new(&node, loop, NULL, "127.0.0.1:0") != 0)
+    if (dht_uv_new_ex(&node, loop, NULL, "127.0.0.1:0", &opts) != 0)
         return 1;
     dht = dht_uv_dht(node);
     dht_addr_parse(&boot, first);
