@@ -221,7 +221,9 @@ typedef struct dht_held {
     int content;         /* 1: content addressed (key == hash) */
     unsigned copies;     /* nodes its publisher wants to keep it (r), 1..DHT_MAX_COPIES; 0: k */
     uint32_t ttl_left_s; /* until it expires, seconds from now */
-    uint32_t age_s;      /* since this node first stored it, seconds */
+    uint32_t age_s;      /* since it was first stored in the network, seconds: since
+                            this node first stored it, less the age the STORE
+                            carried (a copy made by replication: schema/wire.md 5.5) */
     dht_source_t source; /* who stored it here; a storage keeps it for dht_held_add() */
 } dht_held_t;
 
@@ -618,6 +620,16 @@ DHT_API int dht_put_ex(dht_t *dht, const dht_id_t *key, const void *value, size_
 /* Options of dht_get_ex(). Zero them for the defaults. */
 typedef struct dht_get_opts {
     unsigned max_values; /* stop once this many distinct values are in; 0 = all */
+    /* Only values stored after a time: at most max_age_s seconds old,
+     * counted from when the value was first stored in the network (its
+     * copies made by replication carry its age along, schema/wire.md
+     * 5.5); values a node's program serves itself (value_size), which
+     * have no age, are left out. 0: any age. */
+    uint32_t max_age_s;
+    /* A page: each holder's values (oldest first, those max_age_s leaves)
+     * from this index on; with max_values, the page's size. Holders that
+     * hold the same values page alike. 0..32767; 0: from the first. */
+    uint16_t first;
 } dht_get_opts_t;
 
 #define DHT_GET_MAX_VALUES 64 /* distinct values one dht_get() collects at most */
@@ -633,7 +645,8 @@ typedef struct dht_get_opts {
  * resends of the dead among the closest that the routing table does not know as bad yet (about
  * a second each time with the default timeout_ms and retries). cb gets 0 and the
  * values (n >= 1), or DHT_ENOTFOUND, or DHT_ENOPEERS. dht_get_ex() takes options (opts may be
- * NULL). @return 0, DHT_EINVAL, DHT_EBUSY, DHT_ECLOSED or DHT_ENOMEM. */
+ * NULL; DHT_EINVAL for opts->first above 32767). @return 0, DHT_EINVAL, DHT_EBUSY, DHT_ECLOSED or
+ * DHT_ENOMEM. */
 DHT_API int dht_get(dht_t *dht, const dht_id_t *key, dht_get_cb cb, void *arg);
 DHT_API int dht_get_ex(dht_t *dht, const dht_id_t *key, const dht_get_opts_t *opts, dht_get_cb cb,
                        void *arg);

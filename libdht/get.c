@@ -227,6 +227,7 @@ static void take_values(dht_t *dht, dht__op_t *op, const dht_node_info_t *from, 
         dht__msg_request(&q, DHT__FIND_VALUE, m->token);
         q.target = g->key;
         q.first = (uint16_t)(m->first + m->n_entries);
+        q.max_age = op->max_age_s;
         if (dht__rpc_send(dht, &q, &from->addr, &from->id, 0, 0, on_more, op, 0) == 0)
             g->outstanding++;
     }
@@ -367,17 +368,19 @@ void dht__get_lookup_done(dht_t *dht, dht__op_t *op)
 }
 
 /* Takes in the values this node itself holds for the key. */
-static void take_local(dht_t *dht, dht__get_state_t *g)
+static void take_local(dht_t *dht, const dht__op_t *op, dht__get_state_t *g)
 {
     const dht__value_t *local[DHT__MAX_PER_KEY];
     size_t n = dht__store_get(dht->store, &g->key, dht->now, local, DHT__MAX_PER_KEY);
 
     if (n > DHT__MAX_PER_KEY)
         n = DHT__MAX_PER_KEY;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0, young = 0; i < n; i++) {
         const dht__value_t *lv = local[i];
         uint64_t left = lv->expires_at - dht->now;
         gval_t *v;
+        if (!dht__value_young(lv, op->max_age_s, dht->now) || young++ < op->page_first)
+            continue; /* too old, or before the page, as a holder would say */
         if (lv->data == NULL)
             continue; /* its bytes are in the storage: got from the others */
         v = val_for(g, &lv->hash);
@@ -395,7 +398,7 @@ int dht__get_start(dht_t *dht, dht__op_t *op, const dht_id_t *key, unsigned max_
     g->key = *key;
     g->max_values = max_values;
     op->get = g;
-    take_local(dht, g);
+    take_local(dht, op, g);
     if (satisfied(g)) {
         /* Nothing to ask the network: report from the completion queue. */
         dht__op_complete(dht, op, 0);

@@ -78,7 +78,8 @@ int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
     r->hash = v->hash;
     r->flags = v->flags;
     r->len = v->len;
-    r->expires_at = expires_at; /* a refresh never shortens it (store.c) */
+    r->expires_at = expires_at;  /* a refresh never shortens it (store.c) */
+    r->stored_at = v->stored_at; /* a copy by replication is as old as the value */
     r->source = v->source;
     dht__held_describe(dht, v, &held);
     held.ttl_left_s = (uint32_t)((expires_at - dht->now + 999) / 1000);
@@ -98,7 +99,7 @@ int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
         dht__pending_cancel(dht, r);
         err = dht__store_put_from(dht->store, &v->source, &v->key, &v->hash,
                                   data != NULL ? data : (const uint8_t *)"", v->len, v->flags,
-                                  dht->now, dht->now, v->expires_at);
+                                  dht->now, v->stored_at, v->expires_at);
         return err == 0 ? DHT__HELD_IN_MEMORY : err;
     }
     if (err != 0) {
@@ -119,7 +120,7 @@ int dht_held_written(dht_t *dht, uint64_t req, int status)
     dht__now(dht);
     if (status == 0 && !r.dropped && r.expires_at > dht->now)
         kept = dht__store_put_from(dht->store, &r.source, &r.key, &r.hash, NULL, r.len, r.flags,
-                                   dht->now, dht->now, r.expires_at) == 0;
+                                   dht->now, r.stored_at, r.expires_at) == 0;
     if (status == 0 && !kept) {
         /* Written, but not held: dropped meanwhile (its delete may have
          * raced the write), expired, or no room any more. The bytes go. */

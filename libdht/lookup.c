@@ -206,6 +206,10 @@ static int query(dht_t *dht, dht__op_t *op, dht__cand_t *c)
 
     dht__msg_request(&m, lk->want_values ? DHT__FIND_VALUE : DHT__FIND_NODE, NULL);
     m.target = lk->target;
+    if (lk->want_values) { /* a get's options; 0 for the others */
+        m.max_age = op->max_age_s;
+        m.first = op->page_first;
+    }
     lk->stats.requests++;
     return dht__rpc_send(dht, &m, &c->node.addr, &c->node.id, 0, 0, on_reply, op, op->lookup_gen);
 }

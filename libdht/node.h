@@ -195,6 +195,9 @@ struct dht__op {
     size_t value_len;
     dht_id_t value_hash; /* put: SHA-256 of value, computed once; upcall: the key */
     uint32_t ttl;
+    uint32_t age_s;      /* replication: the value's age in the network, s */
+    uint32_t max_age_s;  /* get: values at most this old (dht_get_opts_t); 0: any */
+    uint16_t page_first; /* get: each holder's values from this index on */
     uint8_t value_flags;
     unsigned copies;       /* put: nodes to keep the value (r <= k) */
     size_t next_store;     /* put: the candidate to try when a STORE fails */
@@ -323,6 +326,7 @@ typedef struct dht__source_req {
     dht_id_t key, hash;
     uint32_t len;        /* a write */
     uint64_t expires_at; /* a write */
+    uint64_t stored_at;  /* a write: when the value was first stored (its age) */
     dht_source_t source; /* a write: who stored it */
     uint64_t asked_at;
     struct dht__op *op; /* a replication's read: the op waiting (one reference) */
@@ -775,8 +779,13 @@ void dht__get_lookup_done(dht_t *dht, dht__op_t *op);
 /* Frees a get's collected state. */
 void dht__get_free(dht__get_state_t *g);
 
-/* Starts a get (ops.c calls it). @return 0 or a negative code. */
+/* Starts a get (ops.c calls it) with its options (op->max_age_s and
+ * page_first set). @return 0 or a negative code. */
 int dht__get_start(dht_t *dht, dht__op_t *op, const dht_id_t *key, unsigned max_values);
+
+/* @return 1 if v is at most max_age_s seconds old (first stored in the
+ * network that long ago, as this node knows it; 0: any age). */
+int dht__value_young(const dht__value_t *v, uint32_t max_age_s, uint64_t now);
 
 /* Runs user callback of a completed get. */
 void dht__get_report(dht_t *dht, dht__op_t *op);

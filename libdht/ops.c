@@ -536,13 +536,18 @@ int dht_get_ex(dht_t *dht, const dht_id_t *key, const dht_get_opts_t *opts, dht_
     dht__op_t *op;
     int err;
 
-    if (dht == NULL || key == NULL || cb == NULL)
+    if (dht == NULL || key == NULL || cb == NULL ||
+        (opts != NULL && (opts->first & DHT__WIRE_FIRST_AGED)))
         return DHT_EINVAL;
     dht__now(dht);
     op = dht__op_new(dht, DHT__OP_GET, arg, &err);
     if (op == NULL)
         return err;
     op->cb.get = cb;
+    if (opts != NULL) {
+        op->max_age_s = opts->max_age_s;
+        op->page_first = opts->first;
+    }
     err = dht__get_start(dht, op, key, opts ? opts->max_values : 0);
     if (err) {
         op->completed = 1;

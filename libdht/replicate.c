@@ -98,6 +98,10 @@ static void send_to_lacking(dht_t *dht, dht__op_t *op)
         m.target = op->lk.target;
         m.ttl = op->ttl;
         m.flags = op->value_flags;
+        if (op->age_s > 0) { /* the copy is as old as ours (wire.md 5.5) */
+            m.flags |= DHT__WIRE_STORE_AGED;
+            m.age = op->age_s;
+        }
         m.value_len = (uint32_t)op->value_len;
         m.value = op->value;
         if (dht__rpc_send(dht, &m, &c->node.addr, &c->node.id, dht__timeout_for(dht, op->value_len),
@@ -133,6 +137,7 @@ void dht__replicate_lookup_done(dht_t *dht, dht__op_t *op)
         return;
     }
     op->ttl = dht__ttl_left(v, dht->now);
+    op->age_s = (uint32_t)(dht->now > v->stored_at ? (dht->now - v->stored_at) / 1000u : 0);
     op->value_flags = v->flags;
     if (v->data != NULL) {
         op->value = malloc(v->len ? v->len : 1);

@@ -150,6 +150,8 @@ void dht__msg_request(dht__msg_t *m, uint8_t type, const uint8_t *proof)
     m->n_entries = 0;
     m->n_have = 0;
     m->first = 0;
+    m->max_age = 0;
+    m->age = 0;
     m->value = NULL;
     m->value_len = 0;
 }

@@ -293,6 +293,24 @@ static size_t source_summary(dht_t *dht, const dht_id_t *key, dht__value_t *v)
     return 1;
 }
 
+int dht__value_young(const dht__value_t *v, uint32_t max_age_s, uint64_t now)
+{
+    return max_age_s == 0 || now <= v->stored_at ||
+           now - v->stored_at <= (uint64_t)max_age_s * 1000u;
+}
+
+/* Keeps, in order, the values of vals[0..n) at most max_age_s old.
+ * @return how many. */
+static size_t keep_young(const dht__value_t **vals, size_t n, uint32_t max_age_s, uint64_t now)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (dht__value_young(vals[i], max_age_s, now))
+            vals[kept++] = vals[i];
+    return kept;
+}
+
 static int serve_find_value(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
 {
     /* The store keeps at most store_max_per_key <= DHT__MAX_PER_KEY values
@@ -304,12 +322,15 @@ static int serve_find_value(dht_t *dht, const dht__msg_t *req, dht__serving_t *s
     dht__msg_t r;
     size_t used;
 
-    if (total == 0 && source_summary(dht, &req->target, &sourced)) {
+    /* The program's own values have no age: a filtered answer leaves
+     * them out. */
+    if (total == 0 && req->max_age == 0 && source_summary(dht, &req->target, &sourced)) {
         vals[0] = &sourced;
         total = 1;
     }
     if (total > DHT__MAX_PER_KEY)
         total = DHT__MAX_PER_KEY;
+    total = keep_young(vals, total, req->max_age, dht->now);
     reply_header(dht, &r, DHT__VALUES, req);
     dht__token_make(dht, sv->from, 0, r.token);
     /* With values to give, node records must leave room for one summary,
@@ -325,6 +346,9 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
 {
     const dht_addr_t *from = sv->from;
     uint32_t ttl = req->ttl < dht->cfg.max_ttl_s ? req->ttl : dht->cfg.max_ttl_s;
+    /* A copy made by replication is as old as the value (wire.md 5.5). */
+    uint64_t age_ms = (uint64_t)req->age * 1000u;
+    uint64_t born = dht->now > age_ms ? dht->now - age_ms : 0;
     dht__msg_t r;
     dht_id_t hash;
     dht_source_t source;
@@ -353,7 +377,7 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
                           .hash = hash,
                           .len = req->value_len,
                           .flags = req->flags & DHT__VALUE_KEPT,
-                          .stored_at = dht->now,
+                          .stored_at = born,
                           .expires_at = dht->now + (uint64_t)ttl * 1000u,
                           .source = source};
         err = dht__held_write(dht, req, from, &v, req->value, NULL);
@@ -363,7 +387,7 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
             err = 0;
     } else {
         err = dht__store_put_from(dht->store, &source, &req->target, &hash, req->value,
-                                  req->value_len, req->flags & DHT__VALUE_KEPT, dht->now, dht->now,
+                                  req->value_len, req->flags & DHT__VALUE_KEPT, dht->now, born,
                                   dht->now + (uint64_t)ttl * 1000u);
     }
     if (err == DHT_EBUSY && dht__store_over_share(dht->store, &source, req->value_len))

@@ -231,10 +231,19 @@ static void get_body(reader_t *r, dht__msg_t *m)
     case DHT__FIND_NODE:
         get_bytes(r, m->target.b, DHT_ID_LEN);
         break;
-    case DHT__FIND_VALUE:
+    case DHT__FIND_VALUE: {
+        uint16_t first;
         get_bytes(r, m->target.b, DHT_ID_LEN);
-        m->first = get_u16(r);
+        first = get_u16(r);
+        m->first = (uint16_t)(first & ~DHT__WIRE_FIRST_AGED);
+        m->max_age = 0;
+        if (first & DHT__WIRE_FIRST_AGED) {
+            m->max_age = get_u32(r);
+            if (m->max_age == 0) /* "any age" is said without the field */
+                r->bad = 1;
+        }
         break;
+    }
     case DHT__STORE:
         get_bytes(r, m->token, DHT__WIRE_TOKEN_LEN);
         get_bytes(r, m->target.b, DHT_ID_LEN);
@@ -242,6 +251,7 @@ static void get_body(reader_t *r, dht__msg_t *m)
         m->flags = get_u8(r);
         m->value_len = get_u32(r);
         m->value = take(r, m->value_len);
+        m->age = (m->flags & DHT__WIRE_STORE_AGED) ? get_u32(r) : 0;
         break;
     case DHT__GET_VALUE:
         get_bytes(r, m->target.b, DHT_ID_LEN);
@@ -390,8 +400,12 @@ static void put_body(writer_t *w, const dht__msg_t *m)
         put_bytes(w, m->target.b, DHT_ID_LEN);
         break;
     case DHT__FIND_VALUE:
+        if (m->first & DHT__WIRE_FIRST_AGED)
+            w->bad = 1;
         put_bytes(w, m->target.b, DHT_ID_LEN);
-        put_u16(w, m->first);
+        put_u16(w, (uint16_t)(m->first | (m->max_age ? DHT__WIRE_FIRST_AGED : 0)));
+        if (m->max_age)
+            put_u32(w, m->max_age);
         break;
     case DHT__STORE:
         put_bytes(w, m->token, DHT__WIRE_TOKEN_LEN);
@@ -400,6 +414,8 @@ static void put_body(writer_t *w, const dht__msg_t *m)
         put_u8(w, m->flags);
         put_u32(w, m->value_len);
         put_bytes(w, m->value, m->value_len);
+        if (m->flags & DHT__WIRE_STORE_AGED)
+            put_u32(w, m->age);
         break;
     case DHT__GET_VALUE:
         put_bytes(w, m->target.b, DHT_ID_LEN);
@@ -542,9 +558,10 @@ static size_t body_size(const dht__msg_t *m)
     case DHT__FIND_NODE:
         return n + DHT_ID_LEN;
     case DHT__FIND_VALUE:
-        return n + DHT_ID_LEN + 2;
+        return n + DHT_ID_LEN + 2 + (m->max_age ? 4 : 0);
     case DHT__STORE:
-        return n + DHT__WIRE_TOKEN_LEN + DHT_ID_LEN + 4 + 1 + 4 + m->value_len;
+        return n + DHT__WIRE_TOKEN_LEN + DHT_ID_LEN + 4 + 1 + 4 + m->value_len +
+               ((m->flags & DHT__WIRE_STORE_AGED) ? 4 : 0);
     case DHT__GET_VALUE:
         return n + 2 * DHT_ID_LEN;
     case DHT__HAVE:

@@ -15,9 +15,11 @@
 #define DHT__WIRE_MAX_NODES      DHT_MAX_K
 #define DHT__WIRE_MAX_ENTRIES    64
 #define DHT__WIRE_MAX_ERRMSG     200
-#define DHT__WIRE_VALUE_OVERHEAD 128 /* a STORE or VALUE message, minus its value */
-#define DHT__WIRE_MAX_HAVE       20  /* (key, hash) pairs per HAVE: 41 + 20 * 64 bytes */
-#define DHT__WIRE_MAX_HOPS       8   /* a ROUTE is forwarded this many times at most */
+#define DHT__WIRE_VALUE_OVERHEAD 128     /* a STORE or VALUE message, minus its value */
+#define DHT__WIRE_MAX_HAVE       20      /* (key, hash) pairs per HAVE: 41 + 20 * 64 bytes */
+#define DHT__WIRE_MAX_HOPS       8       /* a ROUTE is forwarded this many times at most */
+#define DHT__WIRE_STORE_AGED     0x40    /* a STORE's flags: its age follows the value */
+#define DHT__WIRE_FIRST_AGED     0x8000u /* a FIND_VALUE's first: a max age follows */
 
 /* Stream preamble: "EMS" version, then the sender's listening port. */
 #define DHT__STREAM_PREAMBLE DHT_STREAM_PREAMBLE
@@ -100,7 +102,9 @@ typedef struct dht__msg {
     uint8_t token[DHT__WIRE_TOKEN_LEN]; /* STORE, NODES, VALUES */
     dht_addr_t addr;                    /* PONG: the requester's address as the replier saw it */
     uint16_t first;                     /* FIND_VALUE, VALUES: index of the first entry */
-    uint16_t total;                     /* VALUES: values the replier holds for the key */
+    uint32_t max_age;                   /* FIND_VALUE: values at most this old, s; 0: any */
+    uint32_t age;   /* STORE with DHT__WIRE_STORE_AGED: s since the value was first stored */
+    uint16_t total; /* VALUES: values the replier holds for the key */
     uint8_t n_nodes;
     uint8_t n_entries;
     uint8_t flags;      /* STORE, VALUE */

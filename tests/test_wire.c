@@ -427,6 +427,27 @@ static void want_route(const dht__msg_t *m)
     assert_memory_equal(m->value, "hello", 5);
 }
 
+static void want_find_value_recent(const dht__msg_t *m)
+{
+    assert_int_equal(m->type, DHT__FIND_VALUE);
+    assert_int_equal(m->txid, 0x0a0b0c0du);
+    assert_id_seq(&m->target, 0xa0);
+    assert_int_equal(m->first, 0);
+    assert_int_equal(m->max_age, 3600);
+}
+
+static void want_store_aged(const dht__msg_t *m)
+{
+    assert_int_equal(m->type, DHT__STORE);
+    assert_memory_equal(m->token, "token001", 8);
+    assert_id_seq(&m->target, 0xa0);
+    assert_int_equal(m->ttl, 1800);
+    assert_int_equal(m->flags, DHT__WIRE_STORE_AGED);
+    assert_int_equal(m->value_len, 3);
+    assert_memory_equal(m->value, "abc", 3);
+    assert_int_equal(m->age, 5400);
+}
+
 static void want_routed(const dht__msg_t *m)
 {
     assert_int_equal(m->type, DHT__ROUTED);
@@ -461,6 +482,8 @@ static const struct {
     {"have.hex", want_have},
     {"held.hex", want_held},
     {"route.hex", want_route},
+    {"find_value_recent.hex", want_find_value_recent},
+    {"store_aged.hex", want_store_aged},
     {"routed.hex", want_routed},
     {"value.hex", want_value},
     {"value_content.hex", want_value_content},
@@ -690,6 +713,26 @@ static void test_decode_limits(void **state)
         }
     }
 
+    /* FIND_VALUE: a first with bit 15 set carries a max age, which must
+     * not be 0 (no filter is said without the field); without the bit,
+     * 4 more bytes are trailing bytes. */
+    for (unsigned aged = 0; aged < 2; aged++)
+        for (uint32_t age = 0; age < 2; age++) {
+            n = put_header(buf, DHT__FIND_VALUE);
+            memset(buf + n, 0x33, 32);
+            n += 32;
+            buf[n++] = 5;
+            buf[n++] = aged ? 0x80 : 0;
+            assert_int_equal(dht__wire_decode(&m, buf, n), aged ? DHT_EPROTO : 0);
+            memcpy(buf + n, &age, 4);
+            n += 4;
+            assert_int_equal(dht__wire_decode(&m, buf, n), aged && age ? 0 : DHT_EPROTO);
+            if (aged && age) {
+                assert_int_equal(m.first, 5);
+                assert_int_equal(m.max_age, 1);
+            }
+        }
+
     /* ROUTE: hops up to 8 and a message up to DHT_ROUTE_MAX bytes; one
      * more of either is over the limit. ROUTED: outcomes 0..2 only. */
     for (unsigned hops = 7; hops <= 9; hops++)
@@ -768,7 +811,8 @@ static void random_msg(uint64_t *s, dht__msg_t *m, uint8_t type)
         break;
     case DHT__FIND_VALUE:
         rnd_bytes(s, m->target.b, DHT_ID_LEN);
-        m->first = (uint16_t)rnd_next(s);
+        m->first = (uint16_t)(rnd_next(s) & 0x7fff);
+        m->max_age = rnd_below(s, 2) ? (uint32_t)(1 + rnd_below(s, 1000000)) : 0;
         break;
     case DHT__GET_VALUE:
         rnd_bytes(s, m->target.b, DHT_ID_LEN);
@@ -799,6 +843,8 @@ static void random_msg(uint64_t *s, dht__msg_t *m, uint8_t type)
         }
         m->ttl = (uint32_t)rnd_next(s);
         m->flags = (uint8_t)rnd_next(s);
+        if (type == DHT__STORE && (m->flags & DHT__WIRE_STORE_AGED))
+            m->age = (uint32_t)rnd_next(s);
         m->value_len = random_len(s, sizeof(pool));
         m->value = pool + rnd_below(s, (uint32_t)(sizeof(pool) - m->value_len + 1));
         break;
@@ -900,10 +946,16 @@ static void test_random_roundtrip(void **state)
         case DHT__PONG:
             assert_true(dht_addr_equal(&d.addr, &m.addr));
             break;
+        case DHT__FIND_VALUE:
+            assert_int_equal(d.first, m.first);
+            assert_int_equal(d.max_age, m.max_age);
+            break;
         case DHT__STORE:
         case DHT__VALUE:
             assert_int_equal(d.ttl, m.ttl);
             assert_int_equal(d.flags, m.flags);
+            if (type == DHT__STORE)
+                assert_int_equal(d.age, m.age);
             assert_int_equal(d.value_len, m.value_len);
             assert_memory_equal(d.value, m.value, m.value_len);
             break;
