@@ -410,8 +410,9 @@ typedef struct dht_config {
      *     (msg has room for DHT_ROUTE_MAX bytes; set *len) and returns 0
      *     to let it go on, nonzero to drop it. It must not call into the
      *     node. NULL: every message goes on unchanged.
-     *   route_deliver: this node is the closest to key it knows of (or the
-     *     message was forwarded DHT__WIRE_MAX_HOPS, 8, times): the message
+     *   route_deliver: no verified contact of this node (one that answered
+     *     its last request) is closer to key (or the message was forwarded
+     *     8 times already): the message
      *     is for it. origin is the node that routed it (the application
      *     may answer with dht_route(origin, ...): a node id is a key, and
      *     the node with that id is the closest to it). Called from the
@@ -420,8 +421,10 @@ typedef struct dht_config {
      *     the node delivers nothing, and refuses what would be delivered
      *     here (it still forwards what it knows a closer node for).
      *   route_neighbours: the set of this node's closest verified
-     *     contacts (its k nearest to its own id, nearest first) changed:
-     *     a node joined or left its neighbourhood. Checked every
+     *     contacts (its k nearest to its own id, nearest first; their ids:
+     *     a neighbour's new address alone changes nothing) changed: a node
+     *     joined or left its neighbourhood (left: once a request to it
+     *     went unanswered). Checked every
      *     maintenance tick (5 s) and called, from the completion queue,
      *     when it differs from the last set told (first when the node
      *     has any); nodes are valid during the call only. */
@@ -682,7 +685,9 @@ DHT_API int dht_count_holders(dht_t *dht, const dht_id_t *key, const dht_id_t *h
  * key (alpha in flight, past dead nodes, as dht_find_node's), then one
  * ROUTE datagram to the closest node that answered it (the next closest
  * if that one does not answer its resends); this node delivers it itself
- * when it is closer to key than every node that answered (not a client).
+ * when it is closer to key than every node that answered (not a client),
+ * unless its table holds a verified node closer still (one slow in the
+ * lookup), which gets it first (and if silent, this node delivers it).
  * A node that receives it and knows a verified node closer still (the
  * lookup's view was stale) forwards it there, hop by hop, 8 hops at most.
  * route_forward is called here first (it may change or drop it). cb gets
@@ -691,10 +696,12 @@ DHT_API int dht_count_holders(dht_t *dht, const dht_id_t *key, const dht_id_t *h
  * DHT_ROUTE_FORWARDED and the next hop's id (that node passed it on
  * towards one closer; no word comes back from farther on), or a negative
  * code and NULL: DHT_EREJECTED (an application's route_forward dropped it,
- * or the node it reached delivers nothing), DHT_ENOPEERS (no node answered
+ * or the node it reached delivers nothing, or has too many operations in
+ * flight to queue the delivery), DHT_ENOPEERS (no node answered
  * the lookup), DHT_ETIMEDOUT (no node that answered it took the message).
  * A ROUTE whose answer was lost is sent again; the node that receives it
- * again (same sender, same txid) answers as before and neither forwards
+ * again (from the same address, with the same txid, sender, key, origin
+ * and message) answers as before and neither forwards
  * nor delivers it twice (it remembers its last 64 answers). Best effort,
  * as Pastry's: a node that took a message and whose every answer was lost
  * looks dead, and the next closest gets the message too.

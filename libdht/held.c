@@ -23,7 +23,7 @@ void dht__held_describe(const dht_t *dht, const dht__value_t *v, dht_held_t *out
     out->content = (v->flags & DHT__VALUE_CONTENT) != 0;
     out->copies = (v->flags & DHT__VALUE_COPIES_MASK) >> DHT__VALUE_COPIES_SHIFT;
     out->ttl_left_s = dht__ttl_left(v, dht->now);
-    out->age_s = (uint32_t)(dht->now > v->stored_at ? (dht->now - v->stored_at) / 1000 : 0);
+    out->age_s = (uint32_t)(dht__value_age_ms(v, dht->now) / 1000u);
     out->source = v->source;
 }
 
@@ -78,8 +78,8 @@ int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
     r->hash = v->hash;
     r->flags = v->flags;
     r->len = v->len;
-    r->expires_at = expires_at;  /* a refresh never shortens it (store.c) */
-    r->stored_at = v->stored_at; /* a copy by replication is as old as the value */
+    r->expires_at = expires_at; /* a refresh never shortens it (store.c) */
+    r->age_in = v->age_in;      /* a copy by replication is as old as the value */
     r->source = v->source;
     dht__held_describe(dht, v, &held);
     held.ttl_left_s = (uint32_t)((expires_at - dht->now + 999) / 1000);
@@ -88,7 +88,7 @@ int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
         op->refs++;
     }
     if (old != NULL) /* a refresh keeps its age */
-        held.age_s = (uint32_t)((dht->now - old->stored_at) / 1000);
+        held.age_s = (uint32_t)(dht__value_age_ms(old, dht->now) / 1000u);
     if ((old = dht__store_find(dht->store, &v->key, &v->hash, 0)) != NULL)
         held.source = r->source = old->source; /* and its first source (store.h), expired or not */
     err = dht->cfg.storage.write(dht->cfg.storage.arg, &held, data, r->id);
@@ -99,7 +99,7 @@ int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
         dht__pending_cancel(dht, r);
         err = dht__store_put_from(dht->store, &v->source, &v->key, &v->hash,
                                   data != NULL ? data : (const uint8_t *)"", v->len, v->flags,
-                                  dht->now, v->stored_at, v->expires_at);
+                                  dht->now, dht->now, v->age_in, v->expires_at);
         return err == 0 ? DHT__HELD_IN_MEMORY : err;
     }
     if (err != 0) {
@@ -120,7 +120,7 @@ int dht_held_written(dht_t *dht, uint64_t req, int status)
     dht__now(dht);
     if (status == 0 && !r.dropped && r.expires_at > dht->now)
         kept = dht__store_put_from(dht->store, &r.source, &r.key, &r.hash, NULL, r.len, r.flags,
-                                   dht->now, r.stored_at, r.expires_at) == 0;
+                                   dht->now, dht->now, r.age_in, r.expires_at) == 0;
     if (status == 0 && !kept) {
         /* Written, but not held: dropped meanwhile (its delete may have
          * raced the write), expired, or no room any more. The bytes go. */
@@ -151,20 +151,17 @@ int dht_held_written(dht_t *dht, uint64_t req, int status)
 
 int dht_held_add(dht_t *dht, const dht_held_t *v)
 {
-    uint64_t age_ms, stored_at;
     uint32_t ttl_s;
 
     if (dht == NULL || v == NULL || !dht__held_external(dht) || v->ttl_left_s == 0 ||
         v->copies > DHT_MAX_COPIES || (v->content && dht_id_cmp(&v->key, &v->hash) != 0))
         return DHT_EINVAL;
     dht__now(dht);
-    age_ms = (uint64_t)v->age_s * 1000u;
     ttl_s = v->ttl_left_s < dht->cfg.max_ttl_s ? v->ttl_left_s : dht->cfg.max_ttl_s;
-    stored_at = dht->now > age_ms ? dht->now - age_ms : 0;
     return dht__store_put_from(
         dht->store, &v->source, &v->key, &v->hash, NULL, v->len,
-        dht__value_with_copies(v->content ? DHT__VALUE_CONTENT : 0, v->copies), dht->now, stored_at,
-        dht->now + (uint64_t)ttl_s * 1000u);
+        dht__value_with_copies(v->content ? DHT__VALUE_CONTENT : 0, v->copies), dht->now, dht->now,
+        v->age_s, dht->now + (uint64_t)ttl_s * 1000u);
 }
 
 int dht_held_remove(dht_t *dht, const dht_id_t *key, const dht_id_t *hash)

@@ -175,7 +175,9 @@ struct dht__op {
     uint8_t upcall;    /* DHT__OP_UPCALL: which (route.c) */
     unsigned refs;     /* 1 until completed, plus one per live rpc */
     int status;
-    unsigned count;      /* ping: answered; put: stored; bootstrap: answered */
+    unsigned count;      /* ping: answered; put: stored; bootstrap: answered; route: 1 when
+                          * sent to a contact closer than this node, which delivers it
+                          * if that one is silent */
     unsigned pending;    /* put/bootstrap: rpcs still out */
     unsigned lookup_gen; /* which lookup of this op an rpc belongs to */
     dht__lookup_t lk;
@@ -326,7 +328,7 @@ typedef struct dht__source_req {
     dht_id_t key, hash;
     uint32_t len;        /* a write */
     uint64_t expires_at; /* a write */
-    uint64_t stored_at;  /* a write: when the value was first stored (its age) */
+    uint32_t age_in;     /* a write: the value's age then, s (wire.md 5.5) */
     dht_source_t source; /* a write: who stored it */
     uint64_t asked_at;
     struct dht__op *op; /* a replication's read: the op waiting (one reference) */

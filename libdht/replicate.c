@@ -137,7 +137,7 @@ void dht__replicate_lookup_done(dht_t *dht, dht__op_t *op)
         return;
     }
     op->ttl = dht__ttl_left(v, dht->now);
-    op->age_s = (uint32_t)(dht->now > v->stored_at ? (dht->now - v->stored_at) / 1000u : 0);
+    op->age_s = (uint32_t)(dht__value_age_ms(v, dht->now) / 1000u);
     op->value_flags = v->flags;
     if (v->data != NULL) {
         op->value = malloc(v->len ? v->len : 1);

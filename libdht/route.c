@@ -33,6 +33,8 @@ struct dht__route_seen {
     uint8_t outcome;
     dht_addr_t from;
     dht_id_t peer;
+    dht_id_t digest; /* of the ROUTE's sender, key, origin and message: a new
+                      * ROUTE that happens to reuse a txid is no resend */
 };
 
 /* ---- the application ---- */
@@ -92,6 +94,28 @@ static uint8_t deliver_here(dht_t *dht, const dht_id_t *key, uint8_t *msg, size_
     return DHT__ROUTE_DELIVERED;
 }
 
+/* @return 1 and *next if the table holds a verified node closer to key
+ * than this one, other than the one at `from` (NULL: none): a message is
+ * never forwarded to the address it came from, so a forged source cannot
+ * have it sent back to itself with a reply besides (amplification). */
+static int closer_contact(const dht_t *dht, const dht_id_t *key, const dht_addr_t *from,
+                          dht_node_info_t *next)
+{
+    dht__rt_node_t n[2];
+    size_t got = dht__rt_closest_verified(dht->rt, key, dht->now, n, 2);
+
+    for (size_t i = 0; i < got; i++) {
+        if (dht_id_cmp_distance(key, &n[i].id, &dht->self) >= 0)
+            return 0;
+        if (from != NULL && dht_addr_equal(&n[i].addr, from))
+            continue;
+        next->id = n[i].id;
+        next->addr = n[i].addr;
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- the routing node ---- */
 
 static void on_routed(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply);
@@ -122,6 +146,20 @@ static int route_next(dht_t *dht, dht__op_t *op)
     return 0;
 }
 
+/* Delivers the routing node's own message here and completes its op. */
+static void route_here(dht_t *dht, dht__op_t *op)
+{
+    op->peer_id = dht->self;
+    if (deliver_here(dht, &op->lk.target, op->value, op->value_len, &dht->self) ==
+        DHT__ROUTE_DELIVERED) {
+        dht->st.routes_delivered++;
+        dht__op_complete(dht, op, 0);
+    } else {
+        dht->st.routes_refused++;
+        dht__op_complete(dht, op, DHT_EREJECTED);
+    }
+}
+
 static void on_routed(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply)
 {
     dht__op_t *op = rpc->op;
@@ -142,7 +180,11 @@ static void on_routed(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t 
     /* Gone since it answered the lookup, or busy (an ERROR): the next
      * closest is now the closest that takes it. */
     op->status = status == 0 ? DHT_EREJECTED : DHT_ETIMEDOUT;
-    if (!route_next(dht, op))
+    if (route_next(dht, op))
+        return;
+    if (op->count) /* a contact closer than us, silent: the message is ours */
+        route_here(dht, op);
+    else
         dht__op_complete(dht, op, op->status);
 }
 
@@ -150,7 +192,10 @@ void dht__route_lookup_done(dht_t *dht, dht__op_t *op)
 {
     size_t len = op->value_len, i;
     const dht__cand_t *first = NULL;
+    dht__cand_t closer;
 
+    if (op->completed)
+        return;
     for (i = 0; i < op->lk.n && first == NULL; i++)
         if (op->lk.cands[i].state == DHT__CAND_ANSWERED)
             first = &op->lk.cands[i];
@@ -158,20 +203,29 @@ void dht__route_lookup_done(dht_t *dht, dht__op_t *op)
         dht__op_complete(dht, op, DHT_ENOPEERS);
         return;
     }
-    /* Closer than every node that answered: the message is for us. */
+    /* Closer than every node that answered: the message is for us, unless
+     * the table knows a verified node closer still (one whose request
+     * stalled in the lookup), which a receiver would forward it to. */
     if (!dht->cfg.client && dht_id_cmp_distance(&op->lk.target, &dht->self, &first->node.id) < 0) {
-        op->peer_id = dht->self;
-        if (deliver_here(dht, &op->lk.target, op->value, len, &dht->self) == DHT__ROUTE_DELIVERED) {
-            dht->st.routes_delivered++;
-            dht__op_complete(dht, op, 0);
-        } else {
-            dht->st.routes_refused++;
-            dht__op_complete(dht, op, DHT_EREJECTED);
+        memset(&closer, 0, sizeof(closer));
+        if (!closer_contact(dht, &op->lk.target, NULL, &closer.node)) {
+            route_here(dht, op);
+            return;
         }
-        return;
+        first = &closer;
+        op->count = 1; /* it stays silent: delivered here after all */
     }
     if (!app_forward(dht, &op->lk.target, op->value, &len, &first->node.id)) {
+        dht->st.routes_refused++;
         dht__op_complete(dht, op, DHT_EREJECTED);
+        return;
+    }
+    if (first == &closer) {
+        op->value_len = len;
+        op->next_store = op->lk.n; /* no fallback but this node */
+        op->status = DHT_ETIMEDOUT;
+        if (send_route(dht, op, &closer) != 0)
+            route_here(dht, op);
         return;
     }
     op->value_len = len;
@@ -217,20 +271,42 @@ fail:
 
 /* ---- a node the message reaches ---- */
 
-static struct dht__route_seen *seen_find(const dht_t *dht, uint32_t txid, const dht_addr_t *from)
+/* Sets *out to a digest of what makes ROUTE req the message it is. */
+static void route_digest(const dht__msg_t *req, dht_id_t *out)
+{
+    uint8_t buf[3 * DHT_ID_LEN + 2 + DHT_ROUTE_MAX];
+    size_t n = 0;
+
+    memcpy(buf + n, req->sender.b, DHT_ID_LEN);
+    n += DHT_ID_LEN;
+    memcpy(buf + n, req->target.b, DHT_ID_LEN);
+    n += DHT_ID_LEN;
+    memcpy(buf + n, req->origin.b, DHT_ID_LEN);
+    n += DHT_ID_LEN;
+    buf[n++] = (uint8_t)req->value_len;
+    buf[n++] = (uint8_t)(req->value_len >> 8);
+    if (req->value_len > 0)
+        memcpy(buf + n, req->value, req->value_len);
+    n += req->value_len;
+    dht_id_from_bytes(out, buf, n);
+}
+
+static struct dht__route_seen *seen_find(const dht_t *dht, uint32_t txid, const dht_addr_t *from,
+                                         const dht_id_t *digest)
 {
     if (dht->route_seen == NULL)
         return NULL;
     for (size_t i = 0; i < DHT__ROUTE_SEEN; i++) {
         struct dht__route_seen *s = &dht->route_seen[i];
-        if (s->used && s->txid == txid && dht_addr_equal(&s->from, from))
+        if (s->used && s->txid == txid && dht_addr_equal(&s->from, from) &&
+            dht_id_cmp(&s->digest, digest) == 0)
             return s;
     }
     return NULL;
 }
 
-static void seen_add(dht_t *dht, uint32_t txid, const dht_addr_t *from, uint8_t outcome,
-                     const dht_id_t *peer)
+static void seen_add(dht_t *dht, uint32_t txid, const dht_addr_t *from, const dht_id_t *digest,
+                     uint8_t outcome, const dht_id_t *peer)
 {
     struct dht__route_seen *s;
 
@@ -244,6 +320,7 @@ static void seen_add(dht_t *dht, uint32_t txid, const dht_addr_t *from, uint8_t 
     s->used = 1;
     s->txid = txid;
     s->from = *from;
+    s->digest = *digest;
     s->outcome = outcome;
     s->peer = *peer;
 }
@@ -256,20 +333,6 @@ static void on_forwarded(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg
     (void)rpc;
     (void)status;
     (void)reply;
-}
-
-/* @return 1 and *next if the table holds a verified node closer to key
- * than this one. */
-static int closer_contact(const dht_t *dht, const dht_id_t *key, dht_node_info_t *next)
-{
-    dht__rt_node_t n;
-
-    if (dht__rt_closest_verified(dht->rt, key, dht->now, &n, 1) == 0 ||
-        dht_id_cmp_distance(key, &n.id, &dht->self) >= 0)
-        return 0;
-    next->id = n.id;
-    next->addr = n.addr;
-    return 1;
 }
 
 static int forward(dht_t *dht, const dht__msg_t *req, const dht_node_info_t *next,
@@ -288,11 +351,14 @@ static int forward(dht_t *dht, const dht__msg_t *req, const dht_node_info_t *nex
 
 uint8_t dht__route_take(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from, dht_id_t *peer)
 {
-    const struct dht__route_seen *seen = seen_find(dht, req->txid, from);
+    const struct dht__route_seen *seen;
     uint8_t msg[DHT_ROUTE_MAX], outcome;
     size_t len = req->value_len;
     dht_node_info_t next;
+    dht_id_t digest;
 
+    route_digest(req, &digest);
+    seen = seen_find(dht, req->txid, from, &digest);
     if (seen != NULL) { /* a resend: our answer was lost */
         *peer = seen->peer;
         return seen->outcome;
@@ -300,7 +366,7 @@ uint8_t dht__route_take(dht_t *dht, const dht__msg_t *req, const dht_addr_t *fro
     if (len > 0)
         memcpy(msg, req->value, len);
     *peer = dht->self;
-    if (req->hops < DHT__WIRE_MAX_HOPS && closer_contact(dht, &req->target, &next)) {
+    if (req->hops < DHT__WIRE_MAX_HOPS && closer_contact(dht, &req->target, from, &next)) {
         outcome = DHT__ROUTE_REFUSED;
         if (app_forward(dht, &req->target, msg, &len, &next.id) &&
             forward(dht, req, &next, msg, len) == 0) {
@@ -316,7 +382,7 @@ uint8_t dht__route_take(dht_t *dht, const dht__msg_t *req, const dht_addr_t *fro
         dht->st.routes_forwarded++;
     else
         dht->st.routes_refused++;
-    seen_add(dht, req->txid, from, outcome, peer);
+    seen_add(dht, req->txid, from, &digest, outcome, peer);
     return outcome;
 }
 

@@ -295,8 +295,7 @@ static size_t source_summary(dht_t *dht, const dht_id_t *key, dht__value_t *v)
 
 int dht__value_young(const dht__value_t *v, uint32_t max_age_s, uint64_t now)
 {
-    return max_age_s == 0 || now <= v->stored_at ||
-           now - v->stored_at <= (uint64_t)max_age_s * 1000u;
+    return max_age_s == 0 || dht__value_age_ms(v, now) <= (uint64_t)max_age_s * 1000u;
 }
 
 /* Keeps, in order, the values of vals[0..n) at most max_age_s old.
@@ -346,9 +345,6 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
 {
     const dht_addr_t *from = sv->from;
     uint32_t ttl = req->ttl < dht->cfg.max_ttl_s ? req->ttl : dht->cfg.max_ttl_s;
-    /* A copy made by replication is as old as the value (wire.md 5.5). */
-    uint64_t age_ms = (uint64_t)req->age * 1000u;
-    uint64_t born = dht->now > age_ms ? dht->now - age_ms : 0;
     dht__msg_t r;
     dht_id_t hash;
     dht_source_t source;
@@ -377,7 +373,8 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
                           .hash = hash,
                           .len = req->value_len,
                           .flags = req->flags & DHT__VALUE_KEPT,
-                          .stored_at = born,
+                          .stored_at = dht->now,
+                          .age_in = req->age, /* replication's copy: as old as the value */
                           .expires_at = dht->now + (uint64_t)ttl * 1000u,
                           .source = source};
         err = dht__held_write(dht, req, from, &v, req->value, NULL);
@@ -387,8 +384,8 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
             err = 0;
     } else {
         err = dht__store_put_from(dht->store, &source, &req->target, &hash, req->value,
-                                  req->value_len, req->flags & DHT__VALUE_KEPT, dht->now, born,
-                                  dht->now + (uint64_t)ttl * 1000u);
+                                  req->value_len, req->flags & DHT__VALUE_KEPT, dht->now, dht->now,
+                                  req->age, dht->now + (uint64_t)ttl * 1000u);
     }
     if (err == DHT_EBUSY && dht__store_over_share(dht->store, &source, req->value_len))
         dht->st.refused_over_share++;

@@ -550,7 +550,7 @@ static const dht_source_t *source_or_self(const dht_source_t *src)
 
 int dht__store_put_from(dht__store_t *st, const dht_source_t *src, const dht_id_t *key,
                         const dht_id_t *hash, const uint8_t *data, size_t len, uint8_t flags,
-                        uint64_t now, uint64_t stored_at, uint64_t expires_at)
+                        uint64_t now, uint64_t stored_at, uint32_t age_in, uint64_t expires_at)
 {
     struct entry *e;
     size_t i;
@@ -577,6 +577,7 @@ int dht__store_put_from(dht__store_t *st, const dht_source_t *src, const dht_id_
                       .len = (uint32_t)len,
                       .flags = flags,
                       .stored_at = stored_at,
+                      .age_in = age_in,
                       .expires_at = expires_at,
                       .touched_at = now,
                       .source = *source_or_self(src)};
@@ -588,13 +589,14 @@ int dht__store_put_at(dht__store_t *st, const dht_id_t *key, const dht_id_t *has
                       const uint8_t *data, size_t len, uint8_t flags, uint64_t now,
                       uint64_t stored_at, uint64_t expires_at)
 {
-    return dht__store_put_from(st, NULL, key, hash, data, len, flags, now, stored_at, expires_at);
+    return dht__store_put_from(st, NULL, key, hash, data, len, flags, now, stored_at, 0,
+                               expires_at);
 }
 
 int dht__store_put(dht__store_t *st, const dht_id_t *key, const dht_id_t *hash, const uint8_t *data,
                    size_t len, uint8_t flags, uint64_t now, uint64_t expires_at)
 {
-    return dht__store_put_from(st, NULL, key, hash, data, len, flags, now, now, expires_at);
+    return dht__store_put_from(st, NULL, key, hash, data, len, flags, now, now, 0, expires_at);
 }
 
 int dht__store_fits(dht__store_t *st, const dht_source_t *src, const dht_id_t *key,

@@ -69,7 +69,8 @@ typedef struct dht__value {
     uint8_t *data; /* owned by the store */
     uint32_t len;
     uint8_t flags;       /* DHT__VALUE_* */
-    uint64_t stored_at;  /* first stored, ms */
+    uint64_t stored_at;  /* first stored here, ms */
+    uint32_t age_in;     /* s: how old it was then (a STORE's age, wire.md 5.5) */
     uint64_t expires_at; /* ms */
     uint64_t touched_at; /* last stored (or refreshed, or checked by replication), ms */
     dht_source_t source; /* who stored it first (a refresh keeps it) */
@@ -113,11 +114,19 @@ int dht__store_put_at(dht__store_t *st, const dht_id_t *key, const dht_id_t *has
                       uint64_t stored_at, uint64_t expires_at);
 
 /* As dht__store_put_at, for a value that source src (NULL: all zero, the
- * node itself) stores. dht__store_put and dht__store_put_at store the
- * node's own. */
+ * node itself) stores, age_in seconds old already (its age in the network
+ * when first stored here: wire.md 5.5). dht__store_put and
+ * dht__store_put_at store the node's own, of age 0. */
 int dht__store_put_from(dht__store_t *st, const dht_source_t *src, const dht_id_t *key,
                         const dht_id_t *hash, const uint8_t *data, size_t len, uint8_t flags,
-                        uint64_t now, uint64_t stored_at, uint64_t expires_at);
+                        uint64_t now, uint64_t stored_at, uint32_t age_in, uint64_t expires_at);
+
+/* @return v's age in the network, ms: its age when first stored here and
+ * the time since. */
+static inline uint64_t dht__value_age_ms(const dht__value_t *v, uint64_t now)
+{
+    return (uint64_t)v->age_in * 1000u + (now > v->stored_at ? now - v->stored_at : 0);
+}
 
 /* @return 0 if a put of a len-byte value (key, hash) from src (NULL: the
  * node itself) would succeed now (a refresh always does), else what it

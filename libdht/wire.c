@@ -251,7 +251,12 @@ static void get_body(reader_t *r, dht__msg_t *m)
         m->flags = get_u8(r);
         m->value_len = get_u32(r);
         m->value = take(r, m->value_len);
-        m->age = (m->flags & DHT__WIRE_STORE_AGED) ? get_u32(r) : 0;
+        m->age = 0;
+        if (m->flags & DHT__WIRE_STORE_AGED) {
+            m->age = get_u32(r);
+            if (m->age == 0) /* age 0 is said without the field */
+                r->bad = 1;
+        }
         break;
     case DHT__GET_VALUE:
         get_bytes(r, m->target.b, DHT_ID_LEN);
@@ -414,8 +419,11 @@ static void put_body(writer_t *w, const dht__msg_t *m)
         put_u8(w, m->flags);
         put_u32(w, m->value_len);
         put_bytes(w, m->value, m->value_len);
-        if (m->flags & DHT__WIRE_STORE_AGED)
+        if (m->flags & DHT__WIRE_STORE_AGED) {
+            if (m->age == 0)
+                w->bad = 1;
             put_u32(w, m->age);
+        }
         break;
     case DHT__GET_VALUE:
         put_bytes(w, m->target.b, DHT_ID_LEN);

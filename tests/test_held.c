@@ -499,6 +499,12 @@ static int source_cb(const dht_held_t *v, void *arg)
     return 0;
 }
 
+static int age_cb(const dht_held_t *v, void *arg)
+{
+    *(uint32_t *)arg = v->age_s;
+    return 0;
+}
+
 /* A value the storage already keeps (found on disk at start) is announced
  * with dht_held_add, keeps its age, is served, and goes (drop) when it
  * expires. Bad adds are refused. */
@@ -533,6 +539,14 @@ static void test_held_add_serves_and_expires(void **state)
         memset(&src, 0, sizeof(src));
         assert_int_equal(dht_held_foreach(owner, source_cb, &src), 0);
         assert_memory_equal(src.b, v.source.b, sizeof(src.b)); /* it keeps its source */
+    }
+    {
+        /* And its age, though older than the node's clock (found in
+         * review: it was cut to the time since the clock's origin). */
+        uint32_t age = 0;
+        assert_true(dht_sim_now(sim) < 3000u * 1000u);
+        assert_int_equal(dht_held_foreach(owner, age_cb, &age), 0);
+        assert_true(age >= 3000 && age < 3060);
     }
 
     /* Served: a get from another node fetches it from the owner's storage. */

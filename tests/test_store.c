@@ -69,7 +69,7 @@ static int put_src(dht__store_t *st, uint8_t src, const dht_id_t *key, uint8_t f
     memset(&id, 0, sizeof(id));
     id.b[15] = src;
     dht_id_from_bytes(&hash, buf, len);
-    return dht__store_put_from(st, &id, key, &hash, buf, len, 0, now, now, 1000);
+    return dht__store_put_from(st, &id, key, &hash, buf, len, 0, now, now, 0, 1000);
 }
 
 static size_t src_bytes(const dht__store_t *st, uint8_t src)
@@ -1186,7 +1186,7 @@ static unsigned run_random(uint64_t seed, unsigned nkeys, size_t max_bytes, unsi
                           ? dht__store_put(st, &m->keys[key], &m->hash[c], m->data[c], m->len[c],
                                            flags, now, exp)
                           : dht__store_put_from(st, &id, &m->keys[key], &m->hash[c], m->data[c],
-                                                m->len[c], flags, now, now, exp);
+                                                m->len[c], flags, now, now, 0, exp);
             assert_int_equal(got, want);
             busy += got == DHT_EBUSY;
             puts += got == 0;

@@ -733,6 +733,20 @@ static void test_decode_limits(void **state)
             }
         }
 
+    /* STORE with the aged flag: an age follows the value, and is not 0. */
+    for (uint32_t age = 0; age < 2; age++) {
+        n = put_header(buf, DHT__STORE);
+        memset(buf + n, 0x44, 8 + 32 + 4);
+        n += 8 + 32 + 4;
+        buf[n++] = DHT__WIRE_STORE_AGED;
+        memset(buf + n, 0, 4); /* len 0 */
+        n += 4;
+        assert_int_equal(dht__wire_decode(&m, buf, n), DHT_EPROTO); /* no age */
+        memcpy(buf + n, &age, 4);
+        n += 4;
+        assert_int_equal(dht__wire_decode(&m, buf, n), age ? 0 : DHT_EPROTO);
+    }
+
     /* ROUTE: hops up to 8 and a message up to DHT_ROUTE_MAX bytes; one
      * more of either is over the limit. ROUTED: outcomes 0..2 only. */
     for (unsigned hops = 7; hops <= 9; hops++)
@@ -844,7 +858,7 @@ static void random_msg(uint64_t *s, dht__msg_t *m, uint8_t type)
         m->ttl = (uint32_t)rnd_next(s);
         m->flags = (uint8_t)rnd_next(s);
         if (type == DHT__STORE && (m->flags & DHT__WIRE_STORE_AGED))
-            m->age = (uint32_t)rnd_next(s);
+            m->age = (uint32_t)(1 + rnd_below(s, 1u << 30));
         m->value_len = random_len(s, sizeof(pool));
         m->value = pool + rnd_below(s, (uint32_t)(sizeof(pool) - m->value_len + 1));
         break;

@@ -778,11 +778,30 @@ static int send_datagram(dht_uv_t *n, const dht_addr_t *to, const uint8_t *buf, 
     return send_later(n, &ss, buf, len); /* the socket is busy */
 }
 
+/* A queued datagram to `to` could not be sent at all (no route, say): as
+ * a send that fails at once would, its request ends now, not at its
+ * timeout; the core hears of it in the check phase (on_after_io), as of a
+ * report (take_reports). */
+static void lost_send(dht_uv_t *n, const struct sockaddr_storage *to)
+{
+    dht_addr_t a;
+    unsigned j = 0;
+
+    if (from_sockaddr((const struct sockaddr *)to, &a) != 0)
+        return;
+    while (j < n->n_unreach && !dht_addr_equal(&n->unreach[j], &a))
+        j++;
+    if (j == n->n_unreach && n->n_unreach < UNREACH_MAX)
+        n->unreach[n->n_unreach++] = a;
+    uv_idle_start(&n->poll_now, on_poll_now);
+    uv_check_start(&n->after_io, on_after_io);
+}
+
 /* Sends the queued datagrams, as many per system call as sendmmsg takes.
  * One the kernel refuses for a report of an earlier datagram (errqueue.h)
  * goes again once the reports are read; when the socket is full, the rest
- * wait in libuv's queue; one that cannot go at all is lost, as the core
- * allows any datagram to be. */
+ * wait in libuv's queue; one that cannot go at all is lost, and its
+ * destination reported to the core as unreachable (lost_send). */
 static void flush_batch(dht_uv_t *n)
 {
 #if HAVE_SENDMMSG
@@ -820,7 +839,7 @@ static void flush_batch(dht_uv_t *n)
             for (; i < n->n_batch; i++)
                 (void)send_later(n, &n->batch[i].to, n->batch[i].data, n->batch[i].len);
         } else {
-            i++;
+            lost_send(n, &n->batch[i++].to);
         }
     }
 #endif
@@ -848,7 +867,7 @@ static int queue_datagram(dht_uv_t *n, const dht_addr_t *to, const uint8_t *buf,
 {
     out_dgram_t *d;
 
-    if (len > DGRAM_MAX)
+    if (len > DGRAM_MAX || n->closing)
         return DHT_EIO;
     if (n->n_batch == SEND_BATCH)
         flush_batch(n);

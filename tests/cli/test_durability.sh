@@ -24,14 +24,20 @@ sleep 1
 # full size the daemons, swamped, left requests unanswered for seconds.
 SIZES="8 11 14 17 20"
 [ -n "${EMOFS_SANITIZED:-}" ] && SIZES="2 3 4 5 6"
+# There too, a STORE to a swamped daemon may outlast its timeout and the
+# put says so ("fewest 7"): 1 put in 3 runs did at 5bdcad8 as well. The
+# put must then have reached all but one; the repair checked below puts
+# every piece back on 8 anyway.
+FEWEST=$COPIES
+[ -n "${EMOFS_SANITIZED:-}" ] && FEWEST=$((COPIES - 1))
 KEYS=()
 n=0
 for mib in $SIZES; do
     n=$((n + 1))
     head -c $((mib << 20)) /dev/urandom >"$T/f$n.bin"
     KEYS[n]=$("$EMOFS" put "$T/f$n.bin" --data "$T/d1" 2>"$T/put$n.err")
-    check "put of $mib MiB through d1: every chunk on $COPIES nodes ($(cat "$T/put$n.err"))" \
-        test "$(fewest_of "$T/put$n.err")" = "$COPIES"
+    check "put of $mib MiB through d1: every chunk on $FEWEST to $COPIES nodes ($(cat "$T/put$n.err"))" \
+        test "$(fewest_of "$T/put$n.err")" -ge "$FEWEST"
 done
 
 # What each victim has on disk when it dies: it is frozen first, so that no
