@@ -157,23 +157,29 @@ size_t dht__fill_nodes(dht_t *dht, dht__msg_t *m, const dht_id_t *target, const 
                        uint8_t family, size_t budget)
 {
     dht__rt_node_t all[2 * DHT_MAX_K + 1], nodes[DHT_MAX_K + 1];
-    size_t n_all, n = 0, used = 0;
+    size_t n_all, n = 0, used = 0, want = dht->cfg.k + 1;
 
     /* One walk of the table serves both: the closest to verify, and the
-     * verified closest to hand out, unless the walk was cut short before
-     * k + 1 verified ones (then a walk of verified ones alone). */
+     * verified closest of the asker's family to hand out, unless the walk
+     * was cut short before k + 1 of them (then a walk of verified ones
+     * alone, as long again: a dual-stack node's table mixes families). */
     n_all = dht__rt_closest(dht->rt, target, dht->now, all, 2 * dht->cfg.k + 1);
     verify_closest(dht, all, n_all);
-    for (size_t i = 0; i < n_all && n < dht->cfg.k + 1; i++)
-        if (dht__rt_verified(&all[i]))
+    for (size_t i = 0; i < n_all && n < want; i++)
+        if (dht__rt_verified(&all[i]) && all[i].addr.family == family)
             nodes[n++] = all[i];
-    if (n < dht->cfg.k + 1 && n_all == 2 * dht->cfg.k + 1)
-        n = dht__rt_closest_verified(dht->rt, target, dht->now, nodes, dht->cfg.k + 1);
+    if (n < want && n_all == 2 * dht->cfg.k + 1) {
+        n_all = dht__rt_closest_verified(dht->rt, target, dht->now, all, 2 * dht->cfg.k + 1);
+        n = 0;
+        for (size_t i = 0; i < n_all && n < want; i++)
+            if (all[i].addr.family == family)
+                nodes[n++] = all[i];
+    }
 
     m->n_nodes = 0;
     for (size_t i = 0; i < n && m->n_nodes < dht->cfg.k; i++) {
         size_t sz = dht__wire_node_size(nodes[i].addr.family);
-        if ((skip && dht_id_cmp(&nodes[i].id, skip) == 0) || nodes[i].addr.family != family)
+        if (skip && dht_id_cmp(&nodes[i].id, skip) == 0)
             continue;
         if (used + sz > budget)
             break;

@@ -847,6 +847,47 @@ static void test_ipv6(void **state)
     fake_net_free(net);
 }
 
+/* A node whose table mixes families (a dual-stack one) answers a
+ * FIND_NODE with k records of the asker's family, though the nearest of
+ * its contacts are of the other (found in review: it took its k + 1
+ * nearest of both families and then kept the asker's, 0 of 4 here). */
+static void test_nodes_of_the_askers_family(void **state)
+{
+    fake_net_t *net = new_net();
+    dht_config_t cfg;
+    dht_addr_t v4 = fake_addr("192.0.2.200:7000");
+    dht_id_t target, asker = fake_id_b0(0x77);
+    dht__msg_t req, reply;
+
+    (void)state;
+    fake_config(&cfg, 5, NULL);
+    cfg.k = 4;
+    assert_int_equal(add_cfg(net, "[2001:db8::1]:4000", &cfg), 0);
+    memset(target.b, 0x42, DHT_ID_LEN);
+    /* 12 IPv6 contacts nearest the target, then 6 IPv4 ones farther off. */
+    for (int i = 0; i < 18; i++) {
+        dht_id_t id = target;
+        char addr[48];
+        id.b[0] ^= (uint8_t)(i < 12 ? 0x01 : 0x80);
+        id.b[DHT_ID_LEN - 1] = (uint8_t)i;
+        id.b[DHT_ID_LEN - 2] = (uint8_t)(i * 7);
+        if (i < 12)
+            snprintf(addr, sizeof(addr), "[2001:db8:%d::9]:5000", i + 10);
+        else
+            snprintf(addr, sizeof(addr), "198.51.%d.9:5000", i);
+        dht_addr_t a = fake_addr(addr);
+        assert_int_equal(dht_insert_node(fake_dht(net, 0), &id, &a, 0), 0);
+    }
+    fake_msg_init(&req, DHT__FIND_NODE, 99, &asker);
+    req.target = target;
+    assert_int_equal(fake_request(net, 0, &v4, &req, &reply), 0);
+    assert_int_equal(reply.type, DHT__NODES);
+    assert_int_equal(reply.n_nodes, 4);
+    for (unsigned i = 0; i < reply.n_nodes; i++)
+        assert_int_equal(reply.nodes[i].addr.family, DHT_AF_INET);
+    fake_net_free(net);
+}
+
 int main(void)
 {
     alarm(120); /* the whole file's timeout */
@@ -877,6 +918,7 @@ int main(void)
         cmocka_unit_test(test_free_cancels_get_fetching),
         cmocka_unit_test(test_lookup_asks_bad_contacts_when_all_are),
         cmocka_unit_test(test_ipv6),
+        cmocka_unit_test(test_nodes_of_the_askers_family),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
