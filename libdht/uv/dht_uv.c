@@ -681,10 +681,26 @@ static void on_sweep(uv_timer_t *t)
 
 /* ---- UDP ---- */
 
+/* Keeps `to`, a destination nobody receives at, for the core, which hears
+ * of it in the check phase of this loop iteration (on_after_io): not from
+ * here, which may be inside a call into the core (a send). */
+static void note_unreachable(dht_uv_t *n, const struct sockaddr_storage *to)
+{
+    dht_addr_t a;
+    unsigned j = 0;
+
+    if (from_sockaddr((const struct sockaddr *)to, &a) != 0)
+        return;
+    while (j < n->n_unreach && !dht_addr_equal(&n->unreach[j], &a))
+        j++;
+    if (j == n->n_unreach && n->n_unreach < UNREACH_MAX)
+        n->unreach[n->n_unreach++] = a;
+    uv_idle_start(&n->poll_now, on_poll_now);
+    uv_check_start(&n->after_io, on_after_io);
+}
+
 /* Reads the kernel's reports of datagrams nobody received (errqueue.h)
- * and keeps their destinations for the core, which hears of them in the
- * check phase of this loop iteration (on_after_io): not from here, which
- * may be inside a call into the core (a send). */
+ * and keeps their destinations for the core (note_unreachable). */
 static void take_reports(dht_uv_t *n)
 {
     struct sockaddr_storage got[UNREACH_MAX];
@@ -694,20 +710,8 @@ static void take_reports(dht_uv_t *n)
     if (n->closing || uv_fileno((uv_handle_t *)&n->udp, &fd) != 0)
         return;
     count = dht_uv_errqueue_drain(fd, got, UNREACH_MAX);
-    for (size_t i = 0; i < count; i++) {
-        dht_addr_t to;
-        unsigned j = 0;
-        if (from_sockaddr((const struct sockaddr *)&got[i], &to) != 0)
-            continue;
-        while (j < n->n_unreach && !dht_addr_equal(&n->unreach[j], &to))
-            j++;
-        if (j == n->n_unreach && n->n_unreach < UNREACH_MAX)
-            n->unreach[n->n_unreach++] = to;
-    }
-    if (n->n_unreach > 0) {
-        uv_idle_start(&n->poll_now, on_poll_now);
-        uv_check_start(&n->after_io, on_after_io);
-    }
+    for (size_t i = 0; i < count; i++)
+        note_unreachable(n, &got[i]);
 }
 
 typedef struct udp_req {
@@ -778,30 +782,11 @@ static int send_datagram(dht_uv_t *n, const dht_addr_t *to, const uint8_t *buf, 
     return send_later(n, &ss, buf, len); /* the socket is busy */
 }
 
-/* A queued datagram to `to` could not be sent at all (no route, say): as
- * a send that fails at once would, its request ends now, not at its
- * timeout; the core hears of it in the check phase (on_after_io), as of a
- * report (take_reports). */
-static void lost_send(dht_uv_t *n, const struct sockaddr_storage *to)
-{
-    dht_addr_t a;
-    unsigned j = 0;
-
-    if (from_sockaddr((const struct sockaddr *)to, &a) != 0)
-        return;
-    while (j < n->n_unreach && !dht_addr_equal(&n->unreach[j], &a))
-        j++;
-    if (j == n->n_unreach && n->n_unreach < UNREACH_MAX)
-        n->unreach[n->n_unreach++] = a;
-    uv_idle_start(&n->poll_now, on_poll_now);
-    uv_check_start(&n->after_io, on_after_io);
-}
-
 /* Sends the queued datagrams, as many per system call as sendmmsg takes.
  * One the kernel refuses for a report of an earlier datagram (errqueue.h)
  * goes again once the reports are read; when the socket is full, the rest
  * wait in libuv's queue; one that cannot go at all is lost, and its
- * destination reported to the core as unreachable (lost_send). */
+ * destination reported to the core as unreachable. */
 static void flush_batch(dht_uv_t *n)
 {
 #if HAVE_SENDMMSG
@@ -839,7 +824,9 @@ static void flush_batch(dht_uv_t *n)
             for (; i < n->n_batch; i++)
                 (void)send_later(n, &n->batch[i].to, n->batch[i].data, n->batch[i].len);
         } else {
-            lost_send(n, &n->batch[i++].to);
+            /* It cannot go at all (no route, say): its request ends now,
+             * as at a send that fails at once, not at its timeout. */
+            note_unreachable(n, &n->batch[i++].to);
         }
     }
 #endif
