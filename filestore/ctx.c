@@ -34,6 +34,23 @@ int fs_dht_put_blob(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], const ui
     return dht_put_ex(ctx->dht, &id, data, len, ctx->ttl_s, &opts, cb, arg);
 }
 
+int fs_dht_put_blobs(const fs_ctx_t *ctx, const mf_blob_t *blobs, size_t n, dht_put_cb cb,
+                     void *arg)
+{
+    dht_put_item_t items[FS_BLOBS_PER_BATCH];
+    dht_put_opts_t opts = {.copies = 0, .content = 1}; /* on k; keys are their SHA-256 */
+
+    if (n == 0 || n > FS_BLOBS_PER_BATCH)
+        return DHT_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(items[i].key.b, blobs[i].key, MF_KEY_LEN);
+        items[i].value = blobs[i].data;
+        items[i].len = blobs[i].len;
+        items[i].arg = arg;
+    }
+    return dht_put_many(ctx->dht, items, n, ctx->ttl_s, &opts, cb);
+}
+
 int fs_from_dht(int dht_err)
 {
     switch (dht_err) {

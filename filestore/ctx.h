@@ -12,6 +12,15 @@
 int fs_dht_put_blob(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], const uint8_t *data,
                     size_t len, dht_put_cb cb, void *arg);
 
+#define FS_BLOBS_PER_BATCH 64 /* manifest nodes stored in the DHT in one batch, at most */
+
+/* Stores manifest nodes blobs[0..n) (1..FS_BLOBS_PER_BATCH) in the DHT,
+ * each on k nodes, as one dht_put_many: the small ones bound for the same
+ * node share datagrams (STORE_MANY). cb(status, stored, arg) runs once
+ * per blob. @return 0, or a DHT error (then no cb runs). */
+int fs_dht_put_blobs(const fs_ctx_t *ctx, const mf_blob_t *blobs, size_t n, dht_put_cb cb,
+                     void *arg);
+
 /* @return the number of nodes in the routing table of ctx's node. */
 uint32_t fs_peer_count(const fs_ctx_t *ctx);
 

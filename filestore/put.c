@@ -377,23 +377,26 @@ static int note_created(fs_put_t *put, const uint8_t key[MF_KEY_LEN])
 
 static void on_blob_stored(int status, unsigned stored, void *arg);
 
+/* Stores the manifest's nodes in the DHT, a batch at a time (their
+ * lookups in parallel, the small ones sharing datagrams). */
 static void put_next_blob(fs_put_t *put)
 {
-    while (put->status == 0 && put->next_blob < put->n_blobs) {
-        mf_blob_t *b = &put->blobs[put->next_blob];
+    if (!put->network)
+        put->next_blob = put->n_blobs;
+    if (put->status == 0 && put->dht_in_flight == 0 && put->next_blob < put->n_blobs) {
+        size_t n = put->n_blobs - put->next_blob;
         int err;
 
-        if (!put->network) {
-            put->next_blob++;
-            continue;
-        }
-        err = fs_dht_put_blob(&put->ctx, b->key, b->data, b->len, on_blob_stored, put);
+        if (n > FS_BLOBS_PER_BATCH)
+            n = FS_BLOBS_PER_BATCH;
+        err = fs_dht_put_blobs(&put->ctx, &put->blobs[put->next_blob], n, on_blob_stored, put);
         if (err) {
             fail(put, fs_from_dht(err), "cannot store", "the manifest");
-            break;
+        } else {
+            put->dht_in_flight += (uint32_t)n;
+            put->next_blob += n;
+            return;
         }
-        put->dht_in_flight++;
-        return;
     }
     maybe_finish(put);
 }
@@ -427,12 +430,10 @@ static void on_blob_stored(int status, unsigned stored, void *arg)
     fs_put_t *put = arg;
 
     put->dht_in_flight--;
-    if (status != 0) {
+    if (status != 0)
         fail(put, fs_from_dht(status), "cannot store in the network", "the manifest");
-    } else {
+    else
         note_copies(put, stored);
-        put->next_blob++;
-    }
     put_next_blob(put);
 }
 

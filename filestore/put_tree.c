@@ -7,8 +7,9 @@
  * is put with fs_put (one at a time; each file's chunks go in parallel), a
  * symbolic link becomes a link entry with its target, a sub-directory is
  * done the same way first. Once all its entries are done, a directory's
- * manifest (manifests/dir_manifest.h) is encoded, stored locally (pinned)
- * and in the DHT, and becomes an entry of its parent. The root's key is
+ * manifest (manifests/dir_manifest.h) is encoded, stored locally (pinned),
+ * and becomes an entry of its parent; its nodes go in the DHT in batches
+ * with other directories' (dht_put_many), the tree done once all are. The root's key is
  * the tree's key. FIFOs, sockets and devices are skipped (and counted),
  * and so are the temporary files of unfinished gets (get_files.h).
  *
@@ -67,9 +68,15 @@ struct fs_put_tree {
     int working, list_err;
     char list_what[160];
 
-    mf_blob_t *blobs; /* cur's manifest nodes, being stored in the DHT */
-    size_t n_blobs, next_blob;
-    int dht_in_flight, network;
+    mf_blob_t *blobs; /* cur's manifest nodes, just made */
+    size_t n_blobs;
+    /* Manifest nodes of finished directories waiting to go in the DHT,
+     * FS_BLOBS_PER_BATCH at a time (their small ones share datagrams),
+     * one batch in flight at most; the walk waits while a full batch
+     * waits (waiting_dht). */
+    mf_blob_t *outbox;
+    size_t n_out, cap_out;
+    int dht_in_flight, network, waiting_dht;
 
     fs_keylist_t created; /* blobs the tree made, its files' too, to settle */
 
@@ -142,7 +149,7 @@ static void maybe_finish(fs_put_tree_t *t)
 {
     if (t->finished || t->working || t->file_put != NULL || t->dht_in_flight)
         return;
-    if (t->status == 0 && t->cur != NULL)
+    if (t->status == 0 && (t->cur != NULL || t->n_out > 0))
         return;
     t->finished = 1;
     /* Every blob the tree made, its files' too: kept, or taken back. */
@@ -155,6 +162,9 @@ static void maybe_finish(fs_put_tree_t *t)
     }
     mf_blobs_free(t->blobs, t->n_blobs);
     t->blobs = NULL;
+    mf_blobs_free(t->outbox, t->n_out);
+    t->outbox = NULL;
+    t->n_out = 0;
     if (t->status == 0)
         t->done(0, t->key, &t->result, t->message, t->arg);
     else
@@ -385,7 +395,32 @@ static void on_file_put(int status, const uint8_t key[MF_KEY_LEN], const mf_mani
 
 /* ---- a finished directory: its manifest, stored ----------------------------- */
 
-static void store_next_blob(fs_put_tree_t *t);
+static void dir_stored(fs_put_tree_t *t);
+
+static void on_blob_stored(int status, unsigned stored, void *arg);
+
+/* Sends the outbox's first nodes as one batch, unless one is in flight:
+ * a full batch, or, once the walk is over, what is left. */
+static void send_outbox(fs_put_tree_t *t)
+{
+    size_t n = t->n_out < FS_BLOBS_PER_BATCH ? t->n_out : FS_BLOBS_PER_BATCH;
+    int err;
+
+    if (t->dht_in_flight > 0 || n == 0 || t->status != 0 || t->canceled ||
+        (n < FS_BLOBS_PER_BATCH && t->cur != NULL))
+        return;
+    err = fs_dht_put_blobs(&t->ctx, t->outbox, n, on_blob_stored, t);
+    if (err) {
+        fail(t, fs_from_dht(err), "cannot store the directories' manifests in the network: %s",
+             fs_strerror(fs_from_dht(err)));
+        return;
+    }
+    t->dht_in_flight += (int)n;
+    for (size_t i = 0; i < n; i++) /* the DHT has its copies */
+        free(t->outbox[i].data);
+    t->n_out -= n;
+    memmove(t->outbox, t->outbox + n, t->n_out * sizeof(t->outbox[0]));
+}
 
 static void on_blob_stored(int status, unsigned stored, void *arg)
 {
@@ -394,16 +429,44 @@ static void on_blob_stored(int status, unsigned stored, void *arg)
     (void)stored;
     t->dht_in_flight--;
     if (status != 0)
-        fail(t, fs_from_dht(status), "cannot store in the network the manifest of %s: %s",
-             t->cur->path, fs_strerror(fs_from_dht(status)));
-    else
-        t->next_blob++;
+        fail(t, fs_from_dht(status), "cannot store the directories' manifests in the network: %s",
+             fs_strerror(fs_from_dht(status)));
+    if (t->dht_in_flight > 0)
+        return;
     if (t->status != 0 || t->canceled) {
         fail(t, FS_ECANCELED, "canceled");
         maybe_finish(t);
         return;
     }
-    store_next_blob(t);
+    send_outbox(t);
+    if (t->waiting_dht && t->n_out < FS_BLOBS_PER_BATCH) {
+        t->waiting_dht = 0;
+        dir_stored(t);
+        return;
+    }
+    maybe_finish(t);
+}
+
+/* Moves cur's manifest nodes (t->blobs: their bytes, the keys stay) to
+ * the outbox. @return 0 or FS_ENOMEM. */
+static int to_outbox(fs_put_tree_t *t)
+{
+    if (t->n_out + t->n_blobs > t->cap_out) {
+        size_t cap = t->cap_out ? t->cap_out : FS_BLOBS_PER_BATCH;
+        void *p;
+        while (cap < t->n_out + t->n_blobs)
+            cap *= 2;
+        p = realloc(t->outbox, cap * sizeof(*t->outbox));
+        if (p == NULL)
+            return FS_ENOMEM;
+        t->outbox = p;
+        t->cap_out = cap;
+    }
+    for (size_t i = 0; i < t->n_blobs; i++) {
+        t->outbox[t->n_out++] = t->blobs[i];
+        t->blobs[i].data = NULL;
+    }
+    return 0;
 }
 
 /* The directory's manifest is stored: it becomes its parent's entry. */
@@ -449,29 +512,11 @@ static void dir_stored(fs_put_tree_t *t)
     t->cur = up;
     free_tdir(d);
     if (up == NULL || t->status != 0) {
+        send_outbox(t); /* the walk is over: what is left goes */
         maybe_finish(t);
         return;
     }
     step(t);
-}
-
-static void store_next_blob(fs_put_tree_t *t)
-{
-    if (!t->network || t->next_blob == t->n_blobs) {
-        dir_stored(t);
-        return;
-    }
-    const mf_blob_t *b = &t->blobs[t->next_blob];
-    int err;
-
-    err = fs_dht_put_blob(&t->ctx, b->key, b->data, b->len, on_blob_stored, t);
-    if (err) {
-        fail(t, fs_from_dht(err), "cannot store in the network the manifest of %s: %s",
-             t->cur->path, fs_strerror(fs_from_dht(err)));
-        maybe_finish(t);
-        return;
-    }
-    t->dht_in_flight++;
 }
 
 static void finish_dir(fs_put_tree_t *t)
@@ -504,12 +549,22 @@ static void finish_dir(fs_put_tree_t *t)
         if (err)
             fail(t, err, "cannot store locally the manifest of %s: %s", d->path, fs_strerror(err));
     }
+    if (t->status == 0 && t->network && to_outbox(t) != 0)
+        fail(t, FS_ENOMEM, "cannot store %s: %s", d->path, fs_strerror(FS_ENOMEM));
     if (t->status != 0) {
         maybe_finish(t);
         return;
     }
-    t->next_blob = 0;
-    store_next_blob(t);
+    send_outbox(t);
+    if (t->status != 0) {
+        maybe_finish(t);
+        return;
+    }
+    if (t->n_out >= FS_BLOBS_PER_BATCH) { /* a batch in flight, a full one waiting */
+        t->waiting_dht = 1;
+        return;
+    }
+    dir_stored(t);
 }
 
 /* ---- walking ---------------------------------------------------------------- */

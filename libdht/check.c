@@ -110,6 +110,8 @@ static void finish(dht_t *dht, dht__op_t *op)
 {
     dht__check_t *c = op->check;
 
+    /* The values a keeper lacks go to it together (store_out.c). */
+    dht__stores_hold(dht);
     for (size_t i = 0; i < c->n_items && !dht->closing; i++) {
         const item_t *it = &c->items[i];
         dht__cand_t to[DHT_MAX_K];
@@ -129,6 +131,7 @@ static void finish(dht_t *dht, dht__op_t *op)
         if (it->n_lacking > 0)
             (void)dht__replicate_store(dht, &it->key, &it->hash, to, it->n_lacking);
     }
+    dht__stores_flush(dht);
     dht__op_complete(dht, op, 0);
 }
 

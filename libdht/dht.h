@@ -48,7 +48,7 @@ extern "C" {
  * written. The Makefile reads these three lines for libdht.pc and the
  * shared library's name and soname; emofs --version prints them. */
 #define DHT_VERSION_MAJOR 0
-#define DHT_VERSION_MINOR 10
+#define DHT_VERSION_MINOR 11
 #define DHT_VERSION_PATCH 0
 
 #define DHT_VERSION_STRINGIFY_(x) #x
@@ -620,6 +620,32 @@ typedef struct dht_put_opts {
 DHT_API int dht_put_ex(dht_t *dht, const dht_id_t *key, const void *value, size_t len,
                        uint32_t ttl_s, const dht_put_opts_t *opts, dht_put_cb cb, void *arg);
 
+/* One value of dht_put_many(). */
+typedef struct dht_put_item {
+    dht_id_t key;
+    const void *value; /* len bytes, copied */
+    size_t len;
+    void *arg; /* handed to the callback with this value's outcome */
+} dht_put_item_t;
+
+#define DHT_PUT_MANY_MAX 256 /* values one dht_put_many() takes at most */
+
+/* Stores n values (1..DHT_PUT_MANY_MAX), each as dht_put_ex() would, with
+ * the same ttl_s and opts: their lookups run in parallel, and once every
+ * lookup has ended, the STOREs go out together: the small values bound
+ * for the same node travel several to a datagram (STORE_MANY, schema/
+ * wire.md 4), the others (over about 1.3 KB) alone as before. Worth it
+ * for many small values, a file's small manifest nodes say: fewer
+ * datagrams and round trips, and on the receiver one reply per batch,
+ * sent once every value of it is kept. cb runs once per item, with that
+ * item's arg and outcome (as dht_put's). A value's STOREs wait for the
+ * slowest lookup of the batch.
+ * @return 0 (every item's cb will run), or DHT_EINVAL / DHT_ETOOBIG (an
+ *         item's len over max_value_size) / DHT_EBUSY (more than max_ops
+ *         allows in flight) / DHT_ECLOSED / DHT_ENOMEM, and then none runs. */
+DHT_API int dht_put_many(dht_t *dht, const dht_put_item_t *items, size_t n, uint32_t ttl_s,
+                         const dht_put_opts_t *opts, dht_put_cb cb);
+
 /* Options of dht_get_ex(). Zero them for the defaults. */
 typedef struct dht_get_opts {
     unsigned max_values; /* stop once this many distinct values are in; 0 = all */
@@ -795,6 +821,9 @@ typedef struct dht_stats {
      * passed on to a closer node, refused (route_forward dropped it, or no
      * route_deliver). */
     uint64_t routes_delivered, routes_forwarded, routes_refused;
+    /* STORE_MANYs sent (several small values for one node in a datagram,
+     * dht_put_many and replication), and the values they carried. */
+    uint64_t store_batches_sent, batched_values_sent;
     size_t ops_in_flight, rpcs_in_flight;
 } dht_stats_t;
 

@@ -51,8 +51,8 @@ void dht__held_init(dht_t *dht)
         dht__store_set_external(dht->store, on_drop, dht);
 }
 
-int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
-                    const dht__value_t *v, const uint8_t *data, dht__op_t *op)
+int dht__held_write(dht_t *dht, const dht__held_wait_t *wait, const dht__value_t *v,
+                    const uint8_t *data, dht__op_t *op)
 {
     const dht__value_t *old = dht__store_find(dht->store, &v->key, &v->hash, dht->now);
     uint64_t expires_at =
@@ -61,7 +61,7 @@ int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
     dht_held_t held;
     int err;
 
-    if (req != NULL && dht__pending_waits(dht, req->txid, from))
+    if (wait != NULL && wait->group == 0 && dht__pending_waits(dht, wait->txid, &wait->from))
         return 0; /* a resend: the answer to the first copy answers it */
     err = dht__store_fits(dht->store, &v->source, &v->key, &v->hash, v->len, dht->now);
     if (err)
@@ -69,9 +69,12 @@ int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
     r = dht__pending_new(dht, DHT__PENDING_WRITE);
     if (r == NULL)
         return DHT_EBUSY;
-    if (req != NULL) {
-        r->txid = req->txid;
-        r->from = *from;
+    if (wait != NULL && wait->group != 0) { /* the group answers (store_in.c) */
+        r->group = wait->group;
+        r->index = wait->index;
+    } else if (wait != NULL) {
+        r->txid = wait->txid;
+        r->from = wait->from;
         r->reply = 1;
     }
     r->key = v->key;
@@ -137,6 +140,8 @@ int dht_held_written(dht_t *dht, uint64_t req, int status)
         dht__op_unref(dht, r.op);
         dht__rearm(dht);
     }
+    if (r.group != 0)
+        dht__group_written(dht, r.group, r.index, kept);
     if (!r.reply)
         return 0;
     if (!kept)

@@ -166,6 +166,7 @@ enum {
 
 typedef struct dht__get_state dht__get_state_t; /* get.c */
 typedef struct dht__check dht__check_t;         /* check.c */
+typedef struct dht__put_batch dht__put_batch_t; /* put_many.c */
 
 struct dht__op {
     dht__op_t *next, *prev; /* all live ops, for dht_free */
@@ -201,10 +202,13 @@ struct dht__op {
     uint32_t max_age_s;  /* get: values at most this old (dht_get_opts_t); 0: any */
     uint16_t page_first; /* get: each holder's values from this index on */
     uint8_t value_flags;
-    unsigned copies;       /* put: nodes to keep the value (r <= k) */
-    size_t next_store;     /* put: the candidate to try when a STORE fails */
-    dht__get_state_t *get; /* get: collected values */
-    dht__check_t *check;   /* a batch of replication checks */
+    unsigned copies;         /* put: nodes to keep the value (r <= k) */
+    size_t next_store;       /* put: the candidate to try when a STORE fails */
+    dht__get_state_t *get;   /* get: collected values */
+    dht__check_t *check;     /* a batch of replication checks */
+    dht__put_batch_t *batch; /* put: the dht_put_many it belongs to (one reference) */
+    uint32_t batch_index;    /* put: its place in batch */
+    uint8_t batch_ready;     /* put: its lookup ended, its STOREs wait for the batch's */
 };
 
 /* What one request source may do: its token buckets of requests and of
@@ -270,6 +274,17 @@ struct dht {
     /* source.c: reads and writes waiting on the program */
     struct dht__source_req *src_reqs;
     size_t n_src_reqs, cap_src_reqs;
+
+    /* store_in.c: STORE_MANYs whose reply waits on the storage's writes */
+    struct dht__store_group *groups;
+    size_t n_groups, cap_groups;
+    uint64_t next_group;
+
+    /* store_out.c: while held (dht__stores_hold), STOREs of small values
+     * wait here to go together, per node, in STORE_MANYs */
+    struct dht__store_out *outq;
+    size_t n_outq, cap_outq;
+    unsigned outq_holds;
     uint64_t next_src_req; /* the next req id handed to value_read */
 
     /* replicate.c: value checks under way */
@@ -332,6 +347,8 @@ typedef struct dht__source_req {
     dht_source_t source; /* a write: who stored it */
     uint64_t asked_at;
     struct dht__op *op; /* a replication's read: the op waiting (one reference) */
+    uint64_t group;     /* a write for a STORE_MANY: its group (store_in.c); 0: none */
+    uint8_t index;      /* ... and the value's place in it */
 } dht__pending_t;
 
 /* A GET_VALUE for a value whose bytes the program keeps: v, an indexed
@@ -459,18 +476,105 @@ void dht__held_init(dht_t *dht);
 /* Fills *out with v as the storage sees it. */
 void dht__held_describe(const dht_t *dht, const dht__value_t *v, dht_held_t *out);
 
+/* Who waits for a held write: the sender of a STORE (txid, from; group
+ * 0), or a STORE_MANY's group (store_in.c), whose value `index` it is. */
+typedef struct dht__held_wait {
+    uint32_t txid;
+    dht_addr_t from;
+    uint64_t group;
+    uint8_t index;
+} dht__held_wait_t;
+
 /* Asks the storage to keep v (key, hash, len, flags, expires_at; data
- * NULL) with bytes data: for a peer's STORE req from `from` (answered
- * once written), or for this node's own put (req NULL).
+ * NULL) with bytes data: for a peer's STORE or STORE_MANY (wait: answered
+ * once written), or for this node's own put (wait NULL, op set).
  * @return 0 (writing, or a resend of a STORE being written: the answer
  * comes with dht_held_written), DHT__HELD_IN_MEMORY (the storage left it
  * to the node: stored in memory, done), or DHT_ETOOBIG / DHT_EBUSY (no
  * room, or too many waiting) / DHT_EREJECTED (the storage refused). */
 #define DHT__HELD_IN_MEMORY 1
-int dht__held_write(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from,
-                    const dht__value_t *v, const uint8_t *data, dht__op_t *op);
+int dht__held_write(dht_t *dht, const dht__held_wait_t *wait, const dht__value_t *v,
+                    const uint8_t *data, dht__op_t *op);
 /* An own put's write to the storage ended (kept: held). */
 void dht__put_self_written(dht_t *dht, dht__op_t *op, int kept);
+
+/* ---- store_in.c: values peers store here (STORE, STORE_MANY) ---- */
+
+#define DHT__TAKE_LATER (-1) /* dht__take_value: answered once the storage wrote it */
+
+/* Checks and keeps one value a peer at `from` stores here (b: its key,
+ * ttl, flags, len, value and age, as a STORE or a STORE_MANY carries
+ * them); a write to the program's storage answers `wait` when done.
+ * @return 0 (kept), a DHT__WERR_* code (refused, counted in the stats),
+ *         or DHT__TAKE_LATER. */
+int dht__take_value(dht_t *dht, const dht_addr_t *from, const dht__wire_batch_t *b,
+                    const dht__held_wait_t *wait);
+
+/* Keeps the values of STORE_MANY req from `from` (its token checked),
+ * and answers with one STORED_MANY once all are kept or refused: now,
+ * or when the last write to the storage ends. A resend of one whose
+ * writes are under way gets no second answer. @return 0 or what sending
+ * said. */
+int dht__take_many(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from);
+
+/* A write for a STORE_MANY's group ended (kept, or not): its reply goes
+ * once the last one has. */
+void dht__group_written(dht_t *dht, uint64_t group, uint8_t index, int kept);
+
+/* Forgets groups older than DHT_SOURCE_WAIT_MS (their sender gave up). */
+void dht__groups_expire(dht_t *dht, uint64_t now);
+
+/* Frees what store_in.c holds (dht_free). */
+void dht__groups_free(dht_t *dht);
+
+/* ---- store_out.c: STOREs sent, alone or in STORE_MANYs ---- */
+
+/* Who gets a STORE's outcome: status 0 (stored), DHT_EBADVALUE (the
+ * value does not hash to its key), DHT_EREJECTED (refused), or the rpc's
+ * failure (DHT_ETIMEDOUT, DHT_ECANCELED...). */
+enum { DHT__STORE_FOR_PUT, DHT__STORE_FOR_REPLICA };
+
+/* Sends op's value v to node `to` with its token: a STORE now, or, while
+ * the queue is held and v fits a batch, queued to go with others to the
+ * same node. The outcome reaches dht__put_stored or dht__replica_stored
+ * (by `kind`) exactly once, unless this fails. @return 0, or a negative
+ * code (nothing sent or queued, no outcome). */
+int dht__store_send(dht_t *dht, dht__op_t *op, int kind, const dht_node_info_t *to,
+                    const uint8_t token[DHT__WIRE_TOKEN_LEN], const dht__wire_batch_t *v);
+
+/* Holds the queue: STOREs of small values wait until the matching
+ * dht__stores_flush. Holds nest. */
+void dht__stores_hold(dht_t *dht);
+
+/* Ends a hold; at the last, sends what waits: per node, one STORE for a
+ * lone value, STORE_MANYs (as few as fit) for several. */
+void dht__stores_flush(dht_t *dht);
+
+/* A STORE of op (a put's) ended with status (see above). */
+void dht__put_stored(dht_t *dht, dht__op_t *op, int status);
+
+/* A STORE of op (a replication's) ended with status (see above). */
+void dht__replica_stored(dht_t *dht, dht__op_t *op, int status);
+
+/* ---- put_many.c ---- */
+
+/* A put's lookup ended (op->batch set): once every put of its batch's
+ * has, their STOREs go together (dht__stores_hold). */
+void dht__put_batch_ready(dht_t *dht, dht__op_t *op);
+
+/* op, a put of a batch, is being freed: the batch lets it go. */
+void dht__put_batch_leave(dht_t *dht, dht__op_t *op);
+
+/* ---- ops.c: puts ---- */
+
+/* @return a new put op for (key, value) as dht_put_ex makes it, its
+ * lookup not started, or NULL with *err set. */
+dht__op_t *dht__put_op_new(dht_t *dht, const dht_id_t *key, const void *value, size_t len,
+                           uint32_t ttl_s, const dht_put_opts_t *opts, dht_put_cb cb, void *arg,
+                           int *err);
+
+/* A put's lookup found the k closest: stores on the r closest of them. */
+void dht__put_store_all(dht_t *dht, dht__op_t *op);
 
 /* @return seconds left before v expires, rounded up. */
 uint32_t dht__ttl_left(const dht__value_t *v, uint64_t now);

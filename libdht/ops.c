@@ -63,6 +63,8 @@ void dht__op_unref(dht_t *dht, dht__op_t *op)
     if (op->next)
         op->next->prev = op->prev;
     dht->n_ops--;
+    if (op->batch != NULL)
+        dht__put_batch_leave(dht, op);
     dht__lookup_free(&op->lk);
     dht__get_free(op->get);
     dht__check_free(op->check);
@@ -284,7 +286,7 @@ static int store_here(dht_t *dht, dht__op_t *op)
                           .flags = op->value_flags,
                           .stored_at = dht->now,
                           .expires_at = dht->now + (uint64_t)op->ttl * 1000u};
-        int err = dht__held_write(dht, NULL, NULL, &v, op->value, op);
+        int err = dht__held_write(dht, NULL, &v, op->value, op);
         if (err == 0) { /* written later: dht__put_self_written counts it */
             op->pending++;
             return 1;
@@ -295,21 +297,15 @@ static int store_here(dht_t *dht, dht__op_t *op)
                           op->value_flags, dht->now, dht->now + (uint64_t)op->ttl * 1000u);
 }
 
-static void on_stored(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply);
-
 static int send_store(dht_t *dht, dht__op_t *op, const dht__cand_t *c)
 {
-    dht__msg_t m;
+    dht__wire_batch_t v = {.key = op->lk.target,
+                           .ttl = op->ttl,
+                           .len = (uint32_t)op->value_len,
+                           .flags = op->value_flags,
+                           .value = op->value};
 
-    dht__msg_request(&m, DHT__STORE, NULL);
-    memcpy(m.token, c->token, sizeof(m.token));
-    m.target = op->lk.target;
-    m.ttl = op->ttl;
-    m.flags = op->value_flags;
-    m.value_len = (uint32_t)op->value_len;
-    m.value = op->value;
-    return dht__rpc_send(dht, &m, &c->node.addr, &c->node.id, dht__timeout_for(dht, op->value_len),
-                         0, on_stored, op, 0);
+    return dht__store_send(dht, op, DHT__STORE_FOR_PUT, &c->node, c->token, &v);
 }
 
 static void put_done_if_last(dht_t *dht, dht__op_t *op)
@@ -337,21 +333,16 @@ static int put_store_next(dht_t *dht, dht__op_t *op)
     return 0;
 }
 
-static void on_stored(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply)
+void dht__put_stored(dht_t *dht, dht__op_t *op, int status)
 {
-    dht__op_t *op = rpc->op;
-
-    if (status == DHT__RPC_STALLED || op->completed)
+    if (op->completed)
         return;
     op->pending--;
-    if (status == 0 && reply->type == DHT__STORED) {
+    if (status == 0) {
         op->count++;
     } else {
-        if (status == 0)
-            op->status = reply->err_code == DHT__WERR_BAD_VALUE ? DHT_EBADVALUE : DHT_EREJECTED;
-        else
-            op->status = status;
-        if (op->status != DHT_EBADVALUE) /* a bad value is bad everywhere */
+        op->status = status;
+        if (status != DHT_EBADVALUE) /* a bad value is bad everywhere */
             put_store_next(dht, op);
     }
     put_done_if_last(dht, op);
@@ -379,7 +370,7 @@ void dht__put_self_written(dht_t *dht, dht__op_t *op, int kept)
  * answered), so the value lives on exactly the r closest. A node that
  * refuses or does not answer is replaced by the next closest (put_store_next).
  * With no peer reached at all, nothing is stored anywhere: DHT_ENOPEERS. */
-static void put_store_all(dht_t *dht, dht__op_t *op)
+void dht__put_store_all(dht_t *dht, dht__op_t *op)
 {
     const dht__cand_t *to[DHT_MAX_K];
     size_t n = 0, i;
@@ -425,28 +416,33 @@ int dht_put(dht_t *dht, const dht_id_t *key, const void *value, size_t len, uint
     return dht_put_ex(dht, key, value, len, ttl_s, NULL, cb, arg);
 }
 
-int dht_put_ex(dht_t *dht, const dht_id_t *key, const void *value, size_t len, uint32_t ttl_s,
-               const dht_put_opts_t *opts, dht_put_cb cb, void *arg)
+dht__op_t *dht__put_op_new(dht_t *dht, const dht_id_t *key, const void *value, size_t len,
+                           uint32_t ttl_s, const dht_put_opts_t *opts, dht_put_cb cb, void *arg,
+                           int *err)
 {
     unsigned copies = opts != NULL ? opts->copies : 0;
     int vouched = opts != NULL && opts->content;
     dht__op_t *op;
-    int err;
 
-    if (dht == NULL || key == NULL || (value == NULL && len > 0) || cb == NULL || ttl_s == 0 ||
-        copies > DHT_MAX_COPIES)
-        return DHT_EINVAL;
-    if (len > dht->cfg.max_value_size)
-        return DHT_ETOOBIG;
-    dht__now(dht);
-    op = dht__op_new(dht, DHT__OP_PUT, arg, &err);
+    if (key == NULL || (value == NULL && len > 0) || cb == NULL || ttl_s == 0 ||
+        copies > DHT_MAX_COPIES) {
+        *err = DHT_EINVAL;
+        return NULL;
+    }
+    if (len > dht->cfg.max_value_size) {
+        *err = DHT_ETOOBIG;
+        return NULL;
+    }
+    op = dht__op_new(dht, DHT__OP_PUT, arg, err);
     if (op == NULL)
-        return err;
+        return NULL;
     op->cb.put = cb;
     op->value = malloc(len ? len : 1);
     if (op->value == NULL) {
-        err = DHT_ENOMEM;
-        goto fail;
+        *err = DHT_ENOMEM;
+        op->completed = 1;
+        dht__op_unref(dht, op);
+        return NULL;
     }
     if (len)
         memcpy(op->value, value, len);
@@ -463,15 +459,30 @@ int dht_put_ex(dht_t *dht, const dht_id_t *key, const void *value, size_t len, u
         dht_id_from_bytes(&op->value_hash, value, len);
     op->value_flags = dht__value_with_copies(
         dht_id_cmp(&op->value_hash, key) == 0 ? DHT__VALUE_CONTENT : 0, copies);
+    op->lk.target = *key;
+    return op;
+}
+
+int dht_put_ex(dht_t *dht, const dht_id_t *key, const void *value, size_t len, uint32_t ttl_s,
+               const dht_put_opts_t *opts, dht_put_cb cb, void *arg)
+{
+    dht__op_t *op;
+    int err;
+
+    if (dht == NULL)
+        return DHT_EINVAL;
+    dht__now(dht);
+    op = dht__put_op_new(dht, key, value, len, ttl_s, opts, cb, arg, &err);
+    if (op == NULL)
+        return err;
     err = dht__lookup_start(dht, op, key, 0);
-    if (err)
-        goto fail;
+    if (err) {
+        op->completed = 1;
+        dht__op_unref(dht, op);
+        return err;
+    }
     dht__rearm(dht);
     return 0;
-fail:
-    op->completed = 1;
-    dht__op_unref(dht, op);
-    return err;
 }
 
 /* The self-lookup of a bootstrap ended. If nobody answered it (all its
@@ -498,7 +509,10 @@ void dht__op_lookup_done(dht_t *dht, dht__op_t *op)
 
     switch (op->kind) {
     case DHT__OP_PUT:
-        put_store_all(dht, op);
+        if (op->batch != NULL)
+            dht__put_batch_ready(dht, op);
+        else
+            dht__put_store_all(dht, op);
         break;
     case DHT__OP_GET:
         dht__get_lookup_done(dht, op);

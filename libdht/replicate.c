@@ -41,14 +41,12 @@ static uint64_t due_at(const void *arg, const dht_id_t *key, uint64_t touched_at
     return earliest + (half - (earliest - offset) % half) % half;
 }
 
-static void on_replica_stored(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply)
+void dht__replica_stored(dht_t *dht, dht__op_t *op, int status)
 {
-    dht__op_t *op = rpc->op;
-
-    if (status == DHT__RPC_STALLED || op->completed)
+    if (op->completed)
         return;
     op->pending--;
-    if (status == 0 && reply->type == DHT__STORED) {
+    if (status == 0) {
         op->count++;
         dht->st.replica_stores++;
     }
@@ -89,23 +87,18 @@ static void send_to_lacking(dht_t *dht, dht__op_t *op)
 
     for (size_t i = 0; i < n; i++) {
         const dht__cand_t *c = to[i];
-        dht__msg_t m;
+        dht__wire_batch_t v = {.key = op->lk.target,
+                               .ttl = op->ttl,
+                               .len = (uint32_t)op->value_len,
+                               .flags = op->value_flags,
+                               .value = op->value};
         if (c->has_value || !c->has_token)
             continue;
-        memset(&m, 0, sizeof(m));
-        dht__msg_request(&m, DHT__STORE, NULL);
-        memcpy(m.token, c->token, sizeof(m.token));
-        m.target = op->lk.target;
-        m.ttl = op->ttl;
-        m.flags = op->value_flags;
         if (op->age_s > 0) { /* the copy is as old as ours (wire.md 5.5) */
-            m.flags |= DHT__WIRE_STORE_AGED;
-            m.age = op->age_s;
+            v.flags |= DHT__WIRE_STORE_AGED;
+            v.age = op->age_s;
         }
-        m.value_len = (uint32_t)op->value_len;
-        m.value = op->value;
-        if (dht__rpc_send(dht, &m, &c->node.addr, &c->node.id, dht__timeout_for(dht, op->value_len),
-                          0, on_replica_stored, op, 0) == 0)
+        if (dht__store_send(dht, op, DHT__STORE_FOR_REPLICA, &c->node, c->token, &v) == 0)
             op->pending++;
     }
     if (op->pending == 0)

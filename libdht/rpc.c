@@ -149,6 +149,7 @@ void dht__msg_request(dht__msg_t *m, uint8_t type, const uint8_t *proof)
     m->n_nodes = 0;
     m->n_entries = 0;
     m->n_have = 0;
+    m->n_batch = 0;
     m->first = 0;
     m->max_age = 0;
     m->age = 0;
@@ -179,7 +180,7 @@ size_t dht__request_pad(const dht_t *dht, const dht__msg_t *m, const dht_addr_t 
     case DHT__GET_VALUE:  /* a small value's VALUE; a large one needs a proof */
         want = DHT_MAX_DATAGRAM;
         break;
-    default: /* STORE: its token proves the address */
+    default: /* STORE, STORE_MANY: the token proves the address */
         return 0;
     }
     if (want > DHT_MAX_DATAGRAM)
@@ -205,7 +206,7 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
      * longer check (the node restarted), the node says so, and the
      * request goes again padded. */
     if (!m->has_proof && m->pad == 0 && id != NULL && m->type != DHT__STORE &&
-        dht__rt_token(dht->rt, id, to, dht->now, m->proof)) {
+        m->type != DHT__STORE_MANY && dht__rt_token(dht->rt, id, to, dht->now, m->proof)) {
         retry_pad = dht__request_pad(dht, m, to);
         m->has_proof = retry_pad > 0;
     }

@@ -84,7 +84,8 @@ static int source_proven(const dht_t *dht, const dht__msg_t *m, const dht_addr_t
         return 1;
     if (m->has_proof && token_valid(dht, from, m->proof))
         return 1;
-    return m->type == DHT__STORE && token_valid(dht, from, m->token);
+    return (m->type == DHT__STORE || m->type == DHT__STORE_MANY) &&
+           token_valid(dht, from, m->token);
 }
 
 /* ---- replies ---- */
@@ -347,60 +348,52 @@ static int serve_find_value(dht_t *dht, const dht__msg_t *req, dht__serving_t *s
     return reply(dht, sv, &r);
 }
 
-static int serve_store(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
+/* A peer's STOREs: refused whole by a client node (it may be gone in a
+ * moment) or for a bad token; else each value kept or refused on its own
+ * (store_in.c). */
+static int store_refused(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
 {
-    const dht_addr_t *from = sv->from;
-    uint32_t ttl = req->ttl < dht->cfg.max_ttl_s ? req->ttl : dht->cfg.max_ttl_s;
-    dht__msg_t r;
-    dht_id_t hash;
-    dht_source_t source;
-    int err;
-
-    dht__source_of(&source, from);
-    if (dht->cfg.client) /* it keeps nothing for others: it may be gone in a moment */
+    if (dht->cfg.client)
         return send_error(dht, req, sv, DHT__WERR_FULL, "a client node stores nothing");
-    if (!token_valid(dht, from, req->token)) {
+    if (!token_valid(dht, sv->from, req->token)) {
         dht->st.dropped_bad_token++;
         return send_error(dht, req, sv, DHT__WERR_BAD_TOKEN, "bad or stale token");
     }
-    if (req->value_len > dht->cfg.max_value_size)
-        return send_error(dht, req, sv, DHT__WERR_TOO_BIG, "value too large");
-    dht_id_from_bytes(&hash, req->value, req->value_len);
-    if ((req->flags & DHT__VALUE_CONTENT) && dht_id_cmp(&hash, &req->target) != 0) {
-        dht->st.dropped_bad_value++;
-        return send_error(dht, req, sv, DHT__WERR_BAD_VALUE,
-                          "value does not hash to its content-addressed key");
-    }
-    if (ttl == 0)
-        ttl = 1;
-    if (dht__held_external(dht)) {
-        /* The storage writes; the reply waits for it (held.c). */
-        dht__value_t v = {.key = req->target,
-                          .hash = hash,
-                          .len = req->value_len,
-                          .flags = req->flags & DHT__VALUE_KEPT,
-                          .stored_at = dht->now,
-                          .age_in = req->age, /* replication's copy: as old as the value */
-                          .expires_at = dht->now + (uint64_t)ttl * 1000u,
-                          .source = source};
-        err = dht__held_write(dht, req, from, &v, req->value, NULL);
-        if (err == 0)
-            return 0; /* answered once written */
-        if (err == DHT__HELD_IN_MEMORY)
-            err = 0;
-    } else {
-        err = dht__store_put_from(dht->store, &source, &req->target, &hash, req->value,
-                                  req->value_len, req->flags & DHT__VALUE_KEPT, dht->now, dht->now,
-                                  req->age, dht->now + (uint64_t)ttl * 1000u);
-    }
-    if (err == DHT_EBUSY && dht__store_over_share(dht->store, &source, req->value_len))
-        dht->st.refused_over_share++;
-    if (err == DHT_ETOOBIG)
-        return send_error(dht, req, sv, DHT__WERR_TOO_BIG, "value larger than the store");
-    if (err < 0)
-        return send_error(dht, req, sv, DHT__WERR_FULL, "store full");
+    return 1;
+}
+
+static int serve_store(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
+{
+    dht__wire_batch_t b = {.key = req->target,
+                           .ttl = req->ttl,
+                           .age = req->age,
+                           .len = req->value_len,
+                           .flags = req->flags,
+                           .value = req->value};
+    dht__held_wait_t wait = {.txid = req->txid, .from = *sv->from};
+    dht__msg_t r;
+    int code = store_refused(dht, req, sv);
+
+    if (code != 1)
+        return code;
+    code = dht__take_value(dht, sv->from, &b, &wait);
+    if (code == DHT__TAKE_LATER)
+        return 0; /* answered once written */
+    if (code == DHT__WERR_TOO_BIG)
+        return send_error(dht, req, sv, code, "value too large");
+    if (code == DHT__WERR_BAD_VALUE)
+        return send_error(dht, req, sv, code, "value does not hash to its content-addressed key");
+    if (code != 0)
+        return send_error(dht, req, sv, code, "store full");
     reply_header(dht, &r, DHT__STORED, req);
     return reply(dht, sv, &r);
+}
+
+static int serve_store_many(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
+{
+    int refused = store_refused(dht, req, sv);
+
+    return refused != 1 ? refused : dht__take_many(dht, req, sv->from);
 }
 
 /* The length of the value a GET_VALUE asks for: v's, or the program's
@@ -464,7 +457,7 @@ static int answer(dht_t *dht, const dht__msg_t *m, dht__serving_t *sv)
     /* A proof that does not check (a token from before our secret rotated
      * twice, or before a restart) is answered so, not with a reply cut to
      * the few bytes it paid for: its sender then asks again padded. */
-    if (m->has_proof && !sv->proven && m->type != DHT__STORE) {
+    if (m->has_proof && !sv->proven && m->type != DHT__STORE && m->type != DHT__STORE_MANY) {
         dht->st.refused_unproven++;
         return send_error(dht, m, sv, DHT__WERR_UNPROVEN, "proof expired");
     }
@@ -477,6 +470,8 @@ static int answer(dht_t *dht, const dht__msg_t *m, dht__serving_t *sv)
         return serve_find_value(dht, m, sv);
     case DHT__STORE:
         return serve_store(dht, m, sv);
+    case DHT__STORE_MANY:
+        return serve_store_many(dht, m, sv);
     case DHT__GET_VALUE:
         return serve_get_value(dht, m, sv);
     case DHT__HAVE:

@@ -111,6 +111,11 @@ size_t dht__wire_node_size(uint8_t family)
     return 1 + DHT_ID_LEN + ip_len(family) + 2;
 }
 
+size_t dht__wire_batch_size(const dht__wire_batch_t *b)
+{
+    return DHT__WIRE_BATCH_ENTRY + b->len + ((b->flags & DHT__WIRE_STORE_AGED) ? 4 : 0);
+}
+
 size_t dht__wire_entry_size(const dht__wire_entry_t *e)
 {
     return 1 + 1 + 4 + 4 + (e->is_summary ? DHT_ID_LEN : e->len);
@@ -221,6 +226,51 @@ static void put_entry(writer_t *w, const dht__wire_entry_t *e)
         put_bytes(w, e->data, e->len);
 }
 
+/* A STORE's (or a STORE_MANY entry's) age: there with the aged flag,
+ * and then 1 or more (age 0 is said without the field). */
+static uint32_t get_age(reader_t *r, uint8_t flags)
+{
+    uint32_t age;
+
+    if (!(flags & DHT__WIRE_STORE_AGED))
+        return 0;
+    age = get_u32(r);
+    if (age == 0)
+        r->bad = 1;
+    return age;
+}
+
+static void put_age(writer_t *w, uint8_t flags, uint32_t age)
+{
+    if (!(flags & DHT__WIRE_STORE_AGED))
+        return;
+    if (age == 0)
+        w->bad = 1;
+    put_u32(w, age);
+}
+
+static void get_batch(reader_t *r, dht__wire_batch_t *b)
+{
+    get_bytes(r, b->key.b, DHT_ID_LEN);
+    b->ttl = get_u32(r);
+    b->flags = get_u8(r);
+    b->len = get_u16(r);
+    b->value = take(r, b->len);
+    b->age = get_age(r, b->flags);
+}
+
+static void put_batch(writer_t *w, const dht__wire_batch_t *b)
+{
+    put_bytes(w, b->key.b, DHT_ID_LEN);
+    put_u32(w, b->ttl);
+    put_u8(w, b->flags);
+    if (b->len > UINT16_MAX)
+        w->bad = 1;
+    put_u16(w, (uint16_t)b->len);
+    put_bytes(w, b->value, b->len);
+    put_age(w, b->flags, b->age);
+}
+
 /* Reads the body of m->type; the header has been read. */
 static void get_body(reader_t *r, dht__msg_t *m)
 {
@@ -251,16 +301,26 @@ static void get_body(reader_t *r, dht__msg_t *m)
         m->flags = get_u8(r);
         m->value_len = get_u32(r);
         m->value = take(r, m->value_len);
-        m->age = 0;
-        if (m->flags & DHT__WIRE_STORE_AGED) {
-            m->age = get_u32(r);
-            if (m->age == 0) /* age 0 is said without the field */
-                r->bad = 1;
-        }
+        m->age = get_age(r, m->flags);
         break;
     case DHT__GET_VALUE:
         get_bytes(r, m->target.b, DHT_ID_LEN);
         get_bytes(r, m->hash.b, DHT_ID_LEN);
+        break;
+    case DHT__STORE_MANY:
+        get_bytes(r, m->token, DHT__WIRE_TOKEN_LEN);
+        m->n_batch = get_u8(r);
+        if (m->n_batch == 0 || m->n_batch > DHT__WIRE_MAX_BATCH)
+            r->bad = 1;
+        for (unsigned i = 0; i < m->n_batch && !r->bad; i++)
+            get_batch(r, &m->batch[i]);
+        break;
+    case DHT__STORED_MANY:
+        m->n_batch = get_u8(r);
+        if (m->n_batch == 0 || m->n_batch > DHT__WIRE_MAX_BATCH)
+            r->bad = 1;
+        for (unsigned i = 0; i < m->n_batch && !r->bad; i++)
+            m->batch_codes[i] = get_u8(r);
         break;
     case DHT__HAVE:
         m->n_have = get_u8(r);
@@ -374,6 +434,7 @@ int dht__wire_decode(dht__msg_t *m, const uint8_t *buf, size_t len)
     m->n_nodes = 0;
     m->n_entries = 0;
     m->n_have = 0;
+    m->n_batch = 0;
     m->value = NULL;
     m->value_len = 0;
     m->txid = get_u32(&r);
@@ -391,6 +452,8 @@ int dht__wire_decode(dht__msg_t *m, const uint8_t *buf, size_t len)
     }
     if (r.bad || r.p != r.end)
         return DHT_EPROTO;
+    if (m->type == DHT__STORE_MANY && len > DHT_MAX_DATAGRAM)
+        return DHT_EPROTO; /* a batch is one datagram; larger values go alone */
     return 0;
 }
 
@@ -419,15 +482,26 @@ static void put_body(writer_t *w, const dht__msg_t *m)
         put_u8(w, m->flags);
         put_u32(w, m->value_len);
         put_bytes(w, m->value, m->value_len);
-        if (m->flags & DHT__WIRE_STORE_AGED) {
-            if (m->age == 0)
-                w->bad = 1;
-            put_u32(w, m->age);
-        }
+        put_age(w, m->flags, m->age);
         break;
     case DHT__GET_VALUE:
         put_bytes(w, m->target.b, DHT_ID_LEN);
         put_bytes(w, m->hash.b, DHT_ID_LEN);
+        break;
+    case DHT__STORE_MANY:
+        if (m->n_batch == 0 || m->n_batch > DHT__WIRE_MAX_BATCH)
+            w->bad = 1;
+        put_bytes(w, m->token, DHT__WIRE_TOKEN_LEN);
+        put_u8(w, m->n_batch);
+        for (unsigned i = 0; i < m->n_batch && !w->bad; i++)
+            put_batch(w, &m->batch[i]);
+        break;
+    case DHT__STORED_MANY:
+        if (m->n_batch == 0 || m->n_batch > DHT__WIRE_MAX_BATCH)
+            w->bad = 1;
+        put_u8(w, m->n_batch);
+        for (unsigned i = 0; i < m->n_batch && !w->bad; i++)
+            put_u8(w, m->batch_codes[i]);
         break;
     case DHT__HAVE:
         if (m->n_have == 0 || m->n_have > DHT__WIRE_MAX_HAVE)
@@ -515,6 +589,8 @@ size_t dht__wire_encode(const dht__msg_t *m, uint8_t *buf, size_t cap)
     if (m->has_proof)
         put_bytes(&w, m->proof, DHT__WIRE_TOKEN_LEN);
     put_body(&w, m);
+    if (m->type == DHT__STORE_MANY && (size_t)(w.p - buf) + m->pad > DHT_MAX_DATAGRAM)
+        return 0; /* a batch is one datagram */
     if (m->pad) {
         uint8_t *p = room(&w, m->pad);
         if (p)
@@ -572,6 +648,13 @@ static size_t body_size(const dht__msg_t *m)
                ((m->flags & DHT__WIRE_STORE_AGED) ? 4 : 0);
     case DHT__GET_VALUE:
         return n + 2 * DHT_ID_LEN;
+    case DHT__STORE_MANY:
+        n += DHT__WIRE_TOKEN_LEN + 1;
+        for (unsigned i = 0; i < m->n_batch && i < DHT__WIRE_MAX_BATCH; i++)
+            n += dht__wire_batch_size(&m->batch[i]);
+        return n;
+    case DHT__STORED_MANY:
+        return n + 1 + (m->n_batch < DHT__WIRE_MAX_BATCH ? m->n_batch : DHT__WIRE_MAX_BATCH);
     case DHT__HAVE:
         return n + 1 +
                (size_t)(m->n_have < DHT__WIRE_MAX_HAVE ? m->n_have : DHT__WIRE_MAX_HAVE) * 2 *

@@ -20,6 +20,8 @@
 #define DHT__WIRE_MAX_HOPS       8       /* a ROUTE is forwarded this many times at most */
 #define DHT__WIRE_STORE_AGED     0x40    /* a STORE's flags: its age follows the value */
 #define DHT__WIRE_FIRST_AGED     0x8000u /* a FIND_VALUE's first: a max age follows */
+#define DHT__WIRE_MAX_BATCH      32      /* values per STORE_MANY */
+#define DHT__WIRE_BATCH_ENTRY    39      /* a STORE_MANY entry, minus its value (and age) */
 
 /* Stream preamble: "EMS" version, then the sender's listening port. */
 #define DHT__STREAM_PREAMBLE DHT_STREAM_PREAMBLE
@@ -32,6 +34,7 @@ typedef enum dht__msg_type {
     DHT__GET_VALUE = 0x05,
     DHT__HAVE = 0x06,
     DHT__ROUTE = 0x07,
+    DHT__STORE_MANY = 0x08,
     DHT__PONG = 0x81,
     DHT__NODES = 0x82,
     DHT__VALUES = 0x83,
@@ -39,6 +42,7 @@ typedef enum dht__msg_type {
     DHT__VALUE = 0x85,
     DHT__HELD = 0x86,
     DHT__ROUTED = 0x87,
+    DHT__STORED_MANY = 0x88,
     DHT__ERROR = 0xff,
 } dht__msg_type_t;
 
@@ -87,6 +91,17 @@ typedef struct dht__wire_entry {
     dht_id_t hash;       /* summary: SHA-256 of the value */
 } dht__wire_entry_t;
 
+/* One value of a STORE_MANY (schema/wire.md 4): what a STORE carries
+ * after its token. */
+typedef struct dht__wire_batch {
+    dht_id_t key;
+    uint32_t ttl;
+    uint32_t age; /* with DHT__WIRE_STORE_AGED in flags: s since first stored */
+    uint32_t len; /* a u16 on the wire (a batch fits a datagram) */
+    uint8_t flags;
+    const uint8_t *value; /* len bytes (into the decoded buffer) */
+} dht__wire_batch_t;
+
 /* A decoded message. Which fields mean something depends on type; pointers
  * point into the buffer that was decoded. */
 typedef struct dht__msg {
@@ -123,6 +138,9 @@ typedef struct dht__msg {
     dht_node_info_t nodes[DHT__WIRE_MAX_NODES];
     dht__wire_entry_t entries[DHT__WIRE_MAX_ENTRIES];
     dht_id_t have_key[DHT__WIRE_MAX_HAVE], have_hash[DHT__WIRE_MAX_HAVE]; /* HAVE */
+    uint8_t n_batch;                              /* STORE_MANY: values; STORED_MANY: codes */
+    uint8_t batch_codes[DHT__WIRE_MAX_BATCH];     /* STORED_MANY: 0 stored, else an ERROR code */
+    dht__wire_batch_t batch[DHT__WIRE_MAX_BATCH]; /* STORE_MANY (token in token[]) */
 } dht__msg_t;
 
 /* Decodes buf[0..len) into *m. Reads only inside the buffer and accepts
@@ -162,6 +180,9 @@ size_t dht__wire_reframe(uint8_t *buf, size_t len, size_t pad, const uint8_t *pr
 
 /* Size of one node record for a family (1 + 32 + 4|16 + 2). */
 size_t dht__wire_node_size(uint8_t family);
+
+/* Size of one STORE_MANY entry. */
+size_t dht__wire_batch_size(const dht__wire_batch_t *b);
 
 /* Size of one VALUES entry. */
 size_t dht__wire_entry_size(const dht__wire_entry_t *e);

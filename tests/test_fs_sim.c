@@ -664,9 +664,8 @@ static void test_64_in_flight_at_10_percent_loss(void **state)
 static void on_tree(int status, const uint8_t key[MF_KEY_LEN], const mf_dir_t *d,
                     const char *message, void *arg)
 {
-    (void)key;
     (void)d;
-    on_put(status, NULL, NULL, message, arg);
+    on_put(status, key, NULL, message, arg);
 }
 
 /* A put, a tree put and a get canceled before they start: each reports
@@ -704,6 +703,68 @@ static void test_cancel_before_start(void **state)
     assert_int_equal(get.status, FS_ECANCELED);
     assert_true(put.done && tput.done && get.done);
     free(data);
+    net_free(net);
+}
+
+/* A tree of 301 small directories (most of them empty) on a network
+ * that answers slowly, so that the walk outruns the DHT: their manifest
+ * nodes go in the DHT in batches of 64 (dht_put_many), one in flight at
+ * a time, the walk waiting while a full one waits too, small ones several
+ * to a datagram; another node gets
+ * the whole tree back, byte for byte. */
+static void test_tree_manifests_in_batches(void **state)
+{
+    net_t *net = net_new(23, 0);
+    char path[200], out[200], cmd[512];
+    result_t tput, get;
+    fs_put_tree_t *t;
+    fs_get_t *g;
+    fs_get_opts_t opts;
+    dht_stats_t before, after;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/tree", net->root);
+    assert_int_equal(mkdir(path, 0700), 0);
+    for (int i = 0; i < 150; i++) {
+        char name[240];
+        FILE *f;
+        snprintf(name, sizeof(name), "%s/tree/d%03d", net->root, i);
+        assert_int_equal(mkdir(name, 0700), 0);
+        snprintf(name, sizeof(name), "%s/tree/d%03d/e", net->root, i);
+        assert_int_equal(mkdir(name, 0700), 0);
+        if (i % 50 != 0)
+            continue;
+        snprintf(name, sizeof(name), "%s/tree/d%03d/f", net->root, i);
+        f = fopen(name, "wb");
+        assert_non_null(f);
+        fprintf(f, "file %d of the tree\n", i);
+        assert_int_equal(fclose(f), 0);
+    }
+    /* Slow answers: the walk outruns the DHT. */
+    for (size_t i = 1; i < NODES; i++)
+        assert_int_equal(dht_sim_set_extra_delay(net->sim, i, 300), 0);
+    memset(&tput, 0, sizeof(tput));
+    dht_get_stats(net->ctx[0].dht, dht_sim_now(net->sim), &before);
+    assert_int_equal(fs_put_tree_start(&t, &net->ctx[0], path, NULL, on_tree, &tput), 0);
+    run_until(net, is_done, &tput);
+    assert_int_equal(tput.status, 0);
+    dht_get_stats(net->ctx[0].dht, dht_sim_now(net->sim), &after);
+    print_message("a tree of 301 directories: %llu STORE_MANYs carried %llu values\n",
+                  (unsigned long long)(after.store_batches_sent - before.store_batches_sent),
+                  (unsigned long long)(after.batched_values_sent - before.batched_values_sent));
+    assert_true(after.store_batches_sent > before.store_batches_sent);
+
+    snprintf(out, sizeof(out), "%s/got", net->root);
+    memset(&opts, 0, sizeof(opts));
+    opts.out_path = out;
+    memset(&get, 0, sizeof(get));
+    assert_int_equal(fs_get_start(&g, &net->ctx[5], tput.key, &opts, on_get, &get), 0);
+    run_until(net, is_done, &get);
+    if (get.status != 0)
+        print_message("get: %s\n", get.message);
+    assert_int_equal(get.status, 0);
+    snprintf(cmd, sizeof(cmd), "diff -r '%s' '%s'", path, out);
+    assert_int_equal(system(cmd), 0);
     net_free(net);
 }
 
@@ -869,6 +930,7 @@ int main(void)
         cmocka_unit_test(test_resume_over_damaged_part),
         cmocka_unit_test(test_64_in_flight_at_10_percent_loss),
         cmocka_unit_test(test_cancel_before_start),
+        cmocka_unit_test(test_tree_manifests_in_batches),
         cmocka_unit_test(test_put_work_per_byte),
         cmocka_unit_test(test_sealed_put_get),
     };

@@ -362,6 +362,53 @@ static void test_put_lands_in_storage(void **state)
     net_free(sim);
 }
 
+/* dht_put_many's STORE_MANYs to nodes that keep values in a storage: each
+ * node answers a batch once every write of it is done (the puts end no
+ * sooner than a write takes), every value lands in K storages, and a
+ * node whose writes all fail keeps none of them and is not counted. */
+static void test_put_many_waits_for_writes(void **state)
+{
+    enum { N = 12 };
+    static uint8_t vals[N][100];
+    dht_put_item_t items[N];
+    int stored[N];
+    dht_sim_t *sim = net_new(13, 1 << 20);
+    dht_stats_t st;
+    uint64_t t0;
+    unsigned held = 0, counted = 0;
+
+    (void)state;
+    stores[7].fail_writes = 1;
+    for (size_t i = 0; i < N; i++) {
+        fill(vals[i], sizeof(vals[i]), 40 + (unsigned)i);
+        dht_id_from_bytes(&items[i].key, vals[i], sizeof(vals[i]));
+        items[i].value = vals[i];
+        items[i].len = sizeof(vals[i]);
+        items[i].arg = &stored[i];
+    }
+    slow_writes = 400;
+    t0 = dht_sim_now(sim);
+    pending = N;
+    assert_int_equal(dht_put_many(dht_sim_node(sim, 0), items, N, 3600, NULL, on_put), 0);
+    run_all(sim);
+    assert_true(dht_sim_now(sim) - t0 >= 400);
+    slow_writes = 0;
+    for (size_t i = 0; i < N; i++) {
+        assert_true(stored[i] >= K - 1); /* node 7's copy, if it was to hold one, went elsewhere */
+        counted += (unsigned)stored[i];
+    }
+    for (size_t i = 0; i < NODES; i++)
+        held += (unsigned)held_here(&stores[i]);
+    assert_true(stores[7].writes > 0); /* it was asked, and refused */
+    assert_int_equal(held_here(&stores[7]), 0);
+    assert_int_equal(held, counted); /* every copy counted is in a storage */
+    dht_get_stats(dht_sim_node(sim, 0), dht_sim_now(sim), &st);
+    assert_true(st.store_batches_sent > 0);
+    assert_true(get_from(sim, 9, vals[3], sizeof(vals[3])));
+    stores[7].fail_writes = 0;
+    net_free(sim);
+}
+
 /* A value stored again by another node stays its first storer's, in the
  * storage too (what a restarted node gets back). */
 static void test_refresh_keeps_source(void **state)
@@ -1250,6 +1297,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_lands_in_storage),
+        cmocka_unit_test(test_put_many_waits_for_writes),
         cmocka_unit_test(test_refresh_keeps_source),
         cmocka_unit_test(test_named_value_in_memory),
         cmocka_unit_test(test_failed_write_not_counted),

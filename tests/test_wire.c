@@ -121,9 +121,9 @@ static int check_canonical(const uint8_t *buf, size_t len)
 }
 
 static const uint8_t known_types[] = {
-    DHT__PING,   DHT__FIND_NODE, DHT__FIND_VALUE, DHT__STORE,  DHT__GET_VALUE,
-    DHT__HAVE,   DHT__ROUTE,     DHT__PONG,       DHT__NODES,  DHT__VALUES,
-    DHT__STORED, DHT__VALUE,     DHT__HELD,       DHT__ROUTED, DHT__ERROR,
+    DHT__PING,  DHT__FIND_NODE, DHT__FIND_VALUE, DHT__STORE,      DHT__GET_VALUE,   DHT__HAVE,
+    DHT__ROUTE, DHT__PONG,      DHT__NODES,      DHT__VALUES,     DHT__STORED,      DHT__VALUE,
+    DHT__HELD,  DHT__ROUTED,    DHT__ERROR,      DHT__STORE_MANY, DHT__STORED_MANY,
 };
 #define N_TYPES (sizeof(known_types) / sizeof(known_types[0]))
 
@@ -448,6 +448,38 @@ static void want_store_aged(const dht__msg_t *m)
     assert_int_equal(m->age, 5400);
 }
 
+static void want_store_many(const dht__msg_t *m)
+{
+    assert_int_equal(m->type, DHT__STORE_MANY);
+    assert_int_equal(m->txid, 0x0a0b0c0du);
+    assert_id_seq(&m->sender, 0x00);
+    assert_memory_equal(m->token, "token001", 8);
+    assert_int_equal(m->n_batch, 2);
+    assert_id_seq(&m->batch[0].key, 0xa0);
+    assert_int_equal(m->batch[0].ttl, 3600);
+    assert_int_equal(m->batch[0].flags, 0);
+    assert_int_equal(m->batch[0].len, 3);
+    assert_memory_equal(m->batch[0].value, "abc", 3);
+    assert_int_equal(m->batch[0].age, 0);
+    assert_id_seq(&m->batch[1].key, 0x40);
+    assert_int_equal(m->batch[1].ttl, 1800);
+    assert_int_equal(m->batch[1].flags, DHT__WIRE_STORE_AGED);
+    assert_int_equal(m->batch[1].len, 5);
+    assert_memory_equal(m->batch[1].value, "hello", 5);
+    assert_int_equal(m->batch[1].age, 5400);
+}
+
+static void want_stored_many(const dht__msg_t *m)
+{
+    assert_int_equal(m->type, DHT__STORED_MANY);
+    assert_int_equal(m->txid, 0x0a0b0c0du);
+    assert_id_seq(&m->sender, 0x20);
+    assert_int_equal(m->n_batch, 3);
+    assert_int_equal(m->batch_codes[0], 0);
+    assert_int_equal(m->batch_codes[1], DHT__WERR_FULL);
+    assert_int_equal(m->batch_codes[2], 0);
+}
+
 static void want_routed(const dht__msg_t *m)
 {
     assert_int_equal(m->type, DHT__ROUTED);
@@ -485,6 +517,8 @@ static const struct {
     {"find_value_recent.hex", want_find_value_recent},
     {"store_aged.hex", want_store_aged},
     {"routed.hex", want_routed},
+    {"store_many.hex", want_store_many},
+    {"stored_many.hex", want_stored_many},
     {"value.hex", want_value},
     {"value_content.hex", want_value_content},
     {"error.hex", want_error},
@@ -647,6 +681,35 @@ static void test_decode_limits(void **state)
         assert_int_equal(n, 49 + 39 * count);
         assert_int_equal(dht__wire_decode(&m, buf, n), count == 32 ? 0 : DHT_EPROTO);
     }
+
+    /* STORE_MANY with 32 empty values is fine; with 0 or 33 it is not;
+     * and one larger than a datagram is malformed. */
+    for (unsigned count = 0; count <= 33; count++) {
+        n = put_header(buf, DHT__STORE_MANY);
+        memset(buf + n, 0xaa, 8);
+        n += 8;
+        buf[n++] = (uint8_t)count;
+        for (unsigned j = 0; j < count; j++) {
+            memset(buf + n, (int)j, 32 + 4);
+            n += 36;
+            memset(buf + n, 0, 3); /* flags 0, len 0 */
+            n += 3;
+        }
+        assert_int_equal(dht__wire_decode(&m, buf, n), count >= 1 && count <= 32 ? 0 : DHT_EPROTO);
+    }
+    n = put_header(buf, DHT__STORE_MANY);
+    n += 8;
+    buf[n++] = 1;
+    memset(buf + n, 0, 32 + 4 + 1);
+    n += 37;
+    buf[n++] = (uint8_t)(1400 - 49 - 39 + 1);
+    buf[n++] = (uint8_t)((1400 - 49 - 39 + 1) >> 8);
+    memset(buf + n, 7, 1400 - 49 - 39 + 1);
+    n += 1400 - 49 - 39 + 1;
+    assert_int_equal(n, DHT_MAX_DATAGRAM + 1);
+    assert_int_equal(dht__wire_decode(&m, buf, n), DHT_EPROTO);
+    buf[n - 1400 + 49 + 39 - 1 - 2] = (uint8_t)(1400 - 49 - 39); /* one byte less: fits */
+    assert_int_equal(dht__wire_decode(&m, buf, n - 1), 0);
 
     /* VALUES with 64 empty inline entries is fine; with 65 it is not. */
     for (unsigned count = 64; count <= 65; count++) {
@@ -898,6 +961,38 @@ static void random_msg(uint64_t *s, dht__msg_t *m, uint8_t type)
         m->outcome = (uint8_t)rnd_below(s, DHT__ROUTE_REFUSED + 1);
         rnd_bytes(s, m->peer.b, DHT_ID_LEN);
         break;
+    case DHT__STORE_MANY: {
+        /* As many values as fit a datagram, with room left for padding. */
+        size_t room = DHT_MAX_DATAGRAM - DHT__WIRE_HEADER - DHT__WIRE_TOKEN_LEN - 1 - 400;
+        unsigned want = 1 + rnd_below(s, DHT__WIRE_MAX_BATCH);
+        rnd_bytes(s, m->token, sizeof(m->token));
+        m->n_batch = 0;
+        while (m->n_batch < want) {
+            dht__wire_batch_t *b = &m->batch[m->n_batch];
+            rnd_bytes(s, b->key.b, DHT_ID_LEN);
+            b->ttl = (uint32_t)rnd_next(s);
+            b->flags = (uint8_t)rnd_next(s);
+            b->age = (b->flags & DHT__WIRE_STORE_AGED) ? (uint32_t)(1 + rnd_below(s, 1u << 30)) : 0;
+            b->len = rnd_below(s, 120);
+            b->value = pool + rnd_below(s, (uint32_t)(sizeof(pool) - b->len + 1));
+            if (dht__wire_batch_size(b) > room)
+                break;
+            room -= dht__wire_batch_size(b);
+            m->n_batch++;
+        }
+        if (m->n_batch == 0) { /* one empty value always fits */
+            m->batch[0].flags = 0;
+            m->batch[0].len = 0;
+            m->batch[0].age = 0;
+            m->n_batch = 1;
+        }
+        break;
+    }
+    case DHT__STORED_MANY:
+        m->n_batch = (uint8_t)(1 + rnd_below(s, DHT__WIRE_MAX_BATCH));
+        for (unsigned i = 0; i < m->n_batch; i++)
+            m->batch_codes[i] = (uint8_t)rnd_next(s);
+        break;
     case DHT__ERROR:
         m->err_code = (uint16_t)rnd_next(s);
         m->err_len = (uint8_t)rnd_below(s, DHT__WIRE_MAX_ERRMSG + 1);
@@ -937,6 +1032,8 @@ static void test_random_roundtrip(void **state)
             m.has_proof = (uint8_t)((i / N_TYPES / 2) % 2);
             rnd_bytes(&s, m.proof, sizeof(m.proof));
             m.pad = (i / N_TYPES / 4) % 2 ? (uint16_t)(1 + rnd_below(&s, 1400)) : 0;
+            if (type == DHT__STORE_MANY && m.pad > 0) /* a batch is one datagram */
+                m.pad = (uint16_t)(1 + rnd_below(&s, 400 - DHT__WIRE_TOKEN_LEN));
         }
         size = dht__wire_size(&m);
         len = dht__wire_encode(&m, buf, sizeof(buf));
@@ -1013,6 +1110,22 @@ static void test_random_roundtrip(void **state)
         case DHT__ROUTED:
             assert_int_equal(d.outcome, m.outcome);
             assert_memory_equal(d.peer.b, m.peer.b, DHT_ID_LEN);
+            break;
+        case DHT__STORE_MANY:
+            assert_memory_equal(d.token, m.token, sizeof(m.token));
+            assert_int_equal(d.n_batch, m.n_batch);
+            for (unsigned j = 0; j < m.n_batch; j++) {
+                assert_memory_equal(d.batch[j].key.b, m.batch[j].key.b, DHT_ID_LEN);
+                assert_int_equal(d.batch[j].ttl, m.batch[j].ttl);
+                assert_int_equal(d.batch[j].flags, m.batch[j].flags);
+                assert_int_equal(d.batch[j].age, m.batch[j].age);
+                assert_int_equal(d.batch[j].len, m.batch[j].len);
+                assert_memory_equal(d.batch[j].value, m.batch[j].value, m.batch[j].len);
+            }
+            break;
+        case DHT__STORED_MANY:
+            assert_int_equal(d.n_batch, m.n_batch);
+            assert_memory_equal(d.batch_codes, m.batch_codes, m.n_batch);
             break;
         default:
             break;
@@ -1284,11 +1397,43 @@ static void test_encoder_limits(void **state)
         assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)) != 0, ok);
     }
 
+    /* A STORE_MANY holds 1..32 values, and fits one datagram. */
+    random_msg(&s, &m, DHT__STORE_MANY);
+    m.pad = 0;
+    m.n_batch = 0;
+    assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)), 0);
+    m.n_batch = DHT__WIRE_MAX_BATCH + 1;
+    for (unsigned i = 0; i < DHT__WIRE_MAX_BATCH; i++)
+        m.batch[i] = (dht__wire_batch_t){.len = 0};
+    assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)), 0);
+    m.n_batch = DHT__WIRE_MAX_BATCH;
+    assert_true(dht__wire_encode(&m, buf, sizeof(buf)) > 0);
+    m.n_batch = 2;
+    m.batch[0].len = 600;
+    m.batch[0].value = pool;
+    m.batch[1].len = 700;
+    m.batch[1].value = pool;
+    assert_int_equal(dht__wire_size(&m), 49 + 39 + 600 + 39 + 700); /* 1427: over */
+    assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)), 0);
+    m.batch[1].len = 1400 - 49 - 39 - 600 - 39; /* exactly a datagram */
+    assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)), DHT_MAX_DATAGRAM);
+    m.pad = 1; /* one byte more */
+    assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)), 0);
+    m.pad = 0;
+    m.batch[0].len = 0x10000; /* a u16 length */
+    assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)), 0);
+    random_msg(&s, &m, DHT__STORED_MANY);
+    m.n_batch = 0;
+    assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)), 0);
+
     /* An unknown type. */
     for (unsigned t = 0; t < 256; t++) {
         random_msg(&s, &m, DHT__PING);
         m.addr.family = DHT_AF_INET; /* so that a PONG is valid */
         m.n_have = 1;                /* and a HAVE */
+        m.n_batch = 1;               /* and a STORE_MANY or STORED_MANY */
+        m.batch[0].len = 0;
+        m.batch[0].flags = 0;
         m.type = (uint8_t)t;
         /* dht__msg_t.type never holds the client bit: m.client does. */
         /* dht__msg_t.type never holds a request bit: m.client, m.has_proof

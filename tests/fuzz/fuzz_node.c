@@ -1,7 +1,8 @@
 /*
  * Fuzz target: a whole node under hostile input. The node has a peer in
- * its table, an application for routed messages, and a put, a get and a
- * route in flight, so replies can match real requests. The input is a sequence of chunks:
+ * its table, an application for routed messages, and a put, a batch of
+ * puts (dht_put_many), a get and a route in flight, so replies can match
+ * real requests. The input is a sequence of chunks:
  *
  *   kind u8, len u16 (little-endian), len bytes
  *
@@ -135,6 +136,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dht_insert_node(dht, &peer_id, &peer, now);
     dht_id_from_bytes(&key, "key", 3);
     dht_put(dht, &key, "value", 5, 60, on_put, NULL);
+    {
+        dht_put_item_t items[3] = {
+            {.value = "one", .len = 3}, {.value = "two", .len = 3}, {.value = "three", .len = 5}};
+        for (int i = 0; i < 3; i++)
+            dht_id_from_bytes(&items[i].key, items[i].value, items[i].len);
+        dht_put_many(dht, items, 3, 60, NULL, on_put); /* STORE_MANYs to the peer */
+    }
     dht_get(dht, &key, on_get, NULL);
     dht_route(dht, &key, "routed", 6, on_route, NULL);
     while (size >= 3) {

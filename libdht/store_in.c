@@ -1,0 +1,180 @@
+/*
+ * Values peers store here: a STORE's one, a STORE_MANY's several (Emo's
+ * several values per store request). Each value is checked and kept the
+ * same way: in the value store, or first written by the program's
+ * storage (held.c), since "stored" means kept. A STORE_MANY is answered
+ * by one STORED_MANY, a code per value, once every value is kept or
+ * refused; while some wait on the storage, a group (below) gathers their
+ * outcomes and sends the reply when the last one comes.
+ */
+#include "node.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A STORE_MANY whose reply waits on the storage. */
+typedef struct dht__store_group {
+    uint64_t id;
+    uint32_t txid;
+    dht_addr_t from;
+    uint64_t asked_at;
+    uint8_t n;    /* values in the request */
+    uint8_t left; /* outcomes still to come (one more while they are asked) */
+    uint8_t codes[DHT__WIRE_MAX_BATCH];
+} dht__store_group_t;
+
+int dht__take_value(dht_t *dht, const dht_addr_t *from, const dht__wire_batch_t *b,
+                    const dht__held_wait_t *wait)
+{
+    uint32_t ttl = b->ttl < dht->cfg.max_ttl_s ? b->ttl : dht->cfg.max_ttl_s;
+    uint64_t expires_at;
+    dht_source_t source;
+    dht_id_t hash;
+    int err;
+
+    if (b->len > dht->cfg.max_value_size)
+        return DHT__WERR_TOO_BIG;
+    dht_id_from_bytes(&hash, b->value, b->len);
+    if ((b->flags & DHT__VALUE_CONTENT) && dht_id_cmp(&hash, &b->key) != 0) {
+        dht->st.dropped_bad_value++;
+        return DHT__WERR_BAD_VALUE;
+    }
+    if (ttl == 0)
+        ttl = 1;
+    expires_at = dht->now + (uint64_t)ttl * 1000u;
+    dht__source_of(&source, from);
+    if (dht__held_external(dht)) {
+        /* The storage writes; the answer waits for it (held.c). */
+        dht__value_t v = {.key = b->key,
+                          .hash = hash,
+                          .len = b->len,
+                          .flags = b->flags & DHT__VALUE_KEPT,
+                          .stored_at = dht->now,
+                          .age_in = b->age, /* replication's copy: as old as the value */
+                          .expires_at = expires_at,
+                          .source = source};
+        err = dht__held_write(dht, wait, &v, b->value, NULL);
+        if (err == 0)
+            return DHT__TAKE_LATER;
+        if (err == DHT__HELD_IN_MEMORY)
+            err = 0;
+    } else {
+        err =
+            dht__store_put_from(dht->store, &source, &b->key, &hash, b->value, b->len,
+                                b->flags & DHT__VALUE_KEPT, dht->now, dht->now, b->age, expires_at);
+    }
+    if (err == DHT_EBUSY && dht__store_over_share(dht->store, &source, b->len))
+        dht->st.refused_over_share++;
+    if (err == DHT_ETOOBIG)
+        return DHT__WERR_TOO_BIG;
+    return err < 0 ? DHT__WERR_FULL : 0;
+}
+
+static dht__store_group_t *group_find(dht_t *dht, uint64_t id)
+{
+    for (size_t i = 0; i < dht->n_groups; i++)
+        if (dht->groups[i].id == id)
+            return &dht->groups[i];
+    return NULL;
+}
+
+static int group_waits(const dht_t *dht, uint32_t txid, const dht_addr_t *from)
+{
+    for (size_t i = 0; i < dht->n_groups; i++)
+        if (dht->groups[i].txid == txid && dht_addr_equal(&dht->groups[i].from, from))
+            return 1;
+    return 0;
+}
+
+static dht__store_group_t *group_new(dht_t *dht)
+{
+    if (dht->n_groups >= DHT__SOURCE_MAX)
+        return NULL;
+    if (dht->n_groups == dht->cap_groups) {
+        size_t cap = dht->cap_groups ? dht->cap_groups * 2 : 4;
+        void *p = realloc(dht->groups, cap * sizeof(*dht->groups));
+        if (p == NULL)
+            return NULL;
+        dht->groups = p;
+        dht->cap_groups = cap;
+    }
+    memset(&dht->groups[dht->n_groups], 0, sizeof(dht->groups[0]));
+    dht->groups[dht->n_groups].id = ++dht->next_group;
+    return &dht->groups[dht->n_groups++];
+}
+
+static void group_remove(dht_t *dht, const dht__store_group_t *g)
+{
+    dht->groups[g - dht->groups] = dht->groups[--dht->n_groups];
+}
+
+/* One outcome of g came: with the last, the reply goes and g is gone. */
+static int group_step(dht_t *dht, dht__store_group_t *g)
+{
+    dht__msg_t r;
+
+    if (--g->left > 0)
+        return 0;
+    memset(&r, 0, sizeof(r));
+    r.type = DHT__STORED_MANY;
+    r.txid = g->txid;
+    r.sender = dht->self;
+    r.n_batch = g->n;
+    memcpy(r.batch_codes, g->codes, g->n);
+    dht__store_group_t done = *g;
+    group_remove(dht, g);
+    return dht__send_msg(dht, &done.from, &r);
+}
+
+int dht__take_many(dht_t *dht, const dht__msg_t *req, const dht_addr_t *from)
+{
+    dht__store_group_t *g;
+    uint64_t id;
+
+    if (group_waits(dht, req->txid, from))
+        return 0; /* a resend: the answer to the first copy answers it */
+    g = group_new(dht);
+    if (g == NULL)
+        return dht__send_error(dht, req->txid, from, DHT__WERR_RATE_LIMITED, "busy");
+    id = g->id;
+    g->txid = req->txid;
+    g->from = *from;
+    g->asked_at = dht->now;
+    g->n = req->n_batch;
+    g->left = (uint8_t)(req->n_batch + 1); /* one more until all are asked */
+    for (uint8_t i = 0; i < req->n_batch; i++) {
+        dht__held_wait_t wait = {.txid = req->txid, .from = *from, .group = id, .index = i};
+        int code = dht__take_value(dht, from, &req->batch[i], &wait);
+        /* A write may end inside the storage's call: find g anew. */
+        g = group_find(dht, id);
+        if (code == DHT__TAKE_LATER)
+            continue;
+        g->codes[i] = (uint8_t)code;
+        g->left--;
+    }
+    return group_step(dht, group_find(dht, id));
+}
+
+void dht__group_written(dht_t *dht, uint64_t group, uint8_t index, int kept)
+{
+    dht__store_group_t *g = group_find(dht, group);
+
+    if (g == NULL || index >= g->n)
+        return; /* forgotten: its sender gave up */
+    g->codes[index] = kept ? 0 : DHT__WERR_FULL;
+    (void)group_step(dht, g);
+}
+
+void dht__groups_expire(dht_t *dht, uint64_t now)
+{
+    for (size_t i = dht->n_groups; i-- > 0;)
+        if (dht->groups[i].asked_at + DHT_SOURCE_WAIT_MS <= now)
+            group_remove(dht, &dht->groups[i]);
+}
+
+void dht__groups_free(dht_t *dht)
+{
+    free(dht->groups);
+    dht->groups = NULL;
+    dht->n_groups = dht->cap_groups = 0;
+}
