@@ -21,10 +21,17 @@ void fs_ctx_init(fs_ctx_t *ctx)
     ctx->copies = FS_COPIES_DEFAULT;
 }
 
+/* @return 1 if data is a plain manifest node (chunks start 0x00 or
+ * 0x01, plain manifest nodes "EMO"; a sealed one is ciphertext). */
+static int plain_manifest(const uint8_t *data, size_t len)
+{
+    return len >= 3 && memcmp(data, "EMO", 3) == 0;
+}
+
 int fs_dht_put_blob(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], const uint8_t *data,
                     size_t len, dht_put_cb cb, void *arg)
 {
-    int manifest = len >= 3 && memcmp(data, "EMO", 3) == 0; /* chunks start 0x00 or 0x01 */
+    int manifest = plain_manifest(data, len);
     /* A blob's key is the SHA-256 of its bytes, computed when it was made:
      * libdht need not hash it again (the nodes that store it check). */
     dht_put_opts_t opts = {.copies = manifest ? 0 : ctx->copies, .content = 1};
@@ -34,14 +41,30 @@ int fs_dht_put_blob(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], const ui
     return dht_put_ex(ctx->dht, &id, data, len, ctx->ttl_s, &opts, cb, arg);
 }
 
+size_t fs_blobs_batch_len(const fs_ctx_t *ctx, const mf_blob_t *blobs, size_t n)
+{
+    size_t most = ctx->max_in_flight > 0 && ctx->max_in_flight < FS_BLOBS_PER_BATCH
+                      ? ctx->max_in_flight
+                      : FS_BLOBS_PER_BATCH;
+    size_t take = 1, bytes = blobs[0].len;
+
+    while (take < n && take < most && bytes + blobs[take].len <= FS_BATCH_BYTES)
+        bytes += blobs[take++].len;
+    return take;
+}
+
 int fs_dht_put_blobs(const fs_ctx_t *ctx, const mf_blob_t *blobs, size_t n, dht_put_cb cb,
                      void *arg)
 {
     dht_put_item_t items[FS_BLOBS_PER_BATCH];
-    dht_put_opts_t opts = {.copies = 0, .content = 1}; /* on k; keys are their SHA-256 */
+    /* Keys are their SHA-256; plain manifest nodes on k, sealed ones (a
+     * sealed file's: all of them) on copies, as fs_dht_put_blob. */
+    dht_put_opts_t opts = {.copies = 0, .content = 1};
 
     if (n == 0 || n > FS_BLOBS_PER_BATCH)
         return DHT_EINVAL;
+    if (!plain_manifest(blobs[0].data, blobs[0].len))
+        opts.copies = ctx->copies;
     for (size_t i = 0; i < n; i++) {
         memcpy(items[i].key.b, blobs[i].key, MF_KEY_LEN);
         items[i].value = blobs[i].data;

@@ -1,6 +1,7 @@
 /*
- * Fetching one blob: the local stores first, then the DHT; and fetching
- * a damaged pinned blob again (repin). See fetch.h.
+ * Fetching one blob: the local stores first, then the DHT (and a
+ * provider of it, before or after); and fetching a damaged pinned blob
+ * again (repin). See fetch.h.
  */
 #include "filestore/fetch.h"
 
@@ -19,7 +20,11 @@ typedef struct fetch {
     uint8_t *local; /* blob read from the local store, if any */
     size_t local_len;
     unsigned tries;
-    fs_store_t *repin; /* not NULL: the pinned store a damaged copy went from */
+    fs_store_t *repin;         /* not NULL: the pinned store a damaged copy went from */
+    fs_providers_t *providers; /* the file's providers (a reference), or NULL */
+    uint32_t index;            /* which of them: the set's pick for this chunk */
+    uint8_t provider_first, provider_asked;
+    int dht_err; /* what the DHT said, when the provider is asked after it */
 } fetch_t;
 
 /* A blob fetched again, on its way into the pinned store (on a worker:
@@ -71,11 +76,13 @@ static void repin(fetch_t *f, const uint8_t *data, size_t len)
 static void finish(fetch_t *f, int status, const uint8_t *data, size_t len)
 {
     f->cb(status, data, len, f->arg);
+    fs_providers_release(f->providers);
     free(f->local);
     free(f);
 }
 
 static int start_dht_get(fetch_t *f);
+static int ask_provider(fetch_t *f);
 
 static void ignore_result(int status, const uint8_t *data, size_t len, void *arg)
 {
@@ -109,7 +116,48 @@ static void on_dht_value(int status, const dht_value_t *values, size_t n, void *
     if (err != FS_ECANCELED && err != FS_ENOMEM && f->tries < f->ctx.max_tries &&
         (f->abort_flag == NULL || *f->abort_flag == 0) && start_dht_get(f) == 0)
         return;
+    /* The holders do not have it: a provider may. */
+    f->dht_err = err;
+    if (err != FS_ECANCELED && err != FS_ENOMEM && (f->abort_flag == NULL || *f->abort_flag == 0) &&
+        ask_provider(f) == 0)
+        return;
     finish(f, err, NULL, 0);
+}
+
+static void on_provider_value(int status, const dht_value_t *values, size_t n, void *arg)
+{
+    fetch_t *f = arg;
+
+    /* libdht checked the bytes against the key (content addressed). */
+    if (status == 0 && n == 1 && memcmp(values[0].hash.b, f->key, MF_KEY_LEN) == 0) {
+        finish(f, 0, values[0].data, values[0].len);
+        return;
+    }
+    if (status == DHT_ECANCELED) {
+        finish(f, FS_ECANCELED, NULL, 0);
+        return;
+    }
+    /* Not there, or gone: the holders, unless they were asked already. */
+    if (f->tries > 0 || (f->abort_flag != NULL && *f->abort_flag != 0)) {
+        finish(f, f->tries > 0 ? f->dht_err : FS_ECANCELED, NULL, 0);
+        return;
+    }
+    status = start_dht_get(f);
+    if (status)
+        finish(f, status, NULL, 0);
+}
+
+/* Asks the provider, once. @return 0 if asked, else nonzero. */
+static int ask_provider(fetch_t *f)
+{
+    const dht_addr_t *to = fs_providers_pick(f->providers, f->index);
+    dht_id_t id;
+
+    if (to == NULL || f->provider_asked || f->ctx.dht == NULL)
+        return FS_ENOENT;
+    f->provider_asked = 1;
+    memcpy(id.b, f->key, MF_KEY_LEN);
+    return dht_get_from(f->ctx.dht, to, &id, NULL, on_provider_value, f) == 0 ? 0 : FS_ENOENT;
 }
 
 static int start_dht_get(fetch_t *f)
@@ -155,6 +203,8 @@ static void after_read_local(fs_job_t *w)
         finish(f, 0, f->local, f->local_len);
         return;
     }
+    if (f->provider_first && ask_provider(f) == 0)
+        return;
     err = start_dht_get(f);
     if (err)
         finish(f, err, NULL, 0);
@@ -163,10 +213,19 @@ static void after_read_local(fs_job_t *w)
 int fs_fetch_blob(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], const int *abort_flag,
                   fs_fetch_cb cb, void *arg)
 {
+    return fs_fetch_blob_from(ctx, key, NULL, 0, 0, abort_flag, cb, arg);
+}
+
+int fs_fetch_blob_from(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN],
+                       fs_providers_t *providers, uint32_t index, int provider_first,
+                       const int *abort_flag, fs_fetch_cb cb, void *arg)
+{
     fetch_t *f = calloc(1, sizeof(*f));
 
     if (f == NULL)
         return FS_ENOMEM;
+    f->index = index;
+    f->provider_first = (uint8_t)(provider_first != 0);
     f->ctx = *ctx;
     memcpy(f->key, key, MF_KEY_LEN);
     f->cb = cb;
@@ -177,6 +236,7 @@ int fs_fetch_blob(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN], const int 
         free(f);
         return FS_ENOMEM;
     }
+    f->providers = fs_providers_hold(providers);
     return 0;
 }
 

@@ -2,7 +2,9 @@
  * fs_get: a file from the local store and the DHT. See filestore.h.
  *
  * The manifest first, then the chunks, many in flight and out of order,
- * each verified against its key and decoded on a worker. Written to a file,
+ * each verified against its key and decoded on a worker. Chunks come
+ * from the holders the DHT chose and from the file's providers (nodes
+ * that announced they serve it, providers.h), every other one from each. Written to a file,
  * each chunk goes to its offset in the temporary file (get_place.c says
  * where that is and how it becomes the final file). Streamed, decoded
  * chunks wait in memory until the sink takes them in order; the chunks
@@ -76,6 +78,7 @@ static void free_get(fs_job_t *job)
     free(get->journal_path);
     free(get->out_path);
     free(get->dir);
+    fs_providers_release(get->providers);
     free(get);
 }
 
@@ -298,8 +301,10 @@ void fs_get_pump(fs_get_t *get)
         if (get->state[i] != 0)
             continue;
         c = calloc(1, sizeof(*c));
-        if (c == NULL ||
-            fs_fetch_blob(&get->ctx, get->m.entries[i].key, &get->canceled, on_chunk, c) != 0) {
+        /* Odd chunks from a provider first, even ones from the holders
+         * (and from a provider when they lack it). */
+        if (c == NULL || fs_fetch_blob_from(&get->ctx, get->m.entries[i].key, get->providers, i,
+                                            i % 2 == 1, &get->canceled, on_chunk, c) != 0) {
             free(c);
             fs_get_fail(get, FS_ENOMEM, "cannot fetch", get->m.name);
             break;
@@ -425,6 +430,9 @@ static void on_start(fs_job_t *job)
         fs_get_finish(get);
         return;
     }
+    /* Who provides the file, found while the manifest comes. */
+    if (get->ctx.dht != NULL)
+        get->providers = fs_providers_find(&get->ctx, get->key);
     get->in_flight++;
     if ((get->sealed
              ? fs_manifest_fetch_sealed(&get->ctx, get->key, get->secret, on_manifest, get)

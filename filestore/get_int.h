@@ -9,6 +9,7 @@
 
 #include "filestore/codec_pool.h"
 #include "filestore/filestore.h"
+#include "filestore/providers.h"
 
 #include <openssl/evp.h>
 #include "filestore/exec.h"
@@ -19,7 +20,8 @@
 struct fs_get {
     fs_ctx_t ctx;
     uint8_t key[MF_KEY_LEN];
-    int sealed; /* a sealed file: secret opens its manifest's root */
+    fs_providers_t *providers; /* nodes that announced they serve the file; may be NULL */
+    int sealed;                /* a sealed file: secret opens its manifest's root */
     uint8_t secret[MF_KEY_LEN];
     char *out_path, *dir;
     int force;   /* asked for (fs_get_opts_t.force) */

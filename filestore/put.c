@@ -384,11 +384,10 @@ static void put_next_blob(fs_put_t *put)
     if (!put->network)
         put->next_blob = put->n_blobs;
     if (put->status == 0 && put->dht_in_flight == 0 && put->next_blob < put->n_blobs) {
-        size_t n = put->n_blobs - put->next_blob;
+        size_t n = fs_blobs_batch_len(&put->ctx, &put->blobs[put->next_blob],
+                                      put->n_blobs - put->next_blob);
         int err;
 
-        if (n > FS_BLOBS_PER_BATCH)
-            n = FS_BLOBS_PER_BATCH;
         err = fs_dht_put_blobs(&put->ctx, &put->blobs[put->next_blob], n, on_blob_stored, put);
         if (err) {
             fail(put, fs_from_dht(err), "cannot store", "the manifest");

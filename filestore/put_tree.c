@@ -403,12 +403,14 @@ static void on_blob_stored(int status, unsigned stored, void *arg);
  * a full batch, or, once the walk is over, what is left. */
 static void send_outbox(fs_put_tree_t *t)
 {
-    size_t n = t->n_out < FS_BLOBS_PER_BATCH ? t->n_out : FS_BLOBS_PER_BATCH;
+    size_t n;
     int err;
 
-    if (t->dht_in_flight > 0 || n == 0 || t->status != 0 || t->canceled ||
-        (n < FS_BLOBS_PER_BATCH && t->cur != NULL))
+    if (t->dht_in_flight > 0 || t->n_out == 0 || t->status != 0 || t->canceled)
         return;
+    n = fs_blobs_batch_len(&t->ctx, t->outbox, t->n_out);
+    if (n == t->n_out && n < FS_BLOBS_PER_BATCH && t->cur != NULL)
+        return; /* not a full batch yet, and more to come */
     err = fs_dht_put_blobs(&t->ctx, t->outbox, n, on_blob_stored, t);
     if (err) {
         fail(t, fs_from_dht(err), "cannot store the directories' manifests in the network: %s",

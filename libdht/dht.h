@@ -680,6 +680,61 @@ DHT_API int dht_get(dht_t *dht, const dht_id_t *key, dht_get_cb cb, void *arg);
 DHT_API int dht_get_ex(dht_t *dht, const dht_id_t *key, const dht_get_opts_t *opts, dht_get_cb cb,
                        void *arg);
 
+/* ---- provider records (schema/wire.md 5.9) ---- */
+
+/* A node that serves a key's content: its address as the nodes it
+ * announced itself to saw it, with the port it named. */
+typedef struct dht_provider {
+    dht_addr_t addr;
+    uint32_t ttl_s; /* seconds left before the record expires */
+} dht_provider_t;
+
+#define DHT_PROVIDES_MAX 4096 /* keys one node announces at once, at most */
+
+/* Announces this node as a provider of key's content (BEP 5's
+ * announce_peer): a lookup of key, then a PROVIDE (with the token each
+ * node handed out) to the k closest that answered, which keep a provider
+ * record of the address the PROVIDE came from, with `port` (1..65535),
+ * for ttl_s (cut to max_ttl_s); a node that refuses or does not answer is
+ * replaced by the next closest. The node then announces it again every
+ * half ttl_s (at most every replicate_interval_s), until dht_unprovide;
+ * the holders replicate the record as they do values. A node never keeps
+ * a record of its own. cb gets 0 and the nodes that took it, or a
+ * negative code and 0 (DHT_ENOPEERS: none). Announcing a key again
+ * replaces its port and ttl_s.
+ * @return 0, DHT_EINVAL (port 0, ttl_s 0, NULL arguments), DHT_EBUSY (too
+ *         many ops, or DHT_PROVIDES_MAX keys announced), DHT_ECLOSED or
+ *         DHT_ENOMEM. */
+DHT_API int dht_provide(dht_t *dht, const dht_id_t *key, uint16_t port, uint32_t ttl_s,
+                        dht_put_cb cb, void *arg);
+
+/* Withdraws dht_provide(key): no more announcements, and a PROVIDE with
+ * ttl 0 to the k closest, which drop the record of this node's address
+ * and port (cb as dht_provide's; cb may be NULL: then nothing is sent,
+ * the records just expire). @return 0, DHT_ENOTFOUND (key not
+ * announced), DHT_EBUSY, DHT_ECLOSED or DHT_ENOMEM. */
+DHT_API int dht_unprovide(dht_t *dht, const dht_id_t *key, dht_put_cb cb, void *arg);
+
+/* The providers of key that the k closest nodes know (each once, up to
+ * DHT_GET_MAX_VALUES), as dht_get finds values: a FIND_PROVIDERS lookup.
+ * Records are not checked beyond their form: a provider is a hint, what
+ * it serves must be verified (a content-addressed value is). cb gets 0
+ * and the providers (n >= 1), or DHT_ENOTFOUND (none), or DHT_ENOPEERS.
+ * @return 0, DHT_EINVAL, DHT_EBUSY, DHT_ECLOSED or DHT_ENOMEM. */
+typedef void (*dht_providers_cb)(int status, const dht_provider_t *providers, size_t n, void *arg);
+DHT_API int dht_find_providers(dht_t *dht, const dht_id_t *key, dht_providers_cb cb, void *arg);
+
+/* Fetches one value, (key, hash) (hash NULL: the content-addressed one,
+ * hash == key), from the node at addr alone (a provider, say; no lookup):
+ * a FIND_VALUE, then, for a value too large to come inline, a GET_VALUE
+ * with the token it brought (by stream when large). The bytes are
+ * checked as dht_get checks them. cb gets 0 and the value (n == 1), or
+ * DHT_ENOTFOUND (the node does not have it, or served bytes that do not
+ * verify), DHT_ENOPEERS (it did not answer).
+ * @return 0, DHT_EINVAL, DHT_EBUSY, DHT_ECLOSED or DHT_ENOMEM. */
+DHT_API int dht_get_from(dht_t *dht, const dht_addr_t *addr, const dht_id_t *key,
+                         const dht_id_t *hash, dht_get_cb cb, void *arg);
+
 /* Leaves the network gracefully: hands each value this node holds for
  * others to those of the nodes closest to its key that lack it (the check
  * replication makes, for all of them at once, 32 at a time), for at most

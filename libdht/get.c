@@ -4,7 +4,8 @@
  * ones too large to carry; when it ends, each value still missing is
  * fetched with GET_VALUE from one holder, the next holder on failure.
  * Every value is checked against its hash, and against the key when it
- * claims to be content addressed.
+ * claims to be content addressed. dht_find_providers is the same with
+ * FIND_PROVIDERS: provider records (address records) instead of values.
  *
  * Bad holders cannot deny a value (a node may claim to hold anything):
  * a GET_VALUE whose first attempt goes unanswered (it stalls) leaves the
@@ -53,6 +54,8 @@ struct dht__get_state {
     uint8_t lookup_done;
     dht_id_t banned[MAX_BANNED]; /* served bytes that failed verification */
     size_t n_banned;
+    uint8_t has_only; /* dht_get_from: the value `only`, nothing else */
+    dht_id_t only;
 };
 
 static int is_banned(const dht__get_state_t *g, const dht_id_t *id)
@@ -189,8 +192,19 @@ static void take_values(dht_t *dht, dht__op_t *op, const dht_node_info_t *from, 
     for (unsigned i = 0; i < m->n_entries; i++) {
         const dht__wire_entry_t *e = &m->entries[i];
         dht_id_t hash;
+        dht_addr_t a;
         gval_t *v;
 
+        if (((e->flags & DHT__VALUE_PROVIDER) != 0) != op->providers ||
+            (op->providers && (e->is_summary || dht__wire_addr_decode(e->data, e->len, &a) != 0))) {
+            /* A provider record among values, a value among provider
+             * records, or one that names no address: nothing to keep. */
+            dht->st.dropped_bad_value++;
+            ban(dht, g, &from->id);
+            continue;
+        }
+        if (g->has_only && dht_id_cmp(e->is_summary ? &e->hash : &g->only, &g->only) != 0)
+            continue; /* a summary of another value (inline ones: below) */
         if (e->is_summary) {
             if (e->len > dht->cfg.max_value_size ||
                 ((e->flags & DHT__VALUE_CONTENT) && dht_id_cmp(&e->hash, &g->key) != 0)) {
@@ -216,6 +230,8 @@ static void take_values(dht_t *dht, dht__op_t *op, const dht_node_info_t *from, 
             ban(dht, g, &from->id);
             continue;
         }
+        if (g->has_only && dht_id_cmp(&hash, &g->only) != 0)
+            continue;
         v = val_for(g, &hash);
         if (v)
             set_data(g, v, e->data, e->len, e->ttl, e->flags);
@@ -224,7 +240,7 @@ static void take_values(dht_t *dht, dht__op_t *op, const dht_node_info_t *from, 
     if (m->total > (unsigned)m->first + m->n_entries && m->n_entries > 0 && g->n < MAX_VALUES &&
         !satisfied(g)) {
         dht__msg_t q;
-        dht__msg_request(&q, DHT__FIND_VALUE, m->token);
+        dht__msg_request(&q, op->providers ? DHT__FIND_PROVIDERS : DHT__FIND_VALUE, m->token);
         q.target = g->key;
         q.first = (uint16_t)(m->first + m->n_entries);
         q.max_age = op->max_age_s;
@@ -241,7 +257,7 @@ static void on_more(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *r
     if (status == DHT__RPC_STALLED || op->completed)
         return;
     op->get->outstanding--;
-    if (status == 0 && reply->type == DHT__VALUES)
+    if (status == 0 && reply->type == (op->providers ? DHT__PROVIDERS : DHT__VALUES))
         take_values(dht, op, &from, reply);
     if (!op->lk.finished && satisfied(op->get))
         dht__lookup_stop(dht, op);
@@ -379,6 +395,8 @@ static void take_local(dht_t *dht, const dht__op_t *op, dht__get_state_t *g)
         const dht__value_t *lv = local[i];
         uint64_t left = lv->expires_at - dht->now;
         gval_t *v;
+        if (((lv->flags & DHT__VALUE_PROVIDER) != 0) != op->providers)
+            continue; /* not of the kind asked */
         if (!dht__value_young(lv, op->max_age_s, dht->now) || young++ < op->page_first)
             continue; /* too old, or before the page, as a holder would say */
         if (lv->data == NULL)
@@ -407,6 +425,76 @@ int dht__get_start(dht_t *dht, dht__op_t *op, const dht_id_t *key, unsigned max_
     return dht__lookup_start(dht, op, key, 1);
 }
 
+/* Reports the provider records found, as endpoints. */
+static void report_providers(dht__op_t *op)
+{
+    const dht__get_state_t *g = op->get;
+    dht_provider_t out[MAX_VALUES];
+    size_t n = 0;
+
+    for (size_t i = 0; g && op->status == 0 && i < g->n; i++) {
+        const gval_t *v = &g->vals[i];
+        if (v->data == NULL || dht__wire_addr_decode(v->data, v->len, &out[n].addr) != 0)
+            continue;
+        out[n].ttl_s = v->ttl;
+        n++;
+    }
+    op->cb.providers(op->status, n ? out : NULL, n, op->arg);
+}
+
+/* The one FIND_VALUE of a dht_get_from came back (or did not). */
+static void on_direct(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *reply)
+{
+    dht__op_t *op = rpc->op;
+    dht_node_info_t from;
+
+    if (status == DHT__RPC_STALLED || op->completed)
+        return;
+    op->get->outstanding--;
+    if (status == 0 && reply->type == DHT__VALUES) {
+        op->lk.stats.replies++;
+        from.id = reply->sender;
+        from.addr = rpc->to;
+        take_values(dht, op, &from, reply);
+    }
+    maybe_finish(dht, op);
+}
+
+int dht_get_from(dht_t *dht, const dht_addr_t *addr, const dht_id_t *key, const dht_id_t *hash,
+                 dht_get_cb cb, void *arg)
+{
+    dht__get_state_t *g;
+    dht__op_t *op;
+    dht__msg_t q;
+    int err;
+
+    if (dht == NULL || addr == NULL || key == NULL || cb == NULL)
+        return DHT_EINVAL;
+    dht__now(dht);
+    op = dht__op_new(dht, DHT__OP_GET, arg, &err);
+    if (op == NULL)
+        return err;
+    op->cb.get = cb;
+    g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return dht__op_started(dht, op, DHT_ENOMEM);
+    op->get = g; /* freed with the op */
+    g->key = *key;
+    g->only = hash != NULL ? *hash : *key;
+    g->has_only = 1;
+    g->lookup_done = 1; /* no lookup: one node is asked */
+    op->lk.finished = 1;
+    /* A FIND_VALUE first: it brings the value (a small one inline), or
+     * its summary and a token, the proof of our address its GET_VALUE
+     * then carries (a large value goes only to a proven source). */
+    dht__msg_request(&q, DHT__FIND_VALUE, NULL);
+    q.target = *key;
+    err = dht__rpc_send(dht, &q, addr, NULL, 0, 0, on_direct, op, 0);
+    if (err == 0)
+        g->outstanding++;
+    return dht__op_started(dht, op, err);
+}
+
 void dht__get_report(dht_t *dht, dht__op_t *op)
 {
     dht__get_state_t *g = op->get;
@@ -414,6 +502,10 @@ void dht__get_report(dht_t *dht, dht__op_t *op)
     size_t n = 0;
 
     (void)dht;
+    if (op->providers) {
+        report_providers(op);
+        return;
+    }
     for (size_t i = 0; g && op->status == 0 && i < g->n; i++) {
         const gval_t *v = &g->vals[i];
         if (v->data == NULL)

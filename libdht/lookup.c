@@ -204,7 +204,11 @@ static int query(dht_t *dht, dht__op_t *op, dht__cand_t *c)
     dht__lookup_t *lk = &op->lk;
     dht__msg_t m;
 
-    dht__msg_request(&m, lk->want_values ? DHT__FIND_VALUE : DHT__FIND_NODE, NULL);
+    dht__msg_request(&m,
+                     !lk->want_values ? DHT__FIND_NODE
+                     : op->providers  ? DHT__FIND_PROVIDERS
+                                      : DHT__FIND_VALUE,
+                     NULL);
     m.target = lk->target;
     if (lk->want_values) { /* a get's options; 0 for the others */
         m.max_age = op->max_age_s;
@@ -479,7 +483,7 @@ static void on_reply(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *
         return;
     }
     c->state = DHT__CAND_ANSWERED;
-    if (reply->type == DHT__NODES || reply->type == DHT__VALUES) {
+    if (reply->type == DHT__NODES || reply->type == DHT__VALUES || reply->type == DHT__PROVIDERS) {
         memcpy(c->token, reply->token, sizeof(c->token));
         c->has_token = 1;
     }
@@ -488,7 +492,7 @@ static void on_reply(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t *
         dht__replicate_on_values(op, c, reply);
     from = *c; /* merging moves the array */
     nearer = merge_nodes(dht, lk, reply, from.hops + 1u, has_beat ? &beat : NULL);
-    if (op->kind == DHT__OP_GET && reply->type == DHT__VALUES)
+    if (op->kind == DHT__OP_GET && reply->type == (op->providers ? DHT__PROVIDERS : DHT__VALUES))
         dht__get_on_values(dht, op, &from, reply);
     if (stale_step(lk, nearer))
         finish(dht, op);

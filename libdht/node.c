@@ -154,6 +154,8 @@ void dht__destroy(dht_t *dht)
     dht__store_free(dht->store);
     dht__source_free(dht);
     dht__groups_free(dht);
+    dht__provided_free(dht);
+    dht__stores_free(dht);
     dht__route_free(dht);
     dht__netkey_free(dht);
     free(dht->rate);
@@ -316,6 +318,7 @@ uint64_t dht_periodic(dht_t *dht, uint64_t now_ms)
         dht__source_expire(dht, dht->now);
         dht__groups_expire(dht, dht->now);
         dht__replicate_tick(dht, dht->now);
+        dht__provide_tick(dht, dht->now);
         dht__route_tick(dht);
         dht->next_tick = dht->now + DHT__TICK_MS;
     }

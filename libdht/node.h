@@ -190,6 +190,7 @@ struct dht__op {
         dht_get_cb get;
         dht_holders_cb holders;
         dht_route_cb route;
+        dht_providers_cb providers;
     } cb;
     void *arg;
     dht_id_t peer_id; /* ping: who answered; route: who took the message;
@@ -209,6 +210,8 @@ struct dht__op {
     dht__put_batch_t *batch; /* put: the dht_put_many it belongs to (one reference) */
     uint32_t batch_index;    /* put: its place in batch */
     uint8_t batch_ready;     /* put: its lookup ended, its STOREs wait for the batch's */
+    uint8_t providers;       /* get: provider records (FIND_PROVIDERS), not values */
+    uint16_t provide_port;   /* put: a PROVIDE of this port instead of a STORE (0: none) */
 };
 
 /* What one request source may do: its token buckets of requests and of
@@ -274,6 +277,10 @@ struct dht {
     /* source.c: reads and writes waiting on the program */
     struct dht__source_req *src_reqs;
     size_t n_src_reqs, cap_src_reqs;
+
+    /* providers.c: the keys this node announces, and when next */
+    struct dht__provided *provided;
+    size_t n_provided, cap_provided;
 
     /* store_in.c: STORE_MANYs whose reply waits on the storage's writes */
     struct dht__store_group *groups;
@@ -510,6 +517,11 @@ void dht__put_self_written(dht_t *dht, dht__op_t *op, int kept);
 int dht__take_value(dht_t *dht, const dht_addr_t *from, const dht__wire_batch_t *b,
                     const dht__held_wait_t *wait);
 
+/* Keeps (or, with ttl 0, removes) the provider record PROVIDE req from
+ * `from` announces: `from`'s address with req's port, under req's key
+ * (its token checked by the caller). @return 0 or a DHT__WERR_* code. */
+int dht__take_provide(dht_t *dht, const dht_addr_t *from, const dht__msg_t *req);
+
 /* Keeps the values of STORE_MANY req from `from` (its token checked),
  * and answers with one STORED_MANY once all are kept or refused: now,
  * or when the last write to the storage ends. A resend of one whose
@@ -534,6 +546,12 @@ void dht__groups_free(dht_t *dht);
  * failure (DHT_ETIMEDOUT, DHT_ECANCELED...). */
 enum { DHT__STORE_FOR_PUT, DHT__STORE_FOR_REPLICA };
 
+/* Sends op's PROVIDE (op->provide_port, op->ttl) of key to node `to`
+ * with its token; its outcome reaches dht__put_stored, as a STORE's.
+ * @return 0, or a negative code (nothing sent, no outcome). */
+int dht__provide_send(dht_t *dht, dht__op_t *op, const dht_node_info_t *to,
+                      const uint8_t token[DHT__WIRE_TOKEN_LEN]);
+
 /* Sends op's value v to node `to` with its token: a STORE now, or, while
  * the queue is held and v fits a batch, queued to go with others to the
  * same node. The outcome reaches dht__put_stored or dht__replica_stored
@@ -550,11 +568,22 @@ void dht__stores_hold(dht_t *dht);
  * lone value, STORE_MANYs (as few as fit) for several. */
 void dht__stores_flush(dht_t *dht);
 
+/* Frees the queue (dht_free; it is empty outside a hold). */
+void dht__stores_free(dht_t *dht);
+
 /* A STORE of op (a put's) ended with status (see above). */
 void dht__put_stored(dht_t *dht, dht__op_t *op, int status);
 
 /* A STORE of op (a replication's) ended with status (see above). */
 void dht__replica_stored(dht_t *dht, dht__op_t *op, int status);
+
+/* ---- providers.c ---- */
+
+/* Announces again the keys whose time has come (from dht_periodic). */
+void dht__provide_tick(dht_t *dht, uint64_t now);
+
+/* Frees the table of announced keys (dht_free). */
+void dht__provided_free(dht_t *dht);
 
 /* ---- put_many.c ---- */
 
@@ -847,6 +876,11 @@ dht__op_t *dht__op_new(dht_t *dht, int kind, void *arg, int *err);
 /* Queues op's user callback with status; it runs when the current entry
  * point returns. Idempotent. */
 void dht__op_complete(dht_t *dht, dht__op_t *op, int status);
+
+/* Ends the start of op, a new operation whose first step returned err:
+ * 0, and the node's timer rearmed; or op dropped unreported (the caller
+ * of the API gets err). @return err. */
+int dht__op_started(dht_t *dht, dht__op_t *op, int err);
 
 /* Drops one reference; frees the op at zero. */
 void dht__op_unref(dht_t *dht, dht__op_t *op);

@@ -38,6 +38,17 @@ dht__op_t *dht__op_new(dht_t *dht, int kind, void *arg, int *err)
     return op;
 }
 
+int dht__op_started(dht_t *dht, dht__op_t *op, int err)
+{
+    if (err) {
+        op->completed = 1; /* never reported: the caller gets err */
+        dht__op_unref(dht, op);
+        return err;
+    }
+    dht__rearm(dht);
+    return 0;
+}
+
 void dht__op_complete(dht_t *dht, dht__op_t *op, int status)
 {
     if (op->completed)
@@ -305,6 +316,8 @@ static int send_store(dht_t *dht, dht__op_t *op, const dht__cand_t *c)
                            .flags = op->value_flags,
                            .value = op->value};
 
+    if (op->provide_port != 0)
+        return dht__provide_send(dht, op, &c->node, c->token);
     return dht__store_send(dht, op, DHT__STORE_FOR_PUT, &c->node, c->token, &v);
 }
 
@@ -388,8 +401,9 @@ void dht__put_store_all(dht_t *dht, dht__op_t *op)
         dht__op_complete(dht, op, DHT_ENOPEERS);
         return;
     }
-    /* A client is no holder: it may be gone in a moment. */
-    here = !dht->cfg.client &&
+    /* A client is no holder: it may be gone in a moment; a provider
+     * keeps no record of itself. */
+    here = !dht->cfg.client && op->provide_port == 0 &&
            (n < r || dht_id_cmp_distance(&op->lk.target, &dht->self, &to[n - 1]->node.id) < 0);
     if (here && n == r) {
         n--;
@@ -475,14 +489,7 @@ int dht_put_ex(dht_t *dht, const dht_id_t *key, const void *value, size_t len, u
     op = dht__put_op_new(dht, key, value, len, ttl_s, opts, cb, arg, &err);
     if (op == NULL)
         return err;
-    err = dht__lookup_start(dht, op, key, 0);
-    if (err) {
-        op->completed = 1;
-        dht__op_unref(dht, op);
-        return err;
-    }
-    dht__rearm(dht);
-    return 0;
+    return dht__op_started(dht, op, dht__lookup_start(dht, op, key, 0));
 }
 
 /* The self-lookup of a bootstrap ended. If nobody answered it (all its

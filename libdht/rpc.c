@@ -177,10 +177,11 @@ size_t dht__request_pad(const dht_t *dht, const dht__msg_t *m, const dht_addr_t 
         want = DHT__WIRE_HEADER + 1 + DHT_ID_LEN + ping_room;
         break;
     case DHT__FIND_VALUE: /* VALUES fill a datagram */
-    case DHT__GET_VALUE:  /* a small value's VALUE; a large one needs a proof */
+    case DHT__FIND_PROVIDERS:
+    case DHT__GET_VALUE: /* a small value's VALUE; a large one needs a proof */
         want = DHT_MAX_DATAGRAM;
         break;
-    default: /* STORE, STORE_MANY: the token proves the address */
+    default: /* STORE, STORE_MANY, PROVIDE: the token proves the address */
         return 0;
     }
     if (want > DHT_MAX_DATAGRAM)
@@ -206,7 +207,8 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
      * longer check (the node restarted), the node says so, and the
      * request goes again padded. */
     if (!m->has_proof && m->pad == 0 && id != NULL && m->type != DHT__STORE &&
-        m->type != DHT__STORE_MANY && dht__rt_token(dht->rt, id, to, dht->now, m->proof)) {
+        m->type != DHT__STORE_MANY && m->type != DHT__PROVIDE &&
+        dht__rt_token(dht->rt, id, to, dht->now, m->proof)) {
         retry_pad = dht__request_pad(dht, m, to);
         m->has_proof = retry_pad > 0;
     }
@@ -394,7 +396,8 @@ int dht__rpc_reply(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from)
     if (dht__rt_update(dht->rt, &m->sender, from, dht->now, DHT__RT_REPLY) < 0) {
         /* Out of memory for a bucket split: the reply still counts. */
     }
-    if (m->type == DHT__NODES || m->type == DHT__VALUES || m->type == DHT__HELD)
+    if (m->type == DHT__NODES || m->type == DHT__VALUES || m->type == DHT__PROVIDERS ||
+        m->type == DHT__HELD)
         dht__rt_set_token(dht->rt, &m->sender, from, m->token, dht->now);
     if (rpc->retry_pad && m->type == DHT__ERROR && m->err_code == DHT__WERR_UNPROVEN) {
         resend_padded(dht, rpc);
@@ -404,7 +407,8 @@ int dht__rpc_reply(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from)
      * be cut to what an unproven source gets, so the request goes again
      * with the token the answer brought (a larger one answers the padded
      * first attempt, late). */
-    if (rpc->unpadded && (m->type == DHT__NODES || m->type == DHT__VALUES) &&
+    if (rpc->unpadded &&
+        (m->type == DHT__NODES || m->type == DHT__VALUES || m->type == DHT__PROVIDERS) &&
         dht__wire_size(m) <= rpc->len - dht->tag_len) {
         rpc->unpadded = 0;
         if (reframe(dht, rpc, m->token, 0) == 0) {
@@ -457,12 +461,14 @@ void dht__rpc_timeouts(dht_t *dht, uint64_t now)
          * (a put of many chunks at 10% loss did, in test_fs_sim). Nor is
          * a hastened one, cut short by its lookup, a failure, unless its
          * node was slow already and had its adaptive timeout this time
-         * too (one cut before that had no fair chance). Nor a HAVE:
-         * a node of an older version drops it unanswered, and the lookup
-         * that follows (check.c) asks the node in a way every version
-         * answers. */
+         * too (one cut before that had no fair chance). Nor a HAVE, a
+         * STORE_MANY, a FIND_PROVIDERS or a PROVIDE: a node of an older
+         * version drops them unanswered (for a HAVE, the lookup that
+         * follows, check.c, asks the node in a way every version
+         * answers). */
         if (rpc->has_id && (rpc->stream || (rpc->hastened && (!rpc->was_slow || rpc->cut)) ||
-                            rpc->type == DHT__HAVE)) {
+                            rpc->type == DHT__HAVE || rpc->type == DHT__STORE_MANY ||
+                            rpc->type == DHT__FIND_PROVIDERS || rpc->type == DHT__PROVIDE)) {
             dht__rt_slow(dht->rt, &rpc->id);
             dht__rt_unprobe(dht->rt, &rpc->id);
         } else if (rpc->has_id)

@@ -84,7 +84,7 @@ static int source_proven(const dht_t *dht, const dht__msg_t *m, const dht_addr_t
         return 1;
     if (m->has_proof && token_valid(dht, from, m->proof))
         return 1;
-    return (m->type == DHT__STORE || m->type == DHT__STORE_MANY) &&
+    return (m->type == DHT__STORE || m->type == DHT__STORE_MANY || m->type == DHT__PROVIDE) &&
            token_valid(dht, from, m->token);
 }
 
@@ -317,7 +317,21 @@ static size_t keep_young(const dht__value_t **vals, size_t n, uint32_t max_age_s
     return kept;
 }
 
-static int serve_find_value(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
+/* Keeps, in order, the values of vals[0..n) that are provider records
+ * (providers) or those that are not. @return how many. */
+static size_t keep_kind(const dht__value_t **vals, size_t n, int providers)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (((vals[i]->flags & DHT__VALUE_PROVIDER) != 0) == providers)
+            vals[kept++] = vals[i];
+    return kept;
+}
+
+/* FIND_VALUE, or FIND_PROVIDERS (providers): node records and the key's
+ * values, or its provider records. */
+static int serve_find(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv, int providers)
 {
     /* The store keeps at most store_max_per_key <= DHT__MAX_PER_KEY values
      * per key, oldest first: one look-up gets them all. */
@@ -328,16 +342,18 @@ static int serve_find_value(dht_t *dht, const dht__msg_t *req, dht__serving_t *s
     dht__msg_t r;
     size_t used;
 
+    if (total > DHT__MAX_PER_KEY)
+        total = DHT__MAX_PER_KEY;
+    total = keep_kind(vals, total, providers);
     /* The program's own values have no age: a filtered answer leaves
      * them out. */
-    if (total == 0 && req->max_age == 0 && source_summary(dht, &req->target, &sourced)) {
+    if (!providers && total == 0 && req->max_age == 0 &&
+        source_summary(dht, &req->target, &sourced)) {
         vals[0] = &sourced;
         total = 1;
     }
-    if (total > DHT__MAX_PER_KEY)
-        total = DHT__MAX_PER_KEY;
     total = keep_young(vals, total, req->max_age, dht->now);
-    reply_header(dht, &r, DHT__VALUES, req);
+    reply_header(dht, &r, providers ? DHT__PROVIDERS : DHT__VALUES, req);
     dht__token_make(dht, sv->from, 0, r.token);
     /* With values to give, node records must leave room for one summary,
      * or a reply full of IPv6 records (k = 32) would carry no value. */
@@ -386,6 +402,20 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
     if (code != 0)
         return send_error(dht, req, sv, code, "store full");
     reply_header(dht, &r, DHT__STORED, req);
+    return reply(dht, sv, &r);
+}
+
+static int serve_provide(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
+{
+    dht__msg_t r;
+    int code = store_refused(dht, req, sv);
+
+    if (code != 1)
+        return code;
+    code = dht__take_provide(dht, sv->from, req);
+    if (code != 0)
+        return send_error(dht, req, sv, (uint16_t)code, "store full");
+    reply_header(dht, &r, DHT__PROVIDED, req);
     return reply(dht, sv, &r);
 }
 
@@ -457,7 +487,8 @@ static int answer(dht_t *dht, const dht__msg_t *m, dht__serving_t *sv)
     /* A proof that does not check (a token from before our secret rotated
      * twice, or before a restart) is answered so, not with a reply cut to
      * the few bytes it paid for: its sender then asks again padded. */
-    if (m->has_proof && !sv->proven && m->type != DHT__STORE && m->type != DHT__STORE_MANY) {
+    if (m->has_proof && !sv->proven && m->type != DHT__STORE && m->type != DHT__STORE_MANY &&
+        m->type != DHT__PROVIDE) {
         dht->st.refused_unproven++;
         return send_error(dht, m, sv, DHT__WERR_UNPROVEN, "proof expired");
     }
@@ -467,7 +498,11 @@ static int answer(dht_t *dht, const dht__msg_t *m, dht__serving_t *sv)
     case DHT__FIND_NODE:
         return serve_find_node(dht, m, sv);
     case DHT__FIND_VALUE:
-        return serve_find_value(dht, m, sv);
+        return serve_find(dht, m, sv, 0);
+    case DHT__FIND_PROVIDERS:
+        return serve_find(dht, m, sv, 1);
+    case DHT__PROVIDE:
+        return serve_provide(dht, m, sv);
     case DHT__STORE:
         return serve_store(dht, m, sv);
     case DHT__STORE_MANY:

@@ -46,7 +46,11 @@
  * 0 means "k" (wire.md 3.4). A holder keeps both. */
 #define DHT__VALUE_COPIES_SHIFT 1
 #define DHT__VALUE_COPIES_MASK  0x3e
-#define DHT__VALUE_KEPT         (DHT__VALUE_CONTENT | DHT__VALUE_COPIES_MASK)
+/* Flag: a provider record (wire.md 3.4, 5.9): its bytes are the address
+ * record of a node that serves the key's content, listed by
+ * FIND_PROVIDERS only, never as one of the key's values. */
+#define DHT__VALUE_PROVIDER 0x80
+#define DHT__VALUE_KEPT     (DHT__VALUE_CONTENT | DHT__VALUE_COPIES_MASK | DHT__VALUE_PROVIDER)
 
 /* @return the nodes that should keep a value with these flags: its r,
  * at most k, or k when it names none. */

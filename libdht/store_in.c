@@ -5,7 +5,9 @@
  * storage (held.c), since "stored" means kept. A STORE_MANY is answered
  * by one STORED_MANY, a code per value, once every value is kept or
  * refused; while some wait on the storage, a group (below) gathers their
- * outcomes and sends the reply when the last one comes.
+ * outcomes and sends the reply when the last one comes. A PROVIDE is
+ * kept as a provider record: a value whose bytes are the address it came
+ * from, with the port it names.
  */
 #include "node.h"
 
@@ -39,11 +41,22 @@ int dht__take_value(dht_t *dht, const dht_addr_t *from, const dht__wire_batch_t 
         dht->st.dropped_bad_value++;
         return DHT__WERR_BAD_VALUE;
     }
+    if (b->flags & DHT__VALUE_PROVIDER) {
+        dht_addr_t named;
+        /* A copy of a provider record, by replication: an address record
+         * (its holder vouches for it; the provider's own PROVIDE names
+         * the address it came from). */
+        if (dht__wire_addr_decode(b->value, b->len, &named) != 0) {
+            dht->st.dropped_bad_value++;
+            return DHT__WERR_BAD_VALUE;
+        }
+    }
     if (ttl == 0)
         ttl = 1;
     expires_at = dht->now + (uint64_t)ttl * 1000u;
     dht__source_of(&source, from);
-    if (dht__held_external(dht)) {
+    /* Provider records stay in memory, whatever keeps the values. */
+    if (dht__held_external(dht) && !(b->flags & DHT__VALUE_PROVIDER)) {
         /* The storage writes; the answer waits for it (held.c). */
         dht__value_t v = {.key = b->key,
                           .hash = hash,
@@ -68,6 +81,28 @@ int dht__take_value(dht_t *dht, const dht_addr_t *from, const dht__wire_batch_t 
     if (err == DHT_ETOOBIG)
         return DHT__WERR_TOO_BIG;
     return err < 0 ? DHT__WERR_FULL : 0;
+}
+
+int dht__take_provide(dht_t *dht, const dht_addr_t *from, const dht__msg_t *req)
+{
+    uint8_t record[DHT__WIRE_ADDR_MAX];
+    dht_addr_t named = *from;
+    dht__wire_batch_t b = {
+        .key = req->target, .ttl = req->ttl, .flags = DHT__VALUE_PROVIDER, .value = record};
+
+    /* The address the request came from, with the port it names: nobody
+     * announces another's address (BEP 5's announce_peer). */
+    named.port = req->port;
+    b.len = (uint32_t)dht__wire_addr_encode(&named, record);
+    if (b.len == 0)
+        return DHT__WERR_MALFORMED;
+    if (req->ttl == 0) { /* withdrawn: gone, whoever else provides it */
+        dht_id_t hash;
+        dht_id_from_bytes(&hash, record, b.len);
+        (void)dht__store_remove(dht->store, &req->target, &hash);
+        return 0;
+    }
+    return dht__take_value(dht, from, &b, NULL);
 }
 
 static dht__store_group_t *group_find(dht_t *dht, uint64_t id)

@@ -3,10 +3,11 @@
  * for the same node together in a STORE_MANY (schema/wire.md 4), as many
  * as fit a datagram. Batching happens while the queue is held: the
  * STOREs that arise meanwhile (the puts of a dht_put_many once all their
- * lookups ended, the values a replication check found lacking) wait in
- * it, and go out when the hold ends, grouped by node. Every value's
+ * lookups ended, the values held in memory that a replication check
+ * found lacking) wait in it, and go out when the hold ends, grouped by node. Every value's
  * outcome goes back to its operation (a put's or a replication's) as if
- * it had gone alone: stored, refused, or the rpc's failure.
+ * it had gone alone: stored, refused, or the rpc's failure. A
+ * PROVIDE (providers.c) goes alone, its outcome told the same way.
  */
 #include "node.h"
 
@@ -52,7 +53,7 @@ static void on_one_stored(dht_t *dht, dht__rpc_t *rpc, int status, const dht__ms
 {
     if (status == DHT__RPC_STALLED)
         return;
-    if (status == 0 && reply->type != DHT__STORED)
+    if (status == 0 && reply->type != DHT__STORED && reply->type != DHT__PROVIDED)
         status = reply->type == DHT__ERROR ? refusal(reply->err_code) : DHT_EREJECTED;
     tell(dht, (int)rpc->tag, rpc->op, status);
 }
@@ -94,6 +95,20 @@ static int send_one(dht_t *dht, dht__op_t *op, int kind, const dht_node_info_t *
                          on_one_stored, op, (uintptr_t)kind);
 }
 
+int dht__provide_send(dht_t *dht, dht__op_t *op, const dht_node_info_t *to,
+                      const uint8_t token[DHT__WIRE_TOKEN_LEN])
+{
+    dht__msg_t m;
+
+    dht__msg_request(&m, DHT__PROVIDE, NULL);
+    memcpy(m.token, token, sizeof(m.token));
+    m.target = op->lk.target;
+    m.port = op->provide_port;
+    m.ttl = op->ttl;
+    return dht__rpc_send(dht, &m, &to->addr, &to->id, 0, 0, on_one_stored, op,
+                         (uintptr_t)DHT__STORE_FOR_PUT);
+}
+
 int dht__store_send(dht_t *dht, dht__op_t *op, int kind, const dht_node_info_t *to,
                     const uint8_t token[DHT__WIRE_TOKEN_LEN], const dht__wire_batch_t *v)
 {
@@ -132,6 +147,12 @@ static int by_node(const void *a, const void *b)
     const dht__store_out_t *x = a, *y = b;
     int c = dht_id_cmp(&x->to.id, &y->to.id);
 
+    if (c == 0)
+        c = (x->to.addr.family > y->to.addr.family) - (x->to.addr.family < y->to.addr.family);
+    if (c == 0)
+        c = memcmp(x->to.addr.ip, y->to.addr.ip, sizeof(x->to.addr.ip));
+    if (c == 0)
+        c = (x->to.addr.port > y->to.addr.port) - (x->to.addr.port < y->to.addr.port);
     if (c != 0)
         return c;
     return x->seq < y->seq ? -1 : x->seq > y->seq;
@@ -149,7 +170,7 @@ static int send_batch(dht_t *dht, const dht__store_out_t *q, size_t n)
     if (b == NULL)
         return DHT_ENOMEM;
     dht__msg_request(&m, DHT__STORE_MANY, NULL);
-    memcpy(m.token, q[0].token, sizeof(m.token));
+    memcpy(m.token, q[n - 1].token, sizeof(m.token)); /* the newest: they came in order */
     m.n_batch = (uint8_t)n;
     b->n = n;
     for (size_t i = 0; i < n; i++) {
@@ -158,8 +179,10 @@ static int send_batch(dht_t *dht, const dht__store_out_t *q, size_t n)
         b->e[i].kind = q[i].kind;
         len += q[i].v.len;
     }
-    err = dht__rpc_send(dht, &m, &q[0].to.addr, &q[0].to.id, dht__timeout_for(dht, len), 0,
-                        on_batch_stored, NULL, (uintptr_t)b);
+    /* The reply waits for every value's write: more time for more. */
+    err = dht__rpc_send(dht, &m, &q[0].to.addr, &q[0].to.id,
+                        dht__timeout_for(dht, len) * (uint32_t)(1 + n / 8), 0, on_batch_stored,
+                        NULL, (uintptr_t)b);
     if (err) {
         free(b);
         return err;
@@ -191,6 +214,13 @@ static void send_for_node(dht_t *dht, dht__store_out_t *q, size_t n)
             dht__op_unref(dht, q[i].op);
         }
     }
+}
+
+void dht__stores_free(dht_t *dht)
+{
+    free(dht->outq);
+    dht->outq = NULL;
+    dht->n_outq = dht->cap_outq = 0;
 }
 
 void dht__stores_flush(dht_t *dht)

@@ -145,6 +145,27 @@ static void put_addr(writer_t *w, const dht_addr_t *a)
     put_u16(w, a->port);
 }
 
+size_t dht__wire_addr_encode(const dht_addr_t *a, uint8_t *out)
+{
+    size_t n = ip_len(a->family);
+
+    if (a->family != DHT_AF_INET && a->family != DHT_AF_INET6)
+        return 0;
+    out[0] = a->family; /* as put_addr writes it */
+    memcpy(out + 1, a->ip, n);
+    out[1 + n] = (uint8_t)a->port;
+    out[2 + n] = (uint8_t)(a->port >> 8);
+    return 3 + n;
+}
+
+int dht__wire_addr_decode(const uint8_t *buf, size_t len, dht_addr_t *a)
+{
+    reader_t r = {buf, buf + len, 0};
+
+    get_addr(&r, a);
+    return r.bad || r.p != r.end ? DHT_EPROTO : 0;
+}
+
 /* A node record is family, id, ip, port: the id sits after the family. */
 static void get_node(reader_t *r, dht_node_info_t *n)
 {
@@ -277,11 +298,13 @@ static void get_body(reader_t *r, dht__msg_t *m)
     switch (m->type) {
     case DHT__PING:
     case DHT__STORED:
+    case DHT__PROVIDED:
         break;
     case DHT__FIND_NODE:
         get_bytes(r, m->target.b, DHT_ID_LEN);
         break;
-    case DHT__FIND_VALUE: {
+    case DHT__FIND_VALUE:
+    case DHT__FIND_PROVIDERS: {
         uint16_t first;
         get_bytes(r, m->target.b, DHT_ID_LEN);
         first = get_u16(r);
@@ -306,6 +329,14 @@ static void get_body(reader_t *r, dht__msg_t *m)
     case DHT__GET_VALUE:
         get_bytes(r, m->target.b, DHT_ID_LEN);
         get_bytes(r, m->hash.b, DHT_ID_LEN);
+        break;
+    case DHT__PROVIDE:
+        get_bytes(r, m->token, DHT__WIRE_TOKEN_LEN);
+        get_bytes(r, m->target.b, DHT_ID_LEN);
+        m->port = get_u16(r);
+        m->ttl = get_u32(r);
+        if (m->port == 0)
+            r->bad = 1;
         break;
     case DHT__STORE_MANY:
         get_bytes(r, m->token, DHT__WIRE_TOKEN_LEN);
@@ -365,6 +396,7 @@ static void get_body(reader_t *r, dht__msg_t *m)
         get_nodes(r, m);
         break;
     case DHT__VALUES:
+    case DHT__PROVIDERS:
         get_bytes(r, m->token, DHT__WIRE_TOKEN_LEN);
         get_nodes(r, m);
         m->total = get_u16(r);
@@ -463,11 +495,13 @@ static void put_body(writer_t *w, const dht__msg_t *m)
     switch (m->type) {
     case DHT__PING:
     case DHT__STORED:
+    case DHT__PROVIDED:
         break;
     case DHT__FIND_NODE:
         put_bytes(w, m->target.b, DHT_ID_LEN);
         break;
     case DHT__FIND_VALUE:
+    case DHT__FIND_PROVIDERS:
         if (m->first & DHT__WIRE_FIRST_AGED)
             w->bad = 1;
         put_bytes(w, m->target.b, DHT_ID_LEN);
@@ -487,6 +521,14 @@ static void put_body(writer_t *w, const dht__msg_t *m)
     case DHT__GET_VALUE:
         put_bytes(w, m->target.b, DHT_ID_LEN);
         put_bytes(w, m->hash.b, DHT_ID_LEN);
+        break;
+    case DHT__PROVIDE:
+        if (m->port == 0)
+            w->bad = 1;
+        put_bytes(w, m->token, DHT__WIRE_TOKEN_LEN);
+        put_bytes(w, m->target.b, DHT_ID_LEN);
+        put_u16(w, m->port);
+        put_u32(w, m->ttl);
         break;
     case DHT__STORE_MANY:
         if (m->n_batch == 0 || m->n_batch > DHT__WIRE_MAX_BATCH)
@@ -543,6 +585,7 @@ static void put_body(writer_t *w, const dht__msg_t *m)
         put_nodes(w, m);
         break;
     case DHT__VALUES:
+    case DHT__PROVIDERS:
         put_bytes(w, m->token, DHT__WIRE_TOKEN_LEN);
         put_nodes(w, m);
         put_u16(w, m->total);
@@ -642,7 +685,10 @@ static size_t body_size(const dht__msg_t *m)
     case DHT__FIND_NODE:
         return n + DHT_ID_LEN;
     case DHT__FIND_VALUE:
+    case DHT__FIND_PROVIDERS:
         return n + DHT_ID_LEN + 2 + (m->max_age ? 4 : 0);
+    case DHT__PROVIDE:
+        return n + DHT__WIRE_TOKEN_LEN + DHT_ID_LEN + 2 + 4;
     case DHT__STORE:
         return n + DHT__WIRE_TOKEN_LEN + DHT_ID_LEN + 4 + 1 + 4 + m->value_len +
                ((m->flags & DHT__WIRE_STORE_AGED) ? 4 : 0);
@@ -670,6 +716,7 @@ static size_t body_size(const dht__msg_t *m)
         return n + 1 + ip_len(m->addr.family) + 2;
     case DHT__NODES:
     case DHT__VALUES:
+    case DHT__PROVIDERS:
         n += DHT__WIRE_TOKEN_LEN + 1;
         for (unsigned i = 0; i < m->n_nodes && i < DHT__WIRE_MAX_NODES; i++)
             n += dht__wire_node_size(m->nodes[i].addr.family);

@@ -35,6 +35,8 @@ typedef enum dht__msg_type {
     DHT__HAVE = 0x06,
     DHT__ROUTE = 0x07,
     DHT__STORE_MANY = 0x08,
+    DHT__FIND_PROVIDERS = 0x09,
+    DHT__PROVIDE = 0x0a,
     DHT__PONG = 0x81,
     DHT__NODES = 0x82,
     DHT__VALUES = 0x83,
@@ -43,6 +45,8 @@ typedef enum dht__msg_type {
     DHT__HELD = 0x86,
     DHT__ROUTED = 0x87,
     DHT__STORED_MANY = 0x88,
+    DHT__PROVIDERS = 0x89,
+    DHT__PROVIDED = 0x8a,
     DHT__ERROR = 0xff,
 } dht__msg_type_t;
 
@@ -114,16 +118,18 @@ typedef struct dht__msg {
     dht_id_t sender;
     dht_id_t target; /* FIND_NODE target; key of FIND_VALUE, STORE, GET_VALUE, ROUTE */
     dht_id_t hash;   /* GET_VALUE: the value wanted */
-    uint8_t token[DHT__WIRE_TOKEN_LEN]; /* STORE, NODES, VALUES */
+    uint8_t token[DHT__WIRE_TOKEN_LEN]; /* STORE, NODES, VALUES, PROVIDE, PROVIDERS */
     dht_addr_t addr;                    /* PONG: the requester's address as the replier saw it */
-    uint16_t first;                     /* FIND_VALUE, VALUES: index of the first entry */
+    uint16_t first;                     /* FIND_VALUE, VALUES (and FIND_PROVIDERS,
+                                         * PROVIDERS): index of the first entry */
     uint32_t max_age;                   /* FIND_VALUE: values at most this old, s; 0: any */
     uint32_t age;   /* STORE with DHT__WIRE_STORE_AGED: s since the value was first stored */
     uint16_t total; /* VALUES: values the replier holds for the key */
     uint8_t n_nodes;
     uint8_t n_entries;
     uint8_t flags;      /* STORE, VALUE */
-    uint32_t ttl;       /* STORE, VALUE */
+    uint32_t ttl;       /* STORE, VALUE; PROVIDE (0: withdraw) */
+    uint16_t port;      /* PROVIDE: where the sender serves the key's content */
     uint32_t value_len; /* STORE, VALUE; ROUTE: its message */
     const uint8_t *value;
     uint8_t n_have;     /* HAVE: pairs asked; HELD: pairs answered (the request's count) */
@@ -180,6 +186,16 @@ size_t dht__wire_reframe(uint8_t *buf, size_t len, size_t pad, const uint8_t *pr
 
 /* Size of one node record for a family (1 + 32 + 4|16 + 2). */
 size_t dht__wire_node_size(uint8_t family);
+
+#define DHT__WIRE_ADDR_MAX 19 /* an address record (3.1): 7 bytes (IPv4) or 19 (IPv6) */
+
+/* Writes a's address record (schema/wire.md 3.1) to out (DHT__WIRE_ADDR_MAX
+ * bytes of room). @return its length, or 0 for an unknown family. */
+size_t dht__wire_addr_encode(const dht_addr_t *a, uint8_t *out);
+
+/* Reads the address record that is exactly buf[0..len).
+ * @return 0 and *a, or DHT_EPROTO. */
+int dht__wire_addr_decode(const uint8_t *buf, size_t len, dht_addr_t *a);
 
 /* Size of one STORE_MANY entry. */
 size_t dht__wire_batch_size(const dht__wire_batch_t *b);

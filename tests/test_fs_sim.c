@@ -921,6 +921,123 @@ static void test_sealed_put_get(void **state)
     net_free(net);
 }
 
+static void on_provided(int status, unsigned stored, void *arg)
+{
+    *(int *)arg = status == 0 ? (int)stored : status;
+}
+
+static int provided_done(void *arg)
+{
+    return *(int *)arg != 0;
+}
+
+/* @return the rank (0: closest) of node n's id among all nodes' ids by
+ * distance to key. */
+static int rank_of(net_t *net, int n, const dht_id_t *key)
+{
+    int rank = 0;
+
+    for (int i = 0; i < NODES; i++)
+        if (i != n &&
+            dht_id_cmp_distance(key, dht_self(net->ctx[i].dht), dht_self(net->ctx[n].dht)) < 0)
+            rank++;
+    return rank;
+}
+
+/* A file whose chunk holders are gone is got from a node that announced
+ * it serves the file (dht_provide): one far from every chunk's key, so
+ * that no lookup of a chunk asks it. The get fails before the
+ * announcement and succeeds after it, byte for byte. */
+static void test_get_from_provider(void **state)
+{
+    net_t *net = net_new(29, 0);
+    uint8_t *data = make_file(net, "in", 700000, 31);
+    dht_node_info_t closest[2], near_file[8];
+    int keep[NODES] = {0}, provided = 0, provider = -1, best = -1;
+    result_t put, get;
+    fs_ctx_t local;
+    fs_put_t *p;
+    file_keys_t w;
+    dht_addr_t pa;
+    dht_id_t id;
+
+    (void)state;
+    net->ctx[0].copies = 2; /* each chunk on 2 nodes */
+    put_file(net, 0, "in", &put);
+    file_keys(net, 0, put.key, NULL, &w);
+    /* The provider: the node whose closest rank to any chunk is the worst. */
+    for (int n = 1; n < NODES; n++) {
+        int nearest = NODES;
+        if (n == 5 || n == 6)
+            continue;
+        for (size_t i = 0; i < w.n; i++) {
+            int r;
+            memcpy(id.b, w.keys[i], MF_KEY_LEN);
+            r = rank_of(net, n, &id);
+            nearest = r < nearest ? r : nearest;
+        }
+        if (nearest > best) {
+            best = nearest;
+            provider = n;
+        }
+    }
+    print_message("the provider is node %d: %d nodes or more are closer to each blob\n", provider,
+                  best);
+    assert_true(best >= 9);
+    /* It has the file in its store (a put of its own, without the DHT). */
+    local = net->ctx[provider];
+    local.dht = NULL;
+    local.need_peers = 0;
+    memset(&get, 0, sizeof(get));
+    {
+        char path[160];
+        snprintf(path, sizeof(path), "%s/in", net->root);
+        assert_int_equal(fs_put_start(&p, &local, path, NULL, on_put, &get), 0);
+        run_until(net, is_done, &get);
+        assert_int_equal(get.status, 0);
+        assert_memory_equal(get.key, put.key, MF_KEY_LEN);
+    }
+    /* Offline: the putter and every holder of a chunk, but the getters,
+     * the provider and the nodes closest to the file's key (they hold
+     * its manifest and the provider record). */
+    keep[5] = keep[6] = keep[provider] = 1;
+    memcpy(id.b, put.key, MF_KEY_LEN);
+    assert_int_equal(dht_closest_nodes(net->ctx[5].dht, &id, near_file, 8), 8);
+    assert_int_equal(dht_sim_set_online(net->sim, 0, 0), 0);
+    for (size_t i = 0; i < w.n; i++) {
+        memcpy(id.b, w.keys[i], MF_KEY_LEN);
+        assert_int_equal(dht_closest_nodes(net->ctx[5].dht, &id, closest, 2), 2);
+        for (int n = 1; n < NODES; n++) {
+            dht_addr_t a;
+            int holder = 0, guard = keep[n];
+            assert_int_equal(dht_sim_node_addr(net->sim, (size_t)n, &a), 0);
+            for (int j = 0; j < 2; j++)
+                holder |= dht_addr_equal(&a, &closest[j].addr);
+            for (int j = 0; j < 8; j++)
+                guard |= dht_addr_equal(&a, &near_file[j].addr);
+            if (holder && !guard)
+                assert_int_equal(dht_sim_set_online(net->sim, (size_t)n, 0), 0);
+        }
+    }
+    free(w.keys);
+    get_file(net, 6, put.key, "before", &get);
+    assert_int_not_equal(get.status, 0); /* some chunk is nowhere a lookup looks */
+    assert_int_equal(dht_sim_node_addr(net->sim, (size_t)provider, &pa), 0);
+    memcpy(id.b, put.key, MF_KEY_LEN);
+    assert_int_equal(
+        dht_provide(net->ctx[provider].dht, &id, pa.port, 3600, on_provided, &provided), 0);
+    assert_int_equal(dht_sim_run(net->sim, provided_done, &provided, dht_sim_now(net->sim) + 60000),
+                     1);
+    assert_true(provided > 0);
+    get_file(net, 5, put.key, "after", &get);
+    if (get.status != 0)
+        print_message("get: %s\n", get.message);
+    assert_int_equal(get.status, 0);
+    assert_file_is(net, "after", data, 700000);
+    free(data);
+    net_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -931,6 +1048,7 @@ int main(void)
         cmocka_unit_test(test_64_in_flight_at_10_percent_loss),
         cmocka_unit_test(test_cancel_before_start),
         cmocka_unit_test(test_tree_manifests_in_batches),
+        cmocka_unit_test(test_get_from_provider),
         cmocka_unit_test(test_put_work_per_byte),
         cmocka_unit_test(test_sealed_put_get),
     };

@@ -409,6 +409,49 @@ static void test_put_many_waits_for_writes(void **state)
     net_free(sim);
 }
 
+static void on_providers(int status, const dht_provider_t *p, size_t n, void *arg)
+{
+    (void)p;
+    *(int *)arg = status == 0 ? (int)n : status;
+    pending--;
+}
+
+/* Provider records stay in the holders' memory: the storages neither
+ * write them nor are told when they go. */
+static void test_provider_records_in_memory(void **state)
+{
+    dht_sim_t *sim = net_new(17, 1 << 20);
+    unsigned writes = 0, drops = 0;
+    dht_id_t key;
+    int n = 0;
+
+    (void)state;
+    dht_id_from_bytes(&key, "provided", 8);
+    pending = 1;
+    assert_int_equal(dht_provide(dht_sim_node(sim, 3), &key, 4100, 600, on_put, &n), 0);
+    run_all(sim);
+    assert_int_equal(n, K);
+    pending = 1;
+    assert_int_equal(dht_find_providers(dht_sim_node(sim, 9), &key, on_providers, &n), 0);
+    run_all(sim);
+    assert_int_equal(n, 1);
+    pending = 1;
+    assert_int_equal(dht_unprovide(dht_sim_node(sim, 3), &key, on_put, &n), 0);
+    run_all(sim);
+    assert_int_equal(n, K);
+    pending = 1;
+    assert_int_equal(dht_find_providers(dht_sim_node(sim, 9), &key, on_providers, &n), 0);
+    run_all(sim);
+    assert_int_equal(n, DHT_ENOTFOUND);
+    for (size_t i = 0; i < NODES; i++) {
+        writes += stores[i].writes;
+        drops += stores[i].drops;
+    }
+    assert_int_equal(writes, 0);
+    assert_int_equal(drops, 0);
+    net_free(sim);
+}
+
 /* A value stored again by another node stays its first storer's, in the
  * storage too (what a restarted node gets back). */
 static void test_refresh_keeps_source(void **state)
@@ -1298,6 +1341,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_lands_in_storage),
         cmocka_unit_test(test_put_many_waits_for_writes),
+        cmocka_unit_test(test_provider_records_in_memory),
         cmocka_unit_test(test_refresh_keeps_source),
         cmocka_unit_test(test_named_value_in_memory),
         cmocka_unit_test(test_failed_write_not_counted),

@@ -121,9 +121,11 @@ static int check_canonical(const uint8_t *buf, size_t len)
 }
 
 static const uint8_t known_types[] = {
-    DHT__PING,  DHT__FIND_NODE, DHT__FIND_VALUE, DHT__STORE,      DHT__GET_VALUE,   DHT__HAVE,
-    DHT__ROUTE, DHT__PONG,      DHT__NODES,      DHT__VALUES,     DHT__STORED,      DHT__VALUE,
-    DHT__HELD,  DHT__ROUTED,    DHT__ERROR,      DHT__STORE_MANY, DHT__STORED_MANY,
+    DHT__PING,       DHT__FIND_NODE,   DHT__FIND_VALUE,     DHT__STORE,     DHT__GET_VALUE,
+    DHT__HAVE,       DHT__ROUTE,       DHT__PONG,           DHT__NODES,     DHT__VALUES,
+    DHT__STORED,     DHT__VALUE,       DHT__HELD,           DHT__ROUTED,    DHT__ERROR,
+    DHT__STORE_MANY, DHT__STORED_MANY, DHT__FIND_PROVIDERS, DHT__PROVIDERS, DHT__PROVIDE,
+    DHT__PROVIDED,
 };
 #define N_TYPES (sizeof(known_types) / sizeof(known_types[0]))
 
@@ -480,6 +482,57 @@ static void want_stored_many(const dht__msg_t *m)
     assert_int_equal(m->batch_codes[2], 0);
 }
 
+static void want_provide(const dht__msg_t *m)
+{
+    assert_int_equal(m->type, DHT__PROVIDE);
+    assert_int_equal(m->txid, 0x0a0b0c0du);
+    assert_id_seq(&m->sender, 0x00);
+    assert_memory_equal(m->token, "token001", 8);
+    assert_id_seq(&m->target, 0xa0);
+    assert_int_equal(m->port, 4100);
+    assert_int_equal(m->ttl, 3600);
+}
+
+static void want_provided(const dht__msg_t *m)
+{
+    assert_int_equal(m->type, DHT__PROVIDED);
+    assert_int_equal(m->txid, 0x0a0b0c0du);
+    assert_id_seq(&m->sender, 0x20);
+}
+
+static void want_find_providers(const dht__msg_t *m)
+{
+    assert_int_equal(m->type, DHT__FIND_PROVIDERS);
+    assert_id_seq(&m->target, 0xa0);
+    assert_int_equal(m->first, 0);
+    assert_int_equal(m->max_age, 0);
+}
+
+static void want_providers(const dht__msg_t *m)
+{
+    static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7};
+    dht_addr_t a;
+
+    assert_int_equal(m->type, DHT__PROVIDERS);
+    assert_memory_equal(m->token, "token002", 8);
+    assert_int_equal(m->n_nodes, 1);
+    assert_int_equal(m->total, 2);
+    assert_int_equal(m->n_entries, 2);
+    assert_int_equal(m->entries[0].flags, 0x80);
+    assert_int_equal(m->entries[0].ttl, 1800);
+    assert_int_equal(dht__wire_addr_decode(m->entries[0].data, m->entries[0].len, &a), 0);
+    assert_int_equal(a.family, DHT_AF_INET);
+    assert_memory_equal(a.ip, "\xc6\x33\x64\x07", 4);
+    assert_int_equal(a.port, 4100);
+    assert_int_equal(dht__wire_addr_decode(m->entries[1].data, m->entries[1].len, &a), 0);
+    assert_int_equal(a.family, DHT_AF_INET6);
+    assert_memory_equal(a.ip, v6, 16);
+    assert_int_equal(a.port, 4101);
+    /* An address record is exactly 7 or 19 bytes of a known family. */
+    assert_int_equal(dht__wire_addr_decode(m->entries[1].data, 18, &a), DHT_EPROTO);
+    assert_int_equal(dht__wire_addr_decode(m->entries[0].data, 8, &a), DHT_EPROTO);
+}
+
 static void want_routed(const dht__msg_t *m)
 {
     assert_int_equal(m->type, DHT__ROUTED);
@@ -518,6 +571,10 @@ static const struct {
     {"store_aged.hex", want_store_aged},
     {"routed.hex", want_routed},
     {"store_many.hex", want_store_many},
+    {"provide.hex", want_provide},
+    {"provided.hex", want_provided},
+    {"find_providers.hex", want_find_providers},
+    {"providers.hex", want_providers},
     {"stored_many.hex", want_stored_many},
     {"value.hex", want_value},
     {"value_content.hex", want_value_content},
@@ -680,6 +737,19 @@ static void test_decode_limits(void **state)
         }
         assert_int_equal(n, 49 + 39 * count);
         assert_int_equal(dht__wire_decode(&m, buf, n), count == 32 ? 0 : DHT_EPROTO);
+    }
+
+    /* PROVIDE with port 1 is fine; with port 0 it is malformed. */
+    for (unsigned port = 0; port <= 1; port++) {
+        n = put_header(buf, DHT__PROVIDE);
+        memset(buf + n, 0xaa, 8 + 32);
+        n += 8 + 32;
+        buf[n++] = (uint8_t)port;
+        buf[n++] = 0;
+        memset(buf + n, 0, 4); /* ttl 0: a withdrawal */
+        n += 4;
+        assert_int_equal(n, 86);
+        assert_int_equal(dht__wire_decode(&m, buf, n), port == 1 ? 0 : DHT_EPROTO);
     }
 
     /* STORE_MANY with 32 empty values is fine; with 0 or 33 it is not;
@@ -886,7 +956,14 @@ static void random_msg(uint64_t *s, dht__msg_t *m, uint8_t type)
     case DHT__FIND_NODE:
         rnd_bytes(s, m->target.b, DHT_ID_LEN);
         break;
+    case DHT__PROVIDE:
+        rnd_bytes(s, m->token, sizeof(m->token));
+        rnd_bytes(s, m->target.b, DHT_ID_LEN);
+        m->port = (uint16_t)(1 + rnd_below(s, 65535));
+        m->ttl = (uint32_t)rnd_next(s);
+        break;
     case DHT__FIND_VALUE:
+    case DHT__FIND_PROVIDERS:
         rnd_bytes(s, m->target.b, DHT_ID_LEN);
         m->first = (uint16_t)(rnd_next(s) & 0x7fff);
         m->max_age = rnd_below(s, 2) ? (uint32_t)(1 + rnd_below(s, 1000000)) : 0;
@@ -927,6 +1004,7 @@ static void random_msg(uint64_t *s, dht__msg_t *m, uint8_t type)
         break;
     case DHT__NODES:
     case DHT__VALUES:
+    case DHT__PROVIDERS:
         rnd_bytes(s, m->token, sizeof(m->token));
         m->n_nodes = (uint8_t)rnd_below(s, DHT__WIRE_MAX_NODES + 1);
         for (unsigned i = 0; i < m->n_nodes; i++)
@@ -1057,7 +1135,13 @@ static void test_random_roundtrip(void **state)
         case DHT__PONG:
             assert_true(dht_addr_equal(&d.addr, &m.addr));
             break;
+        case DHT__PROVIDE:
+            assert_memory_equal(d.token, m.token, sizeof(m.token));
+            assert_int_equal(d.port, m.port);
+            assert_int_equal(d.ttl, m.ttl);
+            break;
         case DHT__FIND_VALUE:
+        case DHT__FIND_PROVIDERS:
             assert_int_equal(d.first, m.first);
             assert_int_equal(d.max_age, m.max_age);
             break;
@@ -1071,6 +1155,7 @@ static void test_random_roundtrip(void **state)
             assert_memory_equal(d.value, m.value, m.value_len);
             break;
         case DHT__VALUES:
+        case DHT__PROVIDERS:
             assert_int_equal(d.total, m.total);
             assert_int_equal(d.first, m.first);
             assert_int_equal(d.n_entries, m.n_entries);
@@ -1397,6 +1482,11 @@ static void test_encoder_limits(void **state)
         assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)) != 0, ok);
     }
 
+    /* A PROVIDE names a port, 1 or more. */
+    random_msg(&s, &m, DHT__PROVIDE);
+    m.port = 0;
+    assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)), 0);
+
     /* A STORE_MANY holds 1..32 values, and fits one datagram. */
     random_msg(&s, &m, DHT__STORE_MANY);
     m.pad = 0;
@@ -1432,6 +1522,7 @@ static void test_encoder_limits(void **state)
         m.addr.family = DHT_AF_INET; /* so that a PONG is valid */
         m.n_have = 1;                /* and a HAVE */
         m.n_batch = 1;               /* and a STORE_MANY or STORED_MANY */
+        m.port = 1;                  /* and a PROVIDE */
         m.batch[0].len = 0;
         m.batch[0].flags = 0;
         m.type = (uint8_t)t;

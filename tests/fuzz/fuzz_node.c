@@ -1,8 +1,9 @@
 /*
  * Fuzz target: a whole node under hostile input. The node has a peer in
  * its table, an application for routed messages, and a put, a batch of
- * puts (dht_put_many), a get and a route in flight, so replies can match
- * real requests. The input is a sequence of chunks:
+ * puts (dht_put_many), a get, a provide, a search for providers, a get
+ * from the peer alone and a route in flight, so replies can match real
+ * requests. The input is a sequence of chunks:
  *
  *   kind u8, len u16 (little-endian), len bytes
  *
@@ -39,6 +40,14 @@ static int on_send(void *arg, const dht_addr_t *to, dht_transport_t tr, const ui
     if (len >= 8 && buf[3] == DHT__PONG)
         s->replies++;
     return 0;
+}
+
+static void on_providers(int status, const dht_provider_t *p, size_t n, void *arg)
+{
+    (void)status;
+    (void)p;
+    (void)n;
+    (void)arg;
 }
 
 static void on_put(int status, unsigned stored, void *arg)
@@ -144,6 +153,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         dht_put_many(dht, items, 3, 60, NULL, on_put); /* STORE_MANYs to the peer */
     }
     dht_get(dht, &key, on_get, NULL);
+    dht_provide(dht, &key, 4100, 60, on_put, NULL);     /* PROVIDEs to the peer */
+    dht_find_providers(dht, &key, on_providers, NULL);  /* FIND_PROVIDERS */
+    dht_get_from(dht, &peer, &key, NULL, on_get, NULL); /* one node asked */
     dht_route(dht, &key, "routed", 6, on_route, NULL);
     while (size >= 3) {
         uint8_t kind = data[0];
