@@ -203,6 +203,11 @@ typedef struct fs_get_opts {
                                 directory, whose tree is written (not streamed) */
     const uint8_t *secret;   /* a sealed file's: the secret that opens its root (32 bytes, the
                                 capability's second half); NULL: a plain file or directory */
+    int keep;                /* 1: the file's blobs (manifest nodes and chunks, as fetched) stay
+                                in ctx->store once the get succeeds, so that this node can serve
+                                them (emofs get --seed); a file only (a directory fails with
+                                FS_EINVAL); nothing resumes (every chunk is fetched); a failed
+                                get leaves the store as it was */
 } fs_get_opts_t;
 
 /* Starts getting the file with key (or a directory's tree: see

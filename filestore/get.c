@@ -31,6 +31,7 @@ typedef struct get_chunk {
     size_t enc_len;
     uint8_t *plain; /* streaming: the decoded bytes, handed to held[] */
     int status;
+    int created; /* keep: this get put the blob in the store */
 } get_chunk_t;
 
 void fs_get_fail(fs_get_t *get, int status, const char *action, const char *object)
@@ -79,6 +80,7 @@ static void free_get(fs_job_t *job)
     free(get->out_path);
     free(get->dir);
     fs_providers_release(get->providers);
+    fs_keylist_clear(&get->kept);
     free(get);
 }
 
@@ -88,6 +90,9 @@ void fs_get_finish(fs_get_t *get)
         get->sink_busy || get->tree_busy)
         return;
     get->finished = 1;
+    /* The blobs kept for serving stay only if the file is here. */
+    for (size_t i = 0; i < get->kept.n; i++)
+        fs_store_settle(get->ctx.store, get->kept.keys[i], get->status == 0);
     if (get->fd >= 0)
         close(get->fd);
     if (get->journal_fd >= 0)
@@ -182,6 +187,15 @@ static void decode_chunk(fs_job_t *w)
     size_t off = 0;
 
     c->status = FS_ENOMEM;
+    /* Kept as fetched (sealed, encoded): what this node serves. */
+    if (get->keep && plain != NULL &&
+        (c->status = fs_store_put_new(get->ctx.store, get->m.entries[c->index].key, c->enc,
+                                      c->enc_len, 0, &c->created)) != 0) {
+        free(plain);
+        fs_codec_pool_give(&get->codecs, codec);
+        return;
+    }
+    c->status = FS_ENOMEM;
     if (plain != NULL && codec != NULL) {
         c->status = get->m.secrets ? open_chunk(c, get->m.secrets[c->index]) : 0;
         if (c->status == 0)
@@ -230,6 +244,10 @@ static void after_decode(fs_job_t *w)
     fs_get_t *get = c->get;
 
     get->writing--;
+    if (c->created && fs_keylist_add(&get->kept, get->m.entries[c->index].key) != 0) {
+        fs_store_settle(get->ctx.store, get->m.entries[c->index].key, 0);
+        fs_get_fail(get, FS_ENOMEM, "cannot keep", "a chunk");
+    }
     if (c->status == FS_ECORRUPT && get->tries[c->index] < get->ctx.max_tries) {
         get->state[c->index] = 0; /* a bad holder: fetch it again */
         if (c->index < get->next)
@@ -377,17 +395,41 @@ static int take_manifest(fs_get_t *get, const mf_manifest_t *m)
     return 0;
 }
 
+/* Keeps the manifest's nodes in the store (fs_get_opts_t.keep).
+ * @return 0, or the get failed. */
+static int keep_blobs(fs_get_t *get, const mf_blob_t *blobs, size_t n)
+{
+    for (size_t i = 0; i < n && get->status == 0; i++) {
+        int created = 0;
+        int err = fs_store_put_new(get->ctx.store, blobs[i].key, blobs[i].data, blobs[i].len, 0,
+                                   &created);
+        if (err == 0 && created && fs_keylist_add(&get->kept, blobs[i].key) != 0) {
+            fs_store_settle(get->ctx.store, blobs[i].key, 0);
+            err = FS_ENOMEM;
+        }
+        if (err)
+            fs_get_fail(get, err, "cannot keep", "the manifest");
+    }
+    return get->status;
+}
+
 static void on_manifest(int status, const mf_manifest_t *m, const mf_dir_t *d,
                         const mf_blob_t *blobs, size_t n, const char *message, void *arg)
 {
     fs_get_t *get = arg;
 
-    (void)blobs;
-    (void)n;
     get->in_flight--;
     if (status == 0 && d != NULL && get->streaming) {
         status = FS_EINVAL;
         message = "the key names a directory: get it into a directory (-o DIR), not a stream";
+    }
+    if (status == 0 && d != NULL && get->keep) {
+        status = FS_EINVAL;
+        message = "the key names a directory: only a file can be seeded";
+    }
+    if (status == 0 && get->keep && keep_blobs(get, blobs, n) != 0) {
+        status = get->status;
+        message = get->message;
     }
     if (status != 0) {
         get->status = status;
@@ -459,6 +501,7 @@ int fs_get_start(fs_get_t **out, const fs_ctx_t *ctx, const uint8_t key[MF_KEY_L
     get->fd = -1;
     get->journal_fd = -1;
     get->force = opts->force;
+    get->keep = opts->keep != 0 && ctx->store != NULL;
     get->kind = opts->kind == MF_KIND_FILE ? MF_KIND_FILE : MF_KIND_ANY;
     if (opts->secret != NULL) {
         get->sealed = 1;

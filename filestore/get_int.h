@@ -9,6 +9,7 @@
 
 #include "filestore/codec_pool.h"
 #include "filestore/filestore.h"
+#include "filestore/keyset.h"
 #include "filestore/providers.h"
 
 #include <openssl/evp.h>
@@ -21,6 +22,8 @@ struct fs_get {
     fs_ctx_t ctx;
     uint8_t key[MF_KEY_LEN];
     fs_providers_t *providers; /* nodes that announced they serve the file; may be NULL */
+    int keep;                  /* fs_get_opts_t.keep */
+    fs_keylist_t kept;         /* blobs this get added to ctx.store: settled at the end */
     int sealed;                /* a sealed file: secret opens its manifest's root */
     uint8_t secret[MF_KEY_LEN];
     char *out_path, *dir;

@@ -78,7 +78,8 @@ static int read_journal(fs_get_t *get)
     off_t off = JOURNAL_HEADER;
     int ok = 0;
 
-    if (pread(get->journal_fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
+    /* A get that keeps the blobs fetches them all: none resumes. */
+    if (!get->keep && pread(get->journal_fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
         memcmp(head, FS_JOURNAL_MAGIC, 8) == 0 && memcmp(head + 8, get->key, MF_KEY_LEN) == 0) {
         ok = 1;
         for (; pread(get->journal_fd, rec, 4, off) == 4; off += 4) {

@@ -696,7 +696,8 @@ typedef struct dht_provider {
  * node handed out) to the k closest that answered, which keep a provider
  * record of the address the PROVIDE came from, with `port` (1..65535),
  * for ttl_s (cut to max_ttl_s); a node that refuses or does not answer is
- * replaced by the next closest. The node then announces it again every
+ * replaced by the next closest. The node then announces it again a minute
+ * later (one made while the node joins reaches few nodes), then every
  * half ttl_s (at most every replicate_interval_s), until dht_unprovide;
  * the holders replicate the record as they do values. A node never keeps
  * a record of its own. cb gets 0 and the nodes that took it, or a

@@ -92,7 +92,9 @@ int dht_provide(dht_t *dht, const dht_id_t *key, uint16_t port, uint32_t ttl_s, 
     }
     p->port = port;
     p->ttl_s = ttl_s;
-    p->next_at = dht->now + renew_ms(dht, ttl_s);
+    /* Again a minute later (a node announcing while it joins found few
+     * nodes), then every renewal period. */
+    p->next_at = dht->now + (renew_ms(dht, ttl_s) < 60000 ? renew_ms(dht, ttl_s) : 60000);
     return 0;
 }
 

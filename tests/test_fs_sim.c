@@ -1019,9 +1019,25 @@ static void test_get_from_provider(void **state)
                 assert_int_equal(dht_sim_set_online(net->sim, (size_t)n, 0), 0);
         }
     }
-    free(w.keys);
-    get_file(net, 6, put.key, "before", &get);
-    assert_int_not_equal(get.status, 0); /* some chunk is nowhere a lookup looks */
+    /* A get that keeps the blobs (--seed) and fails keeps none of them. */
+    {
+        uint64_t blobs_before = 0, blobs_after = 0, bytes = 0;
+        char path[160];
+        fs_get_opts_t opts;
+        fs_get_t *g;
+        assert_int_equal(fs_store_usage(net->stores[6], &blobs_before, &bytes), 0);
+        memset(&opts, 0, sizeof(opts));
+        snprintf(path, sizeof(path), "%s/before", net->root);
+        opts.out_path = path;
+        opts.keep = 1;
+        memset(&get, 0, sizeof(get));
+        assert_int_equal(fs_get_start(&g, &net->ctx[6], put.key, &opts, on_get, &get), 0);
+        run_until(net, is_done, &get);
+        assert_int_not_equal(get.status, 0); /* some chunk is nowhere a lookup looks */
+        dht_sim_run(net->sim, NULL, NULL, dht_sim_now(net->sim)); /* the deferred frees */
+        assert_int_equal(fs_store_usage(net->stores[6], &blobs_after, &bytes), 0);
+        assert_int_equal(blobs_after, blobs_before);
+    }
     assert_int_equal(dht_sim_node_addr(net->sim, (size_t)provider, &pa), 0);
     memcpy(id.b, put.key, MF_KEY_LEN);
     assert_int_equal(
@@ -1029,11 +1045,30 @@ static void test_get_from_provider(void **state)
     assert_int_equal(dht_sim_run(net->sim, provided_done, &provided, dht_sim_now(net->sim) + 60000),
                      1);
     assert_true(provided > 0);
-    get_file(net, 5, put.key, "after", &get);
+    /* Got from the provider, and kept (--seed): every blob in the store. */
+    {
+        char path[160];
+        fs_get_opts_t opts;
+        fs_get_t *g;
+        memset(&opts, 0, sizeof(opts));
+        snprintf(path, sizeof(path), "%s/after", net->root);
+        opts.out_path = path;
+        opts.keep = 1;
+        memset(&get, 0, sizeof(get));
+        assert_int_equal(fs_get_start(&g, &net->ctx[5], put.key, &opts, on_get, &get), 0);
+        run_until(net, is_done, &get);
+    }
     if (get.status != 0)
         print_message("get: %s\n", get.message);
     assert_int_equal(get.status, 0);
     assert_file_is(net, "after", data, 700000);
+    for (size_t i = 0; i < w.n; i++) {
+        uint8_t *blob = NULL;
+        size_t len = 0;
+        assert_int_equal(fs_store_get(net->stores[5], w.keys[i], &blob, &len), 0);
+        free(blob);
+    }
+    free(w.keys);
     free(data);
     net_free(net);
 }

@@ -115,6 +115,9 @@ int cli_key_given(const char *cmd, const char *keyarg);
  * @return 0 or EXIT_USAGE (error printed). */
 int cli_common_finish(cli_common_t *c);
 
+/* @return 1 if a daemon serves c->dir now (answers on DIR/emofs.sock). */
+int cli_daemon_running(const cli_common_t *c);
+
 /* Runs req on the data directory's node: through its daemon when one
  * serves DIR/emofs.sock, else in an embedded node (which joins the
  * bootstrap peers first). Draws a progress line on a terminal unless quiet.

@@ -68,9 +68,9 @@ typedef struct conn {
     cli_io_t *io;
     uint8_t *buf;
     size_t have, cap;
-    uint8_t *in_buf;  /* a streamed PUT's input, read in pieces */
-    int in_done;      /* the input's end (or its failure) is sent */
-    int canceled;     /* our side is shut down */
+    uint8_t *in_buf; /* a streamed PUT's input, read in pieces */
+    int in_done;     /* the input's end (or its failure) is sent */
+    int canceled;    /* our side is shut down */
     int in_errno, out_errno;
 } conn_t;
 
@@ -205,7 +205,7 @@ static int read_answers(conn_t *k, const cli_common_t *c, ctl_msg_t *res)
  * @return 0 and *res, or an exit code after printing the error; *interrupted
  * says whether a signal came. */
 int cli_run_daemon(int fd, const cli_common_t *c, const ctl_msg_t *req, ctl_msg_t *res,
-                      cli_io_t *io, int *interrupted)
+                   cli_io_t *io, int *interrupted)
 {
     conn_t k = {.fd = fd, .io = io};
     uint8_t *frame;
@@ -243,4 +243,14 @@ int cli_run_daemon(int fd, const cli_common_t *c, const ctl_msg_t *req, ctl_msg_
     if (code < 0 && !*interrupted)
         code = cli_fail(EXIT_FAIL, "lost the connection to the daemon of %s", c->dir);
     return code < 0 ? EXIT_INTERRUPTED : code;
+}
+
+int cli_daemon_running(const cli_common_t *c)
+{
+    int stale = 0, fd = cli_connect_daemon(c->dir, &stale);
+
+    if (fd < 0)
+        return 0;
+    close(fd);
+    return 1;
 }

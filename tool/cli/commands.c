@@ -273,21 +273,25 @@ int emofs_put_main(int argc, char **argv)
 
 static int get_usage(FILE *f, int code)
 {
-    fprintf(
-        f, "usage: emofs get KEY [-o PATH] [--force] [options]\n"
-           "Fetches the file with KEY (64 hex digits, an encrypted file's KEY:SECRET from\n"
-           "`emofs put --encrypt`, an emofs: line from `emofs manifest export --text`,\n"
-           "or the path of a manifest file from `emofs manifest export`)\n"
-           "and writes it to PATH, or under its own name in the current directory. An\n"
-           "interrupted get resumes when run again.\n"
-           "Nothing that exists is replaced: a file already there with other bytes\n"
-           "makes the get fail (exit 9) unless you name it with -o and give\n"
-           "--force; a name the manifest gives, a symlink, directory or device\n"
-           "never is replaced.\n"
-           "A FIFO or character device is written into.\n"
-           "  -o, --output PATH      where to write the file (a directory: under its\n"
-           "                         name; -: standard output, in order)\n"
-           "  -f, --force            replace an existing regular file named with -o\n" COMMON_HELP);
+    fprintf(f, "usage: emofs get KEY [-o PATH] [--force] [options]\n"
+               "Fetches the file with KEY (64 hex digits, an encrypted file's KEY:SECRET from\n"
+               "`emofs put --encrypt`, an emofs: line from `emofs manifest export --text`,\n"
+               "or the path of a manifest file from `emofs manifest export`)\n"
+               "and writes it to PATH, or under its own name in the current directory. An\n"
+               "interrupted get resumes when run again.\n"
+               "Nothing that exists is replaced: a file already there with other bytes\n"
+               "makes the get fail (exit 9) unless you name it with -o and give\n"
+               "--force; a name the manifest gives, a symlink, directory or device\n"
+               "never is replaced.\n"
+               "A FIFO or character device is written into.\n"
+               "  -o, --output PATH      where to write the file (a directory: under its\n"
+               "                         name; -: standard output, in order)\n"
+               "  -f, --force            replace an existing regular file named with -o\n"
+               "  --seed                 through a daemon: it keeps the file's blobs, lists the\n"
+               "                         file as published (emofs ls; emofs rm ends it) and\n"
+               "                         tells the network it serves the file, so that others\n"
+               "                         get it from it too (fetches every chunk; no "
+               "resume)\n" COMMON_HELP);
     return code;
 }
 
@@ -333,11 +337,12 @@ static int get_stream(const cli_common_t *c, ctl_msg_t *req, int out_fd, const c
     return code;
 }
 
-enum { GET_OPT_OUTPUT = CLI_OPT_OWN, GET_OPT_FORCE };
+enum { GET_OPT_OUTPUT = CLI_OPT_OWN, GET_OPT_FORCE, GET_OPT_SEED };
 static const opt_spec_t get_opts[] = {
     CLI_OPTS_COMMON,
     {"--output", "-o", OPT_VALUE, GET_OPT_OUTPUT},
     {"--force", "-f", OPT_FLAG, GET_OPT_FORCE},
+    {"--seed", NULL, OPT_FLAG, GET_OPT_SEED},
     OPT_TABLE_END,
 };
 static const opt_spec_t cat_opts[] = {CLI_OPTS_COMMON, OPT_TABLE_END};
@@ -351,7 +356,7 @@ static int get_run(int argc, char **argv, int is_cat)
     struct stat st;
     double t0 = now_s();
     opt_parser_t p;
-    int code, id, force = 0, out_fd = -1;
+    int code, id, force = 0, seed = 0, out_fd = -1;
 
     opt_init(&p, argc, argv, 1, argv[0], is_cat ? cat_opts : get_opts, stderr);
     while ((id = cli_next_option(&p, &c)) != OPT_END) {
@@ -367,6 +372,10 @@ static int get_run(int argc, char **argv, int is_cat)
             force = 1;
             continue;
         }
+        if (id == GET_OPT_SEED) {
+            seed = 1;
+            continue;
+        }
         if ((code = cli_key_arg(argv[0], &keyarg, p.value)) != 0)
             return code;
     }
@@ -374,6 +383,11 @@ static int get_run(int argc, char **argv, int is_cat)
         return code;
     if ((code = cli_common_finish(&c)) != 0)
         return code;
+    if (seed && !cli_daemon_running(&c))
+        return cli_fail(EXIT_USAGE,
+                        "%s: --seed needs a running daemon (emofs daemon --data %s): the node "
+                        "that serves the file must stay up after the command",
+                        argv[0], c.dir);
     if (getcwd(cwd, sizeof(cwd)) == NULL)
         return cli_fail(EXIT_OUTPUT, "cannot find the current directory: %s", strerror(errno));
     if (mf_capability_from_text(keyarg, req.key, req.secret) == 0)
@@ -381,8 +395,8 @@ static int get_run(int argc, char **argv, int is_cat)
     else if ((code = keyarg_resolve(&c, keyarg, req.key)) != 0)
         return code;
     req.type = CTL_GET;
-    req.flags =
-        CTL_FLAG_PROGRESS | (force ? CTL_FLAG_FORCE : 0) | (req.has_secret ? CTL_FLAG_SEAL : 0);
+    req.flags = CTL_FLAG_PROGRESS | (force ? CTL_FLAG_FORCE : 0) |
+                (req.has_secret ? CTL_FLAG_SEAL : 0) | (seed ? CTL_FLAG_SEED : 0);
     req.cwd = cwd;
     req.out = (char *)"";
     if (out != NULL) {

@@ -418,6 +418,11 @@ int emofs_daemon_main(int argc, char **argv)
     restore_peers(&d);
     start_save_timer(&d);
     republisher_start(&d.republisher, d.loop, &d.node);
+    /* The files published (or seeded) here: this node serves them. Before
+     * the join ends these announcements find few nodes; libdht announces
+     * each again within a minute. */
+    log_msg(LOG_INFO, "serving %zu files published or seeded here (announced as their provider)",
+            emofs_node_provide_published(&d.node));
     uv_run(d.loop, UV_RUN_DEFAULT);
     uv_loop_close(d.loop);
     free(sock_path);

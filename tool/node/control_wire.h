@@ -45,6 +45,9 @@
 /* PUT: seal (encrypt) the file; its RESULT carries the root's secret.
  * GET: the file is sealed; the request carries the secret that opens it. */
 #define CTL_FLAG_SEAL 0x8u
+/* GET: the node keeps the file's blobs, lists it as published here and
+ * announces itself as a provider of it (emofs get --seed; a daemon only) */
+#define CTL_FLAG_SEED 0x10u
 /* PUT: bits 8..15, how many nodes keep each chunk (1..20); 0: the node's default */
 #define CTL_FLAG_COPIES_SHIFT 8
 #define CTL_FLAG_COPIES_MASK  0xff00u

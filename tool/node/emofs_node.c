@@ -440,6 +440,47 @@ void emofs_node_close(emofs_node_t *node)
         close_now(&node->close_job);
 }
 
+static void on_provided(int status, unsigned stored, void *arg)
+{
+    (void)status; /* renewed later either way (libdht) */
+    (void)stored;
+    (void)arg;
+}
+
+void emofs_node_provide(emofs_node_t *node, const uint8_t key[MF_KEY_LEN])
+{
+    dht_id_t id;
+
+    if (!node->has_replicas || node->closing)
+        return; /* an embedded node is gone when its command ends */
+    memcpy(id.b, key, MF_KEY_LEN);
+    (void)dht_provide(node->dht, &id, node->addr.port, node->ttl_s ? node->ttl_s : 86400,
+                      on_provided, NULL);
+}
+
+void emofs_node_unprovide(emofs_node_t *node, const uint8_t key[MF_KEY_LEN])
+{
+    dht_id_t id;
+
+    if (!node->has_replicas || node->closing)
+        return;
+    memcpy(id.b, key, MF_KEY_LEN);
+    (void)dht_unprovide(node->dht, &id, on_provided, NULL);
+}
+
+size_t emofs_node_provide_published(emofs_node_t *node)
+{
+    emofs_published_t *list;
+    size_t n = 0;
+
+    if (!node->has_replicas || emofs_published_list(node->dir, &list, &n) != 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        emofs_node_provide(node, list[i].key);
+    free(list);
+    return n;
+}
+
 int emofs_published_add(const char *dir, const uint8_t key[MF_KEY_LEN], const uint8_t *secret,
                         uint64_t size, unsigned copies, const char *name)
 {

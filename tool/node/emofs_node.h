@@ -135,6 +135,20 @@ void emofs_node_bootstrap(emofs_node_t *node, void (*cb)(int status, void *arg),
  * other handles are closed; node must live until then. */
 void emofs_node_close(emofs_node_t *node);
 
+/* A daemon (not an embedded node, which leaves when its command ends)
+ * announces itself as a provider of the file key (libdht's dht_provide:
+ * nodes looking for the file's chunks may ask it directly), on its listen
+ * port, for its ttl, renewed while it runs. Failures are logged by
+ * nobody: the next renewal tries again. */
+void emofs_node_provide(emofs_node_t *node, const uint8_t key[MF_KEY_LEN]);
+
+/* A daemon withdraws emofs_node_provide(key) (emofs rm). */
+void emofs_node_unprovide(emofs_node_t *node, const uint8_t key[MF_KEY_LEN]);
+
+/* A daemon announces every file of DIR/published (at start).
+ * @return how many. */
+size_t emofs_node_provide_published(emofs_node_t *node);
+
 /* Appends a published file to DIR/published: a line "KEY SIZE/COPIES
  * NAME", where COPIES is how many nodes keep each of its chunks (the put's
  * --copies, or the node's copies setting), so that the republish stores

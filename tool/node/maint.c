@@ -121,6 +121,7 @@ int emofs_maint_rm(emofs_node_t *node, const uint8_t key[MF_KEY_LEN], ctl_freed_
         goto done;
     }
     snprintf(name, name_cap, "%s", removed.name);
+    emofs_node_unprovide(node, key); /* it serves the file no more */
     if (keep_err == 0) {
         sweep_t s = {node->store, keep, freed};
         fs_pins_foreach(drop, drop_pinned, &s);

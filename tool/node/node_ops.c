@@ -23,8 +23,11 @@ struct emofs_op {
     fs_sink_t sink; /* a streamed GET's, handing bytes to cbs.data */
     fs_job_t work;  /* to answer synchronous requests from the loop */
     int sync_status;
-    int is_put;                 /* counted in node->puts_active until its result */
-    uint8_t key[MF_KEY_LEN];    /* RM: the key to unpin */
+    int is_put;              /* counted in node->puts_active until its result */
+    uint8_t key[MF_KEY_LEN]; /* RM: the key to unpin */
+    int seed;                /* GET --seed: publish and provide once got */
+    int sealed;              /* GET --seed of a sealed file: secret opens it */
+    uint8_t secret[MF_KEY_LEN];
     struct emofs_op *next_wait; /* RM, GC: in node->maint_wait */
     fs_store_t *usage_of;       /* STATUS: the store its worker counts */
 };
@@ -77,6 +80,7 @@ static void on_put(int status, const uint8_t key[MF_KEY_LEN], const mf_manifest_
          * hides it from `emofs ls`. */
         emofs_published_add(op->node->dir, key, op->res.has_secret ? op->res.secret : NULL, m->size,
                             op->copies, m->name);
+        emofs_node_provide(op->node, key);
     } else {
         op_error(op, status, message);
     }
@@ -100,6 +104,7 @@ static void on_put_tree(int status, const uint8_t key[MF_KEY_LEN], const mf_dir_
         ctl_set_message(&op->res, text);
         snprintf(name, sizeof(name), "%s/", d->name); /* ls shows a directory so */
         emofs_published_add(op->node->dir, key, NULL, d->bytes, op->copies, name);
+        emofs_node_provide(op->node, key);
     } else {
         op_error(op, status, message);
     }
@@ -151,6 +156,21 @@ void emofs_op_feed_end(emofs_op_t *op)
 
 /* ---- GET ------------------------------------------------------------------ */
 
+/* A seeded file is got, its blobs kept: it is published here (listed,
+ * republished, removed with emofs rm), and this node announces it. */
+static void seed(emofs_op_t *op, const char *path, uint64_t size)
+{
+    const char *name = path != NULL && strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    int err = emofs_published_add(op->node->dir, op->res.key, op->sealed ? op->secret : NULL, size,
+                                  op->node->copies, name != NULL && name[0] ? name : "-");
+
+    if (err != 0) {
+        op_error(op, err, "got, but cannot list it as seeded here");
+        return;
+    }
+    emofs_node_provide(op->node, op->res.key);
+}
+
 static void on_get(int status, const char *path, uint64_t size, const char *message, void *arg)
 {
     emofs_op_t *op = arg;
@@ -163,6 +183,8 @@ static void on_get(int status, const char *path, uint64_t size, const char *mess
             op_error(op, FS_ENOMEM, NULL);
         else
             ctl_set_message(&op->res, message);
+        if (op->seed)
+            seed(op, path, size);
     } else {
         op_error(op, status, message);
     }
@@ -197,6 +219,12 @@ static int start_get(emofs_op_t *op, const ctl_msg_t *req)
         snprintf(out, n, "%s/%s", req->cwd, req->out);
     }
     memcpy(op->res.key, req->key, MF_KEY_LEN);
+    if (req->flags & CTL_FLAG_SEED) {
+        op->seed = opts.keep = 1;
+        op->sealed = req->has_secret;
+        if (req->has_secret)
+            memcpy(op->secret, req->secret, MF_KEY_LEN);
+    }
     opts.out_path = out ? out : req->out;
     opts.dir = req->cwd;
     opts.force = (req->flags & CTL_FLAG_FORCE) != 0;
@@ -453,6 +481,14 @@ int emofs_op_start(emofs_op_t **out, emofs_node_t *node, const ctl_msg_t *req,
         err = start_maint(op, req);
         break;
     case CTL_GET:
+        if ((req->flags & CTL_FLAG_SEED) && !node->has_replicas) {
+            /* Answered as the synchronous requests are, from the loop. */
+            op_error(op, FS_EINVAL,
+                     "--seed needs a running daemon (emofs daemon): the node that serves the file "
+                     "must stay up after the command");
+            err = fs_exec_defer(&node->exec.exec, &op->work, after_sync);
+            break;
+        }
         err = start_get(op, req);
         break;
     case CTL_MANIFEST:
