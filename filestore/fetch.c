@@ -24,7 +24,8 @@ typedef struct fetch {
     fs_providers_t *providers; /* the file's providers (a reference), or NULL */
     uint32_t index;            /* which of them: the set's pick for this chunk */
     uint8_t provider_first, provider_asked;
-    int dht_err; /* what the DHT said, when the provider is asked after it */
+    dht_addr_t asked; /* the provider asked */
+    int dht_err;      /* what the DHT said, when the provider is asked after it */
 } fetch_t;
 
 /* A blob fetched again, on its way into the pinned store (on a worker:
@@ -137,6 +138,9 @@ static void on_provider_value(int status, const dht_value_t *values, size_t n, v
         finish(f, FS_ECANCELED, NULL, 0);
         return;
     }
+    /* A provider that does not answer is asked no more by this get. */
+    if (status == DHT_ENOPEERS)
+        fs_providers_failed(f->providers, &f->asked);
     /* Not there, or gone: the holders, unless they were asked already. */
     if (f->tries > 0 || (f->abort_flag != NULL && *f->abort_flag != 0)) {
         finish(f, f->tries > 0 ? f->dht_err : FS_ECANCELED, NULL, 0);
@@ -156,8 +160,10 @@ static int ask_provider(fetch_t *f)
     if (to == NULL || f->provider_asked || f->ctx.dht == NULL)
         return FS_ENOENT;
     f->provider_asked = 1;
+    f->asked = *to;
     memcpy(id.b, f->key, MF_KEY_LEN);
-    return dht_get_from(f->ctx.dht, to, &id, NULL, on_provider_value, f) == 0 ? 0 : FS_ENOENT;
+    return dht_get_from(f->ctx.dht, &f->asked, &id, NULL, on_provider_value, f) == 0 ? 0
+                                                                                     : FS_ENOENT;
 }
 
 static int start_dht_get(fetch_t *f)
@@ -232,11 +238,12 @@ int fs_fetch_blob_from(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_LEN],
     f->arg = arg;
     f->abort_flag = abort_flag;
     f->work.data = f;
+    f->providers = fs_providers_hold(providers);
     if (fs_exec_queue(ctx->exec, &f->work, read_local, after_read_local) != 0) {
+        fs_providers_release(f->providers);
         free(f);
         return FS_ENOMEM;
     }
-    f->providers = fs_providers_hold(providers);
     return 0;
 }
 

@@ -31,7 +31,8 @@ typedef struct get_chunk {
     size_t enc_len;
     uint8_t *plain; /* streaming: the decoded bytes, handed to held[] */
     int status;
-    int created; /* keep: this get put the blob in the store */
+    int store;   /* keep: this chunk stores the blob (the first of its key) */
+    int created; /* ... and the store did not have it: this get owns it */
 } get_chunk_t;
 
 void fs_get_fail(fs_get_t *get, int status, const char *action, const char *object)
@@ -81,6 +82,7 @@ static void free_get(fs_job_t *job)
     free(get->dir);
     fs_providers_release(get->providers);
     fs_keylist_clear(&get->kept);
+    fs_keyset_clear(&get->claimed);
     free(get);
 }
 
@@ -188,7 +190,7 @@ static void decode_chunk(fs_job_t *w)
 
     c->status = FS_ENOMEM;
     /* Kept as fetched (sealed, encoded): what this node serves. */
-    if (get->keep && plain != NULL &&
+    if (c->store && plain != NULL &&
         (c->status = fs_store_put_new(get->ctx.store, get->m.entries[c->index].key, c->enc,
                                       c->enc_len, 0, &c->created)) != 0) {
         free(plain);
@@ -276,6 +278,16 @@ static void on_chunk(int status, const uint8_t *data, size_t len, void *arg)
     char what[64];
 
     get->in_flight--;
+    /* Kept once per key: a second claim by the same get (a repeated
+     * chunk, a refetch) would mark the blob shared, and a failed get
+     * could not take it back. */
+    if (status == 0 && get->keep &&
+        fs_keyset_find(&get->claimed, get->m.entries[c->index].key) == NULL) {
+        if (fs_keyset_add(&get->claimed, get->m.entries[c->index].key) == NULL)
+            status = FS_ENOMEM;
+        else
+            c->store = 1;
+    }
     if (status == 0 && get->status == 0) {
         c->enc = malloc(len ? len : 1);
         if (c->enc != NULL) {

@@ -288,6 +288,14 @@ static void after_compare(fs_job_t *w)
     if (get->canceled) {
         fs_get_fail(get, FS_ECANCELED, "canceled:", "get");
         fs_get_finish(get);
+    } else if (get->work_status == 0 && get->keep) {
+        /* Nothing would be fetched, so nothing kept to serve. */
+        fs_get_fail(get, FS_EEXIST, "cannot seed", get->final_path);
+        snprintf(get->message, sizeof(get->message),
+                 "%s is already there, with the same bytes: a seeding get fetches every chunk; "
+                 "get it under another name (-o), or remove it first",
+                 get->final_path);
+        fs_get_finish(get);
     } else if (get->work_status == 0) {
         snprintf(get->message, sizeof(get->message), "%s is already there, with the same bytes",
                  get->final_path);

@@ -44,6 +44,16 @@ const dht_addr_t *fs_providers_pick(const fs_providers_t *p, uint32_t i)
     return &p->addr[i % p->n];
 }
 
+void fs_providers_failed(fs_providers_t *p, const dht_addr_t *addr)
+{
+    for (size_t i = 0; p != NULL && i < p->n; i++) {
+        if (dht_addr_equal(&p->addr[i], addr)) {
+            p->addr[i] = p->addr[--p->n];
+            return;
+        }
+    }
+}
+
 size_t fs_providers_count(const fs_providers_t *p)
 {
     return p != NULL ? p->n : 0;

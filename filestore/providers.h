@@ -24,6 +24,10 @@ fs_providers_t *fs_providers_find(const fs_ctx_t *ctx, const uint8_t key[MF_KEY_
  * chunks, and for even ones when the holders do not have them. */
 const dht_addr_t *fs_providers_pick(const fs_providers_t *p, uint32_t i);
 
+/* The provider at addr did not answer: it is picked no more. Accepts
+ * NULL. */
+void fs_providers_failed(fs_providers_t *p, const dht_addr_t *addr);
+
 /* @return how many providers were found so far. Accepts NULL. */
 size_t fs_providers_count(const fs_providers_t *p);
 

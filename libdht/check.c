@@ -78,8 +78,8 @@ static int add_value(dht_t *dht, dht__check_t *c, const dht_id_t *key, const dht
     size_t n, nearer = 0, idx = c->n_items;
     unsigned copies;
 
-    if (v == NULL)
-        return 0; /* gone meanwhile */
+    if (v == NULL || dht__value_is_record(v))
+        return 0; /* gone meanwhile; or a provider record, never replicated */
     copies = dht__value_copies(v->flags, dht->cfg.k);
     n = dht__rt_closest_verified(dht->rt, key, dht->now, nodes, copies);
     while (nearer < n && dht__id_cmp_distance(key, &nodes[nearer].id, &dht->self) < 0)

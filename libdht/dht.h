@@ -698,11 +698,13 @@ typedef struct dht_provider {
  * for ttl_s (cut to max_ttl_s); a node that refuses or does not answer is
  * replaced by the next closest. The node then announces it again a minute
  * later (one made while the node joins reaches few nodes), then every
- * half ttl_s (at most every replicate_interval_s), until dht_unprovide;
- * the holders replicate the record as they do values. A node never keeps
- * a record of its own. cb gets 0 and the nodes that took it, or a
- * negative code and 0 (DHT_ENOPEERS: none). Announcing a key again
- * replaces its port and ttl_s.
+ * half ttl_s (at most every replicate_interval_s), until dht_unprovide:
+ * holders never replicate records, so a provider that is gone is
+ * forgotten once its records' TTL ends (keep ttl_s a few renewals long).
+ * A node keeps 8 records per key at most, and never in a value's place
+ * (DHT_EREJECTED past that). A node never keeps a record of its own. cb gets 0 and the nodes that
+ * took it, or a negative code and 0 (DHT_ENOPEERS: none). Announcing a key again replaces its port
+ * and ttl_s.
  * @return 0, DHT_EINVAL (port 0, ttl_s 0, NULL arguments), DHT_EBUSY (too
  *         many ops, or DHT_PROVIDES_MAX keys announced), DHT_ECLOSED or
  *         DHT_ENOMEM. */
@@ -713,7 +715,8 @@ DHT_API int dht_provide(dht_t *dht, const dht_id_t *key, uint16_t port, uint32_t
  * ttl 0 to the k closest, which drop the record of this node's address
  * and port (cb as dht_provide's; cb may be NULL: then nothing is sent,
  * the records just expire). @return 0, DHT_ENOTFOUND (key not
- * announced), DHT_EBUSY, DHT_ECLOSED or DHT_ENOMEM. */
+ * announced), or DHT_EBUSY / DHT_ECLOSED / DHT_ENOMEM (nothing sent, and
+ * the key stays announced). */
 DHT_API int dht_unprovide(dht_t *dht, const dht_id_t *key, dht_put_cb cb, void *arg);
 
 /* The providers of key that the k closest nodes know (each once, up to

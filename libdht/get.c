@@ -451,8 +451,9 @@ static void on_direct(dht_t *dht, dht__rpc_t *rpc, int status, const dht__msg_t 
     if (status == DHT__RPC_STALLED || op->completed)
         return;
     op->get->outstanding--;
+    if (status == 0)
+        op->lk.stats.replies++; /* it answered, if only to refuse */
     if (status == 0 && reply->type == DHT__VALUES) {
-        op->lk.stats.replies++;
         from.id = reply->sender;
         from.addr = rpc->to;
         take_values(dht, op, &from, reply);

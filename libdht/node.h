@@ -507,11 +507,13 @@ void dht__put_self_written(dht_t *dht, dht__op_t *op, int kept);
 
 /* ---- store_in.c: values peers store here (STORE, STORE_MANY) ---- */
 
-#define DHT__TAKE_LATER (-1) /* dht__take_value: answered once the storage wrote it */
+#define DHT__TAKE_LATER      (-1) /* dht__take_value: answered once the storage wrote it */
+#define DHT__RECORDS_PER_KEY 8    /* provider records a node keeps per key, at most */
 
 /* Checks and keeps one value a peer at `from` stores here (b: its key,
  * ttl, flags, len, value and age, as a STORE or a STORE_MANY carries
- * them); a write to the program's storage answers `wait` when done.
+ * them; a provider record is refused: those come by PROVIDE only); a
+ * write to the program's storage answers `wait` when done.
  * @return 0 (kept), a DHT__WERR_* code (refused, counted in the stats),
  *         or DHT__TAKE_LATER. */
 int dht__take_value(dht_t *dht, const dht_addr_t *from, const dht__wire_batch_t *b,
@@ -519,7 +521,8 @@ int dht__take_value(dht_t *dht, const dht_addr_t *from, const dht__wire_batch_t 
 
 /* Keeps (or, with ttl 0, removes) the provider record PROVIDE req from
  * `from` announces: `from`'s address with req's port, under req's key
- * (its token checked by the caller). @return 0 or a DHT__WERR_* code. */
+ * (its token checked by the caller), at most DHT__RECORDS_PER_KEY per
+ * key and never in a value's place. @return 0 or a DHT__WERR_* code. */
 int dht__take_provide(dht_t *dht, const dht_addr_t *from, const dht__msg_t *req);
 
 /* Keeps the values of STORE_MANY req from `from` (its token checked),

@@ -110,8 +110,14 @@ int dht_unprovide(dht_t *dht, const dht_id_t *key, dht_put_cb cb, void *arg)
     if (p == NULL)
         return DHT_ENOTFOUND;
     port = p->port;
+    if (cb != NULL) {
+        int err = announce(dht, key, port, 0, cb, arg);
+        if (err)
+            return err; /* still announced: the caller may try again */
+    }
+    p = find(dht, key);
     *p = dht->provided[--dht->n_provided];
-    return cb != NULL ? announce(dht, key, port, 0, cb, arg) : 0;
+    return 0;
 }
 
 int dht_find_providers(dht_t *dht, const dht_id_t *key, dht_providers_cb cb, void *arg)

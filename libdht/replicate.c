@@ -125,7 +125,7 @@ void dht__replicate_lookup_done(dht_t *dht, dht__op_t *op)
 
     if (v != NULL)
         op->copies = dht__value_copies(v->flags, dht->cfg.k);
-    if (v == NULL || lacking(dht, op) == 0) {
+    if (v == NULL || dht__value_is_record(v) || lacking(dht, op) == 0) {
         dht__op_complete(dht, op, 0); /* gone meanwhile, or nobody lacks it */
         return;
     }
@@ -232,8 +232,11 @@ int dht__replicate_store(dht_t *dht, const dht_id_t *key, const dht_id_t *hash,
 /* Starts the check of one value. @return 0 or a negative code. */
 int dht__replicate_start(dht_t *dht, const dht_id_t *key, const dht_id_t *hash)
 {
+    const dht__value_t *v = dht__store_find(dht->store, key, hash, dht->now);
     int err;
 
+    if (v != NULL && dht__value_is_record(v))
+        return 0; /* a provider's own announcements keep its records alive */
     if (dht__op_lookup(dht, DHT__OP_REPLICATE, NULL, key, hash, &err) == NULL)
         return err;
     dht->replicating++;
@@ -289,7 +292,8 @@ void dht__replicate_newcomer(dht_t *dht, const dht_node_info_t *newcomer)
          * last as it looks up its own id, and it gets each value a few
          * times at most, not once per keeper (its HELD says what it has
          * already). */
-        if (v == NULL || before_it >= copies || before_me >= DHT__OFFER_RANK)
+        if (v == NULL || dht__value_is_record(v) || before_it >= copies ||
+            before_me >= DHT__OFFER_RANK)
             continue;
         keys[offered] = keys[i];
         hashes[offered] = hashes[i];

@@ -413,8 +413,10 @@ static int serve_provide(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
     if (code != 1)
         return code;
     code = dht__take_provide(dht, sv->from, req);
+    if (code == DHT__WERR_FULL)
+        return send_error(dht, req, sv, (uint16_t)code, "no room for more providers of the key");
     if (code != 0)
-        return send_error(dht, req, sv, (uint16_t)code, "store full");
+        return send_error(dht, req, sv, (uint16_t)code, "cannot keep the record");
     reply_header(dht, &r, DHT__PROVIDED, req);
     return reply(dht, sv, &r);
 }

@@ -80,6 +80,13 @@ typedef struct dht__value {
     dht_source_t source; /* who stored it first (a refresh keeps it) */
 } dht__value_t;
 
+/* @return 1 if v is a provider record (DHT__VALUE_PROVIDER): kept from a
+ * PROVIDE only, never replicated (its provider announces it again). */
+static inline int dht__value_is_record(const dht__value_t *v)
+{
+    return (v->flags & DHT__VALUE_PROVIDER) != 0;
+}
+
 typedef struct dht__store dht__store_t;
 
 /* @return an empty store, or NULL if out of memory. */

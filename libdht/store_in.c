@@ -25,8 +25,9 @@ typedef struct dht__store_group {
     uint8_t codes[DHT__WIRE_MAX_BATCH];
 } dht__store_group_t;
 
-int dht__take_value(dht_t *dht, const dht_addr_t *from, const dht__wire_batch_t *b,
-                    const dht__held_wait_t *wait)
+/* Keeps b from `from`, a value or (from a PROVIDE) a provider record. */
+static int keep(dht_t *dht, const dht_addr_t *from, const dht__wire_batch_t *b,
+                const dht__held_wait_t *wait)
 {
     uint32_t ttl = b->ttl < dht->cfg.max_ttl_s ? b->ttl : dht->cfg.max_ttl_s;
     uint64_t expires_at;
@@ -40,16 +41,6 @@ int dht__take_value(dht_t *dht, const dht_addr_t *from, const dht__wire_batch_t 
     if ((b->flags & DHT__VALUE_CONTENT) && dht_id_cmp(&hash, &b->key) != 0) {
         dht->st.dropped_bad_value++;
         return DHT__WERR_BAD_VALUE;
-    }
-    if (b->flags & DHT__VALUE_PROVIDER) {
-        dht_addr_t named;
-        /* A copy of a provider record, by replication: an address record
-         * (its holder vouches for it; the provider's own PROVIDE names
-         * the address it came from). */
-        if (dht__wire_addr_decode(b->value, b->len, &named) != 0) {
-            dht->st.dropped_bad_value++;
-            return DHT__WERR_BAD_VALUE;
-        }
     }
     if (ttl == 0)
         ttl = 1;
@@ -83,10 +74,30 @@ int dht__take_value(dht_t *dht, const dht_addr_t *from, const dht__wire_batch_t 
     return err < 0 ? DHT__WERR_FULL : 0;
 }
 
+/* @return 1 if the key holds room for one more provider record: fewer
+ * than DHT__RECORDS_PER_KEY of them, and a free place under the per-key
+ * cap (a record never takes a value's place). A refresh of a record held
+ * always has room. */
+static int record_room(dht_t *dht, const dht_id_t *key, const dht_id_t *hash)
+{
+    const dht__value_t *vals[DHT__MAX_PER_KEY];
+    size_t n = dht__store_get(dht->store, key, dht->now, vals, DHT__MAX_PER_KEY), records = 0;
+
+    if (n > DHT__MAX_PER_KEY)
+        n = DHT__MAX_PER_KEY;
+    for (size_t i = 0; i < n; i++) {
+        if (dht_id_cmp(&vals[i]->hash, hash) == 0)
+            return 1;
+        records += dht__value_is_record(vals[i]);
+    }
+    return records < DHT__RECORDS_PER_KEY && n < dht->cfg.store_max_per_key;
+}
+
 int dht__take_provide(dht_t *dht, const dht_addr_t *from, const dht__msg_t *req)
 {
     uint8_t record[DHT__WIRE_ADDR_MAX];
     dht_addr_t named = *from;
+    dht_id_t hash;
     dht__wire_batch_t b = {
         .key = req->target, .ttl = req->ttl, .flags = DHT__VALUE_PROVIDER, .value = record};
 
@@ -96,13 +107,26 @@ int dht__take_provide(dht_t *dht, const dht_addr_t *from, const dht__msg_t *req)
     b.len = (uint32_t)dht__wire_addr_encode(&named, record);
     if (b.len == 0)
         return DHT__WERR_MALFORMED;
+    dht_id_from_bytes(&hash, record, b.len);
     if (req->ttl == 0) { /* withdrawn: gone, whoever else provides it */
-        dht_id_t hash;
-        dht_id_from_bytes(&hash, record, b.len);
         (void)dht__store_remove(dht->store, &req->target, &hash);
         return 0;
     }
-    return dht__take_value(dht, from, &b, NULL);
+    if (!record_room(dht, &req->target, &hash))
+        return DHT__WERR_FULL;
+    return keep(dht, from, &b, NULL);
+}
+
+int dht__take_value(dht_t *dht, const dht_addr_t *from, const dht__wire_batch_t *b,
+                    const dht__held_wait_t *wait)
+{
+    /* A provider record comes from its provider's PROVIDE only: a STORE
+     * of one could name any address (wire.md 5.9). */
+    if (b->flags & DHT__VALUE_PROVIDER) {
+        dht->st.dropped_bad_value++;
+        return DHT__WERR_BAD_VALUE;
+    }
+    return keep(dht, from, b, wait);
 }
 
 static dht__store_group_t *group_find(dht_t *dht, uint64_t id)

@@ -6,7 +6,8 @@
  * key is not hidden by them); a withdrawal removes one; a provider that
  * is gone stops renewing and its record expires, while the others'
  * records are renewed and outlive their TTL; records outlive the death
- * of their holders; bad arguments start nothing.
+ * of their holders; a STORE of a record is refused; at most 8 records
+ * per key; bad arguments start nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -159,6 +160,50 @@ static void test_providers_found_not_values(void **state)
     dht_sim_free(sim);
 }
 
+/* Ten providers of a key that holds a value: each holder keeps 8 records
+ * at most, and the value keeps its place (a get still finds it). */
+static void test_records_capped_per_key(void **state)
+{
+    dht_sim_t *sim = new_net(7, 3600);
+    dht_id_t key;
+    found_t f;
+    int got = 0;
+
+    (void)state;
+    dht_id_from_bytes(&key, "the content", 11);
+    pending = 1;
+    assert_int_equal(
+        dht_put(dht_sim_node(sim, 2), &key, "the content", 11, 3600, on_provided, &got), 0);
+    run(sim);
+    assert_int_equal(got, K);
+    for (size_t i = 0; i < 10; i++) {
+        int stored = 0;
+        pending = 1;
+        assert_int_equal(dht_provide(dht_sim_node(sim, 10 + i), &key, (uint16_t)(7010 + i), 3600,
+                                     on_provided, &stored),
+                         0);
+        run(sim);
+        if (i < 8)
+            assert_int_equal(stored, K);
+        else /* the k closest are full: at most the few next closest take it */
+            assert_true(stored < K); /* or refused by all: an error */
+    }
+    /* No node holds more than the value and 8 records under the key. */
+    for (size_t i = 0; i < NODES; i++) {
+        dht_stats_t st;
+        dht_get_stats(dht_sim_node(sim, i), dht_sim_now(sim), &st);
+        assert_true(st.values <= 9);
+    }
+    find(sim, 33, &key, &f);
+    assert_int_equal(f.status, 0);
+    assert_true(f.n >= 8);
+    pending = 1;
+    assert_int_equal(dht_get(dht_sim_node(sim, 34), &key, on_got, &got), 0);
+    run(sim);
+    assert_int_equal(got, 1);
+    dht_sim_free(sim);
+}
+
 static void test_unprovide_and_expiry(void **state)
 {
     dht_sim_t *sim = new_net(5, 60); /* renewed every 60 s */
@@ -191,8 +236,9 @@ static void test_unprovide_and_expiry(void **state)
     dht_sim_free(sim);
 }
 
-/* Half the holders of the records die; replication (and renewal) keep
- * the records on the k closest live nodes. */
+/* Half the holders of the records die; the providers' renewals put the
+ * records on the k closest live nodes again (holders do not replicate
+ * records). */
 static void test_records_outlive_holders(void **state)
 {
     dht_sim_t *sim = new_net(9, 120);
@@ -361,6 +407,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_providers_found_not_values),
+        cmocka_unit_test(test_records_capped_per_key),
         cmocka_unit_test(test_unprovide_and_expiry),
         cmocka_unit_test(test_records_outlive_holders),
         cmocka_unit_test(test_get_from_one_node),

@@ -29,6 +29,10 @@ check "d2 keeps its blobs now: $(blobs d2)" test "$(blobs d2)" -ge 2
 check "d2 lists it as published" bash -c "'$EMOFS' ls --data '$T/d2' | grep -q '^$KEY'"
 "$EMOFS" get "$KEY" -o "$T/plain.bin" --data "$T/d3" -q >/dev/null
 check "a get without --seed keeps nothing (d3: $(blobs d3) blobs)" test "$(blobs d3)" -eq 0
+code=0
+"$EMOFS" get "$KEY" --seed -o "$T/plain.bin" --data "$T/d3" -q 2>"$T/again.err" >/dev/null || code=$?
+check "seeding onto the same file already there is refused (exit $code): $(cat "$T/again.err")" \
+    bash -c "[ $code -eq 9 ] && cmp -s '$T/f.bin' '$T/plain.bin' && [ $(blobs d3) -eq 0 ]"
 
 # d2 restarts: it announces what it serves.
 net_stop d2

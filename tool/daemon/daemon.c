@@ -170,6 +170,11 @@ static void on_joined(int status, void *arg)
     } else if (status != 0) {
         log_msg(LOG_WARN, "no bootstrap peer answered; serving anyway, peers may join us");
     }
+    /* The files published (or seeded) here: this node serves them. Once
+     * joined, so that the announcements reach the closest nodes (libdht
+     * announces each again a minute later, and then hourly). */
+    log_msg(LOG_INFO, "serving %zu files published or seeded here (announced as their provider)",
+            emofs_node_provide_published(&d->node));
 }
 
 static void on_rejoined(int status, void *arg)
@@ -418,11 +423,6 @@ int emofs_daemon_main(int argc, char **argv)
     restore_peers(&d);
     start_save_timer(&d);
     republisher_start(&d.republisher, d.loop, &d.node);
-    /* The files published (or seeded) here: this node serves them. Before
-     * the join ends these announcements find few nodes; libdht announces
-     * each again within a minute. */
-    log_msg(LOG_INFO, "serving %zu files published or seeded here (announced as their provider)",
-            emofs_node_provide_published(&d.node));
     uv_run(d.loop, UV_RUN_DEFAULT);
     uv_loop_close(d.loop);
     free(sock_path);

@@ -454,8 +454,9 @@ void emofs_node_provide(emofs_node_t *node, const uint8_t key[MF_KEY_LEN])
     if (!node->has_replicas || node->closing)
         return; /* an embedded node is gone when its command ends */
     memcpy(id.b, key, MF_KEY_LEN);
-    (void)dht_provide(node->dht, &id, node->addr.port, node->ttl_s ? node->ttl_s : 86400,
-                      on_provided, NULL);
+    /* Two hours: renewed every hour (at most every replication
+     * interval), a record of a node that is gone lasts two at most. */
+    (void)dht_provide(node->dht, &id, node->addr.port, EMOFS_PROVIDE_TTL_S, on_provided, NULL);
 }
 
 void emofs_node_unprovide(emofs_node_t *node, const uint8_t key[MF_KEY_LEN])

@@ -135,11 +135,13 @@ void emofs_node_bootstrap(emofs_node_t *node, void (*cb)(int status, void *arg),
  * other handles are closed; node must live until then. */
 void emofs_node_close(emofs_node_t *node);
 
+#define EMOFS_PROVIDE_TTL_S 7200 /* a provider record's TTL (renewed hourly) */
+
 /* A daemon (not an embedded node, which leaves when its command ends)
  * announces itself as a provider of the file key (libdht's dht_provide:
  * nodes looking for the file's chunks may ask it directly), on its listen
- * port, for its ttl, renewed while it runs. Failures are logged by
- * nobody: the next renewal tries again. */
+ * port, for EMOFS_PROVIDE_TTL_S, renewed while it runs. An announcement
+ * that finds nobody is tried again at the next renewal. */
 void emofs_node_provide(emofs_node_t *node, const uint8_t key[MF_KEY_LEN]);
 
 /* A daemon withdraws emofs_node_provide(key) (emofs rm). */

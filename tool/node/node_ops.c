@@ -23,7 +23,7 @@ struct emofs_op {
     fs_sink_t sink; /* a streamed GET's, handing bytes to cbs.data */
     fs_job_t work;  /* to answer synchronous requests from the loop */
     int sync_status;
-    int is_put;              /* counted in node->puts_active until its result */
+    int is_put; /* a PUT, or a seeding GET: counted in node->puts_active until its result */
     uint8_t key[MF_KEY_LEN]; /* RM: the key to unpin */
     int seed;                /* GET --seed: publish and provide once got */
     int sealed;              /* GET --seed of a sealed file: secret opens it */
@@ -104,7 +104,6 @@ static void on_put_tree(int status, const uint8_t key[MF_KEY_LEN], const mf_dir_
         ctl_set_message(&op->res, text);
         snprintf(name, sizeof(name), "%s/", d->name); /* ls shows a directory so */
         emofs_published_add(op->node->dir, key, NULL, d->bytes, op->copies, name);
-        emofs_node_provide(op->node, key);
     } else {
         op_error(op, status, message);
     }
@@ -156,14 +155,32 @@ void emofs_op_feed_end(emofs_op_t *op)
 
 /* ---- GET ------------------------------------------------------------------ */
 
+/* @return 1 if key is in the node's published list. */
+static int published_here(emofs_node_t *node, const uint8_t key[MF_KEY_LEN])
+{
+    emofs_published_t *list;
+    size_t n = 0;
+    int found = 0;
+
+    if (emofs_published_list(node->dir, &list, &n) != 0)
+        return 0;
+    for (size_t i = 0; i < n && !found; i++)
+        found = memcmp(list[i].key, key, MF_KEY_LEN) == 0;
+    free(list);
+    return found;
+}
+
 /* A seeded file is got, its blobs kept: it is published here (listed,
  * republished, removed with emofs rm), and this node announces it. */
 static void seed(emofs_op_t *op, const char *path, uint64_t size)
 {
     const char *name = path != NULL && strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    int err = emofs_published_add(op->node->dir, op->res.key, op->sealed ? op->secret : NULL, size,
-                                  op->node->copies, name != NULL && name[0] ? name : "-");
+    int err = 0;
 
+    /* Published here already (put, or seeded before): listed once. */
+    if (!published_here(op->node, op->res.key))
+        err = emofs_published_add(op->node->dir, op->res.key, op->sealed ? op->secret : NULL, size,
+                                  op->node->copies, name != NULL && name[0] ? name : "-");
     if (err != 0) {
         op_error(op, err, "got, but cannot list it as seeded here");
         return;
@@ -490,6 +507,10 @@ int emofs_op_start(emofs_op_t **out, emofs_node_t *node, const ctl_msg_t *req,
             break;
         }
         err = start_get(op, req);
+        if (err == 0 && op->seed) { /* it adds to the store: gc and rm wait for it */
+            op->is_put = 1;
+            node->puts_active++;
+        }
         break;
     case CTL_MANIFEST:
         err = fs_manifest_fetch_tree(&node->ctx, req->key, req->has_secret ? req->secret : NULL,
