@@ -931,6 +931,24 @@ static int provided_done(void *arg)
     return *(int *)arg != 0;
 }
 
+/* Gets key from node into net->root/name, keeping its blobs in the
+ * node's store (fs_get_opts_t.keep, emofs get --seed); r says how. */
+static void get_keeping(net_t *net, int node, const uint8_t key[MF_KEY_LEN], const char *name,
+                        result_t *r)
+{
+    char path[160];
+    fs_get_opts_t opts;
+    fs_get_t *g;
+
+    memset(&opts, 0, sizeof(opts));
+    snprintf(path, sizeof(path), "%s/%s", net->root, name);
+    opts.out_path = path;
+    opts.keep = 1;
+    memset(r, 0, sizeof(*r));
+    assert_int_equal(fs_get_start(&g, &net->ctx[node], key, &opts, on_get, r), 0);
+    run_until(net, is_done, r);
+}
+
 /* @return the rank (0: closest) of node n's id among all nodes' ids by
  * distance to key. */
 static int rank_of(net_t *net, int n, const dht_id_t *key)
@@ -1022,17 +1040,8 @@ static void test_get_from_provider(void **state)
     /* A get that keeps the blobs (--seed) and fails keeps none of them. */
     {
         uint64_t blobs_before = 0, blobs_after = 0, bytes = 0;
-        char path[160];
-        fs_get_opts_t opts;
-        fs_get_t *g;
         assert_int_equal(fs_store_usage(net->stores[6], &blobs_before, &bytes), 0);
-        memset(&opts, 0, sizeof(opts));
-        snprintf(path, sizeof(path), "%s/before", net->root);
-        opts.out_path = path;
-        opts.keep = 1;
-        memset(&get, 0, sizeof(get));
-        assert_int_equal(fs_get_start(&g, &net->ctx[6], put.key, &opts, on_get, &get), 0);
-        run_until(net, is_done, &get);
+        get_keeping(net, 6, put.key, "before", &get);
         assert_int_not_equal(get.status, 0); /* some chunk is nowhere a lookup looks */
         dht_sim_run(net->sim, NULL, NULL, dht_sim_now(net->sim)); /* the deferred frees */
         assert_int_equal(fs_store_usage(net->stores[6], &blobs_after, &bytes), 0);
@@ -1046,18 +1055,7 @@ static void test_get_from_provider(void **state)
                      1);
     assert_true(provided > 0);
     /* Got from the provider, and kept (--seed): every blob in the store. */
-    {
-        char path[160];
-        fs_get_opts_t opts;
-        fs_get_t *g;
-        memset(&opts, 0, sizeof(opts));
-        snprintf(path, sizeof(path), "%s/after", net->root);
-        opts.out_path = path;
-        opts.keep = 1;
-        memset(&get, 0, sizeof(get));
-        assert_int_equal(fs_get_start(&g, &net->ctx[5], put.key, &opts, on_get, &get), 0);
-        run_until(net, is_done, &get);
-    }
+    get_keeping(net, 5, put.key, "after", &get);
     if (get.status != 0)
         print_message("get: %s\n", get.message);
     assert_int_equal(get.status, 0);
