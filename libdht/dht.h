@@ -873,8 +873,9 @@ typedef struct dht_stats {
     uint64_t padding_bytes_sent; /* of the requests it sent, resends included: the
                                   * price of the rule above (a token saves it) */
     size_t nodes, nodes_good, nodes_questionable, nodes_bad, buckets;
-    size_t values, value_bytes;
-    uint64_t replications;   /* values checked by replication */
+    size_t values, value_bytes; /* held for others (provider records not counted) */
+    size_t provider_records, provider_record_bytes; /* held for others (wire.md 5.9) */
+    uint64_t replications;                          /* values checked by replication */
     uint64_t replica_stores; /* copies replication stored on nodes that lacked them */
     /* Routed messages (dht_route): delivered to this node's application,
      * passed on to a closer node, refused (route_forward dropped it, or no

@@ -374,8 +374,9 @@ void dht_get_stats(const dht_t *dht, uint64_t now_ms, dht_stats_t *out)
         dht__rt_count(dht->rt, now_ms, &out->nodes_good, &out->nodes_questionable, &out->nodes_bad);
     out->buckets = dht__rt_bucket_count(dht->rt);
     out->contacts_refused_id = dht__rt_refused_id(dht->rt);
-    out->values = dht__store_count(dht->store);
-    out->value_bytes = dht__store_bytes(dht->store);
+    out->provider_records = dht__store_records(dht->store, &out->provider_record_bytes);
+    out->values = dht__store_count(dht->store) - out->provider_records;
+    out->value_bytes = dht__store_bytes(dht->store) - out->provider_record_bytes;
     out->ops_in_flight = dht->n_ops;
     out->rpcs_in_flight = dht->rpc_count;
 }

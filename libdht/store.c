@@ -316,6 +316,10 @@ static void value_remove(dht__store_t *st, struct entry *e, size_t i)
     st->bytes -= e->vals[i].len;
     st->charged -= dht__charge(st, e->vals[i].len);
     st->count--;
+    if (e->vals[i].flags & DHT__VALUE_PROVIDER) {
+        st->records--;
+        st->record_bytes -= e->vals[i].len;
+    }
     free(e->vals[i].data);
     memmove(&e->vals[i], &e->vals[i + 1], (e->n - i - 1) * sizeof(e->vals[0]));
     e->n--;
@@ -472,6 +476,10 @@ static void insert(dht__store_t *st, struct entry *e, const dht__value_t *v)
     st->count++;
     st->bytes += v->len;
     st->charged += dht__charge(st, v->len);
+    if (v->flags & DHT__VALUE_PROVIDER) {
+        st->records++;
+        st->record_bytes += v->len;
+    }
     entry_update(st, e);
     dht__src_add(st, e, v);
 }
@@ -561,6 +569,11 @@ int dht__store_put_from(dht__store_t *st, const dht_source_t *src, const dht_id_
     i = e != NULL ? find_hash(e, hash) : SIZE_MAX;
     if (i != SIZE_MAX) { /* a refresh */
         dht__value_t *v = &e->vals[i];
+        if (((v->flags ^ flags) & DHT__VALUE_PROVIDER) != 0) { /* same bytes, other kind */
+            int record = (flags & DHT__VALUE_PROVIDER) != 0;
+            st->records = record ? st->records + 1 : st->records - 1;
+            st->record_bytes = record ? st->record_bytes + v->len : st->record_bytes - v->len;
+        }
         v->flags = flags;
         v->touched_at = now;
         if (expires_at > v->expires_at) {
@@ -814,6 +827,12 @@ size_t dht__store_count(const dht__store_t *st)
 size_t dht__store_bytes(const dht__store_t *st)
 {
     return st->bytes;
+}
+
+size_t dht__store_records(const dht__store_t *st, size_t *bytes)
+{
+    *bytes = st->record_bytes;
+    return st->records;
 }
 
 int dht__store_foreach(const dht__store_t *st, int (*fn)(const dht__value_t *v, void *arg),

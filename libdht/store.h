@@ -205,6 +205,10 @@ uint64_t dht__store_next_expiry(const dht__store_t *st);
 
 /* Number of values and bytes held (expired ones included until expired). */
 size_t dht__store_count(const dht__store_t *st);
+
+/* @return how many of the values are provider records, and their bytes
+ * in *bytes. */
+size_t dht__store_records(const dht__store_t *st, size_t *bytes);
 size_t dht__store_bytes(const dht__store_t *st);
 
 /* Calls fn for every value, in no particular order, until fn returns

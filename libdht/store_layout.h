@@ -87,7 +87,8 @@ struct dht__store {
     size_t value_cost;  /* what a value counts for at least (dht__store_set_value_cost) */
     uint64_t settle_ms; /* dht__store_set_settle */
     size_t count, bytes;
-    size_t charged; /* what the values count for against max_bytes */
+    size_t records, record_bytes; /* of them, provider records (DHT__VALUE_PROVIDER) */
+    size_t charged;               /* what the values count for against max_bytes */
     uint64_t seed[2];
     dht__ptable_t keys; /* of struct entry */
     struct entry **heap[NHEAPS];
