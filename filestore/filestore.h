@@ -206,8 +206,10 @@ typedef struct fs_get_opts {
     int keep;                /* 1: the file's blobs (manifest nodes and chunks, as fetched) stay
                                 in ctx->store once the get succeeds, so that this node can serve
                                 them (emofs get --seed); a file only (a directory fails with
-                                FS_EINVAL); nothing resumes (every chunk is fetched); a failed
-                                get leaves the store as it was */
+                                FS_EINVAL); nothing resumes (every chunk is fetched); the file
+                                already at the final path with its bytes is done only if the
+                                store holds every chunk (else FS_EEXIST); a failed get leaves
+                                the store as it was */
 } fs_get_opts_t;
 
 /* Starts getting the file with key (or a directory's tree: see

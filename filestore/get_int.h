@@ -23,6 +23,7 @@ struct fs_get {
     uint8_t key[MF_KEY_LEN];
     fs_providers_t *providers; /* nodes that announced they serve the file; may be NULL */
     int keep;                  /* fs_get_opts_t.keep */
+    int keep_missing;          /* keep, the file there: a chunk is not in the store */
     fs_keylist_t kept;         /* blobs this get added to ctx.store: settled at the end */
     fs_keyset_t claimed;       /* keys whose blob one chunk of this get stores (once per key) */
     int sealed;                /* a sealed file: secret opens its manifest's root */

@@ -278,6 +278,14 @@ static void compare_existing(fs_job_t *w)
         fd < 0 ? fs_from_errno(errno) : fs_hash_fd_matches(fd, get->m.size, get->m.sha256);
     if (fd >= 0)
         close(fd);
+    /* Seeding a file that is there: done only if the store has kept
+     * every chunk already (a seeding get run again). */
+    get->keep_missing = 0;
+    for (size_t i = 0; get->keep && get->work_status == 0 && i < get->m.n_entries; i++)
+        if (fs_store_has(get->ctx.store, get->m.entries[i].key, NULL) != 1) {
+            get->keep_missing = 1;
+            break;
+        }
 }
 
 static void after_compare(fs_job_t *w)
@@ -288,7 +296,7 @@ static void after_compare(fs_job_t *w)
     if (get->canceled) {
         fs_get_fail(get, FS_ECANCELED, "canceled:", "get");
         fs_get_finish(get);
-    } else if (get->work_status == 0 && get->keep) {
+    } else if (get->work_status == 0 && get->keep_missing) {
         /* Nothing would be fetched, so nothing kept to serve. */
         fs_get_fail(get, FS_EEXIST, "cannot seed", get->final_path);
         snprintf(get->message, sizeof(get->message),

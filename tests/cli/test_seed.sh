@@ -27,6 +27,9 @@ check "d2 keeps no blob of its own before" test "$(blobs d2)" -eq 0
 check "d2 gets it with --seed, byte-identical" cmp -s "$T/f.bin" "$T/seeded.bin"
 check "d2 keeps its blobs now: $(blobs d2)" test "$(blobs d2)" -ge 2
 check "d2 lists it as published" bash -c "'$EMOFS' ls --data '$T/d2' | grep -q '^$KEY'"
+check "the same seeding get run again is done (the file and its blobs are there)" \
+    "$EMOFS" get "$KEY" --seed -o "$T/seeded.bin" --data "$T/d2" -q
+check "  and lists it once" test "$("$EMOFS" ls --data "$T/d2" | grep -c "^$KEY")" -eq 1
 "$EMOFS" get "$KEY" -o "$T/plain.bin" --data "$T/d3" -q >/dev/null
 check "a get without --seed keeps nothing (d3: $(blobs d3) blobs)" test "$(blobs d3)" -eq 0
 code=0
