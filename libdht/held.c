@@ -32,12 +32,8 @@ static void on_drop(const dht__value_t *v, void *arg)
     dht_t *dht = arg;
     dht_held_t held;
 
-    /* One the node kept in memory (a provider record, or one the
-     * storage left to it) was never the storage's. */
-    if (v->data == NULL) {
-        dht__held_describe(dht, v, &held);
-        dht->cfg.storage.drop(dht->cfg.storage.arg, &held);
-    }
+    dht__held_describe(dht, v, &held); /* the store tells only of values without data */
+    dht->cfg.storage.drop(dht->cfg.storage.arg, &held);
     /* A write of the same value under way may have found the bytes there
      * and kept them, or be overtaken by the delete: either way it must not
      * index the value when it ends (dht_held_written). */
