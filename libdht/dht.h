@@ -48,7 +48,7 @@ extern "C" {
  * written. The Makefile reads these three lines for libdht.pc and the
  * shared library's name and soname; emofs --version prints them. */
 #define DHT_VERSION_MAJOR 0
-#define DHT_VERSION_MINOR 11
+#define DHT_VERSION_MINOR 12
 #define DHT_VERSION_PATCH 0
 
 #define DHT_VERSION_STRINGIFY_(x) #x
@@ -225,6 +225,9 @@ typedef struct dht_held {
                             this node first stored it, less the age the STORE
                             carried (a copy made by replication: schema/wire.md 5.5) */
     dht_source_t source; /* who stored it here; a storage keeps it for dht_held_add() */
+    int owned;           /* 1: owner below may delete it (dht_delete); 0: nobody may */
+    dht_id_t owner;      /* SHA-256 of its publisher's delete secret; a storage keeps
+                            it for dht_held_add() (lost, the value is kept to its TTL) */
 } dht_held_t;
 
 /* Storage of the values a node holds for others, provided by the
@@ -613,6 +616,14 @@ typedef struct dht_put_opts {
      * this node's own copy, if it keeps one, is not checked. 0: libdht
      * hashes the value to find out. */
     int content;
+    /* NULL: nobody may delete the value before its TTL ends. Else
+     * DHT_DELETE_SECRET_LEN bytes the caller draws at random and keeps:
+     * the value carries their SHA-256 (its owner, schema/wire.md 5.10),
+     * and dht_delete() with the same secret removes it from its holders.
+     * The secret is revealed to the holders by dht_delete: use one per
+     * value, or per group of values deleted together (a file's), never
+     * again after a delete. */
+    const uint8_t *delete_secret;
 } dht_put_opts_t;
 
 /* dht_put() with options (opts may be NULL). @return as dht_put(), and
@@ -679,6 +690,38 @@ typedef struct dht_get_opts {
 DHT_API int dht_get(dht_t *dht, const dht_id_t *key, dht_get_cb cb, void *arg);
 DHT_API int dht_get_ex(dht_t *dht, const dht_id_t *key, const dht_get_opts_t *opts, dht_get_cb cb,
                        void *arg);
+
+/* ---- delete (schema/wire.md 5.10) ---- */
+
+#define DHT_DELETE_SECRET_LEN 32
+
+/* What the nodes a dht_delete asked said. */
+typedef struct dht_delete_result {
+    unsigned deleted;  /* held the value and removed it (this node included) */
+    unsigned not_held; /* hold no such value */
+    unsigned refused;  /* hold it and keep it: it has another owner, or none (it
+                        * was stored without a delete secret, or by two publishers) */
+    unsigned silent;   /* answered the lookup, then not the DELETE (gone, or an
+                        * older version, which drops DELETEs) */
+} dht_delete_result_t;
+
+typedef void (*dht_delete_cb)(int status, const dht_delete_result_t *r, void *arg);
+
+/* Deletes the value (key, hash) that this program put with
+ * dht_put_opts_t.delete_secret = secret, before its TTL ends: a lookup
+ * of key, then a DELETE carrying the secret to every node that answered
+ * it (the k closest and the farther ones met on the way, where stale
+ * copies live), and the removal of this node's own copy. A holder
+ * removes the value when SHA-256(secret) is the value's owner, and then
+ * keeps a tombstone until the value would have expired, so that a copy
+ * replication brings back from a node the DELETE missed is refused, and
+ * that node is sent the DELETE in turn (wire.md 5.10). cb gets 0 and the
+ * counts once every node asked has answered or timed out, or
+ * DHT_ENOPEERS (nobody answered; r counts this node only).
+ * @return 0 (cb will run), DHT_EINVAL, DHT_EBUSY, DHT_ECLOSED or
+ *         DHT_ENOMEM. */
+DHT_API int dht_delete(dht_t *dht, const dht_id_t *key, const dht_id_t *hash,
+                       const uint8_t secret[DHT_DELETE_SECRET_LEN], dht_delete_cb cb, void *arg);
 
 /* ---- provider records (schema/wire.md 5.9) ---- */
 
@@ -884,6 +927,12 @@ typedef struct dht_stats {
     /* STORE_MANYs sent (several small values for one node in a datagram,
      * dht_put_many and replication), and the values they carried. */
     uint64_t store_batches_sent, batched_values_sent;
+    /* Deletes (wire.md 5.10): values this node removed at their owner's
+     * DELETE, DELETEs it refused (the value has another owner, or none),
+     * STOREs it refused because their value's owner deleted it here, and
+     * the tombstones it keeps for those. */
+    uint64_t values_deleted, deletes_refused, refused_deleted;
+    size_t tombstones;
     size_t ops_in_flight, rpcs_in_flight;
 } dht_stats_t;
 

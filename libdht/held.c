@@ -25,6 +25,18 @@ void dht__held_describe(const dht_t *dht, const dht__value_t *v, dht_held_t *out
     out->ttl_left_s = dht__ttl_left(v, dht->now);
     out->age_s = (uint32_t)(dht__value_age_ms(v, dht->now) / 1000u);
     out->source = v->source;
+    out->owned = v->owned;
+    out->owner = v->owner;
+}
+
+/* The value (key, hash) as a put of v makes it: with v's owner, or none
+ * if held already under another (dht__store_put_value's rule). */
+static void merged_owner(const dht__value_t *old, const dht__value_t *v, dht_held_t *held)
+{
+    held->owned = v->owned && (old == NULL || (old->owned && dht_id_cmp(&old->owner, &v->owner) == 0));
+    held->owner = v->owner;
+    if (!held->owned)
+        memset(&held->owner, 0, sizeof(held->owner));
 }
 
 static void on_drop(const dht__value_t *v, void *arg)
@@ -84,6 +96,8 @@ int dht__held_write(dht_t *dht, const dht__held_wait_t *wait, const dht__value_t
     r->expires_at = expires_at; /* a refresh never shortens it (store.c) */
     r->age_in = v->age_in;      /* a copy by replication is as old as the value */
     r->source = v->source;
+    r->owned = v->owned;
+    r->owner = v->owner;
     dht__held_describe(dht, v, &held);
     held.ttl_left_s = (uint32_t)((expires_at - dht->now + 999) / 1000);
     if (op != NULL) { /* an own put: it counts this copy once written */
@@ -92,17 +106,18 @@ int dht__held_write(dht_t *dht, const dht__held_wait_t *wait, const dht__value_t
     }
     if (old != NULL) /* a refresh keeps its age */
         held.age_s = (uint32_t)(dht__value_age_ms(old, dht->now) / 1000u);
-    if ((old = dht__store_find(dht->store, &v->key, &v->hash, 0)) != NULL)
+    old = dht__store_find(dht->store, &v->key, &v->hash, 0);
+    if (old != NULL)
         held.source = r->source = old->source; /* and its first source (store.h), expired or not */
+    merged_owner(old, v, &held);
     err = dht->cfg.storage.write(dht->cfg.storage.arg, &held, data, r->id);
     if (err != 0 && op != NULL)
         op->refs--; /* the caller holds one too */
     if (err == DHT_STORAGE_IN_MEMORY) {
         /* The storage has no place for it: the node keeps it in memory. */
         dht__pending_cancel(dht, r);
-        err = dht__store_put_from(dht->store, &v->source, &v->key, &v->hash,
-                                  data != NULL ? data : (const uint8_t *)"", v->len, v->flags,
-                                  dht->now, dht->now, v->age_in, v->expires_at);
+        err = dht__store_put_value(dht->store, v, data != NULL ? data : (const uint8_t *)"",
+                                   dht->now);
         return err == 0 ? DHT__HELD_IN_MEMORY : err;
     }
     if (err != 0) {
@@ -121,9 +136,19 @@ int dht_held_written(dht_t *dht, uint64_t req, int status)
     if (dht__pending_take(dht, req, DHT__PENDING_WRITE, &r) != 0)
         return DHT_ENOTFOUND;
     dht__now(dht);
-    if (status == 0 && !r.dropped && r.expires_at > dht->now)
-        kept = dht__store_put_from(dht->store, &r.source, &r.key, &r.hash, NULL, r.len, r.flags,
-                                   dht->now, dht->now, r.age_in, r.expires_at) == 0;
+    if (status == 0 && !r.dropped && r.expires_at > dht->now) {
+        dht__value_t v = {.key = r.key,
+                          .hash = r.hash,
+                          .len = r.len,
+                          .flags = r.flags,
+                          .stored_at = dht->now,
+                          .age_in = r.age_in,
+                          .expires_at = r.expires_at,
+                          .source = r.source,
+                          .owned = r.owned,
+                          .owner = r.owner};
+        kept = dht__store_put_value(dht->store, &v, NULL, dht->now) == 0;
+    }
     if (status == 0 && !kept) {
         /* Written, but not held: dropped meanwhile (its delete may have
          * raced the write), expired, or no room any more. The bytes go. */
@@ -163,10 +188,17 @@ int dht_held_add(dht_t *dht, const dht_held_t *v)
         return DHT_EINVAL;
     dht__now(dht);
     ttl_s = v->ttl_left_s < dht->cfg.max_ttl_s ? v->ttl_left_s : dht->cfg.max_ttl_s;
-    return dht__store_put_from(
-        dht->store, &v->source, &v->key, &v->hash, NULL, v->len,
-        dht__value_with_copies(v->content ? DHT__VALUE_CONTENT : 0, v->copies), dht->now, dht->now,
-        v->age_s, dht->now + (uint64_t)ttl_s * 1000u);
+    dht__value_t h = {.key = v->key,
+                      .hash = v->hash,
+                      .len = v->len,
+                      .flags = dht__value_with_copies(v->content ? DHT__VALUE_CONTENT : 0, v->copies),
+                      .stored_at = dht->now,
+                      .age_in = v->age_s,
+                      .expires_at = dht->now + (uint64_t)ttl_s * 1000u,
+                      .source = v->source,
+                      .owned = v->owned != 0,
+                      .owner = v->owner};
+    return dht__store_put_value(dht->store, &h, NULL, dht->now);
 }
 
 int dht_held_remove(dht_t *dht, const dht_id_t *key, const dht_id_t *hash)

@@ -161,7 +161,8 @@ enum {
     DHT__OP_CHECK,  /* a batch of replication checks (check.c) */
     DHT__OP_REJOIN, /* an own-id lookup of a node whose table is thin (refresh.c) */
     DHT__OP_ROUTE,  /* dht_route: a lookup, then the ROUTE (route.c) */
-    DHT__OP_UPCALL  /* a route_deliver or route_neighbours call, queued (route.c) */
+    DHT__OP_UPCALL, /* a route_deliver or route_neighbours call, queued (route.c) */
+    DHT__OP_DELETE  /* dht_delete: a lookup, then DELETEs (delete.c) */
 };
 
 typedef struct dht__get_state dht__get_state_t; /* get.c */
@@ -191,6 +192,7 @@ struct dht__op {
         dht_holders_cb holders;
         dht_route_cb route;
         dht_providers_cb providers;
+        dht_delete_cb del;
     } cb;
     void *arg;
     dht_id_t peer_id; /* ping: who answered; route: who took the message;
@@ -203,6 +205,9 @@ struct dht__op {
     uint32_t max_age_s;  /* get: values at most this old (dht_get_opts_t); 0: any */
     uint16_t page_first; /* get: each holder's values from this index on */
     uint8_t value_flags;
+    uint8_t value_owned; /* put: the value has an owner (wire.md 5.10) */
+    dht_id_t value_owner;    /* put: SHA-256 of its delete secret; delete: the secret */
+    unsigned not_held, refused, silent; /* delete: what the nodes asked said (count: deleted) */
     unsigned copies;         /* put: nodes to keep the value (r <= k) */
     size_t next_store;       /* put: the candidate to try when a STORE fails */
     dht__get_state_t *get;   /* get: collected values */
@@ -282,6 +287,10 @@ struct dht {
     struct dht__provided *provided;
     size_t n_provided, cap_provided;
 
+    /* delete.c: values deleted here, refused if stored again */
+    struct dht__tomb *tombs;
+    size_t n_tombs, cap_tombs;
+
     /* store_in.c: STORE_MANYs whose reply waits on the storage's writes */
     struct dht__store_group *groups;
     size_t n_groups, cap_groups;
@@ -352,6 +361,8 @@ typedef struct dht__source_req {
     uint64_t expires_at; /* a write */
     uint32_t age_in;     /* a write: the value's age then, s (wire.md 5.5) */
     dht_source_t source; /* a write: who stored it */
+    uint8_t owned;       /* a write: the value has an owner (wire.md 5.10) */
+    dht_id_t owner;      /* ... this one */
     uint64_t asked_at;
     struct dht__op *op; /* a replication's read: the op waiting (one reference) */
     uint64_t group;     /* a write for a STORE_MANY: its group (store_in.c); 0: none */
@@ -524,6 +535,31 @@ int dht__take_value(dht_t *dht, const dht_addr_t *from, const dht__wire_batch_t 
  * (its token checked by the caller), at most DHT__RECORDS_PER_KEY per
  * key and never in a value's place. @return 0 or a DHT__WERR_* code. */
 int dht__take_provide(dht_t *dht, const dht_addr_t *from, const dht__msg_t *req);
+
+/* ---- delete.c (wire.md 5.10) ---- */
+
+#define DHT__TOMBS_MAX 256 /* tombstones a node keeps at most */
+
+/* @return 1 if a STORE from `from` of the value (key, hash) under owner
+ * must be refused (ERROR 9): its owner deleted it here. Then `from` is
+ * sent the DELETE too. Else 0. */
+int dht__tomb_refuses(dht_t *dht, const dht_addr_t *from, const dht_id_t *key,
+                      const dht_id_t *hash, const dht_id_t *owner);
+
+/* Carries out DELETE req here. @return its DHT__DELETE_* outcome. */
+int dht__serve_delete_outcome(dht_t *dht, const dht__msg_t *req);
+
+/* @return the tombstones kept now (expired ones go first). */
+size_t dht__tombs_count(dht_t *dht);
+
+void dht__tombs_free(dht_t *dht);
+
+/* A dht_delete's lookup ended: delete here, and DELETE every node that
+ * answered it; op completes once they all have answered or timed out. */
+void dht__delete_lookup_done(dht_t *dht, dht__op_t *op);
+
+/* Calls a completed dht_delete's callback. */
+void dht__delete_report(const dht__op_t *op);
 
 /* Keeps the values of STORE_MANY req from `from` (its token checked),
  * and answers with one STORED_MANY once all are kept or refused: now,

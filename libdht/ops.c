@@ -129,6 +129,9 @@ static void report(dht_t *dht, dht__op_t *op)
     case DHT__OP_UPCALL:
         dht__route_report(dht, op);
         break;
+    case DHT__OP_DELETE:
+        dht__delete_report(op);
+        break;
     default:
         break; /* internal operations report to nobody */
     }
@@ -296,7 +299,9 @@ static int store_here(dht_t *dht, dht__op_t *op)
                           .len = (uint32_t)op->value_len,
                           .flags = op->value_flags,
                           .stored_at = dht->now,
-                          .expires_at = dht->now + (uint64_t)op->ttl * 1000u};
+                          .expires_at = dht->now + (uint64_t)op->ttl * 1000u,
+                          .owned = op->value_owned,
+                          .owner = op->value_owner};
         int err = dht__held_write(dht, NULL, &v, op->value, op);
         if (err == 0) { /* written later: dht__put_self_written counts it */
             op->pending++;
@@ -304,8 +309,15 @@ static int store_here(dht_t *dht, dht__op_t *op)
         }
         return err == DHT__HELD_IN_MEMORY ? 0 : err;
     }
-    return dht__store_put(dht->store, &op->lk.target, &op->value_hash, op->value, op->value_len,
-                          op->value_flags, dht->now, dht->now + (uint64_t)op->ttl * 1000u);
+    dht__value_t v = {.key = op->lk.target,
+                      .hash = op->value_hash,
+                      .len = (uint32_t)op->value_len,
+                      .flags = op->value_flags,
+                      .stored_at = dht->now,
+                      .expires_at = dht->now + (uint64_t)op->ttl * 1000u,
+                      .owned = op->value_owned,
+                      .owner = op->value_owner};
+    return dht__store_put_value(dht->store, &v, op->value, dht->now);
 }
 
 static int send_store(dht_t *dht, dht__op_t *op, const dht__cand_t *c)
@@ -314,6 +326,8 @@ static int send_store(dht_t *dht, dht__op_t *op, const dht__cand_t *c)
                            .ttl = op->ttl,
                            .len = (uint32_t)op->value_len,
                            .flags = op->value_flags,
+                           .has_owner = op->value_owned,
+                           .owner = op->value_owner,
                            .value = op->value};
 
     if (op->provide_port != 0)
@@ -473,6 +487,10 @@ dht__op_t *dht__put_op_new(dht_t *dht, const dht_id_t *key, const void *value, s
         dht_id_from_bytes(&op->value_hash, value, len);
     op->value_flags = dht__value_with_copies(
         dht_id_cmp(&op->value_hash, key) == 0 ? DHT__VALUE_CONTENT : 0, copies);
+    if (opts != NULL && opts->delete_secret != NULL) {
+        op->value_owned = 1;
+        dht_id_from_bytes(&op->value_owner, opts->delete_secret, DHT_DELETE_SECRET_LEN);
+    }
     op->lk.target = *key;
     return op;
 }
@@ -532,6 +550,9 @@ void dht__op_lookup_done(dht_t *dht, dht__op_t *op)
         break;
     case DHT__OP_ROUTE:
         dht__route_lookup_done(dht, op);
+        break;
+    case DHT__OP_DELETE:
+        dht__delete_lookup_done(dht, op);
         break;
     case DHT__OP_BOOTSTRAP:
         bootstrap_lookup_done(dht, op);

@@ -91,6 +91,8 @@ static void send_to_lacking(dht_t *dht, dht__op_t *op)
                                .ttl = op->ttl,
                                .len = (uint32_t)op->value_len,
                                .flags = op->value_flags,
+                               .has_owner = op->value_owned,
+                               .owner = op->value_owner,
                                .value = op->value};
         if (c->has_value || !c->has_token)
             continue;
@@ -132,6 +134,8 @@ void dht__replicate_lookup_done(dht_t *dht, dht__op_t *op)
     op->ttl = dht__ttl_left(v, dht->now);
     op->age_s = (uint32_t)(dht__value_age_ms(v, dht->now) / 1000u);
     op->value_flags = v->flags;
+    op->value_owned = v->owned; /* the copies keep its owner: it may delete them */
+    op->value_owner = v->owner;
     if (v->data != NULL) {
         op->value = malloc(v->len ? v->len : 1);
         if (op->value == NULL) {

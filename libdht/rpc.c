@@ -155,6 +155,7 @@ void dht__msg_request(dht__msg_t *m, uint8_t type, const uint8_t *proof)
     m->age = 0;
     m->value = NULL;
     m->value_len = 0;
+    m->has_owner = 0;
 }
 
 size_t dht__request_pad(const dht_t *dht, const dht__msg_t *m, const dht_addr_t *to)
@@ -462,13 +463,14 @@ void dht__rpc_timeouts(dht_t *dht, uint64_t now)
          * a hastened one, cut short by its lookup, a failure, unless its
          * node was slow already and had its adaptive timeout this time
          * too (one cut before that had no fair chance). Nor a HAVE, a
-         * STORE_MANY, a FIND_PROVIDERS or a PROVIDE: a node of an older
+         * STORE_MANY, a FIND_PROVIDERS, a PROVIDE or a DELETE: a node of an older
          * version drops them unanswered (for a HAVE, the lookup that
          * follows, check.c, asks the node in a way every version
          * answers). */
         if (rpc->has_id && (rpc->stream || (rpc->hastened && (!rpc->was_slow || rpc->cut)) ||
                             rpc->type == DHT__HAVE || rpc->type == DHT__STORE_MANY ||
-                            rpc->type == DHT__FIND_PROVIDERS || rpc->type == DHT__PROVIDE)) {
+                            rpc->type == DHT__FIND_PROVIDERS || rpc->type == DHT__PROVIDE ||
+                            rpc->type == DHT__DELETE)) {
             dht__rt_slow(dht->rt, &rpc->id);
             dht__rt_unprobe(dht->rt, &rpc->id);
         } else if (rpc->has_id)

@@ -385,6 +385,8 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
                            .age = req->age,
                            .len = req->value_len,
                            .flags = req->flags,
+                           .has_owner = req->has_owner,
+                           .owner = req->owner,
                            .value = req->value};
     dht__held_wait_t wait = {.txid = req->txid, .from = *sv->from};
     dht__msg_t r;
@@ -399,6 +401,8 @@ static int serve_store(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
         return send_error(dht, req, sv, code, "value too large");
     if (code == DHT__WERR_BAD_VALUE)
         return send_error(dht, req, sv, code, "value does not hash to its content-addressed key");
+    if (code == DHT__WERR_DELETED)
+        return send_error(dht, req, sv, code, "deleted here by its owner");
     if (code != 0)
         return send_error(dht, req, sv, code, "store full");
     reply_header(dht, &r, DHT__STORED, req);
@@ -473,6 +477,19 @@ static int serve_get_value(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv
     return dht__send_msg(dht, sv->from, &r); /* its bytes counted above */
 }
 
+/* A DELETE: the value removed here if the secret is its owner's (delete.c),
+ * and the requester told what became of it. The secret is the proof; the
+ * reply (41 bytes) is smaller than the request (136), so an unproven
+ * source may be sent it. */
+static int serve_delete(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
+{
+    dht__msg_t r;
+
+    reply_header(dht, &r, DHT__DELETED, req);
+    r.outcome = (uint8_t)dht__serve_delete_outcome(dht, req);
+    return reply(dht, sv, &r);
+}
+
 /* A routed message: taken here (forwarded or delivered, route.c), and
  * the requester told which. */
 static int serve_route(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
@@ -515,6 +532,8 @@ static int answer(dht_t *dht, const dht__msg_t *m, dht__serving_t *sv)
         return serve_have(dht, m, sv);
     case DHT__ROUTE:
         return serve_route(dht, m, sv);
+    case DHT__DELETE:
+        return serve_delete(dht, m, sv);
     default:
         dht->st.dropped_malformed++;
         return DHT_EPROTO;

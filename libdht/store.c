@@ -598,6 +598,28 @@ int dht__store_put_from(dht__store_t *st, const dht_source_t *src, const dht_id_
     return put_new(st, e, &v, data, now);
 }
 
+int dht__store_put_value(dht__store_t *st, const dht__value_t *v, const uint8_t *data,
+                         uint64_t now)
+{
+    struct entry *e = lookup(st, &v->key);
+    int fresh = e == NULL || find_hash(e, &v->hash) == SIZE_MAX;
+    size_t i;
+    int err = dht__store_put_from(st, &v->source, &v->key, &v->hash, data, v->len, v->flags, now,
+                                  v->stored_at, v->age_in, v->expires_at);
+
+    if (err != 0 || (e = lookup(st, &v->key)) == NULL ||
+        (i = find_hash(e, &v->hash)) == SIZE_MAX)
+        return err; /* refused, or dead on arrival */
+    if (fresh) {
+        e->vals[i].owned = v->owned;
+        e->vals[i].owner = v->owner;
+    } else if (e->vals[i].owned &&
+               (!v->owned || dht_id_cmp(&e->vals[i].owner, &v->owner) != 0)) {
+        e->vals[i].owned = 0;
+    }
+    return 0;
+}
+
 int dht__store_put_at(dht__store_t *st, const dht_id_t *key, const dht_id_t *hash,
                       const uint8_t *data, size_t len, uint8_t flags, uint64_t now,
                       uint64_t stored_at, uint64_t expires_at)

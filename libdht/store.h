@@ -78,6 +78,8 @@ typedef struct dht__value {
     uint64_t expires_at; /* ms */
     uint64_t touched_at; /* last stored (or refreshed, or checked by replication), ms */
     dht_source_t source; /* who stored it first (a refresh keeps it) */
+    uint8_t owned;       /* 1: owner may delete it (wire.md 5.10) */
+    dht_id_t owner;      /* SHA-256 of its publisher's delete secret */
 } dht__value_t;
 
 /* @return 1 if v is a provider record (DHT__VALUE_PROVIDER): kept from a
@@ -131,6 +133,16 @@ int dht__store_put_at(dht__store_t *st, const dht_id_t *key, const dht_id_t *has
 int dht__store_put_from(dht__store_t *st, const dht_source_t *src, const dht_id_t *key,
                         const dht_id_t *hash, const uint8_t *data, size_t len, uint8_t flags,
                         uint64_t now, uint64_t stored_at, uint32_t age_in, uint64_t expires_at);
+
+/* As dht__store_put_from, for the value v describes (key, hash, len,
+ * flags, stored_at, age_in, expires_at, source; its data is data), and
+ * records who may delete it (wire.md 5.10): a value new to the store
+ * takes v's owner (none when !v->owned); one held already keeps its
+ * owner only if v names the same one, else nobody may delete it any
+ * more (two publishers of the same bytes: neither deletes the other's
+ * copy; one who stored it without an owner wants it kept). */
+int dht__store_put_value(dht__store_t *st, const dht__value_t *v, const uint8_t *data,
+                         uint64_t now);
 
 /* @return v's age in the network, ms: its age when first stored here and
  * the time since. */

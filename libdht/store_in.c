@@ -42,30 +42,33 @@ static int keep(dht_t *dht, const dht_addr_t *from, const dht__wire_batch_t *b,
         dht->st.dropped_bad_value++;
         return DHT__WERR_BAD_VALUE;
     }
+    /* Its owner deleted it here: a stale copy (wire.md 5.10). */
+    if (b->has_owner && dht__tomb_refuses(dht, from, &b->key, &hash, &b->owner))
+        return DHT__WERR_DELETED;
     if (ttl == 0)
         ttl = 1;
     expires_at = dht->now + (uint64_t)ttl * 1000u;
     dht__source_of(&source, from);
+    dht__value_t v = {.key = b->key,
+                      .hash = hash,
+                      .len = b->len,
+                      .flags = b->flags & DHT__VALUE_KEPT,
+                      .stored_at = dht->now,
+                      .age_in = b->age, /* replication's copy: as old as the value */
+                      .expires_at = expires_at,
+                      .source = source,
+                      .owned = b->has_owner,
+                      .owner = b->owner};
     /* Provider records stay in memory, whatever keeps the values. */
     if (dht__held_external(dht) && !(b->flags & DHT__VALUE_PROVIDER)) {
         /* The storage writes; the answer waits for it (held.c). */
-        dht__value_t v = {.key = b->key,
-                          .hash = hash,
-                          .len = b->len,
-                          .flags = b->flags & DHT__VALUE_KEPT,
-                          .stored_at = dht->now,
-                          .age_in = b->age, /* replication's copy: as old as the value */
-                          .expires_at = expires_at,
-                          .source = source};
         err = dht__held_write(dht, wait, &v, b->value, NULL);
         if (err == 0)
             return DHT__TAKE_LATER;
         if (err == DHT__HELD_IN_MEMORY)
             err = 0;
     } else {
-        err =
-            dht__store_put_from(dht->store, &source, &b->key, &hash, b->value, b->len,
-                                b->flags & DHT__VALUE_KEPT, dht->now, dht->now, b->age, expires_at);
+        err = dht__store_put_value(dht->store, &v, b->value, dht->now);
     }
     if (err == DHT_EBUSY && dht__store_over_share(dht->store, &source, b->len))
         dht->st.refused_over_share++;

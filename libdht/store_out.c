@@ -89,6 +89,8 @@ static int send_one(dht_t *dht, dht__op_t *op, int kind, const dht_node_info_t *
     m.ttl = v->ttl;
     m.flags = v->flags;
     m.age = v->age;
+    m.has_owner = v->has_owner;
+    m.owner = v->owner;
     m.value_len = v->len;
     m.value = v->value;
     return dht__rpc_send(dht, &m, &to->addr, &to->id, dht__timeout_for(dht, v->len), 0,

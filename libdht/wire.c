@@ -113,7 +113,8 @@ size_t dht__wire_node_size(uint8_t family)
 
 size_t dht__wire_batch_size(const dht__wire_batch_t *b)
 {
-    return DHT__WIRE_BATCH_ENTRY + b->len + ((b->flags & DHT__WIRE_STORE_AGED) ? 4 : 0);
+    return DHT__WIRE_BATCH_ENTRY + b->len + ((b->flags & DHT__WIRE_STORE_AGED) ? 4 : 0) +
+           (b->has_owner ? DHT_ID_LEN : 0);
 }
 
 size_t dht__wire_entry_size(const dht__wire_entry_t *e)
@@ -270,14 +271,26 @@ static void put_age(writer_t *w, uint8_t flags, uint32_t age)
     put_u32(w, age);
 }
 
+/* A STORE's (or a STORE_MANY entry's) owner: there when its len said so. */
+static void get_owner(reader_t *r, int has_owner, dht_id_t *owner)
+{
+    if (has_owner)
+        get_bytes(r, owner->b, DHT_ID_LEN);
+}
+
 static void get_batch(reader_t *r, dht__wire_batch_t *b)
 {
+    uint16_t len;
+
     get_bytes(r, b->key.b, DHT_ID_LEN);
     b->ttl = get_u32(r);
     b->flags = get_u8(r);
-    b->len = get_u16(r);
+    len = get_u16(r);
+    b->has_owner = (len & DHT__WIRE_BATCH_OWNED) != 0;
+    b->len = len & (uint16_t)~DHT__WIRE_BATCH_OWNED;
     b->value = take(r, b->len);
     b->age = get_age(r, b->flags);
+    get_owner(r, b->has_owner, &b->owner);
 }
 
 static void put_batch(writer_t *w, const dht__wire_batch_t *b)
@@ -285,11 +298,13 @@ static void put_batch(writer_t *w, const dht__wire_batch_t *b)
     put_bytes(w, b->key.b, DHT_ID_LEN);
     put_u32(w, b->ttl);
     put_u8(w, b->flags);
-    if (b->len > UINT16_MAX)
+    if (b->len >= DHT__WIRE_BATCH_OWNED)
         w->bad = 1;
-    put_u16(w, (uint16_t)b->len);
+    put_u16(w, (uint16_t)(b->len | (b->has_owner ? DHT__WIRE_BATCH_OWNED : 0)));
     put_bytes(w, b->value, b->len);
     put_age(w, b->flags, b->age);
+    if (b->has_owner)
+        put_bytes(w, b->owner.b, DHT_ID_LEN);
 }
 
 /* Reads the body of m->type; the header has been read. */
@@ -302,6 +317,16 @@ static void get_body(reader_t *r, dht__msg_t *m)
         break;
     case DHT__FIND_NODE:
         get_bytes(r, m->target.b, DHT_ID_LEN);
+        break;
+    case DHT__DELETE:
+        get_bytes(r, m->target.b, DHT_ID_LEN);
+        get_bytes(r, m->hash.b, DHT_ID_LEN);
+        get_bytes(r, m->secret.b, DHT_ID_LEN);
+        break;
+    case DHT__DELETED:
+        m->outcome = get_u8(r);
+        if (m->outcome > DHT__DELETE_REFUSED)
+            r->bad = 1;
         break;
     case DHT__FIND_VALUE:
     case DHT__FIND_PROVIDERS: {
@@ -323,8 +348,11 @@ static void get_body(reader_t *r, dht__msg_t *m)
         m->ttl = get_u32(r);
         m->flags = get_u8(r);
         m->value_len = get_u32(r);
+        m->has_owner = (m->value_len & DHT__WIRE_STORE_OWNED) != 0;
+        m->value_len &= ~DHT__WIRE_STORE_OWNED;
         m->value = take(r, m->value_len);
         m->age = get_age(r, m->flags);
+        get_owner(r, m->has_owner, &m->owner);
         break;
     case DHT__GET_VALUE:
         get_bytes(r, m->target.b, DHT_ID_LEN);
@@ -469,6 +497,7 @@ int dht__wire_decode(dht__msg_t *m, const uint8_t *buf, size_t len)
     m->n_batch = 0;
     m->value = NULL;
     m->value_len = 0;
+    m->has_owner = 0;
     m->txid = get_u32(&r);
     get_bytes(&r, m->sender.b, DHT_ID_LEN);
     if (m->has_proof)
@@ -500,6 +529,16 @@ static void put_body(writer_t *w, const dht__msg_t *m)
     case DHT__FIND_NODE:
         put_bytes(w, m->target.b, DHT_ID_LEN);
         break;
+    case DHT__DELETE:
+        put_bytes(w, m->target.b, DHT_ID_LEN);
+        put_bytes(w, m->hash.b, DHT_ID_LEN);
+        put_bytes(w, m->secret.b, DHT_ID_LEN);
+        break;
+    case DHT__DELETED:
+        if (m->outcome > DHT__DELETE_REFUSED)
+            w->bad = 1;
+        put_u8(w, m->outcome);
+        break;
     case DHT__FIND_VALUE:
     case DHT__FIND_PROVIDERS:
         if (m->first & DHT__WIRE_FIRST_AGED)
@@ -514,9 +553,13 @@ static void put_body(writer_t *w, const dht__msg_t *m)
         put_bytes(w, m->target.b, DHT_ID_LEN);
         put_u32(w, m->ttl);
         put_u8(w, m->flags);
-        put_u32(w, m->value_len);
+        if (m->value_len >= DHT__WIRE_STORE_OWNED)
+            w->bad = 1;
+        put_u32(w, m->value_len | (m->has_owner ? DHT__WIRE_STORE_OWNED : 0));
         put_bytes(w, m->value, m->value_len);
         put_age(w, m->flags, m->age);
+        if (m->has_owner)
+            put_bytes(w, m->owner.b, DHT_ID_LEN);
         break;
     case DHT__GET_VALUE:
         put_bytes(w, m->target.b, DHT_ID_LEN);
@@ -691,7 +734,11 @@ static size_t body_size(const dht__msg_t *m)
         return n + DHT__WIRE_TOKEN_LEN + DHT_ID_LEN + 2 + 4;
     case DHT__STORE:
         return n + DHT__WIRE_TOKEN_LEN + DHT_ID_LEN + 4 + 1 + 4 + m->value_len +
-               ((m->flags & DHT__WIRE_STORE_AGED) ? 4 : 0);
+               ((m->flags & DHT__WIRE_STORE_AGED) ? 4 : 0) + (m->has_owner ? DHT_ID_LEN : 0);
+    case DHT__DELETE:
+        return n + 3 * DHT_ID_LEN;
+    case DHT__DELETED:
+        return n + 1;
     case DHT__GET_VALUE:
         return n + 2 * DHT_ID_LEN;
     case DHT__STORE_MANY:

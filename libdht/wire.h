@@ -22,6 +22,10 @@
 #define DHT__WIRE_FIRST_AGED     0x8000u /* a FIND_VALUE's first: a max age follows */
 #define DHT__WIRE_MAX_BATCH      32      /* values per STORE_MANY */
 #define DHT__WIRE_BATCH_ENTRY    39      /* a STORE_MANY entry, minus its value (and age) */
+/* A STORE's len (u32), a STORE_MANY entry's (u16): its top bit says that
+ * the value's owner (32 bytes, wire.md 5.10) follows the value and age. */
+#define DHT__WIRE_STORE_OWNED 0x80000000u
+#define DHT__WIRE_BATCH_OWNED 0x8000u
 
 /* Stream preamble: "EMS" version, then the sender's listening port. */
 #define DHT__STREAM_PREAMBLE DHT_STREAM_PREAMBLE
@@ -37,6 +41,7 @@ typedef enum dht__msg_type {
     DHT__STORE_MANY = 0x08,
     DHT__FIND_PROVIDERS = 0x09,
     DHT__PROVIDE = 0x0a,
+    DHT__DELETE = 0x0b,
     DHT__PONG = 0x81,
     DHT__NODES = 0x82,
     DHT__VALUES = 0x83,
@@ -47,6 +52,7 @@ typedef enum dht__msg_type {
     DHT__STORED_MANY = 0x88,
     DHT__PROVIDERS = 0x89,
     DHT__PROVIDED = 0x8a,
+    DHT__DELETED = 0x8b,
     DHT__ERROR = 0xff,
 } dht__msg_type_t;
 
@@ -82,7 +88,15 @@ typedef enum dht__wire_err {
     DHT__WERR_NOT_FOUND = 6,
     DHT__WERR_RATE_LIMITED = 7,
     DHT__WERR_UNPROVEN = 8,
+    DHT__WERR_DELETED = 9,
 } dht__wire_err_t;
+
+/* What became of a DELETE (DELETED's outcome, schema/wire.md 4). */
+typedef enum dht__delete_outcome {
+    DHT__DELETE_DONE = 0,     /* the replier held the value and removed it */
+    DHT__DELETE_NOT_HELD = 1, /* it holds no such value */
+    DHT__DELETE_REFUSED = 2,  /* it holds it, but the secret does not delete it */
+} dht__delete_outcome_t;
 
 /* One value entry of a VALUES reply: inline bytes, or a summary (hash and
  * length) for a value to fetch with GET_VALUE. */
@@ -103,6 +117,8 @@ typedef struct dht__wire_batch {
     uint32_t age; /* with DHT__WIRE_STORE_AGED in flags: s since first stored */
     uint32_t len; /* a u16 on the wire (a batch fits a datagram) */
     uint8_t flags;
+    uint8_t has_owner;    /* an owner follows (DHT__WIRE_BATCH_OWNED) */
+    dht_id_t owner;       /* SHA-256 of the publisher's delete secret (wire.md 5.10) */
     const uint8_t *value; /* len bytes (into the decoded buffer) */
 } dht__wire_batch_t;
 
@@ -117,7 +133,10 @@ typedef struct dht__msg {
     uint32_t txid;
     dht_id_t sender;
     dht_id_t target; /* FIND_NODE target; key of FIND_VALUE, STORE, GET_VALUE, ROUTE */
-    dht_id_t hash;   /* GET_VALUE: the value wanted */
+    dht_id_t hash;   /* GET_VALUE: the value wanted; DELETE: the value to delete */
+    dht_id_t secret; /* DELETE: the secret whose SHA-256 is the value's owner */
+    dht_id_t owner;  /* STORE with has_owner: SHA-256 of its delete secret */
+    uint8_t has_owner;
     uint8_t token[DHT__WIRE_TOKEN_LEN]; /* STORE, NODES, VALUES, PROVIDE, PROVIDERS */
     dht_addr_t addr;                    /* PONG: the requester's address as the replier saw it */
     uint16_t first;                     /* FIND_VALUE, VALUES (and FIND_PROVIDERS,
@@ -136,7 +155,7 @@ typedef struct dht__msg {
     uint32_t held_bits; /* HELD: bit i set when the replier holds pair i */
     dht_id_t origin;    /* ROUTE: the node that sent the message first */
     uint8_t hops;       /* ROUTE: times it was forwarded so far */
-    uint8_t outcome;    /* ROUTED: DHT__ROUTE_* */
+    uint8_t outcome;    /* ROUTED: DHT__ROUTE_*; DELETED: DHT__DELETE_* */
     dht_id_t peer;      /* ROUTED: the node that delivered it, or the next hop */
     uint16_t err_code;  /* ERROR */
     uint8_t err_len;

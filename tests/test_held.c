@@ -667,6 +667,90 @@ static void test_held_add_serves_and_expires(void **state)
     net_free(sim);
 }
 
+static void on_deleted(int status, const dht_delete_result_t *r, void *arg)
+{
+    *(dht_delete_result_t *)arg = *r;
+    assert_int_equal(status, 0);
+    pending--;
+}
+
+/* A value put with a delete secret reaches the storages with its owner
+ * (so a program can keep it across restarts); a delete drops it from
+ * every storage; one reloaded with dht_held_add keeps its owner and is
+ * deleted too, one reloaded without (a storage that lost it) is not. */
+static void test_delete_drops_from_storage(void **state)
+{
+    static uint8_t value[1500];
+    dht_sim_t *sim = net_new(17, 1 << 20);
+    uint8_t secret[DHT_DELETE_SECRET_LEN];
+    dht_put_opts_t opts = {.content = 1, .delete_secret = secret};
+    dht_delete_result_t r;
+    dht_id_t key, owner;
+    unsigned holding = 0, drops = 0;
+    size_t holder = 0;
+    int stored = 0;
+
+    (void)state;
+    memset(secret, 0x5c, sizeof(secret));
+    dht_id_from_bytes(&owner, secret, sizeof(secret));
+    fill(value, sizeof(value), 9);
+    dht_id_from_bytes(&key, value, sizeof(value));
+    pending = 1;
+    assert_int_equal(dht_put_ex(dht_sim_node(sim, 2), &key, value, sizeof(value), 3600, &opts,
+                                on_put, &stored),
+                     0);
+    run_all(sim);
+    assert_int_equal(stored, K);
+    for (size_t i = 0; i < NODES; i++) {
+        slot_t *sl = find_slot(&stores[i], &key, &key);
+        if (sl == NULL)
+            continue;
+        holding++;
+        holder = i; /* one of the closest, which a delete reaches */
+        assert_int_equal(sl->v.owned, 1);
+        assert_memory_equal(sl->v.owner.b, owner.b, DHT_ID_LEN);
+        drops += stores[i].drops;
+    }
+    assert_int_equal(holding, K);
+    pending = 1;
+    assert_int_equal(dht_delete(dht_sim_node(sim, 2), &key, &key, secret, on_deleted, &r), 0);
+    run_all(sim);
+    assert_int_equal(r.deleted, K);
+    for (size_t i = 0; i < NODES; i++) {
+        assert_null(find_slot(&stores[i], &key, &key));
+        drops -= stores[i].drops;
+    }
+    assert_int_equal((unsigned)-drops, K);
+
+    /* Reloaded after a restart, with its owner and without. */
+    {
+        dht_t *node = dht_sim_node(sim, holder);
+        dht_held_t v;
+        memset(&v, 0, sizeof(v));
+        v.key = key;
+        v.hash = key;
+        v.len = sizeof(value);
+        v.content = 1;
+        v.ttl_left_s = 600;
+        v.owned = 1;
+        v.owner = owner;
+        stores[holder].slots[0] = (slot_t){1, v, malloc(1)};
+        assert_int_equal(dht_held_add(node, &v), 0);
+        pending = 1;
+        assert_int_equal(dht_delete(dht_sim_node(sim, 2), &key, &key, secret, on_deleted, &r), 0);
+        run_all(sim);
+        assert_null(find_slot(&stores[holder], &key, &key));
+        v.owned = 0;
+        stores[holder].slots[0] = (slot_t){1, v, malloc(1)};
+        assert_int_equal(dht_held_add(node, &v), 0);
+        pending = 1;
+        assert_int_equal(dht_delete(dht_sim_node(sim, 2), &key, &key, secret, on_deleted, &r), 0);
+        run_all(sim);
+        assert_non_null(find_slot(&stores[holder], &key, &key));
+    }
+    net_free(sim);
+}
+
 /* A full node evicts the value farthest from its id to hold a closer one,
  * and the evicted value's bytes are dropped; dht_held_remove drops too. */
 static void test_eviction_and_remove_drop(void **state)
@@ -1348,6 +1432,7 @@ int main(void)
         cmocka_unit_test(test_damaged_read_refused),
         cmocka_unit_test(test_held_add_serves_and_expires),
         cmocka_unit_test(test_eviction_and_remove_drop),
+        cmocka_unit_test(test_delete_drops_from_storage),
         cmocka_unit_test(test_replication_repairs),
         cmocka_unit_test(test_checks_in_batches),
         cmocka_unit_test(test_newcomers_get_values_at_once),

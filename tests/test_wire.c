@@ -125,7 +125,7 @@ static const uint8_t known_types[] = {
     DHT__HAVE,       DHT__ROUTE,       DHT__PONG,           DHT__NODES,     DHT__VALUES,
     DHT__STORED,     DHT__VALUE,       DHT__HELD,           DHT__ROUTED,    DHT__ERROR,
     DHT__STORE_MANY, DHT__STORED_MANY, DHT__FIND_PROVIDERS, DHT__PROVIDERS, DHT__PROVIDE,
-    DHT__PROVIDED,
+    DHT__PROVIDED,   DHT__DELETE,      DHT__DELETED,
 };
 #define N_TYPES (sizeof(known_types) / sizeof(known_types[0]))
 
@@ -275,6 +275,7 @@ static void want_store(const dht__msg_t *m)
     assert_int_equal(m->flags, 0);
     assert_int_equal(m->value_len, 5);
     assert_memory_equal(m->value, "hello", 5);
+    assert_int_equal(m->has_owner, 0);
 }
 
 /* The key of the content-addressed value "abc": SHA-256("abc"). */
@@ -471,6 +472,62 @@ static void want_store_many(const dht__msg_t *m)
     assert_int_equal(m->batch[1].age, 5400);
 }
 
+/* SHA-256 of the secret c0 c1 .. df: the owner of store_owned.hex, which
+ * delete.hex deletes (wire.md 5.10). */
+static void assert_owner_of_secret(const dht_id_t *owner)
+{
+    uint8_t secret[32];
+    dht_id_t want;
+
+    for (unsigned i = 0; i < 32; i++)
+        secret[i] = (uint8_t)(0xc0 + i);
+    dht_id_from_bytes(&want, secret, sizeof(secret));
+    assert_memory_equal(owner->b, want.b, DHT_ID_LEN);
+}
+
+static void want_store_owned(const dht__msg_t *m)
+{
+    assert_int_equal(m->type, DHT__STORE);
+    assert_id_seq(&m->target, 0xa0);
+    assert_int_equal(m->ttl, 3600);
+    assert_int_equal(m->flags, 0);
+    assert_int_equal(m->value_len, 5);
+    assert_memory_equal(m->value, "hello", 5);
+    assert_int_equal(m->has_owner, 1);
+    assert_owner_of_secret(&m->owner);
+}
+
+static void want_store_many_owned(const dht__msg_t *m)
+{
+    assert_int_equal(m->type, DHT__STORE_MANY);
+    assert_int_equal(m->n_batch, 1);
+    assert_id_seq(&m->batch[0].key, 0xa0);
+    assert_int_equal(m->batch[0].len, 3);
+    assert_memory_equal(m->batch[0].value, "abc", 3);
+    assert_int_equal(m->batch[0].has_owner, 1);
+    assert_owner_of_secret(&m->batch[0].owner);
+}
+
+static void want_delete(const dht__msg_t *m)
+{
+    dht_id_t hello;
+
+    assert_int_equal(m->type, DHT__DELETE);
+    assert_int_equal(m->txid, 0x0a0b0c0du);
+    assert_id_seq(&m->sender, 0x00);
+    assert_id_seq(&m->target, 0xa0);
+    dht_id_from_bytes(&hello, "hello", 5);
+    assert_memory_equal(m->hash.b, hello.b, DHT_ID_LEN);
+    assert_id_seq(&m->secret, 0xc0);
+}
+
+static void want_deleted(const dht__msg_t *m)
+{
+    assert_int_equal(m->type, DHT__DELETED);
+    assert_id_seq(&m->sender, 0x20);
+    assert_int_equal(m->outcome, DHT__DELETE_DONE);
+}
+
 static void want_stored_many(const dht__msg_t *m)
 {
     assert_int_equal(m->type, DHT__STORED_MANY);
@@ -576,6 +633,10 @@ static const struct {
     {"find_providers.hex", want_find_providers},
     {"providers.hex", want_providers},
     {"stored_many.hex", want_stored_many},
+    {"store_owned.hex", want_store_owned},
+    {"store_many_owned.hex", want_store_many_owned},
+    {"delete.hex", want_delete},
+    {"deleted.hex", want_deleted},
     {"value.hex", want_value},
     {"value_content.hex", want_value_content},
     {"error.hex", want_error},
