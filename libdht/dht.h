@@ -295,6 +295,19 @@ typedef struct dht_config {
      *     candidates have all answered. */
     unsigned lookup_results;
     unsigned lookup_stale_stop;
+    /* Proximity (Emo's latency router, Pastry's proximity): the node keeps
+     * a smoothed round-trip time per contact (always), and a get's lookup
+     * asks, among the candidates equally close to the key, the one that
+     * answered soonest first: before any reply, any of the table's bucket
+     * that holds the key (as Kademlia starts "with alpha nodes of its
+     * closest non-empty k-bucket"), then those sharing as many leading
+     * bits with the key; a contact never measured counts as the node's
+     * mean. A get ends at the first holder that answers, so it answers
+     * from a near holder. Node lookups (find_node, put, replication)
+     * keep XOR order: they must hear from all k closest, and the order
+     * only decides which reply comes last. A full bucket replaces its
+     * slowest bad node first either way. 1 (the default) on, 0 off. */
+    int proximity;
     unsigned timeout_ms;        /* wait for one datagram reply; 1000 */
     unsigned retries;           /* resends after a timeout, 0..5; 2 */
     size_t max_value_size;      /* largest value accepted, bytes; 1 MiB */
@@ -1088,6 +1101,12 @@ typedef struct dht_sim_config {
     double loss;           /* share of datagrams lost, 0..1 */
     unsigned delay_min_ms; /* one-way delay of a datagram, uniform in [min, max] */
     unsigned delay_max_ms;
+    /* A latency model of regions (continents, say): node i is in region
+     * i % regions, the regions sit on a ring, and a message between two
+     * regions d steps apart on it takes d * region_delay_ms more, one
+     * way. 0 or 1 region: none (the default). */
+    unsigned regions;
+    unsigned region_delay_ms;
     double stream_mib_s; /* stream bandwidth for large messages; 100 */
     dht_config_t node;   /* settings of every node (seed, id are set per node) */
 } dht_sim_config_t;

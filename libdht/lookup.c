@@ -256,6 +256,64 @@ static void bound_patience(dht_t *dht, dht__op_t *op, uint32_t grace_ms, unsigne
     }
 }
 
+/* @return c's round-trip time as the table measured it, us; for a
+ * contact never measured, the node's mean (so a contact known to answer
+ * fast goes before it, one known slow after). */
+static uint32_t cand_rtt(const dht_t *dht, dht__cand_t *c)
+{
+    if (!c->rtt_looked) {
+        c->rtt_us = dht__rt_rtt(dht->rt, &c->node.id);
+        if (c->rtt_us == 0)
+            c->rtt_us = (uint32_t)(dht->srtt_ms * 1000.0);
+        c->rtt_looked = 1;
+    }
+    return c->rtt_us;
+}
+
+/* @return the bucket c falls in, as far as proximity is concerned:
+ * before any reply, the bucket of our table that holds it (the seeds of
+ * one bucket are alike to Kademlia, which starts a lookup with any alpha
+ * of "its closest non-empty k-bucket"); after, its distance to the
+ * target's power of two (a bucket of a table at the target). Candidates
+ * sorted by distance to the target come together either way. */
+static unsigned proximity_class(const dht_t *dht, const dht__lookup_t *lk, const dht__cand_t *c)
+{
+    if (lk->stats.replies == 0)
+        return dht_id_common_prefix(&dht->self, &c->node.id);
+    return dht_id_common_prefix(&lk->target, &c->node.id);
+}
+
+/* Proximity: of the new candidates from index i on in the same class as
+ * candidate i (proximity_class: as close as it, to Kademlia), the one
+ * with the shortest round-trip time; i itself on a tie. Only for a
+ * value lookup (a get), which ends at the first holder that answers: a
+ * node lookup (find_node, put, replication) must hear from every one of
+ * the k closest, alpha at a time, so the order only decides which reply
+ * comes last, and asking the near ones first left the far ones for the
+ * end (emofs sim: p99 10% longer, p50 no shorter). Without
+ * dht_config_t.proximity, candidate i. */
+static dht__cand_t *soonest_of_equals(const dht_t *dht, dht__lookup_t *lk, size_t i)
+{
+    dht__cand_t *best = &lk->cands[i];
+    unsigned bits;
+    uint32_t best_rtt;
+
+    if (!dht->cfg.proximity || lk->ask_all || !lk->want_values)
+        return best;
+    bits = proximity_class(dht, lk, best);
+    best_rtt = cand_rtt(dht, best);
+    for (size_t j = i + 1; j < lk->n; j++) {
+        dht__cand_t *c = &lk->cands[j];
+        if (proximity_class(dht, lk, c) != bits)
+            break;
+        if (c->state == DHT__CAND_NEW && cand_rtt(dht, c) < best_rtt) {
+            best = c;
+            best_rtt = c->rtt_us;
+        }
+    }
+    return best;
+}
+
 /* Sends what alpha allows, or ends the lookup when the k closest live
  * candidates have all answered (and, for a patient one, the stalled
  * candidates nearer than the last of them have answered or failed). The
@@ -285,20 +343,25 @@ static void advance(dht_t *dht, dht__op_t *op)
         if (c->state == DHT__CAND_FAILED)
             continue;
         if (c->state == DHT__CAND_NEW && (lk->inflight < dht->cfg.alpha || lk->ask_all)) {
-            if (query(dht, op, c) != 0) {
-                c->state = DHT__CAND_FAILED;
-                continue;
-            }
-            /* A node that left a request unanswered lately is asked, but
-             * not waited for (unless the lookup is patient). A reply still
-             * makes it ANSWERED. */
-            if (known_slow(dht, &c->node.id)) {
-                c->state = DHT__CAND_STALLED;
-                c->was_slow = 1;
+            dht__cand_t *q = soonest_of_equals(dht, lk, i);
+            if (query(dht, op, q) != 0) {
+                q->state = DHT__CAND_FAILED;
+            } else if (known_slow(dht, &q->node.id)) {
+                /* A node that left a request unanswered lately is asked,
+                 * but not waited for (unless the lookup is patient). A
+                 * reply still makes it ANSWERED. */
+                q->state = DHT__CAND_STALLED;
+                q->was_slow = 1;
             } else {
-                c->state = DHT__CAND_INFLIGHT;
+                q->state = DHT__CAND_INFLIGHT;
                 lk->inflight++;
             }
+            if (q != c) { /* a farther one went first: c is looked at again */
+                i--;
+                continue;
+            }
+            if (c->state == DHT__CAND_FAILED)
+                continue;
         }
         if (c->state == DHT__CAND_STALLED) {
             stalled++;

@@ -24,6 +24,7 @@ void dht_config_init(dht_config_t *cfg)
     cfg->rate_limit = 20000;
     cfg->send_rate_limit = (size_t)128u << 20;
     cfg->replicate_interval_s = 3600;
+    cfg->proximity = 1;
 }
 
 static int config_valid(const dht_config_t *c)

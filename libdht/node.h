@@ -114,6 +114,9 @@ typedef struct dht__cand {
     uint8_t has_value; /* a replication's: its VALUES reply listed the value */
     uint8_t hastened;  /* its request waits a short while only (lookup.c) */
     uint8_t was_slow;  /* the table marked it slow when it was asked */
+    uint8_t rtt_looked; /* rtt_us below is known (proximity: lookup.c) */
+    uint32_t rtt_us;    /* its round-trip time as the table measured it, or
+                         * the node's mean for a contact never measured */
     uint8_t token[DHT__WIRE_TOKEN_LEN];
 } dht__cand_t;
 

@@ -397,6 +397,11 @@ int dht__rpc_reply(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from)
     if (dht__rt_update(dht->rt, &m->sender, from, dht->now, DHT__RT_REPLY) < 0) {
         /* Out of memory for a bucket split: the reply still counts. */
     }
+    /* The contact's own round-trip time (proximity), from first attempts
+     * of requests answered at once (not a STORE's or a fetch's, whose
+     * replies wait on a disk, nor a stream's). */
+    if (rpc->attempts == 1 && rpc->len != 0 && rpc->rto_ms != 0)
+        dht__rt_rtt_sample(dht->rt, &m->sender, (dht->now - rpc->sent_at) * 1000u);
     if (m->type == DHT__NODES || m->type == DHT__VALUES || m->type == DHT__PROVIDERS ||
         m->type == DHT__HELD)
         dht__rt_set_token(dht->rt, &m->sender, from, m->token, dht->now);

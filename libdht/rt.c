@@ -238,6 +238,26 @@ static int slots_oldest(const dht__rt_t *rt, const slots_t *s, int bad_only)
     return best;
 }
 
+/* @return the bad node of b a newcomer replaces: of the bad ones, equally
+ * worthless, the one with the longest round-trip time (proximity: a full
+ * bucket keeps the nearer contacts), the one seen longest ago among
+ * equals (and when none was measured); -1 if none is bad. */
+static int bucket_worst_bad(const dht__rt_t *rt, const bucket_t *b)
+{
+    int best = -1;
+
+    for (unsigned i = 0; i < b->nodes.n; i++) {
+        uint16_t rtt = b->extra != NULL ? b->extra[i].rtt : 0, best_rtt;
+        if (b->nodes.v[i].fails < DHT__RT_BAD_FAILS)
+            continue;
+        best_rtt = best >= 0 && b->extra != NULL ? b->extra[best].rtt : 0;
+        if (best < 0 || rtt > best_rtt ||
+            (rtt == best_rtt && older(rt, &b->nodes.v[i], &b->nodes.v[best])))
+            best = (int)i;
+    }
+    return best;
+}
+
 /* @return the slot of the oldest unproven entry in s, or -1. */
 static int slots_oldest_unproven(const dht__rt_t *rt, const slots_t *s)
 {
@@ -799,7 +819,7 @@ static int insert(dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *addr, uin
 
         if (b->nodes.n < rt->k)
             slot = (int)b->nodes.n;
-        else if ((slot = slots_oldest(rt, &b->nodes, 1)) < 0) { /* a bad node: any node beats it */
+        else if ((slot = bucket_worst_bad(rt, b)) < 0) { /* a bad node: any node beats it */
             if (bi + 1 == rt->nb && rt->nb < DHT__RT_MAX_BUCKETS) {
                 rc = split(rt);
                 if (rc < 0)

@@ -246,6 +246,19 @@ int dht__rt_token(const dht__rt_t *rt, const dht_id_t *id, const dht_addr_t *add
 /* Forgets the token of bucket node id (it no longer checks). */
 void dht__rt_drop_token(dht__rt_t *rt, const dht_id_t *id);
 
+/* Round-trip times per contact (rt_rtt.c), for proximity: lookups ask,
+ * among candidates equally close, the one that answers soonest. */
+#define DHT__RT_RTT_UNIT_US 64u /* a stored time's unit: up to 4.2 s */
+
+/* Feeds a reply's round-trip time (us) to table node id's smoothed
+ * estimate (RFC 6298's gain, 1/8; the first sample sets it). Nothing if
+ * id is not a bucket node (or its bucket's extras cannot be allocated). */
+void dht__rt_rtt_sample(dht__rt_t *rt, const dht_id_t *id, uint64_t sample_us);
+
+/* @return table node id's smoothed round-trip time, us, or 0 if it was
+ * never measured (or id is not a bucket node). */
+uint32_t dht__rt_rtt(const dht__rt_t *rt, const dht_id_t *id);
+
 /* Copies up to max non-bad bucket nodes into out, sorted by XOR distance to
  * target, nearest first. Visits only the buckets it needs (the target's own
  * bucket, then the deeper ones, then the shallower ones in order).

@@ -31,6 +31,8 @@ typedef struct extra {
     uint32_t token_at;  /* stamp of its token; 0: none */
     uint8_t token[8];   /* the token it handed us in its last NODES, VALUES
                          * or HELD: our requests carry it as their proof */
+    uint16_t rtt;       /* its smoothed round-trip time, DHT__RT_RTT_UNIT_US
+                         * units, at least 1; 0: not measured (rt_rtt.c) */
 } extra_t;
 
 /* One array of a bucket: its nodes or its replacement cache. */

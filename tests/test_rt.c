@@ -374,6 +374,53 @@ static void test_subnet_limit(void **state)
     dht__rt_free(rt);
 }
 
+/* Proximity: a round-trip time is kept per bucket node (smoothed), and a
+ * full bucket whose nodes have gone bad gives the slowest one's place to a
+ * newcomer, not the one heard from longest ago. */
+static void test_rtt_and_slowest_bad_replaced(void **state)
+{
+    dht_id_t self = test_self(), a = depth_id(&self, 0, 1), b = depth_id(&self, 0, 2),
+             c = depth_id(&self, 0, 3), d = depth_id(&self, 0, 4);
+    dht__rt_t *rt = dht__rt_new(&self, 2, 0);
+
+    (void)state;
+    assert_non_null(rt);
+    assert_int_equal(update(rt, &a, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_int_equal(update(rt, &b, 20, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_int_equal(dht__rt_rtt(rt, &a), 0); /* never measured */
+    dht__rt_rtt_sample(rt, &a, 50000);
+    dht__rt_rtt_sample(rt, &b, 200000);
+    assert_true(dht__rt_rtt(rt, &a) >= 49000 && dht__rt_rtt(rt, &a) <= 51000);
+    /* Smoothed: one sample of 130 ms moves b an eighth of the way. */
+    dht__rt_rtt_sample(rt, &b, 130000);
+    assert_true(dht__rt_rtt(rt, &b) >= 190000 && dht__rt_rtt(rt, &b) <= 193000);
+    dht__rt_rtt_sample(rt, &c, 1000); /* not in the table: nothing */
+    assert_int_equal(dht__rt_rtt(rt, &c), 0);
+    /* Both bad; a was heard from first, so age alone would let a go. */
+    for (uint64_t t = 30; t < 34; t++) {
+        dht__rt_failed(rt, &a, t);
+        dht__rt_failed(rt, &b, t);
+    }
+    assert_int_equal(update(rt, &c, 40, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_non_null(found(rt, &a));
+    assert_null(found(rt, &b));
+    /* A newcomer in b's old slot starts unmeasured. */
+    assert_int_equal(dht__rt_rtt(rt, &c), 0);
+    /* With no times known, the oldest bad one goes, as before. */
+    dht__rt_free(rt);
+    rt = dht__rt_new(&self, 2, 0);
+    assert_int_equal(update(rt, &a, 10, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_int_equal(update(rt, &b, 20, DHT__RT_REPLY), DHT__RT_ADDED);
+    for (uint64_t t = 30; t < 34; t++) {
+        dht__rt_failed(rt, &a, t);
+        dht__rt_failed(rt, &b, t);
+    }
+    assert_int_equal(update(rt, &d, 40, DHT__RT_REPLY), DHT__RT_ADDED);
+    assert_null(found(rt, &a));
+    assert_non_null(found(rt, &b));
+    dht__rt_free(rt);
+}
+
 /* The address rules on every path: the replacement cache and its
  * promotion, a known node moving, bad nodes, a holder in the same bucket. */
 static void test_address_rules_paths(void **state)
@@ -1852,6 +1899,7 @@ int main(void)
         cmocka_unit_test(test_add_update),
         cmocka_unit_test(test_reply),
         cmocka_unit_test(test_addr_change),
+        cmocka_unit_test(test_rtt_and_slowest_bad_replaced),
         cmocka_unit_test(test_one_id_per_address),
         cmocka_unit_test(test_subnet_limit),
         cmocka_unit_test(test_address_rules_paths),

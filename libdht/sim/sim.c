@@ -2,7 +2,8 @@
  * The simulator: many nodes in one process on a virtual clock. Each node is
  * the real core (dht_t) with an io that hands its messages to an event
  * queue instead of a socket. Datagrams are lost with probability `loss` and
- * delayed uniformly in [delay_min, delay_max]; streams (large messages) are
+ * delayed uniformly in [delay_min, delay_max], plus region_delay per step
+ * between the sender's and the receiver's regions; streams (large messages) are
  * reliable and also pay size / bandwidth. Events run in (time, sequence)
  * order and every random choice comes from the seed, so a run replays
  * exactly.
@@ -246,11 +247,20 @@ void dht__sim_table_contacts(dht_sim_t *sim, int on)
 
 /* ---- the io of a simulated node ---- */
 
-static uint64_t delay(dht_sim_t *sim)
+/* The one-way delay of a message from node src to node dst: the uniform
+ * draw, and the distance of their regions on the ring. */
+static uint64_t delay(dht_sim_t *sim, uint32_t src, uint32_t dst)
 {
-    unsigned lo = sim->cfg.delay_min_ms, hi = sim->cfg.delay_max_ms;
+    unsigned lo = sim->cfg.delay_min_ms, hi = sim->cfg.delay_max_ms, r = sim->cfg.regions;
+    uint64_t d = hi > lo ? lo + dht__rng_below(&sim->rng, hi - lo + 1) : lo;
 
-    return hi > lo ? lo + dht__rng_below(&sim->rng, hi - lo + 1) : lo;
+    if (r > 1) {
+        unsigned a = src % r, b = dst % r, steps = a > b ? a - b : b - a;
+        if (steps > r - steps)
+            steps = r - steps;
+        d += (uint64_t)steps * sim->cfg.region_delay_ms;
+    }
+    return d;
 }
 
 static int sim_send(void *arg, const dht_addr_t *to, dht_transport_t transport, const uint8_t *buf,
@@ -284,7 +294,7 @@ static int sim_send(void *arg, const dht_addr_t *to, dht_transport_t transport, 
     ev.transport = (uint8_t)transport;
     ev.src = src->idx;
     ev.dst = dst->idx;
-    ev.time = sim->now + delay(sim) + src->extra_delay_ms;
+    ev.time = sim->now + delay(sim, src->idx, dst->idx) + src->extra_delay_ms;
     if (transport == DHT_TRANSPORT_STREAM && sim->cfg.stream_mib_s > 0)
         ev.time += (uint64_t)((double)len / (sim->cfg.stream_mib_s * 1048.576));
     ev.len = (uint32_t)len;

@@ -40,6 +40,9 @@ typedef struct emofs_sim_opts {
     double loss;            /* share of datagrams lost, 0..1; 0 */
     unsigned delay_min_ms;  /* one-way delay, uniform in [min, max]; 5..50 */
     unsigned delay_max_ms;  /*   "   */
+    unsigned regions;         /* latency regions on a ring (dht_sim_config_t); 0: none */
+    unsigned region_delay_ms; /* one-way delay per step between two regions; 0 */
+    int proximity;            /* dht_config_t.proximity: 1 (default) on, 0 off */
     unsigned lookups;       /* lookups: random node, random target; 1000 */
     unsigned values;        /* values put (random node) then got (another); 100 */
     unsigned value_size;    /* bytes per value; 100 */
@@ -108,6 +111,7 @@ typedef struct emofs_sim_result {
     unsigned values;
     unsigned puts_ok;                          /* puts stored on at least one node */
     unsigned gets_ok;                          /* gets that returned the value put */
+    uint64_t get_p50_ms, get_p99_ms;           /* virtual, of those gets */
     unsigned files, file_size;                 /* --files, --file-size */
     unsigned files_put;                        /* files whose put succeeded */
     unsigned files_got;                        /* files got whole by another node, after the puts */

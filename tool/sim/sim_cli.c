@@ -31,6 +31,11 @@ void emofs_sim_usage(FILE *f)
                "  --retries R        resends of an unanswered request, 0..5 (2)\n"
                "  --loss P           share of datagrams lost, 0 <= P < 1 (0)\n"
                "  --delay MIN-MAX    one-way delay in ms, uniform per datagram (5-50)\n"
+               "  --regions R        latency regions: node i in region i %% R, the regions on\n"
+               "                     a ring (0: none)\n"
+               "  --region-delay MS  one-way delay added per step between two regions (0)\n"
+               "  --proximity on|off lookups ask the contact that answers soonest among\n"
+               "                     those equally close to the target (on)\n"
                "  --init fast|join   fast: routing tables from the global view; join: every\n"
                "                     node joins through node 0 with the real protocol (fast)\n"
                "  --join-wave W      join: nodes joining at once (100)\n"
@@ -139,6 +144,9 @@ enum {
     SIM_RETRIES,
     SIM_LOSS,
     SIM_DELAY,
+    SIM_REGIONS,
+    SIM_REGION_DELAY,
+    SIM_PROXIMITY,
     SIM_INIT,
     SIM_JOIN_WAVE,
     SIM_SETTLE,
@@ -173,6 +181,9 @@ static const opt_spec_t sim_opts[] = {
     {"--retries", NULL, OPT_VALUE, SIM_RETRIES},
     {"--loss", NULL, OPT_VALUE, SIM_LOSS},
     {"--delay", NULL, OPT_VALUE, SIM_DELAY},
+    {"--regions", NULL, OPT_VALUE, SIM_REGIONS},
+    {"--region-delay", NULL, OPT_VALUE, SIM_REGION_DELAY},
+    {"--proximity", NULL, OPT_VALUE, SIM_PROXIMITY},
     {"--init", NULL, OPT_VALUE, SIM_INIT},
     {"--join-wave", NULL, OPT_VALUE, SIM_JOIN_WAVE},
     {"--settle", NULL, OPT_VALUE, SIM_SETTLE},
@@ -212,6 +223,9 @@ static const struct {
     [SIM_RETRIES] = {T_UNS, 0, 5},
     [SIM_LOSS] = {T_DBL, 0, 0},
     [SIM_DELAY] = {T_STR, 0, 0},
+    [SIM_REGIONS] = {T_UNS, 0, 64},
+    [SIM_REGION_DELAY] = {T_UNS, 0, 600000},
+    [SIM_PROXIMITY] = {T_STR, 0, 0},
     [SIM_INIT] = {T_STR, 0, 0},
     [SIM_JOIN_WAVE] = {T_UNS, 1, 1u << 23},
     [SIM_SETTLE] = {T_UNS, 0, 10000000},
@@ -250,6 +264,10 @@ static unsigned *uns_field(emofs_sim_opts_t *o, int id)
         return &o->steps_to_stop;
     case SIM_RETRIES:
         return &o->retries;
+    case SIM_REGIONS:
+        return &o->regions;
+    case SIM_REGION_DELAY:
+        return &o->region_delay_ms;
     case SIM_JOIN_WAVE:
         return &o->join_wave;
     case SIM_SETTLE:
@@ -317,6 +335,12 @@ static int set_option(const opt_parser_t *p, int id, emofs_sim_opts_t *o, const 
     else if (id == SIM_DELAY && parse_delay(val, o) != 0) {
         fprintf(p->err, "emofs: sim: --delay needs MIN-MAX in ms (0..600000), not '%s'\n", val);
         return -1;
+    } else if (id == SIM_PROXIMITY) {
+        if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
+            fprintf(p->err, "emofs: sim: --proximity needs on or off, not '%s'\n", val);
+            return -1;
+        }
+        o->proximity = strcmp(val, "on") == 0;
     } else if (id == SIM_INIT) {
         if (!strcmp(val, "fast"))
             o->init = EMOFS_SIM_INIT_FAST;

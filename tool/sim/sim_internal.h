@@ -117,6 +117,10 @@ void sim_summarize_round(const sim_lookup_t *ls, size_t n, emofs_sim_round_t *ou
  * in batches; sets values[i].got. @return how many were found. */
 unsigned sim_get_values(sim_ctx_t *c);
 
+/* The median and 99th percentile of the time the last gets that found
+ * their value took (virtual ms); 0 if none did. */
+void sim_get_latency(sim_ctx_t *c, uint64_t *p50, uint64_t *p99);
+
 /* Starts putting value v from its publisher; counts in c->pending.
  * @return 0 or a libdht error (then nothing is pending). */
 int sim_put_value(sim_ctx_t *c, sim_value_t *v);

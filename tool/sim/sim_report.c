@@ -107,6 +107,10 @@ static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
         f, "emofs sim: %u nodes, k %u, alpha %u, init %s, loss %.1f%%, delay %u-%u ms, seed %llu\n",
         r->nodes, o->k, o->alpha, init_name(o->init), 100.0 * o->loss, o->delay_min_ms,
         o->delay_max_ms, (unsigned long long)o->seed);
+    if (o->regions > 1)
+        fprintf(f, "  regions      %u on a ring, %u ms one way per step between them\n",
+                o->regions, o->region_delay_ms);
+    fprintf(f, "  proximity    %s\n", o->proximity ? "on" : "off");
     if (o->b || o->steps_to_stop)
         fprintf(f, "  lookups as py-dht's: b %u, steps-to-stop %u%s\n", o->b ? o->b : o->k,
                 o->steps_to_stop, o->steps_to_stop ? "" : " (off)");
@@ -129,6 +133,9 @@ static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
             pct(r->lookups_exact, r->lookups), r->lookups_exact, r->lookups, o->b ? o->b : o->k);
     fprintf(f, "  values       %u put, %u stored, %u got: %.2f%%\n", r->values, r->puts_ok,
             r->gets_ok, pct(r->gets_ok, r->values));
+    if (r->gets_ok > 0)
+        fprintf(f, "  get latency  p50 %llu ms, p99 %llu ms (virtual; a get ends at the first holder)\n",
+                (unsigned long long)r->get_p50_ms, (unsigned long long)r->get_p99_ms);
     if (r->files > 0)
         fprintf(f,
                 "  files        %u of %u B, %u put, %u got whole: %.2f%% (virtual p50: put %llu "
@@ -192,6 +199,8 @@ static void print_json(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
     fprintf(f, "\"init\":\"%s\",\"loss\":%g,", init_name(o->init), o->loss);
     fprintf(f, "\"delay_min_ms\":%u,\"delay_max_ms\":%u,\"seed\":%llu,", o->delay_min_ms,
             o->delay_max_ms, (unsigned long long)o->seed);
+    fprintf(f, "\"regions\":%u,\"region_delay_ms\":%u,\"proximity\":%s,", o->regions,
+            o->region_delay_ms, o->proximity ? "true" : "false");
     fprintf(f,
             "\"build_wall_s\":%.4f,\"build_virtual_s\":%.3f,\"join_failures\":%u,"
             "\"datagrams_per_join\":%.3f,",
@@ -210,6 +219,8 @@ static void print_json(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
             pct(r->lookups_exact, r->lookups) / 100);
     fprintf(f, "\"values\":%u,\"puts_ok\":%u,\"gets_ok\":%u,\"get_success_rate\":%.6f,", r->values,
             r->puts_ok, r->gets_ok, pct(r->gets_ok, r->values) / 100);
+    fprintf(f, "\"get_p50_ms\":%llu,\"get_p99_ms\":%llu,", (unsigned long long)r->get_p50_ms,
+            (unsigned long long)r->get_p99_ms);
     fprintf(f,
             "\"files\":%u,\"file_size\":%u,\"files_put\":%u,\"files_got\":%u,"
             "\"file_put_p50_ms\":%llu,\"file_get_p50_ms\":%llu,",

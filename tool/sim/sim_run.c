@@ -24,6 +24,7 @@ void emofs_sim_opts_init(emofs_sim_opts_t *o)
     o->retries = 2;
     o->delay_min_ms = 5;
     o->delay_max_ms = 50;
+    o->proximity = 1;
     o->lookups = 1000;
     o->values = 100;
     o->value_size = 100;
@@ -52,6 +53,10 @@ const char *emofs_sim_opts_check(const emofs_sim_opts_t *o)
         return "--loss must be in [0, 1)";
     if (o->delay_min_ms > o->delay_max_ms || o->delay_max_ms > 600000)
         return "--delay must be MIN-MAX with MIN <= MAX <= 600000";
+    if (o->regions > 64 || o->region_delay_ms > 600000)
+        return "--regions must be 0..64 and --region-delay 0..600000";
+    if (o->proximity != 0 && o->proximity != 1)
+        return "--proximity must be on or off";
     if (o->value_size < 1 || o->value_size > 1024 * 1024)
         return "--value-size must be 1..1048576";
     if (o->files > 100000)
@@ -260,6 +265,26 @@ static void put_and_get(sim_ctx_t *c)
     for (size_t i = 0; i < o->values; i++)
         c->r->puts_ok += c->values[i].put_status == 0 && c->values[i].stored > 0;
     c->r->gets_ok = sim_get_values(c);
+    sim_get_latency(c, &c->r->get_p50_ms, &c->r->get_p99_ms);
+}
+
+void sim_get_latency(sim_ctx_t *c, uint64_t *p50, uint64_t *p99)
+{
+    uint64_t *took = malloc((c->o->values ? c->o->values : 1) * sizeof(*took));
+    size_t n = 0;
+
+    *p50 = *p99 = 0;
+    if (took == NULL)
+        return;
+    for (size_t i = 0; i < c->o->values; i++)
+        if (c->values[i].got == 1)
+            took[n++] = c->values[i].took_ms;
+    if (n > 0) {
+        qsort(took, n, sizeof(*took), sim_cmp_u64);
+        *p50 = took[sim_rank(n, 50)];
+        *p99 = took[sim_rank(n, 99)];
+    }
+    free(took);
 }
 
 /* ---- building the network ---- */
@@ -420,6 +445,9 @@ static int build(sim_ctx_t *c)
     cfg.loss = o->loss;
     cfg.delay_min_ms = o->delay_min_ms;
     cfg.delay_max_ms = o->delay_max_ms;
+    cfg.regions = o->regions;
+    cfg.region_delay_ms = o->region_delay_ms;
+    cfg.node.proximity = o->proximity;
     cfg.node.k = o->k;
     cfg.node.alpha = o->alpha;
     cfg.node.lookup_results = o->b;

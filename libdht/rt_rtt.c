@@ -1,0 +1,44 @@
+/*
+ * Round-trip times per contact (rt.h): kept in a bucket node's extra slot
+ * (allocated with the bucket's first token, which nearly every answering
+ * node hands us anyway), so a table of contacts that never answered, the
+ * simulator's million, costs nothing more. Replacement-cache entries have
+ * none: they are measured once they enter the bucket and answer.
+ */
+#include "rt_int.h"
+
+#include <stdlib.h>
+
+void dht__rt_rtt_sample(dht__rt_t *rt, const dht_id_t *id, uint64_t sample_us)
+{
+    bucket_t *b = &rt->buckets[bucket_index(rt, id)];
+    int i = slots_find(rt, &b->nodes, id);
+    uint64_t units = (sample_us + DHT__RT_RTT_UNIT_US / 2) / DHT__RT_RTT_UNIT_US;
+    extra_t *x;
+
+    if (i < 0)
+        return;
+    if (b->extra == NULL && (b->extra = calloc(rt->k, sizeof(extra_t))) == NULL)
+        return;
+    x = &b->extra[i];
+    if (units < 1)
+        units = 1;
+    if (units > UINT16_MAX)
+        units = UINT16_MAX;
+    if (x->rtt == 0) {
+        x->rtt = (uint16_t)units;
+        return;
+    }
+    /* srtt += (sample - srtt) / 8, in integers, never below 1. */
+    int64_t next = (int64_t)x->rtt + ((int64_t)units - (int64_t)x->rtt) / 8;
+    x->rtt = (uint16_t)(next < 1 ? 1 : next > UINT16_MAX ? UINT16_MAX : next);
+}
+
+uint32_t dht__rt_rtt(const dht__rt_t *rt, const dht_id_t *id)
+{
+    extra_t *x;
+
+    if (bucket_node(rt, id, &x) == NULL || x == NULL)
+        return 0;
+    return (uint32_t)x->rtt * DHT__RT_RTT_UNIT_US;
+}
