@@ -18,6 +18,8 @@
 
 #define RECORD_LEN     64     /* hash, expires_at, stored_at and copies, source (replicas.h) */
 #define OLD_RECORD_LEN 48     /* the same without the source: the log "expiry" of before */
+#define OWNER_LEN      64     /* hash, owner: the log "owners" (replicas.h) */
+#define COPIES_OWNED   0x80u  /* the copies byte of a record: the value has an owner */
 #define UNKNOWN_TTL_S  86400u /* a replica the log does not know */
 
 typedef struct record {
@@ -25,6 +27,8 @@ typedef struct record {
     uint64_t expires_at, stored_at; /* wall seconds; expires_at 0: gone */
     unsigned copies;                /* the copies the value asks for (dht_held_t); 0: k */
     dht_source_t source;            /* who stored it here (dht_held_t) */
+    int owned;                      /* it has an owner (dht_held_t), in the log "owners" */
+    uint8_t owner[MF_KEY_LEN];      /* ... this one (not in the 64 bytes) */
     size_t order;                   /* place in the logs: the last one counts */
 } record_t;
 
@@ -35,7 +39,8 @@ static void record_encode(uint8_t rec[RECORD_LEN], const record_t *x)
     memcpy(rec, x->hash, MF_KEY_LEN);
     le_put64(rec + 32, x->expires_at);
     le_put64(rec + 40, (x->stored_at & ((1ull << STORED_AT_BITS) - 1)) |
-                           (uint64_t)(x->copies & 0xff) << STORED_AT_BITS);
+                           (uint64_t)((x->copies & 0x7f) | (x->owned ? COPIES_OWNED : 0))
+                               << STORED_AT_BITS);
     memcpy(rec + 48, x->source.b, sizeof(x->source.b));
 }
 
@@ -47,7 +52,9 @@ static void record_decode(const uint8_t *rec, size_t len, record_t *x)
     memcpy(x->hash, rec, MF_KEY_LEN);
     x->expires_at = le_get64(rec + 32);
     x->stored_at = last & ((1ull << STORED_AT_BITS) - 1);
-    x->copies = (unsigned)(last >> STORED_AT_BITS);
+    x->copies = (unsigned)(last >> STORED_AT_BITS) & 0x7f;
+    x->owned = len == RECORD_LEN && (last >> STORED_AT_BITS & COPIES_OWNED) != 0;
+    memset(x->owner, 0, sizeof(x->owner));
     memset(&x->source, 0, sizeof(x->source));
     if (len == RECORD_LEN)
         memcpy(x->source.b, rec + 48, sizeof(x->source.b));
@@ -82,6 +89,18 @@ static void log_append(fs_replicas_t *r, const record_t *x)
     }
 }
 
+/* Appends the owner of an owned value to the log "owners" (as above). */
+static void owner_append(fs_replicas_t *r, const record_t *x)
+{
+    uint8_t rec[OWNER_LEN];
+
+    memcpy(rec, x->hash, MF_KEY_LEN);
+    memcpy(rec + MF_KEY_LEN, x->owner, MF_KEY_LEN);
+    if (r->owners_fd >= 0 && write(r->owners_fd, rec, sizeof(rec)) != (ssize_t)sizeof(rec)) {
+        /* Lost: the value loads without an owner, kept to its TTL. */
+    }
+}
+
 /* Appends the record that says hash is gone. */
 static void log_gone(fs_replicas_t *r, const uint8_t hash[MF_KEY_LEN])
 {
@@ -107,6 +126,8 @@ static replica_job_t *job_new(fs_replicas_t *r, const dht_held_t *v, uint64_t re
     j->rec.stored_at = wall_now() - v->age_s;
     j->rec.copies = v->copies;
     j->rec.source = v->source;
+    j->rec.owned = v->owned;
+    memcpy(j->rec.owner, v->owner.b, MF_KEY_LEN);
     j->job.data = j;
     return j;
 }
@@ -127,6 +148,8 @@ static void write_blob(fs_job_t *job)
     replica_job_t *j = job->data;
 
     j->status = fs_store_put(j->r->store, j->hash, j->data, j->len, 0);
+    if (j->status == 0 && j->rec.owned)
+        owner_append(j->r, &j->rec); /* before the record that says "owned" */
     if (j->status == 0)
         log_append(j->r, &j->rec);
 }
@@ -239,13 +262,15 @@ int fs_replicas_open(fs_replicas_t *r, const char *dir, dht_config_t *cfg)
 
     memset(r, 0, sizeof(*r));
     r->log_fd = -1;
+    r->owners_fd = -1;
     if (root == NULL)
         return FS_ENOMEM;
     err = fs_store_open(&r->store, root);
     r->log_path = err == 0 ? fs_path_join(root, "records") : NULL;
     r->old_log_path = err == 0 ? fs_path_join(root, "expiry") : NULL;
+    r->owners_path = err == 0 ? fs_path_join(root, "owners") : NULL;
     free(root);
-    if (err == 0 && (r->log_path == NULL || r->old_log_path == NULL))
+    if (err == 0 && (r->log_path == NULL || r->old_log_path == NULL || r->owners_path == NULL))
         err = FS_ENOMEM;
     if (err) {
         fs_replicas_close(r);
@@ -297,6 +322,84 @@ static int read_log(const char *path, size_t reclen, record_list_t *l)
     }
     fclose(f);
     return 0;
+}
+
+/* The log "owners": the last owner written of each hash, sorted by hash. */
+typedef struct owner_rec {
+    uint8_t hash[MF_KEY_LEN], owner[MF_KEY_LEN];
+    size_t order; /* place in the log: the last one counts */
+} owner_rec_t;
+
+typedef struct owner_list {
+    owner_rec_t *v;
+    size_t n;
+} owner_list_t;
+
+static int cmp_owner(const void *a, const void *b)
+{
+    const owner_rec_t *x = a, *y = b;
+    int c = memcmp(x->hash, y->hash, MF_KEY_LEN);
+
+    return c != 0 ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+/* Reads path into l (nothing if it does not exist), the last record of
+ * each hash kept, sorted by hash. @return 0 or an FS_* code. */
+static int read_owners(const char *path, owner_list_t *l)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t rec[OWNER_LEN];
+    size_t cap = 0, kept = 0;
+
+    l->v = NULL;
+    l->n = 0;
+    if (f == NULL)
+        return errno == ENOENT ? 0 : fs_from_errno(errno);
+    while (fread(rec, 1, OWNER_LEN, f) == OWNER_LEN) {
+        if (l->n == cap) {
+            size_t c = cap ? cap * 2 : 256;
+            owner_rec_t *p = realloc(l->v, c * sizeof(*p));
+            if (p == NULL) {
+                fclose(f);
+                free(l->v);
+                l->v = NULL;
+                l->n = 0;
+                return FS_ENOMEM;
+            }
+            l->v = p;
+            cap = c;
+        }
+        memcpy(l->v[l->n].hash, rec, MF_KEY_LEN);
+        memcpy(l->v[l->n].owner, rec + MF_KEY_LEN, MF_KEY_LEN);
+        l->v[l->n].order = l->n;
+        l->n++;
+    }
+    fclose(f);
+    if (l->n > 0)
+        qsort(l->v, l->n, sizeof(*l->v), cmp_owner);
+    for (size_t i = 0; i < l->n; i++) /* the last of each run of a hash */
+        if (i + 1 == l->n || memcmp(l->v[i + 1].hash, l->v[i].hash, MF_KEY_LEN) != 0)
+            l->v[kept++] = l->v[i];
+    l->n = kept;
+    return 0;
+}
+
+/* @return the owner of hash in l, or NULL. */
+static const uint8_t *owner_of(const owner_list_t *l, const uint8_t *hash)
+{
+    size_t lo = 0, hi = l->n;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = memcmp(l->v[mid].hash, hash, MF_KEY_LEN);
+        if (c == 0)
+            return l->v[mid].owner;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
 }
 
 /* @return 1 if file a exists and was modified after file b (or b does
@@ -355,40 +458,49 @@ static int collect(const uint8_t key[MF_KEY_LEN], uint64_t size, void *arg)
     return 0;
 }
 
-/* Writes the live records (kept[0..n)) as the new log, atomically, and
- * opens it for appending. */
-static int rewrite_log(fs_replicas_t *r, const record_t *kept, size_t n, const char *dir)
+/* Writes the live records (kept[0..n)) as the new log at path,
+ * atomically, and opens it for appending into *fd: the records log, or
+ * (owners) the owners of those that have one. */
+static int rewrite_log(const char *path, int *fd_out, const record_t *kept, size_t n, int owners,
+                       const char *dir)
 {
-    size_t plen = strlen(r->log_path);
+    size_t plen = strlen(path);
     char *tmp = malloc(plen + 5);
     int fd, err = 0;
 
     if (tmp == NULL)
         return FS_ENOMEM;
-    snprintf(tmp, plen + 5, "%s.tmp", r->log_path);
+    snprintf(tmp, plen + 5, "%s.tmp", path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         free(tmp);
         return fs_from_errno(errno);
     }
     for (size_t i = 0; i < n && err == 0; i++) {
-        uint8_t rec[RECORD_LEN];
-        record_encode(rec, &kept[i]);
+        uint8_t rec[RECORD_LEN]; /* OWNER_LEN == RECORD_LEN */
+        if (owners && !kept[i].owned)
+            continue;
+        if (owners) {
+            memcpy(rec, kept[i].hash, MF_KEY_LEN);
+            memcpy(rec + MF_KEY_LEN, kept[i].owner, MF_KEY_LEN);
+        } else {
+            record_encode(rec, &kept[i]);
+        }
         if (write(fd, rec, sizeof(rec)) != (ssize_t)sizeof(rec))
             err = fs_from_errno(errno);
     }
     if (err == 0 && fsync(fd) != 0)
         err = fs_from_errno(errno);
     close(fd);
-    if (err == 0 && rename(tmp, r->log_path) != 0)
+    if (err == 0 && rename(tmp, path) != 0)
         err = fs_from_errno(errno);
     if (err == 0)
         fs_sync_dir(dir);
     else
         unlink(tmp);
     free(tmp);
-    r->log_fd = open(r->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (r->log_fd < 0 && err == 0)
+    *fd_out = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (*fd_out < 0 && err == 0)
         err = fs_from_errno(errno);
     return err;
 }
@@ -399,9 +511,11 @@ int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint
     found_list_t found = {0};
     dht_stats_t st;
     record_list_t recs = {0};
+    owner_list_t owners = {0};
     record_t *kept = NULL;
     size_t n_kept = 0;
     uint64_t now = wall_now();
+    const uint8_t *owner;
     char *dir;
     int err;
 
@@ -424,6 +538,8 @@ int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint
     if (recs.n > 0)
         qsort(recs.v, recs.n, sizeof(*recs.v), cmp_record);
     if (err == 0)
+        err = read_owners(r->owners_path, &owners);
+    if (err == 0)
         err = fs_store_foreach(r->store, collect, &found);
     if (err == 0 && (kept = malloc((found.n ? found.n : 1) * sizeof(*kept))) == NULL)
         err = FS_ENOMEM;
@@ -444,6 +560,12 @@ int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint
         v.age_s = (uint32_t)(now - stored > UINT32_MAX ? UINT32_MAX : now - stored);
         if (rec != NULL)
             v.source = rec->source;
+        /* Its owner may delete it (wire.md 5.10): only if the record says
+         * it has one and the owners log kept it. */
+        if (rec != NULL && rec->owned && (owner = owner_of(&owners, found.v[i].hash)) != NULL) {
+            v.owned = 1;
+            memcpy(v.owner.b, owner, MF_KEY_LEN);
+        }
         if (v.ttl_left_s == 0 || dht_held_add(dht, &v) != 0) {
             /* Expired, or no room under the quota: it goes. */
             fs_store_remove(r->store, found.v[i].hash);
@@ -454,6 +576,8 @@ int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint
         kept[n_kept].stored_at = stored;
         kept[n_kept].copies = v.copies;
         kept[n_kept].source = v.source;
+        kept[n_kept].owned = v.owned;
+        memcpy(kept[n_kept].owner, v.owner.b, MF_KEY_LEN);
         n_kept++;
     }
     dir = strdup(r->log_path);
@@ -461,14 +585,17 @@ int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint
         err = FS_ENOMEM;
     if (dir != NULL)
         *strrchr(dir, '/') = '\0'; /* DIR/replicas */
+    if (err == 0) /* the owners first: a record saying "owned" finds its owner */
+        err = rewrite_log(r->owners_path, &r->owners_fd, kept, n_kept, 1, dir);
     if (err == 0)
-        err = rewrite_log(r, kept, n_kept, dir);
+        err = rewrite_log(r->log_path, &r->log_fd, kept, n_kept, 0, dir);
     if (err == 0 && unlink(r->old_log_path) == 0) /* its records are in ours now */
         fs_sync_dir(dir);
     r->exec = exec;
     free(dir);
     free(kept);
     free(recs.v);
+    free(owners.v);
     free(found.v);
     /* What the node holds now: a replica loaded early may have been
      * evicted for a closer one loaded later (its record stays in the log,
@@ -492,9 +619,11 @@ void fs_replicas_close(fs_replicas_t *r)
     r->store = NULL;
     if (r->log_fd >= 0)
         close(r->log_fd);
-    r->log_fd = -1;
+    if (r->owners_fd >= 0)
+        close(r->owners_fd);
+    r->log_fd = r->owners_fd = -1;
     free(r->log_path);
     free(r->old_log_path);
-    r->log_path = NULL;
-    r->old_log_path = NULL;
+    free(r->owners_path);
+    r->log_path = r->old_log_path = r->owners_path = NULL;
 }

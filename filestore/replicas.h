@@ -12,8 +12,17 @@
  *                                     wall-clock seconds, little-endian;
  *                                     then the 16 bytes of its source, who
  *                                     stored it here, dht_source_t; an
- *                                     expires_at of 0 marks a value gone),
+ *                                     expires_at of 0 marks a value gone;
+ *                                     bit 7 of the copies byte: the value
+ *                                     has an owner, wire.md 5.10),
  *                                     rewritten with the live ones at start
+ *   DIR/replicas/owners               the owners of those: 64-byte records
+ *                                     (hash, then SHA-256 of the delete
+ *                                     secret), appended before the record
+ *                                     that says "owned", the last of a
+ *                                     hash counting; rewritten at start.
+ *                                     A value whose owner is lost loads
+ *                                     without one: kept to its TTL
  *   DIR/replicas/expiry               the same without the source, as
  *                                     emofs wrote it before: read at start
  *                                     (source unknown), then removed
@@ -44,6 +53,8 @@ typedef struct fs_replicas {
     dht_t *dht;            /* NULL until attached, and once detached */
     int log_fd;            /* DIR/replicas/records, appended to */
     char *log_path;
+    int owners_fd;         /* DIR/replicas/owners, appended to */
+    char *owners_path;
     char *old_log_path; /* DIR/replicas/expiry, of an older emofs: read once */
     unsigned busy;      /* jobs on workers */
     uint64_t served;    /* reads handed to the node */

@@ -227,7 +227,9 @@ typedef struct dht_held {
     dht_source_t source; /* who stored it here; a storage keeps it for dht_held_add() */
     int owned;           /* 1: owner below may delete it (dht_delete); 0: nobody may */
     dht_id_t owner;      /* SHA-256 of its publisher's delete secret; a storage keeps
-                            it for dht_held_add() (lost, the value is kept to its TTL) */
+                            it for dht_held_add(): lost, the value is loaded with no
+                            owner, kept to its TTL, and its copies made by replication
+                            can be deleted by nobody (wire.md 5.10) */
 } dht_held_t;
 
 /* Storage of the values a node holds for others, provided by the

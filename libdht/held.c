@@ -109,7 +109,7 @@ int dht__held_write(dht_t *dht, const dht__held_wait_t *wait, const dht__value_t
     old = dht__store_find(dht->store, &v->key, &v->hash, 0);
     if (old != NULL)
         held.source = r->source = old->source; /* and its first source (store.h), expired or not */
-    merged_owner(old, v, &held);
+    merged_owner(old != NULL && old->expires_at > dht->now ? old : NULL, v, &held);
     err = dht->cfg.storage.write(dht->cfg.storage.arg, &held, data, r->id);
     if (err != 0 && op != NULL)
         op->refs--; /* the caller holds one too */

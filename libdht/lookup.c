@@ -576,7 +576,7 @@ int dht__lookup_start(dht_t *dht, dht__op_t *op, const dht_id_t *target, int wan
         op->kind == DHT__OP_DELETE;
     lk->window = dht->cfg.k;
     if (op->kind == DHT__OP_FIND_NODE || op->kind == DHT__OP_PUT || op->kind == DHT__OP_GET ||
-        op->kind == DHT__OP_ROUTE) {
+        op->kind == DHT__OP_ROUTE || op->kind == DHT__OP_DELETE) {
         lk->user = 1;
         if (dht->cfg.lookup_results > 0)
             lk->window = dht->cfg.lookup_results;

@@ -372,7 +372,7 @@ size_t dht_closest_nodes(const dht_t *dht, const dht_id_t *target, dht_node_info
 void dht_get_stats(const dht_t *dht, uint64_t now_ms, dht_stats_t *out)
 {
     *out = dht->st;
-    out->tombstones = dht->n_tombs; /* expired ones included until they go */
+    out->tombstones = dht__tombs_live(dht, now_ms);
     out->nodes =
         dht__rt_count(dht->rt, now_ms, &out->nodes_good, &out->nodes_questionable, &out->nodes_bad);
     out->buckets = dht__rt_bucket_count(dht->rt);

@@ -79,6 +79,9 @@ struct dht__rpc {
     uint8_t stream;   /* sent over a stream, once: no resend */
     uint8_t hastened; /* dht__rpc_hasten: few or no more resends, a shorter wait */
     uint8_t was_slow; /* the node was marked slow when this was sent */
+    uint8_t newer;    /* it uses what nodes of older versions drop unanswered
+                       * (a STORE with an owner, wire.md 5.10): its timeout
+                       * marks the node slow, not failed */
     dht_id_t id;
     uint64_t end_by; /* hastened: no attempt waits past this */
     dht_addr_t to;
@@ -552,8 +555,8 @@ int dht__tomb_refuses(dht_t *dht, const dht_addr_t *from, const dht_id_t *key,
 /* Carries out DELETE req here. @return its DHT__DELETE_* outcome. */
 int dht__serve_delete_outcome(dht_t *dht, const dht__msg_t *req);
 
-/* @return the tombstones kept now (expired ones go first). */
-size_t dht__tombs_count(dht_t *dht);
+/* @return the tombstones kept that have not expired at now. */
+size_t dht__tombs_live(const dht_t *dht, uint64_t now);
 
 void dht__tombs_free(dht_t *dht);
 

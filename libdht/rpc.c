@@ -235,6 +235,7 @@ int dht__rpc_send(dht_t *dht, dht__msg_t *m, const dht_addr_t *to, const dht_id_
     m->txid = rpc->txid;
     m->sender = dht->self;
     rpc->type = m->type;
+    rpc->newer = m->type == DHT__STORE && m->has_owner;
     rpc->stream = (uint8_t)stream;
     rpc->retry_pad = (uint16_t)retry_pad;
     rpc->pad = stream ? 0 : m->pad;
@@ -475,7 +476,7 @@ void dht__rpc_timeouts(dht_t *dht, uint64_t now)
         if (rpc->has_id && (rpc->stream || (rpc->hastened && (!rpc->was_slow || rpc->cut)) ||
                             rpc->type == DHT__HAVE || rpc->type == DHT__STORE_MANY ||
                             rpc->type == DHT__FIND_PROVIDERS || rpc->type == DHT__PROVIDE ||
-                            rpc->type == DHT__DELETE)) {
+                            rpc->type == DHT__DELETE || rpc->newer)) {
             dht__rt_slow(dht->rt, &rpc->id);
             dht__rt_unprobe(dht->rt, &rpc->id);
         } else if (rpc->has_id)

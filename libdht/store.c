@@ -602,8 +602,9 @@ int dht__store_put_value(dht__store_t *st, const dht__value_t *v, const uint8_t 
                          uint64_t now)
 {
     struct entry *e = lookup(st, &v->key);
-    int fresh = e == NULL || find_hash(e, &v->hash) == SIZE_MAX;
-    size_t i;
+    size_t i = e != NULL ? find_hash(e, &v->hash) : SIZE_MAX;
+    /* An expired copy not yet removed is no claim: the value is new. */
+    int fresh = i == SIZE_MAX || e->vals[i].expires_at <= now;
     int err = dht__store_put_from(st, &v->source, &v->key, &v->hash, data, v->len, v->flags, now,
                                   v->stored_at, v->age_in, v->expires_at);
 

@@ -271,11 +271,14 @@ static void put_age(writer_t *w, uint8_t flags, uint32_t age)
     put_u32(w, age);
 }
 
-/* A STORE's (or a STORE_MANY entry's) owner: there when its len said so. */
+/* A STORE's (or a STORE_MANY entry's) owner: there when its len said so,
+ * else all zero (never the bytes of an earlier message). */
 static void get_owner(reader_t *r, int has_owner, dht_id_t *owner)
 {
     if (has_owner)
         get_bytes(r, owner->b, DHT_ID_LEN);
+    else
+        memset(owner->b, 0, DHT_ID_LEN);
 }
 
 static void get_batch(reader_t *r, dht__wire_batch_t *b)

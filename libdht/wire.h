@@ -21,7 +21,7 @@
 #define DHT__WIRE_STORE_AGED     0x40    /* a STORE's flags: its age follows the value */
 #define DHT__WIRE_FIRST_AGED     0x8000u /* a FIND_VALUE's first: a max age follows */
 #define DHT__WIRE_MAX_BATCH      32      /* values per STORE_MANY */
-#define DHT__WIRE_BATCH_ENTRY    39      /* a STORE_MANY entry, minus its value (and age) */
+#define DHT__WIRE_BATCH_ENTRY    39      /* a STORE_MANY entry, minus its value (age, owner) */
 /* A STORE's len (u32), a STORE_MANY entry's (u16): its top bit says that
  * the value's owner (32 bytes, wire.md 5.10) follows the value and age. */
 #define DHT__WIRE_STORE_OWNED 0x80000000u

@@ -229,6 +229,37 @@ static void test_two_publishers_keep_each_others(void **state)
     dht_sim_free(sim);
 }
 
+/* A publisher that puts without a secret wants its copy kept: the same
+ * bytes put before with a secret are no longer deletable with it. And
+ * the other way: a value deleted (tombstones on its holders) and then
+ * put by someone without a secret is a new publication, kept. */
+static void test_unowned_put_wins(void **state)
+{
+    dht_sim_t *sim = new_net(16);
+    uint8_t a[DHT_DELETE_SECRET_LEN];
+    dht_id_t key, key2;
+    deleted_t d;
+
+    (void)state;
+    fill_secret(a, 7);
+    dht_id_from_bytes(&key, "downgraded", 10);
+    assert_int_equal(put(sim, PUBLISHER, &key, "bytes", a), K);
+    assert_int_equal(put(sim, 22, &key, "bytes", NULL), K);
+    d = delete_value(sim, PUBLISHER, &key, "bytes", a);
+    assert_int_equal(d.r.deleted, 0);
+    assert_int_equal(d.r.refused, K);
+    assert_int_equal(get(sim, 30, &key), 1);
+
+    dht_id_from_bytes(&key2, "deleted, then put by another", 28);
+    assert_int_equal(put(sim, PUBLISHER, &key2, "more bytes", a), K);
+    d = delete_value(sim, PUBLISHER, &key2, "more bytes", a);
+    assert_int_equal(d.r.deleted, K);
+    assert_int_equal(get(sim, 30, &key2), DHT_ENOTFOUND);
+    assert_int_equal(put(sim, 22, &key2, "more bytes", NULL), K);
+    assert_int_equal(get(sim, 30, &key2), 1);
+    dht_sim_free(sim);
+}
+
 /* @return the first node other than skip that holds a value, or -1. */
 static int a_holder(dht_sim_t *sim, int skip)
 {
@@ -310,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_delete_removes_every_copy),
         cmocka_unit_test(test_wrong_secret_or_none_deletes_nothing),
         cmocka_unit_test(test_two_publishers_keep_each_others),
+        cmocka_unit_test(test_unowned_put_wins),
         cmocka_unit_test(test_stale_copy_deleted_when_it_returns),
         cmocka_unit_test(test_bad_arguments),
     };

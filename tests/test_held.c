@@ -740,6 +740,7 @@ static void test_delete_drops_from_storage(void **state)
         assert_int_equal(dht_delete(dht_sim_node(sim, 2), &key, &key, secret, on_deleted, &r), 0);
         run_all(sim);
         assert_null(find_slot(&stores[holder], &key, &key));
+        assert_int_equal(r.deleted, 1);
         v.owned = 0;
         stores[holder].slots[0] = (slot_t){1, v, malloc(1)};
         assert_int_equal(dht_held_add(node, &v), 0);
@@ -747,6 +748,8 @@ static void test_delete_drops_from_storage(void **state)
         assert_int_equal(dht_delete(dht_sim_node(sim, 2), &key, &key, secret, on_deleted, &r), 0);
         run_all(sim);
         assert_non_null(find_slot(&stores[holder], &key, &key));
+        assert_int_equal(r.deleted, 0);
+        assert_int_equal(r.refused, 1);
     }
     net_free(sim);
 }

@@ -177,11 +177,72 @@ static void test_drop_removes_at_once(void **state)
     assert_false(fs_store_has(f->r.store, v.hash.b, NULL));
 }
 
+static int owner_cb(const dht_held_t *v, void *arg)
+{
+    *(dht_held_t *)arg = *v;
+    return 1;
+}
+
+/* Writes v through the storage (request req) and runs the write. */
+static void write_now(fixture_t *f, const dht_held_t *v, const uint8_t *data, uint64_t req)
+{
+    assert_int_equal(f->cfg.storage.write(f->cfg.storage.arg, v, data, req), 0);
+    while (f->ex.n > 0)
+        run_job(&f->ex, 0);
+}
+
+/* Stops the node and the replicas, and starts them again on the same
+ * directory: what the logs kept is loaded. @return what the node holds. */
+static dht_held_t restart(fixture_t *f)
+{
+    dht_held_t got;
+    int i;
+
+    fs_replicas_detach(&f->r);
+    fs_replicas_close(&f->r);
+    dht_config_init(&f->cfg);
+    assert_int_equal(fs_replicas_open(&f->r, f->dir, &f->cfg), 0);
+    i = dht_sim_add_node_with(f->sim, &f->cfg);
+    assert_true(i >= 0);
+    f->dht = dht_sim_node(f->sim, (size_t)i);
+    assert_int_equal(fs_replicas_attach(&f->r, f->dht, &f->ex.exec, NULL, NULL), 0);
+    memset(&got, 0, sizeof(got));
+    assert_int_equal(dht_held_foreach(f->dht, owner_cb, &got), 1);
+    return got;
+}
+
+/* A value's owner (who may delete it, wire.md 5.10) survives a restart;
+ * a later write without one (a second publisher) takes it away, and so
+ * it stays after the next restart. */
+static void test_owner_survives_restart(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t data[2000];
+    dht_held_t v, got;
+
+    make_value(data, sizeof(data), &v);
+    v.owned = 1;
+    memset(v.owner.b, 0xab, sizeof(v.owner.b));
+    write_now(f, &v, data, 1);
+    got = restart(f);
+    assert_memory_equal(got.hash.b, v.hash.b, DHT_ID_LEN);
+    assert_int_equal(got.owned, 1);
+    assert_memory_equal(got.owner.b, v.owner.b, DHT_ID_LEN);
+    v.owned = 0;
+    memset(v.owner.b, 0, sizeof(v.owner.b));
+    write_now(f, &v, data, 2);
+    got = restart(f);
+    assert_int_equal(got.owned, 0);
+    got = restart(f); /* the rewritten logs say the same */
+    assert_int_equal(got.owned, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_drop_then_store_again_keeps_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_removes_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_owner_survives_restart, setup, teardown),
     };
 
     alarm(60);

@@ -964,6 +964,13 @@ static void test_decode_limits(void **state)
         assert_int_equal(dht__wire_decode(&m, buf, n),
                          outcome <= DHT__ROUTE_REFUSED ? 0 : DHT_EPROTO);
     }
+    /* DELETED: outcomes 0..2 only. */
+    for (unsigned outcome = 0; outcome < 256; outcome++) {
+        n = put_header(buf, DHT__DELETED);
+        buf[n++] = (uint8_t)outcome;
+        assert_int_equal(dht__wire_decode(&m, buf, n),
+                         outcome <= DHT__DELETE_REFUSED ? 0 : DHT_EPROTO);
+    }
 
     /* A value length past the end of the buffer is truncated, never read. */
     n = put_header(buf, DHT__VALUE);
@@ -1062,6 +1069,17 @@ static void random_msg(uint64_t *s, dht__msg_t *m, uint8_t type)
             m->age = (uint32_t)(1 + rnd_below(s, 1u << 30));
         m->value_len = random_len(s, sizeof(pool));
         m->value = pool + rnd_below(s, (uint32_t)(sizeof(pool) - m->value_len + 1));
+        m->has_owner = type == DHT__STORE && rnd_below(s, 2);
+        if (m->has_owner)
+            rnd_bytes(s, m->owner.b, DHT_ID_LEN);
+        break;
+    case DHT__DELETE:
+        rnd_bytes(s, m->target.b, DHT_ID_LEN);
+        rnd_bytes(s, m->hash.b, DHT_ID_LEN);
+        rnd_bytes(s, m->secret.b, DHT_ID_LEN);
+        break;
+    case DHT__DELETED:
+        m->outcome = (uint8_t)rnd_below(s, DHT__DELETE_REFUSED + 1);
         break;
     case DHT__NODES:
     case DHT__VALUES:
@@ -1114,6 +1132,8 @@ static void random_msg(uint64_t *s, dht__msg_t *m, uint8_t type)
             b->age = (b->flags & DHT__WIRE_STORE_AGED) ? (uint32_t)(1 + rnd_below(s, 1u << 30)) : 0;
             b->len = rnd_below(s, 120);
             b->value = pool + rnd_below(s, (uint32_t)(sizeof(pool) - b->len + 1));
+            b->has_owner = (uint8_t)rnd_below(s, 2);
+            rnd_bytes(s, b->owner.b, DHT_ID_LEN);
             if (dht__wire_batch_size(b) > room)
                 break;
             room -= dht__wire_batch_size(b);
@@ -1123,6 +1143,7 @@ static void random_msg(uint64_t *s, dht__msg_t *m, uint8_t type)
             m->batch[0].flags = 0;
             m->batch[0].len = 0;
             m->batch[0].age = 0;
+            m->batch[0].has_owner = 0;
             m->n_batch = 1;
         }
         break;
@@ -1214,6 +1235,17 @@ static void test_random_roundtrip(void **state)
                 assert_int_equal(d.age, m.age);
             assert_int_equal(d.value_len, m.value_len);
             assert_memory_equal(d.value, m.value, m.value_len);
+            assert_int_equal(d.has_owner, type == DHT__STORE && m.has_owner);
+            if (d.has_owner)
+                assert_memory_equal(d.owner.b, m.owner.b, DHT_ID_LEN);
+            break;
+        case DHT__DELETE:
+            assert_memory_equal(d.target.b, m.target.b, DHT_ID_LEN);
+            assert_memory_equal(d.hash.b, m.hash.b, DHT_ID_LEN);
+            assert_memory_equal(d.secret.b, m.secret.b, DHT_ID_LEN);
+            break;
+        case DHT__DELETED:
+            assert_int_equal(d.outcome, m.outcome);
             break;
         case DHT__VALUES:
         case DHT__PROVIDERS:
@@ -1267,6 +1299,9 @@ static void test_random_roundtrip(void **state)
                 assert_int_equal(d.batch[j].age, m.batch[j].age);
                 assert_int_equal(d.batch[j].len, m.batch[j].len);
                 assert_memory_equal(d.batch[j].value, m.batch[j].value, m.batch[j].len);
+                assert_int_equal(d.batch[j].has_owner, m.batch[j].has_owner);
+                if (m.batch[j].has_owner)
+                    assert_memory_equal(d.batch[j].owner.b, m.batch[j].owner.b, DHT_ID_LEN);
             }
             break;
         case DHT__STORED_MANY:
@@ -1625,6 +1660,20 @@ static void test_encoder_limits(void **state)
     assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)), 0);
     random_msg(&s, &m, DHT__ROUTED);
     m.outcome = DHT__ROUTE_REFUSED + 1;
+    assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)), 0);
+    random_msg(&s, &m, DHT__DELETED);
+    m.outcome = DHT__DELETE_REFUSED + 1;
+    assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)), 0);
+
+    /* A length that would reach the owner bit (wire.md 5.10): not encoded. */
+    random_msg(&s, &m, DHT__STORE_MANY);
+    m.n_batch = 1;
+    m.batch[0].len = DHT__WIRE_BATCH_OWNED;
+    m.batch[0].value = NULL;
+    assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)), 0);
+    random_msg(&s, &m, DHT__STORE);
+    m.value_len = DHT__WIRE_STORE_OWNED;
+    m.value = NULL;
     assert_int_equal(dht__wire_encode(&m, buf, sizeof(buf)), 0);
 
     /* A buffer too small, by any amount, for every vector; exact is fine. */
