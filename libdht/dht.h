@@ -310,6 +310,15 @@ typedef struct dht_config {
      * only decides which reply comes last. A full bucket replaces its
      * slowest bad node first either way. 1 (the default) on, 0 off. */
     int proximity;
+    /* Regions (Pastry's; schema/wire.md 5.11). region: the region this
+     * node says it is in, 1..65535 (0: none). advertise: the global
+     * address it can be reached at from outside its local network (a
+     * NAT's forwarded port; family 0: none). Announced in its PONGs; a
+     * node that hands this one out gives askers outside its region the
+     * global address, those inside (the same region, or the same local
+     * network) the address it knows this one by. */
+    unsigned region;
+    dht_addr_t advertise;
     unsigned timeout_ms;        /* wait for one datagram reply; 1000 */
     unsigned retries;           /* resends after a timeout, 0..5; 2 */
     size_t max_value_size;      /* largest value accepted, bytes; 1 MiB */

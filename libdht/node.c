@@ -36,7 +36,9 @@ static int config_valid(const dht_config_t *c)
            c->store_max_per_key <= DHT__MAX_PER_KEY && c->store_value_cost <= c->store_max_bytes &&
            c->max_ttl_s >= 1 && c->max_ops >= 1 &&
            (c->send_rate_limit == 0 || c->send_rate_limit >= c->max_value_size) &&
-           c->replicate_interval_s <= 30u * 86400u &&
+           c->replicate_interval_s <= 30u * 86400u && c->region <= 65535 &&
+           (c->advertise.family == 0 || c->advertise.family == DHT_AF_INET ||
+            c->advertise.family == DHT_AF_INET6) &&
            (c->id_rule == DHT_ID_RULE_OFF || c->id_rule == DHT_ID_RULE_PUBLIC ||
             c->id_rule == DHT_ID_RULE_ALL) &&
            (c->network_key_len == 0 ||
@@ -157,6 +159,7 @@ void dht__destroy(dht_t *dht)
     dht__groups_free(dht);
     dht__provided_free(dht);
     dht__tombs_free(dht);
+    dht__adverts_free(dht);
     dht__stores_free(dht);
     dht__route_free(dht);
     dht__netkey_free(dht);

@@ -293,6 +293,10 @@ struct dht {
     struct dht__provided *provided;
     size_t n_provided, cap_provided;
 
+    /* advert.c: the regions and global addresses contacts announced */
+    struct dht__advert *adverts;
+    size_t n_adverts, cap_adverts;
+
     /* delete.c: values deleted here, refused if stored again */
     struct dht__tomb *tombs;
     size_t n_tombs, cap_tombs;
@@ -541,6 +545,25 @@ int dht__take_value(dht_t *dht, const dht_addr_t *from, const dht__wire_batch_t 
  * (its token checked by the caller), at most DHT__RECORDS_PER_KEY per
  * key and never in a value's place. @return 0 or a DHT__WERR_* code. */
 int dht__take_provide(dht_t *dht, const dht_addr_t *from, const dht__msg_t *req);
+
+/* ---- advert.c (wire.md 5.11) ---- */
+
+#define DHT__ADVERTS_MAX 1024 /* contacts' announcements kept at most */
+
+/* Contact id answered a ping of ours from `from` with pong: keeps the
+ * region and global address it announced (or forgets those it no
+ * longer announces). */
+void dht__advert_heard(dht_t *dht, const dht_id_t *id, const dht_addr_t *from,
+                       const dht__msg_t *pong);
+
+/* Rewrites the node records of reply m for the asker (id who, at addr):
+ * a contact that announced a global address is handed out at it, unless
+ * the asker is in its region (the same region id, or both in the same
+ * local network, a /24 or /64 of loopback or private addresses). */
+void dht__advert_localize(const dht_t *dht, dht__msg_t *m, const dht_id_t *who,
+                          const dht_addr_t *addr);
+
+void dht__adverts_free(dht_t *dht);
 
 /* ---- delete.c (wire.md 5.10) ---- */
 

@@ -403,6 +403,9 @@ int dht__rpc_reply(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from)
      * replies wait on a disk, nor a stream's). */
     if (rpc->attempts == 1 && rpc->len != 0 && rpc->rto_ms != 0)
         dht__rt_rtt_sample(dht->rt, &m->sender, (dht->now - rpc->sent_at) * 1000u);
+    /* Its region and global address (wire.md 5.11), or none. */
+    if (m->type == DHT__PONG)
+        dht__advert_heard(dht, &m->sender, from, m);
     if (m->type == DHT__NODES || m->type == DHT__VALUES || m->type == DHT__PROVIDERS ||
         m->type == DHT__HELD)
         dht__rt_set_token(dht->rt, &m->sender, from, m->token, dht->now);

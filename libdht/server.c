@@ -102,6 +102,8 @@ static void reply_header(const dht_t *dht, dht__msg_t *r, uint8_t type, const dh
     r->n_entries = 0;
     r->value_len = 0;
     r->value = NULL;
+    r->has_region = 0;
+    r->has_advert = 0;
 }
 
 int dht__send_error(dht_t *dht, uint32_t txid, const dht_addr_t *to, uint16_t code,
@@ -198,6 +200,16 @@ static int serve_ping(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv)
 
     reply_header(dht, &r, DHT__PONG, req);
     r.addr = *sv->from;
+    /* Its region and global address (wire.md 5.11), when it has them and
+     * they fit what an unproven source may be sent, with the room kept
+     * for the ping that proves it. */
+    r.has_region = dht->cfg.region != 0;
+    r.region = (uint16_t)dht->cfg.region;
+    r.has_advert = dht->cfg.advertise.family != 0;
+    r.advert = dht->cfg.advertise;
+    if ((r.has_region || r.has_advert) && !sv->proven &&
+        dht__wire_size(&r) + sv->reserve > sv->room)
+        r.has_region = r.has_advert = 0;
     return reply(dht, sv, &r);
 }
 
@@ -225,6 +237,7 @@ static int serve_find_node(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv
     dht__token_make(dht, sv->from, 0, r.token);
     dht__fill_nodes(dht, &r, &req->target, &req->sender, sv->from->family,
                     records_room(sv, NODES_FIXED));
+    dht__advert_localize(dht, &r, &req->sender, sv->from);
     return reply(dht, sv, &r);
 }
 
@@ -360,6 +373,7 @@ static int serve_find(dht_t *dht, const dht__msg_t *req, dht__serving_t *sv, int
     used = dht__fill_nodes(dht, &r, &req->target, &req->sender, sv->from->family,
                            total > req->first && budget > SUMMARY_SIZE ? budget - SUMMARY_SIZE
                                                                        : budget);
+    dht__advert_localize(dht, &r, &req->sender, sv->from);
     fill_entries(dht, &r, vals, total, req->first, budget - used);
     return reply(dht, sv, &r);
 }

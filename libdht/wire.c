@@ -123,16 +123,24 @@ size_t dht__wire_entry_size(const dht__wire_entry_t *e)
 }
 
 /* An address record: family, ip, port (also the tail of a node record). */
-static void get_addr(reader_t *r, dht_addr_t *a)
+/* An address record whose family byte (already read) is family. */
+static void get_addr_of(reader_t *r, dht_addr_t *a, uint8_t family)
 {
     memset(a, 0, sizeof(*a));
-    a->family = get_u8(r);
+    a->family = family;
     if (a->family != DHT_AF_INET && a->family != DHT_AF_INET6) {
         r->bad = 1;
         return;
     }
     get_bytes(r, a->ip, ip_len(a->family));
     a->port = get_u16(r);
+}
+
+static void get_addr(reader_t *r, dht_addr_t *a)
+{
+    uint8_t family = get_u8(r);
+
+    get_addr_of(r, a, family);
 }
 
 static void put_addr(writer_t *w, const dht_addr_t *a)
@@ -419,9 +427,20 @@ static void get_body(reader_t *r, dht__msg_t *m)
         if (m->n_have < 32 && (m->held_bits >> m->n_have) != 0)
             r->bad = 1; /* bits past the count: one encoding only */
         break;
-    case DHT__PONG:
-        get_addr(r, &m->addr);
+    case DHT__PONG: {
+        /* The family byte's top bits: the replier's region, its global
+         * address follow (wire.md 5.11). */
+        uint8_t family = get_u8(r);
+        get_addr_of(r, &m->addr, family & (uint8_t)~(DHT__WIRE_PONG_REGION | DHT__WIRE_PONG_ADVERT));
+        m->has_region = (family & DHT__WIRE_PONG_REGION) != 0;
+        m->has_advert = (family & DHT__WIRE_PONG_ADVERT) != 0;
+        m->region = 0;
+        if (m->has_region && (m->region = get_u16(r)) == 0)
+            r->bad = 1; /* region 0 is said without the field */
+        if (m->has_advert)
+            get_addr(r, &m->advert);
         break;
+    }
     case DHT__NODES:
         get_bytes(r, m->token, DHT__WIRE_TOKEN_LEN);
         get_nodes(r, m);
@@ -501,6 +520,7 @@ int dht__wire_decode(dht__msg_t *m, const uint8_t *buf, size_t len)
     m->value = NULL;
     m->value_len = 0;
     m->has_owner = 0;
+    m->has_region = m->has_advert = 0;
     m->txid = get_u32(&r);
     get_bytes(&r, m->sender.b, DHT_ID_LEN);
     if (m->has_proof)
@@ -624,7 +644,18 @@ static void put_body(writer_t *w, const dht__msg_t *m)
             put_u8(w, (uint8_t)(m->held_bits >> (8 * i)));
         break;
     case DHT__PONG:
-        put_addr(w, &m->addr);
+        if (m->has_region && m->region == 0)
+            w->bad = 1;
+        put_u8(w, (uint8_t)(m->addr.family | (m->has_region ? DHT__WIRE_PONG_REGION : 0) |
+                            (m->has_advert ? DHT__WIRE_PONG_ADVERT : 0)));
+        if (m->addr.family != DHT_AF_INET && m->addr.family != DHT_AF_INET6)
+            w->bad = 1;
+        put_bytes(w, m->addr.ip, ip_len(m->addr.family));
+        put_u16(w, m->addr.port);
+        if (m->has_region)
+            put_u16(w, m->region);
+        if (m->has_advert)
+            put_addr(w, &m->advert);
         break;
     case DHT__NODES:
         put_bytes(w, m->token, DHT__WIRE_TOKEN_LEN);
@@ -763,7 +794,8 @@ static size_t body_size(const dht__msg_t *m)
     case DHT__ROUTED:
         return n + 1 + DHT_ID_LEN;
     case DHT__PONG:
-        return n + 1 + ip_len(m->addr.family) + 2;
+        return n + 1 + ip_len(m->addr.family) + 2 + (m->has_region ? 2 : 0) +
+               (m->has_advert ? 1 + ip_len(m->advert.family) + 2 : 0);
     case DHT__NODES:
     case DHT__VALUES:
     case DHT__PROVIDERS:

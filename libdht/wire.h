@@ -26,6 +26,11 @@
  * the value's owner (32 bytes, wire.md 5.10) follows the value and age. */
 #define DHT__WIRE_STORE_OWNED 0x80000000u
 #define DHT__WIRE_BATCH_OWNED 0x8000u
+/* A PONG's address record's family byte: its top bits say that the
+ * replier's region (u16) and its global address (an address record)
+ * follow the record, in that order (wire.md 5.11). */
+#define DHT__WIRE_PONG_REGION 0x80u
+#define DHT__WIRE_PONG_ADVERT 0x40u
 
 /* Stream preamble: "EMS" version, then the sender's listening port. */
 #define DHT__STREAM_PREAMBLE DHT_STREAM_PREAMBLE
@@ -139,6 +144,10 @@ typedef struct dht__msg {
     uint8_t has_owner;
     uint8_t token[DHT__WIRE_TOKEN_LEN]; /* STORE, NODES, VALUES, PROVIDE, PROVIDERS */
     dht_addr_t addr;                    /* PONG: the requester's address as the replier saw it */
+    uint8_t has_region;                 /* PONG: the replier's region and maybe address follow */
+    uint16_t region;                    /* PONG: the replier's region (0: none; wire.md 5.11) */
+    uint8_t has_advert;                 /* PONG: advert below is there */
+    dht_addr_t advert;                  /* PONG: the replier's global address (wire.md 5.11) */
     uint16_t first;                     /* FIND_VALUE, VALUES (and FIND_PROVIDERS,
                                          * PROVIDERS): index of the first entry */
     uint32_t max_age;                   /* FIND_VALUE: values at most this old, s; 0: any */

@@ -159,6 +159,16 @@ static void want_pong_ipv4(const dht__msg_t *m)
     assert_addr(&m->addr, DHT_AF_INET, "c0000207", 6881);
 }
 
+static void want_pong_advert(const dht__msg_t *m)
+{
+    assert_int_equal(m->type, DHT__PONG);
+    assert_addr(&m->addr, DHT_AF_INET, "c0000207", 6881);
+    assert_int_equal(m->has_region, 1);
+    assert_int_equal(m->region, 7);
+    assert_int_equal(m->has_advert, 1);
+    assert_addr(&m->advert, DHT_AF_INET, "cb007107", 4000);
+}
+
 static void want_pong_ipv6(const dht__msg_t *m)
 {
     assert_int_equal(m->type, DHT__PONG);
@@ -606,6 +616,7 @@ static const struct {
     {"ping.hex", want_ping},
     {"pong_ipv4.hex", want_pong_ipv4},
     {"pong_ipv6.hex", want_pong_ipv6},
+    {"pong_advert.hex", want_pong_advert},
     {"find_node.hex", want_find_node},
     {"find_node_client.hex", want_find_node_client},
     {"nodes_ipv4.hex", want_nodes_ipv4},
@@ -875,7 +886,11 @@ static void test_decode_limits(void **state)
         memset(buf + n, 1, 18);
         for (size_t len = n; len <= n + 18; len++) {
             int rc = dht__wire_decode(&m, buf, len);
-            int ok = (fam == 4 && len == n + 6) || (fam == 6 && len == n + 18);
+            /* 0x80 on the family: a region (here 0x0101) follows, 2 bytes;
+             * 0x40: an address record, whose family byte (1) is none. */
+            size_t region = (fam & 0x80) ? 2 : 0;
+            int ok = !(fam & 0x40) && (((fam & 0x3f) == 4 && len == n + 6 + region) ||
+                                       ((fam & 0x3f) == 6 && len == n + 18 + region));
             assert_int_equal(rc, ok ? 0 : DHT_EPROTO);
         }
         n = put_header(buf, DHT__NODES);
@@ -964,6 +979,23 @@ static void test_decode_limits(void **state)
         assert_int_equal(dht__wire_decode(&m, buf, n),
                          outcome <= DHT__ROUTE_REFUSED ? 0 : DHT_EPROTO);
     }
+    /* PONG: a region of 0 is said without the field; the bits say what
+     * follows, so nothing may be left out or added. */
+    n = put_header(buf, DHT__PONG);
+    memcpy(buf + n, "\x84\xc0\x00\x02\x07\xe1\x1a\x00\x00", 9);
+    assert_int_equal(dht__wire_decode(&m, buf, n + 9), DHT_EPROTO);
+    buf[n + 7] = 9; /* region 9 */
+    assert_int_equal(dht__wire_decode(&m, buf, n + 9), 0);
+    assert_int_equal(m.region, 9);
+    assert_int_equal(m.has_advert, 0);
+    assert_int_equal(m.addr.family, DHT_AF_INET);
+    buf[n] = 0x44; /* a global address, no region */
+    memcpy(buf + n + 7, "\x04\xcb\x00\x71\x07\xa0\x0f", 7);
+    assert_int_equal(dht__wire_decode(&m, buf, n + 14), 0);
+    assert_int_equal(m.has_region, 0);
+    assert_int_equal(m.has_advert, 1);
+    assert_int_equal(dht__wire_decode(&m, buf, n + 13), DHT_EPROTO);
+
     /* DELETED: outcomes 0..2 only. */
     for (unsigned outcome = 0; outcome < 256; outcome++) {
         n = put_header(buf, DHT__DELETED);
@@ -1056,6 +1088,14 @@ static void random_msg(uint64_t *s, dht__msg_t *m, uint8_t type)
         m->addr.family = rnd_below(s, 2) ? DHT_AF_INET6 : DHT_AF_INET;
         rnd_bytes(s, m->addr.ip, m->addr.family == DHT_AF_INET ? 4 : 16);
         m->addr.port = (uint16_t)rnd_next(s);
+        m->has_region = (uint8_t)rnd_below(s, 2);
+        m->region = (uint16_t)(1 + rnd_below(s, 65535));
+        m->has_advert = (uint8_t)rnd_below(s, 2);
+        m->advert.family = rnd_below(s, 2) ? DHT_AF_INET6 : DHT_AF_INET;
+        rnd_bytes(s, m->advert.ip, 16);
+        if (m->advert.family == DHT_AF_INET)
+            memset(m->advert.ip + 4, 0, 12);
+        m->advert.port = (uint16_t)rnd_next(s);
         break;
     case DHT__STORE:
     case DHT__VALUE:
@@ -1216,6 +1256,12 @@ static void test_random_roundtrip(void **state)
         switch (type) {
         case DHT__PONG:
             assert_true(dht_addr_equal(&d.addr, &m.addr));
+            assert_int_equal(d.has_region, m.has_region);
+            assert_int_equal(d.has_advert, m.has_advert);
+            if (m.has_region)
+                assert_int_equal(d.region, m.region);
+            if (m.has_advert)
+                assert_true(dht_addr_equal(&d.advert, &m.advert));
             break;
         case DHT__PROVIDE:
             assert_memory_equal(d.token, m.token, sizeof(m.token));

@@ -260,12 +260,18 @@ static int daemon_usage(FILE *f, int code)
                "                         DIR again, so their copies do not expire (they\n"
                "                         live 'ttl' seconds, 86400 by default, once stored);\n"
                "                         default half the ttl, 0: never\n"
+               "  --advertise HOST:PORT  the address this node is reached at from outside its\n"
+               "                         local network (a NAT's forwarded port): peers hand\n"
+               "                         it out to nodes elsewhere, and this node's local\n"
+               "                         address to those on its network or in its region\n"
+               "  --region N             the region this node is in, 1..65535 (a site, say):\n"
+               "                         peers of the same region get its local address\n"
                "HOST is an address (192.0.2.7, [::1]) or a name, resolved once at start.\n"
                "DIR/config may set the same: lines 'listen HOST:PORT', 'bootstrap HOST:PORT',\n"
                "'log_level LEVEL', 'store_max SIZE', 'network_key FILE' (relative: to DIR),\n"
                "'replicate_interval SECONDS', 'republish_interval SECONDS', 'ttl SECONDS'\n"
-               "(of the copies a put stores, 1..86400) and 'copies N' (how many nodes keep\n"
-               "each chunk of a put, 1..20, default 8).\n"
+               "(of the copies a put stores, 1..86400), 'copies N' (how many nodes keep\n"
+               "each chunk of a put, 1..20, default 8), 'advertise HOST:PORT' and 'region N'.\n"
                "The copies kept for others survive a restart: the daemon serves them again\n"
                "at once (they expire 24 h after they were last stored).\n"
                "The daemon saves the peers it knows to DIR/peers (every 5 minutes and when it\n"
@@ -294,7 +300,9 @@ enum {
     DAEMON_OPT_LOG_LEVEL = CLI_OPT_OWN,
     DAEMON_OPT_STORE_MAX,
     DAEMON_OPT_REPLICATE,
-    DAEMON_OPT_REPUBLISH
+    DAEMON_OPT_REPUBLISH,
+    DAEMON_OPT_ADVERTISE,
+    DAEMON_OPT_REGION
 };
 static const opt_spec_t daemon_opts[] = {
     CLI_OPT_HELP_SPEC,
@@ -306,6 +314,8 @@ static const opt_spec_t daemon_opts[] = {
     {"--store-max", NULL, OPT_VALUE, DAEMON_OPT_STORE_MAX},
     {"--replicate-interval", NULL, OPT_VALUE, DAEMON_OPT_REPLICATE},
     {"--republish-interval", NULL, OPT_VALUE, DAEMON_OPT_REPUBLISH},
+    {"--advertise", NULL, OPT_VALUE, DAEMON_OPT_ADVERTISE},
+    {"--region", NULL, OPT_VALUE, DAEMON_OPT_REGION},
     OPT_TABLE_END,
 };
 
@@ -362,6 +372,16 @@ int emofs_daemon_main(int argc, char **argv)
                 opts.republish_interval_s = (unsigned)v;
                 opts.republish_set = 1;
             }
+        } else if (id == DAEMON_OPT_ADVERTISE) {
+            if (hostaddr_option(p.name, p.value, &opts.advertise) != 0)
+                return EXIT_USAGE;
+        } else if (id == DAEMON_OPT_REGION) {
+            char *end;
+            unsigned long v = strtoul(p.value, &end, 10);
+            if (p.value[0] < '1' || p.value[0] > '9' || *end != '\0' || v > 65535)
+                return cli_fail(EXIT_USAGE, "bad --region '%s' (want a number, 1..65535)",
+                                p.value);
+            opts.region = (unsigned)v;
         } else if (id == DAEMON_OPT_LOG_LEVEL) {
             log_level_t level;
             if (log_level_parse(p.value, &level) != 0)
@@ -405,6 +425,15 @@ int emofs_daemon_main(int argc, char **argv)
     log_msg(LOG_INFO, "started: node %s listening on %s, control socket %s, pid %ld", hex,
             dht_addr_format(&d.node.addr, addr), sock_path, (long)getpid());
     warn_if_shared(d.node.dir);
+    if (d.node.advertise.family != 0 || d.node.region != 0) {
+        char adv[DHT_ADDRSTRLEN] = "none";
+        if (d.node.advertise.family != 0)
+            dht_addr_format(&d.node.advertise, adv);
+        log_msg(LOG_INFO,
+                "announcing global address %s, region %u (peers elsewhere are handed "
+                "the global address, peers on this network or region the local one)",
+                adv, d.node.region);
+    }
     if (d.node.private_network) {
         /* A fingerprint, not the key: the same on every machine of the network. */
         dht_id_t fp;

@@ -208,6 +208,26 @@ static int set_id_rule(emofs_config_t *cfg, const char *value, FILE *warn, const
     return 0;
 }
 
+static int set_advertise(emofs_config_t *cfg, const char *value, FILE *warn, const char *where,
+                         char *why, size_t why_cap)
+{
+    (void)warn;
+    (void)where;
+    return parse_addr(&cfg->advertise, value, why, why_cap) != 0 ? -1 : 0;
+}
+
+static int set_region(emofs_config_t *cfg, const char *value, FILE *warn, const char *where,
+                      char *why, size_t why_cap)
+{
+    (void)warn;
+    (void)where;
+    if (parse_uint(value, 1, 65535, &cfg->region) != 0) {
+        snprintf(why, why_cap, "bad region '%s' (want a number, 1..65535)", value);
+        return -1;
+    }
+    return 0;
+}
+
 /* Every key the file may set. A new daemon option that belongs in the
  * file is one line here, a field in emofs_config_t, and a row in the
  * README's table. */
@@ -226,6 +246,8 @@ static const struct config_key {
     {"copies", CONFIG_COPIES, set_copies},
     {"network_key", CONFIG_NETWORK_KEY, set_network_key},
     {"id_rule", CONFIG_ID_RULE, set_id_rule},
+    {"advertise", CONFIG_ADVERTISE, set_advertise},
+    {"region", CONFIG_REGION, set_region},
 };
 
 static const struct config_key *find_key(const char *name)

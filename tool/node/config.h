@@ -12,6 +12,8 @@
  *     copies 8
  *     network_key net.key
  *     id_rule public
+ *     advertise 203.0.113.7:4100
+ *     region 3
  *
  * KEY, blanks, VALUE; '#' starts a comment anywhere. Every daemon option
  * but --data can be set here (README.md, "Data directory", lists the keys);
@@ -44,6 +46,8 @@ typedef struct emofs_config {
     unsigned copies;        /* 0: not set */
     char network_key[4096]; /* a key file's path (relative: to DIR); "": not set */
     int id_rule;            /* DHT_ID_RULE_OFF (not set) or DHT_ID_RULE_PUBLIC */
+    dht_addr_t advertise;   /* family 0: not set (a name in the file is resolved) */
+    unsigned region;        /* 0: not set */
 } emofs_config_t;
 
 /* The keys, as bits for emofs_config_read's skip. */
@@ -58,6 +62,8 @@ enum {
     CONFIG_COPIES = 1u << 7,
     CONFIG_NETWORK_KEY = 1u << 8,
     CONFIG_ID_RULE = 1u << 9,
+    CONFIG_ADVERTISE = 1u << 10,
+    CONFIG_REGION = 1u << 11,
 };
 
 /* Parses a size: a whole number of bytes, or one with a unit K, M, G or T

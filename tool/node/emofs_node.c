@@ -168,7 +168,9 @@ static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char 
                     (opts->store_max > 0 ? CONFIG_STORE_MAX : 0) |
                     (opts->replicate_set ? CONFIG_REPLICATE : 0) |
                     (opts->republish_set ? CONFIG_REPUBLISH : 0) |
-                    (opts->network_key != NULL ? CONFIG_NETWORK_KEY : 0);
+                    (opts->network_key != NULL ? CONFIG_NETWORK_KEY : 0) |
+                    (opts->advertise.family != 0 ? CONFIG_ADVERTISE : 0) |
+                    (opts->region != 0 ? CONFIG_REGION : 0);
     char *path = fs_path_join(node->dir, "config");
     int err;
 
@@ -189,6 +191,8 @@ static int apply_config(emofs_node_t *node, const emofs_node_opts_t *opts, char 
     node->ttl_s = file.ttl_s > 0 ? file.ttl_s : EMOFS_TTL_DEFAULT_S;
     node->copies = file.copies > 0 ? file.copies : FS_COPIES_DEFAULT;
     node->id_rule = file.id_rule;
+    node->advertise = opts->advertise.family != 0 ? opts->advertise : file.advertise;
+    node->region = opts->region != 0 ? opts->region : file.region;
     node->republish_interval_s = opts->republish_set           ? opts->republish_interval_s
                                  : file.has_republish_interval ? file.republish_interval_s
                                                                : node->ttl_s / 2;
@@ -290,6 +294,10 @@ int emofs_node_open(emofs_node_t *node, uv_loop_t *loop, const emofs_node_opts_t
     dht_config_init(&cfg);
     cfg.has_id = node_id(node->dir, listen, node->id_rule, &cfg.id);
     cfg.id_rule = node->id_rule;
+    if (opts->daemon) { /* a one-shot command's client node is never handed out */
+        cfg.advertise = node->advertise;
+        cfg.region = node->region;
+    }
     cfg.max_value_size = CHUNK_VALUE_MAX;
     fs_source_init(&node->source, node->store, &cfg);
     if (opts->daemon) {

@@ -71,6 +71,9 @@ typedef struct emofs_node_opts {
                                       libdht's default (3600) */
     const char *network_key;       /* --network-key FILE (tool/node/network_key.h), or NULL:
                                       the config file's network_key, else an open network */
+    dht_addr_t advertise;          /* --advertise: the global address announced (wire.md
+                                      5.11); family 0: the config file's, else none */
+    unsigned region;               /* --region, 1..65535; 0: the config file's, else none */
     /* Optional: peers entering and leaving the routing table (dht_config_t). */
     void (*peer_event)(void *arg, const dht_id_t *id, const dht_addr_t *addr, int joined);
     void *peer_event_arg;
@@ -96,6 +99,8 @@ typedef struct emofs_node {
     unsigned ttl_s;                /* of the values a put stores (config ttl) */
     unsigned copies;               /* nodes that keep each chunk a put stores (config copies) */
     int id_rule;                   /* config id_rule: DHT_ID_RULE_OFF or _PUBLIC */
+    dht_addr_t advertise;          /* the global address it announces; family 0: none */
+    unsigned region;               /* the region it announces; 0: none */
     int private_network;           /* 1: network_key below tags every message */
     uint8_t network_key[32];       /* tool/node/network_key.h */
     uint64_t replicas_loaded;      /* replicas found on disk at start, and their bytes */
