@@ -585,7 +585,8 @@ int fs_replicas_attach(fs_replicas_t *r, dht_t *dht, const fs_exec_t *exec, uint
         err = FS_ENOMEM;
     if (dir != NULL)
         *strrchr(dir, '/') = '\0'; /* DIR/replicas */
-    if (err == 0) /* the owners first: a record saying "owned" finds its owner */
+    /* The owners first: a record saying "owned" finds its owner. */
+    if (err == 0)
         err = rewrite_log(r->owners_path, &r->owners_fd, kept, n_kept, 1, dir);
     if (err == 0)
         err = rewrite_log(r->log_path, &r->log_fd, kept, n_kept, 0, dir);

@@ -53,7 +53,7 @@ typedef struct fs_replicas {
     dht_t *dht;            /* NULL until attached, and once detached */
     int log_fd;            /* DIR/replicas/records, appended to */
     char *log_path;
-    int owners_fd;         /* DIR/replicas/owners, appended to */
+    int owners_fd; /* DIR/replicas/owners, appended to */
     char *owners_path;
     char *old_log_path; /* DIR/replicas/expiry, of an older emofs: read once */
     unsigned busy;      /* jobs on workers */

@@ -88,8 +88,8 @@ static int send_delete(dht_t *dht, dht__op_t *op, const dht_addr_t *to, const dh
     return dht__rpc_send(dht, &m, to, id, 0, 0, on_deleted, op, 0);
 }
 
-int dht__tomb_refuses(dht_t *dht, const dht_addr_t *from, const dht_id_t *key,
-                      const dht_id_t *hash, const dht_id_t *owner)
+int dht__tomb_refuses(dht_t *dht, const dht_addr_t *from, const dht_id_t *key, const dht_id_t *hash,
+                      const dht_id_t *owner)
 {
     const dht__tomb_t *t = tomb_find(dht, key, hash, owner);
 
@@ -116,8 +116,11 @@ static int delete_pending(dht_t *dht, const dht_id_t *key, const dht_id_t *hash,
             dht_id_cmp(&r->hash, hash) != 0 || dht_id_cmp(&r->key, key) != 0 ||
             dht_id_cmp(&r->owner, owner) != 0)
             continue;
-        dht__value_t v = {
-            .key = r->key, .hash = r->hash, .owned = 1, .owner = r->owner, .expires_at = r->expires_at};
+        dht__value_t v = {.key = r->key,
+                          .hash = r->hash,
+                          .owned = 1,
+                          .owner = r->owner,
+                          .expires_at = r->expires_at};
         r->dropped = 1;
         if (!found)
             tomb_add(dht, &v, secret);

@@ -33,7 +33,8 @@ void dht__held_describe(const dht_t *dht, const dht__value_t *v, dht_held_t *out
  * if held already under another (dht__store_put_value's rule). */
 static void merged_owner(const dht__value_t *old, const dht__value_t *v, dht_held_t *held)
 {
-    held->owned = v->owned && (old == NULL || (old->owned && dht_id_cmp(&old->owner, &v->owner) == 0));
+    held->owned =
+        v->owned && (old == NULL || (old->owned && dht_id_cmp(&old->owner, &v->owner) == 0));
     held->owner = v->owner;
     if (!held->owned)
         memset(&held->owner, 0, sizeof(held->owner));
@@ -191,7 +192,8 @@ int dht_held_add(dht_t *dht, const dht_held_t *v)
     dht__value_t h = {.key = v->key,
                       .hash = v->hash,
                       .len = v->len,
-                      .flags = dht__value_with_copies(v->content ? DHT__VALUE_CONTENT : 0, v->copies),
+                      .flags =
+                          dht__value_with_copies(v->content ? DHT__VALUE_CONTENT : 0, v->copies),
                       .stored_at = dht->now,
                       .age_in = v->age_s,
                       .expires_at = dht->now + (uint64_t)ttl_s * 1000u,

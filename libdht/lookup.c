@@ -571,9 +571,8 @@ int dht__lookup_start(dht_t *dht, dht__op_t *op, const dht_id_t *target, int wan
     op->lookup_gen++;
     lk->target = *target;
     lk->want_values = (uint8_t)(want_values != 0);
-    lk->patient =
-        op->kind == DHT__OP_PUT || op->kind == DHT__OP_REPLICATE || op->kind == DHT__OP_HOLDERS ||
-        op->kind == DHT__OP_DELETE;
+    lk->patient = op->kind == DHT__OP_PUT || op->kind == DHT__OP_REPLICATE ||
+                  op->kind == DHT__OP_HOLDERS || op->kind == DHT__OP_DELETE;
     lk->window = dht->cfg.k;
     if (op->kind == DHT__OP_FIND_NODE || op->kind == DHT__OP_PUT || op->kind == DHT__OP_GET ||
         op->kind == DHT__OP_ROUTE || op->kind == DHT__OP_DELETE) {

@@ -114,9 +114,9 @@ typedef struct dht__cand {
     uint8_t state; /* DHT__CAND_* */
     uint8_t hops;
     uint8_t has_token;
-    uint8_t has_value; /* a replication's: its VALUES reply listed the value */
-    uint8_t hastened;  /* its request waits a short while only (lookup.c) */
-    uint8_t was_slow;  /* the table marked it slow when it was asked */
+    uint8_t has_value;  /* a replication's: its VALUES reply listed the value */
+    uint8_t hastened;   /* its request waits a short while only (lookup.c) */
+    uint8_t was_slow;   /* the table marked it slow when it was asked */
     uint8_t rtt_looked; /* rtt_us below is known (proximity: lookup.c) */
     uint32_t rtt_us;    /* its round-trip time as the table measured it, or
                          * the node's mean for a contact never measured */
@@ -211,18 +211,18 @@ struct dht__op {
     uint32_t max_age_s;  /* get: values at most this old (dht_get_opts_t); 0: any */
     uint16_t page_first; /* get: each holder's values from this index on */
     uint8_t value_flags;
-    uint8_t value_owned; /* put: the value has an owner (wire.md 5.10) */
-    dht_id_t value_owner;    /* put: SHA-256 of its delete secret; delete: the secret */
+    uint8_t value_owned;                /* put: the value has an owner (wire.md 5.10) */
+    dht_id_t value_owner;               /* put: SHA-256 of its delete secret; delete: the secret */
     unsigned not_held, refused, silent; /* delete: what the nodes asked said (count: deleted) */
-    unsigned copies;         /* put: nodes to keep the value (r <= k) */
-    size_t next_store;       /* put: the candidate to try when a STORE fails */
-    dht__get_state_t *get;   /* get: collected values */
-    dht__check_t *check;     /* a batch of replication checks */
-    dht__put_batch_t *batch; /* put: the dht_put_many it belongs to (one reference) */
-    uint32_t batch_index;    /* put: its place in batch */
-    uint8_t batch_ready;     /* put: its lookup ended, its STOREs wait for the batch's */
-    uint8_t providers;       /* get: provider records (FIND_PROVIDERS), not values */
-    uint16_t provide_port;   /* put: a PROVIDE of this port instead of a STORE (0: none) */
+    unsigned copies;                    /* put: nodes to keep the value (r <= k) */
+    size_t next_store;                  /* put: the candidate to try when a STORE fails */
+    dht__get_state_t *get;              /* get: collected values */
+    dht__check_t *check;                /* a batch of replication checks */
+    dht__put_batch_t *batch;            /* put: the dht_put_many it belongs to (one reference) */
+    uint32_t batch_index;               /* put: its place in batch */
+    uint8_t batch_ready;                /* put: its lookup ended, its STOREs wait for the batch's */
+    uint8_t providers;                  /* get: provider records (FIND_PROVIDERS), not values */
+    uint16_t provide_port; /* put: a PROVIDE of this port instead of a STORE (0: none) */
 };
 
 /* What one request source may do: its token buckets of requests and of
@@ -572,8 +572,8 @@ void dht__adverts_free(dht_t *dht);
 /* @return 1 if a STORE from `from` of the value (key, hash) under owner
  * must be refused (ERROR 9): its owner deleted it here. Then `from` is
  * sent the DELETE too. Else 0. */
-int dht__tomb_refuses(dht_t *dht, const dht_addr_t *from, const dht_id_t *key,
-                      const dht_id_t *hash, const dht_id_t *owner);
+int dht__tomb_refuses(dht_t *dht, const dht_addr_t *from, const dht_id_t *key, const dht_id_t *hash,
+                      const dht_id_t *owner);
 
 /* Carries out DELETE req here. @return its DHT__DELETE_* outcome. */
 int dht__serve_delete_outcome(dht_t *dht, const dht__msg_t *req);

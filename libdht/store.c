@@ -598,8 +598,7 @@ int dht__store_put_from(dht__store_t *st, const dht_source_t *src, const dht_id_
     return put_new(st, e, &v, data, now);
 }
 
-int dht__store_put_value(dht__store_t *st, const dht__value_t *v, const uint8_t *data,
-                         uint64_t now)
+int dht__store_put_value(dht__store_t *st, const dht__value_t *v, const uint8_t *data, uint64_t now)
 {
     struct entry *e = lookup(st, &v->key);
     size_t i = e != NULL ? find_hash(e, &v->hash) : SIZE_MAX;
@@ -608,14 +607,12 @@ int dht__store_put_value(dht__store_t *st, const dht__value_t *v, const uint8_t 
     int err = dht__store_put_from(st, &v->source, &v->key, &v->hash, data, v->len, v->flags, now,
                                   v->stored_at, v->age_in, v->expires_at);
 
-    if (err != 0 || (e = lookup(st, &v->key)) == NULL ||
-        (i = find_hash(e, &v->hash)) == SIZE_MAX)
+    if (err != 0 || (e = lookup(st, &v->key)) == NULL || (i = find_hash(e, &v->hash)) == SIZE_MAX)
         return err; /* refused, or dead on arrival */
     if (fresh) {
         e->vals[i].owned = v->owned;
         e->vals[i].owner = v->owner;
-    } else if (e->vals[i].owned &&
-               (!v->owned || dht_id_cmp(&e->vals[i].owner, &v->owner) != 0)) {
+    } else if (e->vals[i].owned && (!v->owned || dht_id_cmp(&e->vals[i].owner, &v->owner) != 0)) {
         e->vals[i].owned = 0;
     }
     return 0;

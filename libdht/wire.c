@@ -431,7 +431,8 @@ static void get_body(reader_t *r, dht__msg_t *m)
         /* The family byte's top bits: the replier's region, its global
          * address follow (wire.md 5.11). */
         uint8_t family = get_u8(r);
-        get_addr_of(r, &m->addr, family & (uint8_t)~(DHT__WIRE_PONG_REGION | DHT__WIRE_PONG_ADVERT));
+        get_addr_of(r, &m->addr,
+                    family & (uint8_t) ~(DHT__WIRE_PONG_REGION | DHT__WIRE_PONG_ADVERT));
         m->has_region = (family & DHT__WIRE_PONG_REGION) != 0;
         m->has_advert = (family & DHT__WIRE_PONG_ADVERT) != 0;
         m->region = 0;

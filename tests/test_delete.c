@@ -94,8 +94,8 @@ static void on_deleted(int status, const dht_delete_result_t *r, void *arg)
     pending--;
 }
 
-static deleted_t delete_value(dht_sim_t *sim, size_t from, const dht_id_t *key,
-                              const char *value, const uint8_t *secret)
+static deleted_t delete_value(dht_sim_t *sim, size_t from, const dht_id_t *key, const char *value,
+                              const uint8_t *secret)
 {
     deleted_t d = {.status = 1};
     dht_id_t hash;
@@ -291,7 +291,7 @@ static void test_stale_copy_deleted_when_it_returns(void **state)
     assert_int_equal(dht_sim_set_online(sim, (size_t)away, 0), 0);
     d = delete_value(sim, PUBLISHER, &key, "kept away", secret);
     assert_int_equal(d.r.deleted, K - 1); /* the lookup passed the silent one by */
-    assert_int_equal(copies(sim), 1); /* the one away */
+    assert_int_equal(copies(sim), 1);     /* the one away */
     /* Back, it finds the others lacking the value and sends it to them:
      * they refuse it and send it the DELETE. */
     assert_int_equal(dht_sim_set_online(sim, (size_t)away, 1), 0);

@@ -49,8 +49,8 @@ static void ping(net3_t *n, int i)
 {
     fake_result_t r = {0};
 
-    assert_int_equal(dht_ping(fake_dht(n->net, n->holder), fake_addr_of(n->net, i), fake_ping_cb, &r),
-                     0);
+    assert_int_equal(
+        dht_ping(fake_dht(n->net, n->holder), fake_addr_of(n->net, i), fake_ping_cb, &r), 0);
     fake_run(n->net, &r.calls, 10000);
     assert_int_equal(r.status, 0);
 }

@@ -379,8 +379,7 @@ int emofs_daemon_main(int argc, char **argv)
             char *end;
             unsigned long v = strtoul(p.value, &end, 10);
             if (p.value[0] < '1' || p.value[0] > '9' || *end != '\0' || v > 65535)
-                return cli_fail(EXIT_USAGE, "bad --region '%s' (want a number, 1..65535)",
-                                p.value);
+                return cli_fail(EXIT_USAGE, "bad --region '%s' (want a number, 1..65535)", p.value);
             opts.region = (unsigned)v;
         } else if (id == DAEMON_OPT_LOG_LEVEL) {
             log_level_t level;

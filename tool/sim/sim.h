@@ -31,38 +31,38 @@ typedef enum emofs_sim_init {
 
 /* What to simulate. Fill with emofs_sim_opts_init(), then change fields. */
 typedef struct emofs_sim_opts {
-    unsigned nodes;         /* network size, >= 2; 1000 */
-    unsigned k;             /* bucket size and replication, 1..32; 20 */
-    unsigned alpha;         /* lookup parallelism, 1..16; 3 */
-    unsigned b;             /* py-dht's b (dht_config_t.lookup_results), 0..k; 0: k */
-    unsigned steps_to_stop; /* py-dht's steps-to-stop (lookup_stale_stop); 0: off */
-    unsigned retries;       /* resends of an unanswered request, 0..5; 2 */
-    double loss;            /* share of datagrams lost, 0..1; 0 */
-    unsigned delay_min_ms;  /* one-way delay, uniform in [min, max]; 5..50 */
-    unsigned delay_max_ms;  /*   "   */
+    unsigned nodes;           /* network size, >= 2; 1000 */
+    unsigned k;               /* bucket size and replication, 1..32; 20 */
+    unsigned alpha;           /* lookup parallelism, 1..16; 3 */
+    unsigned b;               /* py-dht's b (dht_config_t.lookup_results), 0..k; 0: k */
+    unsigned steps_to_stop;   /* py-dht's steps-to-stop (lookup_stale_stop); 0: off */
+    unsigned retries;         /* resends of an unanswered request, 0..5; 2 */
+    double loss;              /* share of datagrams lost, 0..1; 0 */
+    unsigned delay_min_ms;    /* one-way delay, uniform in [min, max]; 5..50 */
+    unsigned delay_max_ms;    /*   "   */
     unsigned regions;         /* latency regions on a ring (dht_sim_config_t); 0: none */
     unsigned region_delay_ms; /* one-way delay per step between two regions; 0 */
     int proximity;            /* dht_config_t.proximity: 1 (default) on, 0 off */
-    unsigned lookups;       /* lookups: random node, random target; 1000 */
-    unsigned values;        /* values put (random node) then got (another); 100 */
-    unsigned value_size;    /* bytes per value; 100 */
-    unsigned batch;         /* lookups / puts / gets in flight at once; 1000 */
-    unsigned join_wave;     /* --init join: nodes joining at once; 100 */
-    unsigned settle_s;      /* virtual seconds the network runs idle after the build; 0 */
-    emofs_sim_init_t init;  /* fast */
-    uint64_t seed;          /* 1 */
-    double churn;           /* share of nodes replaced per virtual minute; 0 */
-    unsigned duration_s;    /* churn phase, virtual seconds; 0 = none */
-    unsigned sample_s;      /* churn: seconds between samples; 0 = duration / 20 */
-    unsigned republish_s;   /* churn: publishers re-put every this many s; 0 = never */
-    unsigned replicate_s;   /* holders check their values' copies every this many s
-                               (dht_config_t.replicate_interval_s); 0 = never; 3600 */
-    unsigned probe_lookups; /* churn: lookups per sample; 100 */
-    double die;             /* share of nodes that die at once after the workload; 0 */
-    unsigned die_settle_s;  /* --die: virtual seconds the survivors run idle before
-                               the second round after the deaths; 0 */
-    unsigned files;         /* files put with emofs's file engines, then got; 0 */
-    unsigned file_size;     /* bytes per file (random, so incompressible); 1 MiB */
+    unsigned lookups;         /* lookups: random node, random target; 1000 */
+    unsigned values;          /* values put (random node) then got (another); 100 */
+    unsigned value_size;      /* bytes per value; 100 */
+    unsigned batch;           /* lookups / puts / gets in flight at once; 1000 */
+    unsigned join_wave;       /* --init join: nodes joining at once; 100 */
+    unsigned settle_s;        /* virtual seconds the network runs idle after the build; 0 */
+    emofs_sim_init_t init;    /* fast */
+    uint64_t seed;            /* 1 */
+    double churn;             /* share of nodes replaced per virtual minute; 0 */
+    unsigned duration_s;      /* churn phase, virtual seconds; 0 = none */
+    unsigned sample_s;        /* churn: seconds between samples; 0 = duration / 20 */
+    unsigned republish_s;     /* churn: publishers re-put every this many s; 0 = never */
+    unsigned replicate_s;     /* holders check their values' copies every this many s
+                                 (dht_config_t.replicate_interval_s); 0 = never; 3600 */
+    unsigned probe_lookups;   /* churn: lookups per sample; 100 */
+    double die;               /* share of nodes that die at once after the workload; 0 */
+    unsigned die_settle_s;    /* --die: virtual seconds the survivors run idle before
+                                 the second round after the deaths; 0 */
+    unsigned files;           /* files put with emofs's file engines, then got; 0 */
+    unsigned file_size;       /* bytes per file (random, so incompressible); 1 MiB */
 } emofs_sim_opts_t;
 
 /* How one round of lookups (and gets) went. */

@@ -108,8 +108,8 @@ static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
         r->nodes, o->k, o->alpha, init_name(o->init), 100.0 * o->loss, o->delay_min_ms,
         o->delay_max_ms, (unsigned long long)o->seed);
     if (o->regions > 1)
-        fprintf(f, "  regions      %u on a ring, %u ms one way per step between them\n",
-                o->regions, o->region_delay_ms);
+        fprintf(f, "  regions      %u on a ring, %u ms one way per step between them\n", o->regions,
+                o->region_delay_ms);
     fprintf(f, "  proximity    %s\n", o->proximity ? "on" : "off");
     if (o->b || o->steps_to_stop)
         fprintf(f, "  lookups as py-dht's: b %u, steps-to-stop %u%s\n", o->b ? o->b : o->k,
@@ -134,8 +134,10 @@ static void print_text(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, F
     fprintf(f, "  values       %u put, %u stored, %u got: %.2f%%\n", r->values, r->puts_ok,
             r->gets_ok, pct(r->gets_ok, r->values));
     if (r->gets_ok > 0)
-        fprintf(f, "  get latency  p50 %llu ms, p99 %llu ms (virtual; a get ends at the first holder)\n",
-                (unsigned long long)r->get_p50_ms, (unsigned long long)r->get_p99_ms);
+        fprintf(
+            f,
+            "  get latency  p50 %llu ms, p99 %llu ms (virtual; a get ends at the first holder)\n",
+            (unsigned long long)r->get_p50_ms, (unsigned long long)r->get_p99_ms);
     if (r->files > 0)
         fprintf(f,
                 "  files        %u of %u B, %u put, %u got whole: %.2f%% (virtual p50: put %llu "
