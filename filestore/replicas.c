@@ -89,16 +89,20 @@ static void log_append(fs_replicas_t *r, const record_t *x)
     }
 }
 
-/* Appends the owner of an owned value to the log "owners" (as above). */
-static void owner_append(fs_replicas_t *r, const record_t *x)
+/* Appends the owner of an owned value to the log "owners" and syncs it,
+ * so that the record that says "owned", appended after, never outlives
+ * it in a crash (an older owner of the same bytes would then count).
+ * @return 0, or -1: the value is to be recorded without an owner. */
+static int owner_append(fs_replicas_t *r, const record_t *x)
 {
     uint8_t rec[OWNER_LEN];
 
     memcpy(rec, x->hash, MF_KEY_LEN);
     memcpy(rec + MF_KEY_LEN, x->owner, MF_KEY_LEN);
-    if (r->owners_fd >= 0 && write(r->owners_fd, rec, sizeof(rec)) != (ssize_t)sizeof(rec)) {
-        /* Lost: the value loads without an owner, kept to its TTL. */
-    }
+    if (r->owners_fd < 0 || write(r->owners_fd, rec, sizeof(rec)) != (ssize_t)sizeof(rec) ||
+        fdatasync(r->owners_fd) != 0)
+        return -1;
+    return 0;
 }
 
 /* Appends the record that says hash is gone. */
@@ -148,8 +152,8 @@ static void write_blob(fs_job_t *job)
     replica_job_t *j = job->data;
 
     j->status = fs_store_put(j->r->store, j->hash, j->data, j->len, 0);
-    if (j->status == 0 && j->rec.owned)
-        owner_append(j->r, &j->rec); /* before the record that says "owned" */
+    if (j->status == 0 && j->rec.owned && owner_append(j->r, &j->rec) != 0)
+        j->rec.owned = 0; /* not deletable rather than deletable by a stale owner */
     if (j->status == 0)
         log_append(j->r, &j->rec);
 }
@@ -377,9 +381,19 @@ static int read_owners(const char *path, owner_list_t *l)
     fclose(f);
     if (l->n > 0)
         qsort(l->v, l->n, sizeof(*l->v), cmp_owner);
-    for (size_t i = 0; i < l->n; i++) /* the last of each run of a hash */
-        if (i + 1 == l->n || memcmp(l->v[i + 1].hash, l->v[i].hash, MF_KEY_LEN) != 0)
+    /* One per hash. Two owners of the same bytes since the log was last
+     * rewritten (two publishers, or a value deleted and put again by
+     * another while this daemon ran): nobody's, as the node would have
+     * it (a write of one may even have ended after the other's). */
+    for (size_t i = 0; i < l->n;) {
+        size_t j = i + 1;
+        int agree = 1;
+        while (j < l->n && memcmp(l->v[j].hash, l->v[i].hash, MF_KEY_LEN) == 0)
+            agree &= memcmp(l->v[j++].owner, l->v[i].owner, MF_KEY_LEN) == 0;
+        if (agree)
             l->v[kept++] = l->v[i];
+        i = j;
+    }
     l->n = kept;
     return 0;
 }

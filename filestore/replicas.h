@@ -18,11 +18,14 @@
  *                                     rewritten with the live ones at start
  *   DIR/replicas/owners               the owners of those: 64-byte records
  *                                     (hash, then SHA-256 of the delete
- *                                     secret), appended before the record
- *                                     that says "owned", the last of a
- *                                     hash counting; rewritten at start.
- *                                     A value whose owner is lost loads
- *                                     without one: kept to its TTL
+ *                                     secret), appended and synced before
+ *                                     the record that says "owned" (one
+ *                                     that cannot be is recorded without
+ *                                     owner); two owners of a hash since
+ *                                     the last start mean none; rewritten
+ *                                     at start. A value whose owner is
+ *                                     lost loads without one: kept to its
+ *                                     TTL
  *   DIR/replicas/expiry               the same without the source, as
  *                                     emofs wrote it before: read at start
  *                                     (source unknown), then removed

@@ -302,7 +302,7 @@ static dht__cand_t *soonest_of_equals(const dht_t *dht, dht__lookup_t *lk, size_
         return best;
     bits = proximity_class(dht, lk, best);
     best_rtt = cand_rtt(dht, best);
-    for (size_t j = i + 1; j < lk->n; j++) {
+    for (size_t j = i + 1; j < lk->n && j < i + lk->window; j++) {
         dht__cand_t *c = &lk->cands[j];
         if (proximity_class(dht, lk, c) != bits)
             break;

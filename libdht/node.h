@@ -551,8 +551,8 @@ int dht__take_provide(dht_t *dht, const dht_addr_t *from, const dht__msg_t *req)
 #define DHT__ADVERTS_MAX 1024 /* contacts' announcements kept at most */
 
 /* Contact id answered a ping of ours from `from` with pong: keeps the
- * region and global address it announced (or forgets those it no
- * longer announces). */
+ * region and global address it announced, and pings that address to
+ * check it (a probe); an answer at the global address checks it. */
 void dht__advert_heard(dht_t *dht, const dht_id_t *id, const dht_addr_t *from,
                        const dht__msg_t *pong);
 
@@ -562,6 +562,10 @@ void dht__advert_heard(dht_t *dht, const dht_id_t *id, const dht_addr_t *from,
  * local network, a /24 or /64 of loopback or private addresses). */
 void dht__advert_localize(const dht_t *dht, dht__msg_t *m, const dht_id_t *who,
                           const dht_addr_t *addr);
+
+/* @return 1 if rpc is a probe of a global address: its answer enters
+ * no routing table, and its silence marks no contact failed. */
+int dht__advert_is_probe(const dht__rpc_t *rpc);
 
 void dht__adverts_free(dht_t *dht);
 

@@ -384,6 +384,7 @@ int dht__rpc_reply(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from)
 {
     uint32_t slot = slot_of(m->txid);
     dht__rpc_t *rpc = slot < dht->rpc_cap ? dht->rpc_slots[slot] : NULL;
+    int probe;
 
     if (rpc == NULL || rpc->txid != m->txid || !dht_addr_equal(&rpc->to, from) ||
         !answers(rpc->type, m->type)) {
@@ -395,13 +396,16 @@ int dht__rpc_reply(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from)
     if (rpc->has_id && dht_id_cmp(&rpc->id, &m->sender) != 0)
         dht__rt_failed(dht->rt, &rpc->id, dht->now);
     measure_rtt(dht, rpc);
-    if (dht__rt_update(dht->rt, &m->sender, from, dht->now, DHT__RT_REPLY) < 0) {
+    /* A probe of a node's global address (advert.c) is no contact: the
+     * table keeps the node at the address it knows it by. */
+    probe = dht__advert_is_probe(rpc);
+    if (!probe && dht__rt_update(dht->rt, &m->sender, from, dht->now, DHT__RT_REPLY) < 0) {
         /* Out of memory for a bucket split: the reply still counts. */
     }
     /* The contact's own round-trip time (proximity), from first attempts
      * of requests answered at once (not a STORE's or a fetch's, whose
      * replies wait on a disk, nor a stream's). */
-    if (rpc->attempts == 1 && rpc->len != 0 && rpc->rto_ms != 0)
+    if (!probe && rpc->attempts == 1 && rpc->len != 0 && rpc->rto_ms != 0)
         dht__rt_rtt_sample(dht->rt, &m->sender, (dht->now - rpc->sent_at) * 1000u);
     /* Its region and global address (wire.md 5.11), or none. */
     if (m->type == DHT__PONG)

@@ -238,19 +238,28 @@ static int slots_oldest(const dht__rt_t *rt, const slots_t *s, int bad_only)
     return best;
 }
 
+/* A bad node's round-trip time as bucket_worst_bad ranks it: one never
+ * measured counts as the slowest. */
+static uint32_t rtt_rank(const bucket_t *b, int i)
+{
+    uint16_t rtt = b->extra != NULL ? b->extra[i].rtt : 0;
+
+    return rtt != 0 ? rtt : UINT32_MAX;
+}
+
 /* @return the bad node of b a newcomer replaces: of the bad ones, equally
  * worthless, the one with the longest round-trip time (proximity: a full
- * bucket keeps the nearer contacts), the one seen longest ago among
- * equals (and when none was measured); -1 if none is bad. */
+ * bucket keeps the nearer contacts; one never measured first), the one
+ * seen longest ago among equals; -1 if none is bad. */
 static int bucket_worst_bad(const dht__rt_t *rt, const bucket_t *b)
 {
     int best = -1;
 
     for (unsigned i = 0; i < b->nodes.n; i++) {
-        uint16_t rtt = b->extra != NULL ? b->extra[i].rtt : 0, best_rtt;
+        uint32_t rtt = rtt_rank(b, (int)i), best_rtt;
         if (b->nodes.v[i].fails < DHT__RT_BAD_FAILS)
             continue;
-        best_rtt = best >= 0 && b->extra != NULL ? b->extra[best].rtt : 0;
+        best_rtt = best >= 0 ? rtt_rank(b, best) : 0;
         if (best < 0 || rtt > best_rtt ||
             (rtt == best_rtt && older(rt, &b->nodes.v[i], &b->nodes.v[best])))
             best = (int)i;

@@ -29,8 +29,10 @@ void dht__rt_rtt_sample(dht__rt_t *rt, const dht_id_t *id, uint64_t sample_us)
         x->rtt = (uint16_t)units;
         return;
     }
-    /* srtt += (sample - srtt) / 8, in integers, never below 1. */
-    int64_t next = (int64_t)x->rtt + ((int64_t)units - (int64_t)x->rtt) / 8;
+    /* srtt += (sample - srtt) / 8, rounded (truncated, a sample within
+     * 7 units would never move it), never below 1. */
+    int64_t diff = (int64_t)units - (int64_t)x->rtt;
+    int64_t next = (int64_t)x->rtt + (diff + (diff >= 0 ? 4 : -4)) / 8;
     x->rtt = (uint16_t)(next < 1 ? 1 : next > UINT16_MAX ? UINT16_MAX : next);
 }
 

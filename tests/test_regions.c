@@ -1,11 +1,13 @@
 /*
  * Regions and global addresses (schema/wire.md 5.11, Pastry's regions),
- * with real cores on a fake network: a node behind a NAT (192.168.1.5)
- * that advertises its forwarded address (203.0.113.7) is handed out at
- * that address to askers outside its network, and at its local one to
- * askers on its network or in its region; a node that stops advertising
- * is handed out as it is known; a PONG that announces nothing is sent
- * as before.
+ * with real cores on a fake network whose NAT forwards a port: a node
+ * behind the NAT (192.168.1.5) that advertises its forwarded address
+ * (203.0.113.7) is handed out at that address to askers outside its
+ * network, once it answered a probe there, and at its local one to
+ * askers on its network or in its region; a global address nobody
+ * answers at (someone else's) is never handed out; the same over IPv6
+ * once the pings carry a token; an announcement ends 30 minutes after
+ * it was last heard; a PONG that announces nothing is sent as before.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +25,7 @@
 #define BEHIND_NAT "192.168.1.5:4000" /* the one that advertises */
 #define FORWARDED  "203.0.113.7:4000" /* its NAT's forwarded port */
 #define IN_REGION  "198.51.100.20:4000"
+#define NAT_INSIDE "192.168.1.1:40000" /* the NAT's side of the local network */
 
 typedef struct net3 {
     fake_net_t *net;
@@ -64,7 +67,9 @@ static net3_t make(unsigned nat_region)
     n.holder = add(n.net, LAN_HOLDER, 1, 0, NULL);
     n.nat = add(n.net, BEHIND_NAT, 2, nat_region, FORWARDED);
     n.regional = add(n.net, IN_REGION, 3, 7, NULL);
+    fake_nat_forward(n.net, FORWARDED, n.nat, NAT_INSIDE);
     ping(&n, n.nat);
+    fake_run(n.net, NULL, 2000); /* the probe of the forwarded address */
     ping(&n, n.regional);
     return n;
 }
@@ -140,10 +145,16 @@ static void test_no_longer_advertised(void **state)
 
     (void)state;
     fake_id_fill(&stranger, 0x51);
-    /* The NAT'd node restarts without --advertise: its next PONG says
-     * nothing more, and the holder hands it out as it knows it. */
+    /* The NAT'd node restarts without --advertise: its PONGs say nothing
+     * more (as a PONG cut short would), and the holder keeps what it
+     * said for 30 minutes since it last said it, then hands it out as
+     * it knows it. */
     fake_remove(n.net, n.nat);
     n.nat = add(n.net, BEHIND_NAT, 2, 0, NULL);
+    ping(&n, n.nat);
+    a = handed_out(&n, &stranger, "198.51.100.9:4000");
+    assert_addr_is(&a, FORWARDED);
+    fake_run(n.net, NULL, 31 * 60 * 1000);
     ping(&n, n.nat);
     a = handed_out(&n, &stranger, "198.51.100.9:4000");
     assert_addr_is(&a, BEHIND_NAT);
@@ -156,12 +167,80 @@ static void test_no_longer_advertised(void **state)
     fake_net_free(n.net);
 }
 
+/* A node that announces an address it does not answer at (someone
+ * else's, or a NAT that forwards nothing) is never handed out there. */
+static void test_unanswered_global_not_handed_out(void **state)
+{
+    fake_net_t *net = fake_net_new(1000);
+    net3_t n;
+    dht_id_t stranger;
+    dht_addr_t a;
+
+    (void)state;
+    assert_non_null(net);
+    n.net = net;
+    n.holder = add(net, LAN_HOLDER, 1, 0, NULL);
+    n.nat = add(net, BEHIND_NAT, 2, 0, "198.51.100.99:80"); /* a victim's web server */
+    n.regional = add(net, IN_REGION, 3, 7, NULL);
+    ping(&n, n.nat);
+    fake_run(net, NULL, 10000); /* the probe, unanswered, and its resends */
+    fake_id_fill(&stranger, 0x51);
+    a = handed_out(&n, &stranger, "198.51.100.9:4000");
+    assert_addr_is(&a, BEHIND_NAT);
+    fake_net_free(net);
+}
+
+/* The same over IPv6: the first PONG to an unproven asker has no room for
+ * the announcement (an IPv6 PONG fills what a ping pays for), the pings
+ * after a lookup carry a token, and their PONGs have it. */
+static void test_ipv6(void **state)
+{
+    fake_net_t *net = fake_net_new(1000);
+    net3_t n;
+    dht_id_t stranger;
+    dht_addr_t a;
+    fake_result_t r = {0};
+
+    (void)state;
+    assert_non_null(net);
+    n.net = net;
+    n.holder = add(net, "[fd00::2]:4000", 1, 0, NULL);
+    n.nat = add(net, "[fd00::5]:4000", 2, 0, "[2001:db8::7]:4000");
+    n.regional = add(net, "[2001:db8:1::20]:4000", 3, 7, NULL);
+    fake_nat_forward(net, "[2001:db8::7]:4000", n.nat, "[fd00::1]:40000");
+    ping(&n, n.nat);
+    /* A lookup through it: its NODES hand the holder a token. */
+    assert_int_equal(dht_find_node(fake_dht(net, n.holder), dht_self(fake_dht(net, n.nat)),
+                                   fake_nodes_cb, &r),
+                     0);
+    fake_run(net, &r.calls, 10000);
+    ping(&n, n.nat);
+    fake_run(net, NULL, 2000);
+    fake_id_fill(&stranger, 0x51);
+    {
+        const dht_id_t *nat_id = dht_self(fake_dht(net, n.nat));
+        dht_addr_t asker = fake_addr("[2001:db8:2::9]:4000");
+        dht__msg_t q, rep;
+        fake_msg_init(&q, DHT__FIND_NODE, 78, &stranger);
+        q.target = *nat_id;
+        assert_int_equal(fake_request(net, n.holder, &asker, &q, &rep), 0);
+        a = asker;
+        for (unsigned i = 0; i < rep.n_nodes; i++)
+            if (dht_id_cmp(&rep.nodes[i].id, nat_id) == 0)
+                a = rep.nodes[i].addr;
+    }
+    assert_addr_is(&a, "[2001:db8::7]:4000");
+    fake_net_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outside_gets_global_inside_gets_local),
         cmocka_unit_test(test_same_region_gets_local),
         cmocka_unit_test(test_no_longer_advertised),
+        cmocka_unit_test(test_unanswered_global_not_handed_out),
+        cmocka_unit_test(test_ipv6),
     };
 
     alarm(60);

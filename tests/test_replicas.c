@@ -237,12 +237,31 @@ static void test_owner_survives_restart(void **state)
     assert_int_equal(got.owned, 0);
 }
 
+/* Two owners of the same bytes since the last start (two publishers; the
+ * node keeps it with none): after a restart, nobody's. */
+static void test_two_owners_none_after_restart(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t data[1000];
+    dht_held_t v, got;
+
+    make_value(data, sizeof(data), &v);
+    v.owned = 1;
+    memset(v.owner.b, 0xaa, sizeof(v.owner.b));
+    write_now(f, &v, data, 1);
+    memset(v.owner.b, 0xbb, sizeof(v.owner.b));
+    write_now(f, &v, data, 2);
+    got = restart(f);
+    assert_int_equal(got.owned, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_drop_then_store_again_keeps_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_removes_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_owner_survives_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_owners_none_after_restart, setup, teardown),
     };
 
     alarm(60);

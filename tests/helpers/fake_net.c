@@ -263,10 +263,33 @@ int fake_find_msg(const fake_net_t *net, const dht_addr_t *to, int type, dht__ms
 
 /* ---- delivery and time ---- */
 
-int fake_deliver(fake_net_t *net, const fake_msg_t *m)
+void fake_nat_forward(fake_net_t *net, const char *outside, int i, const char *inside)
 {
-    int src = fake_find(net, &m->from);
-    int dst = fake_find(net, &m->to);
+    net->nat.node = i;
+    net->nat.outside = fake_addr(outside);
+    net->nat.inside = fake_addr(inside);
+    net->has_nat = 1;
+}
+
+int fake_deliver(fake_net_t *net, const fake_msg_t *in)
+{
+    fake_msg_t nat = *in;
+    const fake_msg_t *m = in;
+    int src, dst;
+
+    if (net->has_nat && dht_addr_equal(&in->to, &net->nat.outside)) { /* in through the NAT */
+        net->nat.peer = in->from;
+        nat.from = net->nat.inside;
+        nat.to = net->nodes[net->nat.node].addr;
+        m = &nat;
+    } else if (net->has_nat && dht_addr_equal(&in->to, &net->nat.inside) &&
+               dht_addr_equal(&in->from, &net->nodes[net->nat.node].addr)) { /* and back out */
+        nat.from = net->nat.outside;
+        nat.to = net->nat.peer;
+        m = &nat;
+    }
+    src = fake_find(net, &m->from);
+    dst = fake_find(net, &m->to);
 
     if (dst < 0 || !net->nodes[dst].online || (src >= 0 && !net->nodes[src].online)) {
         net->lost++;

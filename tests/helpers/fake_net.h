@@ -55,7 +55,18 @@ struct fake_net {
                                   * sender with dht_unreachable(), as a host whose process died
                                   * answers with an ICMP port unreachable */
     uint64_t icmp_reports;
+    struct fake_nat { /* a NAT's forwarded port (fake_nat_forward) */
+        int node;
+        dht_addr_t outside, inside, peer; /* peer: the last one that came in */
+    } nat;
+    int has_nat;
 };
+
+/* A NAT forwards `outside` (HOST:PORT) to node i: a message to outside
+ * reaches node i from `inside` (the NAT's side of the local network),
+ * and node i's messages to inside go back to the last sender from
+ * outside, from outside (one flow at a time: enough for a probe). */
+void fake_nat_forward(fake_net_t *net, const char *outside, int i, const char *inside);
 
 /* @return a net at time start_ms with no nodes, or NULL (out of memory). */
 fake_net_t *fake_net_new(uint64_t start_ms);
