@@ -293,22 +293,6 @@ static int store_here(dht_t *dht, dht__op_t *op)
         dht->cfg.value_size(dht->cfg.value_source_arg, &op->lk.target, &len) == 0 &&
         len == op->value_len)
         return 0;
-    if (dht__held_external(dht)) {
-        dht__value_t v = {.key = op->lk.target,
-                          .hash = op->value_hash,
-                          .len = (uint32_t)op->value_len,
-                          .flags = op->value_flags,
-                          .stored_at = dht->now,
-                          .expires_at = dht->now + (uint64_t)op->ttl * 1000u,
-                          .owned = op->value_owned,
-                          .owner = op->value_owner};
-        int err = dht__held_write(dht, NULL, &v, op->value, op);
-        if (err == 0) { /* written later: dht__put_self_written counts it */
-            op->pending++;
-            return 1;
-        }
-        return err == DHT__HELD_IN_MEMORY ? 0 : err;
-    }
     dht__value_t v = {.key = op->lk.target,
                       .hash = op->value_hash,
                       .len = (uint32_t)op->value_len,
@@ -317,6 +301,14 @@ static int store_here(dht_t *dht, dht__op_t *op)
                       .expires_at = dht->now + (uint64_t)op->ttl * 1000u,
                       .owned = op->value_owned,
                       .owner = op->value_owner};
+    if (dht__held_external(dht)) {
+        int err = dht__held_write(dht, NULL, &v, op->value, op);
+        if (err == 0) { /* written later: dht__put_self_written counts it */
+            op->pending++;
+            return 1;
+        }
+        return err == DHT__HELD_IN_MEMORY ? 0 : err;
+    }
     return dht__store_put_value(dht->store, &v, op->value, dht->now);
 }
 
