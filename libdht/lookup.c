@@ -298,8 +298,8 @@ static dht__cand_t *soonest_of_equals(const dht_t *dht, dht__lookup_t *lk, size_
     unsigned bits;
     uint32_t best_rtt;
 
-    if (!dht->cfg.proximity || lk->ask_all || !lk->want_values)
-        return best;
+    if (!dht->cfg.proximity || lk->ask_all || !lk->want_values || !lk->user)
+        return best; /* not a get's (a replication's or a count's need all) */
     bits = proximity_class(dht, lk, best);
     best_rtt = cand_rtt(dht, best);
     for (size_t j = i + 1; j < lk->n && j < i + lk->window; j++) {
