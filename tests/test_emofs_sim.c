@@ -469,8 +469,8 @@ static void test_quarter_dies_at_once(void **state)
 static int parse(const char *line, emofs_sim_opts_t *o)
 {
     char buf[256], *argv[32];
-    int argc = 0, json, help;
-    const char *csv, *series;
+    int argc = 0;
+    emofs_sim_out_t out;
     FILE *devnull = fopen("/dev/null", "w");
     int rc;
 
@@ -479,7 +479,7 @@ static int parse(const char *line, emofs_sim_opts_t *o)
         argv[argc++] = t;
     argv[argc] = NULL;
     emofs_sim_opts_init(o);
-    rc = emofs_sim_parse(argc, argv, o, &csv, &series, &json, &help, devnull);
+    rc = emofs_sim_parse(argc, argv, o, &out, devnull);
     fclose(devnull);
     return rc;
 }

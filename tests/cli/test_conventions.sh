@@ -24,6 +24,14 @@ check "a value may hold '=' (--data=DIR/a=b)" test -d "$T/a=b/blobs"
 "$EMOFS" sim --nodes=60 --lookups=20 --values=5 --seed=3 --csv="$T/eq.csv" >/dev/null || true
 "$EMOFS" sim --nodes 60 --lookups 20 --values 5 --seed 3 --csv "$T/sp.csv" >/dev/null || true
 check "sim --nodes=60 ... is sim --nodes 60 ... (same CSV)" cmp -s "$T/eq.csv" "$T/sp.csv"
+# sim writes its files by the rule of every writer: nothing replaced
+# without --force, a file only once complete.
+cp "$T/sp.csv" "$T/sp.keep"
+expect 9 "sim --csv onto an existing file" "$EMOFS" sim --nodes 60 --lookups 20 --csv "$T/sp.csv"
+check "  says so, and leaves it as it was" bash -c "grep -q 'already exists (--force replaces it)' '$T/err.txt' && cmp -s '$T/sp.csv' '$T/sp.keep'"
+"$EMOFS" sim --nodes 60 --lookups 7 --values 5 --seed 3 --csv "$T/sp.csv" --force >/dev/null
+check "  --force replaces it (8 lines now)" test "$(wc -l <"$T/sp.csv")" -eq 8
+check "  and leaves no temporary file" bash -c "! ls '$T' | grep -q emofs-tmp"
 
 expect 2 "a flag given a value (--quiet=1)" "$EMOFS" ls --quiet=1
 check "  says the flag takes no value" has "option --quiet takes no value"

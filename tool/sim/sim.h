@@ -152,19 +152,28 @@ void emofs_sim_result_free(emofs_sim_result_t *r);
  * object if json is nonzero. */
 void emofs_sim_print(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, FILE *f, int json);
 
-/* Parses the options of `emofs sim` (argv[0] == "sim") into *o and the
- * output settings. *csv_path and *series_path are set to argv strings or
- * NULL; *json and *help to 0/1.
+/* Where `emofs sim` writes what it measured. */
+typedef struct emofs_sim_out {
+    const char *csv_path;    /* --csv, or NULL */
+    const char *series_path; /* --series, or NULL */
+    int json;                /* --json */
+    int force;               /* --force: replace existing files at those paths */
+    int help;                /* --help */
+} emofs_sim_out_t;
+
+/* Parses the options of `emofs sim` (argv[0] == "sim") into *o and *out
+ * (cleared first).
  * @return 0, or -1 after printing one line naming the problem to err. */
-int emofs_sim_parse(int argc, char **argv, emofs_sim_opts_t *o, const char **csv_path,
-                    const char **series_path, int *json, int *help, FILE *err);
+int emofs_sim_parse(int argc, char **argv, emofs_sim_opts_t *o, emofs_sim_out_t *out, FILE *err);
 
 /* Prints the help of `emofs sim` to f. */
 void emofs_sim_usage(FILE *f);
 
 /* Runs `emofs sim` with argv[0] == "sim". Prints the summary on stdout,
- * errors on stderr. @return the process exit code (0 ok, 2 usage error,
- * 1 other failure). */
+ * errors on stderr; --csv and --series files appear, by the rule of every
+ * emofs writer (tool/cli/output.h), only once complete. @return the
+ * process exit code (0 ok, 2 usage error, 9 a --csv or --series file in
+ * the way, 6 one cannot be written, 1 other failure). */
 int emofs_sim_main(int argc, char **argv);
 
 #endif /* EMOFS_SIM_H */

@@ -6,10 +6,13 @@
 #include "tool/sim/sim_internal.h"
 
 #include "tool/cli/opts.h"
+#include "tool/cli/output.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void emofs_sim_usage(FILE *f)
 {
@@ -71,6 +74,8 @@ void emofs_sim_usage(FILE *f)
                "output:\n"
                "  --csv FILE         one row per lookup (deterministic: no wall-clock figures)\n"
                "  --series FILE      one row per churn sample (availability over time)\n"
+               "  -f, --force        replace an existing regular file at --csv or --series\n"
+               "                     (else exit 9; the files appear only once complete)\n"
                "  --json             the summary as one JSON object\n"
                "  -h, --help         this help\n");
 }
@@ -136,6 +141,7 @@ static int parse_delay(const char *s, emofs_sim_opts_t *o)
 enum {
     SIM_HELP = 1,
     SIM_JSON,
+    SIM_FORCE,
     SIM_NODES,
     SIM_K,
     SIM_ALPHA,
@@ -173,6 +179,7 @@ enum {
 static const opt_spec_t sim_opts[] = {
     {"--help", "-h", OPT_FLAG, SIM_HELP},
     {"--json", NULL, OPT_FLAG, SIM_JSON},
+    {"--force", "-f", OPT_FLAG, SIM_FORCE},
     {"--nodes", NULL, OPT_VALUE, SIM_NODES},
     {"--k", NULL, OPT_VALUE, SIM_K},
     {"--alpha", NULL, OPT_VALUE, SIM_ALPHA},
@@ -301,8 +308,7 @@ static unsigned *uns_field(emofs_sim_opts_t *o, int id)
     }
 }
 
-static int set_option(const opt_parser_t *p, int id, emofs_sim_opts_t *o, const char **csv,
-                      const char **series)
+static int set_option(const opt_parser_t *p, int id, emofs_sim_opts_t *o, emofs_sim_out_t *out)
 {
     unsigned long long u = 0, lo = sim_values[id].lo, hi = sim_values[id].hi;
     double d = 0;
@@ -329,9 +335,9 @@ static int set_option(const opt_parser_t *p, int id, emofs_sim_opts_t *o, const 
     else if (id == SIM_DIE)
         o->die = d;
     else if (id == SIM_CSV)
-        *csv = val;
+        out->csv_path = val;
     else if (id == SIM_SERIES)
-        *series = val;
+        out->series_path = val;
     else if (id == SIM_DELAY && parse_delay(val, o) != 0) {
         fprintf(p->err, "emofs: sim: --delay needs MIN-MAX in ms (0..600000), not '%s'\n", val);
         return -1;
@@ -354,15 +360,13 @@ static int set_option(const opt_parser_t *p, int id, emofs_sim_opts_t *o, const 
     return 0;
 }
 
-int emofs_sim_parse(int argc, char **argv, emofs_sim_opts_t *o, const char **csv_path,
-                    const char **series_path, int *json, int *help, FILE *err)
+int emofs_sim_parse(int argc, char **argv, emofs_sim_opts_t *o, emofs_sim_out_t *out, FILE *err)
 {
     opt_parser_t p;
     const char *bad;
     int id;
 
-    *csv_path = *series_path = NULL;
-    *json = *help = 0;
+    memset(out, 0, sizeof(*out));
     opt_init(&p, argc, argv, 1, "sim", sim_opts, err);
     while ((id = opt_next(&p)) != OPT_END) {
         if (id == OPT_ERROR)
@@ -372,12 +376,14 @@ int emofs_sim_parse(int argc, char **argv, emofs_sim_opts_t *o, const char **csv
             return -1;
         }
         if (id == SIM_HELP) {
-            *help = 1;
+            out->help = 1;
             return 0;
         }
         if (id == SIM_JSON)
-            *json = 1;
-        else if (set_option(&p, id, o, csv_path, series_path) != 0)
+            out->json = 1;
+        else if (id == SIM_FORCE)
+            out->force = 1;
+        else if (set_option(&p, id, o, out) != 0)
             return -1;
     }
     bad = emofs_sim_opts_check(o);
@@ -388,38 +394,75 @@ int emofs_sim_parse(int argc, char **argv, emofs_sim_opts_t *o, const char **csv
     return 0;
 }
 
-static FILE *open_out(const char *path)
-{
-    FILE *f = fopen(path, "w");
+/* The temporary files of --csv and --series while the run goes on: an
+ * interrupt (Ctrl-C, SIGTERM) removes them before the process ends as the
+ * signal says (unlink and raise are async-signal-safe). */
+static char *volatile out_tmps[2];
 
-    if (f == NULL)
-        fprintf(stderr, "emofs: sim: cannot write %s: %s\n", path, strerror(errno));
-    return f;
+static void on_interrupt(int sig)
+{
+    for (int i = 0; i < 2; i++)
+        if (out_tmps[i] != NULL)
+            unlink(out_tmps[i]);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Opens --csv or --series (path NULL: none). @return 0 and *f, or an exit
+ * code after printing the error. */
+static int open_out(const char *path, FILE **f, char **tmp)
+{
+    int code = 0;
+
+    *f = NULL;
+    *tmp = NULL;
+    if (path != NULL && (*f = output_open(path, tmp, &code)) == NULL)
+        return code;
+    return 0;
+}
+
+/* Ends --csv or --series: in place if ok, else gone. @return 0 or an exit
+ * code after printing the error. */
+static int close_out(const char *path, FILE *f, char *tmp, int force, int ok)
+{
+    return f != NULL ? output_close(f, tmp, path, force, ok) : 0;
 }
 
 int emofs_sim_main(int argc, char **argv)
 {
     emofs_sim_opts_t o;
+    emofs_sim_out_t out;
     emofs_sim_result_t r;
-    const char *csv_path, *series_path;
     FILE *csv = NULL, *series = NULL;
-    int json, help, err, rc = 0;
+    char *csv_tmp = NULL, *series_tmp = NULL;
+    int err, rc, code;
 
     emofs_sim_opts_init(&o);
-    if (emofs_sim_parse(argc, argv, &o, &csv_path, &series_path, &json, &help, stderr) != 0)
+    if (emofs_sim_parse(argc, argv, &o, &out, stderr) != 0)
         return 2;
-    if (help) {
+    if (out.help) {
         emofs_sim_usage(stdout);
         return 0;
     }
-    if (csv_path != NULL && (csv = open_out(csv_path)) == NULL)
-        return 1;
-    if (series_path != NULL && (series = open_out(series_path)) == NULL) {
-        if (csv != NULL)
-            fclose(csv);
-        return 1;
+    /* Nothing in the way, checked before the work. */
+    if ((out.csv_path != NULL && (rc = output_check(out.csv_path, out.force)) != 0) ||
+        (out.series_path != NULL && (rc = output_check(out.series_path, out.force)) != 0))
+        return rc;
+    if ((rc = open_out(out.csv_path, &csv, &csv_tmp)) != 0)
+        return rc;
+    if ((rc = open_out(out.series_path, &series, &series_tmp)) != 0) {
+        close_out(out.csv_path, csv, csv_tmp, out.force, 0);
+        return rc;
     }
+    out_tmps[0] = csv_tmp;
+    out_tmps[1] = series_tmp;
+    signal(SIGINT, on_interrupt);
+    signal(SIGTERM, on_interrupt);
     err = emofs_sim_run(&o, &r, csv, series);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    out_tmps[0] = out_tmps[1] = NULL;
+    rc = 0;
     if (err) {
         fprintf(stderr, "emofs: sim: %s%s\n", dht_strerror(err),
                 err == DHT_EIO && o.files > 0
@@ -427,16 +470,12 @@ int emofs_sim_main(int argc, char **argv)
                     : "");
         rc = 1;
     } else {
-        emofs_sim_print(&o, &r, stdout, json);
+        emofs_sim_print(&o, &r, stdout, out.json);
     }
-    if (csv != NULL && fclose(csv) != 0) {
-        fprintf(stderr, "emofs: sim: writing %s failed\n", csv_path);
-        rc = 1;
-    }
-    if (series != NULL && fclose(series) != 0) {
-        fprintf(stderr, "emofs: sim: writing %s failed\n", series_path);
-        rc = 1;
-    }
+    if ((code = close_out(out.csv_path, csv, csv_tmp, out.force, err == 0)) != 0)
+        rc = code;
+    if ((code = close_out(out.series_path, series, series_tmp, out.force, err == 0)) != 0)
+        rc = code;
     emofs_sim_result_free(&r);
     return rc;
 }
