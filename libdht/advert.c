@@ -60,14 +60,10 @@ static dht__advert_t *slot(dht_t *dht)
                 a = &dht->adverts[i];
         return a;
     }
-    if (dht->n_adverts == dht->cap_adverts) {
-        size_t cap = dht->cap_adverts ? 2 * dht->cap_adverts : 8;
-        void *p = realloc(dht->adverts, cap * sizeof(*dht->adverts));
-        if (p == NULL)
-            return NULL;
-        dht->adverts = p;
-        dht->cap_adverts = cap;
-    }
+    a = dht__room_for_one(dht->adverts, dht->n_adverts, &dht->cap_adverts, sizeof(*a), 8);
+    if (a == NULL)
+        return NULL;
+    dht->adverts = a;
     return &dht->adverts[dht->n_adverts++];
 }
 

@@ -46,14 +46,10 @@ static void tomb_add(dht_t *dht, const dht__value_t *v, const dht_id_t *secret)
                 soonest = i;
         t = &dht->tombs[soonest];
     } else {
-        if (dht->n_tombs == dht->cap_tombs) {
-            size_t cap = dht->cap_tombs ? 2 * dht->cap_tombs : 8;
-            void *p = realloc(dht->tombs, cap * sizeof(*dht->tombs));
-            if (p == NULL)
-                return;
-            dht->tombs = p;
-            dht->cap_tombs = cap;
-        }
+        void *p = dht__room_for_one(dht->tombs, dht->n_tombs, &dht->cap_tombs, sizeof(*t), 8);
+        if (p == NULL)
+            return;
+        dht->tombs = p;
         t = &dht->tombs[dht->n_tombs++];
     }
     t->key = v->key;

@@ -29,17 +29,6 @@ void dht__held_describe(const dht_t *dht, const dht__value_t *v, dht_held_t *out
     out->owner = v->owner;
 }
 
-/* The value (key, hash) as a put of v makes it: with v's owner, or none
- * if held already under another (dht__store_put_value's rule). */
-static void merged_owner(const dht__value_t *old, const dht__value_t *v, dht_held_t *held)
-{
-    held->owned =
-        v->owned && (old == NULL || (old->owned && dht_id_cmp(&old->owner, &v->owner) == 0));
-    held->owner = v->owner;
-    if (!held->owned)
-        memset(&held->owner, 0, sizeof(held->owner));
-}
-
 static void on_drop(const dht__value_t *v, void *arg)
 {
     dht_t *dht = arg;
@@ -110,7 +99,11 @@ int dht__held_write(dht_t *dht, const dht__held_wait_t *wait, const dht__value_t
     old = dht__store_find(dht->store, &v->key, &v->hash, 0);
     if (old != NULL)
         held.source = r->source = old->source; /* and its first source (store.h), expired or not */
-    merged_owner(old != NULL && old->expires_at > dht->now ? old : NULL, v, &held);
+    {
+        uint8_t owned; /* what the store will make of it (dht__store_put_value) */
+        dht__owner_after(old, v, dht->now, &owned, &held.owner);
+        held.owned = owned;
+    }
     err = dht->cfg.storage.write(dht->cfg.storage.arg, &held, data, r->id);
     if (err != 0 && op != NULL)
         op->refs--; /* the caller holds one too */

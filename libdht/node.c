@@ -37,9 +37,9 @@ static int config_valid(const dht_config_t *c)
            c->max_ttl_s >= 1 && c->max_ops >= 1 &&
            (c->send_rate_limit == 0 || c->send_rate_limit >= c->max_value_size) &&
            c->replicate_interval_s <= 30u * 86400u && c->region <= 65535 &&
-           (c->advertise.family == 0 || ((c->advertise.family == DHT_AF_INET ||
-                                           c->advertise.family == DHT_AF_INET6) &&
-                                          c->advertise.port != 0)) &&
+           (c->advertise.family == 0 ||
+            ((c->advertise.family == DHT_AF_INET || c->advertise.family == DHT_AF_INET6) &&
+             c->advertise.port != 0)) &&
            (c->id_rule == DHT_ID_RULE_OFF || c->id_rule == DHT_ID_RULE_PUBLIC ||
             c->id_rule == DHT_ID_RULE_ALL) &&
            (c->network_key_len == 0 ||
@@ -150,6 +150,18 @@ void dht_free(dht_t *dht)
      * a callback this returns at once: the completion loop running below
      * that callback does both once the callback has returned. */
     dht__op_run_completions(dht);
+}
+
+void *dht__room_for_one(void *v, size_t n, size_t *cap, size_t size, size_t first)
+{
+    size_t c;
+
+    if (n < *cap)
+        return v;
+    c = *cap ? 2 * *cap : first;
+    if ((v = realloc(v, c * size)) != NULL)
+        *cap = c;
+    return v;
 }
 
 void dht__destroy(dht_t *dht)

@@ -546,6 +546,12 @@ int dht__take_value(dht_t *dht, const dht_addr_t *from, const dht__wire_batch_t 
  * key and never in a value's place. @return 0 or a DHT__WERR_* code. */
 int dht__take_provide(dht_t *dht, const dht_addr_t *from, const dht__msg_t *req);
 
+/* Makes room for one more element in the array v of n elements of size
+ * bytes, whose capacity is *cap (doubling, from first).
+ * @return the array, maybe moved (*cap updated), or NULL if out of
+ * memory (v and *cap as they were). */
+void *dht__room_for_one(void *v, size_t n, size_t *cap, size_t size, size_t first);
+
 /* ---- advert.c (wire.md 5.11) ---- */
 
 #define DHT__ADVERTS_MAX 1024 /* contacts' announcements kept at most */

@@ -72,14 +72,11 @@ int dht_provide(dht_t *dht, const dht_id_t *key, uint16_t port, uint32_t ttl_s, 
     if (p == NULL) {
         if (dht->n_provided >= DHT_PROVIDES_MAX)
             return DHT_EBUSY;
-        if (dht->n_provided == dht->cap_provided) {
-            size_t cap = dht->cap_provided ? 2 * dht->cap_provided : 8;
-            void *q = realloc(dht->provided, cap * sizeof(*dht->provided));
-            if (q == NULL)
-                return DHT_ENOMEM;
-            dht->provided = q;
-            dht->cap_provided = cap;
-        }
+        void *q = dht__room_for_one(dht->provided, dht->n_provided, &dht->cap_provided,
+                                    sizeof(*dht->provided), 8);
+        if (q == NULL)
+            return DHT_ENOMEM;
+        dht->provided = q;
         p = &dht->provided[dht->n_provided++];
         p->key = *key;
         added = 1;

@@ -601,20 +601,17 @@ int dht__store_put_from(dht__store_t *st, const dht_source_t *src, const dht_id_
 int dht__store_put_value(dht__store_t *st, const dht__value_t *v, const uint8_t *data, uint64_t now)
 {
     struct entry *e = lookup(st, &v->key);
-    size_t i = e != NULL ? find_hash(e, &v->hash) : SIZE_MAX;
-    /* An expired copy not yet removed is no claim: the value is new. */
-    int fresh = i == SIZE_MAX || e->vals[i].expires_at <= now;
-    int err = dht__store_put_from(st, &v->source, &v->key, &v->hash, data, v->len, v->flags, now,
-                                  v->stored_at, v->age_in, v->expires_at);
+    size_t i = e != NULL ? find_hash(e, &v->hash) : SIZE_MAX, j;
+    dht__value_t before;
+    int err;
 
-    if (err != 0 || (e = lookup(st, &v->key)) == NULL || (i = find_hash(e, &v->hash)) == SIZE_MAX)
+    if (i != SIZE_MAX)
+        before = e->vals[i];
+    err = dht__store_put_from(st, &v->source, &v->key, &v->hash, data, v->len, v->flags, now,
+                              v->stored_at, v->age_in, v->expires_at);
+    if (err != 0 || (e = lookup(st, &v->key)) == NULL || (j = find_hash(e, &v->hash)) == SIZE_MAX)
         return err; /* refused, or dead on arrival */
-    if (fresh) {
-        e->vals[i].owned = v->owned;
-        e->vals[i].owner = v->owner;
-    } else if (e->vals[i].owned && (!v->owned || dht_id_cmp(&e->vals[i].owner, &v->owner) != 0)) {
-        e->vals[i].owned = 0;
-    }
+    dht__owner_after(i != SIZE_MAX ? &before : NULL, v, now, &e->vals[j].owned, &e->vals[j].owner);
     return 0;
 }
 

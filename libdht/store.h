@@ -41,6 +41,8 @@
 
 #include "dht.h"
 
+#include <string.h>
+
 #define DHT__VALUE_CONTENT 0x01 /* flag: content addressed (key == hash) */
 /* Flags bits 1..5: the copies the value's publisher asked for (r, 1..31);
  * 0 means "k" (wire.md 3.4). A holder keeps both. */
@@ -143,6 +145,23 @@ int dht__store_put_from(dht__store_t *st, const dht_source_t *src, const dht_id_
  * copy; one who stored it without an owner wants it kept). */
 int dht__store_put_value(dht__store_t *st, const dht__value_t *v, const uint8_t *data,
                          uint64_t now);
+
+/* The owner of the value (key, hash) after a put of v, by
+ * dht__store_put_value's rule, old being the value held before (NULL:
+ * none; one expired at now counts as none): v's for a new value, else
+ * old's if v names the same, else none. Sets *owned, and *owner (zero
+ * when none). */
+static inline void dht__owner_after(const dht__value_t *old, const dht__value_t *v, uint64_t now,
+                                    uint8_t *owned, dht_id_t *owner)
+{
+    int fresh = old == NULL || old->expires_at <= now;
+
+    *owned = v->owned && (fresh || (old->owned && dht_id_cmp(&old->owner, &v->owner) == 0));
+    if (*owned)
+        *owner = v->owner;
+    else
+        memset(owner, 0, sizeof(*owner));
+}
 
 /* @return v's age in the network, ms: its age when first stored here and
  * the time since. */

@@ -150,16 +150,14 @@ static int group_waits(const dht_t *dht, uint32_t txid, const dht_addr_t *from)
 
 static dht__store_group_t *group_new(dht_t *dht)
 {
+    void *p;
+
     if (dht->n_groups >= DHT__SOURCE_MAX)
         return NULL;
-    if (dht->n_groups == dht->cap_groups) {
-        size_t cap = dht->cap_groups ? dht->cap_groups * 2 : 4;
-        void *p = realloc(dht->groups, cap * sizeof(*dht->groups));
-        if (p == NULL)
-            return NULL;
-        dht->groups = p;
-        dht->cap_groups = cap;
-    }
+    p = dht__room_for_one(dht->groups, dht->n_groups, &dht->cap_groups, sizeof(*dht->groups), 4);
+    if (p == NULL)
+        return NULL;
+    dht->groups = p;
     memset(&dht->groups[dht->n_groups], 0, sizeof(dht->groups[0]));
     dht->groups[dht->n_groups].id = ++dht->next_group;
     return &dht->groups[dht->n_groups++];

@@ -115,19 +115,16 @@ int dht__store_send(dht_t *dht, dht__op_t *op, int kind, const dht_node_info_t *
                     const uint8_t token[DHT__WIRE_TOKEN_LEN], const dht__wire_batch_t *v)
 {
     dht__store_out_t *q;
+    void *p;
 
     if (dht->outq_holds == 0 || BATCH_HEAD + dht__wire_batch_size(v) > DHT_MAX_DATAGRAM)
         return send_one(dht, op, kind, to, token, v);
     if (dht->closing)
         return DHT_ECLOSED;
-    if (dht->n_outq == dht->cap_outq) {
-        size_t cap = dht->cap_outq ? dht->cap_outq * 2 : 64;
-        void *p = realloc(dht->outq, cap * sizeof(*dht->outq));
-        if (p == NULL)
-            return send_one(dht, op, kind, to, token, v);
-        dht->outq = p;
-        dht->cap_outq = cap;
-    }
+    p = dht__room_for_one(dht->outq, dht->n_outq, &dht->cap_outq, sizeof(*dht->outq), 64);
+    if (p == NULL)
+        return send_one(dht, op, kind, to, token, v);
+    dht->outq = p;
     q = &dht->outq[dht->n_outq++];
     q->op = op;
     q->kind = kind;

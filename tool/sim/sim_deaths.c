@@ -30,15 +30,12 @@ static uint64_t median(uint64_t *took, size_t n)
 
 /* Gets every value from a random live node; the median time of the gets
  * that found theirs. */
-static void get_round(sim_ctx_t *c, emofs_sim_round_t *out, uint64_t *took)
+static void get_round(sim_ctx_t *c, emofs_sim_round_t *out)
 {
-    size_t n = 0;
+    uint64_t p99;
 
     out->values_got = sim_get_values(c);
-    for (size_t i = 0; i < c->o->values; i++)
-        if (c->values[i].got == 1)
-            took[n++] = c->values[i].took_ms;
-    out->get_p50_ms = median(took, n);
+    sim_get_latency(c, &out->get_p50_ms, &p99);
 }
 
 /* Puts DEATHS_PUTS new values of o->value_size random bytes from random
@@ -92,7 +89,7 @@ static int round_of(sim_ctx_t *c, emofs_sim_round_t *out)
         sim_make_lookups(c, ls, n);
         sim_run_lookups(c, ls, n);
         sim_summarize_round(ls, n, out);
-        get_round(c, out, took);
+        get_round(c, out);
         err = put_round(c, out, took);
     }
     free(took);
