@@ -305,14 +305,40 @@ static int config_line(emofs_config_t *cfg, char *line, unsigned skip, FILE *war
     return k->set(cfg, value, warn, where, why, why_cap);
 }
 
-int emofs_config_read(const char *path, unsigned skip, emofs_config_t *cfg, FILE *warn, char *err,
-                      size_t err_cap)
+int emofs_config_parse(FILE *f, const char *name, unsigned skip, emofs_config_t *cfg, FILE *warn,
+                       char *err, size_t err_cap)
 {
     char *line = NULL, where[4200], why[512];
     size_t cap = 0;
     unsigned lineno = 0;
     int rc = 0;
+
+    memset(cfg, 0, sizeof(*cfg));
+    errno = 0;
+    while (getline(&line, &cap, f) >= 0) {
+        lineno++;
+        line[strcspn(line, "#")] = '\0';
+        snprintf(where, sizeof(where), "%s line %u", name, lineno);
+        if (config_line(cfg, line, skip, warn, where, why, sizeof(why)) != 0) {
+            snprintf(err, err_cap, "%s: %s", where, why);
+            rc = FS_EINVAL;
+            break;
+        }
+    }
+    if (rc == 0 && ferror(f)) {
+        int e = errno ? errno : EIO;
+        snprintf(err, err_cap, "cannot read %s: %s", name, strerror(e));
+        rc = e == ENOMEM ? FS_ENOMEM : FS_EIO;
+    }
+    free(line);
+    return rc;
+}
+
+int emofs_config_read(const char *path, unsigned skip, emofs_config_t *cfg, FILE *warn, char *err,
+                      size_t err_cap)
+{
     FILE *f;
+    int rc;
 
     memset(cfg, 0, sizeof(*cfg));
     f = fopen(path, "r");
@@ -323,23 +349,7 @@ int emofs_config_read(const char *path, unsigned skip, emofs_config_t *cfg, FILE
         snprintf(err, err_cap, "cannot read %s: %s", path, strerror(e));
         return e == ENOMEM ? FS_ENOMEM : FS_EIO;
     }
-    errno = 0;
-    while (getline(&line, &cap, f) >= 0) {
-        lineno++;
-        line[strcspn(line, "#")] = '\0';
-        snprintf(where, sizeof(where), "%s line %u", path, lineno);
-        if (config_line(cfg, line, skip, warn, where, why, sizeof(why)) != 0) {
-            snprintf(err, err_cap, "%s: %s", where, why);
-            rc = FS_EINVAL;
-            break;
-        }
-    }
-    if (rc == 0 && ferror(f)) {
-        int e = errno ? errno : EIO;
-        snprintf(err, err_cap, "cannot read %s: %s", path, strerror(e));
-        rc = e == ENOMEM ? FS_ENOMEM : FS_EIO;
-    }
-    free(line);
+    rc = emofs_config_parse(f, path, skip, cfg, warn, err, err_cap);
     fclose(f);
     return rc;
 }

@@ -71,6 +71,14 @@ enum {
  * @return 0 and *out, or -1. */
 int emofs_parse_size(const char *text, uint64_t *out);
 
+/* Reads a config file's text from f (to its end or the first bad line)
+ * into *cfg, cleared first; name is what messages call the file (its
+ * path). skip and warn as for emofs_config_read, which this does the work
+ * of. @return 0; FS_EINVAL with err set to "NAME line N: WHAT"; FS_EIO
+ * with err set when f cannot be read; or FS_ENOMEM. */
+int emofs_config_parse(FILE *f, const char *name, unsigned skip, emofs_config_t *cfg, FILE *warn,
+                       char *err, size_t err_cap);
+
 /* Reads the config file path into *cfg (cleared first; a file that does
  * not exist sets nothing). Keys whose CONFIG_* bit is in skip (the command
  * line set them) are recognized but their values neither checked nor
