@@ -298,16 +298,19 @@ typedef struct dht_config {
     unsigned lookup_results;
     unsigned lookup_stale_stop;
     /* Proximity (Emo's latency router, Pastry's proximity): the node keeps
-     * a smoothed round-trip time per contact (always), and a get's lookup
-     * asks, among the candidates equally close to the key, the one that
-     * answered soonest first: before any reply, any of the table's bucket
-     * that holds the key (as Kademlia starts "with alpha nodes of its
-     * closest non-empty k-bucket"), then those sharing as many leading
-     * bits with the key; a contact never measured counts as the node's
+     * a smoothed round-trip time per contact (always) and per network of
+     * the contacts it measured (IPv4 /24 and /16, IPv6 /48 and /32), and
+     * a get's lookup asks, among the candidates equally close to the key,
+     * the one that answers soonest first: before any reply, any of the
+     * table's bucket that holds the key (as Kademlia starts "with alpha
+     * nodes of its closest non-empty k-bucket"), then any as close as the
+     * k-th closest known (any of the k closest may hold the value). A
+     * contact never measured counts as its network, else as the node's
      * mean. A get ends at the first holder that answers, so it answers
-     * from a near holder. Node lookups (find_node, put, replication)
-     * keep XOR order: they must hear from all k closest, and the order
-     * only decides which reply comes last. A full bucket replaces its
+     * from a near holder. Node lookups (find_node, put, replication) and
+     * lookups with lookup_stale_stop keep XOR order: the first must hear
+     * from all k closest, and the order only decides which reply comes
+     * last; the second would end early. A full bucket replaces its
      * slowest bad node first either way. 1 (the default) on, 0 off. */
     int proximity;
     /* Regions (Pastry's; schema/wire.md 5.11). region: the region this
@@ -1115,7 +1118,9 @@ typedef struct dht_sim_config {
     /* A latency model of regions (continents, say): node i is in region
      * i % regions, the regions sit on a ring, and a message between two
      * regions d steps apart on it takes d * region_delay_ms more, one
-     * way. 0 or 1 region: none (the default). */
+     * way. A region's nodes have addresses of their own, as sites do
+     * (dht_sim_node_addr: a /16 of 10.0.0.0/8 holds one region's). 0 or 1
+     * region: none (the default). */
     unsigned regions;
     unsigned region_delay_ms;
     double stream_mib_s; /* stream bandwidth for large messages; 100 */

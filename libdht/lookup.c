@@ -259,10 +259,15 @@ static void bound_patience(dht_t *dht, dht__op_t *op, uint32_t grace_ms, unsigne
 /* @return c's round-trip time as the table measured it, us; for a
  * contact never measured, the node's mean (so a contact known to answer
  * fast goes before it, one known slow after). */
+/* @return c's round trip, us: as the table measured it, else as the
+ * contacts measured in its network answer (net_rtt.c), else the node's
+ * mean. Looked up once per candidate. */
 static uint32_t cand_rtt(const dht_t *dht, dht__cand_t *c)
 {
     if (!c->rtt_looked) {
         c->rtt_us = dht__rt_rtt(dht->rt, &c->node.id);
+        if (c->rtt_us == 0)
+            c->rtt_us = dht__net_rtt(dht, &c->node.addr);
         if (c->rtt_us == 0)
             c->rtt_us = (uint32_t)(dht->srtt_ms * 1000.0);
         c->rtt_looked = 1;
@@ -270,36 +275,49 @@ static uint32_t cand_rtt(const dht_t *dht, dht__cand_t *c)
     return c->rtt_us;
 }
 
-/* @return the bucket c falls in, as far as proximity is concerned:
- * before any reply, the bucket of our table that holds it (the seeds of
- * one bucket are alike to Kademlia, which starts a lookup with any alpha
- * of "its closest non-empty k-bucket"); after, its distance to the
- * target's power of two (a bucket of a table at the target). Candidates
- * sorted by distance to the target come together either way. */
+/* @return the bucket c falls in, as far as a get is concerned: before
+ * any reply, the bucket of our table that holds it (the seeds of one
+ * bucket are alike to Kademlia, which starts a lookup with any alpha of
+ * "its closest non-empty k-bucket"); after, its distance to the target's
+ * power of two (a bucket of a table at the target), where every
+ * candidate as close as the k-th closest known (lookup_results-th) counts
+ * as one: any of the k closest may hold the value, and the k-th bounds
+ * how deep the lookup has got. Candidates sorted by distance to the
+ * target come together either way. */
 static unsigned proximity_class(const dht_t *dht, const dht__lookup_t *lk, const dht__cand_t *c)
 {
+    unsigned bits, kth;
+
     if (lk->stats.replies == 0)
         return dht_id_common_prefix(&dht->self, &c->node.id);
-    return dht_id_common_prefix(&lk->target, &c->node.id);
+    bits = dht_id_common_prefix(&lk->target, &c->node.id);
+    if (lk->n >= lk->window) {
+        kth = dht_id_common_prefix(&lk->target, &lk->cands[lk->window - 1].node.id);
+        if (bits > kth)
+            bits = kth;
+    }
+    return bits;
 }
 
 /* Proximity: of the new candidates from index i on in the same class as
- * candidate i (proximity_class: as close as it, to Kademlia), the one
- * with the shortest round-trip time; i itself on a tie. Only for a
- * value lookup (a get), which ends at the first holder that answers: a
- * node lookup (find_node, put, replication) must hear from every one of
- * the k closest, alpha at a time, so the order only decides which reply
- * comes last, and asking the near ones first left the far ones for the
- * end (emofs sim: p99 10% longer, p50 no shorter). Without
- * dht_config_t.proximity, candidate i. */
+ * candidate i (proximity_class), the one with the shortest round-trip
+ * time (cand_rtt); i itself on a tie. Only for a value lookup (a get),
+ * which ends at the first holder that answers: a node lookup (find_node,
+ * put, replication) must hear from every one of the k closest, alpha at
+ * a time, so the order only decides which reply comes last, and asking
+ * the near ones first left the far ones for the end (emofs sim: p99 10%
+ * longer, p50 no shorter). Without dht_config_t.proximity, candidate i. */
 static dht__cand_t *soonest_of_equals(const dht_t *dht, dht__lookup_t *lk, size_t i)
 {
     dht__cand_t *best = &lk->cands[i];
     unsigned bits;
     uint32_t best_rtt;
 
-    if (!dht->cfg.proximity || lk->ask_all || !lk->want_values || !lk->user)
-        return best; /* not a get's (a replication's or a count's need all) */
+    /* Not a get's (a replication's or a count's need all), nor one that
+     * lookup_stale_stop ends when replies stop bringing nearer nodes: a
+     * farther candidate asked first would end it early. */
+    if (!dht->cfg.proximity || lk->ask_all || !lk->want_values || !lk->user || lk->stale_stop)
+        return best;
     bits = proximity_class(dht, lk, best);
     best_rtt = cand_rtt(dht, best);
     for (size_t j = i + 1; j < lk->n && j < i + lk->window; j++) {

@@ -176,6 +176,7 @@ void dht__destroy(dht_t *dht)
     dht__stores_free(dht);
     dht__route_free(dht);
     dht__netkey_free(dht);
+    free(dht->net_rtt);
     free(dht->rate);
     free(dht);
 }

@@ -245,6 +245,8 @@ typedef struct dht__rate_slot {
  * sender it does not know yet, once it has answered. */
 #define DHT__PONG_MAX (DHT__WIRE_HEADER + 1 + 16 + 2)
 
+typedef struct dht__net_rtt dht__net_rtt_t;
+
 struct dht {
     dht_config_t cfg;
     dht_id_t self;
@@ -284,6 +286,8 @@ struct dht {
     double srtt_ms, rttvar_ms; /* 0 until the first sample */
     double rtt_high_ms;        /* the slowest recent reply (rpc.c) */
     unsigned rtt_samples;      /* up to DHT__RTT_MIN_SAMPLES */
+    dht__net_rtt_t *net_rtt;   /* round trips by network (net_rtt.c); NULL
+                                * until the first sample */
 
     /* source.c: reads and writes waiting on the program */
     struct dht__source_req *src_reqs;
@@ -817,6 +821,17 @@ int dht__rpc_reply(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from);
  * until DHT__RTT_MIN_SAMPLES replies were measured (a few samples make a
  * variance far too small). */
 uint32_t dht__rpc_rto(const dht_t *dht);
+
+/* Round-trip times by network (net_rtt.c): proximity's guess for a
+ * contact never measured. Feeds a reply's round trip (us) from addr to
+ * the smoothed estimates of addr's networks (IPv4 /24 and /16, IPv6 /48
+ * and /32). Nothing when out of memory. */
+void dht__net_rtt_sample(dht_t *dht, const dht_addr_t *addr, uint64_t sample_us);
+
+/* @return the smoothed round trip (us) of the narrowest of addr's
+ * networks measured, or 0 when none was (or the estimate gave way to
+ * another network's). */
+uint32_t dht__net_rtt(const dht_t *dht, const dht_addr_t *addr);
 
 /* Handles due timeouts. */
 void dht__rpc_timeouts(dht_t *dht, uint64_t now);

@@ -405,8 +405,11 @@ int dht__rpc_reply(dht_t *dht, const dht__msg_t *m, const dht_addr_t *from)
     /* The contact's own round-trip time (proximity), from first attempts
      * of requests answered at once (not a STORE's or a fetch's, whose
      * replies wait on a disk, nor a stream's). */
-    if (!probe && rpc->attempts == 1 && rpc->len != 0 && rpc->rto_ms != 0)
+    if (!probe && rpc->attempts == 1 && rpc->len != 0 && rpc->rto_ms != 0) {
         dht__rt_rtt_sample(dht->rt, &m->sender, (dht->now - rpc->sent_at) * 1000u);
+        if (dht->cfg.proximity) /* and its network's (net_rtt.c) */
+            dht__net_rtt_sample(dht, from, (dht->now - rpc->sent_at) * 1000u);
+    }
     /* Its region and global address (wire.md 5.11), or none. */
     if (m->type == DHT__PONG)
         dht__advert_heard(dht, &m->sender, from, m);

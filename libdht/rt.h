@@ -250,6 +250,11 @@ void dht__rt_drop_token(dht__rt_t *rt, const dht_id_t *id);
  * among candidates equally close, the one that answers soonest. */
 #define DHT__RT_RTT_UNIT_US 64u /* a stored time's unit: up to 4.2 s */
 
+/* @return srtt (DHT__RT_RTT_UNIT_US; 0: none yet) moved by a new sample
+ * (us): RFC 6298's gain, 1/8, rounded; the first sample sets it; never
+ * 0, at most UINT16_MAX. */
+uint16_t dht__rtt_smooth(uint16_t srtt, uint64_t sample_us);
+
 /* Feeds a reply's round-trip time (us) to table node id's smoothed
  * estimate (RFC 6298's gain, 1/8; the first sample sets it). Nothing if
  * id is not a bucket node (or its bucket's extras cannot be allocated). */

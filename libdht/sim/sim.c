@@ -9,7 +9,10 @@
  * exactly.
  *
  * Simulated addresses are 10.x.y.z:4000 with x.y.z the node's index, so an
- * address maps back to its node without a table.
+ * address maps back to its node without a table. With regions, node i is
+ * in region i % R, and the regions' networks are apart, as real sites'
+ * are: x.y.z is node j = i / R of region i % R, with x = (j >> 16) * R +
+ * i % R, y.z = j & 0xffff, so a /16 (and a /24) holds one region's nodes.
  *
  * Memory: the routing tables share one contact store (contacts.h). A
  * contact that is node i at node i's address is handle i, its id kept
@@ -153,8 +156,14 @@ static sim_event_t pop(dht_sim_t *sim)
 
 /* ---- addresses ---- */
 
-static void index_addr(uint32_t idx, dht_addr_t *a)
+static void index_addr(const dht_sim_t *sim, uint32_t idx, dht_addr_t *a)
 {
+    unsigned r = sim->cfg.regions;
+
+    if (r > 1) { /* x = (j >> 16) * r + region, y.z = j: a /16 in one region */
+        uint32_t j = idx / r;
+        idx = ((j >> 16) * r + idx % r) << 16 | (j & 0xffff);
+    }
     memset(a, 0, sizeof(*a));
     a->family = DHT_AF_INET;
     a->ip[0] = 10;
@@ -166,17 +175,24 @@ static void index_addr(uint32_t idx, dht_addr_t *a)
 
 /* @return the index of the node at a (maybe not one added yet), or
  *         UINT32_MAX if a is no simulated address. */
-static uint32_t addr_index(const dht_addr_t *a)
+static uint32_t addr_index(const dht_sim_t *sim, const dht_addr_t *a)
 {
+    unsigned r = sim->cfg.regions;
+    uint32_t x, yz;
+
     if (a->family != DHT_AF_INET || a->ip[0] != 10 || a->port != SIM_PORT)
         return UINT32_MAX;
-    return (uint32_t)a->ip[1] << 16 | (uint32_t)a->ip[2] << 8 | a->ip[3];
+    x = a->ip[1];
+    yz = (uint32_t)a->ip[2] << 8 | a->ip[3];
+    if (r <= 1)
+        return x << 16 | yz;
+    return ((x / r) << 16 | yz) * r + x % r;
 }
 
 /* @return the node at a, or NULL. */
 static sim_node_t *addr_node(const dht_sim_t *sim, const dht_addr_t *a)
 {
-    uint32_t idx = addr_index(a);
+    uint32_t idx = addr_index(sim, a);
 
     return idx < sim->n_nodes ? sim->nodes[idx] : NULL;
 }
@@ -208,7 +224,7 @@ static void *random_access_alloc(size_t bytes)
 static uint32_t contacts_hold(void *arg, const dht_id_t *id, const dht_addr_t *addr)
 {
     dht_sim_t *sim = arg;
-    uint32_t idx = addr_index(addr);
+    uint32_t idx = addr_index(sim, addr);
 
     if (idx < sim->n_nodes && dht_id_cmp(&sim->ids[idx], id) == 0)
         return idx;
@@ -235,7 +251,7 @@ static void contacts_addr(void *arg, uint32_t h, dht_addr_t *out)
     dht_sim_t *sim = arg;
 
     if (h < SIM_MAX_NODES)
-        index_addr(h, out);
+        index_addr(sim, h, out);
     else
         dht__arena_addr(&sim->strangers, h, out);
 }
@@ -424,7 +440,7 @@ int dht_sim_add_node_with(dht_sim_t *sim, const dht_config_t *node_cfg)
         dht_addr_t addr;
         uint8_t random[DHT_ID_LEN];
         memcpy(random, cfg.id.b, DHT_ID_LEN);
-        index_addr((uint32_t)sim->n_nodes, &addr);
+        index_addr(sim, (uint32_t)sim->n_nodes, &addr);
         dht_id_for_addr(&cfg.id, &addr, random[DHT_ID_LEN - 1], random);
     }
     cfg.has_id = 1;
@@ -456,7 +472,7 @@ int dht_sim_node_addr(const dht_sim_t *sim, size_t i, dht_addr_t *out)
 {
     if (i >= sim->n_nodes)
         return DHT_EINVAL;
-    index_addr((uint32_t)i, out);
+    index_addr(sim, (uint32_t)i, out);
     return 0;
 }
 
@@ -553,7 +569,7 @@ static void run_event(dht_sim_t *sim, sim_event_t *ev)
     }
     {
         dht_addr_t from;
-        index_addr(ev->src, &from);
+        index_addr(sim, ev->src, &from);
         sim->st.datagrams_delivered += ev->transport == DHT_TRANSPORT_DATAGRAM;
         dht_receive(node->dht, sim->now, ev->data, ev->len, &from, (dht_transport_t)ev->transport);
     }
@@ -642,7 +658,7 @@ static void insert_sample(dht_sim_t *sim, sim_node_t *u, const id_ref_t *refs, s
     for (size_t q = 0; q < np; q++) {
         const id_ref_t *r = &refs[lo + picked[q]];
         dht_addr_t a;
-        index_addr(r->idx, &a);
+        index_addr(sim, r->idx, &a);
         dht_insert_node(u->dht, &r->id, &a, sim->now);
     }
 }
