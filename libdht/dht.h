@@ -1110,6 +1110,8 @@ DHT_API void dht_uv_close(dht_uv_t *node, void (*close_cb)(void *arg), void *arg
 
 typedef struct dht_sim dht_sim_t;
 
+#define DHT_SIM_MAX_REGIONS 64 /* dht_sim_config_t.regions */
+
 typedef struct dht_sim_config {
     uint64_t seed;         /* same seed, same run */
     double loss;           /* share of datagrams lost, 0..1 */
@@ -1120,7 +1122,7 @@ typedef struct dht_sim_config {
      * regions d steps apart on it takes d * region_delay_ms more, one
      * way. A region's nodes have addresses of their own, as sites do
      * (dht_sim_node_addr: a /16 of 10.0.0.0/8 holds one region's). 0 or 1
-     * region: none (the default). */
+     * region: none (the default); at most DHT_SIM_MAX_REGIONS. */
     unsigned regions;
     unsigned region_delay_ms;
     double stream_mib_s; /* stream bandwidth for large messages; 100 */

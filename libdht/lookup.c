@@ -256,9 +256,6 @@ static void bound_patience(dht_t *dht, dht__op_t *op, uint32_t grace_ms, unsigne
     }
 }
 
-/* @return c's round-trip time as the table measured it, us; for a
- * contact never measured, the node's mean (so a contact known to answer
- * fast goes before it, one known slow after). */
 /* @return c's round trip, us: as the table measured it, else as the
  * contacts measured in its network answer (net_rtt.c), else the node's
  * mean. Looked up once per candidate. */
@@ -291,7 +288,7 @@ static unsigned proximity_class(const dht_t *dht, const dht__lookup_t *lk, const
     if (lk->stats.replies == 0)
         return dht_id_common_prefix(&dht->self, &c->node.id);
     bits = dht_id_common_prefix(&lk->target, &c->node.id);
-    if (lk->n >= lk->window) {
+    if (lk->n >= lk->window) { /* failed or not: it can only narrow the equals */
         kth = dht_id_common_prefix(&lk->target, &lk->cands[lk->window - 1].node.id);
         if (bits > kth)
             bits = kth;

@@ -8,7 +8,8 @@
  *
  * Two levels per family: IPv4 /24 and /16, IPv6 /48 and /32; a guess
  * takes the narrower level it has. A small direct-mapped table (a
- * network hashes to one slot, a newcomer takes the slot over),
+ * network hashes to one slot of its level's half, a newcomer takes the
+ * slot over),
  * allocated with the node's first sample: a simulated node that never
  * asks anything costs nothing.
  */
@@ -43,13 +44,15 @@ static int net_key(const dht_addr_t *addr, unsigned level, uint8_t key[9])
     return 0;
 }
 
-static unsigned net_slot(const uint8_t key[9])
+/* @return key's slot: in the half of the table of its level, so that a
+ * network's two levels never take each other's place. */
+static unsigned net_slot(const uint8_t key[9], unsigned level)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
 
     for (int i = 0; i < 9; i++)
         h = (h ^ key[i]) * 16777619u;
-    return h % NET_RTT_SLOTS;
+    return level * (NET_RTT_SLOTS / 2) + h % (NET_RTT_SLOTS / 2);
 }
 
 void dht__net_rtt_sample(dht_t *dht, const dht_addr_t *addr, uint64_t sample_us)
@@ -62,7 +65,7 @@ void dht__net_rtt_sample(dht_t *dht, const dht_addr_t *addr, uint64_t sample_us)
     for (unsigned level = 0; level < 2; level++) {
         if (net_key(addr, level, key) != 0)
             return;
-        dht__net_rtt_t *e = &dht->net_rtt[net_slot(key)];
+        dht__net_rtt_t *e = &dht->net_rtt[net_slot(key, level)];
         if (e->rtt == 0 || memcmp(e->key, key, sizeof(key)) != 0) {
             memcpy(e->key, key, sizeof(key));
             e->rtt = 0;
@@ -80,7 +83,7 @@ uint32_t dht__net_rtt(const dht_t *dht, const dht_addr_t *addr)
     for (unsigned level = 0; level < 2; level++) {
         if (net_key(addr, level, key) != 0)
             return 0;
-        const dht__net_rtt_t *e = &dht->net_rtt[net_slot(key)];
+        const dht__net_rtt_t *e = &dht->net_rtt[net_slot(key, level)];
         if (e->rtt != 0 && memcmp(e->key, key, sizeof(key)) == 0)
             return (uint32_t)e->rtt * DHT__RT_RTT_UNIT_US;
     }

@@ -361,7 +361,8 @@ int dht_sim_new(dht_sim_t **out, const dht_sim_config_t *cfg)
     dht_sim_t *sim;
 
     if (out == NULL || cfg == NULL || cfg->loss < 0 || cfg->loss > 1 ||
-        cfg->delay_min_ms > cfg->delay_max_ms || cfg->stream_mib_s < 0)
+        cfg->delay_min_ms > cfg->delay_max_ms || cfg->stream_mib_s < 0 ||
+        cfg->regions > DHT_SIM_MAX_REGIONS)
         return DHT_EINVAL;
     sim = calloc(1, sizeof(*sim));
     if (sim == NULL)

@@ -53,7 +53,7 @@ const char *emofs_sim_opts_check(const emofs_sim_opts_t *o)
         return "--loss must be in [0, 1)";
     if (o->delay_min_ms > o->delay_max_ms || o->delay_max_ms > 600000)
         return "--delay must be MIN-MAX with MIN <= MAX <= 600000";
-    if (o->regions > 64 || o->region_delay_ms > 600000)
+    if (o->regions > DHT_SIM_MAX_REGIONS || o->region_delay_ms > 600000)
         return "--regions must be 0..64 and --region-delay 0..600000";
     if (o->proximity != 0 && o->proximity != 1)
         return "--proximity must be on or off";
