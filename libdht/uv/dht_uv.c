@@ -28,6 +28,7 @@
 #define _GNU_SOURCE /* sendmmsg */
 #include "dht.h"
 #include "errqueue.h"
+#include "frame_in.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -82,12 +83,8 @@ struct stream {
     size_t queued;
     size_t unwritten; /* libuv's write queue at the last sweep */
     uint64_t last_progress;
-    /* incoming: frame assembly; frame holds frame_cap bytes */
-    uint8_t head[DHT_STREAM_PREAMBLE];
-    size_t head_have;
-    int have_preamble;
-    uint8_t *frame;
-    size_t frame_len, frame_have, frame_cap;
+    /* incoming: the preamble and frames (frame_in.h) */
+    dht__frame_in_t in;
 };
 
 struct dht_uv {
@@ -292,7 +289,7 @@ static void on_stream_closed(uv_handle_t *h)
     stream_t *s = h->data;
     dht_uv_t *n = s->owner;
 
-    free(s->frame);
+    free(s->in.frame);
     free(s);
     handle_done(n);
 }
@@ -309,10 +306,10 @@ static void stream_close(stream_t *s)
     } else {
         list_remove(&n->in, s);
         n->n_in--;
-        n->in_frame_bytes -= s->frame_cap;
-        free(s->frame); /* now: a loop turn may close many before their handles */
-        s->frame = NULL;
-        s->frame_cap = 0;
+        n->in_frame_bytes -= s->in.frame_cap;
+        free(s->in.frame); /* now: a loop turn may close many before their handles */
+        s->in.frame = NULL;
+        s->in.frame_cap = 0;
     }
     uv_close((uv_handle_t *)&s->tcp, on_stream_closed);
 }
@@ -479,30 +476,31 @@ static stream_t *most_stalled_frame(dht_uv_t *n)
     stream_t *worst = NULL;
 
     for (stream_t *s = n->in; s; s = s->next)
-        if (s->frame_cap > 0 && (worst == NULL || s->last_used < worst->last_used))
+        if (s->in.frame_cap > 0 && (worst == NULL || s->last_used < worst->last_used))
             worst = s;
     return worst;
 }
 
-/* Makes s->frame hold at least `need` bytes (<= frame_len): doubles it,
+/* Makes s's frame hold at least `need` bytes (<= its length): doubles it,
  * within IN_FRAME_BUDGET for all frames under way, closing the most
  * stalled of them while the budget is short.
  * @return 0, or -1 if s itself was closed, or out of memory. */
 static int frame_room(stream_t *s, size_t need)
 {
     dht_uv_t *n = s->owner;
-    size_t cap = s->frame_cap ? s->frame_cap : FRAME_FIRST;
+    dht__frame_in_t *f = &s->in;
+    size_t cap = f->frame_cap ? f->frame_cap : FRAME_FIRST;
     uint8_t *grown;
 
-    if (need <= s->frame_cap)
+    if (need <= f->frame_cap)
         return 0;
     while (cap < need)
         cap *= 2;
-    if (cap > s->frame_len)
-        cap = s->frame_len;
+    if (cap > f->frame_len)
+        cap = f->frame_len;
     /* A frame larger than the whole budget (a node configured for huge
      * values) may still come, alone. */
-    while (n->in_frame_bytes - s->frame_cap + cap >
+    while (n->in_frame_bytes - f->frame_cap + cap >
            (cap > IN_FRAME_BUDGET ? cap : IN_FRAME_BUDGET)) {
         stream_t *victim = most_stalled_frame(n);
         if (victim == NULL || victim == s) {
@@ -511,70 +509,49 @@ static int frame_room(stream_t *s, size_t need)
         }
         stream_close(victim);
     }
-    grown = realloc(s->frame, cap);
+    grown = realloc(f->frame, cap);
     if (grown == NULL) {
         stream_close(s);
         return -1;
     }
-    n->in_frame_bytes += cap - s->frame_cap;
-    s->frame = grown;
-    s->frame_cap = cap;
+    n->in_frame_bytes += cap - f->frame_cap;
+    f->frame = grown;
+    f->frame_cap = cap;
     return 0;
 }
 
-/* Feeds bytes of an incoming stream through preamble and frame assembly.
+/* Feeds bytes of an incoming stream through preamble and frame assembly
+ * (frame_in.h), each whole frame to the core.
  * @return 0, -1 if the peer broke the format (then the caller closes and
  * counts it), or -2 if s was closed for want of room (frame_room). */
 static int stream_consume(stream_t *s, const uint8_t *p, size_t len)
 {
     dht_uv_t *n = s->owner;
 
-    while (len > 0) {
-        size_t want = s->have_preamble ? DHT_STREAM_FRAME_HDR : DHT_STREAM_PREAMBLE;
-        if (s->frame == NULL) {
-            size_t take = want - s->head_have < len ? want - s->head_have : len;
-            memcpy(s->head + s->head_have, p, take);
-            s->head_have += take;
-            p += take;
-            len -= take;
-            if (s->head_have < want)
-                return 0;
-            s->head_have = 0;
-            if (!s->have_preamble) {
-                if (dht_stream_preamble_parse(s->head, &s->peer.port) != 0)
-                    return -1;
-                s->have_preamble = 1;
-                continue;
-            }
-            if (dht_stream_frame_len(n->dht, s->head, &s->frame_len) != 0)
-                return -1;
-            s->frame_have = 0;
-            if (frame_room(s, s->frame_len < FRAME_FIRST ? s->frame_len : FRAME_FIRST) != 0)
+    for (;;) {
+        switch (dht__frame_in_step(&s->in, n->dht, &p, &len)) {
+        case DHT__FRAME_IN_MORE:
+            return 0;
+        case DHT__FRAME_IN_ROOM:
+            if (frame_room(s, s->in.need) != 0)
                 return -2;
-            continue;
-        }
-        {
-            size_t take = s->frame_len - s->frame_have < len ? s->frame_len - s->frame_have : len;
-            if (frame_room(s, s->frame_have + take) != 0)
-                return -2;
-            memcpy(s->frame + s->frame_have, p, take);
-            s->frame_have += take;
-            p += take;
-            len -= take;
-        }
-        if (s->frame_have == s->frame_len) {
-            uint8_t *frame = s->frame;
-            s->frame = NULL;
-            n->in_frame_bytes -= s->frame_cap;
-            s->frame_cap = 0;
-            dht_receive(n->dht, uv_now(n->loop), frame, s->frame_len, &s->peer,
-                        DHT_TRANSPORT_STREAM);
+            break;
+        case DHT__FRAME_IN_DONE: {
+            size_t frame_len;
+            uint8_t *frame;
+            n->in_frame_bytes -= s->in.frame_cap;
+            frame = dht__frame_in_take(&s->in, &frame_len);
+            s->peer.port = s->in.port;
+            dht_receive(n->dht, uv_now(n->loop), frame, frame_len, &s->peer, DHT_TRANSPORT_STREAM);
             free(frame);
             if (n->closing) /* a callback closed the node: read no further */
                 return 0;
+            break;
+        }
+        default:
+            return -1;
         }
     }
-    return 0;
 }
 
 static void on_stream_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
@@ -672,7 +649,7 @@ static void on_sweep(uv_timer_t *t)
             stream_close(s);
     }
     for (s = n->in; s; s = next) {
-        int under_way = !s->have_preamble || s->head_have > 0 || s->frame_cap > 0;
+        int under_way = !s->in.have_preamble || s->in.head_have > 0 || s->in.frame_len > 0;
         next = s->next;
         if (now - s->last_used > (under_way ? IN_STALL_MS : 2u * STREAM_IDLE_MS))
             stream_close(s);
