@@ -544,7 +544,9 @@ static int stream_consume(stream_t *s, const uint8_t *p, size_t len)
             s->peer.port = s->in.port;
             dht_receive(n->dht, uv_now(n->loop), frame, frame_len, &s->peer, DHT_TRANSPORT_STREAM);
             free(frame);
-            if (n->closing) /* a callback closed the node: read no further */
+            /* A callback closed the node (or, someday, this stream): read
+             * no further. */
+            if (n->closing || uv_is_closing((uv_handle_t *)&s->tcp))
                 return 0;
             break;
         }
