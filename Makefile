@@ -61,6 +61,11 @@ EXAMPLE_BIN := $(EXAMPLE_SRC:libdht/examples/%.c=$(BUILD)/examples/%)
 
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
+# make fuzz: a target stops after FUZZ_SECONDS (0: no limit) or FUZZ_RUNS
+# executions (0: no limit), whichever comes first; FUZZ_ONLY names the
+# targets to run (say "frames config"), all when empty.
+FUZZ_RUNS ?= 0
+FUZZ_ONLY ?=
 
 # Where `make install` puts things (DESTDIR is prepended to each).
 PREFIX     ?= /usr/local
@@ -221,15 +226,22 @@ check:
 
 fuzz:
 	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 2; }
-	@set -e; mkdir -p build/fuzz; for f in $(FUZZ_TARGETS); do \
+	@set -e; mkdir -p build/fuzz; for f in $(or $(FUZZ_ONLY),$(FUZZ_TARGETS)); do \
+	    test -f tests/fuzz/fuzz_$$f.c || { echo "no fuzz target '$$f' (targets: $(FUZZ_TARGETS))"; exit 2; }; \
 	    clang -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -O1 -I. -Ilibdht $(DEP_CFLAGS) \
 	        -fsanitize=fuzzer,address,undefined tests/fuzz/fuzz_$$f.c $(LIBDHT_SRC) $(EMOFS_SRC) \
 	        -o build/fuzz/fuzz_$$f $(DEP_LIBS) -lm; \
 	    mkdir -p tests/fuzz/corpus/$$f; \
-	    echo "== fuzzing $$f for $(FUZZ_SECONDS)s"; \
-	    build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-	        tests/fuzz/corpus/$$f; \
-	done
+	    echo "== fuzzing $$f $(if $(filter-out 0,$(FUZZ_SECONDS)),for $(FUZZ_SECONDS) s,with no time limit)$(if $(filter-out 0,$(FUZZ_RUNS)), or $(FUZZ_RUNS) executions) (log: build/fuzz/fuzz_$$f.log)"; \
+	    rc=0; build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
+	        -runs=$(if $(filter-out 0,$(FUZZ_RUNS)),$(FUZZ_RUNS),-1) -max_len=4096 \
+	        tests/fuzz/corpus/$$f > build/fuzz/fuzz_$$f.log 2>&1 || rc=$$?; \
+	    runs=$$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' build/fuzz/fuzz_$$f.log | tail -1); \
+	    if [ $$rc -ne 0 ]; then tail -30 build/fuzz/fuzz_$$f.log; echo "== $$f FOUND A BUG (exit $$rc): see build/fuzz/fuzz_$$f.log and the crash-* file"; exit 1; fi; \
+	    echo "== $$f: $$runs executions, no crash"; \
+	    printf '%s\t%s\t%s\t%s\n' "$$(date -u +%FT%TZ)" "$$(git rev-parse --short HEAD 2>/dev/null || echo -)" $$f $$runs >> build/fuzz/executions.tsv; \
+	done; echo "== executions so far, by target (build/fuzz/executions.tsv):"; \
+	awk -F'\t' '{n[$$3] += $$4} END {for (t in n) printf "   %-12s %d\n", t, n[t]}' build/fuzz/executions.tsv | sort
 
 # emofs sim figures: peak RSS from /usr/bin/time when it is installed
 # (the summary also prints getrusage's peak and the memory per node).
@@ -310,7 +322,8 @@ help:
 	@echo "make demo     8 emofs daemons on 127.0.0.1: put a file through one, get it through another"
 	@echo "make test     build and run every test, and replay the fuzz corpora"
 	@echo "make check    the tests under AddressSanitizer and UndefinedBehaviorSanitizer"
-	@echo "make fuzz     fuzz each target for FUZZ_SECONDS (default 60) with libFuzzer"
+	@echo "make fuzz     fuzz each target for FUZZ_SECONDS (default 60) with libFuzzer;"
+	@echo "              FUZZ_RUNS=N stops one after N executions, FUZZ_ONLY=\"a b\" picks targets"
 	@echo "make bench    run the benchmarks and print their figures"
 	@echo "make install  install emofs (command, man page, bash completion, systemd user unit) and"
 	@echo "              libdht (static, shared, header, libdht.pc) under DESTDIR/PREFIX (/usr/local)"
