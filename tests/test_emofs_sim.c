@@ -475,11 +475,12 @@ static void test_quarter_dies_at_once(void **state)
     emofs_sim_result_free(&r);
 }
 
+static emofs_sim_out_t out; /* of the last parse */
+
 static int parse(const char *line, emofs_sim_opts_t *o)
 {
     char buf[256], *argv[32];
     int argc = 0;
-    emofs_sim_out_t out;
     FILE *devnull = fopen("/dev/null", "w");
     int rc;
 
@@ -521,6 +522,13 @@ static void test_command_line(void **state)
     assert_int_equal(o.regions, 5);
     assert_int_equal(o.region_delay_ms, 40);
     assert_int_equal(o.proximity, 0);
+    assert_int_equal(out.compare_proximity, 0);
+    assert_int_equal(parse("sim --proximity both", &o), 0);
+    assert_int_equal(o.proximity, 1); /* the run printed in full is with it */
+    assert_int_equal(out.compare_proximity, 1);
+    assert_int_equal(parse("sim --proximity on", &o), 0);
+    assert_int_equal(o.proximity, 1);
+    assert_int_equal(out.compare_proximity, 0);
     assert_int_equal(parse("sim --proximity maybe", &o), -1);
     assert_int_equal(parse("sim --regions 65", &o), -1);
     assert_int_equal(parse("sim --b 33", &o), -1);

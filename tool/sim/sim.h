@@ -159,6 +159,7 @@ typedef struct emofs_sim_out {
     int json;                /* --json */
     int force;               /* --force: replace existing files at those paths */
     int help;                /* --help */
+    int compare_proximity;   /* --proximity both: a run without it first (proximity 1) */
 } emofs_sim_out_t;
 
 /* Parses the options of `emofs sim` (argv[0] == "sim") into *o and *out

@@ -37,9 +37,12 @@ void emofs_sim_usage(FILE *f)
                "  --regions R        latency regions: node i in region i %% R, the regions on\n"
                "                     a ring (0: none)\n"
                "  --region-delay MS  one-way delay added per step between two regions (0)\n"
-               "  --proximity on|off gets ask the contact that answers soonest (measured, or\n"
+               "  --proximity on|off|both\n"
+               "                     gets ask the contact that answers soonest (measured, or\n"
                "                     by its network) among those as close to the key as\n"
-               "                     the k-th closest known (on; off with --steps-to-stop)\n"
+               "                     the k-th closest known (on; off with --steps-to-stop);\n"
+               "                     both: the same run without it first, and the two\n"
+               "                     latencies side by side\n"
                "  --init fast|join   fast: routing tables from the global view; join: every\n"
                "                     node joins through node 0 with the real protocol (fast)\n"
                "  --join-wave W      join: nodes joining at once (100)\n"
@@ -343,11 +346,12 @@ static int set_option(const opt_parser_t *p, int id, emofs_sim_opts_t *o, emofs_
         fprintf(p->err, "emofs: sim: --delay needs MIN-MAX in ms (0..600000), not '%s'\n", val);
         return -1;
     } else if (id == SIM_PROXIMITY) {
-        if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
-            fprintf(p->err, "emofs: sim: --proximity needs on or off, not '%s'\n", val);
+        if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0 && strcmp(val, "both") != 0) {
+            fprintf(p->err, "emofs: sim: --proximity needs on, off or both, not '%s'\n", val);
             return -1;
         }
-        o->proximity = strcmp(val, "on") == 0;
+        o->proximity = strcmp(val, "off") != 0;
+        out->compare_proximity = strcmp(val, "both") == 0;
     } else if (id == SIM_INIT) {
         if (!strcmp(val, "fast"))
             o->init = EMOFS_SIM_INIT_FAST;
@@ -429,14 +433,33 @@ static int close_out(const char *path, FILE *f, char *tmp, int force, int ok)
     return f != NULL ? output_close(f, tmp, path, force, ok) : 0;
 }
 
+/* @return after / before, or 0 when before is 0. */
+static double ratio(uint64_t after, uint64_t before)
+{
+    return before ? (double)after / (double)before : 0.0;
+}
+
+/* Prints --proximity both's comparison: the run without proximity, then
+ * the run with it (the same network, workload and seed). */
+static void print_compared(const emofs_sim_result_t *off, const emofs_sim_result_t *on, FILE *f)
+{
+    fprintf(f, "proximity compared (the same run without it, then with it):\n");
+    fprintf(f, "  lookups      p50 %llu ms without, %llu ms with (%.2f); exact %u and %u\n",
+            (unsigned long long)off->latency_p50_ms, (unsigned long long)on->latency_p50_ms,
+            ratio(on->latency_p50_ms, off->latency_p50_ms), off->lookups_exact, on->lookups_exact);
+    fprintf(f, "  gets         p50 %llu ms without, %llu ms with (%.2f); got %u and %u\n",
+            (unsigned long long)off->get_p50_ms, (unsigned long long)on->get_p50_ms,
+            ratio(on->get_p50_ms, off->get_p50_ms), off->gets_ok, on->gets_ok);
+}
+
 int emofs_sim_main(int argc, char **argv)
 {
     emofs_sim_opts_t o;
     emofs_sim_out_t out;
-    emofs_sim_result_t r;
+    emofs_sim_result_t r, without;
     FILE *csv = NULL, *series = NULL;
     char *csv_tmp = NULL, *series_tmp = NULL;
-    int err, rc, code;
+    int err = 0, rc, code;
 
     emofs_sim_opts_init(&o);
     if (emofs_sim_parse(argc, argv, &o, &out, stderr) != 0)
@@ -444,6 +467,11 @@ int emofs_sim_main(int argc, char **argv)
     if (out.help) {
         emofs_sim_usage(stdout);
         return 0;
+    }
+    if (out.compare_proximity && out.json) {
+        fprintf(stderr,
+                "emofs: sim: --proximity both prints text only (run on and off for --json)\n");
+        return 2;
     }
     /* Nothing in the way, checked before the work. */
     if ((out.csv_path != NULL && (rc = output_check(out.csv_path, out.force)) != 0) ||
@@ -459,7 +487,15 @@ int emofs_sim_main(int argc, char **argv)
     out_tmps[1] = series_tmp;
     signal(SIGINT, on_interrupt);
     signal(SIGTERM, on_interrupt);
-    err = emofs_sim_run(&o, &r, csv, series);
+    memset(&r, 0, sizeof(r));
+    memset(&without, 0, sizeof(without));
+    if (out.compare_proximity) { /* the same run without, first */
+        emofs_sim_opts_t off = o;
+        off.proximity = 0;
+        err = emofs_sim_run(&off, &without, NULL, NULL);
+    }
+    if (err == 0)
+        err = emofs_sim_run(&o, &r, csv, series);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     out_tmps[0] = out_tmps[1] = NULL;
@@ -472,11 +508,14 @@ int emofs_sim_main(int argc, char **argv)
         rc = 1;
     } else {
         emofs_sim_print(&o, &r, stdout, out.json);
+        if (out.compare_proximity)
+            print_compared(&without, &r, stdout);
     }
     if ((code = close_out(out.csv_path, csv, csv_tmp, out.force, err == 0)) != 0)
         rc = code;
     if ((code = close_out(out.series_path, series, series_tmp, out.force, err == 0)) != 0)
         rc = code;
     emofs_sim_result_free(&r);
+    emofs_sim_result_free(&without);
     return rc;
 }
