@@ -226,8 +226,10 @@ check:
 
 fuzz:
 	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 2; }
-	@set -e; mkdir -p build/fuzz; for f in $(or $(FUZZ_ONLY),$(FUZZ_TARGETS)); do \
+	@for f in $(or $(FUZZ_ONLY),$(FUZZ_TARGETS)); do \
 	    test -f tests/fuzz/fuzz_$$f.c || { echo "no fuzz target '$$f' (targets: $(FUZZ_TARGETS))"; exit 2; }; \
+	done
+	@set -e; mkdir -p build/fuzz; for f in $(or $(FUZZ_ONLY),$(FUZZ_TARGETS)); do \
 	    clang -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -O1 -I. -Ilibdht $(DEP_CFLAGS) \
 	        -fsanitize=fuzzer,address,undefined tests/fuzz/fuzz_$$f.c $(LIBDHT_SRC) $(EMOFS_SRC) \
 	        -o build/fuzz/fuzz_$$f $(DEP_LIBS) -lm; \
@@ -235,13 +237,14 @@ fuzz:
 	    echo "== fuzzing $$f $(if $(filter-out 0,$(FUZZ_SECONDS)),for $(FUZZ_SECONDS) s,with no time limit)$(if $(filter-out 0,$(FUZZ_RUNS)), or $(FUZZ_RUNS) executions) (log: build/fuzz/fuzz_$$f.log)"; \
 	    rc=0; build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
 	        -runs=$(if $(filter-out 0,$(FUZZ_RUNS)),$(FUZZ_RUNS),-1) -max_len=4096 \
-	        tests/fuzz/corpus/$$f > build/fuzz/fuzz_$$f.log 2>&1 || rc=$$?; \
+	        -artifact_prefix=build/fuzz/$$f- tests/fuzz/corpus/$$f > build/fuzz/fuzz_$$f.log 2>&1 || rc=$$?; \
 	    runs=$$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' build/fuzz/fuzz_$$f.log | tail -1); \
-	    if [ $$rc -ne 0 ]; then tail -30 build/fuzz/fuzz_$$f.log; echo "== $$f FOUND A BUG (exit $$rc): see build/fuzz/fuzz_$$f.log and the crash-* file"; exit 1; fi; \
+	    if [ $$rc -ne 0 ]; then tail -30 build/fuzz/fuzz_$$f.log; echo "== $$f FOUND A BUG (exit $$rc): see build/fuzz/fuzz_$$f.log and build/fuzz/$$f-*"; exit 1; fi; \
+	    if [ -z "$$runs" ]; then echo "== $$f: no 'Done' line in build/fuzz/fuzz_$$f.log (interrupted?)"; exit 1; fi; \
 	    echo "== $$f: $$runs executions, no crash"; \
 	    printf '%s\t%s\t%s\t%s\n' "$$(date -u +%FT%TZ)" "$$(git rev-parse --short HEAD 2>/dev/null || echo -)" $$f $$runs >> build/fuzz/executions.tsv; \
 	done; echo "== executions so far, by target (build/fuzz/executions.tsv):"; \
-	awk -F'\t' '{n[$$3] += $$4} END {for (t in n) printf "   %-12s %d\n", t, n[t]}' build/fuzz/executions.tsv | sort
+	awk -F'\t' '{n[$$3] += $$4} END {for (t in n) printf "   %-12s %.0f\n", t, n[t]}' build/fuzz/executions.tsv | sort
 
 # emofs sim figures: peak RSS from /usr/bin/time when it is installed
 # (the summary also prints getrusage's peak and the memory per node).

@@ -36,6 +36,16 @@ check "  and leaves no temporary file" bash -c "! ls '$T' | grep -q emofs-tmp"
 expect 2 "a flag given a value (--quiet=1)" "$EMOFS" ls --quiet=1
 check "  says the flag takes no value" has "option --quiet takes no value"
 expect 2 "sim --json=yes" "$EMOFS" sim --json=yes
+expect 2 "sim --proximity both --json (text only)" "$EMOFS" sim --proximity both --json
+"$EMOFS" sim --nodes 300 --regions 5 --region-delay 40 --delay 2-10 --settle 300 --lookups 20 \
+    --values 40 --seed 2 --proximity both >"$T/both.txt"
+check "sim --proximity both prints lookups and gets without and with it" bash -c \
+    "grep -q '^proximity compared' '$T/both.txt' && grep -q '^  lookups .* without, .* with (' '$T/both.txt' && grep -q '^  gets .* without, .* with (' '$T/both.txt'"
+"$EMOFS" sim --nodes 300 --regions 5 --region-delay 40 --delay 2-10 --settle 300 --lookups 20 \
+    --values 40 --seed 2 --proximity off >"$T/off.txt"
+off_p50=$(sed -n 's/^  get latency  p50 \([0-9]*\) ms.*/\1/p' "$T/off.txt")
+both_p50=$(sed -n 's/^  gets  *p50 \([0-9]*\) ms without.*/\1/p' "$T/both.txt")
+check "  its 'without' is the run with --proximity off ($off_p50 ms)" test -n "$off_p50" -a "$off_p50" = "$both_p50"
 expect 2 "ls --bytes=0" "$EMOFS" ls --bytes=0
 expect 2 "an unknown --name=value stays unknown" "$EMOFS" status --frob=1
 check "  and is named whole" has "'--frob=1'"
