@@ -84,7 +84,7 @@ struct stream {
     size_t unwritten; /* libuv's write queue at the last sweep */
     uint64_t last_progress;
     /* incoming: the preamble and frames (frame_in.h) */
-    dht__frame_in_t in;
+    frame_in_t in;
 };
 
 struct dht_uv {
@@ -488,7 +488,7 @@ static stream_t *most_stalled_frame(dht_uv_t *n)
 static int frame_room(stream_t *s, size_t need)
 {
     dht_uv_t *n = s->owner;
-    dht__frame_in_t *f = &s->in;
+    frame_in_t *f = &s->in;
     size_t cap = f->frame_cap ? f->frame_cap : FRAME_FIRST;
     uint8_t *grown;
 
@@ -529,18 +529,18 @@ static int stream_consume(stream_t *s, const uint8_t *p, size_t len)
     dht_uv_t *n = s->owner;
 
     for (;;) {
-        switch (dht__frame_in_step(&s->in, n->dht, &p, &len)) {
-        case DHT__FRAME_IN_MORE:
+        switch (frame_in_step(&s->in, n->dht, &p, &len)) {
+        case FRAME_IN_MORE:
             return 0;
-        case DHT__FRAME_IN_ROOM:
+        case FRAME_IN_ROOM:
             if (frame_room(s, s->in.need) != 0)
                 return -2;
             break;
-        case DHT__FRAME_IN_DONE: {
+        case FRAME_IN_DONE: {
             size_t frame_len;
             uint8_t *frame;
             n->in_frame_bytes -= s->in.frame_cap;
-            frame = dht__frame_in_take(&s->in, &frame_len);
+            frame = frame_in_take(&s->in, &frame_len);
             s->peer.port = s->in.port;
             dht_receive(n->dht, uv_now(n->loop), frame, frame_len, &s->peer, DHT_TRANSPORT_STREAM);
             free(frame);

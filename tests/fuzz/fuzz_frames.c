@@ -88,7 +88,7 @@ static int reference(const uint8_t *in, size_t len, uint16_t *port, size_t *star
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static size_t starts[4096], lens[4096];
-    dht__frame_in_t f;
+    frame_in_t f;
     const uint8_t *in, *p;
     size_t len, n, got = 0;
     uint32_t seed;
@@ -120,12 +120,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(chunk != NULL);
         memcpy(chunk, p, read);
         for (int done = 0; !done;) {
-            switch (dht__frame_in_step(&f, judge(), &q, &left)) {
-            case DHT__FRAME_IN_MORE:
+            switch (frame_in_step(&f, judge(), &q, &left)) {
+            case FRAME_IN_MORE:
                 check(left == 0);
                 done = 1;
                 break;
-            case DHT__FRAME_IN_ROOM: {
+            case FRAME_IN_ROOM: {
                 check(f.need > f.frame_cap && f.need <= f.frame_len);
                 size_t room = f.need; /* exactly, or up to the frame's length */
                 if (split) {
@@ -138,16 +138,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 f.frame_cap = room;
                 break;
             }
-            case DHT__FRAME_IN_DONE: {
+            case FRAME_IN_DONE: {
                 size_t flen;
-                uint8_t *frame = dht__frame_in_take(&f, &flen);
+                uint8_t *frame = frame_in_take(&f, &flen);
                 check(got < n && flen == lens[got] && f.port == port);
                 check(memcmp(frame, in + starts[got], flen) == 0);
                 got++;
                 free(frame);
                 break;
             }
-            case DHT__FRAME_IN_BAD:
+            case FRAME_IN_BAD:
                 bad = 1;
                 done = 1;
                 break;
