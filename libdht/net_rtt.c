@@ -9,9 +9,9 @@
  * Two levels per family: IPv4 /24 and /16, IPv6 /48 and /32; a guess
  * takes the narrower level it has. A small direct-mapped table (a
  * network hashes to one slot of its level's half, a newcomer takes the
- * slot over),
- * allocated with the node's first sample: a simulated node that never
- * asks anything costs nothing.
+ * slot over), allocated with the node's first sample: a simulated node
+ * that never asks anything costs nothing. Samples come only from replies
+ * to our own requests, timed by us.
  */
 #include <stdlib.h>
 #include <string.h>
