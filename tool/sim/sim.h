@@ -152,6 +152,12 @@ void emofs_sim_result_free(emofs_sim_result_t *r);
  * object if json is nonzero. */
 void emofs_sim_print(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, FILE *f, int json);
 
+/* Prints to f the comparison of `emofs sim --proximity both`: off, the run
+ * without proximity, and on, the same network, workload and seed with it
+ * (o: its options): both lookup and get medians and their ratios. */
+void emofs_sim_print_compared(const emofs_sim_opts_t *o, const emofs_sim_result_t *off,
+                              const emofs_sim_result_t *on, FILE *f);
+
 /* Where `emofs sim` writes what it measured. */
 typedef struct emofs_sim_out {
     const char *csv_path;    /* --csv, or NULL */

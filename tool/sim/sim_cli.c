@@ -433,34 +433,6 @@ static int close_out(const char *path, FILE *f, char *tmp, int force, int ok)
     return f != NULL ? output_close(f, tmp, path, force, ok) : 0;
 }
 
-/* Prints after / before to f ("-" when before is 0). */
-static void print_ratio(FILE *f, uint64_t after, uint64_t before)
-{
-    if (before)
-        fprintf(f, "%.2f", (double)after / (double)before);
-    else
-        fprintf(f, "-");
-}
-
-/* Prints --proximity both's comparison: the run without proximity, then
- * the run with it (the same network, workload and seed). */
-static void print_compared(const emofs_sim_opts_t *o, const emofs_sim_result_t *off,
-                           const emofs_sim_result_t *on, FILE *f)
-{
-    fprintf(f, "proximity compared (the same run without it, then with it):\n");
-    fprintf(f, "  lookups      p50 %llu ms without, %llu ms with (",
-            (unsigned long long)off->latency_p50_ms, (unsigned long long)on->latency_p50_ms);
-    print_ratio(f, on->latency_p50_ms, off->latency_p50_ms);
-    fprintf(f, "); exact %u and %u\n", off->lookups_exact, on->lookups_exact);
-    fprintf(f, "  gets         p50 %llu ms without, %llu ms with (",
-            (unsigned long long)off->get_p50_ms, (unsigned long long)on->get_p50_ms);
-    print_ratio(f, on->get_p50_ms, off->get_p50_ms);
-    fprintf(f, "); got %u and %u\n", off->gets_ok, on->gets_ok);
-    if (o->steps_to_stop > 0)
-        fprintf(f, "  (with --steps-to-stop, gets keep XOR order: the runs are alike)\n");
-    fprintf(f, "  (the memory figures above are of the process: both runs)\n");
-}
-
 int emofs_sim_main(int argc, char **argv)
 {
     emofs_sim_opts_t o;
@@ -518,7 +490,7 @@ int emofs_sim_main(int argc, char **argv)
     } else {
         emofs_sim_print(&o, &r, stdout, out.json);
         if (out.compare_proximity)
-            print_compared(&o, &without, &r, stdout);
+            emofs_sim_print_compared(&o, &without, &r, stdout);
     }
     if ((code = close_out(out.csv_path, csv, csv_tmp, out.force, err == 0)) != 0)
         rc = code;

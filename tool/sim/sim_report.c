@@ -261,3 +261,29 @@ void emofs_sim_print(const emofs_sim_opts_t *o, const emofs_sim_result_t *r, FIL
     else
         print_text(o, r, f);
 }
+
+/* Prints after / before to f ("-" when before is 0). */
+static void print_ratio(FILE *f, uint64_t after, uint64_t before)
+{
+    if (before)
+        fprintf(f, "%.2f", ratio(after, before));
+    else
+        fprintf(f, "-");
+}
+
+void emofs_sim_print_compared(const emofs_sim_opts_t *o, const emofs_sim_result_t *off,
+                              const emofs_sim_result_t *on, FILE *f)
+{
+    fprintf(f, "proximity compared (the same run without it, then with it):\n");
+    fprintf(f, "  lookups      p50 %llu ms without, %llu ms with (",
+            (unsigned long long)off->latency_p50_ms, (unsigned long long)on->latency_p50_ms);
+    print_ratio(f, on->latency_p50_ms, off->latency_p50_ms);
+    fprintf(f, "); exact %u and %u\n", off->lookups_exact, on->lookups_exact);
+    fprintf(f, "  gets         p50 %llu ms without, %llu ms with (",
+            (unsigned long long)off->get_p50_ms, (unsigned long long)on->get_p50_ms);
+    print_ratio(f, on->get_p50_ms, off->get_p50_ms);
+    fprintf(f, "); got %u and %u\n", off->gets_ok, on->gets_ok);
+    if (o->steps_to_stop > 0)
+        fprintf(f, "  (with --steps-to-stop, gets keep XOR order: the runs are alike)\n");
+    fprintf(f, "  (the memory figures above are of the process: both runs)\n");
+}
